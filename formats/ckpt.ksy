@@ -1,0 +1,905 @@
+meta:
+  id: ckpt
+  title: ckpt-explorer process checkpoint image
+  file-extension: ckpt
+  license: MIT
+  endian: le
+  -ckpt-version:
+    major: 1
+    minor: 0
+doc: |
+  A checkpoint image of one or more Linux processes, written by the ckpt-explorer native
+  checkpointer (`ckpt dump`) and read by `ckpt restore`, the `ckpt-inspect` CLI and the
+  VS Code extension.
+
+  The image is a stream of records. Every record starts with a 32-byte header
+  (`record_header`) and is padded with zero bytes so that the next header starts at a
+  multiple of 8. Records form a tree: each record has its own `tag` (unique in the image,
+  non-zero) and names the tag of its parent record in `ptag` (0 at the top level). A parent
+  always comes before its children. The first record is `head`, the last is `tail`.
+
+      head
+      process                      (a child process's ptag may name its parent process)
+        thread ...                 registers, FPU/xstate, signal mask, rseq, robust list
+        mm                         the mm fields and auxv
+          vma ...                  one per mapping
+          pagemap ...              runs of dumped pages with one hash per page
+            pages                  the page bytes, page-aligned in the file
+        sigactions                 signal handlers
+        pending_signals            queued signals (process-wide or per thread)
+        files
+          fd ...                   open file descriptors
+        unsupported ...            what could not be captured, and why
+      tail
+
+  Integrity: `header_sum` guards each header, `payload_sum` each metadata payload. Page bytes
+  are hashed once: a `pages` record has the `page_hashed` flag and is covered by the per-page
+  XXH64 hashes in its parent `pagemap`, which the pagemap's own `payload_sum` covers. The tail
+  holds the XXH64 of every header before it, which covers all the checksums at once.
+
+  Checksums are XXH64 (seed 0); a 32-bit field holds the low 32 bits of the XXH64 value.
+
+  Evolution: a reader accepts any minor version of its major version. New minor versions only
+  add record types and append fields at the end of a payload; readers skip unknown record
+  types and ignore payload bytes past the fields they know.
+
+  Values that can exceed 2^53 (addresses, registers, masks, hashes) are 64-bit fields (`u8`);
+  the TypeScript decoder reads every `u8` as a BigInt.
+seq:
+  - id: records
+    type: record
+    repeat: eos
+    doc: All records of the image, head first and tail last.
+
+types:
+  record:
+    doc: |
+      One record as it lies in the file: header, payload, padding. Readers of large images do
+      not parse `record` whole; they index `record_header`s and decode payloads on demand.
+    seq:
+      - id: header
+        type: record_header
+        doc: The common record header.
+      - id: payload
+        size: header.len
+        doc: The payload; its type depends on `header.type`.
+        type:
+          switch-on: header.type
+          cases:
+            'record_type::head': head
+            'record_type::tail': tail
+            'record_type::pad': pad
+            'record_type::process': process
+            'record_type::thread': thread
+            'record_type::mm': mm
+            'record_type::vma': vma
+            'record_type::pagemap': pagemap
+            'record_type::files': files
+            'record_type::fd': fd
+            'record_type::sigactions': sigactions
+            'record_type::pending_signals': pending_signals
+            'record_type::unsupported': unsupported
+      - id: padding
+        size: (8 - header.len % 8) % 8
+        doc: Zero bytes up to the next multiple of 8.
+
+  record_header:
+    doc: The 32-byte header common to every record.
+    seq:
+      - id: type
+        type: u4
+        enum: record_type
+        doc: What the payload holds. Readers show unknown types as unknown and skip them.
+      - id: flags
+        type: u4
+        doc: Bit set of `record_flags`.
+      - id: len
+        type: u4
+        doc: Payload length in bytes, not counting the header or the padding after the payload.
+      - id: tag
+        type: u4
+        valid:
+          min: 1
+        doc: This record's tag, unique in the image and never 0.
+      - id: ptag
+        type: u4
+        doc: Tag of the parent record, which comes earlier in the image; 0 at the top level.
+      - id: payload_sum
+        type: u4
+        -ckpt-display: hex
+        doc: Low 32 bits of the XXH64 of the payload; 0 when the `page_hashed` flag is set.
+      - id: reserved
+        type: u4
+        doc: Zero. Reserved for later minor versions; readers ignore it.
+      - id: header_sum
+        type: u4
+        -ckpt-display: hex
+        doc: Low 32 bits of the XXH64 of the 28 header bytes before this field.
+
+  lstr:
+    doc: A UTF-8 string with a 32-bit length prefix, not NUL-terminated.
+    seq:
+      - id: len
+        type: u4
+        doc: Length of the string in bytes.
+      - id: value
+        type: str
+        size: len
+        encoding: UTF-8
+        doc: The string.
+
+  lbytes:
+    doc: A byte string with a 32-bit length prefix.
+    seq:
+      - id: len
+        type: u4
+        doc: Length in bytes.
+      - id: value
+        size: len
+        doc: The bytes.
+
+  head:
+    doc: The first record of every image. Identifies the format, the machine and the moment.
+    seq:
+      - id: magic
+        contents: [0x43, 0x4b, 0x50, 0x54, 0x49, 0x4d, 0x47, 0x0a]
+        doc: '"CKPTIMG\n".'
+      - id: version_major
+        type: u2
+        valid: 1
+        doc: Format major version. Readers refuse another major version.
+      - id: version_minor
+        type: u2
+        doc: Format minor version. Readers accept any minor version of their major version.
+      - id: arch
+        type: u2
+        enum: arch
+        doc: Architecture of the checkpointed processes, as an ELF machine number.
+      - id: reserved
+        type: u2
+        doc: Zero.
+      - id: page_size
+        type: u4
+        valid:
+          min: 4096
+          max: 1048576
+        doc: Page size of the checkpointed machine in bytes.
+      - id: flags
+        type: u4
+        doc: Bit set of `image_flags`.
+      - id: time_ns
+        type: u8
+        doc: When the processes were frozen, in ns since the Unix epoch (CLOCK_REALTIME).
+      - id: sysname
+        type: lstr
+        doc: uname sysname, e.g. "Linux".
+      - id: nodename
+        type: lstr
+        doc: uname nodename, the host name.
+      - id: release
+        type: lstr
+        doc: uname release, the kernel release. Restore refuses a different kernel's vdso.
+      - id: version
+        type: lstr
+        doc: uname version, the kernel build.
+      - id: machine
+        type: lstr
+        doc: uname machine, e.g. "x86_64".
+      - id: checkpointer
+        type: lstr
+        doc: Name and version of the program that wrote the image, e.g. "ckpt 0.1.0".
+      - id: boot_id
+        type: lstr
+        doc: /proc/sys/kernel/random/boot_id at checkpoint time.
+
+  tail:
+    doc: |
+      The last record of every image. An image without a tail is truncated, or its writer
+      was stopped before it finished.
+    seq:
+      - id: magic
+        contents: [0x43, 0x4b, 0x50, 0x54, 0x45, 0x4e, 0x44, 0x0a]
+        doc: '"CKPTEND\n".'
+      - id: record_count
+        type: u4
+        doc: Number of records before the tail, the head included.
+      - id: reserved
+        type: u4
+        doc: Zero.
+      - id: headers_sum
+        type: u8
+        -ckpt-display: hex
+        doc: XXH64 of the 32-byte headers of all records before the tail, in file order.
+
+  pad:
+    doc: |
+      Filler that makes the next payload start where it must (a `pages` payload starts at a
+      multiple of the page size). Its payload is zero bytes and means nothing.
+    seq:
+      - id: zeros
+        size-eos: true
+        doc: Zero bytes.
+
+  process:
+    doc: One process (thread group). Its threads, memory, files and signals are its children.
+    seq:
+      - id: pid
+        type: u4
+        doc: Process ID (the thread group ID) in the checkpointer's PID namespace.
+      - id: ppid
+        type: u4
+        doc: Parent process ID.
+      - id: pgid
+        type: u4
+        doc: Process group ID.
+      - id: sid
+        type: u4
+        doc: Session ID.
+      - id: uids
+        type: u4
+        repeat: expr
+        repeat-expr: 4
+        doc: Real, effective, saved and filesystem user IDs.
+      - id: gids
+        type: u4
+        repeat: expr
+        repeat-expr: 4
+        doc: Real, effective, saved and filesystem group IDs.
+      - id: umask
+        type: u4
+        -ckpt-display: octal
+        doc: File mode creation mask.
+      - id: personality
+        type: u4
+        -ckpt-display: hex
+        doc: Execution domain, personality(0xffffffff).
+      - id: nthreads
+        type: u4
+        doc: Number of threads; one `thread` record each.
+      - id: state
+        type: u1
+        doc: State letter from /proc/PID/stat before the freeze (R, S, D, T, ...), as ASCII.
+      - id: exit_signal
+        type: u1
+        doc: Signal sent to the parent when the process exits.
+      - id: reserved
+        type: u2
+        doc: Zero.
+      - id: flags
+        type: u4
+        doc: Bit set of `process_flags`.
+      - id: tty_nr
+        type: u4
+        doc: Controlling terminal device number, 0 when none.
+      - id: start_time
+        type: u8
+        doc: Start time in clock ticks after boot (informational; not restored).
+      - id: rlimits
+        type: rlimit
+        repeat: expr
+        repeat-expr: 16
+        doc: Resource limits, indexed by `rlimit_resource`.
+      - id: comm
+        type: lstr
+        doc: Command name (/proc/PID/comm).
+      - id: exe
+        type: lstr
+        doc: Executable path (/proc/PID/exe).
+      - id: cwd
+        type: lstr
+        doc: Current working directory.
+      - id: root
+        type: lstr
+        doc: Root directory.
+      - id: cmdline
+        type: lbytes
+        doc: Arguments, each NUL-terminated, as in /proc/PID/cmdline.
+      - id: environ
+        type: lbytes
+        doc: Initial environment, NUL-separated, as in /proc/PID/environ.
+      - id: ngroups
+        type: u4
+        doc: Number of supplementary groups.
+      - id: groups
+        type: u4
+        repeat: expr
+        repeat-expr: ngroups
+        doc: Supplementary group IDs.
+
+  rlimit:
+    doc: One resource limit; 0xffffffffffffffff means unlimited.
+    seq:
+      - id: cur
+        type: u8
+        doc: Soft limit.
+      - id: max
+        type: u8
+        doc: Hard limit.
+
+  thread:
+    doc: One thread of a process, with its registers and per-thread kernel state.
+    seq:
+      - id: tid
+        type: u4
+        doc: Thread ID; equals the process's pid for the main thread.
+      - id: flags
+        type: u4
+        doc: Bit set of `thread_flags`.
+      - id: regs
+        type: user_regs
+        doc: General-purpose registers (x86_64 user_regs_struct), fs/gs base included.
+      - id: sigmask
+        type: u8
+        -ckpt-display: hex
+        doc: Blocked signals; bit n-1 is signal n.
+      - id: sigpending
+        type: u8
+        -ckpt-display: hex
+        doc: Signals pending for this thread only (the siginfos are in `pending_signals`).
+      - id: tid_address
+        type: u8
+        -ckpt-display: hex
+        doc: clear_child_tid, the address set by set_tid_address(2) or CLONE_CHILD_CLEARTID.
+      - id: robust_list
+        type: u8
+        -ckpt-display: hex
+        doc: Head of the robust futex list (set_robust_list(2)).
+      - id: robust_list_len
+        type: u8
+        doc: Length argument of set_robust_list(2).
+      - id: rseq_addr
+        type: u8
+        -ckpt-display: hex
+        doc: Address of the registered struct rseq, 0 when none.
+      - id: rseq_len
+        type: u4
+        doc: Registered rseq area length.
+      - id: rseq_sig
+        type: u4
+        -ckpt-display: hex
+        doc: rseq abort signature.
+      - id: altstack_sp
+        type: u8
+        -ckpt-display: hex
+        doc: Alternate signal stack base (sigaltstack(2)).
+      - id: altstack_size
+        type: u8
+        doc: Alternate signal stack size.
+      - id: altstack_flags
+        type: u4
+        doc: Alternate signal stack flags (SS_DISABLE = 2, SS_AUTODISARM = 0x80000000).
+      - id: xstate_kind
+        type: u4
+        enum: xstate_kind
+        doc: Layout of `xstate`.
+      - id: comm
+        type: lstr
+        doc: Thread name (/proc/PID/task/TID/comm).
+      - id: xstate
+        type: lbytes
+        doc: FPU, SSE and AVX state, as returned by PTRACE_GETREGSET NT_X86_XSTATE (XSAVE layout).
+
+  user_regs:
+    doc: x86_64 struct user_regs_struct, in the kernel's order.
+    seq:
+      - {id: r15, type: u8, -ckpt-display: hex, doc: 'r15'}
+      - {id: r14, type: u8, -ckpt-display: hex, doc: 'r14'}
+      - {id: r13, type: u8, -ckpt-display: hex, doc: 'r13'}
+      - {id: r12, type: u8, -ckpt-display: hex, doc: 'r12'}
+      - {id: rbp, type: u8, -ckpt-display: hex, doc: 'rbp, the frame pointer'}
+      - {id: rbx, type: u8, -ckpt-display: hex, doc: 'rbx'}
+      - {id: r11, type: u8, -ckpt-display: hex, doc: 'r11'}
+      - {id: r10, type: u8, -ckpt-display: hex, doc: 'r10'}
+      - {id: r9, type: u8, -ckpt-display: hex, doc: 'r9'}
+      - {id: r8, type: u8, -ckpt-display: hex, doc: 'r8'}
+      - {id: rax, type: u8, -ckpt-display: hex, doc: 'rax; a syscall''s return value when the thread stopped in one'}
+      - {id: rcx, type: u8, -ckpt-display: hex, doc: 'rcx'}
+      - {id: rdx, type: u8, -ckpt-display: hex, doc: 'rdx'}
+      - {id: rsi, type: u8, -ckpt-display: hex, doc: 'rsi'}
+      - {id: rdi, type: u8, -ckpt-display: hex, doc: 'rdi'}
+      - {id: orig_rax, type: u8, -ckpt-display: hex, doc: 'syscall number the thread stopped in, or 2^64-1 (-1) when none'}
+      - {id: rip, type: u8, -ckpt-display: hex, doc: 'instruction pointer'}
+      - {id: cs, type: u8, -ckpt-display: hex, doc: 'code segment selector'}
+      - {id: eflags, type: u8, -ckpt-display: hex, doc: 'flags register'}
+      - {id: rsp, type: u8, -ckpt-display: hex, doc: 'stack pointer'}
+      - {id: ss, type: u8, -ckpt-display: hex, doc: 'stack segment selector'}
+      - {id: fs_base, type: u8, -ckpt-display: hex, doc: 'fs base: the thread pointer (TLS) on x86_64'}
+      - {id: gs_base, type: u8, -ckpt-display: hex, doc: 'gs base'}
+      - {id: ds, type: u8, -ckpt-display: hex, doc: 'data segment selector'}
+      - {id: es, type: u8, -ckpt-display: hex, doc: 'extra segment selector'}
+      - {id: fs, type: u8, -ckpt-display: hex, doc: 'fs selector'}
+      - {id: gs, type: u8, -ckpt-display: hex, doc: 'gs selector'}
+
+  mm:
+    doc: The memory descriptor of a process. Its VMAs and page maps are its children.
+    seq:
+      - {id: start_code, type: u8, -ckpt-display: hex, doc: 'Start of the text segment.'}
+      - {id: end_code, type: u8, -ckpt-display: hex, doc: 'End of the text segment.'}
+      - {id: start_data, type: u8, -ckpt-display: hex, doc: 'Start of the data segment.'}
+      - {id: end_data, type: u8, -ckpt-display: hex, doc: 'End of the data segment.'}
+      - {id: start_brk, type: u8, -ckpt-display: hex, doc: 'Start of the heap (brk area).'}
+      - {id: brk, type: u8, -ckpt-display: hex, doc: 'Current program break.'}
+      - {id: start_stack, type: u8, -ckpt-display: hex, doc: 'Start (top) of the main stack.'}
+      - {id: arg_start, type: u8, -ckpt-display: hex, doc: 'Start of the argument strings.'}
+      - {id: arg_end, type: u8, -ckpt-display: hex, doc: 'End of the argument strings.'}
+      - {id: env_start, type: u8, -ckpt-display: hex, doc: 'Start of the environment strings.'}
+      - {id: env_end, type: u8, -ckpt-display: hex, doc: 'End of the environment strings.'}
+      - id: vdso_hash
+        type: u8
+        -ckpt-display: hex
+        doc: XXH64 of the [vdso] mapping's bytes; restore refuses a kernel whose vdso differs.
+      - id: nvmas
+        type: u4
+        doc: Number of `vma` records.
+      - id: nauxv
+        type: u4
+        doc: Number of auxiliary vector entries.
+      - id: auxv
+        type: auxv_entry
+        repeat: expr
+        repeat-expr: nauxv
+        doc: The auxiliary vector (/proc/PID/auxv), AT_NULL included.
+
+  auxv_entry:
+    doc: One auxiliary vector entry.
+    seq:
+      - id: key
+        type: u8
+        doc: Entry type, one of `auxv_type`.
+      - id: value
+        type: u8
+        -ckpt-display: hex
+        doc: Entry value.
+
+  vma:
+    doc: One virtual memory area, as in /proc/PID/maps and smaps.
+    seq:
+      - id: start
+        type: u8
+        -ckpt-display: hex
+        doc: First address of the area.
+      - id: end
+        type: u8
+        -ckpt-display: hex
+        doc: First address past the area.
+      - id: offset
+        type: u8
+        -ckpt-display: hex
+        doc: Offset in the backing file, in bytes.
+      - id: inode
+        type: u8
+        doc: Inode of the backing file, 0 when anonymous.
+      - id: file_size
+        type: u8
+        doc: Size of the backing file at checkpoint time.
+      - id: file_mtime_ns
+        type: u8
+        doc: Modification time of the backing file at checkpoint time, in ns since the epoch.
+      - id: dev_major
+        type: u4
+        doc: Major device number of the backing file.
+      - id: dev_minor
+        type: u4
+        doc: Minor device number of the backing file.
+      - id: prot
+        type: u4
+        doc: Bit set of `vma_prot`.
+      - id: flags
+        type: u4
+        doc: Bit set of `vma_flags`.
+      - id: kind
+        type: u2
+        enum: vma_kind
+        doc: What backs the area, which decides how restore recreates it.
+      - id: reserved
+        type: u2
+        doc: Zero.
+      - id: path
+        type: lstr
+        doc: 'The name /proc/PID/maps shows, e.g. a path, "[heap]", "[stack]", "[vdso]", or empty.'
+
+  pagemap:
+    doc: |
+      Runs of dumped pages and one XXH64 per page. Its child `pages` record holds the bytes of
+      these pages, in run order. Pages not listed were never touched, are zero, or are clean
+      file pages that restore maps from the file.
+    seq:
+      - id: nruns
+        type: u4
+        doc: Number of runs.
+      - id: npages
+        type: u4
+        doc: Total number of pages in all runs.
+      - id: runs
+        type: page_run
+        repeat: expr
+        repeat-expr: nruns
+        doc: Runs of pages with contiguous virtual addresses, in ascending address order.
+      - id: page_hashes
+        size: npages * 8
+        doc: One little-endian XXH64 per page, in run order; they also check the page bytes.
+
+  page_run:
+    doc: Pages with contiguous virtual addresses.
+    seq:
+      - id: vaddr
+        type: u8
+        -ckpt-display: hex
+        doc: Virtual address of the first page.
+      - id: npages
+        type: u4
+        doc: Number of pages.
+      - id: flags
+        type: u4
+        doc: Bit set of `page_run_flags`.
+
+  files:
+    doc: The file descriptor table of a process; its `fd` records are its children.
+    seq:
+      - id: nfds
+        type: u4
+        doc: Number of `fd` records.
+      - id: max_fds
+        type: u4
+        doc: Size of the fd table (the NOFILE limit at checkpoint time).
+
+  fd:
+    doc: One open file descriptor.
+    seq:
+      - id: fd
+        type: u4
+        doc: Descriptor number.
+      - id: kind
+        type: u2
+        enum: fd_kind
+        doc: What the descriptor refers to.
+      - id: fd_flags
+        type: u2
+        doc: Descriptor flags (FD_CLOEXEC = 1).
+      - id: flags
+        type: u4
+        -ckpt-display: octal
+        doc: Open file flags (O_*), from /proc/PID/fdinfo.
+      - id: mode
+        type: u4
+        -ckpt-display: octal
+        doc: st_mode of the open file.
+      - id: pos
+        type: u8
+        doc: File position.
+      - id: dev
+        type: u8
+        -ckpt-display: hex
+        doc: st_dev of the open file.
+      - id: ino
+        type: u8
+        doc: st_ino of the open file.
+      - id: size
+        type: u8
+        doc: st_size of the open file at checkpoint time.
+      - id: path
+        type: lstr
+        doc: Target of /proc/PID/fd/N, e.g. a path, "pipe:[1234]" or "anon_inode:[eventfd]".
+      - id: extra_len
+        type: u4
+        doc: Length of `extra`.
+      - id: extra
+        size: extra_len
+        doc: Kind-specific data; empty for kinds that need none.
+        type:
+          switch-on: kind
+          cases:
+            'fd_kind::pipe': fd_pipe
+            'fd_kind::fifo': fd_pipe
+            'fd_kind::eventfd': fd_eventfd
+            'fd_kind::epoll': fd_epoll
+            'fd_kind::socket': fd_socket
+            'fd_kind::tty': fd_tty
+
+  fd_pipe:
+    doc: A pipe or FIFO end, with the bytes buffered in the pipe when both ends were frozen.
+    seq:
+      - id: pipe_ino
+        type: u8
+        doc: Inode of the pipe; the two ends of one pipe share it.
+      - id: data
+        type: lbytes
+        doc: Bytes buffered in the pipe, stored once, on the first end of the pipe in the image.
+
+  fd_eventfd:
+    doc: An eventfd.
+    seq:
+      - id: count
+        type: u8
+        doc: The counter.
+      - id: flags
+        type: u4
+        doc: eventfd flags (EFD_SEMAPHORE = 1, EFD_NONBLOCK, EFD_CLOEXEC).
+
+  fd_epoll:
+    doc: An epoll instance and the set it watches.
+    seq:
+      - id: count
+        type: u4
+        doc: Number of watched descriptors.
+      - id: targets
+        type: epoll_target
+        repeat: expr
+        repeat-expr: count
+        doc: Watched descriptors.
+
+  epoll_target:
+    doc: One descriptor watched by an epoll instance.
+    seq:
+      - id: tfd
+        type: u4
+        doc: Descriptor number of the watched file in the same process.
+      - id: events
+        type: u4
+        -ckpt-display: hex
+        doc: Event mask (EPOLLIN, EPOLLOUT, EPOLLET, ...).
+      - id: data
+        type: u8
+        -ckpt-display: hex
+        doc: The user data returned with each event.
+
+  fd_socket:
+    doc: A socket (recorded for display; restore supports only what `unsupported` does not name).
+    seq:
+      - id: family
+        type: u4
+        doc: Address family (AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10, ...).
+      - id: type
+        type: u4
+        doc: Socket type (SOCK_STREAM = 1, SOCK_DGRAM = 2, ...).
+      - id: state
+        type: u4
+        doc: Connection state as the kernel reports it, 0 when unknown.
+
+  fd_tty:
+    doc: A terminal; restore reattaches it according to `ckpt restore --stdio`.
+    seq:
+      - id: rdev
+        type: u8
+        -ckpt-display: hex
+        doc: Device number of the terminal.
+
+  sigactions:
+    doc: The signal handlers of a process.
+    seq:
+      - id: count
+        type: u4
+        doc: Number of entries (64 on x86_64).
+      - id: actions
+        type: sigaction
+        repeat: expr
+        repeat-expr: count
+        doc: One entry per signal, signal 1 first.
+
+  sigaction:
+    doc: The kernel's struct sigaction for one signal.
+    seq:
+      - id: handler
+        type: u8
+        -ckpt-display: hex
+        doc: Handler address, or 0 (SIG_DFL) or 1 (SIG_IGN).
+      - id: flags
+        type: u8
+        -ckpt-display: hex
+        doc: SA_* flags.
+      - id: restorer
+        type: u8
+        -ckpt-display: hex
+        doc: Signal return trampoline (SA_RESTORER).
+      - id: mask
+        type: u8
+        -ckpt-display: hex
+        doc: Signals blocked while the handler runs.
+
+  pending_signals:
+    doc: |
+      Signals queued and not yet delivered: process-wide when the parent is a `process`,
+      for one thread when the parent is a `thread`.
+    seq:
+      - id: count
+        type: u4
+        doc: Number of queued signals.
+      - id: reserved
+        type: u4
+        doc: Zero.
+      - id: signals
+        type: siginfo
+        repeat: expr
+        repeat-expr: count
+        doc: The queued siginfos, oldest first.
+
+  siginfo:
+    doc: A 128-byte siginfo_t as PTRACE_PEEKSIGINFO returns it.
+    seq:
+      - id: si_signo
+        type: s4
+        doc: Signal number.
+      - id: si_errno
+        type: s4
+        doc: Error number.
+      - id: si_code
+        type: s4
+        doc: Signal code (SI_USER = 0, SI_QUEUE = -1, SI_TKILL = -6, ...).
+      - id: pad
+        type: u4
+        doc: Alignment.
+      - id: fields
+        size: 112
+        doc: The union of signal-specific fields.
+
+  unsupported:
+    doc: Something the checkpointer could not capture. Restore warns about each one.
+    seq:
+      - id: what
+        type: u2
+        enum: unsupported_kind
+        doc: What kind of state it is.
+      - id: reserved
+        type: u2
+        doc: Zero.
+      - id: fd
+        type: s4
+        doc: The descriptor number when it is a file, else -1.
+      - id: addr
+        type: u8
+        -ckpt-display: hex
+        doc: The address when it is memory, else 0.
+      - id: reason
+        type: lstr
+        doc: Why it could not be captured.
+      - id: detail
+        type: lstr
+        doc: What it is, e.g. the /proc fd link or the mapping path.
+
+enums:
+  record_type:
+    1: head
+    2: tail
+    3: pad
+    10: process
+    11: thread
+    20: mm
+    21: vma
+    22: pagemap
+    23: pages
+    30: files
+    31: fd
+    40: sigactions
+    41: pending_signals
+    50: unsupported
+
+  record_flags:
+    1: page_hashed
+
+  image_flags:
+    1: left_running
+    2: killed
+    4: incremental
+    8: has_unsupported
+
+  arch:
+    62: x86_64
+
+  process_flags:
+    1: dumpable
+    2: no_new_privs
+    4: child_subreaper
+
+  thread_flags:
+    1: main_thread
+    2: in_syscall
+
+  xstate_kind:
+    0: none
+    1: fxsave
+    2: xsave
+
+  vma_prot:
+    1: read
+    2: write
+    4: exec
+
+  vma_flags:
+    1: shared
+    2: grows_down
+    4: locked
+    8: dont_dump
+    16: dont_fork
+    32: wipe_on_fork
+    64: file_deleted
+    128: nonlinear_io
+
+  vma_kind:
+    0: unknown
+    1: anon_private
+    2: anon_shared
+    3: file_private
+    4: file_shared
+    5: heap
+    6: stack
+    7: vdso
+    8: vvar
+    9: vvar_vclock
+    10: vsyscall
+    11: device
+
+  page_run_flags:
+    1: file_backed
+
+  fd_kind:
+    0: unknown
+    1: regular
+    2: directory
+    3: chr
+    4: blk
+    5: fifo
+    6: pipe
+    7: tty
+    8: eventfd
+    9: epoll
+    10: socket
+    11: signalfd
+    12: timerfd
+    13: inotify
+    14: io_uring
+    15: memfd
+
+  unsupported_kind:
+    1: fd
+    2: vma
+    3: seccomp
+    4: tcp_socket
+    5: io_uring
+    6: timer
+    7: other
+
+  rlimit_resource:
+    0: cpu
+    1: fsize
+    2: data
+    3: stack
+    4: core
+    5: rss
+    6: nproc
+    7: nofile
+    8: memlock
+    9: as
+    10: locks
+    11: sigpending
+    12: msgqueue
+    13: nice
+    14: rtprio
+    15: rttime
+
+  auxv_type:
+    0: at_null
+    3: at_phdr
+    4: at_phent
+    5: at_phnum
+    6: at_pagesz
+    7: at_base
+    8: at_flags
+    9: at_entry
+    11: at_uid
+    12: at_euid
+    13: at_gid
+    14: at_egid
+    15: at_platform
+    16: at_hwcap
+    17: at_clktck
+    23: at_secure
+    24: at_base_platform
+    25: at_random
+    26: at_hwcap2
+    27: at_rseq_feature_size
+    28: at_rseq_align
+    29: at_hwcap3
+    30: at_hwcap4
+    31: at_execfn
+    33: at_sysinfo_ehdr
+    51: at_minsigstksz

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+'use strict';
+// Compiles formats/ckpt.ksy into everything that reads or writes images:
+//   build/formats/Ckpt.js         the Kaitai parser (debug mode: field offsets for errors and hex views)
+//   build/formats/Ckpt.d.ts       its typings
+//   build/formats/ckpt-schema.json field docs, display hints and enums for rendering records
+//   build/native/ckpt_format.h    enums, magics and packed structs for the C checkpointer
+// kaitai-struct-compiler is a build tool only; nothing of it is bundled.
+
+const fs = require('fs');
+const path = require('path');
+const { loadKsy, ksyImporter } = require('./formats/ksy-model');
+const { genDts } = require('./formats/gen-dts');
+const { genCHeader } = require('./formats/gen-c-header');
+const { genSchema } = require('./formats/gen-schema');
+
+const root = path.resolve(__dirname, '..');
+const ksyFile = path.join(root, 'formats', 'ckpt.ksy');
+const outFormats = path.join(root, 'build', 'formats');
+const outNative = path.join(root, 'build', 'native');
+
+function writeIfChanged(file, text) {
+  if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) return false;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text);
+  return true;
+}
+
+async function main() {
+  const ksy = loadKsy(ksyFile);
+  const compiler = require('kaitai-struct-compiler');
+  let outputs;
+  try {
+    outputs = await compiler.compile('javascript', ksy, ksyImporter(ksyFile), true);
+  } catch (e) {
+    throw new Error(`kaitai-struct-compiler rejected ${path.relative(root, ksyFile)}: ${e.message || e}`);
+  }
+  const written = [];
+  for (const [name, source] of Object.entries(outputs)) {
+    if (writeIfChanged(path.join(outFormats, name), source)) written.push(name);
+  }
+  if (writeIfChanged(path.join(outFormats, 'Ckpt.d.ts'), genDts(ksy))) written.push('Ckpt.d.ts');
+  if (writeIfChanged(path.join(outFormats, 'ckpt-schema.json'), JSON.stringify(genSchema(ksy), null, 1) + '\n')) written.push('ckpt-schema.json');
+  if (writeIfChanged(path.join(outNative, 'ckpt_format.h'), genCHeader(ksy))) written.push('ckpt_format.h');
+  console.log(`formats: ${written.length ? `wrote ${written.join(', ')}` : 'up to date'}`);
+}
+
+main().catch((e) => {
+  console.error(`build-formats: ${e.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,44 @@
+'use strict';
+// A JSON description of the format for code that shows records to people: field order, docs,
+// display hints (`-ckpt-display`), enum labels, and which payload type each record type has.
+// The CLI and the editor render decoded records from it instead of hard-coding field lists.
+
+const { lowerCamel, INT_SIZES } = require('./ksy-model');
+
+function fieldKind(f) {
+  if (f.contents !== undefined) return 'contents';
+  if (INT_SIZES[f.type]) return f.type;
+  if (f.type === 'str' || f.type === 'strz') return 'str';
+  if (f.type === undefined) return 'bytes';
+  if (typeof f.type === 'object') return 'switch';
+  return 'type';
+}
+
+function genSchema(ksy) {
+  const types = {};
+  for (const [name, t] of Object.entries(ksy.types || {})) {
+    types[name] = {
+      doc: String(t.doc || '').trim(),
+      fields: (t.seq || []).map((f) => ({
+        id: f.id,
+        prop: lowerCamel(f.id),
+        kind: fieldKind(f),
+        ...(typeof f.type === 'string' && !INT_SIZES[f.type] && f.type !== 'str' ? { type: f.type } : {}),
+        ...(f.enum ? { enum: f.enum } : {}),
+        ...(f['-ckpt-display'] ? { display: f['-ckpt-display'] } : {}),
+        ...(f.repeat ? { repeat: true } : {}),
+        doc: String(f.doc || '').trim(),
+      })),
+    };
+  }
+  const enums = {};
+  for (const [name, values] of Object.entries(ksy.enums || {})) {
+    enums[name] = Object.fromEntries(Object.entries(values).map(([v, l]) => [v, typeof l === 'object' ? l.id : l]));
+  }
+  const payloadField = ksy.types.record.seq.find((f) => f.id === 'payload');
+  const payloadTypes = {};
+  for (const [k, v] of Object.entries(payloadField.type.cases)) payloadTypes[k.replace(/^record_type::/, '')] = v;
+  return { version: ksy.meta['-ckpt-version'], types, enums, payloadTypes };
+}
+
+module.exports = { genSchema };

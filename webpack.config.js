@@ -1,0 +1,43 @@
+'use strict';
+// Bundles: the extension (Node, extension host), the ckpt-inspect CLI (Node), and the webview
+// scripts (browser). kaitai-struct's runtime is bundled; its optional iconv-lite is not needed
+// because every string in the format is UTF-8.
+
+const path = require('path');
+const webpack = require('webpack');
+
+const tsRule = {
+  test: /\.ts$/,
+  exclude: /node_modules/,
+  use: [{ loader: 'ts-loader', options: { transpileOnly: true } }],
+};
+const ignoreIconv = new webpack.IgnorePlugin({ resourceRegExp: /^iconv-lite$/, contextRegExp: /kaitai-struct/ });
+
+const common = (argv) => ({
+  mode: argv.mode || 'development',
+  devtool: argv.mode === 'production' ? 'source-map' : 'eval-cheap-module-source-map',
+  resolve: { extensions: ['.ts', '.js'] },
+  module: { rules: [tsRule], parser: { javascript: { amd: false } } },
+  plugins: [ignoreIconv],
+  infrastructureLogging: { level: 'warn' },
+  stats: 'errors-warnings',
+});
+
+module.exports = (env, argv) => [
+  {
+    ...common(argv),
+    name: 'extension',
+    target: 'node',
+    entry: { extension: './src/extension.ts' },
+    output: { path: path.resolve(__dirname, 'dist'), filename: '[name].js', libraryTarget: 'commonjs2' },
+    externals: { vscode: 'commonjs vscode' },
+  },
+  {
+    ...common(argv),
+    name: 'cli',
+    target: 'node',
+    entry: { 'ckpt-inspect': './src/cli/ckptInspect.ts' },
+    output: { path: path.resolve(__dirname, 'dist'), filename: '[name].js' },
+    plugins: [ignoreIconv, new webpack.BannerPlugin({ banner: '#!/usr/bin/env node', raw: true, entryOnly: true })],
+  },
+];
