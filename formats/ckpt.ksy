@@ -93,6 +93,7 @@ types:
       - id: flags
         type: u4
         doc: Bit set of `record_flags`.
+        -ckpt-flags: record_flags
       - id: len
         type: u4
         doc: Payload length in bytes, not counting the header or the padding after the payload.
@@ -121,6 +122,8 @@ types:
     seq:
       - id: len
         type: u4
+        valid:
+          expr: '_ <= _io.size - _io.pos'
         doc: Length of the string in bytes.
       - id: value
         type: str
@@ -133,6 +136,8 @@ types:
     seq:
       - id: len
         type: u4
+        valid:
+          expr: '_ <= _io.size - _io.pos'
         doc: Length in bytes.
       - id: value
         size: len
@@ -167,6 +172,7 @@ types:
       - id: flags
         type: u4
         doc: Bit set of `image_flags`.
+        -ckpt-flags: image_flags
       - id: time_ns
         type: u8
         doc: When the processes were frozen, in ns since the Unix epoch (CLOCK_REALTIME).
@@ -268,6 +274,7 @@ types:
       - id: flags
         type: u4
         doc: Bit set of `process_flags`.
+        -ckpt-flags: process_flags
       - id: tty_nr
         type: u4
         doc: Controlling terminal device number, 0 when none.
@@ -279,6 +286,7 @@ types:
         repeat: expr
         repeat-expr: 16
         doc: Resource limits, indexed by `rlimit_resource`.
+        -ckpt-index-enum: rlimit_resource
       - id: comm
         type: lstr
         doc: Command name (/proc/PID/comm).
@@ -294,11 +302,15 @@ types:
       - id: cmdline
         type: lbytes
         doc: Arguments, each NUL-terminated, as in /proc/PID/cmdline.
+        -ckpt-display: nul-separated
       - id: environ
         type: lbytes
         doc: Initial environment, NUL-separated, as in /proc/PID/environ.
+        -ckpt-display: nul-separated
       - id: ngroups
         type: u4
+        valid:
+          expr: '_ * 4 <= _io.size - _io.pos'
         doc: Number of supplementary groups.
       - id: groups
         type: u4
@@ -325,6 +337,7 @@ types:
       - id: flags
         type: u4
         doc: Bit set of `thread_flags`.
+        -ckpt-flags: thread_flags
       - id: regs
         type: user_regs
         doc: General-purpose registers (x86_64 user_regs_struct), fs/gs base included.
@@ -433,6 +446,8 @@ types:
         doc: Number of `vma` records.
       - id: nauxv
         type: u4
+        valid:
+          expr: '_ * 16 <= _io.size - _io.pos'
         doc: Number of auxiliary vector entries.
       - id: auxv
         type: auxv_entry
@@ -445,7 +460,8 @@ types:
     seq:
       - id: key
         type: u8
-        doc: Entry type, one of `auxv_type`.
+        enum: auxv_type
+        doc: Entry type.
       - id: value
         type: u8
         -ckpt-display: hex
@@ -484,9 +500,11 @@ types:
       - id: prot
         type: u4
         doc: Bit set of `vma_prot`.
+        -ckpt-flags: vma_prot
       - id: flags
         type: u4
         doc: Bit set of `vma_flags`.
+        -ckpt-flags: vma_flags
       - id: kind
         type: u2
         enum: vma_kind
@@ -506,9 +524,13 @@ types:
     seq:
       - id: nruns
         type: u4
+        valid:
+          expr: '_ * 16 <= _io.size - _io.pos'
         doc: Number of runs.
       - id: npages
         type: u4
+        valid:
+          expr: '_ * 8 <= _io.size - _io.pos - nruns * 16'
         doc: Total number of pages in all runs.
       - id: runs
         type: page_run
@@ -518,6 +540,7 @@ types:
       - id: page_hashes
         size: npages * 8
         doc: One little-endian XXH64 per page, in run order; they also check the page bytes.
+        -ckpt-display: hash64-array
 
   page_run:
     doc: Pages with contiguous virtual addresses.
@@ -532,6 +555,7 @@ types:
       - id: flags
         type: u4
         doc: Bit set of `page_run_flags`.
+        -ckpt-flags: page_run_flags
 
   files:
     doc: The file descriptor table of a process; its `fd` records are its children.
@@ -621,6 +645,8 @@ types:
     seq:
       - id: count
         type: u4
+        valid:
+          expr: '_ * 16 <= _io.size - _io.pos'
         doc: Number of watched descriptors.
       - id: targets
         type: epoll_target
@@ -669,12 +695,16 @@ types:
     seq:
       - id: count
         type: u4
+        valid:
+          expr: '_ * 32 <= _io.size - _io.pos'
         doc: Number of entries (64 on x86_64).
       - id: actions
         type: sigaction
         repeat: expr
         repeat-expr: count
         doc: One entry per signal, signal 1 first.
+        -ckpt-index-enum: signal
+        -ckpt-index-base: 1
 
   sigaction:
     doc: The kernel's struct sigaction for one signal.
@@ -703,6 +733,8 @@ types:
     seq:
       - id: count
         type: u4
+        valid:
+          expr: '_ * 128 <= _io.size - _io.pos - 4'
         doc: Number of queued signals.
       - id: reserved
         type: u4
@@ -718,6 +750,7 @@ types:
     seq:
       - id: si_signo
         type: s4
+        enum: signal
         doc: Signal number.
       - id: si_errno
         type: s4
@@ -857,6 +890,39 @@ enums:
     5: io_uring
     6: timer
     7: other
+
+  signal:
+    1: sighup
+    2: sigint
+    3: sigquit
+    4: sigill
+    5: sigtrap
+    6: sigabrt
+    7: sigbus
+    8: sigfpe
+    9: sigkill
+    10: sigusr1
+    11: sigsegv
+    12: sigusr2
+    13: sigpipe
+    14: sigalrm
+    15: sigterm
+    16: sigstkflt
+    17: sigchld
+    18: sigcont
+    19: sigstop
+    20: sigtstp
+    21: sigttin
+    22: sigttou
+    23: sigurg
+    24: sigxcpu
+    25: sigxfsz
+    26: sigvtalrm
+    27: sigprof
+    28: sigwinch
+    29: sigio
+    30: sigpwr
+    31: sigsys
 
   rlimit_resource:
     0: cpu

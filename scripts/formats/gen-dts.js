@@ -8,6 +8,7 @@ const { upperCamel, lowerCamel, INT_SIZES } = require('./ksy-model');
 function tsTypeOf(field, rootName) {
   let t;
   if (field.contents !== undefined) t = 'Uint8Array';
+  // A u8 is a BigInt even with an enum: the generated code assigns the raw value.
   else if (INT_SIZES[field.type]) t = INT_SIZES[field.type] === 8 ? 'bigint' : field.enum ? `${rootName}.${upperCamel(field.enum)}` : 'number';
   else if (field.type === 'str' || field.type === 'strz') t = 'string';
   else if (field.type === undefined) t = 'Uint8Array';

@@ -14,6 +14,11 @@ function fieldKind(f) {
   return 'type';
 }
 
+/** Switch cases keyed by the enum label (or the literal) they match. */
+function switchCases(cases) {
+  return Object.fromEntries(Object.entries(cases).map(([k, v]) => [String(k).replace(/^.*::/, ''), v]));
+}
+
 function genSchema(ksy) {
   const types = {};
   for (const [name, t] of Object.entries(ksy.types || {})) {
@@ -26,7 +31,13 @@ function genSchema(ksy) {
         ...(typeof f.type === 'string' && !INT_SIZES[f.type] && f.type !== 'str' ? { type: f.type } : {}),
         ...(f.enum ? { enum: f.enum } : {}),
         ...(f['-ckpt-display'] ? { display: f['-ckpt-display'] } : {}),
+        ...(f['-ckpt-flags'] ? { flags: f['-ckpt-flags'] } : {}),
+        ...(f['-ckpt-index-enum'] ? { indexEnum: f['-ckpt-index-enum'], indexBase: f['-ckpt-index-base'] ?? 0 } : {}),
         ...(f.repeat ? { repeat: true } : {}),
+        ...(f.size !== undefined ? { size: f.size } : {}),
+        ...(f['repeat-expr'] !== undefined ? { repeatExpr: f['repeat-expr'] } : {}),
+        ...(f.contents !== undefined ? { contents: Array.isArray(f.contents) ? f.contents : [...Buffer.from(String(f.contents))] } : {}),
+        ...(typeof f.type === 'object' ? { switchOn: f.type['switch-on'], cases: switchCases(f.type.cases) } : {}),
         doc: String(f.doc || '').trim(),
       })),
     };

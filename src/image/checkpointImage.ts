@@ -1,0 +1,217 @@
+// An opened image: the header index, the record tree, decoded payloads on demand (with a small
+// cache bounded in bytes), and the memory map of each process. Opening checks every header,
+// every metadata checksum and the tail, and never reads page bytes; `verify()` checks those too.
+
+import { BufferByteSource, ByteSource, FileByteSource } from './byteSource';
+import { ImageError, ImageProblem, problem } from './errors';
+import { Ckpt, RecordType } from './format';
+import { MemoryMap, PageSegment, vmaInfo, VmaInfo } from './memoryMap';
+import { decodePayload, Payload, PayloadByType, PayloadLabel } from './payload';
+import { IndexOptions, indexRecords, RecordEntry, RecordIndex } from './recordIndex';
+import { buildRecordTree, childrenOfType, RecordTree } from './recordTree';
+
+const LABEL_TYPES: Record<PayloadLabel, number> = {
+  head: RecordType.HEAD,
+  tail: RecordType.TAIL,
+  pad: RecordType.PAD,
+  process: RecordType.PROCESS,
+  thread: RecordType.THREAD,
+  mm: RecordType.MM,
+  vma: RecordType.VMA,
+  pagemap: RecordType.PAGEMAP,
+  files: RecordType.FILES,
+  fd: RecordType.FD,
+  sigactions: RecordType.SIGACTIONS,
+  pending_signals: RecordType.PENDING_SIGNALS,
+  unsupported: RecordType.UNSUPPORTED,
+};
+
+/** Decoded payloads kept in memory, counted by payload length. */
+const CACHE_BYTES = 32 * 1024 * 1024;
+
+export class CheckpointImage {
+  private readonly cache = new Map<RecordEntry, Payload>();
+  private cachedBytes = 0;
+  private readonly memoryMaps = new Map<RecordEntry, Promise<MemoryMap>>();
+  /** Problems found while building memory maps (layout of runs and page records). */
+  readonly layoutProblems: ImageProblem[] = [];
+
+  private constructor(
+    readonly source: ByteSource,
+    readonly index: RecordIndex,
+    readonly tree: RecordTree,
+    readonly head: Ckpt.Head,
+  ) {}
+
+  /** Open an image file (or any ByteSource). Throws ImageError when it cannot be read at all. */
+  static async open(from: string | ByteSource | Uint8Array, opts: IndexOptions = {}): Promise<CheckpointImage> {
+    const source = typeof from === 'string' ? await FileByteSource.open(from) : from instanceof Uint8Array ? new BufferByteSource(from) : from;
+    try {
+      const index = await indexRecords(source, opts);
+      if (!index.head) throw new ImageError(problem('not-an-image', { record: 0, offset: 0 }, 'the head record cannot be read', true));
+      return new CheckpointImage(source, index, buildRecordTree(index), index.head);
+    } catch (e) {
+      if (typeof from === 'string') await source.close();
+      throw e;
+    }
+  }
+
+  get records(): RecordEntry[] {
+    return this.index.records;
+  }
+
+  get pageSize(): number {
+    return this.head.pageSize;
+  }
+
+  /** Problems found on opening: headers, metadata checksums, tail, and the tree. */
+  get problems(): ImageProblem[] {
+    return [...this.index.problems, ...this.tree.problems];
+  }
+
+  /** True when the image has a sound tail; false for a truncated image. */
+  get complete(): boolean {
+    return this.index.tail !== undefined && !this.index.problems.some((p) => p.code === 'truncated' || p.code === 'bad-tail');
+  }
+
+  children(r?: RecordEntry): RecordEntry[] {
+    return r ? this.tree.children.get(r) ?? [] : this.tree.roots;
+  }
+
+  parent(r: RecordEntry): RecordEntry | undefined {
+    return this.tree.parent.get(r);
+  }
+
+  byTag(tag: number): RecordEntry | undefined {
+    return this.index.byTag.get(tag);
+  }
+
+  ofType(type: number): RecordEntry[] {
+    return this.index.records.filter((r) => r.type === type);
+  }
+
+  childrenOfType(r: RecordEntry, type: number): RecordEntry[] {
+    return childrenOfType(this.tree, r, type);
+  }
+
+  /** Payload bytes, or a slice of them. Page data is read through here too, in bounded slices. */
+  async readPayload(r: RecordEntry, offset = 0, length = r.len - offset): Promise<Uint8Array> {
+    if (offset < 0 || length < 0 || offset + length > r.len) throw new RangeError(`payload slice ${offset}+${length} is outside record #${r.index} (${r.len} bytes)`);
+    return this.source.read(r.payloadOffset + offset, length);
+  }
+
+  /** The decoded payload, or undefined for `pages` and unknown types. Throws ImageError. */
+  async decode(r: RecordEntry): Promise<Payload | undefined> {
+    const hit = this.cache.get(r);
+    if (hit) {
+      this.cache.delete(r);
+      this.cache.set(r, hit);
+      return hit;
+    }
+    if (r.type === RecordType.PAGES) return undefined;
+    const value = decodePayload(r, await this.readPayload(r));
+    if (value) this.remember(r, value);
+    return value;
+  }
+
+  /** Decode a record that must be of a given type. */
+  async decodeAs<L extends PayloadLabel>(r: RecordEntry, label: L): Promise<PayloadByType[L]> {
+    if (r.type !== LABEL_TYPES[label]) throw new Error(`record #${r.index} is not a ${label} record`);
+    return (await this.decode(r)) as PayloadByType[L];
+  }
+
+  private remember(r: RecordEntry, value: Payload): void {
+    this.cache.set(r, value);
+    this.cachedBytes += r.len;
+    for (const [k] of this.cache) {
+      if (this.cachedBytes <= CACHE_BYTES) break;
+      this.cache.delete(k);
+      this.cachedBytes -= k.len;
+    }
+  }
+
+  /** The process records, in file order. */
+  processes(): RecordEntry[] {
+    return this.ofType(RecordType.PROCESS);
+  }
+
+  /** The memory map of a process (default: the first one), built once. */
+  memory(processRecord = this.processes()[0]): Promise<MemoryMap> {
+    if (!processRecord) return Promise.reject(new Error('the image holds no process'));
+    let m = this.memoryMaps.get(processRecord);
+    if (!m) {
+      m = this.buildMemoryMap(processRecord);
+      this.memoryMaps.set(processRecord, m);
+    }
+    return m;
+  }
+
+  private async buildMemoryMap(proc: RecordEntry): Promise<MemoryMap> {
+    const vmas: VmaInfo[] = [];
+    const segments: PageSegment[] = [];
+    const ps = this.pageSize;
+    const psBig = BigInt(ps);
+    const site = (r: RecordEntry) => ({ record: r.index, type: r.type, tag: r.tag, offset: r.offset });
+    for (const mm of this.childrenOfType(proc, RecordType.MM)) {
+      for (const v of this.childrenOfType(mm, RecordType.VMA)) {
+        try {
+          vmas.push(vmaInfo(v, await this.decodeAs(v, 'vma')));
+        } catch (e) {
+          if (!(e instanceof ImageError)) throw e;
+          this.layoutProblems.push(e.problem);
+        }
+      }
+      for (const pm of this.childrenOfType(mm, RecordType.PAGEMAP)) {
+        let map: Ckpt.Pagemap;
+        try {
+          map = await this.decodeAs(pm, 'pagemap');
+        } catch (e) {
+          if (!(e instanceof ImageError)) throw e;
+          this.layoutProblems.push(e.problem);
+          continue;
+        }
+        const pages = this.childrenOfType(pm, RecordType.PAGES);
+        if (pages.length !== 1) {
+          this.layoutProblems.push(problem('inconsistent', site(pm), `a pagemap needs exactly one PAGES child, it has ${pages.length}`));
+          continue;
+        }
+        const data = pages[0];
+        const total = map.runs.reduce((n, run) => n + run.npages, 0);
+        if (total !== map.npages) this.layoutProblems.push(problem('inconsistent', { ...site(pm), field: 'npages' }, `npages is ${map.npages} but the runs hold ${total} pages`));
+        if (data.len !== map.npages * ps) this.layoutProblems.push(problem('inconsistent', { ...site(data), field: 'len' }, `PAGES holds ${data.len} bytes, its pagemap lists ${map.npages} pages of ${ps}`));
+        if (data.payloadOffset % ps !== 0) this.layoutProblems.push(problem('inconsistent', site(data), `page data starts at 0x${data.payloadOffset.toString(16)}, not at a multiple of the page size`));
+        let page = 0;
+        for (const run of map.runs) {
+          const bytes = run.npages * ps;
+          if (run.vaddr % psBig !== 0n || (page + run.npages) * ps > data.len) {
+            this.layoutProblems.push(problem('inconsistent', { ...site(pm), field: `runs` }, `run at 0x${run.vaddr.toString(16)} of ${run.npages} pages does not fit its page data`));
+            break;
+          }
+          if (run.npages > 0) {
+            segments.push({ start: run.vaddr, end: run.vaddr + BigInt(bytes), fileOffset: data.payloadOffset + page * ps, pagemap: pm, pages: data, firstPage: page });
+          }
+          page += run.npages;
+        }
+      }
+    }
+    vmas.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    segments.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    for (let i = 1; i < segments.length; i++) {
+      if (segments[i].start < segments[i - 1].end) {
+        this.layoutProblems.push(problem('inconsistent', site(segments[i].pagemap), `pages at 0x${segments[i].start.toString(16)} overlap pages listed before`));
+        segments.splice(i--, 1);
+      }
+    }
+    for (let i = 1; i < vmas.length; i++) {
+      if (vmas[i].start < vmas[i - 1].end) {
+        this.layoutProblems.push(problem('inconsistent', site(vmas[i].entry), `VMA at 0x${vmas[i].start.toString(16)} overlaps the VMA before it`));
+      }
+    }
+    return new MemoryMap(this.source, ps, vmas, segments);
+  }
+
+  async close(): Promise<void> {
+    this.cache.clear();
+    await this.source.close();
+  }
+}

@@ -1,0 +1,108 @@
+// A one-line description of each record, from its decoded payload: what the CLI's tree, the
+// editor's record list and the Records view show beside the record type. Large payloads are
+// summarised (counts and sizes), never dumped.
+
+import { CheckpointImage } from './checkpointImage';
+import { ImageError } from './errors';
+import { hex } from './fields';
+import { enumLabel, recordTypeName, RecordType } from './format';
+import { protString } from './memoryMap';
+import { RecordEntry } from './recordIndex';
+
+export interface RecordDescription {
+  /** e.g. "VMA" */
+  title: string;
+  /** e.g. "0x7f1c2000-0x7f1c4000 r-xp /usr/lib/libc.so.6" */
+  detail: string;
+  /** Set when the payload could not be decoded. */
+  error?: string;
+}
+
+export function formatBytes(n: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} bytes` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+const quote = (s: string) => JSON.stringify(s);
+
+export async function describeRecord(img: CheckpointImage, r: RecordEntry): Promise<RecordDescription> {
+  const title = recordTypeName(r.type);
+  try {
+    return { title, detail: await detailOf(img, r) };
+  } catch (e) {
+    if (!(e instanceof ImageError)) throw e;
+    return { title, detail: 'cannot be decoded', error: e.message };
+  }
+}
+
+async function detailOf(img: CheckpointImage, r: RecordEntry): Promise<string> {
+  switch (r.type) {
+    case RecordType.HEAD: {
+      const h = await img.decodeAs(r, 'head');
+      return `format ${h.versionMajor}.${h.versionMinor}, ${h.sysname.value} ${h.release.value} ${h.machine.value}, host ${quote(h.nodename.value)}, by ${h.checkpointer.value}`;
+    }
+    case RecordType.TAIL: {
+      const t = await img.decodeAs(r, 'tail');
+      return `${t.recordCount} records before it`;
+    }
+    case RecordType.PAD:
+      return `${r.len} bytes of padding`;
+    case RecordType.PROCESS: {
+      const p = await img.decodeAs(r, 'process');
+      return `pid ${p.pid} ${quote(p.comm.value)} ${p.exe.value}, ${p.nthreads} thread${p.nthreads === 1 ? '' : 's'}`;
+    }
+    case RecordType.THREAD: {
+      const t = await img.decodeAs(r, 'thread');
+      return `tid ${t.tid} ${quote(t.comm.value)} rip ${hex(t.regs.rip)} rsp ${hex(t.regs.rsp)}`;
+    }
+    case RecordType.MM: {
+      const m = await img.decodeAs(r, 'mm');
+      return `${m.nvmas} VMAs, brk ${hex(m.brk)}, ${m.nauxv} auxv entries`;
+    }
+    case RecordType.VMA: {
+      const v = await img.decodeAs(r, 'vma');
+      return `${hex(v.start)}-${hex(v.end)} ${protString(v.prot, v.flags)} ${enumLabel('vma_kind', v.kind) ?? v.kind}${v.path.value ? ` ${v.path.value}` : ''}`;
+    }
+    case RecordType.PAGEMAP: {
+      const p = await img.decodeAs(r, 'pagemap');
+      return `${p.nruns} run${p.nruns === 1 ? '' : 's'}, ${p.npages} pages (${formatBytes(p.npages * img.pageSize)})`;
+    }
+    case RecordType.PAGES:
+      return `${formatBytes(r.len)} of page data`;
+    case RecordType.FILES: {
+      const f = await img.decodeAs(r, 'files');
+      return `${f.nfds} open fd${f.nfds === 1 ? '' : 's'}`;
+    }
+    case RecordType.FD: {
+      const f = await img.decodeAs(r, 'fd');
+      const kind = enumLabel('fd_kind', f.kind) ?? `kind ${f.kind}`;
+      let extra = '';
+      if (kind === 'regular') extra = ` pos ${f.pos}`;
+      const x = f.extra as { data?: { len: number }; count?: number | bigint } | Uint8Array;
+      if (!(x instanceof Uint8Array) && x?.data) extra = `, ${formatBytes(x.data.len)} buffered`;
+      return `fd ${f.fd} ${kind} ${f.path.value}${extra}${f.fdFlags & 1 ? ' (cloexec)' : ''}`;
+    }
+    case RecordType.SIGACTIONS: {
+      const s = await img.decodeAs(r, 'sigactions');
+      const set = s.actions.filter((a) => a.handler !== 0n).length;
+      return `${set} of ${s.count} signals with a handler or ignored`;
+    }
+    case RecordType.PENDING_SIGNALS: {
+      const p = await img.decodeAs(r, 'pending_signals');
+      const names = p.signals.map((s) => (enumLabel('signal', s.siSigno) ?? `signal ${s.siSigno}`).toUpperCase());
+      return `${p.count} queued${names.length ? `: ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', ...' : ''}` : ''}`;
+    }
+    case RecordType.UNSUPPORTED: {
+      const u = await img.decodeAs(r, 'unsupported');
+      return `${enumLabel('unsupported_kind', u.what) ?? 'other'}: ${u.detail.value} (${u.reason.value})`;
+    }
+    default:
+      return `unknown record type ${r.type}, ${formatBytes(r.len)}`;
+  }
+}

@@ -1,0 +1,71 @@
+// Errors and problems that name where in the image they are: the record (number, type, tag),
+// the field, and the byte offset in the file, so that a damaged image can be found and mended.
+
+import { recordTypeName } from './format';
+
+export type ProblemCode =
+  | 'not-an-image'
+  | 'bad-magic'
+  | 'bad-version'
+  | 'truncated'
+  | 'bad-header-checksum'
+  | 'bad-length'
+  | 'bad-checksum'
+  | 'bad-page-hash'
+  | 'bad-tag'
+  | 'duplicate-tag'
+  | 'dangling-ptag'
+  | 'cyclic-ptag'
+  | 'misplaced-record'
+  | 'unknown-type'
+  | 'bad-payload'
+  | 'bad-tail'
+  | 'inconsistent'
+  | 'too-many-records';
+
+/** Where a problem is: a record (when known) and a byte offset in the file. */
+export interface ProblemSite {
+  /** Index of the record in file order, 0 for the head. */
+  record?: number;
+  type?: number;
+  tag?: number;
+  /** Field path inside the payload, e.g. 'path.value' or 'runs[3].vaddr'. */
+  field?: string;
+  /** Byte offset in the file. */
+  offset: number;
+}
+
+export interface ImageProblem extends ProblemSite {
+  code: ProblemCode;
+  /** Problems that stop the image from being read at all, as opposed to a damaged record. */
+  fatal: boolean;
+  message: string;
+}
+
+export function siteText(site: ProblemSite): string {
+  const parts: string[] = [];
+  if (site.record !== undefined) {
+    let r = `record #${site.record}`;
+    if (site.type !== undefined) r += ` ${recordTypeName(site.type)}`;
+    if (site.tag !== undefined) r += ` (tag ${site.tag})`;
+    parts.push(r);
+  }
+  if (site.field) parts.push(`field '${site.field}'`);
+  parts.push(`file offset 0x${site.offset.toString(16)}`);
+  return parts.join(', ');
+}
+
+export function problem(code: ProblemCode, site: ProblemSite, what: string, fatal = false): ImageProblem {
+  return { code, fatal, ...site, message: `${siteText(site)}: ${what}` };
+}
+
+/** Thrown when an image cannot be opened or a record cannot be decoded. */
+export class ImageError extends Error {
+  constructor(readonly problem: ImageProblem) {
+    super(problem.message);
+    this.name = 'ImageError';
+  }
+  get code(): ProblemCode {
+    return this.problem.code;
+  }
+}

@@ -1,0 +1,165 @@
+// Turns a decoded payload into a tree of named fields for people (the CLI, the editor) and into
+// JSON for programs, driven by the schema generated from the .ksy: field order, docs, enums,
+// bit sets and display hints all come from the format, not from code here. 64-bit values are
+// rendered from BigInt and appear in JSON as strings, never as lossy Numbers.
+
+import { enumLabel, flagLabels, schema, SchemaField } from './format';
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
+
+export interface FieldNode {
+  /** Field id from the .ksy, or an array index such as "[3]" or "[nofile]". */
+  name: string;
+  /** Human rendering of the value; empty for structures. */
+  display: string;
+  /** The value for JSON output. */
+  json: JsonValue;
+  doc?: string;
+  /** Position of the field in the payload, in bytes from its start, and its size. */
+  offset: number;
+  size: number;
+  children?: FieldNode[];
+}
+
+interface DebugSpan {
+  start: number;
+  end?: number;
+  ioOffset: number;
+  arr?: DebugSpan[];
+}
+interface Parsed {
+  _io: { byteOffset: number };
+  _debug: Record<string, DebugSpan>;
+  [prop: string]: unknown;
+}
+
+const PREVIEW_BYTES = 32;
+
+export function hex(v: number | bigint): string {
+  return `0x${v.toString(16)}`;
+}
+
+export function bytesToHex(b: Uint8Array, sep = ''): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(sep);
+}
+
+/** Printable rendering of bytes: a quoted string with escapes for anything not printable ASCII. */
+export function escapeBytes(b: Uint8Array): string {
+  let s = '';
+  for (const c of b) s += c >= 0x20 && c < 0x7f && c !== 0x22 && c !== 0x5c ? String.fromCharCode(c) : c === 0x22 ? '\\"' : c === 0x5c ? '\\\\' : `\\x${c.toString(16).padStart(2, '0')}`;
+  return `"${s}"`;
+}
+
+function nulSeparated(b: Uint8Array): string[] {
+  const parts = Buffer.from(b).toString('utf8').split('\0');
+  if (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
+  return parts;
+}
+
+function intDisplay(f: SchemaField, v: number | bigint): { display: string; json: JsonValue } {
+  const json: JsonValue = typeof v === 'bigint' ? (f.display === 'hex' ? hex(v) : v.toString()) : v;
+  if (f.enum) {
+    const label = enumLabel(f.enum, v);
+    return { display: label ? `${label} (${v})` : `unknown (${v})`, json: typeof v === 'bigint' ? json : label ?? v };
+  }
+  if (f.flags && typeof v === 'number') {
+    const labels = flagLabels(f.flags, v);
+    return { display: `${labels.length ? labels.join('|') : 'none'} (${hex(v)})`, json: v };
+  }
+  if (f.display === 'hex') return { display: hex(v), json };
+  if (f.display === 'octal') return { display: `0o${v.toString(8)}`, json };
+  return { display: v.toString(), json };
+}
+
+function bytesField(f: SchemaField, b: Uint8Array): { display: string; json: JsonValue } {
+  if (f.display === 'nul-separated') {
+    const parts = nulSeparated(b);
+    return { display: parts.map((p) => JSON.stringify(p)).join(' '), json: parts };
+  }
+  if (f.display === 'hash64-array') {
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const hashes: string[] = [];
+    for (let i = 0; i + 8 <= b.length; i += 8) hashes.push(dv.getBigUint64(i, true).toString(16).padStart(16, '0'));
+    return { display: `${hashes.length} page hashes`, json: hashes };
+  }
+  const preview = bytesToHex(b.subarray(0, PREVIEW_BYTES), ' ');
+  return { display: `${b.length} bytes${b.length ? `: ${preview}${b.length > PREVIEW_BYTES ? ' ...' : ''}` : ''}`, json: bytesToHex(b) };
+}
+
+function span(obj: Parsed, prop: string, base: number): { offset: number; size: number } {
+  const d = obj._debug?.[prop];
+  if (!d) return { offset: 0, size: 0 };
+  return { offset: d.ioOffset + d.start - base, size: (d.end ?? d.start) - d.start };
+}
+
+function renderValue(f: SchemaField, value: unknown, name: string, where: { offset: number; size: number }, base: number, parent: Parsed, siblings: SchemaField[]): FieldNode {
+  const node = (display: string, json: JsonValue, children?: FieldNode[]): FieldNode => ({ name, display, json, doc: f.doc || undefined, ...where, ...(children ? { children } : {}) });
+  switch (f.kind) {
+    case 'u1': case 'u2': case 'u4': case 's1': case 's2': case 's4': case 'u8': case 's8': {
+      const r = intDisplay(f, value as number | bigint);
+      return node(r.display, r.json);
+    }
+    case 'str':
+      return node(JSON.stringify(value as string), value as string);
+    case 'contents':
+      return node(escapeBytes(value as Uint8Array), bytesToHex(value as Uint8Array));
+    case 'bytes': {
+      const r = bytesField(f, value as Uint8Array);
+      return node(r.display, r.json);
+    }
+    case 'type': {
+      const obj = value as Parsed;
+      // Length-prefixed strings and byte strings show as their value, with this field's hints.
+      if (f.type === 'lstr') return node(JSON.stringify(obj.value as string), obj.value as string);
+      if (f.type === 'lbytes') {
+        const r = bytesField(f, obj.value as Uint8Array);
+        return node(r.display, r.json);
+      }
+      const children = renderFields(f.type!, obj, base);
+      return node('', Object.fromEntries(children.map((c) => [c.name, c.json])), children);
+    }
+    case 'switch': {
+      // The switch is on a sibling enum field (fd.extra on fd.kind).
+      const onField = siblings.find((x) => x.id === f.switchOn);
+      const on = onField ? (parent[onField.prop] as number) : undefined;
+      const onLabel = onField?.enum && on !== undefined ? enumLabel(onField.enum, on) : undefined;
+      const typeName = onLabel ? f.cases?.[onLabel] : undefined;
+      if (!typeName || value instanceof Uint8Array || !value) {
+        const b = value instanceof Uint8Array ? value : new Uint8Array(0);
+        return node(b.length ? bytesField({ ...f, kind: 'bytes' }, b).display : 'none', bytesToHex(b));
+      }
+      const children = renderFields(typeName, value as Parsed, base);
+      return node('', Object.fromEntries(children.map((c) => [c.name, c.json])), children);
+    }
+  }
+}
+
+/** The fields of a decoded object of the schema type `typeName`, in format order. */
+export function renderFields(typeName: string, obj: Parsed, base = obj._io.byteOffset): FieldNode[] {
+  const type = schema.types[typeName];
+  if (!type) return [];
+  const out: FieldNode[] = [];
+  for (const f of type.fields) {
+    const value = obj[f.prop];
+    if (value === undefined) continue;
+    const where = span(obj, f.prop, base);
+    if (f.repeat && Array.isArray(value)) {
+      const arr = obj._debug?.[f.prop]?.arr ?? [];
+      const items = value.map((item, i) => {
+        const label = f.indexEnum ? enumLabel(f.indexEnum, i + (f.indexBase ?? 0)) : undefined;
+        const itemName = label ? `[${label}]` : f.indexEnum === 'signal' ? `[${i + (f.indexBase ?? 0)}]` : `[${i}]`;
+        const s = arr[i] ? { offset: arr[i].ioOffset + arr[i].start - base, size: (arr[i].end ?? arr[i].start) - arr[i].start } : where;
+        return renderValue({ ...f, repeat: false, doc: '' }, item, itemName, s, base, obj, type.fields);
+      });
+      out.push({ name: f.id, display: `${items.length} items`, json: items.map((c) => c.json), doc: f.doc || undefined, ...where, children: items });
+    } else {
+      out.push(renderValue(f, value, f.id, where, base, obj, type.fields));
+    }
+  }
+  return out;
+}
+
+/** A decoded payload as a JSON object. */
+export function payloadJson(typeName: string, obj: object): { [k: string]: JsonValue } {
+  return Object.fromEntries(renderFields(typeName, obj as Parsed).map((c) => [c.name, c.json]));
+}

@@ -1,0 +1,106 @@
+// What the rest of the code needs to know about the format, taken from the generated parser
+// and schema (both built from formats/ckpt.ksy), plus the few layout constants the .ksy
+// states in prose: header size, alignment, the checksum rule.
+
+import { Ckpt } from '../../build/formats/Ckpt';
+import schemaJson from '../../build/formats/ckpt-schema.json';
+
+export { Ckpt };
+
+export interface SchemaField {
+  /** Field id in the .ksy (snake_case). */
+  id: string;
+  /** Property name on the generated class (camelCase). */
+  prop: string;
+  kind: 'u1' | 'u2' | 'u4' | 'u8' | 's1' | 's2' | 's4' | 's8' | 'str' | 'bytes' | 'contents' | 'type' | 'switch';
+  /** The user type, for kind 'type'. */
+  type?: string;
+  enum?: string;
+  /** Display hint from `-ckpt-display`. */
+  display?: 'hex' | 'octal' | 'nul-separated' | 'hash64-array';
+  /** For a bit set, the enum that names its bits (`-ckpt-flags`). */
+  flags?: string;
+  /** For an array indexed by an enum (rlimits by resource, handlers by signal). */
+  indexEnum?: string;
+  indexBase?: number;
+  /** The .ksy `size` (a number or an expression over earlier fields). */
+  size?: number | string;
+  /** The .ksy `repeat-expr` (a number or an expression over earlier fields). */
+  repeatExpr?: number | string;
+  /** Fixed bytes of a `contents` field (magics). */
+  contents?: number[];
+  /** For kind 'switch': the field (or expression) switched on, and its cases by enum label. */
+  switchOn?: string;
+  cases?: Record<string, string>;
+  repeat?: boolean;
+  doc: string;
+}
+
+export interface SchemaType {
+  doc: string;
+  fields: SchemaField[];
+}
+
+export interface FormatSchema {
+  version: { major: number; minor: number };
+  types: Record<string, SchemaType>;
+  /** enum name -> value (as a decimal string) -> label. */
+  enums: Record<string, Record<string, string>>;
+  /** record type label -> payload type name. */
+  payloadTypes: Record<string, string>;
+}
+
+export const schema = schemaJson as FormatSchema;
+
+export const HEADER_SIZE = 32;
+export const RECORD_ALIGN = 8;
+/** Bytes of the header covered by header_sum. */
+export const HEADER_SUMMED = 28;
+/** The largest payload that is read whole to check or decode it; page data is never read whole. */
+export const MAX_METADATA_PAYLOAD = 64 * 1024 * 1024;
+/** More records than any real process tree needs; bounds the index of a hostile image. */
+export const MAX_RECORDS = 1 << 21;
+
+export const RecordType = Ckpt.RecordType;
+export type RecordType = Ckpt.RecordType;
+
+export const align8 = (n: number): number => Math.ceil(n / RECORD_ALIGN) * RECORD_ALIGN;
+
+/** 'vma', 'pagemap', ... or undefined for a type this reader does not know. */
+export function recordTypeLabel(type: number): string | undefined {
+  return schema.enums.record_type[String(type)];
+}
+
+/** Upper-case name for messages and tree labels: 'VMA', or 'UNKNOWN(0x1234)'. */
+export function recordTypeName(type: number): string {
+  return recordTypeLabel(type)?.toUpperCase() ?? `UNKNOWN(0x${type.toString(16)})`;
+}
+
+/** Label of an enum value, e.g. enumLabel('vma_kind', 5) === 'heap'. */
+export function enumLabel(enumName: string, value: number | bigint): string | undefined {
+  return schema.enums[enumName]?.[String(value)];
+}
+
+/** Labels of the bits set in `value`, for the `*_flags` enums; unknown bits as hex. */
+export function flagLabels(enumName: string, value: number): string[] {
+  const out: string[] = [];
+  let rest = value >>> 0;
+  for (const [bit, label] of Object.entries(schema.enums[enumName] ?? {})) {
+    const b = Number(bit);
+    if (b !== 0 && (rest & b) === b) {
+      out.push(label);
+      rest = (rest & ~b) >>> 0;
+    }
+  }
+  if (rest) out.push(`0x${rest.toString(16)}`);
+  return out;
+}
+
+/** The generated class that decodes payloads of a record type, if the reader knows one. */
+export function payloadClass(type: number): (new (io: unknown, parent?: unknown, root?: unknown) => { _read(): void }) | undefined {
+  const label = recordTypeLabel(type);
+  const typeName = label && schema.payloadTypes[label];
+  if (!typeName) return undefined;
+  const className = typeName.split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+  return (Ckpt as unknown as Record<string, new (io: unknown) => { _read(): void }>)[className];
+}

@@ -1,0 +1,183 @@
+// The streaming index of record headers: one pass over the image that reads each 32-byte
+// header (and, for metadata records, the payload, to check its checksum), and skips page data
+// without reading it. This is what makes a multi-GiB image open at once.
+
+import { ByteSource } from './byteSource';
+import { ImageError, ImageProblem, problem } from './errors';
+import { align8, Ckpt, HEADER_SIZE, HEADER_SUMMED, MAX_METADATA_PAYLOAD, MAX_RECORDS, recordTypeLabel, recordTypeName, RecordType } from './format';
+import { BigIntKaitaiStream } from './bigintStream';
+import { decodePayload } from './payload';
+import { Xxh64, xxh64Low32 } from './xxhash64';
+
+export interface RecordEntry {
+  /** Position in file order; the head is 0. */
+  index: number;
+  /** File offset of the header. */
+  offset: number;
+  /** File offset of the payload. */
+  payloadOffset: number;
+  len: number;
+  type: number;
+  flags: number;
+  tag: number;
+  ptag: number;
+  payloadSum: number;
+}
+
+export interface RecordIndex {
+  records: RecordEntry[];
+  byTag: Map<number, RecordEntry>;
+  problems: ImageProblem[];
+  head?: Ckpt.Head;
+  tail?: Ckpt.Tail;
+}
+
+export interface IndexOptions {
+  /** Check metadata payload checksums (reads every payload but page data). Default true. */
+  checkPayloads?: boolean;
+  signal?: AbortSignal;
+}
+
+const PAGE_HASHED = Ckpt.RecordFlags.PAGE_HASHED;
+/** Read this much at each header, so that runs of small records cost one read. */
+const BLOCK = 64 * 1024;
+const HEAD_MAGIC = Buffer.from('CKPTIMG\n', 'latin1');
+
+/** Serves reads from the last block read, reading a new block when a range falls outside it. */
+class BlockReader {
+  private start = 0;
+  private block: Uint8Array = new Uint8Array(0);
+  constructor(private readonly src: ByteSource) {}
+
+  async bytes(offset: number, length: number): Promise<Uint8Array> {
+    if (offset >= this.start && offset + length <= this.start + this.block.length) {
+      return this.block.subarray(offset - this.start, offset - this.start + length);
+    }
+    if (length > BLOCK) return this.src.read(offset, length);
+    this.start = offset;
+    this.block = await this.src.read(offset, Math.min(BLOCK, this.src.size - offset));
+    return this.block.subarray(0, length);
+  }
+}
+
+function readHeader(bytes: Uint8Array): Ckpt.RecordHeader {
+  const h = new Ckpt.RecordHeader(new BigIntKaitaiStream(bytes));
+  // The tag's `valid: min 1` is reported as a problem of its own, not as unreadable bytes.
+  try {
+    h._read();
+  } catch (e) {
+    if ((e as { name?: string }).name !== 'ValidationLessThanError') throw e;
+  }
+  return h;
+}
+
+export async function indexRecords(src: ByteSource, opts: IndexOptions = {}): Promise<RecordIndex> {
+  const checkPayloads = opts.checkPayloads ?? true;
+  const problems: ImageProblem[] = [];
+  const records: RecordEntry[] = [];
+  const byTag = new Map<number, RecordEntry>();
+  const out: RecordIndex = { records, byTag, problems };
+  const reader = new BlockReader(src);
+  const fatal = (p: ImageProblem) => {
+    p.fatal = true;
+    throw new ImageError(p);
+  };
+
+  if (src.size < HEADER_SIZE + HEAD_MAGIC.length) {
+    fatal(problem('not-an-image', { offset: 0 }, `not a ckpt image: ${src.size} bytes is too small to hold a head record`));
+  }
+  const first = await reader.bytes(0, HEADER_SIZE + HEAD_MAGIC.length);
+  if (!Buffer.from(first.subarray(HEADER_SIZE)).equals(HEAD_MAGIC)) {
+    fatal(problem('bad-magic', { record: 0, offset: HEADER_SIZE, field: 'magic' }, 'not a ckpt image: the head magic "CKPTIMG\\n" is missing'));
+  }
+
+  const headers = new Xxh64();
+  let offset = 0;
+  for (;;) {
+    opts.signal?.throwIfAborted();
+    const index = records.length;
+    if (offset >= src.size) {
+      problems.push(problem('truncated', { offset }, `no tail record: the image is truncated after record #${index - 1}`));
+      break;
+    }
+    if (index >= MAX_RECORDS) fatal(problem('too-many-records', { record: index, offset }, `more than ${MAX_RECORDS} records`));
+    if (src.size - offset < HEADER_SIZE) {
+      problems.push(problem('truncated', { record: index, offset }, `the image ends ${src.size - offset} bytes into a record header: it is truncated`));
+      break;
+    }
+    const hb = await reader.bytes(offset, HEADER_SIZE);
+    const h = readHeader(hb);
+    const site = { record: index, type: h.type, tag: h.tag, offset };
+    if (xxh64Low32(hb.subarray(0, HEADER_SUMMED)) !== h.headerSum) {
+      // The length cannot be trusted, so nothing after this header can be found.
+      const p = problem('bad-header-checksum', site, 'the record header is damaged (header_sum mismatch); the records after it cannot be located');
+      if (index === 0) fatal(p);
+      problems.push(p);
+      break;
+    }
+    const payloadOffset = offset + HEADER_SIZE;
+    if (h.len > src.size - payloadOffset) {
+      problems.push(problem('bad-length', { ...site, field: 'len' }, `payload length ${h.len} runs past the end of the file (${src.size - payloadOffset} bytes left): the image is truncated or the length is damaged`));
+      break;
+    }
+    const entry: RecordEntry = { index, offset, payloadOffset, len: h.len, type: h.type, flags: h.flags, tag: h.tag, ptag: h.ptag, payloadSum: h.payloadSum };
+    if (h.tag === 0) problems.push(problem('bad-tag', site, 'tag 0 is reserved for "no parent"'));
+    else if (byTag.has(h.tag)) problems.push(problem('duplicate-tag', site, `tag ${h.tag} is already used by record #${byTag.get(h.tag)!.index}`));
+    else byTag.set(h.tag, entry);
+    records.push(entry);
+
+    if (index === 0 && h.type !== RecordType.HEAD) fatal(problem('not-an-image', site, 'the first record is not a HEAD'));
+    if (recordTypeLabel(h.type) === undefined) {
+      problems.push(problem('unknown-type', site, `record type ${h.type} is unknown to this reader; it is skipped`));
+    }
+
+    const pageHashed = (h.flags & PAGE_HASHED) !== 0;
+    if (!pageHashed && h.len > MAX_METADATA_PAYLOAD) {
+      problems.push(problem('bad-length', { ...site, field: 'len' }, `a ${recordTypeName(h.type)} payload of ${h.len} bytes is larger than any metadata record may be (${MAX_METADATA_PAYLOAD})`));
+    } else if (!pageHashed && (checkPayloads || h.type === RecordType.HEAD || h.type === RecordType.TAIL)) {
+      const payload = await reader.bytes(payloadOffset, h.len);
+      if (xxh64Low32(payload) !== h.payloadSum) {
+        problems.push(problem('bad-checksum', site, 'the payload is damaged (payload_sum mismatch)'));
+      }
+      if (h.type === RecordType.HEAD && index === 0) {
+        try {
+          out.head = decodePayload(entry, payload) as Ckpt.Head;
+        } catch (e) {
+          if (e instanceof ImageError) fatal(e.problem);
+          throw e;
+        }
+      } else if (h.type === RecordType.TAIL) {
+        try {
+          out.tail = decodePayload(entry, payload) as Ckpt.Tail;
+        } catch (e) {
+          if (!(e instanceof ImageError)) throw e;
+          problems.push(e.problem);
+        }
+      }
+    }
+
+    if (h.type === RecordType.TAIL) {
+      checkTail(out, entry, headers.digest());
+      const end = align8(payloadOffset + h.len);
+      if (end < src.size) {
+        problems.push(problem('misplaced-record', { offset: end }, `${src.size - end} bytes follow the tail record`));
+      }
+      break;
+    }
+    headers.update(hb);
+    offset = align8(payloadOffset + h.len);
+  }
+  return out;
+}
+
+function checkTail(idx: RecordIndex, entry: RecordEntry, headersSum: bigint): void {
+  const t = idx.tail;
+  if (!t) return;
+  const site = { record: entry.index, type: entry.type, tag: entry.tag, offset: entry.payloadOffset };
+  if (t.recordCount !== entry.index) {
+    idx.problems.push(problem('bad-tail', { ...site, field: 'record_count' }, `the tail counts ${t.recordCount} records before it, the image has ${entry.index}`));
+  }
+  if (t.headersSum !== headersSum) {
+    idx.problems.push(problem('bad-tail', { ...site, field: 'headers_sum' }, `headers_sum 0x${t.headersSum.toString(16)} does not match the headers (0x${headersSum.toString(16)}): a record was changed, added or removed`));
+  }
+}

@@ -1,0 +1,111 @@
+// Full verification: what opening checks (headers, metadata checksums, tail, tree), plus every
+// payload's decoding, the counts that records state about their children, and every page's
+// hash. Page data is streamed in bounded slices, with progress and cancellation.
+
+import { CheckpointImage } from './checkpointImage';
+import { ImageError, ImageProblem, problem } from './errors';
+import { RecordType } from './format';
+import { RecordEntry } from './recordIndex';
+import { xxh64Blocks } from './xxhash64';
+
+export interface VerifyProgress {
+  /** Page bytes hashed so far, and in all. */
+  done: number;
+  total: number;
+}
+
+export interface VerifyOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: VerifyProgress) => void;
+  /** Stop listing bad pages of one PAGES record after this many (the count is still given). */
+  maxPageProblems?: number;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  problems: ImageProblem[];
+  records: number;
+  pagesChecked: number;
+  bytesChecked: number;
+  ms: number;
+}
+
+/** Page bytes hashed per read. */
+const SLICE = 4 * 1024 * 1024;
+
+export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  const t0 = Date.now();
+  const problems: ImageProblem[] = [...img.problems];
+  const site = (r: RecordEntry) => ({ record: r.index, type: r.type, tag: r.tag, offset: r.offset });
+
+  // Every payload decodes, and counts agree with children.
+  for (const r of img.records) {
+    opts.signal?.throwIfAborted();
+    try {
+      const p = await img.decode(r);
+      if (!p) continue;
+      const count = (type: number) => img.childrenOfType(r, type).length;
+      const expect = (field: string, stated: number, type: number, what: string) => {
+        const actual = count(type);
+        if (stated !== actual) problems.push(problem('inconsistent', { ...site(r), field }, `states ${stated} ${what}, has ${actual}`));
+      };
+      if (r.type === RecordType.PROCESS) expect('nthreads', (p as { nthreads: number }).nthreads, RecordType.THREAD, 'threads');
+      else if (r.type === RecordType.MM) expect('nvmas', (p as { nvmas: number }).nvmas, RecordType.VMA, 'VMAs');
+      else if (r.type === RecordType.FILES) expect('nfds', (p as { nfds: number }).nfds, RecordType.FD, 'fds');
+    } catch (e) {
+      if (!(e instanceof ImageError)) throw e;
+      problems.push(e.problem);
+    }
+  }
+  const heads = img.ofType(RecordType.HEAD);
+  if (heads.length !== 1) problems.push(problem('misplaced-record', site(heads[1] ?? img.records[0]), `an image has one HEAD record, this one has ${heads.length}`));
+
+  // Memory layout and page hashes.
+  const maps = [];
+  for (const proc of img.processes()) maps.push(await img.memory(proc));
+  problems.push(...img.layoutProblems);
+  const segments = maps.flatMap((m) => m.segments);
+  const total = segments.reduce((n, s) => n + Number(s.end - s.start), 0);
+  let done = 0;
+  let pagesChecked = 0;
+  const ps = img.pageSize;
+  const maxListed = opts.maxPageProblems ?? 16;
+  const badByRecord = new Map<RecordEntry, number>();
+  const hashCache = new Map<RecordEntry, Uint8Array>();
+  for (const seg of segments) {
+    const hashes = hashCache.get(seg.pagemap) ?? (await img.decodeAs(seg.pagemap, 'pagemap')).pageHashes;
+    hashCache.set(seg.pagemap, hashes);
+    const segBytes = Number(seg.end - seg.start);
+    for (let off = 0; off < segBytes; off += SLICE) {
+      opts.signal?.throwIfAborted();
+      const n = Math.min(SLICE, segBytes - off);
+      const bytes = await img.source.read(seg.fileOffset + off, n);
+      const got = xxh64Blocks(bytes, ps);
+      const first = seg.firstPage + off / ps;
+      for (let i = 0; i < n / ps; i++) {
+        if (!equal8(got, i * 8, hashes, (first + i) * 8)) {
+          const bad = (badByRecord.get(seg.pages) ?? 0) + 1;
+          badByRecord.set(seg.pages, bad);
+          if (bad <= maxListed) {
+            const addr = seg.start + BigInt(off + i * ps);
+            problems.push(problem('bad-page-hash', { ...site(seg.pages), offset: seg.fileOffset + off + i * ps }, `page at 0x${addr.toString(16)} does not match its hash in pagemap tag ${seg.pagemap.tag}`));
+          }
+        }
+      }
+      pagesChecked += n / ps;
+      done += n;
+      opts.onProgress?.({ done, total });
+    }
+  }
+  for (const [r, bad] of badByRecord) {
+    if (bad > maxListed) problems.push(problem('bad-page-hash', site(r), `${bad - maxListed} more damaged pages in this record`));
+  }
+  const errors = problems.filter((p) => p.code !== 'unknown-type');
+  return { ok: errors.length === 0, problems, records: img.records.length, pagesChecked, bytesChecked: done, ms: Date.now() - t0 };
+}
+
+function equal8(a: Uint8Array, ai: number, b: Uint8Array, bi: number): boolean {
+  if (bi + 8 > b.length) return false;
+  for (let k = 0; k < 8; k++) if (a[ai + k] !== b[bi + k]) return false;
+  return true;
+}
