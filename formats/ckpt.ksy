@@ -99,9 +99,7 @@ types:
         doc: Payload length in bytes, not counting the header or the padding after the payload.
       - id: tag
         type: u4
-        valid:
-          min: 1
-        doc: This record's tag, unique in the image and never 0.
+        doc: This record's tag, unique in the image and never 0 (readers report a 0 tag).
       - id: ptag
         type: u4
         doc: Tag of the parent record, which comes earlier in the image; 0 at the top level.

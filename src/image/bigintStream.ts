@@ -1,26 +1,27 @@
-// A KaitaiStream that reads 64-bit integers as BigInt. The stock runtime returns JS Numbers,
-// which silently round values above 2^53 (addresses, registers, masks, hashes). The format keeps
-// every length and count in 32-bit fields, so no generated expression does arithmetic on a u8.
+// 64-bit integers as BigInt. The stock Kaitai runtime returns JS Numbers for u8/s8, which
+// silently round values above 2^53 (addresses, registers, masks, hashes). The two read methods
+// are replaced on the runtime's prototype itself, not in a subclass, because the generated code
+// creates plain KaitaiStreams for sized sub-structures (fd.extra) that a subclass would not reach.
+// This is safe because the format keeps every length and count in a 32-bit field: no generated
+// expression does arithmetic on a u8.
 
 import KaitaiStream from 'kaitai-struct/KaitaiStream';
 
-export class BigIntKaitaiStream extends KaitaiStream {
-  constructor(bytes: Uint8Array) {
-    super(new DataView(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength));
-  }
-}
-
-// The runtime's typings declare these as returning number; the generated .d.ts says bigint.
-const proto = BigIntKaitaiStream.prototype as unknown as Record<string, () => bigint>;
-proto.readU8le = function (this: KaitaiStream) {
+const proto = KaitaiStream.prototype as unknown as Record<string, (this: KaitaiStream) => bigint>;
+proto.readU8le = function () {
   this.ensureBytesLeft(8);
   const v = this.dataView.getBigUint64(this.pos, true);
   this.pos += 8;
   return v;
 };
-proto.readS8le = function (this: KaitaiStream) {
+proto.readS8le = function () {
   this.ensureBytesLeft(8);
   const v = this.dataView.getBigInt64(this.pos, true);
   this.pos += 8;
   return v;
 };
+
+/** A stream over `bytes` (a view; nothing is copied). */
+export function payloadStream(bytes: Uint8Array): KaitaiStream {
+  return new KaitaiStream(new DataView(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength));
+}

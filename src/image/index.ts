@@ -1,8 +1,8 @@
 // The image library: everything that reads .ckpt images, shared by the extension, the CLI and
 // the tests. It imports nothing from vscode.
 
-export { BufferByteSource, FileByteSource } from './byteSource';
-export type { ByteSource } from './byteSource';
+export { BufferByteSource, FileByteSource, scanRange, SCAN_CHUNK } from './byteSource';
+export type { ByteSource, ScanOptions } from './byteSource';
 export { CheckpointImage } from './checkpointImage';
 export { describeRecord, formatBytes } from './describe';
 export type { RecordDescription } from './describe';
@@ -23,4 +23,4 @@ export { summarizeImage } from './summary';
 export type { ImageSummary, ProcessSummary, ThreadSummary } from './summary';
 export { verifyImage } from './verify';
 export type { VerifyReport, VerifyOptions, VerifyProgress } from './verify';
-export { xxh64, xxh64Low32, xxh64Blocks, Xxh64 } from './xxhash64';
+export { xxh64, xxh64Low32, xxh64Blocks, hashPagesInPlace, Xxh64 } from './xxhash64';

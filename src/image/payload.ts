@@ -2,7 +2,7 @@
 // fit the format, the error names the field that failed and its byte offset in the file,
 // found from the offsets the debug-mode parser records for each field as it reads.
 
-import { BigIntKaitaiStream } from './bigintStream';
+import { payloadStream } from './bigintStream';
 import { ImageError, problem, ProblemSite } from './errors';
 import { Ckpt, payloadClass, recordTypeLabel, schema } from './format';
 
@@ -107,7 +107,7 @@ function codeFor(field: string, e: unknown): 'bad-magic' | 'bad-version' | 'bad-
 export function decodePayload(site: PayloadSite, bytes: Uint8Array): Payload | undefined {
   const Cls = payloadClass(site.type);
   if (!Cls) return undefined;
-  const obj = new Cls(new BigIntKaitaiStream(bytes));
+  const obj = new Cls(payloadStream(bytes));
   try {
     obj._read();
   } catch (e) {

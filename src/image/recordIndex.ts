@@ -5,7 +5,7 @@
 import { ByteSource } from './byteSource';
 import { ImageError, ImageProblem, problem } from './errors';
 import { align8, Ckpt, HEADER_SIZE, HEADER_SUMMED, MAX_METADATA_PAYLOAD, MAX_RECORDS, recordTypeLabel, recordTypeName, RecordType } from './format';
-import { BigIntKaitaiStream } from './bigintStream';
+import { payloadStream } from './bigintStream';
 import { decodePayload } from './payload';
 import { Xxh64, xxh64Low32 } from './xxhash64';
 
@@ -61,13 +61,8 @@ class BlockReader {
 }
 
 function readHeader(bytes: Uint8Array): Ckpt.RecordHeader {
-  const h = new Ckpt.RecordHeader(new BigIntKaitaiStream(bytes));
-  // The tag's `valid: min 1` is reported as a problem of its own, not as unreadable bytes.
-  try {
-    h._read();
-  } catch (e) {
-    if ((e as { name?: string }).name !== 'ValidationLessThanError') throw e;
-  }
+  const h = new Ckpt.RecordHeader(payloadStream(bytes));
+  h._read();
   return h;
 }
 
@@ -117,7 +112,9 @@ export async function indexRecords(src: ByteSource, opts: IndexOptions = {}): Pr
     }
     const payloadOffset = offset + HEADER_SIZE;
     if (h.len > src.size - payloadOffset) {
-      problems.push(problem('bad-length', { ...site, field: 'len' }, `payload length ${h.len} runs past the end of the file (${src.size - payloadOffset} bytes left): the image is truncated or the length is damaged`));
+      const p = problem('bad-length', { ...site, field: 'len' }, `payload length ${h.len} runs past the end of the file (${src.size - payloadOffset} bytes left): the image is truncated or the length is damaged`);
+      if (index === 0) fatal(p);
+      problems.push(p);
       break;
     }
     const entry: RecordEntry = { index, offset, payloadOffset, len: h.len, type: h.type, flags: h.flags, tag: h.tag, ptag: h.ptag, payloadSum: h.payloadSum };

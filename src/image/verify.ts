@@ -6,7 +6,8 @@ import { CheckpointImage } from './checkpointImage';
 import { ImageError, ImageProblem, problem } from './errors';
 import { RecordType } from './format';
 import { RecordEntry } from './recordIndex';
-import { xxh64Blocks } from './xxhash64';
+import { ByteSource, SCAN_CHUNK } from './byteSource';
+import { hashPagesInPlace } from './xxhash64';
 
 export interface VerifyProgress {
   /** Page bytes hashed so far, and in all. */
@@ -30,8 +31,6 @@ export interface VerifyReport {
   ms: number;
 }
 
-/** Page bytes hashed per read. */
-const SLICE = 4 * 1024 * 1024;
 
 export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const t0 = Date.now();
@@ -76,11 +75,11 @@ export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}
     const hashes = hashCache.get(seg.pagemap) ?? (await img.decodeAs(seg.pagemap, 'pagemap')).pageHashes;
     hashCache.set(seg.pagemap, hashes);
     const segBytes = Number(seg.end - seg.start);
-    for (let off = 0; off < segBytes; off += SLICE) {
+    const chunk = Math.max(ps, SCAN_CHUNK - (SCAN_CHUNK % ps));
+    for (let off = 0; off < segBytes; off += chunk) {
       opts.signal?.throwIfAborted();
-      const n = Math.min(SLICE, segBytes - off);
-      const bytes = await img.source.read(seg.fileOffset + off, n);
-      const got = xxh64Blocks(bytes, ps);
+      const n = Math.min(chunk, segBytes - off);
+      const got = await hashChunk(img.source, seg.fileOffset + off, n, ps);
       const first = seg.firstPage + off / ps;
       for (let i = 0; i < n / ps; i++) {
         if (!equal8(got, i * 8, hashes, (first + i) * 8)) {
@@ -94,14 +93,28 @@ export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}
       }
       pagesChecked += n / ps;
       done += n;
-      opts.onProgress?.({ done, total });
+      if (done % YIELD_EVERY < n) {
+        opts.onProgress?.({ done, total });
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     }
   }
+  opts.onProgress?.({ done, total });
   for (const [r, bad] of badByRecord) {
     if (bad > maxListed) problems.push(problem('bad-page-hash', site(r), `${bad - maxListed} more damaged pages in this record`));
   }
   const errors = problems.filter((p) => p.code !== 'unknown-type');
   return { ok: errors.length === 0, problems, records: img.records.length, pagesChecked, bytesChecked: done, ms: Date.now() - t0 };
+}
+
+/** Progress is reported, and the event loop given a turn, every this many bytes. */
+const YIELD_EVERY = 8 * 1024 * 1024;
+
+/** Hashes of the pages of [offset, offset + n), read straight into the hash engine's memory. */
+async function hashChunk(src: ByteSource, offset: number, n: number, ps: number): Promise<Uint8Array> {
+  if (src.readIntoSync) return hashPagesInPlace(n, ps, (into) => src.readIntoSync!(offset, into));
+  const bytes = await src.read(offset, n);
+  return hashPagesInPlace(n, ps, (into) => into.set(bytes));
 }
 
 function equal8(a: Uint8Array, ai: number, b: Uint8Array, bi: number): boolean {

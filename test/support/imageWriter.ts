@@ -167,8 +167,9 @@ class MemorySink implements Sink {
   skip(n: number) {
     this.write(new Uint8Array(n));
   }
+  /** A plain Uint8Array (not a Buffer, whose slice() would share memory). */
   result(): Uint8Array {
-    return Buffer.concat(this.parts);
+    return new Uint8Array(Buffer.concat(this.parts));
   }
 }
 
@@ -188,9 +189,24 @@ class FileSink implements Sink {
 
 export interface PageRunData {
   vaddr: bigint;
-  /** The run's bytes (a multiple of the page size), or a count of zero pages left as a hole. */
+  /** The run's bytes (a multiple of the page size), ... */
   data?: Uint8Array;
+  /** ... or a count of zero pages, left as a hole in a file, ... */
   zeroPages?: number;
+  /** ... or `npages` pages whose content `fill` writes, generated twice (to hash, then to write) so that big runs need no memory. */
+  npages?: number;
+  fill?: (page: number, bytes: Uint8Array) => void;
+}
+
+/** Generated pages of a `fill` run, in batches of at most 16 MiB. */
+function* filledBatches(run: PageRunData, ps: number): Generator<Uint8Array> {
+  const per = (16 << 20) / ps;
+  for (let p = 0; p < run.npages!; p += per) {
+    const n = Math.min(per, run.npages! - p);
+    const batch = new Uint8Array(n * ps);
+    for (let i = 0; i < n; i++) run.fill!(p + i, batch.subarray(i * ps, (i + 1) * ps));
+    yield batch;
+  }
 }
 
 export class ImageWriter {
@@ -279,14 +295,20 @@ export class ImageWriter {
    */
   pages(mmTag: number, runs: PageRunData[], opts: { corruptHashOfPage?: number } = {}): number {
     const ps = this.pageSize;
-    const counts = runs.map((r) => (r.data ? r.data.length / ps : r.zeroPages ?? 0));
+    const counts = runs.map((r) => (r.data ? r.data.length / ps : r.fill ? r.npages! : r.zeroPages ?? 0));
     const npages = counts.reduce((a, b) => a + b, 0);
     const hashes = new Uint8Array(npages * 8);
     const zeroHash = xxh64(new Uint8Array(ps));
     let i = 0;
     runs.forEach((r, k) => {
       if (r.data) hashes.set(xxh64Blocks(r.data, ps), i * 8);
-      else for (let j = 0; j < counts[k]; j++) new DataView(hashes.buffer).setBigUint64((i + j) * 8, zeroHash, true);
+      else if (r.fill) {
+        let j = i;
+        for (const batch of filledBatches(r, ps)) {
+          hashes.set(xxh64Blocks(batch, ps), j * 8);
+          j += batch.length / ps;
+        }
+      } else for (let j = 0; j < counts[k]; j++) new DataView(hashes.buffer).setBigUint64((i + j) * 8, zeroHash, true);
       i += counts[k];
     });
     if (opts.corruptHashOfPage !== undefined) hashes[opts.corruptHashOfPage * 8] ^= 0xff;
@@ -298,7 +320,11 @@ export class ImageWriter {
       this.raw(RecordType.PAD, new Uint8Array(padLen));
     }
     this.rawHeader(RecordType.PAGES, npages * ps, { ptag: pm, flags: Ckpt.RecordFlags.PAGE_HASHED }, 0, () => {
-      runs.forEach((r, k) => (r.data ? this.sink.write(r.data) : this.sink.skip(counts[k] * ps)));
+      runs.forEach((r, k) => {
+        if (r.data) this.sink.write(r.data);
+        else if (r.fill) for (const batch of filledBatches(r, ps)) this.sink.write(batch);
+        else this.sink.skip(counts[k] * ps);
+      });
     });
     return pm;
   }
