@@ -13,6 +13,17 @@ const tsRule = {
 };
 const ignoreIconv = new webpack.IgnorePlugin({ resourceRegExp: /^iconv-lite$/, contextRegExp: /kaitai-struct/ });
 
+/** Makes the CLI bundle executable, as the package.json `bin` entry needs. */
+class ExecutableOutput {
+  apply(compiler) {
+    compiler.hooks.afterEmit.tap('ExecutableOutput', (compilation) => {
+      for (const asset of Object.keys(compilation.assets)) {
+        if (asset.endsWith('.js')) require('fs').chmodSync(path.join(compiler.outputPath, asset), 0o755);
+      }
+    });
+  }
+}
+
 const common = (argv) => ({
   mode: argv.mode || 'development',
   devtool: argv.mode === 'production' ? 'source-map' : 'eval-cheap-module-source-map',
@@ -38,6 +49,6 @@ module.exports = (env, argv) => [
     target: 'node',
     entry: { 'ckpt-inspect': './src/cli/ckptInspect.ts' },
     output: { path: path.resolve(__dirname, 'dist'), filename: '[name].js' },
-    plugins: [ignoreIconv, new webpack.BannerPlugin({ banner: '#!/usr/bin/env node', raw: true, entryOnly: true })],
+    plugins: [ignoreIconv, new webpack.BannerPlugin({ banner: '#!/usr/bin/env node', raw: true, entryOnly: true }), new ExecutableOutput()],
   },
 ];

@@ -16,7 +16,9 @@ function tsTypeOf(field, rootName) {
     const cases = [...new Set(Object.values(field.type.cases).map((c) => `${rootName}.${upperCamel(c)}`))];
     t = `(${[...cases, 'Uint8Array'].join(' | ')})`;
   } else t = `${rootName}.${upperCamel(field.type)}`;
-  return field.repeat ? `${t}[]` : t;
+  const full = field.repeat ? `${t}[]` : t;
+  // A field with `if:` is absent (undefined) when its condition is false, e.g. in older images.
+  return field.if !== undefined ? `${full} | undefined` : full;
 }
 
 function docComment(doc, indent) {

@@ -34,6 +34,7 @@ function genSchema(ksy) {
         ...(f['-ckpt-flags'] ? { flags: f['-ckpt-flags'] } : {}),
         ...(f['-ckpt-index-enum'] ? { indexEnum: f['-ckpt-index-enum'], indexBase: f['-ckpt-index-base'] ?? 0 } : {}),
         ...(f.repeat ? { repeat: true } : {}),
+        ...(f.if !== undefined ? { optional: true } : {}),
         ...(f.size !== undefined ? { size: f.size } : {}),
         ...(f['repeat-expr'] !== undefined ? { repeatExpr: f['repeat-expr'] } : {}),
         ...(f.contents !== undefined ? { contents: Array.isArray(f.contents) ? f.contents : [...Buffer.from(String(f.contents))] } : {}),

@@ -33,6 +33,8 @@ export interface SchemaField {
   switchOn?: string;
   cases?: Record<string, string>;
   repeat?: boolean;
+  /** The field has an `if:` and may be absent (fields appended in a later minor version). */
+  optional?: boolean;
   doc: string;
 }
 

@@ -74,7 +74,7 @@ function encodeInto(b: ByteBuilder, typeName: string, value: Value): void {
   for (const f of type.fields) v[f.prop] = normalise(f, value[f.prop]);
   // Lengths and counts left out are filled in from the field they measure.
   for (const f of type.fields) {
-    if (v[f.prop] !== undefined || !INT.test(f.kind)) continue;
+    if (v[f.prop] !== undefined || !INT.test(f.kind) || f.optional) continue;
     const sized = type.fields.find((g) => g.size === f.id);
     const counted = type.fields.find((g) => g.repeatExpr === f.id);
     if (sized) {
@@ -87,6 +87,7 @@ function encodeInto(b: ByteBuilder, typeName: string, value: Value): void {
   }
   for (const f of type.fields) {
     const x = v[f.prop];
+    if (f.optional && x === undefined) continue; // an optional field left out, as in an older minor version
     if (f.repeat) {
       const n = typeof f.repeatExpr === 'number' ? f.repeatExpr : ((x as unknown[]) ?? []).length;
       const items = (x as unknown[]) ?? [];
