@@ -9,7 +9,6 @@ let nextId = 1;
 let installed = false;
 
 function runAll(): void {
-  if (process.env.CKPT_CLEANUP_TRACE) require("fs").appendFileSync(process.env.CKPT_CLEANUP_TRACE, `${process.pid} runAll ${undos.size}\n`);
   const all = [...undos.values()].reverse();
   undos.clear();
   for (const undo of all) {

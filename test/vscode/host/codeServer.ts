@@ -72,6 +72,25 @@ export const quietSettings: Record<string, unknown> = {
   'typescript.tsc.autoDetect': 'off',
 };
 
+/**
+ * Leads code-server's process group: runs the server, passes signals on, and if its owner (argv[1])
+ * disappears without stopping it (killed outright), removes the state folder and kills the group.
+ */
+const reaper = `
+const { spawn } = require('child_process');
+const fs = require('fs');
+const [owner, stateDir, cmd, ...args] = process.argv.slice(1);
+const server = spawn(cmd, args, { stdio: 'inherit' });
+server.on('exit', (code, signal) => process.exit(code ?? 128));
+for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(s, () => server.kill(s));
+setInterval(() => {
+  try { process.kill(Number(owner), 0); } catch {
+    try { fs.rmSync(stateDir, { recursive: true, force: true }); } catch {}
+    process.kill(-process.pid, 'SIGKILL');
+  }
+}, 500);
+`;
+
 /** The environment code-server runs in: Node 24 first on PATH, XDG dirs inside the state folder. */
 function serverEnv(host: VSCodeHost, stateDir: string, extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -143,7 +162,13 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
   ];
   // detached: its own process group, so that one kill reaches the server's children (extension host,
   // pty host, file watcher) and a Ctrl-C in the terminal reaches only us, who then clean up in order.
-  const child = spawn(host.node, args, { env, cwd: stateDir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The group's leader is a small reaper that also cleans up if we die without a chance to (SIGKILL).
+  const child = spawn(host.node, ['-e', reaper, String(process.pid), stateDir, host.node, ...args], {
+    env,
+    cwd: stateDir,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const dropGroup = onCleanup(() => killGroup(child.pid, 'SIGKILL'));
   const verbose = opts.verbose ?? process.env.CKPT_VSCODE_VERBOSE === '1';
   let output = '';

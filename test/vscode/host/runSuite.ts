@@ -16,6 +16,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { format } from 'util';
 import { launchBrowser } from './browser';
+import { onCleanup } from './cleanup';
 import { startCodeServer } from './codeServer';
 import { repoRoot } from './provision';
 
@@ -84,6 +85,7 @@ export async function runSuite(o: SuiteRunOptions): Promise<SuiteRunResult> {
     return { code: 1, reason: `${o.extensionTestsPath} does not exist (build it: npm run build:vscode-suite)` };
   }
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-suite-'));
+  const dropScratch = onCleanup(() => fs.rmSync(scratch, { recursive: true, force: true }));
   const folder = o.folder ?? path.join(scratch, 'workspace');
   fs.mkdirSync(folder, { recursive: true });
   const resultsFile = o.resultsFile ?? path.join(scratch, 'results.json');
@@ -95,6 +97,7 @@ export async function runSuite(o: SuiteRunOptions): Promise<SuiteRunResult> {
     env: { ...o.env, CKPT_TEST_RESULTS: resultsFile, CKPT_TEST_HOST: 'code-server' },
   }).catch((e) => {
     fs.rmSync(scratch, { recursive: true, force: true });
+    dropScratch();
     throw e;
   });
   let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined;
@@ -138,6 +141,7 @@ export async function runSuite(o: SuiteRunOptions): Promise<SuiteRunResult> {
     await browser?.close();
     await server.stop();
     fs.rmSync(scratch, { recursive: true, force: true });
+    dropScratch();
   }
 }
 
