@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { CheckpointImage, Ckpt, describeRecord, payloadJson, recordTypeName, RecordType, renderFields, summarizeImage, verifyImage } from '../../src/image';
+import { payloadStream } from '../../src/image/bigintStream';
 import { encodePayload, ImageWriter } from '../support/imageWriter';
 import { BIG_R15, buildSample, HEAP, HEAP_STRING, HEAP_STRING_ADDR, PAGE, SECRET_ENV, STACK } from '../support/sampleImage';
 
@@ -124,6 +125,18 @@ describe('decoder: a sound image', () => {
     assert.equal(report.ok, true, report.problems.map((p) => p.message).join('\n'));
     assert.equal(report.pagesChecked, 4);
     assert.equal(report.bytesChecked, 4 * PAGE);
+  });
+
+  it('parses with the whole-file Kaitai type too, record for record', () => {
+    // The .ksy's top-level type (what the Kaitai Web IDE shows) must agree with the streaming index.
+    const whole = new Ckpt(payloadStream(sample.bytes));
+    whole._read();
+    assert.deepEqual(
+      whole.records.map((r) => [r.header.type, r.header.tag, r.header.ptag, r.header.len]),
+      img.records.map((r) => [r.type, r.tag, r.ptag, r.len]),
+    );
+    const thread = whole.records.find((r) => r.header.tag === sample.tags.mainThread)!.payload as Ckpt.Thread;
+    assert.equal(thread.regs.r15, BIG_R15);
   });
 
   it('re-encodes every decoded payload to the same bytes (round trip)', async () => {
