@@ -6,7 +6,7 @@ meta:
   endian: le
   -ckpt-version:
     major: 1
-    minor: 0
+    minor: 1
 doc: |
   A checkpoint image of one or more Linux processes, written by the ckpt-explorer native
   checkpointer (`ckpt dump`) and read by `ckpt restore`, the `ckpt-inspect` CLI and the
@@ -617,6 +617,14 @@ types:
             'fd_kind::epoll': fd_epoll
             'fd_kind::socket': fd_socket
             'fd_kind::tty': fd_tty
+      - id: dup_of
+        type: s4
+        if: not _io.eof
+        doc: |
+          The lowest descriptor number of this process that shares this descriptor's open file
+          description (dup(2), fork), or -1 when none. Restore dup()s that descriptor instead of
+          opening the file again, so that both keep sharing one file position and flags.
+          Added in format 1.1; absent (read as none) in 1.0 images.
 
   fd_pipe:
     doc: A pipe or FIFO end, with the bytes buffered in the pipe when both ends were frozen.
