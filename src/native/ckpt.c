@@ -1,0 +1,46 @@
+/* ckpt: checkpoint a running Linux process into a .ckpt image and restore it, with ptrace. */
+#include "ckpt.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char help[] =
+	"usage: ckpt <command> [options]\n"
+	"\n"
+	"  ckpt dump PID -o IMAGE [--leave-running | --kill] [--progress=json] [--allow-unsupported]\n"
+	"      Checkpoint process PID into IMAGE (written atomically, mode 0600). The process keeps\n"
+	"      running (--leave-running, the default) or is killed once the image is complete (--kill).\n"
+	"  ckpt restore IMAGE [--pid-file FILE] [--stdio=inherit|null|PATH] [--progress=json]\n"
+	"      Recreate the process of IMAGE and print its new PID. Terminal or outside-pipe stdio is\n"
+	"      attached to ckpt's own (inherit, the default), /dev/null, or appended to PATH.\n"
+	"  ckpt check [--format=json]\n"
+	"      What this kernel and user can do; exits non-zero when checkpointing cannot work.\n"
+	"  ckpt --version | --help\n"
+	"\n"
+	"exit codes: 0 ok, 1 failure, 2 usage, 3 no such process, 4 permission denied,\n"
+	"            5 unsupported state, 6 bad image, 7 I/O error, 8 cancelled\n";
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(help, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+		printf("ckpt %s\n", CKPT_VERSION);
+		return EXIT_OK;
+	}
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		fputs(help, stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(cmd, "dump"))
+		return cmd_dump(argc - 1, argv + 1);
+	if (!strcmp(cmd, "restore"))
+		return cmd_restore(argc - 1, argv + 1);
+	if (!strcmp(cmd, "check"))
+		return cmd_check(argc - 1, argv + 1);
+	fprintf(stderr, "ckpt: unknown command '%s'\n%s", cmd, help);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,107 @@
+/* What the parts of ckpt offer each other: one section per kind of process state. */
+#ifndef CKPT_H
+#define CKPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "image.h"
+#include "inject.h"
+#include "model.h"
+#include "util.h"
+#include "xxh64.h"
+
+/* The new process while restore builds it. */
+#define RESTORE_IOV_MAX 1024
+struct restore_ctx {
+	struct image *im;
+	struct proc_state *p;
+	pid_t pid;
+	struct tracee *main;     /* the main thread, == &p->threads[0].tr */
+	uint64_t tramp, tramp_len; /* trampoline page ("syscall; int3") and the scratch pages after it */
+	uint64_t scratch;        /* small structs and strings */
+	uint64_t scratch_iov;    /* RESTORE_IOV_MAX iovecs */
+	int image_fd;            /* the image, open in the new process */
+};
+
+enum { STDIO_INHERIT, STDIO_NULL, STDIO_PATH };
+struct stdio_plan {
+	int mode;
+	const char *path;
+	int saved[3]; /* restore's own stdio, kept open in the child for STDIO_INHERIT */
+};
+
+/* commands */
+int cmd_dump(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+
+/* process.c */
+int process_capture(pid_t pid, struct proc_state *p);
+uint32_t process_write(struct image_writer *w, const struct proc_state *p);
+int process_read(const struct image *im, const struct image_record *r, struct proc_state *p);
+int process_apply_in_child(const struct proc_state *p);
+
+/* threads.c */
+int threads_freeze(pid_t pid, struct proc_state *p);
+int threads_capture(pid_t pid, struct proc_state *p);
+int thread_inject_capture(pid_t pid, struct thread_state *t, uint64_t scratch);
+int threads_release(struct proc_state *p);
+uint32_t thread_write(struct image_writer *w, const struct thread_state *t, uint32_t proc_tag);
+int thread_read(const struct image *im, const struct image_record *r, struct thread_state *t);
+int thread_create(struct tracee *main, struct thread_state *t, uint64_t scratch);
+int thread_restore_state(pid_t pid, struct thread_state *t, uint64_t scratch);
+int thread_restore_final(struct thread_state *t);
+
+/* mm.c */
+int mm_capture(pid_t pid, struct proc_state *p);
+int mm_find_syscall(pid_t pid, struct proc_state *p, uint64_t *ip);
+int mm_inject_capture(struct tracee *t, struct proc_state *p);
+uint32_t mm_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag);
+int mm_read(const struct image *im, const struct image_record *r, struct proc_state *p);
+uint64_t own_vdso_hash(void);
+int mm_check_compatible(const struct proc_state *p);
+int mm_restore(struct restore_ctx *rc, int exe_fd);
+
+/* memory.c */
+int mem_read(pid_t pid, uint64_t addr, void *buf, size_t len);  /* -1 with errno, no fail() */
+int mem_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
+void mem_forget(void);
+int vmas_capture(pid_t pid, struct proc_state *p);
+uint32_t vma_write(struct image_writer *w, const struct vma_state *v, uint32_t mm_tag);
+int vma_read(const struct image *im, const struct image_record *r, struct vma_state *v);
+int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t mm_tag);
+int pagemap_read(const struct image *im, const struct image_record *r, const struct image_record *pages,
+		 struct page_chunk *c);
+uint64_t pick_trampoline(const struct proc_state *p, uint64_t len);
+int vma_uses_file(const struct vma_state *v);
+int vma_restorable(const struct vma_state *v);
+int vma_assign_fds(struct proc_state *p, int first_fd);
+int vma_files_open_in_child(const struct proc_state *p);
+int memory_restore(struct restore_ctx *rc);
+
+/* signals.c */
+int sigactions_inject_capture(struct tracee *t, pid_t pid, struct proc_state *p, uint64_t scratch);
+int timers_inject_capture(struct tracee *t, pid_t pid, struct proc_state *p, uint64_t scratch);
+int requeue_dequeued(struct tracee *t, pid_t pid, uint64_t scratch);
+int pending_capture(struct proc_state *p);
+uint32_t sigactions_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag);
+uint32_t pending_write(struct image_writer *w, const struct siginfo_list *l, uint32_t ptag);
+int sigactions_read(const struct image *im, const struct image_record *r, struct proc_state *p);
+int pending_read(const struct image *im, const struct image_record *r, struct siginfo_list *l);
+int sigactions_apply_in_child(const struct proc_state *p);
+int pending_restore(struct restore_ctx *rc);
+
+/* files.c */
+int files_capture(pid_t pid, struct proc_state *p);
+uint32_t files_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag);
+int files_read(const struct image *im, const struct image_record *r, struct proc_state *p);
+int fd_read(const struct image *im, const struct image_record *r, struct proc_state *p);
+int files_apply_in_child(const struct proc_state *p, const struct stdio_plan *sp, int tmp_base);
+int files_max_fd(const struct proc_state *p);
+
+/* restore.c: a warning from the restore child, passed on by the tracer */
+void child_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,408 @@
+/* `ckpt dump`: freeze, capture, write the image atomically, then resume or kill.
+ *
+ * The process the caller knows only waits for a worker and forwards SIGINT/SIGTERM to it. The
+ * worker is the tracer and does all the work; it treats its parent's death (PR_SET_PDEATHSIG)
+ * like a cancel. Every cancel or failure rolls back the same way: the registers, signal mask
+ * and memory of every thread as they were, no scratch mapping left, detached, temp file gone.
+ * Injections only happen in one short phase right after the freeze; after it the threads
+ * already hold their own registers again while their memory is read. */
+#include "ckpt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct dump_opts {
+	pid_t pid;
+	const char *image;
+	char *tmp;
+	int kill_after;
+	int allow_unsupported;
+};
+
+static void on_cancel(int sig)
+{
+	g_cancel = sig;
+}
+
+static uint32_t head_write(struct image_writer *w, const struct dump_opts *o, uint64_t time_ns, uint32_t page_size)
+{
+	struct ckpt_head_fixed h;
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, CKPT_HEAD_MAGIC, CKPT_HEAD_MAGIC_LEN);
+	h.version_major = CKPT_VERSION_MAJOR;
+	h.version_minor = CKPT_VERSION_MINOR;
+	h.arch = CKPT_ARCH_X86_64;
+	h.page_size = page_size;
+	h.flags = o->kill_after ? CKPT_IMAGE_FLAGS_KILLED : CKPT_IMAGE_FLAGS_LEFT_RUNNING;
+	if (o->allow_unsupported)
+		h.flags |= CKPT_IMAGE_FLAGS_HAS_UNSUPPORTED;
+	h.time_ns = time_ns;
+	struct utsname u;
+	uname(&u);
+	char *boot = read_file("/proc/sys/kernel/random/boot_id", NULL);
+	if (boot && strchr(boot, '\n'))
+		*strchr(boot, '\n') = 0;
+	struct buf b = {0};
+	buf_put(&b, &h, sizeof(h));
+	buf_lstr(&b, u.sysname);
+	buf_lstr(&b, u.nodename);
+	buf_lstr(&b, u.release);
+	buf_lstr(&b, u.version);
+	buf_lstr(&b, u.machine);
+	buf_lstr(&b, "ckpt " CKPT_VERSION);
+	buf_lstr(&b, boot ? boot : "");
+	free(boot);
+	uint32_t tag = iw_record(w, CKPT_RECORD_TYPE_HEAD, 0, b.p, (uint32_t)b.len);
+	buf_free(&b);
+	return tag;
+}
+
+static uint32_t unsupported_write(struct image_writer *w, const struct unsupported_state *u, uint32_t proc_tag)
+{
+	struct buf b = {0};
+	buf_put(&b, &u->f, sizeof(u->f));
+	buf_lstr(&b, u->reason);
+	buf_lstr(&b, u->detail);
+	uint32_t tag = iw_record(w, CKPT_RECORD_TYPE_UNSUPPORTED, proc_tag, b.p, (uint32_t)b.len);
+	buf_free(&b);
+	return tag;
+}
+
+static int write_image(int fd, const struct dump_opts *o, struct proc_state *p, uint64_t time_ns, uint64_t *size)
+{
+	struct image_writer w;
+	uint32_t ps = (uint32_t)sysconf(_SC_PAGESIZE);
+	iw_init(&w, fd, ps);
+	int rc = -1;
+	progress_step("write", "writing %s", o->image);
+	uint32_t proc_tag = 0, mm_tag = 0;
+	if (!head_write(&w, o, time_ns, ps) || !(proc_tag = process_write(&w, p)))
+		goto out;
+	for (size_t i = 0; i < p->nthreads; i++) {
+		uint32_t t = thread_write(&w, &p->threads[i], proc_tag);
+		if (!t || (p->threads[i].pending.n && !pending_write(&w, &p->threads[i].pending, t)))
+			goto out;
+	}
+	if (!(mm_tag = mm_write(&w, p, proc_tag)))
+		goto out;
+	for (size_t i = 0; i < p->nvmas; i++)
+		if (!vma_write(&w, &p->vmas[i], mm_tag))
+			goto out;
+	if (pages_dump(o->pid, p, &w, mm_tag) < 0)
+		goto out;
+	progress_step("signals", "handlers and %u pending signals", p->pending.n);
+	if (!sigactions_write(&w, p, proc_tag) || (p->pending.n && !pending_write(&w, &p->pending, proc_tag)))
+		goto out;
+	progress_step("files", "%zu file descriptors", p->nfds);
+	if (!files_write(&w, p, proc_tag))
+		goto out;
+	for (size_t i = 0; i < p->nunsup; i++)
+		if (!unsupported_write(&w, &p->unsup[i], proc_tag))
+			goto out;
+	if (iw_finish(&w) < 0)
+		goto out;
+	if (fsync(fd) < 0) {
+		fail_errno(EXIT_IO, "cannot write %s", o->image);
+		goto out;
+	}
+	*size = w.off;
+	rc = 0;
+out:
+	iw_free(&w);
+	return rc;
+}
+
+/* The one phase that changes the target: per-thread state only the thread can tell, asked
+ * through injected syscalls, with a scratch page mapped for the answers. Whatever happens,
+ * the scratch page is gone and every thread holds its own registers and mask at the end. */
+static int inject_phase(pid_t pid, struct proc_state *p)
+{
+	struct tracee *t0 = &p->threads[0].tr;
+	uint64_t scratch = 0;
+	int rc = -1;
+	for (size_t i = 0; i < p->nthreads; i++)
+		if (inject_begin(&p->threads[i].tr, 1) < 0)
+			goto out;
+	long r;
+	if (inject_syscall(t0, &r, SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, 0) < 0)
+		goto out;
+	if (r < 0 && r > -4096) {
+		errno = (int)-r;
+		fail_errno(EXIT_FAIL, "cannot map a scratch page in process %d", pid);
+		goto out;
+	}
+	scratch = (uint64_t)r;
+	for (size_t i = 0; i < p->nthreads && !cancelled(); i++)
+		if (thread_inject_capture(pid, &p->threads[i], scratch) < 0)
+			goto out;
+	if (cancelled() || mm_inject_capture(t0, p) < 0 || sigactions_inject_capture(t0, pid, p, scratch) < 0 ||
+	    timers_inject_capture(t0, pid, p, scratch) < 0)
+		goto out;
+	for (size_t i = 0; i < p->nthreads; i++)
+		if (requeue_dequeued(&p->threads[i].tr, pid, scratch) < 0)
+			goto out;
+	rc = 0;
+out:
+	if (scratch) {
+		/* even on failure: the scratch page must not outlive us */
+		if (inject_syscall(t0, &r, SYS_munmap, scratch, 4096, 0, 0, 0, 0) < 0 || r < 0)
+			rc = fail(EXIT_FAIL, "cannot unmap the scratch page of process %d", pid);
+	}
+	for (size_t i = 0; i < p->nthreads; i++) {
+		struct tracee *t = &p->threads[i].tr;
+		if (!t->stopped || (!t->regs_changed && !t->mask_changed))
+			continue;
+		struct user_regs_struct regs = t->orig;
+		regs_for_resume(&regs, 1);
+		if (inject_end(t, &regs, t->mask) < 0)
+			rc = -1;
+	}
+	return rc;
+}
+
+static int report_unsupported(const struct proc_state *p, pid_t pid)
+{
+	char msg[900];
+	size_t n = 0;
+	for (size_t i = 0; i < p->nunsup && n < sizeof(msg) - 1; i++)
+		n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%s%s (%s)", i ? "; " : "", p->unsup[i].reason, p->unsup[i].detail);
+	return fail(EXIT_UNSUPPORTED, "process %d has state that cannot be checkpointed: %s; --allow-unsupported records it and goes on",
+		    pid, msg);
+}
+
+static void wait_killed(struct proc_state *p)
+{
+	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + 5000000000ULL;
+	for (size_t i = 0; i < p->nthreads; i++) {
+		struct tracee *t = &p->threads[i].tr;
+		while (t->attached && now_ns(CLOCK_MONOTONIC) < deadline) {
+			int st;
+			pid_t r = waitpid(t->tid, &st, __WALL | WNOHANG);
+			if (r < 0 && errno != EINTR)
+				break;
+			if (r == t->tid && (WIFEXITED(st) || WIFSIGNALED(st)))
+				break;
+			if (r == t->tid && WIFSTOPPED(st))
+				ptrace(PTRACE_CONT, t->tid, 0, 0);
+			struct timespec ts = {0, 1000000};
+			nanosleep(&ts, NULL);
+		}
+		t->attached = t->stopped = 0;
+	}
+}
+
+static int dump_run(struct dump_opts *o)
+{
+	uint64_t t_start = now_ns(CLOCK_MONOTONIC);
+	struct proc_state p;
+	memset(&p, 0, sizeof(p));
+	int fd = -1, rc = -1;
+	uint64_t size = 0;
+	char procdir[64];
+	snprintf(procdir, sizeof(procdir), "/proc/%d", o->pid);
+	if (access(procdir, F_OK) < 0) {
+		fail(EXIT_NOPROC, "process %d: no such process", o->pid);
+		goto out;
+	}
+	if (o->pid == getpid() || o->pid == getppid()) {
+		fail(EXIT_USAGE, "process %d is ckpt itself", o->pid);
+		goto out;
+	}
+	fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fail_errno(EXIT_IO, "cannot create the image next to %s", o->image);
+		goto out;
+	}
+	progress_step("freeze", "stopping every thread of process %d", o->pid);
+	if (threads_freeze(o->pid, &p) < 0)
+		goto out;
+	uint64_t time_ns = now_ns(CLOCK_REALTIME);
+	progress_step("threads", "%zu threads", p.nthreads);
+	if (threads_capture(o->pid, &p) < 0 || cancelled())
+		goto out;
+	progress_step("mm", "memory descriptor and areas");
+	if (process_capture(o->pid, &p) < 0 || vmas_capture(o->pid, &p) < 0 || mm_capture(o->pid, &p) < 0)
+		goto out;
+	uint64_t ip;
+	if (mm_find_syscall(o->pid, &p, &ip) < 0)
+		goto out;
+	for (size_t i = 0; i < p.nthreads; i++)
+		p.threads[i].tr.syscall_ip = ip;
+	if (cancelled() || inject_phase(o->pid, &p) < 0)
+		goto out;
+	progress_step("files", "file descriptors");
+	if (cancelled() || files_capture(o->pid, &p) < 0)
+		goto out;
+	progress_step("signals", "pending signals");
+	if (pending_capture(&p) < 0)
+		goto out;
+	progress_step("vmas", "%zu areas", p.nvmas);
+	if (p.nunsup && !o->allow_unsupported) {
+		report_unsupported(&p, o->pid);
+		goto out;
+	}
+	for (size_t i = 0; i < p.nunsup; i++)
+		warn("not captured: %s (%s)", p.unsup[i].reason, p.unsup[i].detail);
+	if (cancelled() || write_image(fd, o, &p, time_ns, &size) < 0 || cancelled())
+		goto out;
+	close(fd);
+	fd = -1;
+	if (rename(o->tmp, o->image) < 0) {
+		fail_errno(EXIT_IO, "cannot rename the image to %s", o->image);
+		goto out;
+	}
+	char *dircopy = xstrdup(o->image);
+	int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dircopy);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	if (o->kill_after) {
+		progress_step("resume", "killing process %d", o->pid);
+		kill(o->pid, SIGKILL);
+		wait_killed(&p);
+	} else {
+		progress_step("resume", "resuming process %d", o->pid);
+	}
+	rc = 0;
+out:
+	if (threads_release(&p) < 0 && rc == 0)
+		rc = -1;
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0)
+		unlink(o->tmp);
+	mem_forget();
+	proc_free(&p);
+	if (rc == 0) {
+		progress_done(o->image, size, (now_ns(CLOCK_MONOTONIC) - t_start) / 1000000);
+		return EXIT_OK;
+	}
+	progress_error();
+	return fail_code();
+}
+
+static int usage(void)
+{
+	fputs("usage: ckpt dump PID -o IMAGE [--leave-running | --kill] [--progress=json] [--allow-unsupported]\n", stderr);
+	return EXIT_USAGE;
+}
+
+static pid_t g_worker;
+
+static void forward(int sig)
+{
+	if (g_worker > 0)
+		kill(g_worker, sig);
+}
+
+int cmd_dump(int argc, char **argv)
+{
+	struct dump_opts o = {0};
+	static const struct option opts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"leave-running", no_argument, NULL, 'L'},
+		{"kill", no_argument, NULL, 'K'},
+		{"progress", required_argument, NULL, 'P'},
+		{"allow-unsupported", no_argument, NULL, 'U'},
+		{"verbose", no_argument, NULL, 'v'},
+		{NULL, 0, NULL, 0},
+	};
+	int c, leave = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:v", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': o.image = optarg; break;
+		case 'L': leave = 1; break;
+		case 'K': o.kill_after = 1; break;
+		case 'U': o.allow_unsupported = 1; break;
+		case 'v': g_verbose = 1; break;
+		case 'P':
+			if (strcmp(optarg, "json")) {
+				fprintf(stderr, "ckpt: --progress: only json is known\n");
+				return EXIT_USAGE;
+			}
+			g_json = 1;
+			break;
+		default: return usage();
+		}
+	}
+	if (optind != argc - 1 || !o.image || (leave && o.kill_after))
+		return usage();
+	char *end;
+	long pid = strtol(argv[optind], &end, 10);
+	if (*end || pid <= 0 || pid > 0x3fffffff) {
+		fprintf(stderr, "ckpt: dump: '%s' is not a process id\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	o.pid = (pid_t)pid;
+	char *dcopy = xstrdup(o.image), *bcopy = xstrdup(o.image);
+	o.tmp = xasprintf("%s/.%s.tmp-%d", dirname(dcopy), basename(bcopy), getpid());
+	free(dcopy);
+	free(bcopy);
+
+	fflush(NULL);
+	pid_t parent = getpid();
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	g_worker = fork();
+	if (g_worker < 0) {
+		fprintf(stderr, "ckpt: dump: fork: %s\n", strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (g_worker == 0) {
+		struct sigaction sa = {.sa_handler = on_cancel};
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+		signal(SIGPIPE, SIG_IGN); /* a caller gone away must not kill us halfway through a rollback */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			g_cancel = SIGHUP;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		int code = dump_run(&o);
+		free(o.tmp);
+		fflush(NULL);
+		_exit(code);
+	}
+	struct sigaction sa = {.sa_handler = forward};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	int st;
+	while (waitpid(g_worker, &st, 0) < 0)
+		if (errno != EINTR) {
+			st = 1 << 8;
+			break;
+		}
+	int code = WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_FAIL;
+	if (!WIFEXITED(st)) {
+		unlink(o.tmp);
+		fprintf(stderr, "ckpt: dump: the worker died (signal %d); the target may need attention\n", WTERMSIG(st));
+	}
+	free(o.tmp);
+	return code;
+}

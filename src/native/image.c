@@ -1,0 +1,521 @@
+/* Records: a 32-byte header, the payload, zero padding to 8. The writer assigns tags 1, 2, 3...
+ * in file order and keeps every header for the tail's headers_sum; the reader checks the whole
+ * structure before restore trusts any of it, and names the record and byte offset of a fault. */
+#include "image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "xxh64.h"
+
+#define HDR CKPT_RECORD_HEADER_FIXED_SIZE
+#define MAX_META_PAYLOAD (256u << 20) /* no metadata record comes close: 1 GiB of pages needs 2 MiB */
+
+static inline uint64_t pad8(uint64_t n) { return (n + 7) & ~7ULL; }
+
+static const uint8_t zeros[64];
+
+/* ---- writer ---- */
+
+void iw_init(struct image_writer *w, int fd, uint32_t page_size)
+{
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	w->next_tag = 1;
+	w->page_size = page_size;
+}
+
+void iw_free(struct image_writer *w)
+{
+	free(w->hdrs);
+	w->hdrs = NULL;
+}
+
+static size_t push_header(struct image_writer *w)
+{
+	if (w->nhdrs == w->cap) {
+		w->cap = w->cap ? w->cap * 2 : 64;
+		w->hdrs = xrealloc(w->hdrs, w->cap * sizeof(*w->hdrs));
+	}
+	memset(&w->hdrs[w->nhdrs], 0, sizeof(*w->hdrs));
+	return w->nhdrs++;
+}
+
+static void seal_header(struct ckpt_record_header *h)
+{
+	h->reserved = 0;
+	h->header_sum = (uint32_t)xxh64(h, offsetof(struct ckpt_record_header, header_sum), 0);
+}
+
+static int write_zeros(struct image_writer *w, uint64_t off, uint64_t n)
+{
+	while (n) {
+		size_t k = n > sizeof(zeros) ? sizeof(zeros) : (size_t)n;
+		if (pwrite_all(w->fd, zeros, k, off) < 0)
+			return fail_errno(EXIT_IO, "cannot write the image");
+		off += k;
+		n -= k;
+	}
+	return 0;
+}
+
+static int write_record_at(struct image_writer *w, uint64_t off, struct ckpt_record_header *h, const void *payload)
+{
+	if (pwrite_all(w->fd, h, HDR, off) < 0)
+		return fail_errno(EXIT_IO, "cannot write the image");
+	if (h->len && pwrite_all(w->fd, payload, h->len, off + HDR) < 0)
+		return fail_errno(EXIT_IO, "cannot write the image");
+	return write_zeros(w, off + HDR + h->len, pad8(h->len) - h->len);
+}
+
+uint32_t iw_record(struct image_writer *w, uint32_t type, uint32_t ptag, const void *payload, uint32_t len)
+{
+	size_t i = push_header(w);
+	struct ckpt_record_header *h = &w->hdrs[i];
+	h->type = type;
+	h->len = len;
+	h->tag = w->next_tag++;
+	h->ptag = ptag;
+	h->payload_sum = (uint32_t)xxh64(payload, len, 0);
+	seal_header(h);
+	uint32_t tag = h->tag;
+	if (write_record_at(w, w->off, h, payload) < 0)
+		return 0;
+	w->off += HDR + pad8(len);
+	return tag;
+}
+
+int iw_pages_begin(struct image_writer *w, uint32_t mm_tag, uint32_t pagemap_len, uint64_t pages_len)
+{
+	if (pages_len > UINT32_MAX)
+		return fail(EXIT_FAIL, "internal error: a pages record of %llu bytes", (unsigned long long)pages_len);
+	w->pm_index = push_header(w);
+	w->pm_tag = w->next_tag++;
+	w->pm_off = w->off;
+	w->pm_len = pagemap_len;
+	w->hdrs[w->pm_index].ptag = mm_tag; /* the rest is filled in by iw_pages_end */
+	w->off += HDR + pad8(pagemap_len);
+
+	uint64_t ps = w->page_size;
+	if ((w->off + HDR) % ps) {
+		/* pad header + pad payload + pages header must end on a page boundary */
+		uint64_t padlen = (ps - (w->off + 2 * HDR) % ps) % ps;
+		uint8_t *z = xcalloc(1, padlen);
+		uint32_t t = iw_record(w, CKPT_RECORD_TYPE_PAD, 0, z, (uint32_t)padlen);
+		free(z);
+		if (!t)
+			return -1;
+	}
+	size_t i = push_header(w);
+	struct ckpt_record_header *h = &w->hdrs[i];
+	h->type = CKPT_RECORD_TYPE_PAGES;
+	h->flags = CKPT_RECORD_FLAGS_PAGE_HASHED;
+	h->len = (uint32_t)pages_len;
+	h->tag = w->next_tag++;
+	h->ptag = w->pm_tag;
+	h->payload_sum = 0;
+	seal_header(h);
+	if (pwrite_all(w->fd, h, HDR, w->off) < 0)
+		return fail_errno(EXIT_IO, "cannot write the image");
+	w->off += HDR;
+	w->pages_end = w->off + pages_len;
+	return 0;
+}
+
+int iw_pages_write(struct image_writer *w, const void *data, size_t len)
+{
+	if (w->off + len > w->pages_end)
+		return fail(EXIT_FAIL, "internal error: more page bytes than the pagemap announced");
+	if (pwrite_all(w->fd, data, len, w->off) < 0)
+		return fail_errno(EXIT_IO, "cannot write the image");
+	w->off += len;
+	return 0;
+}
+
+uint32_t iw_pages_end(struct image_writer *w, const void *pagemap, uint32_t len)
+{
+	if (w->off != w->pages_end || len != w->pm_len) {
+		fail(EXIT_FAIL, "internal error: pages chunk does not match its pagemap");
+		return 0;
+	}
+	struct ckpt_record_header *h = &w->hdrs[w->pm_index];
+	h->type = CKPT_RECORD_TYPE_PAGEMAP;
+	h->len = len;
+	h->tag = w->pm_tag;
+	h->payload_sum = (uint32_t)xxh64(pagemap, len, 0);
+	seal_header(h);
+	if (write_record_at(w, w->pm_off, h, pagemap) < 0)
+		return 0;
+	return w->pm_tag;
+}
+
+int iw_finish(struct image_writer *w)
+{
+	struct ckpt_tail t;
+	memset(&t, 0, sizeof(t));
+	memcpy(t.magic, CKPT_TAIL_MAGIC, CKPT_TAIL_MAGIC_LEN);
+	t.record_count = (uint32_t)w->nhdrs;
+	t.headers_sum = xxh64(w->hdrs, w->nhdrs * HDR, 0);
+	return iw_record(w, CKPT_RECORD_TYPE_TAIL, 0, &t, sizeof(t)) ? 0 : -1;
+}
+
+/* ---- reader ---- */
+
+const char *record_type_name(uint32_t type)
+{
+	switch (type) {
+	case CKPT_RECORD_TYPE_HEAD: return "head";
+	case CKPT_RECORD_TYPE_TAIL: return "tail";
+	case CKPT_RECORD_TYPE_PAD: return "pad";
+	case CKPT_RECORD_TYPE_PROCESS: return "process";
+	case CKPT_RECORD_TYPE_THREAD: return "thread";
+	case CKPT_RECORD_TYPE_MM: return "mm";
+	case CKPT_RECORD_TYPE_VMA: return "vma";
+	case CKPT_RECORD_TYPE_PAGEMAP: return "pagemap";
+	case CKPT_RECORD_TYPE_PAGES: return "pages";
+	case CKPT_RECORD_TYPE_FILES: return "files";
+	case CKPT_RECORD_TYPE_FD: return "fd";
+	case CKPT_RECORD_TYPE_SIGACTIONS: return "sigactions";
+	case CKPT_RECORD_TYPE_PENDING_SIGNALS: return "pending_signals";
+	case CKPT_RECORD_TYPE_UNSUPPORTED: return "unsupported";
+	default: return "unknown";
+	}
+}
+
+int image_bad(const struct image *im, const struct image_record *r, uint64_t at, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (r)
+		return fail(EXIT_BADIMAGE, "bad image %s: record #%u (%s, type %u, tag %u) at byte %llu: %s", im->path,
+			    r->index, record_type_name(r->type), r->type, r->tag, (unsigned long long)at, why);
+	return fail(EXIT_BADIMAGE, "bad image %s: at byte %llu: %s", im->path, (unsigned long long)at, why);
+}
+
+/* tag -> record index, open addressing; tags are u32 and never 0 */
+struct tagmap {
+	uint32_t *keys, *vals;
+	size_t cap, n;
+};
+
+static size_t tm_slot(const struct tagmap *m, uint32_t tag)
+{
+	size_t i = (tag * 2654435761u) & (m->cap - 1);
+	while (m->keys[i] && m->keys[i] != tag)
+		i = (i + 1) & (m->cap - 1);
+	return i;
+}
+
+static void tm_put(struct tagmap *m, uint32_t tag, uint32_t val)
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		struct tagmap o = *m;
+		m->cap = o.cap ? o.cap * 2 : 256;
+		m->keys = xcalloc(m->cap, sizeof(uint32_t));
+		m->vals = xcalloc(m->cap, sizeof(uint32_t));
+		m->n = 0;
+		for (size_t i = 0; i < o.cap; i++)
+			if (o.keys[i])
+				tm_put(m, o.keys[i], o.vals[i]);
+		free(o.keys);
+		free(o.vals);
+	}
+	size_t i = tm_slot(m, tag);
+	if (!m->keys[i])
+		m->n++;
+	m->keys[i] = tag;
+	m->vals[i] = val;
+}
+
+static int tm_get(const struct tagmap *m, uint32_t tag, uint32_t *val)
+{
+	if (!m->cap)
+		return 0;
+	size_t i = tm_slot(m, tag);
+	if (!m->keys[i])
+		return 0;
+	*val = m->vals[i];
+	return 1;
+}
+
+static int check_head(struct image *im, struct image_record *r)
+{
+	struct ckpt_head_fixed h;
+	if (r->len < sizeof(h))
+		return image_bad(im, r, r->off + HDR, "head payload of %u bytes is shorter than its %zu fixed bytes", r->len, sizeof(h));
+	memcpy(&h, r->payload, sizeof(h));
+	if (memcmp(h.magic, CKPT_HEAD_MAGIC, CKPT_HEAD_MAGIC_LEN))
+		return image_bad(im, r, r->off + HDR, "bad magic (not a ckpt image)");
+	if (h.version_major != CKPT_VERSION_MAJOR)
+		return image_bad(im, r, r->off + HDR + 8, "format version %u.%u, this ckpt reads %u.x", h.version_major,
+				 h.version_minor, CKPT_VERSION_MAJOR);
+	if (h.page_size < 4096 || h.page_size > (1u << 20) || (h.page_size & (h.page_size - 1)))
+		return image_bad(im, r, r->off + HDR + 16, "page size %u is not valid", h.page_size);
+	im->page_size = h.page_size;
+	im->version_minor = h.version_minor;
+	return 0;
+}
+
+int image_open(struct image *im, const char *path)
+{
+	memset(im, 0, sizeof(*im));
+	im->fd = -1;
+	im->path = xstrdup(path);
+	im->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (im->fd < 0)
+		return fail_errno(errno == ENOENT ? EXIT_IO : EXIT_IO, "cannot open image %s", path);
+	struct stat st;
+	if (fstat(im->fd, &st) < 0)
+		return fail_errno(EXIT_IO, "cannot stat image %s", path);
+	if (!S_ISREG(st.st_mode))
+		return fail(EXIT_BADIMAGE, "bad image %s: not a regular file", path);
+	im->size = (uint64_t)st.st_size;
+
+	struct tagmap tags = {0};
+	struct xxh64_state hs;
+	xxh64_init(&hs, 0);
+	size_t cap = 0;
+	uint64_t off = 0, meta_total = 0;
+	int rc = -1, have_tail = 0;
+	for (uint32_t index = 0;; index++) {
+		if (off == im->size)
+			break;
+		struct image_record probe = {.index = index, .off = off, .type = 0};
+		if (im->size - off < HDR) {
+			image_bad(im, NULL, off, "truncated: %llu bytes left where record #%u's 32-byte header starts (no tail)",
+				  (unsigned long long)(im->size - off), index);
+			goto out;
+		}
+		struct ckpt_record_header h;
+		if (pread_all(im->fd, &h, HDR, off) < 0) {
+			fail_errno(EXIT_IO, "cannot read image %s", path);
+			goto out;
+		}
+		probe.type = h.type;
+		probe.tag = h.tag;
+		uint32_t hsum = (uint32_t)xxh64(&h, offsetof(struct ckpt_record_header, header_sum), 0);
+		if (hsum != h.header_sum) {
+			image_bad(im, &probe, off, "header checksum mismatch (stored 0x%08x, computed 0x%08x)", h.header_sum, hsum);
+			goto out;
+		}
+		if (index == 0 && h.type != CKPT_RECORD_TYPE_HEAD) {
+			image_bad(im, &probe, off, "the first record must be the head (bad magic: not a ckpt image)");
+			goto out;
+		}
+		if (h.tag == 0) {
+			image_bad(im, &probe, off + 12, "tag 0 is not allowed");
+			goto out;
+		}
+		uint32_t dup;
+		if (tm_get(&tags, h.tag, &dup)) {
+			image_bad(im, &probe, off + 12, "tag %u is already used by record #%u", h.tag, dup);
+			goto out;
+		}
+		uint64_t end = off + HDR + pad8(h.len);
+		if ((uint64_t)h.len > im->size - off - HDR || end > im->size) {
+			image_bad(im, &probe, off + 8, "payload length %u runs past the end of the file (%llu bytes): truncated or damaged",
+				  h.len, (unsigned long long)im->size);
+			goto out;
+		}
+		uint32_t parent = UINT32_MAX;
+		if (h.ptag && !tm_get(&tags, h.ptag, &parent)) {
+			image_bad(im, &probe, off + 16, "ptag %u names no earlier record", h.ptag);
+			goto out;
+		}
+		if (h.type == CKPT_RECORD_TYPE_TAIL) {
+			struct ckpt_tail t;
+			if (h.len < sizeof(t)) {
+				image_bad(im, &probe, off + 8, "tail payload of %u bytes is too short", h.len);
+				goto out;
+			}
+			if (pread_all(im->fd, &t, sizeof(t), off + HDR) < 0) {
+				fail_errno(EXIT_IO, "cannot read image %s", path);
+				goto out;
+			}
+			uint32_t psum = (uint32_t)xxh64(&t, sizeof(t), 0);
+			if (h.len == sizeof(t) && psum != h.payload_sum) {
+				image_bad(im, &probe, off + HDR, "payload checksum mismatch (stored 0x%08x, computed 0x%08x)", h.payload_sum, psum);
+				goto out;
+			}
+			if (memcmp(t.magic, CKPT_TAIL_MAGIC, CKPT_TAIL_MAGIC_LEN)) {
+				image_bad(im, &probe, off + HDR, "bad tail magic");
+				goto out;
+			}
+			if (t.record_count != index) {
+				image_bad(im, &probe, off + HDR + 8, "tail counts %u records, the image has %u before it", t.record_count, index);
+				goto out;
+			}
+			uint64_t sum = xxh64_digest(&hs);
+			if (sum != t.headers_sum) {
+				image_bad(im, &probe, off + HDR + 16, "headers checksum mismatch (stored 0x%016llx, computed 0x%016llx)",
+					  (unsigned long long)t.headers_sum, (unsigned long long)sum);
+				goto out;
+			}
+			if (end != im->size) {
+				image_bad(im, &probe, end, "%llu unexpected bytes after the tail", (unsigned long long)(im->size - end));
+				goto out;
+			}
+			have_tail = 1;
+			break;
+		}
+		if (im->n == cap) {
+			cap = cap ? cap * 2 : 256;
+			im->recs = xrealloc(im->recs, cap * sizeof(*im->recs));
+		}
+		struct image_record *r = &im->recs[im->n];
+		memset(r, 0, sizeof(*r));
+		r->type = h.type;
+		r->flags = h.flags;
+		r->len = h.len;
+		r->tag = h.tag;
+		r->ptag = h.ptag;
+		r->index = index;
+		r->parent = parent;
+		r->off = off;
+		im->n++;
+		if (h.type == CKPT_RECORD_TYPE_PAGES) {
+			if (!(h.flags & CKPT_RECORD_FLAGS_PAGE_HASHED)) {
+				image_bad(im, r, off + 4, "a pages record must have the page_hashed flag");
+				goto out;
+			}
+			if ((off + HDR) % im->page_size) {
+				image_bad(im, r, off + HDR, "pages payload is not page-aligned");
+				goto out;
+			}
+			const struct image_record *pm = parent == UINT32_MAX ? NULL : &im->recs[parent];
+			struct ckpt_pagemap_fixed pmf;
+			if (!pm || pm->type != CKPT_RECORD_TYPE_PAGEMAP) {
+				image_bad(im, r, off + 16, "the parent of a pages record must be a pagemap");
+				goto out;
+			}
+			memcpy(&pmf, pm->payload, sizeof(pmf));
+			if ((uint64_t)pmf.npages * im->page_size != h.len) {
+				image_bad(im, r, off + 8, "length %u is not the %u pages of its pagemap", h.len, pmf.npages);
+				goto out;
+			}
+		} else {
+			if (h.len > MAX_META_PAYLOAD || meta_total + h.len > 4 * (uint64_t)MAX_META_PAYLOAD) {
+				image_bad(im, r, off + 8, "payload length %u is larger than any metadata record can be", h.len);
+				goto out;
+			}
+			meta_total += h.len;
+			r->payload = xmalloc(h.len);
+			if (pread_all(im->fd, r->payload, h.len, off + HDR) < 0) {
+				fail_errno(EXIT_IO, "cannot read image %s", path);
+				goto out;
+			}
+			uint32_t psum = (uint32_t)xxh64(r->payload, h.len, 0);
+			if (psum != h.payload_sum) {
+				image_bad(im, r, off + HDR, "payload checksum mismatch (stored 0x%08x, computed 0x%08x)", h.payload_sum, psum);
+				goto out;
+			}
+			if (h.type == CKPT_RECORD_TYPE_HEAD && check_head(im, r) < 0)
+				goto out;
+			if (h.type == CKPT_RECORD_TYPE_PAGEMAP) {
+				struct ckpt_pagemap_fixed pmf;
+				if (h.len < sizeof(pmf)) {
+					image_bad(im, r, off + HDR, "pagemap payload is too short");
+					goto out;
+				}
+				memcpy(&pmf, r->payload, sizeof(pmf));
+				uint64_t need = sizeof(pmf) + (uint64_t)pmf.nruns * sizeof(struct ckpt_page_run) + (uint64_t)pmf.npages * 8;
+				if (need > h.len) {
+					image_bad(im, r, off + HDR, "pagemap of %u runs and %u pages needs %llu bytes, has %u", pmf.nruns,
+						  pmf.npages, (unsigned long long)need, h.len);
+					goto out;
+				}
+			}
+		}
+		xxh64_update(&hs, &h, HDR);
+		tm_put(&tags, h.tag, index);
+		off = end;
+	}
+	if (!have_tail) {
+		image_bad(im, NULL, off, "truncated: the image ends after %zu records without a tail", im->n);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(tags.keys);
+	free(tags.vals);
+	return rc;
+}
+
+void image_close(struct image *im)
+{
+	for (size_t i = 0; i < im->n; i++)
+		free(im->recs[i].payload);
+	free(im->recs);
+	free(im->path);
+	if (im->fd >= 0)
+		close(im->fd);
+	memset(im, 0, sizeof(*im));
+	im->fd = -1;
+}
+
+void rc_init(struct rcur *c, const struct image *im, const struct image_record *r)
+{
+	c->im = im;
+	c->r = r;
+	c->pos = 0;
+}
+
+const uint8_t *rc_ptr(struct rcur *c, uint64_t n, const char *field)
+{
+	if (n > c->r->len - c->pos) {
+		image_bad(c->im, c->r, c->r->off + HDR + c->pos, "field %s needs %llu bytes, the payload has %u left", field,
+			  (unsigned long long)n, c->r->len - c->pos);
+		return NULL;
+	}
+	const uint8_t *p = c->r->payload + c->pos;
+	c->pos += (uint32_t)n;
+	return p;
+}
+
+int rc_get(struct rcur *c, void *dst, uint32_t n, const char *field)
+{
+	const uint8_t *p = rc_ptr(c, n, field);
+	if (!p)
+		return -1;
+	memcpy(dst, p, n);
+	return 0;
+}
+
+int rc_lbytes(struct rcur *c, uint8_t **out, uint32_t *len, const char *field)
+{
+	uint32_t n;
+	if (rc_get(c, &n, 4, field) < 0)
+		return -1;
+	const uint8_t *p = rc_ptr(c, n, field);
+	if (!p)
+		return -1;
+	*out = xmalloc((size_t)n + 1);
+	memcpy(*out, p, n);
+	(*out)[n] = 0;
+	if (len)
+		*len = n;
+	return 0;
+}
+
+int rc_lstr(struct rcur *c, char **out, const char *field)
+{
+	uint32_t n;
+	if (rc_lbytes(c, (uint8_t **)out, &n, field) < 0)
+		return -1;
+	if (memchr(*out, 0, n)) {
+		free(*out);
+		*out = NULL;
+		return image_bad(c->im, c->r, c->r->off + HDR + c->pos - n, "string %s contains a NUL byte", field);
+	}
+	return 0;
+}

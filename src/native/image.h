@@ -1,0 +1,80 @@
+/* Writing and reading .ckpt image records (formats/ckpt.ksy; layouts from ckpt_format.h). */
+#ifndef CKPT_IMAGE_H
+#define CKPT_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ckpt_format.h"
+
+/* ---- writer ---- */
+
+struct image_writer {
+	int fd;
+	uint64_t off;        /* where the next record starts */
+	uint32_t next_tag;
+	uint32_t page_size;
+	struct ckpt_record_header *hdrs; /* every header so far, in file order (for the tail) */
+	size_t nhdrs, cap;
+	/* the open pagemap+pages chunk */
+	size_t pm_index;
+	uint64_t pm_off;
+	uint32_t pm_tag, pm_len;
+	uint64_t pages_end;
+};
+
+void iw_init(struct image_writer *w, int fd, uint32_t page_size);
+/* Appends one record; returns its tag, 0 on failure (fail() already called). */
+uint32_t iw_record(struct image_writer *w, uint32_t type, uint32_t ptag, const void *payload, uint32_t len);
+/* A pagemap (ptag = mm) whose payload is only known after its pages were streamed:
+ * reserves room for it, aligns the pages payload with a pad record and writes the pages header. */
+int iw_pages_begin(struct image_writer *w, uint32_t mm_tag, uint32_t pagemap_len, uint64_t pages_len);
+int iw_pages_write(struct image_writer *w, const void *data, size_t len);
+/* Writes the reserved pagemap; returns its tag or 0. */
+uint32_t iw_pages_end(struct image_writer *w, const void *pagemap, uint32_t len);
+/* Appends the tail; returns 0 or -1. */
+int iw_finish(struct image_writer *w);
+void iw_free(struct image_writer *w);
+
+/* ---- reader ---- */
+
+struct image_record {
+	uint32_t type, flags, len, tag, ptag;
+	uint32_t index;     /* 0-based position in the file */
+	uint32_t parent;    /* index of the parent record, or UINT32_MAX at the top level */
+	uint64_t off;       /* offset of the header */
+	uint8_t *payload;   /* loaded payload; NULL for pages (read from the file on demand) */
+};
+
+struct image {
+	int fd;
+	char *path;
+	uint64_t size;
+	uint32_t page_size;
+	uint16_t version_minor;
+	struct image_record *recs;
+	size_t n; /* records before the tail */
+};
+
+/* Opens and checks an image: every header, checksum, tag, ptag, length, alignment and the tail.
+ * Page bytes are checked by restore after loading them (their hashes are in the pagemaps). */
+int image_open(struct image *im, const char *path);
+void image_close(struct image *im);
+const char *record_type_name(uint32_t type);
+int image_bad(const struct image *im, const struct image_record *r, uint64_t at, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* A cursor over one loaded payload; every read is bounds-checked and names the field. */
+struct rcur {
+	const struct image *im;
+	const struct image_record *r;
+	uint32_t pos;
+};
+void rc_init(struct rcur *c, const struct image *im, const struct image_record *r);
+int rc_get(struct rcur *c, void *dst, uint32_t n, const char *field);
+int rc_lstr(struct rcur *c, char **out, const char *field);
+int rc_lbytes(struct rcur *c, uint8_t **out, uint32_t *len, const char *field);
+/* Pointer to the next n bytes without copying (NULL and a failure when short). */
+const uint8_t *rc_ptr(struct rcur *c, uint64_t n, const char *field);
+
+#endif

@@ -1,0 +1,854 @@
+/* Memory: the VMAs (from /proc/PID/smaps), the pages worth keeping (PAGEMAP_SCAN: present or
+ * swapped, not the zero page, not clean file pages), streamed into pagemap+pages records; and
+ * at restore, the same address space rebuilt by injected mmap/preadv/mprotect. */
+#include "ckpt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+/* PAGEMAP_SCAN (Linux 6.7); the Debian 12 headers predate it. */
+struct pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+struct page_region {
+	uint64_t start, end, categories;
+};
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#define PAGE_IS_FILE (1 << 2)
+#define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_SWAPPED (1 << 4)
+#define PAGE_IS_PFNZERO (1 << 5)
+
+#define CHUNK_MAX_PAGES ((1u << 30) / 4096) /* one pagemap+pages pair per GiB at most */
+#define IO_BLOCK (4u << 20)
+
+/* ---- tracee memory ---- */
+
+static int mem_fd = -1;
+static pid_t mem_pid;
+
+static int proc_mem(pid_t pid)
+{
+	if (mem_fd >= 0 && mem_pid == pid)
+		return mem_fd;
+	if (mem_fd >= 0)
+		close(mem_fd);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	mem_fd = open(path, O_RDWR | O_CLOEXEC);
+	mem_pid = pid;
+	return mem_fd;
+}
+
+void mem_forget(void)
+{
+	if (mem_fd >= 0)
+		close(mem_fd);
+	mem_fd = -1;
+}
+
+/* process_vm_readv is the fast path; /proc/PID/mem reaches what it refuses (PROT_NONE). */
+int mem_read(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		struct iovec l = {(char *)buf + done, len - done}, r = {(void *)(addr + done), len - done};
+		ssize_t n = process_vm_readv(pid, &l, 1, &r, 1, 0);
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	if (done == len)
+		return 0;
+	int fd = proc_mem(pid);
+	if (fd < 0)
+		return -1;
+	return pread_all(fd, (char *)buf + done, len - done, addr + done);
+}
+
+int mem_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
+{
+	struct iovec l = {(void *)buf, len}, r = {(void *)addr, len};
+	if (process_vm_writev(pid, &l, 1, &r, 1, 0) == (ssize_t)len)
+		return 0;
+	int fd = proc_mem(pid);
+	if (fd < 0)
+		return -1;
+	return pwrite_all(fd, buf, len, addr);
+}
+
+/* ---- VMAs ---- */
+
+static uint16_t special_kind(const char *path)
+{
+	static const struct {
+		const char *name;
+		uint16_t kind;
+	} names[] = {
+		{"[heap]", CKPT_VMA_KIND_HEAP},   {"[stack]", CKPT_VMA_KIND_STACK},
+		{"[vdso]", CKPT_VMA_KIND_VDSO},   {"[vvar]", CKPT_VMA_KIND_VVAR},
+		{"[vvar_vclock]", CKPT_VMA_KIND_VVAR_VCLOCK}, {"[vsyscall]", CKPT_VMA_KIND_VSYSCALL},
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(path, names[i].name))
+			return names[i].kind;
+	return CKPT_VMA_KIND_UNKNOWN;
+}
+
+static int has_flag(const char *vmflags, const char *f)
+{
+	for (const char *p = vmflags; p && *p && *p != '\n'; p += 3)
+		if (p[0] == f[0] && p[1] == f[1])
+			return 1;
+	return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* Decides the kind of one area and whether restore can recreate it. */
+static void classify(struct proc_state *p, struct vma_state *v, char perms3, const char *vmflags)
+{
+	const char *path = v->path;
+	int shared = perms3 == 's';
+	uint16_t k = special_kind(path);
+	if (shared)
+		v->f.flags |= CKPT_VMA_FLAGS_SHARED;
+	if (has_flag(vmflags, "gd"))
+		v->f.flags |= CKPT_VMA_FLAGS_GROWS_DOWN;
+	if (has_flag(vmflags, "lo"))
+		v->f.flags |= CKPT_VMA_FLAGS_LOCKED;
+	if (has_flag(vmflags, "dd"))
+		v->f.flags |= CKPT_VMA_FLAGS_DONT_DUMP;
+	if (has_flag(vmflags, "dc"))
+		v->f.flags |= CKPT_VMA_FLAGS_DONT_FORK;
+	if (has_flag(vmflags, "wf"))
+		v->f.flags |= CKPT_VMA_FLAGS_WIPE_ON_FORK;
+	if (ends_with(path, " (deleted)"))
+		v->f.flags |= CKPT_VMA_FLAGS_FILE_DELETED;
+
+	if (k != CKPT_VMA_KIND_UNKNOWN) {
+		v->f.kind = k;
+		return;
+	}
+	if (has_flag(vmflags, "io") || has_flag(vmflags, "pf") ||
+	    (!strncmp(path, "/dev/", 5) && strncmp(path, "/dev/zero", 9))) {
+		v->f.kind = CKPT_VMA_KIND_DEVICE;
+		add_unsupported(p, CKPT_UNSUPPORTED_KIND_VMA, -1, v->f.start, path, "a device mapping cannot be recreated");
+		return;
+	}
+	if (!strncmp(path, "anon_inode:", 11)) {
+		v->f.kind = CKPT_VMA_KIND_UNKNOWN;
+		int uring = strstr(path, "io_uring") != NULL;
+		add_unsupported(p, uring ? CKPT_UNSUPPORTED_KIND_IO_URING : CKPT_UNSUPPORTED_KIND_VMA, -1, v->f.start, path,
+				"a mapping of %s cannot be recreated", uring ? "an io_uring ring" : "a kernel object");
+		return;
+	}
+	if (!strncmp(path, "/SYSV", 5)) {
+		v->f.kind = CKPT_VMA_KIND_ANON_SHARED;
+		add_unsupported(p, CKPT_UNSUPPORTED_KIND_VMA, -1, v->f.start, path, "System V shared memory keeps its id in the kernel");
+		return;
+	}
+	if (!path[0] || path[0] == '[' || !strncmp(path, "/dev/zero", 9)) {
+		/* anonymous, also named ones ([anon:x], [anon_shmem:x]) and MAP_SHARED|MAP_ANONYMOUS (/dev/zero) */
+		v->f.kind = shared ? CKPT_VMA_KIND_ANON_SHARED : CKPT_VMA_KIND_ANON_PRIVATE;
+		v->dump_all = shared; /* shmem pages can exist without being mapped here */
+		if (path[0] == '[' && strncmp(path, "[anon", 5)) {
+			v->f.kind = CKPT_VMA_KIND_UNKNOWN;
+			add_unsupported(p, CKPT_UNSUPPORTED_KIND_VMA, -1, v->f.start, path, "an unknown special mapping");
+		}
+		return;
+	}
+	v->f.kind = shared ? CKPT_VMA_KIND_FILE_SHARED : CKPT_VMA_KIND_FILE_PRIVATE;
+	struct stat st;
+	if ((v->f.flags & CKPT_VMA_FLAGS_FILE_DELETED) || stat(path, &st) < 0 || st.st_ino != v->f.inode ||
+	    major(st.st_dev) != v->f.dev_major || minor(st.st_dev) != v->f.dev_minor) {
+		/* gone or replaced: the image must hold every page, restore maps anonymous memory */
+		v->f.flags |= CKPT_VMA_FLAGS_FILE_DELETED;
+		v->dump_all = 1;
+		return;
+	}
+	v->f.file_size = (uint64_t)st.st_size;
+	v->f.file_mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec;
+}
+
+int vmas_capture(pid_t pid, struct proc_state *p)
+{
+	char *text = read_filef(NULL, "/proc/%d/smaps", pid);
+	if (!text)
+		return fail_errno(EXIT_NOPROC, "cannot read /proc/%d/smaps", pid);
+	struct vma_state *cur = NULL;
+	char perms3 = 'p';
+	for (char *line = text; line && *line;) {
+		char *eol = strchr(line, '\n');
+		if (eol)
+			*eol = 0;
+		unsigned long long start, end, off, ino;
+		unsigned dmaj, dmin;
+		char perms[8];
+		int pos = 0;
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &start, &end, perms, &off, &dmaj, &dmin, &ino, &pos) >= 7 &&
+		    pos > 0) {
+			p->vmas = xrealloc(p->vmas, (p->nvmas + 1) * sizeof(*p->vmas));
+			cur = &p->vmas[p->nvmas++];
+			memset(cur, 0, sizeof(*cur));
+			cur->restore_fd = -1;
+			cur->f.start = start;
+			cur->f.end = end;
+			cur->f.offset = off;
+			cur->f.inode = ino;
+			cur->f.dev_major = dmaj;
+			cur->f.dev_minor = dmin;
+			cur->f.prot = (perms[0] == 'r' ? CKPT_VMA_PROT_READ : 0) | (perms[1] == 'w' ? CKPT_VMA_PROT_WRITE : 0) |
+				      (perms[2] == 'x' ? CKPT_VMA_PROT_EXEC : 0);
+			perms3 = perms[3];
+			cur->path = xstrdup(line + pos);
+		} else if (cur && !strncmp(line, "VmFlags:", 8)) {
+			classify(p, cur, perms3, line + 9);
+			cur = NULL;
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	free(text);
+	p->mm.nvmas = (uint32_t)p->nvmas;
+	return 0;
+}
+
+uint32_t vma_write(struct image_writer *w, const struct vma_state *v, uint32_t mm_tag)
+{
+	struct buf b = {0};
+	buf_put(&b, &v->f, sizeof(v->f));
+	buf_lstr(&b, v->path);
+	uint32_t tag = iw_record(w, CKPT_RECORD_TYPE_VMA, mm_tag, b.p, (uint32_t)b.len);
+	buf_free(&b);
+	return tag;
+}
+
+int vma_read(const struct image *im, const struct image_record *r, struct vma_state *v)
+{
+	struct rcur c;
+	rc_init(&c, im, r);
+	v->restore_fd = -1;
+	if (rc_get(&c, &v->f, sizeof(v->f), "vma fixed fields") < 0 || rc_lstr(&c, &v->path, "path") < 0)
+		return -1;
+	v->dump_all = (v->f.flags & CKPT_VMA_FLAGS_FILE_DELETED) || v->f.kind == CKPT_VMA_KIND_ANON_SHARED;
+	if (v->f.start >= v->f.end || (v->f.start | v->f.end) % im->page_size)
+		return image_bad(im, r, r->off + 32, "vma %llx-%llx is not a page-aligned range", (unsigned long long)v->f.start,
+				 (unsigned long long)v->f.end);
+	return 0;
+}
+
+/* ---- pages ---- */
+
+static int vma_pages_wanted(const struct vma_state *v)
+{
+	switch (v->f.kind) {
+	case CKPT_VMA_KIND_ANON_PRIVATE:
+	case CKPT_VMA_KIND_ANON_SHARED:
+	case CKPT_VMA_KIND_HEAP:
+	case CKPT_VMA_KIND_STACK:
+	case CKPT_VMA_KIND_FILE_PRIVATE:
+		return 1;
+	case CKPT_VMA_KIND_FILE_SHARED:
+		return v->dump_all; /* otherwise the pages are in the file */
+	default:
+		return 0;
+	}
+}
+
+struct run_list {
+	struct ckpt_page_run *v;
+	size_t n, cap;
+	size_t first_of_vma; /* runs never span two areas: each run belongs to one vma */
+	uint64_t pages;
+};
+
+static void add_run(struct run_list *l, uint64_t start, uint64_t end, uint32_t ps, uint32_t flags)
+{
+	if (l->n > l->first_of_vma && l->v[l->n - 1].vaddr + (uint64_t)l->v[l->n - 1].npages * ps == start && l->v[l->n - 1].flags == flags &&
+	    l->v[l->n - 1].npages + (end - start) / ps <= CHUNK_MAX_PAGES) {
+		l->v[l->n - 1].npages += (uint32_t)((end - start) / ps);
+		l->pages += (end - start) / ps;
+		return;
+	}
+	while (start < end) {
+		uint64_t n = (end - start) / ps;
+		if (n > CHUNK_MAX_PAGES)
+			n = CHUNK_MAX_PAGES;
+		if (l->n == l->cap) {
+			l->cap = l->cap ? l->cap * 2 : 256;
+			l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+		}
+		l->v[l->n++] = (struct ckpt_page_run){.vaddr = start, .npages = (uint32_t)n, .flags = flags};
+		l->pages += n;
+		start += n * ps;
+	}
+}
+
+static int scan_vma(int pagemap_fd, const struct vma_state *v, struct run_list *l, uint32_t ps)
+{
+	uint32_t flags = (v->f.kind == CKPT_VMA_KIND_FILE_PRIVATE || v->f.kind == CKPT_VMA_KIND_FILE_SHARED)
+				 ? CKPT_PAGE_RUN_FLAGS_FILE_BACKED
+				 : 0;
+	l->first_of_vma = l->n;
+	if (v->dump_all) {
+		add_run(l, v->f.start, v->f.end, ps, flags);
+		return 0;
+	}
+	struct page_region regs[512];
+	uint64_t start = v->f.start;
+	while (start < v->f.end) {
+		struct pm_scan_arg a = {
+			.size = sizeof(a),
+			.start = start,
+			.end = v->f.end,
+			.vec = (uint64_t)(uintptr_t)regs,
+			.vec_len = sizeof(regs) / sizeof(regs[0]),
+			.category_inverted = PAGE_IS_PFNZERO | PAGE_IS_FILE,
+			.category_mask = PAGE_IS_PFNZERO | PAGE_IS_FILE,
+			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+			.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		};
+		long n = ioctl(pagemap_fd, PAGEMAP_SCAN, &a);
+		if (n < 0)
+			return fail_errno(errno == ENOTTY || errno == EINVAL ? EXIT_UNSUPPORTED : EXIT_FAIL,
+					  "PAGEMAP_SCAN on /proc/PID/pagemap (Linux 6.7 or later is needed)");
+		for (long i = 0; i < n; i++)
+			add_run(l, regs[i].start, regs[i].end, ps, flags);
+		if (a.walk_end <= start)
+			break;
+		start = a.walk_end;
+	}
+	return 0;
+}
+
+static void page_hashes(const uint8_t *data, size_t len, uint32_t ps, uint64_t *out)
+{
+	for (size_t off = 0; off < len; off += ps)
+		*out++ = xxh64(data + off, ps, 0);
+}
+
+/* All chunks: pagemap reserved, pad, pages streamed from the tracee, then the pagemap. */
+int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t mm_tag)
+{
+	uint32_t ps = w->page_size;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	int pm = open(path, O_RDONLY | O_CLOEXEC);
+	if (pm < 0)
+		return fail_errno(EXIT_PERM, "cannot open %s", path);
+	struct run_list l = {0};
+	int rc = -1;
+	for (size_t i = 0; i < p->nvmas; i++)
+		if (vma_pages_wanted(&p->vmas[i]) && scan_vma(pm, &p->vmas[i], &l, ps) < 0)
+			goto out_close;
+	close(pm);
+	pm = -1;
+
+	uint64_t total = l.pages * ps, done = 0, last_report = 0;
+	progress_step("pages", "%llu pages (%llu KiB) in %zu runs", (unsigned long long)l.pages,
+		      (unsigned long long)(total >> 10), l.n);
+	progress_bytes("pages", 0, total);
+	uint8_t *block = xmalloc(IO_BLOCK);
+	struct buf pmb = {0};
+	for (size_t first = 0; first < l.n;) {
+		/* one chunk: as many runs as fit in CHUNK_MAX_PAGES */
+		size_t last = first;
+		uint64_t npages = 0;
+		while (last < l.n && npages + l.v[last].npages <= CHUNK_MAX_PAGES)
+			npages += l.v[last++].npages;
+		uint32_t nruns = (uint32_t)(last - first);
+		uint64_t pmlen = sizeof(struct ckpt_pagemap_fixed) + (uint64_t)nruns * sizeof(struct ckpt_page_run) + npages * 8;
+		pmb.len = 0;
+		struct ckpt_pagemap_fixed pf = {.nruns = nruns, .npages = (uint32_t)npages};
+		buf_put(&pmb, &pf, sizeof(pf));
+		buf_put(&pmb, &l.v[first], nruns * sizeof(struct ckpt_page_run));
+		uint64_t *hashes = buf_put(&pmb, NULL, npages * 8);
+		size_t hash_off = (size_t)((uint8_t *)hashes - pmb.p);
+		if (iw_pages_begin(w, mm_tag, (uint32_t)pmlen, npages * ps) < 0)
+			goto out_free;
+		uint64_t h = 0;
+		for (size_t r = first; r < last; r++) {
+			uint64_t addr = l.v[r].vaddr, left = (uint64_t)l.v[r].npages * ps;
+			while (left) {
+				size_t n = left > IO_BLOCK ? IO_BLOCK : (size_t)left;
+				if (cancelled())
+					goto out_free;
+				if (mem_read(pid, addr, block, n) < 0) {
+					fail_errno(EXIT_FAIL, "cannot read the memory of process %d at 0x%llx", pid, (unsigned long long)addr);
+					goto out_free;
+				}
+				page_hashes(block, n, ps, (uint64_t *)(pmb.p + hash_off) + h);
+				h += n / ps;
+				if (iw_pages_write(w, block, n) < 0)
+					goto out_free;
+				addr += n;
+				left -= n;
+				done += n;
+				if (done - last_report >= IO_BLOCK || done == total) {
+					progress_bytes("pages", done, total);
+					last_report = done;
+				}
+			}
+		}
+		if (!iw_pages_end(w, pmb.p, (uint32_t)pmb.len))
+			goto out_free;
+		first = last;
+	}
+	if (total == 0)
+		progress_bytes("pages", 0, 0);
+	rc = 0;
+out_free:
+	free(block);
+	buf_free(&pmb);
+out_close:
+	if (pm >= 0)
+		close(pm);
+	free(l.v);
+	return rc;
+}
+
+int pagemap_read(const struct image *im, const struct image_record *r, const struct image_record *pages, struct page_chunk *c)
+{
+	struct rcur cur;
+	rc_init(&cur, im, r);
+	struct ckpt_pagemap_fixed pf;
+	if (rc_get(&cur, &pf, sizeof(pf), "pagemap fixed fields") < 0)
+		return -1;
+	const uint8_t *runs = rc_ptr(&cur, (uint64_t)pf.nruns * sizeof(struct ckpt_page_run), "runs");
+	const uint8_t *hashes = runs ? rc_ptr(&cur, (uint64_t)pf.npages * 8, "page_hashes") : NULL;
+	if (!hashes)
+		return -1;
+	c->nruns = pf.nruns;
+	c->npages = pf.npages;
+	c->runs = xmalloc((size_t)pf.nruns * sizeof(struct ckpt_page_run));
+	memcpy(c->runs, runs, (size_t)pf.nruns * sizeof(struct ckpt_page_run));
+	c->hashes = xmalloc((size_t)pf.npages * 8);
+	memcpy(c->hashes, hashes, (size_t)pf.npages * 8);
+	uint64_t sum = 0;
+	for (uint32_t i = 0; i < c->nruns; i++) {
+		if (c->runs[i].vaddr % im->page_size)
+			return image_bad(im, r, r->off + 32 + 8 + (uint64_t)i * 16, "run %u starts at an unaligned address", i);
+		sum += c->runs[i].npages;
+	}
+	if (sum != pf.npages)
+		return image_bad(im, r, r->off + 32, "runs hold %llu pages, npages says %u", (unsigned long long)sum, pf.npages);
+	if (!pages)
+		return pf.npages ? image_bad(im, r, r->off, "pagemap without its pages record") : 0;
+	c->data_off = pages->off + 32;
+	return 0;
+}
+
+/* ---- restore ---- */
+
+#define TASK_SIZE_47 0x7ffffffff000ULL
+
+static int is_special(uint16_t kind)
+{
+	return kind == CKPT_VMA_KIND_VDSO || kind == CKPT_VMA_KIND_VVAR || kind == CKPT_VMA_KIND_VVAR_VCLOCK;
+}
+
+struct range {
+	uint64_t start, end;
+	char name[32];
+};
+
+static size_t read_maps(pid_t pid, struct range **out)
+{
+	char *text = read_filef(NULL, "/proc/%d/maps", pid);
+	size_t n = 0, cap = 0;
+	*out = NULL;
+	for (char *line = text; line && *line;) {
+		char *eol = strchr(line, '\n');
+		if (eol)
+			*eol = 0;
+		unsigned long long s, e;
+		int pos = 0;
+		if (sscanf(line, "%llx-%llx %*s %*s %*s %*s %n", &s, &e, &pos) >= 2) {
+			if (n == cap)
+				*out = xrealloc(*out, (cap = cap ? cap * 2 : 64) * sizeof(**out));
+			(*out)[n] = (struct range){.start = s, .end = e};
+			if (pos > 0)
+				snprintf((*out)[n].name, sizeof((*out)[n].name), "%s", line + pos);
+			n++;
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	free(text);
+	return n;
+}
+
+static int overlaps(const struct range *r, size_t n, uint64_t s, uint64_t e)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s < r[i].end && r[i].start < e)
+			return 1;
+	return 0;
+}
+
+static int overlaps_image(const struct proc_state *p, uint64_t s, uint64_t e)
+{
+	for (size_t i = 0; i < p->nvmas; i++)
+		if (s < p->vmas[i].f.end + (1ULL << 20) && p->vmas[i].f.start < e + (1ULL << 20))
+			return 1; /* keep a MiB away: grows-down stacks and brk need room */
+	return 0;
+}
+
+/* An address range of `len` bytes free in the image and in the given mappings. */
+uint64_t pick_free_area(const struct proc_state *p, const struct range *maps, size_t nmaps, uint64_t len)
+{
+	for (uint64_t at = 0x7f0000000000ULL; at > 0x10000000ULL; at -= 0x1000000000ULL) {
+		for (uint64_t a = at; a < at + 0x1000000000ULL; a += 0x40000000ULL)
+			if (!overlaps(maps, nmaps, a, a + len) && !overlaps_image(p, a, a + len))
+				return a;
+	}
+	return 0;
+}
+
+uint64_t pick_trampoline(const struct proc_state *p, uint64_t len)
+{
+	struct range *maps;
+	size_t n = read_maps(getpid(), &maps);
+	uint64_t a = pick_free_area(p, maps, n, len);
+	free(maps);
+	return a;
+}
+
+static int inject_check(struct restore_ctx *rc, long *ret, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+			uint64_t a5, uint64_t a6, const char *what)
+{
+	long r;
+	if (inject_syscall(rc->main, &r, nr, a1, a2, a3, a4, a5, a6) < 0)
+		return -1;
+	if (ret)
+		*ret = r;
+	if (r < 0 && r > -4096) {
+		errno = (int)-r;
+		return fail_errno(EXIT_FAIL, "restore: %s", what);
+	}
+	return 0;
+}
+
+/* Empties the new process's address space but for the trampoline and the vdso, and moves the
+ * vdso/vvar areas to where the image had them, keeping their relative layout. */
+static int reset_address_space(struct restore_ctx *rc)
+{
+	struct range *maps;
+	size_t n = read_maps(rc->pid, &maps);
+	struct range keep[8];
+	size_t nkeep = 0;
+	struct range specials[4];
+	size_t nspec = 0;
+	keep[nkeep++] = (struct range){.start = rc->tramp, .end = rc->tramp + rc->tramp_len};
+	for (size_t i = 0; i < n; i++) {
+		uint16_t k = special_kind(maps[i].name);
+		if (is_special(k) && nspec < 4 && nkeep < 8) {
+			specials[nspec++] = maps[i];
+			keep[nkeep++] = maps[i];
+		}
+	}
+	/* keep[] sorted by address for the gaps between them */
+	for (size_t i = 0; i < nkeep; i++)
+		for (size_t j = i + 1; j < nkeep; j++)
+			if (keep[j].start < keep[i].start) {
+				struct range t = keep[i];
+				keep[i] = keep[j];
+				keep[j] = t;
+			}
+	uint64_t from = 0;
+	for (size_t i = 0; i <= nkeep; i++) {
+		uint64_t to = i < nkeep ? keep[i].start : TASK_SIZE_47;
+		if (to > from && inject_check(rc, NULL, SYS_munmap, from, to - from, 0, 0, 0, 0, "munmap") < 0)
+			goto fail;
+		if (i < nkeep)
+			from = keep[i].end;
+	}
+
+	/* the image's specials, in address order (vmas are sorted) */
+	const struct vma_state *img[4];
+	size_t nimg = 0;
+	for (size_t i = 0; i < rc->p->nvmas; i++)
+		if (is_special(rc->p->vmas[i].f.kind) && nimg < 4)
+			img[nimg++] = &rc->p->vmas[i];
+	if (nimg != nspec) {
+		fail(EXIT_UNSUPPORTED, "restore: the image has %zu vdso/vvar areas, this kernel %zu", nimg, nspec);
+		goto fail;
+	}
+	if (!nimg)
+		goto done;
+	int64_t delta = (int64_t)(img[0]->f.start - specials[0].start);
+	for (size_t i = 0; i < nimg; i++) {
+		if (special_kind(specials[i].name) != img[i]->f.kind || img[i]->f.end - img[i]->f.start != specials[i].end - specials[i].start ||
+		    (int64_t)(img[i]->f.start - specials[i].start) != delta) {
+			fail(EXIT_UNSUPPORTED, "restore: the vdso layout of this kernel differs from the image's (%s)", specials[i].name);
+			goto fail;
+		}
+	}
+	if (delta) {
+		uint64_t span = specials[nspec - 1].end - specials[0].start;
+		struct range busy[6];
+		size_t nb = 0;
+		busy[nb++] = (struct range){.start = rc->tramp, .end = rc->tramp + rc->tramp_len};
+		busy[nb++] = (struct range){.start = specials[0].start, .end = specials[nspec - 1].end};
+		uint64_t tmp = pick_free_area(rc->p, busy, nb, span);
+		if (!tmp) {
+			fail(EXIT_FAIL, "restore: no room to move the vdso");
+			goto fail;
+		}
+		for (int pass = 0; pass < 2; pass++)
+			for (size_t i = 0; i < nspec; i++) {
+				uint64_t len = specials[i].end - specials[i].start;
+				uint64_t src = pass == 0 ? specials[i].start : tmp + (specials[i].start - specials[0].start);
+				uint64_t dst = pass == 0 ? tmp + (specials[i].start - specials[0].start) : img[i]->f.start;
+				if (inject_check(rc, NULL, SYS_mremap, src, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst, 0,
+						 "moving the vdso (mremap)") < 0)
+					goto fail;
+			}
+	}
+done:
+	free(maps);
+	return 0;
+fail:
+	free(maps);
+	return -1;
+}
+
+static int map_vma(struct restore_ctx *rc, struct vma_state *v)
+{
+	uint64_t len = v->f.end - v->f.start;
+	int prot = ((v->f.prot & CKPT_VMA_PROT_READ) ? PROT_READ : 0) | ((v->f.prot & CKPT_VMA_PROT_WRITE) ? PROT_WRITE : 0) |
+		   ((v->f.prot & CKPT_VMA_PROT_EXEC) ? PROT_EXEC : 0);
+	if (vma_pages_wanted(v))
+		prot |= PROT_READ | PROT_WRITE;
+	int shared = (v->f.flags & CKPT_VMA_FLAGS_SHARED) != 0;
+	int flags = MAP_FIXED | (shared ? MAP_SHARED : MAP_PRIVATE);
+	int fd = -1;
+	uint64_t off = 0;
+	if (v->restore_fd >= 0) {
+		fd = v->restore_fd;
+		off = v->f.offset;
+	} else {
+		flags |= MAP_ANONYMOUS;
+	}
+	if (v->f.flags & CKPT_VMA_FLAGS_GROWS_DOWN)
+		flags |= MAP_GROWSDOWN;
+	long r;
+	char what[160];
+	snprintf(what, sizeof(what), "mmap %llx-%llx %s", (unsigned long long)v->f.start, (unsigned long long)v->f.end, v->path);
+	if (inject_check(rc, &r, SYS_mmap, v->f.start, len, (uint64_t)prot, (uint64_t)flags, (uint64_t)fd, off, what) < 0)
+		return -1;
+	if ((uint64_t)r != v->f.start)
+		return fail(EXIT_FAIL, "restore: %s landed at 0x%lx", what, r);
+	return 0;
+}
+
+static int fill_pages(struct restore_ctx *rc)
+{
+	uint32_t ps = rc->im->page_size;
+	uint64_t total = 0, done = 0, last = 0;
+	for (size_t c = 0; c < rc->p->nchunks; c++)
+		total += (uint64_t)rc->p->chunks[c].npages * ps;
+	progress_step("restore-pages", "loading %llu KiB of pages", (unsigned long long)(total >> 10));
+	struct iovec iov[RESTORE_IOV_MAX];
+	for (size_t c = 0; c < rc->p->nchunks; c++) {
+		const struct page_chunk *ch = &rc->p->chunks[c];
+		uint64_t off = ch->data_off;
+		for (uint32_t i = 0; i < ch->nruns;) {
+			uint32_t k = 0;
+			uint64_t len = 0;
+			while (i < ch->nruns && k < RESTORE_IOV_MAX) {
+				iov[k].iov_base = (void *)ch->runs[i].vaddr;
+				iov[k].iov_len = (size_t)ch->runs[i].npages * ps;
+				len += iov[k].iov_len;
+				k++, i++;
+			}
+			if (mem_write(rc->pid, rc->scratch_iov, iov, k * sizeof(iov[0])) < 0)
+				return fail_errno(EXIT_FAIL, "restore: cannot write to the new process");
+			long r;
+			if (inject_check(rc, &r, SYS_preadv, (uint64_t)rc->image_fd, rc->scratch_iov, k, off, 0, 0,
+					 "reading pages from the image (preadv)") < 0)
+				return -1;
+			if ((uint64_t)r != len)
+				return fail(EXIT_BADIMAGE, "bad image %s: short read of %llu page bytes at byte %llu", rc->im->path,
+					    (unsigned long long)len, (unsigned long long)off);
+			off += len;
+			done += len;
+			if (done - last >= IO_BLOCK || done == total) {
+				progress_bytes("restore-pages", done, total);
+				last = done;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Every page against its hash, read back from the new process: this checks the image's page
+ * bytes and that they landed where they belong. */
+static int verify_pages(struct restore_ctx *rc)
+{
+	uint32_t ps = rc->im->page_size;
+	uint8_t *block = xmalloc(IO_BLOCK);
+	int rc_ = -1;
+	for (size_t c = 0; c < rc->p->nchunks; c++) {
+		const struct page_chunk *ch = &rc->p->chunks[c];
+		uint64_t h = 0;
+		for (uint32_t i = 0; i < ch->nruns; i++) {
+			uint64_t addr = ch->runs[i].vaddr, left = (uint64_t)ch->runs[i].npages * ps;
+			while (left) {
+				size_t n = left > IO_BLOCK ? IO_BLOCK : (size_t)left;
+				if (mem_read(rc->pid, addr, block, n) < 0) {
+					fail_errno(EXIT_FAIL, "restore: cannot read back the pages at 0x%llx", (unsigned long long)addr);
+					goto out;
+				}
+				for (size_t o = 0; o < n; o += ps, h++) {
+					uint64_t got = xxh64(block + o, ps, 0);
+					if (got != ch->hashes[h]) {
+						fail(EXIT_BADIMAGE,
+						     "bad image %s: page %llu of pagemap #%zu (address 0x%llx, byte %llu of the file) does not match its hash",
+						     rc->im->path, (unsigned long long)h, c, (unsigned long long)(addr + o),
+						     (unsigned long long)(ch->data_off + h * ps));
+						goto out;
+					}
+				}
+				addr += n;
+				left -= n;
+			}
+		}
+	}
+	rc_ = 0;
+out:
+	free(block);
+	return rc_;
+}
+
+static int finish_vma(struct restore_ctx *rc, const struct vma_state *v)
+{
+	uint64_t len = v->f.end - v->f.start;
+	int prot = ((v->f.prot & CKPT_VMA_PROT_READ) ? PROT_READ : 0) | ((v->f.prot & CKPT_VMA_PROT_WRITE) ? PROT_WRITE : 0) |
+		   ((v->f.prot & CKPT_VMA_PROT_EXEC) ? PROT_EXEC : 0);
+	if (vma_pages_wanted(v) && prot != (PROT_READ | PROT_WRITE) &&
+	    inject_check(rc, NULL, SYS_mprotect, v->f.start, len, (uint64_t)prot, 0, 0, 0, "mprotect") < 0)
+		return -1;
+	static const struct {
+		uint32_t flag;
+		int advice;
+	} adv[] = {
+		{CKPT_VMA_FLAGS_DONT_DUMP, MADV_DONTDUMP},
+		{CKPT_VMA_FLAGS_DONT_FORK, MADV_DONTFORK},
+		{CKPT_VMA_FLAGS_WIPE_ON_FORK, MADV_WIPEONFORK},
+	};
+	for (size_t i = 0; i < sizeof(adv) / sizeof(adv[0]); i++)
+		if ((v->f.flags & adv[i].flag) &&
+		    inject_check(rc, NULL, SYS_madvise, v->f.start, len, (uint64_t)adv[i].advice, 0, 0, 0, "madvise") < 0)
+			return -1;
+	return 0;
+}
+
+int memory_restore(struct restore_ctx *rc)
+{
+	progress_step("restore-vmas", "%zu areas", rc->p->nvmas);
+	if (reset_address_space(rc) < 0)
+		return -1;
+	for (size_t i = 0; i < rc->p->nvmas; i++) {
+		struct vma_state *v = &rc->p->vmas[i];
+		if (!vma_restorable(v))
+			continue;
+		if (map_vma(rc, v) < 0)
+			return -1;
+	}
+	if (fill_pages(rc) < 0 || verify_pages(rc) < 0)
+		return -1;
+	for (size_t i = 0; i < rc->p->nvmas; i++) {
+		const struct vma_state *v = &rc->p->vmas[i];
+		if (!vma_restorable(v))
+			continue;
+		if (finish_vma(rc, v) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int vma_uses_file(const struct vma_state *v)
+{
+	return (v->f.kind == CKPT_VMA_KIND_FILE_PRIVATE || v->f.kind == CKPT_VMA_KIND_FILE_SHARED) &&
+	       !(v->f.flags & CKPT_VMA_FLAGS_FILE_DELETED);
+}
+
+/* Areas mapped by restore itself (the vdso areas are moved, not mapped; the vsyscall page is
+ * the kernel's; unsupported areas are left out with a warning). */
+int vma_restorable(const struct vma_state *v)
+{
+	return !is_special(v->f.kind) && v->f.kind != CKPT_VMA_KIND_VSYSCALL && v->f.kind != CKPT_VMA_KIND_DEVICE &&
+	       v->f.kind != CKPT_VMA_KIND_UNKNOWN;
+}
+
+/* The fd each file-backed area is mapped from in the new process: one per file and access,
+ * numbered from first_fd. Computed alike by the restore child (which opens them) and the tracer. */
+int vma_assign_fds(struct proc_state *p, int first_fd)
+{
+	int next = first_fd;
+	for (size_t i = 0; i < p->nvmas; i++) {
+		struct vma_state *v = &p->vmas[i];
+		v->restore_fd = -1;
+		if (!vma_restorable(v) || !vma_uses_file(v))
+			continue;
+		for (size_t j = 0; j < i; j++)
+			if (p->vmas[j].restore_fd >= 0 && !strcmp(p->vmas[j].path, v->path) &&
+			    ((p->vmas[j].f.flags ^ v->f.flags) & CKPT_VMA_FLAGS_SHARED) == 0 &&
+			    ((p->vmas[j].f.prot ^ v->f.prot) & CKPT_VMA_PROT_WRITE) == 0) {
+				v->restore_fd = p->vmas[j].restore_fd;
+				break;
+			}
+		if (v->restore_fd < 0)
+			v->restore_fd = next++;
+	}
+	return next;
+}
+
+/* Opens the files of file-backed areas at their assigned fds, checking that each is still the
+ * file the image saw. Runs in the restore child. */
+int vma_files_open_in_child(const struct proc_state *p)
+{
+	for (size_t i = 0; i < p->nvmas; i++) {
+		const struct vma_state *v = &p->vmas[i];
+		if (v->restore_fd < 0 || fcntl(v->restore_fd, F_GETFD) >= 0)
+			continue; /* none, or already opened for an earlier area */
+		int wr = (v->f.flags & CKPT_VMA_FLAGS_SHARED) && (v->f.prot & CKPT_VMA_PROT_WRITE);
+		int fd = open(v->path, wr ? O_RDWR : O_RDONLY);
+		if (fd < 0)
+			return fail_errno(EXIT_FAIL, "cannot open %s to map it", v->path);
+		struct stat st;
+		int same = fstat(fd, &st) == 0 && st.st_ino == v->f.inode && major(st.st_dev) == v->f.dev_major &&
+			   minor(st.st_dev) == v->f.dev_minor;
+		/* a private mapping relies on the file's bytes for every page the image left out */
+		int unchanged = (v->f.flags & CKPT_VMA_FLAGS_SHARED) ||
+				((uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec == v->f.file_mtime_ns &&
+				 (uint64_t)st.st_size == v->f.file_size);
+		if (!same || !unchanged) {
+			close(fd);
+			return fail(EXIT_UNSUPPORTED, "%s is not the file the image mapped (%s since the checkpoint)", v->path,
+				    same ? "it changed" : "it was replaced");
+		}
+		if (fd != v->restore_fd) {
+			if (dup2(fd, v->restore_fd) < 0)
+				return fail_errno(EXIT_FAIL, "dup2");
+			close(fd);
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,636 @@
+/* `ckpt restore`: a new process from an image.
+ *
+ * A forked child first sets up what it can as itself: the fd table, cwd, umask, rlimits,
+ * signal handlers (every signal blocked), the files to map; then it stops. From there the
+ * tracer drives it only by injected syscalls through a small trampoline page ("syscall; int3")
+ * placed where neither the child nor the image has anything: it empties the address space,
+ * moves the vdso to the image's place, maps the areas, has the child preadv its pages from the
+ * image, checks every page hash, sets the mm fields, creates the threads and gives each its
+ * state, registers and mask. Any failure kills the child (PTRACE_O_EXITKILL covers our death). */
+#include "ckpt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TRAMP_PAGES 6 /* code, scratch, 4 pages of iovecs */
+
+struct restore_opts {
+	const char *image;
+	const char *pid_file;
+	struct stdio_plan stdio;
+};
+
+struct fd_layout {
+	int base, image_fd, msg_fd, exe_fd, saved, vma_first, tmp_base;
+};
+
+/* ---- loading the image into the model ---- */
+
+static int load_head(const struct image *im, const struct image_record *r, struct proc_state *p)
+{
+	struct rcur c;
+	rc_init(&c, im, r);
+	if (rc_get(&c, &p->head, sizeof(p->head), "head fixed fields") < 0 || rc_lstr(&c, &p->sysname, "sysname") < 0 ||
+	    rc_lstr(&c, &p->nodename, "nodename") < 0 || rc_lstr(&c, &p->release, "release") < 0 ||
+	    rc_lstr(&c, &p->version, "version") < 0 || rc_lstr(&c, &p->machine, "machine") < 0 ||
+	    rc_lstr(&c, &p->checkpointer, "checkpointer") < 0 || rc_lstr(&c, &p->boot_id, "boot_id") < 0)
+		return -1;
+	return 0;
+}
+
+static int load_unsupported(const struct image *im, const struct image_record *r, struct proc_state *p)
+{
+	p->unsup = xrealloc(p->unsup, (p->nunsup + 1) * sizeof(*p->unsup));
+	struct unsupported_state *u = &p->unsup[p->nunsup++];
+	memset(u, 0, sizeof(*u));
+	struct rcur c;
+	rc_init(&c, im, r);
+	if (rc_get(&c, &u->f, sizeof(u->f), "unsupported fixed fields") < 0 || rc_lstr(&c, &u->reason, "reason") < 0 ||
+	    rc_lstr(&c, &u->detail, "detail") < 0)
+		return -1;
+	return 0;
+}
+
+static int restore_load(struct image *im, struct proc_state *p)
+{
+	uint32_t proc_index = UINT32_MAX, mm_index = UINT32_MAX;
+	uint32_t *thread_rec = NULL; /* record index of each thread */
+	uint32_t *chunk_rec = NULL;  /* record index of each pagemap */
+	int rc = -1, have_head = 0;
+	for (size_t i = 0; i < im->n; i++) {
+		const struct image_record *r = &im->recs[i];
+		const struct image_record *parent = r->parent == UINT32_MAX ? NULL : &im->recs[r->parent];
+		uint32_t ptype = parent ? parent->type : 0;
+#define NEED_PARENT(t)                                                                                                  \
+	do {                                                                                                            \
+		if (ptype != (t)) {                                                                                     \
+			image_bad(im, r, r->off + 16, "its parent must be a %s record", record_type_name(t));          \
+			goto out;                                                                                       \
+		}                                                                                                       \
+	} while (0)
+		switch (r->type) {
+		case CKPT_RECORD_TYPE_HEAD:
+			if (load_head(im, r, p) < 0)
+				goto out;
+			have_head = 1;
+			break;
+		case CKPT_RECORD_TYPE_PROCESS:
+			if (proc_index != UINT32_MAX) {
+				fail(EXIT_UNSUPPORTED, "%s holds more than one process; restoring process trees is not supported yet", im->path);
+				goto out;
+			}
+			if (process_read(im, r, p) < 0)
+				goto out;
+			proc_index = (uint32_t)i;
+			break;
+		case CKPT_RECORD_TYPE_THREAD:
+			NEED_PARENT(CKPT_RECORD_TYPE_PROCESS);
+			p->threads = xrealloc(p->threads, (p->nthreads + 1) * sizeof(*p->threads));
+			memset(&p->threads[p->nthreads], 0, sizeof(p->threads[0]));
+			thread_rec = xrealloc(thread_rec, (p->nthreads + 1) * sizeof(uint32_t));
+			thread_rec[p->nthreads] = (uint32_t)i;
+			if (thread_read(im, r, &p->threads[p->nthreads++]) < 0)
+				goto out;
+			break;
+		case CKPT_RECORD_TYPE_MM:
+			NEED_PARENT(CKPT_RECORD_TYPE_PROCESS);
+			if (mm_read(im, r, p) < 0)
+				goto out;
+			mm_index = (uint32_t)i;
+			break;
+		case CKPT_RECORD_TYPE_VMA:
+			NEED_PARENT(CKPT_RECORD_TYPE_MM);
+			p->vmas = xrealloc(p->vmas, (p->nvmas + 1) * sizeof(*p->vmas));
+			memset(&p->vmas[p->nvmas], 0, sizeof(p->vmas[0]));
+			if (vma_read(im, r, &p->vmas[p->nvmas++]) < 0)
+				goto out;
+			if (p->nvmas > 1 && p->vmas[p->nvmas - 1].f.start < p->vmas[p->nvmas - 2].f.end) {
+				image_bad(im, r, r->off + 32, "vma overlaps or precedes the one before it");
+				goto out;
+			}
+			break;
+		case CKPT_RECORD_TYPE_PAGEMAP: {
+			NEED_PARENT(CKPT_RECORD_TYPE_MM);
+			const struct image_record *pages = NULL;
+			for (size_t j = i + 1; j < im->n && !pages; j++)
+				if (im->recs[j].type == CKPT_RECORD_TYPE_PAGES && im->recs[j].parent == i)
+					pages = &im->recs[j];
+			p->chunks = xrealloc(p->chunks, (p->nchunks + 1) * sizeof(*p->chunks));
+			memset(&p->chunks[p->nchunks], 0, sizeof(p->chunks[0]));
+			chunk_rec = xrealloc(chunk_rec, (p->nchunks + 1) * sizeof(uint32_t));
+			chunk_rec[p->nchunks] = (uint32_t)i;
+			if (pagemap_read(im, r, pages, &p->chunks[p->nchunks++]) < 0)
+				goto out;
+			break;
+		}
+		case CKPT_RECORD_TYPE_SIGACTIONS:
+			NEED_PARENT(CKPT_RECORD_TYPE_PROCESS);
+			if (sigactions_read(im, r, p) < 0)
+				goto out;
+			break;
+		case CKPT_RECORD_TYPE_PENDING_SIGNALS:
+			if (ptype == CKPT_RECORD_TYPE_PROCESS) {
+				if (pending_read(im, r, &p->pending) < 0)
+					goto out;
+			} else if (ptype == CKPT_RECORD_TYPE_THREAD) {
+				size_t t = 0;
+				while (t < p->nthreads && thread_rec[t] != r->parent)
+					t++;
+				if (t == p->nthreads || pending_read(im, r, &p->threads[t].pending) < 0)
+					goto out;
+			} else {
+				image_bad(im, r, r->off + 16, "its parent must be a process or a thread");
+				goto out;
+			}
+			break;
+		case CKPT_RECORD_TYPE_FILES:
+			NEED_PARENT(CKPT_RECORD_TYPE_PROCESS);
+			if (files_read(im, r, p) < 0)
+				goto out;
+			break;
+		case CKPT_RECORD_TYPE_FD:
+			NEED_PARENT(CKPT_RECORD_TYPE_FILES);
+			if (fd_read(im, r, p) < 0)
+				goto out;
+			break;
+		case CKPT_RECORD_TYPE_UNSUPPORTED:
+			if (load_unsupported(im, r, p) < 0)
+				goto out;
+			break;
+		default:
+			break; /* pad, pages (read by pagemap), and types of later minor versions */
+		}
+#undef NEED_PARENT
+	}
+	if (!have_head || proc_index == UINT32_MAX || mm_index == UINT32_MAX || !p->nthreads) {
+		fail(EXIT_BADIMAGE, "bad image %s: it lacks a %s record", im->path,
+		     !have_head ? "head" : proc_index == UINT32_MAX ? "process" : mm_index == UINT32_MAX ? "mm" : "thread");
+		goto out;
+	}
+	/* the main thread first */
+	for (size_t t = 1; t < p->nthreads; t++)
+		if (p->threads[t].f.flags & CKPT_THREAD_FLAGS_MAIN_THREAD) {
+			struct thread_state tmp = p->threads[0];
+			p->threads[0] = p->threads[t];
+			p->threads[t] = tmp;
+		}
+	/* every page run inside a vma that restore maps */
+	for (size_t c = 0; c < p->nchunks; c++)
+		for (uint32_t k = 0; k < p->chunks[c].nruns; k++) {
+			const struct ckpt_page_run *run = &p->chunks[c].runs[k];
+			uint64_t end = run->vaddr + (uint64_t)run->npages * im->page_size;
+			size_t v = 0;
+			while (v < p->nvmas && !(p->vmas[v].f.start <= run->vaddr && end <= p->vmas[v].f.end))
+				v++;
+			if (v == p->nvmas || !vma_restorable(&p->vmas[v])) {
+				const struct image_record *r = &im->recs[chunk_rec[c]];
+				image_bad(im, r, r->off + 32 + 8 + (uint64_t)k * 16, "run %u (0x%llx, %u pages) lies outside every restorable vma",
+					  k, (unsigned long long)run->vaddr, run->npages);
+				goto out;
+			}
+		}
+	rc = 0;
+out:
+	free(thread_rec);
+	free(chunk_rec);
+	return rc;
+}
+
+/* ---- the child ---- */
+
+static int g_msg_fd = -1;
+
+void child_warn(const char *fmt, ...)
+{
+	char line[600];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line + 1, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	line[0] = 'W';
+	if (n > (int)sizeof(line) - 3)
+		n = (int)sizeof(line) - 3;
+	line[n + 1] = '\n';
+	if (write_all(g_msg_fd, line, (size_t)n + 2) < 0)
+		return;
+}
+
+static int move_up(int fd, int floor)
+{
+	return fd < 0 ? -1 : fcntl(fd, F_DUPFD, floor);
+}
+
+static int place(int fd, int target)
+{
+	if (fd < 0)
+		return 0;
+	if (dup2(fd, target) < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+static int set_creds(const struct proc_state *p)
+{
+	if (getuid() != 0 || (p->pf.uids[0] == 0 && p->pf.uids[1] == 0 && p->pf.gids[0] == 0))
+		return 0;
+	gid_t *g = xcalloc(p->ngroups + 1, sizeof(gid_t));
+	for (uint32_t i = 0; i < p->ngroups; i++)
+		g[i] = p->groups[i];
+	int r = setgroups(p->ngroups, g);
+	free(g);
+	if (r < 0 || setresgid(p->pf.gids[0], p->pf.gids[1], p->pf.gids[2]) < 0 ||
+	    setresuid(p->pf.uids[0], p->pf.uids[1], p->pf.uids[2]) < 0)
+		return fail_errno(EXIT_PERM, "cannot take the image's user and groups");
+	prctl(PR_SET_DUMPABLE, 1);
+	return 0;
+}
+
+static int child_setup(struct proc_state *p, const struct fd_layout *L, int image_fd, int msg_fd, uint64_t tramp,
+		       struct restore_opts *o)
+{
+	void *t = mmap((void *)tramp, TRAMP_PAGES * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (t != (void *)tramp)
+		return fail_errno(EXIT_FAIL, "cannot map the trampoline at 0x%llx", (unsigned long long)tramp);
+	static const uint8_t code[] = {0x0f, 0x05, 0xcc}; /* syscall; int3 */
+	memcpy(t, code, sizeof(code));
+	if (mprotect(t, 4096, PROT_READ | PROT_EXEC) < 0)
+		return fail_errno(EXIT_FAIL, "mprotect of the trampoline");
+
+	/* our own fds above everything the image uses, then nothing else open */
+	int hi = L->tmp_base + 64;
+	int a = move_up(image_fd, hi), b = move_up(msg_fd, hi), s[3];
+	for (int i = 0; i < 3; i++)
+		s[i] = o->stdio.mode == STDIO_INHERIT ? move_up(i, hi) : -1;
+	if (a < 0 || b < 0)
+		return fail_errno(EXIT_FAIL, "cannot move the restore's own fds (is RLIMIT_NOFILE too low?)");
+	int top = a > b ? a : b;
+	for (int i = 0; i < 3; i++)
+		top = s[i] > top ? s[i] : top;
+	syscall(SYS_close_range, 0, hi - 1, 0);
+	syscall(SYS_close_range, top + 1, ~0U, 0);
+	if (place(a, L->image_fd) < 0 || place(b, L->msg_fd) < 0)
+		return fail_errno(EXIT_FAIL, "cannot place the restore's own fds");
+	g_msg_fd = L->msg_fd;
+	for (int i = 0; i < 3; i++) {
+		if (place(s[i], L->saved + i) < 0)
+			return fail_errno(EXIT_FAIL, "cannot keep stdio");
+		o->stdio.saved[i] = s[i] >= 0 ? L->saved + i : -1;
+	}
+	int exe = open(p->exe, O_RDONLY);
+	if (exe >= 0 && place(exe, L->exe_fd) < 0)
+		return fail_errno(EXIT_FAIL, "dup2");
+
+	if (process_apply_in_child(p) < 0 || vma_files_open_in_child(p) < 0 ||
+	    files_apply_in_child(p, &o->stdio, L->tmp_base) < 0 || sigactions_apply_in_child(p) < 0 || set_creds(p) < 0)
+		return -1;
+	for (int i = 0; i < 3; i++)
+		if (o->stdio.saved[i] >= 0)
+			close(o->stdio.saved[i]);
+	return 0;
+}
+
+static void child_main(struct proc_state *p, const struct fd_layout *L, int image_fd, int msg_fd, uint64_t tramp,
+		       struct restore_opts *o)
+{
+	g_msg_fd = msg_fd;
+	if (child_setup(p, L, image_fd, msg_fd, tramp, o) < 0) {
+		char line[1100];
+		int n = snprintf(line, sizeof(line), "E%d %s\n", fail_code(), fail_message());
+		if (write_all(g_msg_fd, line, (size_t)(n < (int)sizeof(line) ? n : (int)sizeof(line) - 1)) < 0)
+			_exit(fail_code());
+		_exit(fail_code());
+	}
+	close(g_msg_fd);
+	if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0)
+		_exit(EXIT_FAIL);
+	kill(getpid(), SIGSTOP);
+	_exit(EXIT_FAIL); /* never: the tracer replaces everything before this runs */
+}
+
+/* Reads what the child reports until it closes its end: warnings, or one error. */
+static int child_messages(int fd)
+{
+	struct buf b = {0};
+	char chunk[512];
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (b.len + (size_t)n < (1u << 20))
+			buf_put(&b, chunk, (size_t)n);
+	}
+	buf_put(&b, "", 1);
+	int rc = 0;
+	for (char *line = (char *)b.p; *line;) {
+		char *eol = strchr(line, '\n');
+		if (eol)
+			*eol = 0;
+		if (line[0] == 'W') {
+			warn("%s", line + 1);
+		} else if (line[0] == 'E') {
+			char *msg;
+			long code = strtol(line + 1, &msg, 10);
+			fail((int)code, "%s", *msg ? msg + 1 : "the restore child failed");
+			rc = -1;
+		}
+		if (!eol)
+			break;
+		line = eol + 1;
+	}
+	buf_free(&b);
+	return rc;
+}
+
+/* ---- the tracer ---- */
+
+static int inject_simple(struct tracee *t, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, const char *what)
+{
+	long r;
+	if (inject_syscall(t, &r, nr, a1, a2, a3, a4, 0, 0) < 0)
+		return -1;
+	if (r < 0) {
+		errno = (int)-r;
+		return fail_errno(EXIT_FAIL, "restore: %s", what);
+	}
+	return 0;
+}
+
+static void pin_cpus(struct restore_ctx *rc, cpu_set_t *saved, int pin)
+{
+	if (pin) {
+		sched_getaffinity(0, sizeof(*saved), saved);
+		int cpu = sched_getcpu();
+		cpu_set_t one;
+		CPU_ZERO(&one);
+		CPU_SET(cpu < 0 ? 0 : cpu, &one);
+		sched_setaffinity(0, sizeof(one), &one);
+		sched_setaffinity(rc->pid, sizeof(one), &one);
+	} else {
+		for (size_t i = 0; i < rc->p->nthreads; i++)
+			if (rc->p->threads[i].tr.attached)
+				sched_setaffinity(rc->p->threads[i].tr.tid, sizeof(*saved), saved);
+		sched_setaffinity(0, sizeof(*saved), saved);
+	}
+}
+
+static int write_pid_file(const char *path, pid_t pid)
+{
+	char *tmp = xasprintf("%s.tmp-%d", path, getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	char line[32];
+	int n = snprintf(line, sizeof(line), "%d\n", pid);
+	int rc = fd < 0 || write_all(fd, line, (size_t)n) < 0 || close(fd) < 0 || rename(tmp, path) < 0 ? -1 : 0;
+	if (rc < 0) {
+		fail_errno(EXIT_IO, "cannot write the pid file %s", path);
+		unlink(tmp);
+	}
+	free(tmp);
+	return rc;
+}
+
+static int drive(struct restore_ctx *rc, const struct fd_layout *L, const struct restore_opts *o)
+{
+	struct proc_state *p = rc->p;
+	struct tracee *t0 = rc->main;
+	int st;
+	if (tracee_wait(t0, &st) < 0)
+		return -1;
+	if (!WIFSTOPPED(st) || WSTOPSIG(st) != SIGSTOP)
+		return fail(EXIT_FAIL, "restore: the new process stopped unexpectedly (status 0x%x)", st);
+	if (ptrace(PTRACE_SETOPTIONS, t0->tid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL) < 0)
+		return fail_errno(EXIT_FAIL, "restore: PTRACE_SETOPTIONS");
+	if (ptrace(PTRACE_GETREGS, t0->tid, 0, &t0->orig) < 0)
+		return fail_errno(EXIT_FAIL, "restore: PTRACE_GETREGS");
+	if (inject_begin(t0, 0) < 0)
+		return -1;
+
+	/* glibc registered rseq in the child: the kernel would kill it once that area is gone */
+	struct __ptrace_rseq_configuration rs;
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, t0->tid, sizeof(rs), &rs) == (long)sizeof(rs) && rs.rseq_abi_pointer &&
+	    inject_simple(t0, SYS_rseq, rs.rseq_abi_pointer, rs.rseq_abi_size, 1 /* RSEQ_FLAG_UNREGISTER */, rs.signature,
+			  "unregistering rseq") < 0)
+		return -1;
+
+	if (memory_restore(rc) < 0)
+		return -1;
+	progress_step("restore-mm", "mm fields and auxv");
+	if (mm_restore(rc, L->exe_fd) < 0)
+		return -1;
+	if (inject_simple(t0, SYS_close_range, (uint64_t)L->base, ~0U, 0, 0, "closing the restore's fds") < 0)
+		return -1;
+	struct rlimit nofile = {.rlim_cur = p->pf.rlimits[CKPT_RLIMIT_RESOURCE_NOFILE].cur,
+				.rlim_max = p->pf.rlimits[CKPT_RLIMIT_RESOURCE_NOFILE].max};
+	struct rlimit cur;
+	getrlimit(RLIMIT_NOFILE, &cur);
+	if (nofile.rlim_max > cur.rlim_max)
+		nofile.rlim_max = cur.rlim_max;
+	if (nofile.rlim_cur > nofile.rlim_max)
+		nofile.rlim_cur = nofile.rlim_max;
+	if (mem_write(rc->pid, rc->scratch, &nofile, sizeof(nofile)) < 0)
+		return fail_errno(EXIT_FAIL, "restore: cannot write to the new process");
+	if (inject_simple(t0, SYS_prlimit64, 0, RLIMIT_NOFILE, rc->scratch, 0, "RLIMIT_NOFILE") < 0)
+		return -1;
+
+	progress_step("restore-threads", "%zu threads", p->nthreads);
+	for (size_t i = 1; i < p->nthreads; i++)
+		if (thread_create(t0, &p->threads[i], rc->scratch) < 0)
+			return -1;
+	for (size_t i = 0; i < p->nthreads; i++)
+		if (thread_restore_state(rc->pid, &p->threads[i], rc->scratch) < 0)
+			return -1;
+	progress_step("restore-signals", "%u pending signals", p->pending.n);
+	if (pending_restore(rc) < 0)
+		return -1;
+	if (inject_simple(t0, SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, "PR_SET_PDEATHSIG") < 0)
+		return -1;
+	if (inject_simple(t0, SYS_munmap, rc->tramp, rc->tramp_len, 0, 0, "removing the trampoline") < 0)
+		return -1;
+	for (size_t i = 0; i < p->nthreads; i++)
+		if (thread_restore_final(&p->threads[i]) < 0)
+			return -1;
+	if (o->pid_file && write_pid_file(o->pid_file, rc->pid) < 0)
+		return -1;
+	return 0;
+}
+
+static int usage(void)
+{
+	fputs("usage: ckpt restore IMAGE [--pid-file FILE] [--stdio=inherit|null|PATH] [--progress=json]\n", stderr);
+	return EXIT_USAGE;
+}
+
+int cmd_restore(int argc, char **argv)
+{
+	struct restore_opts o = {.stdio = {.mode = STDIO_INHERIT, .saved = {-1, -1, -1}}};
+	static const struct option opts[] = {
+		{"pid-file", required_argument, NULL, 'p'},
+		{"stdio", required_argument, NULL, 's'},
+		{"progress", required_argument, NULL, 'P'},
+		{"verbose", no_argument, NULL, 'v'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': o.pid_file = optarg; break;
+		case 'v': g_verbose = 1; break;
+		case 's':
+			if (!strcmp(optarg, "inherit"))
+				o.stdio.mode = STDIO_INHERIT;
+			else if (!strcmp(optarg, "null"))
+				o.stdio.mode = STDIO_NULL;
+			else if (optarg[0])
+				o.stdio.mode = STDIO_PATH, o.stdio.path = optarg;
+			else
+				return usage();
+			break;
+		case 'P':
+			if (strcmp(optarg, "json"))
+				return usage();
+			g_json = 1;
+			break;
+		default: return usage();
+		}
+	}
+	if (optind != argc - 1)
+		return usage();
+	o.image = argv[optind];
+
+	uint64_t t_start = now_ns(CLOCK_MONOTONIC);
+	struct image im;
+	struct proc_state p;
+	memset(&p, 0, sizeof(p));
+	pid_t child = -1;
+	int msg[2] = {-1, -1};
+	struct restore_ctx rc = {0};
+	cpu_set_t saved_cpus;
+	int pinned = 0, ok = 0;
+	signal(SIGPIPE, SIG_IGN);
+
+	progress_step("restore-load", "reading %s", o.image);
+	if (image_open(&im, o.image) < 0 || restore_load(&im, &p) < 0)
+		goto out;
+	if (p.head.arch != CKPT_ARCH_X86_64 || p.head.page_size != (uint32_t)sysconf(_SC_PAGESIZE)) {
+		fail(EXIT_UNSUPPORTED, "the image is for another machine (arch %u, page size %u)", p.head.arch, p.head.page_size);
+		goto out;
+	}
+	if (mm_check_compatible(&p) < 0)
+		goto out;
+	if (getuid() != 0 && (p.pf.uids[0] != getuid() || p.pf.uids[1] != geteuid())) {
+		fail(EXIT_PERM, "the image's process ran as uid %u; uid %u cannot restore it", p.pf.uids[1], geteuid());
+		goto out;
+	}
+	for (size_t i = 0; i < p.nunsup; i++)
+		warn("not restored: %s (%s)", p.unsup[i].reason, p.unsup[i].detail);
+
+	struct fd_layout L;
+	L.base = files_max_fd(&p) + 1;
+	L.image_fd = L.base;
+	L.msg_fd = L.base + 1;
+	L.exe_fd = L.base + 2;
+	L.saved = L.base + 3;
+	L.vma_first = L.base + 6;
+	L.tmp_base = vma_assign_fds(&p, L.vma_first) + 1;
+
+	rc.im = &im;
+	rc.p = &p;
+	rc.tramp_len = TRAMP_PAGES * 4096;
+	rc.tramp = pick_trampoline(&p, rc.tramp_len);
+	rc.scratch = rc.tramp + 4096;
+	rc.scratch_iov = rc.tramp + 8192;
+	rc.image_fd = L.image_fd;
+	if (!rc.tramp) {
+		fail(EXIT_FAIL, "restore: no free address range for the trampoline");
+		goto out;
+	}
+	if (pipe2(msg, O_CLOEXEC) < 0) {
+		fail_errno(EXIT_FAIL, "pipe2");
+		goto out;
+	}
+	fflush(NULL);
+	pid_t parent = getpid();
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	child = fork();
+	if (child < 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		fail_errno(EXIT_FAIL, "fork");
+		goto out;
+	}
+	if (child == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(EXIT_FAIL);
+		close(msg[0]);
+		child_main(&p, &L, im.fd, msg[1], rc.tramp, &o);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(msg[1]);
+	msg[1] = -1;
+	progress_step("restore-files", "the new process %d sets up its files", child);
+	if (child_messages(msg[0]) < 0)
+		goto out;
+	rc.pid = child;
+	rc.main = &p.threads[0].tr;
+	rc.main->tid = child;
+	rc.main->attached = 1;
+	for (size_t i = 0; i < p.nthreads; i++)
+		p.threads[i].tr.syscall_ip = rc.tramp;
+	pin_cpus(&rc, &saved_cpus, 1);
+	pinned = 1;
+	if (drive(&rc, &L, &o) < 0)
+		goto out;
+	pin_cpus(&rc, &saved_cpus, 0);
+	pinned = 0;
+	printf("%s%d%s\n", g_json ? "{\"event\":\"restored\",\"pid\":" : "", child, g_json ? "}" : "");
+	fflush(stdout);
+	for (size_t i = 0; i < p.nthreads; i++)
+		ptrace(PTRACE_DETACH, p.threads[i].tr.tid, 0, 0);
+	ok = 1;
+	progress_done(o.image, im.size, (now_ns(CLOCK_MONOTONIC) - t_start) / 1000000);
+out:
+	if (pinned)
+		pin_cpus(&rc, &saved_cpus, 0);
+	if (!ok && child > 0) {
+		kill(child, SIGKILL);
+		while (waitpid(child, NULL, __WALL) < 0 && errno == EINTR)
+			;
+		for (size_t i = 1; i < p.nthreads; i++)
+			if (p.threads[i].tr.attached)
+				waitpid(p.threads[i].tr.tid, NULL, __WALL | WNOHANG);
+		if (o.pid_file)
+			unlink(o.pid_file);
+	}
+	if (msg[0] >= 0)
+		close(msg[0]);
+	if (msg[1] >= 0)
+		close(msg[1]);
+	mem_forget();
+	proc_free(&p);
+	image_close(&im);
+	if (ok)
+		return EXIT_OK;
+	progress_error();
+	return fail_code();
+}

@@ -1,0 +1,404 @@
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+volatile sig_atomic_t g_cancel;
+int g_json;
+int g_verbose;
+
+static int err_code;
+static char err_msg[1024];
+
+static int vfail(int code, int with_errno, const char *fmt, va_list ap)
+{
+	int e = errno;
+	if (err_code)
+		return -1;
+	if (with_errno) {
+		switch (e) {
+		case ESRCH:
+			code = EXIT_NOPROC;
+			break;
+		case ENOSPC:
+		case EDQUOT:
+		case EIO:
+		case EROFS:
+		case EFBIG:
+			code = EXIT_IO;
+			break;
+		default:
+			break;
+		}
+	}
+	err_code = code ? code : EXIT_FAIL;
+	vsnprintf(err_msg, sizeof(err_msg), fmt, ap);
+	if (with_errno) {
+		size_t n = strlen(err_msg);
+		snprintf(err_msg + n, sizeof(err_msg) - n, ": %s", strerror(e));
+	}
+	errno = e;
+	return -1;
+}
+
+int fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(code, 0, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int fail_errno(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(code, 1, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int failed(void) { return err_code != 0; }
+int fail_code(void) { return err_code; }
+const char *fail_message(void) { return err_msg; }
+
+void fail_reset(void)
+{
+	err_code = 0;
+	err_msg[0] = 0;
+}
+
+int cancelled(void)
+{
+	if (!g_cancel)
+		return 0;
+	fail(EXIT_CANCELLED, "cancelled: %s", g_cancel == SIGTERM ? "SIGTERM" : g_cancel == SIGINT ? "SIGINT" : "the caller went away");
+	return 1;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+void warn(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (g_json) {
+		fputs("{\"event\":\"warning\",\"message\":", stdout);
+		json_str(stdout, msg);
+		fputs("}\n", stdout);
+		fflush(stdout);
+	}
+	fprintf(stderr, "ckpt: warning: %s\n", msg);
+}
+
+void progress_step(const char *step, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (g_json) {
+		fputs("{\"event\":\"step\",\"step\":", stdout);
+		json_str(stdout, step);
+		fputs(",\"message\":", stdout);
+		json_str(stdout, msg);
+		fputs("}\n", stdout);
+		fflush(stdout);
+	} else if (g_verbose) {
+		fprintf(stderr, "ckpt: %s: %s\n", step, msg);
+	}
+}
+
+void progress_bytes(const char *phase, uint64_t done, uint64_t total)
+{
+	if (!g_json)
+		return;
+	printf("{\"event\":\"progress\",\"phase\":\"%s\",\"done\":%llu,\"total\":%llu}\n", phase,
+	       (unsigned long long)done, (unsigned long long)total);
+	fflush(stdout);
+}
+
+void progress_done(const char *image, uint64_t bytes, uint64_t ms)
+{
+	if (!g_json)
+		return;
+	fputs("{\"event\":\"done\",\"image\":", stdout);
+	json_str(stdout, image);
+	printf(",\"bytes\":%llu,\"ms\":%llu}\n", (unsigned long long)bytes, (unsigned long long)ms);
+	fflush(stdout);
+}
+
+void progress_error(void)
+{
+	if (g_json) {
+		printf("{\"event\":\"error\",\"exit\":%d,\"message\":", fail_code());
+		json_str(stdout, fail_message());
+		fputs("}\n", stdout);
+		fflush(stdout);
+	}
+	fprintf(stderr, "ckpt: %s\n", fail_message());
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p) {
+		fputs("ckpt: out of memory\n", stderr);
+		_exit(EXIT_FAIL);
+	}
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p) {
+		fputs("ckpt: out of memory\n", stderr);
+		_exit(EXIT_FAIL);
+	}
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p) {
+		fputs("ckpt: out of memory\n", stderr);
+		_exit(EXIT_FAIL);
+	}
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	return memcpy(xmalloc(n), s, n);
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	char *s = xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+void buf_reserve(struct buf *b, size_t extra)
+{
+	if (b->len + extra <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < b->len + extra)
+		cap *= 2;
+	b->p = xrealloc(b->p, cap);
+	b->cap = cap;
+}
+
+void *buf_put(struct buf *b, const void *data, size_t len)
+{
+	buf_reserve(b, len);
+	void *at = b->p + b->len;
+	if (data)
+		memcpy(at, data, len);
+	else
+		memset(at, 0, len);
+	b->len += len;
+	return at;
+}
+
+void buf_u32(struct buf *b, uint32_t v) { buf_put(b, &v, 4); }
+void buf_u64(struct buf *b, uint64_t v) { buf_put(b, &v, 8); }
+
+void buf_lbytes(struct buf *b, const void *data, uint32_t len)
+{
+	buf_u32(b, len);
+	if (len)
+		buf_put(b, data, len);
+}
+
+void buf_lstr(struct buf *b, const char *s)
+{
+	s = s ? s : "";
+	buf_lbytes(b, s, (uint32_t)strlen(s));
+}
+
+void buf_free(struct buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+char *read_file(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	size_t cap = 4096, n = 0;
+	char *s = xmalloc(cap);
+	for (;;) {
+		if (n + 1 >= cap)
+			s = xrealloc(s, cap *= 2);
+		ssize_t r = read(fd, s + n, cap - n - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			free(s);
+			close(fd);
+			errno = e;
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	s[n] = 0;
+	if (len)
+		*len = n;
+	return s;
+}
+
+char *read_filef(size_t *len, const char *fmt, ...)
+{
+	char path[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	return read_file(path, len);
+}
+
+char *read_link(const char *path)
+{
+	size_t cap = 256;
+	for (;;) {
+		char *s = xmalloc(cap);
+		ssize_t n = readlink(path, s, cap);
+		if (n < 0) {
+			int e = errno;
+			free(s);
+			errno = e;
+			return NULL;
+		}
+		if ((size_t)n < cap) {
+			s[n] = 0;
+			return s;
+		}
+		free(s);
+		cap *= 2;
+	}
+}
+
+int write_all(int fd, const void *p, size_t len)
+{
+	const char *c = p;
+	while (len) {
+		ssize_t n = write(fd, c, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int pwrite_all(int fd, const void *p, size_t len, uint64_t off)
+{
+	const char *c = p;
+	while (len) {
+		ssize_t n = pwrite(fd, c, len, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		c += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int pread_all(int fd, void *p, size_t len, uint64_t off)
+{
+	char *c = p;
+	while (len) {
+		ssize_t n = pread(fd, c, len, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			errno = ENODATA;
+			return -1;
+		}
+		c += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+uint64_t now_ns(int clock)
+{
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+const char *find_key(const char *text, const char *key)
+{
+	size_t kl = strlen(key);
+	for (const char *p = text; p && *p;) {
+		if (strncmp(p, key, kl) == 0 && p[kl] == ':') {
+			p += kl + 1;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			return p;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return NULL;
+}

@@ -1,0 +1,82 @@
+/* Errors with exit codes, progress events, growable byte buffers and small /proc helpers. */
+#ifndef CKPT_UTIL_H
+#define CKPT_UTIL_H
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CKPT_VERSION "0.1.0"
+
+enum ckpt_exit {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+	EXIT_NOPROC = 3,
+	EXIT_PERM = 4,
+	EXIT_UNSUPPORTED = 5,
+	EXIT_BADIMAGE = 6,
+	EXIT_IO = 7,
+	EXIT_CANCELLED = 8,
+};
+
+/* The first failure of a command: its exit code and its one-line message ("<what>: <why>").
+ * Later failures (often consequences of the first) do not overwrite it. */
+int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* fail() with ": strerror(errno)" appended and the code chosen from errno when it says more
+ * (ESRCH: no such process, EPERM/EACCES: permission, ENOSPC/EIO/EDQUOT/EROFS/EFBIG: I/O). */
+int fail_errno(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int failed(void);
+int fail_code(void);
+const char *fail_message(void);
+void fail_reset(void);
+/* Warnings go to stderr (human) or as JSON events (--progress=json). */
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Set by SIGINT/SIGTERM handlers (and by a dead parent): the command rolls back and exits 8. */
+extern volatile sig_atomic_t g_cancel;
+int cancelled(void); /* records the failure when g_cancel is set */
+
+/* Progress: --progress=json prints one flushed JSON object per line on stdout. */
+extern int g_json;
+extern int g_verbose;
+void progress_step(const char *step, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void progress_bytes(const char *phase, uint64_t done, uint64_t total);
+void progress_done(const char *image, uint64_t bytes, uint64_t ms);
+void progress_error(void);
+
+/* A growable byte buffer for building payloads. Allocation failure aborts (a dump or restore
+ * cannot continue without memory, and it keeps callers simple). */
+struct buf {
+	uint8_t *p;
+	size_t len, cap;
+};
+void buf_reserve(struct buf *b, size_t extra);
+void *buf_put(struct buf *b, const void *data, size_t len);
+void buf_u32(struct buf *b, uint32_t v);
+void buf_u64(struct buf *b, uint64_t v);
+void buf_lstr(struct buf *b, const char *s);
+void buf_lbytes(struct buf *b, const void *data, uint32_t len);
+void buf_free(struct buf *b);
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Whole small files (/proc): NUL-terminated, *len without the NUL. NULL with errno set. */
+char *read_file(const char *path, size_t *len);
+char *read_filef(size_t *len, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* readlink into a fresh string; NULL with errno set. */
+char *read_link(const char *path);
+int write_all(int fd, const void *p, size_t len);
+int pwrite_all(int fd, const void *p, size_t len, uint64_t off);
+int pread_all(int fd, void *p, size_t len, uint64_t off);
+uint64_t now_ns(int clock);
+/* "Key:\tvalue" lines of /proc/PID/status and fdinfo. */
+const char *find_key(const char *text, const char *key);
+
+#endif
