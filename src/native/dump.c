@@ -188,7 +188,8 @@ static int report_unsupported(const struct proc_state *p, pid_t pid)
 static void wait_killed(struct proc_state *p)
 {
 	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + 5000000000ULL;
-	for (size_t i = 0; i < p->nthreads; i++) {
+	/* the main thread last: its exit is reported only once the others are reaped */
+	for (size_t i = p->nthreads; i-- > 0;) {
 		struct tracee *t = &p->threads[i].tr;
 		while (t->attached && now_ns(CLOCK_MONOTONIC) < deadline) {
 			int st;
@@ -383,8 +384,7 @@ int cmd_dump(int argc, char **argv)
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		int code = dump_run(&o);
 		free(o.tmp);
-		fflush(NULL);
-		_exit(code);
+		exit(code); /* exit, not _exit: LeakSanitizer checks the worker too */
 	}
 	struct sigaction sa = {.sa_handler = forward};
 	sigemptyset(&sa.sa_mask);

@@ -12,6 +12,8 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/futex.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -129,6 +131,27 @@ int inject_end(struct tracee *t, const struct user_regs_struct *regs, uint64_t m
 	return 0;
 }
 
+/* Calls whose restart_block (kernel state, lost in a new process) can be replaced by simply
+ * running the call again with its own arguments: no timeout, an absolute one, or one the kernel
+ * already updated to the time left (ppoll, pselect6, select). */
+static int restartable_as_is(const struct user_regs_struct *r)
+{
+	switch (r->orig_rax) {
+	case SYS_poll:
+		return (int)r->rdx < 0;
+	case SYS_ppoll:
+	case SYS_pselect6:
+	case SYS_select:
+		return 1;
+	case SYS_clock_nanosleep:
+		return (r->rsi & TIMER_ABSTIME) != 0;
+	case SYS_futex:
+		return (r->rsi & FUTEX_CMD_MASK) == FUTEX_WAIT_BITSET || (r->rsi & FUTEX_CMD_MASK) == FUTEX_WAIT_REQUEUE_PI;
+	default:
+		return 0;
+	}
+}
+
 void regs_for_resume(struct user_regs_struct *r, int live)
 {
 	if ((int64_t)r->orig_rax < 0)
@@ -144,8 +167,11 @@ void regs_for_resume(struct user_regs_struct *r, int live)
 		if (live) {
 			r->rax = SYS_restart_syscall;
 			r->rip -= 2;
+		} else if (restartable_as_is(r)) {
+			r->rax = r->orig_rax;
+			r->rip -= 2;
 		} else {
-			r->rax = (uint64_t)-EINTR;
+			r->rax = (uint64_t)-EINTR; /* relative sleeps: nanosleep has written the time left */
 		}
 		break;
 	default:
