@@ -63,6 +63,18 @@ export interface BuildResult {
  * and `npm start` still run while the checkpointer is being written.
  */
 export function ensureBuilt(opts: { suite?: boolean } = {}): BuildResult {
+  // Once per process: a test run builds at its start, not again for every test file.
+  const key = opts.suite ? 'suite' : 'extension';
+  const done = built.get(key) ?? (opts.suite ? undefined : built.get('suite'));
+  if (done) return done;
+  const result = build(opts);
+  built.set(key, result);
+  return result;
+}
+
+const built = new Map<string, BuildResult>();
+
+function build(opts: { suite?: boolean }): BuildResult {
   const hasNative = fs.existsSync(path.join(repoRoot, 'src', 'native', 'Makefile'));
   let nativeOk = true;
   if (mtime(extensionBundle) < newest(extensionInputs)) {

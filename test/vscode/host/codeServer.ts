@@ -67,6 +67,7 @@ export const quietSettings: Record<string, unknown> = {
   'extensions.autoCheckUpdates': false,
   'extensions.ignoreRecommendations': true,
   'chat.disableAIFeatures': true,
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
   'git.enabled': false,
   'npm.autoDetect': 'off',
   'typescript.tsc.autoDetect': 'off',

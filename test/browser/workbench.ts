@@ -1,0 +1,271 @@
+// Drives the VS Code workbench in headless Chromium, served by code-server, as a person would: the
+// command palette, Quick Open, the Explorer and other tree views, context menus, webviews, the Output
+// panel. Each helper waits for what it needs to see; none sleeps blindly except where VS Code fades a
+// menu in. Screenshots go to .vscode-test/screenshots/<run>/, printed once per run.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { FrameLocator, Locator, Page } from 'playwright-core';
+import { Browser, launchBrowser } from '../vscode/host/browser';
+import { ensureBuilt } from '../vscode/host/build';
+import { CodeServer, startCodeServer } from '../vscode/host/codeServer';
+import { cacheDir, repoRoot } from '../vscode/host/provision';
+
+export const extensionId = 'ckpt-explorer.ckpt-explorer';
+
+let runDir: string | undefined;
+/** This run's screenshot folder (created and printed on first use). CKPT_SCREENSHOTS overrides. */
+export function screenshotDir(): string {
+  if (!runDir) {
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    runDir = path.resolve(process.env.CKPT_SCREENSHOTS || path.join(cacheDir, 'screenshots', stamp));
+    fs.mkdirSync(runDir, { recursive: true });
+    console.log(`  screenshots: ${runDir}`);
+  }
+  return runDir;
+}
+
+export interface WorkbenchOptions {
+  /** The folder to open. */
+  folder: string;
+  /** Load this repo's extension as under development (the default), or not (e.g. a VSIX is installed). */
+  development?: boolean;
+  /** .vsix files installed into the fresh profile before the server starts. */
+  installExtensions?: string[];
+  settings?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
+
+export interface Workbench {
+  page: Page;
+  server: CodeServer;
+  /** Saves a PNG of the whole window as NN-name.png in screenshotDir(); returns its path. */
+  screenshot(name: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+let shots = 0;
+
+/** Starts code-server and Chromium, opens the folder, and waits until the workbench is ready. */
+export async function openWorkbench(o: WorkbenchOptions): Promise<Workbench> {
+  if (o.development !== false) ensureBuilt();
+  const server = await startCodeServer({ name: 'ckpt-browser', installExtensions: o.installExtensions, settings: o.settings, env: o.env });
+  let browser: Browser | undefined;
+  try {
+    browser = await launchBrowser();
+    const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    await page.goto(server.workbenchUrl({ folder: o.folder, extensionDevelopmentPath: o.development === false ? undefined : repoRoot }));
+    await waitForWorkbench(page);
+    const b = browser;
+    return {
+      page,
+      server,
+      async screenshot(name: string): Promise<string> {
+        const file = path.join(screenshotDir(), `${String(++shots).padStart(2, '0')}-${name.replace(/[^\w.-]+/g, '-')}.png`);
+        await page.screenshot({ path: file });
+        return file;
+      },
+      async close(): Promise<void> {
+        await b.close();
+        await server.stop();
+      },
+    };
+  } catch (e) {
+    await browser?.close();
+    await server.stop();
+    throw e;
+  }
+}
+
+/**
+ * Ready: the workbench is laid out, the folder is open in the Explorer, and the remote extension host
+ * has started (its extensions contribute the status bar's language and notification entries).
+ */
+export async function waitForWorkbench(page: Page, timeout = 60_000): Promise<void> {
+  await page.locator('.monaco-workbench').waitFor({ timeout });
+  await page.locator('.part.statusbar').waitFor({ timeout });
+  await page.locator('.explorer-folders-view .monaco-list').first().waitFor({ timeout });
+  // Startup notifications and the welcome view must not cover what the tests look at.
+  await page.keyboard.press('Escape');
+}
+
+/** The command palette's list, once it has rows for what was typed. */
+function quickInput(page: Page): { box: Locator; input: Locator; rows: Locator } {
+  const box = page.locator('.quick-input-widget');
+  return { box, input: box.locator('input.input').first(), rows: box.locator('.quick-input-list .monaco-list-row') };
+}
+
+/** Picks the row of an open quick pick whose label is `label` (exactly, else the first containing it). */
+export async function pickQuickItem(page: Page, label: string, timeout = 15_000): Promise<void> {
+  const { box, input, rows } = quickInput(page);
+  await box.waitFor({ state: 'visible', timeout });
+  await input.fill(label.startsWith('>') ? label : (await input.inputValue()).startsWith('>') ? `>${label}` : label);
+  const exact = rows.filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(label.replace(/^>/, ''))}$`) }) });
+  const row = (await exact.count()) > 0 ? exact.first() : rows.filter({ hasText: label.replace(/^>/, '') }).first();
+  await row.waitFor({ state: 'visible', timeout });
+  await row.click();
+  await box.waitFor({ state: 'hidden', timeout }).catch(() => undefined);
+}
+
+/**
+ * Runs a command by its title in the command palette, e.g. "View: Reopen Editor With...". Some
+ * workbench contributions register their commands only once the window is idle after startup, and an
+ * open palette does not refresh its list, so the palette is reopened until the command shows up.
+ */
+export async function runCommand(page: Page, title: string, timeout = 15_000): Promise<void> {
+  const { box, input, rows } = quickInput(page);
+  const row = rows.filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(title)}$`) }) }).first();
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    await page.keyboard.press('F1');
+    await box.waitFor({ state: 'visible', timeout });
+    await input.fill(`>${title}`);
+    try {
+      await row.waitFor({ state: 'visible', timeout: 2000 });
+      break;
+    } catch (e) {
+      await page.keyboard.press('Escape');
+      if (Date.now() > deadline) throw new Error(`the command palette has no command "${title}"`, { cause: e });
+    }
+  }
+  await row.click();
+}
+
+/** Opens a file of the workspace by its relative path with Quick Open (the default editor for it). */
+export async function openFile(page: Page, relPath: string, timeout = 15_000): Promise<void> {
+  const { box, input, rows } = quickInput(page);
+  await page.keyboard.press('Control+P');
+  await box.waitFor({ state: 'visible', timeout });
+  await input.fill(relPath);
+  const base = path.basename(relPath);
+  const row = rows.filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(base)}$`) }) }).first();
+  await row.waitFor({ state: 'visible', timeout });
+  await row.click();
+  await activeTab(page, base, timeout);
+}
+
+/**
+ * Opens a file with a given editor, as `vscode.openWith` does: Quick Open, then "View: Reopen Editor
+ * With..." and the editor's display name (e.g. "Text Editor", or a custom editor's displayName).
+ */
+export async function openWith(page: Page, relPath: string, editorLabel: string, timeout = 15_000): Promise<void> {
+  await openFile(page, relPath, timeout);
+  await runCommand(page, 'View: Reopen Editor With...', timeout);
+  await pickQuickItem(page, editorLabel, timeout);
+}
+
+/** The active editor tab, once its label contains `label`. */
+export async function activeTab(page: Page, label: string, timeout = 15_000): Promise<Locator> {
+  const tab = page.locator('.tabs-container .tab.active', { hasText: label });
+  await tab.waitFor({ state: 'visible', timeout });
+  return tab;
+}
+
+/**
+ * A webview's content frame. VS Code nests two iframes: the outer one (class "webview", one per
+ * webview, tagged with the owning extension's id in its src) hosts the inner #active-frame, which holds
+ * the extension's HTML. With several, the visible one of the given extension is taken.
+ */
+export function webviewFrame(page: Page, ownerExtensionId: string = extensionId): FrameLocator {
+  return page
+    .locator(`iframe.webview.ready[src*="extensionId=${ownerExtensionId}"]`)
+    .filter({ visible: true })
+    .first()
+    .contentFrame()
+    .locator('iframe#active-frame')
+    .contentFrame();
+}
+
+/** The visible text of a webview's body, once it contains `expect` (a string or a pattern). */
+export async function webviewText(page: Page, opts: { extensionId?: string; expect?: string | RegExp; timeout?: number } = {}): Promise<string> {
+  const body = webviewFrame(page, opts.extensionId).locator('body');
+  const timeout = opts.timeout ?? 15_000;
+  await body.waitFor({ state: 'attached', timeout });
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const text = await body.innerText();
+    const ok = opts.expect === undefined ? text.trim().length > 0 : typeof opts.expect === 'string' ? text.includes(opts.expect) : opts.expect.test(text);
+    if (ok) return text;
+    if (Date.now() > deadline) throw new Error(`webview text never matched ${opts.expect ?? '(non-empty)'}; it is:\n${text}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+/** Opens a view by its name through "View: Open View..." (e.g. "Explorer", "Processes"). */
+export async function openView(page: Page, viewName: string, timeout = 15_000): Promise<void> {
+  const { box, input, rows } = quickInput(page);
+  // "View: Open View..." is Quick Open with the "view " prefix.
+  await page.keyboard.press('Control+P');
+  await box.waitFor({ state: 'visible', timeout });
+  await input.fill(`view ${viewName}`);
+  const row = rows.filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(viewName)}$`) }) }).first();
+  await row.waitFor({ state: 'visible', timeout });
+  await row.click();
+}
+
+/**
+ * A view's pane, by the view's name: its pane header (when the container shows several views) or the
+ * title of the side bar, panel or secondary side bar it fills alone (e.g. "Explorer").
+ */
+export function viewPane(page: Page, view: string | RegExp): Locator {
+  const byHeader = page.locator('.pane', { has: page.locator('.pane-header', { hasText: view }) });
+  const byContainer = page
+    .locator('.part.sidebar, .part.auxiliarybar, .part.panel')
+    .filter({ has: page.locator('.composite.title', { hasText: view }) })
+    .locator('.pane');
+  return byHeader.or(byContainer);
+}
+
+/** A row of a tree view (Explorer, Processes, Image Records...) by the text of its label. */
+export function treeItem(page: Page, view: string | RegExp, label: string | RegExp): Locator {
+  return viewPane(page, view)
+    .locator('.monaco-list-row', { has: page.locator('.label-name, .monaco-highlighted-label', { hasText: label }) })
+    .first();
+}
+
+/**
+ * Right-clicks a tree item and returns the context menu's entries, in order, without separators. The
+ * menu stays open for a screenshot until `close()` (or Escape).
+ */
+export async function contextMenuOf(page: Page, item: Locator, timeout = 15_000): Promise<{ entries: string[]; close(): Promise<void> }> {
+  await item.waitFor({ state: 'visible', timeout });
+  await item.click({ button: 'right' });
+  // Context menus live in a shadow root; Playwright's CSS engine pierces open shadow roots.
+  const menu = page.locator('.context-view .monaco-menu').first();
+  await menu.waitFor({ state: 'visible', timeout });
+  await page.waitForTimeout(600); // the menu fades in
+  const labels = await menu.locator('.action-item:not(.disabled) .action-label:not(.separator), .action-item.disabled .action-label:not(.separator)').allInnerTexts();
+  return {
+    entries: labels.map((l) => l.trim()).filter((l) => l.length > 0),
+    close: async () => {
+      await page.keyboard.press('Escape');
+      await menu.waitFor({ state: 'hidden', timeout }).catch(() => undefined);
+    },
+  };
+}
+
+/** Shows an Output channel by name (the Output view's channel picker) and returns its text once it contains `expect`. */
+export async function outputChannelText(page: Page, channel: string, expect: string | RegExp, timeout = 20_000): Promise<string> {
+  await runCommand(page, 'Output: Focus on Output View', timeout);
+  // The view's channel picker: the visible select box in the panel's title while Output is showing.
+  const picker = page.locator('.part.panel select.monaco-select-box').filter({ visible: true }).first();
+  await picker.waitFor({ state: 'visible', timeout });
+  const deadline = Date.now() + timeout;
+  while ((await picker.locator('option', { hasText: new RegExp(`^${escapeRegExp(channel)}$`) }).count()) === 0) {
+    if (Date.now() > deadline) throw new Error(`the Output view has no channel "${channel}"`);
+    await page.waitForTimeout(200);
+  }
+  await picker.selectOption({ label: channel });
+  const lines = page.locator('.part.panel .output-view .view-lines').first();
+  await lines.waitFor({ state: 'visible', timeout });
+  for (;;) {
+    const text = (await lines.innerText()).replace(/\u00a0/g, ' ');
+    if (typeof expect === 'string' ? text.includes(expect) : expect.test(text)) return text;
+    if (Date.now() > deadline) throw new Error(`Output channel "${channel}" never showed ${expect}; it shows:\n${text}`);
+    await page.waitForTimeout(200);
+  }
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
