@@ -1,0 +1,311 @@
+// Shared machinery of the native checkpointer tests: the ckpt binary under test (CKPT_BIN),
+// the target programs (built from test/native/targets into build/native-test), the identities
+// the tests run as (root and an ordinary user, or just the current user), and a Lab that
+// remembers every process, directory and mount a test made so that it is all cleaned up even
+// when the test fails. Waiting is always polling a condition with a bounded timeout.
+
+import * as assert from 'assert';
+import { ChildProcess, spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const CKPT = path.resolve(ROOT, process.env.CKPT_BIN || 'dist/bin/ckpt');
+export const ASAN = /asan/.test(CKPT);
+const TARGETS_SRC = path.join(__dirname, 'targets');
+const TARGETS_BIN = path.join(ROOT, 'build', 'native-test');
+export const TEST_USER = 'ckpttest';
+
+/** Exit codes of the CLI contract (src/native/README.md). */
+export const EXIT = { ok: 0, fail: 1, usage: 2, noProcess: 3, permission: 4, unsupported: 5, badImage: 6, io: 7, cancelled: 8 };
+
+const TARGETS: Record<string, string[]> = {
+  counter: [],
+  threads: ['-pthread'],
+  blocker: [],
+  fds: [],
+  reaper: [],
+};
+
+/** Compiles the target programs that are missing or older than their source. */
+export function buildTargets(): void {
+  if (!fs.existsSync(CKPT)) throw new Error(`${CKPT} does not exist: run "npm run build:native" (or make -C src/native${ASAN ? ' SANITIZE=1' : ''})`);
+  fs.mkdirSync(TARGETS_BIN, { recursive: true });
+  fs.chmodSync(TARGETS_BIN, 0o755);
+  for (const [name, flags] of Object.entries(TARGETS)) {
+    const src = path.join(TARGETS_SRC, `${name}.c`);
+    const bin = path.join(TARGETS_BIN, name);
+    if (fs.existsSync(bin) && fs.statSync(bin).mtimeMs >= fs.statSync(src).mtimeMs) continue;
+    const r = spawnSync('gcc', ['-O2', '-g', '-Wall', '-Wextra', '-Werror', ...flags, '-o', bin, src], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`cannot build ${name}: ${r.error?.message ?? r.stderr}`);
+  }
+}
+
+export function target(name: string): string {
+  return path.join(TARGETS_BIN, name);
+}
+
+export function targetSource(name: string): string {
+  return path.join(TARGETS_SRC, name);
+}
+
+export interface Identity {
+  name: string;
+  uid: number;
+  gid: number;
+  /** The command line that runs `cmd` as this identity. */
+  argv(cmd: string[]): string[];
+}
+
+function ensureTestUser(): { uid: number; gid: number } {
+  let r = spawnSync('id', ['-u', TEST_USER], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    const add = spawnSync('useradd', ['--no-create-home', '--shell', '/usr/sbin/nologin', TEST_USER], { encoding: 'utf8' });
+    // another test process may have created it meanwhile: only a still-missing user is an error
+    r = spawnSync('id', ['-u', TEST_USER], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`cannot create the test user ${TEST_USER}: ${add.stderr}`);
+  }
+  const uid = Number(r.stdout.trim());
+  const gid = Number(spawnSync('id', ['-g', TEST_USER], { encoding: 'utf8' }).stdout.trim());
+  return { uid, gid };
+}
+
+let cachedIdentities: Identity[] | undefined;
+
+/** Root and an ordinary user when the tests run as root; otherwise the current user alone. */
+export function identities(): Identity[] {
+  if (cachedIdentities) return cachedIdentities;
+  const me = os.userInfo();
+  if (me.uid !== 0) {
+    cachedIdentities = [{ name: `user ${me.username}`, uid: me.uid, gid: me.gid, argv: (c) => c }];
+  } else {
+    const u = ensureTestUser();
+    cachedIdentities = [
+      { name: 'root', uid: 0, gid: 0, argv: (c) => c },
+      {
+        name: `user ${TEST_USER}`,
+        uid: u.uid,
+        gid: u.gid,
+        argv: (c) => ['setpriv', `--reuid=${u.uid}`, `--regid=${u.gid}`, '--init-groups', '--', ...c],
+      },
+    ];
+  }
+  return cachedIdentities;
+}
+
+/** The unprivileged identity (the test user when running as root, else ourselves). */
+export function unprivileged(): Identity {
+  const ids = identities();
+  return ids[ids.length - 1];
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export interface Started {
+  child: ChildProcess;
+  pid: number;
+  out: () => string;
+  err: () => string;
+  exited: Promise<RunResult>;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `fn` every 10 ms until it returns something truthy, for at most `timeoutMs`. */
+export async function waitFor<T>(what: string, fn: () => T | undefined | null | false, timeoutMs = 15000): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** /proc/PID/status as a map, or undefined when the process is gone. */
+export function procStatus(pid: number): Map<string, string> | undefined {
+  try {
+    const m = new Map<string, string>();
+    for (const line of fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
+      const i = line.indexOf(':');
+      if (i > 0) m.set(line.slice(0, i), line.slice(i + 1).trim());
+    }
+    return m;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Alive: exists and is neither a zombie nor dead. */
+export function alive(pid: number): boolean {
+  const s = procStatus(pid)?.get('State');
+  return s !== undefined && !/^[ZX]/.test(s);
+}
+
+export function tracerPid(pid: number): number {
+  return Number(procStatus(pid)?.get('TracerPid') ?? 0);
+}
+
+/** The syscall a process is blocked in (/proc/PID/syscall), or undefined when it runs. */
+export function blockedIn(pid: number): number | undefined {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/syscall`, 'utf8').trim().split(' ');
+    return f[0] === 'running' ? undefined : Number(f[0]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Complete lines of a text file (a last line without its newline is left out). */
+export function lines(file: string): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const all = text.split('\n');
+  all.pop();
+  return all;
+}
+
+/** Asserts that values are exactly 0, 1, 2, ...: no gap, no duplicate, nothing out of order. */
+export function assertCounting(values: number[], what: string): void {
+  assert.ok(values.length > 0, `${what}: no values`);
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] !== i) {
+      const around = values.slice(Math.max(0, i - 3), i + 4).join(', ');
+      assert.fail(`${what}: value #${i} is ${values[i]} (a gap or a duplicate): ... ${around} ...`);
+    }
+  }
+}
+
+/**
+ * Everything one test starts, made and mounts: cleaned up by `cleanup()` in afterEach, also when
+ * the test failed halfway.
+ */
+export class Lab {
+  private readonly children = new Set<ChildProcess>();
+  private readonly pids = new Set<number>();
+  private readonly dirs: string[] = [];
+  private readonly mounts: string[] = [];
+
+  /** A fresh directory owned by `id`. */
+  dir(id: Identity, mode = 0o755): string {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-native-'));
+    this.dirs.push(d);
+    fs.chownSync(d, id.uid, id.gid);
+    fs.chmodSync(d, mode);
+    return d;
+  }
+
+  mounted(dir: string): void {
+    this.mounts.push(dir);
+  }
+
+  /** Something else to kill at the end (a restored process). */
+  track(pid: number): void {
+    this.pids.add(pid);
+  }
+
+  /** Starts a command as `id`; stdio other than pipes for our reading is closed. */
+  start(id: Identity, cmd: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; cleanFds?: boolean } = {}): Started {
+    const argv = id.argv(opts.cleanFds ? [target('reaper'), '--exec', ...cmd] : cmd);
+    const t0 = Date.now();
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
+    this.children.add(child);
+    let out = '', err = '';
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+    const exited = new Promise<RunResult>((resolve) => {
+      child.on('close', (code, signal) => {
+        this.children.delete(child);
+        resolve({ code, signal, stdout: out, stderr: err, ms: Date.now() - t0 });
+      });
+      child.on('error', (e) => {
+        err += String(e);
+      });
+    });
+    if (child.pid === undefined) throw new Error(`cannot start ${argv.join(' ')}`);
+    return { child, pid: child.pid, out: () => out, err: () => err, exited };
+  }
+
+  /** A target program: fds above 2 closed, stdio to /dev/null (by 'ignore' and unread pipes). */
+  startTarget(id: Identity, cmd: string[], env?: NodeJS.ProcessEnv): Started {
+    return this.start(id, cmd, { cleanFds: true, env });
+  }
+
+  async run(id: Identity, cmd: string[], timeoutMs = 60000): Promise<RunResult> {
+    const s = this.start(id, cmd);
+    const timer = setTimeout(() => s.child.kill('SIGKILL'), timeoutMs);
+    const r = await s.exited;
+    clearTimeout(timer);
+    return r;
+  }
+
+  dump(id: Identity, pid: number, image: string, extra: string[] = []): Promise<RunResult> {
+    return this.run(id, [CKPT, 'dump', String(pid), '-o', image, ...extra]);
+  }
+
+  /**
+   * `ckpt restore` under a child subreaper: the restored process is the reaper's to reap. Resolves
+   * once ckpt itself exited, with the new pid when it succeeded.
+   */
+  async restore(id: Identity, image: string, extra: string[] = ['--stdio=null']): Promise<{ code: number; pid?: number; stderr: string; stdout: string }> {
+    const s = this.start(id, [target('reaper'), CKPT, 'restore', image, ...extra]);
+    const code = await waitFor(`ckpt restore ${path.basename(image)} to exit`, () => {
+      const m = /reaper: exit (\d+)/.exec(s.err());
+      return m ? { code: Number(m[1]) } : undefined;
+    }, 60000);
+    const stdout = s.out();
+    const m = /^(\d+)\n/.exec(stdout);
+    const pid = code.code === 0 && m ? Number(m[1]) : undefined;
+    if (pid) this.track(pid);
+    return { code: code.code, pid, stderr: s.err().replace(/reaper: exit \d+\n/, ''), stdout };
+  }
+
+  async cleanup(): Promise<void> {
+    for (const pid of this.pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    const waits: Promise<unknown>[] = [];
+    for (const c of this.children) {
+      waits.push(new Promise((r) => c.once('close', r)));
+      c.kill('SIGKILL');
+    }
+    // reapers exit once the processes they reap are gone; bounded, so a stuck one cannot hang the suite
+    await Promise.race([Promise.all(waits), sleep(10000)]);
+    for (const m of this.mounts.reverse()) spawnSync('umount', ['-l', m]);
+    for (const d of this.dirs) fs.rmSync(d, { recursive: true, force: true });
+    this.pids.clear();
+    this.mounts.length = 0;
+    this.dirs.length = 0;
+  }
+}
+
+/** One line on stderr, "ckpt: ...". */
+export function assertOneErrorLine(stderr: string, pattern: RegExp): void {
+  const errs = stderr.split('\n').filter((l) => l.startsWith('ckpt: ') && !l.startsWith('ckpt: warning:'));
+  assert.strictEqual(errs.length, 1, `expected one "ckpt: ..." error line, got:\n${stderr}`);
+  assert.match(errs[0], pattern);
+}
+
+/** The image is absent, and so is any temp file of ckpt's in its directory. */
+export function assertNoImage(image: string): void {
+  assert.ok(!fs.existsSync(image), `${image} must not exist`);
+  const leftovers = fs.readdirSync(path.dirname(image)).filter((n) => n.includes('.tmp-'));
+  assert.deepStrictEqual(leftovers, [], 'no temp file may be left behind');
+}

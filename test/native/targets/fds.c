@@ -1,0 +1,99 @@
+/* Test target: one of each kind of file descriptor restore recreates, in a known state. On
+ * SIGUSR1 it reports what it finds (reading consumes the state, so it is asked once, after
+ * restore): "f KEY=VALUE ...". Writes "ready" when set up. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t asked;
+static void on_usr1(int sig)
+{
+	(void)sig;
+	asked = 1;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3)
+		return 2;
+	const char *dir = argv[2];
+	int out = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	char path[4096];
+
+	int pp[2];
+	if (pipe(pp) < 0 || write(pp[1], "pipe-bytes", 10) != 10)
+		return 1;
+	int efd = eventfd(5, EFD_NONBLOCK);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0x1111222233334444ULL};
+	epoll_ctl(ep, EPOLL_CTL_ADD, pp[0], &ev);
+	ev.data.u64 = 0x5555;
+	epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev);
+	snprintf(path, sizeof(path), "%s/data.txt", dir);
+	int data = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (write(data, "0123456789abcdef", 16) != 16)
+		return 1;
+	lseek(data, 6, SEEK_SET);
+	int data_dup = dup(data); /* shares the offset */
+	snprintf(path, sizeof(path), "%s/append.txt", dir);
+	int app = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	int zero = open("/dev/zero", O_RDONLY);
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	mkfifo(path, 0600);
+	int fr = open(path, O_RDONLY | O_NONBLOCK);
+	int fw = open(path, O_WRONLY | O_NONBLOCK);
+	if (write(fw, "fifo-bytes", 10) != 10)
+		return 1;
+
+	struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = SA_RESTART};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	if (write(out, "ready\n", 6) != 6)
+		return 1;
+	while (!asked) {
+		struct timespec ts = {0, 2000000};
+		nanosleep(&ts, NULL);
+	}
+
+	char line[2048], buf[64] = {0}, fbuf[64] = {0};
+	struct epoll_event evs[4];
+	int n = epoll_wait(ep, evs, 4, 0);
+	unsigned long long d0 = 0, d1 = 0;
+	for (int i = 0; i < n; i++)
+		d0 |= evs[i].data.u64 == 0x1111222233334444ULL, d1 |= evs[i].data.u64 == 0x5555;
+	fcntl(pp[0], F_SETFL, O_NONBLOCK);
+	ssize_t pn = read(pp[0], buf, sizeof(buf) - 1);
+	uint64_t cnt = 0;
+	ssize_t en = read(efd, &cnt, 8);
+	ssize_t fn = read(fr, fbuf, sizeof(fbuf) - 1);
+	off_t pos = lseek(data, 0, SEEK_CUR);
+	char two[3] = {0};
+	ssize_t rn = read(data_dup, two, 2); /* from the shared offset 6: "67" */
+	off_t pos_after = lseek(data, 0, SEEK_CUR); /* 8 when the offset is shared */
+	int cloexec = (fcntl(app, F_GETFD) & FD_CLOEXEC) && (fcntl(ep, F_GETFD) & FD_CLOEXEC) && !(fcntl(data, F_GETFD) & FD_CLOEXEC);
+	int appendfl = (fcntl(app, F_GETFL) & O_APPEND) != 0;
+	int nonblock = (fcntl(efd, F_GETFL) & O_NONBLOCK) != 0;
+	struct stat st;
+	int isdir = fstat(dfd, &st) == 0 && S_ISDIR(st.st_mode);
+	char z = 1;
+	ssize_t zn = read(zero, &z, 1);
+	snprintf(line, sizeof(line),
+		 "f epoll=%d%d%d pipe=%s efd=%llu fifo=%s pos=%lld shared=%s/%lld cloexec=%d append=%d nonblock=%d dir=%d zero=%d\n",
+		 n, (int)d0, (int)d1, pn > 0 ? buf : "-", en == 8 ? (unsigned long long)cnt : 0ULL, fn > 0 ? fbuf : "-",
+		 (long long)pos, rn == 2 ? two : "-", (long long)pos_after, cloexec, appendfl, nonblock, isdir, zn == 1 && z == 0);
+	if (write(out, line, strlen(line)) < 0)
+		return 1;
+	for (;;)
+		pause();
+}
