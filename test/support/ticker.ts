@@ -1,0 +1,53 @@
+// A live process to checkpoint in tests of the extension: it prints "tick N" on stdout every 100 ms,
+// with stdout a pipe to the test (an outside pipe, which restore reattaches to its --stdio file).
+// Perl because every Debian has it and it is one single-threaded process without children; it
+// first closes every fd it inherited but stdio, so that the image holds only what the test gave it.
+
+import { ChildProcess, spawn } from 'child_process';
+
+const SCRIPT = 'use POSIX (); POSIX::close($_) for 3..1023; $| = 1; my $i = 0; while (1) { print "tick $i\\n"; $i++; select(undef, undef, undef, 0.1); }';
+
+export interface Ticker {
+  child: ChildProcess;
+  pid: number;
+  /** Everything printed so far. */
+  output(): string;
+  stop(): void;
+}
+
+/** Starts the ticker and resolves once it has printed its first line. */
+export function startTicker(): Promise<Ticker> {
+  const child = spawn('perl', ['-e', SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the ticker printed nothing within 5 s: ${out}`)), 5000);
+    child.once('error', reject);
+    const check = () => {
+      if (out.includes('tick 0')) {
+        clearTimeout(timer);
+        child.stdout!.off('data', check);
+        resolve({
+          child,
+          pid: child.pid!,
+          output: () => out,
+          stop: () => {
+            if (child.exitCode === null) child.kill('SIGKILL');
+          },
+        });
+      }
+    };
+    child.stdout!.on('data', check);
+  });
+}
+
+/** Kills a PID if it still exists. */
+export function killQuietly(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
