@@ -1,0 +1,179 @@
+// The data that crosses between the extension host and the image editor's webview: plain JSON
+// (64-bit values as hex strings, never BigInt or lossy Numbers), built by the host from the image
+// library and rendered by the webview, which never sees the image file itself.
+
+/** A problem found in the image, already phrased for people. */
+export interface ProblemModel {
+  code: string;
+  message: string;
+  /** File-order index of the damaged record, when the problem belongs to one. */
+  record?: number;
+  /** Problems such as an unknown record type are notes, not damage. */
+  severity: 'error' | 'note';
+}
+
+/** One record as a row of the record tree. */
+export interface RecordNodeModel {
+  /** File-order index: the record's identity in every message (tags may be damaged or repeated). */
+  index: number;
+  tag: number;
+  /** e.g. "VMA" */
+  title: string;
+  /** e.g. "0x7f1c2000-0x7f1c4000 r-xp file /usr/lib/libc.so.6" */
+  detail: string;
+  childCount: number;
+  /** Set when the record, or one below it, has a problem. */
+  problem?: string;
+  /** True when the problem is in a record below this one rather than in this one. */
+  problemBelow?: boolean;
+}
+
+/** One decoded field, from the schema-driven field tree of the image library. */
+export interface FieldModel {
+  name: string;
+  display: string;
+  doc?: string;
+  /** Where the field's bytes are, in bytes from the start of the file. */
+  fileOffset: number;
+  size: number;
+  children?: FieldModel[];
+  /** Children left out to keep the message bounded. */
+  moreChildren?: number;
+}
+
+/** The views the detail pane can show for a record. */
+export type RecordView = 'fields' | 'addressSpace' | 'memory';
+
+/** Everything the detail pane needs for one record, except bytes (fetched as they scroll into view). */
+export interface RecordDetailModel {
+  node: RecordNodeModel;
+  /** Ancestors from the top level down, as file-order indices, for revealing the record. */
+  path: number[];
+  /** File offsets of the record header and payload, and the payload length. */
+  offset: number;
+  payloadOffset: number;
+  length: number;
+  header: FieldModel[];
+  /** Payload fields; absent for page data and types this reader does not know. */
+  fields?: FieldModel[];
+  decodeError?: string;
+  problems: ProblemModel[];
+  views: RecordView[];
+  /** The process whose memory the record belongs to (the process record's index). */
+  process?: number;
+  /** For a VMA, PAGEMAP or PAGES record: the address range its memory view opens at. */
+  memoryRange?: { start: string; end: string };
+}
+
+export interface ThreadModel {
+  tid: number;
+  comm: string;
+  rip: string;
+  rsp: string;
+}
+
+export interface ProcessModel {
+  /** File-order index of the process record. */
+  index: number;
+  pid: number;
+  ppid: number;
+  comm: string;
+  exe: string;
+  cwd: string;
+  cmdline: string[];
+  uid: number;
+  threads: ThreadModel[];
+  vmas: number;
+  dumpedBytes: number;
+  fds: number;
+  unsupported: string[];
+}
+
+export type VerificationStatus = 'unverified' | 'running' | 'ok' | 'damaged' | 'cancelled' | 'failed';
+
+export interface VerificationModel {
+  status: VerificationStatus;
+  /** Problems found so far: on opening (headers, metadata checksums, tail, tree), then by the full check. */
+  problems: ProblemModel[];
+  /** The full check's figures, once it ran. */
+  pagesChecked?: number;
+  bytesChecked?: number;
+  ms?: number;
+  /** While running: page bytes hashed so far, and in all. */
+  done?: number;
+  total?: number;
+  /** Why the full check could not run. */
+  error?: string;
+}
+
+export interface SummaryModel {
+  fileName: string;
+  path: string;
+  size: number;
+  records: number;
+  version: string;
+  arch: string;
+  pageSize: number;
+  kernel: string;
+  kernelVersion: string;
+  hostname: string;
+  machine: string;
+  checkpointer: string;
+  time: string;
+  flags: string[];
+  complete: boolean;
+  processes: ProcessModel[];
+  verification: VerificationModel;
+}
+
+/** A stretch of the address space in the memory view: dumped bytes, or a gap shown as one row. */
+export interface MemorySpanModel {
+  start: string;
+  end: string;
+  kind: 'data' | 'not-dumped' | 'unmapped';
+  /** For gaps: the VMA it lies in, for its label. */
+  label?: string;
+}
+
+export interface MemoryLayoutModel {
+  process: number;
+  start: string;
+  end: string;
+  spans: MemorySpanModel[];
+  /** True when spans were left out beyond the limit; the view ends early. */
+  truncated: boolean;
+}
+
+export interface MemoryPieceModel {
+  addr: string;
+  length: number;
+  state: 'dumped' | 'not-dumped' | 'unmapped';
+  /** Hex of the bytes, when dumped. */
+  hex?: string;
+}
+
+export interface VmaModel {
+  /** File-order index of the VMA record. */
+  index: number;
+  start: string;
+  end: string;
+  size: number;
+  prot: string;
+  kind: string;
+  path: string;
+  offset: string;
+  dumpedBytes: number;
+}
+
+export interface AddressSpaceModel {
+  process: number;
+  pageSize: number;
+  vmas: VmaModel[];
+  dumpedBytes: number;
+}
+
+export interface BytesModel {
+  /** File offset of the first byte. */
+  offset: number;
+  hex: string;
+}

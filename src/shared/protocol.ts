@@ -1,0 +1,131 @@
+// The one message protocol between the image editor's extension-host side and its webview.
+//
+// The webview asks, the host answers: every piece of data reaches the webview as the result of a
+// request named in RequestMap, with its parameter and result types. The host also sends a few
+// events (a selection made in the Image Records tree, verification progress), and the webview
+// tells the host what the user did (selection, buttons). Adding a feature is adding a request or an
+// event here; both sides then fail to compile until they handle it.
+
+import type {
+  AddressSpaceModel,
+  BytesModel,
+  MemoryLayoutModel,
+  MemoryPieceModel,
+  RecordDetailModel,
+  RecordNodeModel,
+  SummaryModel,
+  VerificationModel,
+} from './models';
+
+/** Largest byte range one request may ask for; views fetch what is visible, in chunks of this or less. */
+export const MAX_BYTES_PER_REQUEST = 64 * 1024;
+/** Children sent per request; a node with more is paged. */
+export const MAX_CHILDREN_PER_REQUEST = 500;
+
+export interface RequestMap {
+  /** The image at a glance, and its verification state. */
+  summary: { params: Record<string, never>; result: SummaryModel };
+  /** Children of a record (top level when `parent` is absent), `limit` at most from `offset`. */
+  children: { params: { parent?: number; offset?: number; limit?: number }; result: { items: RecordNodeModel[]; total: number } };
+  /** One record's header, decoded fields and problems. */
+  record: { params: { index: number }; result: RecordDetailModel };
+  /** Raw bytes of the file, within one record (header included). */
+  bytes: { params: { index: number; offset: number; length: number }; result: BytesModel };
+  /** The VMAs of a process, for the address-space picture. */
+  addressSpace: { params: { process: number }; result: AddressSpaceModel };
+  /** How an address range of a process lays out into dumped data and gaps. */
+  memoryLayout: { params: { process: number; start?: string; end?: string }; result: MemoryLayoutModel };
+  /** Memory by virtual address, at most MAX_BYTES_PER_REQUEST bytes. */
+  memory: { params: { process: number; addr: string; length: number }; result: MemoryPieceModel[] };
+}
+
+export type RequestMethod = keyof RequestMap;
+export type RequestParams<M extends RequestMethod> = RequestMap[M]['params'];
+export type RequestResult<M extends RequestMethod> = RequestMap[M]['result'];
+
+export type RequestMessage = {
+  [M in RequestMethod]: { type: 'request'; id: number; method: M; params: RequestParams<M> };
+}[RequestMethod];
+
+export type ResponseMessage =
+  | { type: 'response'; id: number; ok: true; result: unknown }
+  | { type: 'response'; id: number; ok: false; error: string };
+
+/** Commands the webview can ask the host to run on its image (they are the extension's commands). */
+export type EditorCommand = 'verify' | 'restore' | 'revealInRecords';
+
+/** Messages from the webview that are not requests. */
+export type WebviewEvent =
+  | { type: 'ready' }
+  /** The user selected a record in the editor. */
+  | { type: 'selected'; index: number }
+  | { type: 'run'; command: EditorCommand };
+
+/** Messages from the host that are not responses. */
+export type HostEvent =
+  /** Select a record, because the user selected it in the Image Records tree. */
+  | { type: 'select'; index: number; path: number[] }
+  | { type: 'verification'; verification: VerificationModel };
+
+export type ToWebview = ResponseMessage | HostEvent;
+export type FromWebview = RequestMessage | WebviewEvent;
+
+const REQUEST_METHODS: Record<RequestMethod, true> = {
+  summary: true,
+  children: true,
+  record: true,
+  bytes: true,
+  addressSpace: true,
+  memoryLayout: true,
+  memory: true,
+};
+
+/** Checks the shape of a message from the webview, which is untrusted input to the host. */
+export function parseFromWebview(m: unknown): FromWebview | undefined {
+  if (typeof m !== 'object' || m === null) return undefined;
+  const o = m as Record<string, unknown>;
+  switch (o.type) {
+    case 'request':
+      if (typeof o.id !== 'number' || typeof o.method !== 'string' || !Object.prototype.hasOwnProperty.call(REQUEST_METHODS, o.method)) return undefined;
+      if (typeof o.params !== 'object' || o.params === null) return undefined;
+      return o as unknown as RequestMessage;
+    case 'ready':
+      return { type: 'ready' };
+    case 'selected':
+      return Number.isSafeInteger(o.index) && (o.index as number) >= 0 ? { type: 'selected', index: o.index as number } : undefined;
+    case 'run':
+      return o.command === 'verify' || o.command === 'restore' || o.command === 'revealInRecords' ? { type: 'run', command: o.command } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** A non-negative integer parameter, or a RangeError naming it. */
+export function intParam(params: object, name: string, opts: { min?: number; max?: number; optional?: boolean } = {}): number | undefined {
+  const v = (params as Record<string, unknown>)[name];
+  if (v === undefined && opts.optional) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < (opts.min ?? 0) || (opts.max !== undefined && v > opts.max)) {
+    throw new RangeError(`parameter '${name}' must be an integer${opts.max !== undefined ? ` from ${opts.min ?? 0} to ${opts.max}` : ` >= ${opts.min ?? 0}`}`);
+  }
+  return v;
+}
+
+/** A 64-bit address parameter given as a hex string ("0x..."). */
+export function addrParam(params: object, name: string, optional = false): bigint | undefined {
+  const v = (params as Record<string, unknown>)[name];
+  if (v === undefined && optional) return undefined;
+  const a = typeof v === 'string' ? parseAddress(v) : undefined;
+  if (a === undefined) throw new RangeError(`parameter '${name}' must be an address as a hex string`);
+  return a;
+}
+
+/** "0x7ffd1000", "7ffd1000" or "7ffd_1000" to a BigInt; undefined when it is not a 64-bit hex number. */
+export function parseAddress(text: string): bigint | undefined {
+  const t = text.trim().replace(/_/g, '').replace(/^0x/i, '');
+  if (!/^[0-9a-f]{1,16}$/i.test(t)) return undefined;
+  return BigInt(`0x${t}`);
+}
+
+export function addrHex(a: bigint): string {
+  return `0x${a.toString(16)}`;
+}

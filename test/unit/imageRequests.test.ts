@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { CheckpointImage, RecordType, verifyImage } from '../../src/image';
+import type { FieldModel, VerificationModel } from '../../src/shared/models';
+import { ImageRequests, problemModel } from '../../src/webviews/imageRequests';
+import { buildSample, HEAP, HEAP_STRING, HEAP_STRING_ADDR, PAGE, STACK } from '../support/sampleImage';
+
+const find = (fields: FieldModel[], name: string): FieldModel => {
+  const f = fields.find((x) => x.name === name);
+  assert.ok(f, `field ${name} among ${fields.map((x) => x.name).join(', ')}`);
+  return f;
+};
+
+describe('editor requests: answering the webview from an image', () => {
+  const sample = buildSample();
+  let img: CheckpointImage;
+  let req: ImageRequests;
+  const verification: VerificationModel = { status: 'unverified', problems: [] };
+  before(async () => {
+    img = await CheckpointImage.open(sample.bytes);
+    req = new ImageRequests(img, () => verification);
+  });
+  after(() => img.close());
+
+  it('summarises the image with 64-bit values as hex strings', async () => {
+    const s = await req.summary();
+    assert.equal(s.records, img.records.length);
+    assert.equal(s.processes.length, 1);
+    const p = s.processes[0];
+    assert.equal(p.pid, 4242);
+    assert.equal(p.comm, 'demo');
+    assert.deepEqual(p.cmdline, ['demo', '--interval', '5']);
+    assert.equal(p.index, img.byTag(sample.tags.process)!.index);
+    assert.deepEqual(p.threads.map((t) => t.tid), [4242, 4243]);
+    assert.equal(p.threads[0].rip, '0x555555556123');
+    assert.equal(s.verification, verification);
+    // Everything crosses postMessage as JSON.
+    assert.deepEqual(JSON.parse(JSON.stringify(s)), s);
+  });
+
+  it('pages the record tree with one-line labels', async () => {
+    const top = await req.children({});
+    assert.deepEqual(top.items.map((n) => n.title), ['HEAD', 'PROCESS', 'PAD', 'TAIL']);
+    assert.equal(top.total, 4);
+    const proc = top.items[1];
+    assert.match(proc.detail, /pid 4242 "demo"/);
+    assert.equal(proc.childCount, 6);
+    const page = await req.children({ parent: proc.index, offset: 1, limit: 2 });
+    assert.deepEqual(page.items.map((n) => n.title), ['THREAD', 'MM']);
+    assert.equal(page.total, 6);
+    await assert.rejects(req.children({ parent: 9999 }), /no record #9999/);
+    await assert.rejects(req.children({ limit: 100000 }), RangeError);
+  });
+
+  it('decodes one record with fields at file offsets that hold their bytes', async () => {
+    const thread = img.byTag(sample.tags.mainThread)!;
+    const d = await req.record({ index: thread.index });
+    assert.equal(d.node.title, 'THREAD');
+    assert.deepEqual(d.path, [img.byTag(sample.tags.process)!.index]);
+    assert.deepEqual(d.views, ['fields']);
+    assert.equal(d.process, img.byTag(sample.tags.process)!.index);
+    const regs = find(d.fields!, 'regs');
+    const r15 = find(regs.children!, 'r15');
+    assert.equal(r15.display, '0xfedcba9876543211');
+    assert.equal(r15.size, 8);
+    // The field's bytes, read through the bytes request, are the little-endian value.
+    const b = await req.bytes({ index: thread.index, offset: r15.fileOffset, length: 8 });
+    assert.equal(b.hex, '1132547698badcfe');
+    // The header is described from the schema, with its real checksum.
+    assert.deepEqual(d.header.map((f) => f.name), ['type', 'flags', 'len', 'tag', 'ptag', 'payload_sum', 'reserved', 'header_sum']);
+    assert.equal(find(d.header, 'type').display, 'thread (11)');
+    assert.equal(find(d.header, 'tag').display, String(sample.tags.mainThread));
+    assert.equal(find(d.header, 'len').fileOffset, thread.offset + 8);
+  });
+
+  it('keeps byte reads inside the record and bounded', async () => {
+    const head = img.records[0];
+    await assert.rejects(req.bytes({ index: 0, offset: head.payloadOffset + head.len, length: 1 }), /outside record #0/);
+    await assert.rejects(req.bytes({ index: 0, offset: 0, length: 1 << 20 }), RangeError);
+    const h = await req.bytes({ index: 0, offset: 0, length: 32 + 8 });
+    assert.equal(Buffer.from(h.hex.slice(64), 'hex').toString('latin1'), 'CKPTIMG\n');
+  });
+
+  it('offers the address space and memory of a VMA, PAGES and MM', async () => {
+    const mm = img.byTag(sample.tags.mm)!;
+    const proc = img.byTag(sample.tags.process)!;
+    assert.deepEqual((await req.record({ index: mm.index })).views, ['fields', 'addressSpace', 'memory']);
+    const vma = img.childrenOfType(mm, RecordType.VMA)[1];
+    const dv = await req.record({ index: vma.index });
+    assert.deepEqual(dv.memoryRange, { start: `0x${HEAP.toString(16)}`, end: `0x${(HEAP + 0x21000n).toString(16)}` });
+    const pages = img.ofType(RecordType.PAGES)[0];
+    const dp = await req.record({ index: pages.index });
+    assert.deepEqual(dp.views, ['fields', 'memory']);
+    assert.deepEqual(dp.memoryRange, { start: `0x${HEAP.toString(16)}`, end: `0x${(STACK + 0x21000n).toString(16)}` });
+    assert.equal(dp.fields, undefined);
+
+    const as = await req.addressSpace({ process: proc.index });
+    assert.equal(as.vmas.length, 5);
+    const heap = as.vmas.find((v) => v.kind === 'heap')!;
+    assert.equal(heap.prot, 'rw-p');
+    assert.equal(heap.dumpedBytes, 3 * PAGE);
+    assert.equal(heap.size, 0x21000);
+    await assert.rejects(req.addressSpace({ process: mm.index }), /not a process/);
+  });
+
+  it('lays memory out as dumped stretches and one-row gaps, labelled by VMA', async () => {
+    const proc = img.byTag(sample.tags.process)!;
+    const l = await req.memoryLayout({ process: proc.index });
+    const kinds = l.spans.map((s) => s.kind);
+    assert.equal(l.truncated, false);
+    assert.equal(kinds[0], 'not-dumped'); // the executable's pages are not dumped
+    const data = l.spans.filter((s) => s.kind === 'data');
+    assert.deepEqual(data.map((s) => [s.start, s.end]), [
+      [`0x${HEAP.toString(16)}`, `0x${(HEAP + 3n * BigInt(PAGE)).toString(16)}`],
+      [`0x${(STACK + 0x20000n).toString(16)}`, `0x${(STACK + 0x21000n).toString(16)}`],
+    ]);
+    const afterHeap = l.spans[l.spans.findIndex((s) => s.kind === 'data') + 1];
+    assert.equal(afterHeap.kind, 'not-dumped');
+    assert.match(afterHeap.label!, /rw-p heap \[heap\]/);
+    assert.ok(kinds.includes('unmapped'));
+    // Spans tile the range without holes.
+    for (let i = 1; i < l.spans.length; i++) assert.equal(l.spans[i].start, l.spans[i - 1].end);
+    const vmaOnly = await req.memoryLayout({ process: proc.index, start: `0x${HEAP.toString(16)}`, end: `0x${(HEAP + 0x21000n).toString(16)}` });
+    assert.deepEqual(vmaOnly.spans.map((s) => s.kind), ['data', 'not-dumped']);
+  });
+
+  it('reads memory by virtual address, across a page boundary', async () => {
+    const proc = img.byTag(sample.tags.process)!;
+    const pieces = await req.memory({ process: proc.index, addr: `0x${HEAP_STRING_ADDR.toString(16)}`, length: HEAP_STRING.length });
+    assert.equal(pieces.length, 1);
+    assert.equal(pieces[0].state, 'dumped');
+    assert.equal(Buffer.from(pieces[0].hex!, 'hex').toString(), HEAP_STRING);
+    const edge = await req.memory({ process: proc.index, addr: `0x${(HEAP + 3n * BigInt(PAGE) - 4n).toString(16)}`, length: 8 });
+    assert.deepEqual(edge.map((p) => [p.state, p.length]), [['dumped', 4], ['not-dumped', 4]]);
+    assert.equal(edge[1].hex, undefined);
+    await assert.rejects(req.memory({ process: proc.index, addr: '12', length: 1 << 20 }), RangeError);
+  });
+});
+
+describe('editor requests: damage', () => {
+  it('flags a damaged record and the records above it once verification finds it', async () => {
+    const sample = buildSample({ corruptHashOfPage: 1 });
+    const img = await CheckpointImage.open(sample.bytes);
+    try {
+      let verification: VerificationModel = { status: 'unverified', problems: img.problems.map(problemModel) };
+      const req = new ImageRequests(img, () => verification);
+      const pages = img.ofType(RecordType.PAGES)[0];
+      assert.equal((await req.node(pages)).problem, undefined);
+      const r = await verifyImage(img);
+      verification = { status: 'damaged', problems: r.problems.map(problemModel) };
+      const bad = await req.node(pages);
+      assert.match(bad.problem!, /does not match its hash/);
+      assert.equal(bad.problemBelow, undefined);
+      const proc = await req.node(img.byTag(sample.tags.process)!);
+      assert.equal(proc.problemBelow, true);
+      const d = await req.record({ index: pages.index });
+      assert.equal(d.problems.length, 1);
+      assert.equal(d.problems[0].severity, 'error');
+    } finally {
+      await img.close();
+    }
+  });
+});
