@@ -48,6 +48,8 @@ export interface CodeServer {
   extensionsDir: string;
   /** The URL that opens the workbench with a folder and, for development and tests, a payload. */
   workbenchUrl(opts?: WorkbenchUrlOptions): string;
+  /** Settles when the server stops, on its own or by stop(), with how it ended. */
+  exited: Promise<string>;
   /** Everything the server has printed so far. */
   log(): string;
   /** Stops the server (SIGTERM to its group, SIGKILL after 3 s) and removes the state folder. */
@@ -174,6 +176,7 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
   const verbose = opts.verbose ?? process.env.CKPT_VSCODE_VERBOSE === '1';
   let output = '';
   let exited: string | undefined;
+  const exitedPromise = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(`exit ${code ?? signal}`)));
   const portFound = new Promise<number>((resolve, reject) => {
     const onData = (d: Buffer): void => {
       const s = d.toString();
@@ -239,6 +242,7 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
         q.set('payload', JSON.stringify(payload));
         return `${origin}/?${q.toString()}`;
       },
+      exited: exitedPromise,
       log: () => output,
       stop,
     };
