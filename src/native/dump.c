@@ -233,6 +233,7 @@ static int dump_run(struct dump_opts *o)
 	if (threads_freeze(o->pid, &p) < 0)
 		goto out;
 	uint64_t time_ns = now_ns(CLOCK_REALTIME);
+	p.pf.nthreads = (uint32_t)p.nthreads;
 	progress_step("threads", "%zu threads", p.nthreads);
 	if (threads_capture(o->pid, &p) < 0 || cancelled())
 		goto out;

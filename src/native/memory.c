@@ -14,6 +14,7 @@
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -87,6 +88,27 @@ int mem_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
 	if (fd < 0)
 		return -1;
 	return pwrite_all(fd, buf, len, addr);
+}
+
+/* A process that is dying or dead: gone, a zombie, or without its memory already (exit
+ * releases the mm before the state says so). Asked after a read failed, so it waits a little
+ * for a dying process to show it. */
+static int process_gone(pid_t pid)
+{
+	for (int i = 0; i < 20; i++) {
+		char *st = read_filef(NULL, "/proc/%d/stat", pid);
+		char *rp = st ? strrchr(st, ')') : NULL;
+		int gone = !rp || rp[2] == 'Z' || rp[2] == 'X';
+		free(st);
+		size_t n = 1;
+		char *maps = gone ? NULL : read_filef(&n, "/proc/%d/maps", pid);
+		free(maps);
+		if (gone || n == 0)
+			return 1;
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return 0;
 }
 
 /* ---- VMAs ---- */
@@ -390,7 +412,10 @@ int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t
 				if (cancelled())
 					goto out_free;
 				if (mem_read(pid, addr, block, n) < 0) {
-					fail_errno(EXIT_FAIL, "cannot read the memory of process %d at 0x%llx", pid, (unsigned long long)addr);
+					if (kill(pid, 0) < 0 || process_gone(pid))
+						fail(EXIT_NOPROC, "process %d exited during the checkpoint", pid);
+					else
+						fail_errno(EXIT_FAIL, "cannot read the memory of process %d at 0x%llx", pid, (unsigned long long)addr);
 					goto out_free;
 				}
 				page_hashes(block, n, ps, (uint64_t *)(pmb.p + hash_off) + h);

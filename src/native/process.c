@@ -153,8 +153,6 @@ int process_capture(pid_t pid, struct proc_state *p)
 	v = find_key(status, "NoNewPrivs");
 	if (v && *v == '1')
 		p->pf.flags |= CKPT_PROCESS_FLAGS_NO_NEW_PRIVS;
-	v = find_key(status, "Threads");
-	p->pf.nthreads = v ? (uint32_t)strtoul(v, NULL, 10) : 1;
 	v = find_key(status, "Groups");
 	while (v && *v && *v != '\n') {
 		char *end;

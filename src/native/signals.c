@@ -66,6 +66,10 @@ int requeue_dequeued(struct tracee *t, pid_t pid, uint64_t scratch)
 			errno = (int)-r;
 			return fail_errno(EXIT_FAIL, "cannot queue signal %d back to thread %d", si->si_signo, t->tid);
 		}
+		/* queued again: forget it, keeping only what the detach must deliver */
+		memmove(si, si + 1, (t->ndequeued - i - 1) * sizeof(*si));
+		t->ndequeued--;
+		i--;
 	}
 	return 0;
 }

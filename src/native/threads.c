@@ -209,7 +209,9 @@ int threads_release(struct proc_state *p)
 				if (inject_end(t, &r, t->mask) < 0)
 					rc = -1;
 			}
-			int sig = 0;
+			/* what the kernel dequeued while we drove the thread and was not queued back yet
+			 * (a rollback, or SIGSTOP): delivered now, so that no signal is lost */
+			int sig = t->ndequeued ? t->dequeued[0].si_signo : 0;
 			for (uint32_t k = 0; k < t->ndequeued; k++)
 				if (t->dequeued[k].si_signo == SIGSTOP)
 					sig = SIGSTOP;

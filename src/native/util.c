@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <time.h>
 
 volatile sig_atomic_t g_cancel;
 int g_json;
@@ -130,7 +131,10 @@ void progress_step(const char *step, const char *fmt, ...)
 		fputs("}\n", stdout);
 		fflush(stdout);
 	} else if (g_verbose) {
-		fprintf(stderr, "ckpt: %s: %s\n", step, msg);
+		static uint64_t t0;
+		if (!t0)
+			t0 = now_ns(CLOCK_MONOTONIC);
+		fprintf(stderr, "ckpt: %7.1f ms %s: %s\n", (double)(now_ns(CLOCK_MONOTONIC) - t0) / 1e6, step, msg);
 	}
 }
 

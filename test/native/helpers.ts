@@ -260,7 +260,11 @@ export class Lab {
    * `ckpt restore` under a child subreaper: the restored process is the reaper's to reap. Resolves
    * once ckpt itself exited, with the new pid when it succeeded.
    */
-  async restore(id: Identity, image: string, extra: string[] = ['--stdio=null']): Promise<{ code: number; pid?: number; stderr: string; stdout: string }> {
+  async restore(
+    id: Identity,
+    image: string,
+    extra: string[] = ['--stdio=null'],
+  ): Promise<{ code: number; pid?: number; stderr: string; stdout: string; reaperDone: Promise<RunResult> }> {
     const s = this.start(id, [target('reaper'), CKPT, 'restore', image, ...extra]);
     const code = await waitFor(`ckpt restore ${path.basename(image)} to exit`, () => {
       const m = /reaper: exit (\d+)/.exec(s.err());
@@ -270,7 +274,7 @@ export class Lab {
     const m = /^(\d+)\n/.exec(stdout);
     const pid = code.code === 0 && m ? Number(m[1]) : undefined;
     if (pid) this.track(pid);
-    return { code: code.code, pid, stderr: s.err().replace(/reaper: exit \d+\n/, ''), stdout };
+    return { code: code.code, pid, stderr: s.err().replace(/reaper: exit \d+\n/, ''), stdout, reaperDone: s.exited };
   }
 
   async cleanup(): Promise<void> {

@@ -1,6 +1,7 @@
 /* Test target (issue 3, item 1): a counter written to a file every few ms, 8 MiB of heap with
  * known data, a signal handler, memory of every protection, vdso time calls and brk growth.
- * SIGUSR1 asks for a report line with checksums; SIGTERM ends it.
+ * SIGUSR1 asks for a report line with checksums. An optional second argument adds that many
+ * MiB of touched memory, to make a dump take longer.
  * Output lines: "c N" (the counter), "r HANDLED HEAPSUM PROTSUM EXEC TIME_OK". */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -46,6 +47,12 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < HEAP_BYTES; i += 8) {
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		memcpy(heap + i, &x, 8);
+	}
+	if (argc > 2) {
+		size_t extra = (size_t)atol(argv[2]) << 20;
+		uint8_t *big = mmap(NULL, extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		for (size_t i = 0; big != MAP_FAILED && i < extra; i += 4096)
+			big[i] = (uint8_t)(i >> 12 | 1);
 	}
 	/* every protection, each with content */
 	long ps = sysconf(_SC_PAGESIZE);

@@ -1,0 +1,222 @@
+// Issue 3, item 6: never harm the target. A dump that is killed, cancelled or fails leaves the
+// process running exactly as it was, with no file under the final name; a restore that fails
+// leaves no process behind.
+
+import * as assert from 'assert';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import {
+  alive, assertCounting, assertNoImage, assertOneErrorLine, buildTargets, CKPT, EXIT, Identity, identities, Lab, lines,
+  procStatus, sleep, Started, target, tracerPid, unprivileged, waitFor,
+} from './helpers';
+
+const counts = (file: string) => lines(file).filter((l) => l.startsWith('c ')).map((l) => Number(l.slice(2)));
+const reports = (file: string) => lines(file).filter((l) => l.startsWith('r '));
+
+/** Deterministic pseudo-random numbers in [0, 1) (the seed is printed, to replay a failure). */
+function prng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 4294967296;
+  };
+}
+
+/** The target runs on its own: not traced, not stopped, and still counting. */
+async function assertUnharmed(pid: number, out: string): Promise<void> {
+  await waitFor('ckpt to let go of the target', () => tracerPid(pid) === 0);
+  const state = procStatus(pid)?.get('State') ?? 'gone';
+  assert.match(state, /^[RSD]/, `the target runs (state ${state})`);
+  const n = counts(out).length;
+  await waitFor('the target to go on counting', () => counts(out).length > n + 3);
+}
+
+/** A counter target with `extraMiB` more of touched memory, once it counts. */
+async function startCounter(lab: Lab, id: Identity, dir: string, extraMiB = 0): Promise<{ t: Started; out: string }> {
+  const out = path.join(dir, 'counter.txt');
+  const t = lab.startTarget(id, [target('counter'), out, String(extraMiB)]);
+  await waitFor('the counter to run', () => counts(out).length >= 5, 30000);
+  return { t, out };
+}
+
+/** Starts `ckpt dump --progress=json` and resolves once it reported page progress. */
+async function dumpUntilPages(lab: Lab, id: Identity, pid: number, image: string): Promise<Started> {
+  const s = lab.start(id, [CKPT, 'dump', String(pid), '-o', image, '--progress=json']);
+  await waitFor('page progress', () => /"phase":"pages","done":[1-9]/.test(s.out()), 30000);
+  return s;
+}
+
+function jsonLines(stdout: string): Array<Record<string, unknown>> {
+  return stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe('native: never harm the target', function () {
+  this.timeout(120000);
+  before(buildTargets);
+  const lab = new Lab();
+  afterEach(() => lab.cleanup());
+
+  for (const id of identities()) {
+    it(`SIGKILL of ckpt dump at random moments leaves the target running correctly (as ${id.name})`, async () => {
+      const dir = lab.dir(id);
+      const { t, out } = await startCounter(lab, id, dir, 48);
+      process.kill(t.pid, 'SIGUSR1');
+      const first = await waitFor('a report', () => reports(out)[0]);
+      const maps = fs.readFileSync(`/proc/${t.pid}/maps`, 'utf8');
+      // how long one whole dump takes here, to spread the kills over all of it
+      const probe = await lab.dump(id, t.pid, path.join(dir, 'probe.ckpt'), ['--progress=json']);
+      assert.strictEqual(probe.code, 0, probe.stderr);
+      fs.unlinkSync(path.join(dir, 'probe.ckpt'));
+      const seed = Number(process.env.CKPT_TEST_SEED ?? Date.now() % 100000);
+      const rand = prng(seed);
+      const runs = 24;
+      let completed = 0;
+      for (let i = 0; i < runs; i++) {
+        const image = path.join(dir, `k${i}.ckpt`);
+        const s = lab.start(id, [CKPT, 'dump', String(t.pid), '-o', image]);
+        await sleep(Math.floor(rand() * probe.ms * 1.2)); // the random moment is the input of this test
+        s.child.kill('SIGKILL');
+        await s.exited;
+        await waitFor(`run ${i} (seed ${seed}): the worker to roll back and let go`, () =>
+          tracerPid(t.pid) === 0 && !fs.readdirSync(dir).some((n) => n.includes('.tmp-')));
+        await assertUnharmed(t.pid, out);
+        if (fs.existsSync(image)) {
+          // killed after the rename: then the image is complete
+          const buf = fs.readFileSync(image);
+          assert.strictEqual(buf.subarray(buf.length - 24, buf.length - 16).toString('latin1'), 'CKPTEND\n', `run ${i}: a complete image`);
+          completed++;
+          fs.unlinkSync(image);
+        }
+      }
+      console.log(`      (seed ${seed}: ${runs} kills over ${probe.ms} ms dumps, ${completed} after the image was complete)`);
+      assert.strictEqual(fs.readFileSync(`/proc/${t.pid}/maps`, 'utf8'), maps, 'no mapping left behind or changed');
+      process.kill(t.pid, 'SIGUSR1');
+      const again = await waitFor('a second report', () => reports(out)[1]);
+      assert.strictEqual(again.split(' ').slice(2).join(' '), first.split(' ').slice(2).join(' '), 'heap and page checksums unchanged');
+      // the process is intact enough to be checkpointed and restored for real
+      const image = path.join(dir, 'final.ckpt');
+      const d = await lab.dump(id, t.pid, image, ['--kill']);
+      assert.strictEqual(d.code, 0, d.stderr);
+      const r = await lab.restore(id, image);
+      assert.strictEqual(r.code, 0, r.stderr);
+      const n = counts(out).length;
+      await waitFor('the restored counter', () => counts(out).length > n + 10);
+      process.kill(r.pid!, 'SIGKILL');
+      await waitFor('the end', () => !alive(r.pid!));
+      assertCounting(counts(out), 'counter across every killed dump and the restore');
+    });
+  }
+
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    it(`${sig} cancels a dump: exit 8, no image, the target as it was`, async () => {
+      const id = unprivileged();
+      const dir = lab.dir(id);
+      const { t, out } = await startCounter(lab, id, dir, 256);
+      const image = path.join(dir, 'cancel.ckpt');
+      const s = await dumpUntilPages(lab, id, t.pid, image);
+      s.child.kill(sig);
+      const r = await s.exited;
+      assert.strictEqual(r.code, EXIT.cancelled, r.stderr);
+      const events = jsonLines(r.stdout);
+      assert.deepStrictEqual(events[events.length - 1], events.find((e) => e.event === 'error'));
+      assert.strictEqual(events[events.length - 1].exit, EXIT.cancelled);
+      assertOneErrorLine(r.stderr, /^ckpt: cancelled/);
+      assertNoImage(image);
+      await assertUnharmed(t.pid, out);
+      assertCounting(counts(out), 'counter');
+    });
+  }
+
+  it('a dump into a full file system (ENOSPC) fails with exit 7 and leaves nothing', async function () {
+    if (process.getuid?.() !== 0) this.skip(); // mounting a small tmpfs needs root
+    for (const id of identities()) {
+      const dir = lab.dir(id);
+      const full = path.join(dir, 'small');
+      fs.mkdirSync(full);
+      const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0755', 'tmpfs', full], { encoding: 'utf8' });
+      assert.strictEqual(m.status, 0, `mount: ${m.stderr}`);
+      lab.mounted(full);
+      fs.chownSync(full, id.uid, id.gid);
+      const { t, out } = await startCounter(lab, id, dir);
+      const image = path.join(full, 'full.ckpt');
+      const r = await lab.dump(id, t.pid, image);
+      assert.strictEqual(r.code, EXIT.io, r.stderr);
+      assertOneErrorLine(r.stderr, /No space left on device/);
+      assertNoImage(image);
+      await assertUnharmed(t.pid, out);
+    }
+  });
+
+  it('a dump into a directory it cannot write fails with exit 7 before touching the target', async () => {
+    const id = unprivileged();
+    const dir = lab.dir(id);
+    const { t, out } = await startCounter(lab, id, dir);
+    const locked = path.join(dir, 'locked');
+    fs.mkdirSync(locked, 0o555);
+    fs.chmodSync(locked, 0o555);
+    fs.chownSync(locked, 0, 0);
+    if (process.getuid?.() === 0 && id.uid === 0) return; // root writes anywhere: nothing to test
+    const image = path.join(locked, 'x.ckpt');
+    const r = await lab.dump(id, t.pid, image);
+    assert.strictEqual(r.code, EXIT.io, r.stderr);
+    assertOneErrorLine(r.stderr, /Permission denied/);
+    assert.ok(!fs.existsSync(image));
+    await assertUnharmed(t.pid, out);
+  });
+
+  it('a target that dies in the middle of a dump: exit 3, no image', async () => {
+    const id = unprivileged();
+    const dir = lab.dir(id);
+    const { t } = await startCounter(lab, id, dir, 256);
+    const image = path.join(dir, 'dies.ckpt');
+    const s = await dumpUntilPages(lab, id, t.pid, image);
+    process.kill(t.pid, 'SIGKILL');
+    const r = await s.exited;
+    assert.strictEqual(r.code, EXIT.noProcess, r.stderr);
+    assertOneErrorLine(r.stderr, /exited during the checkpoint/);
+    assertNoImage(image);
+  });
+
+  it('a restore that fails leaves no process and no pid file', async () => {
+    const id = unprivileged();
+    const dir = lab.dir(id);
+    // a private copy of the program, so that it can be changed after the checkpoint
+    const exe = path.join(dir, 'counter-copy');
+    fs.copyFileSync(target('counter'), exe);
+    fs.chmodSync(exe, 0o755);
+    const out = path.join(dir, 'counter.txt');
+    const t = lab.startTarget(id, [exe, out]);
+    await waitFor('the counter to run', () => counts(out).length >= 5);
+    const image = path.join(dir, 'c.ckpt');
+    const d = await lab.dump(id, t.pid, image, ['--kill']);
+    assert.strictEqual(d.code, 0, d.stderr);
+    const pidFile = path.join(dir, 'pid');
+
+    // 1. a damaged page: found after the new process exists, which must then go away
+    const damaged = path.join(dir, 'damaged.ckpt');
+    const buf = fs.readFileSync(image);
+    const pagesAt = buf.indexOf(Buffer.from([0x17, 0, 0, 0, 1, 0, 0, 0])); // type pages, flags page_hashed
+    assert.ok(pagesAt > 0 && (pagesAt + 32) % 4096 === 0, 'a pages record');
+    buf[pagesAt + 32 + 100] ^= 0xff;
+    fs.writeFileSync(damaged, buf);
+    fs.chownSync(damaged, id.uid, id.gid);
+    let r = await lab.restore(id, damaged, ['--stdio=null', `--pid-file=${pidFile}`]);
+    assert.strictEqual(r.code, EXIT.badImage, r.stderr);
+    assertOneErrorLine(r.stderr, /does not match its hash/);
+    await r.reaperDone; // the reaper exits only when no process of the restore is left
+    assert.ok(!fs.existsSync(pidFile), 'no pid file');
+
+    // 2. the program file changed since the checkpoint
+    fs.appendFileSync(exe, 'changed');
+    r = await lab.restore(id, image, ['--stdio=null', `--pid-file=${pidFile}`]);
+    assert.strictEqual(r.code, EXIT.unsupported, r.stderr);
+    assertOneErrorLine(r.stderr, /counter-copy is not the file the image mapped \(it changed since the checkpoint\)/);
+    await r.reaperDone;
+    assert.ok(!fs.existsSync(pidFile), 'no pid file');
+  });
+});
