@@ -349,7 +349,7 @@ int cmd_dump(int argc, char **argv)
 		return usage();
 	char *end;
 	long pid = strtol(argv[optind], &end, 10);
-	if (*end || pid <= 0 || pid > 0x3fffffff) {
+	if (*end || pid <= 0 || pid > 4194304 /* PID_MAX_LIMIT */) {
 		fprintf(stderr, "ckpt: dump: '%s' is not a process id\n", argv[optind]);
 		return EXIT_USAGE;
 	}

@@ -273,7 +273,7 @@ int image_open(struct image *im, const char *path)
 	im->path = xstrdup(path);
 	im->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (im->fd < 0)
-		return fail_errno(errno == ENOENT ? EXIT_IO : EXIT_IO, "cannot open image %s", path);
+		return fail_errno(EXIT_IO, "cannot open image %s", path);
 	struct stat st;
 	if (fstat(im->fd, &st) < 0)
 		return fail_errno(EXIT_IO, "cannot stat image %s", path);
@@ -301,15 +301,22 @@ int image_open(struct image *im, const char *path)
 			fail_errno(EXIT_IO, "cannot read image %s", path);
 			goto out;
 		}
+		if (index == 0) {
+			/* the magic first: a file that is no image at all is named as such */
+			char magic[CKPT_HEAD_MAGIC_LEN];
+			if (im->size < HDR + sizeof(magic) || pread_all(im->fd, magic, sizeof(magic), HDR) < 0 ||
+			    memcmp(magic, CKPT_HEAD_MAGIC, sizeof(magic)) || h.type != CKPT_RECORD_TYPE_HEAD) {
+				probe.type = CKPT_RECORD_TYPE_HEAD;
+				probe.tag = h.tag;
+				image_bad(im, &probe, HDR, "bad magic: not a ckpt image");
+				goto out;
+			}
+		}
 		probe.type = h.type;
 		probe.tag = h.tag;
 		uint32_t hsum = (uint32_t)xxh64(&h, offsetof(struct ckpt_record_header, header_sum), 0);
 		if (hsum != h.header_sum) {
 			image_bad(im, &probe, off, "header checksum mismatch (stored 0x%08x, computed 0x%08x)", h.header_sum, hsum);
-			goto out;
-		}
-		if (index == 0 && h.type != CKPT_RECORD_TYPE_HEAD) {
-			image_bad(im, &probe, off, "the first record must be the head (bad magic: not a ckpt image)");
 			goto out;
 		}
 		if (h.tag == 0) {

@@ -1,0 +1,206 @@
+// The CLI contract the extension relies on (src/native/README.md): arguments, exit codes, one
+// error line, --progress=json events, `check`, the default --leave-running, and state that
+// cannot be checkpointed (named, refused, or recorded with --allow-unsupported).
+
+import * as assert from 'assert';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { CheckpointImage, summarizeImage } from '../../src/image';
+import {
+  alive, assertCounting, assertNoImage, assertOneErrorLine, buildTargets, CKPT, EXIT, identities, Lab, lines, target,
+  tracerPid, unprivileged, waitFor,
+} from './helpers';
+
+function ckpt(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(CKPT, args, { encoding: 'utf8', timeout: 30000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const STEPS = new Set(['freeze', 'threads', 'mm', 'vmas', 'pages', 'files', 'signals', 'write', 'resume']);
+
+describe('native: the ckpt CLI', function () {
+  this.timeout(60000);
+  before(buildTargets);
+  const lab = new Lab();
+  afterEach(() => lab.cleanup());
+
+  it('--version and --help', () => {
+    const v = ckpt(['--version']);
+    assert.strictEqual(v.code, 0);
+    assert.match(v.stdout, /^ckpt \d+\.\d+\.\d+\n$/);
+    const h = ckpt(['--help']);
+    assert.strictEqual(h.code, 0);
+    for (const word of ['dump PID -o IMAGE', 'restore IMAGE', 'check', 'exit codes']) assert.ok(h.stdout.includes(word), word);
+  });
+
+  it('usage errors exit 2', () => {
+    for (const args of [[], ['bogus'], ['dump'], ['dump', '1'], ['dump', 'abc', '-o', '/tmp/x'], ['dump', '1', '-o', '/tmp/x', '--kill', '--leave-running'],
+      ['dump', '1', '-o', '/tmp/x', '--progress=xml'], ['restore'], ['restore', 'a', 'b'], ['check', '--format=yaml']]) {
+      const r = ckpt(args);
+      assert.strictEqual(r.code, EXIT.usage, `ckpt ${args.join(' ')}: ${r.stderr}`);
+      assert.ok(r.stderr.length > 0, 'says why');
+    }
+  });
+
+  it('no such process: exit 3', () => {
+    const dir = lab.dir(identities()[0]);
+    const image = path.join(dir, 'x.ckpt');
+    const r = ckpt(['dump', '999999999', '-o', image]);
+    assert.strictEqual(r.code, EXIT.usage, 'an impossible pid is a usage error');
+    const r2 = ckpt(['dump', '4194303', '-o', image]);
+    assert.strictEqual(r2.code, EXIT.noProcess, r2.stderr);
+    assertOneErrorLine(r2.stderr, /^ckpt: process 4194303: no such process$/);
+    assertNoImage(image);
+  });
+
+  it('permission denied: exit 4 (a user dumping root\'s process, restoring root\'s image)', async function () {
+    const ids = identities();
+    if (ids.length < 2) this.skip(); // needs root to start a process of another user
+    const [root, user] = ids;
+    const dir = lab.dir(user);
+    const out = path.join(dir, 'root-counter.txt');
+    const t = lab.startTarget(root, [target('counter'), out]);
+    await waitFor('the counter', () => lines(out).length > 3);
+    const r = await lab.dump(user, t.pid, path.join(dir, 'x.ckpt'));
+    assert.strictEqual(r.code, EXIT.permission, r.stderr);
+    assertOneErrorLine(r.stderr, /^ckpt: cannot attach to process \d+ \(ptrace\): Operation not permitted$/);
+    assert.ok(alive(t.pid));
+    const image = path.join(dir, 'root.ckpt');
+    const d = await lab.dump(root, t.pid, image);
+    assert.strictEqual(d.code, 0, d.stderr);
+    fs.chmodSync(image, 0o644);
+    const rr = await lab.restore(user, image);
+    assert.strictEqual(rr.code, EXIT.permission, rr.stderr);
+    assertOneErrorLine(rr.stderr, /ran as uid 0; uid \d+ cannot restore it/);
+  });
+
+  it('check: what this kernel and user can do, as JSON', () => {
+    for (const id of identities()) {
+      const argv = id.argv([CKPT, 'check', '--format=json']);
+      const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
+      assert.strictEqual(r.status, 0, `${id.name}: ${r.stdout}${r.stderr}`);
+      const c = JSON.parse(r.stdout) as { ok: boolean; kernel: string; uid: number; checks: Array<{ name: string; ok: boolean; required: boolean; detail: string }> };
+      assert.strictEqual(c.ok, true);
+      assert.strictEqual(c.uid, id.uid);
+      const names = c.checks.map((x) => x.name);
+      for (const n of ['ptrace', 'pagemap_scan', 'pr_set_mm_map', 'rseq', 'vdso', 'same_pid']) assert.ok(names.includes(n), n);
+      for (const x of c.checks) if (x.required) assert.ok(x.ok, `${x.name}: ${x.detail}`);
+      const human = spawnSync(argv[0], argv.slice(1, -1), { encoding: 'utf8' });
+      assert.strictEqual(human.status, 0);
+      assert.match(human.stdout, /checkpoint and restore can work here/);
+    }
+  });
+
+  it('--progress=json: steps, page progress, done; and the default leaves the process running', async () => {
+    const id = unprivileged();
+    const dir = lab.dir(id);
+    const out = path.join(dir, 'counter.txt');
+    const t = lab.startTarget(id, [target('counter'), out, '24']);
+    await waitFor('the counter', () => lines(out).length > 3);
+    const image = path.join(dir, 'p.ckpt');
+    const r = await lab.dump(id, t.pid, image, ['--progress=json']);
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.strictEqual(r.stderr, '', 'nothing on stderr when all is well');
+    const events = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    let last = -1;
+    let total = -1;
+    for (const e of events) {
+      if (e.event === 'step') {
+        assert.ok(STEPS.has(e.step as string), `step ${String(e.step)}`);
+        assert.strictEqual(typeof e.message, 'string');
+      } else if (e.event === 'progress') {
+        assert.strictEqual(e.phase, 'pages');
+        const done = e.done as number;
+        total = e.total as number;
+        assert.ok(done >= last && done <= total, `progress ${done}/${total}`);
+        if (last >= 0) assert.ok(done - last <= 8 << 20, 'a progress event at least every 8 MiB');
+        last = done;
+      } else {
+        assert.strictEqual(e.event, 'done', JSON.stringify(e));
+      }
+    }
+    assert.ok(total > 24 << 20 && last === total, 'page progress ends at its total');
+    const done = events[events.length - 1];
+    assert.deepStrictEqual(Object.keys(done).sort(), ['bytes', 'event', 'image', 'ms']);
+    assert.strictEqual(done.image, image);
+    assert.strictEqual(done.bytes, fs.statSync(image).size);
+    for (const s of ['freeze', 'pages', 'write', 'resume']) assert.ok(events.some((e) => e.step === s), `step ${s}`);
+    // --leave-running is the default: the process goes on, untraced, where it was
+    assert.strictEqual(tracerPid(t.pid), 0);
+    const n = lines(out).length;
+    await waitFor('the counter to go on', () => lines(out).length > n + 10);
+    const img = await CheckpointImage.open(image);
+    try {
+      const s = await summarizeImage(img);
+      assert.ok(s.flags.includes('left_running'));
+    } finally {
+      await img.source.close();
+    }
+    // restore with --progress=json: restore steps and the new pid as an event
+    const rr = await lab.restore(id, image, ['--stdio=null', '--progress=json']);
+    assert.strictEqual(rr.code, 0, rr.stderr);
+    const rev = rr.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(rev.every((e) => e.event !== 'step' || String(e.step).startsWith('restore-')), 'restore steps are restore-*');
+    const restored = rev.find((e) => e.event === 'restored');
+    assert.ok(restored && typeof restored.pid === 'number');
+    lab.track(restored.pid as number);
+    assert.ok(alive(restored.pid as number));
+    t.child.kill('SIGKILL');
+    await t.exited;
+    const c = lines(out).filter((l) => l.startsWith('c ')).map((l) => Number(l.slice(2)));
+    assert.ok(c.length > n, 'both processes wrote');
+    assertCounting(c.slice(0, n), 'the original before the restore');
+  });
+
+  describe('state that cannot be checkpointed', () => {
+    const tcp = [
+      'import socket, sys, time',
+      'srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)',
+      'c = socket.create_connection(srv.getsockname()); s, _ = srv.accept()',
+      'open(sys.argv[1], "w").write("ready\\n")',
+      'while True: time.sleep(0.01)',
+    ].join('\n');
+
+    it('an established TCP connection: exit 5 naming it, the process left running', async () => {
+      const id = unprivileged();
+      const dir = lab.dir(id);
+      const out = path.join(dir, 'tcp.txt');
+      const t = lab.startTarget(id, ['python3', '-c', tcp, out]);
+      await waitFor('the connection', () => lines(out).includes('ready'));
+      const image = path.join(dir, 'tcp.ckpt');
+      const r = await lab.dump(id, t.pid, image);
+      assert.strictEqual(r.code, EXIT.unsupported, r.stderr);
+      assertOneErrorLine(r.stderr, /^ckpt: process \d+ has state that cannot be checkpointed: .*an established TCP connection.*--allow-unsupported/);
+      assertNoImage(image);
+      assert.strictEqual(tracerPid(t.pid), 0);
+      assert.ok(alive(t.pid));
+    });
+
+    it('--allow-unsupported records it; restore warns and goes on', async () => {
+      const id = unprivileged();
+      const dir = lab.dir(id);
+      const out = path.join(dir, 'tcp.txt');
+      const t = lab.startTarget(id, ['python3', '-c', tcp, out]);
+      await waitFor('the connection', () => lines(out).includes('ready'));
+      const image = path.join(dir, 'tcp.ckpt');
+      const r = await lab.dump(id, t.pid, image, ['--allow-unsupported', '--kill']);
+      assert.strictEqual(r.code, 0, r.stderr);
+      assert.match(r.stderr, /ckpt: warning: not captured: fd \d+: an established TCP connection/);
+      const img = await CheckpointImage.open(image);
+      try {
+        const s = await summarizeImage(img);
+        assert.ok(s.flags.includes('has_unsupported'), `flags ${s.flags}`);
+        const u = s.processes[0].unsupported;
+        assert.strictEqual(u.filter((x) => x.startsWith('tcp_socket')).length, 2, `both ends of the connection: ${u.join('; ')}`);
+        assert.ok(u.some((x) => x.startsWith('fd:')), 'and the listening socket');
+      } finally {
+        await img.source.close();
+      }
+      const rr = await lab.restore(id, image);
+      assert.strictEqual(rr.code, 0, rr.stderr);
+      assert.strictEqual((rr.stderr.match(/^ckpt: warning: not restored: /gm) ?? []).length, 3, rr.stderr);
+      await waitFor('the restored process to sleep on', () => alive(rr.pid!));
+    });
+  });
+});

@@ -1,0 +1,247 @@
+// Issue 3, item 7: the images ckpt writes follow formats/ckpt.ksy (checked byte by byte here,
+// decoded and verified with the TypeScript decoder of src/image and with `ckpt-inspect verify`,
+// hashes cross-checked with xxhsum), and the C reader used by restore rejects damaged images
+// with exit 6 and a message that names the record and the byte offset, without crashing and
+// without allocating what a damaged length asks for.
+
+import * as assert from 'assert';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { CheckpointImage, summarizeImage, verifyImage, xxh64, xxh64Low32 } from '../../src/image';
+import { ASAN, assertOneErrorLine, buildTargets, CKPT, EXIT, identities, Lab, lines, ROOT, target, waitFor } from './helpers';
+
+const HDR = 32;
+const T = { head: 1, tail: 2, pad: 3, process: 10, thread: 11, mm: 20, vma: 21, pagemap: 22, pages: 23, files: 30, fd: 31, sigactions: 40, pending: 41, unsupported: 50 };
+
+interface Rec {
+  off: number;
+  type: number;
+  flags: number;
+  len: number;
+  tag: number;
+  ptag: number;
+  payloadSum: number;
+  headerSum: number;
+}
+
+function records(buf: Buffer): Rec[] {
+  const out: Rec[] = [];
+  for (let off = 0; off < buf.length;) {
+    const r = {
+      off,
+      type: buf.readUInt32LE(off),
+      flags: buf.readUInt32LE(off + 4),
+      len: buf.readUInt32LE(off + 8),
+      tag: buf.readUInt32LE(off + 12),
+      ptag: buf.readUInt32LE(off + 16),
+      payloadSum: buf.readUInt32LE(off + 20),
+      headerSum: buf.readUInt32LE(off + 28),
+    };
+    out.push(r);
+    off += HDR + Math.ceil(r.len / 8) * 8;
+  }
+  return out;
+}
+
+/** Rewrites a header field and seals the header again, so that only the field is wrong. */
+function patchHeader(buf: Buffer, r: Rec, field: number, value: number): void {
+  buf.writeUInt32LE(value >>> 0, r.off + field);
+  buf.writeUInt32LE(xxh64Low32(buf.subarray(r.off, r.off + 28)), r.off + 28);
+}
+
+const images: Record<string, string> = {};
+
+describe('native: images', function () {
+  this.timeout(120000);
+  const lab = new Lab();
+  const root = identities()[0];
+  let dir = '';
+
+  before(async () => {
+    buildTargets();
+    dir = lab.dir(root);
+    // one image of each kind of target, taken with --leave-running
+    const make = async (name: string, cmd: string[], ready: (out: string) => boolean) => {
+      const out = path.join(dir, `${name}.txt`);
+      const t = lab.startTarget(root, [...cmd, out]);
+      await waitFor(`${name} to run`, () => ready(out));
+      const image = path.join(dir, `${name}.ckpt`);
+      const r = await lab.dump(root, t.pid, image, ['--leave-running']);
+      assert.strictEqual(r.code, 0, r.stderr);
+      images[name] = image;
+      t.child.kill('SIGKILL');
+      await t.exited;
+    };
+    await make('counter', [target('counter')], (o) => lines(o).length > 5);
+    await make('threads', [target('threads')], (o) => lines(o).length > 5);
+    await make('node', [process.execPath, '-e', 'const fs=require("fs"),fd=fs.openSync(process.argv[1],"a");let i=0;setInterval(()=>fs.writeSync(fd,`${i++}\\n`),4)'], (o) => lines(o).length > 5);
+  });
+  after(() => lab.cleanup());
+
+  it('follow the format rules byte by byte (tags, parents, padding, page alignment, pagemaps, tail)', () => {
+    for (const [name, image] of Object.entries(images)) {
+      const buf = fs.readFileSync(image);
+      const recs = records(buf);
+      const byTag = new Map<number, Rec>();
+      recs.forEach((r, i) => {
+        const at = `${name} record #${i}`;
+        assert.strictEqual(r.tag, i + 1, `${at}: tags are 1, 2, 3... in file order`);
+        assert.ok(r.ptag === 0 || (byTag.has(r.ptag) && r.ptag < r.tag), `${at}: its parent comes earlier`);
+        assert.strictEqual(buf.readUInt32LE(r.off + 24), 0, `${at}: reserved is 0`);
+        assert.strictEqual(r.headerSum, xxh64Low32(buf.subarray(r.off, r.off + 28)), `${at}: header_sum`);
+        const pad = buf.subarray(r.off + HDR + r.len, r.off + HDR + Math.ceil(r.len / 8) * 8);
+        assert.ok(pad.every((b) => b === 0), `${at}: zero padding`);
+        if (r.type === T.pages) {
+          assert.strictEqual(r.flags, 1, `${at}: page_hashed`);
+          assert.strictEqual(r.payloadSum, 0, `${at}: no payload_sum`);
+          assert.strictEqual((r.off + HDR) % 4096, 0, `${at}: page-aligned payload`);
+          const pm = byTag.get(r.ptag)!;
+          assert.strictEqual(pm.type, T.pagemap, `${at}: parent is a pagemap`);
+          const npages = buf.readUInt32LE(pm.off + HDR + 4);
+          assert.strictEqual(r.len, npages * 4096, `${at}: len = npages * page size`);
+          assert.ok(r.len <= 1 << 30, `${at}: at most 1 GiB per chunk`);
+          const prev = recs[i - 1];
+          assert.ok(prev === pm || (prev.type === T.pad && recs[i - 2] === pm), `${at}: right after its pagemap, or a pad`);
+        } else if (r.type !== T.tail) {
+          assert.strictEqual(r.payloadSum, xxh64Low32(buf.subarray(r.off + HDR, r.off + HDR + r.len)), `${at}: payload_sum`);
+        }
+        const parentType = r.ptag ? byTag.get(r.ptag)!.type : 0;
+        const allowed: Record<number, number[]> = {
+          [T.head]: [0], [T.process]: [0, T.process], [T.thread]: [T.process], [T.mm]: [T.process], [T.vma]: [T.mm],
+          [T.pagemap]: [T.mm], [T.pages]: [T.pagemap], [T.sigactions]: [T.process], [T.pending]: [T.process, T.thread],
+          [T.files]: [T.process], [T.fd]: [T.files], [T.unsupported]: [T.process], [T.pad]: [0], [T.tail]: [0],
+        };
+        assert.ok(allowed[r.type]?.includes(parentType), `${at}: type ${r.type} under type ${parentType}`);
+        byTag.set(r.tag, r);
+      });
+      assert.strictEqual(recs[0].type, T.head);
+      const tail = recs[recs.length - 1];
+      assert.strictEqual(tail.type, T.tail, `${name}: the tail is last`);
+      assert.strictEqual(buf.subarray(tail.off + HDR, tail.off + HDR + 8).toString('latin1'), 'CKPTEND\n');
+      assert.strictEqual(buf.readUInt32LE(tail.off + HDR + 8), recs.length - 1, `${name}: record_count`);
+      assert.strictEqual(tail.off + HDR + 24, buf.length, `${name}: nothing after the tail`);
+    }
+  });
+
+  it('decode with the TypeScript decoder and pass its full verification (src/image)', async () => {
+    for (const [name, image] of Object.entries(images)) {
+      const img = await CheckpointImage.open(image);
+      try {
+        const report = await verifyImage(img);
+        assert.deepStrictEqual(report.problems.map((p) => p.message), [], `${name}: no problems`);
+        assert.ok(report.ok && report.pagesChecked > 0, `${name}: pages checked`);
+        const s = await summarizeImage(img);
+        assert.strictEqual(s.version, '1.1');
+        assert.ok(s.flags.includes('left_running'), `${name}: flags ${s.flags}`);
+        assert.strictEqual(s.processes.length, 1);
+        const p = s.processes[0];
+        assert.ok(p.threads.length >= (name === 'counter' ? 1 : 2), `${name}: threads`);
+        assert.ok(p.vmas > 5 && p.dumpedPages > 0 && p.fds >= 3, `${name}: vmas, pages, fds`);
+        assert.deepStrictEqual(p.unsupported, []);
+      } finally {
+        await img.source.close();
+      }
+    }
+  });
+
+  it('pass `ckpt-inspect verify`', () => {
+    for (const image of [images.counter, images.threads]) {
+      const r = spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'src/cli/ckptInspect.ts'), 'verify', image], { encoding: 'utf8', timeout: 60000 });
+      assert.strictEqual(r.status, 0, `ckpt-inspect verify ${image}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stdout, /^OK/);
+    }
+  });
+
+  it('hold page and header hashes that xxhsum agrees with (XXH64, seed 0)', function () {
+    if (spawnSync('xxhsum', ['--version']).status !== 0) this.skip(); // apt package xxhash
+    const buf = fs.readFileSync(images.counter);
+    const recs = records(buf);
+    const pm = recs.find((r) => r.type === T.pagemap)!;
+    const pages = recs.find((r) => r.type === T.pages && r.ptag === pm.tag)!;
+    const nruns = buf.readUInt32LE(pm.off + HDR);
+    const hashesAt = pm.off + HDR + 8 + nruns * 16;
+    const files: string[] = [];
+    for (const k of [0, 1, 7]) {
+      const f = path.join(dir, `page${k}`);
+      fs.writeFileSync(f, buf.subarray(pages.off + HDR + k * 4096, pages.off + HDR + (k + 1) * 4096));
+      files.push(f);
+    }
+    const hdr = path.join(dir, 'header');
+    fs.writeFileSync(hdr, buf.subarray(pm.off, pm.off + 28));
+    const out = spawnSync('xxhsum', ['-H64', ...files, hdr], { encoding: 'utf8' }).stdout.trim().split('\n').map((l) => l.split(/\s+/)[0]);
+    [0, 1, 7].forEach((k, i) => {
+      assert.strictEqual(buf.readBigUInt64LE(hashesAt + k * 8).toString(16).padStart(16, '0'), out[i], `page ${k}`);
+    });
+    assert.strictEqual((pm.headerSum >>> 0).toString(16).padStart(8, '0'), out[3].slice(8), 'header_sum is the low 32 bits');
+  });
+
+  describe('the C reader rejects a damaged image', () => {
+    const bad = (name: string) => path.join(dir, `bad-${name}.ckpt`);
+    const damage = (name: string, fn: (buf: Buffer, recs: Rec[]) => Buffer) => {
+      const buf = fs.readFileSync(images.counter);
+      fs.writeFileSync(bad(name), fn(buf, records(buf)));
+    };
+    /** ckpt restore on a damaged image, with its address space limited (not under ASan, which reserves terabytes). */
+    const restoreBad = (image: string) => {
+      const argv = ASAN ? [CKPT, 'restore', image] : ['prlimit', `--as=${256 << 20}`, CKPT, 'restore', image];
+      const t0 = Date.now();
+      const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 30000 });
+      return { code: r.status, stderr: r.stderr, ms: Date.now() - t0 };
+    };
+    const cases: Array<[string, (buf: Buffer, recs: Rec[]) => Buffer, RegExp]> = [
+      ['empty', () => Buffer.alloc(0), /truncated/],
+      ['garbage', (b) => Buffer.from(b.map((_, i) => (i * 7919 + 13) & 0xff)), /record #0 .*(not a ckpt image|checksum)/],
+      ['bad magic', (b) => (b.write('XKPTIMG\n', HDR, 'latin1'), b), /record #0 \(head, type 1, tag 1\) at byte 32: bad magic/],
+      ['truncated in a header', (b) => b.subarray(0, 40), /at byte 0: payload length \d+ runs past the end|truncated/],
+      ['truncated at a record boundary', (b, r) => b.subarray(0, r[3].off), /truncated: the image ends after 3 records without a tail/],
+      ['truncated in the pages', (b, r) => b.subarray(0, r.find((x) => x.type === T.pages)!.off + HDR + 5000), /record #\d+ \(pages, type 23, tag \d+\) at byte \d+: payload length \d+ runs past the end/],
+      ['truncated tail', (b) => b.subarray(0, b.length - 8), /\(tail, type 2, tag \d+\) at byte \d+: payload length 24 runs past the end/],
+      ['payload checksum', (b, r) => (b[r[1].off + HDR + 20] ^= 1, b), /record #1 \(process, type 10, tag 2\) at byte \d+: payload checksum mismatch/],
+      ['header checksum', (b, r) => (b[r[2].off + 4] ^= 1, b), /record #2 \(thread, type 11, tag 3\) at byte \d+: header checksum mismatch/],
+      ['huge length', (b, r) => (patchHeader(b, r[4], 8, 0xfffffff0), b), /record #4 \(vma, type 21, tag 5\) at byte \d+: payload length 4294967280 runs past the end/],
+      ['dangling ptag', (b, r) => (patchHeader(b, r[5], 16, 9999), b), /record #5 \(vma, type 21, tag 6\) at byte \d+: ptag 9999 names no earlier record/],
+      ['duplicate tag', (b, r) => (patchHeader(b, r[5], 12, 3), b), /record #5 .* tag 3 is already used by record #2/],
+      ['short fixed part', (b, r) => {
+        // a vma payload cut to 40 bytes, sound checksums, a pad record in the bytes freed so that
+        // every later record stays where it was, and the tail counting and hashing it all
+        const v = r[4];
+        const padAt = v.off + HDR + 40;
+        const padLen = Math.ceil(v.len / 8) * 8 - 40 - HDR;
+        b.writeUInt32LE(40, v.off + 8);
+        b.writeUInt32LE(xxh64Low32(b.subarray(v.off + HDR, padAt)), v.off + 20);
+        b.writeUInt32LE(xxh64Low32(b.subarray(v.off, v.off + 28)), v.off + 28);
+        b.fill(0, padAt, padAt + HDR + padLen);
+        b.writeUInt32LE(T.pad, padAt);
+        b.writeUInt32LE(padLen, padAt + 8);
+        b.writeUInt32LE(60000, padAt + 12);
+        b.writeUInt32LE(xxh64Low32(Buffer.alloc(padLen)), padAt + 20);
+        b.writeUInt32LE(xxh64Low32(b.subarray(padAt, padAt + 28)), padAt + 28);
+        const recs = records(b);
+        const tail = recs[recs.length - 1];
+        b.writeUInt32LE(recs.length - 1, tail.off + HDR + 8);
+        b.writeBigUInt64LE(xxh64(Buffer.concat(recs.slice(0, -1).map((x) => b.subarray(x.off, x.off + HDR)))), tail.off + HDR + 16);
+        b.writeUInt32LE(xxh64Low32(b.subarray(tail.off + HDR, tail.off + HDR + 24)), tail.off + 20);
+        b.writeUInt32LE(xxh64Low32(b.subarray(tail.off, tail.off + 28)), tail.off + 28);
+        return b;
+      }, /record #4 \(vma, type 21, tag 5\) at byte \d+: field vma fixed fields needs 68 bytes, the payload has 40 left/],
+      ['damaged tail', (b) => (b.write('CKPTEND?', b.length - 24, 'latin1'), b), /\(tail, type 2, tag \d+\) at byte \d+: payload checksum mismatch|bad tail magic/],
+    ];
+    for (const [name, fn, want] of cases) {
+      it(`${name}: exit 6 and a clear message`, () => {
+        damage(name, fn);
+        const r = restoreBad(bad(name));
+        assert.strictEqual(r.code, EXIT.badImage, `exit code for ${name}: ${r.stderr}`);
+        assertOneErrorLine(r.stderr, /^ckpt: bad image /);
+        assert.match(r.stderr, want);
+        assert.ok(r.ms < 10000, 'quickly');
+      });
+    }
+
+    it('a missing image is an I/O error (exit 7)', () => {
+      const r = restoreBad(path.join(dir, 'nothing-here.ckpt'));
+      assert.strictEqual(r.code, EXIT.io, r.stderr);
+      assertOneErrorLine(r.stderr, /No such file or directory/);
+    });
+  });
+});
