@@ -191,16 +191,29 @@ export async function webviewText(page: Page, opts: { extensionId?: string; expe
   }
 }
 
-/** Opens a view by its name through "View: Open View..." (e.g. "Explorer", "Processes"). */
+/**
+ * Opens a view by its name (e.g. "Explorer", "Processes") through "View: Open View...", which is Quick
+ * Open with the "view " prefix. Views of extensions are listed once the extension host has registered
+ * them, so Quick Open is reopened until the view is there.
+ */
 export async function openView(page: Page, viewName: string, timeout = 15_000): Promise<void> {
   const { box, input, rows } = quickInput(page);
-  // "View: Open View..." is Quick Open with the "view " prefix.
-  await page.keyboard.press('Control+P');
-  await box.waitFor({ state: 'visible', timeout });
-  await input.fill(`view ${viewName}`);
   const row = rows.filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(viewName)}$`) }) }).first();
-  await row.waitFor({ state: 'visible', timeout });
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    await page.keyboard.press('Control+P');
+    await box.waitFor({ state: 'visible', timeout });
+    await input.fill(`view ${viewName}`);
+    try {
+      await row.waitFor({ state: 'visible', timeout: 2000 });
+      break;
+    } catch (e) {
+      await page.keyboard.press('Escape');
+      if (Date.now() > deadline) throw new Error(`"View: Open View..." has no view "${viewName}"`, { cause: e });
+    }
+  }
   await row.click();
+  await viewPane(page, viewName).first().waitFor({ state: 'visible', timeout });
 }
 
 /**

@@ -13,12 +13,14 @@ import * as os from 'os';
 import * as path from 'path';
 import { runTests } from '@vscode/test-electron';
 import { ensureBuilt } from './host/build';
+import { ensureVSCodeHost } from './host/provision';
 import { judge, readCounts } from './host/runSuite';
 
 const root = path.resolve(__dirname, '..', '..');
 
 async function main(): Promise<number> {
   ensureBuilt({ suite: true });
+  if (!process.env.CKPT_VSCODE_DESKTOP) ensureVSCodeHost(); // once, ~3 min; then instant
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-runtests-'));
   try {
     const resultsFile = path.join(scratch, 'results.json');
@@ -57,7 +59,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (e) => {
-    console.error(e);
+    console.error(`vscode: ${e instanceof Error ? e.message : e}`);
     process.exit(1);
   },
 );
