@@ -9,6 +9,7 @@ import { showCommand } from './commands/show';
 import { jsonCommand } from './commands/json';
 import { verifyCommand } from './commands/verify';
 import { pagesCommand } from './commands/pages';
+import { diffCommand } from './commands/diff';
 
 export interface Command {
   usage: string;
@@ -22,6 +23,7 @@ const commands: Record<string, Command> = {
   json: jsonCommand,
   verify: verifyCommand,
   pages: pagesCommand,
+  diff: diffCommand,
 };
 
 function usage(): string {

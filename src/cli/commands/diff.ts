@@ -1,0 +1,104 @@
+// `diff A B [--format=text|json] [--bytes]`: what changed between two images, matched by
+// meaning (pids, tids, address ranges, fd numbers, signals), with the changed pages of each
+// VMA from the page hashes. Exit status as diff(1): 0 the same, 1 different, 2 trouble (an
+// image cannot be opened, or records of either could not be read and were left out).
+
+import { CheckpointImage, compareImages, DiffKind, DiffNode, FieldChange, formatBytes, ImageDiff, PageDiff } from '../../image';
+import type { Command } from '../ckptInspect';
+import { CliError, EXIT_ERROR, EXIT_NO, EXIT_OK } from '../output';
+
+export const diffCommand: Command = {
+  usage: 'diff A B [--format=text|json] [--bytes]',
+  summary: 'compare two images (pages by their hashes); exit 1 if they differ',
+  options: { format: { type: 'string', default: 'text' }, bytes: { type: 'boolean' } },
+  async run({ positionals, values }, out) {
+    if (positionals.length !== 2) throw new CliError(`expected two images, A and B\nusage: ckpt-inspect ${this.usage}`);
+    const format = String(values.format);
+    if (format !== 'text' && format !== 'json') throw new CliError(`--format must be text or json, not '${format}'`);
+    const a = await CheckpointImage.open(positionals[0]);
+    let b: CheckpointImage | undefined;
+    try {
+      b = await CheckpointImage.open(positionals[1]);
+      const diff = await compareImages(a, b, { pages: values.bytes ? 'bytes' : 'auto' });
+      if (format === 'json') out.line(JSON.stringify(diff, null, 1));
+      else for (const line of diffText(diff)) out.line(line);
+      for (const p of diff.problems) out.error(`ckpt-inspect diff: ${p.side === 'a' ? 'A' : 'B'}: ${p.message} (left out of the comparison)`);
+      return diff.problems.length ? EXIT_ERROR : diff.same ? EXIT_OK : EXIT_NO;
+    } finally {
+      await a.close();
+      await b?.close();
+    }
+  },
+};
+
+/** Names of the kinds in the summary line, singular and plural. */
+const KIND_NAMES: Record<DiffKind, [string, string]> = {
+  image: ['image header', 'image headers'],
+  process: ['process', 'processes'],
+  thread: ['thread', 'threads'],
+  mm: ['memory descriptor', 'memory descriptors'],
+  vma: ['VMA', 'VMAs'],
+  fd: ['fd', 'fds'],
+  signal: ['signal handler', 'signal handlers'],
+  rlimit: ['rlimit', 'rlimits'],
+  'pending-signal': ['pending signal', 'pending signals'],
+  unsupported: ['unsupported item', 'unsupported items'],
+};
+
+const MARK = { added: '+', removed: '-', changed: '~' } as const;
+/** Page ranges listed per VMA in text; JSON lists them all. */
+const MAX_RANGES_SHOWN = 16;
+
+const plural = (n: number, [one, many]: [string, string]) => `${n} ${n === 1 ? one : many}`;
+
+function fieldText(f: FieldChange): string {
+  if (f.bytes) {
+    const { aLength, bLength, differ, first } = f.bytes;
+    const size = aLength === bLength ? `${aLength} bytes` : `${aLength} -> ${bLength} bytes`;
+    return `${f.path}: ${size}, ${differ} differ${differ ? ` from offset 0x${first.toString(16)}` : ''}`;
+  }
+  const side = (text: string) => text || '(absent)';
+  return `${f.path}: ${side(f.aText)} -> ${side(f.bText)}`;
+}
+
+function pagesText(p: PageDiff): string {
+  const parts: string[] = [];
+  if (p.modified) parts.push(`${plural(p.modified, ['page', 'pages'])} modified`);
+  if (p.added) parts.push(`${plural(p.added, ['page', 'pages'])} only in B`);
+  if (p.removed) parts.push(`${plural(p.removed, ['page', 'pages'])} only in A`);
+  return parts.join(', ');
+}
+
+function nodeLines(n: DiffNode, indent: string, out: string[]): void {
+  let title = `${indent}${MARK[n.change]} ${n.kind === 'vma' && n.key !== 'outside' ? `vma ${n.label}` : n.label}`;
+  if (n.aspects?.length) title += `: ${n.aspects.join(', ')}`;
+  if (n.change !== 'changed' && n.pages) title += ` (${pagesText(n.pages)})`;
+  out.push(title);
+  const inner = `${indent}    `;
+  for (const f of n.fields) out.push(`${inner}${fieldText(f)}`);
+  if (n.pages) {
+    if (n.change === 'changed') out.push(`${inner}pages: ${pagesText(n.pages)}`);
+    for (const r of n.pages.ranges.slice(0, MAX_RANGES_SHOWN)) {
+      const what = r.change === 'modified' ? 'modified' : r.change === 'added' ? 'only in B' : 'only in A';
+      out.push(`${inner}  ${r.start}-${r.end}  ${what}, ${r.pages} page${r.pages === 1 ? '' : 's'}`);
+    }
+    if (n.pages.ranges.length > MAX_RANGES_SHOWN) out.push(`${inner}  ... ${n.pages.ranges.length - MAX_RANGES_SHOWN} more ranges (--format=json lists them all)`);
+  }
+  for (const c of n.children) nodeLines(c, `${indent}  `, out);
+}
+
+/** The diff for a terminal: a header per image, the tree of differences, a summary line. */
+export function diffText(d: ImageDiff): string[] {
+  if (d.same) return [];
+  const out = [`--- ${d.a.name}  ${d.a.time}  ${formatBytes(d.a.size)}`, `+++ ${d.b.name}  ${d.b.time}  ${formatBytes(d.b.size)}`];
+  for (const n of d.nodes) nodeLines(n, '', out);
+  const parts: string[] = [];
+  for (const [kind, c] of Object.entries(d.counts.byKind) as [DiffKind, { added: number; removed: number; changed: number }][]) {
+    for (const change of ['added', 'removed', 'changed'] as const) if (c[change]) parts.push(`${plural(c[change], KIND_NAMES[kind])} ${change}`);
+  }
+  const pages = pagesText({ ...d.counts.pages, ranges: [] });
+  if (pages) parts.push(pages);
+  const how = d.pageMethod === 'hashes' ? 'by page hash' : d.pageMethod === 'bytes' ? `by reading ${formatBytes(d.stats.bytesRead)} of pages` : d.pageMethod === 'mixed' ? `by hash and by reading ${formatBytes(d.stats.bytesRead)}` : '';
+  out.push('', `${parts.join(', ')}${how ? `; pages compared ${how}` : ''}`);
+  return out;
+}

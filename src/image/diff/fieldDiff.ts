@@ -1,0 +1,164 @@
+// Comparing two decoded payloads field by field, driven by the schema: the fields, their order,
+// their names and how they are displayed come from the .ksy through renderFields, so a field
+// added to the format is compared without any change here. Arrays are matched item by item by
+// their label (`rlimits[nofile]`, `actions[sigint]`), not by position alone.
+
+import { FieldNode, JsonValue, renderFields } from '../fields';
+import { enumLabel, schema, SchemaType } from '../format';
+import type { FieldChange } from './types';
+
+/** Bytes of a byte string kept in a FieldChange's JSON values; longer ones keep only a summary. */
+const MAX_BYTES_IN_CHANGE = 4096;
+
+const derivedCache = new Map<string, Set<string>>();
+
+/**
+ * Fields that only count or measure another field of the same type (`ngroups`, `nauxv`,
+ * `extra_len`, an array's `count`): a change in them shows through the field they measure.
+ */
+function derivedFields(typeName: string, type: SchemaType): Set<string> {
+  let set = derivedCache.get(typeName);
+  if (!set) {
+    set = new Set(type.fields.filter((f) => type.fields.some((g) => g.repeatExpr === f.id || g.size === f.id)).map((f) => f.id));
+    derivedCache.set(typeName, set);
+  }
+  return set;
+}
+
+const sameJson = (a: JsonValue, b: JsonValue): boolean => a === b || JSON.stringify(a) === JSON.stringify(b);
+
+function join(prefix: string, name: string): string {
+  if (!prefix) return name;
+  return name.startsWith('[') ? `${prefix}${name}` : `${prefix}.${name}`;
+}
+
+/** The fields of a decoded payload, for comparing. */
+export function fieldsOf(typeName: string, obj: object): FieldNode[] {
+  return renderFields(typeName, obj as never);
+}
+
+/** A change of one leaf field; byte strings get a count of differing bytes. */
+function leafChange(path: string, a: FieldNode | undefined, b: FieldNode | undefined, isBytes: boolean): FieldChange {
+  const change: FieldChange = { path, a: a?.json ?? null, b: b?.json ?? null, aText: a?.display ?? '', bText: b?.display ?? '' };
+  if (isBytes && typeof change.a === 'string' && typeof change.b === 'string') {
+    const ha = change.a, hb = change.b;
+    const aLength = ha.length / 2, bLength = hb.length / 2;
+    let differ = Math.abs(aLength - bLength), first = -1;
+    for (let i = 0; i < Math.min(aLength, bLength); i++) {
+      if (ha[2 * i] !== hb[2 * i] || ha[2 * i + 1] !== hb[2 * i + 1]) {
+        differ++;
+        if (first < 0) first = i;
+      }
+    }
+    if (first < 0) first = Math.min(aLength, bLength);
+    change.bytes = { aLength, bLength, differ, first };
+    if (aLength > MAX_BYTES_IN_CHANGE) change.a = null;
+    if (bLength > MAX_BYTES_IN_CHANGE) change.b = null;
+  }
+  return change;
+}
+
+/**
+ * The differences between two lists of rendered fields of schema type `typeName` (undefined
+ * for array items of a scalar type), appended to `out`. Fields named in `skip` are left out.
+ */
+export function diffFieldNodes(typeName: string | undefined, a: FieldNode[], b: FieldNode[], prefix: string, out: FieldChange[], skip: ReadonlySet<string> = new Set()): FieldChange[] {
+  const type = typeName ? schema.types[typeName] : undefined;
+  const derived = type && typeName ? derivedFields(typeName, type) : new Set<string>();
+  const byName = (list: FieldNode[]) => new Map(list.map((n) => [n.name, n]));
+  const ma = byName(a), mb = byName(b);
+  const names = [...ma.keys(), ...[...mb.keys()].filter((n) => !ma.has(n))];
+  for (const name of names) {
+    if (derived.has(name) || skip.has(name)) continue;
+    const na = ma.get(name), nb = mb.get(name);
+    const path = join(prefix, name);
+    const f = type?.fields.find((x) => x.id === name);
+    const isBytes = f ? f.kind === 'bytes' || (f.type === 'lbytes' && f.display !== 'nul-separated') : false;
+    if (!na || !nb) {
+      out.push(leafChange(path, na, nb, isBytes));
+      continue;
+    }
+    if (sameJson(na.json, nb.json)) continue;
+    if (f?.repeat && na.children && nb.children) {
+      // Array items, matched by their label; items of a structure type are compared field by field.
+      const itemType = f.kind === 'type' && f.type !== 'lstr' && f.type !== 'lbytes' ? f.type : undefined;
+      if (itemType) diffItems(itemType, na.children, nb.children, path, out);
+      else diffFieldNodes(undefined, na.children, nb.children, path, out);
+      continue;
+    }
+    const nestedType = f?.kind === 'type' && f.type !== 'lstr' && f.type !== 'lbytes' ? f.type : f?.kind === 'switch' ? switchCase(f.switchOn, f.cases, a, b) : undefined;
+    if (nestedType && na.children && nb.children) {
+      diffFieldNodes(nestedType, na.children, nb.children, path, out);
+      continue;
+    }
+    out.push(leafChange(path, na, nb, isBytes || f?.kind === 'switch'));
+  }
+  return out;
+}
+
+function diffItems(itemType: string, a: FieldNode[], b: FieldNode[], prefix: string, out: FieldChange[]): void {
+  const mb = new Map(b.map((n) => [n.name, n]));
+  const ma = new Map(a.map((n) => [n.name, n]));
+  for (const item of a) {
+    const other = mb.get(item.name);
+    if (!other) out.push(leafChange(join(prefix, item.name), item, undefined, false));
+    else if (!sameJson(item.json, other.json)) diffFieldNodes(itemType, item.children ?? [], other.children ?? [], join(prefix, item.name), out);
+  }
+  for (const item of b) if (!ma.has(item.name)) out.push(leafChange(join(prefix, item.name), undefined, item, false));
+}
+
+/** The type a switch field decodes to, when both sides switch to the same one. */
+function switchCase(on: string | undefined, cases: Record<string, string> | undefined, a: FieldNode[], b: FieldNode[]): string | undefined {
+  if (!on || !cases) return undefined;
+  const la = a.find((n) => n.name === on)?.json, lb = b.find((n) => n.name === on)?.json;
+  return la === lb && typeof la === 'string' ? cases[la] : undefined;
+}
+
+/** The changed fields of two decoded payloads of schema type `typeName`. */
+export function compareFields(typeName: string, a: object, b: object, skip: Iterable<string> = []): FieldChange[] {
+  return diffFieldNodes(typeName, fieldsOf(typeName, a), fieldsOf(typeName, b), '', [], new Set(skip));
+}
+
+/** NUL-separated strings (cmdline, environ) as a list. */
+export function nulList(bytes: Uint8Array): string[] {
+  const parts = Buffer.from(bytes).toString('utf8').split('\0');
+  if (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
+  return parts;
+}
+
+/** The command line as one change when it differs. */
+export function cmdlineChange(a: string[], b: string[]): FieldChange[] {
+  if (sameJson(a, b)) return [];
+  const text = (l: string[]) => l.map((s) => JSON.stringify(s)).join(' ');
+  return [{ path: 'cmdline', a, b, aText: text(a), bText: text(b) }];
+}
+
+/** The environment, variable by variable: one change per variable set, unset or changed. */
+export function environChanges(a: string[], b: string[]): FieldChange[] {
+  const vars = (list: string[]) => {
+    const m = new Map<string, string>();
+    for (const entry of list) {
+      const eq = entry.indexOf('=');
+      let name = eq < 0 ? entry : entry.slice(0, eq);
+      const value = eq < 0 ? '' : entry.slice(eq + 1);
+      // A name set twice keeps both, the second under NAME#2.
+      for (let n = 2; m.has(name); n++) name = `${eq < 0 ? entry : entry.slice(0, eq)}#${n}`;
+      m.set(name, value);
+    }
+    return m;
+  };
+  const va = vars(a), vb = vars(b);
+  const out: FieldChange[] = [];
+  for (const name of [...va.keys(), ...[...vb.keys()].filter((k) => !va.has(k))]) {
+    const x = va.get(name), y = vb.get(name);
+    if (x === y) continue;
+    out.push({ path: `environ.${name}`, a: x ?? null, b: y ?? null, aText: x === undefined ? '' : JSON.stringify(x), bText: y === undefined ? '' : JSON.stringify(y) });
+  }
+  return out;
+}
+
+/** Name of a signal for labels: "SIGINT", or "signal 40" for those the format does not name. */
+export function signalName(n: number): string {
+  const label = enumLabel('signal', n);
+  return label ? label.toUpperCase() : `signal ${n}`;
+}

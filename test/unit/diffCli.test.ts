@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { main } from '../../src/cli/ckptInspect';
+import { BufferedOutput } from '../../src/cli/output';
+import { CheckpointImage, compareImages, RecordType } from '../../src/image';
+import { baseSpec, buildImage, copySpec, ImageSpec, PAGE } from './diffImages';
+
+async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const o = new BufferedOutput();
+  const code = await main(args, o);
+  return { code, out: o.out, err: o.err };
+}
+
+describe('ckpt-inspect diff', () => {
+  let dir: string;
+  const file = (name: string, spec: ImageSpec) => {
+    const f = path.join(dir, name);
+    fs.writeFileSync(f, buildImage(spec));
+    return f;
+  };
+  let a: string, same: string, changed: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-diff-'));
+    a = file('a.ckpt', baseSpec());
+    const reordered = copySpec(baseSpec());
+    reordered.reverse = true;
+    reordered.timeNs = 1_790_000_009_000_000_000n;
+    same = file('same.ckpt', reordered);
+    const B = copySpec(baseSpec());
+    const p = B.processes[0];
+    p.threads[1].rip = 0x7f12345a0010n;
+    p.environ = ['HOME=/root', 'PATH=/usr/bin'];
+    p.pagemaps[0][0].data[PAGE + 5] ^= 1;
+    p.pagemaps[0][0].data[2 * PAGE + 5] ^= 1;
+    p.fds = p.fds.filter((f) => f.fd !== 3);
+    p.threads[1].comm = 'worker';
+    changed = file('b.ckpt', B);
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('exits 0 and prints nothing for images that are the same', async () => {
+    assert.deepEqual(await run('diff', a, same), { code: 0, out: '', err: '' });
+    const json = await run('diff', a, same, '--format=json');
+    assert.equal(json.code, 0);
+    assert.equal(JSON.parse(json.out).same, true);
+  });
+
+  it('exits 1 and prints the differences as a tree with a summary', async () => {
+    const r = await run('diff', a, changed);
+    assert.equal(r.code, 1, r.err);
+    assert.equal(r.err, '');
+    const lines = r.out.split('\n');
+    assert.match(lines[0], /^--- .*a\.ckpt  2026-09-21T14:13:20\.123Z  \d+ KiB$/);
+    assert.match(lines[1], /^\+\+\+ .*b\.ckpt  2026-09-21T14:13:20\.123Z  \d+ KiB$/);
+    assert.deepEqual(lines.slice(2), [
+      '~ process 4242 "demo"',
+      '    environ.HOME: "/home/user" -> "/root"',
+      '    environ.API_TOKEN: "s3cr3t" -> (absent)',
+      '  ~ thread 4243 "worker"',
+      '      regs.rip: 0x7f12345a0000 -> 0x7f12345a0010',
+      '  ~ vma 0x55555555a000-0x55555557b000 rw-p [heap]: pages',
+      '      pages: 2 pages modified',
+      '        0x55555555b000-0x55555555d000  modified, 2 pages',
+      '  - fd 3 pipe:[99]',
+      '',
+      '1 process changed, 1 thread changed, 1 VMA changed, 1 fd removed, 2 pages modified; pages compared by page hash',
+      '',
+    ]);
+  });
+
+  it('--bytes compares page bytes and says so', async () => {
+    const r = await run('diff', '--bytes', a, changed);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /2 pages modified; pages compared by reading 96 KiB of pages\n$/);
+  });
+
+  it('--format=json prints the whole comparison as plain JSON', async () => {
+    const r = await run('diff', a, changed, '--format=json');
+    assert.equal(r.code, 1);
+    const doc = JSON.parse(r.out);
+    const direct = await compareImages(await CheckpointImage.open(a), await CheckpointImage.open(changed));
+    assert.deepEqual({ ...doc, stats: { ...doc.stats, ms: 0 } }, JSON.parse(JSON.stringify({ ...direct, stats: { ...direct.stats, ms: 0 } })));
+    assert.equal(doc.nodes[0].children[0].registers.find((x: { name: string }) => x.name === 'rip').b, '0x7f12345a0010');
+  });
+
+  it('exits 2 on errors: a missing image, a wrong argument count, a bad --format, a damaged image', async () => {
+    const missing = await run('diff', a, path.join(dir, 'nope.ckpt'));
+    assert.equal(missing.code, 2);
+    assert.match(missing.err, /ENOENT/);
+    const one = await run('diff', a);
+    assert.equal(one.code, 2);
+    assert.match(one.err, /expected two images/);
+    const fmt = await run('diff', a, same, '--format=yaml');
+    assert.equal(fmt.code, 2);
+    assert.match(fmt.err, /--format must be text or json/);
+    const notImage = path.join(dir, 'text.ckpt');
+    fs.writeFileSync(notImage, 'this is not a checkpoint image at all, just some text');
+    const bad = await run('diff', a, notImage);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /not a ckpt image/);
+    // A damaged record: the rest is still compared and printed, and the exit status says trouble.
+    const bytes = buildImage(baseSpec());
+    const img = await CheckpointImage.open(bytes);
+    const fd = img.ofType(RecordType.FD)[1];
+    new DataView(bytes.buffer).setUint32(fd.payloadOffset + 48, 0xffff, true);
+    const damaged = path.join(dir, 'damaged.ckpt');
+    fs.writeFileSync(damaged, bytes);
+    const r = await run('diff', a, damaged);
+    assert.equal(r.code, 2);
+    assert.match(r.out, /^  - fd 1 \/tmp\/demo\.log$/m);
+    assert.match(r.err, /^ckpt-inspect diff: B: record #\d+ FD .*path\.len.*\(left out of the comparison\)$/m);
+  });
+});
