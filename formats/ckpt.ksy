@@ -687,6 +687,24 @@ types:
       - id: state
         type: u4
         doc: Connection state as the kernel reports it, 0 when unknown.
+      - id: peer_ino
+        type: u8
+        if: not _io.eof
+        doc: |
+          Inode of the connected peer socket, 0 when none or unknown. When another fd of the
+          process has that inode, the two are a pair (socketpair(2)) that restore recreates.
+          Added in format 1.1.
+      - id: shutdown
+        type: u4
+        if: not _io.eof
+        doc: 'Directions shut down on this end: bit 0 reading, bit 1 writing. Added in format 1.1.'
+      - id: queued
+        type: lbytes
+        if: not _io.eof
+        doc: |
+          What waits in this socket's receive queue, written by its peer and not yet read: the
+          bytes of a stream socket; for datagram and seqpacket sockets each message as a u4
+          length and its bytes. Added in format 1.1.
 
   fd_tty:
     doc: A terminal; restore reattaches it according to `ckpt restore --stdio`.
