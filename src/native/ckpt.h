@@ -25,6 +25,11 @@ struct restore_ctx {
 	int image_fd;            /* the image, open in the new process */
 };
 
+/* clone3's argument (linux/sched.h would clash with glibc's sched.h) */
+struct clone3_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
 enum { STDIO_INHERIT, STDIO_NULL, STDIO_PATH };
 struct stdio_plan {
 	int mode;

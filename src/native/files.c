@@ -8,6 +8,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -97,7 +101,7 @@ out:
 	return rc;
 }
 
-static void socket_info(int pidfd, int fd, struct ckpt_fd_socket *s)
+static void socket_info(int pidfd, int fd, struct ckpt_fd_socket_fixed *s)
 {
 	int sk = steal_fd(pidfd, fd);
 	if (sk < 0)
@@ -116,6 +120,149 @@ static void socket_info(int pidfd, int fd, struct ckpt_fd_socket *s)
 			s->state = ti.tcpi_state;
 	}
 	close(sk);
+}
+
+/* AF_UNIX sockets of this network namespace, from sock_diag: peer, name, shutdown. */
+struct unix_sock {
+	uint32_t ino, peer, state, shutdown;
+	int named;
+};
+static struct unix_sock *unix_socks;
+static size_t nunix;
+
+static void load_unix_socks(void)
+{
+	free(unix_socks);
+	unix_socks = NULL;
+	nunix = 0;
+	int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (nl < 0)
+		return;
+	struct {
+		struct nlmsghdr h;
+		struct unix_diag_req r;
+	} req = {
+		.h = {.nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
+		.r = {.sdiag_family = AF_UNIX, .udiag_states = ~0U, .udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_NAME},
+	};
+	size_t cap = 0;
+	if (send(nl, &req, sizeof(req), 0) == (ssize_t)sizeof(req)) {
+		long buf[8192 / sizeof(long)];
+		for (int done = 0; !done;) {
+			ssize_t n = recv(nl, buf, sizeof(buf), 0);
+			if (n <= 0)
+				break;
+			for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+				if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+					done = 1;
+					break;
+				}
+				struct unix_diag_msg *m = NLMSG_DATA(h);
+				if (nunix == cap)
+					unix_socks = xrealloc(unix_socks, (cap = cap ? cap * 2 : 64) * sizeof(*unix_socks));
+				struct unix_sock *u = &unix_socks[nunix++];
+				memset(u, 0, sizeof(*u));
+				u->ino = m->udiag_ino;
+				u->state = m->udiag_state;
+				int len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+				for (struct rtattr *a = (struct rtattr *)(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+					if (a->rta_type == UNIX_DIAG_PEER)
+						memcpy(&u->peer, RTA_DATA(a), 4);
+					else if (a->rta_type == UNIX_DIAG_NAME)
+						u->named = 1;
+					else if (a->rta_type == UNIX_DIAG_SHUTDOWN)
+						u->shutdown = *(uint8_t *)RTA_DATA(a);
+				}
+			}
+		}
+	}
+	close(nl);
+}
+
+static const struct unix_sock *find_unix(uint64_t ino)
+{
+	for (size_t i = 0; i < nunix; i++)
+		if (unix_socks[i].ino == ino)
+			return &unix_socks[i];
+	return NULL;
+}
+
+static const struct ckpt_fd_socket_fixed *sock_of(const struct fd_state *f)
+{
+	return f->f.kind == CKPT_FD_KIND_SOCKET && f->extra_len >= sizeof(struct ckpt_fd_socket_fixed)
+		       ? (const struct ckpt_fd_socket_fixed *)f->extra
+		       : NULL;
+}
+
+/* One end of a socketpair whose other end is an fd of the process too. At restore both ends
+ * must also carry their queue (dump writes it for every such end). */
+static const struct fd_state *socket_peer(const struct proc_state *p, const struct fd_state *f)
+{
+	const struct ckpt_fd_socket_fixed *s = sock_of(f);
+	if (!s || s->family != AF_UNIX || !s->peer_ino)
+		return NULL;
+	for (size_t i = 0; i < p->nfds; i++) {
+		const struct ckpt_fd_socket_fixed *o = sock_of(&p->fds[i]);
+		if (o && p->fds[i].f.ino == s->peer_ino && o->peer_ino == f->f.ino)
+			return &p->fds[i];
+	}
+	return NULL;
+}
+
+static const struct fd_state *socket_peer_with_queues(const struct proc_state *p, const struct fd_state *f)
+{
+	const struct fd_state *o = socket_peer(p, f);
+	size_t need = sizeof(struct ckpt_fd_socket_fixed) + 4;
+	return o && f->extra_len >= need && o->extra_len >= need ? o : NULL;
+}
+
+/* What waits in a unix socket's receive queue, peeked from a pidfd_getfd copy at peek offset
+ * 0 (the socket's own SO_PEEK_OFF is put back after). Datagrams keep their boundaries: each is a
+ * u32 length and its bytes. Returns 1 when fds or credentials are in flight (unsupported). */
+static int socket_queue(int pidfd, struct fd_state *f, uint32_t type, struct buf *out)
+{
+	int sk = steal_fd(pidfd, (int)f->f.fd);
+	if (sk < 0)
+		return fail_errno(EXIT_FAIL, "cannot reach the socket at fd %u (pidfd_getfd)", f->f.fd);
+	int saved = -1, zero = 0, rc = 0;
+	socklen_t sl = sizeof(saved);
+	getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &saved, &sl);
+	setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero));
+	size_t cap = 256 << 10;
+	uint8_t *data = xmalloc(cap);
+	for (int k = 0; k < 100000; k++) {
+		union {
+			struct cmsghdr c;
+			char b[256];
+		} ctl;
+		struct iovec iov = {data, cap};
+		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
+		ssize_t n = recvmsg(sk, &m, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+		if (n < 0)
+			break; /* EAGAIN: nothing more */
+		if (m.msg_controllen) {
+			for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+				if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+					for (int *fd = (int *)CMSG_DATA(c); (char *)fd < (char *)c + c->cmsg_len; fd++)
+						close(*fd);
+			rc = 1;
+			break;
+		}
+		if ((size_t)n > cap) {
+			rc = 1;
+			break;
+		}
+		if (type == SOCK_STREAM) {
+			buf_put(out, data, (size_t)n);
+			break; /* a stream peek returns everything queued */
+		}
+		buf_u32(out, (uint32_t)n);
+		buf_put(out, data, (size_t)n);
+	}
+	free(data);
+	setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &saved, sizeof(saved));
+	close(sk);
+	return rc;
 }
 
 static int pipe_has_both_ends(const struct proc_state *p, uint64_t ino)
@@ -140,8 +287,9 @@ static int is_stdio_replaceable(const struct proc_state *p, const struct fd_stat
 		return 0;
 	switch (f->f.kind) {
 	case CKPT_FD_KIND_TTY:
-	case CKPT_FD_KIND_SOCKET:
 		return 1;
+	case CKPT_FD_KIND_SOCKET:
+		return socket_peer(p, f) == NULL;
 	case CKPT_FD_KIND_PIPE:
 		return !pipe_has_both_ends(p, f->f.ino);
 	default:
@@ -239,19 +387,25 @@ static void classify_fd(struct proc_state *p, struct fd_state *f, const struct s
 		f->f.kind = strncmp(link, "pipe:", 5) ? CKPT_FD_KIND_FIFO : CKPT_FD_KIND_PIPE;
 		return; /* contents after every fd is known */
 	case S_IFSOCK: {
-		struct ckpt_fd_socket s = {0};
+		struct ckpt_fd_socket_fixed s = {0};
 		socket_info(pidfd, (int)f->f.fd, &s);
+		const struct unix_sock *u = s.family == AF_UNIX ? find_unix(st->st_ino) : NULL;
+		if (u) {
+			s.state = u->state;
+			s.peer_ino = u->named ? 0 : u->peer; /* only unnamed pairs are recreated */
+			s.shutdown = u->shutdown;
+		}
 		struct buf b = {0};
 		buf_put(&b, &s, sizeof(s));
 		put_extra(f, &b);
 		f->f.kind = CKPT_FD_KIND_SOCKET;
-		if (f->f.fd <= 2)
-			return; /* stdio: replaced at restore */
+		if (f->f.fd <= 2 || (s.family == AF_UNIX && s.peer_ino))
+			return; /* stdio is replaced at restore; a pair is decided once every fd is known */
 		f->unsupported = 1;
 		int tcp = (s.family == AF_INET || s.family == AF_INET6) && s.type == SOCK_STREAM && s.state == 1;
 		add_unsupported(p, tcp ? CKPT_UNSUPPORTED_KIND_TCP_SOCKET : CKPT_UNSUPPORTED_KIND_FD, (int32_t)f->f.fd, 0, link,
 				tcp ? "fd %u: an established TCP connection (restoring it needs TCP_REPAIR, CAP_NET_ADMIN)"
-				    : "fd %u: sockets are not checkpointed",
+				    : "fd %u: sockets other than socketpairs inside the process are not checkpointed",
 				f->f.fd);
 		return;
 	}
@@ -286,6 +440,7 @@ int files_capture(pid_t pid, struct proc_state *p)
 		return fail_errno(EXIT_FAIL, "pidfd_open(%d)", pid);
 	}
 	p->fds = xcalloc(n, sizeof(*p->fds));
+	load_unix_socks();
 	int rc = -1;
 	for (size_t i = 0; i < n; i++) {
 		struct fd_state *f = &p->fds[p->nfds];
@@ -371,6 +526,38 @@ int files_capture(pid_t pid, struct proc_state *p)
 		free(data);
 		put_extra(f, &b);
 	}
+	/* unix sockets: pairs inside the process keep what is queued; the rest cannot be restored */
+	for (size_t i = 0; i < p->nfds; i++) {
+		struct fd_state *f = &p->fds[i];
+		const struct ckpt_fd_socket_fixed *s = sock_of(f);
+		if (!s || s->family != AF_UNIX || f->dup_of >= 0)
+			continue;
+		if (!socket_peer(p, f)) {
+			if (f->f.fd > 2 && !f->unsupported) {
+				f->unsupported = 1;
+				add_unsupported(p, CKPT_UNSUPPORTED_KIND_FD, (int32_t)f->f.fd, 0, f->path,
+						"fd %u: a unix socket whose peer is outside the process", f->f.fd);
+			}
+			continue;
+		}
+		struct buf q = {0};
+		int r = socket_queue(pidfd, f, s->type, &q);
+		if (r < 0) {
+			buf_free(&q);
+			goto out;
+		}
+		if (r > 0) {
+			f->unsupported = 1;
+			add_unsupported(p, CKPT_UNSUPPORTED_KIND_FD, (int32_t)f->f.fd, 0, f->path,
+					"fd %u: file descriptors or oversized messages in flight on a unix socket", f->f.fd);
+		}
+		struct buf b = {0};
+		buf_put(&b, f->extra, sizeof(*s));
+		buf_lbytes(&b, q.p, (uint32_t)q.len);
+		buf_free(&q);
+		free(f->extra);
+		put_extra(f, &b);
+	}
 	p->files.nfds = (uint32_t)p->nfds;
 	p->files.max_fds = (uint32_t)(p->pf.rlimits[CKPT_RLIMIT_RESOURCE_NOFILE].cur > UINT32_MAX
 					      ? UINT32_MAX
@@ -433,6 +620,12 @@ int fd_read(const struct image *im, const struct image_record *r, struct proc_st
 		memcpy(&dl, f->extra + CKPT_FD_PIPE_FIXED_SIZE, 4);
 		if (dl > f->extra_len - CKPT_FD_PIPE_FIXED_SIZE - 4)
 			return image_bad(im, r, r->off + 32, "fd %u: pipe data length %u exceeds its record", f->f.fd, dl);
+	}
+	if (f->f.kind == CKPT_FD_KIND_SOCKET && f->extra_len > sizeof(struct ckpt_fd_socket_fixed)) {
+		uint32_t ql;
+		if (f->extra_len < sizeof(struct ckpt_fd_socket_fixed) + 4 ||
+		    (memcpy(&ql, f->extra + sizeof(struct ckpt_fd_socket_fixed), 4), ql > f->extra_len - sizeof(struct ckpt_fd_socket_fixed) - 4))
+			return image_bad(im, r, r->off + 32, "fd %u: socket queue length exceeds its record", f->f.fd);
 	}
 	if (f->f.kind == CKPT_FD_KIND_EPOLL) {
 		uint32_t cnt;
@@ -567,6 +760,81 @@ static int make_pipes(const struct proc_state *p)
 	return 0;
 }
 
+/* Every socketpair inside the process: one socketpair(2), each end at its fd numbers, what was
+ * queued on each end sent again through the other, then the shutdowns. */
+static int send_all(int fd, const uint8_t *p, size_t n, int dgram)
+{
+	int big = 4 << 20;
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	while (n) {
+		ssize_t k = dgram ? send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL) : write(fd, p, n);
+		if (k < 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static int requeue_socket(int via, const struct fd_state *f, uint32_t type)
+{
+	const uint8_t *q = f->extra + sizeof(struct ckpt_fd_socket_fixed);
+	uint32_t len;
+	memcpy(&len, q, 4);
+	q += 4;
+	int fl = fcntl(via, F_GETFL);
+	fcntl(via, F_SETFL, fl | O_NONBLOCK);
+	int rc = 0;
+	if (type == SOCK_STREAM) {
+		rc = send_all(via, q, len, 0);
+	} else {
+		for (uint32_t at = 0; at + 4 <= len && rc == 0;) {
+			uint32_t m;
+			memcpy(&m, q + at, 4);
+			if (m > len - at - 4)
+				break;
+			rc = send_all(via, q + at + 4, m, 1);
+			at += 4 + m;
+		}
+	}
+	fcntl(via, F_SETFL, fl);
+	if (rc < 0)
+		return fail_errno(EXIT_FAIL, "fd %u: cannot queue again the %u bytes its socket held", f->f.fd, len);
+	return 0;
+}
+
+static int make_socketpairs(const struct proc_state *p)
+{
+	for (size_t i = 0; i < p->nfds; i++) {
+		const struct fd_state *a = &p->fds[i];
+		const struct fd_state *b = socket_peer_with_queues(p, a);
+		if (!b || a->dup_of >= 0 || b->f.fd < a->f.fd || fd_skipped(p, a->f.fd) || fd_skipped(p, b->f.fd))
+			continue;
+		const struct ckpt_fd_socket_fixed *sa = sock_of(a), *sb = sock_of(b);
+		int sv[2];
+		if (socketpair(AF_UNIX, (int)sa->type, 0, sv) < 0)
+			return fail_errno(EXIT_FAIL, "fd %u: socketpair", a->f.fd);
+		sv[0] = fd_high(sv[0]);
+		sv[1] = fd_high(sv[1]);
+		int rc = requeue_socket(sv[1], a, sa->type) < 0 || requeue_socket(sv[0], b, sa->type) < 0 ? -1 : 0;
+		static const int how[] = {-1, SHUT_RD, SHUT_WR, SHUT_RDWR};
+		if (rc == 0 && (sa->shutdown & 3))
+			shutdown(sv[0], how[sa->shutdown & 3]);
+		if (rc == 0 && (sb->shutdown & 3))
+			shutdown(sv[1], how[sb->shutdown & 3]);
+		for (int k = 0; k < 2 && rc == 0; k++) {
+			const struct fd_state *f = k ? b : a;
+			fcntl(sv[k], F_SETFL, (int)(f->f.flags & O_NONBLOCK));
+			rc = fd_place(sv[k], (int)f->f.fd, f->f.fd_flags & FD_CLOEXEC, 1);
+		}
+		close(sv[0]);
+		close(sv[1]);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int make_fd(const struct proc_state *p, const struct fd_state *f, const struct stdio_plan *sp)
 {
 	int fd = -1;
@@ -580,6 +848,10 @@ static int make_fd(const struct proc_state *p, const struct fd_state *f, const s
 	switch (f->f.kind) {
 	case CKPT_FD_KIND_PIPE:
 		return 0; /* made by make_pipes */
+	case CKPT_FD_KIND_SOCKET:
+		if (socket_peer_with_queues(p, f))
+			return 0; /* made by make_socketpairs */
+		return fail(EXIT_UNSUPPORTED, "fd %u: this socket cannot be restored", f->f.fd);
 	case CKPT_FD_KIND_REGULAR:
 	case CKPT_FD_KIND_DIRECTORY:
 	case CKPT_FD_KIND_CHR:
@@ -646,7 +918,7 @@ static int fill_epoll(const struct proc_state *p, const struct fd_state *f)
 int files_apply_in_child(const struct proc_state *p, const struct stdio_plan *sp, int tmp_base)
 {
 	g_tmp_base = tmp_base;
-	if (make_pipes(p) < 0)
+	if (make_pipes(p) < 0 || make_socketpairs(p) < 0)
 		return -1;
 	for (size_t i = 0; i < p->nfds; i++) {
 		const struct fd_state *f = &p->fds[i];

@@ -360,6 +360,16 @@ static int child_messages(int fd)
 	return rc;
 }
 
+/* fork(), but with the image's PID when it is free and we may choose it (CAP_CHECKPOINT_RESTORE,
+ * clone3 set_tid): programs that remember their PID (python's asyncio does) then go on. The
+ * child must not rely on glibc's cached TID, which a raw clone3 leaves as the parent's. */
+static pid_t fork_with_pid(pid_t want)
+{
+	struct clone3_args a = {.exit_signal = SIGCHLD, .set_tid = (uint64_t)(uintptr_t)&want, .set_tid_size = 1};
+	long r = syscall(SYS_clone3, &a, sizeof(a));
+	return r >= 0 ? (pid_t)r : fork();
+}
+
 /* ---- the tracer ---- */
 
 static int inject_simple(struct tracee *t, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, const char *what)
@@ -572,7 +582,7 @@ int cmd_restore(int argc, char **argv)
 	sigset_t all, old;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	child = fork();
+	child = fork_with_pid((pid_t)p.pf.pid);
 	if (child < 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		fail_errno(EXIT_FAIL, "fork");

@@ -56,6 +56,7 @@ static pid_t tracer_of(pid_t tid)
 	return r;
 }
 
+
 static char thread_state_letter(pid_t pid, pid_t tid)
 {
 	char *s = read_filef(NULL, "/proc/%d/task/%d/stat", pid, tid);
@@ -71,6 +72,12 @@ static int seize(struct proc_state *p, struct thread_state *t, pid_t pid)
 		if (errno == ESRCH) {
 			if (t->tr.tid == pid)
 				return fail(EXIT_NOPROC, "process %d: no such process", pid);
+			drop_thread(p, t);
+			return 1;
+		}
+		if (errno == EPERM && thread_state_letter(pid, t->tr.tid) == 'Z') {
+			if (t->tr.tid == pid)
+				return fail(EXIT_NOPROC, "process %d has exited (a zombie)", pid);
 			drop_thread(p, t);
 			return 1;
 		}
@@ -361,7 +368,14 @@ int thread_create(struct tracee *main, struct thread_state *t, uint64_t scratch)
 {
 	long r;
 	main->new_thread = 0;
-	if (inject_syscall(main, &r, SYS_clone, THREAD_CLONE_FLAGS, scratch + 4096, 0, 0, 0, 0) < 0)
+	/* its own TID again when that is free and allowed (CAP_CHECKPOINT_RESTORE), else a new one */
+	struct clone3_args a = {.flags = THREAD_CLONE_FLAGS, .set_tid = scratch + 256, .set_tid_size = 1};
+	int32_t tid = (int32_t)t->f.tid;
+	if (mem_write(main->tid, scratch, &a, sizeof(a)) < 0 || mem_write(main->tid, scratch + 256, &tid, 4) < 0)
+		return fail_errno(EXIT_FAIL, "restore: cannot write to the new process");
+	if (inject_syscall(main, &r, SYS_clone3, scratch, sizeof(a), 0, 0, 0, 0) < 0)
+		return -1;
+	if (r < 0 && inject_syscall(main, &r, SYS_clone, THREAD_CLONE_FLAGS, scratch + 4096, 0, 0, 0, 0) < 0)
 		return -1;
 	if (r < 0) {
 		errno = (int)-r;

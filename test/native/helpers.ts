@@ -94,6 +94,19 @@ export function identities(): Identity[] {
   return cachedIdentities;
 }
 
+const samePid = new Map<number, boolean>();
+
+/** Whether `ckpt check` says restore can give back the original PID (CAP_CHECKPOINT_RESTORE). */
+export function samePidPossible(id: Identity): boolean {
+  if (!samePid.has(id.uid)) {
+    const argv = id.argv([CKPT, 'check', '--format=json']);
+    const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
+    const c = JSON.parse(r.stdout) as { checks: Array<{ name: string; ok: boolean }> };
+    samePid.set(id.uid, c.checks.some((x) => x.name === 'same_pid' && x.ok));
+  }
+  return samePid.get(id.uid)!;
+}
+
 /** The unprivileged identity (the test user when running as root, else ourselves). */
 export function unprivileged(): Identity {
   const ids = identities();

@@ -5,7 +5,7 @@ import * as assert from 'assert';
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { alive, assertCounting, blockedIn, buildTargets, identities, Identity, Lab, lines, target, waitFor } from './helpers';
+import { alive, assertCounting, blockedIn, buildTargets, identities, Identity, Lab, lines, samePidPossible, target, waitFor } from './helpers';
 
 const SYS_read = 0;
 const SYS_poll = 7;
@@ -143,10 +143,15 @@ describe('native: dump --kill and restore of real programs', function () {
         const hasAvx = first[7] !== -1;
         assert.ok(first[3] > 0 && first[5] > 0, 'pthread_kill reaches the victim thread');
         assert.strictEqual(fs.readdirSync(`/proc/${t.pid}/task`).length, hasAvx ? 6 : 5);
+        const tids = fs.readdirSync(`/proc/${t.pid}/task`).map(Number).sort();
         await dumpKill(lab, id, t.pid, image);
         const atDump = values(out, 'p ').length;
+        await waitFor('the original to be reaped', () => !fs.existsSync(`/proc/${t.pid}`));
         restored = await restore(lab, id, image);
         assert.strictEqual(fs.readdirSync(`/proc/${restored}/task`).length, hasAvx ? 6 : 5, 'every thread is back');
+        if (samePidPossible(id)) {
+          assert.deepStrictEqual(fs.readdirSync(`/proc/${restored}/task`).map(Number).sort(), tids, 'the same PID and TIDs (CAP_CHECKPOINT_RESTORE)');
+        }
         await countsOn(out, 'p ', atDump);
         let n = 2;
         let r = await report(n);
@@ -164,6 +169,29 @@ describe('native: dump --kill and restore of real programs', function () {
         await waitFor('the restored process to end', () => !alive(restored!));
         assertCounting(values(out, 'p '), 'items through the condition variable');
         if (!hasAvx) console.log('      (this CPU has no AVX2: the register check was skipped)');
+      });
+
+      it('python3 asyncio: epoll, a socketpair self-pipe, and a PID it checks (same-PID restore)', async function () {
+        // asyncio's running loop remembers os.getpid() and refuses to run under another PID, so
+        // it can only go on when restore gives the PID back, which needs CAP_CHECKPOINT_RESTORE.
+        if (!samePidPossible(id)) this.skip();
+        const dir = lab.dir(id);
+        const out = path.join(dir, 'asyncio.txt');
+        const image = path.join(dir, 'asyncio.ckpt');
+        const code = 'import asyncio, sys\nasync def main():\n    f = open(sys.argv[1], "a")\n    i = 0\n    while True:\n        f.write(f"{i}\\n"); f.flush(); i += 1\n        await asyncio.sleep(0.004)\nasyncio.run(main())\n';
+        const t = lab.startTarget(id, ['python3', '-c', code, out]);
+        await waitFor('asyncio counting', () => lines(out).length >= 20);
+        const links = fs.readdirSync(`/proc/${t.pid}/fd`).filter((f) => Number(f) > 2).map((f) => { try { return fs.readlinkSync(`/proc/${t.pid}/fd/${f}`); } catch { return ''; } });
+        assert.ok(links.some((l) => l.includes('eventpoll')) && links.filter((l) => l.startsWith('socket:')).length === 2, `epoll and a socketpair: ${links.join(' ')}`);
+        await dumpKill(lab, id, t.pid, image);
+        const atDump = lines(out).length;
+        await waitFor('the original to be reaped', () => !fs.existsSync(`/proc/${t.pid}`));
+        const pid = await restore(lab, id, image);
+        assert.strictEqual(pid, t.pid, 'restored with its own PID');
+        await waitFor('asyncio to go on counting', () => lines(out).length > atDump + 20);
+        process.kill(pid, 'SIGKILL');
+        await waitFor('the restored process to end', () => !alive(pid));
+        assertCounting(lines(out).map(Number), 'asyncio counter');
       });
 
       for (const mode of ['read', 'poll'] as const) {
@@ -215,7 +243,7 @@ describe('native: dump --kill and restore of real programs', function () {
         assert.deepStrictEqual(lines(out).filter((l) => l.startsWith('err')), []);
       });
 
-      it('file descriptors: pipe with data, eventfd, epoll set, shared offset, FIFO, dir, O_APPEND, CLOEXEC', async () => {
+      it('file descriptors: pipe with data, socketpairs, eventfd, epoll set, shared offset, FIFO, dir, O_APPEND, CLOEXEC', async () => {
         const dir = lab.dir(id);
         const out = path.join(dir, 'fds.txt');
         const image = path.join(dir, 'fds.ckpt');
@@ -227,8 +255,8 @@ describe('native: dump --kill and restore of real programs', function () {
         const f = await waitFor('the fd report', () => lines(out).find((l) => l.startsWith('f ')));
         assert.strictEqual(
           f,
-          'f epoll=211 pipe=pipe-bytes efd=5 fifo=fifo-bytes pos=6 shared=67/8 cloexec=1 append=1 nonblock=1 dir=1 zero=1',
-          'epoll watches both fds with their data; pipe and FIFO bytes, eventfd count, offsets, flags are back',
+          'f epoll=211 pipe=pipe-bytes efd=5 fifo=fifo-bytes pos=6 shared=67/8 cloexec=1 append=1 nonblock=1 dir=1 zero=1 sock=to-1/to-0 dgram=m1/m22 shut=last/0',
+          'epoll watches both fds with their data; pipe, FIFO and socketpair bytes (datagrams whole), eventfd count, offsets, flags, shutdown are back',
         );
       });
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +57,16 @@ int main(int argc, char **argv)
 	if (write(fw, "fifo-bytes", 10) != 10)
 		return 1;
 
+	/* socketpairs: bytes queued both ways, datagrams with their boundaries, a shut down end */
+	int sp[2], dp[2], ep2[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) < 0 || socketpair(AF_UNIX, SOCK_DGRAM, 0, dp) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, ep2) < 0)
+		return 1;
+	if (write(sp[0], "to-1", 4) != 4 || write(sp[1], "to-0", 4) != 4 || send(dp[0], "m1", 2, 0) != 2 ||
+	    send(dp[0], "m22", 3, 0) != 3 || write(ep2[0], "last", 4) != 4)
+		return 1;
+	shutdown(ep2[0], SHUT_WR);
+
 	struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = SA_RESTART};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
@@ -88,10 +99,17 @@ int main(int argc, char **argv)
 	int isdir = fstat(dfd, &st) == 0 && S_ISDIR(st.st_mode);
 	char z = 1;
 	ssize_t zn = read(zero, &z, 1);
+	char s1[8] = {0}, s0[8] = {0}, g1[8] = {0}, g2[8] = {0}, l[8] = {0};
+	ssize_t n1 = recv(sp[1], s1, 7, MSG_DONTWAIT), n0 = recv(sp[0], s0, 7, MSG_DONTWAIT);
+	ssize_t m1 = recv(dp[1], g1, 7, MSG_DONTWAIT), m2 = recv(dp[1], g2, 7, MSG_DONTWAIT);
+	ssize_t ln = recv(ep2[1], l, 7, MSG_DONTWAIT), eof = recv(ep2[1], l + 4, 3, MSG_DONTWAIT);
+	char socks[128];
+	snprintf(socks, sizeof(socks), "sock=%s/%s dgram=%s/%s shut=%s/%zd", n1 > 0 ? s1 : "-", n0 > 0 ? s0 : "-", m1 > 0 ? g1 : "-",
+		 m2 > 0 ? g2 : "-", ln > 0 ? l : "-", eof);
 	snprintf(line, sizeof(line),
-		 "f epoll=%d%d%d pipe=%s efd=%llu fifo=%s pos=%lld shared=%s/%lld cloexec=%d append=%d nonblock=%d dir=%d zero=%d\n",
+		 "f epoll=%d%d%d pipe=%s efd=%llu fifo=%s pos=%lld shared=%s/%lld cloexec=%d append=%d nonblock=%d dir=%d zero=%d %s\n",
 		 n, (int)d0, (int)d1, pn > 0 ? buf : "-", en == 8 ? (unsigned long long)cnt : 0ULL, fn > 0 ? fbuf : "-",
-		 (long long)pos, rn == 2 ? two : "-", (long long)pos_after, cloexec, appendfl, nonblock, isdir, zn == 1 && z == 0);
+		 (long long)pos, rn == 2 ? two : "-", (long long)pos_after, cloexec, appendfl, nonblock, isdir, zn == 1 && z == 0, socks);
 	if (write(out, line, strlen(line)) < 0)
 		return 1;
 	for (;;)
