@@ -10,6 +10,7 @@ import { jsonCommand } from './commands/json';
 import { verifyCommand } from './commands/verify';
 import { pagesCommand } from './commands/pages';
 import { diffCommand } from './commands/diff';
+import { searchCommand } from './commands/search';
 
 export interface Command {
   usage: string;
@@ -24,6 +25,7 @@ const commands: Record<string, Command> = {
   verify: verifyCommand,
   pages: pagesCommand,
   diff: diffCommand,
+  search: searchCommand,
 };
 
 function usage(): string {

@@ -1,0 +1,94 @@
+// `search IMAGE PATTERN [--hex|--regex|--utf16] [--ignore-case] [--context N] [--max N]
+// [--pid PID] [--format=text|json]`: find text, bytes or a regular expression in the dumped
+// memory of an image, by virtual address. Exit status as grep: 0 found, 1 not found, 2 error.
+
+import { escapeBytes, formatBytes, SearchHit, SearchPatternError, searchMemory, SearchQuery } from '../../image';
+import type { Command } from '../ckptInspect';
+import { CliError, EXIT_NO, EXIT_OK, Output } from '../output';
+import { openImage } from './open';
+import { hexdump } from './pages';
+
+const DEFAULT_MAX = 1000;
+
+function count(value: string | boolean | undefined, what: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const s = String(value);
+  if (!/^[0-9]+$/.test(s)) throw new CliError(`${what} must be a whole number, not '${s}'`);
+  return Number(s);
+}
+
+const fromHex = (h: string) => Buffer.from(h, 'hex');
+
+function printHit(h: SearchHit, out: Output, context: boolean): void {
+  const match = fromHex(h.match);
+  const where = h.vma ? `${h.vma.prot} ${h.vma.path || h.vma.kind}+${h.vmaOffset}` : 'outside any VMA';
+  const shown = match.length > 64 ? `${escapeBytes(match.subarray(0, 64))}...` : escapeBytes(match);
+  out.line(`${h.address}  pid ${h.pid}  ${where}  ${shown}`);
+  if (context) {
+    const before = fromHex(h.before);
+    const bytes = Buffer.concat([before, match, fromHex(h.after)]);
+    out.line(hexdump(BigInt(h.address) - BigInt(before.length), bytes).replace(/^/gm, '    '));
+  }
+}
+
+export const searchCommand: Command = {
+  usage: 'search IMAGE PATTERN [--hex|--regex|--utf16] [-i] [--context N] [--max N] [--pid PID] [--format=text|json]',
+  summary: 'find text, hex bytes (?? for any byte) or a regex in the memory; exit 1 if not found',
+  options: {
+    hex: { type: 'boolean' },
+    regex: { type: 'boolean' },
+    utf16: { type: 'boolean' },
+    'ignore-case': { type: 'boolean', short: 'i' },
+    context: { type: 'string' },
+    max: { type: 'string' },
+    pid: { type: 'string' },
+    format: { type: 'string', default: 'text' },
+  },
+  async run({ positionals, values }, out) {
+    if (positionals.length !== 2) throw new CliError(`expected an IMAGE and a PATTERN\nusage: ckpt-inspect ${this.usage}`);
+    const modes = (['hex', 'regex', 'utf16'] as const).filter((m) => values[m]);
+    if (modes.length > 1) throw new CliError(`--${modes.join(' and --')} cannot be used together`);
+    const format = String(values.format);
+    if (format !== 'text' && format !== 'json') throw new CliError(`--format must be text or json, not '${format}'`);
+    const query: SearchQuery = {
+      mode: values.hex ? 'hex' : values.regex ? 'regex' : 'text',
+      pattern: positionals[1],
+      encoding: values.utf16 ? 'utf16le' : 'utf8',
+      ignoreCase: values['ignore-case'] === true,
+    };
+    const context = count(values.context, '--context', 16);
+    if (context > 4096) throw new CliError('--context is limited to 4096 bytes');
+    const maxHits = count(values.max, '--max', DEFAULT_MAX);
+    const pid = values.pid === undefined ? undefined : count(values.pid, '--pid', 0);
+    const img = await openImage([positionals[0]], this.usage);
+    try {
+      const t0 = performance.now();
+      const hits: SearchHit[] = [];
+      const it = searchMemory(img, query, { context, maxHits: maxHits || Infinity, pid });
+      let end;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) {
+          end = r.value;
+          break;
+        }
+        // Text goes out as hits are found; JSON is one document at the end.
+        if (format === 'text') printHit(r.value, out, context > 0);
+        else hits.push(r.value);
+      }
+      const ms = Math.round(performance.now() - t0);
+      if (format === 'json') {
+        out.line(JSON.stringify({ image: img.source.name, query, context, hits, scannedBytes: end.scannedBytes, totalBytes: end.totalBytes, truncated: end.truncated, ms }, null, 1));
+      } else {
+        const n = end.hits;
+        out.line(`${n} match${n === 1 ? '' : 'es'} in ${formatBytes(end.scannedBytes)} of memory, ${ms} ms${end.truncated ? ` (stopped at --max ${maxHits})` : ''}`);
+      }
+      return end.hits > 0 ? EXIT_OK : EXIT_NO;
+    } catch (e) {
+      if (e instanceof SearchPatternError || e instanceof RangeError) throw new CliError(e.message);
+      throw e;
+    } finally {
+      await img.close();
+    }
+  },
+};
