@@ -4,6 +4,7 @@
 // first closes every fd it inherited but stdio, so that the image holds only what the test gave it.
 
 import { ChildProcess, spawn } from 'child_process';
+import { existsSync, readFileSync } from 'fs';
 
 const SCRIPT = 'use POSIX (); POSIX::close($_) for 3..1023; $| = 1; my $i = 0; while (1) { print "tick $i\\n"; $i++; select(undef, undef, undef, 0.1); }';
 
@@ -50,4 +51,11 @@ export function killQuietly(pid: number | undefined): void {
   } catch {
     // gone already
   }
+}
+
+/** A PID that no process has right now (the highest free one below pid_max). */
+export function unusedPid(): number {
+  const max = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim());
+  for (let p = max - 1; p > 300; p--) if (!existsSync(`/proc/${p}`)) return p;
+  throw new Error('no free PID');
 }

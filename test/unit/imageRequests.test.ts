@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { CheckpointImage, RecordType, verifyImage } from '../../src/image';
 import type { FieldModel, VerificationModel } from '../../src/shared/models';
 import { ImageRequests, problemModel } from '../../src/webviews/imageRequests';
+import { writeBigImage } from '../support/bigImage';
 import { buildSample, HEAP, HEAP_STRING, HEAP_STRING_ADDR, PAGE, STACK } from '../support/sampleImage';
 
 const find = (fields: FieldModel[], name: string): FieldModel => {
@@ -157,6 +158,36 @@ describe('editor requests: damage', () => {
       assert.equal(d.problems[0].severity, 'error');
     } finally {
       await img.close();
+    }
+  });
+});
+
+describe('editor requests: a 4 GiB image', function () {
+  this.timeout(60_000);
+  it('answers what the editor asks first as fast as for a small image, and reads its last page', async () => {
+    const big = writeBigImage(4);
+    try {
+      const t0 = performance.now();
+      const img = await CheckpointImage.open(big.file);
+      const req = new ImageRequests(img, () => ({ status: 'unverified', problems: [] }));
+      const s = await req.summary();
+      const top = await req.children({});
+      const proc = s.processes[0];
+      const pages = img.ofType(RecordType.PAGES);
+      const d = await req.record({ index: pages[pages.length - 1].index });
+      const layout = await req.memoryLayout({ process: proc.index });
+      const marker = await req.memory({ process: proc.index, addr: `0x${big.markerAddr.toString(16)}`, length: big.marker.length });
+      const ms = performance.now() - t0;
+      await img.close();
+      assert.equal(s.size, big.bytes);
+      assert.ok(top.total >= 3);
+      assert.deepEqual(d.views, ['fields', 'memory']);
+      assert.equal(layout.spans.filter((x) => x.kind === 'data').length, 1, 'the 1 GiB chunks read as one stretch');
+      assert.equal(Buffer.from(marker[0].hex!, 'hex').toString(), big.marker);
+      assert.ok(ms < 500, `the first answers took ${ms.toFixed(0)} ms`);
+      console.log(`      open, summary, tree, record, layout and the last page of ${(big.bytes / 2 ** 30).toFixed(1)} GiB: ${ms.toFixed(0)} ms`);
+    } finally {
+      big.remove();
     }
   });
 });

@@ -1,0 +1,99 @@
+// Checkpoint a process: `ckpt dump` under a progress notification with a percentage and a Cancel
+// that stops the dump and leaves the process as it was, into the image folder under a name that
+// says what it is; then the image opens in the editor.
+
+import { promises as fsp } from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { CheckpointMode, imageFileName, ProgressTracker } from '../checkpointer';
+import { formatBytes } from '../image';
+import { parseStat, readProcesses } from '../views/procfs';
+import { isProcessItem, processDescription } from '../views/processesView';
+import { IMAGE_EDITOR_VIEW_TYPE } from '../webviews/imageEditorProvider';
+import { checkpointer, fail, Outcome, Services } from './services';
+import { defaultCheckpointMode, imageFolder } from './settings';
+
+interface Target {
+  pid: number;
+  comm: string;
+  /** When known, the process must still have this start time (else its PID was reused). */
+  startTime?: number;
+}
+
+/** The process a checkpoint command was given: a Processes view row, {pid}, a PID, or one the user picks. */
+async function targetProcess(arg: unknown): Promise<Target | undefined> {
+  if (isProcessItem(arg)) return { pid: arg.info.pid, comm: arg.info.comm, startTime: arg.info.startTime };
+  const pid = typeof arg === 'number' ? arg : typeof arg === 'object' && arg !== null && typeof (arg as { pid?: unknown }).pid === 'number' ? (arg as { pid: number }).pid : undefined;
+  if (pid !== undefined) return { pid, comm: '' };
+  const own = (await readProcesses({ uid: process.getuid?.() })).filter((p) => p.pid !== process.pid);
+  const pick = await vscode.window.showQuickPick(
+    own.map((p) => ({ label: p.comm, description: processDescription(p), detail: p.cmdline.join(' '), p })),
+    { title: 'Checkpoint a process', placeHolder: 'Process to checkpoint', matchOnDescription: true, matchOnDetail: true },
+  );
+  return pick ? { pid: pick.p.pid, comm: pick.p.comm, startTime: pick.p.startTime } : undefined;
+}
+
+export async function checkpointCommand(s: Services, arg: unknown, mode?: CheckpointMode): Promise<Outcome<{ image: vscode.Uri }> | undefined> {
+  const target = await targetProcess(arg);
+  if (!target) return undefined;
+  const how = mode ?? defaultCheckpointMode();
+  let image: string | undefined;
+  try {
+    // The row may be stale: make sure the PID still names the same process.
+    let stat;
+    try {
+      stat = parseStat(await fsp.readFile(`/proc/${target.pid}/stat`, 'utf8'));
+    } catch {
+      stat = undefined;
+    }
+    if (!stat || (target.startTime !== undefined && stat.startTime !== target.startTime)) {
+      throw new Error(`Process ${target.pid}${target.comm ? ` (${target.comm})` : ''} does not exist any more.`);
+    }
+    const comm = target.comm || stat.comm;
+    const cp = checkpointer(s);
+    const folder = imageFolder();
+    await fsp.mkdir(folder, { recursive: true });
+    image = path.join(folder, imageFileName(comm, target.pid));
+    const out = image;
+    s.log.info(`Checkpoint of ${comm} (PID ${target.pid}) into ${out}, ${how === 'stop' ? 'stopping it afterwards' : 'leaving it running'}`);
+    const result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Checkpointing ${comm} (PID ${target.pid})`, cancellable: true },
+      async (progress, token) => {
+        const abort = new AbortController();
+        const sub = token.onCancellationRequested(() => abort.abort());
+        const tracker = new ProgressTracker();
+        try {
+          return await cp.dump({
+            pid: target.pid,
+            image: out,
+            mode: how,
+            signal: abort.signal,
+            onEvent: (e) => {
+              const increment = tracker.increment(e);
+              if (e.event === 'step') progress.report({ increment, message: e.message || e.step });
+              else if (e.event === 'progress') progress.report({ increment, message: `${e.phase}: ${formatBytes(e.done)} of ${formatBytes(e.total)}` });
+              else if (increment) progress.report({ increment });
+            },
+          });
+        } finally {
+          sub.dispose();
+        }
+      },
+    );
+    const uri = vscode.Uri.file(result.image);
+    s.log.info(`Checkpoint written: ${result.image}${result.bytes !== undefined ? `, ${formatBytes(result.bytes)}` : ''}${result.ms !== undefined ? ` in ${result.ms} ms` : ''}`);
+    for (const w of result.warnings) s.log.warn(`Checkpoint of ${target.pid}: ${w}`);
+    if (result.warnings.length) {
+      void vscode.window.showWarningMessage(`Checkpoint of ${comm} was written with ${result.warnings.length} warning${result.warnings.length === 1 ? '' : 's'}: ${result.warnings[0]}`, 'Show Log').then((c) => {
+        if (c) s.log.show(true);
+      });
+    }
+    void s.processes.refresh();
+    await vscode.commands.executeCommand('vscode.openWith', uri, IMAGE_EDITOR_VIEW_TYPE);
+    return { ok: true, image: uri };
+  } catch (e) {
+    // A failed or cancelled dump leaves no half-written image behind.
+    if (image) await fsp.rm(image, { force: true }).catch(() => undefined);
+    return fail(s, e, `Checkpoint of PID ${target.pid}`);
+  }
+}

@@ -1,0 +1,58 @@
+// The extension's commands, by id. Each returns an Outcome (or undefined when the user backed out
+// of a picker), so that tests and other commands can tell how it went; failures have already been
+// shown to the user with a "Show Log" button.
+
+import * as vscode from 'vscode';
+import { checkpointCommand } from './checkpoint';
+import { openImageCommand, revealInRecordsCommand } from './images';
+import { restoreCommand } from './restore';
+import { Services } from './services';
+import { verifyCommand } from './verify';
+
+export const COMMANDS = {
+  checkpoint: 'ckptExplorer.checkpoint',
+  checkpointLeaveRunning: 'ckptExplorer.checkpointLeaveRunning',
+  checkpointAndStop: 'ckptExplorer.checkpointAndStop',
+  restore: 'ckptExplorer.restore',
+  verify: 'ckptExplorer.verify',
+  revealInRecords: 'ckptExplorer.revealInRecords',
+  openImage: 'ckptExplorer.openImage',
+  refreshProcesses: 'ckptExplorer.refreshProcesses',
+  filterProcesses: 'ckptExplorer.filterProcesses',
+  clearProcessFilter: 'ckptExplorer.clearProcessFilter',
+  showAllProcesses: 'ckptExplorer.showAllProcesses',
+  showOwnProcesses: 'ckptExplorer.showOwnProcesses',
+} as const;
+
+/**
+ * Reserved for comparing images (issue 5): contributed in package.json, in the Explorer's and the
+ * editor's menus, behind the context key ckptExplorer.compareAvailable, which is set once they are
+ * registered.
+ */
+export const COMPARE_COMMANDS = {
+  compare: 'ckptExplorer.compare',
+  selectForCompare: 'ckptExplorer.selectForCompare',
+  compareWithSelected: 'ckptExplorer.compareWithSelected',
+} as const;
+
+export function registerCommands(s: Services): void {
+  const reg = (id: string, fn: (...args: unknown[]) => unknown) => s.context.subscriptions.push(vscode.commands.registerCommand(id, fn));
+  reg(COMMANDS.checkpoint, (arg) => checkpointCommand(s, arg));
+  reg(COMMANDS.checkpointLeaveRunning, (arg) => checkpointCommand(s, arg, 'leaveRunning'));
+  reg(COMMANDS.checkpointAndStop, (arg) => checkpointCommand(s, arg, 'stop'));
+  reg(COMMANDS.restore, (arg) => restoreCommand(s, arg));
+  reg(COMMANDS.verify, (arg) => verifyCommand(s, arg));
+  reg(COMMANDS.revealInRecords, (arg) => revealInRecordsCommand(s, arg));
+  reg(COMMANDS.openImage, (arg) => openImageCommand(s, arg));
+  reg(COMMANDS.refreshProcesses, () => s.processes.refresh());
+  reg(COMMANDS.filterProcesses, async (arg) => {
+    const text =
+      typeof arg === 'string'
+        ? arg
+        : await vscode.window.showInputBox({ title: 'Filter Processes', prompt: 'Show processes whose name, command line or PID contains', value: s.processes.filterText });
+    if (text !== undefined) s.processes.setFilter(text);
+  });
+  reg(COMMANDS.clearProcessFilter, () => s.processes.setFilter(''));
+  reg(COMMANDS.showAllProcesses, () => s.processes.setShowAll(true));
+  reg(COMMANDS.showOwnProcesses, () => s.processes.setShowAll(false));
+}

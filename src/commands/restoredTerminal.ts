@@ -1,0 +1,82 @@
+// The terminal of a restored process: a Pseudoterminal that shows what the process writes to the
+// file that the extension gave it as stdout and stderr, as it writes it, and says when it exits.
+// Ctrl+C sends it SIGINT; other input cannot reach it (its stdin is not this terminal).
+
+import * as fs from 'fs';
+import * as vscode from 'vscode';
+import { isAlive } from '../views/procfs';
+
+const POLL_MS = 250;
+
+export class RestoredProcessTerminal implements vscode.Pseudoterminal {
+  private readonly writeEmitter = new vscode.EventEmitter<string>();
+  readonly onDidWrite = this.writeEmitter.event;
+  private timer?: ReturnType<typeof setInterval>;
+  private offset = 0;
+  private exited = false;
+  private hinted = false;
+  private readonly decoder = new TextDecoder('utf-8');
+
+  constructor(
+    readonly pid: number,
+    readonly outputFile: string,
+    private readonly banner: string,
+  ) {}
+
+  open(): void {
+    this.writeEmitter.fire(`\x1b[2m${this.banner}\x1b[0m\r\n`);
+    this.poll();
+    this.timer = setInterval(() => this.poll(), POLL_MS);
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  handleInput(data: string): void {
+    if (data === '\x03') {
+      try {
+        process.kill(this.pid, 'SIGINT');
+        this.writeEmitter.fire('^C\r\n');
+      } catch {
+        // already gone
+      }
+    } else if (!this.hinted) {
+      this.hinted = true;
+      this.writeEmitter.fire(`\r\n\x1b[2m[input does not reach the restored process; Ctrl+C sends it SIGINT]\x1b[0m\r\n`);
+    }
+  }
+
+  private poll(): void {
+    this.drain();
+    if (!this.exited && !isAlive(this.pid)) {
+      this.exited = true;
+      this.drain();
+      this.writeEmitter.fire(`\r\n\x1b[2m[process ${this.pid} exited]\x1b[0m\r\n`);
+      this.close();
+    }
+  }
+
+  /** Writes what the file gained since the last look. */
+  private drain(): void {
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(this.outputFile, 'r');
+      const size = fs.fstatSync(fd).size;
+      if (size < this.offset) this.offset = 0; // truncated
+      while (this.offset < size) {
+        const buf = Buffer.alloc(Math.min(64 * 1024, size - this.offset));
+        const n = fs.readSync(fd, buf, 0, buf.length, this.offset);
+        if (n <= 0) break;
+        this.offset += n;
+        const text = this.decoder.decode(buf.subarray(0, n), { stream: true });
+        this.writeEmitter.fire(text.replace(/\r?\n/g, '\r\n'));
+      }
+    } catch {
+      // not created yet
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+  }
+}

@@ -1,0 +1,146 @@
+// The Processes view: the machine's processes as a parent/child tree, the user's own by default,
+// with a name filter and a refresh. Rows carry the process's identity (PID and start time), so
+// that a command on a row that has since exited or been reused fails clearly instead of hitting
+// another process.
+
+import * as vscode from 'vscode';
+import { formatBytes } from '../image';
+import { buildProcessForest, matchesFilter, ProcessInfo, ProcessNode, readProcesses } from './procfs';
+
+export const PROCESSES_VIEW_ID = 'ckptExplorer.processes';
+
+/** What a process row hands to the commands run on it. */
+export interface ProcessItem {
+  readonly kind: 'process';
+  readonly info: ProcessInfo;
+}
+
+export function isProcessItem(x: unknown): x is ProcessItem {
+  return typeof x === 'object' && x !== null && (x as ProcessItem).kind === 'process' && typeof (x as ProcessItem).info?.pid === 'number';
+}
+
+class ProcessRow implements ProcessItem {
+  readonly kind = 'process';
+  constructor(readonly node: ProcessNode) {}
+  get info(): ProcessInfo {
+    return this.node.info;
+  }
+}
+
+export class ProcessesView implements vscode.TreeDataProvider<ProcessRow>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<ProcessRow | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  readonly view: vscode.TreeView<ProcessRow>;
+  private rows = new Map<number, ProcessRow>();
+  private roots: ProcessRow[] = [];
+  private loaded?: Promise<void>;
+  private filter = '';
+  private showAll = false;
+  private readonly ownUid = process.getuid?.() ?? -1;
+
+  constructor() {
+    this.view = vscode.window.createTreeView(PROCESSES_VIEW_ID, { treeDataProvider: this, showCollapseAll: true });
+    void vscode.commands.executeCommand('setContext', 'ckptExplorer.processes.showAll', false);
+    void vscode.commands.executeCommand('setContext', 'ckptExplorer.processes.filtered', false);
+  }
+
+  dispose(): void {
+    this.view.dispose();
+    this.changed.dispose();
+  }
+
+  get filterText(): string {
+    return this.filter;
+  }
+
+  setFilter(text: string): void {
+    this.filter = text.trim();
+    void vscode.commands.executeCommand('setContext', 'ckptExplorer.processes.filtered', this.filter !== '');
+    this.refresh();
+  }
+
+  setShowAll(all: boolean): void {
+    this.showAll = all;
+    void vscode.commands.executeCommand('setContext', 'ckptExplorer.processes.showAll', all);
+    this.refresh();
+  }
+
+  /** Reads /proc again and redraws the tree; resolves when the new tree is built. */
+  refresh(): Promise<void> {
+    this.loaded = this.load();
+    this.changed.fire(undefined);
+    return this.loaded;
+  }
+
+  private async load(): Promise<void> {
+    const all = await readProcesses();
+    const listed = all.filter((p) => (this.showAll || p.uid === this.ownUid) && matchesFilter(p, this.filter) && p.pid !== process.pid);
+    const forest = buildProcessForest(listed, all);
+    this.rows = new Map([...forest.byPid].map(([pid, n]) => [pid, new ProcessRow(n)]));
+    this.roots = forest.roots.map((n) => this.rows.get(n.info.pid)!);
+    const who = this.showAll ? 'all users' : 'your processes';
+    this.view.description = this.filter ? `${who}, matching "${this.filter}"` : who;
+    this.view.message = listed.length === 0 ? (this.filter ? `No process matches "${this.filter}".` : 'No processes to show.') : undefined;
+  }
+
+  /** The row of a PID as last read, if it is listed. */
+  async find(pid: number): Promise<ProcessItem | undefined> {
+    await (this.loaded ??= this.load());
+    return this.rows.get(pid);
+  }
+
+  /** Refreshes until the PID is listed (a new process may take a moment), then selects and shows it. */
+  async reveal(pid: number, timeoutMs = 3000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await this.refresh();
+      const row = this.rows.get(pid);
+      if (row) {
+        await this.view.reveal(row, { select: true, focus: false, expand: true });
+        return true;
+      }
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  async getChildren(element?: ProcessRow): Promise<ProcessRow[]> {
+    await (this.loaded ??= this.load());
+    if (!element) return this.roots;
+    return element.node.children.map((c) => this.rows.get(c.info.pid)!).filter(Boolean);
+  }
+
+  getParent(element: ProcessRow): ProcessRow | undefined {
+    const p = element.node.parent;
+    return p ? this.rows.get(p.info.pid) : undefined;
+  }
+
+  getTreeItem(row: ProcessRow): vscode.TreeItem {
+    const p = row.info;
+    const item = new vscode.TreeItem(p.comm, row.node.children.length ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+    item.id = `${p.pid}:${p.startTime}`;
+    item.description = processDescription(p);
+    item.tooltip = processTooltip(p);
+    item.contextValue = 'process';
+    item.iconPath = new vscode.ThemeIcon(p.state === 'T' || p.state === 't' ? 'debug-pause' : p.state === 'Z' ? 'circle-slash' : 'server-process');
+    item.accessibilityInformation = { label: `${p.comm}, PID ${p.pid}, user ${p.user}, ${formatBytes(p.rssBytes)} resident, ${p.threads} threads` };
+    return item;
+  }
+}
+
+export function processDescription(p: ProcessInfo): string {
+  return `${p.pid} · ${p.user} · ${formatBytes(p.rssBytes)} · ${p.threads} thread${p.threads === 1 ? '' : 's'}`;
+}
+
+function processTooltip(p: ProcessInfo): vscode.MarkdownString {
+  const md = new vscode.MarkdownString(undefined, false);
+  md.supportHtml = false;
+  md.appendMarkdown(`**${escapeMd(p.comm)}** (PID ${p.pid}, parent ${p.ppid})\n\n`);
+  md.appendText(`${p.cmdline.join(' ') || '[no command line]'}\n`);
+  md.appendMarkdown(`\n\nuser ${escapeMd(p.user)} (uid ${p.uid}) · state ${escapeMd(p.state)} · ${formatBytes(p.rssBytes)} resident · ${p.threads} thread${p.threads === 1 ? '' : 's'}`);
+  return md;
+}
+
+function escapeMd(s: string): string {
+  return s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
+}

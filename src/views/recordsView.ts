@@ -1,0 +1,162 @@
+// The Image Records view: the ptag tree of the image in the active editor, children built when a
+// node opens, each row labelled by describeRecord. Its selection and the editor's stay in sync:
+// a row selected here is selected in the editor, and a record selected in the editor is revealed
+// here.
+
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { RecordType } from '../image';
+import type { RecordNodeModel } from '../shared/models';
+import type { ImageDocument } from '../webviews/imageDocument';
+import type { ImageEditorProvider } from '../webviews/imageEditorProvider';
+
+export const RECORDS_VIEW_ID = 'ckptExplorer.records';
+
+/** A row: one record of one image. Rows are cached per image so that reveal() finds the same objects. */
+export class RecordRow {
+  constructor(
+    readonly document: ImageDocument,
+    readonly index: number,
+  ) {}
+}
+
+const ICONS: Record<number, string> = {
+  [RecordType.HEAD]: 'info',
+  [RecordType.TAIL]: 'pass',
+  [RecordType.PAD]: 'whitespace',
+  [RecordType.PROCESS]: 'server-process',
+  [RecordType.THREAD]: 'pulse',
+  [RecordType.MM]: 'circuit-board',
+  [RecordType.VMA]: 'symbol-array',
+  [RecordType.PAGEMAP]: 'list-ordered',
+  [RecordType.PAGES]: 'file-binary',
+  [RecordType.FILES]: 'files',
+  [RecordType.FD]: 'file',
+  [RecordType.SIGACTIONS]: 'zap',
+  [RecordType.PENDING_SIGNALS]: 'bell',
+  [RecordType.UNSUPPORTED]: 'warning',
+};
+
+export class RecordsView implements vscode.TreeDataProvider<RecordRow>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<RecordRow | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  readonly view: vscode.TreeView<RecordRow>;
+  private document?: ImageDocument;
+  private rows = new Map<number, RecordRow>();
+  /** Set while the view's selection is being changed to follow the editor, so that it is not echoed back. */
+  private following = false;
+  private readonly subs: vscode.Disposable[] = [];
+  private docSubs: vscode.Disposable[] = [];
+
+  constructor(private readonly editors: ImageEditorProvider) {
+    this.view = vscode.window.createTreeView(RECORDS_VIEW_ID, { treeDataProvider: this, showCollapseAll: true });
+    this.subs.push(
+      editors.onDidChangeActiveDocument((d) => this.show(d)),
+      editors.onDidSelectRecord(({ document, index }) => {
+        if (document === this.document && this.view.visible) void this.reveal(index, false);
+      }),
+      this.view.onDidChangeSelection((e) => {
+        if (this.following || !this.document) return;
+        const row = e.selection[0];
+        if (row) this.editors.selectInEditors(row.document, row.index);
+      }),
+      this.view.onDidChangeVisibility((e) => {
+        if (e.visible && this.document?.selected !== undefined) void this.reveal(this.document.selected, false);
+      }),
+    );
+    this.show(editors.activeDocument);
+  }
+
+  get currentDocument(): ImageDocument | undefined {
+    return this.document;
+  }
+
+  private show(doc: ImageDocument | undefined): void {
+    if (doc === this.document) return;
+    this.docSubs.forEach((s) => s.dispose());
+    this.docSubs = [];
+    this.document = doc;
+    this.rows = new Map();
+    void vscode.commands.executeCommand('setContext', 'ckptExplorer.records.hasImage', !!doc?.image);
+    this.view.description = doc ? path.basename(doc.uri.fsPath) : undefined;
+    this.view.message = doc && !doc.image ? `Cannot show ${path.basename(doc.uri.fsPath)}: ${doc.openError}` : undefined;
+    if (doc) {
+      // Damage found by a verification is marked on the rows.
+      this.docSubs.push(
+        doc.onDidChangeVerification((v) => {
+          if (v.status !== 'running') this.changed.fire(undefined);
+        }),
+      );
+    }
+    this.changed.fire(undefined);
+  }
+
+  private row(index: number): RecordRow {
+    let r = this.rows.get(index);
+    if (!r) this.rows.set(index, (r = new RecordRow(this.document!, index)));
+    return r;
+  }
+
+  getChildren(element?: RecordRow): RecordRow[] {
+    const doc = this.document;
+    if (!doc?.image) return [];
+    const parent = element ? doc.image.records[element.index] : undefined;
+    return doc.image.children(parent).map((r) => this.row(r.index));
+  }
+
+  getParent(element: RecordRow): RecordRow | undefined {
+    const img = element.document.image;
+    const p = img?.parent(img.records[element.index]);
+    return p ? this.row(p.index) : undefined;
+  }
+
+  async getTreeItem(row: RecordRow): Promise<vscode.TreeItem> {
+    const doc = row.document;
+    const entry = doc.image!.records[row.index];
+    const node = await doc.requests!.node(entry);
+    return treeItem(node, entry.type, entry.offset);
+  }
+
+  /** The rows at the top level, labelled as the view shows them (for tests and the reveal command). */
+  async topLevel(): Promise<RecordNodeModel[]> {
+    const doc = this.document;
+    if (!doc?.requests) return [];
+    return Promise.all(doc.image!.children().map((r) => doc.requests!.node(r)));
+  }
+
+  /** Shows a record in the view, selected; `focus` moves the keyboard focus to the view. */
+  async reveal(index: number, focus: boolean): Promise<void> {
+    if (!this.document?.image?.records[index]) return;
+    this.following = true;
+    try {
+      await this.view.reveal(this.row(index), { select: true, focus, expand: false });
+    } finally {
+      this.following = false;
+    }
+  }
+
+  dispose(): void {
+    this.docSubs.forEach((s) => s.dispose());
+    this.subs.forEach((s) => s.dispose());
+    this.view.dispose();
+    this.changed.dispose();
+  }
+}
+
+function treeItem(n: RecordNodeModel, type: number, offset: number): vscode.TreeItem {
+  const item = new vscode.TreeItem(n.title, n.childCount ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+  item.id = String(n.index);
+  item.description = n.detail;
+  const tip = new vscode.MarkdownString();
+  tip.appendMarkdown(`**${n.title}** record #${n.index}, tag ${n.tag}, at file offset 0x${offset.toString(16)}\n\n`);
+  tip.appendText(n.detail);
+  if (n.problem) tip.appendMarkdown('\n\n$(warning) ').appendText(n.problem);
+  tip.supportThemeIcons = true;
+  item.tooltip = tip;
+  item.contextValue = `record.${n.title.toLowerCase()}`;
+  item.iconPath = n.problem
+    ? new vscode.ThemeIcon(n.problemBelow ? 'warning' : 'error', new vscode.ThemeColor(n.problemBelow ? 'list.warningForeground' : 'list.errorForeground'))
+    : new vscode.ThemeIcon(ICONS[type] ?? 'question');
+  item.accessibilityInformation = { label: `${n.title} record ${n.index}: ${n.detail}${n.problem ? `; problem: ${n.problem}` : ''}` };
+  return item;
+}

@@ -1,0 +1,56 @@
+// Building DOM without HTML strings: every text from the image goes in through textContent, so a
+// record's bytes can never become markup.
+
+type Attrs = Record<string, string | number | boolean | undefined>;
+type Child = Node | string | undefined | null | false;
+
+/** An element with attributes (false/undefined left out) and children (strings become text nodes). */
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === false) continue;
+    if (k === 'class') el.className = String(v);
+    else if (k === 'text') el.textContent = String(v);
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  append(el, ...children);
+  return el;
+}
+
+export function append(el: Element, ...children: Child[]): void {
+  for (const c of children) {
+    if (c === undefined || c === null || c === false) continue;
+    el.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+  }
+}
+
+export function clear(el: Element): void {
+  while (el.firstChild) el.removeChild(el.firstChild);
+}
+
+export function formatBytes(n: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} byte${n === 1 ? '' : 's'}` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+/** Calls `fn` at most once per animation frame, with the latest arguments. */
+export function perFrame<A extends unknown[]>(fn: (...a: A) => void): (...a: A) => void {
+  let pending: A | undefined;
+  return (...a: A) => {
+    const first = pending === undefined;
+    pending = a;
+    if (first) {
+      requestAnimationFrame(() => {
+        const args = pending!;
+        pending = undefined;
+        fn(...args);
+      });
+    }
+  };
+}

@@ -1,0 +1,173 @@
+// The extension's UI as a person sees it, in code-server and headless Chromium: the image editor (its
+// summary, decoded fields and hex rows, the address space and memory), selection kept in step with
+// the Image Records view, the context menus on a process and on an image, and screenshots in the
+// light and dark themes.
+
+import * as assert from 'assert';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { Page } from 'playwright-core';
+import { ensureBuilt } from '../vscode/host/build';
+import { buildSample } from '../support/sampleImage';
+import { startTicker, Ticker } from '../support/ticker';
+import { contextMenuOf, openFile, openView, pickQuickItem, runCommand, treeItem, viewPane, webviewFrame, webviewText, Workbench, openWorkbench } from './workbench';
+
+/** Hex rows as the webview shows them: an address, then 16 bytes in hex. */
+const HEX_ROW = /^[0-9a-f]{8,16}\s+(?:[0-9a-f]{2}\s+){16}/m;
+
+async function setTheme(page: Page, label: string): Promise<void> {
+  await runCommand(page, 'Preferences: Color Theme');
+  await pickQuickItem(page, label);
+  await page.waitForTimeout(800);
+}
+
+describe('the image editor and the views, in the browser', function () {
+  this.timeout(180_000);
+  let wb: Workbench | undefined;
+  let folder: string;
+  let ticker: Ticker | undefined;
+  let madeBy: 'ckpt' | 'test-writer';
+
+  before(async () => {
+    const built = ensureBuilt();
+    folder = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-browser-editor-'));
+    // A live process: the image is made from it, and it stays for the Processes view.
+    ticker = await startTicker();
+    const image = path.join(folder, 'ticker.ckpt');
+    if (built.native) {
+      const r = spawnSync(built.native, ['dump', String(ticker.pid), '-o', image], { encoding: 'utf8' });
+      assert.strictEqual(r.status, 0, `ckpt dump failed: ${r.stderr}`);
+      madeBy = 'ckpt';
+    } else {
+      console.log(`    (${built.nativeMissing}: using an image from the test writer)`);
+      fs.writeFileSync(image, buildSample().bytes);
+      madeBy = 'test-writer';
+    }
+    wb = await openWorkbench({ folder });
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && wb) console.log(`    failure screenshot: ${await wb.screenshot(`FAILED-${this.currentTest.title}`)}`);
+  });
+
+  after(async () => {
+    await wb?.close();
+    ticker?.stop();
+    fs.rmSync(folder, { recursive: true, force: true });
+  });
+
+  it('opens an image in its editor: the summary, a decoded field and hex rows', async () => {
+    const page = wb!.page;
+    await openFile(page, 'ticker.ckpt');
+    const comm = madeBy === 'ckpt' ? 'perl' : 'demo';
+    const text = await webviewText(page, { expect: /Verified: sound/, timeout: 30_000 });
+    assert.match(text, new RegExp(`${comm}\\s+pid ${madeBy === 'ckpt' ? ticker!.pid : 4242}`));
+    for (const fact of ['Threads', 'Memory', 'Taken', 'Kernel', 'Image']) assert.match(text, new RegExp(`^${fact}\\b`, 'm'), `no "${fact}" in the summary`);
+    // The process record is selected first: its decoded fields, and its raw bytes in hex rows.
+    const frame = webviewFrame(page);
+    const comField = frame.locator('.field-row', { has: frame.locator('.field-name', { hasText: /^comm$/ }) });
+    assert.strictEqual((await comField.locator('.field-value').innerText()).trim(), `"${comm}"`);
+    const raw = frame.locator('.fields-panel .hexview');
+    await raw.locator('.b.loading').first().waitFor({ state: 'detached', timeout: 10_000 });
+    assert.match(await raw.innerText(), HEX_ROW);
+    // Selecting a field highlights its bytes.
+    await comField.click();
+    await frame.locator('.hex-row .b.hl').first().waitFor({ state: 'visible' });
+    assert.ok((await frame.locator('.hex-row .b.hl').count()) >= comm.length);
+    console.log(`    ${await wb!.screenshot('editor-summary-fields-light')}`);
+  });
+
+  it('keeps the selection of the editor and of the Image Records view in step', async () => {
+    const page = wb!.page;
+    const frame = webviewFrame(page);
+    // Editor -> view: open the process in the editor's tree and select its MM record.
+    await frame.locator('.tree-row', { has: frame.locator('.badge', { hasText: /^PROCESS$/ }) }).locator('.twistie').click();
+    await frame.locator('.tree-row', { has: frame.locator('.badge', { hasText: /^MM$/ }) }).click();
+    await openView(page, 'Image Records');
+    const records = viewPane(page, 'Image Records');
+    await records.locator('.monaco-list-row.selected', { hasText: 'MM' }).waitFor({ state: 'visible', timeout: 15_000 });
+    // View -> editor: select the TAIL row in the view.
+    await treeItem(page, 'Image Records', /^TAIL$/).click();
+    await frame.locator('.detail-title .badge', { hasText: /^TAIL$/ }).waitFor({ state: 'visible', timeout: 15_000 });
+    assert.match(await frame.locator('.tree-row.selected').innerText(), /TAIL/);
+    console.log(`    ${await wb!.screenshot('records-view-in-step')}`);
+  });
+
+  it('draws the address space to scale and shows memory by address', async () => {
+    const page = wb!.page;
+    const frame = webviewFrame(page);
+    await frame.locator('.tree-row', { has: frame.locator('.badge', { hasText: /^MM$/ }) }).click();
+    await frame.locator('.as-vma').first().waitFor({ state: 'visible' });
+    const heading = await frame.locator('.as-heading').innerText();
+    assert.match(heading, /^\d+ VMAs, .* mapped, .* dumped$/);
+    const heap = frame.locator('.as-vma.k-heap').first();
+    await heap.hover();
+    assert.match(await frame.locator('.as-hover').innerText(), /heap/);
+    console.log(`    ${await wb!.screenshot('address-space')}`);
+    // Double-click the heap: its memory, by virtual address.
+    await heap.dblclick();
+    await frame.locator('.tab[aria-selected="true"]', { hasText: 'Memory' }).waitFor({ state: 'visible' });
+    const rows = frame.locator('.memory-pane .hex-row:not(.gap):not(.empty)');
+    await rows.first().waitFor({ state: 'visible' });
+    await frame.locator('.memory-pane .b.loading').first().waitFor({ state: 'detached', timeout: 10_000 }).catch(() => undefined);
+    assert.match(await rows.first().innerText(), /^[0-9a-f]{12}\s+(?:[0-9a-f]{2}\s+){16}/);
+    // Scrolling far is cheap: End jumps to the last row of the range.
+    await frame.locator('.memory-pane .hexview').focus();
+    await page.keyboard.press('End');
+    await page.waitForTimeout(300);
+    assert.match(await frame.locator('.memory-pane .hex-status').innerText(), /row \d+ of \d+/);
+    console.log(`    ${await wb!.screenshot('memory')}`);
+  });
+
+  it("right-clicks a process: Checkpoint (leave running) and Checkpoint and Stop", async () => {
+    const page = wb!.page;
+    await openView(page, 'Processes');
+    await runCommand(page, 'Checkpoint Explorer: Filter Processes...');
+    await page.keyboard.type('perl');
+    await page.keyboard.press('Enter');
+    const row = treeItem(page, 'Processes', /^perl$/);
+    await row.waitFor({ state: 'visible', timeout: 15_000 });
+    assert.match(await row.innerText(), new RegExp(`${ticker!.pid} · \\w+ · .*iB · 1 thread`));
+    const menu = await contextMenuOf(page, row);
+    try {
+      for (const entry of ['Checkpoint (leave running)', 'Checkpoint and Stop']) assert.ok(menu.entries.includes(entry), `no "${entry}" in ${JSON.stringify(menu.entries)}`);
+      console.log(`    ${await wb!.screenshot('process-context-menu')}`);
+    } finally {
+      await menu.close();
+    }
+  });
+
+  it('right-clicks an image in the Explorer: Restore, Verify, Reveal in Records', async () => {
+    const page = wb!.page;
+    await openView(page, 'Explorer');
+    const menu = await contextMenuOf(page, treeItem(page, 'Explorer', 'ticker.ckpt'));
+    try {
+      for (const entry of ['Restore', 'Verify', 'Reveal in Records']) assert.ok(menu.entries.includes(entry), `no "${entry}" in ${JSON.stringify(menu.entries)}`);
+      assert.ok(!menu.entries.includes('Compare Checkpoints'), 'Compare is reserved until it exists');
+      console.log(`    ${await wb!.screenshot('image-context-menu')}`);
+    } finally {
+      await menu.close();
+    }
+  });
+
+  it('follows the dark and high-contrast themes', async () => {
+    const page = wb!.page;
+    await openFile(page, 'ticker.ckpt');
+    const frame = webviewFrame(page);
+    const background = () => frame.locator('body').evaluate((b) => getComputedStyle(b).backgroundColor);
+    const light = await background();
+    await setTheme(page, 'Dark Modern');
+    await frame.locator('body.vscode-dark').waitFor({ state: 'attached' });
+    const dark = await background();
+    assert.notStrictEqual(dark, light);
+    await frame.locator('.tree-row', { has: frame.locator('.badge', { hasText: /^PROCESS$/ }) }).click();
+    await frame.locator('.field-row').first().waitFor({ state: 'visible' });
+    console.log(`    ${await wb!.screenshot('editor-dark')}`);
+    await setTheme(page, 'Dark High Contrast');
+    await frame.locator('body.vscode-high-contrast').waitFor({ state: 'attached' });
+    console.log(`    ${await wb!.screenshot('editor-high-contrast')}`);
+    await setTheme(page, 'Light Modern');
+  });
+});
