@@ -243,7 +243,7 @@ describe('native: dump --kill and restore of real programs', function () {
         assert.deepStrictEqual(lines(out).filter((l) => l.startsWith('err')), []);
       });
 
-      it('file descriptors: pipe with data, socketpairs, eventfd, epoll set, shared offset, FIFO, dir, O_APPEND, CLOEXEC', async () => {
+      it('fds (pipe with data, socketpairs, eventfd, epoll set, shared offset, FIFO, dir, O_APPEND, CLOEXEC), pending signals, umask, rlimits, comm, cwd', async () => {
         const dir = lab.dir(id);
         const out = path.join(dir, 'fds.txt');
         const image = path.join(dir, 'fds.ckpt');
@@ -255,8 +255,11 @@ describe('native: dump --kill and restore of real programs', function () {
         const f = await waitFor('the fd report', () => lines(out).find((l) => l.startsWith('f ')));
         assert.strictEqual(
           f,
-          'f epoll=211 pipe=pipe-bytes efd=5 fifo=fifo-bytes pos=6 shared=67/8 cloexec=1 append=1 nonblock=1 dir=1 zero=1 sock=to-1/to-0 dgram=m1/m22 shut=last/0',
-          'epoll watches both fds with their data; pipe, FIFO and socketpair bytes (datagrams whole), eventfd count, offsets, flags, shutdown are back',
+          'f epoll=211 pipe=pipe-bytes efd=5 fifo=fifo-bytes pos=6 shared=67/8 cloexec=1 append=1 nonblock=1 dir=1 zero=1 sock=to-1/to-0 dgram=m1/m22 shut=last/0 ' +
+            'sig=2/2:4242,4243 umask=027 nofile=777 comm=fds-target cwd==',
+          'epoll watches both fds with their data; pipe, FIFO and socketpair bytes (datagrams whole), eventfd count, offsets, flags, ' +
+            'shutdown are back; the process-wide and thread-directed SIGUSR2 and both queued RT signals with their values arrive; ' +
+            'umask, RLIMIT_NOFILE, name and cwd are as they were',
         );
       });
 
@@ -270,9 +273,11 @@ describe('native: dump --kill and restore of real programs', function () {
         const argv = id.argv([target('reaper'), '--exec', 'python3', '-c', code]);
         const t = spawn(argv[0], argv.slice(1), { stdio: ['ignore', fd, fd] });
         fs.closeSync(fd);
-        lab.track(t.pid);
+        const original = t.pid;
+        assert.ok(original, 'python3 started');
+        lab.track(original);
         await waitFor('both streams', () => lines(out).length >= 20);
-        await dumpKill(lab, id, t.pid, image);
+        await dumpKill(lab, id, original, image);
         const atDump = lines(out).length;
         const pid = await restore(lab, id, image);
         await waitFor('more lines after restore', () => lines(out).length > atDump + 20);

@@ -1,5 +1,5 @@
 /* Test target: one of each kind of file descriptor restore recreates, in a known state. On
- * SIGUSR1 it reports what it finds (reading consumes the state, so it is asked once, after
+ * SIGUSR1 it reports what it finds (and the pending signals, umask, rlimit, name and cwd it set) (reading consumes the state, so it is asked once, after
  * restore): "f KEY=VALUE ...". Writes "ready" when set up. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -10,12 +10,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+static volatile sig_atomic_t asked, usr2_seen, rt_seen;
+static volatile int rt_values[4];
+static void on_usr2(int sig)
+{
+	(void)sig;
+	usr2_seen++;
+}
+static void on_rt(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig, (void)uc;
+	if (rt_seen < 4 && si->si_code == SI_QUEUE)
+		rt_values[rt_seen] = si->si_value.sival_int;
+	rt_seen++;
+}
 static volatile sig_atomic_t asked;
 static void on_usr1(int sig)
 {
@@ -67,9 +84,34 @@ int main(int argc, char **argv)
 		return 1;
 	shutdown(ep2[0], SHUT_WR);
 
+	/* process state: umask, an rlimit, the name, the working directory */
+	umask(027);
+	struct rlimit nofile;
+	getrlimit(RLIMIT_NOFILE, &nofile);
+	nofile.rlim_cur = 777;
+	setrlimit(RLIMIT_NOFILE, &nofile);
+	prctl(PR_SET_NAME, "fds-target");
+	if (chdir(dir) < 0)
+		return 1;
+
 	struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = SA_RESTART};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
+	/* pending signals: SIGUSR2 process-wide and thread-directed, two queued RT signals with values */
+	sa.sa_handler = on_usr2;
+	sigaction(SIGUSR2, &sa, NULL);
+	struct sigaction rt = {.sa_sigaction = on_rt, .sa_flags = SA_SIGINFO | SA_RESTART};
+	sigemptyset(&rt.sa_mask);
+	sigaction(SIGRTMIN + 1, &rt, NULL);
+	sigset_t blocked;
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGUSR2);
+	sigaddset(&blocked, SIGRTMIN + 1);
+	sigprocmask(SIG_BLOCK, &blocked, NULL);
+	kill(getpid(), SIGUSR2);
+	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGUSR2);
+	sigqueue(getpid(), SIGRTMIN + 1, (union sigval){.sival_int = 4242});
+	sigqueue(getpid(), SIGRTMIN + 1, (union sigval){.sival_int = 4243});
 	if (write(out, "ready\n", 6) != 6)
 		return 1;
 	while (!asked) {
@@ -77,7 +119,7 @@ int main(int argc, char **argv)
 		nanosleep(&ts, NULL);
 	}
 
-	char line[2048], buf[64] = {0}, fbuf[64] = {0};
+	char line[8192], buf[64] = {0}, fbuf[64] = {0};
 	struct epoll_event evs[4];
 	int n = epoll_wait(ep, evs, 4, 0);
 	unsigned long long d0 = 0, d1 = 0;
@@ -99,6 +141,16 @@ int main(int argc, char **argv)
 	int isdir = fstat(dfd, &st) == 0 && S_ISDIR(st.st_mode);
 	char z = 1;
 	ssize_t zn = read(zero, &z, 1);
+	sigprocmask(SIG_UNBLOCK, &blocked, NULL); /* the pending signals arrive now */
+	mode_t um = umask(0);
+	getrlimit(RLIMIT_NOFILE, &nofile);
+	char name[17] = {0}, cwd[4096] = {0};
+	prctl(PR_GET_NAME, name);
+	if (!getcwd(cwd, sizeof(cwd)))
+		return 1;
+	char procstate[4300];
+	snprintf(procstate, sizeof(procstate), "sig=%d/%d:%d,%d umask=%03o nofile=%llu comm=%s cwd=%s", (int)usr2_seen, (int)rt_seen,
+		 rt_values[0], rt_values[1], (unsigned)um, (unsigned long long)nofile.rlim_cur, name, strcmp(cwd, dir) ? cwd : "=");
 	char s1[8] = {0}, s0[8] = {0}, g1[8] = {0}, g2[8] = {0}, l[8] = {0};
 	ssize_t n1 = recv(sp[1], s1, 7, MSG_DONTWAIT), n0 = recv(sp[0], s0, 7, MSG_DONTWAIT);
 	ssize_t m1 = recv(dp[1], g1, 7, MSG_DONTWAIT), m2 = recv(dp[1], g2, 7, MSG_DONTWAIT);
@@ -107,9 +159,9 @@ int main(int argc, char **argv)
 	snprintf(socks, sizeof(socks), "sock=%s/%s dgram=%s/%s shut=%s/%zd", n1 > 0 ? s1 : "-", n0 > 0 ? s0 : "-", m1 > 0 ? g1 : "-",
 		 m2 > 0 ? g2 : "-", ln > 0 ? l : "-", eof);
 	snprintf(line, sizeof(line),
-		 "f epoll=%d%d%d pipe=%s efd=%llu fifo=%s pos=%lld shared=%s/%lld cloexec=%d append=%d nonblock=%d dir=%d zero=%d %s\n",
+		 "f epoll=%d%d%d pipe=%s efd=%llu fifo=%s pos=%lld shared=%s/%lld cloexec=%d append=%d nonblock=%d dir=%d zero=%d %s %s\n",
 		 n, (int)d0, (int)d1, pn > 0 ? buf : "-", en == 8 ? (unsigned long long)cnt : 0ULL, fn > 0 ? fbuf : "-",
-		 (long long)pos, rn == 2 ? two : "-", (long long)pos_after, cloexec, appendfl, nonblock, isdir, zn == 1 && z == 0, socks);
+		 (long long)pos, rn == 2 ? two : "-", (long long)pos_after, cloexec, appendfl, nonblock, isdir, zn == 1 && z == 0, socks, procstate);
 	if (write(out, line, strlen(line)) < 0)
 		return 1;
 	for (;;)
