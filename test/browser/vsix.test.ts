@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ensureBuilt } from '../vscode/host/build';
+import { onCleanup } from '../vscode/host/cleanup';
 import { repoRoot } from '../vscode/host/provision';
 import { extensionId, openWorkbench, outputChannelText, Workbench } from './workbench';
 
@@ -17,9 +18,11 @@ describe('the packaged VSIX', function () {
   let scratch: string;
   let vsix: string;
   let wb: Workbench | undefined;
+  let dropScratch = (): void => undefined;
 
   before(() => {
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-vsix-'));
+    dropScratch = onCleanup(() => fs.rmSync(scratch, { recursive: true, force: true }));
     fs.mkdirSync(path.join(scratch, 'workspace'));
     ensureBuilt();
     vsix = path.join(scratch, `ckpt-explorer-${pkg.version}.vsix`);
@@ -35,6 +38,7 @@ describe('the packaged VSIX', function () {
   after(async () => {
     await wb?.close();
     fs.rmSync(scratch, { recursive: true, force: true });
+    dropScratch();
   });
 
   it('holds the bundle, the format, README and LICENSE, and no sources or node_modules', () => {

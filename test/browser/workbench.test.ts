@@ -7,15 +7,18 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { onCleanup } from '../vscode/host/cleanup';
 import { contextMenuOf, openWith, openWorkbench, outputChannelText, treeItem, webviewText, Workbench } from './workbench';
 
 describe('the workbench with the extension under development', function () {
   this.timeout(120_000);
   let wb: Workbench | undefined;
   let folder: string;
+  let dropFolder = (): void => undefined;
 
   before(async () => {
     folder = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-browser-ws-'));
+    dropFolder = onCleanup(() => fs.rmSync(folder, { recursive: true, force: true }));
     fs.writeFileSync(path.join(folder, 'NOTES.md'), '# Demo notes\n\nA *markdown* file, to open with a webview editor.\n');
     wb = await openWorkbench({ folder });
   });
@@ -27,6 +30,7 @@ describe('the workbench with the extension under development', function () {
   after(async () => {
     await wb?.close();
     fs.rmSync(folder, { recursive: true, force: true });
+    dropFolder();
   });
 
   it('loads the folder and activates the extension: the "Checkpoint Explorer" Output channel shows its activation line', async () => {

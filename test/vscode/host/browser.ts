@@ -8,6 +8,17 @@ import { onCleanup } from './cleanup';
 
 export const chromiumPath = process.env.CKPT_CHROMIUM || '/usr/bin/chromium';
 
+/** SIGKILLs the Chromium processes that use this (unique, temp) profile folder. */
+function killChromiumOf(profile: string): void {
+  for (const pid of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`--user-data-dir=${profile}`)) process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+}
+
 export interface Browser {
   context: BrowserContext;
   close(): Promise<void>;
@@ -19,7 +30,12 @@ export async function launchBrowser(opts: { viewport?: { width: number; height: 
     throw new Error(`${chromiumPath} is missing: the browser tests use Debian's Chromium (apt-get install -y chromium), or set CKPT_CHROMIUM`);
   }
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-chromium-'));
-  const dropProfile = onCleanup(() => fs.rmSync(profile, { recursive: true, force: true }));
+  // On a signal, Chromium is still writing to its profile; stop it first (Playwright would only do so
+  // later, in its own exit handler), or removing the folder races with it.
+  const dropProfile = onCleanup(() => {
+    killChromiumOf(profile);
+    fs.rmSync(profile, { recursive: true, force: true, maxRetries: 3 });
+  });
   let context: BrowserContext;
   try {
     context = await chromium.launchPersistentContext(profile, {
