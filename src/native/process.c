@@ -259,6 +259,8 @@ int process_apply_in_child(const struct proc_state *p)
 	if (chdir(p->cwd) < 0)
 		return fail_errno(EXIT_FAIL, "cannot restore the working directory %s", p->cwd);
 	for (int i = 0; i < 16; i++) {
+		if (i == RLIMIT_NOFILE)
+			continue; /* the tracer sets it last: restore needs fds above the image's own until then */
 		struct rlimit want = {.rlim_cur = p->pf.rlimits[i].cur, .rlim_max = p->pf.rlimits[i].max}, have;
 		if (getrlimit(i, &have) == 0 && have.rlim_cur == want.rlim_cur && have.rlim_max == want.rlim_max)
 			continue;

@@ -274,6 +274,11 @@ static int child_setup(struct proc_state *p, const struct fd_layout *L, int imag
 		return fail_errno(EXIT_FAIL, "mprotect of the trampoline");
 
 	/* our own fds above everything the image uses, then nothing else open */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	int hi = L->tmp_base + 64;
 	int a = move_up(image_fd, hi), b = move_up(msg_fd, hi), s[3];
 	for (int i = 0; i < 3; i++)

@@ -256,7 +256,7 @@ describe('native: dump --kill and restore of real programs', function () {
         assert.strictEqual(
           f,
           'f epoll=211 pipe=pipe-bytes efd=5 fifo=fifo-bytes pos=6 shared=67/8 cloexec=1 append=1 nonblock=1 dir=1 zero=1 sock=to-1/to-0 dgram=m1/m22 shut=last/0 ' +
-            'sig=2/2:4242,4243 umask=027 nofile=777 comm=fds-target cwd==',
+            'sig=2/2:4242,4243 umask=027 nofile=64 fd60=1 comm=fds-target cwd==',
           'epoll watches both fds with their data; pipe, FIFO and socketpair bytes (datagrams whole), eventfd count, offsets, flags, ' +
             'shutdown are back; the process-wide and thread-directed SIGUSR2 and both queued RT signals with their values arrive; ' +
             'umask, RLIMIT_NOFILE, name and cwd are as they were',

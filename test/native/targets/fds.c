@@ -88,7 +88,9 @@ int main(int argc, char **argv)
 	umask(027);
 	struct rlimit nofile;
 	getrlimit(RLIMIT_NOFILE, &nofile);
-	nofile.rlim_cur = 777;
+	if (dup2(zero, 60) != 60) /* a high fd, close to a low limit: restore needs fds above it */
+		return 1;
+	nofile.rlim_cur = 64;
 	setrlimit(RLIMIT_NOFILE, &nofile);
 	prctl(PR_SET_NAME, "fds-target");
 	if (chdir(dir) < 0)
@@ -149,8 +151,9 @@ int main(int argc, char **argv)
 	if (!getcwd(cwd, sizeof(cwd)))
 		return 1;
 	char procstate[4300];
-	snprintf(procstate, sizeof(procstate), "sig=%d/%d:%d,%d umask=%03o nofile=%llu comm=%s cwd=%s", (int)usr2_seen, (int)rt_seen,
-		 rt_values[0], rt_values[1], (unsigned)um, (unsigned long long)nofile.rlim_cur, name, strcmp(cwd, dir) ? cwd : "=");
+	snprintf(procstate, sizeof(procstate), "sig=%d/%d:%d,%d umask=%03o nofile=%llu fd60=%d comm=%s cwd=%s", (int)usr2_seen,
+		 (int)rt_seen, rt_values[0], rt_values[1], (unsigned)um, (unsigned long long)nofile.rlim_cur, fcntl(60, F_GETFD) >= 0, name,
+		 strcmp(cwd, dir) ? cwd : "=");
 	char s1[8] = {0}, s0[8] = {0}, g1[8] = {0}, g2[8] = {0}, l[8] = {0};
 	ssize_t n1 = recv(sp[1], s1, 7, MSG_DONTWAIT), n0 = recv(sp[0], s0, 7, MSG_DONTWAIT);
 	ssize_t m1 = recv(dp[1], g1, 7, MSG_DONTWAIT), m2 = recv(dp[1], g2, 7, MSG_DONTWAIT);
