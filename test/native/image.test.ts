@@ -50,6 +50,19 @@ function patchHeader(buf: Buffer, r: Rec, field: number, value: number): void {
   buf.writeUInt32LE(xxh64Low32(buf.subarray(r.off, r.off + 28)), r.off + 28);
 }
 
+/** Changes a metadata payload in place (same length) and seals everything again: its sums and the tail's. */
+function rewritePayload(buf: Buffer, r: Rec, mutate: (payload: Buffer) => void): void {
+  const payload = buf.subarray(r.off + HDR, r.off + HDR + r.len);
+  mutate(payload);
+  buf.writeUInt32LE(xxh64Low32(payload), r.off + 20);
+  buf.writeUInt32LE(xxh64Low32(buf.subarray(r.off, r.off + 28)), r.off + 28);
+  const recs = records(buf);
+  const tail = recs[recs.length - 1];
+  buf.writeBigUInt64LE(xxh64(Buffer.concat(recs.slice(0, -1).map((x) => buf.subarray(x.off, x.off + HDR)))), tail.off + HDR + 16);
+  buf.writeUInt32LE(xxh64Low32(buf.subarray(tail.off + HDR, tail.off + HDR + 24)), tail.off + 20);
+  buf.writeUInt32LE(xxh64Low32(buf.subarray(tail.off, tail.off + 28)), tail.off + 28);
+}
+
 const images: Record<string, string> = {};
 
 describe('native: images', function () {
@@ -174,6 +187,30 @@ describe('native: images', function () {
       assert.strictEqual(buf.readBigUInt64LE(hashesAt + k * 8).toString(16).padStart(16, '0'), out[i], `page ${k}`);
     });
     assert.strictEqual((pm.headerSum >>> 0).toString(16).padStart(8, '0'), out[3].slice(8), 'header_sum is the low 32 bits');
+  });
+
+  describe('restore refuses an image of another kernel (exit 5)', () => {
+    const refuse = (name: string, edit: (buf: Buffer, recs: Rec[]) => void, want: RegExp) => {
+      const buf = fs.readFileSync(images.counter);
+      edit(buf, records(buf));
+      const image = path.join(dir, `${name}.ckpt`);
+      fs.writeFileSync(image, buf);
+      const r = spawnSync(CKPT, ['restore', image, '--stdio=null'], { encoding: 'utf8', timeout: 30000 });
+      assert.strictEqual(r.status, EXIT.unsupported, r.stderr);
+      assertOneErrorLine(r.stderr, want);
+    };
+    it('another kernel release', () => {
+      refuse('release', (b, recs) => rewritePayload(b, recs[0], (p) => {
+        // head: 32 fixed bytes, then sysname, nodename, release as lstr
+        let at = 32;
+        for (let k = 0; k < 2; k++) at += 4 + p.readUInt32LE(at);
+        p[at + 4] = p[at + 4] === 0x39 ? 0x38 : 0x39; // first digit of the release
+      }), /the image was taken on kernel \S+, this is \S+: the vdso it relies on differs, restore refused/);
+    });
+    it('another vdso (same release, another kernel build)', () => {
+      refuse('vdso', (b, recs) => rewritePayload(b, recs.find((r) => r.type === T.mm)!, (p) => p.writeBigUInt64LE(p.readBigUInt64LE(88) ^ 1n, 88)),
+        /the image's vdso \(hash [0-9a-f]{16}\) is not this kernel's \([0-9a-f]{16}\): a different kernel build, restore refused/);
+    });
   });
 
   describe('the C reader rejects a damaged image', () => {
