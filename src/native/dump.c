@@ -105,10 +105,8 @@ static int write_image(int fd, const struct dump_opts *o, struct proc_state *p, 
 			goto out;
 	if (pages_dump(o->pid, p, &w, mm_tag) < 0)
 		goto out;
-	progress_step("signals", "handlers and %u pending signals", p->pending.n);
 	if (!sigactions_write(&w, p, proc_tag) || (p->pending.n && !pending_write(&w, &p->pending, proc_tag)))
 		goto out;
-	progress_step("files", "%zu file descriptors", p->nfds);
 	if (!files_write(&w, p, proc_tag))
 		goto out;
 	for (size_t i = 0; i < p->nunsup; i++)
@@ -237,9 +235,10 @@ static int dump_run(struct dump_opts *o)
 	progress_step("threads", "%zu threads", p.nthreads);
 	if (threads_capture(o->pid, &p) < 0 || cancelled())
 		goto out;
-	progress_step("mm", "memory descriptor and areas");
-	if (process_capture(o->pid, &p) < 0 || vmas_capture(o->pid, &p) < 0 || mm_capture(o->pid, &p) < 0)
+	progress_step("mm", "memory descriptor");
+	if (process_capture(o->pid, &p) < 0 || mm_capture(o->pid, &p) < 0 || vmas_capture(o->pid, &p) < 0)
 		goto out;
+	progress_step("vmas", "%zu areas", p.nvmas);
 	uint64_t ip;
 	if (mm_find_syscall(o->pid, &p, &ip) < 0)
 		goto out;
@@ -247,13 +246,12 @@ static int dump_run(struct dump_opts *o)
 		p.threads[i].tr.syscall_ip = ip;
 	if (cancelled() || inject_phase(o->pid, &p) < 0)
 		goto out;
-	progress_step("files", "file descriptors");
 	if (cancelled() || files_capture(o->pid, &p) < 0)
 		goto out;
-	progress_step("signals", "pending signals");
+	progress_step("files", "%zu file descriptors", p.nfds);
 	if (pending_capture(&p) < 0)
 		goto out;
-	progress_step("vmas", "%zu areas", p.nvmas);
+	progress_step("signals", "handlers and %u pending signals", p.pending.n);
 	if (p.nunsup && !o->allow_unsupported) {
 		report_unsupported(&p, o->pid);
 		goto out;

@@ -471,7 +471,6 @@ int files_capture(pid_t pid, struct proc_state *p)
 		f->f.dev = st.st_dev;
 		f->f.ino = st.st_ino;
 		f->f.size = (uint64_t)st.st_size;
-		f->mnt_id = (uint32_t)fdinfo_num(info, "mnt_id", 10);
 		f->dup_of = -1;
 		classify_fd(p, f, &st, info, pidfd);
 		if (strstr(info, "\nlock:")) {

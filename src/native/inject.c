@@ -89,15 +89,9 @@ int inject_syscall(struct tracee *t, long *ret, long nr, uint64_t a1, uint64_t a
 			}
 			continue; /* a stop of some other syscall: not ours */
 		}
-		if (sig == SIGTRAP && event == PTRACE_EVENT_CLONE) {
-			unsigned long msg;
-			if (ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg) < 0)
-				return fail_errno(EXIT_FAIL, "PTRACE_GETEVENTMSG on thread %d", t->tid);
-			t->new_thread = (pid_t)msg;
-			continue;
-		}
 		if (event)
-			continue; /* PTRACE_EVENT_STOP (group stop or interrupt) and other events */
+			continue; /* PTRACE_EVENT_CLONE of an injected clone (its result says the new TID),
+				   * PTRACE_EVENT_STOP (group stop or interrupt) and other events */
 		/* a signal-delivery-stop: keep the signal, deliver nothing */
 		if (keep_dequeued(t) < 0)
 			return -1;

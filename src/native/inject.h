@@ -19,7 +19,6 @@ struct tracee {
 	struct user_regs_struct orig; /* registers at the freeze (dump) */
 	uint64_t mask;           /* the thread's own signal mask */
 	uint64_t syscall_ip;     /* address of a `syscall` instruction in the tracee */
-	pid_t new_thread;        /* set by a PTRACE_EVENT_CLONE stop during an injection */
 	struct ckpt_siginfo *dequeued; /* signals the kernel dequeued while we drove the thread */
 	uint32_t ndequeued;
 };

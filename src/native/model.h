@@ -43,8 +43,7 @@ struct fd_state {
 	uint8_t *extra;
 	uint32_t extra_len;
 	int32_t dup_of;      /* lower fd sharing this open file description, or -1 */
-	uint32_t mnt_id;     /* dump only */
-	int unsupported;     /* dump: recorded as unsupported; restore: skipped with a warning */
+	int unsupported;     /* dump: already recorded as unsupported (restore skips every fd an unsupported record names) */
 };
 
 struct unsupported_state {

@@ -367,7 +367,6 @@ int thread_read(const struct image *im, const struct image_record *r, struct thr
 int thread_create(struct tracee *main, struct thread_state *t, uint64_t scratch)
 {
 	long r;
-	main->new_thread = 0;
 	/* its own TID again when that is free and allowed (CAP_CHECKPOINT_RESTORE), else a new one */
 	struct clone3_args a = {.flags = THREAD_CLONE_FLAGS, .set_tid = scratch + 256, .set_tid_size = 1};
 	int32_t tid = (int32_t)t->f.tid;

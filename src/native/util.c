@@ -65,15 +65,8 @@ int fail_errno(int code, const char *fmt, ...)
 	return -1;
 }
 
-int failed(void) { return err_code != 0; }
 int fail_code(void) { return err_code; }
 const char *fail_message(void) { return err_msg; }
-
-void fail_reset(void)
-{
-	err_code = 0;
-	err_msg[0] = 0;
-}
 
 int cancelled(void)
 {

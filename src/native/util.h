@@ -28,10 +28,8 @@ int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* fail() with ": strerror(errno)" appended and the code chosen from errno when it says more
  * (ESRCH: no such process, EPERM/EACCES: permission, ENOSPC/EIO/EDQUOT/EROFS/EFBIG: I/O). */
 int fail_errno(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int failed(void);
 int fail_code(void);
 const char *fail_message(void);
-void fail_reset(void);
 /* Warnings go to stderr (human) or as JSON events (--progress=json). */
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
