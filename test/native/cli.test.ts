@@ -153,6 +153,25 @@ describe('native: the ckpt CLI', function () {
     assertCounting(c.slice(0, n), 'the original before the restore');
   });
 
+  it('--stdio=PATH: stdout that was a pipe to the caller goes on in PATH', async () => {
+    const id = unprivileged();
+    const dir = lab.dir(id);
+    const code = 'import time\ni = 0\nwhile True:\n    print(i, flush=True); i += 1\n    time.sleep(0.004)\n';
+    const t = lab.startTarget(id, ['python3', '-c', code]);
+    await waitFor('output on the pipe', () => t.out().split('\n').length > 20);
+    const image = path.join(dir, 'stdio.ckpt');
+    const d = await lab.dump(id, t.pid, image, ['--kill']);
+    assert.strictEqual(d.code, 0, d.stderr);
+    await t.exited;
+    const before = t.out().split('\n').filter(Boolean).map(Number);
+    const log = path.join(dir, 'stdout.log');
+    const r = await lab.restore(id, image, [`--stdio=${log}`]);
+    assert.strictEqual(r.code, 0, r.stderr);
+    await waitFor('output in the file', () => lines(log).length > 20);
+    assertCounting([...before, ...lines(log).map(Number)], 'stdout before (pipe) and after (file)');
+    assert.strictEqual(fs.statSync(log).mode & 0o777, 0o600);
+  });
+
   describe('state that cannot be checkpointed', () => {
     const tcp = [
       'import socket, sys, time',
