@@ -98,6 +98,21 @@ int inject_syscall(struct tracee *t, long *ret, long nr, uint64_t a1, uint64_t a
 	}
 }
 
+int inject_checked(struct tracee *t, long *ret, const char *what, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
+		   uint64_t a4, uint64_t a5, uint64_t a6)
+{
+	long r;
+	if (inject_syscall(t, &r, nr, a1, a2, a3, a4, a5, a6) < 0)
+		return -1;
+	if (ret)
+		*ret = r;
+	if (r < 0 && r > -4096) {
+		errno = (int)-r;
+		return fail_errno(EXIT_FAIL, "%s", what);
+	}
+	return 0;
+}
+
 int inject_begin(struct tracee *t, int first_hop)
 {
 	if (first_hop) {

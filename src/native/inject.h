@@ -32,6 +32,9 @@ int inject_begin(struct tracee *t, int first_hop);
 /* One syscall; *ret is its return value (negative errno). -1 only when the thread is lost. */
 int inject_syscall(struct tracee *t, long *ret, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
 		   uint64_t a5, uint64_t a6);
+/* inject_syscall, and a failure saying `what` when the syscall returns an error. */
+int inject_checked(struct tracee *t, long *ret, const char *what, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
+		   uint64_t a4, uint64_t a5, uint64_t a6);
 /* Ends injecting: sets `regs` and the signal mask `mask`. */
 int inject_end(struct tracee *t, const struct user_regs_struct *regs, uint64_t mask);
 

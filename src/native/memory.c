@@ -302,7 +302,8 @@ struct run_list {
 
 static void add_run(struct run_list *l, uint64_t start, uint64_t end, uint32_t ps, uint32_t flags)
 {
-	if (l->n > l->first_of_vma && l->v[l->n - 1].vaddr + (uint64_t)l->v[l->n - 1].npages * ps == start && l->v[l->n - 1].flags == flags &&
+	if (l->n > l->first_of_vma && l->v[l->n - 1].vaddr + (uint64_t)l->v[l->n - 1].npages * ps == start &&
+	    l->v[l->n - 1].flags == flags &&
 	    l->v[l->n - 1].npages + (end - start) / ps <= CHUNK_MAX_PAGES) {
 		l->v[l->n - 1].npages += (uint32_t)((end - start) / ps);
 		l->pages += (end - start) / ps;
@@ -554,21 +555,6 @@ uint64_t pick_trampoline(const struct proc_state *p, uint64_t len)
 	return a;
 }
 
-static int inject_check(struct restore_ctx *rc, long *ret, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
-			uint64_t a5, uint64_t a6, const char *what)
-{
-	long r;
-	if (inject_syscall(rc->main, &r, nr, a1, a2, a3, a4, a5, a6) < 0)
-		return -1;
-	if (ret)
-		*ret = r;
-	if (r < 0 && r > -4096) {
-		errno = (int)-r;
-		return fail_errno(EXIT_FAIL, "restore: %s", what);
-	}
-	return 0;
-}
-
 /* Empties the new process's address space but for the trampoline and the vdso, and moves the
  * vdso/vvar areas to where the image had them, keeping their relative layout. */
 static int reset_address_space(struct restore_ctx *rc)
@@ -598,7 +584,7 @@ static int reset_address_space(struct restore_ctx *rc)
 	uint64_t from = 0;
 	for (size_t i = 0; i <= nkeep; i++) {
 		uint64_t to = i < nkeep ? keep[i].start : TASK_SIZE_47;
-		if (to > from && inject_check(rc, NULL, SYS_munmap, from, to - from, 0, 0, 0, 0, "munmap") < 0)
+		if (to > from && inject_checked(rc->main, NULL, "restore: munmap", SYS_munmap, from, to - from, 0, 0, 0, 0) < 0)
 			goto fail;
 		if (i < nkeep)
 			from = keep[i].end;
@@ -640,8 +626,8 @@ static int reset_address_space(struct restore_ctx *rc)
 				uint64_t len = specials[i].end - specials[i].start;
 				uint64_t src = pass == 0 ? specials[i].start : tmp + (specials[i].start - specials[0].start);
 				uint64_t dst = pass == 0 ? tmp + (specials[i].start - specials[0].start) : img[i]->f.start;
-				if (inject_check(rc, NULL, SYS_mremap, src, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst, 0,
-						 "moving the vdso (mremap)") < 0)
+				if (inject_checked(rc->main, NULL, "restore: moving the vdso (mremap)", SYS_mremap, src, len, len,
+						   MREMAP_MAYMOVE | MREMAP_FIXED, dst, 0) < 0)
 					goto fail;
 			}
 	}
@@ -674,11 +660,11 @@ static int map_vma(struct restore_ctx *rc, struct vma_state *v)
 		flags |= MAP_GROWSDOWN;
 	long r;
 	char what[160];
-	snprintf(what, sizeof(what), "mmap %llx-%llx %s", (unsigned long long)v->f.start, (unsigned long long)v->f.end, v->path);
-	if (inject_check(rc, &r, SYS_mmap, v->f.start, len, (uint64_t)prot, (uint64_t)flags, (uint64_t)fd, off, what) < 0)
+	snprintf(what, sizeof(what), "restore: mmap %llx-%llx %s", (unsigned long long)v->f.start, (unsigned long long)v->f.end, v->path);
+	if (inject_checked(rc->main, &r, what, SYS_mmap, v->f.start, len, (uint64_t)prot, (uint64_t)flags, (uint64_t)fd, off) < 0)
 		return -1;
 	if ((uint64_t)r != v->f.start)
-		return fail(EXIT_FAIL, "restore: %s landed at 0x%lx", what, r);
+		return fail(EXIT_FAIL, "%s landed at 0x%lx", what, r);
 	return 0;
 }
 
@@ -705,8 +691,8 @@ static int fill_pages(struct restore_ctx *rc)
 			if (mem_write(rc->pid, rc->scratch_iov, iov, k * sizeof(iov[0])) < 0)
 				return fail_errno(EXIT_FAIL, "restore: cannot write to the new process");
 			long r;
-			if (inject_check(rc, &r, SYS_preadv, (uint64_t)rc->image_fd, rc->scratch_iov, k, off, 0, 0,
-					 "reading pages from the image (preadv)") < 0)
+			if (inject_checked(rc->main, &r, "restore: reading pages from the image (preadv)", SYS_preadv,
+					   (uint64_t)rc->image_fd, rc->scratch_iov, k, off, 0, 0) < 0)
 				return -1;
 			if ((uint64_t)r != len)
 				return fail(EXIT_BADIMAGE, "bad image %s: short read of %llu page bytes at byte %llu", rc->im->path,
@@ -767,7 +753,7 @@ static int finish_vma(struct restore_ctx *rc, const struct vma_state *v)
 	int prot = ((v->f.prot & CKPT_VMA_PROT_READ) ? PROT_READ : 0) | ((v->f.prot & CKPT_VMA_PROT_WRITE) ? PROT_WRITE : 0) |
 		   ((v->f.prot & CKPT_VMA_PROT_EXEC) ? PROT_EXEC : 0);
 	if (vma_pages_wanted(v) && prot != (PROT_READ | PROT_WRITE) &&
-	    inject_check(rc, NULL, SYS_mprotect, v->f.start, len, (uint64_t)prot, 0, 0, 0, "mprotect") < 0)
+	    inject_checked(rc->main, NULL, "restore: mprotect", SYS_mprotect, v->f.start, len, (uint64_t)prot, 0, 0, 0) < 0)
 		return -1;
 	static const struct {
 		uint32_t flag;
@@ -779,7 +765,7 @@ static int finish_vma(struct restore_ctx *rc, const struct vma_state *v)
 	};
 	for (size_t i = 0; i < sizeof(adv) / sizeof(adv[0]); i++)
 		if ((v->f.flags & adv[i].flag) &&
-		    inject_check(rc, NULL, SYS_madvise, v->f.start, len, (uint64_t)adv[i].advice, 0, 0, 0, "madvise") < 0)
+		    inject_checked(rc->main, NULL, "restore: madvise", SYS_madvise, v->f.start, len, (uint64_t)adv[i].advice, 0, 0, 0) < 0)
 			return -1;
 	return 0;
 }

@@ -377,18 +377,6 @@ static pid_t fork_with_pid(pid_t want)
 
 /* ---- the tracer ---- */
 
-static int inject_simple(struct tracee *t, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, const char *what)
-{
-	long r;
-	if (inject_syscall(t, &r, nr, a1, a2, a3, a4, 0, 0) < 0)
-		return -1;
-	if (r < 0) {
-		errno = (int)-r;
-		return fail_errno(EXIT_FAIL, "restore: %s", what);
-	}
-	return 0;
-}
-
 static void pin_cpus(struct restore_ctx *rc, cpu_set_t *saved, int pin)
 {
 	if (pin) {
@@ -441,8 +429,8 @@ static int drive(struct restore_ctx *rc, const struct fd_layout *L, const struct
 	/* glibc registered rseq in the child: the kernel would kill it once that area is gone */
 	struct __ptrace_rseq_configuration rs;
 	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, t0->tid, sizeof(rs), &rs) == (long)sizeof(rs) && rs.rseq_abi_pointer &&
-	    inject_simple(t0, SYS_rseq, rs.rseq_abi_pointer, rs.rseq_abi_size, 1 /* RSEQ_FLAG_UNREGISTER */, rs.signature,
-			  "unregistering rseq") < 0)
+	    inject_checked(t0, NULL, "restore: unregistering rseq", SYS_rseq, rs.rseq_abi_pointer, rs.rseq_abi_size,
+			   1 /* RSEQ_FLAG_UNREGISTER */, rs.signature, 0, 0) < 0)
 		return -1;
 
 	if (memory_restore(rc) < 0)
@@ -450,7 +438,7 @@ static int drive(struct restore_ctx *rc, const struct fd_layout *L, const struct
 	progress_step("restore-mm", "mm fields and auxv");
 	if (mm_restore(rc, L->exe_fd) < 0)
 		return -1;
-	if (inject_simple(t0, SYS_close_range, (uint64_t)L->base, ~0U, 0, 0, "closing the restore's fds") < 0)
+	if (inject_checked(t0, NULL, "restore: closing the restore's fds", SYS_close_range, (uint64_t)L->base, ~0U, 0, 0, 0, 0) < 0)
 		return -1;
 	struct rlimit nofile = {.rlim_cur = p->pf.rlimits[CKPT_RLIMIT_RESOURCE_NOFILE].cur,
 				.rlim_max = p->pf.rlimits[CKPT_RLIMIT_RESOURCE_NOFILE].max};
@@ -462,7 +450,7 @@ static int drive(struct restore_ctx *rc, const struct fd_layout *L, const struct
 		nofile.rlim_cur = nofile.rlim_max;
 	if (mem_write(rc->pid, rc->scratch, &nofile, sizeof(nofile)) < 0)
 		return fail_errno(EXIT_FAIL, "restore: cannot write to the new process");
-	if (inject_simple(t0, SYS_prlimit64, 0, RLIMIT_NOFILE, rc->scratch, 0, "RLIMIT_NOFILE") < 0)
+	if (inject_checked(t0, NULL, "restore: RLIMIT_NOFILE", SYS_prlimit64, 0, RLIMIT_NOFILE, rc->scratch, 0, 0, 0) < 0)
 		return -1;
 
 	progress_step("restore-threads", "%zu threads", p->nthreads);
@@ -475,9 +463,9 @@ static int drive(struct restore_ctx *rc, const struct fd_layout *L, const struct
 	progress_step("restore-signals", "%u pending signals", p->pending.n);
 	if (pending_restore(rc) < 0)
 		return -1;
-	if (inject_simple(t0, SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, "PR_SET_PDEATHSIG") < 0)
+	if (inject_checked(t0, NULL, "restore: PR_SET_PDEATHSIG", SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0, 0) < 0)
 		return -1;
-	if (inject_simple(t0, SYS_munmap, rc->tramp, rc->tramp_len, 0, 0, "removing the trampoline") < 0)
+	if (inject_checked(t0, NULL, "restore: removing the trampoline", SYS_munmap, rc->tramp, rc->tramp_len, 0, 0, 0, 0) < 0)
 		return -1;
 	for (size_t i = 0; i < p->nthreads; i++)
 		if (thread_restore_final(&p->threads[i]) < 0)

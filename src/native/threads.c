@@ -391,25 +391,21 @@ int thread_create(struct tracee *main, struct thread_state *t, uint64_t scratch)
 	return inject_begin(&t->tr, 0);
 }
 
-static int inject_ok(struct tracee *tr, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, const char *what)
+static const char *what(pid_t tid, const char *state)
 {
-	long r;
-	if (inject_syscall(tr, &r, nr, a1, a2, a3, a4, 0, 0) < 0)
-		return -1;
-	if (r < 0) {
-		errno = (int)-r;
-		return fail_errno(EXIT_FAIL, "cannot restore %s of thread %d", what, tr->tid);
-	}
-	return 0;
+	static char msg[128];
+	snprintf(msg, sizeof(msg), "restore: cannot restore %s of thread %d", state, tid);
+	return msg;
 }
 
 /* Per-thread kernel state, set by the thread itself. */
 int thread_restore_state(pid_t pid, struct thread_state *t, uint64_t scratch)
 {
 	struct tracee *tr = &t->tr;
-	if (inject_ok(tr, SYS_set_tid_address, t->f.tid_address, 0, 0, 0, "the tid address") < 0)
+	if (inject_checked(tr, NULL, what(tr->tid, "the tid address"), SYS_set_tid_address, t->f.tid_address, 0, 0, 0, 0, 0) < 0)
 		return -1;
-	if (t->f.robust_list && inject_ok(tr, SYS_set_robust_list, t->f.robust_list, t->f.robust_list_len, 0, 0, "the robust list") < 0)
+	if (t->f.robust_list && inject_checked(tr, NULL, what(tr->tid, "the robust list"), SYS_set_robust_list, t->f.robust_list,
+					       t->f.robust_list_len, 0, 0, 0, 0) < 0)
 		return -1;
 	stack_t ss = {.ss_sp = (void *)t->f.altstack_sp, .ss_flags = (int)(t->f.altstack_flags & ~SS_ONSTACK),
 		      .ss_size = t->f.altstack_size};
@@ -417,15 +413,16 @@ int thread_restore_state(pid_t pid, struct thread_state *t, uint64_t scratch)
 		ss = (stack_t){.ss_sp = NULL, .ss_flags = SS_DISABLE, .ss_size = 0};
 	if (mem_write(pid, scratch, &ss, sizeof(ss)) < 0)
 		return fail_errno(EXIT_FAIL, "restore: cannot write to the new process");
-	if (inject_ok(tr, SYS_sigaltstack, scratch, 0, 0, 0, "the alternate signal stack") < 0)
+	if (inject_checked(tr, NULL, what(tr->tid, "the alternate signal stack"), SYS_sigaltstack, scratch, 0, 0, 0, 0, 0) < 0)
 		return -1;
 	char name[16] = {0};
 	strncpy(name, t->comm ? t->comm : "", sizeof(name) - 1);
 	if (mem_write(pid, scratch, name, sizeof(name)) < 0)
 		return fail_errno(EXIT_FAIL, "restore: cannot write to the new process");
-	if (inject_ok(tr, SYS_prctl, PR_SET_NAME, scratch, 0, 0, "the name") < 0)
+	if (inject_checked(tr, NULL, what(tr->tid, "the name"), SYS_prctl, PR_SET_NAME, scratch, 0, 0, 0, 0) < 0)
 		return -1;
-	if (t->f.rseq_addr && inject_ok(tr, SYS_rseq, t->f.rseq_addr, t->f.rseq_len, 0, t->f.rseq_sig, "the rseq area") < 0)
+	if (t->f.rseq_addr && inject_checked(tr, NULL, what(tr->tid, "the rseq area"), SYS_rseq, t->f.rseq_addr, t->f.rseq_len, 0,
+					     t->f.rseq_sig, 0, 0) < 0)
 		return -1;
 	/* glibc caches the thread's TID in its struct pthread, where the tid address points */
 	uint32_t cached;

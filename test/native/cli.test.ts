@@ -181,13 +181,18 @@ describe('native: the ckpt CLI', function () {
       'while True: time.sleep(0.01)',
     ].join('\n');
 
-    it('an established TCP connection: exit 5 naming it, the process left running', async () => {
+    /** python3 holding a listening socket and both ends of an established connection. */
+    const startTcp = async () => {
       const id = unprivileged();
       const dir = lab.dir(id);
       const out = path.join(dir, 'tcp.txt');
       const t = lab.startTarget(id, ['python3', '-c', tcp, out]);
       await waitFor('the connection', () => lines(out).includes('ready'));
-      const image = path.join(dir, 'tcp.ckpt');
+      return { id, t, image: path.join(dir, 'tcp.ckpt') };
+    };
+
+    it('an established TCP connection: exit 5 naming it, the process left running', async () => {
+      const { id, t, image } = await startTcp();
       const r = await lab.dump(id, t.pid, image);
       assert.strictEqual(r.code, EXIT.unsupported, r.stderr);
       assertOneErrorLine(r.stderr, /^ckpt: process \d+ has state that cannot be checkpointed: .*an established TCP connection.*--allow-unsupported/);
@@ -197,12 +202,7 @@ describe('native: the ckpt CLI', function () {
     });
 
     it('--allow-unsupported records it; restore warns and goes on', async () => {
-      const id = unprivileged();
-      const dir = lab.dir(id);
-      const out = path.join(dir, 'tcp.txt');
-      const t = lab.startTarget(id, ['python3', '-c', tcp, out]);
-      await waitFor('the connection', () => lines(out).includes('ready'));
-      const image = path.join(dir, 'tcp.ckpt');
+      const { id, t, image } = await startTcp();
       const r = await lab.dump(id, t.pid, image, ['--allow-unsupported', '--kill']);
       assert.strictEqual(r.code, 0, r.stderr);
       assert.match(r.stderr, /ckpt: warning: not captured: fd \d+: an established TCP connection/);
