@@ -6,7 +6,8 @@
 const { spawnSync } = require('child_process');
 const pkg = require('../package.json');
 
-const groups = ['typecheck', 'test:unit', 'test:native', 'test:vscode', 'test:browser'];
+// The native suite runs twice: as built, and under AddressSanitizer + UBSan.
+const groups = ['typecheck', 'test:unit', 'test:native', 'test:native:asan', 'test:vscode', 'test:browser'];
 const started = Date.now();
 for (const g of groups) {
   if (!pkg.scripts[g]) continue;
