@@ -3,7 +3,7 @@
 // bit sets and display hints all come from the format, not from code here. 64-bit values are
 // rendered from BigInt and appear in JSON as strings, never as lossy Numbers.
 
-import { enumLabel, flagLabels, schema, SchemaField } from './format';
+import { enumLabel, flagLabels, schema, SchemaField, ParsedObject } from './format';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
 
@@ -19,18 +19,6 @@ export interface FieldNode {
   offset: number;
   size: number;
   children?: FieldNode[];
-}
-
-interface DebugSpan {
-  start: number;
-  end?: number;
-  ioOffset: number;
-  arr?: DebugSpan[];
-}
-interface Parsed {
-  _io: { byteOffset: number };
-  _debug: Record<string, DebugSpan>;
-  [prop: string]: unknown;
 }
 
 const PREVIEW_BYTES = 32;
@@ -86,13 +74,13 @@ function bytesField(f: SchemaField, b: Uint8Array): { display: string; json: Jso
   return { display: `${b.length} bytes${b.length ? `: ${preview}${b.length > PREVIEW_BYTES ? ' ...' : ''}` : ''}`, json: bytesToHex(b) };
 }
 
-function span(obj: Parsed, prop: string, base: number): { offset: number; size: number } {
+function span(obj: ParsedObject, prop: string, base: number): { offset: number; size: number } {
   const d = obj._debug?.[prop];
   if (!d) return { offset: 0, size: 0 };
   return { offset: d.ioOffset + d.start - base, size: (d.end ?? d.start) - d.start };
 }
 
-function renderValue(f: SchemaField, value: unknown, name: string, where: { offset: number; size: number }, base: number, parent: Parsed, siblings: SchemaField[]): FieldNode {
+function renderValue(f: SchemaField, value: unknown, name: string, where: { offset: number; size: number }, base: number, parent: ParsedObject, siblings: SchemaField[]): FieldNode {
   const node = (display: string, json: JsonValue, children?: FieldNode[]): FieldNode => ({ name, display, json, doc: f.doc || undefined, ...where, ...(children ? { children } : {}) });
   switch (f.kind) {
     case 'u1': case 'u2': case 'u4': case 's1': case 's2': case 's4': case 'u8': case 's8': {
@@ -108,7 +96,7 @@ function renderValue(f: SchemaField, value: unknown, name: string, where: { offs
       return node(r.display, r.json);
     }
     case 'type': {
-      const obj = value as Parsed;
+      const obj = value as ParsedObject;
       // Length-prefixed strings and byte strings show as their value, with this field's hints.
       if (f.type === 'lstr') return node(JSON.stringify(obj.value as string), obj.value as string);
       if (f.type === 'lbytes') {
@@ -128,14 +116,14 @@ function renderValue(f: SchemaField, value: unknown, name: string, where: { offs
         const b = value instanceof Uint8Array ? value : new Uint8Array(0);
         return node(b.length ? bytesField({ ...f, kind: 'bytes' }, b).display : 'none', bytesToHex(b));
       }
-      const children = renderFields(typeName, value as Parsed, base);
+      const children = renderFields(typeName, value as ParsedObject, base);
       return node('', Object.fromEntries(children.map((c) => [c.name, c.json])), children);
     }
   }
 }
 
 /** The fields of a decoded object of the schema type `typeName`, in format order. */
-export function renderFields(typeName: string, obj: Parsed, base = obj._io.byteOffset): FieldNode[] {
+export function renderFields(typeName: string, obj: ParsedObject, base = obj._io.byteOffset): FieldNode[] {
   const type = schema.types[typeName];
   if (!type) return [];
   const out: FieldNode[] = [];
@@ -161,5 +149,5 @@ export function renderFields(typeName: string, obj: Parsed, base = obj._io.byteO
 
 /** A decoded payload as a JSON object. */
 export function payloadJson(typeName: string, obj: object): { [k: string]: JsonValue } {
-  return Object.fromEntries(renderFields(typeName, obj as Parsed).map((c) => [c.name, c.json]));
+  return Object.fromEntries(renderFields(typeName, obj as ParsedObject).map((c) => [c.name, c.json]));
 }

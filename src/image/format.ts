@@ -2,7 +2,7 @@
 // and schema (both built from formats/ckpt.ksy), plus the few layout constants the .ksy
 // states in prose: header size, alignment, the checksum rule.
 
-import { Ckpt } from '../../build/formats/Ckpt';
+import { Ckpt, KsyDebugSpan } from '../../build/formats/Ckpt';
 import schemaJson from '../../build/formats/ckpt-schema.json';
 
 export { Ckpt };
@@ -53,6 +53,16 @@ export interface FormatSchema {
 }
 
 export const schema = schemaJson as FormatSchema;
+
+/**
+ * A decoded object seen generically, as the renderers and error reports walk it: its fields by
+ * property name, and the offsets the debug-mode parser recorded for each.
+ */
+export interface ParsedObject {
+  _io: { byteOffset: number };
+  _debug: Record<string, KsyDebugSpan>;
+  [prop: string]: unknown;
+}
 
 export const HEADER_SIZE = 32;
 export const RECORD_ALIGN = 8;

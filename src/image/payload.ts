@@ -4,7 +4,7 @@
 
 import { payloadStream } from './bigintStream';
 import { ImageError, problem, ProblemSite } from './errors';
-import { Ckpt, payloadClass, recordTypeLabel, schema } from './format';
+import { Ckpt, payloadClass, recordTypeLabel, schema, ParsedObject } from './format';
 
 /** The generated payload class of each record type. */
 export interface PayloadByType {
@@ -33,24 +33,13 @@ export interface PayloadSite {
   payloadOffset: number;
 }
 
-interface DebugSpan {
-  start: number;
-  end?: number;
-  ioOffset: number;
-  arr?: DebugSpan[];
-}
-interface Parsed {
-  _debug: Record<string, DebugSpan>;
-  [field: string]: unknown;
-}
-
 const snake = (prop: string) => prop.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /**
  * The field being read (or just read and found invalid) when parsing stopped: the last field
  * each nested object started, followed down into the innermost one.
  */
-function failingField(obj: Parsed, base: number): { path: string; offset: number } {
+function failingField(obj: ParsedObject, base: number): { path: string; offset: number } {
   const keys = Object.keys(obj._debug);
   const key = keys[keys.length - 1];
   if (key === undefined) return { path: '', offset: 0 };
@@ -59,15 +48,15 @@ function failingField(obj: Parsed, base: number): { path: string; offset: number
   const value = obj[key];
   if (span.arr && span.arr.length > 0) {
     const i = span.arr.length - 1;
-    const item = Array.isArray(value) ? (value[i] as Parsed | undefined) : undefined;
+    const item = Array.isArray(value) ? (value[i] as ParsedObject | undefined) : undefined;
     if (item && typeof item === 'object' && '_debug' in item) {
       const inner = failingField(item, base);
       return { path: `${name}[${i}]${inner.path ? `.${inner.path}` : ''}`, offset: inner.offset };
     }
     return { path: `${name}[${i}]`, offset: span.arr[i].ioOffset + span.arr[i].start - base };
   }
-  if (value && typeof value === 'object' && '_debug' in (value as object) && Object.keys((value as Parsed)._debug).length > 0) {
-    const inner = failingField(value as Parsed, base);
+  if (value && typeof value === 'object' && '_debug' in (value as object) && Object.keys((value as ParsedObject)._debug).length > 0) {
+    const inner = failingField(value as ParsedObject, base);
     return { path: `${name}${inner.path ? `.${inner.path}` : ''}`, offset: inner.offset };
   }
   return { path: name, offset: span.ioOffset + span.start - base };
@@ -111,7 +100,7 @@ export function decodePayload(site: PayloadSite, bytes: Uint8Array): Payload | u
   try {
     obj._read();
   } catch (e) {
-    const { path, offset } = failingField(obj as unknown as Parsed, bytes.byteOffset);
+    const { path, offset } = failingField(obj as unknown as ParsedObject, bytes.byteOffset);
     const where: ProblemSite = { record: site.index, type: site.type, tag: site.tag, field: path || undefined, offset: site.payloadOffset + Math.max(0, offset) };
     throw new ImageError(problem(codeFor(path, e), where, describeParseError(e)));
   }
