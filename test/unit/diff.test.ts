@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { BufferByteSource, CheckpointImage, Ckpt, compareImages, comparePageBytes, DiffNode, matchVmas, RecordType, VmaInfo } from '../../src/image';
+import { diffHashArrays } from '../../src/image/diff/hashDiff';
 import { baseProcess, baseSpec, buildImage, copySpec, EXE, HEAP, ImageSpec, PAGE, pageBytes, STACK } from './diffImages';
 
 const open = (spec: ImageSpec) => CheckpointImage.open(buildImage(spec));
@@ -310,6 +311,33 @@ describe('compareImages', () => {
     assert.match(d.problems[1].message, /^record #\d+ FD .*payload_sum mismatch/);
     // The fd that cannot be read is left out on B's side: it shows as removed.
     assert.deepEqual(outline(d.nodes), [{ 'changed process 4242': [{ 'removed fd 1': [] }] }]);
+  });
+});
+
+describe('diffHashArrays', () => {
+  it('finds every differing 8-byte hash, at any offset, across batches', () => {
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const n = 150_000; // more than one batch of the WebAssembly loop
+    const a = new Uint8Array((n + 10) * 8).map(() => rnd(256));
+    const b = new Uint8Array((n + 20) * 8);
+    const ia = 3, ib = 17; // the hashes of one range start at different places in each array
+    b.set(a.subarray(ia * 8, (ia + n) * 8), ib * 8);
+    const changed = new Set<number>([0, 1, n - 1, 65535, 65536, 65537]);
+    for (let i = 0; i < 500; i++) changed.add(rnd(n));
+    for (const i of changed) b[(ib + i) * 8 + rnd(8)] ^= 1 + rnd(255);
+    const found: number[] = [];
+    diffHashArrays(a, ia, b, ib, n, (i) => found.push(i));
+    assert.deepEqual(found, [...changed].sort((x, y) => x - y));
+    // A view that does not start on a multiple of 8 in its buffer works the same.
+    const shifted = new Uint8Array(b.length + 3).subarray(3);
+    shifted.set(b);
+    const again: number[] = [];
+    diffHashArrays(a, ia, shifted, ib, n, (i) => again.push(i));
+    assert.deepEqual(again, found);
   });
 });
 

@@ -80,7 +80,10 @@ describe('ckpt-inspect diff', () => {
     const r = await run('diff', a, changed, '--format=json');
     assert.equal(r.code, 1);
     const doc = JSON.parse(r.out);
-    const direct = await compareImages(await CheckpointImage.open(a), await CheckpointImage.open(changed));
+    const ia = await CheckpointImage.open(a), ib = await CheckpointImage.open(changed);
+    const direct = await compareImages(ia, ib);
+    await ia.close();
+    await ib.close();
     assert.deepEqual({ ...doc, stats: { ...doc.stats, ms: 0 } }, JSON.parse(JSON.stringify({ ...direct, stats: { ...direct.stats, ms: 0 } })));
     assert.equal(doc.nodes[0].children[0].registers.find((x: { name: string }) => x.name === 'rip').b, '0x7f12345a0010');
   });

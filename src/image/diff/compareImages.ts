@@ -54,9 +54,16 @@ function uniqueKeys<T>(list: Keyed<T>[]): Keyed<T>[] {
 
 function node(kind: DiffKind, key: string, label: string, change: DiffNode['change'], extra: Partial<DiffNode> = {}): DiffNode {
   // Properties in a fixed order, so that JSON output reads the same way for every node.
-  const { aTag, bTag, fields, vma, aspects, pages, registers, children } = extra;
-  const ordered: Partial<DiffNode> = { kind, key, label, change, aTag, bTag, fields: fields ?? [], vma, aspects, pages, registers, children: children ?? [] };
-  return Object.fromEntries(Object.entries(ordered).filter(([, v]) => v !== undefined)) as unknown as DiffNode;
+  const n = { kind, key, label, change } as DiffNode;
+  if (extra.aTag !== undefined) n.aTag = extra.aTag;
+  if (extra.bTag !== undefined) n.bTag = extra.bTag;
+  n.fields = extra.fields ?? [];
+  if (extra.vma) n.vma = extra.vma;
+  if (extra.aspects) n.aspects = extra.aspects;
+  if (extra.pages) n.pages = extra.pages;
+  if (extra.registers) n.registers = extra.registers;
+  n.children = extra.children ?? [];
+  return n;
 }
 
 class Comparison {
@@ -105,6 +112,16 @@ class Comparison {
     return uniqueKeys(out);
   }
 
+  /**
+   * True when two records hold the same payload bytes, so that there is nothing to compare field
+   * by field: most records of two checkpoints of one process are unchanged, and rendering their
+   * fields would cost more than everything else in a comparison.
+   */
+  async samePayload(ra: RecordEntry, rb: RecordEntry): Promise<boolean> {
+    if (ra.len !== rb.len || ra.payloadSum !== rb.payloadSum) return false;
+    return Buffer.compare(await this.a.readPayload(ra), await this.b.readPayload(rb)) === 0;
+  }
+
   firstChild(side: Side, parent: RecordEntry, type: number): RecordEntry | undefined {
     return this.img(side).childrenOfType(parent, type)[0];
   }
@@ -147,10 +164,13 @@ class Comparison {
   }
 
   private async process(key: string, pa: { r: RecordEntry; v: PayloadByType['process'] }, pb: { r: RecordEntry; v: PayloadByType['process'] }): Promise<DiffNode | undefined> {
-    const fa = fieldsOf('process', pa.v), fb = fieldsOf('process', pb.v);
+    const same = await this.samePayload(pa.r, pb.r);
+    const fa = same ? [] : fieldsOf('process', pa.v), fb = same ? [] : fieldsOf('process', pb.v);
     const fields = diffFieldNodes('process', fa, fb, '', [], new Set(['nthreads', 'cmdline', 'environ', 'rlimits']));
-    fields.push(...cmdlineChange(nulList(pa.v.cmdline.value), nulList(pb.v.cmdline.value)));
-    fields.push(...environChanges(nulList(pa.v.environ.value), nulList(pb.v.environ.value)));
+    if (!same) {
+      fields.push(...cmdlineChange(nulList(pa.v.cmdline.value), nulList(pb.v.cmdline.value)));
+      fields.push(...environChanges(nulList(pa.v.environ.value), nulList(pb.v.environ.value)));
+    }
     // The fd table's own fields (its size) belong to the process; its fds are nodes below.
     const filesA = this.firstChild('a', pa.r, RecordType.FILES), filesB = this.firstChild('b', pb.r, RecordType.FILES);
     const files = await this.recordFields('files', filesA, filesB, ['nfds']);
@@ -171,7 +191,7 @@ class Comparison {
 
   /** Field changes of a record present once on each side (mm, files); none if either is missing. */
   private async recordFields<L extends PayloadLabel>(label: L, ra: RecordEntry | undefined, rb: RecordEntry | undefined, skip: string[]): Promise<FieldChange[]> {
-    if (!ra || !rb) return [];
+    if (!ra || !rb || (await this.samePayload(ra, rb))) return [];
     const va = await this.decode('a', ra, label), vb = await this.decode('b', rb, label);
     if (!va || !vb) return [];
     return diffFieldNodes(typeNameOf(label), fieldsOf(typeNameOf(label), va), fieldsOf(typeNameOf(label), vb), '', [], new Set(skip));
@@ -185,7 +205,8 @@ class Comparison {
       if (!p.b) out.push(node('thread', p.key, label(p.a!.v), 'removed', { aTag: p.a!.r.tag, registers: registerRows(fieldsOf('thread', p.a!.v), undefined) }));
       else if (!p.a) out.push(node('thread', p.key, label(p.b.v), 'added', { bTag: p.b.r.tag, registers: registerRows(undefined, fieldsOf('thread', p.b.v)) }));
       else {
-        const fa = fieldsOf('thread', p.a.v), fb = fieldsOf('thread', p.b.v);
+        const same = await this.samePayload(p.a.r, p.b.r);
+        const fa = same ? [] : fieldsOf('thread', p.a.v), fb = same ? [] : fieldsOf('thread', p.b.v);
         const fields = diffFieldNodes('thread', fa, fb, '', []);
         const children = await this.pending(p.a.r, p.b.r);
         if (fields.length || children.length) out.push(node('thread', p.key, label(p.b.v), 'changed', { aTag: p.a.r.tag, bTag: p.b.r.tag, fields, children, registers: registerRows(fa, fb) }));
@@ -206,49 +227,51 @@ class Comparison {
     }
 
     const memA = await this.a.memory(pa), memB = await this.b.memory(pb);
-    const vmaNodes: DiffNode[] = [];
-    const aAreas: Owned<DiffNode>[] = [], bAreas: Owned<DiffNode>[] = [];
-    for (const pair of matchVmas(memA.vmas, memB.vmas)) {
-      const { a, b } = pair;
-      const ref = (a ?? b)!;
-      const key = `${hex(ref.start)}-${hex(ref.end)}`;
-      const label = `${key} ${protString(ref.prot, ref.flags)} ${ref.path || ref.kind}`;
-      let n: DiffNode;
-      if (a && b) {
+    // One entry per pair of VMAs; nodes are made only for the pairs that turn out to differ.
+    interface VmaPair {
+      a?: VmaInfo;
+      b?: VmaInfo;
+      fields: FieldChange[];
+      ranges: RawPageRange[];
+    }
+    const pairs: VmaPair[] = [];
+    const aAreas: Owned<VmaPair>[] = [], bAreas: Owned<VmaPair>[] = [];
+    for (const { a, b } of matchVmas(memA.vmas, memB.vmas)) {
+      const pair: VmaPair = { a, b, fields: [], ranges: [] };
+      if (a && b && !(await this.samePayload(a.entry, b.entry))) {
         const va = await this.decode('a', a.entry, 'vma'), vb = await this.decode('b', b.entry, 'vma');
-        const fields = va && vb ? diffFieldNodes('vma', fieldsOf('vma', va), fieldsOf('vma', vb), '', []) : [];
-        n = node('vma', key, label, 'changed', { aTag: a.entry.tag, bTag: b.entry.tag, fields, vma: { a: vmaSide(a), b: vmaSide(b) }, aspects: aspectsOf(fields) });
-      } else if (a) {
-        n = node('vma', key, label, 'removed', { aTag: a.entry.tag, vma: { a: vmaSide(a) } });
-      } else {
-        n = node('vma', key, label, 'added', { bTag: b!.entry.tag, vma: { b: vmaSide(b!) } });
+        if (va && vb) pair.fields = diffFieldNodes('vma', fieldsOf('vma', va), fieldsOf('vma', vb), '', []);
       }
-      vmaNodes.push(n);
-      if (a) aAreas.push({ start: a.start, end: a.end, owner: n });
-      if (b) bAreas.push({ start: b.start, end: b.end, owner: n });
+      pairs.push(pair);
+      if (a) aAreas.push({ start: a.start, end: a.end, owner: pair });
+      if (b) bAreas.push({ start: b.start, end: b.end, owner: pair });
     }
 
     const cmp = await comparePlanned(this.plans.get(pa)!, this.progress, this.opts);
     this.pagesCompared += cmp.pagesCompared;
     this.bytesRead += cmp.bytesRead;
     this.methods.add(cmp.method);
-    const ranges = new Map<DiffNode | undefined, RawPageRange[]>();
-    attribute(cmp.ranges, ownersOf(bAreas, aAreas), (owner, r) => {
-      let list = ranges.get(owner);
-      if (!list) ranges.set(owner, (list = []));
-      list.push(r);
-    });
-    for (const [owner, list] of ranges) {
-      const pages = pageDiffOf(list, cmp.pageSize);
-      if (owner) {
-        owner.pages = pages;
-        if (owner.aspects) owner.aspects.push('pages');
+    const outside: RawPageRange[] = [];
+    attribute(cmp.ranges, ownersOf(bAreas, aAreas), (owner, r) => (owner ? owner.ranges : outside).push(r));
+
+    for (const { a, b, fields, ranges } of pairs) {
+      if (a && b && fields.length === 0 && ranges.length === 0) continue;
+      const ref = (a ?? b)!;
+      const key = `${hex(ref.start)}-${hex(ref.end)}`;
+      const label = `${key} ${protText(ref.prot, ref.flags)} ${ref.path || ref.kind}`;
+      const pages = ranges.length ? pageDiffOf(ranges, cmp.pageSize) : undefined;
+      const vma = { ...(a ? { a: vmaSide(a) } : {}), ...(b ? { b: vmaSide(b) } : {}) };
+      if (a && b) {
+        const aspects = aspectsOf(fields);
+        if (pages) aspects.push('pages');
+        out.push(node('vma', key, label, 'changed', { aTag: a.entry.tag, bTag: b.entry.tag, fields, vma, aspects, pages }));
+      } else if (a) {
+        out.push(node('vma', key, label, 'removed', { aTag: a.entry.tag, vma, pages }));
       } else {
-        vmaNodes.push(node('vma', 'outside', 'pages outside any VMA', 'changed', { pages }));
+        out.push(node('vma', key, label, 'added', { bTag: b!.entry.tag, vma, pages }));
       }
     }
-    // Rebuilt so that `pages`, set above, takes its place in the property order.
-    out.push(...vmaNodes.filter((n) => n.change !== 'changed' || n.fields.length > 0 || n.pages).map((n) => node(n.kind, n.key, n.label, n.change, n)));
+    if (outside.length) out.push(node('vma', 'outside', 'pages outside any VMA', 'changed', { pages: pageDiffOf(outside, cmp.pageSize) }));
     return out;
   }
 
@@ -259,7 +282,7 @@ class Comparison {
     for (const p of pairUp(await this.children('a', fa, RecordType.FD, 'fd', keyOf), await this.children('b', fb, RecordType.FD, 'fd', keyOf))) {
       if (!p.b) out.push(node('fd', p.key, label(p.a!.v), 'removed', { aTag: p.a!.r.tag }));
       else if (!p.a) out.push(node('fd', p.key, label(p.b.v), 'added', { bTag: p.b.r.tag }));
-      else {
+      else if (!(await this.samePayload(p.a.r, p.b.r))) {
         const fields = diffFieldNodes('fd', fieldsOf('fd', p.a.v), fieldsOf('fd', p.b.v), '', []);
         if (fields.length) out.push(node('fd', p.key, label(p.a.v), 'changed', { aTag: p.a.r.tag, bTag: p.b.r.tag, fields }));
       }
@@ -274,6 +297,8 @@ class Comparison {
       const v = r && (await this.decode(side, r, 'sigactions'));
       return { r, items: v ? fieldsOf('sigactions', v).find((f) => f.name === 'actions')?.children ?? [] : [] };
     };
+    const ra = this.firstChild('a', pa, RecordType.SIGACTIONS), rb = this.firstChild('b', pb, RecordType.SIGACTIONS);
+    if (ra && rb && (await this.samePayload(ra, rb))) return [];
     const A = await items('a', pa), B = await items('b', pb);
     const out: DiffNode[] = [];
     for (let i = 0; i < Math.max(A.items.length, B.items.length); i++) {
@@ -397,8 +422,17 @@ export function matchVmas(A: VmaInfo[], B: VmaInfo[]): { a?: VmaInfo; b?: VmaInf
   return out.map(({ a, b }) => ({ a, b }));
 }
 
+const protTexts = new Map<number, string>();
+/** protString, remembered: a process has hundreds of VMAs and a handful of protections. */
+function protText(prot: number, flags: number): string {
+  const key = prot * 2 ** 32 + flags;
+  let t = protTexts.get(key);
+  if (t === undefined) protTexts.set(key, (t = protString(prot, flags)));
+  return t;
+}
+
 function vmaSide(v: VmaInfo): VmaSide {
-  return { start: hex(v.start), end: hex(v.end), prot: protString(v.prot, v.flags), kind: v.kind, path: v.path };
+  return { start: hex(v.start), end: hex(v.end), prot: protText(v.prot, v.flags), kind: v.kind, path: v.path };
 }
 
 const ASPECT_OF: Record<string, VmaAspect> = {

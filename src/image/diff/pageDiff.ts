@@ -11,6 +11,7 @@ import { hex } from '../fields';
 import { MemoryMap, PageSegment } from '../memoryMap';
 import { RecordEntry } from '../recordIndex';
 import { xxh64Blocks } from '../xxhash64';
+import { diffHashArrays } from './hashDiff';
 import type { CompareOptions, PageChange, PageDiff, PageMethod } from './types';
 
 /** A range of pages with one kind of change; addresses as BigInt while computing. */
@@ -51,8 +52,6 @@ interface Interval {
 const SLICE = SCAN_CHUNK;
 /** The byte fallback gives the event loop a turn (progress, cancellation) after this many bytes. */
 const YIELD_EVERY = 8 * 1024 * 1024;
-/** Pages whose hashes are compared as one block before looking at single pages. */
-const HASH_BLOCK = 64;
 
 const PAGE_HASHED = Ckpt.RecordFlags.PAGE_HASHED;
 const minBig = (x: bigint, y: bigint) => (x < y ? x : y);
@@ -110,22 +109,43 @@ class RangeCollector {
     if (last && last.change === change && last.end === start) last.end = end;
     else this.ranges.push({ start, end, change });
   }
-}
 
-function equal8(a: Uint8Array, ai: number, b: Uint8Array, bi: number): boolean {
-  for (let k = 0; k < 8; k++) if (a[ai + k] !== b[bi + k]) return false;
-  return true;
-}
-
-/** Calls `onDiff(i)` for each i < n where hash ia+i of `ha` differs from hash ib+i of `hb`. */
-function diffHashes(ha: Uint8Array, ia: number, hb: Uint8Array, ib: number, n: number, onDiff: (i: number) => void): void {
-  if (Buffer.compare(ha.subarray(ia * 8, (ia + n) * 8), hb.subarray(ib * 8, (ib + n) * 8)) === 0) return;
-  for (let k = 0; k < n; k += HASH_BLOCK) {
-    const m = Math.min(HASH_BLOCK, n - k);
-    if (Buffer.compare(ha.subarray((ia + k) * 8, (ia + k + m) * 8), hb.subarray((ib + k) * 8, (ib + k + m) * 8)) === 0) continue;
-    for (let j = 0; j < m; j++) if (!equal8(ha, (ia + k + j) * 8, hb, (ib + k + j) * 8)) onDiff(k + j);
+  /**
+   * Modified pages i of an interval starting at `base`, given one by one in ascending order;
+   * consecutive ones become one range, with BigInt arithmetic only at the ends of a range.
+   */
+  pagesOf(base: bigint, ps: number): { page(i: number): void; flush(): void } {
+    let first = -1, next = -1;
+    const flush = () => {
+      if (first >= 0) this.add(base + BigInt(first * ps), base + BigInt(next * ps), 'modified');
+      first = next = -1;
+    };
+    return {
+      page: (i: number) => {
+        if (i !== next) {
+          flush();
+          first = i;
+        }
+        next = i + 1;
+      },
+      flush,
+    };
   }
 }
+
+const asBuffer = (b: Uint8Array) => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+/**
+ * Calls `onDiff(i)` for each i < n where hash ia+i of `ha` differs from hash ib+i of `hb`: one
+ * memcmp for the whole range (most ranges of two checkpoints are unchanged), then the
+ * WebAssembly loop of hashDiff.ts over the ranges that differ.
+ */
+function diffHashes(ha: Uint8Array, ia: number, hb: Uint8Array, ib: number, n: number, onDiff: (i: number) => void): void {
+  const a = asBuffer(ha), b = asBuffer(hb);
+  if (b.compare(a, ia * 8, (ia + n) * 8, ib * 8, (ib + n) * 8) === 0) return;
+  diffHashArrays(ha, ia, hb, ib, n, onDiff);
+}
+
 
 const pageIndex = (s: Side, addr: bigint, ps: number) => s.seg.firstPage + Number(addr - s.seg.start) / ps;
 
@@ -167,10 +187,9 @@ export async function comparePlanned(plan: MemoryPlan, progress: { done: number;
     pagesCompared += n;
     if (iv.a.hashes && iv.b.hashes) {
       hashedPages += n;
-      diffHashes(iv.a.hashes, pageIndex(iv.a, iv.start, ps), iv.b.hashes, pageIndex(iv.b, iv.start, ps), n, (i) => {
-        const at = iv.start + BigInt(i * ps);
-        out.add(at, at + BigInt(ps), 'modified');
-      });
+      const pages = out.pagesOf(iv.start, ps);
+      diffHashes(iv.a.hashes, pageIndex(iv.a, iv.start, ps), iv.b.hashes, pageIndex(iv.b, iv.start, ps), n, pages.page);
+      pages.flush();
     } else {
       buffers ??= { a: new Uint8Array(SLICE), b: new Uint8Array(SLICE) };
       await compareBytes(iv as Required<Interval>, ps, out, progress, opts, buffers);
@@ -209,10 +228,8 @@ async function compareBytes(iv: Required<Interval>, ps: number, out: RangeCollec
     const bb = b.hashes ? undefined : buffers.b.subarray(0, n);
     if (ba) await readInto(a.source, a.seg.fileOffset + Number(at - a.seg.start), ba);
     if (bb) await readInto(b.source, b.seg.fileOffset + Number(at - b.seg.start), bb);
-    const mark = (i: number) => {
-      const p = at + BigInt(i * ps);
-      out.add(p, p + BigInt(ps), 'modified');
-    };
+    const pages = out.pagesOf(at, ps);
+    const mark = pages.page;
     if (ba && bb) {
       if (Buffer.compare(ba, bb) !== 0) {
         for (let i = 0; i < n / ps; i++) {
@@ -224,6 +241,7 @@ async function compareBytes(iv: Required<Interval>, ps: number, out: RangeCollec
     } else if (bb) {
       diffHashes(a.hashes!, pageIndex(a, at, ps), xxh64Blocks(bb, ps), 0, n / ps, mark);
     }
+    pages.flush();
     const read = (ba ? n : 0) + (bb ? n : 0);
     progress.done += read;
     sinceYield += read;
@@ -286,16 +304,17 @@ export function attribute<T>(ranges: RawPageRange[], owners: Owned<T>[], give: (
 /** Page ranges as plain data, with counts. */
 export function pageDiffOf(ranges: RawPageRange[], pageSize: number): PageDiff {
   const d: PageDiff = { modified: 0, added: 0, removed: 0, ranges: [] };
+  // Join ranges that touch (the same kind, split apart by interval boundaries), then format.
+  const joined: RawPageRange[] = [];
   for (const r of ranges) {
+    const last = joined[joined.length - 1];
+    if (last && last.change === r.change && last.end === r.start) last.end = r.end;
+    else joined.push({ ...r });
+  }
+  for (const r of joined) {
     const pages = Number(r.end - r.start) / pageSize;
     d[r.change] += pages;
-    const last = d.ranges[d.ranges.length - 1];
-    if (last && last.change === r.change && last.end === hex(r.start)) {
-      last.end = hex(r.end);
-      last.pages += pages;
-    } else {
-      d.ranges.push({ start: hex(r.start), end: hex(r.end), pages, change: r.change });
-    }
+    d.ranges.push({ start: hex(r.start), end: hex(r.end), pages, change: r.change });
   }
   return d;
 }
