@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { CheckpointImage } from '../image';
-import { RestoredProcessTerminal } from './restoredTerminal';
+import { RESTORE_DIR_PREFIX, RestoredProcessTerminal } from './restoredTerminal';
 import { checkpointer, fail, Outcome, Services, targetImage } from './services';
 
 /** The process name in an image, for naming the terminal; the file name when it cannot be read. */
@@ -33,7 +33,7 @@ export async function restoreCommand(s: Services, arg: unknown): Promise<Outcome
     const comm = await processName(s, image);
     const cp = checkpointer(s);
     // The restored process's stdout and stderr: a file of ours, in a private folder.
-    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ckpt-explorer-restore-'));
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), RESTORE_DIR_PREFIX));
     const output = path.join(dir, 'output.log');
     const pidFile = path.join(dir, 'pid');
     await fsp.writeFile(output, '', { mode: 0o600 });

@@ -3,10 +3,13 @@
 // Ctrl+C sends it SIGINT; other input cannot reach it (its stdin is not this terminal).
 
 import * as fs from 'fs';
+import * as path from 'path';
 import * as vscode from 'vscode';
 import { isAlive } from '../views/procfs';
 
 const POLL_MS = 250;
+/** The private folder restore makes for the new process's output (os.tmpdir()/PREFIX-XXXXXX). */
+export const RESTORE_DIR_PREFIX = 'ckpt-explorer-restore-';
 
 export class RestoredProcessTerminal implements vscode.Pseudoterminal {
   private readonly writeEmitter = new vscode.EventEmitter<string>();
@@ -30,6 +33,13 @@ export class RestoredProcessTerminal implements vscode.Pseudoterminal {
   }
 
   close(): void {
+    this.stopTailing();
+    // The output file is ours; once the process is gone and its terminal closed, nobody reads it.
+    const dir = path.dirname(this.outputFile);
+    if (!isAlive(this.pid) && path.basename(dir).startsWith(RESTORE_DIR_PREFIX)) fs.rmSync(dir, { recursive: true, force: true });
+  }
+
+  private stopTailing(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
@@ -54,7 +64,7 @@ export class RestoredProcessTerminal implements vscode.Pseudoterminal {
       this.exited = true;
       this.drain();
       this.writeEmitter.fire(`\r\n\x1b[2m[process ${this.pid} exited]\x1b[0m\r\n`);
-      this.close();
+      this.stopTailing();
     }
   }
 

@@ -40,6 +40,10 @@ export class ProcessesView implements vscode.TreeDataProvider<ProcessRow>, vscod
 
   constructor() {
     this.view = vscode.window.createTreeView(PROCESSES_VIEW_ID, { treeDataProvider: this, showCollapseAll: true });
+    // Processes come and go while the view is hidden: read /proc again when it comes back.
+    this.view.onDidChangeVisibility((e) => {
+      if (e.visible && this.loaded) void this.refresh();
+    });
     void vscode.commands.executeCommand('setContext', 'ckptExplorer.processes.showAll', false);
     void vscode.commands.executeCommand('setContext', 'ckptExplorer.processes.filtered', false);
   }

@@ -104,7 +104,7 @@ export interface ReadOptions {
   passwdFile?: string;
 }
 
-/** The processes of the machine (or of one user), kernel threads left out. Processes that exit while being read are skipped. */
+/** The processes of the machine (or of one user), kernel threads and zombies left out. Processes that exit while being read are skipped. */
 export async function readProcesses(opts: ReadOptions = {}): Promise<ProcessInfo[]> {
   const root = opts.procRoot ?? '/proc';
   const users = await fsp.readFile(opts.passwdFile ?? '/etc/passwd', 'utf8').then(parsePasswd, () => new Map<number, string>());
@@ -118,7 +118,8 @@ export async function readProcesses(opts: ReadOptions = {}): Promise<ProcessInfo
         const uid = status.uids[0];
         if (uid === undefined || (opts.uid !== undefined && uid !== opts.uid)) return;
         const stat = parseStat(await fsp.readFile(path.join(dir, 'stat'), 'utf8'));
-        if (!stat || isKernelThread(stat)) return;
+        // Kernel threads have no user memory, and zombies no longer run: neither can be checkpointed.
+        if (!stat || isKernelThread(stat) || stat.state === 'Z' || stat.state === 'X') return;
         const cmdline = parseCmdline(await fsp.readFile(path.join(dir, 'cmdline')));
         out.push({
           pid: stat.pid,

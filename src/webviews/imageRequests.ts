@@ -322,13 +322,24 @@ export class ImageRequests implements Handlers {
 
 /** A FieldNode with file offsets, and its children trimmed to a bounded number. */
 export function fieldModel(f: FieldNode, payloadOffset: number): FieldModel {
-  const m: FieldModel = { name: f.name, display: f.display, fileOffset: payloadOffset + f.offset, size: f.size };
+  const m: FieldModel = { name: f.name, display: wideDisplay(f), fileOffset: payloadOffset + f.offset, size: f.size };
   if (f.doc) m.doc = f.doc;
   if (f.children) {
     m.children = f.children.slice(0, MAX_FIELD_CHILDREN).map((c) => fieldModel(c, payloadOffset));
     if (f.children.length > MAX_FIELD_CHILDREN) m.moreChildren = f.children.length - MAX_FIELD_CHILDREN;
   }
   return m;
+}
+
+/**
+ * 64-bit values in hex: the library shows a u8 without a display hint in decimal (a count, a time);
+ * its hex follows, so that every 64-bit value can be read both ways.
+ */
+function wideDisplay(f: FieldNode): string {
+  if (f.size === 8 && typeof f.json === 'string' && f.json === f.display && /^\d+$/.test(f.display)) {
+    return `${f.display} (0x${BigInt(f.display).toString(16)})`;
+  }
+  return f.display;
 }
 
 function minBig(...xs: (bigint | undefined)[]): bigint | undefined {

@@ -73,6 +73,14 @@ describe('editor requests: answering the webview from an image', () => {
     assert.equal(find(d.header, 'len').fileOffset, thread.offset + 8);
   });
 
+  it('shows every 64-bit value in hex, beside its decimal when the format prefers decimal', async () => {
+    const d = await req.record({ index: img.byTag(sample.tags.process)!.index });
+    assert.equal(find(d.fields!, 'start_time').display, '123456 (0x1e240)');
+    assert.equal(find(d.fields!, 'pid').display, '4242');
+    const rl = find(d.fields!, 'rlimits').children![7];
+    assert.equal(find(rl.children!, 'cur').display, '1024 (0x400)');
+  });
+
   it('keeps byte reads inside the record and bounded', async () => {
     const head = img.records[0];
     await assert.rejects(req.bytes({ index: 0, offset: head.payloadOffset + head.len, length: 1 }), /outside record #0/);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'child_process';
+import { readdirSync, readFileSync } from 'fs';
 import { buildProcessForest, isAlive, isKernelThread, matchesFilter, parseCmdline, parsePasswd, parseStat, parseStatus, ProcessInfo, readProcesses } from '../../src/views/procfs';
 
 const proc = (pid: number, ppid: number, comm = `p${pid}`, extra: Partial<ProcessInfo> = {}): ProcessInfo => ({
@@ -102,5 +103,29 @@ describe('procfs: this machine', () => {
     }
     await new Promise((r) => child.once('exit', r));
     assert.equal(isAlive(child.pid!), false);
+  });
+
+  it('leaves zombies out: they cannot be checkpointed', async () => {
+    // The background sleep's parent becomes the second sleep (exec), which never reaps it.
+    const parent = spawn('sh', ['-c', 'sleep 0.05 & exec sleep 30'], { stdio: 'ignore' });
+    try {
+      const zombie = await (async () => {
+        for (let i = 0; i < 100; i++) {
+          await new Promise((r) => setTimeout(r, 20));
+          for (const t of readdirSync(`/proc/${parent.pid}/task`)) {
+            const kids = readFileSync(`/proc/${parent.pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+            for (const k of kids) if (parseStat(readFileSync(`/proc/${k}/stat`, 'utf8'))?.state === 'Z') return k;
+          }
+        }
+        return undefined;
+      })();
+      assert.ok(zombie, 'a zombie child appeared');
+      const all = await readProcesses();
+      assert.ok(all.some((p) => p.pid === parent.pid));
+      assert.ok(!all.some((p) => p.pid === zombie));
+      assert.equal(isAlive(zombie), false);
+    } finally {
+      parent.kill();
+    }
   });
 });

@@ -60,20 +60,34 @@ export class AddressSpaceView {
   }
 
   async show(process: number, highlight?: number): Promise<void> {
-    if (!this.model || this.model.process !== process) {
+    const fresh = !this.model || this.model.process !== process;
+    if (fresh) {
       this.model = await this.conn.request('addressSpace', { process });
       this.drawTable();
       this.drawLegend();
     }
+    const m = this.model!;
     this.highlighted = highlight;
-    const i = this.model.vmas.findIndex((v) => v.index === highlight);
+    const i = m.vmas.findIndex((v) => v.index === highlight);
     this.focused = i >= 0 ? i : 0;
-    const m = this.model;
     const mapped = m.vmas.reduce((n, v) => n + v.size, 0);
     this.heading.textContent = `${m.vmas.length} VMAs, ${formatBytes(mapped)} mapped, ${formatBytes(m.dumpedBytes)} dumped`;
-    this.drawBar();
+    // The same picture only changes its marks: its elements stay, so a double-click lands on the
+    // element its first click selected.
+    if (fresh) this.drawBar();
+    else this.markBar();
     this.markTable();
     if (i >= 0) this.describe(m.vmas[i]);
+  }
+
+  private markBar(): void {
+    for (const el of Array.from(this.bar.querySelectorAll<HTMLElement>('.as-vma'))) {
+      const i = Number(el.dataset.i);
+      const on = this.model?.vmas[i]?.index === this.highlighted;
+      el.classList.toggle('highlighted', on);
+      el.setAttribute('aria-selected', on ? 'true' : 'false');
+      el.tabIndex = i === this.focused ? 0 : -1;
+    }
   }
 
   private drawBar(): void {
