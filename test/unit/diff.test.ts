@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { BufferByteSource, CheckpointImage, Ckpt, compareImages, comparePageBytes, DiffNode, matchVmas, RecordType, VmaInfo } from '../../src/image';
+import { BufferByteSource, CheckpointImage, Ckpt, compareImages, comparePageBytes, decodePayload, DiffNode, matchVmas, payloadTypeName, RecordType, VmaInfo } from '../../src/image';
+import { equalDecoded } from '../../src/image/diff/fieldDiff';
 import { diffHashArrays } from '../../src/image/diff/hashDiff';
 import { baseProcess, baseSpec, buildImage, copySpec, EXE, HEAP, ImageSpec, PAGE, pageBytes, STACK } from './diffImages';
 
@@ -311,6 +312,34 @@ describe('compareImages', () => {
     assert.match(d.problems[1].message, /^record #\d+ FD .*payload_sum mismatch/);
     // The fd that cannot be read is left out on B's side: it shows as removed.
     assert.deepEqual(outline(d.nodes), [{ 'changed process 4242': [{ 'removed fd 1': [] }] }]);
+  });
+});
+
+describe('equalDecoded', () => {
+  it('finds a change in any byte of any payload, and none between two decodes of the same bytes', async () => {
+    const bytes = buildImage(baseSpec());
+    const img = await CheckpointImage.open(bytes);
+    let flipped = 0;
+    for (const r of img.records) {
+      const typeName = payloadTypeName(r.type);
+      if (!typeName || r.type === RecordType.PAGES || r.type === RecordType.PAGEMAP) continue;
+      const payload = bytes.subarray(r.payloadOffset, r.payloadOffset + r.len);
+      const x = decodePayload(r, payload)!;
+      assert.equal(equalDecoded(typeName, x, decodePayload(r, new Uint8Array(payload))!), true, typeName);
+      for (let i = 0; i < payload.length; i++) {
+        const copy = new Uint8Array(payload);
+        copy[i] ^= 0x10;
+        let y;
+        try {
+          y = decodePayload(r, copy);
+        } catch {
+          continue; // a length that no longer fits: not a payload to compare
+        }
+        flipped++;
+        assert.equal(equalDecoded(typeName, x, y!), false, `${typeName} byte ${i}`);
+      }
+    }
+    assert.ok(flipped > 3000, `${flipped} payloads with one byte changed`);
   });
 });
 

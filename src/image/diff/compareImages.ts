@@ -11,7 +11,7 @@ import { enumLabel, RecordType, schema } from '../format';
 import { protString, VmaInfo } from '../memoryMap';
 import { PayloadByType, PayloadLabel } from '../payload';
 import { RecordEntry } from '../recordIndex';
-import { cmdlineChange, diffFieldNodes, environChanges, fieldsOf, nulList, signalName } from './fieldDiff';
+import { cmdlineChange, diffFieldNodes, environChanges, equalDecoded, fieldsOf, nulList, signalName } from './fieldDiff';
 import { attribute, comparePlanned, MemoryPlan, Owned, pageDiffOf, ownersOf, planMemory, RawPageRange } from './pageDiff';
 import { ChangeCounts, CompareOptions, DIFF_KINDS, DiffCounts, DiffKind, DiffNode, FieldChange, ImageDiff, ImageSide, PageMethod, RegisterRow, VmaAspect, VmaSide } from './types';
 
@@ -113,13 +113,14 @@ class Comparison {
   }
 
   /**
-   * True when two records hold the same payload bytes, so that there is nothing to compare field
+   * True when two records decode to the same values, so that there is nothing to compare field
    * by field: most records of two checkpoints of one process are unchanged, and rendering their
-   * fields would cost more than everything else in a comparison.
+   * fields would cost more than everything else in a comparison. The decoded payloads are
+   * usually in the image's cache already (the memory maps decode every VMA).
    */
-  async samePayload(ra: RecordEntry, rb: RecordEntry): Promise<boolean> {
-    if (ra.len !== rb.len || ra.payloadSum !== rb.payloadSum) return false;
-    return Buffer.compare(await this.a.readPayload(ra), await this.b.readPayload(rb)) === 0;
+  async sameRecord(label: PayloadLabel, ra: RecordEntry, rb: RecordEntry): Promise<boolean> {
+    const va = await this.decode('a', ra, label), vb = await this.decode('b', rb, label);
+    return va !== undefined && vb !== undefined && equalDecoded(typeNameOf(label), va, vb);
   }
 
   firstChild(side: Side, parent: RecordEntry, type: number): RecordEntry | undefined {
@@ -164,7 +165,7 @@ class Comparison {
   }
 
   private async process(key: string, pa: { r: RecordEntry; v: PayloadByType['process'] }, pb: { r: RecordEntry; v: PayloadByType['process'] }): Promise<DiffNode | undefined> {
-    const same = await this.samePayload(pa.r, pb.r);
+    const same = await this.sameRecord('process', pa.r, pb.r);
     const fa = same ? [] : fieldsOf('process', pa.v), fb = same ? [] : fieldsOf('process', pb.v);
     const fields = diffFieldNodes('process', fa, fb, '', [], new Set(['nthreads', 'cmdline', 'environ', 'rlimits']));
     if (!same) {
@@ -191,7 +192,7 @@ class Comparison {
 
   /** Field changes of a record present once on each side (mm, files); none if either is missing. */
   private async recordFields<L extends PayloadLabel>(label: L, ra: RecordEntry | undefined, rb: RecordEntry | undefined, skip: string[]): Promise<FieldChange[]> {
-    if (!ra || !rb || (await this.samePayload(ra, rb))) return [];
+    if (!ra || !rb || (await this.sameRecord(label, ra, rb))) return [];
     const va = await this.decode('a', ra, label), vb = await this.decode('b', rb, label);
     if (!va || !vb) return [];
     return diffFieldNodes(typeNameOf(label), fieldsOf(typeNameOf(label), va), fieldsOf(typeNameOf(label), vb), '', [], new Set(skip));
@@ -205,7 +206,7 @@ class Comparison {
       if (!p.b) out.push(node('thread', p.key, label(p.a!.v), 'removed', { aTag: p.a!.r.tag, registers: registerRows(fieldsOf('thread', p.a!.v), undefined) }));
       else if (!p.a) out.push(node('thread', p.key, label(p.b.v), 'added', { bTag: p.b.r.tag, registers: registerRows(undefined, fieldsOf('thread', p.b.v)) }));
       else {
-        const same = await this.samePayload(p.a.r, p.b.r);
+        const same = await this.sameRecord('thread', p.a.r, p.b.r);
         const fa = same ? [] : fieldsOf('thread', p.a.v), fb = same ? [] : fieldsOf('thread', p.b.v);
         const fields = diffFieldNodes('thread', fa, fb, '', []);
         const children = await this.pending(p.a.r, p.b.r);
@@ -238,7 +239,7 @@ class Comparison {
     const aAreas: Owned<VmaPair>[] = [], bAreas: Owned<VmaPair>[] = [];
     for (const { a, b } of matchVmas(memA.vmas, memB.vmas)) {
       const pair: VmaPair = { a, b, fields: [], ranges: [] };
-      if (a && b && !(await this.samePayload(a.entry, b.entry))) {
+      if (a && b && !(await this.sameRecord('vma', a.entry, b.entry))) {
         const va = await this.decode('a', a.entry, 'vma'), vb = await this.decode('b', b.entry, 'vma');
         if (va && vb) pair.fields = diffFieldNodes('vma', fieldsOf('vma', va), fieldsOf('vma', vb), '', []);
       }
@@ -282,7 +283,7 @@ class Comparison {
     for (const p of pairUp(await this.children('a', fa, RecordType.FD, 'fd', keyOf), await this.children('b', fb, RecordType.FD, 'fd', keyOf))) {
       if (!p.b) out.push(node('fd', p.key, label(p.a!.v), 'removed', { aTag: p.a!.r.tag }));
       else if (!p.a) out.push(node('fd', p.key, label(p.b.v), 'added', { bTag: p.b.r.tag }));
-      else if (!(await this.samePayload(p.a.r, p.b.r))) {
+      else if (!(await this.sameRecord('fd', p.a.r, p.b.r))) {
         const fields = diffFieldNodes('fd', fieldsOf('fd', p.a.v), fieldsOf('fd', p.b.v), '', []);
         if (fields.length) out.push(node('fd', p.key, label(p.a.v), 'changed', { aTag: p.a.r.tag, bTag: p.b.r.tag, fields }));
       }
@@ -298,7 +299,7 @@ class Comparison {
       return { r, items: v ? fieldsOf('sigactions', v).find((f) => f.name === 'actions')?.children ?? [] : [] };
     };
     const ra = this.firstChild('a', pa, RecordType.SIGACTIONS), rb = this.firstChild('b', pb, RecordType.SIGACTIONS);
-    if (ra && rb && (await this.samePayload(ra, rb))) return [];
+    if (ra && rb && (await this.sameRecord('sigactions', ra, rb))) return [];
     const A = await items('a', pa), B = await items('b', pb);
     const out: DiffNode[] = [];
     for (let i = 0; i < Math.max(A.items.length, B.items.length); i++) {

@@ -4,7 +4,7 @@
 // their label (`rlimits[nofile]`, `actions[sigint]`), not by position alone.
 
 import { FieldNode, JsonValue, renderFields } from '../fields';
-import { enumLabel, schema, SchemaType } from '../format';
+import { enumLabel, schema, SchemaField, SchemaType } from '../format';
 import type { FieldChange } from './types';
 
 /** Bytes of a byte string kept in a FieldChange's JSON values; longer ones keep only a summary. */
@@ -161,4 +161,54 @@ export function environChanges(a: string[], b: string[]): FieldChange[] {
 export function signalName(n: number): string {
   const label = enumLabel('signal', n);
   return label ? label.toUpperCase() : `signal ${n}`;
+}
+
+const bytesEqual = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0;
+
+/**
+ * Whether two decoded objects of schema type `typeName` hold the same values, walking the
+ * schema without rendering anything: the cheap test that lets a comparison skip the records
+ * that did not change, which are most of them.
+ */
+export function equalDecoded(typeName: string, x: object, y: object): boolean {
+  const type = schema.types[typeName];
+  if (!type) return false;
+  const a = x as Record<string, unknown>, b = y as Record<string, unknown>;
+  for (const f of type.fields) {
+    const va = a[f.prop], vb = b[f.prop];
+    if (va === undefined || vb === undefined) {
+      if (va !== vb) return false;
+      continue;
+    }
+    if (f.repeat) {
+      const la = va as unknown[], lb = vb as unknown[];
+      if (la.length !== lb.length) return false;
+      for (let i = 0; i < la.length; i++) if (!equalValue(f, la[i], lb[i], a, b, type)) return false;
+    } else if (!equalValue(f, va, vb, a, b, type)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function equalValue(f: SchemaField, va: unknown, vb: unknown, a: Record<string, unknown>, b: Record<string, unknown>, type: SchemaType): boolean {
+  switch (f.kind) {
+    case 'bytes':
+    case 'contents':
+      return bytesEqual(va as Uint8Array, vb as Uint8Array);
+    case 'type':
+      if (f.type === 'lstr') return (va as { value: string }).value === (vb as { value: string }).value;
+      if (f.type === 'lbytes') return bytesEqual((va as { value: Uint8Array }).value, (vb as { value: Uint8Array }).value);
+      return equalDecoded(f.type!, va as object, vb as object);
+    case 'switch': {
+      if (va instanceof Uint8Array || vb instanceof Uint8Array) return va instanceof Uint8Array && vb instanceof Uint8Array && bytesEqual(va, vb);
+      const on = type.fields.find((g) => g.id === f.switchOn);
+      if (!on || a[on.prop] !== b[on.prop]) return false;
+      const label = on.enum ? enumLabel(on.enum, a[on.prop] as number) : undefined;
+      const caseType = label ? f.cases?.[label] : undefined;
+      return caseType !== undefined && equalDecoded(caseType, va as object, vb as object);
+    }
+    default:
+      return va === vb;
+  }
 }
