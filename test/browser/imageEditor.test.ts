@@ -100,6 +100,24 @@ describe('the image editor and the views, in the browser', function () {
     console.log(`    ${await wb!.screenshot('records-view-in-step')}`);
   });
 
+  it('moves through the records with the keyboard', async () => {
+    const page = wb!.page;
+    const frame = webviewFrame(page);
+    await frame.locator('.tree-row.selected').focus();
+    await page.keyboard.press('Home');
+    await frame.locator('.detail-title .badge', { hasText: /^HEAD$/ }).waitFor({ state: 'visible' });
+    await page.keyboard.press('ArrowDown');
+    await frame.locator('.detail-title .badge', { hasText: /^PROCESS$/ }).waitFor({ state: 'visible' });
+    // Right opens the process, Down goes to its first child.
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await frame.locator('.detail-title .badge', { hasText: /^THREAD$/ }).waitFor({ state: 'visible' });
+    assert.strictEqual(await frame.locator('.tree-row[tabindex="0"]').count(), 1, 'one tab stop in the tree');
+    // Tab leaves the tree for the next part of the page.
+    await page.keyboard.press('Tab');
+    assert.strictEqual(await frame.locator('.tree-row:focus').count(), 0);
+  });
+
   it('draws the address space to scale and shows memory by address', async () => {
     const page = wb!.page;
     const frame = webviewFrame(page);
