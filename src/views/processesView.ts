@@ -93,13 +93,15 @@ export class ProcessesView implements vscode.TreeDataProvider<ProcessRow>, vscod
     return this.rows.get(pid);
   }
 
-  /** Refreshes until the PID is listed (a new process may take a moment), then selects and shows it. */
+  /** Refreshes until the PID is listed (a new process may take a moment), then opens the view and selects it there. */
   async reveal(pid: number, timeoutMs = 3000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       await this.refresh();
       const row = this.rows.get(pid);
       if (row) {
+        // A hidden view is opened first: reveal() alone selects the row but leaves it out of sight.
+        if (!this.view.visible) await vscode.commands.executeCommand(`${PROCESSES_VIEW_ID}.focus`);
         await this.view.reveal(row, { select: true, focus: false, expand: true });
         return true;
       }

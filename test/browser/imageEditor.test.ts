@@ -11,7 +11,7 @@ import * as path from 'path';
 import type { Page } from 'playwright-core';
 import { ensureBuilt } from '../vscode/host/build';
 import { buildSample } from '../support/sampleImage';
-import { startTicker, Ticker } from '../support/ticker';
+import { killQuietly, startTicker, Ticker } from '../support/ticker';
 import { contextMenuOf, openFile, openView, pickQuickItem, runCommand, treeItem, viewPane, webviewFrame, webviewText, Workbench, openWorkbench } from './workbench';
 
 /** Hex rows as the webview shows them: an address, then 16 bytes in hex. */
@@ -30,6 +30,7 @@ describe('the image editor and the views, in the browser', function () {
   let ticker: Ticker | undefined;
   let madeBy: 'ckpt' | 'test-writer';
   const cspViolations: string[] = [];
+  let restoredPid: number | undefined;
 
   before(async () => {
     const built = ensureBuilt();
@@ -60,6 +61,7 @@ describe('the image editor and the views, in the browser', function () {
   after(async () => {
     await wb?.close();
     ticker?.stop();
+    killQuietly(restoredPid);
     fs.rmSync(folder, { recursive: true, force: true });
   });
 
@@ -194,6 +196,24 @@ describe('the image editor and the views, in the browser', function () {
     await frame.locator('body.vscode-high-contrast').waitFor({ state: 'attached' });
     console.log(`    ${await wb!.screenshot('editor-high-contrast')}`);
     await setTheme(page, 'Light Modern');
+  });
+
+  it("restores from the editor's Restore button: the new process's output in a terminal named after it", async function () {
+    if (madeBy !== 'ckpt') this.skip();
+    const page = wb!.page;
+    await openFile(page, 'ticker.ckpt');
+    await webviewFrame(page).locator('button[data-command="restore"]').click();
+    // The terminal's name carries the new PID.
+    const tab = page.locator('.part.panel').getByText(/perl \(pid \d+\)/).first();
+    await tab.waitFor({ state: 'visible', timeout: 30_000 });
+    restoredPid = Number(/pid (\d+)/.exec(await tab.innerText())![1]);
+    assert.notStrictEqual(restoredPid, ticker!.pid);
+    assert.ok(fs.existsSync(`/proc/${restoredPid}`), 'the restored process runs');
+    await page.locator('.part.panel .xterm').first().waitFor({ state: 'visible' });
+    // ... and its PID is revealed in the Processes view.
+    await viewPane(page, 'Processes').locator('.monaco-list-row.selected', { hasText: `${restoredPid} ·` }).waitFor({ state: 'visible', timeout: 15_000 });
+    await page.waitForTimeout(1000); // a few ticks
+    console.log(`    ${await wb!.screenshot('restored-terminal')}`);
   });
 
   it('broke no rule of its Content-Security-Policy', () => {
