@@ -3,8 +3,9 @@
 // "anchor" of the pattern that starts with a byte that is rare in the data, then check the rest:
 // indexOf is a memchr on the anchor's first byte, ~10 GB/s when that byte is rare and 50x
 // slower when it is common (a pattern starting with 0x00 in zero-filled memory), and Node uses
-// a slower Boyer-Moore-Horspool for needles of 8 bytes or more. Case-insensitive text and
-// regular expressions run as a RegExp over the bytes read as Latin-1 (one char per byte).
+// a slower Boyer-Moore-Horspool for needles of 8 bytes or more. ASCII text in either case works
+// the same way, with both cases of a letter allowed at its position. Regular expressions and
+// case-insensitive text beyond ASCII run as a RegExp over the bytes read as Latin-1.
 
 export type SearchMode = 'text' | 'hex' | 'regex';
 
@@ -54,21 +55,28 @@ function defaultFrequency(): Float64Array {
   return f;
 }
 
-/** Bytes with a mask: wildcards (`??`) have mask 0, half-known bytes (`4?`) 0xf0 or 0x0f. */
-class MaskedMatcher implements Matcher {
+/**
+ * A pattern of byte classes: at each position, the bytes allowed there. One byte for literal
+ * text and hex; both cases of a letter for case-insensitive ASCII text; 16 bytes for a half-known
+ * hex byte (`4?`); all 256 for `??`. It searches for an anchor (a run of single-byte positions,
+ * or one position with two bytes, each found with indexOf) and checks the rest at each hit.
+ */
+class ClassMatcher implements Matcher {
   readonly maxLength: number;
   private readonly exact: boolean;
   private readonly full: Buffer;
-  private anchor!: Buffer;
+  /** Position j allows byte b when allowed[j * 256 + b] is 1. */
+  private readonly allowed: Uint8Array;
   private anchorAt = 0;
+  /** A run of single-byte positions to find with indexOf, or the two bytes of one position. */
+  private anchor: Buffer | [number, number] = Buffer.alloc(0);
 
-  constructor(
-    private readonly value: Uint8Array,
-    private readonly mask: Uint8Array,
-  ) {
-    this.maxLength = value.length;
-    this.exact = mask.every((m) => m === 0xff);
-    this.full = Buffer.from(value);
+  constructor(private readonly alts: number[][]) {
+    this.maxLength = alts.length;
+    this.exact = alts.every((a) => a.length === 1);
+    this.full = Buffer.from(alts.map((a) => a[0]));
+    this.allowed = new Uint8Array(alts.length * 256);
+    alts.forEach((a, j) => a.forEach((b) => (this.allowed[j * 256 + b] = 1)));
     this.choose(defaultFrequency());
   }
 
@@ -78,51 +86,99 @@ class MaskedMatcher implements Matcher {
     this.choose(f);
   }
 
-  /** The anchor: a run of exact bytes, at most ANCHOR_MAX long, whose first byte is the rarest. */
+  /**
+   * The anchor: a run of single-byte positions (at most ANCHOR_MAX long) whose first byte is
+   * rarest, or, when that is common (or there is none: all letters), the position with two
+   * allowed bytes that are rarest together.
+   */
   private choose(freq: Float64Array): void {
-    const n = this.value.length;
+    const n = this.alts.length;
     const runEnd = new Int32Array(n + 1);
     runEnd[n] = n;
-    for (let i = n - 1; i >= 0; i--) runEnd[i] = this.mask[i] === 0xff ? runEnd[i + 1] : i;
+    for (let i = n - 1; i >= 0; i--) runEnd[i] = this.alts[i].length === 1 ? runEnd[i + 1] : i;
     let longest = 0;
     for (let i = 0; i < n; i++) longest = Math.max(longest, runEnd[i] - i);
     const minLen = Math.min(ANCHOR_MIN, longest);
-    let best = -1, bestScore = Infinity;
+    let best = -1, bestScore = Infinity, pair = false;
     for (let k = 0; k < n; k++) {
+      const a = this.alts[k];
       const len = Math.min(ANCHOR_MAX, runEnd[k] - k);
-      if (len < minLen) continue;
       // Rarer first byte first; then a longer anchor (fewer false hits).
-      const score = freq[this.value[k]] * 16 - len;
+      const score = a.length === 1 && len >= minLen && len > 0 ? freq[a[0]] * 16 - len : a.length === 2 ? (freq[a[0]] + freq[a[1]]) * 16 * 2 : Infinity;
       if (score < bestScore) {
         bestScore = score;
         best = k;
+        pair = a.length === 2;
       }
     }
+    if (best < 0) throw new SearchPatternError('the pattern has no byte to start a search from');
     this.anchorAt = best;
-    this.anchor = this.full.subarray(best, best + Math.min(ANCHOR_MAX, runEnd[best] - best));
+    this.anchor = pair ? [this.alts[best][0], this.alts[best][1]] : this.full.subarray(best, best + Math.min(ANCHOR_MAX, runEnd[best] - best));
   }
 
   private verify(buf: Buffer, start: number): boolean {
     if (this.exact) return buf.compare(this.full, 0, this.full.length, start, start + this.full.length) === 0;
-    for (let i = 0; i < this.value.length; i++) if ((buf[start + i] & this.mask[i]) !== this.value[i]) return false;
+    const allowed = this.allowed;
+    for (let j = 0; j < this.alts.length; j++) if (allowed[j * 256 + buf[start + j]] === 0) return false;
     return true;
   }
 
   find(buf: Buffer, from: number, to: number, each: (index: number, length: number) => boolean | void): void {
-    const k = this.anchorAt, len = this.value.length;
-    const whole = this.exact && this.anchor.length === len;
-    let i = buf.indexOf(this.anchor, from + k);
-    while (i !== -1) {
+    const k = this.anchorAt, len = this.alts.length;
+    const anchor = this.anchor;
+    if (anchor instanceof Buffer) {
+      const whole = this.exact && anchor.length === len;
+      let i = buf.indexOf(anchor, from + k);
+      while (i !== -1) {
+        const start = i - k;
+        if (start >= to) return;
+        if (start + len <= buf.length && (whole || this.verify(buf, start))) {
+          if (each(start, len) === false) return;
+          i = buf.indexOf(anchor, start + len + k);
+        } else {
+          i = buf.indexOf(anchor, i + 1);
+        }
+      }
+      return;
+    }
+    // Two bytes at the anchor position: a cursor for each, taking the nearer one each time.
+    const [x, y] = anchor;
+    let ix = buf.indexOf(x, from + k), iy = buf.indexOf(y, from + k);
+    while (ix !== -1 || iy !== -1) {
+      const i = iy === -1 || (ix !== -1 && ix < iy) ? ix : iy;
       const start = i - k;
       if (start >= to) return;
-      if (start + len <= buf.length && (whole || this.verify(buf, start))) {
+      let next = i + 1;
+      if (start + len <= buf.length && this.verify(buf, start)) {
         if (each(start, len) === false) return;
-        i = buf.indexOf(this.anchor, start + len + k);
-      } else {
-        i = buf.indexOf(this.anchor, i + 1);
+        next = start + len + k;
       }
+      if (ix !== -1 && ix < next) ix = buf.indexOf(x, next);
+      if (iy !== -1 && iy < next) iy = buf.indexOf(y, next);
     }
   }
+}
+
+/** Byte classes of literal bytes. */
+const literal = (bytes: Uint8Array) => Array.from(bytes, (b) => [b]);
+
+/** Byte classes of hex bytes with a mask per byte (0xff known, 0 `??`, 0xf0 or 0x0f half-known). */
+function maskedClasses(value: Uint8Array, mask: Uint8Array): number[][] {
+  return Array.from(value, (v, j) => {
+    if (mask[j] === 0xff) return [v];
+    const out: number[] = [];
+    for (let b = 0; b < 256; b++) if ((b & mask[j]) === v) out.push(b);
+    return out;
+  });
+}
+
+/** Byte classes of ASCII text in either case, as memory holds it in `encoding`. */
+function caseClasses(text: string, encoding: 'utf8' | 'utf16le'): number[][] {
+  return Array.from(encodeText(text, encoding), (b) => {
+    const c = String.fromCharCode(b);
+    const lower = c.toLowerCase().charCodeAt(0), upper = c.toUpperCase().charCodeAt(0);
+    return lower !== upper ? [lower, upper] : [b];
+  });
 }
 
 class RegexMatcher implements Matcher {
@@ -158,14 +214,9 @@ function encodeText(text: string, encoding: 'utf8' | 'utf16le'): Uint8Array {
 /**
  * A byte-level regex source for text in either case: one alternative per case variant of each
  * character, each encoded as memory holds it, so that "é" also finds the two UTF-8 bytes of "É".
+ * Only for text beyond ASCII; ASCII text in either case is a ClassMatcher.
  */
-function caseInsensitiveSource(text: string, encoding: 'utf8' | 'utf16le'): { source: string; flags: string; maxLength: number } {
-  // For ASCII text the regex engine's own case folding is exact on Latin-1 chars (non-Unicode
-  // mode never folds a char >= 128 to one < 128) and much faster than character classes.
-  if (/^[\x00-\x7f]*$/.test(text)) {
-    const bytes = encodeText(text, encoding);
-    return { source: escapeBytes(bytes), flags: 'gi', maxLength: bytes.length };
-  }
+function caseInsensitiveSource(text: string, encoding: 'utf8' | 'utf16le'): { source: string; maxLength: number } {
   let source = '';
   let maxLength = 0;
   for (const c of text) {
@@ -174,7 +225,7 @@ function caseInsensitiveSource(text: string, encoding: 'utf8' | 'utf16le'): { so
     maxLength += Math.max(...encoded.map((e) => e.length));
     source += encoded.length === 1 ? escapeBytes(encoded[0]) : `(?:${encoded.map(escapeBytes).join('|')})`;
   }
-  return { source, flags: 'g', maxLength };
+  return { source, maxLength };
 }
 
 /** Hex bytes: "de ad be ef", "deadbeef", "de ad ?? ef", "4? 0x41". */
@@ -209,18 +260,16 @@ export function compileQuery(q: SearchQuery, opts: { maxMatchLength?: number } =
   if (q.pattern === '') throw new SearchPatternError('the pattern is empty');
   switch (q.mode) {
     case 'text': {
-      if (q.ignoreCase) {
-        const { source, flags, maxLength } = caseInsensitiveSource(q.pattern, encoding);
-        return new RegexMatcher(new RegExp(source, flags), maxLength);
-      }
-      const bytes = encodeText(q.pattern, encoding);
-      return new MaskedMatcher(bytes, new Uint8Array(bytes.length).fill(0xff));
+      if (!q.ignoreCase) return new ClassMatcher(literal(encodeText(q.pattern, encoding)));
+      if (/^[\x00-\x7f]*$/.test(q.pattern)) return new ClassMatcher(caseClasses(q.pattern, encoding));
+      const { source, maxLength } = caseInsensitiveSource(q.pattern, encoding);
+      return new RegexMatcher(new RegExp(source, 'g'), maxLength);
     }
     case 'hex': {
       if (q.ignoreCase) throw new SearchPatternError('ignoring case applies to text and regular expressions, not to hex bytes');
       if (q.encoding && q.encoding !== 'utf8') throw new SearchPatternError('an encoding applies to text, not to hex bytes');
       const { value, mask } = parseHexPattern(q.pattern);
-      return new MaskedMatcher(value, mask);
+      return new ClassMatcher(maskedClasses(value, mask));
     }
     case 'regex': {
       if (encoding !== 'utf8') throw new SearchPatternError('regular expressions match bytes (UTF-8 and ASCII text); UTF-16 applies to text searches');
