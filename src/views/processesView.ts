@@ -5,7 +5,7 @@
 
 import * as vscode from 'vscode';
 import { formatBytes } from '../image';
-import { buildProcessForest, matchesFilter, ProcessInfo, ProcessNode, readProcesses } from './procfs';
+import { buildProcessForest, isAlive, matchesFilter, ProcessInfo, ProcessNode, readProcesses } from './procfs';
 
 export const PROCESSES_VIEW_ID = 'ckptExplorer.processes';
 
@@ -57,16 +57,16 @@ export class ProcessesView implements vscode.TreeDataProvider<ProcessRow>, vscod
     return this.filter;
   }
 
-  setFilter(text: string): void {
+  setFilter(text: string): Promise<void> {
     this.filter = text.trim();
     void vscode.commands.executeCommand('setContext', 'ckptExplorer.processes.filtered', this.filter !== '');
-    this.refresh();
+    return this.refresh();
   }
 
-  setShowAll(all: boolean): void {
+  setShowAll(all: boolean): Promise<void> {
     this.showAll = all;
     void vscode.commands.executeCommand('setContext', 'ckptExplorer.processes.showAll', all);
-    this.refresh();
+    return this.refresh();
   }
 
   /** Reads /proc again and redraws the tree; resolves when the new tree is built. */
@@ -98,7 +98,12 @@ export class ProcessesView implements vscode.TreeDataProvider<ProcessRow>, vscod
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       await this.refresh();
-      const row = this.rows.get(pid);
+      let row = this.rows.get(pid);
+      if (!row && this.filter && isAlive(pid)) {
+        // The filter hides it: the user asked to see this process, so the filter goes.
+        await this.setFilter('');
+        row = this.rows.get(pid);
+      }
       if (row) {
         // A hidden view is opened first: reveal() alone selects the row but leaves it out of sight.
         if (!this.view.visible) await vscode.commands.executeCommand(`${PROCESSES_VIEW_ID}.focus`);
