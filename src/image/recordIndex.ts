@@ -128,10 +128,11 @@ export async function indexRecords(src: ByteSource, opts: IndexOptions = {}): Pr
       problems.push(problem('unknown-type', site, `record type ${h.type} is unknown to this reader; it is skipped`));
     }
 
-    const pageHashed = (h.flags & PAGE_HASHED) !== 0;
-    if (!pageHashed && h.len > MAX_METADATA_PAYLOAD) {
+    // Page data is never read on opening, hashed per page or not; verify() reads it.
+    const pageData = h.type === RecordType.PAGES || (h.flags & PAGE_HASHED) !== 0;
+    if (!pageData && h.len > MAX_METADATA_PAYLOAD) {
       problems.push(problem('bad-length', { ...site, field: 'len' }, `a ${recordTypeName(h.type)} payload of ${h.len} bytes is larger than any metadata record may be (${MAX_METADATA_PAYLOAD})`));
-    } else if (!pageHashed && (checkPayloads || h.type === RecordType.HEAD || h.type === RecordType.TAIL)) {
+    } else if (!pageData && (checkPayloads || h.type === RecordType.HEAD || h.type === RecordType.TAIL)) {
       const payload = await reader.bytes(payloadOffset, h.len);
       if (xxh64Low32(payload) !== h.payloadSum) {
         problems.push(problem('bad-checksum', site, 'the payload is damaged (payload_sum mismatch)'));

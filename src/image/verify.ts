@@ -4,10 +4,10 @@
 
 import { CheckpointImage } from './checkpointImage';
 import { ImageError, ImageProblem, problem } from './errors';
-import { RecordType } from './format';
+import { Ckpt, RecordType } from './format';
 import { RecordEntry } from './recordIndex';
-import { ByteSource, SCAN_CHUNK } from './byteSource';
-import { hashPagesInPlace } from './xxhash64';
+import { ByteSource, scanRange, SCAN_CHUNK } from './byteSource';
+import { hashPagesInPlace, Xxh64 } from './xxhash64';
 
 export interface VerifyProgress {
   /** Page bytes hashed so far, and in all. */
@@ -71,7 +71,23 @@ export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}
   const maxListed = opts.maxPageProblems ?? 16;
   const badByRecord = new Map<RecordEntry, number>();
   const hashCache = new Map<RecordEntry, Uint8Array>();
+  const progress = async (n: number) => {
+    done += n;
+    if (done % YIELD_EVERY < n) {
+      opts.onProgress?.({ done, total });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  // Page data written without per-page hashes is checked whole, by its payload_sum.
+  for (const pages of new Set(segments.map((s) => s.pages))) {
+    if (pages.flags & PAGE_HASHED) continue;
+    const sum = new Xxh64();
+    await scanRange(img.source, pages.payloadOffset, pages.len, (bytes) => progress(bytes.length).then(() => void sum.update(bytes)), { signal: opts.signal });
+    pagesChecked += pages.len / ps;
+    if (Number(sum.digest() & 0xffffffffn) !== pages.payloadSum) problems.push(problem('bad-checksum', site(pages), 'the page data is damaged (payload_sum mismatch)'));
+  }
   for (const seg of segments) {
+    if (!(seg.pages.flags & PAGE_HASHED)) continue;
     const hashes = hashCache.get(seg.pagemap) ?? (await img.decodeAs(seg.pagemap, 'pagemap')).pageHashes;
     hashCache.set(seg.pagemap, hashes);
     const segBytes = Number(seg.end - seg.start);
@@ -92,11 +108,7 @@ export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}
         }
       }
       pagesChecked += n / ps;
-      done += n;
-      if (done % YIELD_EVERY < n) {
-        opts.onProgress?.({ done, total });
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      await progress(n);
     }
   }
   opts.onProgress?.({ done, total });
@@ -106,6 +118,8 @@ export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}
   const errors = problems.filter((p) => p.code !== 'unknown-type');
   return { ok: errors.length === 0, problems, records: img.records.length, pagesChecked, bytesChecked: done, ms: Date.now() - t0 };
 }
+
+const PAGE_HASHED = Ckpt.RecordFlags.PAGE_HASHED;
 
 /** Progress is reported, and the event loop given a turn, every this many bytes. */
 const YIELD_EVERY = 8 * 1024 * 1024;

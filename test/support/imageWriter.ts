@@ -4,7 +4,7 @@
 // record by record, and can damage any byte afterwards.
 
 import fs from 'fs';
-import { Ckpt, RecordType, schema, xxh64, xxh64Blocks, xxh64Low32 } from '../../src/image';
+import { Ckpt, RecordType, schema, Xxh64, xxh64, xxh64Blocks, xxh64Low32 } from '../../src/image';
 import type { SchemaField } from '../../src/image/format';
 
 type Value = Record<string, unknown>;
@@ -294,7 +294,7 @@ export class ImageWriter {
    * A pagemap with its page data: runs of pages, hashed, with the page bytes aligned to the
    * page size in the file. Returns the pagemap's tag.
    */
-  pages(mmTag: number, runs: PageRunData[], opts: { corruptHashOfPage?: number } = {}): number {
+  pages(mmTag: number, runs: PageRunData[], opts: { corruptHashOfPage?: number; hashed?: boolean } = {}): number {
     const ps = this.pageSize;
     const counts = runs.map((r) => (r.data ? r.data.length / ps : r.fill ? r.npages! : r.zeroPages ?? 0));
     const npages = counts.reduce((a, b) => a + b, 0);
@@ -313,6 +313,7 @@ export class ImageWriter {
       i += counts[k];
     });
     if (opts.corruptHashOfPage !== undefined) hashes[opts.corruptHashOfPage * 8] ^= 0xff;
+    if (opts.hashed === false) hashes.fill(0);
     const pm = this.record('pagemap', { runs: runs.map((r, k) => ({ vaddr: r.vaddr, npages: counts[k], flags: 0 })), npages, pageHashes: hashes }, { ptag: mmTag });
     // A pad record so that the page payload (after its 32-byte header) starts on a page.
     const gap = (ps - ((this.offset + 32) % ps)) % ps;
@@ -320,7 +321,19 @@ export class ImageWriter {
       const padLen = gap >= 32 ? gap - 32 : gap + ps - 32;
       this.raw(RecordType.PAD, new Uint8Array(padLen));
     }
-    this.rawHeader(RecordType.PAGES, npages * ps, { ptag: pm, flags: Ckpt.RecordFlags.PAGE_HASHED }, 0, () => {
+    // Without per-page hashes (hashed: false), the page data carries a payload_sum like any record.
+    const hashed = opts.hashed ?? true;
+    let sum = 0;
+    if (!hashed) {
+      const whole = new Xxh64();
+      runs.forEach((r, k) => {
+        if (r.data) whole.update(r.data);
+        else if (r.fill) for (const batch of filledBatches(r, ps)) whole.update(batch);
+        else whole.update(new Uint8Array(counts[k] * ps));
+      });
+      sum = Number(whole.digest() & 0xffffffffn);
+    }
+    this.rawHeader(RecordType.PAGES, npages * ps, { ptag: pm, flags: hashed ? Ckpt.RecordFlags.PAGE_HASHED : 0 }, sum, () => {
       runs.forEach((r, k) => {
         if (r.data) this.sink.write(r.data);
         else if (r.fill) for (const batch of filledBatches(r, ps)) this.sink.write(batch);

@@ -22,6 +22,8 @@ export interface SampleOptions {
   corruptHashOfPage?: number;
   /** Leave the tail off (a truncated image). */
   noTail?: boolean;
+  /** Write the page data with a payload_sum instead of per-page hashes. */
+  unhashedPages?: boolean;
 }
 
 export interface Sample {
@@ -80,7 +82,7 @@ export function buildSample(opts: SampleOptions = {}): Sample {
   }, { ptag: process });
   for (const v of vmas) w.record('vma', v, { ptag: mm });
   const stackPage = new Uint8Array(PAGE).fill(0x5a);
-  const pagemap = w.pages(mm, [{ vaddr: HEAP, data: heapPages() }, { vaddr: STACK + 0x20000n, data: stackPage }], { corruptHashOfPage: opts.corruptHashOfPage });
+  const pagemap = w.pages(mm, [{ vaddr: HEAP, data: heapPages() }, { vaddr: STACK + 0x20000n, data: stackPage }], { corruptHashOfPage: opts.corruptHashOfPage, hashed: !opts.unhashedPages });
   const files = w.record('files', { nfds: 4, maxFds: 1024 }, { ptag: process });
   w.record('fd', { fd: 0, kind: Ckpt.FdKind.CHR, flags: 0o100000, path: '/dev/null', mode: 0o20666 }, { ptag: files });
   w.record('fd', { fd: 1, kind: Ckpt.FdKind.REGULAR, flags: 0o102001, pos: 123n, path: '/tmp/demo.log', mode: 0o100644, size: 123n }, { ptag: files });

@@ -113,6 +113,17 @@ describe('corrupt images', () => {
     assert.match(problems[0].message, /PAGES .*: page at 0x55555555b000 does not match its hash in pagemap tag \d+/);
   });
 
+  it('checks page data written without per-page hashes by its payload_sum', async () => {
+    const plain = buildSample({ unhashedPages: true });
+    assert.deepEqual(await problemsOf(plain.bytes, true), []);
+    const pages = rawRecords(plain.bytes).find((r) => r.type === RecordType.PAGES)!;
+    const bytes = flipByte(plain.bytes, pages.payloadOffset + 5);
+    assert.deepEqual(await problemsOf(bytes), [], 'opening never reads page bytes');
+    const problems = await problemsOf(bytes, true);
+    assert.deepEqual(problems.map((p) => [p.code, p.offset]), [['bad-checksum', pages.offset]]);
+    assert.match(problems[0].message, /PAGES .*: the page data is damaged \(payload_sum mismatch\)/);
+  });
+
   it('reports a damaged tail', async () => {
     const tail = records.length - 1;
     // Change a header field and fix its header checksum: only the tail's sum of headers can tell.
