@@ -53,10 +53,39 @@ class BlockReader {
     if (offset >= this.start && offset + length <= this.start + this.block.length) {
       return this.block.subarray(offset - this.start, offset - this.start + length);
     }
-    if (length > BLOCK) return this.src.read(offset, length);
+    if (length > BLOCK) return this.read(offset, length);
     this.start = offset;
-    this.block = await this.src.read(offset, Math.min(BLOCK, this.src.size - offset));
+    this.block = await this.read(offset, Math.min(BLOCK, this.src.size - offset));
     return this.block.subarray(0, length);
+  }
+
+  /** A fresh buffer each time: decoded head and tail keep views into it. */
+  private async read(offset: number, length: number): Promise<Uint8Array> {
+    if (!this.src.readIntoSync) return this.src.read(offset, length);
+    // Synchronous where the source can: an asynchronous read costs ~100 us in the thread pool.
+    const out = new Uint8Array(length);
+    this.src.readIntoSync(offset, out);
+    return out;
+  }
+}
+
+/** Headers for the tail's sum, hashed in batches rather than 32 bytes at a time. */
+class HeaderSum {
+  private readonly batch = new Uint8Array(HEADER_SIZE * 2048);
+  private used = 0;
+  private readonly sum = new Xxh64();
+  add(header: Uint8Array): void {
+    if (this.used === this.batch.length) this.flush();
+    this.batch.set(header, this.used);
+    this.used += header.length;
+  }
+  digest(): bigint {
+    this.flush();
+    return this.sum.digest();
+  }
+  private flush(): void {
+    this.sum.update(this.batch.subarray(0, this.used));
+    this.used = 0;
   }
 }
 
@@ -86,7 +115,7 @@ export async function indexRecords(src: ByteSource, opts: IndexOptions = {}): Pr
     fatal(problem('bad-magic', { record: 0, offset: HEADER_SIZE, field: 'magic' }, 'not a ckpt image: the head magic "CKPTIMG\\n" is missing'));
   }
 
-  const headers = new Xxh64();
+  const headers = new HeaderSum();
   let offset = 0;
   for (;;) {
     opts.signal?.throwIfAborted();
@@ -162,7 +191,7 @@ export async function indexRecords(src: ByteSource, opts: IndexOptions = {}): Pr
       }
       break;
     }
-    headers.update(hb);
+    headers.add(hb);
     offset = align8(payloadOffset + h.len);
   }
   return out;
