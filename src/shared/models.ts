@@ -2,6 +2,8 @@
 // (64-bit values as hex strings, never BigInt or lossy Numbers), built by the host from the image
 // library and rendered by the webview, which never sees the image file itself.
 
+import type { ProcessSummary, ThreadSummary } from '../image/summary';
+
 /** A problem found in the image, already phrased for people. */
 export interface ProblemModel {
   code: string;
@@ -65,28 +67,12 @@ export interface RecordDetailModel {
   memoryRange?: { start: string; end: string };
 }
 
-export interface ThreadModel {
-  tid: number;
-  comm: string;
-  rip: string;
-  rsp: string;
-}
+/** A thread of a process in the image, as the image library summarises it. */
+export type ThreadModel = ThreadSummary;
 
-export interface ProcessModel {
-  /** File-order index of the process record. */
+/** A process in the image, as the image library summarises it, with its record's file-order index. */
+export interface ProcessModel extends ProcessSummary {
   index: number;
-  pid: number;
-  ppid: number;
-  comm: string;
-  exe: string;
-  cwd: string;
-  cmdline: string[];
-  uid: number;
-  threads: ThreadModel[];
-  vmas: number;
-  dumpedBytes: number;
-  fds: number;
-  unsupported: string[];
 }
 
 export type VerificationStatus = 'unverified' | 'running' | 'ok' | 'damaged' | 'cancelled' | 'failed';

@@ -93,21 +93,7 @@ export class ImageRequests implements Handlers {
       time: s.time,
       flags: s.flags,
       complete: s.complete,
-      processes: s.processes.map((p) => ({
-        index: img.byTag(p.tag)?.index ?? -1,
-        pid: p.pid,
-        ppid: p.ppid,
-        comm: p.comm,
-        exe: p.exe,
-        cwd: p.cwd,
-        cmdline: p.cmdline,
-        uid: p.uid,
-        threads: p.threads.map((t) => ({ tid: t.tid, comm: t.comm, rip: t.rip, rsp: t.rsp })),
-        vmas: p.vmas,
-        dumpedBytes: p.dumpedBytes,
-        fds: p.fds,
-        unsupported: p.unsupported,
-      })),
+      processes: s.processes.map((p) => ({ ...p, index: img.byTag(p.tag)?.index ?? -1 })),
       verification: this.verification(),
     };
   }
