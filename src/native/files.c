@@ -595,6 +595,9 @@ int files_read(const struct image *im, const struct image_record *r, struct proc
 	return rc_get(&c, &p->files, sizeof(p->files), "files");
 }
 
+/* The kernel's fs.nr_open cannot exceed this, so no real descriptor number reaches it. */
+#define FD_NUMBER_LIMIT (1u << 30)
+
 int fd_read(const struct image *im, const struct image_record *r, struct proc_state *p)
 {
 	p->fds = xrealloc(p->fds, (p->nfds + 1) * sizeof(*p->fds));
@@ -608,6 +611,12 @@ int fd_read(const struct image *im, const struct image_record *r, struct proc_st
 		return -1;
 	if (c.pos + 4 <= r->len && rc_get(&c, &f->dup_of, 4, "dup_of") < 0)
 		return -1;
+	/* Descriptor numbers stay below the kernel's nr_open ceiling (2^30), so fd arithmetic cannot
+	 * overflow; dup_of names a lower descriptor of the same file table. */
+	if (f->f.fd >= FD_NUMBER_LIMIT)
+		return image_bad(im, r, r->off + 32, "fd %u is beyond any descriptor number (%u)", f->f.fd, FD_NUMBER_LIMIT - 1);
+	if (f->dup_of != -1 && (f->dup_of < 0 || (uint32_t)f->dup_of >= f->f.fd))
+		return image_bad(im, r, r->off + 32, "fd %u: dup_of %d does not name a lower descriptor", f->f.fd, f->dup_of);
 	static const uint32_t need[] = {
 		[CKPT_FD_KIND_PIPE] = CKPT_FD_PIPE_FIXED_SIZE + 4, [CKPT_FD_KIND_FIFO] = CKPT_FD_PIPE_FIXED_SIZE + 4,
 		[CKPT_FD_KIND_EVENTFD] = CKPT_FD_EVENTFD_FIXED_SIZE, [CKPT_FD_KIND_EPOLL] = CKPT_FD_EPOLL_FIXED_SIZE,

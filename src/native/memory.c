@@ -261,6 +261,8 @@ uint32_t vma_write(struct image_writer *w, const struct vma_state *v, uint32_t m
 	return tag;
 }
 
+#define USER_SPACE_END (1ULL << 56)
+
 int vma_read(const struct image *im, const struct image_record *r, struct vma_state *v)
 {
 	struct rcur c;
@@ -272,6 +274,13 @@ int vma_read(const struct image *im, const struct image_record *r, struct vma_st
 	if (v->f.start >= v->f.end || (v->f.start | v->f.end) % im->page_size)
 		return image_bad(im, r, r->off + 32, "vma %llx-%llx is not a page-aligned range", (unsigned long long)v->f.start,
 				 (unsigned long long)v->f.end);
+	/* User space ends below 2^56 even with 5-level paging; only the vsyscall page lies above. */
+	if (v->f.kind != CKPT_VMA_KIND_VSYSCALL && v->f.end > USER_SPACE_END)
+		return image_bad(im, r, r->off + 32, "vma %llx-%llx lies outside user space", (unsigned long long)v->f.start,
+				 (unsigned long long)v->f.end);
+	if (v->f.offset % im->page_size)
+		return image_bad(im, r, r->off + 32 + 16, "vma %llx-%llx: file offset %llx is not page-aligned",
+				 (unsigned long long)v->f.start, (unsigned long long)v->f.end, (unsigned long long)v->f.offset);
 	return 0;
 }
 

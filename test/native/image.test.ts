@@ -263,6 +263,11 @@ describe('native: images', function () {
         return b;
       }, /record #4 \(vma, type 21, tag 5\) at byte \d+: field vma fixed fields needs 68 bytes, the payload has 40 left/],
       ['damaged tail', (b) => (b.write('CKPTEND?', b.length - 24, 'latin1'), b), /\(tail, type 2, tag \d+\) at byte \d+: payload checksum mismatch|bad tail magic/],
+      // Sound checksums, hostile values: found by a fuzzer that re-sealed mutated records.
+      ['an fd number beyond any descriptor', (b, r) => (rewritePayload(b, r.find((x) => x.type === T.fd)!, (p) => p.writeUInt32LE(0x7fffffff, 0)), b), /\(fd, type 31, tag \d+\) at byte \d+: fd 2147483647 is beyond any descriptor number/],
+      ['a vma outside user space', (b, r) => (rewritePayload(b, r[4], (p) => p.writeBigUInt64LE(0xffff800000001000n, 8)), b), /record #4 \(vma, type 21, tag 5\) at byte \d+: vma [0-9a-f]+-ffff800000001000 lies outside user space/],
+      ['a vma file offset off a page boundary', (b, r) => (rewritePayload(b, r[4], (p) => p.writeBigUInt64LE(0x123n, 16)), b), /record #4 \(vma, type 21, tag 5\) at byte \d+: vma [0-9a-f-]+: file offset 123 is not page-aligned/],
+      ['mm code range reversed', (b, r) => (rewritePayload(b, r.find((x) => x.type === T.mm)!, (p) => p.writeBigUInt64LE(p.readBigUInt64LE(8) + 0x1000n, 0)), b), /\(mm, type 20, tag \d+\) at byte \d+: the code range [0-9a-f]+-[0-9a-f]+ is not a range of user addresses/],
     ];
     for (const [name, fn, want] of cases) {
       it(`${name}: exit 6 and a clear message`, () => {
