@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { checkpointCommand } from './checkpoint';
 import { openImageCommand, revealInRecordsCommand } from './images';
 import { restoreCommand } from './restore';
+import { searchMemoryCommand, SearchMemoryArgs } from './search';
 import { Services } from './services';
 import { verifyCommand } from './verify';
 
@@ -22,6 +23,7 @@ export const COMMANDS = {
   clearProcessFilter: 'ckptExplorer.clearProcessFilter',
   showAllProcesses: 'ckptExplorer.showAllProcesses',
   showOwnProcesses: 'ckptExplorer.showOwnProcesses',
+  searchMemory: 'ckptExplorer.searchMemory',
 } as const;
 
 /**
@@ -55,4 +57,5 @@ export function registerCommands(s: Services): void {
   reg(COMMANDS.clearProcessFilter, () => s.processes.setFilter(''));
   reg(COMMANDS.showAllProcesses, () => s.processes.setShowAll(true));
   reg(COMMANDS.showOwnProcesses, () => s.processes.setShowAll(false));
+  reg(COMMANDS.searchMemory, (arg, args) => searchMemoryCommand(s, arg, args as SearchMemoryArgs | undefined));
 }

@@ -163,3 +163,53 @@ export interface BytesModel {
   offset: number;
   hex: string;
 }
+
+/** What a memory search looks for (the image library's SearchQuery, as the protocol carries it). */
+export interface SearchQueryModel {
+  mode: 'text' | 'hex' | 'regex';
+  pattern: string;
+  /** How text is encoded in memory (default utf8); only for text. */
+  encoding?: 'utf8' | 'utf16le';
+  /** Text and regex: letters match either case. */
+  ignoreCase?: boolean;
+}
+
+/** One match of a memory search. */
+export interface SearchHitModel {
+  pid: number;
+  /** File-order index of the process record, whose memory view shows the match. */
+  process: number;
+  /** Address of the match's first byte, and its length. */
+  address: string;
+  length: number;
+  /** The VMA the match starts in (null in a damaged image), and the match's offset in it. */
+  vma: { start: string; end: string; prot: string; kind: string; path: string } | null;
+  vmaOffset: string | null;
+  /** Hex of the context before, the match, and the context after. */
+  before: string;
+  match: string;
+  after: string;
+}
+
+export interface SearchProgressModel {
+  /** Page bytes searched so far, and in all. */
+  scannedBytes: number;
+  totalBytes: number;
+  hits: number;
+}
+
+export interface SearchEndModel extends SearchProgressModel {
+  /** `truncated`: it stopped at the result cap, before the end of memory. */
+  status: 'done' | 'truncated' | 'cancelled' | 'failed';
+  error?: string;
+  ms: number;
+}
+
+/** Where the memory view went for a search hit: its cursor, its highlight, and the bytes there. */
+export interface RevealedModel {
+  process: number;
+  cursor: string | null;
+  highlight: { start: string; end: string } | null;
+  /** The highlighted bytes, read through the memory view's own source. */
+  hex: string;
+}

@@ -13,6 +13,11 @@ import type {
   MemoryPieceModel,
   RecordDetailModel,
   RecordNodeModel,
+  RevealedModel,
+  SearchEndModel,
+  SearchHitModel,
+  SearchProgressModel,
+  SearchQueryModel,
   SummaryModel,
   VerificationModel,
 } from './models';
@@ -21,6 +26,10 @@ import type {
 export const MAX_BYTES_PER_REQUEST = 64 * 1024;
 /** Children sent per request; a node with more is paged. */
 export const MAX_CHILDREN_PER_REQUEST = 500;
+/** The largest result cap a memory search may ask for, its longest pattern, and its most context bytes. */
+export const MAX_SEARCH_HITS = 100_000;
+export const MAX_SEARCH_PATTERN = 4096;
+export const MAX_SEARCH_CONTEXT = 64;
 
 export interface RequestMap {
   /** The image at a glance, and its verification state. */
@@ -37,7 +46,18 @@ export interface RequestMap {
   memoryLayout: { params: { process: number; start?: string; end?: string }; result: MemoryLayoutModel };
   /** Memory by virtual address, at most MAX_BYTES_PER_REQUEST bytes. */
   memory: { params: { process: number; addr: string; length: number }; result: MemoryPieceModel[] };
+  /**
+   * Starts searching the image's memory (all processes, or the one given), ending this editor's
+   * previous search. Hits, progress and the end arrive as searchHits/searchProgress/searchEnd events.
+   */
+  search: { params: { query: SearchQueryModel; process?: number; maxHits: number; context?: number }; result: { search: number } };
+  /** Stops a running search; its searchEnd event (cancelled) follows. */
+  cancelSearch: { params: { search: number }; result: { cancelled: boolean } };
 }
+
+/** Requests answered per editor (each webview has its own search), not by the image's ImageRequests. */
+export type SearchMethod = 'search' | 'cancelSearch';
+export const isSearchMethod = (m: RequestMethod): m is SearchMethod => m === 'search' || m === 'cancelSearch';
 
 export type RequestMethod = keyof RequestMap;
 export type RequestParams<M extends RequestMethod> = RequestMap[M]['params'];
@@ -59,13 +79,24 @@ export type WebviewEvent =
   | { type: 'ready' }
   /** The user selected a record in the editor. */
   | { type: 'selected'; index: number }
-  | { type: 'run'; command: EditorCommand };
+  | { type: 'run'; command: EditorCommand }
+  /** A search the host asked for (showSearch with `run`) has ended here, and its first hit is shown when asked. */
+  | { type: 'searchShown'; ticket: number; search: number; listed: number; revealed?: RevealedModel };
 
 /** Messages from the host that are not responses. */
 export type HostEvent =
   /** Select a record, because the user selected it in the Image Records tree. */
   | { type: 'select'; index: number; path: number[] }
-  | { type: 'verification'; verification: VerificationModel };
+  | { type: 'verification'; verification: VerificationModel }
+  /** Hits of a running search, in address order, in batches. */
+  | { type: 'searchHits'; search: number; hits: SearchHitModel[] }
+  | { type: 'searchProgress'; search: number; progress: SearchProgressModel }
+  | { type: 'searchEnd'; search: number; end: SearchEndModel }
+  /**
+   * Show the search pane (the Search Memory command); with `run`, fill it in and search, then jump
+   * to the first hit when asked, and answer with searchShown.
+   */
+  | { type: 'showSearch'; run?: { ticket: number; query: SearchQueryModel; maxHits: number; goToFirst: boolean } };
 
 export type ToWebview = ResponseMessage | HostEvent;
 export type FromWebview = RequestMessage | WebviewEvent;
@@ -78,6 +109,8 @@ const REQUEST_METHODS: Record<RequestMethod, true> = {
   addressSpace: true,
   memoryLayout: true,
   memory: true,
+  search: true,
+  cancelSearch: true,
 };
 
 /** Checks the shape of a message from the webview, which is untrusted input to the host. */
@@ -95,9 +128,33 @@ export function parseFromWebview(m: unknown): FromWebview | undefined {
       return Number.isSafeInteger(o.index) && (o.index as number) >= 0 ? { type: 'selected', index: o.index as number } : undefined;
     case 'run':
       return o.command === 'verify' || o.command === 'restore' || o.command === 'revealInRecords' ? { type: 'run', command: o.command } : undefined;
+    case 'searchShown': {
+      if (![o.ticket, o.search, o.listed].every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) return undefined;
+      const e = { type: 'searchShown', ticket: o.ticket as number, search: o.search as number, listed: o.listed as number } as const;
+      if (o.revealed === undefined) return e;
+      const revealed = parseRevealed(o.revealed);
+      return revealed ? { ...e, revealed } : undefined;
+    }
     default:
       return undefined;
   }
+}
+
+function parseRevealed(v: unknown): RevealedModel | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const r = v as Record<string, unknown>;
+  const addr = (x: unknown) => typeof x === 'string' && parseAddress(x) !== undefined;
+  if (!Number.isSafeInteger(r.process) || (r.process as number) < 0) return undefined;
+  if (r.cursor !== null && !addr(r.cursor)) return undefined;
+  const hl = r.highlight as Record<string, unknown> | null;
+  if (hl !== null && (typeof hl !== 'object' || !addr(hl.start) || !addr(hl.end))) return undefined;
+  if (typeof r.hex !== 'string' || !/^(?:[0-9a-f]{2}){0,4096}$/.test(r.hex)) return undefined;
+  return {
+    process: r.process as number,
+    cursor: r.cursor as string | null,
+    highlight: hl === null ? null : { start: hl.start as string, end: hl.end as string },
+    hex: r.hex,
+  };
 }
 
 /** A non-negative integer parameter, or a RangeError naming it. */

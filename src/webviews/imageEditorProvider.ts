@@ -5,10 +5,13 @@
 
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { HostEvent, ToWebview } from '../shared/protocol';
-import { parseFromWebview } from '../shared/protocol';
+import type { SearchEndModel, SearchHitModel, SearchQueryModel } from '../shared/models';
+import type { HostEvent, ToWebview, WebviewEvent } from '../shared/protocol';
+import { isSearchMethod, parseFromWebview } from '../shared/protocol';
 import { editorPage } from './editorHtml';
 import { ImageDocument } from './imageDocument';
+import { compileQuery } from '../image';
+import { ImageSearch, searchQueryParam } from './imageSearch';
 
 export const IMAGE_EDITOR_VIEW_TYPE = 'ckptExplorer.image';
 /** Images up to this size are verified in full as soon as they open; larger ones on request. */
@@ -17,6 +20,21 @@ const AUTO_VERIFY_BYTES = 64 * 1024 * 1024;
 export interface RecordSelection {
   document: ImageDocument;
   index: number;
+}
+
+/** A search run by the Search Memory command in an editor's search pane, as it ended. */
+export interface EditorSearchResult {
+  hits: SearchHitModel[];
+  end: SearchEndModel;
+  /** What the webview did: how many results it lists, and where its memory view went. */
+  shown: Extract<WebviewEvent, { type: 'searchShown' }>;
+}
+
+/** What the provider keeps per webview: its search, and whether its script is listening. */
+interface PanelState {
+  search?: ImageSearch;
+  ready: Promise<void>;
+  setReady(): void;
 }
 
 export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<ImageDocument>, vscode.Disposable {
@@ -29,6 +47,10 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
   /** A record selected in an editor. */
   readonly onDidSelectRecord = this.selected.event;
   private readonly disposables: vscode.Disposable[] = [];
+  private readonly states = new Map<vscode.WebviewPanel, PanelState>();
+  private readonly resolved = new vscode.EventEmitter<ImageDocument>();
+  private nextTicket = 1;
+  private readonly tickets = new Map<number, (e: Extract<WebviewEvent, { type: 'searchShown' }>) => void>();
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -77,6 +99,11 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
       localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(this.extensionUri, 'media')],
     };
     webview.html = editorPage(webview, this.extensionUri, { title: path.basename(doc.uri.fsPath), error: doc.openError }).html;
+    let setReady = () => {};
+    const ready = new Promise<void>((resolve) => (setReady = resolve));
+    const state: PanelState = { ready, setReady, search: doc.image ? new ImageSearch(doc.image, (e) => void webview.postMessage(e)) : undefined };
+    this.states.set(panel, state);
+    this.resolved.fire(doc);
 
     const subs: vscode.Disposable[] = [];
     subs.push(webview.onDidReceiveMessage((m) => void this.onMessage(doc, panel, m)));
@@ -87,6 +114,8 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
     );
     panel.onDidDispose(() => {
       subs.forEach((s) => s.dispose());
+      state.search?.dispose();
+      this.states.delete(panel);
       set!.delete(panel);
       if (set!.size === 0) {
         this.panels.delete(doc);
@@ -118,7 +147,9 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
         let reply: ToWebview;
         try {
           if (!doc.requests) throw new Error(doc.openError ?? 'the image is not open');
-          reply = { type: 'response', id: m.id, ok: true, result: await doc.requests.handle(m) };
+          const search = this.states.get(panel)?.search;
+          const result = isSearchMethod(m.method) ? await search!.handle(m as Parameters<ImageSearch['handle']>[0]) : await doc.requests.handle(m as Parameters<typeof doc.requests.handle>[0]);
+          reply = { type: 'response', id: m.id, ok: true, result };
         } catch (e) {
           const message = e instanceof Error ? e.message : String(e);
           this.log.warn(`Request ${m.method} failed: ${message}`);
@@ -128,6 +159,7 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
         break;
       }
       case 'ready':
+        this.states.get(panel)?.setReady();
         if (panel.active) this.setActive(doc);
         if (doc.image && doc.verification.status === 'unverified' && doc.image.source.size <= AUTO_VERIFY_BYTES) void doc.verify();
         break;
@@ -138,6 +170,102 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
       case 'run':
         await vscode.commands.executeCommand(`ckptExplorer.${m.command}`, doc.uri);
         break;
+      case 'searchShown':
+        this.tickets.get(m.ticket)?.(m);
+        this.tickets.delete(m.ticket);
+        break;
+    }
+  }
+
+  /** The editor of an image to act on: the active one, else a visible one, else any; once its script listens. */
+  private async panelOf(doc: ImageDocument): Promise<vscode.WebviewPanel | undefined> {
+    const set = [...(this.panels.get(doc) ?? [])];
+    const panel = set.find((p) => p.active) ?? set.find((p) => p.visible) ?? set[0];
+    if (!panel) return undefined;
+    if (!panel.visible) panel.reveal(undefined, false);
+    await this.states.get(panel)?.ready;
+    return panel;
+  }
+
+  /** Waits until an editor of the image has opened (it resolves asynchronously after openWith). */
+  private documentOpened(uri: vscode.Uri, timeoutMs = 15_000): Promise<ImageDocument | undefined> {
+    const now = this.documentFor(uri);
+    if (now) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        sub.dispose();
+        resolve(this.documentFor(uri));
+      }, timeoutMs);
+      const sub = this.resolved.event((d) => {
+        if (d.uri.toString() !== uri.toString()) return;
+        clearTimeout(timer);
+        sub.dispose();
+        resolve(d);
+      });
+    });
+  }
+
+  /**
+   * Opens an image in its editor (beside the active one when asked) and, when given, selects a
+   * record there, once the editor's page listens.
+   */
+  async showRecord(uri: vscode.Uri, index: number | undefined, column: vscode.ViewColumn = vscode.ViewColumn.Active): Promise<ImageDocument | undefined> {
+    await vscode.commands.executeCommand('vscode.openWith', uri, IMAGE_EDITOR_VIEW_TYPE, { viewColumn: column, preserveFocus: false });
+    const doc = await this.documentOpened(uri);
+    if (!doc) return undefined;
+    if (index !== undefined && doc.requests && index < doc.image!.records.length) {
+      await this.panelOf(doc);
+      this.selectInEditors(doc, index);
+    }
+    return doc;
+  }
+
+  /** The search running in an editor of the image, if any (for the integration tests). */
+  runningSearch(uri: vscode.Uri): number | undefined {
+    const doc = this.documentFor(uri);
+    for (const p of (doc && this.panels.get(doc)) ?? []) {
+      const id = this.states.get(p)?.search?.runningSearch;
+      if (id !== undefined) return id;
+    }
+    return undefined;
+  }
+
+  /** Opens the search pane of an image's editor, and focuses its search box. */
+  async showSearch(doc: ImageDocument): Promise<boolean> {
+    const panel = await this.panelOf(doc);
+    if (!panel) return false;
+    await panel.webview.postMessage({ type: 'showSearch' } satisfies HostEvent);
+    return true;
+  }
+
+  /**
+   * Searches an image's memory in its editor, as if the query had been typed into its search pane:
+   * the webview runs the search through the protocol, lists the hits, and (with goToFirst) shows the
+   * first one in its memory view. Resolves once the webview says so, with the hits as the host sent them.
+   */
+  async searchInEditor(doc: ImageDocument, query: SearchQueryModel, opts: { maxHits?: number; goToFirst?: boolean; token?: vscode.CancellationToken } = {}): Promise<EditorSearchResult> {
+    const panel = await this.panelOf(doc);
+    const state = panel && this.states.get(panel);
+    if (!panel || !state?.search) throw new Error(doc.openError ?? `${path.basename(doc.uri.fsPath)} is not open in an editor`);
+    compileQuery(searchQueryParam({ query })); // a bad pattern fails here, with its message
+    const ticket = this.nextTicket++;
+    const shown = new Promise<Extract<WebviewEvent, { type: 'searchShown' }>>((resolve, reject) => {
+      this.tickets.set(ticket, resolve);
+      panel.onDidDispose(() => reject(new Error('the editor was closed during the search')));
+    });
+    const cancel = opts.token?.onCancellationRequested(() => {
+      const id = state.search?.runningSearch;
+      if (id !== undefined) void state.search?.cancelSearch({ search: id });
+    });
+    try {
+      await panel.webview.postMessage({ type: 'showSearch', run: { ticket, query, maxHits: opts.maxHits ?? 1000, goToFirst: opts.goToFirst ?? false } } satisfies HostEvent);
+      const e = await shown;
+      const r = await state.search.result(e.search);
+      if (!r) throw new Error(`search ${e.search} did not run`);
+      return { ...r, shown: e };
+    } finally {
+      this.tickets.delete(ticket);
+      cancel?.dispose();
     }
   }
 
@@ -154,6 +282,7 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
   }
 
   dispose(): void {
+    this.resolved.dispose();
     this.activeChanged.dispose();
     this.selected.dispose();
     this.disposables.forEach((d) => d.dispose());

@@ -45,6 +45,7 @@ import {
   RequestMethod,
   RequestParams,
   RequestResult,
+  SearchMethod,
 } from '../shared/protocol';
 
 /** Children of one field sent at most; arrays of thousands of runs or rlimits are trimmed. */
@@ -57,7 +58,8 @@ export function problemModel(p: ImageProblem): ProblemModel {
   return { code: p.code, message: p.message, record: p.record, severity: p.code === 'unknown-type' ? 'note' : 'error' };
 }
 
-type Handlers = { [M in RequestMethod]: (params: RequestParams<M>) => Promise<RequestResult<M>> };
+/** Every request but the searches, which each editor answers for itself (imageSearch.ts). */
+type Handlers = { [M in Exclude<RequestMethod, SearchMethod>]: (params: RequestParams<M>) => Promise<RequestResult<M>> };
 
 export class ImageRequests implements Handlers {
   /** Records with problems, and the records above them, recomputed when the problem list changes. */
@@ -69,7 +71,7 @@ export class ImageRequests implements Handlers {
   ) {}
 
   /** Answers one request; throws (RangeError, ImageError) with a message for the webview. */
-  handle(m: RequestMessage): Promise<unknown> {
+  handle(m: Exclude<RequestMessage, { method: SearchMethod }>): Promise<unknown> {
     const fn = (this as unknown as Record<string, (p: unknown) => Promise<unknown>>)[m.method];
     return fn.call(this, m.params);
   }

@@ -117,6 +117,11 @@ export class HexView {
     return this.cursor;
   }
 
+  /** The highlighted range, [start, end). */
+  get highlight(): { start: bigint; end: bigint } | undefined {
+    return this.hlStart !== undefined && this.hlEnd !== undefined ? { start: this.hlStart, end: this.hlEnd } : undefined;
+  }
+
   private get maxTop(): number {
     return Math.max(0, (this.source?.layout.rowCount ?? 0) - this.visibleRows + 1);
   }

@@ -1,21 +1,31 @@
-// The image editor's webview: summary on top, record tree on the left, the selected record on the
-// right. It holds no image data of its own; everything comes from the host by request.
+// The image editor's webview: summary on top, on the left the record tree or the memory search
+// (two tabs of one pane), the selected record (or a search hit, in its memory) on the right. It
+// holds no image data of its own; everything comes from the host by request.
 
 import type { HostEvent } from '../../shared/protocol';
-import type { RecordDetailModel, RecordView } from '../../shared/models';
+import type { RecordDetailModel, RecordView, RevealedModel, SearchHitModel } from '../../shared/models';
 import { HostConnection } from './connection';
 import { DetailView } from './detailView';
 import { h } from './dom';
 import { RecordTree } from './recordTree';
+import { SearchView } from './searchView';
+import { splitter } from './splitter';
 import { SummaryView } from './summaryView';
+
+type PaneTab = 'records' | 'search';
 
 class ImageEditor {
   private readonly conn = new HostConnection();
   private readonly summary: SummaryView;
   private readonly tree: RecordTree;
   private readonly detail: DetailView;
+  private readonly search: SearchView;
   private readonly status: HTMLDivElement;
+  private readonly paneTabs: Record<PaneTab, { tab: HTMLButtonElement; panel: HTMLElement }>;
   private showing = 0;
+  /** A record the host asked to select before the tree was loaded: it is selected first. */
+  private pendingSelect?: number;
+  private started = false;
 
   constructor(root: HTMLElement) {
     this.summary = new SummaryView(
@@ -24,10 +34,25 @@ class ImageEditor {
     );
     this.tree = new RecordTree(this.conn, (index) => void this.showRecord(index, true));
     this.detail = new DetailView(this.conn, (p) => void this.selectRecord(p.index, true, p.openMemory ? 'memory' : 'addressSpace'));
+    this.search = new SearchView(this.conn, (hit) => this.showHit(hit));
     this.status = h('div', { class: 'status', role: 'status' });
-    const treePane = h('nav', { class: 'tree-pane', 'aria-label': 'Records' }, h('div', { class: 'pane-title' }, 'Records'), this.tree.element);
+    const tab = (id: PaneTab, label: string) =>
+      h('button', { type: 'button', class: 'pane-tab', role: 'tab', id: `pane-tab-${id}`, 'aria-controls': `pane-${id}`, 'aria-selected': id === 'records' ? 'true' : 'false', tabindex: id === 'records' ? 0 : -1 }, label);
+    this.paneTabs = {
+      records: { tab: tab('records', 'Records'), panel: h('div', { class: 'pane-panel', role: 'tabpanel', id: 'pane-records', 'aria-labelledby': 'pane-tab-records' }, this.tree.element) },
+      search: { tab: tab('search', 'Search memory'), panel: h('div', { class: 'pane-panel', role: 'tabpanel', id: 'pane-search', 'aria-labelledby': 'pane-tab-search', hidden: true }, this.search.element) },
+    };
+    const tabs = h('div', { class: 'pane-tabs', role: 'tablist', 'aria-label': 'Records or memory search' }, this.paneTabs.records.tab, this.paneTabs.search.tab);
+    for (const k of ['records', 'search'] as const) this.paneTabs[k].tab.addEventListener('click', () => this.showPane(k, true));
+    tabs.addEventListener('keydown', (e) => {
+      if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+      e.preventDefault();
+      this.showPane(this.paneTabs.records.panel.hidden ? 'records' : 'search', false);
+      (this.paneTabs.records.panel.hidden ? this.paneTabs.search : this.paneTabs.records).tab.focus();
+    });
+    const treePane = h('nav', { class: 'tree-pane', 'aria-label': 'Records and search' }, tabs, this.paneTabs.records.panel, this.paneTabs.search.panel);
     root.appendChild(this.summary.element);
-    root.appendChild(h('main', { class: 'split' }, treePane, splitter(treePane), this.detail.element));
+    root.appendChild(h('main', { class: 'split' }, treePane, splitter(treePane, 'Resize the record list'), this.detail.element));
     root.appendChild(this.status);
     this.conn.onEvent((e) => void this.onHostEvent(e));
   }
@@ -37,9 +62,11 @@ class ImageEditor {
     try {
       const s = await this.conn.request('summary', {});
       this.summary.show(s);
+      this.search.setProcesses(s.processes);
       await this.tree.load();
       const saved = this.conn.state.selected;
-      const first = typeof saved === 'number' ? saved : s.processes[0]?.index ?? this.tree.firstIndex;
+      this.started = true;
+      const first = this.pendingSelect ?? (typeof saved === 'number' ? saved : s.processes[0]?.index ?? this.tree.firstIndex);
       if (first !== undefined && first >= 0) await this.selectRecord(first, true);
       document.body.dataset.ready = 'true';
     } catch (e) {
@@ -71,6 +98,30 @@ class ImageEditor {
     }
   }
 
+  /** Shows one of the left pane's tabs: the record tree, or the memory search (focusing its box). */
+  private showPane(which: PaneTab, focus: boolean): void {
+    for (const k of ['records', 'search'] as const) {
+      const on = k === which;
+      this.paneTabs[k].panel.hidden = !on;
+      this.paneTabs[k].tab.setAttribute('aria-selected', on ? 'true' : 'false');
+      this.paneTabs[k].tab.tabIndex = on ? 0 : -1;
+    }
+    if (focus && which === 'search') this.search.focus();
+  }
+
+  /** A search hit, in the memory of its process: the match highlighted, the cursor on its first byte. */
+  private async showHit(hit: SearchHitModel): Promise<RevealedModel | undefined> {
+    try {
+      const d = this.detail.current;
+      if (d && d.process === hit.process && d.views.includes('memory')) await this.detail.select('memory');
+      else await this.selectRecord(hit.process, true, 'memory');
+      return await this.detail.memory.highlight(BigInt(hit.address), hit.length, false);
+    } catch (e) {
+      this.fail(e);
+      return undefined;
+    }
+  }
+
   private async showDetail(d: RecordDetailModel, view?: RecordView): Promise<void> {
     this.conn.saveState({ selected: d.node.index });
     this.status.textContent = '';
@@ -80,6 +131,10 @@ class ImageEditor {
   private async onHostEvent(e: HostEvent): Promise<void> {
     switch (e.type) {
       case 'select':
+        if (!this.started) {
+          this.pendingSelect = e.index;
+          break;
+        }
         if (this.tree.selectedIndex === e.index && this.detail.current?.node.index === e.index) return;
         await this.tree.reveal(e.index, e.path, false);
         await this.showRecord(e.index, false);
@@ -93,6 +148,15 @@ class ImageEditor {
         }
         break;
       }
+      case 'searchHits':
+      case 'searchProgress':
+      case 'searchEnd':
+        this.search.onEvent(e);
+        break;
+      case 'showSearch':
+        this.showPane('search', true);
+        if (e.run) await this.search.runFromHost(e.run);
+        break;
     }
   }
 
@@ -100,34 +164,6 @@ class ImageEditor {
     this.status.textContent = `Error: ${e instanceof Error ? e.message : String(e)}`;
     this.status.classList.add('error');
   }
-}
-
-/** A vertical bar that resizes the pane before it, by mouse or by arrow keys. */
-function splitter(pane: HTMLElement): HTMLElement {
-  const bar = h('div', { class: 'splitter', role: 'separator', 'aria-orientation': 'vertical', 'aria-label': 'Resize the record list', tabindex: 0 });
-  const setWidth = (px: number) => {
-    const max = (pane.parentElement?.clientWidth ?? 1000) - 200;
-    pane.style.width = `${Math.max(160, Math.min(max, px))}px`;
-    bar.setAttribute('aria-valuenow', String(Math.round(pane.getBoundingClientRect().width)));
-  };
-  bar.addEventListener('pointerdown', (e) => {
-    e.preventDefault();
-    bar.setPointerCapture(e.pointerId);
-    const left = pane.getBoundingClientRect().left;
-    const move = (ev: PointerEvent) => setWidth(ev.clientX - left);
-    const up = () => {
-      bar.removeEventListener('pointermove', move);
-      bar.removeEventListener('pointerup', up);
-    };
-    bar.addEventListener('pointermove', move);
-    bar.addEventListener('pointerup', up);
-  });
-  bar.addEventListener('keydown', (e) => {
-    if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
-    e.preventDefault();
-    setWidth(pane.getBoundingClientRect().width + (e.key === 'ArrowLeft' ? -24 : 24));
-  });
-  return bar;
 }
 
 const root = document.getElementById('app');

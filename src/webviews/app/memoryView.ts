@@ -1,9 +1,10 @@
 // Memory by virtual address: the hex view over a process's dumped pages, with the stretches that
 // hold no bytes (not dumped, not mapped) folded into one row each, and a "go to address" box.
-// It is also where a search result (next issue) will jump to, through revealAddress.
+// It is also where a search result jumps to, through highlight().
 
 import { HexLayout, hexToBytes } from '../../shared/hexLayout';
-import { MAX_BYTES_PER_REQUEST, parseAddress } from '../../shared/protocol';
+import type { RevealedModel } from '../../shared/models';
+import { addrHex, MAX_BYTES_PER_REQUEST, parseAddress } from '../../shared/protocol';
 import type { HostConnection } from './connection';
 import { h } from './dom';
 import { HexView } from './hexView';
@@ -71,6 +72,29 @@ export class MemoryView {
     if (addr < this.layoutStart || addr >= this.layoutEnd) await this.show(this.process, undefined, addr);
     else this.hex.revealAddress(addr, true);
     this.hex.element.focus();
+  }
+
+  /**
+   * Highlights `length` bytes at an address (a search match) with the cursor on the first, scrolled
+   * into sight; answers what the view shows there, read through its own source.
+   */
+  async highlight(addr: bigint, length: number, focus: boolean): Promise<RevealedModel | undefined> {
+    const process = this.process;
+    if (process === undefined) return undefined;
+    if (addr < this.layoutStart || addr >= this.layoutEnd) await this.show(process, undefined, addr);
+    this.message.textContent = '';
+    this.hex.setHighlight(addr, addr + BigInt(Math.max(1, length)), true);
+    if (focus) this.hex.element.focus();
+    // At most one page of the match is reported (the protocol's revealed event is bounded).
+    const pieces = await this.conn.request('memory', { process, addr: addrHex(addr), length: Math.min(Math.max(1, length), 4096, MAX_BYTES_PER_REQUEST) });
+    const hl = this.hex.highlight;
+    const cursor = this.hex.cursorAddress;
+    return {
+      process,
+      cursor: cursor === undefined ? null : addrHex(cursor),
+      highlight: hl ? { start: addrHex(hl.start), end: addrHex(hl.end) } : null,
+      hex: pieces.map((p) => p.hex ?? '').join(''),
+    };
   }
 
   private async goTo(text: string): Promise<void> {

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { parseFromWebview } from '../../src/shared/protocol';
+import { hitPlace, hitPreview, MAX_MATCH_CHARS, previewStyle } from '../../src/shared/searchPreview';
+
+const hexOf = (b: Buffer | string, enc: BufferEncoding = 'utf8') => (typeof b === 'string' ? Buffer.from(b, enc) : b).toString('hex');
+
+describe('search results: how a hit reads on one line', () => {
+  it('picks the style from the query', () => {
+    assert.equal(previewStyle({ mode: 'hex' }), 'hex');
+    assert.equal(previewStyle({ mode: 'text' }), 'utf8');
+    assert.equal(previewStyle({ mode: 'text', encoding: 'utf16le' }), 'utf16');
+    assert.equal(previewStyle({ mode: 'regex' }), 'text');
+  });
+
+  it('shows text context byte by byte, non-printables as dots, and a UTF-8 match decoded', () => {
+    const p = hitPreview({ before: hexOf(Buffer.from([0, 0x41, 0x0a, 0xff])), match: hexOf('Grüße'), after: hexOf('!\u0001') }, 'utf8');
+    assert.deepEqual(p, { before: '.A..', match: 'Grüße', after: '!.' });
+    // A match that is not valid UTF-8 (a case-insensitive Latin-1 hit) falls back to bytes.
+    assert.equal(hitPreview({ before: '', match: 'ff41', after: '' }, 'utf8').match, '.A');
+  });
+
+  it('shows UTF-16 context in code units, aligned with the match', () => {
+    const p = hitPreview({ before: `00${hexOf('ab', 'utf16le')}`, match: hexOf('Grüße', 'utf16le'), after: `${hexOf('!', 'utf16le')}0000ff` }, 'utf16');
+    assert.deepEqual(p, { before: 'ab', match: 'Grüße', after: '!.' });
+  });
+
+  it('shows hex bytes for a hex search, and cuts a long match', () => {
+    assert.deepEqual(hitPreview({ before: '0001', match: 'deadbeef', after: 'ff' }, 'hex'), { before: '00 01', match: 'de ad be ef', after: 'ff' });
+    const long = hitPreview({ before: '', match: hexOf('x'.repeat(500)), after: '' }, 'text').match;
+    assert.equal(long.length, MAX_MATCH_CHARS);
+    assert.ok(long.endsWith('…'));
+  });
+
+  it('says where a hit is: protection, path or kind, offset', () => {
+    assert.equal(hitPlace({ vma: { prot: 'rw-p', kind: 'heap', path: '[heap]' }, vmaOffset: '0x1a2' }), 'rw-p [heap]+0x1a2');
+    assert.equal(hitPlace({ vma: { prot: 'rw-p', kind: 'anon_private', path: '' }, vmaOffset: '0x10' }), 'rw-p anon_private+0x10');
+    assert.equal(hitPlace({ vma: null, vmaOffset: null }), 'outside every VMA');
+  });
+});
+
+describe('protocol: what the webview says about a search', () => {
+  const revealed = { process: 1, cursor: '0x1000', highlight: { start: '0x1000', end: '0x1004' }, hex: 'deadbeef' };
+
+  it('accepts searchShown with or without where the memory view went', () => {
+    assert.deepEqual(parseFromWebview({ type: 'searchShown', ticket: 1, search: 2, listed: 3 }), { type: 'searchShown', ticket: 1, search: 2, listed: 3 });
+    assert.deepEqual(parseFromWebview({ type: 'searchShown', ticket: 1, search: 2, listed: 3, revealed, extra: 'x' }), { type: 'searchShown', ticket: 1, search: 2, listed: 3, revealed });
+    assert.deepEqual(parseFromWebview({ type: 'searchShown', ticket: 1, search: 2, listed: 0, revealed: { ...revealed, cursor: null, highlight: null, hex: '' } })?.type, 'searchShown');
+  });
+
+  it('refuses a malformed one', () => {
+    for (const bad of [
+      { type: 'searchShown', ticket: -1, search: 2, listed: 3 },
+      { type: 'searchShown', ticket: 1, search: '2', listed: 3 },
+      { type: 'searchShown', ticket: 1, search: 2 },
+      { type: 'searchShown', ticket: 1, search: 2, listed: 3, revealed: 'x' },
+      { type: 'searchShown', ticket: 1, search: 2, listed: 3, revealed: { ...revealed, cursor: 'nowhere' } },
+      { type: 'searchShown', ticket: 1, search: 2, listed: 3, revealed: { ...revealed, hex: '<script>' } },
+      { type: 'searchShown', ticket: 1, search: 2, listed: 3, revealed: { ...revealed, highlight: { start: '0x1' } } },
+      { type: 'request', id: 1, method: 'search' },
+    ]) {
+      assert.equal(parseFromWebview(bad), undefined, JSON.stringify(bad));
+    }
+    assert.deepEqual(parseFromWebview({ type: 'request', id: 1, method: 'cancelSearch', params: { search: 1 } }), { type: 'request', id: 1, method: 'cancelSearch', params: { search: 1 } });
+  });
+});
