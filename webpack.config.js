@@ -52,13 +52,13 @@ module.exports = (env, argv) => [
     plugins: [ignoreIconv, new webpack.BannerPlugin({ banner: '#!/usr/bin/env node', raw: true, entryOnly: true }), new ExecutableOutput()],
   },
   {
-    // The image editor's webview: browser code that imports only src/shared (never the image
-    // library), loaded under a CSP without 'unsafe-eval', hence no eval-based source maps.
+    // The webviews (the image editor, the compare editor): browser code that imports only src/shared
+    // (never the image library), loaded under a CSP without 'unsafe-eval', hence no eval-based source maps.
     ...common(argv),
     name: 'webview',
     target: 'web',
     devtool: 'source-map',
-    entry: { editor: './src/webviews/app/main.ts' },
+    entry: { editor: './src/webviews/app/main.ts', compare: './src/webviews/app/compareMain.ts' },
     output: { path: path.resolve(__dirname, 'dist', 'webview'), filename: '[name].js' },
     plugins: [],
     performance: { maxEntrypointSize: 100 * 1024, maxAssetSize: 100 * 1024, hints: 'error' },

@@ -4,6 +4,7 @@
 
 import * as vscode from 'vscode';
 import { checkpointCommand } from './checkpoint';
+import { compareCommand, compareWithSelectedCommand, selectForCompareCommand } from './compare';
 import { openImageCommand, revealInRecordsCommand } from './images';
 import { restoreCommand } from './restore';
 import { searchMemoryCommand, SearchMemoryArgs } from './search';
@@ -27,9 +28,8 @@ export const COMMANDS = {
 } as const;
 
 /**
- * Reserved for comparing images (issue 5): contributed in package.json, in the Explorer's and the
- * editor's menus, behind the context key ckptExplorer.compareAvailable, which is set once they are
- * registered.
+ * Comparing images: contributed in package.json, in the Explorer's and the editor's menus, behind
+ * the context key ckptExplorer.compareAvailable, which is set once they are registered.
  */
 export const COMPARE_COMMANDS = {
   compare: 'ckptExplorer.compare',
@@ -58,4 +58,8 @@ export function registerCommands(s: Services): void {
   reg(COMMANDS.showAllProcesses, () => s.processes.setShowAll(true));
   reg(COMMANDS.showOwnProcesses, () => s.processes.setShowAll(false));
   reg(COMMANDS.searchMemory, (arg, args) => searchMemoryCommand(s, arg, args as SearchMemoryArgs | undefined));
+  reg(COMPARE_COMMANDS.compare, (arg, all) => compareCommand(s, arg, all));
+  reg(COMPARE_COMMANDS.selectForCompare, (arg) => selectForCompareCommand(s, arg));
+  reg(COMPARE_COMMANDS.compareWithSelected, (arg) => compareWithSelectedCommand(s, arg));
+  void vscode.commands.executeCommand('setContext', 'ckptExplorer.compareAvailable', true);
 }

@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { Checkpointer, CheckpointerError, resolveCheckpointerBinary } from '../checkpointer';
 import type { ProcessesView } from '../views/processesView';
 import type { RecordsView } from '../views/recordsView';
+import type { ComparePanels } from '../webviews/comparePanels';
 import type { ImageEditorProvider } from '../webviews/imageEditorProvider';
 import { nativeBinaryOverride } from './settings';
 
@@ -11,6 +12,7 @@ export interface Services {
   context: vscode.ExtensionContext;
   log: vscode.LogOutputChannel;
   editors: ImageEditorProvider;
+  compares: ComparePanels;
   processes: ProcessesView;
   records: RecordsView;
 }

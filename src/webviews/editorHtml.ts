@@ -17,9 +17,10 @@ export function contentSecurityPolicy(cspSource: string, nonce: string): string 
   return ["default-src 'none'", `style-src ${cspSource}`, `script-src 'nonce-${nonce}'`].join('; ');
 }
 
-export function editorPage(webview: vscode.Webview, extensionUri: vscode.Uri, opts: { title: string; error?: string }): EditorPage {
+/** The page of a webview: the image editor's (editor.js, the default) or the compare editor's (compare.js). */
+export function editorPage(webview: vscode.Webview, extensionUri: vscode.Uri, opts: { title: string; error?: string; script?: 'editor.js' | 'compare.js' }): EditorPage {
   const nonce = randomBytes(18).toString('base64');
-  const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', 'editor.js'));
+  const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', opts.script ?? 'editor.js'));
   const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'editor.css'));
   const html = `<!DOCTYPE html>
 <html lang="en">

@@ -166,13 +166,15 @@ describe('the image editor and the views, in the browser', function () {
     }
   });
 
-  it('right-clicks an image in the Explorer: Restore, Verify, Reveal in Records', async () => {
+  it('right-clicks an image in the Explorer: Restore, Verify, Reveal in Records, Select Checkpoint for Compare', async () => {
     const page = wb!.page;
     await openView(page, 'Explorer');
     const menu = await contextMenuOf(page, treeItem(page, 'Explorer', 'ticker.ckpt'));
     try {
       for (const entry of ['Restore', 'Verify', 'Reveal in Records']) assert.ok(menu.entries.includes(entry), `no "${entry}" in ${JSON.stringify(menu.entries)}`);
-      assert.ok(!menu.entries.includes('Compare Checkpoints'), 'Compare is reserved until it exists');
+      // Comparing: one image can be selected for compare; Compare Checkpoints needs two selected.
+      assert.ok(menu.entries.includes('Select Checkpoint for Compare'), `no "Select Checkpoint for Compare" in ${JSON.stringify(menu.entries)}`);
+      assert.ok(!menu.entries.includes('Compare Checkpoints'), 'Compare Checkpoints is for two selected images');
       console.log(`    ${await wb!.screenshot('image-context-menu')}`);
     } finally {
       await menu.close();

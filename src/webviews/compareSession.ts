@@ -1,0 +1,290 @@
+// The host side of the compare editor: two opened images, their comparison (run once, with
+// progress and cancellation, by the image library's compareImages), and the answers to the compare
+// webview's requests. The ImageDiff stays here; the webview gets it in bounded pieces: one level of
+// rows at a time, one node's detail, its changed pages in pages, one page's bytes. Like
+// ImageRequests it has no vscode import, so the unit tests run it on real images.
+
+import * as path from 'path';
+import { CheckpointImage, compareImages, comparePageBytes, DIFF_KINDS, DiffNode, ImageDiff, ImageSide } from '../image';
+import {
+  CompareMethod,
+  CompareOverviewModel,
+  CompareRequest,
+  CompareRequestMap,
+  CompareSideModel,
+  CompareStatusModel,
+  DiffDetailModel,
+  DiffRowModel,
+  MAX_DIFF_ROWS_PER_REQUEST,
+  MAX_FIELDS_PER_NODE,
+  MAX_PAGES_PER_REQUEST,
+  PageRowModel,
+} from '../shared/compareProtocol';
+import { addrParam, intParam } from '../shared/protocol';
+
+/** A node of the diff with its place in the tree. */
+interface Flat {
+  node: DiffNode;
+  parent?: number;
+  children: number[];
+  pid?: number;
+  /** Pages before each range, for paging a VMA's changed pages (made on first use). */
+  pageStarts?: number[];
+}
+
+type Handlers = { [M in CompareMethod]: (params: CompareRequestMap[M]['params']) => Promise<CompareRequestMap[M]['result']> };
+
+export class CompareSession implements Handlers {
+  private _status: CompareStatusModel = { state: 'running', done: 0, total: 0 };
+  private diff?: ImageDiff;
+  private flat: Flat[] = [];
+  private roots: number[] = [];
+  private running?: Promise<CompareStatusModel>;
+  /** Requests answered, by method: the integration tests see that the webview asked. */
+  readonly served = new Map<CompareMethod, number>();
+
+  private constructor(
+    readonly a: CheckpointImage,
+    readonly b: CheckpointImage,
+  ) {}
+
+  /**
+   * Opens both images (headers only). With `order: 'time'` the earlier checkpoint becomes A, as two
+   * files picked together have no order of their own; with 'given' A is the first path.
+   */
+  static async open(pathA: string, pathB: string, order: 'given' | 'time' = 'given'): Promise<CompareSession> {
+    const a = await openNamed(pathA);
+    let b: CheckpointImage;
+    try {
+      b = await openNamed(pathB);
+    } catch (e) {
+      await a.close();
+      throw e;
+    }
+    return order === 'time' && b.head.timeNs < a.head.timeNs ? new CompareSession(b, a) : new CompareSession(a, b);
+  }
+
+  get pathA(): string {
+    return this.a.source.name;
+  }
+
+  get pathB(): string {
+    return this.b.source.name;
+  }
+
+  get status(): CompareStatusModel {
+    return this._status;
+  }
+
+  /** The comparison, once done. */
+  get result(): ImageDiff | undefined {
+    return this.diff;
+  }
+
+  /**
+   * Compares the images (again, when asked after a cancel); one run at a time, a second call joins
+   * the first. Never throws: a failure or a cancel is the resulting status.
+   */
+  run(opts: { signal?: AbortSignal; onProgress?: (s: CompareStatusModel) => void; pages?: 'auto' | 'bytes' } = {}): Promise<CompareStatusModel> {
+    if (this.running) return this.running;
+    this.diff = undefined;
+    this.flat = [];
+    this.roots = [];
+    this._status = { state: 'running', done: 0, total: 0 };
+    this.running = compareImages(this.a, this.b, {
+      pages: opts.pages,
+      signal: opts.signal,
+      onProgress: (p) => {
+        this._status = { state: 'running', done: p.done, total: p.total };
+        opts.onProgress?.(this._status);
+      },
+    })
+      .then(
+        (d): CompareStatusModel => {
+          this.diff = d;
+          this.index(d.nodes);
+          return { state: 'done' };
+        },
+        (e: unknown): CompareStatusModel =>
+          opts.signal?.aborted ? { state: 'cancelled' } : { state: 'failed', error: e instanceof Error ? e.message : String(e) },
+      )
+      .then((s) => {
+        this._status = s;
+        this.running = undefined;
+        return s;
+      });
+    return this.running;
+  }
+
+  /** Answers one request; throws (RangeError) with a message for the webview. */
+  handle(m: CompareRequest): Promise<unknown> {
+    this.served.set(m.method, (this.served.get(m.method) ?? 0) + 1);
+    const fn = (this as unknown as Record<string, (p: unknown) => Promise<unknown>>)[m.method];
+    return fn.call(this, m.params);
+  }
+
+  async overview(): Promise<CompareOverviewModel> {
+    const o: CompareOverviewModel = { a: sideModel(this.a), b: sideModel(this.b), status: this._status };
+    const d = this.diff;
+    if (d) {
+      o.result = {
+        same: d.same,
+        counts: DIFF_KINDS.map((kind) => ({ kind, ...d.counts.byKind[kind] })).filter((c) => c.added + c.removed + c.changed > 0),
+        pages: d.counts.pages,
+        total: d.counts.total,
+        pageMethod: d.pageMethod,
+        stats: d.stats,
+        problems: d.problems,
+      };
+    }
+    return o;
+  }
+
+  async children(params: CompareRequestMap['children']['params']): Promise<{ items: DiffRowModel[]; total: number }> {
+    this.needDiff();
+    const all = params.parent === undefined ? this.roots : this.entry(intParam(params, 'parent')!).children;
+    const offset = intParam(params, 'offset', { optional: true }) ?? 0;
+    const limit = intParam(params, 'limit', { optional: true, min: 1, max: MAX_DIFF_ROWS_PER_REQUEST }) ?? MAX_DIFF_ROWS_PER_REQUEST;
+    return { items: all.slice(offset, offset + limit).map((id) => this.row(id)), total: all.length };
+  }
+
+  async node(params: CompareRequestMap['node']['params']): Promise<DiffDetailModel> {
+    this.needDiff();
+    const id = intParam(params, 'id')!;
+    const f = this.entry(id);
+    const n = f.node;
+    const d: DiffDetailModel = {
+      row: this.row(id),
+      path: this.pathTo(id),
+      fields: n.fields.slice(0, MAX_FIELDS_PER_NODE).map((c) => ({ path: c.path, a: c.aText, b: c.bText, ...(c.bytes ? { bytes: c.bytes } : {}) })),
+    };
+    if (f.pid !== undefined) d.pid = f.pid;
+    if (n.fields.length > MAX_FIELDS_PER_NODE) d.moreFields = n.fields.length - MAX_FIELDS_PER_NODE;
+    if (n.vma) d.vma = { ...(n.vma.a ? { a: { ...n.vma.a } } : {}), ...(n.vma.b ? { b: { ...n.vma.b } } : {}) };
+    if (n.aspects) d.aspects = [...n.aspects];
+    if (n.registers) d.registers = n.registers.map((r) => ({ ...r }));
+    if (n.pages) {
+      const p = n.pages;
+      d.pages = { modified: p.modified, added: p.added, removed: p.removed, total: p.modified + p.added + p.removed, ranges: p.ranges.length };
+    }
+    return d;
+  }
+
+  async pages(params: CompareRequestMap['pages']['params']): Promise<{ items: PageRowModel[]; total: number }> {
+    this.needDiff();
+    const f = this.entry(intParam(params, 'id')!);
+    const offset = intParam(params, 'offset', { optional: true }) ?? 0;
+    const limit = intParam(params, 'limit', { optional: true, min: 1, max: MAX_PAGES_PER_REQUEST }) ?? MAX_PAGES_PER_REQUEST;
+    const ranges = f.node.pages?.ranges ?? [];
+    if (!f.pageStarts) {
+      let n = 0;
+      f.pageStarts = ranges.map((r) => {
+        const at = n;
+        n += r.pages;
+        return at;
+      });
+    }
+    const starts = f.pageStarts;
+    const total = ranges.length ? starts[starts.length - 1] + ranges[ranges.length - 1].pages : 0;
+    const items: PageRowModel[] = [];
+    // The range holding page `offset`, then page by page from there.
+    let lo = 0, hi = ranges.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    for (let i = lo; i < ranges.length && items.length < limit; i++) {
+      const r = ranges[i];
+      const size = (BigInt(r.end) - BigInt(r.start)) / BigInt(r.pages);
+      for (let k = Math.max(0, offset - starts[i]); k < r.pages && items.length < limit; k++) {
+        items.push({ addr: `0x${(BigInt(r.start) + BigInt(k) * size).toString(16)}`, change: r.change });
+      }
+    }
+    return { items, total };
+  }
+
+  async pageBytes(params: CompareRequestMap['pageBytes']['params']): Promise<CompareRequestMap['pageBytes']['result']> {
+    this.needDiff();
+    const f = this.entry(intParam(params, 'id')!);
+    const addr = addrParam(params, 'addr')!;
+    if (f.pid === undefined) throw new RangeError(`node ${params.id} is not in a process`);
+    return comparePageBytes(this.a, this.b, addr, { pid: f.pid });
+  }
+
+  /** The record of a node in image A or B, by file-order index, to open it there. */
+  recordIndex(id: number, side: 'a' | 'b'): number | undefined {
+    const n = this.flat[id]?.node;
+    const tag = side === 'a' ? n?.aTag : n?.bTag;
+    if (tag === undefined) return undefined;
+    return (side === 'a' ? this.a : this.b).byTag(tag)?.index;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.a.close(), this.b.close()]);
+  }
+
+  private needDiff(): void {
+    if (!this.diff) throw new RangeError(this._status.state === 'running' ? 'the comparison has not finished' : 'there is no comparison to show');
+  }
+
+  private entry(id: number): Flat {
+    const f = this.flat[id];
+    if (!f) throw new RangeError(`there is no difference #${id}`);
+    return f;
+  }
+
+  private row(id: number): DiffRowModel {
+    const f = this.flat[id];
+    const n = f.node;
+    const r: DiffRowModel = { id, kind: n.kind, key: n.key, label: n.label, change: n.change, childCount: f.children.length, fields: n.fields.length };
+    if (n.pages) r.pages = { modified: n.pages.modified, added: n.pages.added, removed: n.pages.removed };
+    return r;
+  }
+
+  private pathTo(id: number): number[] {
+    const out: number[] = [];
+    for (let p = this.flat[id].parent; p !== undefined; p = this.flat[p].parent) out.unshift(p);
+    return out;
+  }
+
+  private index(nodes: DiffNode[]): void {
+    const walk = (list: DiffNode[], parent: number | undefined, pid: number | undefined): number[] =>
+      list.map((node) => {
+        const id = this.flat.length;
+        const own = node.kind === 'process' ? Number.parseInt(node.key, 10) : pid;
+        const f: Flat = { node, parent, children: [], pid: Number.isSafeInteger(own) ? own : undefined };
+        this.flat.push(f);
+        f.children = walk(node.children, id, f.pid);
+        return id;
+      });
+    this.roots = walk(nodes, undefined, undefined);
+  }
+}
+
+/** Opens an image; a failure names the file, since a comparison has two. */
+async function openNamed(file: string): Promise<CheckpointImage> {
+  try {
+    return await CheckpointImage.open(file);
+  } catch (e) {
+    throw new Error(`${path.basename(file)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
+
+function sideModel(img: CheckpointImage): CompareSideModel {
+  const s: ImageSide = sideOf(img);
+  return { fileName: path.basename(s.name), path: s.name, size: s.size, time: s.time, checkpointer: s.checkpointer, pageSize: s.pageSize, processes: s.processes };
+}
+
+function sideOf(img: CheckpointImage): ImageSide {
+  const ms = img.head.timeNs / 1000000n;
+  return {
+    name: img.source.name,
+    size: img.source.size,
+    time: ms <= 8640000000000000n ? new Date(Number(ms)).toISOString() : 'out of range',
+    timeNs: img.head.timeNs.toString(),
+    checkpointer: img.head.checkpointer.value,
+    pageSize: img.head.pageSize,
+    processes: img.processes().length,
+  };
+}
