@@ -13,7 +13,7 @@ import type { Locator, Page } from 'playwright-core';
 import { makeRealPair, RealPair, RICH, writeRichPair } from '../support/imagePairs';
 import { onCleanup } from '../vscode/host/cleanup';
 import { ensureBuilt } from '../vscode/host/build';
-import { contextMenuOf, openView, pickQuickItem, runCommand, treeItem, webviewFrame, webviewText, Workbench, openWorkbench } from './workbench';
+import { contextMenuOf, openView, outputChannelText, pickQuickItem, runCommand, treeItem, webviewFrame, webviewText, Workbench, openWorkbench } from './workbench';
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
@@ -24,8 +24,9 @@ async function setTheme(page: Page, label: string): Promise<void> {
 }
 
 /**
- * The context menu of an item once it lists `entry`: the compare entries appear once the extension
- * has activated (it sets ckptExplorer.compareAvailable), which may be after the workbench is ready.
+ * The context menu of an item once it lists `entry` (the compare entries appear a moment after the
+ * extension sets ckptExplorer.compareAvailable). Retrying closes the menu with Escape, which also
+ * clears a multi-selection, so only the first try counts for one.
  */
 async function menuWith(page: Page, item: Locator, entry: string, timeout = 20_000): Promise<Awaited<ReturnType<typeof contextMenuOf>>> {
   const deadline = Date.now() + timeout;
@@ -60,6 +61,9 @@ describe('the compare editor, in the browser', function () {
     if (built.native) real = await makeRealPair(folder, built.native);
     writeRichPair(folder);
     wb = await openWorkbench({ folder });
+    // The compare entries appear once the extension has activated: wait for that, then hide the panel.
+    await outputChannelText(wb.page, 'Checkpoint Explorer', 'Checkpoint Explorer activated');
+    await runCommand(wb.page, 'View: Hide Panel');
     wb.page.on('console', (m) => {
       if (/Content Security Policy|Refused to (load|execute|apply)/i.test(m.text())) cspViolations.push(m.text());
     });
