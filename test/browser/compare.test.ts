@@ -13,7 +13,7 @@ import type { Locator, Page } from 'playwright-core';
 import { makeRealPair, RealPair, RICH, writeRichPair } from '../support/imagePairs';
 import { onCleanup } from '../vscode/host/cleanup';
 import { ensureBuilt } from '../vscode/host/build';
-import { contextMenuOf, openView, outputChannelText, pickQuickItem, runCommand, treeItem, webviewFrame, webviewText, Workbench, openWorkbench } from './workbench';
+import { contextMenuOf, openView, outputChannelText, pickQuickItem, runCommand, treeItem, waitForWorkbench, webviewFrame, webviewText, Workbench, openWorkbench } from './workbench';
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
@@ -187,6 +187,16 @@ describe('the compare editor, in the browser', function () {
     await rip.waitFor({ state: 'visible' });
     console.log(`    ${await wb!.screenshot('compare-registers-dark')}`);
     await setTheme(page, 'Light Modern');
+  });
+
+  it('comes back after the window reloads, compared again from the two paths it kept', async () => {
+    const page = wb!.page;
+    await page.locator('.tabs-container .tab', { hasText: 'rich-a.ckpt ↔ rich-b.ckpt' }).click();
+    await page.reload();
+    await waitForWorkbench(page);
+    await page.locator('.tabs-container .tab.active', { hasText: 'rich-a.ckpt ↔ rich-b.ckpt' }).waitFor({ state: 'visible', timeout: 30_000 });
+    const text = await webviewText(page, { expect: /1 thread changed, 1 VMA added/, timeout: 30_000 });
+    assert.match(text, /rich-a\.ckpt[\s\S]*rich-b\.ckpt/);
   });
 
   it('broke no rule of its Content-Security-Policy', () => {
