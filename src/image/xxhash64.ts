@@ -314,14 +314,16 @@ export function xxh64Blocks(data: Uint8Array, blockSize: number): Uint8Array {
 }
 
 /**
- * Page hashing without a copy: `fill` writes `bytes` bytes (whole pages) into the view of the
- * engine's memory it is given (e.g. a read from the file straight into it), then every page is
- * hashed. Returns the hashes (8 bytes LE per page), valid until the next call into this module.
+ * Page hashing without copying the pages: `fill` writes `bytes` bytes (whole pages) into the view
+ * of the engine's memory it is given (e.g. a read from the file straight into it), then every
+ * page is hashed. Returns the hashes (8 bytes LE per page) in an array of their own: a view into
+ * the engine would be overwritten by the next hash, which an `await` in between lets another
+ * caller run (two images verified at once reported each other's pages as damaged).
  */
 export function hashPagesInPlace(bytes: number, pageSize: number, fill: (into: Uint8Array) => void): Uint8Array {
   const count = Math.floor(bytes / pageSize);
   const mem = scratch(bytes + count * 8);
   fill(mem.subarray(0, bytes));
   engine().hashBlocks(0, count, pageSize, bytes);
-  return new Uint8Array(engine().mem.buffer, bytes, count * 8);
+  return new Uint8Array(engine().mem.buffer, bytes, count * 8).slice();
 }

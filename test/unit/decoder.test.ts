@@ -139,6 +139,22 @@ describe('decoder: a sound image', () => {
     assert.equal(thread.regs.r15, BIG_R15);
   });
 
+  it('verifies two images at once without mixing up their page hashes', async () => {
+    const image = (fill: number) => {
+      const w = ImageWriter.inMemory();
+      w.head();
+      const p = w.record('process', { pid: 1, nthreads: 0 });
+      const mm = w.record('mm', {}, { ptag: p });
+      // Several chunks per image, so that the two verifications take turns between reads.
+      w.pages(mm, [0, 1, 2, 3].map((k) => ({ vaddr: 0x100000n + BigInt(k) * 0x1000000n, data: new Uint8Array(64 * PAGE).fill(fill + k) })));
+      w.tail();
+      return CheckpointImage.open(w.bytes());
+    };
+    const [a, b] = await Promise.all([image(1), image(100)]);
+    const [ra, rb] = await Promise.all([verifyImage(a), verifyImage(b)]);
+    assert.deepEqual([ra.ok, rb.ok, ra.pagesChecked, rb.pagesChecked], [true, true, 256, 256], [...ra.problems, ...rb.problems].map((p) => p.message).join('\n'));
+  });
+
   it('re-encodes every decoded payload to the same bytes (round trip)', async () => {
     let checked = 0;
     for (const r of img.records) {
