@@ -3,6 +3,7 @@
 // process with thousands of changed VMAs). Keyboard as in VS Code's trees: arrows, Home/End,
 // Enter, with one tab stop; selection follows focus after a short pause.
 
+import { handleTreeKey } from './treeKeyboard';
 import type { CompareConnection } from './compareConnection';
 import { MAX_DIFF_ROWS_PER_REQUEST } from '../../shared/compareProtocol';
 import type { DiffRowModel } from '../../shared/compareProtocol';
@@ -199,42 +200,23 @@ export class DiffTree {
 
   private onKey(e: KeyboardEvent): void {
     const list = this.nodeLines();
-    const i = list.findIndex((n) => n.row.id === this.focused);
-    const cur = list[i];
+    const cur = list.find((n) => n.row.id === this.focused);
     if (!cur) return;
-    switch (e.key) {
-      case 'ArrowDown':
-        if (list[i + 1]) this.focusNode(list[i + 1]);
-        break;
-      case 'ArrowUp':
-        if (i > 0) this.focusNode(list[i - 1]);
-        break;
-      case 'Home':
-        this.focusNode(list[0]);
-        break;
-      case 'End':
-        this.focusNode(list[list.length - 1]);
-        break;
-      case 'ArrowRight':
-        if (cur.row.childCount > 0 && !cur.expanded) void this.expand(cur).then(() => this.refocus());
-        else if (cur.expanded && cur.children?.[0]) this.focusNode(cur.children[0]);
-        break;
-      case 'ArrowLeft':
-        if (cur.expanded) {
-          cur.expanded = false;
-          this.render();
-          this.refocus();
-        } else if (cur.parent) this.focusNode(cur.parent);
-        break;
-      case 'Enter':
-      case ' ':
+    const handled = handleTreeKey(e.key, list, cur, {
+      hasChildren: (n) => n.row.childCount > 0,
+      focus: (n) => this.focusNode(n),
+      expand: (n) => void this.expand(n).then(() => this.refocus()),
+      collapse: (n) => {
+        n.expanded = false;
+        this.render();
+        this.refocus();
+      },
+      activate: (n) => {
         if (this.timer) clearTimeout(this.timer);
-        this.select(cur.row.id, true, true);
-        break;
-      default:
-        return;
-    }
-    e.preventDefault();
+        this.select(n.row.id, true, true);
+      },
+    });
+    if (handled) e.preventDefault();
   }
 
   private onClick(e: MouseEvent): void {

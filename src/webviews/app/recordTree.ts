@@ -2,6 +2,7 @@
 // pages, for a node with thousands), with the keyboard behaviour of a tree (arrows, Home/End,
 // Enter) and a roving tab stop, so that Tab moves past it in one step.
 
+import { handleTreeKey } from './treeKeyboard';
 import type { RecordNodeModel } from '../../shared/models';
 import { MAX_CHILDREN_PER_REQUEST } from '../../shared/protocol';
 import type { HostConnection } from './connection';
@@ -217,42 +218,23 @@ export class RecordTree {
 
   private onKey(e: KeyboardEvent): void {
     const list = this.nodeRows();
-    const i = list.findIndex((n) => n.model.index === this.focused);
-    const cur = list[i];
+    const cur = list.find((n) => n.model.index === this.focused);
     if (!cur) return;
-    switch (e.key) {
-      case 'ArrowDown':
-        if (list[i + 1]) this.focusNode(list[i + 1]);
-        break;
-      case 'ArrowUp':
-        if (i > 0) this.focusNode(list[i - 1]);
-        break;
-      case 'Home':
-        this.focusNode(list[0]);
-        break;
-      case 'End':
-        this.focusNode(list[list.length - 1]);
-        break;
-      case 'ArrowRight':
-        if (cur.model.childCount > 0 && !cur.expanded) void this.expand(cur).then(() => this.refocus());
-        else if (cur.expanded && cur.children?.[0]) this.focusNode(cur.children[0]);
-        break;
-      case 'ArrowLeft':
-        if (cur.expanded) {
-          cur.expanded = false;
-          this.render();
-          this.refocus();
-        } else if (cur.parent) this.focusNode(cur.parent);
-        break;
-      case 'Enter':
-      case ' ':
+    const handled = handleTreeKey(e.key, list, cur, {
+      hasChildren: (n) => n.model.childCount > 0,
+      focus: (n) => this.focusNode(n),
+      expand: (n) => void this.expand(n).then(() => this.refocus()),
+      collapse: (n) => {
+        n.expanded = false;
+        this.render();
+        this.refocus();
+      },
+      activate: (n) => {
         if (this.selectTimer) clearTimeout(this.selectTimer);
-        this.select(cur.model.index, true);
-        break;
-      default:
-        return;
-    }
-    e.preventDefault();
+        this.select(n.model.index, true);
+      },
+    });
+    if (handled) e.preventDefault();
   }
 
   private refocus(): void {
