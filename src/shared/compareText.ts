@@ -1,22 +1,11 @@
-// Words for a comparison, shared by the compare editor's page and the unit tests: the summary line
-// (as `ckpt-inspect diff` prints it: "1 VMA changed, 1 page modified"), names of the kinds, and how
-// the pages were compared. Pure.
+// Words for the compare editor's page (the summary line, badges, how the pages were compared),
+// on top of the engine's own words for a comparison (src/image/diff/words.ts), which
+// `ckpt-inspect diff` uses too. Pure.
 
+import { countsText, pagesText, plural } from '../image/diff/words';
 import type { CompareResultModel, DiffRowModel, KindCountModel } from './compareProtocol';
 
-/** Singular and plural names of the kinds of differences. */
-export const KIND_NAMES: Record<string, [string, string]> = {
-  image: ['image header', 'image headers'],
-  process: ['process', 'processes'],
-  thread: ['thread', 'threads'],
-  mm: ['memory descriptor', 'memory descriptors'],
-  vma: ['VMA', 'VMAs'],
-  fd: ['fd', 'fds'],
-  signal: ['signal handler', 'signal handlers'],
-  rlimit: ['rlimit', 'rlimits'],
-  'pending-signal': ['pending signal', 'pending signals'],
-  unsupported: ['unsupported item', 'unsupported items'],
-};
+export { KIND_NAMES, kindNames, pagesText, plural } from '../image/diff/words';
 
 /** Badge text of a kind in the tree. */
 export const KIND_BADGES: Record<string, string> = {
@@ -50,34 +39,11 @@ export function kindTitle(kind: string): string {
   return KIND_TITLES[kind] ?? kind;
 }
 
-export function plural(n: number, names: [string, string]): string {
-  return `${n.toLocaleString('en-US')} ${n === 1 ? names[0] : names[1]}`;
-}
-
-export function kindNames(kind: string): [string, string] {
-  return KIND_NAMES[kind] ?? [kind, `${kind}s`];
-}
-
-/** "2 pages modified, 1 page only in B". */
-export function pagesText(p: { modified: number; added: number; removed: number }): string {
-  const parts: string[] = [];
-  if (p.modified) parts.push(`${plural(p.modified, ['page', 'pages'])} modified`);
-  if (p.added) parts.push(`${plural(p.added, ['page', 'pages'])} only in B`);
-  if (p.removed) parts.push(`${plural(p.removed, ['page', 'pages'])} only in A`);
-  return parts.join(', ');
-}
-
 /** "1 VMA changed, 1 thread added, 1 page modified", or that the images are the same. */
 export function summaryLine(r: Pick<CompareResultModel, 'same' | 'counts' | 'pages'>): string {
   if (r.same) return 'The images are the same.';
-  const parts: string[] = [];
-  for (const c of r.counts as KindCountModel[]) {
-    for (const change of ['added', 'removed', 'changed'] as const) if (c[change]) parts.push(`${plural(c[change], kindNames(c.kind))} ${change}`);
-  }
-  const pages = pagesText(r.pages);
-  if (pages) parts.push(pages);
   // A process that differs only in what it holds is a container, not counted: say so rather than nothing.
-  return parts.length ? parts.join(', ') : 'The images differ only in what their processes hold.';
+  return countsText(r.counts as KindCountModel[], r.pages) || 'The images differ only in what their processes hold.';
 }
 
 /** "Pages compared by page hash: 1,234 pages in 3 ms, no page data read". */

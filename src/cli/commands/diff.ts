@@ -3,7 +3,7 @@
 // VMA from the page hashes. Exit status as diff(1): 0 the same, 1 different, 2 trouble (an
 // image cannot be opened, or records of either could not be read and were left out).
 
-import { CheckpointImage, compareImages, DiffKind, DiffNode, FieldChange, formatBytes, ImageDiff, PageDiff } from '../../image';
+import { CheckpointImage, compareImages, countsText, DiffNode, FieldChange, formatBytes, ImageDiff, pagesText } from '../../image';
 import type { Command } from '../ckptInspect';
 import { CliError, EXIT_ERROR, EXIT_NO, EXIT_OK } from '../output';
 
@@ -31,25 +31,9 @@ export const diffCommand: Command = {
   },
 };
 
-/** Names of the kinds in the summary line, singular and plural. */
-const KIND_NAMES: Record<DiffKind, [string, string]> = {
-  image: ['image header', 'image headers'],
-  process: ['process', 'processes'],
-  thread: ['thread', 'threads'],
-  mm: ['memory descriptor', 'memory descriptors'],
-  vma: ['VMA', 'VMAs'],
-  fd: ['fd', 'fds'],
-  signal: ['signal handler', 'signal handlers'],
-  rlimit: ['rlimit', 'rlimits'],
-  'pending-signal': ['pending signal', 'pending signals'],
-  unsupported: ['unsupported item', 'unsupported items'],
-};
-
 const MARK = { added: '+', removed: '-', changed: '~' } as const;
 /** Page ranges listed per VMA in text; JSON lists them all. */
 const MAX_RANGES_SHOWN = 16;
-
-const plural = (n: number, [one, many]: [string, string]) => `${n} ${n === 1 ? one : many}`;
 
 function fieldText(f: FieldChange): string {
   if (f.bytes) {
@@ -59,14 +43,6 @@ function fieldText(f: FieldChange): string {
   }
   const side = (text: string) => text || '(absent)';
   return `${f.path}: ${side(f.aText)} -> ${side(f.bText)}`;
-}
-
-function pagesText(p: PageDiff): string {
-  const parts: string[] = [];
-  if (p.modified) parts.push(`${plural(p.modified, ['page', 'pages'])} modified`);
-  if (p.added) parts.push(`${plural(p.added, ['page', 'pages'])} only in B`);
-  if (p.removed) parts.push(`${plural(p.removed, ['page', 'pages'])} only in A`);
-  return parts.join(', ');
 }
 
 function nodeLines(n: DiffNode, indent: string, out: string[]): void {
@@ -92,13 +68,8 @@ export function diffText(d: ImageDiff): string[] {
   if (d.same) return [];
   const out = [`--- ${d.a.name}  ${d.a.time}  ${formatBytes(d.a.size)}`, `+++ ${d.b.name}  ${d.b.time}  ${formatBytes(d.b.size)}`];
   for (const n of d.nodes) nodeLines(n, '', out);
-  const parts: string[] = [];
-  for (const [kind, c] of Object.entries(d.counts.byKind) as [DiffKind, { added: number; removed: number; changed: number }][]) {
-    for (const change of ['added', 'removed', 'changed'] as const) if (c[change]) parts.push(`${plural(c[change], KIND_NAMES[kind])} ${change}`);
-  }
-  const pages = pagesText({ ...d.counts.pages, ranges: [] });
-  if (pages) parts.push(pages);
+  const counts = countsText(Object.entries(d.counts.byKind).map(([kind, c]) => ({ kind, ...c })), d.counts.pages);
   const how = d.pageMethod === 'hashes' ? 'by page hash' : d.pageMethod === 'bytes' ? `by reading ${formatBytes(d.stats.bytesRead)} of pages` : d.pageMethod === 'mixed' ? `by hash and by reading ${formatBytes(d.stats.bytesRead)}` : '';
-  out.push('', `${parts.join(', ')}${how ? `; pages compared ${how}` : ''}`);
+  out.push('', `${counts}${how ? `; pages compared ${how}` : ''}`);
   return out;
 }
