@@ -1,11 +1,16 @@
 // The host side of an image editor's memory search: one search at a time per editor (a new one
-// ends the one before), run by the image library's searchMemory on the extension host. The engine
-// yields to the event loop every few MiB, so the editor's other requests are answered while it
-// runs. Hits go to the webview in batches (at most every FLUSH_MS, or every FLUSH_HITS hits),
-// progress at most every FLUSH_MS, and one end event. Like ImageRequests it has no vscode import,
-// so the unit tests run it on real images.
+// ends the one before). Each search runs the image library's searchMemory in a worker thread
+// (src/image/search/searchWorker.ts), which opens the image itself: a regular expression that
+// backtracks for minutes inside one read holds up only that thread, never the extension host, and
+// Cancel terminates the worker at once. The worker posts hits in batches (at most every FLUSH_MS,
+// or every FLUSH_HITS hits) and progress at most every FLUSH_MS; they go on to the webview as
+// they come, then one end event. Like ImageRequests it has no vscode import, so the unit tests run
+// it on real images, with the worker's TypeScript source.
 
-import { CheckpointImage, compileQuery, searchMemory, SearchHit, SearchPatternError, SearchQuery } from '../image';
+import * as path from 'path';
+import type { Worker } from 'worker_threads';
+import { CheckpointImage, compileQuery, FileByteSource, SearchPatternError, SearchQuery } from '../image';
+import { SearchJob, searchWorkerAt, SearchWorkerFactory, SearchWorkerMessage } from '../image/search/searchWorkerProtocol';
 import type { SearchEndModel, SearchHitModel, SearchProgressModel } from '../shared/models';
 import {
   HostEvent,
@@ -23,14 +28,36 @@ const FLUSH_MS = 100;
 const FLUSH_HITS = 250;
 /** Hits kept on the host for the Search Memory command's answer; the webview gets them all. */
 const KEEP_HITS = 10_000;
+/**
+ * A regular expression whose worker reports nothing for this long is stuck backtracking: the
+ * search ends as failed. The worker reports at least every few MiB it gets through, so a slow
+ * but sound expression over a large image is never cut short.
+ */
+const REGEX_STALL_MS = 30_000;
+
+/** The worker beside the extension's bundle: dist/searchWorker.js next to dist/extension.js. */
+const bundledWorker = searchWorkerAt(path.join(__dirname, 'searchWorker.js'));
 
 export type SearchEvent = Extract<HostEvent, { type: 'searchHits' | 'searchProgress' | 'searchEnd' }>;
 
+type StopStatus = 'cancelled' | 'failed';
+
 interface Running {
   id: number;
-  abort: AbortController;
   hits: SearchHitModel[];
+  /** Ends the search now, with this status, terminating its worker (or before it starts one). */
+  stop(status: StopStatus, error?: string): void;
+  /** Ended before its worker started. */
+  stopped?: { status: StopStatus; error?: string };
+  /** Resolves once the end event is sent and the worker has exited. */
   done: Promise<SearchEndModel>;
+}
+
+export interface ImageSearchOptions {
+  /** Starts the worker for a search (default: dist/searchWorker.js beside the bundle). */
+  startWorker?: SearchWorkerFactory;
+  /** Regular expressions: end a search whose worker reports nothing for this long (default 30 s; 0: never). */
+  regexStallMs?: number;
 }
 
 /** A checked query, or a RangeError / SearchPatternError naming what is wrong with it. */
@@ -54,11 +81,17 @@ export class ImageSearch {
   /** The hits (the first KEEP_HITS) and end of finished searches, by id, for the command's answer. */
   private readonly finished = new Map<number, { hits: SearchHitModel[]; end: SearchEndModel }>();
   private pids?: Map<number, number>;
+  private readonly startWorker: SearchWorkerFactory;
+  private readonly regexStallMs: number;
 
   constructor(
     readonly image: CheckpointImage,
     private readonly emit: (e: SearchEvent) => void,
-  ) {}
+    opts: ImageSearchOptions = {},
+  ) {
+    this.startWorker = opts.startWorker ?? bundledWorker;
+    this.regexStallMs = opts.regexStallMs ?? REGEX_STALL_MS;
+  }
 
   /** Answers a search request; throws (RangeError, SearchPatternError) with a message for the webview. */
   handle(m: Extract<RequestMessage, { method: SearchMethod }>): Promise<unknown> {
@@ -77,21 +110,29 @@ export class ImageSearch {
       pid = (await this.image.decodeAs(r, 'process')).pid;
     }
     compileQuery(query); // a bad pattern is an answer to this request, not an end event
+    const pids = await this.processIndexes();
+    const job: SearchJob = { image: await this.imageForWorker(), query, pid, context, maxHits, flushMs: FLUSH_MS, flushHits: FLUSH_HITS };
     this.cancelRunning();
     const id = this.nextId++;
-    const abort = new AbortController();
-    const running: Running = { id, abort, hits: [], done: Promise.resolve(undefined as never) };
+    const running: Running = {
+      id,
+      hits: [],
+      stop: (status, error) => void (running.stopped ??= { status, error }),
+      done: Promise.resolve(undefined as never),
+    };
     // Started after this request's answer is on its way, so that every event of a search follows it.
-    running.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.run(running, query, { pid, context, maxHits }));
+    const stallMs = query.mode === 'regex' ? this.regexStallMs : 0;
+    running.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.run(running, job, pids, stallMs));
     this.running = running;
     return { search: id };
   }
 
   async cancelSearch(params: RequestParams<'cancelSearch'>): Promise<RequestResult<'cancelSearch'>> {
     const id = intParam(params, 'search')!;
-    if (this.running?.id !== id) return { cancelled: false };
-    this.running.abort.abort();
-    await this.running.done;
+    const r = this.running;
+    if (r?.id !== id) return { cancelled: false };
+    r.stop('cancelled');
+    await r.done;
     return { cancelled: true };
   }
 
@@ -110,76 +151,93 @@ export class ImageSearch {
   }
 
   private cancelRunning(): void {
-    this.running?.abort.abort();
+    this.running?.stop('cancelled');
     this.running = undefined;
   }
 
-  private async processIndexOf(pid: number): Promise<number> {
+  /** Process record index by pid, for the hits' `process`. */
+  private async processIndexes(): Promise<Map<number, number>> {
     if (!this.pids) {
-      this.pids = new Map();
-      for (const r of this.image.processes()) this.pids.set((await this.image.decodeAs(r, 'process')).pid, r.index);
+      const pids = new Map<number, number>();
+      for (const r of this.image.processes()) pids.set((await this.image.decodeAs(r, 'process')).pid, r.index);
+      this.pids = pids;
     }
-    return this.pids.get(pid) ?? -1;
+    return this.pids;
   }
 
-  private async run(r: Running, query: SearchQuery, opts: { pid?: number; context: number; maxHits: number }): Promise<SearchEndModel> {
+  /** A file image by its path; an image held in memory (the unit tests') as a copy of its bytes. */
+  private async imageForWorker(): Promise<SearchJob['image']> {
+    const src = this.image.source;
+    if (src instanceof FileByteSource) return { path: src.name, size: src.size };
+    return { bytes: new Uint8Array(await src.read(0, src.size)) };
+  }
+
+  private run(r: Running, job: SearchJob, pids: Map<number, number>, stallMs: number): Promise<SearchEndModel> {
     const t0 = performance.now();
-    let batch: SearchHitModel[] = [];
     let progress: SearchProgressModel = { scannedBytes: 0, totalBytes: 0, hits: 0 };
-    let lastFlush = t0;
-    let lastProgress = 0;
     let count = 0;
-    const flush = () => {
-      if (batch.length) this.emit({ type: 'searchHits', search: r.id, hits: batch });
-      batch = [];
-      lastFlush = performance.now();
-    };
+    let ended: SearchEndModel | undefined;
     const end = (status: SearchEndModel['status'], error?: string): SearchEndModel => {
-      flush();
+      if (ended) return ended;
       const e: SearchEndModel = { status, ...progress, hits: count, ms: Math.round(performance.now() - t0) };
       if (error) e.error = error;
+      ended = e;
       this.finished.set(r.id, { hits: r.hits.slice(0, KEEP_HITS), end: e });
       if (this.finished.size > 4) this.finished.delete(this.finished.keys().next().value as number);
       if (this.running === r) this.running = undefined;
       this.emit({ type: 'searchEnd', search: r.id, end: e });
       return e;
     };
+    if (r.stopped) return Promise.resolve(end(r.stopped.status, r.stopped.error));
+    let worker: Worker;
     try {
-      const it = searchMemory(this.image, query, {
-        pid: opts.pid,
-        context: opts.context,
-        maxHits: opts.maxHits,
-        signal: r.abort.signal,
-        onProgress: (p) => {
-          progress = { scannedBytes: p.scannedBytes, totalBytes: p.totalBytes, hits: p.hits };
-          const now = performance.now();
-          if (now - lastProgress >= FLUSH_MS) {
-            lastProgress = now;
-            flush();
-            this.emit({ type: 'searchProgress', search: r.id, progress });
-          }
-        },
-      });
-      for (;;) {
-        const next = await it.next();
-        if (next.done) {
-          progress = { scannedBytes: next.value.scannedBytes, totalBytes: next.value.totalBytes, hits: next.value.hits };
-          return end(next.value.truncated ? 'truncated' : 'done');
-        }
-        const hit = await this.hitModel(next.value);
-        count++;
-        if (r.hits.length < KEEP_HITS) r.hits.push(hit);
-        batch.push(hit);
-        progress = { ...progress, hits: count };
-        if (batch.length >= FLUSH_HITS || performance.now() - lastFlush >= FLUSH_MS) flush();
-      }
+      worker = this.startWorker(job);
     } catch (e) {
-      if (r.abort.signal.aborted) return end('cancelled');
-      return end('failed', e instanceof Error ? e.message : String(e));
+      return Promise.resolve(end('failed', e instanceof Error ? e.message : String(e)));
     }
-  }
-
-  private async hitModel(h: SearchHit): Promise<SearchHitModel> {
-    return { ...h, process: await this.processIndexOf(h.pid) };
+    let stall: NodeJS.Timeout | undefined;
+    const watch = () => {
+      if (stallMs <= 0) return;
+      clearTimeout(stall);
+      stall = setTimeout(() => r.stop('failed', `the regular expression made no progress in ${stallMs / 1000} s: it backtracks too much (nested repeats such as (a+)+ do); try a simpler one`), stallMs);
+    };
+    r.stop = (status, error) => {
+      end(status, error);
+      clearTimeout(stall);
+      void worker.terminate();
+    };
+    watch();
+    worker.on('message', (m: SearchWorkerMessage) => {
+      if (ended) return;
+      watch();
+      switch (m.type) {
+        case 'hits': {
+          const hits = m.hits.map((h): SearchHitModel => ({ ...h, process: pids.get(h.pid) ?? -1 }));
+          count += hits.length;
+          for (const h of hits) if (r.hits.length < KEEP_HITS) r.hits.push(h);
+          progress = { ...progress, hits: count };
+          this.emit({ type: 'searchHits', search: r.id, hits });
+          break;
+        }
+        case 'progress':
+          progress = { scannedBytes: m.progress.scannedBytes, totalBytes: m.progress.totalBytes, hits: count };
+          this.emit({ type: 'searchProgress', search: r.id, progress });
+          break;
+        case 'end':
+          progress = { scannedBytes: m.progress.scannedBytes, totalBytes: m.progress.totalBytes, hits: count };
+          end(m.truncated ? 'truncated' : 'done');
+          break;
+        case 'failed':
+          end('failed', m.error);
+          break;
+      }
+    });
+    worker.on('error', (e) => end('failed', e.message));
+    return new Promise((resolve) => {
+      worker.on('exit', (code) => {
+        clearTimeout(stall);
+        resolve(end('failed', `the search stopped unexpectedly (its worker exited with code ${code})`));
+      });
+    });
   }
 }

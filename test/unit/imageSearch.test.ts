@@ -1,25 +1,38 @@
-// The host side of the editor's memory search (ImageSearch), on real images: what it sends the
-// webview, in what order, with what bounds; one search at a time; and the editor's other requests
-// answered while a long search runs.
+// The host side of the editor's memory search (ImageSearch), on real images, each search in a worker
+// thread started from the TypeScript source: what it sends the webview, in what order, with what
+// bounds; one search at a time; and the editor's other requests answered while a long search runs.
 
 import assert from 'node:assert/strict';
 import { CheckpointImage, SearchPatternError } from '../../src/image';
 import type { SearchEndModel, SearchHitModel } from '../../src/shared/models';
 import { ImageRequests } from '../../src/webviews/imageRequests';
-import { ImageSearch, SearchEvent } from '../../src/webviews/imageSearch';
+import { ImageSearch, ImageSearchOptions, SearchEvent } from '../../src/webviews/imageSearch';
 import { BigImage, writeBigImage } from '../support/bigImage';
+import { sourceSearchWorker } from '../support/searchWorkers';
 import { buildSample, HEAP, HEAP_STRING, HEAP_STRING_ADDR, PAGE } from '../support/sampleImage';
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
+async function until(what: string, probe: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!probe()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((res) => setTimeout(res, 5));
+  }
+}
+
 /** An ImageSearch whose events are recorded, with a way to wait for a search's end. */
-function recorder(img: CheckpointImage): { search: ImageSearch; events: SearchEvent[]; end(id: number): Promise<SearchEndModel>; hits(id: number): SearchHitModel[] } {
+function recorder(img: CheckpointImage, opts: ImageSearchOptions = {}): { search: ImageSearch; events: SearchEvent[]; end(id: number): Promise<SearchEndModel>; hits(id: number): SearchHitModel[] } {
   const events: SearchEvent[] = [];
   const waiting = new Map<number, (e: SearchEndModel) => void>();
-  const search = new ImageSearch(img, (e) => {
-    events.push(e);
-    if (e.type === 'searchEnd') waiting.get(e.search)?.(e.end);
-  });
+  const search = new ImageSearch(
+    img,
+    (e) => {
+      events.push(e);
+      if (e.type === 'searchEnd') waiting.get(e.search)?.(e.end);
+    },
+    { startWorker: sourceSearchWorker, ...opts },
+  );
   return {
     search,
     events,
@@ -115,8 +128,8 @@ describe('editor search on a 1 GiB image', function () {
   it('reports progress, and a new search ends the one before (cancelled)', async () => {
     const r = recorder(img);
     const first = (await r.search.search({ query: { mode: 'regex', pattern: 'l[a-z]+t page' }, maxHits: 10 })).search;
-    // Let it run a little, then start another.
-    await new Promise((res) => setTimeout(res, 300));
+    // Let it run a little (its worker starts, opens the image and reports progress), then start another.
+    await until('progress of the first search', () => r.events.some((e) => e.type === 'searchProgress' && e.search === first));
     const second = (await r.search.search({ query: { mode: 'text', pattern: big.marker }, maxHits: 10 })).search;
     const e1 = await r.end(first);
     assert.equal(e1.status, 'cancelled');
