@@ -1,14 +1,20 @@
 // The host side of the editor's memory search (ImageSearch), on real images, each search in a worker
 // thread started from the TypeScript source: what it sends the webview, in what order, with what
-// bounds; one search at a time; and the editor's other requests answered while a long search runs.
+// bounds; one search at a time; the editor's other requests answered while a long search runs; a
+// regular expression that never finishes, cancelled at once; and the same hits as the engine.
 
 import assert from 'node:assert/strict';
-import { CheckpointImage, SearchPatternError } from '../../src/image';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { CheckpointImage, searchAll, SearchPatternError, SearchQuery } from '../../src/image';
+import { searchWorkerAt } from '../../src/image/search/searchWorkerProtocol';
 import type { SearchEndModel, SearchHitModel } from '../../src/shared/models';
 import { ImageRequests } from '../../src/webviews/imageRequests';
 import { ImageSearch, ImageSearchOptions, SearchEvent } from '../../src/webviews/imageSearch';
 import { BigImage, writeBigImage } from '../support/bigImage';
-import { sourceSearchWorker } from '../support/searchWorkers';
+import { HOSTILE_MARKER, HOSTILE_PID, HOSTILE_REGEX, hostileImageBytes, hostileMarkerAddr, writeHostileImage } from '../support/hostileImage';
+import { openFds, sourceSearchWorker, threadCount, watchWorkers } from '../support/searchWorkers';
 import { buildSample, HEAP, HEAP_STRING, HEAP_STRING_ADDR, PAGE } from '../support/sampleImage';
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
@@ -19,6 +25,20 @@ async function until(what: string, probe: () => boolean, ms = 10_000): Promise<v
     if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((res) => setTimeout(res, 5));
   }
+}
+
+/** Runs a 10 ms timer for `ms`: how late it fired at worst, and how often it fired. */
+async function timerLag(ms: number): Promise<{ worst: number; ticks: number }> {
+  let worst = 0;
+  let ticks = 0;
+  const stop = performance.now() + ms;
+  while (performance.now() < stop) {
+    const t0 = performance.now();
+    await new Promise((res) => setTimeout(res, 10));
+    worst = Math.max(worst, performance.now() - t0 - 10);
+    ticks++;
+  }
+  return { worst, ticks };
 }
 
 /** An ImageSearch whose events are recorded, with a way to wait for a search's end. */
@@ -164,5 +184,167 @@ describe('editor search on a 1 GiB image', function () {
     assert.deepEqual(await r.search.cancelSearch({ search }), { cancelled: true });
     assert.equal((await r.end(search)).status, 'cancelled');
     assert.deepEqual(await r.search.cancelSearch({ search }), { cancelled: false });
+  });
+});
+
+describe('editor search in a worker thread: a regular expression that never finishes', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let file: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-search-worker-'));
+    file = writeHostileImage(dir);
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('leaves the extension host turning while it backtracks, and Cancel ends it within a second, its worker gone', async () => {
+    const img = await CheckpointImage.open(file);
+    try {
+      const watched = watchWorkers();
+      const r = recorder(img, { startWorker: watched.start });
+      const threads = threadCount();
+      const fds = openFds();
+      const { search } = await r.search.search({ query: { mode: 'regex', pattern: HOSTILE_REGEX }, maxHits: 10 });
+      const worker = await watched.online(0);
+      assert.equal(threadCount(), threads + 1, 'the search runs on one more thread');
+      // Meanwhile the host's timers fire on time, while the worker's thread is busy all the time.
+      const lag = await timerLag(1500);
+      const elu = worker.performance.eventLoopUtilization();
+      console.log(`      (1.5 s of backtracking: a 10 ms timer fired ${lag.ticks} times, at worst ${lag.worst.toFixed(1)} ms late; the worker's thread ${(elu.utilization * 100).toFixed(1)}% busy)`);
+      assert.ok(lag.worst < 100, `the host's event loop was held up for ${lag.worst.toFixed(0)} ms`);
+      assert.ok(lag.ticks >= 50, `a 10 ms timer fired only ${lag.ticks} times in 1.5 s`);
+      assert.ok(elu.utilization > 0.5, `the worker was idle (${elu.utilization}): it is not backtracking`);
+      assert.equal(r.search.runningSearch, search);
+      assert.ok(!r.events.some((e) => e.type === 'searchEnd'), 'it ran on, with no end');
+      const t0 = performance.now();
+      assert.deepEqual(await r.search.cancelSearch({ search }), { cancelled: true });
+      const cancelMs = performance.now() - t0;
+      console.log(`      (Cancel: the end event sent and the worker exited in ${cancelMs.toFixed(1)} ms)`);
+      assert.ok(cancelMs < 1000, `Cancel took ${cancelMs.toFixed(0)} ms`);
+      const end = await r.end(search);
+      assert.equal(end.status, 'cancelled');
+      assert.equal(end.hits, 0);
+      assert.equal(r.events.filter((e) => e.type === 'searchEnd').length, 1, 'one end event');
+      assert.equal(watched.live(), 0, 'the worker exited');
+      assert.equal(worker.threadId, -1);
+      assert.equal(threadCount(), threads, 'its thread is gone');
+      assert.ok(openFds() <= fds, `the worker's file descriptors are closed (${fds} before, ${openFds()} after)`);
+      assert.equal(r.search.runningSearch, undefined);
+    } finally {
+      await img.close();
+    }
+  });
+
+  it('is ended by the next search, which finds its hits; then no worker is left', async () => {
+    // An image held in memory: the worker gets its bytes rather than a path.
+    const img = await CheckpointImage.open(hostileImageBytes());
+    const watched = watchWorkers();
+    const r = recorder(img, { startWorker: watched.start });
+    const first = (await r.search.search({ query: { mode: 'regex', pattern: HOSTILE_REGEX }, maxHits: 10 })).search;
+    await watched.online(0);
+    await new Promise((res) => setTimeout(res, 500));
+    assert.equal(r.search.runningSearch, first);
+    const t0 = performance.now();
+    const second = (await r.search.search({ query: { mode: 'text', pattern: HOSTILE_MARKER }, maxHits: 10 })).search;
+    const e1 = await r.end(first);
+    const endedIn = performance.now() - t0;
+    console.log(`      (the first search ended ${endedIn.toFixed(1)} ms after the second was asked for)`);
+    assert.equal(e1.status, 'cancelled');
+    assert.ok(endedIn < 1000, `the first search ended ${endedIn.toFixed(0)} ms after the second started`);
+    const e2 = await r.end(second);
+    assert.equal(e2.status, 'done', JSON.stringify(e2));
+    assert.equal(e2.scannedBytes, 64 * 4096);
+    assert.deepEqual(r.hits(second).map((h) => [h.address, h.pid, h.process]), [[hex(hostileMarkerAddr()), HOSTILE_PID, img.processes()[0].index]]);
+    assert.ok(!r.events.slice(r.events.findIndex((e) => e.type === 'searchEnd' && e.search === first) + 1).some((e) => e.search === first), 'nothing of the first after its end');
+    assert.equal(watched.workers.length, 2, 'one worker per search');
+    await until('both workers to exit', () => watched.live() === 0, 5000);
+    assert.deepEqual(watched.workers.map((w) => w.threadId), [-1, -1]);
+  });
+
+  it('ends as failed, with a reason, when the expression makes no progress for the cap (a backstop)', async () => {
+    const img = await CheckpointImage.open(hostileImageBytes());
+    const watched = watchWorkers();
+    const r = recorder(img, { startWorker: watched.start, regexStallMs: 2000 });
+    const t0 = performance.now();
+    const { search } = await r.search.search({ query: { mode: 'regex', pattern: HOSTILE_REGEX }, maxHits: 10 });
+    const end = await r.end(search);
+    const ms = performance.now() - t0;
+    assert.equal(end.status, 'failed');
+    assert.match(end.error ?? '', /no progress in 2 s: it backtracks too much/);
+    assert.ok(ms >= 2000 && ms < 4000, `it ended after ${ms.toFixed(0)} ms`);
+    await until('the worker to exit', () => watched.live() === 0, 2000);
+    // The editor searches on: a sound expression over the same memory.
+    const ok = (await r.search.search({ query: { mode: 'regex', pattern: 'a{4}END' }, maxHits: 10 })).search;
+    assert.equal((await r.end(ok)).status, 'done');
+    assert.deepEqual(r.hits(ok).map((h) => h.address), [hex(hostileMarkerAddr() - 4n)]);
+  });
+});
+
+describe('editor search in a worker thread: the same answers as the engine in process', function () {
+  this.timeout(30_000);
+  const queries: SearchQuery[] = [
+    { mode: 'text', pattern: HEAP_STRING },
+    { mode: 'text', pattern: 'HELLO from', ignoreCase: true },
+    { mode: 'text', pattern: 'heap', encoding: 'utf16le' },
+    { mode: 'hex', pattern: '00 07 ?? 15' },
+    { mode: 'regex', pattern: 'h[a-z]+o f' },
+    { mode: 'regex', pattern: 'API_[A-Z]+' },
+  ];
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-search-same-'));
+    fs.writeFileSync(path.join(dir, 'sample.ckpt'), buildSample().bytes);
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  for (const where of ['in memory', 'in a file'] as const) {
+    it(`finds exactly the engine's hits, as plain data, for an image ${where}`, async () => {
+      const img = await CheckpointImage.open(where === 'in memory' ? buildSample().bytes : path.join(dir, 'sample.ckpt'));
+      try {
+        const watched = watchWorkers();
+        const r = recorder(img, { startWorker: watched.start });
+        const proc = img.processes()[0].index;
+        let total = 0;
+        for (const query of queries) {
+          const expected = await searchAll(img, query, { context: 12, maxHits: 40 });
+          const { search } = await r.search.search({ query, maxHits: 40, context: 12 });
+          const end = await r.end(search);
+          assert.equal(end.status, expected.truncated ? 'truncated' : 'done', JSON.stringify(query));
+          assert.equal(end.scannedBytes, expected.scannedBytes);
+          assert.equal(end.totalBytes, expected.totalBytes);
+          assert.deepEqual(r.hits(search), expected.hits.map((h) => ({ ...h, process: proc })), JSON.stringify(query));
+          assert.deepEqual((await r.search.result(search))?.hits, r.hits(search));
+          total += expected.hits.length;
+        }
+        assert.ok(total > queries.length, `the queries found ${total} hits: too few to compare`);
+        assert.deepEqual(JSON.parse(JSON.stringify(r.events)), r.events, 'events are plain JSON');
+        await until('the workers to exit', () => watched.live() === 0, 5000);
+        assert.equal(watched.workers.length, queries.length);
+      } finally {
+        await img.close();
+      }
+    });
+  }
+
+  it('fails a search, with a reason, when the worker cannot start or the file changed on disk', async () => {
+    const copy = path.join(dir, 'changing.ckpt');
+    fs.writeFileSync(copy, buildSample().bytes);
+    const img = await CheckpointImage.open(copy);
+    try {
+      const missing = recorder(img, { startWorker: searchWorkerAt(path.join(dir, 'no-such-worker.js')) });
+      const a = (await missing.search.search({ query: { mode: 'text', pattern: 'hello' }, maxHits: 10 })).search;
+      const e1 = await missing.end(a);
+      assert.equal(e1.status, 'failed');
+      assert.match(e1.error ?? '', /no-such-worker/);
+      fs.appendFileSync(copy, Buffer.alloc(4096));
+      const changed = recorder(img, { startWorker: sourceSearchWorker });
+      const b = (await changed.search.search({ query: { mode: 'text', pattern: 'hello' }, maxHits: 10 })).search;
+      const e2 = await changed.end(b);
+      assert.equal(e2.status, 'failed');
+      assert.match(e2.error ?? '', /changed on disk/);
+      assert.equal(changed.hits(b).length, 0, 'nothing searched in the changed file');
+    } finally {
+      await img.close();
+    }
   });
 });
