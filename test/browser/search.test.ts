@@ -1,7 +1,8 @@
 // Search memory in the image editor, as a person uses it in code-server and headless Chromium: type
 // a string a live process planted, see the result (address, VMA, context with the match), click it
 // and land on that address in the memory view with the match highlighted; UTF-16 and hex with
-// wildcards; a long search over 2 GiB that leaves the editor answering, and its Cancel.
+// wildcards; a long search over 2 GiB that leaves the editor answering, and its Cancel; Cancel of a
+// regular expression that would never finish.
 
 import * as assert from 'assert';
 import * as fs from 'fs';
@@ -9,6 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { FrameLocator, Page } from 'playwright-core';
 import { BigImage, writeBigImage } from '../support/bigImage';
+import { HOSTILE_MARKER, HOSTILE_REGEX, writeHostileImage } from '../support/hostileImage';
 import { makeRealPair, RealPair } from '../support/imagePairs';
 import { ACROSS, WIDE } from '../unit/diffRealTarget';
 import { onCleanup } from '../vscode/host/cleanup';
@@ -50,6 +52,7 @@ describe('search memory in the image editor, in the browser', function () {
     dropFolder = onCleanup(() => fs.rmSync(folder, { recursive: true, force: true }));
     if (built.native) real = await makeRealPair(folder, built.native, ['planted.ckpt', 'planted-again.ckpt']);
     big = writeBigImage(2, { dir: folder });
+    writeHostileImage(folder);
     wb = await openWorkbench({ folder });
     wb.page.on('console', (m) => {
       if (/Content Security Policy|Refused to (load|execute|apply)/i.test(m.text())) cspViolations.push(m.text());
@@ -151,6 +154,29 @@ describe('search memory in the image editor, in the browser', function () {
     await hit.click();
     await frame.locator('.memory-pane .hex-status').filter({ hasText: `address ${hex(big!.markerAddr + 4n)}:` }).waitFor({ state: 'visible', timeout: 10_000 });
     console.log(`    ${await wb!.screenshot('search-big-image')}`);
+  });
+
+  it('stops a regular expression that would never finish when Cancel is clicked, the editor answering meanwhile', async () => {
+    const page = wb!.page;
+    await openFile(page, 'hostile.ckpt');
+    await webviewText(page, { expect: /hostile\s+pid 666/, timeout: 30_000 });
+    const frame = webviewFrame(page);
+    // (a+)+b over memory full of 'a': its worker would backtrack for ever.
+    await search(frame, HOSTILE_REGEX, { mode: 'Regex' });
+    const message = frame.locator('.search-message');
+    await message.filter({ hasText: /^Searching…/ }).waitFor({ state: 'visible', timeout: 15_000 });
+    await frame.locator('.pane-tab', { hasText: /^Records$/ }).click();
+    await frame.locator('.tree-row', { has: frame.locator('.badge', { hasText: /^TAIL$/ }) }).click();
+    await frame.locator('.detail-title .badge', { hasText: /^TAIL$/ }).waitFor({ state: 'visible', timeout: 5000 });
+    await frame.locator('.pane-tab', { hasText: /^Search memory$/ }).click();
+    assert.match(await message.innerText(), /^Searching…/, 'the search was still running while the record was shown');
+    const t0 = Date.now();
+    await frame.locator('.search-row button', { hasText: 'Cancel' }).click();
+    await message.filter({ hasText: /^Cancelled at \d+%: 0 results$/ }).waitFor({ state: 'visible', timeout: 2000 });
+    console.log(`    (Cancel clicked to "Cancelled" shown: ${Date.now() - t0} ms)`);
+    // The editor searches on.
+    await search(frame, HOSTILE_MARKER);
+    await frame.locator('.search-message', { hasText: /^1 result in / }).waitFor({ state: 'visible', timeout: 15_000 });
   });
 
   it('broke no rule of its Content-Security-Policy', () => {
