@@ -13,15 +13,9 @@ import type { Locator, Page } from 'playwright-core';
 import { makeRealPair, RealPair, RICH, writeRichPair } from '../support/imagePairs';
 import { onCleanup } from '../vscode/host/cleanup';
 import { ensureBuilt } from '../vscode/host/build';
-import { contextMenuOf, openView, outputChannelText, pickQuickItem, runCommand, treeItem, waitForWorkbench, webviewFrame, webviewText, Workbench, openWorkbench } from './workbench';
+import { contextMenuOf, openView, outputChannelText, runCommand, treeItem, waitForWorkbench, webviewFrame, webviewText, Workbench, openWorkbench, screenshotFailures, setColorTheme } from './workbench';
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
-
-async function setTheme(page: Page, label: string): Promise<void> {
-  await runCommand(page, 'Preferences: Color Theme');
-  await pickQuickItem(page, label);
-  await page.waitForTimeout(800);
-}
 
 /**
  * The context menu of an item once it lists `entry` (the compare entries appear a moment after the
@@ -52,7 +46,6 @@ describe('the compare editor, in the browser', function () {
   let folder: string;
   let real: RealPair | undefined;
   let dropFolder = (): void => undefined;
-  const cspViolations: string[] = [];
 
   before(async () => {
     const built = ensureBuilt();
@@ -64,14 +57,9 @@ describe('the compare editor, in the browser', function () {
     // The compare entries appear once the extension has activated: wait for that, then hide the panel.
     await outputChannelText(wb.page, 'Checkpoint Explorer', 'Checkpoint Explorer activated');
     await runCommand(wb.page, 'View: Hide Panel');
-    wb.page.on('console', (m) => {
-      if (/Content Security Policy|Refused to (load|execute|apply)/i.test(m.text())) cspViolations.push(m.text());
-    });
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && wb) console.log(`    failure screenshot: ${await wb.screenshot(`FAILED-${this.currentTest.title}`)}`);
-  });
+  screenshotFailures(() => wb);
 
   after(async () => {
     await wb?.close();
@@ -146,10 +134,10 @@ describe('the compare editor, in the browser', function () {
     assert.ok((await frame.locator('.hd-hex.b .x.d').count()) > ps / 2, 'most bytes of the page changed');
     assert.match(await frame.locator('.hd-live').innerText(), /^Change 1 of \d+: /);
     console.log(`    ${await wb!.screenshot('compare-real-page-light')}`);
-    await setTheme(page, 'Dark Modern');
+    await setColorTheme(page, 'Dark Modern');
     await frame.locator('body.vscode-dark').waitFor({ state: 'attached' });
     console.log(`    ${await wb!.screenshot('compare-real-page-dark')}`);
-    await setTheme(page, 'Light Modern');
+    await setColorTheme(page, 'Light Modern');
   });
 
   it('compares with Select Checkpoint for Compare and Compare with Selected Checkpoint: registers side by side, changed ones marked', async () => {
@@ -182,11 +170,11 @@ describe('the compare editor, in the browser', function () {
     await page.keyboard.press('Home');
     await frame.locator('.detail-title .badge', { hasText: /^PROCESS$/ }).waitFor({ state: 'visible' });
     assert.strictEqual(await frame.locator('.diff-row[tabindex="0"]').count(), 1);
-    await setTheme(page, 'Dark Modern');
+    await setColorTheme(page, 'Dark Modern');
     await frame.locator('.diff-row', { hasText: `thread ${RICH.worker}` }).click();
     await rip.waitFor({ state: 'visible' });
     console.log(`    ${await wb!.screenshot('compare-registers-dark')}`);
-    await setTheme(page, 'Light Modern');
+    await setColorTheme(page, 'Light Modern');
   });
 
   it('comes back after the window reloads, compared again from the two paths it kept', async () => {
@@ -200,6 +188,6 @@ describe('the compare editor, in the browser', function () {
   });
 
   it('broke no rule of its Content-Security-Policy', () => {
-    assert.deepStrictEqual(cspViolations, []);
+    assert.deepStrictEqual(wb!.cspViolations, []);
   });
 });

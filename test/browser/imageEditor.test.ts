@@ -8,20 +8,13 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { Page } from 'playwright-core';
 import { ensureBuilt } from '../vscode/host/build';
 import { buildSample } from '../support/sampleImage';
 import { killQuietly, startTicker, Ticker } from '../support/ticker';
-import { contextMenuOf, openFile, openView, pickQuickItem, runCommand, treeItem, viewPane, webviewFrame, webviewText, Workbench, openWorkbench } from './workbench';
+import { contextMenuOf, openFile, openView, runCommand, treeItem, viewPane, webviewFrame, webviewText, Workbench, openWorkbench, screenshotFailures, setColorTheme } from './workbench';
 
 /** Hex rows as the webview shows them: an address, then 16 bytes in hex. */
 const HEX_ROW = /^[0-9a-f]{8,16}\s+(?:[0-9a-f]{2}\s+){16}/m;
-
-async function setTheme(page: Page, label: string): Promise<void> {
-  await runCommand(page, 'Preferences: Color Theme');
-  await pickQuickItem(page, label);
-  await page.waitForTimeout(800);
-}
 
 describe('the image editor and the views, in the browser', function () {
   this.timeout(180_000);
@@ -29,7 +22,6 @@ describe('the image editor and the views, in the browser', function () {
   let folder: string;
   let ticker: Ticker | undefined;
   let madeBy: 'ckpt' | 'test-writer';
-  const cspViolations: string[] = [];
   let restoredPid: number | undefined;
 
   before(async () => {
@@ -48,15 +40,9 @@ describe('the image editor and the views, in the browser', function () {
       madeBy = 'test-writer';
     }
     wb = await openWorkbench({ folder });
-    // The webview's page runs under a strict CSP; anything it refuses shows up in the console.
-    wb.page.on('console', (m) => {
-      if (/Content Security Policy|Refused to (load|execute|apply)/i.test(m.text())) cspViolations.push(m.text());
-    });
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && wb) console.log(`    failure screenshot: ${await wb.screenshot(`FAILED-${this.currentTest.title}`)}`);
-  });
+  screenshotFailures(() => wb);
 
   after(async () => {
     await wb?.close();
@@ -187,17 +173,17 @@ describe('the image editor and the views, in the browser', function () {
     const frame = webviewFrame(page);
     const background = () => frame.locator('body').evaluate((b) => getComputedStyle(b).backgroundColor);
     const light = await background();
-    await setTheme(page, 'Dark Modern');
+    await setColorTheme(page, 'Dark Modern');
     await frame.locator('body.vscode-dark').waitFor({ state: 'attached' });
     const dark = await background();
     assert.notStrictEqual(dark, light);
     await frame.locator('.tree-row', { has: frame.locator('.badge', { hasText: /^PROCESS$/ }) }).click();
     await frame.locator('.field-row').first().waitFor({ state: 'visible' });
     console.log(`    ${await wb!.screenshot('editor-dark')}`);
-    await setTheme(page, 'Dark High Contrast');
+    await setColorTheme(page, 'Dark High Contrast');
     await frame.locator('body.vscode-high-contrast').waitFor({ state: 'attached' });
     console.log(`    ${await wb!.screenshot('editor-high-contrast')}`);
-    await setTheme(page, 'Light Modern');
+    await setColorTheme(page, 'Light Modern');
   });
 
   it("restores from the editor's Restore button: the new process's output in a terminal named after it", async function () {
@@ -219,6 +205,6 @@ describe('the image editor and the views, in the browser', function () {
   });
 
   it('broke no rule of its Content-Security-Policy', () => {
-    assert.deepStrictEqual(cspViolations, []);
+    assert.deepStrictEqual(wb!.cspViolations, []);
   });
 });

@@ -8,22 +8,16 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { FrameLocator, Page } from 'playwright-core';
+import type { FrameLocator } from 'playwright-core';
 import { BigImage, writeBigImage } from '../support/bigImage';
 import { HOSTILE_MARKER, HOSTILE_REGEX, writeHostileImage } from '../support/hostileImage';
 import { makeRealPair, RealPair } from '../support/imagePairs';
 import { ACROSS, WIDE } from '../unit/diffRealTarget';
 import { onCleanup } from '../vscode/host/cleanup';
 import { ensureBuilt } from '../vscode/host/build';
-import { openFile, pickQuickItem, runCommand, webviewFrame, webviewText, Workbench, openWorkbench } from './workbench';
+import { openFile, webviewFrame, webviewText, Workbench, openWorkbench, screenshotFailures, setColorTheme } from './workbench';
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
-
-async function setTheme(page: Page, label: string): Promise<void> {
-  await runCommand(page, 'Preferences: Color Theme');
-  await pickQuickItem(page, label);
-  await page.waitForTimeout(800);
-}
 
 /** Opens the Search memory tab of the editor in front and searches. */
 async function search(frame: FrameLocator, pattern: string, opts: { mode?: 'Text' | 'Hex' | 'Regex'; utf16?: boolean } = {}): Promise<void> {
@@ -44,7 +38,6 @@ describe('search memory in the image editor, in the browser', function () {
   let real: RealPair | undefined;
   let big: BigImage | undefined;
   let dropFolder = (): void => undefined;
-  const cspViolations: string[] = [];
 
   before(async () => {
     const built = ensureBuilt();
@@ -54,14 +47,9 @@ describe('search memory in the image editor, in the browser', function () {
     big = writeBigImage(2, { dir: folder });
     writeHostileImage(folder);
     wb = await openWorkbench({ folder });
-    wb.page.on('console', (m) => {
-      if (/Content Security Policy|Refused to (load|execute|apply)/i.test(m.text())) cspViolations.push(m.text());
-    });
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && wb) console.log(`    failure screenshot: ${await wb.screenshot(`FAILED-${this.currentTest.title}`)}`);
-  });
+  screenshotFailures(() => wb);
 
   after(async () => {
     await wb?.close();
@@ -96,10 +84,10 @@ describe('search memory in the image editor, in the browser', function () {
     const cursorRow = frame.locator('.memory-pane .hex-row', { has: frame.locator('.b.cur') });
     assert.strictEqual(await cursorRow.getAttribute('data-addr'), (across - (across % 16n)).toString(16));
     console.log(`    ${await wb!.screenshot('search-jump-light')}`);
-    await setTheme(page, 'Dark Modern');
+    await setColorTheme(page, 'Dark Modern');
     await frame.locator('body.vscode-dark').waitFor({ state: 'attached' });
     console.log(`    ${await wb!.screenshot('search-jump-dark')}`);
-    await setTheme(page, 'Light Modern');
+    await setColorTheme(page, 'Light Modern');
   });
 
   it('finds UTF-16 text and hex bytes with wildcards; Enter on a result jumps too', async function () {
@@ -180,6 +168,6 @@ describe('search memory in the image editor, in the browser', function () {
   });
 
   it('broke no rule of its Content-Security-Policy', () => {
-    assert.deepStrictEqual(cspViolations, []);
+    assert.deepStrictEqual(wb!.cspViolations, []);
   });
 });

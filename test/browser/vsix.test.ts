@@ -9,7 +9,7 @@ import * as path from 'path';
 import { ensureBuilt } from '../vscode/host/build';
 import { onCleanup } from '../vscode/host/cleanup';
 import { repoRoot } from '../vscode/host/provision';
-import { extensionId, openWorkbench, outputChannelText, Workbench } from './workbench';
+import { extensionId, openWorkbench, outputChannelText, Workbench, screenshotFailures } from './workbench';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string };
 
@@ -31,9 +31,7 @@ describe('the packaged VSIX', function () {
     assert.strictEqual(r.status, 0, `vsce package failed:\n${r.stdout}${r.stderr}`);
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && wb) console.log(`    failure screenshot: ${await wb.screenshot(`FAILED-${this.currentTest.title}`)}`);
-  });
+  screenshotFailures(() => wb);
 
   after(async () => {
     await wb?.close();

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { onCleanup } from '../vscode/host/cleanup';
-import { contextMenuOf, openWith, openWorkbench, outputChannelText, treeItem, webviewText, Workbench } from './workbench';
+import { contextMenuOf, openWith, openWorkbench, outputChannelText, treeItem, webviewText, Workbench, screenshotFailures } from './workbench';
 
 describe('the workbench with the extension under development', function () {
   this.timeout(120_000);
@@ -23,9 +23,7 @@ describe('the workbench with the extension under development', function () {
     wb = await openWorkbench({ folder });
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && wb) console.log(`    failure screenshot: ${await wb.screenshot(`FAILED-${this.currentTest.title}`)}`);
-  });
+  screenshotFailures(() => wb);
 
   after(async () => {
     await wb?.close();

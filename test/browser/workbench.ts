@@ -39,6 +39,11 @@ export interface WorkbenchOptions {
 export interface Workbench {
   page: Page;
   server: CodeServer;
+  /**
+   * What Chromium refused under a Content-Security-Policy (the webviews' console reaches the page's),
+   * collected from the moment the workbench is ready: a test of a webview asserts it stays empty.
+   */
+  readonly cspViolations: string[];
   /** Saves a PNG of the whole window as NN-name.png in screenshotDir(); returns its path. */
   screenshot(name: string): Promise<string>;
   close(): Promise<void>;
@@ -56,10 +61,15 @@ export async function openWorkbench(o: WorkbenchOptions): Promise<Workbench> {
     const page = browser.context.pages()[0] ?? (await browser.context.newPage());
     await page.goto(server.workbenchUrl({ folder: o.folder, extensionDevelopmentPath: o.development === false ? undefined : repoRoot }));
     await waitForWorkbench(page);
+    const cspViolations: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy|Refused to (load|execute|apply)/i.test(m.text())) cspViolations.push(m.text());
+    });
     const b = browser;
     return {
       page,
       server,
+      cspViolations,
       async screenshot(name: string): Promise<string> {
         const file = path.join(screenshotDir(), `${String(++shots).padStart(2, '0')}-${name.replace(/[^\w.-]+/g, '-')}.png`);
         await page.screenshot({ path: file });
@@ -75,6 +85,14 @@ export async function openWorkbench(o: WorkbenchOptions): Promise<Workbench> {
     await server.stop();
     throw e;
   }
+}
+
+/** Registers a mocha afterEach hook in the calling suite: a failed test leaves a screenshot named after it. */
+export function screenshotFailures(workbench: () => Workbench | undefined): void {
+  afterEach(async function () {
+    const wb = workbench();
+    if (this.currentTest?.state === 'failed' && wb) console.log(`    failure screenshot: ${await wb.screenshot(`FAILED-${this.currentTest.title}`)}`);
+  });
 }
 
 /**
@@ -105,6 +123,13 @@ export async function pickQuickItem(page: Page, label: string, timeout = 15_000)
   await row.waitFor({ state: 'visible', timeout });
   await row.click();
   await box.waitFor({ state: 'hidden', timeout }).catch(() => undefined);
+}
+
+/** Switches the color theme by its label (e.g. "Dark Modern") and lets the webviews repaint. */
+export async function setColorTheme(page: Page, label: string): Promise<void> {
+  await runCommand(page, 'Preferences: Color Theme');
+  await pickQuickItem(page, label);
+  await page.waitForTimeout(800);
 }
 
 /**
