@@ -3,17 +3,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { main } from '../../src/cli/ckptInspect';
-import { BufferedOutput } from '../../src/cli/output';
+import { runInspect } from '../support/inspect';
 import { flipByte, rawRecords } from '../support/imageEdit';
 import { buildSample, HEAP_STRING, HEAP_STRING_ADDR } from '../support/sampleImage';
 import { RecordType } from '../../src/image';
-
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const o = new BufferedOutput();
-  const code = await main(args, o);
-  return { code, out: o.out, err: o.err };
-}
 
 describe('ckpt-inspect', () => {
   let dir: string;
@@ -31,7 +24,7 @@ describe('ckpt-inspect', () => {
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('show prints the summary and the record tree', async () => {
-    const r = await run('show', good);
+    const r = await runInspect('show', good);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /^.*good\.ckpt: ckpt image 1\.0, x86_64, kernel 6\.18\.0-test, host testhost$/m);
     assert.match(r.out, /^  process 4242 "demo": "demo" "--interval" "5"$/m);
@@ -43,7 +36,7 @@ describe('ckpt-inspect', () => {
   });
 
   it('show -v prints decoded fields under each record', async () => {
-    const r = await run('show', '-v', good);
+    const r = await runInspect('show', '-v', good);
     assert.equal(r.code, 0);
     assert.match(r.out, /r15: 0xfedcba9876543211/);
     assert.match(r.out, /\[nofile\]:/);
@@ -51,7 +44,7 @@ describe('ckpt-inspect', () => {
   });
 
   it('json gives the whole decode with 64-bit values as strings', async () => {
-    const r = await run('json', good);
+    const r = await runInspect('json', good);
     assert.equal(r.code, 0, r.err);
     const doc = JSON.parse(r.out);
     assert.equal(doc.summary.processes[0].pid, 4242);
@@ -67,40 +60,40 @@ describe('ckpt-inspect', () => {
   });
 
   it('verify exits 0 on a sound image and 1 with the problems on a damaged one', async () => {
-    const ok = await run('verify', good);
+    const ok = await runInspect('verify', good);
     assert.equal(ok.code, 0);
     assert.match(ok.out, /^OK: 21 records, 4 pages \(16 KiB\) in \d+ ms$/m);
-    const bad = await run('verify', damaged);
+    const bad = await runInspect('verify', damaged);
     assert.equal(bad.code, 1);
     assert.match(bad.out, /^error: record #12 PAGES \(tag 13\), file offset 0x[0-9a-f]+: page at 0x55555555a000 does not match its hash in pagemap tag 11$/m);
     assert.match(bad.out, /^DAMAGED: 1 problems; checked/m);
-    const json = JSON.parse((await run('verify', '--format=json', damaged)).out);
+    const json = JSON.parse((await runInspect('verify', '--format=json', damaged)).out);
     assert.equal(json.ok, false);
     assert.equal(json.problems[0].code, 'bad-page-hash');
   });
 
   it('pages hexdumps memory by address and says where there is none', async () => {
-    const r = await run('pages', good, '--addr', `0x${HEAP_STRING_ADDR.toString(16)}`, '--len', String(HEAP_STRING.length));
+    const r = await runInspect('pages', good, '--addr', `0x${HEAP_STRING_ADDR.toString(16)}`, '--len', String(HEAP_STRING.length));
     assert.equal(r.code, 0, r.err);
     const ascii = r.out.trim().split('\n').map((l) => l.slice(l.indexOf('|') + 1, l.lastIndexOf('|'))).join('');
     assert.equal(ascii, HEAP_STRING);
     assert.match(r.out, /^000055555555afec  68 65 6c 6c 6f 20 66 72  6f 6d 20 74 68 65 20 68  \|hello from the h\|$/m);
-    const gap = await run('pages', good, '--addr', '0x55555557aff0', '--len', '32');
+    const gap = await runInspect('pages', good, '--addr', '0x55555557aff0', '--len', '32');
     assert.equal(gap.out, '000055555557aff0-000055555557b000  mapped, not in the image (never touched, zero, or clean file pages) in [heap]\n000055555557b000-000055555557b010  not mapped\n');
   });
 
   it('errors exit 2 with one clear line', async () => {
-    const missing = await run('show', path.join(dir, 'nope.ckpt'));
+    const missing = await runInspect('show', path.join(dir, 'nope.ckpt'));
     assert.equal(missing.code, 2);
     assert.match(missing.err, /^ckpt-inspect: ENOENT: no such file or directory, open '.*nope\.ckpt'\n$/);
     const notImage = path.join(dir, 'x.ckpt');
     fs.writeFileSync(notImage, 'hello, this is not an image at all, not at all');
-    const bad = await run('verify', notImage);
+    const bad = await runInspect('verify', notImage);
     assert.equal(bad.code, 2);
     assert.equal(bad.err, `ckpt-inspect: record #0, field 'magic', file offset 0x20: not a ckpt image: the head magic "CKPTIMG\\n" is missing\n`);
-    assert.equal((await run('frobnicate')).code, 2);
-    assert.equal((await run('pages', good)).code, 2);
-    assert.match((await run('pages', good, '--addr', 'zz')).err, /address 'zz' is not a number/);
+    assert.equal((await runInspect('frobnicate')).code, 2);
+    assert.equal((await runInspect('pages', good)).code, 2);
+    assert.match((await runInspect('pages', good, '--addr', 'zz')).err, /address 'zz' is not a number/);
   });
 
   it('runs as the bundled executable', function () {

@@ -2,16 +2,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { main } from '../../src/cli/ckptInspect';
-import { BufferedOutput } from '../../src/cli/output';
+import { runInspect } from '../support/inspect';
 import { CheckpointImage, compareImages, RecordType } from '../../src/image';
 import { baseSpec, buildImage, copySpec, ImageSpec, PAGE } from './diffImages';
-
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const o = new BufferedOutput();
-  const code = await main(args, o);
-  return { code, out: o.out, err: o.err };
-}
 
 describe('ckpt-inspect diff', () => {
   let dir: string;
@@ -41,14 +34,14 @@ describe('ckpt-inspect diff', () => {
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('exits 0 and prints nothing for images that are the same', async () => {
-    assert.deepEqual(await run('diff', a, same), { code: 0, out: '', err: '' });
-    const json = await run('diff', a, same, '--format=json');
+    assert.deepEqual(await runInspect('diff', a, same), { code: 0, out: '', err: '' });
+    const json = await runInspect('diff', a, same, '--format=json');
     assert.equal(json.code, 0);
     assert.equal(JSON.parse(json.out).same, true);
   });
 
   it('exits 1 and prints the differences as a tree with a summary', async () => {
-    const r = await run('diff', a, changed);
+    const r = await runInspect('diff', a, changed);
     assert.equal(r.code, 1, r.err);
     assert.equal(r.err, '');
     const lines = r.out.split('\n');
@@ -71,13 +64,13 @@ describe('ckpt-inspect diff', () => {
   });
 
   it('--bytes compares page bytes and says so', async () => {
-    const r = await run('diff', '--bytes', a, changed);
+    const r = await runInspect('diff', '--bytes', a, changed);
     assert.equal(r.code, 1);
     assert.match(r.out, /2 pages modified; pages compared by reading 96 KiB of pages\n$/);
   });
 
   it('--format=json prints the whole comparison as plain JSON', async () => {
-    const r = await run('diff', a, changed, '--format=json');
+    const r = await runInspect('diff', a, changed, '--format=json');
     assert.equal(r.code, 1);
     const doc = JSON.parse(r.out);
     const ia = await CheckpointImage.open(a), ib = await CheckpointImage.open(changed);
@@ -89,18 +82,18 @@ describe('ckpt-inspect diff', () => {
   });
 
   it('exits 2 on errors: a missing image, a wrong argument count, a bad --format, a damaged image', async () => {
-    const missing = await run('diff', a, path.join(dir, 'nope.ckpt'));
+    const missing = await runInspect('diff', a, path.join(dir, 'nope.ckpt'));
     assert.equal(missing.code, 2);
     assert.match(missing.err, /ENOENT/);
-    const one = await run('diff', a);
+    const one = await runInspect('diff', a);
     assert.equal(one.code, 2);
     assert.match(one.err, /expected two images/);
-    const fmt = await run('diff', a, same, '--format=yaml');
+    const fmt = await runInspect('diff', a, same, '--format=yaml');
     assert.equal(fmt.code, 2);
     assert.match(fmt.err, /--format must be text or json/);
     const notImage = path.join(dir, 'text.ckpt');
     fs.writeFileSync(notImage, 'this is not a checkpoint image at all, just some text');
-    const bad = await run('diff', a, notImage);
+    const bad = await runInspect('diff', a, notImage);
     assert.equal(bad.code, 2);
     assert.match(bad.err, /not a ckpt image/);
     // A damaged record: the rest is still compared and printed, and the exit status says trouble.
@@ -110,7 +103,7 @@ describe('ckpt-inspect diff', () => {
     new DataView(bytes.buffer).setUint32(fd.payloadOffset + 48, 0xffff, true);
     const damaged = path.join(dir, 'damaged.ckpt');
     fs.writeFileSync(damaged, bytes);
-    const r = await run('diff', a, damaged);
+    const r = await runInspect('diff', a, damaged);
     assert.equal(r.code, 2);
     assert.match(r.out, /^  - fd 1 \/tmp\/demo\.log$/m);
     assert.match(r.err, /^ckpt-inspect diff: B: record #\d+ FD .*path\.len.*\(left out of the comparison\)$/m);

@@ -2,15 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { main } from '../../src/cli/ckptInspect';
-import { BufferedOutput } from '../../src/cli/output';
+import { runInspect } from '../support/inspect';
 import { buildSample, HEAP_STRING, HEAP_STRING_ADDR, SECRET_ENV } from '../support/sampleImage';
-
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const o = new BufferedOutput();
-  const code = await main(args, o);
-  return { code, out: o.out, err: o.err };
-}
 
 describe('ckpt-inspect search', () => {
   let dir: string;
@@ -25,7 +18,7 @@ describe('ckpt-inspect search', () => {
   const addr = `0x${HEAP_STRING_ADDR.toString(16)}`;
 
   it('prints each match with its address, VMA and a hexdump of the context; exit 0', async () => {
-    const r = await run('search', image, 'hello from the heap', '--context', '4');
+    const r = await runInspect('search', image, 'hello from the heap', '--context', '4');
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(r.out.split('\n'), [
       `${addr}  pid 4242  rw-p [heap]+0xfec  "hello from the heap"`,
@@ -39,31 +32,31 @@ describe('ckpt-inspect search', () => {
   });
 
   it('with --context 0 prints one line per match', async () => {
-    const r = await run('search', image, '--context', '0', '--', 'page boundary');
+    const r = await runInspect('search', image, '--context', '0', '--', 'page boundary');
     assert.equal(r.code, 0);
     assert.equal(r.out.split('\n')[0], `0x55555555b00a  pid 4242  rw-p [heap]+0x100a  "page boundary"`);
     assert.equal(r.out.split('\n').length, 3);
   });
 
   it('exits 1 when nothing is found; environment strings are not memory pages', async () => {
-    const r = await run('search', image, SECRET_ENV);
+    const r = await runInspect('search', image, SECRET_ENV);
     assert.equal(r.code, 1);
     assert.match(r.out, /^0 matches in 16 KiB of memory, \d+ ms\n$/);
   });
 
   it('--hex, --utf16, --regex and -i choose how the pattern is read', async () => {
-    const hex = await run('search', image, '--hex', '68 65 6c 6c 6f ?? 66', '--context=0');
+    const hex = await runInspect('search', image, '--hex', '68 65 6c 6c 6f ?? 66', '--context=0');
     assert.equal(hex.code, 0);
     assert.match(hex.out, new RegExp(`^${addr}  pid 4242  rw-p \\[heap\\]\\+0xfec  "hello f"$`, 'm'));
-    assert.equal((await run('search', image, '--utf16', 'hello')).code, 1);
-    const re = await run('search', image, '--regex', 'heap, [a-z]+ a', '--context=0');
+    assert.equal((await runInspect('search', image, '--utf16', 'hello')).code, 1);
+    const re = await runInspect('search', image, '--regex', 'heap, [a-z]+ a', '--context=0');
     assert.match(re.out, /^0x55555555affb .* "heap, across a"$/m);
-    assert.equal((await run('search', image, 'HELLO FROM')).code, 1);
-    assert.equal((await run('search', image, '-i', 'HELLO FROM')).code, 0);
+    assert.equal((await runInspect('search', image, 'HELLO FROM')).code, 1);
+    assert.equal((await runInspect('search', image, '-i', 'HELLO FROM')).code, 0);
   });
 
   it('--format=json gives the hits as plain data', async () => {
-    const r = await run('search', image, HEAP_STRING, '--format=json', '--context', '2');
+    const r = await runInspect('search', image, HEAP_STRING, '--format=json', '--context', '2');
     assert.equal(r.code, 0);
     const doc = JSON.parse(r.out);
     assert.equal(doc.hits.length, 1);
@@ -83,29 +76,29 @@ describe('ckpt-inspect search', () => {
   });
 
   it('--max stops early and says so; --pid picks a process', async () => {
-    const r = await run('search', image, '--hex', '5a 5a 5a 5a', '--max', '2', '--context=0');
+    const r = await runInspect('search', image, '--hex', '5a 5a 5a 5a', '--max', '2', '--context=0');
     assert.equal(r.code, 0);
     const lines = r.out.trim().split('\n');
     assert.equal(lines.length, 3);
     assert.match(lines[2], /^2 matches in .* \(stopped at --max 2\)$/);
-    assert.equal((await run('search', image, 'hello', '--pid', '4242')).code, 0);
-    const none = await run('search', image, 'hello', '--pid', '1');
+    assert.equal((await runInspect('search', image, 'hello', '--pid', '4242')).code, 0);
+    const none = await runInspect('search', image, 'hello', '--pid', '1');
     assert.equal(none.code, 2);
     assert.match(none.err, /no process with pid 1/);
   });
 
   it('exits 2 on a bad pattern or conflicting options', async () => {
-    const bad = await run('search', image, '--hex', 'xyz');
+    const bad = await runInspect('search', image, '--hex', 'xyz');
     assert.equal(bad.code, 2);
     assert.match(bad.err, /'xyz' is not hex bytes/);
-    const both = await run('search', image, '--hex', '--regex', 'aa');
+    const both = await runInspect('search', image, '--hex', '--regex', 'aa');
     assert.equal(both.code, 2);
     assert.match(both.err, /--hex and --regex cannot be used together/);
-    const re = await run('search', image, '--regex', '(');
+    const re = await runInspect('search', image, '--regex', '(');
     assert.equal(re.code, 2);
     assert.match(re.err, /invalid regular expression/);
-    const ctx = await run('search', image, 'a', '--context', 'lots');
+    const ctx = await runInspect('search', image, 'a', '--context', 'lots');
     assert.equal(ctx.code, 2);
-    assert.equal((await run('search', image)).code, 2);
+    assert.equal((await runInspect('search', image)).code, 2);
   });
 });
