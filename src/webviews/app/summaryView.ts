@@ -56,7 +56,7 @@ export class SummaryView {
       dl.appendChild(h('dd', {}, ...v));
     };
     if (p) {
-      fact('Threads', `${p.threads.length}: ${p.threads.map((t) => `${t.tid} ${t.comm}`).join(', ')}`);
+      fact('Threads', p.threads.length ? `${p.threads.length}: ${p.threads.map((t) => `${t.tid} ${t.comm}`).join(', ')}` : 'none recorded');
       fact('Memory', `${p.vmas} VMAs, ${formatBytes(p.dumpedBytes)} dumped, ${p.fds} open files`);
       fact('Executable', h('span', { class: 'mono' }, p.exe), p.cwd ? ` in ${p.cwd}` : '');
     }
