@@ -9,9 +9,27 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ensureBuilt } from '../vscode/host/build';
+import { ImageWriter } from '../support/imageWriter';
 import { buildSample } from '../support/sampleImage';
 import { killQuietly, startTicker, Ticker } from '../support/ticker';
 import { contextMenuOf, openFile, openView, runCommand, treeItem, viewPane, webviewFrame, webviewText, Workbench, openWorkbench, screenshotFailures, setColorTheme } from './workbench';
+
+/** Libraries mapped by the image of writeManyVmas: more than one page of the editor's tree (500 rows). */
+const MANY_VMAS = 1600;
+
+/** An image (test writer) of a process whose memory map holds MANY_VMAS one-page file mappings, /lib/v<i>.so. */
+function writeManyVmas(folder: string): void {
+  const w = ImageWriter.inMemory(4096);
+  w.head();
+  const proc = w.record('process', { pid: 4343, comm: 'many', nthreads: 0 });
+  const mm = w.record('mm', { nvmas: MANY_VMAS }, { ptag: proc });
+  for (let i = 0; i < MANY_VMAS; i++) {
+    const start = 0x7f0000000000n + BigInt(i) * 0x2000n;
+    w.record('vma', { start, end: start + 0x1000n, prot: 1, kind: 3, path: `/lib/v${i}.so` }, { ptag: mm });
+  }
+  w.tail();
+  fs.writeFileSync(path.join(folder, 'many-vmas.ckpt'), w.bytes());
+}
 
 /** Hex rows as the webview shows them: an address, then 16 bytes in hex. */
 const HEX_ROW = /^[0-9a-f]{8,16}\s+(?:[0-9a-f]{2}\s+){16}/m;
@@ -39,6 +57,7 @@ describe('the image editor and the views, in the browser', function () {
       fs.writeFileSync(image, buildSample().bytes);
       madeBy = 'test-writer';
     }
+    writeManyVmas(folder);
     wb = await openWorkbench({ folder });
   });
 
@@ -202,6 +221,39 @@ describe('the image editor and the views, in the browser', function () {
     await viewPane(page, 'Processes').locator('.monaco-list-row.selected', { hasText: `${restoredPid} ·` }).waitFor({ state: 'visible', timeout: 15_000 });
     await page.waitForTimeout(1000); // a few ticks
     console.log(`    ${await wb!.screenshot('restored-terminal')}`);
+  });
+
+  it('pages a record with thousands of children, and reveals one far down the list', async () => {
+    const page = wb!.page;
+    await openFile(page, 'many-vmas.ckpt');
+    await webviewText(page, { expect: /Verified: sound/, timeout: 30_000 });
+    const frame = webviewFrame(page);
+    const vmaRows = frame.locator('.tree-row', { has: frame.locator('.badge', { hasText: /^VMA$/ }) });
+    const more = frame.locator('.tree-more');
+    await frame.locator('.tree-row', { has: frame.locator('.badge', { hasText: /^PROCESS$/ }) }).locator('.twistie').click();
+    await frame.locator('.tree-row', { has: frame.locator('.badge', { hasText: /^MM$/ }) }).locator('.twistie').click();
+    await more.filter({ hasText: `Show 500 more of ${MANY_VMAS - 500}` }).waitFor({ state: 'visible' });
+    assert.strictEqual(await vmaRows.count(), 500);
+    await more.click();
+    await more.filter({ hasText: `Show 500 more of ${MANY_VMAS - 1000}` }).waitFor({ state: 'visible' });
+    assert.strictEqual(await vmaRows.count(), 1000);
+    // The memory map's table picks a VMA the tree has not loaded yet: the tree loads up to it and selects it.
+    await frame.locator('.tree-row', { has: frame.locator('.badge', { hasText: /^MM$/ }) }).click();
+    await frame.locator('.as-table tr', { hasText: '/lib/v1200.so' }).click();
+    await frame.locator('.detail-title .badge', { hasText: /^VMA$/ }).waitFor({ state: 'visible' });
+    const selected = frame.locator('.tree-row.selected');
+    await selected.filter({ hasText: '/lib/v1200.so' }).waitFor({ state: 'visible' });
+    assert.ok(await selected.evaluate((el) => { const r = el.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; }), 'the revealed row is scrolled into view');
+    assert.strictEqual(await vmaRows.count(), 1500);
+    assert.strictEqual((await more.innerText()).trim(), `Show ${MANY_VMAS - 1500} more of ${MANY_VMAS - 1500}`);
+    // End goes to the last row (the tail), Up from there to the last VMA loaded, past the "more" button.
+    await selected.focus();
+    await page.keyboard.press('End');
+    await frame.locator('.tree-row:focus', { has: frame.locator('.badge', { hasText: /^TAIL$/ }) }).waitFor({ state: 'visible' });
+    await page.keyboard.press('ArrowUp');
+    await frame.locator('.tree-row:focus', { hasText: '/lib/v1499.so' }).waitFor({ state: 'visible' });
+    assert.strictEqual(await frame.locator('.tree-row[tabindex="0"]').count(), 1, 'one tab stop in the tree');
+    console.log(`    ${await wb!.screenshot('paged-records')}`);
   });
 
   it('broke no rule of its Content-Security-Policy', () => {

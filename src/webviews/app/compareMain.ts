@@ -8,7 +8,7 @@ import { kindTitle, methodLine, summaryLine } from '../../shared/compareText';
 import { CompareConnection } from './compareConnection';
 import { DiffDetail } from './diffDetail';
 import { DiffTree } from './diffTree';
-import { clear, formatBytes, h } from './dom';
+import { clear, formatBytes, h, mountEditor, StatusLine } from './dom';
 import { splitter } from './splitter';
 
 class CompareEditor {
@@ -22,7 +22,7 @@ class CompareEditor {
   private readonly rerun: HTMLButtonElement;
   private readonly tree: DiffTree;
   private readonly detail: DiffDetail;
-  private readonly status: HTMLDivElement;
+  private readonly status = new StatusLine();
   private loaded = false;
 
   constructor(root: HTMLElement) {
@@ -45,11 +45,10 @@ class CompareEditor {
     );
     this.tree = new DiffTree(this.conn, (id) => void this.select(id));
     this.detail = new DiffDetail(this.conn, (side, node) => this.conn.send({ type: 'open', side, node }));
-    this.status = h('div', { class: 'status', role: 'status' });
     const treePane = h('nav', { class: 'tree-pane', 'aria-label': 'Differences' }, h('div', { class: 'pane-title' }, 'Differences'), this.tree.element);
     root.appendChild(header);
     root.appendChild(h('main', { class: 'split' }, treePane, splitter(treePane, 'Resize the list of differences'), this.detail.element));
-    root.appendChild(this.status);
+    root.appendChild(this.status.element);
     this.conn.onEvent((e) => {
       if (e.type === 'status') void this.onStatus(e.status);
     });
@@ -72,7 +71,7 @@ class CompareEditor {
         if (!this.loaded) await this.loadTree(o.result);
       }
     } catch (e) {
-      this.fail(e);
+      this.status.error(e);
     }
   }
 
@@ -80,7 +79,7 @@ class CompareEditor {
     if (s.state === 'running' && this.loaded) {
       // Compared again: start over.
       this.loaded = false;
-      this.tree.clear();
+      this.tree.reset();
       this.detail.showEmpty('Comparing…');
       clear(this.result);
     }
@@ -111,8 +110,7 @@ class CompareEditor {
     this.progressBox.hidden = s.state !== 'running';
     this.rerun.disabled = s.state === 'running';
     this.cancel.disabled = s.state !== 'running';
-    this.status.classList.remove('error');
-    this.status.textContent = '';
+    this.status.clear();
     switch (s.state) {
       case 'running':
         this.progress.max = Math.max(1, s.total);
@@ -161,14 +159,14 @@ class CompareEditor {
   private async loadTree(r: CompareResultModel): Promise<void> {
     this.loaded = true;
     if (r.same) {
-      this.tree.clear();
+      this.tree.reset();
       this.detail.showEmpty('Nothing differs between the two images.');
       document.body.dataset.ready = 'true';
       return;
     }
     await this.tree.load(3);
     // Start at the first difference that is more than a container: a changed VMA or thread, say.
-    const first = this.tree.find((row) => row.fields > 0 || !!row.pages || row.change !== 'changed') ?? this.tree.first;
+    const first = this.tree.find((row) => row.fields > 0 || !!row.pages || row.change !== 'changed') ?? this.tree.firstId;
     if (first !== undefined) {
       this.tree.select(first, false);
       await this.select(first);
@@ -180,22 +178,9 @@ class CompareEditor {
     try {
       await this.detail.show(id);
     } catch (e) {
-      this.fail(e);
+      this.status.error(e);
     }
   }
-
-  private fail(e: unknown): void {
-    this.status.textContent = `Error: ${e instanceof Error ? e.message : String(e)}`;
-    this.status.classList.add('error');
-  }
 }
 
-const root = document.getElementById('app');
-if (root) {
-  const failure = root.dataset.error;
-  if (failure) {
-    root.appendChild(h('div', { class: 'open-error', role: 'alert' }, h('h1', {}, 'These images cannot be compared'), h('p', {}, failure)));
-  } else {
-    void new CompareEditor(root).start();
-  }
-}
+mountEditor('These images cannot be compared', (root) => new CompareEditor(root).start());

@@ -54,3 +54,30 @@ export function perFrame<A extends unknown[]>(fn: (...a: A) => void): (...a: A) 
     }
   };
 }
+
+/** The line under an editor that says what went wrong with the last request, or nothing. */
+export class StatusLine {
+  readonly element = h('div', { class: 'status', role: 'status' });
+
+  error(e: unknown): void {
+    this.element.textContent = `Error: ${e instanceof Error ? e.message : String(e)}`;
+    this.element.classList.add('error');
+  }
+
+  clear(): void {
+    this.element.classList.remove('error');
+    this.element.textContent = '';
+  }
+}
+
+/**
+ * Starts an editor's front end in #app; when the host could not open its document it left the reason
+ * in data-error instead, and that is shown under `failureHeading`.
+ */
+export function mountEditor(failureHeading: string, start: (root: HTMLElement) => Promise<void>): void {
+  const root = document.getElementById('app');
+  if (!root) return;
+  const failure = root.dataset.error;
+  if (failure) root.appendChild(h('div', { class: 'open-error', role: 'alert' }, h('h1', {}, failureHeading), h('p', {}, failure)));
+  else void start(root);
+}

@@ -6,7 +6,7 @@ import type { HostEvent } from '../../shared/protocol';
 import type { RecordDetailModel, RecordView, RevealedModel, SearchHitModel } from '../../shared/models';
 import { HostConnection } from './connection';
 import { DetailView } from './detailView';
-import { h } from './dom';
+import { h, mountEditor, StatusLine } from './dom';
 import { RecordTree } from './recordTree';
 import { SearchView } from './searchView';
 import { splitter } from './splitter';
@@ -20,7 +20,7 @@ class ImageEditor {
   private readonly tree: RecordTree;
   private readonly detail: DetailView;
   private readonly search: SearchView;
-  private readonly status: HTMLDivElement;
+  private readonly status = new StatusLine();
   private readonly paneTabs: Record<PaneTab, { tab: HTMLButtonElement; panel: HTMLElement }>;
   private showing = 0;
   /** A record the host asked to select before the tree was loaded: it is selected first. */
@@ -35,7 +35,6 @@ class ImageEditor {
     this.tree = new RecordTree(this.conn, (index) => void this.showRecord(index, true));
     this.detail = new DetailView(this.conn, (p) => void this.selectRecord(p.index, true, p.openMemory ? 'memory' : 'addressSpace'));
     this.search = new SearchView(this.conn, (hit) => this.showHit(hit));
-    this.status = h('div', { class: 'status', role: 'status' });
     const tab = (id: PaneTab, label: string) =>
       h('button', { type: 'button', class: 'pane-tab', role: 'tab', id: `pane-tab-${id}`, 'aria-controls': `pane-${id}`, 'aria-selected': id === 'records' ? 'true' : 'false', tabindex: id === 'records' ? 0 : -1 }, label);
     this.paneTabs = {
@@ -53,7 +52,7 @@ class ImageEditor {
     const treePane = h('nav', { class: 'tree-pane', 'aria-label': 'Records and search' }, tabs, this.paneTabs.records.panel, this.paneTabs.search.panel);
     root.appendChild(this.summary.element);
     root.appendChild(h('main', { class: 'split' }, treePane, splitter(treePane, 'Resize the record list'), this.detail.element));
-    root.appendChild(this.status);
+    root.appendChild(this.status.element);
     this.conn.onEvent((e) => void this.onHostEvent(e));
   }
 
@@ -66,11 +65,11 @@ class ImageEditor {
       await this.tree.load();
       const saved = this.conn.state.selected;
       this.started = true;
-      const first = this.pendingSelect ?? (typeof saved === 'number' ? saved : s.processes[0]?.index ?? this.tree.firstIndex);
+      const first = this.pendingSelect ?? (typeof saved === 'number' ? saved : s.processes[0]?.index ?? this.tree.firstId);
       if (first !== undefined && first >= 0) await this.selectRecord(first, true);
       document.body.dataset.ready = 'true';
     } catch (e) {
-      this.fail(e);
+      this.status.error(e);
     }
   }
 
@@ -82,7 +81,7 @@ class ImageEditor {
       await this.showDetail(d, view);
       if (notify) this.conn.send({ type: 'selected', index });
     } catch (e) {
-      this.fail(e);
+      this.status.error(e);
     }
   }
 
@@ -94,7 +93,7 @@ class ImageEditor {
       await this.showDetail(d);
       if (notify) this.conn.send({ type: 'selected', index });
     } catch (e) {
-      this.fail(e);
+      this.status.error(e);
     }
   }
 
@@ -117,14 +116,14 @@ class ImageEditor {
       else await this.selectRecord(hit.process, true, 'memory');
       return await this.detail.memory.highlight(BigInt(hit.address), hit.length, false);
     } catch (e) {
-      this.fail(e);
+      this.status.error(e);
       return undefined;
     }
   }
 
   private async showDetail(d: RecordDetailModel, view?: RecordView): Promise<void> {
     this.conn.saveState({ selected: d.node.index });
-    this.status.textContent = '';
+    this.status.clear();
     await this.detail.show(d, view);
   }
 
@@ -135,14 +134,14 @@ class ImageEditor {
           this.pendingSelect = e.index;
           break;
         }
-        if (this.tree.selectedIndex === e.index && this.detail.current?.node.index === e.index) return;
+        if (this.tree.selectedId === e.index && this.detail.current?.node.index === e.index) return;
         await this.tree.reveal(e.index, e.path, false);
         await this.showRecord(e.index, false);
         break;
       case 'verification': {
         this.summary.showVerification(e.verification);
         if (e.verification.status !== 'running') {
-          await this.tree.refreshMarks();
+          await this.tree.reload();
           const cur = this.detail.current?.node.index;
           if (cur !== undefined) await this.showRecord(cur, false);
         }
@@ -159,19 +158,6 @@ class ImageEditor {
         break;
     }
   }
-
-  private fail(e: unknown): void {
-    this.status.textContent = `Error: ${e instanceof Error ? e.message : String(e)}`;
-    this.status.classList.add('error');
-  }
 }
 
-const root = document.getElementById('app');
-if (root) {
-  const failure = root.dataset.error;
-  if (failure) {
-    root.appendChild(h('div', { class: 'open-error', role: 'alert' }, h('h1', {}, 'This file cannot be shown'), h('p', {}, failure)));
-  } else {
-    void new ImageEditor(root).start();
-  }
-}
+mountEditor('This file cannot be shown', (root) => new ImageEditor(root).start());
