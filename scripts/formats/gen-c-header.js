@@ -53,6 +53,12 @@ function genCHeader(ksy) {
       out += `\tCKPT_${name.toUpperCase()}_${String(id).toUpperCase()} = ${value},\n`;
     }
     out += '};\n\n';
+    // The format's own name of a value, for messages; NULL for a value the format does not name.
+    out += `static inline const char *ckpt_${name}_name(uint64_t v)\n{\n\tswitch (v) {\n`;
+    for (const [value, label] of Object.entries(values)) {
+      out += `\tcase ${value}:\n\t\treturn "${typeof label === 'object' ? label.id : label}";\n`;
+    }
+    out += '\tdefault:\n\t\treturn 0;\n\t}\n}\n\n';
   }
 
   // Emit nested structs before their users.

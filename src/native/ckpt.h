@@ -47,6 +47,8 @@ int process_capture(pid_t pid, struct proc_state *p);
 uint32_t process_write(struct image_writer *w, const struct proc_state *p);
 int process_read(const struct image *im, const struct image_record *r, struct proc_state *p);
 int process_apply_in_child(const struct proc_state *p);
+/* The warning when a hard rlimit of the image cannot be given back (no CAP_SYS_RESOURCE). */
+void rlimit_kept_message(char *msg, size_t len, int resource, uint64_t image_max, uint64_t kept_max);
 
 /* threads.c */
 int threads_freeze(pid_t pid, struct proc_state *p);

@@ -248,6 +248,22 @@ int process_read(const struct image *im, const struct image_record *r, struct pr
 	return 0;
 }
 
+static const char *rlim_text(rlim_t v, char *buf, size_t len)
+{
+	if (v == RLIM_INFINITY)
+		return "unlimited";
+	snprintf(buf, len, "%llu", (unsigned long long)v);
+	return buf;
+}
+
+void rlimit_kept_message(char *msg, size_t len, int resource, uint64_t image_max, uint64_t kept_max)
+{
+	char had[24], kept[24];
+	snprintf(msg, len, "rlimit %s: the image's hard limit %s cannot be restored without CAP_SYS_RESOURCE; kept at %s",
+		 ckpt_rlimit_resource_name((uint64_t)resource), rlim_text(image_max, had, sizeof(had)),
+		 rlim_text(kept_max, kept, sizeof(kept)));
+}
+
 /* Runs in the restore child, as itself, before the tracer takes over. */
 int process_apply_in_child(const struct proc_state *p)
 {
@@ -268,6 +284,9 @@ int process_apply_in_child(const struct proc_state *p)
 			continue;
 		/* raising a hard limit needs CAP_SYS_RESOURCE: keep ours, and the soft limit within it */
 		if (getrlimit(i, &have) == 0) {
+			char msg[200];
+			rlimit_kept_message(msg, sizeof(msg), i, want.rlim_max, have.rlim_max);
+			child_warn("%s", msg);
 			want.rlim_max = have.rlim_max;
 			if (want.rlim_cur > want.rlim_max)
 				want.rlim_cur = want.rlim_max;

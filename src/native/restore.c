@@ -444,8 +444,12 @@ static int drive(struct restore_ctx *rc, const struct fd_layout *L, const struct
 				.rlim_max = p->pf.rlimits[CKPT_RLIMIT_RESOURCE_NOFILE].max};
 	struct rlimit cur;
 	getrlimit(RLIMIT_NOFILE, &cur);
-	if (nofile.rlim_max > cur.rlim_max)
+	if (nofile.rlim_max > cur.rlim_max) {
+		char msg[200];
+		rlimit_kept_message(msg, sizeof(msg), RLIMIT_NOFILE, nofile.rlim_max, cur.rlim_max);
+		warn("%s", msg);
 		nofile.rlim_max = cur.rlim_max;
+	}
 	if (nofile.rlim_cur > nofile.rlim_max)
 		nofile.rlim_cur = nofile.rlim_max;
 	if (mem_write(rc->pid, rc->scratch, &nofile, sizeof(nofile)) < 0)

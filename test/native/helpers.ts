@@ -277,8 +277,10 @@ export class Lab {
     id: Identity,
     image: string,
     extra: string[] = ['--stdio=null'],
+    /** A command that runs ckpt, e.g. prlimit with its options and `--`. */
+    via: string[] = [],
   ): Promise<{ code: number; pid?: number; stderr: string; stdout: string; reaperDone: Promise<RunResult> }> {
-    const s = this.start(id, [target('reaper'), CKPT, 'restore', image, ...extra]);
+    const s = this.start(id, [target('reaper'), ...via, CKPT, 'restore', image, ...extra]);
     const code = await waitFor(`ckpt restore ${path.basename(image)} to exit`, () => {
       const m = /reaper: exit (\d+)/.exec(s.err());
       return m ? { code: Number(m[1]) } : undefined;

@@ -263,6 +263,24 @@ describe('native: dump --kill and restore of real programs', function () {
         );
       });
 
+      // Root may raise a hard limit again; an ordinary user may not, and is told which limit was kept.
+      if (id.uid !== 0) {
+        it('a hard rlimit the user may not raise again is kept, with a warning that names it', async () => {
+          const dir = lab.dir(id);
+          const out = path.join(dir, 'limits.txt');
+          const image = path.join(dir, 'limits.ckpt');
+          const t = lab.startTarget(id, ['prlimit', '--core=4096:8192', '--', target('blocker'), 'sleep', '60000', out]);
+          await waitFor('the sleeper', () => lines(out).includes('ready'));
+          await dumpKill(lab, id, t.pid, image);
+          const r = await lab.restore(id, image, ['--stdio=null'], ['prlimit', '--core=0:0', '--']);
+          assert.strictEqual(r.code, 0, `restore failed: ${r.stderr}`);
+          assert.match(r.stderr, /^ckpt: warning: rlimit core: the image's hard limit 8192 cannot be restored without CAP_SYS_RESOURCE; kept at 0$/m);
+          const core = fs.readFileSync(`/proc/${r.pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max core file size'));
+          assert.match(core ?? '', /^Max core file size\s+0\s+0\s+bytes/, 'soft and hard limits are the ones kept');
+          assert.doesNotMatch(r.stderr, /rlimit (?!core)/, 'no other limit is reported');
+        });
+      }
+
       it('stdout and stderr sharing one open file keep sharing its offset (fd.dup_of)', async () => {
         const dir = lab.dir(id);
         const out = path.join(dir, 'both.txt');
