@@ -168,17 +168,18 @@ static void classify(struct proc_state *p, struct vma_state *v, char perms3, con
 		v->f.kind = k;
 		return;
 	}
-	if (has_flag(vmflags, "io") || has_flag(vmflags, "pf") ||
-	    (!strncmp(path, "/dev/", 5) && strncmp(path, "/dev/zero", 9))) {
-		v->f.kind = CKPT_VMA_KIND_DEVICE;
-		add_unsupported(p, CKPT_UNSUPPORTED_KIND_VMA, -1, v->f.start, path, "a device mapping cannot be recreated");
-		return;
-	}
+	/* before the device test: a perf ring is VM_PFNMAP too, but it is no device */
 	if (!strncmp(path, "anon_inode:", 11)) {
 		v->f.kind = CKPT_VMA_KIND_UNKNOWN;
 		int uring = strstr(path, "io_uring") != NULL;
 		add_unsupported(p, uring ? CKPT_UNSUPPORTED_KIND_IO_URING : CKPT_UNSUPPORTED_KIND_VMA, -1, v->f.start, path,
 				"a mapping of %s cannot be recreated", uring ? "an io_uring ring" : "a kernel object");
+		return;
+	}
+	if (has_flag(vmflags, "io") || has_flag(vmflags, "pf") ||
+	    (!strncmp(path, "/dev/", 5) && strncmp(path, "/dev/zero", 9))) {
+		v->f.kind = CKPT_VMA_KIND_DEVICE;
+		add_unsupported(p, CKPT_UNSUPPORTED_KIND_VMA, -1, v->f.start, path, "a device mapping cannot be recreated");
 		return;
 	}
 	if (!strncmp(path, "/SYSV", 5)) {

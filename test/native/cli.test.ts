@@ -201,6 +201,33 @@ describe('native: the ckpt CLI', function () {
       assert.ok(alive(t.pid));
     });
 
+    // Kernel state that has no user-space way back. Each target ticks on: a refused dump must leave it running as it was.
+    const kernelState: Array<{ mode: string; what: RegExp }> = [
+      { mode: 'uring', what: /a mapping of an io_uring ring cannot be recreated \(anon_inode:\[io_uring\]\); fd \d+ \(\[io_uring\]\) cannot be checkpointed/ },
+      { mode: 'seccomp', what: /seccomp filter mode: filters cannot be read back and reinstalled/ },
+      { mode: 'perf', what: /a mapping of a kernel object cannot be recreated \(anon_inode:\[perf_event\]\); fd \d+ \(\[perf_event\]\) cannot be checkpointed/ },
+    ];
+    for (const { mode, what } of kernelState) {
+      it(`${mode}: exit 5 naming it, the process left ticking`, async () => {
+        const id = unprivileged();
+        const dir = lab.dir(id);
+        const out = path.join(dir, `${mode}.txt`);
+        const image = path.join(dir, `${mode}.ckpt`);
+        const t = lab.startTarget(id, [target('unsupported'), mode, out]);
+        await waitFor(`the ${mode} target`, () => lines(out).includes('ready') || lines(out).find((l) => l.startsWith('err')));
+        assert.deepStrictEqual(lines(out).filter((l) => l.startsWith('err')), [], `the ${mode} target could not set itself up`);
+        const r = await lab.dump(id, t.pid, image);
+        assert.strictEqual(r.code, EXIT.unsupported, r.stderr);
+        assertOneErrorLine(r.stderr, new RegExp(`^ckpt: process ${t.pid} has state that cannot be checkpointed: .*${what.source}.*--allow-unsupported`));
+        assertNoImage(image);
+        assert.strictEqual(tracerPid(t.pid), 0, 'ckpt has let go of it');
+        const ticks = () => lines(out).filter((l) => l.startsWith('t ')).map((l) => Number(l.slice(2)));
+        const atDump = ticks().length;
+        await waitFor('more ticks after the refused dump', () => ticks().length > atDump + 10);
+        assertCounting(ticks(), `${mode} ticks`);
+      });
+    }
+
     it('--allow-unsupported records it; restore warns and goes on', async () => {
       const { id, t, image } = await startTcp();
       const r = await lab.dump(id, t.pid, image, ['--allow-unsupported', '--kill']);

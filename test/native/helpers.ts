@@ -26,6 +26,7 @@ const TARGETS: Record<string, string[]> = {
   blocker: [],
   fds: [],
   reaper: [],
+  unsupported: [],
 };
 
 /** Compiles the target programs that are missing or older than their source. */
