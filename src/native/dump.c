@@ -114,10 +114,6 @@ static int write_image(int fd, const struct dump_opts *o, struct proc_state *p, 
 			goto out;
 	if (iw_finish(&w) < 0)
 		goto out;
-	if (fsync(fd) < 0) {
-		fail_errno(EXIT_IO, "cannot write %s", o->image);
-		goto out;
-	}
 	*size = w.off;
 	rc = 0;
 out:
@@ -260,6 +256,17 @@ static int dump_run(struct dump_opts *o)
 		warn("not captured: %s (%s)", p.unsup[i].reason, p.unsup[i].detail);
 	if (cancelled() || write_image(fd, o, &p, time_ns, &size) < 0 || cancelled())
 		goto out;
+	/* Every byte of the process is in the file: one left running goes on now rather than
+	 * waiting for the disk. One to be killed waits until its image is durable. */
+	if (!o->kill_after) {
+		progress_step("resume", "resuming process %d", o->pid);
+		if (threads_release(&p) < 0)
+			goto out;
+	}
+	if (fsync(fd) < 0) {
+		fail_errno(EXIT_IO, "cannot write %s", o->image);
+		goto out;
+	}
 	close(fd);
 	fd = -1;
 	if (rename(o->tmp, o->image) < 0) {
@@ -277,8 +284,6 @@ static int dump_run(struct dump_opts *o)
 		progress_step("resume", "killing process %d", o->pid);
 		kill(o->pid, SIGKILL);
 		wait_killed(&p);
-	} else {
-		progress_step("resume", "resuming process %d", o->pid);
 	}
 	rc = 0;
 out:
