@@ -13,10 +13,12 @@ export interface BenchCase {
   run(): Promise<BenchResult>;
   /**
    * 'read': compare with reading the same bytes of `file()` sequentially, measured side by side
-   * (the machine's own limit for anything that must look at every byte). 'none': absolute figure.
+   * (the machine's own limit for anything that must look at every byte). 'write': compare with
+   * writing as many bytes to a new file beside `file()` and fsyncing it (the limit for anything
+   * that must store every byte). 'none': absolute figure.
    */
-  baseline?: 'read' | 'none';
-  /** The file the case reads, for the 'read' baseline. */
+  baseline?: 'read' | 'write' | 'none';
+  /** The file the case reads, or writes, for the baseline. */
   file?(): string;
   /** A time the case must stay under, in ms, printed beside the figure. */
   budgetMs?: number;

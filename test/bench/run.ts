@@ -1,7 +1,7 @@
 // `npm run bench`: every case of every test/bench/*.bench.ts, median of 5 runs after a warm-up,
 // printed with a ratio against the machine's own limit measured right beside it (sequential
-// reading of the same bytes from the page cache), so that the figures mean something on any
-// machine. Usage: npm run bench [-- name-filter]
+// reading of the same bytes from the page cache, or writing as many to a new file), so that the
+// figures mean something on any machine. Usage: npm run bench [-- name-filter]
 
 import fs from 'fs';
 import path from 'path';
@@ -29,6 +29,24 @@ function readBaseline(file: string, bytes: number): BenchResult {
   return { bytes: done, ms: performance.now() - t0 };
 }
 
+/** The machine's limit for storing: write `bytes` to a new file beside `file` in 4 MiB writes, fsync, remove it. */
+function writeBaseline(file: string, bytes: number): BenchResult {
+  const scratch = path.join(path.dirname(file), `.write-baseline-${process.pid}`);
+  const buf = Buffer.alloc(4 << 20);
+  for (let i = 0; i < buf.length; i += 8) buf.writeUInt32LE(i * 2654435761 >>> 0, i);
+  const fd = fs.openSync(scratch, 'w', 0o600);
+  const t0 = performance.now();
+  let done = 0;
+  try {
+    while (done < bytes) done += fs.writeSync(fd, buf, 0, Math.min(buf.length, bytes - done), done);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(scratch, { force: true });
+  }
+  return { bytes: done, ms: performance.now() - t0 };
+}
+
 const gbps = (r: BenchResult) => (r.bytes ?? 0) / r.ms / 1e6;
 
 async function measure(c: BenchCase): Promise<string> {
@@ -38,6 +56,7 @@ async function measure(c: BenchCase): Promise<string> {
   for (let i = 0; i < RUNS; i++) {
     runs.push(await c.run());
     if (c.baseline === 'read' && c.file) base.push(readBaseline(c.file(), runs[i].bytes ?? Infinity));
+    if (c.baseline === 'write' && c.file && runs[i].bytes) base.push(writeBaseline(c.file(), runs[i].bytes!));
   }
   const ms = median(runs.map((r) => r.ms));
   const bytes = runs[0].bytes;
@@ -45,7 +64,7 @@ async function measure(c: BenchCase): Promise<string> {
   if (bytes) line += `  ${(bytes / ms / 1e6).toFixed(2).padStart(6)} GB/s`;
   if (base.length) {
     const b = median(base.map(gbps));
-    line += `  | read limit ${b.toFixed(2)} GB/s, ratio ${(bytes! / ms / 1e6 / b).toFixed(2)}`;
+    line += `  | ${c.baseline} limit ${b.toFixed(2)} GB/s, ratio ${(bytes! / ms / 1e6 / b).toFixed(2)}`;
   }
   if (c.budgetMs !== undefined) line += `  | budget ${c.budgetMs} ms: ${ms <= c.budgetMs ? 'within' : 'OVER'}`;
   return line;
