@@ -9,15 +9,9 @@ import { Checkpointer, CheckpointerError, CheckpointerEvent, resolveCheckpointer
 import { CheckpointImage } from '../../src/image';
 import { isAlive } from '../../src/views/procfs';
 import { killQuietly, startTicker, Ticker, unusedPid } from '../support/ticker';
+import { until } from '../support/until';
 
 const repo = path.resolve(__dirname, '..', '..');
-const until = async (what: string, ok: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 describe('checkpointer: the real binary on a real process', function () {
   this.timeout(20_000);
@@ -70,7 +64,7 @@ describe('checkpointer: the real binary on a real process', function () {
       assert.equal(fs.readFileSync(pidFile, 'utf8').trim(), String(restored.pid));
       assert.ok(isAlive(restored.pid));
       // It goes on counting from where the image left it, into the file it was given.
-      await until('the restored process to print', () => /tick \d+\n.*tick \d+\n/s.test(fs.existsSync(output) ? fs.readFileSync(output, 'utf8') : ''));
+      await until('the restored process to print', () => /tick \d+\n.*tick \d+\n/s.test(fs.existsSync(output) ? fs.readFileSync(output, 'utf8') : ''), 5000);
       const first = Number(/tick (\d+)/.exec(fs.readFileSync(output, 'utf8'))![1]);
       assert.ok(first > 0, `the count continues (first restored line: tick ${first})`);
     } finally {
@@ -116,7 +110,7 @@ describe('checkpointer: the real binary on a real process', function () {
     await assert.rejects(p, (e: CheckpointerError) => e.kind === 'cancelled' && /left as it was/.test(e.message));
     assert.ok(!fs.existsSync(image), 'no image is left behind');
     const before = ticker.output().length;
-    await until('the process to go on printing', () => ticker!.output().length > before);
+    await until('the process to go on printing', () => ticker!.output().length > before, 5000);
     assert.ok(isAlive(ticker.pid));
   });
 

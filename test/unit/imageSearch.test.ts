@@ -16,16 +16,12 @@ import { BigImage, writeBigImage } from '../support/bigImage';
 import { HOSTILE_MARKER, HOSTILE_PID, HOSTILE_REGEX, hostileImageBytes, hostileMarkerAddr, writeHostileImage } from '../support/hostileImage';
 import { openFds, sourceSearchWorker, threadCount, watchWorkers } from '../support/searchWorkers';
 import { buildSample, HEAP, HEAP_STRING, HEAP_STRING_ADDR, PAGE } from '../support/sampleImage';
+import { until as untilEvery } from '../support/until';
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
-async function until(what: string, probe: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!probe()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((res) => setTimeout(res, 5));
-  }
-}
+/** Polled often: these tests measure how soon things happen. */
+const until = (what: string, probe: () => boolean, ms = 10_000) => untilEvery(what, probe, ms, 5);
 
 /** Runs a 10 ms timer for `ms`: how late it fired at worst, and how often it fired. */
 async function timerLag(ms: number): Promise<{ worst: number; ticks: number }> {

@@ -1,18 +1,9 @@
 import * as assert from 'assert';
 import * as vscode from 'vscode';
+import { until } from '../../support/until';
 
 const extensionId = 'ckpt-explorer.ckpt-explorer';
 const channelName = 'Checkpoint Explorer';
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('the extension in a real extension host', () => {
   it('is loaded and activates', async () => {

@@ -19,15 +19,7 @@ export async function api(): Promise<CheckpointExplorerApi> {
   return ext.activate();
 }
 
-export async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+export { until } from '../../support/until';
 
 export function workspaceDir(): string {
   const f = vscode.workspace.workspaceFolders?.[0];
