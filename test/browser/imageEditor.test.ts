@@ -12,7 +12,8 @@ import { ensureBuilt } from '../vscode/host/build';
 import { ImageWriter } from '../support/imageWriter';
 import { buildSample } from '../support/sampleImage';
 import { killQuietly, startTicker, Ticker } from '../support/ticker';
-import { contextMenuOf, openFile, openView, runCommand, treeItem, viewPane, webviewFrame, webviewText, Workbench, openWorkbench, screenshotFailures, setColorTheme } from './workbench';
+import { until } from '../support/until';
+import { contextMenuOf, openFile, openView, runCommand, treeItem, viewPane, webviewFrame, webviewText, Workbench, openWorkbench, screenshotFailures, setColorTheme, notification } from './workbench';
 
 /** Libraries mapped by the image of writeManyVmas: more than one page of the editor's tree (500 rows). */
 const MANY_VMAS = 1600;
@@ -168,6 +169,53 @@ describe('the image editor and the views, in the browser', function () {
       console.log(`    ${await wb!.screenshot('process-context-menu')}`);
     } finally {
       await menu.close();
+    }
+  });
+
+  it('checkpoints a process from its row: Cancel in the progress notification leaves it as it was; done, the image opens', async () => {
+    const page = wb!.page;
+    // 1 GiB of touched heap: the dump takes seconds here, time enough to press Cancel.
+    const big = await startTicker({ heapMiB: 1024 });
+    try {
+      await openView(page, 'Processes');
+      const checkpointFromRow = async (pid: number) => {
+        await runCommand(page, 'Checkpoint Explorer: Filter Processes...');
+        const input = page.locator('.quick-input-widget input.input').first();
+        await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Filter Processes' }).waitFor({ state: 'visible' });
+        await input.fill(String(pid));
+        await input.press('Enter');
+        // The filtered tree: this process alone (a row of the tree before the filter would name an element that is gone).
+        const rows = viewPane(page, 'Processes').locator('.monaco-list-row');
+        await until('the filtered Processes view', async () => (await rows.count()) === 1 && (await rows.first().innerText()).includes(`${pid} ·`));
+        const menu = await contextMenuOf(page, treeItem(page, 'Processes', /^perl$/));
+        assert.ok(menu.entries.includes('Checkpoint (leave running)'), JSON.stringify(menu.entries));
+        await page.locator('.context-view .monaco-menu .action-item .action-label', { hasText: /^Checkpoint \(leave running\)$/ }).first().click();
+      };
+      const images = () => (fs.existsSync(path.join(folder, 'checkpoints')) ? fs.readdirSync(path.join(folder, 'checkpoints')) : []);
+      const status = (pid: number) => fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+
+      await checkpointFromRow(big.pid);
+      const progress = await notification(page, `Checkpointing perl (PID ${big.pid}): pages:`);
+      console.log(`    ${await wb!.screenshot('checkpoint-progress')}`);
+      await progress.locator('.monaco-button', { hasText: /^Cancel$/ }).click();
+      await notification(page, `Checkpoint cancelled; process ${big.pid} was left as it was.`);
+      await runCommand(page, 'Notifications: Clear All Notifications');
+      assert.deepStrictEqual(images(), [], 'no image and no temp file is left');
+      assert.match(status(big.pid), /^TracerPid:\s+0$/m, 'ckpt has let go of it');
+      assert.doesNotMatch(status(big.pid), /^State:\s+[tT]/m, 'it is not stopped');
+      const ticks = big.output().length;
+      await until('the process to go on ticking', () => big.output().length > ticks);
+
+      // The same from the small ticker's row, to the end: the image opens in its editor.
+      await checkpointFromRow(ticker!.pid);
+      await page.locator('.tabs-container .tab.active', { hasText: new RegExp(`^perl-${ticker!.pid}-.*\\.ckpt`) }).waitFor({ state: 'visible', timeout: 30_000 });
+      await webviewText(page, { expect: new RegExp(`perl\\s+pid ${ticker!.pid}[\\s\\S]*Verified: sound`), timeout: 30_000 });
+      const written = images();
+      assert.strictEqual(written.length, 1, JSON.stringify(written));
+      assert.strictEqual(fs.statSync(path.join(folder, 'checkpoints', written[0])).mode & 0o777, 0o600);
+      console.log(`    ${await wb!.screenshot('checkpoint-opened')}`);
+    } finally {
+      big.stop();
     }
   });
 

@@ -282,6 +282,21 @@ export async function contextMenuOf(page: Page, item: Locator, timeout = 15_000)
   };
 }
 
+/**
+ * A notification by its text, once it is there: a toast, or else an entry of the notification
+ * center, which is opened for it (the headless workbench files progress and messages there).
+ */
+export async function notification(page: Page, text: string | RegExp, timeout = 15_000): Promise<Locator> {
+  const item = page.locator('.notification-list-item', { hasText: text }).first();
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    if (await item.isVisible()) return item;
+    if (Date.now() > deadline) throw new Error(`no notification ${text}`);
+    if (!(await page.locator('.notifications-center.visible').isVisible())) await runCommand(page, 'Notifications: Show Notifications', timeout);
+    await page.waitForTimeout(200);
+  }
+}
+
 /** Shows an Output channel by name (the Output view's channel picker) and returns its text once it contains `expect`. */
 export async function outputChannelText(page: Page, channel: string, expect: string | RegExp, timeout = 20_000): Promise<string> {
   await runCommand(page, 'Output: Focus on Output View', timeout);

@@ -8,6 +8,11 @@ import { existsSync, readFileSync } from 'fs';
 
 const SCRIPT = 'use POSIX (); POSIX::close($_) for 3..1023; $| = 1; my $i = 0; while (1) { print "tick $i\\n"; $i++; select(undef, undef, undef, 0.1); }';
 
+export interface TickerOptions {
+  /** MiB of touched heap (a string of "x"), so that a dump takes a while. */
+  heapMiB?: number;
+}
+
 export interface Ticker {
   child: ChildProcess;
   pid: number;
@@ -17,13 +22,14 @@ export interface Ticker {
 }
 
 /** Starts the ticker and resolves once it has printed its first line. */
-export function startTicker(): Promise<Ticker> {
-  const child = spawn('perl', ['-e', SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startTicker(o: TickerOptions = {}): Promise<Ticker> {
+  const heap = o.heapMiB ? `my $heap = "x" x (${o.heapMiB} << 20); ` : '';
+  const child = spawn('perl', ['-e', heap + SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the ticker printed nothing within 5 s: ${out}`)), 5000);
+    const timer = setTimeout(() => reject(new Error(`the ticker printed nothing within 15 s: ${out}`)), 15_000);
     child.once('error', reject);
     const check = () => {
       if (out.includes('tick 0')) {
