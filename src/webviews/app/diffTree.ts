@@ -6,28 +6,13 @@ import { MAX_DIFF_ROWS_PER_REQUEST } from '../../shared/compareProtocol';
 import type { DiffRowModel } from '../../shared/compareProtocol';
 import { KIND_BADGES, rowSummary } from '../../shared/compareText';
 import { h } from './dom';
-import { ChildPage, LazyTree, RowLook } from './lazyTree';
+import { LazyTree, RowLook } from './lazyTree';
 
 export const CHANGE_MARK: Record<string, string> = { added: '+', removed: '−', changed: '~' };
 
 export class DiffTree extends LazyTree<DiffRowModel> {
-  constructor(
-    private readonly conn: CompareConnection,
-    onSelect: (id: number) => void,
-  ) {
-    super('Differences between the images', 'diff-tree', MAX_DIFF_ROWS_PER_REQUEST, onSelect);
-  }
-
-  protected idOf(r: DiffRowModel): number {
-    return r.id;
-  }
-
-  protected childCountOf(r: DiffRowModel): number {
-    return r.childCount;
-  }
-
-  protected fetchChildren(parent: number | undefined, offset: number, limit: number): Promise<ChildPage<DiffRowModel>> {
-    return this.conn.request('children', { parent, offset, limit });
+  constructor(conn: CompareConnection, onSelect: (id: number) => void) {
+    super('Differences between the images', 'diff-tree', MAX_DIFF_ROWS_PER_REQUEST, (params) => conn.request('children', params), (r) => r.id, onSelect);
   }
 
   protected rowLook(r: DiffRowModel): RowLook {

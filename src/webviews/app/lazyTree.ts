@@ -12,6 +12,14 @@ export interface ChildPage<M> {
   total: number;
 }
 
+/** Asks the host for a page of the children of `parent` (the top level when undefined): both protocols' `children`. */
+export type FetchChildren<M> = (params: { parent?: number; offset: number; limit: number }) => Promise<ChildPage<M>>;
+
+/** What the tree needs of a node's model. */
+export interface TreeModel {
+  childCount: number;
+}
+
 /** What a row shows besides what every row has (twistie, level, selection, tab stop). */
 export interface RowLook {
   class?: string;
@@ -36,7 +44,7 @@ type Line<M> = { node: TreeNode<M> } | { more: TreeNode<M> | undefined };
 /** Selection follows focus after this pause, so that holding an arrow key does not ask the host for every row on the way. */
 const SELECT_AFTER_MS = 120;
 
-export abstract class LazyTree<M> {
+export abstract class LazyTree<M extends TreeModel> {
   readonly element: HTMLDivElement;
   private roots: TreeNode<M>[] = [];
   private rootsTotal = 0;
@@ -50,6 +58,8 @@ export abstract class LazyTree<M> {
     ariaLabel: string,
     className: string,
     private readonly pageSize: number,
+    private readonly fetchChildren: FetchChildren<M>,
+    private readonly idOf: (m: M) => number,
     private readonly onSelect: (id: number) => void,
   ) {
     this.element = h('div', { class: `tree ${className}`.trim(), role: 'tree', 'aria-label': ariaLabel });
@@ -57,10 +67,6 @@ export abstract class LazyTree<M> {
     this.element.addEventListener('click', (e) => this.onClick(e));
   }
 
-  protected abstract idOf(m: M): number;
-  protected abstract childCountOf(m: M): number;
-  /** A page of the children of `parent` (the top level when undefined). */
-  protected abstract fetchChildren(parent: number | undefined, offset: number, limit: number): Promise<ChildPage<M>>;
   protected abstract rowLook(m: M): RowLook;
 
   get selectedId(): number | undefined {
@@ -82,7 +88,7 @@ export abstract class LazyTree<M> {
 
   /** Loads the first page of the top level, and opens the first `openFirst` nodes that have children. */
   async load(openFirst = 0): Promise<void> {
-    const { items, total } = await this.fetchChildren(undefined, 0, this.pageSize);
+    const { items, total } = await this.fetchChildren({ offset: 0, limit: this.pageSize });
     this.byId.clear();
     this.roots = items.map((m) => this.make(m, 0));
     this.rootsTotal = total;
@@ -141,9 +147,9 @@ export abstract class LazyTree<M> {
   }
 
   private async expand(n: TreeNode<M>, render = true): Promise<void> {
-    if (this.childCountOf(n.model) === 0) return;
+    if (n.model.childCount === 0) return;
     if (!n.children) {
-      const { items, total } = await this.fetchChildren(n.id, 0, this.pageSize);
+      const { items, total } = await this.fetchChildren({ parent: n.id, offset: 0, limit: this.pageSize });
       n.children = items.map((m) => this.make(m, n.depth + 1, n));
       n.total = total;
     }
@@ -159,7 +165,7 @@ export abstract class LazyTree<M> {
   /** Loads the next page of children of a node, or of the top level. */
   private async more(n: TreeNode<M> | undefined, render = true): Promise<void> {
     const siblings = n ? (n.children ?? []) : this.roots;
-    const { items, total } = await this.fetchChildren(n?.id, siblings.length, this.pageSize);
+    const { items, total } = await this.fetchChildren({ parent: n?.id, offset: siblings.length, limit: this.pageSize });
     siblings.push(...items.map((m) => this.make(m, n ? n.depth + 1 : 0, n)));
     if (n) {
       n.children = siblings;
@@ -223,7 +229,7 @@ export abstract class LazyTree<M> {
 
   private rowFor(n: TreeNode<M>): HTMLDivElement {
     const look = this.rowLook(n.model);
-    const parent = this.childCountOf(n.model) > 0;
+    const parent = n.model.childCount > 0;
     const selected = n.id === this.selected;
     const el = h(
       'div',
@@ -264,7 +270,7 @@ export abstract class LazyTree<M> {
     const current = visible.find((n) => n.id === this.focused);
     if (!current) return;
     const handled = handleTreeKey(e.key, visible, current, {
-      hasChildren: (n) => this.childCountOf(n.model) > 0,
+      hasChildren: (n) => n.model.childCount > 0,
       focus: (n) => this.focusNode(n),
       expand: (n) => void this.expand(n).then(() => this.refocus()),
       collapse: (n) => {
@@ -281,7 +287,7 @@ export abstract class LazyTree<M> {
     const row = target.closest<HTMLElement>('.tree-row');
     const n = row ? this.byId.get(Number(row.dataset.id)) : undefined;
     if (!n) return;
-    const parent = this.childCountOf(n.model) > 0;
+    const parent = n.model.childCount > 0;
     if (target.classList.contains('twistie') && parent) {
       if (n.expanded) this.collapse(n);
       else void this.expand(n);

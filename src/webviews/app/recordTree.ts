@@ -5,26 +5,11 @@ import type { RecordNodeModel } from '../../shared/models';
 import { MAX_CHILDREN_PER_REQUEST } from '../../shared/protocol';
 import type { HostConnection } from './connection';
 import { h } from './dom';
-import { ChildPage, LazyTree, RowLook } from './lazyTree';
+import { LazyTree, RowLook } from './lazyTree';
 
 export class RecordTree extends LazyTree<RecordNodeModel> {
-  constructor(
-    private readonly conn: HostConnection,
-    onSelect: (index: number) => void,
-  ) {
-    super('Records of the image', '', MAX_CHILDREN_PER_REQUEST, onSelect);
-  }
-
-  protected idOf(m: RecordNodeModel): number {
-    return m.index;
-  }
-
-  protected childCountOf(m: RecordNodeModel): number {
-    return m.childCount;
-  }
-
-  protected fetchChildren(parent: number | undefined, offset: number, limit: number): Promise<ChildPage<RecordNodeModel>> {
-    return this.conn.request('children', { parent, offset, limit });
+  constructor(conn: HostConnection, onSelect: (index: number) => void) {
+    super('Records of the image', '', MAX_CHILDREN_PER_REQUEST, (params) => conn.request('children', params), (m) => m.index, onSelect);
   }
 
   protected rowLook(m: RecordNodeModel): RowLook {
