@@ -138,19 +138,27 @@ export async function setColorTheme(page: Page, label: string): Promise<void> {
  * open palette does not refresh its list, so the palette is reopened until the command shows up.
  */
 export async function runCommand(page: Page, title: string, timeout = 15_000): Promise<void> {
+  await pickWhenListed(page, 'F1', `>${title}`, title, `the command palette has no command "${title}"`, timeout);
+}
+
+/**
+ * Opens the quick input with `key`, types `query`, and clicks the row labelled `label`. A list does
+ * not refresh while open, so it is reopened until the row shows up or `timeout` passes.
+ */
+async function pickWhenListed(page: Page, key: string, query: string, label: string, missing: string, timeout: number): Promise<void> {
   const { box, input, rows } = quickInput(page);
-  const row = rows.filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(title)}$`) }) }).first();
+  const row = rows.filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(label)}$`) }) }).first();
   const deadline = Date.now() + timeout;
   for (;;) {
-    await page.keyboard.press('F1');
+    await page.keyboard.press(key);
     await box.waitFor({ state: 'visible', timeout });
-    await input.fill(`>${title}`);
+    await input.fill(query);
     try {
       await row.waitFor({ state: 'visible', timeout: 2000 });
       break;
     } catch (e) {
       await page.keyboard.press('Escape');
-      if (Date.now() > deadline) throw new Error(`the command palette has no command "${title}"`, { cause: e });
+      if (Date.now() > deadline) throw new Error(missing, { cause: e });
     }
   }
   await row.click();
@@ -222,22 +230,7 @@ export async function webviewText(page: Page, opts: { extensionId?: string; expe
  * them, so Quick Open is reopened until the view is there.
  */
 export async function openView(page: Page, viewName: string, timeout = 15_000): Promise<void> {
-  const { box, input, rows } = quickInput(page);
-  const row = rows.filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(viewName)}$`) }) }).first();
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    await page.keyboard.press('Control+P');
-    await box.waitFor({ state: 'visible', timeout });
-    await input.fill(`view ${viewName}`);
-    try {
-      await row.waitFor({ state: 'visible', timeout: 2000 });
-      break;
-    } catch (e) {
-      await page.keyboard.press('Escape');
-      if (Date.now() > deadline) throw new Error(`"View: Open View..." has no view "${viewName}"`, { cause: e });
-    }
-  }
-  await row.click();
+  await pickWhenListed(page, 'Control+P', `view ${viewName}`, viewName, `"View: Open View..." has no view "${viewName}"`, timeout);
   await viewPane(page, viewName).first().waitFor({ state: 'visible', timeout });
 }
 
