@@ -7,6 +7,8 @@
 // changed pages), so it crosses in bounded pieces: rows of one level at a time, the detail of one
 // node, its changed pages in pages, and the bytes of one page.
 
+import { requestOf, type ResponseMessage } from './protocol';
+
 export const MAX_DIFF_ROWS_PER_REQUEST = 500;
 export const MAX_PAGES_PER_REQUEST = 1000;
 /** Field changes sent with one node; a node with more says how many were left out. */
@@ -160,9 +162,7 @@ export type CompareWebviewEvent =
   /** Open image A or B in the image editor, at the record of a node when one is given. */
   | { type: 'open'; side: 'a' | 'b'; node?: number };
 
-export type CompareResponse =
-  | { type: 'response'; id: number; ok: true; result: unknown }
-  | { type: 'response'; id: number; ok: false; error: string };
+export type CompareResponse = ResponseMessage;
 
 export type ToCompareWebview = CompareResponse | CompareHostEvent;
 export type FromCompareWebview = CompareRequest | CompareWebviewEvent;
@@ -175,9 +175,7 @@ export function parseFromCompareWebview(m: unknown): FromCompareWebview | undefi
   const o = m as Record<string, unknown>;
   switch (o.type) {
     case 'request':
-      if (typeof o.id !== 'number' || typeof o.method !== 'string' || !Object.prototype.hasOwnProperty.call(METHODS, o.method)) return undefined;
-      if (typeof o.params !== 'object' || o.params === null) return undefined;
-      return o as unknown as CompareRequest;
+      return requestOf<CompareRequest>(o, METHODS);
     case 'ready':
     case 'cancel':
     case 'rerun':

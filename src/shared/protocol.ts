@@ -113,15 +113,23 @@ const REQUEST_METHODS: Record<RequestMethod, true> = {
   cancelSearch: true,
 };
 
+/**
+ * A request from a webview, once its id, method (one of `methods`) and params have the right types:
+ * what both editors' message checks share. The params themselves are checked by their handler.
+ */
+export function requestOf<R>(o: Record<string, unknown>, methods: Readonly<Record<string, true>>): R | undefined {
+  if (typeof o.id !== 'number' || typeof o.method !== 'string' || !Object.prototype.hasOwnProperty.call(methods, o.method)) return undefined;
+  if (typeof o.params !== 'object' || o.params === null) return undefined;
+  return o as unknown as R;
+}
+
 /** Checks the shape of a message from the webview, which is untrusted input to the host. */
 export function parseFromWebview(m: unknown): FromWebview | undefined {
   if (typeof m !== 'object' || m === null) return undefined;
   const o = m as Record<string, unknown>;
   switch (o.type) {
     case 'request':
-      if (typeof o.id !== 'number' || typeof o.method !== 'string' || !Object.prototype.hasOwnProperty.call(REQUEST_METHODS, o.method)) return undefined;
-      if (typeof o.params !== 'object' || o.params === null) return undefined;
-      return o as unknown as RequestMessage;
+      return requestOf<RequestMessage>(o, REQUEST_METHODS);
     case 'ready':
       return { type: 'ready' };
     case 'selected':

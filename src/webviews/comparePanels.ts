@@ -18,6 +18,7 @@ import { parseFromCompareWebview } from '../shared/compareProtocol';
 import { editorPage } from './editorHtml';
 import { ImageEditorProvider } from './imageEditorProvider';
 import { CompareSession } from './compareSession';
+import { replyTo } from './requestReply';
 
 export const COMPARE_VIEW_TYPE = 'ckptExplorer.compare';
 export const COMPARE_SELECTED_CONTEXT = 'ckptExplorer.compareSelected';
@@ -195,18 +196,9 @@ export class ComparePanels implements vscode.Disposable {
       return;
     }
     switch (m.type) {
-      case 'request': {
-        let reply: ToCompareWebview;
-        try {
-          reply = { type: 'response', id: m.id, ok: true, result: await entry.session.handle(m) };
-        } catch (e) {
-          const message = e instanceof Error ? e.message : String(e);
-          this.log.warn(`Compare request ${m.method} failed: ${message}`);
-          reply = { type: 'response', id: m.id, ok: false, error: message };
-        }
-        void entry.panel.webview.postMessage(reply);
+      case 'request':
+        void entry.panel.webview.postMessage(await replyTo(m, () => entry.session.handle(m), this.log, 'Compare request'));
         break;
-      }
       case 'ready':
         this.post(entry, { type: 'status', status: entry.session.status });
         break;

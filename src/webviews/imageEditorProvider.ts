@@ -6,12 +6,13 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { SearchEndModel, SearchHitModel, SearchQueryModel } from '../shared/models';
-import type { HostEvent, ToWebview, WebviewEvent } from '../shared/protocol';
+import type { HostEvent, WebviewEvent } from '../shared/protocol';
 import { isSearchMethod, parseFromWebview } from '../shared/protocol';
 import { editorPage } from './editorHtml';
 import { ImageDocument } from './imageDocument';
 import { compileQuery } from '../image';
 import { ImageSearch, searchQueryParam } from './imageSearch';
+import { replyTo } from './requestReply';
 
 export const IMAGE_EDITOR_VIEW_TYPE = 'ckptExplorer.image';
 /** Images up to this size are verified in full as soon as they open; larger ones on request. */
@@ -144,18 +145,12 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
     }
     switch (m.type) {
       case 'request': {
-        let reply: ToWebview;
-        try {
+        const answer = async () => {
           if (!doc.requests) throw new Error(doc.openError ?? 'the image is not open');
           const search = this.states.get(panel)?.search;
-          const result = isSearchMethod(m.method) ? await search!.handle(m as Parameters<ImageSearch['handle']>[0]) : await doc.requests.handle(m as Parameters<typeof doc.requests.handle>[0]);
-          reply = { type: 'response', id: m.id, ok: true, result };
-        } catch (e) {
-          const message = e instanceof Error ? e.message : String(e);
-          this.log.warn(`Request ${m.method} failed: ${message}`);
-          reply = { type: 'response', id: m.id, ok: false, error: message };
-        }
-        void panel.webview.postMessage(reply);
+          return isSearchMethod(m.method) ? search!.handle(m as Parameters<ImageSearch['handle']>[0]) : doc.requests.handle(m as Parameters<typeof doc.requests.handle>[0]);
+        };
+        void panel.webview.postMessage(await replyTo(m, answer, this.log, 'Request'));
         break;
       }
       case 'ready':
