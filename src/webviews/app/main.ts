@@ -22,6 +22,7 @@ class ImageEditor {
   private readonly search: SearchView;
   private readonly status = new StatusLine();
   private readonly paneTabs: Record<PaneTab, { tab: HTMLButtonElement; panel: HTMLElement }>;
+  /** Counts record selections and shows: the answer to an older one is dropped. */
   private showing = 0;
   /** A record the host asked to select before the tree was loaded: it is selected first. */
   private pendingSelect?: number;
@@ -73,11 +74,18 @@ class ImageEditor {
     }
   }
 
-  /** Selects a record in the tree (opening its ancestors) and shows it. */
+  /**
+   * Selects a record in the tree (opening its ancestors) and shows it. As in showRecord, the latest
+   * selection wins: the two clicks of a double-click on a VMA ask for its address space, then its
+   * memory, and the first answer must not land last.
+   */
   private async selectRecord(index: number, notify: boolean, view?: RecordView): Promise<void> {
     try {
+      const ticket = ++this.showing;
       const d = await this.conn.request('record', { index });
+      if (ticket !== this.showing) return;
       await this.tree.reveal(index, d.path, false);
+      if (ticket !== this.showing) return;
       await this.showDetail(d, view);
       if (notify) this.conn.send({ type: 'selected', index });
     } catch (e) {
