@@ -19,6 +19,14 @@ export function isProcessItem(x: unknown): x is ProcessItem {
   return typeof x === 'object' && x !== null && (x as ProcessItem).kind === 'process' && typeof (x as ProcessItem).info?.pid === 'number';
 }
 
+/** One reading of /proc, as the view shows it. */
+interface ShownProcesses {
+  rows: Map<number, ProcessRow>;
+  roots: ProcessRow[];
+  description: string;
+  message: string | undefined;
+}
+
 class ProcessRow implements ProcessItem {
   readonly kind = 'process';
   constructor(readonly node: ProcessNode) {}
@@ -33,7 +41,10 @@ export class ProcessesView implements vscode.TreeDataProvider<ProcessRow>, vscod
   readonly view: vscode.TreeView<ProcessRow>;
   private rows = new Map<number, ProcessRow>();
   private roots: ProcessRow[] = [];
+  /** The newest /proc reading asked for, and the promise of its being shown. */
+  private latest?: Promise<ShownProcesses>;
   private loaded?: Promise<void>;
+  private firstShown?: Promise<void>;
   private filter = '';
   private showAll = false;
   private readonly ownUid = process.getuid?.() ?? -1;
@@ -69,27 +80,56 @@ export class ProcessesView implements vscode.TreeDataProvider<ProcessRow>, vscod
     return this.refresh();
   }
 
-  /** Reads /proc again and redraws the tree; resolves when the new tree is built. */
+  /**
+   * Reads /proc again, then redraws the tree; resolves when the newest reading is shown. Reading
+   * comes first because a redraw makes VS Code drop every row it has handed out: a right-click in
+   * that gap runs its command with no row, so the gap must be one round trip, not a /proc scan.
+   */
   refresh(): Promise<void> {
-    this.loaded = this.load();
-    this.changed.fire(undefined);
-    return this.loaded;
+    return this.reload(true);
   }
 
-  private async load(): Promise<void> {
+  private reload(redraw: boolean): Promise<void> {
+    const reading = this.read();
+    this.latest = reading;
+    this.loaded = reading.then((shown) => {
+      if (this.latest !== reading) return; // a newer reading (say, of a new filter) is on its way
+      this.rows = shown.rows;
+      this.roots = shown.roots;
+      this.view.description = shown.description;
+      this.view.message = shown.message;
+      if (redraw) this.changed.fire(undefined);
+    });
+    return this.settled();
+  }
+
+  /** Resolves when no reading is pending any more. */
+  private async settled(): Promise<void> {
+    for (let pending = this.loaded; ; pending = this.loaded) {
+      await pending;
+      if (pending === this.loaded) return;
+    }
+  }
+
+  private async read(): Promise<ShownProcesses> {
     const all = await readProcesses();
+    // The filter is read after /proc, so that a reading started before a new filter still shows it.
     const listed = all.filter((p) => (this.showAll || p.uid === this.ownUid) && matchesFilter(p, this.filter) && p.pid !== process.pid);
     const forest = buildProcessForest(listed, all);
-    this.rows = new Map([...forest.byPid].map(([pid, n]) => [pid, new ProcessRow(n)]));
-    this.roots = forest.roots.map((n) => this.rows.get(n.info.pid)!);
+    const rows = new Map([...forest.byPid].map(([pid, n]) => [pid, new ProcessRow(n)]));
     const who = this.showAll ? 'all users' : 'your processes';
-    this.view.description = this.filter ? `${who}, matching "${this.filter}"` : who;
-    this.view.message = listed.length === 0 ? (this.filter ? `No process matches "${this.filter}".` : 'No processes to show.') : undefined;
+    return {
+      rows,
+      roots: forest.roots.map((n) => rows.get(n.info.pid)!),
+      description: this.filter ? `${who}, matching "${this.filter}"` : who,
+      message: listed.length === 0 ? (this.filter ? `No process matches "${this.filter}".` : 'No processes to show.') : undefined,
+    };
   }
 
-  /** The row of a PID as last read, if it is listed. */
+  /** The row of a PID in the newest reading, if it is listed. */
   async find(pid: number): Promise<ProcessItem | undefined> {
-    await (this.loaded ??= this.load());
+    await (this.firstShown ??= this.reload(false));
+    await this.settled();
     return this.rows.get(pid);
   }
 
@@ -116,7 +156,8 @@ export class ProcessesView implements vscode.TreeDataProvider<ProcessRow>, vscod
   }
 
   async getChildren(element?: ProcessRow): Promise<ProcessRow[]> {
-    await (this.loaded ??= this.load());
+    // The rows shown last, without waiting for a reading in flight: it redraws when it lands.
+    await (this.firstShown ??= this.reload(false));
     if (!element) return this.roots;
     return element.node.children.map((c) => this.rows.get(c.info.pid)!).filter(Boolean);
   }

@@ -5,7 +5,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { isAlive } from '../../../src/views/procfs';
+import { isAlive, matchesFilter } from '../../../src/views/procfs';
 import { killQuietly, startTicker, Ticker, unusedPid } from '../../support/ticker';
 import { activeImageTab, api, closeAllEditors, nativeBinary, until, workspaceDir } from './support';
 
@@ -53,6 +53,29 @@ describe('checkpoint and restore from VS Code', function () {
     assert.ok(isAlive(ticker.pid), 'Checkpoint (leave running) leaves the process running');
     const { log } = await api();
     assert.ok(log, 'the log channel exists');
+  });
+
+  it('redraws the Processes view only with what it has read, and of two quick filters the last wins', async () => {
+    ticker = await startTicker();
+    const { processes } = await api();
+    // A redraw makes VS Code drop the rows it handed out: when it is asked for, the new rows must be ready.
+    await processes.setShowAll(true);
+    const drawn: string[] = [];
+    const watching = processes.onDidChangeTreeData(() => drawn.push(String(processes.view.description)));
+    try {
+      const first = processes.setFilter('no process is called this');
+      const second = processes.setFilter(String(ticker.pid));
+      await Promise.all([first, second]);
+      const expected = `all users, matching "${ticker.pid}"`;
+      assert.ok(drawn.length >= 1 && drawn.every((d) => d === expected), `redrawn with ${JSON.stringify(drawn)}, not only with ${expected}`);
+      const roots = await processes.getChildren();
+      assert.ok(roots.some((r) => r.info.pid === ticker!.pid));
+      // Other processes may match too: the filter is also a substring of command lines.
+      for (const r of roots) assert.ok(matchesFilter(r.info, String(ticker.pid)), `${r.info.pid} ${r.info.comm} does not match`);
+    } finally {
+      watching.dispose();
+      await processes.setFilter('');
+    }
   });
 
   it('restores the image: a new process runs, its output is in a terminal, its PID in the Processes view', async () => {
