@@ -8,6 +8,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import type { Locator, Page } from 'playwright-core';
 import { ensureBuilt } from '../vscode/host/build';
 import { ImageWriter } from '../support/imageWriter';
 import { buildSample } from '../support/sampleImage';
@@ -33,6 +34,27 @@ function writeManyVmas(folder: string): void {
 }
 
 /** Hex rows as the webview shows them: an address, then 16 bytes in hex. */
+/**
+ * Filters the Processes view to a PID and returns that process's row, once the filtered tree is drawn
+ * (a row of the tree before the filter names an element the view has since dropped). Other rows may
+ * match too: the filter is also a substring of command lines, and browsers' are full of numbers.
+ */
+async function filterProcessesTo(page: Page, pid: number): Promise<Locator> {
+  await runCommand(page, 'Checkpoint Explorer: Filter Processes...');
+  const input = page.locator('.quick-input-widget input.input').first();
+  await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Filter Processes' }).waitFor({ state: 'visible' });
+  await input.fill(String(pid));
+  await input.press('Enter');
+  const pane = viewPane(page, 'Processes');
+  const row = pane.locator('.monaco-list-row', { hasText: new RegExp(`(?:^|\\D)${pid} · `) });
+  const filtered = pane.locator('.pane-header .description', { hasText: `matching "${pid}"` });
+  await until(`the Processes view filtered to PID ${pid}`, async () => (await filtered.count()) > 0 && (await row.count()) === 1, 15_000).catch(async (e: Error) => {
+    const shown = await pane.locator('.pane-header, .monaco-list-row').allInnerTexts();
+    throw new Error(`${e.message}; the view shows ${JSON.stringify(shown)}`);
+  });
+  return row;
+}
+
 const HEX_ROW = /^[0-9a-f]{8,16}\s+(?:[0-9a-f]{2}\s+){16}/m;
 
 describe('the image editor and the views, in the browser', function () {
@@ -155,14 +177,8 @@ describe('the image editor and the views, in the browser', function () {
   it("right-clicks a process: Checkpoint (leave running) and Checkpoint and Stop", async () => {
     const page = wb!.page;
     await openView(page, 'Processes');
-    await runCommand(page, 'Checkpoint Explorer: Filter Processes...');
-    const input = page.locator('.quick-input-widget input.input').first();
-    await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Filter Processes' }).waitFor({ state: 'visible' });
-    await input.fill(String(ticker!.pid));
-    await input.press('Enter');
-    const row = treeItem(page, 'Processes', /^perl$/);
-    await row.waitFor({ state: 'visible', timeout: 15_000 });
-    assert.match(await row.innerText(), new RegExp(`${ticker!.pid} · \\w+ · .*iB · 1 thread`));
+    const row = await filterProcessesTo(page, ticker!.pid);
+    assert.match(await row.innerText(), new RegExp(`^perl\\s*${ticker!.pid} · \\w+ · .*iB · 1 thread`));
     const menu = await contextMenuOf(page, row);
     try {
       for (const entry of ['Checkpoint (leave running)', 'Checkpoint and Stop']) assert.ok(menu.entries.includes(entry), `no "${entry}" in ${JSON.stringify(menu.entries)}`);
@@ -179,15 +195,7 @@ describe('the image editor and the views, in the browser', function () {
     try {
       await openView(page, 'Processes');
       const checkpointFromRow = async (pid: number) => {
-        await runCommand(page, 'Checkpoint Explorer: Filter Processes...');
-        const input = page.locator('.quick-input-widget input.input').first();
-        await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Filter Processes' }).waitFor({ state: 'visible' });
-        await input.fill(String(pid));
-        await input.press('Enter');
-        // The filtered tree: this process alone (a row of the tree before the filter would name an element that is gone).
-        const rows = viewPane(page, 'Processes').locator('.monaco-list-row');
-        await until('the filtered Processes view', async () => (await rows.count()) === 1 && (await rows.first().innerText()).includes(`${pid} ·`));
-        const menu = await contextMenuOf(page, treeItem(page, 'Processes', /^perl$/));
+        const menu = await contextMenuOf(page, await filterProcessesTo(page, pid));
         assert.ok(menu.entries.includes('Checkpoint (leave running)'), JSON.stringify(menu.entries));
         await page.locator('.context-view .monaco-menu .action-item .action-label', { hasText: /^Checkpoint \(leave running\)$/ }).first().click();
       };

@@ -282,9 +282,15 @@ export async function contextMenuOf(page: Page, item: Locator, timeout = 15_000)
 export async function notification(page: Page, text: string | RegExp, timeout = 15_000): Promise<Locator> {
   const item = page.locator('.notification-list-item', { hasText: text }).first();
   const deadline = Date.now() + timeout;
+  // Showing the center closes a quick input: say which one was open, should the notification never come.
+  const quickInput = page.locator('.quick-input-widget .quick-input-title').filter({ visible: true });
+  const interrupted = (await quickInput.count()) ? ` (a quick input "${await quickInput.first().innerText()}" was open)` : '';
   for (;;) {
     if (await item.isVisible()) return item;
-    if (Date.now() > deadline) throw new Error(`no notification ${text}`);
+    if (Date.now() > deadline) {
+      const shown = await page.locator('.notification-list-item').allInnerTexts();
+      throw new Error(`no notification ${text}; shown: ${JSON.stringify(shown)}${interrupted}`);
+    }
     if (!(await page.locator('.notifications-center.visible').isVisible())) await runCommand(page, 'Notifications: Show Notifications', timeout);
     await page.waitForTimeout(200);
   }
