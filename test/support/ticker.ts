@@ -29,7 +29,9 @@ export function startTicker(o: TickerOptions = {}): Promise<Ticker> {
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the ticker printed nothing within 15 s: ${out}`)), 15_000);
+    // Touching a big heap first takes seconds here (a 1 GiB string: 3-13 s on this VM), more on a loaded machine.
+    const waitMs = 15_000 + 20 * (o.heapMiB ?? 0);
+    const timer = setTimeout(() => reject(new Error(`the ticker printed nothing within ${waitMs / 1000} s: ${out}`)), waitMs);
     child.once('error', reject);
     const check = () => {
       if (out.includes('tick 0')) {
