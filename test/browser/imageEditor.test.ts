@@ -33,7 +33,6 @@ function writeManyVmas(folder: string): void {
   fs.writeFileSync(path.join(folder, 'many-vmas.ckpt'), w.bytes());
 }
 
-/** Hex rows as the webview shows them: an address, then 16 bytes in hex. */
 /**
  * Filters the Processes view to a PID and returns that process's row, once the filtered tree is drawn
  * (a row of the tree before the filter names an element the view has since dropped). Other rows may
@@ -55,6 +54,7 @@ async function filterProcessesTo(page: Page, pid: number): Promise<Locator> {
   return row;
 }
 
+/** Hex rows as the webview shows them: an address, then 16 bytes in hex. */
 const HEX_ROW = /^[0-9a-f]{8,16}\s+(?:[0-9a-f]{2}\s+){16}/m;
 
 describe('the image editor and the views, in the browser', function () {
