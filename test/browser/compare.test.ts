@@ -6,12 +6,9 @@
 // side; light and dark themes.
 
 import * as assert from 'assert';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import type { Locator, Page } from 'playwright-core';
 import { makeRealPair, RealPair, RICH, writeRichPair } from '../support/imagePairs';
-import { onCleanup } from '../vscode/host/cleanup';
+import { tempFolder } from '../vscode/host/cleanup';
 import { ensureBuilt } from '../vscode/host/build';
 import { contextMenuOf, openView, outputChannelText, runCommand, treeItem, waitForWorkbench, webviewFrame, webviewText, Workbench, openWorkbench, screenshotFailures, setColorTheme } from './workbench';
 
@@ -45,12 +42,11 @@ describe('the compare editor, in the browser', function () {
   let wb: Workbench | undefined;
   let folder: string;
   let real: RealPair | undefined;
-  let dropFolder = (): void => undefined;
+  let removeFolder = (): void => undefined;
 
   before(async () => {
     const built = ensureBuilt();
-    folder = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-browser-compare-'));
-    dropFolder = onCleanup(() => fs.rmSync(folder, { recursive: true, force: true }));
+    ({ path: folder, remove: removeFolder } = tempFolder('ckpt-browser-compare-'));
     if (built.native) real = await makeRealPair(folder, built.native);
     writeRichPair(folder);
     wb = await openWorkbench({ folder });
@@ -63,8 +59,7 @@ describe('the compare editor, in the browser', function () {
 
   after(async () => {
     await wb?.close();
-    fs.rmSync(folder, { recursive: true, force: true });
-    dropFolder();
+    removeFolder();
   });
 
   it('offers Compare Checkpoints on two selected .ckpt files, and Select Checkpoint for Compare on one', async () => {

@@ -6,10 +6,10 @@
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import type { Locator, Page } from 'playwright-core';
 import { ensureBuilt } from '../vscode/host/build';
+import { tempFolder } from '../vscode/host/cleanup';
 import { ImageWriter } from '../support/imageWriter';
 import { buildSample } from '../support/sampleImage';
 import { killQuietly, startTicker, Ticker } from '../support/ticker';
@@ -61,13 +61,14 @@ describe('the image editor and the views, in the browser', function () {
   this.timeout(180_000);
   let wb: Workbench | undefined;
   let folder: string;
+  let removeFolder = (): void => undefined;
   let ticker: Ticker | undefined;
   let madeBy: 'ckpt' | 'test-writer';
   let restoredPid: number | undefined;
 
   before(async () => {
     const built = ensureBuilt();
-    folder = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-browser-editor-'));
+    ({ path: folder, remove: removeFolder } = tempFolder('ckpt-browser-editor-'));
     // A live process: the image is made from it, and it stays for the Processes view.
     ticker = await startTicker();
     const image = path.join(folder, 'ticker.ckpt');
@@ -90,7 +91,7 @@ describe('the image editor and the views, in the browser', function () {
     await wb?.close();
     ticker?.stop();
     killQuietly(restoredPid);
-    fs.rmSync(folder, { recursive: true, force: true });
+    removeFolder();
   });
 
   it('opens an image in its editor: the summary, a decoded field and hex rows', async () => {

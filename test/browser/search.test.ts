@@ -5,15 +5,13 @@
 // regular expression that would never finish.
 
 import * as assert from 'assert';
-import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import type { FrameLocator } from 'playwright-core';
 import { BigImage, writeBigImage } from '../support/bigImage';
 import { HOSTILE_MARKER, HOSTILE_REGEX, writeHostileImage } from '../support/hostileImage';
 import { makeRealPair, RealPair } from '../support/imagePairs';
 import { ACROSS, WIDE } from '../unit/diffRealTarget';
-import { onCleanup } from '../vscode/host/cleanup';
+import { tempFolder } from '../vscode/host/cleanup';
 import { ensureBuilt } from '../vscode/host/build';
 import { openFile, webviewFrame, webviewText, Workbench, openWorkbench, screenshotFailures, setColorTheme } from './workbench';
 
@@ -37,12 +35,11 @@ describe('search memory in the image editor, in the browser', function () {
   let folder: string;
   let real: RealPair | undefined;
   let big: BigImage | undefined;
-  let dropFolder = (): void => undefined;
+  let removeFolder = (): void => undefined;
 
   before(async () => {
     const built = ensureBuilt();
-    folder = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-browser-search-'));
-    dropFolder = onCleanup(() => fs.rmSync(folder, { recursive: true, force: true }));
+    ({ path: folder, remove: removeFolder } = tempFolder('ckpt-browser-search-'));
     if (built.native) real = await makeRealPair(folder, built.native, ['planted.ckpt', 'planted-again.ckpt']);
     big = writeBigImage(2, { dir: folder });
     writeHostileImage(folder);
@@ -54,8 +51,7 @@ describe('search memory in the image editor, in the browser', function () {
   after(async () => {
     await wb?.close();
     big?.remove();
-    fs.rmSync(folder, { recursive: true, force: true });
-    dropFolder();
+    removeFolder();
   });
 
   it('finds a string the process planted across a page boundary, and jumps to it in the memory view', async function () {

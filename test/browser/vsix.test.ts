@@ -4,10 +4,9 @@
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { ensureBuilt } from '../vscode/host/build';
-import { onCleanup } from '../vscode/host/cleanup';
+import { tempFolder } from '../vscode/host/cleanup';
 import { repoRoot } from '../vscode/host/provision';
 import { extensionId, openWorkbench, outputChannelText, Workbench, screenshotFailures } from './workbench';
 
@@ -18,11 +17,10 @@ describe('the packaged VSIX', function () {
   let scratch: string;
   let vsix: string;
   let wb: Workbench | undefined;
-  let dropScratch = (): void => undefined;
+  let removeScratch = (): void => undefined;
 
   before(() => {
-    scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-vsix-'));
-    dropScratch = onCleanup(() => fs.rmSync(scratch, { recursive: true, force: true }));
+    ({ path: scratch, remove: removeScratch } = tempFolder('ckpt-vsix-'));
     fs.mkdirSync(path.join(scratch, 'workspace'));
     ensureBuilt();
     vsix = path.join(scratch, `ckpt-explorer-${pkg.version}.vsix`);
@@ -35,8 +33,7 @@ describe('the packaged VSIX', function () {
 
   after(async () => {
     await wb?.close();
-    fs.rmSync(scratch, { recursive: true, force: true });
-    dropScratch();
+    removeScratch();
   });
 
   it('holds the bundle, the format, README and LICENSE, and no sources or node_modules', () => {

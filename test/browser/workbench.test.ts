@@ -5,20 +5,18 @@
 
 import * as assert from 'assert';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { onCleanup } from '../vscode/host/cleanup';
+import { tempFolder } from '../vscode/host/cleanup';
 import { contextMenuOf, openWith, openWorkbench, outputChannelText, treeItem, webviewText, Workbench, screenshotFailures } from './workbench';
 
 describe('the workbench with the extension under development', function () {
   this.timeout(120_000);
   let wb: Workbench | undefined;
   let folder: string;
-  let dropFolder = (): void => undefined;
+  let removeFolder = (): void => undefined;
 
   before(async () => {
-    folder = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-browser-ws-'));
-    dropFolder = onCleanup(() => fs.rmSync(folder, { recursive: true, force: true }));
+    ({ path: folder, remove: removeFolder } = tempFolder('ckpt-browser-ws-'));
     fs.writeFileSync(path.join(folder, 'NOTES.md'), '# Demo notes\n\nA *markdown* file, to open with a webview editor.\n');
     wb = await openWorkbench({ folder });
   });
@@ -27,8 +25,7 @@ describe('the workbench with the extension under development', function () {
 
   after(async () => {
     await wb?.close();
-    fs.rmSync(folder, { recursive: true, force: true });
-    dropFolder();
+    removeFolder();
   });
 
   it('loads the folder and activates the extension: the "Checkpoint Explorer" Output channel shows its activation line', async () => {

@@ -2,6 +2,10 @@
 // registered here, so that it goes away on every way out: a normal return, an exception, Ctrl-C,
 // SIGTERM from a parent (a test runner's timeout, @vscode/test-electron's SIGINT) or process.exit.
 
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
 type Undo = () => void;
 
 const undos = new Map<number, Undo>();
@@ -42,6 +46,20 @@ export function onCleanup(undo: Undo): () => void {
   const id = nextId++;
   undos.set(id, undo);
   return () => undos.delete(id);
+}
+
+/** A fresh folder under the system's temp folder, removed on every way out unless `remove()` ran first. */
+export function tempFolder(prefix: string): { path: string; remove(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const removeNow = () => fs.rmSync(dir, { recursive: true, force: true });
+  const drop = onCleanup(removeNow);
+  return {
+    path: dir,
+    remove: () => {
+      removeNow();
+      drop();
+    },
+  };
 }
 
 /** Sends a signal to a whole process group (a child spawned with detached: true), ignoring ESRCH. */

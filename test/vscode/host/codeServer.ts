@@ -6,9 +6,8 @@
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
-import * as os from 'os';
 import * as path from 'path';
-import { killGroup, onCleanup } from './cleanup';
+import { killGroup, onCleanup, tempFolder } from './cleanup';
 import { ensureVSCodeHost, VSCodeHost } from './provision';
 
 export interface CodeServerOptions {
@@ -128,8 +127,7 @@ function healthy(origin: string): Promise<boolean> {
 
 export async function startCodeServer(opts: CodeServerOptions = {}): Promise<CodeServer> {
   const host = ensureVSCodeHost();
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), `${opts.name ?? 'ckpt-vscode'}-`));
-  const dropStateDir = onCleanup(() => fs.rmSync(stateDir, { recursive: true, force: true }));
+  const { path: stateDir, remove: removeStateDir } = tempFolder(`${opts.name ?? 'ckpt-vscode'}-`);
   const userDataDir = path.join(stateDir, 'user-data');
   const extensionsDir = path.join(stateDir, 'extensions');
   for (const d of [userDataDir, path.join(userDataDir, 'User'), extensionsDir, 'xdg-config', 'xdg-data', 'xdg-cache', 'xdg-runtime']) {
@@ -144,8 +142,7 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
   for (const vsix of opts.installExtensions ?? []) {
     const r = spawnSync(host.node, [host.entry, ...common, '--force', '--install-extension', vsix], { env, encoding: 'utf8', timeout: 120_000 });
     if (r.status !== 0) {
-      fs.rmSync(stateDir, { recursive: true, force: true });
-      dropStateDir();
+      removeStateDir();
       throw new Error(`code-server --install-extension ${vsix} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stdout}${r.stderr}`);
     }
   }
@@ -207,8 +204,7 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
       // The group may outlive its leader (an extension host still exiting).
       killGroup(child.pid, 'SIGKILL');
       dropGroup();
-      fs.rmSync(stateDir, { recursive: true, force: true });
-      dropStateDir();
+      removeStateDir();
     })());
 
   try {

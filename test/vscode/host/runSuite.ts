@@ -12,11 +12,10 @@
 // least one test passed and none failed: a suite that never started, or found no tests, fails.
 
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { format } from 'util';
 import { launchBrowser } from './browser';
-import { onCleanup } from './cleanup';
+import { tempFolder } from './cleanup';
 import { startCodeServer } from './codeServer';
 import { repoRoot } from './provision';
 
@@ -84,8 +83,7 @@ export async function runSuite(o: SuiteRunOptions): Promise<SuiteRunResult> {
   if (!fs.existsSync(o.extensionTestsPath)) {
     return { code: 1, reason: `${o.extensionTestsPath} does not exist (build it: npm run build:vscode-suite)` };
   }
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-suite-'));
-  const dropScratch = onCleanup(() => fs.rmSync(scratch, { recursive: true, force: true }));
+  const { path: scratch, remove: removeScratch } = tempFolder('ckpt-suite-');
   const folder = o.folder ?? path.join(scratch, 'workspace');
   fs.mkdirSync(folder, { recursive: true });
   const resultsFile = o.resultsFile ?? path.join(scratch, 'results.json');
@@ -96,8 +94,7 @@ export async function runSuite(o: SuiteRunOptions): Promise<SuiteRunResult> {
     name: 'ckpt-suite',
     env: { ...o.env, CKPT_TEST_RESULTS: resultsFile, CKPT_TEST_HOST: 'code-server' },
   }).catch((e) => {
-    fs.rmSync(scratch, { recursive: true, force: true });
-    dropScratch();
+    removeScratch();
     throw e;
   });
   let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined;
@@ -140,8 +137,7 @@ export async function runSuite(o: SuiteRunOptions): Promise<SuiteRunResult> {
   } finally {
     await browser?.close();
     await server.stop();
-    fs.rmSync(scratch, { recursive: true, force: true });
-    dropScratch();
+    removeScratch();
   }
 }
 
