@@ -7,6 +7,60 @@ meta:
   -ckpt-version:
     major: 1
     minor: 1
+  # What a sound image is, beyond the layout of each payload. Every reader (the TypeScript
+  # decoder's verify, and the C reader that `ckpt restore` and `ckpt restore --dry-run` use)
+  # checks exactly these, so that `ckpt-inspect verify` calls an image sound if and only if
+  # restore accepts it as an image. Field-level rules are the `valid:` keys on the fields.
+  -ckpt-limits:
+    # Largest metadata payload a reader reads whole (page data is never read whole).
+    max_metadata_payload: 67108864
+    # More records than any real process tree needs; bounds the index of a hostile image.
+    max_records: 2097152
+  # The record tree: for each record type, the types its parent may have (`top`: ptag 0),
+  # how many children of this type each such parent must (`min`) or may (`max`) have, which
+  # field of the parent states their number (`count`), how many the image needs at least
+  # (`image-min`) and may hold at most (`image-max`), and the header flags the type must
+  # (`flags`) carry; every other record of a known type has flags 0. The head is the first
+  # record, the tail the last. Record types this version does not know may appear anywhere and
+  # are skipped; one that has the `page_hashed` flag is bulk data like `pages`: readers do not
+  # read it whole, and do not check its payload_sum or its size.
+  -ckpt-grammar:
+    head: {parents: [top], image-max: 1}
+    tail: {parents: [top]}
+    pad: {parents: [top, pagemap]}
+    process: {parents: [top, process], image-min: 1}
+    thread: {parents: [process], min: 1, count: nthreads}
+    mm: {parents: [process], min: 1, max: 1}
+    vma: {parents: [mm], count: nvmas}
+    pagemap: {parents: [mm]}
+    pages: {parents: [pagemap], min: 1, max: 1, flags: [page_hashed]}
+    files: {parents: [process], max: 1}
+    fd: {parents: [files], count: nfds}
+    sigactions: {parents: [process], max: 1}
+    pending_signals: {parents: [process, thread], max: 1}
+    unsupported: {parents: [top, process, mm, files, thread]}
+  # Rules across fields and records, which `valid:` cannot state. Each reader implements each
+  # one by its id and names the id when an image breaks it.
+  -ckpt-rules:
+    string_nul: No string (`lstr`) contains a NUL byte.
+    one_main_thread: Exactly one thread of each process has the `main_thread` flag.
+    vma_range: >-
+      A VMA starts and ends at multiples of the head's `page_size`, and so does its file
+      offset; it lies below 2^56 (the end of user space), unless it is the vsyscall page.
+    vma_order: The VMAs of an mm come in ascending address order and do not overlap.
+    fd_unique: No two fds of one file table have the same number.
+    pagemap_runs: >-
+      A pagemap's runs start at multiples of `page_size` and hold `npages` pages in all.
+    pages_layout: >-
+      A pages payload starts at a multiple of `page_size` and holds exactly the `npages`
+      pages of its pagemap.
+    run_order: >-
+      The runs of an mm, across its pagemaps in file order, come in ascending address order
+      and do not overlap.
+    run_in_vma: >-
+      Every run lies inside one VMA of its mm that restore maps: not vdso, vvar,
+      vvar_vclock, vsyscall, device or unknown.
+    page_hash: Every page matches its XXH64 in its pagemap.
 doc: |
   A checkpoint image of one or more Linux processes, written by the ckpt-explorer native
   checkpointer (`ckpt dump`) and read by `ckpt restore`, the `ckpt-inspect` CLI and the
@@ -164,9 +218,8 @@ types:
       - id: page_size
         type: u4
         valid:
-          min: 4096
-          max: 1048576
-        doc: Page size of the checkpointed machine in bytes.
+          expr: '_ >= 4096 and _ <= 1048576 and (_ & (_ - 1)) == 0'
+        doc: Page size of the checkpointed machine in bytes, a power of two from 4 KiB to 1 MiB.
       - id: flags
         type: u4
         doc: Bit set of `image_flags`.
@@ -382,6 +435,8 @@ types:
       - id: xstate_kind
         type: u4
         enum: xstate_kind
+        valid:
+          any-of: [xstate_kind::none, xstate_kind::fxsave, xstate_kind::xsave]
         doc: Layout of `xstate`.
       - id: comm
         type: lstr
@@ -425,16 +480,41 @@ types:
     doc: The memory descriptor of a process. Its VMAs and page maps are its children.
     seq:
       - {id: start_code, type: u8, -ckpt-display: hex, doc: 'Start of the text segment.'}
-      - {id: end_code, type: u8, -ckpt-display: hex, doc: 'End of the text segment.'}
+      - id: end_code
+        type: u8
+        -ckpt-display: hex
+        valid:
+          expr: '_ >= start_code and _ < 72057594037927936'
+        doc: 'End of the text segment.'
       - {id: start_data, type: u8, -ckpt-display: hex, doc: 'Start of the data segment.'}
-      - {id: end_data, type: u8, -ckpt-display: hex, doc: 'End of the data segment.'}
+      - id: end_data
+        type: u8
+        -ckpt-display: hex
+        valid:
+          expr: '_ >= start_data and _ < 72057594037927936'
+        doc: 'End of the data segment.'
       - {id: start_brk, type: u8, -ckpt-display: hex, doc: 'Start of the heap (brk area).'}
-      - {id: brk, type: u8, -ckpt-display: hex, doc: 'Current program break.'}
+      - id: brk
+        type: u8
+        -ckpt-display: hex
+        valid:
+          expr: '_ >= start_brk and _ < 72057594037927936'
+        doc: 'Current program break.'
       - {id: start_stack, type: u8, -ckpt-display: hex, doc: 'Start (top) of the main stack.'}
       - {id: arg_start, type: u8, -ckpt-display: hex, doc: 'Start of the argument strings.'}
-      - {id: arg_end, type: u8, -ckpt-display: hex, doc: 'End of the argument strings.'}
+      - id: arg_end
+        type: u8
+        -ckpt-display: hex
+        valid:
+          expr: '_ >= arg_start and _ < 72057594037927936'
+        doc: 'End of the argument strings.'
       - {id: env_start, type: u8, -ckpt-display: hex, doc: 'Start of the environment strings.'}
-      - {id: env_end, type: u8, -ckpt-display: hex, doc: 'End of the environment strings.'}
+      - id: env_end
+        type: u8
+        -ckpt-display: hex
+        valid:
+          expr: '_ >= env_start and _ < 72057594037927936'
+        doc: 'End of the environment strings.'
       - id: vdso_hash
         type: u8
         -ckpt-display: hex
@@ -475,6 +555,8 @@ types:
       - id: end
         type: u8
         -ckpt-display: hex
+        valid:
+          expr: '_ > start'
         doc: First address past the area.
       - id: offset
         type: u8
@@ -570,7 +652,9 @@ types:
     seq:
       - id: fd
         type: u4
-        doc: Descriptor number.
+        valid:
+          max: 1073741823
+        doc: Descriptor number, below the kernel's ceiling for fs.nr_open (2^30).
       - id: kind
         type: u2
         enum: fd_kind
@@ -620,6 +704,8 @@ types:
       - id: dup_of
         type: s4
         if: not _io.eof
+        valid:
+          expr: '_ == -1 or (_ >= 0 and _ < fd)'
         doc: |
           The lowest descriptor number of this process that shares this descriptor's open file
           description (dup(2), fork), or -1 when none. Restore dup()s that descriptor instead of
@@ -720,8 +806,8 @@ types:
       - id: count
         type: u4
         valid:
-          expr: '_ * 32 <= _io.size - _io.pos'
-        doc: Number of entries (64 on x86_64).
+          expr: '_ <= 64 and _ * 32 <= _io.size - _io.pos'
+        doc: Number of entries (64 on x86_64, the kernel's signals).
       - id: actions
         type: sigaction
         repeat: expr

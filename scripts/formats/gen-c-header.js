@@ -5,6 +5,7 @@
 // in order. Sizes are asserted at compile time; the conformance tests decode what C writes.
 
 const { fixedFieldSize, fixedTypeSize, fixedPrefix, INT_SIZES } = require('./ksy-model');
+const { validToC } = require('./ksy-expr');
 
 const C_INT = { u1: 'uint8_t', u2: 'uint16_t', u4: 'uint32_t', u8: 'uint64_t', s1: 'int8_t', s2: 'int16_t', s4: 'int32_t', s8: 'int64_t' };
 
@@ -91,7 +92,110 @@ function genCHeader(ksy) {
   };
   // `record` is the whole-file view (header + payload + padding); C writes its parts itself.
   for (const name of Object.keys(types)) if (name !== 'record') emit(name);
+  out += genFieldRules(types);
+  out += genSoundness(ksy);
   out += '#endif /* CKPT_FORMAT_H */\n';
+  return out;
+}
+
+/** The struct a type's fixed fields are read into, as emit() named it. */
+function structName(name, types) {
+  return fixedTypeSize(name, types) !== null ? `ckpt_${name}` : `ckpt_${name}_fixed`;
+}
+
+/**
+ * The `valid:` rules of integer fields: ckpt_valid_<type>_<field>(s, v) for each, and
+ * ckpt_<type>_invalid(s), the first fixed field of `s` that breaks its rule (NULL: none).
+ */
+function genFieldRules(types) {
+  let out = '/* ---- field rules (`valid:` in the .ksy) ---- */\n\n';
+  for (const [name, t] of Object.entries(types)) {
+    if (name === 'record') continue;
+    const { prefix } = fixedPrefix(name, types);
+    const reachable = new Set(prefix.filter((f) => INT_SIZES[f.type] && !f.repeat).map((f) => f.id));
+    const checks = [];
+    let wrote = false;
+    for (const f of t.seq || []) {
+      if (!INT_SIZES[f.type] || f.repeat || f.valid === undefined) continue;
+      const c = validToC(f.valid, reachable);
+      if (!c) continue;
+      const sname = structName(name, types);
+      const param = prefix.length ? `const struct ${sname} *s` : 'const void *s';
+      out += `static inline int ckpt_valid_${name}_${f.id}(${param}, ${C_INT[f.type]} v)\n{\n\t(void)s;\n\treturn ${c};\n}\n`;
+      wrote = true;
+      if (prefix.includes(f)) checks.push(f.id);
+    }
+    if (checks.length) {
+      out += `static inline const char *ckpt_${name}_invalid(const struct ${structName(name, types)} *s)\n{\n`;
+      for (const id of checks) out += `\tif (!ckpt_valid_${name}_${id}(s, s->${id}))\n\t\treturn "${id}";\n`;
+      out += '\treturn 0;\n}\n';
+    }
+    if (wrote) out += '\n';
+  }
+  return out;
+}
+
+/** Limits, the record grammar and the named rules of a sound image (meta in the .ksy). */
+function genSoundness(ksy) {
+  const types = ksy.types;
+  const limits = ksy.meta['-ckpt-limits'];
+  const grammar = ksy.meta['-ckpt-grammar'];
+  const rules = ksy.meta['-ckpt-rules'];
+  const typeValue = (label) => {
+    for (const [v, l] of Object.entries(ksy.enums.record_type)) if ((typeof l === 'object' ? l.id : l) === label) return Number(v);
+    throw new Error(`-ckpt-grammar names '${label}', which is not a record_type`);
+  };
+  const payloadOf = Object.fromEntries(
+    Object.entries(types.record.seq.find((f) => f.id === 'payload').type.cases).map(([k, v]) => [k.replace(/^record_type::/, ''), v]),
+  );
+  let out = '/* ---- what a sound image is (meta -ckpt-limits, -ckpt-grammar, -ckpt-rules) ---- */\n\n';
+  for (const [k, v] of Object.entries(limits)) out += `#define CKPT_${k.toUpperCase()} ${v}ULL\n`;
+  out += '\n#define CKPT_PARENT_TOP 0 /* a parent "type" that means ptag 0 */\n';
+  out += `/* One record type's place in the tree: allowed parent types, how many children of this type
+ * each parent must/may have (max 0: any), the byte offset of the parent's u4 field that states
+ * their number (-1: none), the header flags it must carry (others carry none), and how many the
+ * image must hold at least and at most. */
+struct ckpt_grammar {
+\tuint32_t type;
+\tuint32_t nparents;
+\tuint32_t parents[6];
+\tuint32_t min, max;
+\tint32_t count_off;
+\tuint32_t flags;
+\tuint32_t image_min, image_max; /* image_max 0: any */
+};
+static const struct ckpt_grammar ckpt_grammar[] = {
+`;
+  for (const [label, g] of Object.entries(grammar)) {
+    const parents = g.parents.map((p) => (p === 'top' ? 'CKPT_PARENT_TOP' : `CKPT_RECORD_TYPE_${p.toUpperCase()}`));
+    if (parents.length > 6) throw new Error(`-ckpt-grammar/${label}: at most 6 parent types`);
+    let countOff = -1;
+    if (g.count) {
+      if (g.parents.length !== 1 || g.parents[0] === 'top') throw new Error(`-ckpt-grammar/${label}: a count needs one parent type`);
+      const ptype = payloadOf[g.parents[0]];
+      let off = 0;
+      for (const f of fixedPrefix(ptype, types).prefix) {
+        if (f.id === g.count) {
+          if (f.type !== 'u4') throw new Error(`-ckpt-grammar/${label}: count ${g.count} must be a u4`);
+          countOff = off;
+          break;
+        }
+        off += fixedFieldSize(f, types);
+      }
+      if (countOff < 0) throw new Error(`-ckpt-grammar/${label}: ${g.count} is not a fixed field of ${ptype}`);
+    }
+    const flags = (g.flags || []).map((f) => `CKPT_RECORD_FLAGS_${f.toUpperCase()}`).join(' | ') || '0';
+    out += `\t{CKPT_RECORD_TYPE_${label.toUpperCase()}, ${parents.length}, {${parents.join(', ')}}, ${g.min ?? 0}, ${g.max ?? 0}, ${countOff}, ${flags}, ${g['image-min'] ?? 0}, ${g['image-max'] ?? 0}},\n`;
+    typeValue(label);
+  }
+  out += '};\n\n';
+  out += 'static inline const struct ckpt_grammar *ckpt_grammar_of(uint32_t type)\n{\n';
+  out += '\tfor (unsigned i = 0; i < sizeof(ckpt_grammar) / sizeof(ckpt_grammar[0]); i++)\n\t\tif (ckpt_grammar[i].type == type)\n\t\t\treturn &ckpt_grammar[i];\n\treturn 0;\n}\n\n';
+  out += '/* Rules across fields and records; readers name the rule an image breaks. */\nenum ckpt_rule {\n';
+  for (const id of Object.keys(rules)) out += `\tCKPT_RULE_${id.toUpperCase()},\n`;
+  out += '};\n\nstatic inline const char *ckpt_rule_name(enum ckpt_rule r)\n{\n\tswitch (r) {\n';
+  for (const id of Object.keys(rules)) out += `\tcase CKPT_RULE_${id.toUpperCase()}:\n\t\treturn "${id}";\n`;
+  out += '\t}\n\treturn "?";\n}\n\n';
   return out;
 }
 

@@ -50,7 +50,25 @@ function genSchema(ksy) {
   const payloadField = ksy.types.record.seq.find((f) => f.id === 'payload');
   const payloadTypes = {};
   for (const [k, v] of Object.entries(payloadField.type.cases)) payloadTypes[k.replace(/^record_type::/, '')] = v;
-  return { version: ksy.meta['-ckpt-version'], types, enums, payloadTypes };
+  // What a sound image is: the same tables the C reader is generated from (gen-c-header.js).
+  const grammar = {};
+  for (const [label, g] of Object.entries(ksy.meta['-ckpt-grammar'])) {
+    grammar[label] = {
+      parents: g.parents.map((p) => (p === 'top' ? '' : p)),
+      min: g.min ?? 0,
+      max: g.max ?? 0,
+      ...(g.count ? { count: lowerCamel(g.count) } : {}),
+      flags: g.flags ?? [],
+      imageMin: g['image-min'] ?? 0,
+      imageMax: g['image-max'] ?? 0,
+    };
+  }
+  const rules = Object.fromEntries(Object.entries(ksy.meta['-ckpt-rules']).map(([id, doc]) => [id, String(doc).trim()]));
+  const limits = {
+    maxMetadataPayload: ksy.meta['-ckpt-limits'].max_metadata_payload,
+    maxRecords: ksy.meta['-ckpt-limits'].max_records,
+  };
+  return { version: ksy.meta['-ckpt-version'], types, enums, payloadTypes, grammar, rules, limits };
 }
 
 module.exports = { genSchema };
