@@ -87,6 +87,8 @@ int vma_restorable(const struct vma_state *v);
 int vma_assign_fds(struct proc_state *p, int first_fd);
 int vma_files_open_in_child(const struct proc_state *p);
 int memory_restore(struct restore_ctx *rc);
+/* Every page of p in the image file against its hash (restore --dry-run). */
+int pages_check_in_file(const struct image *im, const struct proc_state *p);
 
 /* signals.c */
 int sigactions_inject_capture(struct tracee *t, pid_t pid, struct proc_state *p, uint64_t scratch);
@@ -104,9 +106,13 @@ int pending_restore(struct restore_ctx *rc);
 int files_capture(pid_t pid, struct proc_state *p);
 uint32_t files_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag);
 int files_read(const struct image *im, const struct image_record *r, struct proc_state *p);
-int fd_read(const struct image *im, const struct image_record *r, struct proc_state *p);
+int fd_read(const struct image *im, const struct image_record *r, struct fd_state *f);
 int files_apply_in_child(const struct proc_state *p, const struct stdio_plan *sp, int tmp_base);
 int files_max_fd(const struct proc_state *p);
+
+/* load.c: every process of an opened image into the model, checking the .ksy's payload rules */
+int image_load(struct image *im, struct loaded_image *li);
+void loaded_image_free(struct loaded_image *li);
 
 /* restore.c: a warning from the restore child, passed on by the tracer */
 void child_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -595,52 +595,67 @@ int files_read(const struct image *im, const struct image_record *r, struct proc
 	return rc_get(&c, &p->files, sizeof(p->files), "files");
 }
 
-/* The kernel's fs.nr_open cannot exceed this, so no real descriptor number reaches it. */
-#define FD_NUMBER_LIMIT (1u << 30)
-
-int fd_read(const struct image *im, const struct image_record *r, struct proc_state *p)
+/* The kind-specific part of an fd, read as the .ksy's switch on `kind` reads it: every field it
+ * names must be there, and appended fields (`if: not _io.eof`) whole or not at all. */
+static int fd_extra_check(struct rcur *x, uint16_t kind)
 {
-	p->fds = xrealloc(p->fds, (p->nfds + 1) * sizeof(*p->fds));
-	struct fd_state *f = &p->fds[p->nfds++];
+	uint8_t *data;
+	uint32_t len;
+	int r = 0;
+	switch (kind) {
+	case CKPT_FD_KIND_PIPE:
+	case CKPT_FD_KIND_FIFO:
+		if (!rc_ptr(x, 8, "pipe_ino") || rc_lbytes(x, &data, &len, "pipe data") < 0)
+			return -1;
+		free(data);
+		return 0;
+	case CKPT_FD_KIND_EVENTFD:
+		return rc_ptr(x, CKPT_FD_EVENTFD_FIXED_SIZE, "eventfd") ? 0 : -1;
+	case CKPT_FD_KIND_EPOLL: {
+		uint32_t cnt;
+		if (rc_get(x, &cnt, 4, "epoll count") < 0 || !rc_ptr(x, (uint64_t)cnt * sizeof(struct ckpt_epoll_target), "epoll targets"))
+			return -1;
+		return 0;
+	}
+	case CKPT_FD_KIND_SOCKET: {
+		uint64_t peer;
+		uint32_t shut;
+		if (!rc_ptr(x, 12, "socket family, type and state"))
+			return -1;
+		if ((r = rc_opt(x, &peer, 8, "socket peer_ino")) <= 0 || (r = rc_opt(x, &shut, 4, "socket shutdown")) <= 0)
+			return r;
+		if (x->pos == x->end)
+			return 0;
+		if (rc_lbytes(x, &data, &len, "socket queue") < 0)
+			return -1;
+		free(data);
+		return 0;
+	}
+	case CKPT_FD_KIND_TTY:
+		return rc_ptr(x, CKPT_FD_TTY_FIXED_SIZE, "tty rdev") ? 0 : -1;
+	default:
+		return 0;
+	}
+}
+
+int fd_read(const struct image *im, const struct image_record *r, struct fd_state *f)
+{
 	memset(f, 0, sizeof(*f));
 	f->dup_of = -1;
-	struct rcur c;
+	struct rcur c, x;
 	rc_init(&c, im, r);
 	if (rc_get(&c, &f->f, sizeof(f->f), "fd fixed fields") < 0 || rc_lstr(&c, &f->path, "path") < 0 ||
-	    rc_lbytes(&c, &f->extra, &f->extra_len, "extra") < 0)
+	    rc_get(&c, &f->extra_len, 4, "extra_len") < 0 || rc_sub(&c, &x, f->extra_len, "extra") < 0 ||
+	    fd_extra_check(&x, f->f.kind) < 0 || rc_opt(&c, &f->dup_of, 4, "dup_of") < 0)
 		return -1;
-	if (c.pos + 4 <= r->len && rc_get(&c, &f->dup_of, 4, "dup_of") < 0)
-		return -1;
+	f->extra = xmalloc(f->extra_len + 1);
+	memcpy(f->extra, r->payload + x.end - f->extra_len, f->extra_len);
 	/* Descriptor numbers stay below the kernel's nr_open ceiling (2^30), so fd arithmetic cannot
 	 * overflow; dup_of names a lower descriptor of the same file table. */
-	if (f->f.fd >= FD_NUMBER_LIMIT)
-		return image_bad(im, r, r->off + 32, "fd %u is beyond any descriptor number (%u)", f->f.fd, FD_NUMBER_LIMIT - 1);
-	if (f->dup_of != -1 && (f->dup_of < 0 || (uint32_t)f->dup_of >= f->f.fd))
+	if (!ckpt_valid_fd_fd(&f->f, f->f.fd))
+		return image_bad(im, r, r->off + 32, "fd %u is beyond any descriptor number", f->f.fd);
+	if (!ckpt_valid_fd_dup_of(&f->f, f->dup_of))
 		return image_bad(im, r, r->off + 32, "fd %u: dup_of %d does not name a lower descriptor", f->f.fd, f->dup_of);
-	static const uint32_t need[] = {
-		[CKPT_FD_KIND_PIPE] = CKPT_FD_PIPE_FIXED_SIZE + 4, [CKPT_FD_KIND_FIFO] = CKPT_FD_PIPE_FIXED_SIZE + 4,
-		[CKPT_FD_KIND_EVENTFD] = CKPT_FD_EVENTFD_FIXED_SIZE, [CKPT_FD_KIND_EPOLL] = CKPT_FD_EPOLL_FIXED_SIZE,
-	};
-	if (f->f.kind < sizeof(need) / sizeof(need[0]) && f->extra_len < need[f->f.kind])
-		return image_bad(im, r, r->off + 32, "fd %u: its %u bytes of kind-specific data are too few", f->f.fd, f->extra_len);
-	if (f->f.kind == CKPT_FD_KIND_PIPE || f->f.kind == CKPT_FD_KIND_FIFO) {
-		uint32_t dl;
-		memcpy(&dl, f->extra + CKPT_FD_PIPE_FIXED_SIZE, 4);
-		if (dl > f->extra_len - CKPT_FD_PIPE_FIXED_SIZE - 4)
-			return image_bad(im, r, r->off + 32, "fd %u: pipe data length %u exceeds its record", f->f.fd, dl);
-	}
-	if (f->f.kind == CKPT_FD_KIND_SOCKET && f->extra_len > sizeof(struct ckpt_fd_socket_fixed)) {
-		uint32_t ql;
-		if (f->extra_len < sizeof(struct ckpt_fd_socket_fixed) + 4 ||
-		    (memcpy(&ql, f->extra + sizeof(struct ckpt_fd_socket_fixed), 4), ql > f->extra_len - sizeof(struct ckpt_fd_socket_fixed) - 4))
-			return image_bad(im, r, r->off + 32, "fd %u: socket queue length exceeds its record", f->f.fd);
-	}
-	if (f->f.kind == CKPT_FD_KIND_EPOLL) {
-		uint32_t cnt;
-		memcpy(&cnt, f->extra, 4);
-		if ((uint64_t)cnt * sizeof(struct ckpt_epoll_target) > f->extra_len - 4)
-			return image_bad(im, r, r->off + 32, "fd %u: %u epoll targets exceed its record", f->f.fd, cnt);
-	}
 	return 0;
 }
 

@@ -16,7 +16,6 @@
 #include "xxh64.h"
 
 #define HDR CKPT_RECORD_HEADER_FIXED_SIZE
-#define MAX_META_PAYLOAD (256u << 20) /* no metadata record comes close: 1 GiB of pages needs 2 MiB */
 
 static inline uint64_t pad8(uint64_t n) { return (n + 7) & ~7ULL; }
 
@@ -170,23 +169,8 @@ int iw_finish(struct image_writer *w)
 
 const char *record_type_name(uint32_t type)
 {
-	switch (type) {
-	case CKPT_RECORD_TYPE_HEAD: return "head";
-	case CKPT_RECORD_TYPE_TAIL: return "tail";
-	case CKPT_RECORD_TYPE_PAD: return "pad";
-	case CKPT_RECORD_TYPE_PROCESS: return "process";
-	case CKPT_RECORD_TYPE_THREAD: return "thread";
-	case CKPT_RECORD_TYPE_MM: return "mm";
-	case CKPT_RECORD_TYPE_VMA: return "vma";
-	case CKPT_RECORD_TYPE_PAGEMAP: return "pagemap";
-	case CKPT_RECORD_TYPE_PAGES: return "pages";
-	case CKPT_RECORD_TYPE_FILES: return "files";
-	case CKPT_RECORD_TYPE_FD: return "fd";
-	case CKPT_RECORD_TYPE_SIGACTIONS: return "sigactions";
-	case CKPT_RECORD_TYPE_PENDING_SIGNALS: return "pending_signals";
-	case CKPT_RECORD_TYPE_UNSUPPORTED: return "unsupported";
-	default: return "unknown";
-	}
+	const char *n = ckpt_record_type_name(type);
+	return n ? n : "unknown";
 }
 
 int image_bad(const struct image *im, const struct image_record *r, uint64_t at, const char *fmt, ...)
@@ -202,7 +186,17 @@ int image_bad(const struct image *im, const struct image_record *r, uint64_t at,
 	return fail(EXIT_BADIMAGE, "bad image %s: at byte %llu: %s", im->path, (unsigned long long)at, why);
 }
 
-/* tag -> record index, open addressing; tags are u32 and never 0 */
+int image_rule(const struct image *im, const struct image_record *r, uint64_t at, enum ckpt_rule rule, const char *fmt, ...)
+{
+	char why[480];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return image_bad(im, r, at, "%s (rule %s)", why, ckpt_rule_name(rule));
+}
+
+/* u32 -> u32, open addressing; keys are never 0 */
 struct tagmap {
 	uint32_t *keys, *vals;
 	size_t cap, n;
@@ -248,6 +242,21 @@ static int tm_get(const struct tagmap *m, uint32_t tag, uint32_t *val)
 	return 1;
 }
 
+static void tm_free(struct tagmap *m)
+{
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof(*m));
+}
+
+#define NGRAMMAR (sizeof(ckpt_grammar) / sizeof(ckpt_grammar[0]))
+
+/* Key of "children of grammar entry g under the record at index i", for counting. */
+static uint32_t child_key(uint32_t parent_index, size_t g)
+{
+	return (parent_index + 1) * (uint32_t)NGRAMMAR + (uint32_t)g;
+}
+
 static int check_head(struct image *im, struct image_record *r)
 {
 	struct ckpt_head_fixed h;
@@ -256,13 +265,134 @@ static int check_head(struct image *im, struct image_record *r)
 	memcpy(&h, r->payload, sizeof(h));
 	if (memcmp(h.magic, CKPT_HEAD_MAGIC, CKPT_HEAD_MAGIC_LEN))
 		return image_bad(im, r, r->off + HDR, "bad magic (not a ckpt image)");
-	if (h.version_major != CKPT_VERSION_MAJOR)
-		return image_bad(im, r, r->off + HDR + 8, "format version %u.%u, this ckpt reads %u.x", h.version_major,
-				 h.version_minor, CKPT_VERSION_MAJOR);
-	if (h.page_size < 4096 || h.page_size > (1u << 20) || (h.page_size & (h.page_size - 1)))
-		return image_bad(im, r, r->off + HDR + 16, "page size %u is not valid", h.page_size);
+	if (!ckpt_valid_head_version_major(&h, h.version_major))
+		return image_bad(im, r, r->off + HDR + offsetof(struct ckpt_head_fixed, version_major),
+				 "format version %u.%u, this ckpt reads %u.x", h.version_major, h.version_minor, CKPT_VERSION_MAJOR);
+	if (!ckpt_valid_head_page_size(&h, h.page_size))
+		return image_bad(im, r, r->off + HDR + offsetof(struct ckpt_head_fixed, page_size), "page size %u is not valid", h.page_size);
 	im->page_size = h.page_size;
 	im->version_minor = h.version_minor;
+	return 0;
+}
+
+/* Where a record may stand in the tree, and which header flags it carries (the .ksy grammar). */
+static int check_place(const struct image *im, const struct image_record *r, const struct ckpt_grammar *g)
+{
+	uint32_t ptype = r->parent == UINT32_MAX ? CKPT_PARENT_TOP : im->recs[r->parent].type;
+	if (!g)
+		return 0; /* a type of a later minor version: anywhere */
+	int allowed = 0;
+	for (uint32_t i = 0; i < g->nparents; i++)
+		allowed |= g->parents[i] == ptype;
+	if (!allowed)
+		return image_bad(im, r, r->off + 16, "a %s record cannot be %s%s", record_type_name(r->type),
+				 ptype == CKPT_PARENT_TOP ? "at the top level" : "a child of a ",
+				 ptype == CKPT_PARENT_TOP ? "" : record_type_name(ptype));
+	if (r->flags != g->flags)
+		return image_bad(im, r, r->off + 4, "header flags 0x%x, a %s record has 0x%x", r->flags, record_type_name(r->type), g->flags);
+	return 0;
+}
+
+/* After the last record: how many children of each type every parent has, against the grammar's
+ * min/max and the count its parent states, and how many of each type the image holds. */
+static int check_counts(const struct image *im, const struct tagmap *children, const uint32_t *per_type)
+{
+	for (size_t gi = 0; gi < NGRAMMAR; gi++) {
+		const struct ckpt_grammar *g = &ckpt_grammar[gi];
+		if (per_type[gi] < g->image_min || (g->image_max && per_type[gi] > g->image_max))
+			return image_bad(im, NULL, 0, "the image holds %u %s records, it must hold %s %u", per_type[gi],
+					 record_type_name(g->type), per_type[gi] < g->image_min ? "at least" : "at most",
+					 per_type[gi] < g->image_min ? g->image_min : g->image_max);
+		if (!g->min && !g->max && g->count_off < 0)
+			continue;
+		for (size_t i = 0; i < im->n; i++) {
+			const struct image_record *p = &im->recs[i];
+			int parent_kind = 0;
+			for (uint32_t k = 0; k < g->nparents; k++)
+				parent_kind |= g->parents[k] == p->type;
+			if (!parent_kind)
+				continue;
+			uint32_t n = 0;
+			tm_get(children, child_key((uint32_t)i, gi), &n);
+			if (n < g->min || (g->max && n > g->max))
+				return image_bad(im, p, p->off, "it has %u %s records, it must have %s %u", n, record_type_name(g->type),
+						 n < g->min ? "at least" : "at most", n < g->min ? g->min : g->max);
+			if (g->count_off >= 0) {
+				uint32_t stated;
+				if (p->len < (uint32_t)g->count_off + 4)
+					return image_bad(im, p, p->off + HDR, "payload of %u bytes is too short for its fixed fields", p->len);
+				memcpy(&stated, p->payload + g->count_off, 4);
+				if (stated != n)
+					return image_bad(im, p, p->off + HDR + (uint64_t)g->count_off, "it states %u %s records, it has %u",
+							 stated, record_type_name(g->type), n);
+			}
+		}
+	}
+	return 0;
+}
+
+/* Bulk data (page bytes, or a type of a later minor version flagged as such) is not read whole:
+ * its bytes are checked by hashes kept elsewhere. */
+static int is_bulk(const struct image_record *r, const struct ckpt_grammar *g)
+{
+	return g ? (g->flags & CKPT_RECORD_FLAGS_PAGE_HASHED) != 0 : (r->flags & CKPT_RECORD_FLAGS_PAGE_HASHED) != 0;
+}
+
+static int check_pages(struct image *im, const struct image_record *r)
+{
+	if ((r->off + HDR) % im->page_size)
+		return image_rule(im, r, r->off + HDR, CKPT_RULE_PAGES_LAYOUT, "pages payload is not page-aligned");
+	const struct image_record *pm = &im->recs[r->parent]; /* a pagemap: the grammar said so */
+	struct ckpt_pagemap_fixed pmf;
+	memcpy(&pmf, pm->payload, sizeof(pmf));
+	if ((uint64_t)pmf.npages * im->page_size != r->len)
+		return image_rule(im, r, r->off + 8, CKPT_RULE_PAGES_LAYOUT, "length %u is not the %u pages of its pagemap", r->len,
+				  pmf.npages);
+	return 0;
+}
+
+static int check_pagemap_size(const struct image *im, const struct image_record *r)
+{
+	struct ckpt_pagemap_fixed pmf;
+	if (r->len < sizeof(pmf))
+		return image_bad(im, r, r->off + HDR, "pagemap payload is too short");
+	memcpy(&pmf, r->payload, sizeof(pmf));
+	uint64_t need = sizeof(pmf) + (uint64_t)pmf.nruns * sizeof(struct ckpt_page_run) + (uint64_t)pmf.npages * 8;
+	if (need > r->len)
+		return image_bad(im, r, r->off + HDR, "pagemap of %u runs and %u pages needs %llu bytes, has %u", pmf.nruns, pmf.npages,
+				 (unsigned long long)need, r->len);
+	return 0;
+}
+
+static int check_tail(struct image *im, struct image_record *probe, const struct ckpt_record_header *h, uint64_t off,
+		      uint32_t index, uint64_t headers_sum)
+{
+	struct ckpt_tail t;
+	uint64_t end = off + HDR + pad8(h->len);
+	if (h->len < sizeof(t))
+		return image_bad(im, probe, off + 8, "tail payload of %u bytes is too short", h->len);
+	if (h->len > CKPT_MAX_METADATA_PAYLOAD)
+		return image_bad(im, probe, off + 8, "payload length %u is larger than any metadata record may be", h->len);
+	if (h->ptag || h->flags)
+		return image_bad(im, probe, off + 4, "a tail record has no parent and no flags");
+	uint8_t *payload = xmalloc(h->len);
+	int rd = pread_all(im->fd, payload, h->len, off + HDR);
+	uint32_t psum = (uint32_t)xxh64(payload, h->len, 0);
+	memcpy(&t, payload, sizeof(t));
+	free(payload);
+	if (rd < 0)
+		return fail_errno(EXIT_IO, "cannot read image %s", im->path);
+	if (psum != h->payload_sum)
+		return image_bad(im, probe, off + HDR, "payload checksum mismatch (stored 0x%08x, computed 0x%08x)", h->payload_sum, psum);
+	if (memcmp(t.magic, CKPT_TAIL_MAGIC, CKPT_TAIL_MAGIC_LEN))
+		return image_bad(im, probe, off + HDR, "bad tail magic");
+	if (t.record_count != index)
+		return image_bad(im, probe, off + HDR + 8, "tail counts %u records, the image has %u before it", t.record_count, index);
+	if (headers_sum != t.headers_sum)
+		return image_bad(im, probe, off + HDR + 16, "headers checksum mismatch (stored 0x%016llx, computed 0x%016llx)",
+				 (unsigned long long)t.headers_sum, (unsigned long long)headers_sum);
+	if (end != im->size)
+		return image_bad(im, probe, end, "%llu unexpected bytes after the tail", (unsigned long long)(im->size - end));
 	return 0;
 }
 
@@ -281,11 +411,12 @@ int image_open(struct image *im, const char *path)
 		return fail(EXIT_BADIMAGE, "bad image %s: not a regular file", path);
 	im->size = (uint64_t)st.st_size;
 
-	struct tagmap tags = {0};
+	struct tagmap tags = {0}, children = {0};
+	uint32_t per_type[NGRAMMAR] = {0};
 	struct xxh64_state hs;
 	xxh64_init(&hs, 0);
 	size_t cap = 0;
-	uint64_t off = 0, meta_total = 0;
+	uint64_t off = 0;
 	int rc = -1, have_tail = 0;
 	for (uint32_t index = 0;; index++) {
 		if (off == im->size)
@@ -294,6 +425,10 @@ int image_open(struct image *im, const char *path)
 		if (im->size - off < HDR) {
 			image_bad(im, NULL, off, "truncated: %llu bytes left where record #%u's 32-byte header starts (no tail)",
 				  (unsigned long long)(im->size - off), index);
+			goto out;
+		}
+		if (index >= CKPT_MAX_RECORDS) {
+			image_bad(im, NULL, off, "more than %llu records", (unsigned long long)CKPT_MAX_RECORDS);
 			goto out;
 		}
 		struct ckpt_record_header h;
@@ -340,38 +475,8 @@ int image_open(struct image *im, const char *path)
 			goto out;
 		}
 		if (h.type == CKPT_RECORD_TYPE_TAIL) {
-			struct ckpt_tail t;
-			if (h.len < sizeof(t)) {
-				image_bad(im, &probe, off + 8, "tail payload of %u bytes is too short", h.len);
+			if (check_tail(im, &probe, &h, off, index, xxh64_digest(&hs)) < 0)
 				goto out;
-			}
-			if (pread_all(im->fd, &t, sizeof(t), off + HDR) < 0) {
-				fail_errno(EXIT_IO, "cannot read image %s", path);
-				goto out;
-			}
-			uint32_t psum = (uint32_t)xxh64(&t, sizeof(t), 0);
-			if (h.len == sizeof(t) && psum != h.payload_sum) {
-				image_bad(im, &probe, off + HDR, "payload checksum mismatch (stored 0x%08x, computed 0x%08x)", h.payload_sum, psum);
-				goto out;
-			}
-			if (memcmp(t.magic, CKPT_TAIL_MAGIC, CKPT_TAIL_MAGIC_LEN)) {
-				image_bad(im, &probe, off + HDR, "bad tail magic");
-				goto out;
-			}
-			if (t.record_count != index) {
-				image_bad(im, &probe, off + HDR + 8, "tail counts %u records, the image has %u before it", t.record_count, index);
-				goto out;
-			}
-			uint64_t sum = xxh64_digest(&hs);
-			if (sum != t.headers_sum) {
-				image_bad(im, &probe, off + HDR + 16, "headers checksum mismatch (stored 0x%016llx, computed 0x%016llx)",
-					  (unsigned long long)t.headers_sum, (unsigned long long)sum);
-				goto out;
-			}
-			if (end != im->size) {
-				image_bad(im, &probe, end, "%llu unexpected bytes after the tail", (unsigned long long)(im->size - end));
-				goto out;
-			}
 			have_tail = 1;
 			break;
 		}
@@ -390,33 +495,28 @@ int image_open(struct image *im, const char *path)
 		r->parent = parent;
 		r->off = off;
 		im->n++;
+		const struct ckpt_grammar *g = ckpt_grammar_of(h.type);
+		if (check_place(im, r, g) < 0)
+			goto out;
+		if (g) {
+			size_t gi = (size_t)(g - ckpt_grammar);
+			per_type[gi]++;
+			if (parent != UINT32_MAX) {
+				uint32_t n = 0, key = child_key(parent, gi);
+				tm_get(&children, key, &n);
+				tm_put(&children, key, n + 1);
+			}
+		}
 		if (h.type == CKPT_RECORD_TYPE_PAGES) {
-			if (!(h.flags & CKPT_RECORD_FLAGS_PAGE_HASHED)) {
-				image_bad(im, r, off + 4, "a pages record must have the page_hashed flag");
+			if (check_pages(im, r) < 0)
+				goto out;
+		} else if (!is_bulk(r, g)) {
+			if (h.len > CKPT_MAX_METADATA_PAYLOAD) {
+				image_bad(im, r, off + 8, "payload length %u is larger than any metadata record may be (%llu)", h.len,
+					  (unsigned long long)CKPT_MAX_METADATA_PAYLOAD);
 				goto out;
 			}
-			if ((off + HDR) % im->page_size) {
-				image_bad(im, r, off + HDR, "pages payload is not page-aligned");
-				goto out;
-			}
-			const struct image_record *pm = parent == UINT32_MAX ? NULL : &im->recs[parent];
-			struct ckpt_pagemap_fixed pmf;
-			if (!pm || pm->type != CKPT_RECORD_TYPE_PAGEMAP) {
-				image_bad(im, r, off + 16, "the parent of a pages record must be a pagemap");
-				goto out;
-			}
-			memcpy(&pmf, pm->payload, sizeof(pmf));
-			if ((uint64_t)pmf.npages * im->page_size != h.len) {
-				image_bad(im, r, off + 8, "length %u is not the %u pages of its pagemap", h.len, pmf.npages);
-				goto out;
-			}
-		} else {
-			if (h.len > MAX_META_PAYLOAD || meta_total + h.len > 4 * (uint64_t)MAX_META_PAYLOAD) {
-				image_bad(im, r, off + 8, "payload length %u is larger than any metadata record can be", h.len);
-				goto out;
-			}
-			meta_total += h.len;
-			r->payload = xmalloc(h.len);
+			r->payload = xmalloc(h.len ? h.len : 1);
 			if (pread_all(im->fd, r->payload, h.len, off + HDR) < 0) {
 				fail_errno(EXIT_IO, "cannot read image %s", path);
 				goto out;
@@ -428,20 +528,8 @@ int image_open(struct image *im, const char *path)
 			}
 			if (h.type == CKPT_RECORD_TYPE_HEAD && check_head(im, r) < 0)
 				goto out;
-			if (h.type == CKPT_RECORD_TYPE_PAGEMAP) {
-				struct ckpt_pagemap_fixed pmf;
-				if (h.len < sizeof(pmf)) {
-					image_bad(im, r, off + HDR, "pagemap payload is too short");
-					goto out;
-				}
-				memcpy(&pmf, r->payload, sizeof(pmf));
-				uint64_t need = sizeof(pmf) + (uint64_t)pmf.nruns * sizeof(struct ckpt_page_run) + (uint64_t)pmf.npages * 8;
-				if (need > h.len) {
-					image_bad(im, r, off + HDR, "pagemap of %u runs and %u pages needs %llu bytes, has %u", pmf.nruns,
-						  pmf.npages, (unsigned long long)need, h.len);
-					goto out;
-				}
-			}
+			if (h.type == CKPT_RECORD_TYPE_PAGEMAP && check_pagemap_size(im, r) < 0)
+				goto out;
 		}
 		xxh64_update(&hs, &h, HDR);
 		tm_put(&tags, h.tag, index);
@@ -451,10 +539,12 @@ int image_open(struct image *im, const char *path)
 		image_bad(im, NULL, off, "truncated: the image ends after %zu records without a tail", im->n);
 		goto out;
 	}
+	if (check_counts(im, &children, per_type) < 0)
+		goto out;
 	rc = 0;
 out:
-	free(tags.keys);
-	free(tags.vals);
+	tm_free(&tags);
+	tm_free(&children);
 	return rc;
 }
 
@@ -475,13 +565,30 @@ void rc_init(struct rcur *c, const struct image *im, const struct image_record *
 	c->im = im;
 	c->r = r;
 	c->pos = 0;
+	c->end = r->len;
+}
+
+int rc_sub(struct rcur *c, struct rcur *sub, uint32_t n, const char *field)
+{
+	*sub = *c;
+	if (!rc_ptr(c, n, field))
+		return -1;
+	sub->end = sub->pos + n;
+	return 0;
+}
+
+int rc_opt(struct rcur *c, void *dst, uint32_t n, const char *field)
+{
+	if (c->pos == c->end)
+		return 0;
+	return rc_get(c, dst, n, field) < 0 ? -1 : 1;
 }
 
 const uint8_t *rc_ptr(struct rcur *c, uint64_t n, const char *field)
 {
-	if (n > c->r->len - c->pos) {
-		image_bad(c->im, c->r, c->r->off + HDR + c->pos, "field %s needs %llu bytes, the payload has %u left", field,
-			  (unsigned long long)n, c->r->len - c->pos);
+	if (n > c->end - c->pos) {
+		image_bad(c->im, c->r, c->r->off + HDR + c->pos, "field %s needs %llu bytes, %s has %u left", field,
+			  (unsigned long long)n, c->end == c->r->len ? "the payload" : "its structure", c->end - c->pos);
 		return NULL;
 	}
 	const uint8_t *p = c->r->payload + c->pos;
@@ -522,7 +629,7 @@ int rc_lstr(struct rcur *c, char **out, const char *field)
 	if (memchr(*out, 0, n)) {
 		free(*out);
 		*out = NULL;
-		return image_bad(c->im, c->r, c->r->off + HDR + c->pos - n, "string %s contains a NUL byte", field);
+		return image_rule(c->im, c->r, c->r->off + HDR + c->pos - n, CKPT_RULE_STRING_NUL, "string %s contains a NUL byte", field);
 	}
 	return 0;
 }

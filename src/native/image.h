@@ -56,21 +56,31 @@ struct image {
 	size_t n; /* records before the tail */
 };
 
-/* Opens and checks an image: every header, checksum, tag, ptag, length, alignment and the tail.
- * Page bytes are checked by restore after loading them (their hashes are in the pagemaps). */
+/* Opens and checks an image: every header, checksum, tag, ptag, length, alignment, the tail, and
+ * the record grammar of the .ksy (parents, flags, how many children, the counts parents state).
+ * Payload rules are checked as the model is loaded (load.c); page bytes against their hashes. */
 int image_open(struct image *im, const char *path);
 void image_close(struct image *im);
 const char *record_type_name(uint32_t type);
 int image_bad(const struct image *im, const struct image_record *r, uint64_t at, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* image_bad() for a broken rule of the .ksy's -ckpt-rules, which the message names. */
+int image_rule(const struct image *im, const struct image_record *r, uint64_t at, enum ckpt_rule rule, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 
-/* A cursor over one loaded payload; every read is bounds-checked and names the field. */
+/* A cursor over one loaded payload (or a part of it); every read is bounds-checked and names
+ * the field. */
 struct rcur {
 	const struct image *im;
 	const struct image_record *r;
-	uint32_t pos;
+	uint32_t pos, end;
 };
 void rc_init(struct rcur *c, const struct image *im, const struct image_record *r);
+/* A cursor over the next n bytes of c (a nested structure of known size), which c skips. */
+int rc_sub(struct rcur *c, struct rcur *sub, uint32_t n, const char *field);
+/* A field added by a later minor version: absent (0) when c is at its end, else read (1); a
+ * part of it is a fault (-1), as for the Kaitai parser's `if: not _io.eof`. */
+int rc_opt(struct rcur *c, void *dst, uint32_t n, const char *field);
 int rc_get(struct rcur *c, void *dst, uint32_t n, const char *field);
 int rc_lstr(struct rcur *c, char **out, const char *field);
 int rc_lbytes(struct rcur *c, uint8_t **out, uint32_t *len, const char *field);

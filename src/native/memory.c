@@ -272,16 +272,19 @@ int vma_read(const struct image *im, const struct image_record *r, struct vma_st
 	if (rc_get(&c, &v->f, sizeof(v->f), "vma fixed fields") < 0 || rc_lstr(&c, &v->path, "path") < 0)
 		return -1;
 	v->dump_all = (v->f.flags & CKPT_VMA_FLAGS_FILE_DELETED) || v->f.kind == CKPT_VMA_KIND_ANON_SHARED;
-	if (v->f.start >= v->f.end || (v->f.start | v->f.end) % im->page_size)
-		return image_bad(im, r, r->off + 32, "vma %llx-%llx is not a page-aligned range", (unsigned long long)v->f.start,
-				 (unsigned long long)v->f.end);
+	if (!ckpt_valid_vma_end(&v->f, v->f.end))
+		return image_bad(im, r, r->off + 32 + offsetof(struct ckpt_vma_fixed, end), "vma %llx-%llx ends before it starts",
+				 (unsigned long long)v->f.start, (unsigned long long)v->f.end);
+	if ((v->f.start | v->f.end) % im->page_size)
+		return image_rule(im, r, r->off + 32, CKPT_RULE_VMA_RANGE, "vma %llx-%llx is not a page-aligned range",
+				  (unsigned long long)v->f.start, (unsigned long long)v->f.end);
 	/* User space ends below 2^56 even with 5-level paging; only the vsyscall page lies above. */
 	if (v->f.kind != CKPT_VMA_KIND_VSYSCALL && v->f.end > USER_SPACE_END)
-		return image_bad(im, r, r->off + 32, "vma %llx-%llx lies outside user space", (unsigned long long)v->f.start,
-				 (unsigned long long)v->f.end);
+		return image_rule(im, r, r->off + 32, CKPT_RULE_VMA_RANGE, "vma %llx-%llx lies outside user space",
+				  (unsigned long long)v->f.start, (unsigned long long)v->f.end);
 	if (v->f.offset % im->page_size)
-		return image_bad(im, r, r->off + 32 + 16, "vma %llx-%llx: file offset %llx is not page-aligned",
-				 (unsigned long long)v->f.start, (unsigned long long)v->f.end, (unsigned long long)v->f.offset);
+		return image_rule(im, r, r->off + 32 + 16, CKPT_RULE_VMA_RANGE, "vma %llx-%llx: file offset %llx is not page-aligned",
+				  (unsigned long long)v->f.start, (unsigned long long)v->f.end, (unsigned long long)v->f.offset);
 	return 0;
 }
 
@@ -479,14 +482,13 @@ int pagemap_read(const struct image *im, const struct image_record *r, const str
 	uint64_t sum = 0;
 	for (uint32_t i = 0; i < c->nruns; i++) {
 		if (c->runs[i].vaddr % im->page_size)
-			return image_bad(im, r, r->off + 32 + 8 + (uint64_t)i * 16, "run %u starts at an unaligned address", i);
+			return image_rule(im, r, r->off + 32 + 8 + (uint64_t)i * 16, CKPT_RULE_PAGEMAP_RUNS, "run %u starts at an unaligned address", i);
 		sum += c->runs[i].npages;
 	}
 	if (sum != pf.npages)
-		return image_bad(im, r, r->off + 32, "runs hold %llu pages, npages says %u", (unsigned long long)sum, pf.npages);
-	if (!pages)
-		return pf.npages ? image_bad(im, r, r->off, "pagemap without its pages record") : 0;
-	c->data_off = pages->off + 32;
+		return image_rule(im, r, r->off + 32, CKPT_RULE_PAGEMAP_RUNS, "runs hold %llu pages, npages says %u", (unsigned long long)sum,
+				  pf.npages);
+	c->data_off = pages->off + 32; /* every pagemap has its pages record: the grammar says so */
 	return 0;
 }
 
@@ -718,30 +720,31 @@ static int fill_pages(struct restore_ctx *rc)
 	return 0;
 }
 
-/* Every page against its hash, read back from the new process: this checks the image's page
- * bytes and that they landed where they belong. */
-static int verify_pages(struct restore_ctx *rc)
+/* Every page of a process's page chunks against its hash (rule page_hash), read from the new
+ * process (pid > 0: this also checks that they landed where they belong) or from the image file. */
+static int check_page_hashes(const struct image *im, const struct proc_state *p, pid_t pid)
 {
-	uint32_t ps = rc->im->page_size;
+	uint32_t ps = im->page_size;
 	uint8_t *block = xmalloc(IO_BLOCK);
-	int rc_ = -1;
-	for (size_t c = 0; c < rc->p->nchunks; c++) {
-		const struct page_chunk *ch = &rc->p->chunks[c];
+	int rc = -1;
+	for (size_t c = 0; c < p->nchunks; c++) {
+		const struct page_chunk *ch = &p->chunks[c];
 		uint64_t h = 0;
 		for (uint32_t i = 0; i < ch->nruns; i++) {
 			uint64_t addr = ch->runs[i].vaddr, left = (uint64_t)ch->runs[i].npages * ps;
 			while (left) {
 				size_t n = left > IO_BLOCK ? IO_BLOCK : (size_t)left;
-				if (mem_read(rc->pid, addr, block, n) < 0) {
-					fail_errno(EXIT_FAIL, "restore: cannot read back the pages at 0x%llx", (unsigned long long)addr);
+				if (pid > 0 ? mem_read(pid, addr, block, n) < 0 : pread_all(im->fd, block, n, ch->data_off + h * ps) < 0) {
+					fail_errno(pid > 0 ? EXIT_FAIL : EXIT_IO, "restore: cannot read %s the pages at 0x%llx",
+						   pid > 0 ? "back" : "from the image", (unsigned long long)addr);
 					goto out;
 				}
 				for (size_t o = 0; o < n; o += ps, h++) {
 					uint64_t got = xxh64(block + o, ps, 0);
 					if (got != ch->hashes[h]) {
 						fail(EXIT_BADIMAGE,
-						     "bad image %s: page %llu of pagemap #%zu (address 0x%llx, byte %llu of the file) does not match its hash",
-						     rc->im->path, (unsigned long long)h, c, (unsigned long long)(addr + o),
+						     "bad image %s: page %llu of pagemap #%zu (address 0x%llx, byte %llu of the file) does not match its hash (rule page_hash)",
+						     im->path, (unsigned long long)h, c, (unsigned long long)(addr + o),
 						     (unsigned long long)(ch->data_off + h * ps));
 						goto out;
 					}
@@ -751,10 +754,15 @@ static int verify_pages(struct restore_ctx *rc)
 			}
 		}
 	}
-	rc_ = 0;
+	rc = 0;
 out:
 	free(block);
-	return rc_;
+	return rc;
+}
+
+int pages_check_in_file(const struct image *im, const struct proc_state *p)
+{
+	return check_page_hashes(im, p, 0);
 }
 
 static int finish_vma(struct restore_ctx *rc, const struct vma_state *v)
@@ -792,7 +800,7 @@ int memory_restore(struct restore_ctx *rc)
 		if (map_vma(rc, v) < 0)
 			return -1;
 	}
-	if (fill_pages(rc) < 0 || verify_pages(rc) < 0)
+	if (fill_pages(rc) < 0 || check_page_hashes(rc->im, rc->p, rc->pid) < 0)
 		return -1;
 	for (size_t i = 0; i < rc->p->nvmas; i++) {
 		const struct vma_state *v = &rc->p->vmas[i];

@@ -85,18 +85,9 @@ int mm_read(const struct image *im, const struct image_record *r, struct proc_st
 	if (rc_get(&c, &p->mm, sizeof(p->mm), "mm fixed fields") < 0)
 		return -1;
 	/* What PR_SET_MM_MAP would refuse anyway, named here with the record instead of as EINVAL. */
-	const struct {
-		const char *what;
-		uint64_t lo, hi;
-	} ranges[] = {
-		{"code", p->mm.start_code, p->mm.end_code},   {"data", p->mm.start_data, p->mm.end_data},
-		{"brk", p->mm.start_brk, p->mm.brk},          {"arguments", p->mm.arg_start, p->mm.arg_end},
-		{"environment", p->mm.env_start, p->mm.env_end},
-	};
-	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
-		if (ranges[i].lo > ranges[i].hi || ranges[i].hi >= (1ULL << 56))
-			return image_bad(im, r, r->off + 32, "the %s range %llx-%llx is not a range of user addresses", ranges[i].what,
-					 (unsigned long long)ranges[i].lo, (unsigned long long)ranges[i].hi);
+	const char *bad = ckpt_mm_invalid(&p->mm);
+	if (bad)
+		return image_bad(im, r, r->off + 32, "%s is not the end of a range of user addresses after its start", bad);
 	const uint8_t *a = rc_ptr(&c, (uint64_t)p->mm.nauxv * sizeof(struct ckpt_auxv_entry), "auxv");
 	if (!a)
 		return -1;

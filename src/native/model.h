@@ -59,6 +59,7 @@ struct page_chunk { /* one pagemap + pages pair */
 };
 
 struct proc_state {
+	int32_t parent; /* loaded image: index of the parent process, -1 at the top */
 	struct ckpt_head_fixed head;
 	char *sysname, *nodename, *release, *version, *machine, *checkpointer, *boot_id;
 
@@ -89,6 +90,13 @@ struct proc_state {
 
 	struct unsupported_state *unsup;
 	size_t nunsup;
+};
+
+/* Every process of an image, in file order (a parent before its children). The head and the
+ * image-wide unsupported records are kept with the first. */
+struct loaded_image {
+	struct proc_state *procs;
+	size_t nprocs;
 };
 
 void proc_free(struct proc_state *p);

@@ -33,6 +33,7 @@
 struct restore_opts {
 	const char *image;
 	const char *pid_file;
+	int dry_run;
 	struct stdio_plan stdio;
 };
 
@@ -40,175 +41,19 @@ struct fd_layout {
 	int base, image_fd, msg_fd, exe_fd, saved, vma_first, tmp_base;
 };
 
-/* ---- loading the image into the model ---- */
-
-static int load_head(const struct image *im, const struct image_record *r, struct proc_state *p)
+/* The image's one process (restoring trees is not supported yet), once the whole image is
+ * known to be sound. */
+static int load_one_process(struct image *im, struct proc_state *p)
 {
-	struct rcur c;
-	rc_init(&c, im, r);
-	if (rc_get(&c, &p->head, sizeof(p->head), "head fixed fields") < 0 || rc_lstr(&c, &p->sysname, "sysname") < 0 ||
-	    rc_lstr(&c, &p->nodename, "nodename") < 0 || rc_lstr(&c, &p->release, "release") < 0 ||
-	    rc_lstr(&c, &p->version, "version") < 0 || rc_lstr(&c, &p->machine, "machine") < 0 ||
-	    rc_lstr(&c, &p->checkpointer, "checkpointer") < 0 || rc_lstr(&c, &p->boot_id, "boot_id") < 0)
-		return -1;
-	return 0;
-}
-
-static int load_unsupported(const struct image *im, const struct image_record *r, struct proc_state *p)
-{
-	p->unsup = xrealloc(p->unsup, (p->nunsup + 1) * sizeof(*p->unsup));
-	struct unsupported_state *u = &p->unsup[p->nunsup++];
-	memset(u, 0, sizeof(*u));
-	struct rcur c;
-	rc_init(&c, im, r);
-	if (rc_get(&c, &u->f, sizeof(u->f), "unsupported fixed fields") < 0 || rc_lstr(&c, &u->reason, "reason") < 0 ||
-	    rc_lstr(&c, &u->detail, "detail") < 0)
-		return -1;
-	return 0;
-}
-
-static int restore_load(struct image *im, struct proc_state *p)
-{
-	uint32_t proc_index = UINT32_MAX, mm_index = UINT32_MAX;
-	uint32_t *thread_rec = NULL; /* record index of each thread */
-	uint32_t *chunk_rec = NULL;  /* record index of each pagemap */
-	int rc = -1, have_head = 0;
-	for (size_t i = 0; i < im->n; i++) {
-		const struct image_record *r = &im->recs[i];
-		const struct image_record *parent = r->parent == UINT32_MAX ? NULL : &im->recs[r->parent];
-		uint32_t ptype = parent ? parent->type : 0;
-#define NEED_PARENT(t)                                                                                                  \
-	do {                                                                                                            \
-		if (ptype != (t)) {                                                                                     \
-			image_bad(im, r, r->off + 16, "its parent must be a %s record", record_type_name(t));          \
-			goto out;                                                                                       \
-		}                                                                                                       \
-	} while (0)
-		switch (r->type) {
-		case CKPT_RECORD_TYPE_HEAD:
-			if (load_head(im, r, p) < 0)
-				goto out;
-			have_head = 1;
-			break;
-		case CKPT_RECORD_TYPE_PROCESS:
-			if (proc_index != UINT32_MAX) {
-				fail(EXIT_UNSUPPORTED, "%s holds more than one process; restoring process trees is not supported yet", im->path);
-				goto out;
-			}
-			if (process_read(im, r, p) < 0)
-				goto out;
-			proc_index = (uint32_t)i;
-			break;
-		case CKPT_RECORD_TYPE_THREAD:
-			NEED_PARENT(CKPT_RECORD_TYPE_PROCESS);
-			p->threads = xrealloc(p->threads, (p->nthreads + 1) * sizeof(*p->threads));
-			memset(&p->threads[p->nthreads], 0, sizeof(p->threads[0]));
-			thread_rec = xrealloc(thread_rec, (p->nthreads + 1) * sizeof(uint32_t));
-			thread_rec[p->nthreads] = (uint32_t)i;
-			if (thread_read(im, r, &p->threads[p->nthreads++]) < 0)
-				goto out;
-			break;
-		case CKPT_RECORD_TYPE_MM:
-			NEED_PARENT(CKPT_RECORD_TYPE_PROCESS);
-			if (mm_read(im, r, p) < 0)
-				goto out;
-			mm_index = (uint32_t)i;
-			break;
-		case CKPT_RECORD_TYPE_VMA:
-			NEED_PARENT(CKPT_RECORD_TYPE_MM);
-			p->vmas = xrealloc(p->vmas, (p->nvmas + 1) * sizeof(*p->vmas));
-			memset(&p->vmas[p->nvmas], 0, sizeof(p->vmas[0]));
-			if (vma_read(im, r, &p->vmas[p->nvmas++]) < 0)
-				goto out;
-			if (p->nvmas > 1 && p->vmas[p->nvmas - 1].f.start < p->vmas[p->nvmas - 2].f.end) {
-				image_bad(im, r, r->off + 32, "vma overlaps or precedes the one before it");
-				goto out;
-			}
-			break;
-		case CKPT_RECORD_TYPE_PAGEMAP: {
-			NEED_PARENT(CKPT_RECORD_TYPE_MM);
-			const struct image_record *pages = NULL;
-			for (size_t j = i + 1; j < im->n && !pages; j++)
-				if (im->recs[j].type == CKPT_RECORD_TYPE_PAGES && im->recs[j].parent == i)
-					pages = &im->recs[j];
-			p->chunks = xrealloc(p->chunks, (p->nchunks + 1) * sizeof(*p->chunks));
-			memset(&p->chunks[p->nchunks], 0, sizeof(p->chunks[0]));
-			chunk_rec = xrealloc(chunk_rec, (p->nchunks + 1) * sizeof(uint32_t));
-			chunk_rec[p->nchunks] = (uint32_t)i;
-			if (pagemap_read(im, r, pages, &p->chunks[p->nchunks++]) < 0)
-				goto out;
-			break;
-		}
-		case CKPT_RECORD_TYPE_SIGACTIONS:
-			NEED_PARENT(CKPT_RECORD_TYPE_PROCESS);
-			if (sigactions_read(im, r, p) < 0)
-				goto out;
-			break;
-		case CKPT_RECORD_TYPE_PENDING_SIGNALS:
-			if (ptype == CKPT_RECORD_TYPE_PROCESS) {
-				if (pending_read(im, r, &p->pending) < 0)
-					goto out;
-			} else if (ptype == CKPT_RECORD_TYPE_THREAD) {
-				size_t t = 0;
-				while (t < p->nthreads && thread_rec[t] != r->parent)
-					t++;
-				if (t == p->nthreads || pending_read(im, r, &p->threads[t].pending) < 0)
-					goto out;
-			} else {
-				image_bad(im, r, r->off + 16, "its parent must be a process or a thread");
-				goto out;
-			}
-			break;
-		case CKPT_RECORD_TYPE_FILES:
-			NEED_PARENT(CKPT_RECORD_TYPE_PROCESS);
-			if (files_read(im, r, p) < 0)
-				goto out;
-			break;
-		case CKPT_RECORD_TYPE_FD:
-			NEED_PARENT(CKPT_RECORD_TYPE_FILES);
-			if (fd_read(im, r, p) < 0)
-				goto out;
-			break;
-		case CKPT_RECORD_TYPE_UNSUPPORTED:
-			if (load_unsupported(im, r, p) < 0)
-				goto out;
-			break;
-		default:
-			break; /* pad, pages (read by pagemap), and types of later minor versions */
-		}
-#undef NEED_PARENT
+	struct loaded_image li;
+	int rc = image_load(im, &li);
+	if (rc == 0 && li.nprocs != 1)
+		rc = fail(EXIT_UNSUPPORTED, "%s holds %zu processes; restoring process trees is not supported yet", im->path, li.nprocs);
+	if (rc == 0) {
+		*p = li.procs[0];
+		memset(&li.procs[0], 0, sizeof(li.procs[0]));
 	}
-	if (!have_head || proc_index == UINT32_MAX || mm_index == UINT32_MAX || !p->nthreads) {
-		fail(EXIT_BADIMAGE, "bad image %s: it lacks a %s record", im->path,
-		     !have_head ? "head" : proc_index == UINT32_MAX ? "process" : mm_index == UINT32_MAX ? "mm" : "thread");
-		goto out;
-	}
-	/* the main thread first */
-	for (size_t t = 1; t < p->nthreads; t++)
-		if (p->threads[t].f.flags & CKPT_THREAD_FLAGS_MAIN_THREAD) {
-			struct thread_state tmp = p->threads[0];
-			p->threads[0] = p->threads[t];
-			p->threads[t] = tmp;
-		}
-	/* every page run inside a vma that restore maps */
-	for (size_t c = 0; c < p->nchunks; c++)
-		for (uint32_t k = 0; k < p->chunks[c].nruns; k++) {
-			const struct ckpt_page_run *run = &p->chunks[c].runs[k];
-			uint64_t end = run->vaddr + (uint64_t)run->npages * im->page_size;
-			size_t v = 0;
-			while (v < p->nvmas && !(p->vmas[v].f.start <= run->vaddr && end <= p->vmas[v].f.end))
-				v++;
-			if (v == p->nvmas || !vma_restorable(&p->vmas[v])) {
-				const struct image_record *r = &im->recs[chunk_rec[c]];
-				image_bad(im, r, r->off + 32 + 8 + (uint64_t)k * 16, "run %u (0x%llx, %u pages) lies outside every restorable vma",
-					  k, (unsigned long long)run->vaddr, run->npages);
-				goto out;
-			}
-		}
-	rc = 0;
-out:
-	free(thread_rec);
-	free(chunk_rec);
+	loaded_image_free(&li);
 	return rc;
 }
 
@@ -493,6 +338,7 @@ int cmd_restore(int argc, char **argv)
 		{"stdio", required_argument, NULL, 's'},
 		{"progress", required_argument, NULL, 'P'},
 		{"verbose", no_argument, NULL, 'v'},
+		{"dry-run", no_argument, NULL, 'n'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -501,6 +347,7 @@ int cmd_restore(int argc, char **argv)
 		switch (c) {
 		case 'p': o.pid_file = optarg; break;
 		case 'v': g_verbose = 1; break;
+		case 'n': o.dry_run = 1; break;
 		case 's':
 			if (!strcmp(optarg, "inherit"))
 				o.stdio.mode = STDIO_INHERIT;
@@ -535,7 +382,10 @@ int cmd_restore(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	progress_step("restore-load", "reading %s", o.image);
-	if (image_open(&im, o.image) < 0 || restore_load(&im, &p) < 0)
+	if (image_open(&im, o.image) < 0 || load_one_process(&im, &p) < 0)
+		goto out;
+	/* an image's soundness is decided before anything about this machine or user: the page bytes too */
+	if (o.dry_run && pages_check_in_file(&im, &p) < 0)
 		goto out;
 	if (p.head.arch != CKPT_ARCH_X86_64 || p.head.page_size != (uint32_t)sysconf(_SC_PAGESIZE)) {
 		fail(EXIT_UNSUPPORTED, "the image is for another machine (arch %u, page size %u)", p.head.arch, p.head.page_size);
@@ -549,6 +399,17 @@ int cmd_restore(int argc, char **argv)
 	}
 	for (size_t i = 0; i < p.nunsup; i++)
 		warn("not restored: %s (%s)", p.unsup[i].reason, p.unsup[i].detail);
+	if (o.dry_run) {
+		uint64_t pages = 0;
+		for (size_t i = 0; i < p.nchunks; i++)
+			pages += p.chunks[i].npages;
+		if (!g_json)
+			printf("dry run: %s would restore process %u (%s): %zu threads, %zu areas, %llu pages, %zu fds\n", o.image,
+			       p.pf.pid, p.comm, p.nthreads, p.nvmas, (unsigned long long)pages, p.nfds);
+		ok = 1;
+		progress_done(o.image, im.size, (now_ns(CLOCK_MONOTONIC) - t_start) / 1000000);
+		goto out;
+	}
 
 	struct fd_layout L;
 	L.base = files_max_fd(&p) + 1;

@@ -127,10 +127,12 @@ int sigactions_read(const struct image *im, const struct image_record *r, struct
 	struct ckpt_sigactions_fixed f;
 	if (rc_get(&c, &f, sizeof(f), "count") < 0)
 		return -1;
+	if (!ckpt_valid_sigactions_count(&f, f.count))
+		return image_bad(im, r, r->off + 32, "%u signal handlers, the kernel has %d signals", f.count, NSIG_KERNEL);
 	const uint8_t *a = rc_ptr(&c, (uint64_t)f.count * sizeof(struct ckpt_sigaction), "actions");
 	if (!a)
 		return -1;
-	uint32_t n = f.count < NSIG_KERNEL ? f.count : NSIG_KERNEL;
+	uint32_t n = f.count;
 	memcpy(p->sigact, a, n * sizeof(struct ckpt_sigaction));
 	p->have_sigact = 1;
 	return 0;

@@ -66,6 +66,7 @@ int fail_errno(int code, const char *fmt, ...)
 }
 
 int fail_code(void) { return err_code; }
+void fail_reset(void) { err_code = 0, err_msg[0] = 0; }
 const char *fail_message(void) { return err_msg; }
 
 int cancelled(void)

@@ -29,6 +29,7 @@ int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
  * (ESRCH: no such process, EPERM/EACCES: permission, ENOSPC/EIO/EDQUOT/EROFS/EFBIG: I/O). */
 int fail_errno(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int fail_code(void);
+void fail_reset(void); /* for a process that reads many images (the fuzzer) */
 const char *fail_message(void);
 /* Warnings go to stderr (human) or as JSON events (--progress=json). */
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,303 @@
+/* Loading an opened image into the model, one proc_state per process record, checking as it
+ * goes every payload rule of the .ksy that image_open() could not: the fields' `valid:` rules
+ * (in each kind's *_read), and the named -ckpt-rules across records. Everything here is linear
+ * in the number of records: a hostile image cannot make it quadratic. */
+#include "ckpt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define GROW(arr, n, cap)                                                                                               \
+	do {                                                                                                            \
+		if ((n) == (cap)) {                                                                                     \
+			(cap) = (cap) ? (cap) * 2 : 8;                                                                  \
+			(arr) = xrealloc((arr), (cap) * sizeof(*(arr)));                                                \
+		}                                                                                                       \
+	} while (0)
+
+static int load_head(const struct image *im, const struct image_record *r, struct proc_state *p)
+{
+	struct rcur c;
+	rc_init(&c, im, r);
+	if (rc_get(&c, &p->head, sizeof(p->head), "head fixed fields") < 0 || rc_lstr(&c, &p->sysname, "sysname") < 0 ||
+	    rc_lstr(&c, &p->nodename, "nodename") < 0 || rc_lstr(&c, &p->release, "release") < 0 ||
+	    rc_lstr(&c, &p->version, "version") < 0 || rc_lstr(&c, &p->machine, "machine") < 0 ||
+	    rc_lstr(&c, &p->checkpointer, "checkpointer") < 0 || rc_lstr(&c, &p->boot_id, "boot_id") < 0)
+		return -1;
+	return 0;
+}
+
+static int load_unsupported(const struct image *im, const struct image_record *r, struct proc_state *p, size_t *cap)
+{
+	GROW(p->unsup, p->nunsup, *cap);
+	struct unsupported_state *u = &p->unsup[p->nunsup++];
+	memset(u, 0, sizeof(*u));
+	struct rcur c;
+	rc_init(&c, im, r);
+	if (rc_get(&c, &u->f, sizeof(u->f), "unsupported fixed fields") < 0 || rc_lstr(&c, &u->reason, "reason") < 0 ||
+	    rc_lstr(&c, &u->detail, "detail") < 0)
+		return -1;
+	return 0;
+}
+
+/* Per-process bookkeeping while loading: what the rules compare record by record. */
+struct proc_load {
+	uint32_t rec; /* its process record */
+	size_t cap_threads, cap_vmas, cap_chunks, cap_fds, cap_unsup;
+	uint32_t *chunk_rec;   /* record index of each pagemap, for messages */
+	uint32_t *fd_rec;      /* record index of each fd */
+	uint32_t main_threads; /* threads flagged main_thread */
+	uint64_t runs_end;     /* end of the last run seen (run_order) */
+};
+
+static int cmp_u32_at(const void *a, const void *b, const uint32_t *key)
+{
+	uint32_t x = key[*(const uint32_t *)a], y = key[*(const uint32_t *)b];
+	return x < y ? -1 : x > y;
+}
+
+static const uint32_t *g_sort_key;
+static int cmp_by_key(const void *a, const void *b)
+{
+	return cmp_u32_at(a, b, g_sort_key);
+}
+
+/* fd_unique: no two fds of one table share a number (sorted copy, so n log n). */
+static int check_fd_unique(const struct image *im, const struct proc_state *p, const struct proc_load *pl)
+{
+	if (p->nfds < 2)
+		return 0;
+	uint32_t *num = xmalloc(p->nfds * sizeof(uint32_t)), *order = xmalloc(p->nfds * sizeof(uint32_t));
+	for (size_t i = 0; i < p->nfds; i++)
+		num[i] = p->fds[i].f.fd, order[i] = (uint32_t)i;
+	g_sort_key = num;
+	qsort(order, p->nfds, sizeof(uint32_t), cmp_by_key);
+	int rc = 0;
+	for (size_t i = 1; i < p->nfds && rc == 0; i++)
+		if (num[order[i]] == num[order[i - 1]]) {
+			uint32_t later = order[i] > order[i - 1] ? order[i] : order[i - 1];
+			const struct image_record *r = &im->recs[pl->fd_rec[later]];
+			rc = image_rule(im, r, r->off + 32, CKPT_RULE_FD_UNIQUE, "fd %u appears twice in one file table", num[later]);
+		}
+	free(num);
+	free(order);
+	return rc;
+}
+
+/* The VMA that holds [start, end), by binary search over VMAs in ascending order (vma_order). */
+static const struct vma_state *vma_holding(const struct proc_state *p, uint64_t start, uint64_t end)
+{
+	size_t lo = 0, hi = p->nvmas;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->vmas[mid].f.end <= start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < p->nvmas && p->vmas[lo].f.start <= start && end <= p->vmas[lo].f.end)
+		return &p->vmas[lo];
+	return NULL;
+}
+
+/* What can only be checked once a process is whole. */
+static int check_process(const struct image *im, const struct image_record *proc_rec, const struct proc_state *p,
+			 const struct proc_load *pl)
+{
+	if (pl->main_threads != 1)
+		return image_rule(im, proc_rec, proc_rec->off, CKPT_RULE_ONE_MAIN_THREAD, "%u of its threads are flagged main_thread",
+				  pl->main_threads);
+	if (check_fd_unique(im, p, pl) < 0)
+		return -1;
+	for (size_t c = 0; c < p->nchunks; c++)
+		for (uint32_t k = 0; k < p->chunks[c].nruns; k++) {
+			const struct ckpt_page_run *run = &p->chunks[c].runs[k];
+			uint64_t end = run->vaddr + (uint64_t)run->npages * im->page_size;
+			const struct vma_state *v = vma_holding(p, run->vaddr, end);
+			if (!v || !vma_restorable(v)) {
+				const struct image_record *r = &im->recs[pl->chunk_rec[c]];
+				return image_rule(im, r, r->off + 32 + 8 + (uint64_t)k * 16, CKPT_RULE_RUN_IN_VMA,
+						  "run %u (0x%llx, %u pages) lies outside every restorable vma", k,
+						  (unsigned long long)run->vaddr, run->npages);
+			}
+		}
+	return 0;
+}
+
+/* run_order, as each pagemap is loaded: its runs go on where the mm's runs so far ended. */
+static int check_run_order(const struct image *im, const struct image_record *r, const struct page_chunk *ch,
+			   struct proc_load *pl)
+{
+	for (uint32_t k = 0; k < ch->nruns; k++) {
+		const struct ckpt_page_run *run = &ch->runs[k];
+		uint64_t len = (uint64_t)run->npages * im->page_size;
+		if (run->vaddr < pl->runs_end || run->vaddr + len < run->vaddr)
+			return image_rule(im, r, r->off + 32 + 8 + (uint64_t)k * 16, CKPT_RULE_RUN_ORDER,
+					  "run %u at 0x%llx overlaps or precedes the runs before it", k, (unsigned long long)run->vaddr);
+		pl->runs_end = run->vaddr + len;
+	}
+	return 0;
+}
+
+static int load_records(struct image *im, struct loaded_image *li, uint32_t *owner, uint32_t *slot, uint32_t *pages_of,
+			struct proc_load **pls)
+{
+	size_t cap_procs = 0;
+	for (size_t i = 0; i < im->n; i++) {
+		const struct image_record *r = &im->recs[i];
+		owner[i] = r->parent == UINT32_MAX ? UINT32_MAX : owner[r->parent];
+		if (r->type == CKPT_RECORD_TYPE_PROCESS) {
+			GROW(li->procs, li->nprocs, cap_procs);
+			*pls = xrealloc(*pls, cap_procs * sizeof(**pls));
+			memset(&li->procs[li->nprocs], 0, sizeof(li->procs[0]));
+			memset(&(*pls)[li->nprocs], 0, sizeof((*pls)[0]));
+			owner[i] = (uint32_t)li->nprocs;
+			slot[i] = (uint32_t)li->nprocs;
+			(*pls)[li->nprocs].rec = (uint32_t)i;
+			li->procs[li->nprocs].parent = r->parent == UINT32_MAX ? -1 : (int32_t)owner[r->parent];
+			li->nprocs++;
+			if (process_read(im, r, &li->procs[owner[i]]) < 0)
+				return -1;
+			continue;
+		}
+		if (r->type == CKPT_RECORD_TYPE_PAGES && r->parent != UINT32_MAX)
+			pages_of[r->parent] = (uint32_t)i;
+		if (owner[i] == UINT32_MAX)
+			continue; /* head, tail, pad, top-level unsupported, types of later versions */
+		struct proc_state *p = &li->procs[owner[i]];
+		struct proc_load *pl = &(*pls)[owner[i]];
+		switch (r->type) {
+		case CKPT_RECORD_TYPE_THREAD:
+			GROW(p->threads, p->nthreads, pl->cap_threads);
+			memset(&p->threads[p->nthreads], 0, sizeof(p->threads[0]));
+			slot[i] = (uint32_t)p->nthreads;
+			if (thread_read(im, r, &p->threads[p->nthreads++]) < 0)
+				return -1;
+			pl->main_threads += (p->threads[slot[i]].f.flags & CKPT_THREAD_FLAGS_MAIN_THREAD) != 0;
+			break;
+		case CKPT_RECORD_TYPE_MM:
+			if (mm_read(im, r, p) < 0)
+				return -1;
+			break;
+		case CKPT_RECORD_TYPE_VMA:
+			GROW(p->vmas, p->nvmas, pl->cap_vmas);
+			memset(&p->vmas[p->nvmas], 0, sizeof(p->vmas[0]));
+			if (vma_read(im, r, &p->vmas[p->nvmas++]) < 0)
+				return -1;
+			if (p->nvmas > 1 && p->vmas[p->nvmas - 1].f.start < p->vmas[p->nvmas - 2].f.end)
+				return image_rule(im, r, r->off + 32, CKPT_RULE_VMA_ORDER, "vma overlaps or precedes the one before it");
+			break;
+		case CKPT_RECORD_TYPE_PAGEMAP:
+			/* its pages record is its next child: pages_of[] is filled when that comes, so load pagemaps last */
+			break;
+		case CKPT_RECORD_TYPE_SIGACTIONS:
+			if (sigactions_read(im, r, p) < 0)
+				return -1;
+			break;
+		case CKPT_RECORD_TYPE_PENDING_SIGNALS:
+			if (im->recs[r->parent].type == CKPT_RECORD_TYPE_THREAD) {
+				if (pending_read(im, r, &p->threads[slot[r->parent]].pending) < 0)
+					return -1;
+			} else if (pending_read(im, r, &p->pending) < 0) {
+				return -1;
+			}
+			break;
+		case CKPT_RECORD_TYPE_FILES:
+			if (files_read(im, r, p) < 0)
+				return -1;
+			break;
+		case CKPT_RECORD_TYPE_FD: {
+			size_t cap = pl->cap_fds;
+			GROW(p->fds, p->nfds, pl->cap_fds);
+			if (cap != pl->cap_fds)
+				pl->fd_rec = xrealloc(pl->fd_rec, pl->cap_fds * sizeof(uint32_t));
+			pl->fd_rec[p->nfds] = (uint32_t)i;
+			if (fd_read(im, r, &p->fds[p->nfds++]) < 0)
+				return -1;
+			break;
+		}
+		case CKPT_RECORD_TYPE_UNSUPPORTED:
+			if (load_unsupported(im, r, p, &pl->cap_unsup) < 0)
+				return -1;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Pagemaps after every record is known (their pages record comes after them), in file order. */
+static int load_pagemaps(struct image *im, struct loaded_image *li, const uint32_t *owner, const uint32_t *pages_of,
+			 struct proc_load *pls)
+{
+	for (size_t i = 0; i < im->n; i++) {
+		const struct image_record *r = &im->recs[i];
+		if (r->type != CKPT_RECORD_TYPE_PAGEMAP)
+			continue;
+		struct proc_state *p = &li->procs[owner[i]];
+		struct proc_load *pl = &pls[owner[i]];
+		size_t cap = pl->cap_chunks;
+		GROW(p->chunks, p->nchunks, pl->cap_chunks);
+		if (cap != pl->cap_chunks)
+			pl->chunk_rec = xrealloc(pl->chunk_rec, pl->cap_chunks * sizeof(uint32_t));
+		memset(&p->chunks[p->nchunks], 0, sizeof(p->chunks[0]));
+		pl->chunk_rec[p->nchunks] = (uint32_t)i;
+		struct page_chunk *ch = &p->chunks[p->nchunks++];
+		if (pagemap_read(im, r, &im->recs[pages_of[i]], ch) < 0 || check_run_order(im, r, ch, pl) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int image_load(struct image *im, struct loaded_image *li)
+{
+	memset(li, 0, sizeof(*li));
+	uint32_t *owner = xmalloc((im->n + 1) * sizeof(uint32_t));
+	uint32_t *slot = xmalloc((im->n + 1) * sizeof(uint32_t));
+	uint32_t *pages_of = xmalloc((im->n + 1) * sizeof(uint32_t));
+	struct proc_load *pls = NULL;
+	int rc = -1;
+	if (load_records(im, li, owner, slot, pages_of, &pls) < 0 || load_pagemaps(im, li, owner, pages_of, pls) < 0)
+		goto out;
+	for (size_t k = 0; k < li->nprocs; k++) {
+		struct proc_state *p = &li->procs[k];
+		if (check_process(im, &im->recs[pls[k].rec], p, &pls[k]) < 0)
+			goto out;
+		/* the main thread first */
+		for (size_t t = 1; t < p->nthreads; t++)
+			if (p->threads[t].f.flags & CKPT_THREAD_FLAGS_MAIN_THREAD) {
+				struct thread_state tmp = p->threads[0];
+				p->threads[0] = p->threads[t];
+				p->threads[t] = tmp;
+			}
+	}
+	/* the head (record 0, checked by image_open) describes the image: kept with the first process */
+	if (load_head(im, &im->recs[0], &li->procs[0]) < 0)
+		goto out;
+	/* what could not be captured outside any process is the image's: warned about with the first */
+	size_t cap_unsup = li->procs[0].nunsup; /* exactly full: GROW doubles from there */
+	for (size_t i = 0; i < im->n; i++)
+		if (im->recs[i].type == CKPT_RECORD_TYPE_UNSUPPORTED && owner[i] == UINT32_MAX &&
+		    load_unsupported(im, &im->recs[i], &li->procs[0], &cap_unsup) < 0)
+			goto out;
+	rc = 0;
+out:
+	for (size_t k = 0; pls && k < li->nprocs; k++) {
+		free(pls[k].chunk_rec);
+		free(pls[k].fd_rec);
+	}
+	free(pls);
+	free(owner);
+	free(slot);
+	free(pages_of);
+	return rc;
+}
+
+void loaded_image_free(struct loaded_image *li)
+{
+	for (size_t k = 0; k < li->nprocs; k++)
+		proc_free(&li->procs[k]);
+	free(li->procs);
+	memset(li, 0, sizeof(*li));
+}
