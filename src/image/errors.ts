@@ -21,6 +21,8 @@ export type ProblemCode =
   | 'bad-payload'
   | 'bad-tail'
   | 'inconsistent'
+  | 'bad-flags'
+  | 'broken-rule'
   | 'too-many-records';
 
 /** Where a problem is: a record (when known) and a byte offset in the file. */
@@ -40,6 +42,8 @@ export interface ImageProblem extends ProblemSite {
   /** Problems that stop the image from being read at all, as opposed to a damaged record. */
   fatal: boolean;
   message: string;
+  /** For code 'broken-rule': the id of the .ksy rule (-ckpt-rules) it breaks. */
+  rule?: string;
 }
 
 export function siteText(site: ProblemSite): string {

@@ -43,8 +43,29 @@ export interface SchemaType {
   fields: SchemaField[];
 }
 
+/** One record type's place in the record tree (the .ksy's -ckpt-grammar). */
+export interface GrammarEntry {
+  /** Record type labels its parent may have; '' is the top level. */
+  parents: string[];
+  /** How many children of this type each such parent must (min) or may (max, 0: any) have. */
+  min: number;
+  max: number;
+  /** The parent's field (property name) that states how many there are. */
+  count?: string;
+  /** Labels of the header flags this type carries; other known types carry none. */
+  flags: string[];
+  /** How many the image must hold at least and at most (0: any). */
+  imageMin: number;
+  imageMax: number;
+}
+
 export interface FormatSchema {
   version: { major: number; minor: number };
+  /** Record type label -> its place in the tree. */
+  grammar: Record<string, GrammarEntry>;
+  /** Rule id -> what it requires (the .ksy's -ckpt-rules); readers name the id when broken. */
+  rules: Record<string, string>;
+  limits: { maxMetadataPayload: number; maxRecords: number };
   types: Record<string, SchemaType>;
   /** enum name -> value (as a decimal string) -> label. */
   enums: Record<string, Record<string, string>>;
@@ -69,9 +90,9 @@ export const RECORD_ALIGN = 8;
 /** Bytes of the header covered by header_sum. */
 export const HEADER_SUMMED = 28;
 /** The largest payload that is read whole to check or decode it; page data is never read whole. */
-export const MAX_METADATA_PAYLOAD = 64 * 1024 * 1024;
+export const MAX_METADATA_PAYLOAD = schema.limits.maxMetadataPayload;
 /** More records than any real process tree needs; bounds the index of a hostile image. */
-export const MAX_RECORDS = 1 << 21;
+export const MAX_RECORDS = schema.limits.maxRecords;
 
 export const RecordType = Ckpt.RecordType;
 export type RecordType = Ckpt.RecordType;

@@ -4,7 +4,7 @@
 
 import { ByteSource } from './byteSource';
 import { ImageError, ImageProblem, problem } from './errors';
-import { align8, Ckpt, HEADER_SIZE, HEADER_SUMMED, MAX_METADATA_PAYLOAD, MAX_RECORDS, recordTypeLabel, recordTypeName, RecordType } from './format';
+import { align8, Ckpt, HEADER_SIZE, HEADER_SUMMED, MAX_METADATA_PAYLOAD, MAX_RECORDS, recordTypeLabel, recordTypeName, RecordType, schema } from './format';
 import { payloadStream } from './bigintStream';
 import { decodePayload } from './payload';
 import { Xxh64, xxh64Low32 } from './xxhash64';
@@ -89,6 +89,13 @@ class HeaderSum {
   }
 }
 
+/** The value of a record_flags label. */
+function flagValue(label: string): number {
+  const hit = Object.entries(schema.enums.record_flags).find(([, l]) => l === label);
+  if (!hit) throw new Error(`no record flag ${label}`);
+  return Number(hit[0]);
+}
+
 function readHeader(bytes: Uint8Array): Ckpt.RecordHeader {
   const h = new Ckpt.RecordHeader(payloadStream(bytes));
   h._read();
@@ -153,12 +160,20 @@ export async function indexRecords(src: ByteSource, opts: IndexOptions = {}): Pr
     records.push(entry);
 
     if (index === 0 && h.type !== RecordType.HEAD) fatal(problem('not-an-image', site, 'the first record is not a HEAD'));
-    if (recordTypeLabel(h.type) === undefined) {
+    const label = recordTypeLabel(h.type);
+    if (label === undefined) {
       problems.push(problem('unknown-type', site, `record type ${h.type} is unknown to this reader; it is skipped`));
     }
 
-    // Page data is never read on opening, hashed per page or not; verify() reads it.
-    const pageData = h.type === RecordType.PAGES || (h.flags & PAGE_HASHED) !== 0;
+    // The header flags a known type carries are the grammar's (page_hashed on pages, none on the
+    // rest); a type of a later version with page_hashed is bulk data like pages. Bulk data is
+    // never read on opening, nor whole: verify() checks it by its hashes.
+    const grammar = label ? schema.grammar[label] : undefined;
+    const pageData = grammar ? grammar.flags.includes('page_hashed') : (h.flags & PAGE_HASHED) !== 0;
+    if (grammar) {
+      const want = grammar.flags.reduce((m, f) => m | flagValue(f), 0);
+      if (h.flags !== want) problems.push(problem('bad-flags', { ...site, field: 'flags', offset: offset + 4 }, `header flags 0x${h.flags.toString(16)}, a ${recordTypeName(h.type)} record has 0x${want.toString(16)}`));
+    }
     if (!pageData && h.len > MAX_METADATA_PAYLOAD) {
       problems.push(problem('bad-length', { ...site, field: 'len' }, `a ${recordTypeName(h.type)} payload of ${h.len} bytes is larger than any metadata record may be (${MAX_METADATA_PAYLOAD})`));
     } else if (!pageData && (checkPayloads || h.type === RecordType.HEAD || h.type === RecordType.TAIL)) {

@@ -3,7 +3,7 @@
 // still be explored; building the tree never loops, whatever the tags say.
 
 import { ImageProblem, problem } from './errors';
-import { recordTypeLabel, recordTypeName } from './format';
+import { recordTypeLabel, recordTypeName, schema } from './format';
 import { RecordEntry, RecordIndex } from './recordIndex';
 
 export interface RecordTree {
@@ -13,23 +13,9 @@ export interface RecordTree {
   problems: ImageProblem[];
 }
 
-/** Which parents each record type may have ('' is the top level). Unknown types may go anywhere. */
-export const ALLOWED_PARENTS: Record<string, readonly string[]> = {
-  head: [''],
-  tail: [''],
-  pad: ['', 'pagemap'],
-  process: ['', 'process'],
-  thread: ['process'],
-  mm: ['process'],
-  vma: ['mm'],
-  pagemap: ['mm'],
-  pages: ['pagemap'],
-  files: ['process'],
-  fd: ['files'],
-  sigactions: ['process'],
-  pending_signals: ['process', 'thread'],
-  unsupported: ['process', 'mm', 'files', 'thread', ''],
-};
+/** Which parents each record type may have ('' is the top level), from the .ksy's grammar.
+ *  Unknown types may go anywhere. */
+export const ALLOWED_PARENTS: Record<string, readonly string[]> = Object.fromEntries(Object.entries(schema.grammar).map(([label, g]) => [label, g.parents]));
 
 export function buildRecordTree(index: RecordIndex): RecordTree {
   const tree: RecordTree = { roots: [], children: new Map(), parent: new Map(), problems: [] };

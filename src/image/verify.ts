@@ -1,13 +1,16 @@
 // Full verification: what opening checks (headers, metadata checksums, tail, tree), plus every
-// payload's decoding, the counts that records state about their children, and every page's
-// hash. Page data is streamed in bounded slices, with progress and cancellation.
+// payload's decoding with its fields' rules, the grammar's counts and the named rules of the
+// .ksy (soundness.ts), and every page's hash. The C reader of `ckpt restore` checks the same, so
+// verify calls an image sound exactly when restore accepts it. Page data is streamed in bounded
+// slices, with progress and cancellation.
 
 import { CheckpointImage } from './checkpointImage';
 import { ImageError, ImageProblem, problem } from './errors';
-import { Ckpt, RecordType } from './format';
+import { Ckpt } from './format';
 import { RecordEntry } from './recordIndex';
-import { ByteSource, scanRange, SCAN_CHUNK } from './byteSource';
-import { hashPagesInPlace, Xxh64 } from './xxhash64';
+import { ByteSource, SCAN_CHUNK } from './byteSource';
+import { hashPagesInPlace } from './xxhash64';
+import { grammarProblems, processRuleProblems, ruleProblem, stringNulProblems } from './soundness';
 
 export interface VerifyProgress {
   /** Page bytes hashed so far, and in all. */
@@ -37,32 +40,24 @@ export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}
   const problems: ImageProblem[] = [...img.problems];
   const site = (r: RecordEntry) => ({ record: r.index, type: r.type, tag: r.tag, offset: r.offset });
 
-  // Every payload decodes, and counts agree with children.
+  // Every payload decodes, with its fields' rules, and holds no string with a NUL.
   for (const r of img.records) {
     opts.signal?.throwIfAborted();
     try {
       const p = await img.decode(r);
-      if (!p) continue;
-      const count = (type: number) => img.childrenOfType(r, type).length;
-      const expect = (field: string, stated: number, type: number, what: string) => {
-        const actual = count(type);
-        if (stated !== actual) problems.push(problem('inconsistent', { ...site(r), field }, `states ${stated} ${what}, has ${actual}`));
-      };
-      if (r.type === RecordType.PROCESS) expect('nthreads', (p as { nthreads: number }).nthreads, RecordType.THREAD, 'threads');
-      else if (r.type === RecordType.MM) expect('nvmas', (p as { nvmas: number }).nvmas, RecordType.VMA, 'VMAs');
-      else if (r.type === RecordType.FILES) expect('nfds', (p as { nfds: number }).nfds, RecordType.FD, 'fds');
+      if (p) problems.push(...stringNulProblems(r, p));
     } catch (e) {
       if (!(e instanceof ImageError)) throw e;
       problems.push(e.problem);
     }
   }
-  const heads = img.ofType(RecordType.HEAD);
-  if (heads.length !== 1) problems.push(problem('misplaced-record', site(heads[1] ?? img.records[0]), `an image has one HEAD record, this one has ${heads.length}`));
+  // The grammar's counts and the rules across records.
+  problems.push(...(await grammarProblems(img)));
+  for (const proc of img.processes()) problems.push(...(await processRuleProblems(img, proc, opts.signal)));
 
-  // Memory layout and page hashes.
+  // Page hashes (rule page_hash). Damaged layouts are rules above; the map keeps what it can read.
   const maps = [];
   for (const proc of img.processes()) maps.push(await img.memory(proc));
-  problems.push(...img.layoutProblems);
   const segments = maps.flatMap((m) => m.segments);
   const total = segments.reduce((n, s) => n + Number(s.end - s.start), 0);
   let done = 0;
@@ -78,14 +73,6 @@ export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}
       await new Promise((resolve) => setImmediate(resolve));
     }
   };
-  // Page data written without per-page hashes is checked whole, by its payload_sum.
-  for (const pages of new Set(segments.map((s) => s.pages))) {
-    if (pages.flags & PAGE_HASHED) continue;
-    const sum = new Xxh64();
-    await scanRange(img.source, pages.payloadOffset, pages.len, (bytes) => progress(bytes.length).then(() => void sum.update(bytes)), { signal: opts.signal });
-    pagesChecked += pages.len / ps;
-    if (Number(sum.digest() & 0xffffffffn) !== pages.payloadSum) problems.push(problem('bad-checksum', site(pages), 'the page data is damaged (payload_sum mismatch)'));
-  }
   for (const seg of segments) {
     if (!(seg.pages.flags & PAGE_HASHED)) continue;
     const hashes = hashCache.get(seg.pagemap) ?? (await img.decodeAs(seg.pagemap, 'pagemap')).pageHashes;
@@ -103,7 +90,7 @@ export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}
           badByRecord.set(seg.pages, bad);
           if (bad <= maxListed) {
             const addr = seg.start + BigInt(off + i * ps);
-            problems.push(problem('bad-page-hash', { ...site(seg.pages), offset: seg.fileOffset + off + i * ps }, `page at 0x${addr.toString(16)} does not match its hash in pagemap tag ${seg.pagemap.tag}`));
+            problems.push({ ...ruleProblem('page_hash', { ...site(seg.pages), offset: seg.fileOffset + off + i * ps }, `page at 0x${addr.toString(16)} does not match its hash in pagemap tag ${seg.pagemap.tag}`), code: 'bad-page-hash' });
           }
         }
       }

@@ -68,7 +68,8 @@ export function writeMemoryImage(file: string, opts: MemoryImageOptions = {}): v
   try {
     const w = ImageWriter.toFile(fd, PAGE);
     w.head();
-    const proc = w.record('process', { pid: 4242, comm: 'bench', nthreads: 0 });
+    const proc = w.record('process', { pid: 4242, comm: 'bench', nthreads: 1 });
+    w.mainThread(proc, 4242);
     const mm = w.record('mm', { nvmas: VMAS }, { ptag: proc });
     for (let v = 0; v < VMAS; v++) {
       const start = BENCH_BASE + BigInt(v * VMA_BYTES);

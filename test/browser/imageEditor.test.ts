@@ -23,7 +23,8 @@ const MANY_VMAS = 1600;
 function writeManyVmas(folder: string): void {
   const w = ImageWriter.inMemory(4096);
   w.head();
-  const proc = w.record('process', { pid: 4343, comm: 'many', nthreads: 0 });
+  const proc = w.record('process', { pid: 4343, comm: 'many', nthreads: 1 });
+  w.mainThread(proc, 4343);
   const mm = w.record('mm', { nvmas: MANY_VMAS }, { ptag: proc });
   for (let i = 0; i < MANY_VMAS; i++) {
     const start = 0x7f0000000000n + BigInt(i) * 0x2000n;

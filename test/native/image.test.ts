@@ -267,7 +267,20 @@ describe('native: images', function () {
       ['an fd number beyond any descriptor', (b, r) => (rewritePayload(b, r.find((x) => x.type === T.fd)!, (p) => p.writeUInt32LE(0x7fffffff, 0)), b), /\(fd, type 31, tag \d+\) at byte \d+: fd 2147483647 is beyond any descriptor number/],
       ['a vma outside user space', (b, r) => (rewritePayload(b, r[4], (p) => p.writeBigUInt64LE(0xffff800000001000n, 8)), b), /record #4 \(vma, type 21, tag 5\) at byte \d+: vma [0-9a-f]+-ffff800000001000 lies outside user space/],
       ['a vma file offset off a page boundary', (b, r) => (rewritePayload(b, r[4], (p) => p.writeBigUInt64LE(0x123n, 16)), b), /record #4 \(vma, type 21, tag 5\) at byte \d+: vma [0-9a-f-]+: file offset 123 is not page-aligned/],
-      ['mm code range reversed', (b, r) => (rewritePayload(b, r.find((x) => x.type === T.mm)!, (p) => p.writeBigUInt64LE(p.readBigUInt64LE(8) + 0x1000n, 0)), b), /\(mm, type 20, tag \d+\) at byte \d+: the code range [0-9a-f]+-[0-9a-f]+ is not a range of user addresses/],
+      // Issue 9's reproducer: a VMA's protection changed behind a page_hashed flag, which once made
+      // verify skip its payload_sum. Only pages carry that flag (the .ksy's grammar).
+      ['metadata flagged as page data', (b, r) => {
+        const v = r[4];
+        b.writeUInt32LE(b.readUInt32LE(v.off + HDR + 56) ^ 2, v.off + HDR + 56); // prot: toggle write, payload_sum left stale
+        rewritePayload(b, v, () => undefined);
+        b.writeUInt32LE(b.readUInt32LE(v.off + HDR + 56) ^ 2, v.off + HDR + 56);
+        patchHeader(b, v, 4, 1);
+        rewritePayload(b, r[0], () => undefined); // the tail's sum of headers, again
+        return b;
+      }, /record #4 \(vma, type 21, tag 5\) at byte \d+: header flags 0x1, a vma record has 0x0/],
+      ['a thread count the threads do not match', (b, r) => (rewritePayload(b, r[1], (p) => p.writeUInt32LE(p.readUInt32LE(56) + 1, 56)), b), /record #1 \(process, type 10, tag 2\) at byte \d+: it states \d+ thread records, it has \d+/],
+      ['a vma count the vmas do not match', (b, r) => (rewritePayload(b, r.find((x) => x.type === T.mm)!, (p) => p.writeUInt32LE(p.readUInt32LE(96) - 1, 96)), b), /\(mm, type 20, tag \d+\) at byte \d+: it states \d+ vma records, it has \d+/],
+      ['mm code range reversed', (b, r) => (rewritePayload(b, r.find((x) => x.type === T.mm)!, (p) => p.writeBigUInt64LE(p.readBigUInt64LE(8) + 0x1000n, 0)), b), /\(mm, type 20, tag \d+\) at byte \d+: end_code is not the end of a range of user addresses after its start/],
     ];
     for (const [name, fn, want] of cases) {
       it(`${name}: exit 6 and a clear message`, () => {

@@ -34,7 +34,8 @@ export function writeBigImage(gib: number, opts: { dense?: boolean; dir?: string
   try {
     const w = ImageWriter.toFile(fd, ps);
     w.head();
-    const proc = w.record('process', { pid: 777, comm: 'big', nthreads: 0 });
+    const proc = w.record('process', { pid: 777, comm: 'big', nthreads: 1 });
+    w.mainThread(proc, 777);
     const total = BigInt(chunks * GiB);
     const mm = w.record('mm', { nvmas: 1 }, { ptag: proc });
     w.record('vma', { start: BIG_HEAP, end: BIG_HEAP + total, prot: 3, kind: 1, path: '' }, { ptag: mm });

@@ -15,7 +15,8 @@ export const HOSTILE_MARKER = 'END-OF-THE-AAAS';
 function writeHostile(w: ImageWriter, pages: number): void {
   const ps = w.pageSize;
   w.head();
-  const proc = w.record('process', { pid: HOSTILE_PID, comm: 'hostile', nthreads: 0 });
+  const proc = w.record('process', { pid: HOSTILE_PID, comm: 'hostile', nthreads: 1 });
+  w.mainThread(proc, HOSTILE_PID);
   const mm = w.record('mm', { nvmas: 1 }, { ptag: proc });
   const end = HOSTILE_BASE + BigInt(pages * ps);
   w.record('vma', { start: HOSTILE_BASE, end, prot: 3, kind: 1, path: '' }, { ptag: mm });

@@ -272,6 +272,11 @@ export class ImageWriter {
     return this.raw(type, encodePayload(typeName, value), opts);
   }
 
+  /** The main thread a sound process needs (rule one_main_thread); write its process with nthreads 1. */
+  mainThread(procTag: number, tid: number, value: Value = {}): number {
+    return this.record('thread', { tid, flags: Ckpt.ThreadFlags.MAIN_THREAD, ...value }, { ptag: procTag });
+  }
+
   head(value: Value = {}): number {
     return this.record('head', {
       versionMajor: 1,

@@ -65,7 +65,7 @@ describe('ckpt-inspect', () => {
     assert.match(ok.out, /^OK: 21 records, 4 pages \(16 KiB\) in \d+ ms$/m);
     const bad = await runInspect('verify', damaged);
     assert.equal(bad.code, 1);
-    assert.match(bad.out, /^error: record #12 PAGES \(tag 13\), file offset 0x[0-9a-f]+: page at 0x55555555a000 does not match its hash in pagemap tag 11$/m);
+    assert.match(bad.out, /^error: record #12 PAGES \(tag 13\), file offset 0x[0-9a-f]+: page at 0x55555555a000 does not match its hash in pagemap tag 11 \(rule page_hash\)$/m);
     assert.match(bad.out, /^DAMAGED: 1 problems; checked/m);
     const json = JSON.parse((await runInspect('verify', '--format=json', damaged)).out);
     assert.equal(json.ok, false);

@@ -143,8 +143,10 @@ describe('decoder: a sound image', () => {
     const image = (fill: number) => {
       const w = ImageWriter.inMemory();
       w.head();
-      const p = w.record('process', { pid: 1, nthreads: 0 });
-      const mm = w.record('mm', {}, { ptag: p });
+      const p = w.record('process', { pid: 1, nthreads: 1 });
+      w.mainThread(p, 1);
+      const mm = w.record('mm', { nvmas: 1 }, { ptag: p });
+      w.record('vma', { start: 0x100000n, end: 0x100000n + 4n * 0x1000000n, prot: 3, kind: 1, path: '' }, { ptag: mm });
       // Several chunks per image, so that the two verifications take turns between reads.
       w.pages(mm, [0, 1, 2, 3].map((k) => ({ vaddr: 0x100000n + BigInt(k) * 0x1000000n, data: new Uint8Array(64 * PAGE).fill(fill + k) })));
       w.tail();
@@ -184,7 +186,8 @@ describe('decoder: evolution', () => {
   it('reads a later minor version with fields appended to a payload', async () => {
     const w = ImageWriter.inMemory();
     w.head({ versionMinor: 7 });
-    const proc = w.record('process', { pid: 1, comm: 'x', nthreads: 0 });
+    const proc = w.record('process', { pid: 1, comm: 'x', nthreads: 1 });
+    w.mainThread(proc, 1);
     // A "version 1.7" VMA with 16 bytes of fields this reader does not know after its own.
     const mm = w.record('mm', { nvmas: 1 }, { ptag: proc });
     const vma = encodePayload('vma', { start: 0x1000n, end: 0x2000n, prot: 1, kind: 1, path: 'x' });

@@ -39,7 +39,8 @@ const AT = {
 };
 
 function processRecords(w: ImageWriter, pid: number, opts: { bigPages: number }): void {
-  const proc = w.record('process', { pid, comm: `p${pid}`, nthreads: 0 });
+  const proc = w.record('process', { pid, comm: `p${pid}`, nthreads: 1 });
+  w.mainThread(proc, pid);
   const vmas = [
     { start: HEAP, end: HEAP + 0x10000n, prot: 3, kind: 5, path: '[heap]' },
     { start: LIB, end: LIB + BigInt(PAGE), prot: 5, kind: 3, path: '/usr/lib/libdemo.so' },
@@ -236,7 +237,8 @@ describe('searchMemory', () => {
       }
       const w = ImageWriter.inMemory(PAGE);
       w.head();
-      const proc = w.record('process', { pid: 7, nthreads: 0 });
+      const proc = w.record('process', { pid: 7, nthreads: 1 });
+      w.mainThread(proc, 7);
       const mm = w.record('mm', { nvmas: 1 }, { ptag: proc });
       w.record('vma', { start: 0x10000000n, end: addr, prot: 3, kind: 1, path: '' }, { ptag: mm });
       for (let i = 0; i < runs.length; ) {

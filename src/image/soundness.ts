@@ -1,0 +1,195 @@
+// What a sound image is, beyond what opening checks: the record grammar's counts (.ksy
+// -ckpt-grammar: how many children of a type each parent has, the numbers parents state, how
+// many of a type the image holds) and the named rules across records (.ksy -ckpt-rules). The C
+// reader that `ckpt restore` uses checks the very same (src/native/image.c and load.c), so that
+// `verify` calls an image sound exactly when restore accepts it as an image. Page hashes (rule
+// page_hash) are checked by verify itself, as it streams the page data.
+//
+// Every check here is linear in the number of records (a binary search per page run at most).
+
+import { CheckpointImage } from './checkpointImage';
+import { ImageError, ImageProblem, problem, ProblemSite } from './errors';
+import { Ckpt, recordTypeLabel, recordTypeName, RecordType, schema } from './format';
+import { RecordEntry } from './recordIndex';
+
+export type RuleId = keyof typeof schema.rules & string;
+
+/** The problem of a record that breaks a named rule of the .ksy. */
+export function ruleProblem(rule: RuleId, site: ProblemSite, what: string): ImageProblem {
+  if (!(rule in schema.rules)) throw new Error(`no rule ${rule} in the format`);
+  return { ...problem('broken-rule', site, `${what} (rule ${rule})`), rule };
+}
+
+const site = (r: RecordEntry, field?: string, offset = r.offset) => ({ record: r.index, type: r.type, tag: r.tag, offset, ...(field ? { field } : {}) });
+
+/** User space ends below 2^56 even with 5-level paging; only the vsyscall page lies above. */
+const USER_SPACE_END = 1n << 56n;
+const U64_END = 1n << 64n;
+/** VMA kinds restore does not map itself (moved, the kernel's, or refused). */
+const NOT_MAPPED = new Set(['vdso', 'vvar', 'vvar_vclock', 'vsyscall', 'device', 'unknown']);
+const MAIN_THREAD = Ckpt.ThreadFlags.MAIN_THREAD;
+
+/**
+ * Children per parent against the grammar's min/max and the count the parent states, and
+ * records per type against the image's min/max. Decodes only the parents that state a count.
+ */
+export async function grammarProblems(img: CheckpointImage): Promise<ImageProblem[]> {
+  const problems: ImageProblem[] = [];
+  const perType = new Map<string, number>();
+  for (const r of img.records) {
+    const label = recordTypeLabel(r.type);
+    if (label) perType.set(label, (perType.get(label) ?? 0) + 1);
+  }
+  for (const [label, g] of Object.entries(schema.grammar)) {
+    const n = perType.get(label) ?? 0;
+    if (n < g.imageMin || (g.imageMax && n > g.imageMax)) {
+      problems.push(problem('misplaced-record', { offset: 0 }, `the image holds ${n} ${label.toUpperCase()} records, it must hold ${n < g.imageMin ? `at least ${g.imageMin}` : `at most ${g.imageMax}`}`));
+    }
+  }
+  for (const parent of img.records) {
+    const parentLabel = recordTypeLabel(parent.type);
+    if (!parentLabel) continue;
+    const counts = new Map<string, number>();
+    for (const c of img.children(parent)) {
+      const l = recordTypeLabel(c.type);
+      if (l) counts.set(l, (counts.get(l) ?? 0) + 1);
+    }
+    for (const [label, g] of Object.entries(schema.grammar)) {
+      if (!g.parents.includes(parentLabel) || (!g.min && !g.max && !g.count)) continue;
+      const n = counts.get(label) ?? 0;
+      if (n < g.min || (g.max && n > g.max)) {
+        problems.push(problem('inconsistent', site(parent), `it has ${n} ${label.toUpperCase()} records, it must have ${n < g.min ? `at least ${g.min}` : `at most ${g.max}`}`));
+      }
+      if (g.count) {
+        let stated: unknown;
+        try {
+          stated = ((await img.decode(parent)) as unknown as Record<string, unknown> | undefined)?.[g.count];
+        } catch (e) {
+          if (!(e instanceof ImageError)) throw e;
+          continue; // a payload that does not decode is reported by verify already
+        }
+        if (stated !== n) problems.push(problem('inconsistent', site(parent, g.count), `it states ${String(stated)} ${label.toUpperCase()} records, it has ${n}`));
+      }
+    }
+  }
+  return problems;
+}
+
+/** Rule string_nul over one decoded payload: no `lstr` anywhere in it holds a NUL. */
+export function stringNulProblems(r: RecordEntry, payload: object): ImageProblem[] {
+  const out: ImageProblem[] = [];
+  const walk = (o: unknown, path: string) => {
+    if (Array.isArray(o)) return o.forEach((x, i) => walk(x, `${path}[${i}]`));
+    if (!o || typeof o !== 'object' || !('_io' in o)) return;
+    if (o instanceof Ckpt.Lstr) {
+      if (o.value.includes('\0')) out.push(ruleProblem('string_nul', site(r, path), `string ${path} contains a NUL byte`));
+      return;
+    }
+    for (const [k, v] of Object.entries(o)) if (!k.startsWith('_') && typeof v === 'object') walk(v, path ? `${path}.${k}` : k);
+  };
+  walk(payload, '');
+  return out;
+}
+
+interface VmaSpan {
+  start: bigint;
+  end: bigint;
+  mapped: boolean;
+}
+
+/** The VMA holding [start, end), searched in VMAs that come in ascending order (rule vma_order). */
+function vmaHolding(vmas: VmaSpan[], start: bigint, end: bigint): VmaSpan | undefined {
+  let lo = 0;
+  let hi = vmas.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (vmas[mid].end <= start) lo = mid + 1;
+    else hi = mid;
+  }
+  const v = vmas[lo];
+  return v && v.start <= start && end <= v.end ? v : undefined;
+}
+
+/** Decoded payload, or undefined when it does not decode (which verify reports on its own). */
+async function decoded<L extends 'thread' | 'vma' | 'pagemap' | 'fd'>(img: CheckpointImage, r: RecordEntry, label: L) {
+  try {
+    return await img.decodeAs(r, label);
+  } catch (e) {
+    if (e instanceof ImageError) return undefined;
+    throw e;
+  }
+}
+
+/** The named rules of one process (all but string_nul and page_hash). */
+export async function processRuleProblems(img: CheckpointImage, proc: RecordEntry, signal?: AbortSignal): Promise<ImageProblem[]> {
+  const problems: ImageProblem[] = [];
+  const ps = BigInt(img.pageSize);
+
+  let mains = 0;
+  for (const t of img.childrenOfType(proc, RecordType.THREAD)) {
+    const thread = await decoded(img, t, 'thread');
+    if (thread && thread.flags & MAIN_THREAD) mains++;
+  }
+  if (mains !== 1) problems.push(ruleProblem('one_main_thread', site(proc), `${mains} of its threads are flagged main_thread`));
+
+  for (const files of img.childrenOfType(proc, RecordType.FILES)) {
+    const seen = new Set<number>();
+    for (const f of img.childrenOfType(files, RecordType.FD)) {
+      const fd = await decoded(img, f, 'fd');
+      if (!fd) continue;
+      if (seen.has(fd.fd)) problems.push(ruleProblem('fd_unique', site(f, 'fd'), `fd ${fd.fd} appears twice in one file table`));
+      seen.add(fd.fd);
+    }
+  }
+
+  for (const mm of img.childrenOfType(proc, RecordType.MM)) {
+    const vmas: VmaSpan[] = [];
+    for (const v of img.childrenOfType(mm, RecordType.VMA)) {
+      signal?.throwIfAborted();
+      const vma = await decoded(img, v, 'vma');
+      if (!vma) continue;
+      const kind = recordKindLabel(vma.kind);
+      if (vma.start % ps !== 0n || vma.end % ps !== 0n || vma.offset % ps !== 0n) {
+        problems.push(ruleProblem('vma_range', site(v), `vma ${hex(vma.start)}-${hex(vma.end)} (offset ${hex(vma.offset)}) is not page-aligned`));
+      } else if (kind !== 'vsyscall' && vma.end > USER_SPACE_END) {
+        problems.push(ruleProblem('vma_range', site(v), `vma ${hex(vma.start)}-${hex(vma.end)} lies outside user space`));
+      }
+      const before = vmas[vmas.length - 1];
+      if (before && vma.start < before.end) problems.push(ruleProblem('vma_order', site(v), `vma ${hex(vma.start)}-${hex(vma.end)} overlaps or precedes the one before it`));
+      vmas.push({ start: vma.start, end: vma.end, mapped: !NOT_MAPPED.has(kind) });
+    }
+
+    let runsEnd = 0n;
+    for (const pm of img.childrenOfType(mm, RecordType.PAGEMAP)) {
+      signal?.throwIfAborted();
+      const map = await decoded(img, pm, 'pagemap');
+      if (!map) continue;
+      let total = 0;
+      map.runs.forEach((run, k) => {
+        total += run.npages;
+        const runSite = site(pm, `runs[${k}]`);
+        if (run.vaddr % ps !== 0n) problems.push(ruleProblem('pagemap_runs', runSite, `run ${k} starts at an unaligned address ${hex(run.vaddr)}`));
+        const end = run.vaddr + BigInt(run.npages) * ps;
+        if (run.vaddr < runsEnd || end >= U64_END) problems.push(ruleProblem('run_order', runSite, `run ${k} at ${hex(run.vaddr)} overlaps or precedes the runs before it`));
+        runsEnd = end;
+        const v = vmaHolding(vmas, run.vaddr, end);
+        if (!v || !v.mapped) problems.push(ruleProblem('run_in_vma', runSite, `run ${k} (${hex(run.vaddr)}, ${run.npages} pages) lies outside every restorable vma`));
+      });
+      if (total !== map.npages) problems.push(ruleProblem('pagemap_runs', site(pm, 'npages'), `runs hold ${total} pages, npages says ${map.npages}`));
+      for (const pages of img.childrenOfType(pm, RecordType.PAGES)) {
+        if (pages.payloadOffset % img.pageSize !== 0) problems.push(ruleProblem('pages_layout', site(pages), 'the page data does not start at a multiple of the page size'));
+        if (pages.len !== map.npages * img.pageSize) problems.push(ruleProblem('pages_layout', site(pages, 'len'), `length ${pages.len} is not the ${map.npages} pages of its pagemap`));
+      }
+    }
+  }
+  return problems;
+}
+
+function recordKindLabel(kind: number): string {
+  return schema.enums.vma_kind[String(kind)] ?? `kind ${kind}`;
+}
+
+const hex = (v: bigint) => `0x${v.toString(16)}`;
+
+/** For messages: 'a THREAD record'. */
+export const recordName = (r: RecordEntry) => recordTypeName(r.type);
