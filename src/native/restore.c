@@ -216,17 +216,18 @@ out:
 
 static int g_msg_fd = -1;
 
+/* The child's messages to the tracer: records "W<text>" (a warning) and "E<code> <text>" (its
+ * failure), each ended by a NUL, since the text (paths of the image) may hold any other byte. */
 void child_warn(const char *fmt, ...)
 {
 	char line[600];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(line + 1, sizeof(line) - 2, fmt, ap);
+	int n = vsnprintf(line + 1, sizeof(line) - 1, fmt, ap);
 	va_end(ap);
 	line[0] = 'W';
-	if (n > (int)sizeof(line) - 3)
-		n = (int)sizeof(line) - 3;
-	line[n + 1] = '\n';
+	if (n > (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
 	if (write_all(g_msg_fd, line, (size_t)n + 2) < 0)
 		return;
 }
@@ -317,8 +318,9 @@ static void child_main(struct proc_state *p, const struct fd_layout *L, int imag
 	g_msg_fd = msg_fd;
 	if (child_setup(p, L, image_fd, msg_fd, tramp, o) < 0) {
 		char line[1100];
-		int n = snprintf(line, sizeof(line), "E%d %s\n", fail_code(), fail_message());
-		if (write_all(g_msg_fd, line, (size_t)(n < (int)sizeof(line) ? n : (int)sizeof(line) - 1)) < 0)
+		int n = snprintf(line, sizeof(line), "E%d %s", fail_code(), fail_message());
+		n = n < (int)sizeof(line) ? n : (int)sizeof(line) - 1;
+		if (write_all(g_msg_fd, line, (size_t)n + 1) < 0)
 			_exit(fail_code());
 		_exit(fail_code());
 	}
@@ -345,21 +347,15 @@ static int child_messages(int fd)
 	}
 	buf_put(&b, "", 1);
 	int rc = 0;
-	for (char *line = (char *)b.p; *line;) {
-		char *eol = strchr(line, '\n');
-		if (eol)
-			*eol = 0;
-		if (line[0] == 'W') {
-			warn("%s", line + 1);
-		} else if (line[0] == 'E') {
+	for (char *rec = (char *)b.p; rec < (char *)b.p + b.len - 1; rec += strlen(rec) + 1) {
+		if (rec[0] == 'W') {
+			warn("%s", rec + 1);
+		} else if (rec[0] == 'E') {
 			char *msg;
-			long code = strtol(line + 1, &msg, 10);
+			long code = strtol(rec + 1, &msg, 10);
 			fail((int)code, "%s", *msg ? msg + 1 : "the restore child failed");
 			rc = -1;
 		}
-		if (!eol)
-			break;
-		line = eol + 1;
 	}
 	buf_free(&b);
 	return rc;
