@@ -189,7 +189,7 @@ static void check_same_pid(void)
 		res = (data[CAP_SYS_RESOURCE / 32].effective >> (CAP_SYS_RESOURCE % 32)) & 1;
 	}
 	add("same_pid", 0, cr,
-	    cr ? "possible: CAP_CHECKPOINT_RESTORE is effective (clone3 set_tid)"
+	    cr ? "possible: CAP_CHECKPOINT_RESTORE is effective (clone3 set_tid); an image of another user gets its PID but new thread TIDs"
 	       : "not possible without CAP_CHECKPOINT_RESTORE: restored processes get new PIDs (glibc's cached TIDs are fixed up)");
 	add("rlimits", 0, res, res ? "CAP_SYS_RESOURCE: restore can raise hard limits"
 				   : "no CAP_SYS_RESOURCE: restore keeps a hard rlimit that is lower than the image's");

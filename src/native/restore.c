@@ -1,7 +1,8 @@
 /* `ckpt restore`: a new process from an image.
  *
- * A forked child first sets up what it can as itself: the fd table, cwd, umask, rlimits,
- * signal handlers (every signal blocked), the files to map; then it stops. From there the
+ * A forked child first takes the credentials the restore may give (creds.c), then, as them,
+ * sets up what it can itself: the fd table, cwd, umask, rlimits, signal handlers (every signal
+ * blocked), the files to map; then it stops. From there the
  * tracer drives it only by injected syscalls through a small trampoline page ("syscall; int3")
  * placed where neither the child nor the image has anything: it empties the address space,
  * moves the vdso to the image's place, maps the areas, has the child preadv its pages from the
@@ -34,6 +35,11 @@ struct restore_opts {
 	const char *image;
 	const char *pid_file;
 	struct stdio_plan stdio;
+	int as_recorded;
+	struct restore_creds creds;
+	int pid_file_written; /* this run made the file at pid_file: the inode it made */
+	dev_t pid_file_dev;
+	ino_t pid_file_ino;
 };
 
 struct fd_layout {
@@ -247,20 +253,10 @@ static int place(int fd, int target)
 	return 0;
 }
 
-static int set_creds(const struct proc_state *p)
+/* An open that the restore's user was denied (EACCES, EPERM) is a permission failure (exit 4). */
+int denied_or(int code)
 {
-	if (getuid() != 0 || (p->pf.uids[0] == 0 && p->pf.uids[1] == 0 && p->pf.gids[0] == 0))
-		return 0;
-	gid_t *g = xcalloc(p->ngroups + 1, sizeof(gid_t));
-	for (uint32_t i = 0; i < p->ngroups; i++)
-		g[i] = p->groups[i];
-	int r = setgroups(p->ngroups, g);
-	free(g);
-	if (r < 0 || setresgid(p->pf.gids[0], p->pf.gids[1], p->pf.gids[2]) < 0 ||
-	    setresuid(p->pf.uids[0], p->pf.uids[1], p->pf.uids[2]) < 0)
-		return fail_errno(EXIT_PERM, "cannot take the image's user and groups");
-	prctl(PR_SET_DUMPABLE, 1);
-	return 0;
+	return errno == EACCES || errno == EPERM ? EXIT_PERM : code;
 }
 
 static int child_setup(struct proc_state *p, const struct fd_layout *L, int image_fd, int msg_fd, uint64_t tramp,
@@ -299,12 +295,22 @@ static int child_setup(struct proc_state *p, const struct fd_layout *L, int imag
 			return fail_errno(EXIT_FAIL, "cannot keep stdio");
 		o->stdio.saved[i] = s[i] >= 0 ? L->saved + i : -1;
 	}
+
+	/* The final credentials before anything the image names is opened: a path the restore's
+	 * user may not open must fail here as it would for that user. A change of ids clears the
+	 * parent-death signal: set it again, and make sure the tracer did not die meanwhile. */
+	pid_t parent = getppid();
+	if (creds_switch_in_child(p, &o->creds) < 0)
+		return -1;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(EXIT_FAIL);
+	if (process_apply_in_child(p) < 0)
+		return -1;
 	int exe = open(p->exe, O_RDONLY);
 	if (exe >= 0 && place(exe, L->exe_fd) < 0)
 		return fail_errno(EXIT_FAIL, "dup2");
-
-	if (process_apply_in_child(p) < 0 || vma_files_open_in_child(p) < 0 ||
-	    files_apply_in_child(p, &o->stdio, L->tmp_base) < 0 || sigactions_apply_in_child(p) < 0 || set_creds(p) < 0)
+	if (vma_files_open_in_child(p) < 0 || files_apply_in_child(p, &o->stdio, L->tmp_base) < 0 || sigactions_apply_in_child(p) < 0)
 		return -1;
 	for (int i = 0; i < 3; i++)
 		if (o->stdio.saved[i] >= 0)
@@ -477,7 +483,7 @@ static int drive(struct restore_ctx *rc, const struct fd_layout *L, const struct
 
 static int usage(void)
 {
-	fputs("usage: ckpt restore IMAGE [--pid-file FILE] [--stdio=inherit|null|PATH] [--progress=json]\n", stderr);
+	fputs("usage: ckpt restore IMAGE [--pid-file FILE] [--stdio=inherit|null|PATH] [--progress=json] [--as-recorded]\n", stderr);
 	return EXIT_USAGE;
 }
 
@@ -489,6 +495,7 @@ int cmd_restore(int argc, char **argv)
 		{"stdio", required_argument, NULL, 's'},
 		{"progress", required_argument, NULL, 'P'},
 		{"verbose", no_argument, NULL, 'v'},
+		{"as-recorded", no_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -497,6 +504,7 @@ int cmd_restore(int argc, char **argv)
 		switch (c) {
 		case 'p': o.pid_file = optarg; break;
 		case 'v': g_verbose = 1; break;
+		case 'R': o.as_recorded = 1; break;
 		case 's':
 			if (!strcmp(optarg, "inherit"))
 				o.stdio.mode = STDIO_INHERIT;
@@ -518,6 +526,10 @@ int cmd_restore(int argc, char **argv)
 	if (optind != argc - 1)
 		return usage();
 	o.image = argv[optind];
+	if (o.as_recorded && geteuid() != 0) {
+		fputs("ckpt: --as-recorded: only root may trust the ids an image records\n", stderr);
+		return EXIT_USAGE;
+	}
 
 	uint64_t t_start = now_ns(CLOCK_MONOTONIC);
 	struct image im;
@@ -539,10 +551,11 @@ int cmd_restore(int argc, char **argv)
 	}
 	if (mm_check_compatible(&p) < 0)
 		goto out;
-	if (getuid() != 0 && (p.pf.uids[0] != getuid() || p.pf.uids[1] != geteuid())) {
-		fail(EXIT_PERM, "the image's process ran as uid %u; uid %u cannot restore it", p.pf.uids[1], geteuid());
+	if (creds_allowed(im.fd, o.as_recorded, &o.creds) < 0 || creds_check(&p, &o.creds) < 0)
 		goto out;
-	}
+	if (o.as_recorded)
+		warn("--as-recorded: the image's recorded ids are used as they are, unchecked: uid %u, gid %u and %u supplementary groups",
+		     p.pf.uids[1], p.pf.gids[1], p.ngroups);
 	for (size_t i = 0; i < p.nunsup; i++)
 		warn("not restored: %s (%s)", p.unsup[i].reason, p.unsup[i].detail);
 
@@ -630,6 +643,7 @@ out:
 	if (msg[1] >= 0)
 		close(msg[1]);
 	mem_forget();
+	creds_free(&o.creds);
 	proc_free(&p);
 	image_close(&im);
 	if (ok)

@@ -27,7 +27,8 @@ enum ckpt_exit {
  * Later failures (often consequences of the first) do not overwrite it. */
 int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* fail() with ": strerror(errno)" appended and the code chosen from errno when it says more
- * (ESRCH: no such process, EPERM/EACCES: permission, ENOSPC/EIO/EDQUOT/EROFS/EFBIG: I/O). */
+ * (ESRCH: no such process, ENOSPC/EIO/EDQUOT/EROFS/EFBIG: I/O). EPERM/EACCES keep `code`: what
+ * was denied decides whether it is a permission failure (see denied_or in restore.c). */
 int fail_errno(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int fail_code(void);
 const char *fail_message(void);
