@@ -24,6 +24,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -397,22 +398,63 @@ static void pin_cpus(struct restore_ctx *rc, cpu_set_t *saved, int pin)
 	}
 }
 
-static int write_pid_file(const char *path, pid_t pid)
+/* The pid file, atomically (a temp file of our own, O_EXCL, renamed over the path). The inode
+ * is remembered: a failed restore removes the file only while it is still the one we made. */
+static int write_pid_file(struct restore_opts *o, pid_t pid)
 {
-	char *tmp = xasprintf("%s.tmp-%d", path, getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	char *tmp = xasprintf("%s.tmp-%d", o->pid_file, getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fail_errno(EXIT_IO, "cannot write the pid file %s (its temp file %s)", o->pid_file, tmp);
+		free(tmp);
+		return -1;
+	}
 	char line[32];
 	int n = snprintf(line, sizeof(line), "%d\n", pid);
-	int rc = fd < 0 || write_all(fd, line, (size_t)n) < 0 || close(fd) < 0 || rename(tmp, path) < 0 ? -1 : 0;
-	if (rc < 0) {
-		fail_errno(EXIT_IO, "cannot write the pid file %s", path);
+	struct stat st;
+	int rc = fstat(fd, &st) < 0 || write_all(fd, line, (size_t)n) < 0 ? -1 : 0;
+	if (close(fd) < 0 || rc < 0 || rename(tmp, o->pid_file) < 0) {
+		fail_errno(EXIT_IO, "cannot write the pid file %s", o->pid_file);
 		unlink(tmp);
+		free(tmp);
+		return -1;
 	}
 	free(tmp);
-	return rc;
+	o->pid_file_written = 1;
+	o->pid_file_dev = st.st_dev;
+	o->pid_file_ino = st.st_ino;
+	return 0;
 }
 
-static int drive(struct restore_ctx *rc, const struct fd_layout *L, const struct restore_opts *o)
+static void remove_pid_file(const struct restore_opts *o)
+{
+	struct stat st;
+	if (o->pid_file_written && lstat(o->pid_file, &st) == 0 && st.st_dev == o->pid_file_dev && st.st_ino == o->pid_file_ino)
+		unlink(o->pid_file);
+}
+
+/* After SIGKILL of the new process: every tracee reaped (the leader is reported only after
+ * its other threads, which are ours to reap too, so waiting for it alone would never end),
+ * within a deadline, so that a failure always ends. */
+static void reap_all(pid_t leader)
+{
+	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + 10000000000ULL;
+	for (;;) {
+		pid_t r = waitpid(-1, NULL, __WALL | WNOHANG);
+		if (r > 0 || (r < 0 && errno == EINTR))
+			continue;
+		if (r < 0)
+			return; /* ECHILD: none left */
+		if (now_ns(CLOCK_MONOTONIC) > deadline) {
+			warn("the new process %d did not go away within 10 s of SIGKILL", leader);
+			return;
+		}
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int drive(struct restore_ctx *rc, const struct fd_layout *L, struct restore_opts *o)
 {
 	struct proc_state *p = rc->p;
 	struct tracee *t0 = rc->main;
@@ -476,7 +518,7 @@ static int drive(struct restore_ctx *rc, const struct fd_layout *L, const struct
 	for (size_t i = 0; i < p->nthreads; i++)
 		if (thread_restore_final(&p->threads[i]) < 0)
 			return -1;
-	if (o->pid_file && write_pid_file(o->pid_file, rc->pid) < 0)
+	if (o->pid_file && write_pid_file(o, rc->pid) < 0)
 		return -1;
 	return 0;
 }
@@ -591,7 +633,7 @@ int cmd_restore(int argc, char **argv)
 	child = fork_with_pid((pid_t)p.pf.pid);
 	if (child < 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		fail_errno(EXIT_FAIL, "fork");
+		fail_errno(EXIT_FAIL, "cannot fork the new process%s", errno == EAGAIN ? " (RLIMIT_NPROC?)" : "");
 		goto out;
 	}
 	if (child == 0) {
@@ -630,13 +672,8 @@ out:
 		pin_cpus(&rc, &saved_cpus, 0);
 	if (!ok && child > 0) {
 		kill(child, SIGKILL);
-		while (waitpid(child, NULL, __WALL) < 0 && errno == EINTR)
-			;
-		for (size_t i = 1; i < p.nthreads; i++)
-			if (p.threads[i].tr.attached)
-				waitpid(p.threads[i].tr.tid, NULL, __WALL | WNOHANG);
-		if (o.pid_file)
-			unlink(o.pid_file);
+		reap_all(child);
+		remove_pid_file(&o);
 	}
 	if (msg[0] >= 0)
 		close(msg[0]);
