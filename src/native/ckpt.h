@@ -49,6 +49,8 @@ struct restore_creds {
 int creds_allowed(int image_fd, int as_recorded, struct restore_creds *c);
 int creds_check(const struct proc_state *p, const struct restore_creds *c);
 int creds_switch_in_child(const struct proc_state *p, const struct restore_creds *c);
+/* The restored process runs as another user than ckpt (root restoring a user's image). */
+int creds_other_user(const struct proc_state *p, const struct restore_creds *c);
 void creds_free(struct restore_creds *c);
 
 /* commands */

@@ -106,6 +106,11 @@ int creds_check(const struct proc_state *p, const struct restore_creds *c)
 	return 0;
 }
 
+int creds_other_user(const struct proc_state *p, const struct restore_creds *c)
+{
+	return (c->as_recorded ? p->pf.uids[1] : c->uid) != geteuid();
+}
+
 /* Without any capability (a belt to the kernel's braces: setresuid away from root already
  * clears them, unless securebits said otherwise). */
 static int drop_capabilities(void)

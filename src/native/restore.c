@@ -301,6 +301,10 @@ static int child_setup(struct proc_state *p, const struct fd_layout *L, int imag
 	 * user may not open must fail here as it would for that user. A change of ids clears the
 	 * parent-death signal: set it again, and make sure the tracer did not die meanwhile. */
 	pid_t parent = getppid();
+	/* Another user's process must not keep our controlling terminal: through /dev/tty it could
+	 * read it and push input into our shell (TIOCSTI). A session of its own has none. */
+	if (creds_other_user(p, &o->creds) && setsid() < 0)
+		return fail_errno(EXIT_FAIL, "setsid");
 	if (creds_switch_in_child(p, &o->creds) < 0)
 		return -1;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -598,6 +602,12 @@ int cmd_restore(int argc, char **argv)
 	if (o.as_recorded)
 		warn("--as-recorded: the image's recorded ids are used as they are, unchecked: uid %u, gid %u and %u supplementary groups",
 		     p.pf.uids[1], p.pf.gids[1], p.ngroups);
+	for (int i = 0; i < 3 && o.stdio.mode == STDIO_INHERIT && creds_other_user(&p, &o.creds); i++)
+		if (isatty(i)) {
+			fail(EXIT_PERM, "--stdio=inherit would give this terminal (fd %d) to a process of uid %u: restore with --stdio=null or --stdio=PATH",
+			     i, o.creds.as_recorded ? p.pf.uids[1] : o.creds.uid);
+			goto out;
+		}
 	for (size_t i = 0; i < p.nunsup; i++)
 		warn("not restored: %s (%s)", p.unsup[i].reason, p.unsup[i].detail);
 

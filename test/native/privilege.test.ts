@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { resealEdited } from '../support/imageReseal';
 import {
-  alive, assertOneErrorLine, buildTargets, EXIT, identities, Lab, lines, processesWhere, samePidPossible, target, unprivileged,
+  alive, assertOneErrorLine, buildTargets, CKPT, EXIT, identities, Lab, lines, processesWhere, samePidPossible, target, unprivileged,
   waitFor,
 } from './helpers';
 
@@ -28,6 +28,29 @@ function credentials(pid: number): Array<{ tid: number; uid: string; gid: string
     const get = (k: string) => (new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(t)?.[1] ?? '').trim().replace(/\s+/g, ' ');
     return { tid: Number(tid), uid: get('Uid'), gid: get('Gid'), groups: get('Groups'), capEff: get('CapEff'), capPrm: get('CapPrm'), capAmb: get('CapAmb') };
   });
+}
+
+/** python3 -c IN_PTY CMD...: runs CMD on a new pseudo-terminal, its controlling terminal and stdio, and copies what it writes to stdout. */
+const IN_PTY = [
+  'import os, pty, sys',
+  'pid, fd = pty.fork()',
+  'if pid == 0:',
+  '    os.execvp(sys.argv[1], sys.argv[1:])',
+  'while True:',
+  '    try:',
+  '        d = os.read(fd, 4096)',
+  '    except OSError:',
+  '        break',
+  '    if not d:',
+  '        break',
+  '    sys.stdout.buffer.write(d)',
+  '    sys.stdout.flush()',
+].join('\n');
+
+/** Session and controlling terminal of a process (/proc/PID/stat fields 6 and 7). */
+function session(pid: number): { sid: number; ttyNr: number } {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return { sid: Number(f[3]), ttyNr: Number(f[4]) };
 }
 
 function groupId(name: string): number | undefined {
@@ -213,6 +236,29 @@ describe('native: privileges: an image never grants any', function () {
   });
 
   describe('what the restored process is', () => {
+    it('root restoring a user\'s image from its terminal: no share of root\'s terminal', async function () {
+      // A process in root's session could open /dev/tty, read root's terminal and push input
+      // into root's shell (TIOCSTI); with --stdio=inherit it would even hold it as its stdio.
+      needRoot.call(this);
+      const { image, out } = await userCounter();
+      const inTerminal = async (extra: string[]) => {
+        const s = lab.start(root, ['python3', '-c', IN_PTY, target('reaper'), CKPT, 'restore', image, ...extra]);
+        const code = await waitFor('ckpt restore in a terminal to exit', () => /reaper: exit (\d+)/.exec(s.out())?.[1]);
+        return { code: Number(code), text: s.out() };
+      };
+      const r = await inTerminal(['--stdio=null']);
+      assert.strictEqual(r.code, 0, r.text);
+      const pid = Number(/^(\d+)\r?\n/.exec(r.text)?.[1]);
+      lab.track(pid);
+      assert.deepStrictEqual(session(pid), { sid: pid, ttyNr: 0 }, 'a session of its own, without a controlling terminal');
+      const n = counts(out);
+      await waitFor('the counter to count on', () => counts(out) > n + 5);
+      process.kill(pid, 'SIGKILL');
+      const inherit = await inTerminal([]);
+      assert.strictEqual(inherit.code, EXIT.permission, inherit.text);
+      assert.match(inherit.text, new RegExp(`^ckpt: --stdio=inherit would give this terminal \\(fd 0\\) to a process of uid ${user.uid}: restore with --stdio=null or --stdio=PATH\r?$`, 'm'));
+    });
+
     it('root restoring a user\'s threads: every thread has the user\'s ids and groups and no capability', async function () {
       needRoot.call(this);
       const dir = lab.dir(user);
