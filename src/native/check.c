@@ -117,6 +117,8 @@ static void check_ptrace(void)
 	kill(child, SIGKILL);
 	waitpid(child, &st, 0);
 	char *scope = read_file("/proc/sys/kernel/yama/ptrace_scope", NULL);
+	if (scope)
+		scope[strcspn(scope, "\n")] = 0;
 	if (ok)
 		add("ptrace", 1, 1, "PTRACE_SEIZE and PTRACE_INTERRUPT work%s%s", scope ? "; yama ptrace_scope " : "",
 		    scope ? scope : "");
@@ -187,7 +189,7 @@ static void check_same_pid(void)
 		res = (data[CAP_SYS_RESOURCE / 32].effective >> (CAP_SYS_RESOURCE % 32)) & 1;
 	}
 	add("same_pid", 0, cr,
-	    cr ? "possible: CAP_CHECKPOINT_RESTORE is effective (clone3 set_tid)"
+	    cr ? "possible: CAP_CHECKPOINT_RESTORE is effective (clone3 set_tid); an image of another user gets its PID but new thread TIDs"
 	       : "not possible without CAP_CHECKPOINT_RESTORE: restored processes get new PIDs (glibc's cached TIDs are fixed up)");
 	add("rlimits", 0, res, res ? "CAP_SYS_RESOURCE: restore can raise hard limits"
 				   : "no CAP_SYS_RESOURCE: restore keeps a hard rlimit that is lower than the image's");
@@ -216,23 +218,25 @@ int cmd_check(int argc, char **argv)
 		if (checks[i].required && !checks[i].ok)
 			ok = 0;
 	if (json) {
-		printf("{\"ok\":%s,\"version\":\"%s\",\"kernel\":\"%s\",\"uid\":%u,\"checks\":[", ok ? "true" : "false", CKPT_VERSION,
-		       u.release, getuid());
+		printf("{\"ok\":%s,\"version\":\"%s\",\"kernel\":", ok ? "true" : "false", CKPT_VERSION);
+		fputs_json(u.release, stdout);
+		printf(",\"uid\":%u,\"checks\":[", getuid());
 		for (int i = 0; i < nchecks; i++) {
-			printf("%s{\"name\":\"%s\",\"ok\":%s,\"required\":%s,\"detail\":\"", i ? "," : "", checks[i].name,
+			printf("%s{\"name\":\"%s\",\"ok\":%s,\"required\":%s,\"detail\":", i ? "," : "", checks[i].name,
 			       checks[i].ok ? "true" : "false", checks[i].required ? "true" : "false");
-			for (const char *s = checks[i].detail; *s; s++)
-				if (*s == '"' || *s == '\\')
-					printf("\\%c", *s);
-				else if ((unsigned char)*s >= 0x20)
-					putchar(*s);
-			fputs("\"}", stdout);
+			fputs_json(checks[i].detail, stdout);
+			fputs("}", stdout);
 		}
 		puts("]}");
 	} else {
-		printf("ckpt %s on Linux %s, uid %u\n", CKPT_VERSION, u.release, getuid());
-		for (int i = 0; i < nchecks; i++)
-			printf("%-5s %-16s %s\n", checks[i].ok ? "ok" : checks[i].required ? "FAIL" : "no", checks[i].name, checks[i].detail);
+		printf("ckpt %s on Linux ", CKPT_VERSION);
+		fputs_escaped(u.release, stdout);
+		printf(", uid %u\n", getuid());
+		for (int i = 0; i < nchecks; i++) {
+			printf("%-5s %-16s ", checks[i].ok ? "ok" : checks[i].required ? "FAIL" : "no", checks[i].name);
+			fputs_escaped(checks[i].detail, stdout);
+			putchar('\n');
+		}
 		puts(ok ? "checkpoint and restore can work here" : "checkpointing cannot work here");
 	}
 	return ok ? EXIT_OK : EXIT_FAIL;

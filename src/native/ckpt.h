@@ -37,6 +37,22 @@ struct stdio_plan {
 	int saved[3]; /* restore's own stdio, kept open in the child for STDIO_INHERIT */
 };
 
+/* creds.c: the credentials a restore may give (see there) */
+struct restore_creds {
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;      /* the supplementary groups it may give */
+	int ngroups;
+	const char *whose;  /* "the user running ckpt", "the image file's owner" */
+	int as_recorded;    /* --as-recorded: the image's own ids, unchecked */
+};
+int creds_allowed(int image_fd, int as_recorded, struct restore_creds *c);
+int creds_check(const struct proc_state *p, const struct restore_creds *c);
+int creds_switch_in_child(const struct proc_state *p, const struct restore_creds *c);
+/* The restored process runs as another user than ckpt (root restoring a user's image). */
+int creds_other_user(const struct proc_state *p, const struct restore_creds *c);
+void creds_free(struct restore_creds *c);
+
 /* commands */
 int cmd_dump(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
@@ -116,5 +132,8 @@ void loaded_image_free(struct loaded_image *li);
 
 /* restore.c: a warning from the restore child, passed on by the tracer */
 void child_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The exit code for a failed open in the restore child: EXIT_PERM when the restore's user was
+ * denied (EACCES, EPERM; errno as the open left it), else `code`. */
+int denied_or(int code);
 
 #endif

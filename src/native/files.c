@@ -865,7 +865,8 @@ static int make_fd(const struct proc_state *p, const struct fd_state *f, const s
 	if (is_stdio_replaceable(p, f)) {
 		fd = open_stdio((int)f->f.fd, sp);
 		if (fd < 0)
-			return fail_errno(EXIT_FAIL, "cannot set up stdio fd %u", f->f.fd);
+			return fail_errno(denied_or(EXIT_FAIL), "cannot set up stdio fd %u%s%s", f->f.fd,
+					  sp->mode == STDIO_PATH ? " in " : "", sp->mode == STDIO_PATH ? sp->path : "");
 		return fd_place(fd, (int)f->f.fd, 0, 0);
 	}
 	switch (f->f.kind) {
@@ -881,7 +882,7 @@ static int make_fd(const struct proc_state *p, const struct fd_state *f, const s
 	case CKPT_FD_KIND_BLK:
 		fd = fd_high(open(f->path, (int)oflags));
 		if (fd < 0)
-			return fail_errno(EXIT_FAIL, "fd %u: cannot open %s", f->f.fd, f->path);
+			return fail_errno(denied_or(EXIT_FAIL), "fd %u: cannot open %s", f->f.fd, f->path);
 		if (f->f.kind == CKPT_FD_KIND_REGULAR) {
 			struct stat st;
 			if (fstat(fd, &st) == 0 && (st.st_ino != f->f.ino || st.st_dev != f->f.dev))
@@ -893,7 +894,7 @@ static int make_fd(const struct proc_state *p, const struct fd_state *f, const s
 	case CKPT_FD_KIND_FIFO:
 		fd = fd_high(open_fifo(f));
 		if (fd < 0)
-			return fail_errno(EXIT_FAIL, "fd %u: cannot open the FIFO %s", f->f.fd, f->path);
+			return fail_errno(denied_or(EXIT_FAIL), "fd %u: cannot open the FIFO %s", f->f.fd, f->path);
 		break;
 	case CKPT_FD_KIND_EVENTFD: {
 		struct ckpt_fd_eventfd e;

@@ -860,7 +860,7 @@ int vma_files_open_in_child(const struct proc_state *p)
 		int wr = (v->f.flags & CKPT_VMA_FLAGS_SHARED) && (v->f.prot & CKPT_VMA_PROT_WRITE);
 		int fd = open(v->path, wr ? O_RDWR : O_RDONLY);
 		if (fd < 0)
-			return fail_errno(EXIT_FAIL, "cannot open %s to map it", v->path);
+			return fail_errno(denied_or(EXIT_FAIL), "cannot open %s to map it", v->path);
 		struct stat st;
 		int same = fstat(fd, &st) == 0 && st.st_ino == v->f.inode && major(st.st_dev) == v->f.dev_major &&
 			   minor(st.st_dev) == v->f.dev_minor;

@@ -264,7 +264,8 @@ void rlimit_kept_message(char *msg, size_t len, int resource, uint64_t image_max
 		 rlim_text(kept_max, kept, sizeof(kept)));
 }
 
-/* Runs in the restore child, as itself, before the tracer takes over. */
+/* Runs in the restore child, as itself and with its final credentials (so that rlimits it may
+ * not raise and a cwd it may not enter fail as they would for its user), before the tracer takes over. */
 int process_apply_in_child(const struct proc_state *p)
 {
 	if (p->pf.pid == p->pf.sid)
@@ -273,7 +274,7 @@ int process_apply_in_child(const struct proc_state *p)
 		setpgid(0, 0);
 	umask(p->pf.umask & 0777);
 	if (chdir(p->cwd) < 0)
-		return fail_errno(EXIT_FAIL, "cannot restore the working directory %s", p->cwd);
+		return fail_errno(denied_or(EXIT_FAIL), "cannot restore the working directory %s", p->cwd);
 	for (int i = 0; i < 16; i++) {
 		if (i == RLIMIT_NOFILE)
 			continue; /* the tracer sets it last: restore needs fds above the image's own until then */

@@ -1,7 +1,8 @@
 /* `ckpt restore`: a new process from an image.
  *
- * A forked child first sets up what it can as itself: the fd table, cwd, umask, rlimits,
- * signal handlers (every signal blocked), the files to map; then it stops. From there the
+ * A forked child first takes the credentials the restore may give (creds.c), then, as them,
+ * sets up what it can itself: the fd table, cwd, umask, rlimits, signal handlers (every signal
+ * blocked), the files to map; then it stops. From there the
  * tracer drives it only by injected syscalls through a small trampoline page ("syscall; int3")
  * placed where neither the child nor the image has anything: it empties the address space,
  * moves the vdso to the image's place, maps the areas, has the child preadv its pages from the
@@ -23,6 +24,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -35,6 +37,11 @@ struct restore_opts {
 	const char *pid_file;
 	int dry_run;
 	struct stdio_plan stdio;
+	int as_recorded;
+	struct restore_creds creds;
+	int pid_file_written; /* this run made the file at pid_file: the inode it made */
+	dev_t pid_file_dev;
+	ino_t pid_file_ino;
 };
 
 struct fd_layout {
@@ -61,17 +68,18 @@ static int load_one_process(struct image *im, struct proc_state *p)
 
 static int g_msg_fd = -1;
 
+/* The child's messages to the tracer: records "W<text>" (a warning) and "E<code> <text>" (its
+ * failure), each ended by a NUL, since the text (paths of the image) may hold any other byte. */
 void child_warn(const char *fmt, ...)
 {
 	char line[600];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(line + 1, sizeof(line) - 2, fmt, ap);
+	int n = vsnprintf(line + 1, sizeof(line) - 1, fmt, ap);
 	va_end(ap);
 	line[0] = 'W';
-	if (n > (int)sizeof(line) - 3)
-		n = (int)sizeof(line) - 3;
-	line[n + 1] = '\n';
+	if (n > (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
 	if (write_all(g_msg_fd, line, (size_t)n + 2) < 0)
 		return;
 }
@@ -91,20 +99,10 @@ static int place(int fd, int target)
 	return 0;
 }
 
-static int set_creds(const struct proc_state *p)
+/* An open that the restore's user was denied (EACCES, EPERM) is a permission failure (exit 4). */
+int denied_or(int code)
 {
-	if (getuid() != 0 || (p->pf.uids[0] == 0 && p->pf.uids[1] == 0 && p->pf.gids[0] == 0))
-		return 0;
-	gid_t *g = xcalloc(p->ngroups + 1, sizeof(gid_t));
-	for (uint32_t i = 0; i < p->ngroups; i++)
-		g[i] = p->groups[i];
-	int r = setgroups(p->ngroups, g);
-	free(g);
-	if (r < 0 || setresgid(p->pf.gids[0], p->pf.gids[1], p->pf.gids[2]) < 0 ||
-	    setresuid(p->pf.uids[0], p->pf.uids[1], p->pf.uids[2]) < 0)
-		return fail_errno(EXIT_PERM, "cannot take the image's user and groups");
-	prctl(PR_SET_DUMPABLE, 1);
-	return 0;
+	return errno == EACCES || errno == EPERM ? EXIT_PERM : code;
 }
 
 static int child_setup(struct proc_state *p, const struct fd_layout *L, int image_fd, int msg_fd, uint64_t tramp,
@@ -143,12 +141,26 @@ static int child_setup(struct proc_state *p, const struct fd_layout *L, int imag
 			return fail_errno(EXIT_FAIL, "cannot keep stdio");
 		o->stdio.saved[i] = s[i] >= 0 ? L->saved + i : -1;
 	}
+
+	/* The final credentials before anything the image names is opened: a path the restore's
+	 * user may not open must fail here as it would for that user. A change of ids clears the
+	 * parent-death signal: set it again, and make sure the tracer did not die meanwhile. */
+	pid_t parent = getppid();
+	/* Another user's process must not keep our controlling terminal: through /dev/tty it could
+	 * read it and push input into our shell (TIOCSTI). A session of its own has none. */
+	if (creds_other_user(p, &o->creds) && setsid() < 0)
+		return fail_errno(EXIT_FAIL, "setsid");
+	if (creds_switch_in_child(p, &o->creds) < 0)
+		return -1;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(EXIT_FAIL);
+	if (process_apply_in_child(p) < 0)
+		return -1;
 	int exe = open(p->exe, O_RDONLY);
 	if (exe >= 0 && place(exe, L->exe_fd) < 0)
 		return fail_errno(EXIT_FAIL, "dup2");
-
-	if (process_apply_in_child(p) < 0 || vma_files_open_in_child(p) < 0 ||
-	    files_apply_in_child(p, &o->stdio, L->tmp_base) < 0 || sigactions_apply_in_child(p) < 0 || set_creds(p) < 0)
+	if (vma_files_open_in_child(p) < 0 || files_apply_in_child(p, &o->stdio, L->tmp_base) < 0 || sigactions_apply_in_child(p) < 0)
 		return -1;
 	for (int i = 0; i < 3; i++)
 		if (o->stdio.saved[i] >= 0)
@@ -162,8 +174,9 @@ static void child_main(struct proc_state *p, const struct fd_layout *L, int imag
 	g_msg_fd = msg_fd;
 	if (child_setup(p, L, image_fd, msg_fd, tramp, o) < 0) {
 		char line[1100];
-		int n = snprintf(line, sizeof(line), "E%d %s\n", fail_code(), fail_message());
-		if (write_all(g_msg_fd, line, (size_t)(n < (int)sizeof(line) ? n : (int)sizeof(line) - 1)) < 0)
+		int n = snprintf(line, sizeof(line), "E%d %s", fail_code(), fail_message());
+		n = n < (int)sizeof(line) ? n : (int)sizeof(line) - 1;
+		if (write_all(g_msg_fd, line, (size_t)n + 1) < 0)
 			_exit(fail_code());
 		_exit(fail_code());
 	}
@@ -190,21 +203,15 @@ static int child_messages(int fd)
 	}
 	buf_put(&b, "", 1);
 	int rc = 0;
-	for (char *line = (char *)b.p; *line;) {
-		char *eol = strchr(line, '\n');
-		if (eol)
-			*eol = 0;
-		if (line[0] == 'W') {
-			warn("%s", line + 1);
-		} else if (line[0] == 'E') {
+	for (char *rec = (char *)b.p; rec < (char *)b.p + b.len - 1; rec += strlen(rec) + 1) {
+		if (rec[0] == 'W') {
+			warn("%s", rec + 1);
+		} else if (rec[0] == 'E') {
 			char *msg;
-			long code = strtol(line + 1, &msg, 10);
+			long code = strtol(rec + 1, &msg, 10);
 			fail((int)code, "%s", *msg ? msg + 1 : "the restore child failed");
 			rc = -1;
 		}
-		if (!eol)
-			break;
-		line = eol + 1;
 	}
 	buf_free(&b);
 	return rc;
@@ -240,22 +247,63 @@ static void pin_cpus(struct restore_ctx *rc, cpu_set_t *saved, int pin)
 	}
 }
 
-static int write_pid_file(const char *path, pid_t pid)
+/* The pid file, atomically (a temp file of our own, O_EXCL, renamed over the path). The inode
+ * is remembered: a failed restore removes the file only while it is still the one we made. */
+static int write_pid_file(struct restore_opts *o, pid_t pid)
 {
-	char *tmp = xasprintf("%s.tmp-%d", path, getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	char *tmp = xasprintf("%s.tmp-%d", o->pid_file, getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fail_errno(EXIT_IO, "cannot write the pid file %s (its temp file %s)", o->pid_file, tmp);
+		free(tmp);
+		return -1;
+	}
 	char line[32];
 	int n = snprintf(line, sizeof(line), "%d\n", pid);
-	int rc = fd < 0 || write_all(fd, line, (size_t)n) < 0 || close(fd) < 0 || rename(tmp, path) < 0 ? -1 : 0;
-	if (rc < 0) {
-		fail_errno(EXIT_IO, "cannot write the pid file %s", path);
+	struct stat st;
+	int rc = fstat(fd, &st) < 0 || write_all(fd, line, (size_t)n) < 0 ? -1 : 0;
+	if (close(fd) < 0 || rc < 0 || rename(tmp, o->pid_file) < 0) {
+		fail_errno(EXIT_IO, "cannot write the pid file %s", o->pid_file);
 		unlink(tmp);
+		free(tmp);
+		return -1;
 	}
 	free(tmp);
-	return rc;
+	o->pid_file_written = 1;
+	o->pid_file_dev = st.st_dev;
+	o->pid_file_ino = st.st_ino;
+	return 0;
 }
 
-static int drive(struct restore_ctx *rc, const struct fd_layout *L, const struct restore_opts *o)
+static void remove_pid_file(const struct restore_opts *o)
+{
+	struct stat st;
+	if (o->pid_file_written && lstat(o->pid_file, &st) == 0 && st.st_dev == o->pid_file_dev && st.st_ino == o->pid_file_ino)
+		unlink(o->pid_file);
+}
+
+/* After SIGKILL of the new process: every tracee reaped (the leader is reported only after
+ * its other threads, which are ours to reap too, so waiting for it alone would never end),
+ * within a deadline, so that a failure always ends. */
+static void reap_all(pid_t leader)
+{
+	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + 10000000000ULL;
+	for (;;) {
+		pid_t r = waitpid(-1, NULL, __WALL | WNOHANG);
+		if (r > 0 || (r < 0 && errno == EINTR))
+			continue;
+		if (r < 0)
+			return; /* ECHILD: none left */
+		if (now_ns(CLOCK_MONOTONIC) > deadline) {
+			warn("the new process %d did not go away within 10 s of SIGKILL", leader);
+			return;
+		}
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int drive(struct restore_ctx *rc, const struct fd_layout *L, struct restore_opts *o)
 {
 	struct proc_state *p = rc->p;
 	struct tracee *t0 = rc->main;
@@ -319,14 +367,14 @@ static int drive(struct restore_ctx *rc, const struct fd_layout *L, const struct
 	for (size_t i = 0; i < p->nthreads; i++)
 		if (thread_restore_final(&p->threads[i]) < 0)
 			return -1;
-	if (o->pid_file && write_pid_file(o->pid_file, rc->pid) < 0)
+	if (o->pid_file && write_pid_file(o, rc->pid) < 0)
 		return -1;
 	return 0;
 }
 
 static int usage(void)
 {
-	fputs("usage: ckpt restore IMAGE [--pid-file FILE] [--stdio=inherit|null|PATH] [--progress=json]\n", stderr);
+	fputs("usage: ckpt restore IMAGE [--pid-file FILE] [--stdio=inherit|null|PATH] [--progress=json] [--as-recorded]\n", stderr);
 	return EXIT_USAGE;
 }
 
@@ -339,6 +387,7 @@ int cmd_restore(int argc, char **argv)
 		{"progress", required_argument, NULL, 'P'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"dry-run", no_argument, NULL, 'n'},
+		{"as-recorded", no_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -348,6 +397,7 @@ int cmd_restore(int argc, char **argv)
 		case 'p': o.pid_file = optarg; break;
 		case 'v': g_verbose = 1; break;
 		case 'n': o.dry_run = 1; break;
+		case 'R': o.as_recorded = 1; break;
 		case 's':
 			if (!strcmp(optarg, "inherit"))
 				o.stdio.mode = STDIO_INHERIT;
@@ -369,6 +419,10 @@ int cmd_restore(int argc, char **argv)
 	if (optind != argc - 1)
 		return usage();
 	o.image = argv[optind];
+	if (o.as_recorded && geteuid() != 0) {
+		fputs("ckpt: --as-recorded: only root may trust the ids an image records\n", stderr);
+		return EXIT_USAGE;
+	}
 
 	uint64_t t_start = now_ns(CLOCK_MONOTONIC);
 	struct image im;
@@ -393,19 +447,29 @@ int cmd_restore(int argc, char **argv)
 	}
 	if (mm_check_compatible(&p) < 0)
 		goto out;
-	if (getuid() != 0 && (p.pf.uids[0] != getuid() || p.pf.uids[1] != geteuid())) {
-		fail(EXIT_PERM, "the image's process ran as uid %u; uid %u cannot restore it", p.pf.uids[1], geteuid());
+	if (creds_allowed(im.fd, o.as_recorded, &o.creds) < 0 || creds_check(&p, &o.creds) < 0)
 		goto out;
-	}
+	if (o.as_recorded)
+		warn("--as-recorded: the image's recorded ids are used as they are, unchecked: uid %u, gid %u and %u supplementary groups",
+		     p.pf.uids[1], p.pf.gids[1], p.ngroups);
+	for (int i = 0; i < 3 && o.stdio.mode == STDIO_INHERIT && creds_other_user(&p, &o.creds); i++)
+		if (isatty(i)) {
+			fail(EXIT_PERM, "--stdio=inherit would give this terminal (fd %d) to a process of uid %u: restore with --stdio=null or --stdio=PATH",
+			     i, o.creds.as_recorded ? p.pf.uids[1] : o.creds.uid);
+			goto out;
+		}
 	for (size_t i = 0; i < p.nunsup; i++)
 		warn("not restored: %s (%s)", p.unsup[i].reason, p.unsup[i].detail);
 	if (o.dry_run) {
 		uint64_t pages = 0;
 		for (size_t i = 0; i < p.nchunks; i++)
 			pages += p.chunks[i].npages;
-		if (!g_json)
-			printf("dry run: %s would restore process %u (%s): %zu threads, %zu areas, %llu pages, %zu fds\n", o.image,
-			       p.pf.pid, p.comm, p.nthreads, p.nvmas, (unsigned long long)pages, p.nfds);
+		if (!g_json) {
+			char *line = xasprintf("dry run: %s would restore process %u (%s): %zu threads, %zu areas, %llu pages, %zu fds\n",
+					       o.image, p.pf.pid, p.comm, p.nthreads, p.nvmas, (unsigned long long)pages, p.nfds);
+			fputs_escaped(line, stdout); /* the image's comm, and a path, reach a terminal */
+			free(line);
+		}
 		ok = 1;
 		progress_done(o.image, im.size, (now_ns(CLOCK_MONOTONIC) - t_start) / 1000000);
 		goto out;
@@ -443,7 +507,7 @@ int cmd_restore(int argc, char **argv)
 	child = fork_with_pid((pid_t)p.pf.pid);
 	if (child < 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		fail_errno(EXIT_FAIL, "fork");
+		fail_errno(EXIT_FAIL, "cannot fork the new process%s", errno == EAGAIN ? " (RLIMIT_NPROC?)" : "");
 		goto out;
 	}
 	if (child == 0) {
@@ -482,19 +546,15 @@ out:
 		pin_cpus(&rc, &saved_cpus, 0);
 	if (!ok && child > 0) {
 		kill(child, SIGKILL);
-		while (waitpid(child, NULL, __WALL) < 0 && errno == EINTR)
-			;
-		for (size_t i = 1; i < p.nthreads; i++)
-			if (p.threads[i].tr.attached)
-				waitpid(p.threads[i].tr.tid, NULL, __WALL | WNOHANG);
-		if (o.pid_file)
-			unlink(o.pid_file);
+		reap_all(child);
+		remove_pid_file(&o);
 	}
 	if (msg[0] >= 0)
 		close(msg[0]);
 	if (msg[1] >= 0)
 		close(msg[1]);
 	mem_forget();
+	creds_free(&o.creds);
 	proc_free(&p);
 	image_close(&im);
 	if (ok)

@@ -378,7 +378,8 @@ int thread_create(struct tracee *main, struct thread_state *t, uint64_t scratch)
 		return -1;
 	if (r < 0) {
 		errno = (int)-r;
-		return fail_errno(EXIT_FAIL, "cannot create thread %u (clone)", t->f.tid);
+		return fail_errno(EXIT_FAIL, "cannot create thread %u (clone%s)", t->f.tid,
+				  r == -EAGAIN ? ", the user's RLIMIT_NPROC?" : "");
 	}
 	t->tr.tid = (pid_t)r;
 	t->tr.attached = 1;

@@ -77,19 +77,74 @@ int cancelled(void)
 	return 1;
 }
 
-static void json_str(FILE *f, const char *s)
+/* Length of the well-formed UTF-8 sequence at s (1-4), or 0 when the byte at s starts none
+ * (a stray continuation byte, an overlong form, a surrogate, beyond U+10FFFF, or cut short). */
+static int utf8_len(const unsigned char *s)
+{
+	unsigned c = s[0];
+	int n;
+	unsigned lo = 0x80, hi = 0xbf; /* the range of the second byte */
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (int i = 2; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* A C1 control (U+0080-U+009F): some terminals act on it like ESC + a letter. */
+static int is_c1(const unsigned char *s, int n)
+{
+	return n == 2 && s[0] == 0xc2 && s[1] < 0xa0;
+}
+
+void fputs_escaped(const char *text, FILE *f)
+{
+	for (const unsigned char *s = (const unsigned char *)text; *s;) {
+		int n = utf8_len(s);
+		if (n == 0 || is_c1(s, n) || (n == 1 && (*s < 0x20 || *s == 0x7f))) {
+			n = n ? n : 1;
+			for (int i = 0; i < n; i++)
+				fprintf(f, "\\x%02x", s[i]);
+		} else if (*s == '\\') {
+			fputs("\\\\", f); /* so that no text can pass for an escape */
+		} else {
+			fwrite(s, 1, (size_t)n, f);
+		}
+		s += n;
+	}
+}
+
+void fputs_json(const char *text, FILE *f)
 {
 	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c == '\n')
+	for (const unsigned char *s = (const unsigned char *)text; *s;) {
+		int n = utf8_len(s);
+		if (n == 0) {
+			fputs("\\ufffd", f);
+			n = 1;
+		} else if (*s == '"' || *s == '\\') {
+			fprintf(f, "\\%c", *s);
+		} else if (*s == '\n') {
 			fputs("\\n", f);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
+		} else if (*s < 0x20 || *s == 0x7f) {
+			fprintf(f, "\\u%04x", *s);
+		} else if (is_c1(s, n)) {
+			fprintf(f, "\\u%04x", s[1]);
+		} else {
+			fwrite(s, 1, (size_t)n, f);
+		}
+		s += n;
 	}
 	fputc('"', f);
 }
@@ -103,11 +158,13 @@ void warn(const char *fmt, ...)
 	va_end(ap);
 	if (g_json) {
 		fputs("{\"event\":\"warning\",\"message\":", stdout);
-		json_str(stdout, msg);
+		fputs_json(msg, stdout);
 		fputs("}\n", stdout);
 		fflush(stdout);
 	}
-	fprintf(stderr, "ckpt: warning: %s\n", msg);
+	fputs("ckpt: warning: ", stderr);
+	fputs_escaped(msg, stderr);
+	fputc('\n', stderr);
 }
 
 void progress_step(const char *step, const char *fmt, ...)
@@ -119,16 +176,18 @@ void progress_step(const char *step, const char *fmt, ...)
 	va_end(ap);
 	if (g_json) {
 		fputs("{\"event\":\"step\",\"step\":", stdout);
-		json_str(stdout, step);
+		fputs_json(step, stdout);
 		fputs(",\"message\":", stdout);
-		json_str(stdout, msg);
+		fputs_json(msg, stdout);
 		fputs("}\n", stdout);
 		fflush(stdout);
 	} else if (g_verbose) {
 		static uint64_t t0;
 		if (!t0)
 			t0 = now_ns(CLOCK_MONOTONIC);
-		fprintf(stderr, "ckpt: %7.1f ms %s: %s\n", (double)(now_ns(CLOCK_MONOTONIC) - t0) / 1e6, step, msg);
+		fprintf(stderr, "ckpt: %7.1f ms %s: ", (double)(now_ns(CLOCK_MONOTONIC) - t0) / 1e6, step);
+		fputs_escaped(msg, stderr);
+		fputc('\n', stderr);
 	}
 }
 
@@ -146,7 +205,7 @@ void progress_done(const char *image, uint64_t bytes, uint64_t ms)
 	if (!g_json)
 		return;
 	fputs("{\"event\":\"done\",\"image\":", stdout);
-	json_str(stdout, image);
+	fputs_json(image, stdout);
 	printf(",\"bytes\":%llu,\"ms\":%llu}\n", (unsigned long long)bytes, (unsigned long long)ms);
 	fflush(stdout);
 }
@@ -155,11 +214,13 @@ void progress_error(void)
 {
 	if (g_json) {
 		printf("{\"event\":\"error\",\"exit\":%d,\"message\":", fail_code());
-		json_str(stdout, fail_message());
+		fputs_json(fail_message(), stdout);
 		fputs("}\n", stdout);
 		fflush(stdout);
 	}
-	fprintf(stderr, "ckpt: %s\n", fail_message());
+	fputs("ckpt: ", stderr);
+	fputs_escaped(fail_message(), stderr);
+	fputc('\n', stderr);
 }
 
 void *xmalloc(size_t n)

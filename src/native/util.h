@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define CKPT_VERSION "0.1.0"
@@ -26,13 +27,22 @@ enum ckpt_exit {
  * Later failures (often consequences of the first) do not overwrite it. */
 int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* fail() with ": strerror(errno)" appended and the code chosen from errno when it says more
- * (ESRCH: no such process, EPERM/EACCES: permission, ENOSPC/EIO/EDQUOT/EROFS/EFBIG: I/O). */
+ * (ESRCH: no such process, ENOSPC/EIO/EDQUOT/EROFS/EFBIG: I/O). EPERM/EACCES keep `code`: what
+ * was denied decides whether it is a permission failure (see denied_or in restore.c). */
 int fail_errno(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int fail_code(void);
 void fail_reset(void); /* for a process that reads many images (the fuzzer) */
 const char *fail_message(void);
 /* Warnings go to stderr (human) or as JSON events (--progress=json). */
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Text for a terminal: messages carry strings of the image or the target (paths, comm), which
+ * must not reach a terminal as escape sequences. Control characters (C0, DEL, C1) and bytes of
+ * no valid UTF-8 character are written as \xNN, a backslash as \\; the rest as it is. Every
+ * human-readable line of ckpt goes through it (the JSON events have their own escaping). */
+void fputs_escaped(const char *text, FILE *f);
+/* A JSON string, quotes included: control characters (C0, DEL, C1) as \u00XX, and each byte of
+ * no valid UTF-8 character as U+FFFD (JSON text is UTF-8: what a decoder would make of it). */
+void fputs_json(const char *text, FILE *f);
 
 /* Set by SIGINT/SIGTERM handlers (and by a dead parent): the command rolls back and exits 8. */
 extern volatile sig_atomic_t g_cancel;

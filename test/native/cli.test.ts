@@ -72,7 +72,7 @@ describe('native: the ckpt CLI', function () {
     fs.chmodSync(image, 0o644);
     const rr = await lab.restore(user, image);
     assert.strictEqual(rr.code, EXIT.permission, rr.stderr);
-    assertOneErrorLine(rr.stderr, /ran as uid 0; uid \d+ cannot restore it/);
+    assertOneErrorLine(rr.stderr, new RegExp(`^ckpt: the image's process ran as uid 0 \\(effective 0\\); this restore may only give uid ${user.uid} \\(the user running ckpt\\)$`));
   });
 
   it('check: what this kernel and user can do, as JSON', () => {

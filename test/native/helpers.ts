@@ -27,6 +27,7 @@ const TARGETS: Record<string, string[]> = {
   fds: [],
   reaper: [],
   unsupported: [],
+  holder: [],
 };
 
 /** Compiles the target programs that are missing or older than their source. */
@@ -159,6 +160,37 @@ export function procStatus(pid: number): Map<string, string> | undefined {
   }
 }
 
+/** The pids of every process (thread group) that matches: its comm, its real uid. */
+export function processesWhere(match: { comm?: string; uid?: number }): number[] {
+  const found: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const s = procStatus(Number(name));
+    if (!s) continue;
+    if (match.comm !== undefined && s.get('Name') !== match.comm) continue;
+    if (match.uid !== undefined && Number(s.get('Uid')?.split(/\s+/)[0]) !== match.uid) continue;
+    found.push(Number(name));
+  }
+  return found;
+}
+
+/** Every living descendant of `pid`, by the PPid of each process in /proc. */
+export function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const ppid = Number(procStatus(Number(name))?.get('PPid'));
+    if (ppid) children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+  }
+  const found: number[] = [];
+  for (let todo = [pid]; todo.length; ) {
+    const next = children.get(todo.pop()!) ?? [];
+    found.push(...next);
+    todo.push(...next);
+  }
+  return found;
+}
+
 /** Alive: exists and is neither a zombie nor dead. */
 export function alive(pid: number): boolean {
   const s = procStatus(pid)?.get('State');
@@ -280,12 +312,14 @@ export class Lab {
     extra: string[] = ['--stdio=null'],
     /** A command that runs ckpt, e.g. prlimit with its options and `--`. */
     via: string[] = [],
+    /** How long ckpt may take: a restore that has not ended by then fails the test. */
+    timeoutMs = 60000,
   ): Promise<{ code: number; pid?: number; stderr: string; stdout: string; reaperDone: Promise<RunResult> }> {
     const s = this.start(id, [target('reaper'), ...via, CKPT, 'restore', image, ...extra]);
     const code = await waitFor(`ckpt restore ${path.basename(image)} to exit`, () => {
       const m = /reaper: exit (\d+)/.exec(s.err());
       return m ? { code: Number(m[1]) } : undefined;
-    }, 60000);
+    }, timeoutMs);
     const stdout = s.out();
     const m = /^(\d+)\n/.exec(stdout);
     const pid = code.code === 0 && m ? Number(m[1]) : undefined;
@@ -303,6 +337,14 @@ export class Lab {
     }
     const waits: Promise<unknown>[] = [];
     for (const c of this.children) {
+      // what it started first (a ckpt that hangs would outlive its reaper and hold its tracees)
+      for (const pid of descendants(c.pid!)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
       waits.push(new Promise((r) => c.once('close', r)));
       c.kill('SIGKILL');
     }

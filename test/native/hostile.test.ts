@@ -4,30 +4,14 @@
 // a sanitizer or leave a half-made process. This found an integer overflow once (fd numbers).
 
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { CheckpointImage, payloadTypeName, RecordType, schema } from '../../src/image';
-import type { RecordEntry } from '../../src/image';
-import { encodePayload, ImageWriter } from '../support/imageWriter';
+import { reseal } from '../support/imageReseal';
+import { encodePayload } from '../support/imageWriter';
 import { buildTargets, EXIT, identities, Lab, lines, target, waitFor } from './helpers';
 
 const EXTREME_32 = [0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 4096];
 const EXTREME_64 = [0n, 1n, 0x1000n, 0x800000000000n, 0x7fffffffffffffffn, 0xfffffffffffff000n, 0xffffffffffffffffn];
-
-/** The image again, with `payload` in place of record `victim`'s, every checksum sound. */
-async function reseal(img: CheckpointImage, victim: RecordEntry, payload: Uint8Array, out: string): Promise<void> {
-  const fd = fs.openSync(out, 'w', 0o600);
-  try {
-    const w = ImageWriter.toFile(fd, img.pageSize);
-    for (const r of img.records) {
-      if (r.type === RecordType.TAIL) w.tail();
-      else if (r.type === RecordType.PAGES) w.raw(r.type, await img.readPayload(r), { ptag: r.ptag, tag: r.tag, flags: r.flags, payloadSum: r.payloadSum });
-      else w.raw(r.type, r === victim ? payload : await img.readPayload(r), { ptag: r.ptag, tag: r.tag, flags: r.flags });
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 describe('native: restore of hostile values behind sound checksums', function () {
   this.timeout(180000);
@@ -64,7 +48,7 @@ describe('native: restore of hostile values behind sound checksums', function ()
         const decoded = (await img.decode(victim)) as unknown as Record<string, unknown>;
         const payload = encodePayload(typeName, { ...decoded, [f.prop]: value });
         const mutated = path.join(dir, 'mutated.ckpt');
-        await reseal(img, victim, payload, mutated);
+        await reseal(img, mutated, (r) => (r === victim ? payload : undefined));
         const what = `${typeName}.${f.id} = ${value} (seed ${seed})`;
         const r = await lab.restore(root, mutated);
         if (r.pid) {
