@@ -37,6 +37,14 @@ export async function restoreCommand(s: Services, arg: unknown): Promise<Outcome
     const output = path.join(dir, 'output.log');
     const pidFile = path.join(dir, 'pid');
     await fsp.writeFile(output, '', { mode: 0o600 });
+    // As root, ckpt restores a user's image as that user (the image file's owner), who opens
+    // the output file itself: the file becomes theirs, and the folder (root's, not writable by
+    // them, so the file cannot be swapped) lets them reach it by name.
+    const owner = (await fsp.stat(image)).uid;
+    if (process.getuid?.() === 0 && owner !== 0) {
+      await fsp.chown(output, owner, -1);
+      await fsp.chmod(dir, 0o711);
+    }
     s.log.info(`Restore of ${image}; the new process's output goes to ${output}`);
     const result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Restoring ${comm} from ${path.basename(image)}`, cancellable: true },

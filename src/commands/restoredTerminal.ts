@@ -72,7 +72,8 @@ export class RestoredProcessTerminal implements vscode.Pseudoterminal {
   private drain(): void {
     let fd: number | undefined;
     try {
-      fd = fs.openSync(this.outputFile, 'r');
+      // O_NOFOLLOW: the file may belong to the restored process's user, who must not point it elsewhere
+      fd = fs.openSync(this.outputFile, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
       const size = fs.fstatSync(fd).size;
       if (size < this.offset) this.offset = 0; // truncated
       while (this.offset < size) {
