@@ -79,7 +79,7 @@ int thread_restore_final(struct thread_state *t);
 
 /* mm.c */
 int mm_capture(pid_t pid, struct proc_state *p);
-int mm_find_syscall(pid_t pid, struct proc_state *p, uint64_t *ip);
+int mm_find_syscall(pid_t pid, struct proc_state *p, uint64_t *gadget, uint64_t *ip);
 int mm_inject_capture(struct tracee *t, struct proc_state *p);
 uint32_t mm_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag);
 int mm_read(const struct image *im, const struct image_record *r, struct proc_state *p);
@@ -99,6 +99,9 @@ int pagemap_read(const struct image *im, const struct image_record *r, const str
 		 struct page_chunk *c);
 uint64_t pick_trampoline(const struct proc_state *p, uint64_t len);
 int vma_uses_file(const struct vma_state *v);
+/* Whether [lo, hi) lies in one private, writable, anonymous area (a stack, the heap), where the
+ * kernel could put a signal frame too. */
+int vma_frame_ok(const struct proc_state *p, uint64_t lo, uint64_t hi);
 int vma_restorable(const struct vma_state *v);
 int vma_assign_fds(struct proc_state *p, int first_fd);
 int vma_files_open_in_child(const struct proc_state *p);

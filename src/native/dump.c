@@ -7,6 +7,7 @@
  * Injections only happen in one short phase right after the freeze; after it the threads
  * already hold their own registers again while their memory is read. */
 #include "ckpt.h"
+#include "sigframe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -121,51 +122,126 @@ out:
 	return rc;
 }
 
+/* How many bytes a thread's frame takes below its red zone, or 0 when it cannot be armed: the
+ * frame must lie in a private writable area (where the kernel could put a signal frame too), and
+ * rt_sigreturn of a thread with a CET shadow stack would look for a token that is not there. */
+static uint32_t frame_fits(pid_t pid, const struct proc_state *p, const struct thread_state *th)
+{
+	struct sigframe_layout l = sigframe_place(th->tr.orig.rsp, th->xstate, th->xstate_len,
+						  th->f.xstate_kind == CKPT_XSTATE_KIND_XSAVE);
+	if (l.frame >= l.top || !vma_frame_ok(p, l.frame, l.top))
+		return 0;
+	char *st = read_filef(NULL, "/proc/%d/task/%d/status", pid, th->tr.tid);
+	const char *f = st ? find_key(st, "x86_Thread_features") : NULL;
+	char features[256] = "";
+	if (f)
+		snprintf(features, sizeof(features), "%.*s", (int)strcspn(f, "\n"), f);
+	int shstk = strstr(features, "shstk") != NULL;
+	free(st);
+	return shstk ? 0 : (uint32_t)(l.top - l.frame);
+}
+
 /* The one phase that changes the target: per-thread state only the thread can tell, asked
- * through injected syscalls, with a scratch page mapped for the answers. Whatever happens,
- * the scratch page is gone and every thread holds its own registers and mask at the end. */
-static int inject_phase(pid_t pid, struct proc_state *p)
+ * through injected syscalls. Every thread that can be is armed first (inject.h), so that a ckpt
+ * killed at any instant of it leaves the process as it was; whatever happens otherwise, every
+ * thread holds its own registers, mask and stack bytes again at the end, the gadget is gone from
+ * the vdso, and so is any scratch page. */
+static int inject_phase(pid_t pid, struct proc_state *p, uint64_t gadget, uint64_t syscall_ip)
 {
 	struct tracee *t0 = &p->threads[0].tr;
-	uint64_t scratch = 0;
-	int rc = -1;
-	for (size_t i = 0; i < p->nthreads; i++)
-		if (inject_begin(&p->threads[i].tr, 1) < 0)
+	uint64_t page = 0; /* a scratch page, mapped only when the main thread could not be armed */
+	int rc = -1, gadget_in = 0;
+	size_t unarmed = 0;
+	uint32_t *frame_len = xcalloc(p->nthreads, sizeof(*frame_len));
+	for (size_t i = 0; i < p->nthreads; i++) {
+		const struct tracee *t = &p->threads[i].tr;
+		if (gadget && t->orig.rip - gadget < 16) {
+			fail(EXIT_FAIL, "thread %d of process %d is stopped inside the injection gadget of a killed dump; continue it "
+			     "(SIGCONT) and try again", t->tid, pid);
 			goto out;
-	long r;
-	if (inject_syscall(t0, &r, SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, 0) < 0)
-		goto out;
-	if (r < 0 && r > -4096) {
-		errno = (int)-r;
-		fail_errno(EXIT_FAIL, "cannot map a scratch page in process %d", pid);
-		goto out;
+		}
+		frame_len[i] = gadget ? frame_fits(pid, p, &p->threads[i]) : 0;
+		if (!frame_len[i]) {
+			if (!syscall_ip) {
+				fail(EXIT_UNSUPPORTED, "process %d has no syscall instruction to inject through", pid);
+				goto out;
+			}
+			if (gadget)
+				warn("thread %d has no room below its stack pointer for a signal frame: a ckpt killed in the next "
+				     "milliseconds would leave it with injected registers", t->tid);
+			unarmed++;
+		}
 	}
-	scratch = (uint64_t)r;
+	if (!gadget)
+		warn("no spare bytes at the end of the vdso of process %d for the injection gadget: a ckpt killed in the next "
+		     "milliseconds would leave its threads with injected registers", pid);
+	if (unarmed < p->nthreads) {
+		if (mem_write(pid, gadget, inject_gadget, INJECT_GADGET_LEN) < 0) {
+			fail_errno(EXIT_FAIL, "cannot write to the vdso of process %d", pid);
+			goto out;
+		}
+		gadget_in = 1;
+		fault_point("gadget");
+	}
+	for (size_t i = 0; i < p->nthreads; i++) {
+		struct thread_state *th = &p->threads[i];
+		struct tracee *t = &th->tr;
+		t->syscall_ip = frame_len[i] ? gadget : syscall_ip;
+		if (frame_len[i] ? inject_arm(pid, t, th->xstate, th->xstate_len, th->f.xstate_kind == CKPT_XSTATE_KIND_XSAVE,
+					      frame_len[i]) < 0
+				 : inject_begin(t, 1) < 0)
+			goto out;
+		/* at once: a signal that only ckpt holds would be lost with ckpt */
+		if (t->scratch && requeue_dequeued(t, pid, t->scratch) < 0)
+			goto out;
+	}
+	uint64_t scratch = t0->scratch;
+	long r;
+	if (!scratch) {
+		if (inject_syscall(t0, &r, SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, 0) < 0)
+			goto out;
+		if (r < 0 && r > -4096) {
+			errno = (int)-r;
+			fail_errno(EXIT_FAIL, "cannot map a scratch page in process %d", pid);
+			goto out;
+		}
+		scratch = page = (uint64_t)r;
+	}
 	for (size_t i = 0; i < p->nthreads && !cancelled(); i++)
-		if (thread_inject_capture(pid, &p->threads[i], scratch) < 0)
+		if (thread_inject_capture(pid, &p->threads[i], p->threads[i].tr.scratch ? p->threads[i].tr.scratch : scratch) < 0)
 			goto out;
 	if (cancelled() || mm_inject_capture(t0, p) < 0 || sigactions_inject_capture(t0, pid, p, scratch) < 0 ||
 	    timers_inject_capture(t0, pid, p, scratch) < 0)
 		goto out;
 	for (size_t i = 0; i < p->nthreads; i++)
-		if (requeue_dequeued(&p->threads[i].tr, pid, scratch) < 0)
+		if (requeue_dequeued(&p->threads[i].tr, pid, p->threads[i].tr.scratch ? p->threads[i].tr.scratch : scratch) < 0)
 			goto out;
 	rc = 0;
 out:
-	if (scratch) {
+	if (page) {
 		/* even on failure: the scratch page must not outlive us */
-		if (inject_syscall(t0, &r, SYS_munmap, scratch, 4096, 0, 0, 0, 0) < 0 || r < 0)
+		if (inject_syscall(t0, &r, SYS_munmap, page, 4096, 0, 0, 0, 0) < 0 || r < 0)
 			rc = fail(EXIT_FAIL, "cannot unmap the scratch page of process %d", pid);
 	}
+	int armed = 0;
 	for (size_t i = 0; i < p->nthreads; i++) {
 		struct tracee *t = &p->threads[i].tr;
-		if (!t->stopped || (!t->regs_changed && !t->mask_changed))
-			continue;
-		struct user_regs_struct regs = t->orig;
-		regs_for_resume(&regs, 1);
-		if (inject_end(t, &regs, t->mask) < 0)
-			rc = -1;
+		if (t->stopped && (t->regs_changed || t->mask_changed)) {
+			struct user_regs_struct regs = t->orig;
+			regs_for_resume(&regs, 1);
+			if (inject_end(t, &regs, t->mask) < 0)
+				rc = -1;
+		}
+		armed |= t->frame != 0;
 	}
+	/* the vdso as it was, unless a thread could still need the gadget (the process is dying then) */
+	static const uint8_t zero[INJECT_GADGET_LEN];
+	if (gadget_in && !armed) {
+		if (mem_write(pid, gadget, zero, sizeof(zero)) < 0 && rc == 0)
+			rc = fail_errno(EXIT_FAIL, "cannot restore the vdso of process %d", pid);
+		fault_point("gadget");
+	}
+	free(frame_len);
 	return rc;
 }
 
@@ -235,12 +311,10 @@ static int dump_run(struct dump_opts *o)
 	if (process_capture(o->pid, &p) < 0 || mm_capture(o->pid, &p) < 0 || vmas_capture(o->pid, &p) < 0)
 		goto out;
 	progress_step("vmas", "%zu areas", p.nvmas);
-	uint64_t ip;
-	if (mm_find_syscall(o->pid, &p, &ip) < 0)
+	uint64_t gadget, ip;
+	if (mm_find_syscall(o->pid, &p, &gadget, &ip) < 0)
 		goto out;
-	for (size_t i = 0; i < p.nthreads; i++)
-		p.threads[i].tr.syscall_ip = ip;
-	if (cancelled() || inject_phase(o->pid, &p) < 0)
+	if (cancelled() || inject_phase(o->pid, &p, gadget, ip) < 0)
 		goto out;
 	if (cancelled() || files_capture(o->pid, &p) < 0)
 		goto out;
@@ -295,6 +369,7 @@ out:
 		unlink(o->tmp);
 	mem_forget();
 	proc_free(&p);
+	fault_report();
 	if (rc == 0) {
 		progress_done(o->image, size, (now_ns(CLOCK_MONOTONIC) - t_start) / 1000000);
 		return EXIT_OK;

@@ -2,8 +2,10 @@
  * args}, then PTRACE_SYSCALL to its entry stop and again to its exit stop, where rax is the
  * result. PTRACE_GET_SYSCALL_INFO tells our syscall's stops from any other; signals the kernel
  * dequeues meanwhile are kept (and re-queued by the caller) instead of delivered, so no
- * program code runs while we drive a thread. */
-#include "inject.h"
+ * program code runs while we drive a thread. How a dump arms a thread first, so that a ckpt
+ * killed at any instant leaves it as it was: inject.h. */
+#include "ckpt.h"
+#include "sigframe.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -15,7 +17,12 @@
 #include <linux/futex.h>
 #include <time.h>
 
-#include "util.h"
+const uint8_t inject_gadget[INJECT_GADGET_LEN] = {
+	0x0f, 0x05,                   /* syscall            the injected one */
+	0xb8, 0x0f, 0x00, 0x00, 0x00, /* mov $15, %eax      __NR_rt_sigreturn */
+	0x0f, 0x05,                   /* syscall            back to the frame at rsp - 8 */
+	0x0f, 0x0b,                   /* ud2                never reached */
+};
 
 int tracee_wait(struct tracee *t, int *status)
 {
@@ -53,28 +60,50 @@ static int set_regs(struct tracee *t, const struct user_regs_struct *r)
 {
 	if (ptrace(PTRACE_SETREGS, t->tid, 0, r) < 0)
 		return fail_errno(EXIT_FAIL, "PTRACE_SETREGS on thread %d", t->tid);
+	fault_point("setregs");
 	return 0;
+}
+
+static int set_mask(struct tracee *t, uint64_t mask)
+{
+	if (ptrace(PTRACE_SETSIGMASK, t->tid, sizeof(uint64_t), &mask) < 0)
+		return fail_errno(EXIT_FAIL, "PTRACE_SETSIGMASK on thread %d", t->tid);
+	fault_point("setsigmask");
+	return 0;
+}
+
+/* Registers for one injected syscall: an armed thread runs it at the gadget with its frame
+ * just above rsp; otherwise at t->syscall_ip on its own stack. */
+static struct user_regs_struct syscall_regs(const struct tracee *t, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
+					    uint64_t a4, uint64_t a5, uint64_t a6)
+{
+	struct user_regs_struct r = t->orig;
+	r.rip = t->syscall_ip;
+	if (t->frame)
+		r.rsp = t->frame + 8;
+	r.rax = (uint64_t)nr;
+	r.orig_rax = (uint64_t)-1;
+	r.rdi = a1, r.rsi = a2, r.rdx = a3, r.r10 = a4, r.r8 = a5, r.r9 = a6;
+	return r;
 }
 
 int inject_syscall(struct tracee *t, long *ret, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
 		   uint64_t a5, uint64_t a6)
 {
-	struct user_regs_struct r = t->orig;
-	r.rip = t->syscall_ip;
-	r.rax = (uint64_t)nr;
-	r.orig_rax = (uint64_t)-1;
-	r.rdi = a1, r.rsi = a2, r.rdx = a3, r.r10 = a4, r.r8 = a5, r.r9 = a6;
+	struct user_regs_struct r = syscall_regs(t, nr, a1, a2, a3, a4, a5, a6);
+	t->regs_changed = 1; /* before: a failed SETREGS may still have changed them */
 	if (set_regs(t, &r) < 0)
 		return -1;
-	t->regs_changed = 1;
 	int entered = 0;
 	for (;;) {
 		if (ptrace(PTRACE_SYSCALL, t->tid, 0, 0) < 0)
 			return fail_errno(EXIT_FAIL, "PTRACE_SYSCALL on thread %d", t->tid);
 		t->stopped = 0;
+		fault_point("resume");
 		int st;
 		if (tracee_wait(t, &st) < 0)
 			return -1;
+		fault_point("stop");
 		int sig = WSTOPSIG(st), event = st >> 16;
 		if (sig == (SIGTRAP | 0x80)) {
 			struct __ptrace_syscall_info info;
@@ -122,21 +151,107 @@ int inject_begin(struct tracee *t, int first_hop)
 	}
 	if (ptrace(PTRACE_GETSIGMASK, t->tid, sizeof(uint64_t), &t->mask) < 0)
 		return fail_errno(EXIT_FAIL, "PTRACE_GETSIGMASK on thread %d", t->tid);
-	uint64_t all = ~0ULL;
-	if (ptrace(PTRACE_SETSIGMASK, t->tid, sizeof(uint64_t), &all) < 0)
-		return fail_errno(EXIT_FAIL, "PTRACE_SETSIGMASK on thread %d", t->tid);
 	t->mask_changed = 1;
-	return 0;
+	return set_mask(t, ~0ULL);
+}
+
+/* Whether the kernel may still owe this thread its own mask: a call that swaps in a temporary
+ * mask (set_user_sigmask, sigsuspend) and was interrupted leaves TIF_RESTORE_SIGMASK set, and
+ * the mask comes back only on the way out to user mode. Until then PTRACE_GETSIGMASK shows the
+ * temporary one. */
+static int mask_owed(const struct user_regs_struct *r)
+{
+	if ((int64_t)r->orig_rax < 0)
+		return 0;
+	switch (r->orig_rax) {
+	case SYS_rt_sigsuspend:
+	case SYS_ppoll:
+	case SYS_pselect6:
+	case SYS_epoll_pwait:
+	case 441: /* epoll_pwait2 */
+	case 333: /* io_pgetevents */
+	case 426: /* io_uring_enter */
+		return 1;
+	default:
+		return (int64_t)r->rax == -ERESTARTNOHAND;
+	}
+}
+
+int inject_arm(pid_t pid, struct tracee *t, const uint8_t *xstate, uint32_t xstate_len, int xsave, uint32_t frame_len)
+{
+	if (ptrace(PTRACE_GETSIGMASK, t->tid, sizeof(uint64_t), &t->mask) < 0)
+		return fail_errno(EXIT_FAIL, "PTRACE_GETSIGMASK on thread %d", t->tid);
+	struct sigframe_layout l = sigframe_place(t->orig.rsp, xstate, xstate_len, xsave);
+	if (l.top - l.frame != frame_len)
+		return fail(EXIT_FAIL, "thread %d: the frame layout changed", t->tid);
+	/* rt_sigreturn resets restart_block, so the frame resumes a sleep the way a restored process
+	 * does (re-run when exact, else EINTR with the time left written), not by restart_syscall */
+	struct user_regs_struct resume = t->orig;
+	regs_for_resume(&resume, 0);
+	uint8_t *frame = xmalloc(frame_len);
+	sigframe_build(frame, &l, &resume, t->mask, xstate, xstate_len, xsave);
+	t->covered = xmalloc(frame_len);
+	t->tgid = pid;
+	if (mem_read(pid, l.frame, t->covered, frame_len) < 0) {
+		free(frame);
+		free(t->covered);
+		t->covered = NULL;
+		return fail_errno(EXIT_FAIL, "cannot read the stack of thread %d", t->tid);
+	}
+	t->covered_len = frame_len;
+	int w = mem_write(pid, l.frame, frame, frame_len);
+	free(frame);
+	if (w < 0) {
+		int e = errno;
+		mem_write(pid, l.frame, t->covered, frame_len);
+		free(t->covered);
+		t->covered = NULL;
+		errno = e;
+		return fail_errno(EXIT_FAIL, "cannot write to the stack of thread %d", t->tid);
+	}
+	fault_point("frame");
+	t->frame = l.frame;
+	t->scratch = l.info_at;
+	if (mask_owed(&t->orig)) {
+		/* the thread itself writes the mask it has once the kernel gave it back into its frame */
+		long r;
+		if (inject_syscall(t, &r, SYS_rt_sigprocmask, SIG_BLOCK, 0, l.mask_at, sizeof(uint64_t), 0, 0) < 0)
+			return -1;
+		if (r < 0 || ptrace(PTRACE_GETSIGMASK, t->tid, sizeof(uint64_t), &t->mask) < 0)
+			return fail(EXIT_FAIL, "cannot read the signal mask of thread %d (%ld)", t->tid, r);
+	} else {
+		/* at the gadget, with a harmless call to finish if abandoned right here */
+		struct user_regs_struct r = syscall_regs(t, SYS_getpid, 0, 0, 0, 0, 0, 0);
+		t->regs_changed = 1;
+		if (set_regs(t, &r) < 0)
+			return -1;
+	}
+	/* only now: blocked signals with the thread's own registers would stay blocked forever */
+	t->mask_changed = 1;
+	return set_mask(t, ~0ULL);
 }
 
 int inject_end(struct tracee *t, const struct user_regs_struct *regs, uint64_t mask)
 {
+	/* the mask first: until its registers are set too, an armed thread would still return
+	 * through its frame, which holds the same mask */
+	if (set_mask(t, mask) < 0)
+		return -1;
+	t->mask_changed = 0;
 	if (set_regs(t, regs) < 0)
 		return -1;
 	t->regs_changed = 0;
-	if (ptrace(PTRACE_SETSIGMASK, t->tid, sizeof(uint64_t), &mask) < 0)
-		return fail_errno(EXIT_FAIL, "PTRACE_SETSIGMASK on thread %d", t->tid);
-	t->mask_changed = 0;
+	if (t->covered) {
+		/* below the red zone, where a signal frame could have gone: nothing the program relies
+		 * on, but the image and the process keep their own bytes */
+		int w = mem_write(t->tgid, t->frame, t->covered, t->covered_len);
+		fault_point("uncover");
+		if (w < 0)
+			warn("cannot put back %u bytes of the stack of thread %d below its red zone", t->covered_len, t->tid);
+		free(t->covered);
+		t->covered = NULL;
+	}
+	t->frame = t->scratch = 0;
 	return 0;
 }
 

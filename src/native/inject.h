@@ -1,6 +1,14 @@
-/* Running syscalls inside a stopped tracee: at an existing `syscall` instruction, through
- * PTRACE_SYSCALL entry and exit stops, with every blockable signal blocked. Never int3 or
- * single-step: the forced SIGTRAP would reset a blocked or ignored SIGTRAP handler. */
+/* Running syscalls inside a stopped tracee: at a `syscall` instruction, through PTRACE_SYSCALL
+ * entry and exit stops, with every blockable signal blocked. Never int3 or single-step: the
+ * forced SIGTRAP would reset a blocked or ignored SIGTRAP handler.
+ *
+ * A dump must leave its target alive whatever happens to ckpt, and a tracee whose tracer dies
+ * simply runs on with the registers it has. So a dump arms each thread first (inject_arm): an
+ * rt_sigframe holding the thread's own registers, signal mask and FPU/AVX state goes on its
+ * stack, and every syscall runs at a gadget `syscall; mov $15,%eax; syscall; ud2` (in the spare
+ * bytes of the vdso) with rsp just above that frame. Abandoned at any instant, the thread
+ * finishes the syscall in flight and rt_sigreturns into exactly its own state. Restore does not
+ * need this (its tracee dies with it: PTRACE_O_EXITKILL) and injects plainly. */
 #ifndef CKPT_INJECT_H
 #define CKPT_INJECT_H
 
@@ -18,10 +26,22 @@ struct tracee {
 	int mask_changed;        /* signal mask differs from `mask` */
 	struct user_regs_struct orig; /* registers at the freeze (dump) */
 	uint64_t mask;           /* the thread's own signal mask */
-	uint64_t syscall_ip;     /* address of a `syscall` instruction in the tracee */
+	uint64_t syscall_ip;     /* address of a `syscall` instruction in the tracee (dump: the gadget's) */
 	struct ckpt_siginfo *dequeued; /* signals the kernel dequeued while we drove the thread */
 	uint32_t ndequeued;
+	/* dump, armed threads only (frame != 0) */
+	pid_t tgid;
+	uint64_t frame;          /* the rt_sigframe on the thread's stack; rsp is frame + 8 while injecting */
+	uint64_t scratch;        /* INJECT_SCRATCH_LEN bytes inside the frame for syscall answers */
+	uint8_t *covered;        /* what the frame overwrote below the red zone, put back at the end */
+	uint32_t covered_len;
 };
+
+/* The gadget: the injected syscall, then rt_sigreturn through the frame at rsp - 8. */
+#define INJECT_GADGET_LEN 11
+extern const uint8_t inject_gadget[INJECT_GADGET_LEN];
+/* The frame's siginfo, which rt_sigreturn does not read: the armed thread's own scratch. */
+#define INJECT_SCRATCH_LEN 128
 
 /* waitpid for one tracee, retrying EINTR; fails (exit 3) when the thread is gone. */
 int tracee_wait(struct tracee *t, int *status);
@@ -35,8 +55,20 @@ int inject_syscall(struct tracee *t, long *ret, long nr, uint64_t a1, uint64_t a
 /* inject_syscall, and a failure saying `what` when the syscall returns an error. */
 int inject_checked(struct tracee *t, long *ret, const char *what, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
 		   uint64_t a4, uint64_t a5, uint64_t a6);
-/* Ends injecting: sets `regs` and the signal mask `mask`. */
+/* Ends injecting: sets the signal mask `mask`, then `regs` (an armed thread keeps returning
+ * through its frame until the second step), then puts back the stack bytes its frame covered. */
 int inject_end(struct tracee *t, const struct user_regs_struct *regs, uint64_t mask);
+
+/* Bytes of the frame for a thread with this XSAVE area, counted down from the red zone. */
+uint32_t inject_frame_len(const uint8_t *xstate, uint32_t xstate_len, int xsave);
+/* Arms a stopped thread (t->orig and its xstate captured, t->syscall_ip the gadget, placed):
+ * writes its frame ending at rsp - 128 (`frame_len` bytes, checked by the caller to lie in a
+ * private writable area), then blocks every signal. A thread stopped in a call that swapped its
+ * mask (sigsuspend, ppoll, pselect6, epoll_pwait...) first runs rt_sigprocmask into its frame, so
+ * that the frame holds the mask the kernel puts back, not the temporary one; signals dequeued
+ * meanwhile are kept in t->dequeued for the caller to queue back at once. On return t->mask is
+ * the thread's own mask. */
+int inject_arm(pid_t pid, struct tracee *t, const uint8_t *xstate, uint32_t xstate_len, int xsave, uint32_t frame_len);
 
 /* Registers for resuming a thread that stopped inside a syscall: applies the restart the
  * kernel would have done (ERESTART* -> re-execute; ERESTART_RESTARTBLOCK -> restart_syscall

@@ -818,6 +818,20 @@ int vma_uses_file(const struct vma_state *v)
 	       !(v->f.flags & CKPT_VMA_FLAGS_FILE_DELETED);
 }
 
+int vma_frame_ok(const struct proc_state *p, uint64_t lo, uint64_t hi)
+{
+	for (size_t i = 0; i < p->nvmas; i++) {
+		const struct vma_state *v = &p->vmas[i];
+		if (lo < v->f.start || lo >= v->f.end)
+			continue;
+		uint16_t k = v->f.kind;
+		return hi <= v->f.end && hi > lo && !(v->f.flags & CKPT_VMA_FLAGS_SHARED) &&
+		       (v->f.prot & (CKPT_VMA_PROT_READ | CKPT_VMA_PROT_WRITE)) == (CKPT_VMA_PROT_READ | CKPT_VMA_PROT_WRITE) &&
+		       (k == CKPT_VMA_KIND_ANON_PRIVATE || k == CKPT_VMA_KIND_STACK || k == CKPT_VMA_KIND_HEAP);
+	}
+	return 0;
+}
+
 /* Areas mapped by restore itself (the vdso areas are moved, not mapped; the vsyscall page is
  * the kernel's; unsupported areas are left out with a warning). */
 int vma_restorable(const struct vma_state *v)

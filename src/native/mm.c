@@ -3,6 +3,7 @@
  * PR_SET_MM_MAP, which brk and /proc/PID/cmdline depend on. */
 #include "ckpt.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,11 +28,63 @@ int mm_capture(pid_t pid, struct proc_state *p)
 	return 0;
 }
 
-/* The vdso's hash, and a `syscall` instruction to inject through: in the vdso (the kernel's
- * own fallback paths have one), else in any executable area. */
-int mm_find_syscall(pid_t pid, struct proc_state *p, uint64_t *ip)
+/* One past the last byte the vdso's ELF headers describe (program segments, section headers,
+ * section contents): what follows, up to the end of the mapping, is zero padding. */
+static uint64_t elf_extent(const uint8_t *b, size_t len)
 {
-	*ip = 0;
+	Elf64_Ehdr eh;
+	if (len < sizeof(eh))
+		return len;
+	memcpy(&eh, b, sizeof(eh));
+	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) ||
+	    eh.e_shentsize != sizeof(Elf64_Shdr))
+		return len;
+	uint64_t end = sizeof(eh);
+	if (eh.e_phoff > len || (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > len - eh.e_phoff ||
+	    eh.e_shoff > len || (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr) > len - eh.e_shoff)
+		return len;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		memcpy(&ph, b + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+		if (ph.p_offset + ph.p_filesz > end)
+			end = ph.p_offset + ph.p_filesz;
+	}
+	if (eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > end)
+		end = eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr);
+	for (unsigned i = 0; i < eh.e_shnum; i++) {
+		Elf64_Shdr sh;
+		memcpy(&sh, b + eh.e_shoff + i * sizeof(sh), sizeof(sh));
+		if (sh.sh_type != SHT_NOBITS && sh.sh_offset + sh.sh_size > end)
+			end = sh.sh_offset + sh.sh_size;
+	}
+	if (eh.e_shoff + (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr) > end)
+		end = eh.e_shoff + (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr);
+	return end < len ? end : len;
+}
+
+/* Where the injection gadget goes: the last 16 bytes of the vdso mapping, if they lie past its
+ * ELF contents and are zero, or already hold the gadget (left by a dump that was killed).
+ * Returns the offset, or -1. */
+static long gadget_slot(uint8_t *b, size_t len)
+{
+	if (len < 32)
+		return -1;
+	size_t off = (len - 16) & ~(size_t)15;
+	if (off < ((elf_extent(b, len) + 15) & ~15ULL))
+		return -1;
+	uint8_t zero[16] = {0}, ours[16] = {0};
+	memcpy(ours, inject_gadget, INJECT_GADGET_LEN);
+	if (!memcmp(b + off, ours, 16))
+		memset(b + off, 0, 16); /* the vdso as the kernel made it, for its hash */
+	return memcmp(b + off, zero, 16) ? -1 : (long)off;
+}
+
+/* The vdso's hash; the address for the injection gadget (0 when its padding has no room); and a
+ * `syscall` instruction to inject through without one: in the vdso (the kernel's own fallback
+ * paths have one), else in any executable area. */
+int mm_find_syscall(pid_t pid, struct proc_state *p, uint64_t *gadget, uint64_t *ip)
+{
+	*ip = *gadget = 0;
 	for (int pass = 0; pass < 2 && !*ip; pass++) {
 		for (size_t i = 0; i < p->nvmas && !*ip; i++) {
 			const struct vma_state *v = &p->vmas[i];
@@ -43,8 +96,12 @@ int mm_find_syscall(pid_t pid, struct proc_state *p, uint64_t *ip)
 				len = 16u << 20;
 			uint8_t *code = xmalloc(len);
 			if (mem_read(pid, v->f.start, code, len) == 0) {
-				if (vdso)
+				if (vdso) {
+					long slot = gadget_slot(code, len);
+					if (slot >= 0)
+						*gadget = v->f.start + (uint64_t)slot;
 					p->mm.vdso_hash = xxh64(code, len, 0);
+				}
 				for (size_t k = 0; k + 1 < len; k++)
 					if (code[k] == 0x0f && code[k + 1] == 0x05) {
 						*ip = v->f.start + k;
@@ -54,7 +111,7 @@ int mm_find_syscall(pid_t pid, struct proc_state *p, uint64_t *ip)
 			free(code);
 		}
 	}
-	if (!*ip)
+	if (!*ip && !*gadget)
 		return fail(EXIT_UNSUPPORTED, "process %d has no syscall instruction to inject through", pid);
 	return 0;
 }

@@ -26,6 +26,7 @@ void proc_free(struct proc_state *p)
 		free(p->threads[i].xstate);
 		free(p->threads[i].pending.v);
 		free(p->threads[i].tr.dequeued);
+		free(p->threads[i].tr.covered);
 	}
 	free(p->threads);
 	free(p->auxv);

@@ -77,6 +77,37 @@ int cancelled(void)
 	return 1;
 }
 
+static long fault_at = -2; /* -2: not read yet, -1: off, 0: count only */
+static long fault_n;
+static int fault_stop;
+
+void fault_point(const char *where)
+{
+	if (fault_at == -2) {
+		const char *e = getenv("CKPT_TEST_FAULT");
+		fault_at = -1;
+		if (e && !strcmp(e, "count"))
+			fault_at = 0;
+		else if (e && (!strncmp(e, "kill:", 5) || !strncmp(e, "stop:", 5)))
+			fault_at = atol(e + 5), fault_stop = e[0] == 's';
+	}
+	if (fault_at < 0)
+		return;
+	if (++fault_n != fault_at)
+		return;
+	if (!fault_stop)
+		kill(getpid(), SIGKILL);
+	printf("{\"event\":\"fault-point\",\"n\":%ld,\"at\":\"%s\",\"pid\":%d}\n", fault_n, where, (int)getpid());
+	fflush(stdout);
+	raise(SIGSTOP);
+}
+
+void fault_report(void)
+{
+	if (fault_at >= 0)
+		fprintf(stderr, "ckpt: fault points: %ld\n", fault_n);
+}
+
 /* Length of the well-formed UTF-8 sequence at s (1-4), or 0 when the byte at s starts none
  * (a stray continuation byte, an overlong form, a surrogate, beyond U+10FFFF, or cut short). */
 static int utf8_len(const unsigned char *s)

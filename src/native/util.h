@@ -48,6 +48,14 @@ void fputs_json(const char *text, FILE *f);
 extern volatile sig_atomic_t g_cancel;
 int cancelled(void); /* records the failure when g_cancel is set */
 
+/* Test hook for the fault suite (test/native/faults.test.ts): with CKPT_TEST_FAULT=kill:N or
+ * stop:N in the environment, the Nth fault point (each step that changes a thread's state while
+ * injecting) SIGKILLs ckpt or stops it with SIGSTOP after printing {"event":"fault-point",...}.
+ * Either only does what a signal from outside could do at that instant. count: prints how many
+ * points a run passed ("ckpt: fault points: N" on stderr, at exit). Unset: nothing. */
+void fault_point(const char *where);
+void fault_report(void);
+
 /* Progress: --progress=json prints one flushed JSON object per line on stdout. */
 extern int g_json;
 extern int g_verbose;
