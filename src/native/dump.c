@@ -9,6 +9,7 @@
 #include "ckpt.h"
 #include "sigframe.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -277,6 +279,62 @@ static void wait_killed(struct proc_state *p)
 	}
 }
 
+/* "114.2 MiB" */
+static const char *human_size(char *buf, size_t len, uint64_t n)
+{
+	static const char *units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)n;
+	int u = 0;
+	while (v >= 1024 && u < 4)
+		v /= 1024, u++;
+	if (u == 0)
+		snprintf(buf, len, "%llu bytes", (unsigned long long)n);
+	else
+		snprintf(buf, len, "%.1f %s", v, units[u]);
+	return buf;
+}
+
+/* The pid in a temp file's name `.IMAGE.tmp-PID`, or 0 when the name is not one. */
+static pid_t temp_owner(const char *name)
+{
+	const char *t = name[0] == '.' ? strstr(name + 1, ".tmp-") : NULL;
+	while (t && strstr(t + 1, ".tmp-"))
+		t = strstr(t + 1, ".tmp-");
+	if (!t || t == name + 1 || !t[5] || strspn(t + 5, "0123456789") != strlen(t + 5) || strlen(t + 5) > 9)
+		return 0;
+	return (pid_t)atol(t + 5);
+}
+
+/* Temp files that a dump killed outright (SIGKILL of its process group, a crash) could not
+ * remove: `.IMAGE.tmp-PID` in the image's directory, regular files of ours, whose dump is gone:
+ * PID (the dump's caller) is not running and nobody holds the lock every dump keeps on its temp
+ * file until the image is in place. A file of a dump still running is never touched. */
+static void remove_stale_temps(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		pid_t owner = temp_owner(de->d_name);
+		if (owner <= 0 || kill(owner, 0) == 0 || errno != ESRCH)
+			continue;
+		int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		struct stat st, now;
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+		    fstatat(dirfd(d), de->d_name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == st.st_dev &&
+		    now.st_ino == st.st_ino && unlinkat(dirfd(d), de->d_name, 0) == 0) {
+			char size[32];
+			warn("removed %s/%s (%s), the temp file of a dump that was killed before it finished", dir, de->d_name,
+			     human_size(size, sizeof(size), (uint64_t)st.st_size));
+		}
+		close(fd);
+	}
+	closedir(d);
+}
+
 static int dump_run(struct dump_opts *o)
 {
 	uint64_t t_start = now_ns(CLOCK_MONOTONIC);
@@ -294,11 +352,15 @@ static int dump_run(struct dump_opts *o)
 		fail(EXIT_USAGE, "process %d is ckpt itself", o->pid);
 		goto out;
 	}
+	char *dircopy = xstrdup(o->image);
+	remove_stale_temps(dirname(dircopy));
+	free(dircopy);
 	fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		fail_errno(EXIT_IO, "cannot create the image next to %s", o->image);
 		goto out;
 	}
+	flock(fd, LOCK_EX); /* held until the image is in place or gone: the mark of a dump still running */
 	progress_step("freeze", "stopping every thread of process %d", o->pid);
 	if (threads_freeze(o->pid, &p) < 0)
 		goto out;
@@ -341,19 +403,25 @@ static int dump_run(struct dump_opts *o)
 		fail_errno(EXIT_IO, "cannot write %s", o->image);
 		goto out;
 	}
-	close(fd);
-	fd = -1;
+	/* The point of no return: the image is complete and durable. A cancel up to here leaves
+	 * nothing under IMAGE; one that comes later is too late, and the dump completes (with --kill,
+	 * the process is killed once its image is in place). */
+	if (cancelled())
+		goto out;
+	progress_step("publish", "renaming the image to %s", o->image);
 	if (rename(o->tmp, o->image) < 0) {
 		fail_errno(EXIT_IO, "cannot rename the image to %s", o->image);
 		goto out;
 	}
-	char *dircopy = xstrdup(o->image);
+	dircopy = xstrdup(o->image);
 	int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	free(dircopy);
 	if (dfd >= 0) {
 		fsync(dfd);
 		close(dfd);
 	}
+	close(fd);
+	fd = -1;
 	if (o->kill_after) {
 		progress_step("resume", "killing process %d", o->pid);
 		kill(o->pid, SIGKILL);
@@ -480,7 +548,7 @@ int cmd_dump(int argc, char **argv)
 	int code = WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_FAIL;
 	if (!WIFEXITED(st)) {
 		unlink(o.tmp);
-		fprintf(stderr, "ckpt: dump: the worker died (signal %d); the target may need attention\n", WTERMSIG(st));
+		fprintf(stderr, "ckpt: dump: the worker was killed by signal %d\n", WTERMSIG(st));
 	}
 	free(o.tmp);
 	return code;

@@ -17,7 +17,7 @@ function ckpt(args: string[]): { code: number | null; stdout: string; stderr: st
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const STEPS = new Set(['freeze', 'threads', 'mm', 'vmas', 'pages', 'files', 'signals', 'write', 'resume']);
+const STEPS = new Set(['freeze', 'threads', 'mm', 'vmas', 'pages', 'files', 'signals', 'write', 'resume', 'publish']);
 
 describe('native: the ckpt CLI', function () {
   this.timeout(60000);
@@ -125,7 +125,7 @@ describe('native: the ckpt CLI', function () {
     assert.deepStrictEqual(Object.keys(done).sort(), ['bytes', 'event', 'image', 'ms']);
     assert.strictEqual(done.image, image);
     assert.strictEqual(done.bytes, fs.statSync(image).size);
-    for (const s of ['freeze', 'pages', 'write', 'resume']) assert.ok(events.some((e) => e.step === s), `step ${s}`);
+    for (const s of ['freeze', 'pages', 'write', 'resume', 'publish']) assert.ok(events.some((e) => e.step === s), `step ${s}`);
     // --leave-running is the default: the process goes on, untraced, where it was
     assert.strictEqual(tracerPid(t.pid), 0);
     const n = lines(out).length;
