@@ -144,6 +144,10 @@ int threads_freeze(pid_t pid, struct proc_state *p)
 	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + FREEZE_TIMEOUT_MS * 1000000ULL;
 	char dir[64];
 	snprintf(dir, sizeof(dir), "/proc/%d/task", pid);
+	/* The main thread first: of two dumps of one process, the one that gets it goes on and the
+	 * other fails before it touched any thread (not both halfway, each holding some threads). */
+	if (seize(p, add_thread(p, pid), pid) < 0)
+		return -1;
 	for (;;) {
 		DIR *d = opendir(dir);
 		if (!d)
