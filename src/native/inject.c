@@ -56,10 +56,19 @@ static int keep_dequeued(struct tracee *t)
 	return 0;
 }
 
+/* A ptrace request failed: ESRCH means the thread is gone, which here (in a stop we saw) means
+ * the process is exiting, killed from outside. */
+static int gone_or_fail(const struct tracee *t, const char *request)
+{
+	if (errno == ESRCH)
+		return fail(EXIT_NOPROC, "the process exited during the checkpoint (thread %d is gone)", t->tid);
+	return fail_errno(EXIT_FAIL, "%s on thread %d", request, t->tid);
+}
+
 static int set_regs(struct tracee *t, const struct user_regs_struct *r)
 {
 	if (ptrace(PTRACE_SETREGS, t->tid, 0, r) < 0)
-		return fail_errno(EXIT_FAIL, "PTRACE_SETREGS on thread %d", t->tid);
+		return gone_or_fail(t, "PTRACE_SETREGS");
 	fault_point("setregs");
 	return 0;
 }
@@ -67,7 +76,7 @@ static int set_regs(struct tracee *t, const struct user_regs_struct *r)
 static int set_mask(struct tracee *t, uint64_t mask)
 {
 	if (ptrace(PTRACE_SETSIGMASK, t->tid, sizeof(uint64_t), &mask) < 0)
-		return fail_errno(EXIT_FAIL, "PTRACE_SETSIGMASK on thread %d", t->tid);
+		return gone_or_fail(t, "PTRACE_SETSIGMASK");
 	fault_point("setsigmask");
 	return 0;
 }
@@ -97,7 +106,7 @@ int inject_syscall(struct tracee *t, long *ret, long nr, uint64_t a1, uint64_t a
 	int entered = 0;
 	for (;;) {
 		if (ptrace(PTRACE_SYSCALL, t->tid, 0, 0) < 0)
-			return fail_errno(EXIT_FAIL, "PTRACE_SYSCALL on thread %d", t->tid);
+			return gone_or_fail(t, "PTRACE_SYSCALL");
 		t->stopped = 0;
 		fault_point("resume");
 		int st;

@@ -66,42 +66,49 @@ static char thread_state_letter(pid_t pid, pid_t tid)
 	return c;
 }
 
-static int seize(struct proc_state *p, struct thread_state *t, pid_t pid)
-{
-	if (ptrace(PTRACE_SEIZE, t->tr.tid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE) < 0) {
-		if (errno == ESRCH) {
-			if (t->tr.tid == pid)
-				return fail(EXIT_NOPROC, "process %d: no such process", pid);
-			drop_thread(p, t);
-			return 1;
-		}
-		if (errno == EPERM && thread_state_letter(pid, t->tr.tid) == 'Z') {
-			if (t->tr.tid == pid)
-				return fail(EXIT_NOPROC, "process %d has exited (a zombie)", pid);
-			drop_thread(p, t);
-			return 1;
-		}
-		if (errno == EPERM && tracer_of(t->tr.tid) == getpid()) {
-			t->tr.attached = 1; /* attached by PTRACE_O_TRACECLONE already */
-		} else {
-			int e = errno;
-			pid_t tracer = tracer_of(t->tr.tid);
-			errno = e;
-			if (tracer > 0)
-				return fail(EXIT_PERM, "cannot attach to process %d: it is already traced by process %d", pid, tracer);
-			return fail_errno(EXIT_PERM, "cannot attach to process %d (ptrace)", pid);
-		}
-	}
-	t->tr.attached = 1;
-	if (ptrace(PTRACE_INTERRUPT, t->tr.tid, 0, 0) < 0 && errno != ESRCH)
-		return fail_errno(EXIT_FAIL, "PTRACE_INTERRUPT on thread %d", t->tr.tid);
-	return 0;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
 	nanosleep(&ts, NULL);
+}
+
+static int seize(struct proc_state *p, struct thread_state *t, pid_t pid)
+{
+	pid_t tid = t->tr.tid;
+	/* An execve in another thread kills this one, or replaces the main thread (its new program
+	 * keeps the PID): for that instant PTRACE_SEIZE says EPERM. A thread is then dropped, the
+	 * main thread asked again a few times. */
+	for (int attempt = 0; ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE) < 0; attempt++) {
+		int e = errno;
+		if (e == ESRCH) {
+			if (tid == pid)
+				return fail(EXIT_NOPROC, "process %d: no such process", pid);
+			drop_thread(p, t);
+			return 1;
+		}
+		pid_t tracer = tracer_of(tid);
+		if (e == EPERM && tracer == getpid())
+			break; /* attached by PTRACE_O_TRACECLONE already */
+		if (tracer > 0)
+			return fail(EXIT_PERM, "cannot attach to process %d: it is already traced by process %d", pid, tracer);
+		char state = thread_state_letter(pid, tid);
+		if (e == EPERM && tid != pid && (state == 'Z' || state == 'X' || state == '?')) {
+			drop_thread(p, t);
+			return 1;
+		}
+		if (e == EPERM && tid == pid && attempt < 20) {
+			sleep_ms(1);
+			continue;
+		}
+		if (e == EPERM && state == 'Z')
+			return fail(EXIT_NOPROC, "process %d has exited (a zombie)", pid);
+		errno = e;
+		return fail_errno(EXIT_PERM, "cannot attach to process %d (ptrace)", pid);
+	}
+	t->tr.attached = 1;
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 && errno != ESRCH)
+		return fail_errno(EXIT_FAIL, "PTRACE_INTERRUPT on thread %d", tid);
+	return 0;
 }
 
 /* One event from any of our tracees; returns 1 when something happened, 0 when nothing did. */
@@ -181,6 +188,13 @@ int threads_freeze(pid_t pid, struct proc_state *p)
 				return -1;
 			if (r)
 				continue;
+			/* a thread that execve'd takes the main thread's PID and its own TID vanishes without
+			 * an event (the main thread's entry now waits for it); one that exited is gone too */
+			for (size_t i = p->nthreads; i-- > 1;) {
+				struct thread_state *t = &p->threads[i];
+				if (!t->tr.stopped && t->tr.tid != pid && thread_state_letter(pid, t->tr.tid) == '?')
+					drop_thread(p, t);
+			}
 			if (now_ns(CLOCK_MONOTONIC) > deadline) {
 				for (size_t i = 0; i < p->nthreads; i++)
 					if (!p->threads[i].tr.stopped)
