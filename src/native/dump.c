@@ -390,7 +390,10 @@ static int dump_run(struct dump_opts *o)
 	}
 	for (size_t i = 0; i < p.nunsup; i++)
 		warn("not captured: %s (%s)", p.unsup[i].reason, p.unsup[i].detail);
-	if (cancelled() || write_image(fd, o, &p, time_ns, &size) < 0 || cancelled())
+	if (cancelled() || write_image(fd, o, &p, time_ns, &size) < 0)
+		goto out;
+	fault_point("written");
+	if (cancelled())
 		goto out;
 	/* Every byte of the process is in the file: one left running goes on now rather than
 	 * waiting for the disk. One to be killed waits until its image is durable. */
@@ -409,6 +412,7 @@ static int dump_run(struct dump_opts *o)
 	if (cancelled())
 		goto out;
 	progress_step("publish", "renaming the image to %s", o->image);
+	fault_point("publish");
 	if (rename(o->tmp, o->image) < 0) {
 		fail_errno(EXIT_IO, "cannot rename the image to %s", o->image);
 		goto out;

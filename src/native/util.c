@@ -77,9 +77,10 @@ int cancelled(void)
 	return 1;
 }
 
-static long fault_at = -2; /* -2: not read yet, -1: off, 0: count only */
+static long fault_at = -2; /* -2: not read yet, -1: off, 0: count only (or stop at a name) */
 static long fault_n;
 static int fault_stop;
+static const char *fault_name;
 
 void fault_point(const char *where)
 {
@@ -88,13 +89,20 @@ void fault_point(const char *where)
 		fault_at = -1;
 		if (e && !strcmp(e, "count"))
 			fault_at = 0;
-		else if (e && (!strncmp(e, "kill:", 5) || !strncmp(e, "stop:", 5)))
-			fault_at = atol(e + 5), fault_stop = e[0] == 's';
+		else if (e && (!strncmp(e, "kill:", 5) || !strncmp(e, "stop:", 5))) {
+			fault_stop = e[0] == 's';
+			if (e[5] == '@')
+				fault_at = 0, fault_name = e + 6; /* the first point of that name */
+			else
+				fault_at = atol(e + 5);
+		}
 	}
 	if (fault_at < 0)
 		return;
-	if (++fault_n != fault_at)
+	++fault_n;
+	if (fault_name ? strcmp(where, fault_name) != 0 : fault_n != fault_at)
 		return;
+	fault_name = NULL, fault_at = -1; /* once */
 	if (!fault_stop)
 		kill(getpid(), SIGKILL);
 	printf("{\"event\":\"fault-point\",\"n\":%ld,\"at\":\"%s\",\"pid\":%d}\n", fault_n, where, (int)getpid());
@@ -104,7 +112,7 @@ void fault_point(const char *where)
 
 void fault_report(void)
 {
-	if (fault_at >= 0)
+	if (fault_at == 0 && !fault_name)
 		fprintf(stderr, "ckpt: fault points: %ld\n", fault_n);
 }
 

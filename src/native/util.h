@@ -50,9 +50,11 @@ int cancelled(void); /* records the failure when g_cancel is set */
 
 /* Test hook for the fault suite (test/native/faults.test.ts): with CKPT_TEST_FAULT=kill:N or
  * stop:N in the environment, the Nth fault point (each step that changes a thread's state while
- * injecting) SIGKILLs ckpt or stops it with SIGSTOP after printing {"event":"fault-point",...}.
- * Either only does what a signal from outside could do at that instant. count: prints how many
- * points a run passed ("ckpt: fault points: N" on stderr, at exit). Unset: nothing. */
+ * injecting, and the named points "written" and "publish" around the point of no return; kill:@NAME
+ * and stop:@NAME pick one by name) SIGKILLs ckpt, or stops it with SIGSTOP after printing
+ * {"event":"fault-point",...}. Either only does what a signal from outside could do at that
+ * instant. count: prints how many points a run passed ("ckpt: fault points: N" on stderr, at
+ * exit). Unset: nothing. */
 void fault_point(const char *where);
 void fault_report(void);
 
