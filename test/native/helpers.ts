@@ -23,6 +23,9 @@ export const EXIT = { ok: 0, fail: 1, usage: 2, noProcess: 3, permission: 4, uns
 const TARGETS: Record<string, string[]> = {
   counter: [],
   threads: ['-pthread'],
+  selfcheck: ['-pthread'],
+  execer: ['-pthread'],
+  tracer: [],
   blocker: [],
   fds: [],
   reaper: [],
@@ -135,6 +138,40 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Deterministic pseudo-random numbers in [0, 1) (print the seed, to replay a failure). */
+export function prng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 4294967296;
+  };
+}
+
+/** The seed of a test's random choices: CKPT_TEST_SEED replays one. */
+export function testSeed(): number {
+  return Number(process.env.CKPT_TEST_SEED ?? Date.now() % 100000);
+}
+
+/** The JSON lines of `--progress=json` output (a last, partial line is left out). */
+export function jsonLines(stdout: string): Array<Record<string, unknown>> {
+  const all = stdout.split('\n');
+  all.pop();
+  return all.filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** The children of a process (/proc/PID/task/PID/children), e.g. the worker of `ckpt dump`. */
+export function childrenOf(pid: number): number[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 /** Polls `fn` every 10 ms until it returns something truthy, for at most `timeoutMs`. */
 export async function waitFor<T>(what: string, fn: () => T | undefined | null | false, timeoutMs = 15000): Promise<T> {
   const t0 = Date.now();
@@ -241,6 +278,7 @@ export function assertCounting(values: number[], what: string): void {
  */
 export class Lab {
   private readonly children = new Set<ChildProcess>();
+  private readonly groups = new Set<ChildProcess>();
   private readonly pids = new Set<number>();
   private readonly dirs: string[] = [];
   private readonly mounts: string[] = [];
@@ -263,12 +301,26 @@ export class Lab {
     this.pids.add(pid);
   }
 
-  /** Starts a command as `id`; stdio other than pipes for our reading is closed. */
-  start(id: Identity, cmd: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; cleanFds?: boolean } = {}): Started {
+  /**
+   * Starts a command as `id`; stdio other than pipes for our reading is closed. `detached`: in a
+   * session and process group of its own (its pid is the group's id), as `timeout` or a closed
+   * terminal would kill it.
+   */
+  start(
+    id: Identity,
+    cmd: string[],
+    opts: { env?: NodeJS.ProcessEnv; cwd?: string; cleanFds?: boolean; detached?: boolean } = {},
+  ): Started {
     const argv = id.argv(opts.cleanFds ? [target('reaper'), '--exec', ...cmd] : cmd);
     const t0 = Date.now();
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
+    const child = spawn(argv[0], argv.slice(1), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+      detached: opts.detached,
+    });
     this.children.add(child);
+    if (opts.detached) this.groups.add(child);
     let out = '', err = '';
     child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
     child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
@@ -347,7 +399,15 @@ export class Lab {
       }
       waits.push(new Promise((r) => c.once('close', r)));
       c.kill('SIGKILL');
+      if (this.groups.has(c)) {
+        try {
+          process.kill(-c.pid!, 'SIGKILL'); // what it started in its group (a dump's worker)
+        } catch {
+          // the group is gone
+        }
+      }
     }
+    this.groups.clear();
     // reapers exit once the processes they reap are gone; bounded, so a stuck one cannot hang the suite
     await Promise.race([Promise.all(waits), sleep(10000)]);
     for (const m of this.mounts.reverse()) spawnSync('umount', ['-l', m]);

@@ -7,25 +7,14 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  alive, assertCounting, assertNoImage, assertOneErrorLine, buildTargets, CKPT, EXIT, Identity, identities, Lab, lines,
-  procStatus, sleep, Started, target, tracerPid, unprivileged, waitFor,
+  alive, assertCounting, assertNoImage, assertOneErrorLine, buildTargets, CKPT, EXIT, Identity, identities, jsonLines, Lab,
+  lines, prng, procStatus, sleep, Started, target, testSeed, tracerPid, unprivileged, waitFor,
 } from './helpers';
+import { assertIntact, startSelfCheck } from './selfcheck';
+import { CheckpointImage, verifyImage } from '../../src/image';
 
 const counts = (file: string) => lines(file).filter((l) => l.startsWith('c ')).map((l) => Number(l.slice(2)));
 const reports = (file: string) => lines(file).filter((l) => l.startsWith('r '));
-
-/** Deterministic pseudo-random numbers in [0, 1) (the seed is printed, to replay a failure). */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 4294967296;
-  };
-}
 
 /** The target runs on its own: not traced, not stopped, and still counting. */
 async function assertUnharmed(pid: number, out: string): Promise<void> {
@@ -51,10 +40,6 @@ async function dumpUntilPages(lab: Lab, id: Identity, pid: number, image: string
   return s;
 }
 
-function jsonLines(stdout: string): Array<Record<string, unknown>> {
-  return stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
 describe('native: never harm the target', function () {
   this.timeout(120000);
   before(buildTargets);
@@ -72,7 +57,7 @@ describe('native: never harm the target', function () {
       const probe = await lab.dump(id, t.pid, path.join(dir, 'probe.ckpt'), ['--progress=json']);
       assert.strictEqual(probe.code, 0, probe.stderr);
       fs.unlinkSync(path.join(dir, 'probe.ckpt'));
-      const seed = Number(process.env.CKPT_TEST_SEED ?? Date.now() % 100000);
+      const seed = testSeed();
       const rand = prng(seed);
       const runs = 24;
       let completed = 0;
@@ -180,6 +165,116 @@ describe('native: never harm the target', function () {
     assert.strictEqual(r.code, EXIT.noProcess, r.stderr);
     assertOneErrorLine(r.stderr, /exited during the checkpoint/);
     assertNoImage(image);
+  });
+
+  it('a target that dies during the injection phase: exit 3, no image, no temp file', async () => {
+    const id = unprivileged();
+    const dir = lab.dir(id);
+    const sc = await startSelfCheck(lab, id, dir, 8);
+    const image = path.join(dir, 'dies.ckpt');
+    const s = lab.start(id, [CKPT, 'dump', String(sc.pid), '-o', image, '--progress=json'], {
+      env: { ...process.env, CKPT_TEST_FAULT: 'stop:12' },
+      detached: true, // a failed test's cleanup kills the stopped worker too
+    });
+    const ev = await waitFor('the dump to stop while injecting', () => jsonLines(s.out()).find((e) => e.event === 'fault-point'), 30000);
+    process.kill(sc.pid, 'SIGKILL');
+    process.kill(Number(ev.pid), 'SIGCONT');
+    const r = await s.exited;
+    assert.strictEqual(r.code, EXIT.noProcess, r.stderr);
+    assertOneErrorLine(r.stderr, /the process exited/);
+    assertNoImage(image);
+  });
+
+  it('a target that execs again and again: every dump is sound or fails clearly, and the target goes on', async () => {
+    const id = unprivileged();
+    const dir = lab.dir(id);
+    const out = path.join(dir, 'execs.txt');
+    const t = lab.startTarget(id, [target('execer'), out]);
+    const generation = () => Number(lines(out).pop()?.split(' ')[1] ?? -1);
+    await waitFor('a few generations', () => generation() > 5);
+    const codes = new Map<number, number>();
+    let sound = '';
+    for (let i = 0; i < 40; i++) {
+      const image = path.join(dir, `e${i}.ckpt`);
+      const r = await lab.dump(id, t.pid, image);
+      codes.set(r.code ?? -1, (codes.get(r.code ?? -1) ?? 0) + 1);
+      if (r.code === EXIT.ok) {
+        const img = await CheckpointImage.open(image);
+        const v = await verifyImage(img).finally(() => img.source.close());
+        assert.ok(v.ok, `dump ${i}: a sound image`);
+        if (sound) fs.unlinkSync(sound);
+        sound = image;
+      } else {
+        assert.ok([EXIT.noProcess, EXIT.fail].includes(r.code!), `dump ${i}: ${r.code} ${r.stderr}`);
+        assertOneErrorLine(r.stderr, /./);
+        assertNoImage(image);
+      }
+      await waitFor(`dump ${i}: ckpt to let go`, () => tracerPid(t.pid) === 0);
+      const g = generation();
+      await waitFor(`dump ${i}: the target to go on exec'ing`, () => generation() > g + 1);
+    }
+    console.log(`      (exit codes of 40 dumps of a process that execs every 1-4 ms: ${[...codes].map(([c, n]) => `${c}: ${n}`).join(', ')})`);
+    assert.ok(sound, 'some dump succeeded');
+    // a sound image restores into a process that goes on where it was
+    process.kill(t.pid, 'SIGKILL');
+    const r = await lab.restore(id, sound);
+    assert.strictEqual(r.code, EXIT.ok, r.stderr);
+    const g = generation();
+    await waitFor('the restored process to exec on', () => generation() > g + 3);
+  });
+
+  it('a target already traced by another tracer: exit 4 naming it, the target runs on', async () => {
+    const id = unprivileged();
+    const dir = lab.dir(id);
+    const { t, out } = await startCounter(lab, id, dir);
+    const tracer = lab.start(id, [target('tracer'), String(t.pid)]);
+    await waitFor('the other tracer', () => tracerPid(t.pid) === tracer.pid);
+    const image = path.join(dir, 'traced.ckpt');
+    const r = await lab.dump(id, t.pid, image);
+    assert.strictEqual(r.code, EXIT.permission, r.stderr);
+    assertOneErrorLine(r.stderr, new RegExp(`it is already traced by process ${tracer.pid}$`));
+    assertNoImage(image);
+    assert.strictEqual(tracerPid(t.pid), tracer.pid, 'the other tracer keeps it');
+    const n = counts(out).length;
+    await waitFor('the target to go on counting', () => counts(out).length > n + 3);
+    tracer.child.kill('SIGKILL');
+    await tracer.exited;
+    await assertUnharmed(t.pid, out);
+    const again = await lab.dump(id, t.pid, image);
+    assert.strictEqual(again.code, EXIT.ok, again.stderr);
+  });
+
+  it('two dumps of one process at once: one succeeds, the other exits 4 naming the first', async () => {
+    const id = unprivileged();
+    const dir = lab.dir(id);
+    const sc = await startSelfCheck(lab, id, dir, 16);
+    // the first holds the process (stopped in its injection phase) while the second tries
+    const a = lab.start(id, [CKPT, 'dump', String(sc.pid), '-o', path.join(dir, 'a.ckpt'), '--progress=json'], {
+      env: { ...process.env, CKPT_TEST_FAULT: 'stop:8' },
+      detached: true, // a failed test's cleanup kills the stopped worker too
+    });
+    const ev = await waitFor('the first dump to stop', () => jsonLines(a.out()).find((e) => e.event === 'fault-point'), 30000);
+    const b = await lab.dump(id, sc.pid, path.join(dir, 'b.ckpt'));
+    assert.strictEqual(b.code, EXIT.permission, b.stderr);
+    assertOneErrorLine(b.stderr, new RegExp(`it is already traced by process ${Number(ev.pid)}$`));
+    assert.deepStrictEqual(fs.readdirSync(dir).filter((n) => n.startsWith('b.ckpt') || n.startsWith('.b.ckpt')), [], 'nothing of the second dump');
+    process.kill(Number(ev.pid), 'SIGCONT');
+    const ar = await a.exited;
+    assert.strictEqual(ar.code, EXIT.ok, ar.stderr);
+    await assertIntact(sc.pid, sc.reader, sc.pagesPerThread, 'after the two dumps');
+    // and started at the same instant: never both fail, never harm
+    for (let i = 0; i < 6; i++) {
+      const images = [path.join(dir, `x${i}.ckpt`), path.join(dir, `y${i}.ckpt`)];
+      const rs = await Promise.all(images.map((img) => lab.dump(id, sc.pid, img)));
+      const failed = rs.filter((r) => r.code !== EXIT.ok);
+      assert.ok(failed.length < 2, `round ${i}: one of them succeeds: ${rs.map((r) => r.stderr).join(' / ')}`);
+      for (const r of failed) {
+        assert.strictEqual(r.code, EXIT.permission, r.stderr);
+        assertOneErrorLine(r.stderr, /it is already traced by process \d+$/);
+      }
+      rs.forEach((r, k) => assert.strictEqual(fs.existsSync(images[k]), r.code === EXIT.ok));
+      await assertIntact(sc.pid, sc.reader, sc.pagesPerThread, `round ${i}`);
+    }
   });
 
   it('a restore that fails leaves no process and no pid file', async () => {
