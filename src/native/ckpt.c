@@ -10,6 +10,8 @@ static const char help[] =
 	"  ckpt dump PID -o IMAGE [--leave-running | --kill] [--progress=json] [--allow-unsupported]\n"
 	"      Checkpoint process PID into IMAGE (written atomically, mode 0600). The process keeps\n"
 	"      running (--leave-running, the default) or is killed once the image is complete (--kill).\n"
+	"      SIGINT/SIGTERM cancel it (exit 8, the process as it was, no IMAGE) until the image is\n"
+	"      complete and durable; a cancel after that is too late and the dump completes.\n"
 	"  ckpt restore IMAGE [--pid-file FILE] [--stdio=inherit|null|PATH] [--progress=json] [--as-recorded]\n"
 	"      Recreate the process of IMAGE and print its new PID. Terminal or outside-pipe stdio is\n"
 	"      attached to ckpt's own (inherit, the default), /dev/null, or appended to PATH.\n"

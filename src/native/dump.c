@@ -4,8 +4,10 @@
  * worker is the tracer and does all the work; it treats its parent's death (PR_SET_PDEATHSIG)
  * like a cancel. Every cancel or failure rolls back the same way: the registers, signal mask
  * and memory of every thread as they were, no scratch mapping left, detached, temp file gone.
- * Injections only happen in one short phase right after the freeze; after it the threads
- * already hold their own registers again while their memory is read. */
+ * Injections only happen in one short phase right after the freeze, with every thread armed
+ * first (inject.h) so that even a SIGKILL of the worker or its whole group cannot harm it; after
+ * that phase the threads already hold their own registers again while their memory is read. Past
+ * the point of no return (the image complete and durable) a cancel is too late. */
 #include "ckpt.h"
 #include "sigframe.h"
 

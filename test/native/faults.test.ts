@@ -395,20 +395,24 @@ describe('native: fault suite (issue 9)', function () {
     await waitFor('the original to die', () => !alive(sc.pid));
     const restore = (): Started => lab.start(id, [target('reaper'), CKPT, 'restore', image, '--stdio=null', '--progress=json']);
     const exitOf = (s: Started) => /reaper: exit (\d+)/.exec(s.err())?.[1];
-    // how long a restore takes here
-    const probe = restore();
-    const t0 = Date.now();
-    await waitFor('the probe restore', () => exitOf(probe), 60000);
-    const span = Date.now() - t0;
-    const probePid = Number(jsonLines(probe.out()).find((e) => e.event === 'restored')?.pid);
-    assert.ok(probePid > 0, probe.err());
-    kill(probePid);
-    await probe.exited;
+    // how long a restore takes here (the median of three)
+    const spans: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const probe = restore();
+      const t0 = Date.now();
+      await waitFor('the probe restore', () => exitOf(probe), 60000);
+      spans.push(Date.now() - t0);
+      const probePid = Number(jsonLines(probe.out()).find((e) => e.event === 'restored')?.pid);
+      assert.ok(probePid > 0, probe.err());
+      kill(probePid);
+      await probe.exited;
+    }
+    const span = spans.sort((a, b) => a - b)[1];
     const seed = testSeed();
     const rand = prng(seed);
     const counts = { none: 0, complete: 0, announcedThenKilled: 0, afterEnd: 0 };
     for (let i = 0; i < RESTORE_KILLS; i++) {
-      const at = Math.floor(((i + rand()) / RESTORE_KILLS) * span);
+      const at = Math.floor(((i + rand()) / RESTORE_KILLS) * span * 1.25); // past the end too: the PID comes last
       const what = `restore kill #${i} at ${at} of ${span} ms (seed ${seed})`;
       const from = fs.statSync(sc.out).size;
       const s = restore();
@@ -425,18 +429,18 @@ describe('native: fault suite (issue 9)', function () {
       const pid = Number(events.find((e) => e.event === 'restored')?.pid ?? 0);
       const done = events.some((e) => e.event === 'done');
       if (!killed) counts.afterEnd++;
+      // announced and let go: complete and working. Announced, and ckpt died before it let the
+      // process go (no "done" yet): the kernel kills it with ckpt (PTRACE_O_EXITKILL).
+      const killedWithCkpt =
+        pid > 0 && !done && (await waitFor(`${what}: process ${pid} to die with ckpt`, () => !alive(pid), 1000).then(() => true, () => false));
       if (!pid) {
         counts.none++;
-      } else if (alive(pid)) {
-        // announced: then it must be complete and working
+      } else if (killedWithCkpt) {
+        counts.announcedThenKilled++;
+      } else {
         counts.complete++;
         await assertIntact(pid, new TickReader(sc.out, from), sc.pagesPerThread, what);
         kill(pid);
-      } else {
-        // the restored event was printed, and ckpt died before it let the process go: the kernel
-        // killed it with ckpt (PTRACE_O_EXITKILL), nothing was left half-alive
-        assert.ok(!done, `${what}: restore said done, yet process ${pid} is gone`);
-        counts.announcedThenKilled++;
       }
       // the reaper ends once no process of this restore is left
       const left = await Promise.race([s.exited.then(() => false), sleep(10000).then(() => true)]);

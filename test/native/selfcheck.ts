@@ -107,8 +107,7 @@ export async function assertIntact(pid: number, reader: TickReader, pagesPerThre
   await waitFor(`${what}: ckpt to let go of process ${pid}`, () => tracerPid(pid) === 0 || !alive(pid), timeoutMs);
   const state = procStatus(pid)?.get('State') ?? 'gone';
   assert.match(state, /^[RSD]/, `${what}: process ${pid} runs (state ${state})`);
-  const base = reader.poll();
-  assert.ok(base, `${what}: ticks`);
+  const base = await waitFor(`${what}: a tick of process ${pid}`, () => reader.poll(), timeoutMs);
   await waitFor(
     `${what}: process ${pid} to verify all of its memory again`,
     () => {
