@@ -386,6 +386,27 @@ describe('native: fault suite (issue 9)', function () {
     assert.ok(tracerPid(sc.pid) === 0);
   });
 
+  it('a thread with no room for a frame below its stack pointer: a warning, and the dump works the old way', async () => {
+    const dir = lab.dir(id);
+    const out = path.join(dir, 'nostack.txt');
+    const t = lab.startTarget(id, [target('nostack'), out]);
+    const ticks = () => fs.readFileSync(out, 'utf8').split('\n').length;
+    await waitFor('it to tick', () => fs.existsSync(out) && ticks() > 5);
+    const maps = fs.readFileSync(`/proc/${t.pid}/maps`, 'utf8');
+    const image = path.join(dir, 'n.ckpt');
+    const r = await lab.dump(id, t.pid, image, ['--progress=json']);
+    assert.strictEqual(r.code, EXIT.ok, r.stderr);
+    const warnings = jsonLines(r.stdout).filter((e) => e.event === 'warning').map((e) => String(e.message));
+    assert.deepStrictEqual(warnings, [
+      `thread ${t.pid} has no room below its stack pointer for a signal frame: a ckpt killed in the next milliseconds would leave it with injected registers`,
+    ]);
+    assert.ok(await verified(image));
+    await waitFor('ckpt to let go', () => tracerPid(t.pid) === 0);
+    const n = ticks();
+    await waitFor('it to go on ticking', () => ticks() > n + 5);
+    assert.strictEqual(fs.readFileSync(`/proc/${t.pid}/maps`, 'utf8'), maps, 'its scratch page is gone again');
+  });
+
   it(`SIGKILL of ckpt restore at ${RESTORE_KILLS} moments: no process is left half-alive`, async () => {
     const dir = lab.dir(id);
     const sc = await startSelfCheck(lab, id, dir);

@@ -26,6 +26,7 @@ const TARGETS: Record<string, string[]> = {
   selfcheck: ['-pthread'],
   execer: ['-pthread'],
   tracer: [],
+  nostack: ['-pthread'],
   blocker: [],
   fds: [],
   reaper: [],
