@@ -386,6 +386,36 @@ describe('native: fault suite (issue 9)', function () {
     assert.ok(tracerPid(sc.pid) === 0);
   });
 
+  it('the gadget a killed dump left in the vdso: the next image still has the kernel\'s vdso hash, and the next dump removes it', async () => {
+    const dir = lab.dir(id);
+    const sc = await startSelfCheck(lab, id, dir, 8);
+    const pristine = vdso(sc.pid);
+    const image = path.join(dir, 'g.ckpt');
+    const k = lab.start(id, [CKPT, 'dump', String(sc.pid), '-o', image], {
+      env: { ...process.env, CKPT_TEST_FAULT: 'kill:3' }, // the gadget written, a thread armed
+      detached: true,
+    });
+    const kr = await k.exited;
+    assert.match(kr.stderr, /the worker was killed by signal 9/);
+    await assertIntact(sc.pid, sc.reader, sc.pagesPerThread, 'after the kill');
+    const left = vdso(sc.pid);
+    assert.ok(!left.equals(pristine), 'the gadget is left in the vdso');
+    assert.deepStrictEqual([...left.subarray(left.length - 16, left.length - 5)], [0x0f, 0x05, 0xb8, 0x0f, 0, 0, 0, 0x0f, 0x05, 0x0f, 0x0b]);
+    const d = await lab.dump(id, sc.pid, image);
+    assert.strictEqual(d.code, EXIT.ok, d.stderr);
+    assert.ok(vdso(sc.pid).equals(pristine), 'the next dump zeroed it again');
+    fs.unlinkSync(image);
+    // an image taken while the gadget is there restores (its vdso hash is the kernel's)
+    const k2 = lab.start(id, [CKPT, 'dump', String(sc.pid), '-o', image], { env: { ...process.env, CKPT_TEST_FAULT: 'kill:3' }, detached: true });
+    await k2.exited;
+    const d2 = await lab.dump(id, sc.pid, image, ['--kill']);
+    assert.strictEqual(d2.code, EXIT.ok, d2.stderr);
+    const from = fs.statSync(sc.out).size;
+    const r = await lab.restore(id, image);
+    assert.strictEqual(r.code, EXIT.ok, r.stderr);
+    await assertIntact(r.pid!, new TickReader(sc.out, from), sc.pagesPerThread, 'restored');
+  });
+
   it('a thread with no room for a frame below its stack pointer: a warning, and the dump works the old way', async () => {
     const dir = lab.dir(id);
     const out = path.join(dir, 'nostack.txt');
