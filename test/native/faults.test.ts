@@ -487,7 +487,7 @@ describe('native: fault suite (issue 9)', function () {
       // announced and let go: complete and working. Announced, and ckpt died before it let the
       // process go (no "done" yet): the kernel kills it with ckpt (PTRACE_O_EXITKILL).
       const killedWithCkpt =
-        pid > 0 && !done && (await waitFor(`${what}: process ${pid} to die with ckpt`, () => !alive(pid), 1000).then(() => true, () => false));
+        pid > 0 && !done && (await waitFor(`${what}: process ${pid} to die with ckpt`, () => !alive(pid), 5000).then(() => true, () => false));
       if (!pid) {
         counts.none++;
       } else if (killedWithCkpt) {
