@@ -37,7 +37,10 @@ struct tracee {
 	uint32_t covered_len;
 };
 
-/* The gadget: the injected syscall, then rt_sigreturn through the frame at rsp - 8. */
+/* The gadget: the injected syscall, then rt_sigreturn through the frame at rsp - 8. A fork
+ * injected this way (a copy-on-write snapshot) would need one more branch: its child inherits
+ * the armed registers and would rt_sigreturn into the program if ckpt died before taking it over,
+ * so such a gadget must make a child (rax == 0) exit_group instead. */
 #define INJECT_GADGET_LEN 11
 extern const uint8_t inject_gadget[INJECT_GADGET_LEN];
 /* The frame's siginfo, which rt_sigreturn does not read: the armed thread's own scratch. */
