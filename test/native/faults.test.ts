@@ -12,8 +12,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { CheckpointImage, verifyImage } from '../../src/image';
 import {
-  alive, buildTargets, childrenOf, CKPT, EXIT, jsonLines, Lab, prng, sleep, Started, target, testSeed, tracerPid, unprivileged,
-  waitFor,
+  alive, buildTargets, childrenOf, CKPT, EXIT, jsonLines, Lab, prng, sleep, Started, stoppedAtFaultPoint, target, testSeed,
+  tracerPid, unprivileged, waitFor,
 } from './helpers';
 import { assertIntact, SelfCheck, startSelfCheck, TickReader } from './selfcheck';
 
@@ -276,11 +276,7 @@ describe('native: fault suite (issue 9)', function () {
         if (/the worker was killed by signal 9/.test(r.stderr)) step = 'at';
         else assert.strictEqual(r.code, EXIT.ok, `${what}: ${r.stderr}`);
       } else {
-        const ev = await waitFor(`${what}: the worker to stop there`, () => {
-          const e = jsonLines(s.out()).find((x) => x.event === 'fault-point');
-          return e ?? (s.child.exitCode !== null ? { pid: 0 } : undefined);
-        }, 30000);
-        worker = Number(ev.pid);
+        worker = await stoppedAtFaultPoint(s, what);
         if (worker) {
           step = 'at';
           if (kind === 'group') {
@@ -317,10 +313,11 @@ describe('native: fault suite (issue 9)', function () {
         env: { ...process.env, CKPT_TEST_FAULT: `stop:@${point}` },
         detached: true, // a failed test's cleanup kills the stopped worker too
       });
-      const ev = await waitFor(`the dump to stop at ${point}`, () => jsonLines(s.out()).find((e) => e.event === 'fault-point'), 30000);
+      const worker = await stoppedAtFaultPoint(s, `the dump stopped at ${point}`);
+      assert.ok(worker, `it reached ${point}`);
       s.child.kill('SIGTERM'); // forwarded to the stopped worker
       await sleep(50);
-      process.kill(Number(ev.pid), 'SIGCONT');
+      process.kill(worker, 'SIGCONT');
       return { r: await s.exited };
     };
     // the image is written but not yet durable: a cancel still wins
@@ -347,7 +344,7 @@ describe('native: fault suite (issue 9)', function () {
     const dk = new DumpKills(sc, dir);
     // a dump that holds its temp file: stopped in its injection phase
     const held = dk.start({ CKPT_TEST_FAULT: 'stop:5' });
-    const ev = await waitFor('the first dump to stop', () => jsonLines(held.out()).find((e) => e.event === 'fault-point'), 30000);
+    const heldWorker = await stoppedAtFaultPoint(held, 'the first dump');
     const heldTemp = `.k.ckpt.tmp-${held.pid}`;
     assert.ok(fs.existsSync(path.join(dir, heldTemp)));
     // dead dumps' temp files, and files that only look like one
@@ -381,7 +378,7 @@ describe('native: fault suite (issue 9)', function () {
     for (const n of kept) assert.ok(fs.lstatSync(path.join(dir, n)), `${n} kept`);
     assert.ok(fs.existsSync(path.join(dir, heldTemp)), 'the running dump keeps its temp file');
     // the held dump goes on and completes
-    process.kill(Number(ev.pid), 'SIGCONT');
+    process.kill(heldWorker, 'SIGCONT');
     const hr = await held.exited;
     assert.strictEqual(hr.code, EXIT.ok, hr.stderr);
     assert.ok(await verified(dk.image()));

@@ -173,6 +173,22 @@ export function childrenOf(pid: number): number[] {
   }
 }
 
+/**
+ * A ckpt that CKPT_TEST_FAULT=stop:... stops: waits for its fault-point event and then for the
+ * stop itself (the event comes just before it, and a SIGCONT sent in between would be lost).
+ * Resolves with the stopped worker's pid, or 0 when the run ended without reaching the point.
+ */
+export async function stoppedAtFaultPoint(s: Started, what: string): Promise<number> {
+  const ev = await waitFor(
+    `${what}: ckpt to reach its fault point`,
+    () => jsonLines(s.out()).find((e) => e.event === 'fault-point') ?? (s.child.exitCode !== null ? { pid: 0 } : undefined),
+    30000,
+  );
+  const pid = Number(ev.pid);
+  if (pid) await waitFor(`${what}: ckpt ${pid} to stop`, () => /^[TZX]/.test(procStatus(pid)?.get('State') ?? 'X'), 10000);
+  return pid;
+}
+
 /** Polls `fn` every 10 ms until it returns something truthy, for at most `timeoutMs`. */
 export async function waitFor<T>(what: string, fn: () => T | undefined | null | false, timeoutMs = 15000): Promise<T> {
   const t0 = Date.now();

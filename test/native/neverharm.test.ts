@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {
   alive, assertCounting, assertNoImage, assertOneErrorLine, buildTargets, CKPT, EXIT, Identity, identities, jsonLines, Lab,
-  lines, prng, procStatus, sleep, Started, target, testSeed, tracerPid, unprivileged, waitFor,
+  lines, prng, procStatus, sleep, Started, stoppedAtFaultPoint, target, testSeed, tracerPid, unprivileged, waitFor,
 } from './helpers';
 import { assertIntact, startSelfCheck } from './selfcheck';
 import { CheckpointImage, verifyImage } from '../../src/image';
@@ -176,9 +176,9 @@ describe('native: never harm the target', function () {
       env: { ...process.env, CKPT_TEST_FAULT: 'stop:12' },
       detached: true, // a failed test's cleanup kills the stopped worker too
     });
-    const ev = await waitFor('the dump to stop while injecting', () => jsonLines(s.out()).find((e) => e.event === 'fault-point'), 30000);
+    const worker = await stoppedAtFaultPoint(s, 'the dump stopped while injecting');
     process.kill(sc.pid, 'SIGKILL');
-    process.kill(Number(ev.pid), 'SIGCONT');
+    process.kill(worker, 'SIGCONT');
     const r = await s.exited;
     assert.strictEqual(r.code, EXIT.noProcess, r.stderr);
     assertOneErrorLine(r.stderr, /the process exited/);
@@ -253,12 +253,12 @@ describe('native: never harm the target', function () {
       env: { ...process.env, CKPT_TEST_FAULT: 'stop:8' },
       detached: true, // a failed test's cleanup kills the stopped worker too
     });
-    const ev = await waitFor('the first dump to stop', () => jsonLines(a.out()).find((e) => e.event === 'fault-point'), 30000);
+    const worker = await stoppedAtFaultPoint(a, 'the first dump');
     const b = await lab.dump(id, sc.pid, path.join(dir, 'b.ckpt'));
     assert.strictEqual(b.code, EXIT.permission, b.stderr);
-    assertOneErrorLine(b.stderr, new RegExp(`it is already traced by process ${Number(ev.pid)}$`));
+    assertOneErrorLine(b.stderr, new RegExp(`it is already traced by process ${worker}$`));
     assert.deepStrictEqual(fs.readdirSync(dir).filter((n) => n.startsWith('b.ckpt') || n.startsWith('.b.ckpt')), [], 'nothing of the second dump');
-    process.kill(Number(ev.pid), 'SIGCONT');
+    process.kill(worker, 'SIGCONT');
     const ar = await a.exited;
     assert.strictEqual(ar.code, EXIT.ok, ar.stderr);
     await assertIntact(sc.pid, sc.reader, sc.pagesPerThread, 'after the two dumps');
