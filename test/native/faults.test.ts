@@ -256,7 +256,8 @@ describe('native: fault suite (issue 9)', function () {
     const cr = await c.exited;
     assert.strictEqual(cr.code, EXIT.ok, cr.stderr);
     fs.unlinkSync(dk.image());
-    const total = Number(/ckpt: fault points: (\d+)/.exec(cr.stderr)?.[1]);
+    // the last two points, "written" and "publish", come after the injection phase: a test of their own
+    const total = Number(/ckpt: fault points: (\d+)/.exec(cr.stderr)?.[1]) - 2;
     assert.ok(total > 50, `fault points of a dump: ${cr.stderr}`);
     // every step of arming and disarming the first and last threads, and a stride through the rest
     // (another one with each seed, so that runs together cover every point)
