@@ -404,6 +404,12 @@ static int dump_run(struct dump_opts *o)
 		if (threads_release(&p) < 0)
 			goto out;
 	}
+	/* Root's image of another user's process is that user's: it holds only their process, and
+	 * restore runs an image as its file's owner (as root, without --as-recorded). */
+	if (geteuid() == 0 && p.pf.uids[0] != 0 && fchown(fd, p.pf.uids[0], p.pf.gids[0]) < 0) {
+		fail_errno(EXIT_IO, "cannot give %s to uid %u", o->image, p.pf.uids[0]);
+		goto out;
+	}
 	if (fsync(fd) < 0) {
 		fail_errno(EXIT_IO, "cannot write %s", o->image);
 		goto out;

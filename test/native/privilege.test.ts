@@ -293,6 +293,25 @@ describe('native: privileges: an image never grants any', function () {
       assert.deepStrictEqual(lines(out).filter((l) => l.startsWith('e ')), [], 'no thread reported an error');
     });
 
+    it('root dumping a user\'s process: the image is the user\'s, and root restores it as the user', async function () {
+      needRoot.call(this);
+      const dir = lab.dir(user);
+      const out = path.join(dir, 'counter.txt');
+      const t = lab.startTarget(user, [target('counter'), out]);
+      await waitFor('the counter to count', () => counts(out) > 3);
+      const image = path.join(dir, 'counter-by-root.ckpt');
+      const d = await lab.dump(root, t.pid, image, ['--kill']);
+      assert.strictEqual(d.code, 0, d.stderr);
+      await t.exited;
+      const st = fs.statSync(image);
+      assert.deepStrictEqual([st.uid, st.gid, st.mode & 0o777], [user.uid, user.gid, 0o600], 'owned by the process\'s user, mode 0600');
+      const r = await lab.restore(root, image);
+      assert.strictEqual(r.code, 0, r.stderr);
+      assert.strictEqual(credentials(r.pid!)[0].uid, `${user.uid} ${user.uid} ${user.uid} ${user.uid}`, 'restored as the user');
+      const n = counts(out);
+      await waitFor('the counter to count on', () => counts(out) > n + 3);
+    });
+
     it('the user restoring its own image: its ids, no capability; root restoring its own: root\'s capabilities', async () => {
       const { image, out } = await userCounter();
       const r = await lab.restore(user, image);
