@@ -387,7 +387,11 @@ static void fd_unsupported(struct proc_state *p, struct fd_state *fd, uint16_t w
 	if (fd->unsupported)
 		return;
 	fd->unsupported = 1;
-	add_unsupported(p, what, (int32_t)fd->f.fd, 0, fd_file(p, fd)->path, "fd %u: %s", fd->f.fd, why);
+	const char *path = fd_file(p, fd)->path;
+	if (!strncmp(path, "anon_inode:", 11) && !strcmp(why, "cannot be checkpointed"))
+		add_unsupported(p, what, (int32_t)fd->f.fd, 0, path, "fd %u (%s) cannot be checkpointed", fd->f.fd, path + 11);
+	else
+		add_unsupported(p, what, (int32_t)fd->f.fd, 0, path, "fd %u: %s", fd->f.fd, why);
 }
 
 int files_capture(struct tree *t, struct proc_state *p)
@@ -1017,6 +1021,19 @@ static int make_socketpair(const struct tree *t, const struct file_state *a)
 	return rc;
 }
 
+/* "fd N: " for messages about a description: the lowest fd of its owner that refers to it. */
+static const char *fd_prefix(const struct tree *t, const struct file_state *f)
+{
+	static char buf[32];
+	const struct proc_state *p = t->procs[f->owner];
+	int best = -1, file = (int)(f - t->files);
+	for (size_t i = 0; i < p->nfds; i++)
+		if (p->fds[i].file == file && (best < 0 || (int)p->fds[i].f.fd < best))
+			best = (int)p->fds[i].f.fd;
+	snprintf(buf, sizeof(buf), best >= 0 ? "fd %d: " : "", best);
+	return buf;
+}
+
 /* One description of the kinds that are opened or made on their own. */
 static int make_file(const struct tree *t, const struct file_state *f, const struct stdio_plan *sp, int stdio_fd)
 {
@@ -1036,19 +1053,19 @@ static int make_file(const struct tree *t, const struct file_state *f, const str
 	case CKPT_FD_KIND_BLK:
 		fd = fd_high(open(f->path, (int)oflags | O_CLOEXEC));
 		if (fd < 0)
-			return fail_errno(denied_or(EXIT_FAIL), "cannot open %s", f->path);
+			return fail_errno(denied_or(EXIT_FAIL), "%scannot open %s", fd_prefix(t, f), f->path);
 		if (f->f.kind == CKPT_FD_KIND_REGULAR) {
 			struct stat st;
 			if (fstat(fd, &st) == 0 && (st.st_ino != f->f.ino || st.st_dev != f->f.dev))
-				child_warn("%s is another file than at the checkpoint", f->path);
+				child_warn("%s%s is another file than at the checkpoint", fd_prefix(t, f), f->path);
 		}
 		if (f->f.pos && f->f.kind != CKPT_FD_KIND_CHR && lseek(fd, (off_t)f->f.pos, SEEK_SET) < 0)
-			return fail_errno(EXIT_FAIL, "cannot seek %s to %llu", f->path, (unsigned long long)f->f.pos);
+			return fail_errno(EXIT_FAIL, "%scannot seek %s to %llu", fd_prefix(t, f), f->path, (unsigned long long)f->f.pos);
 		return to_slot(fd, f, 0);
 	case CKPT_FD_KIND_FIFO: {
 		fd = fd_high(open_fifo(f));
 		if (fd < 0)
-			return fail_errno(denied_or(EXIT_FAIL), "cannot open the FIFO %s", f->path);
+			return fail_errno(denied_or(EXIT_FAIL), "%scannot open the FIFO %s", fd_prefix(t, f), f->path);
 		int rc = 0;
 		if (pipe_data_len(f)) { /* the bytes go in through a write end of our own */
 			int w = (f->f.flags & O_ACCMODE) != O_RDONLY ? fd : open(f->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
@@ -1074,8 +1091,7 @@ static int make_file(const struct tree *t, const struct file_state *f, const str
 			return fail_errno(EXIT_FAIL, "epoll_create1");
 		return to_slot(fd, f, 0); /* its set is filled once every process has its fds (files_take) */
 	default:
-		(void)t;
-		return fail(EXIT_UNSUPPORTED, "%s: a file of kind %s cannot be restored", f->path,
+		return fail(EXIT_UNSUPPORTED, "%s%s: a file of kind %s cannot be restored", fd_prefix(t, f), f->path,
 			    ckpt_fd_kind_name(f->f.kind) ? ckpt_fd_kind_name(f->f.kind) : "unknown");
 	}
 }
