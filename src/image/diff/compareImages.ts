@@ -170,7 +170,7 @@ class Comparison {
     const fields = diffFieldNodes('process', fa, fb, '', [], new Set(['nthreads', 'cmdline', 'environ', 'rlimits']));
     if (!same) {
       fields.push(...cmdlineChange(nulList(pa.v.cmdline.value), nulList(pb.v.cmdline.value)));
-      fields.push(...environChanges(nulList(pa.v.environ.value), nulList(pb.v.environ.value)));
+      for (const c of environChanges(nulList(pa.v.environ.value), nulList(pb.v.environ.value))) fields.push(c);
     }
     // The fd table's own fields (its size) belong to the process; its fds are nodes below.
     const filesA = this.firstChild('a', pa.r, RecordType.FILES), filesB = this.firstChild('b', pb.r, RecordType.FILES);
