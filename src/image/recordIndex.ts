@@ -106,6 +106,14 @@ function flagValue(label: string): number {
   return Number(hit[0]);
 }
 
+/** The header flags each known record type carries, by its grammar; found once per type. */
+const typeFlags = new Map<string, number>();
+function flagsOfType(label: string): number {
+  let want = typeFlags.get(label);
+  if (want === undefined) typeFlags.set(label, (want = schema.grammar[label].flags.reduce((m, f) => m | flagValue(f), 0)));
+  return want;
+}
+
 type Header = Pick<Ckpt.RecordHeader, 'type' | 'flags' | 'len' | 'tag' | 'ptag' | 'payloadSum' | 'headerSum'>;
 
 /**
@@ -207,7 +215,7 @@ export async function indexRecords(src: ByteSource, opts: IndexOptions = {}): Pr
     const grammar = label ? schema.grammar[label] : undefined;
     const pageData = grammar ? grammar.flags.includes('page_hashed') : (h.flags & PAGE_HASHED) !== 0;
     if (grammar) {
-      const want = grammar.flags.reduce((m, f) => m | flagValue(f), 0);
+      const want = flagsOfType(label!);
       if (h.flags !== want) problems.push(problem('bad-flags', { ...site, field: 'flags', offset: offset + 4 }, `header flags 0x${h.flags.toString(16)}, a ${recordTypeName(h.type)} record has 0x${want.toString(16)}`));
     }
     if (!pageData && h.len > MAX_METADATA_PAYLOAD) {
