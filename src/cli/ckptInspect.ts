@@ -75,7 +75,8 @@ function errorLine(e: unknown, name: string, cmd: Command): string {
   if (e instanceof SourceError) return `ckpt-inspect: ${e.file}: ${e.message}`;
   if (e instanceof ImageError) return `ckpt-inspect: ${e.message}`;
   const err = e as NodeJS.ErrnoException;
-  if (err?.code?.startsWith('ERR_PARSE_ARGS')) return `ckpt-inspect ${name}: ${err.message}\nusage: ckpt-inspect ${cmd.usage}`;
+  // Node's own message can run to three lines; the first says what is wrong, the usage the rest.
+  if (err?.code?.startsWith('ERR_PARSE_ARGS')) return `ckpt-inspect ${name}: ${err.message.split('\n')[0]}\nusage: ckpt-inspect ${cmd.usage}`;
   // An error from the system (ENOENT, EACCES, EIO), whose message names the call and the file.
   if (err?.syscall) return `ckpt-inspect: ${err.message}`;
   return internalError(e);

@@ -25,8 +25,7 @@ export class JsonWriter {
 
   /** Start an object or an array, as a value (after a key, or as an array item, or at the top). */
   begin(array: boolean): void {
-    this.beforeValue();
-    this.out.text(array ? '[' : '{');
+    this.out.text(this.beforeValue() + (array ? '[' : '{'));
     this.open.push({ array, empty: true });
   }
 
@@ -65,21 +64,29 @@ export class JsonWriter {
         this.begin(frame.array);
         frames.push(frame);
       } else {
-        this.beforeValue();
-        this.out.text(x === undefined ? 'null' : JSON.stringify(x));
+        this.out.text(this.beforeValue() + (x === undefined ? 'null' : JSON.stringify(x)));
       }
       // Find the next value to write, closing the containers that are done.
       let found = false;
       while (frames.length && !found) {
         const f = frames[frames.length - 1];
         if (f.array) {
-          const r = f.items.next();
-          if (r.done) {
-            frames.pop();
-            this.end();
-          } else {
+          for (;;) {
+            const r = f.items.next();
+            if (r.done) {
+              frames.pop();
+              this.end();
+              break;
+            }
+            // Strings and numbers, the items of long lists, are written here at once.
+            if (typeof r.value === 'string' || (typeof r.value === 'number' && Number.isFinite(r.value))) {
+              this.out.text(this.beforeValue() + JSON.stringify(r.value));
+              if (this.out.needsDrain) await this.out.drain();
+              continue;
+            }
             next = r.value;
             found = true;
+            break;
           }
         } else {
           while (f.at < f.entries.length) {
@@ -101,15 +108,17 @@ export class JsonWriter {
     }
   }
 
-  private beforeValue(): void {
+  /** What goes before a value: nothing after a key, else a comma (but for the first item) and a new line. */
+  private beforeValue(): string {
     if (this.afterKey) {
       this.afterKey = false;
-      return;
+      return '';
     }
     const top = this.open[this.open.length - 1];
-    if (!top) return;
-    this.out.text(`${top.empty ? '' : ','}${indent(this.open.length)}`);
+    if (!top) return '';
+    const sep = top.empty ? indent(this.open.length) : `,${indent(this.open.length)}`;
     top.empty = false;
+    return sep;
   }
 }
 
