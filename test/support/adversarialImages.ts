@@ -3,8 +3,8 @@
 // pack into a few MB; a reader that is linear in the file's size handles each in about a second.
 // The issue's reproducers are among them (forward chain, many pads, NUL environment).
 
-import { Ckpt, RecordType } from '../../src/image';
-import { ImageWriter } from './imageWriter';
+import { Ckpt, RecordType, Xxh64, xxh64Low32 } from '../../src/image';
+import { encodePayload, ImageWriter } from './imageWriter';
 
 export interface AdversarialImage {
   name: string;
@@ -59,13 +59,35 @@ export function deepProcesses(count: number): Uint8Array {
   return w.bytes();
 }
 
-/** Empty pad records at the top level, as many as fit. */
+/**
+ * Empty pad records at the top level, as many as fit: written straight into one array, since
+ * the issue's reproducer has two million of them.
+ */
 export function manyPads(records: number): Uint8Array {
   const w = ImageWriter.inMemory();
   head(w);
-  for (let k = 0; k < records; k++) w.raw(RecordType.PAD, new Uint8Array(0));
-  w.tail();
-  return w.bytes();
+  const headBytes = w.bytes();
+  const tailLen = encodePayload('tail', {}).length;
+  const out = new Uint8Array(headBytes.length + 32 * records + 32 + tailLen);
+  out.set(headBytes);
+  const dv = new DataView(out.buffer);
+  const emptySum = xxh64Low32(new Uint8Array(0));
+  const header = (at: number, type: number, len: number, tag: number, sum: number) => {
+    dv.setUint32(at, type, true);
+    dv.setUint32(at + 8, len, true);
+    dv.setUint32(at + 12, tag, true);
+    dv.setUint32(at + 20, sum, true);
+    dv.setUint32(at + 28, xxh64Low32(out.subarray(at, at + 28)), true);
+  };
+  const padsAt = headBytes.length;
+  for (let k = 0; k < records; k++) header(padsAt + 32 * k, RecordType.PAD, 0, k + 2, emptySum);
+  // The tail: the sum of every header before it, the head's and the pads' (which are only headers).
+  const sum = new Xxh64().update(headBytes.subarray(0, 32)).update(out.subarray(padsAt, padsAt + 32 * records)).digest();
+  const tail = encodePayload('tail', { recordCount: records + 1, headersSum: sum });
+  const tailAt = padsAt + 32 * records;
+  out.set(tail, tailAt + 32);
+  header(tailAt, RecordType.TAIL, tail.length, records + 2, xxh64Low32(tail));
+  return out;
 }
 
 /** A process whose environment and command line are `bytes` NULs each: millions of empty strings. */
