@@ -21,7 +21,7 @@ const RSS_BUDGET_MIB = 512;
 /** Output per byte of image: the JSON of a deep tree is the most, about 20 bytes per byte. */
 const OUTPUT_PER_BYTE = 40;
 
-function commandsFor(image: string): string[][] {
+function commandsFor(image: string, twin = image): string[][] {
   return [
     ['show', image],
     ['show', '-v', image],
@@ -29,7 +29,7 @@ function commandsFor(image: string): string[][] {
     ['verify', image],
     ['pages', image, '--addr', '0x10000', '--len', '65536'],
     ['search', image, 'a'],
-    ['diff', image, image, '--format=json'],
+    ['diff', image, twin, '--format=json'],
   ];
 }
 
@@ -68,9 +68,11 @@ describe('limits: time and memory linear in the image', function () {
     const images = adversarialImages(MB).map((a) => {
       const file = path.join(dir, `${a.name}.ckpt`);
       fs.writeFileSync(file, a.bytes);
-      return { ...a, file };
+      const twin = a.twin ? path.join(dir, `${a.name}-twin.ckpt`) : file;
+      if (a.twin) fs.writeFileSync(twin, a.twin);
+      return { ...a, file, twin };
     });
-    const jobs = images.flatMap((a) => commandsFor(a.file).map((args) => () => inspectProcess(args, { timeoutMs: TIME_BUDGET_MS })));
+    const jobs = images.flatMap((a) => commandsFor(a.file, a.twin).map((args) => () => inspectProcess(args, { timeoutMs: TIME_BUDGET_MS })));
     const results = await runAll(jobs);
     const sizeOf = (r: InspectProcess) => fs.statSync(r.args.find((a) => a.startsWith(dir))!).size;
     const problems = results.flatMap((r) => problemsOf(r, sizeOf(r)));

@@ -11,6 +11,8 @@ export interface AdversarialImage {
   /** What it attacks, for messages. */
   why: string;
   bytes: Uint8Array;
+  /** An image to compare it with, where comparing it with itself would skip the hard part. */
+  twin?: Uint8Array;
 }
 
 /** Bytes of a pad record with an empty payload: just its header. */
@@ -182,8 +184,8 @@ export function adversarialImages(mb = 3.9): AdversarialImage[] {
     { name: 'deep-chain', why: 'a tree as deep as the image has records', bytes: deepChain(pads) },
     { name: 'deep-processes', why: 'processes nested in processes', bytes: deepProcesses(Math.floor(bytes / 400)) },
     { name: 'many-pads', why: 'as many empty records as fit', bytes: manyPads(pads) },
-    { name: 'nul-environment', why: 'millions of empty strings in the environment', bytes: nulEnvironment(bytes) },
-    { name: 'repeated-variable', why: 'one environment variable set a million times', bytes: repeatedVariable(bytes) },
+    { name: 'nul-environment', why: 'millions of empty strings in the environment', bytes: nulEnvironment(bytes), twin: nulEnvironment(bytes, 0x41) },
+    { name: 'repeated-variable', why: 'one environment variable set a million times', bytes: repeatedVariable(bytes), twin: repeatedVariable(bytes, 'x') },
     { name: 'overlapping-vmas', why: 'VMAs that all overlap', bytes: manyVmas(Math.floor(bytes / 120), true) },
     { name: 'sparse-vmas', why: 'VMAs with gaps between them', bytes: manyVmas(Math.floor(bytes / 120), false) },
     { name: 'many-problems', why: 'a problem in every record', bytes: manyProblems(pads) },

@@ -5,7 +5,7 @@
 
 import { FieldNode, JsonValue, renderFields } from '../fields';
 import { enumLabel, schema, SchemaField, SchemaType } from '../format';
-import { nulStrings } from '../fields';
+import { MAX_SHOWN_STRINGS, nulStrings } from '../fields';
 import { quote } from '../text';
 import type { FieldChange } from './types';
 
@@ -131,10 +131,10 @@ export function nulList(bytes: Uint8Array): string[] {
   return [...nulStrings(bytes)];
 }
 
-/** The command line as one change when it differs. */
+/** The command line as one change when it differs; its text shows the first MAX_SHOWN_STRINGS arguments. */
 export function cmdlineChange(a: string[], b: string[]): FieldChange[] {
   if (sameJson(a, b)) return [];
-  const text = (l: string[]) => l.map(quote).join(' ');
+  const text = (l: string[]) => l.slice(0, MAX_SHOWN_STRINGS).map(quote).join(' ') + (l.length > MAX_SHOWN_STRINGS ? ` ... (${l.length - MAX_SHOWN_STRINGS} more)` : '');
   return [{ path: 'cmdline', a, b, aText: text(a), bText: text(b) }];
 }
 
