@@ -61,8 +61,3 @@ export function* hexdumpRows(addr: bigint, bytes: Uint8Array): Generator<string>
     yield `${addrText(addr + BigInt(i))}  ${hexes.slice(0, 8).join(' ')}  ${hexes.slice(8).join(' ')}  |${ascii}|`;
   }
 }
-
-/** hexdumpRows() as one string. */
-export function hexdump(addr: bigint, bytes: Uint8Array): string {
-  return [...hexdumpRows(addr, bytes)].join('\n');
-}
