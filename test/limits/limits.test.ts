@@ -99,7 +99,7 @@ describe('limits: time and memory linear in the image', function () {
     const problems: string[] = [];
     for (const [args, budget] of cases) {
       const r = await inspectProcess(args, { timeoutMs: budget.ms });
-      console.log(`      ${args[0]} ${path.basename(args[1])}: ${Math.round(r.ms)} ms, ${Math.round(r.rssMiB)} MiB, ${r.outBytes} bytes out`);
+      console.log(`      ${args.slice(0, -1).join(' ')} ${path.basename(args[args.length - 1])}: ${Math.round(r.ms)} ms, ${Math.round(r.rssMiB)} MiB, ${r.outBytes} bytes out`);
       problems.push(...problemsOf(r, fs.statSync(args[args.length - 1]).size, budget));
     }
     assert.deepEqual(problems, []);
