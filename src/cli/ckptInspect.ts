@@ -1,9 +1,11 @@
 // ckpt-inspect: read .ckpt images from a terminal, in the manner of `crit` and `checkpointctl`.
 // One module per subcommand under commands/. Exit codes: 0 success, 1 the answer is "no"
-// (verify found problems, diff found differences), 2 an error (usage, unreadable image).
+// (verify found problems, diff found differences), 2 an error (usage, unreadable image). Every
+// error is one line on standard error, naming the file; never a stack trace (unless
+// CKPT_INSPECT_DEBUG is set, for an internal error).
 
 import { parseArgs } from 'util';
-import { ImageError } from '../image';
+import { ImageError, SourceError } from '../image';
 import { CliError, EXIT_ERROR, Output } from './output';
 import { showCommand } from './commands/show';
 import { jsonCommand } from './commands/json';
@@ -36,6 +38,14 @@ function usage(): string {
 }
 
 export async function main(argv: string[], out: Output = new Output()): Promise<number> {
+  try {
+    return await run(argv, out);
+  } finally {
+    out.flush();
+  }
+}
+
+async function run(argv: string[], out: Output): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '-h' || name === '--help' || name === 'help') {
     out.line(usage());
@@ -54,24 +64,35 @@ export async function main(argv: string[], out: Output = new Output()): Promise<
     }
     return await cmd.run(parsed as { positionals: string[]; values: Record<string, string | boolean | undefined> }, out);
   } catch (e) {
-    if (e instanceof ImageError || e instanceof CliError) {
-      out.error(`ckpt-inspect: ${e.message}`);
-    } else if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      out.error(`ckpt-inspect ${name}: ${(e as Error).message}\nusage: ckpt-inspect ${cmd.usage}`);
-    } else if ((e as NodeJS.ErrnoException).syscall) {
-      out.error(`ckpt-inspect: ${(e as Error).message}`);
-    } else {
-      throw e;
-    }
+    out.error(errorLine(e, name, cmd));
     return EXIT_ERROR;
   }
 }
 
+/** The one line an error is told in. */
+function errorLine(e: unknown, name: string, cmd: Command): string {
+  if (e instanceof CliError) return `ckpt-inspect: ${e.message}`;
+  if (e instanceof SourceError) return `ckpt-inspect: ${e.file}: ${e.message}`;
+  if (e instanceof ImageError) return `ckpt-inspect: ${e.message}`;
+  const err = e as NodeJS.ErrnoException;
+  // Node's own message can run to three lines; the first says what is wrong, the usage the rest.
+  if (err?.code?.startsWith('ERR_PARSE_ARGS')) return `ckpt-inspect ${name}: ${err.message.split('\n')[0]}\nusage: ckpt-inspect ${cmd.usage}`;
+  // An error from the system (ENOENT, EACCES, EIO), whose message names the call and the file.
+  if (err?.syscall) return `ckpt-inspect: ${err.message}`;
+  return internalError(e);
+}
+
+/** A bug here, not a problem with the input: one line, and the stack only when asked for. */
+function internalError(e: unknown): string {
+  const detail = process.env.CKPT_INSPECT_DEBUG ? (e as Error)?.stack ?? String(e) : `${(e as Error)?.message ?? e} (CKPT_INSPECT_DEBUG=1 shows where)`;
+  return `ckpt-inspect: internal error: ${detail}`;
+}
+
 if (require.main === module) {
   main(process.argv.slice(2)).then(
-    (code) => process.exitCode = code,
+    (code) => (process.exitCode = code),
     (e) => {
-      console.error(`ckpt-inspect: internal error: ${(e as Error).stack ?? e}`);
+      process.stderr.write(`${internalError(e)}\n`);
       process.exitCode = EXIT_ERROR;
     },
   );

@@ -23,6 +23,20 @@ export interface ByteSource {
   close(): Promise<void>;
 }
 
+/**
+ * The file cannot be read as an image file: it is not a regular file, or it shrank while it was
+ * being read. The message says what; `file` says which.
+ */
+export class SourceError extends Error {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SourceError';
+  }
+}
+
 function checkRange(src: ByteSource, offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > src.size) {
     throw new RangeError(`read of ${length} bytes at offset ${offset} is outside ${src.name} (${src.size} bytes)`);
@@ -37,10 +51,12 @@ export class FileByteSource implements ByteSource {
   ) {}
 
   static async open(path: string): Promise<FileByteSource> {
-    const handle = await fsp.open(path, 'r');
+    // O_NONBLOCK so that opening a FIFO returns (to be refused) instead of waiting for a writer.
+    const handle = await fsp.open(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     try {
       const st = await handle.stat();
-      if (!st.isFile()) throw new Error(`${path} is not a regular file`);
+      if (st.isDirectory()) throw new SourceError(path, 'it is a directory, not an image file');
+      if (!st.isFile()) throw new SourceError(path, 'it is not a regular file (a FIFO, a device or a socket), so it cannot be an image file');
       return new FileByteSource(handle, st.size, path);
     } catch (e) {
       await handle.close();
@@ -53,7 +69,7 @@ export class FileByteSource implements ByteSource {
     let done = 0;
     while (done < target.length) {
       const n = fs.readSync(this.handle.fd, target, done, target.length - done, offset + done);
-      if (n === 0) throw new RangeError(`${this.name} shrank while being read (at offset ${offset + done})`);
+      if (n === 0) throw new SourceError(this.name, `the file shrank while being read (at offset ${offset + done}, it had ${this.size} bytes)`);
       done += n;
     }
   }
@@ -64,7 +80,7 @@ export class FileByteSource implements ByteSource {
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.handle.read(buf, done, length - done, offset + done);
-      if (bytesRead === 0) throw new RangeError(`${this.name} shrank while being read (at offset ${offset + done})`);
+      if (bytesRead === 0) throw new SourceError(this.name, `the file shrank while being read (at offset ${offset + done}, it had ${this.size} bytes)`);
       done += bytesRead;
     }
     return buf;

@@ -29,13 +29,20 @@ const LABEL_TYPES: Record<PayloadLabel, number> = {
 /** Payload reads up to this size are synchronous where the source allows it. */
 const SYNC_PAYLOAD_READ = 1024 * 1024;
 
-/** Decoded payloads kept in memory, counted by payload length. */
-const CACHE_BYTES = 32 * 1024 * 1024;
+/**
+ * Decoded payloads kept in memory, counted by what they cost: a decoded object takes about 16
+ * times its payload's bytes (each field has an object recording its offsets), and at least 1 KiB
+ * however small the payload, so that millions of empty records cannot fill memory.
+ */
+const CACHE_BUDGET = 64 * 1024 * 1024;
+const decodedCost = (r: RecordEntry) => 1024 + 16 * r.len;
 
 export class CheckpointImage {
   private readonly cache = new Map<RecordEntry, Payload>();
   private cachedBytes = 0;
   private readonly memoryMaps = new Map<RecordEntry, Promise<MemoryMap>>();
+  /** Records by type, in file order, made on first use. */
+  private byType?: Map<number, RecordEntry[]>;
   /** Problems found while building memory maps (layout of runs and page records). */
   readonly layoutProblems: ImageProblem[] = [];
 
@@ -89,8 +96,17 @@ export class CheckpointImage {
     return this.index.byTag.get(tag);
   }
 
-  ofType(type: number): RecordEntry[] {
-    return this.index.records.filter((r) => r.type === type);
+  /** The records of one type, in file order. */
+  ofType(type: number): readonly RecordEntry[] {
+    if (!this.byType) {
+      this.byType = new Map();
+      for (const r of this.index.records) {
+        let list = this.byType.get(r.type);
+        if (!list) this.byType.set(r.type, (list = []));
+        list.push(r);
+      }
+    }
+    return this.byType.get(type) ?? [];
   }
 
   childrenOfType(r: RecordEntry, type: number): RecordEntry[] {
@@ -110,8 +126,11 @@ export class CheckpointImage {
     return this.source.read(r.payloadOffset + offset, length);
   }
 
-  /** The decoded payload, or undefined for `pages` and unknown types. Throws ImageError. */
-  async decode(r: RecordEntry): Promise<Payload | undefined> {
+  /**
+   * The decoded payload, or undefined for `pages` and unknown types. Throws ImageError. A pass
+   * over every record (verification) says `keep: false`, so as not to churn the cache.
+   */
+  async decode(r: RecordEntry, opts: { keep?: boolean } = {}): Promise<Payload | undefined> {
     const hit = this.cache.get(r);
     if (hit) {
       this.cache.delete(r);
@@ -120,7 +139,7 @@ export class CheckpointImage {
     }
     if (r.type === RecordType.PAGES) return undefined;
     const value = decodePayload(r, await this.readPayload(r));
-    if (value) this.remember(r, value);
+    if (value && opts.keep !== false) this.remember(r, value);
     return value;
   }
 
@@ -132,16 +151,19 @@ export class CheckpointImage {
 
   private remember(r: RecordEntry, value: Payload): void {
     this.cache.set(r, value);
-    this.cachedBytes += r.len;
+    this.cachedBytes += decodedCost(r);
+    if (this.cachedBytes <= CACHE_BUDGET) return;
+    // The least recently used go, down to three quarters of the budget at once: a Map's
+    // iteration passes over the holes its deletions leave, so one entry at a time is quadratic.
     for (const [k] of this.cache) {
-      if (this.cachedBytes <= CACHE_BYTES) break;
+      if (this.cachedBytes <= (CACHE_BUDGET / 4) * 3) break;
       this.cache.delete(k);
-      this.cachedBytes -= k.len;
+      this.cachedBytes -= decodedCost(k);
     }
   }
 
   /** The process records, in file order. */
-  processes(): RecordEntry[] {
+  processes(): readonly RecordEntry[] {
     return this.ofType(RecordType.PROCESS);
   }
 
@@ -204,20 +226,20 @@ export class CheckpointImage {
         }
       }
     }
-    vmas.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
-    segments.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
-    for (let i = 1; i < segments.length; i++) {
-      if (segments[i].start < segments[i - 1].end) {
-        this.layoutProblems.push(problem('inconsistent', site(segments[i].pagemap), `pages at 0x${segments[i].start.toString(16)} overlap pages listed before`));
-        segments.splice(i--, 1);
+    // The map keeps what does not overlap what comes before it, so that lookups by address are
+    // binary searches and comparisons of two maps are linear; the rest is reported.
+    const byStart = (a: { start: bigint }, b: { start: bigint }) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0);
+    const kept = <T extends { start: bigint; end: bigint }>(list: T[], report: (x: T) => void): T[] => {
+      const out: T[] = [];
+      for (const x of list.sort(byStart)) {
+        if (out.length && x.start < out[out.length - 1].end) report(x);
+        else out.push(x);
       }
-    }
-    for (let i = 1; i < vmas.length; i++) {
-      if (vmas[i].start < vmas[i - 1].end) {
-        this.layoutProblems.push(problem('inconsistent', site(vmas[i].entry), `VMA at 0x${vmas[i].start.toString(16)} overlaps the VMA before it`));
-      }
-    }
-    return new MemoryMap(this.source, ps, vmas, segments);
+      return out;
+    };
+    const mapped = kept(vmas, (v) => this.layoutProblems.push(problem('inconsistent', site(v.entry), `VMA at 0x${v.start.toString(16)} overlaps the VMA before it`)));
+    const dumped = kept(segments, (s) => this.layoutProblems.push(problem('inconsistent', site(s.pagemap), `pages at 0x${s.start.toString(16)} overlap pages listed before`)));
+    return new MemoryMap(this.source, ps, mapped, dumped);
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,7 @@ import { hex } from './fields';
 import { enumLabel, recordTypeName, RecordType } from './format';
 import { protString } from './memoryMap';
 import { RecordEntry } from './recordIndex';
+import { quote } from './text';
 
 export interface RecordDescription {
   /** e.g. "VMA" */
@@ -28,8 +29,6 @@ export function formatBytes(n: number): string {
   }
   return i === 0 ? `${n} bytes` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
-
-const quote = (s: string) => JSON.stringify(s);
 
 export async function describeRecord(img: CheckpointImage, r: RecordEntry): Promise<RecordDescription> {
   const title = recordTypeName(r.type);

@@ -4,6 +4,7 @@
 // rendered from BigInt and appear in JSON as strings, never as lossy Numbers.
 
 import { enumLabel, flagLabels, schema, SchemaField, ParsedObject } from './format';
+import { decodeUtf8, quote } from './text';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
 
@@ -14,6 +15,11 @@ export interface FieldNode {
   display: string;
   /** The value for JSON output. */
   json: JsonValue;
+  /**
+   * For a list that can be long (NUL-separated strings, page hashes): its JSON items one at a
+   * time, for writers that stream. `json` holds the same list, made when it is first read.
+   */
+  jsonItems?: () => Iterable<JsonValue>;
   doc?: string;
   /** Position of the field in the payload, in bytes from its start, and its size. */
   offset: number;
@@ -22,13 +28,20 @@ export interface FieldNode {
 }
 
 const PREVIEW_BYTES = 32;
+/**
+ * A NUL-separated list (cmdline, environ) is shown to people by its first strings and a count
+ * of the rest: 64 MB of NULs are 64 million empty strings, which no one reads one by one.
+ * JSON gives every string.
+ */
+export const MAX_SHOWN_STRINGS = 256;
 
 export function hex(v: number | bigint): string {
   return `0x${v.toString(16)}`;
 }
 
 export function bytesToHex(b: Uint8Array, sep = ''): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(sep);
+  const h = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+  return sep ? h.replace(/(..)(?!$)/g, `$1${sep}`) : h;
 }
 
 /** Printable rendering of bytes: a quoted string with escapes for anything not printable ASCII. */
@@ -38,10 +51,21 @@ export function escapeBytes(b: Uint8Array): string {
   return `"${s}"`;
 }
 
-function nulSeparated(b: Uint8Array): string[] {
-  const parts = Buffer.from(b).toString('utf8').split('\0');
-  if (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
-  return parts;
+/** The strings of a NUL-separated list, one at a time; a NUL at the end ends the last one. */
+export function* nulStrings(b: Uint8Array): Generator<string> {
+  for (let start = 0; start < b.length; ) {
+    let end = b.indexOf(0, start);
+    if (end < 0) end = b.length;
+    yield end === start ? '' : decodeUtf8(b.subarray(start, end));
+    start = end + 1;
+  }
+}
+
+/** The number of strings nulStrings() gives. */
+function nulCount(b: Uint8Array): number {
+  let n = 0;
+  for (let i = b.indexOf(0); i >= 0; i = b.indexOf(0, i + 1)) n++;
+  return b.length > 0 && b[b.length - 1] !== 0 ? n + 1 : n;
 }
 
 function intDisplay(f: SchemaField, v: number | bigint): { display: string; json: JsonValue } {
@@ -59,16 +83,28 @@ function intDisplay(f: SchemaField, v: number | bigint): { display: string; json
   return { display: v.toString(), json };
 }
 
-function bytesField(f: SchemaField, b: Uint8Array): { display: string; json: JsonValue } {
+/** Little-endian u64s as 16 hex digits each. */
+function* hash64s(b: Uint8Array): Generator<string> {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  for (let i = 0; i + 8 <= b.length; i += 8) yield dv.getUint32(i + 4, true).toString(16).padStart(8, '0') + dv.getUint32(i, true).toString(16).padStart(8, '0');
+}
+
+/** A rendering: its display and either its JSON value or, for a long list, its items. */
+type Rendered = { display: string; json: JsonValue; jsonItems?: undefined } | { display: string; json?: undefined; jsonItems: () => Iterable<JsonValue> };
+
+function bytesField(f: SchemaField, b: Uint8Array): Rendered {
   if (f.display === 'nul-separated') {
-    const parts = nulSeparated(b);
-    return { display: parts.map((p) => JSON.stringify(p)).join(' '), json: parts };
+    const count = nulCount(b);
+    const shown: string[] = [];
+    for (const s of nulStrings(b)) {
+      if (shown.length === MAX_SHOWN_STRINGS) break;
+      shown.push(quote(s));
+    }
+    const more = count > shown.length ? ` ... (${count - shown.length} more)` : '';
+    return { display: shown.join(' ') + more, jsonItems: () => nulStrings(b) };
   }
   if (f.display === 'hash64-array') {
-    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    const hashes: string[] = [];
-    for (let i = 0; i + 8 <= b.length; i += 8) hashes.push(dv.getBigUint64(i, true).toString(16).padStart(16, '0'));
-    return { display: `${hashes.length} page hashes`, json: hashes };
+    return { display: `${Math.floor(b.length / 8)} page hashes`, jsonItems: () => hash64s(b) };
   }
   const preview = bytesToHex(b.subarray(0, PREVIEW_BYTES), ' ');
   return { display: `${b.length} bytes${b.length ? `: ${preview}${b.length > PREVIEW_BYTES ? ' ...' : ''}` : ''}`, json: bytesToHex(b) };
@@ -82,27 +118,28 @@ function span(obj: ParsedObject, prop: string, base: number): { offset: number; 
 
 function renderValue(f: SchemaField, value: unknown, name: string, where: { offset: number; size: number }, base: number, parent: ParsedObject, siblings: SchemaField[]): FieldNode {
   const node = (display: string, json: JsonValue, children?: FieldNode[]): FieldNode => ({ name, display, json, doc: f.doc || undefined, ...where, ...(children ? { children } : {}) });
+  const rendered = (r: Rendered): FieldNode => {
+    if (!r.jsonItems) return node(r.display, r.json);
+    // A long list's JSON is made when read, and not kept: streaming writers use jsonItems.
+    const n = { name, display: r.display, doc: f.doc || undefined, ...where, jsonItems: r.jsonItems } as Omit<FieldNode, 'json'>;
+    return Object.defineProperty(n, 'json', { get: () => [...r.jsonItems()], enumerable: true }) as FieldNode;
+  };
   switch (f.kind) {
     case 'u1': case 'u2': case 'u4': case 's1': case 's2': case 's4': case 'u8': case 's8': {
       const r = intDisplay(f, value as number | bigint);
       return node(r.display, r.json);
     }
     case 'str':
-      return node(JSON.stringify(value as string), value as string);
+      return node(quote(value as string), value as string);
     case 'contents':
       return node(escapeBytes(value as Uint8Array), bytesToHex(value as Uint8Array));
-    case 'bytes': {
-      const r = bytesField(f, value as Uint8Array);
-      return node(r.display, r.json);
-    }
+    case 'bytes':
+      return rendered(bytesField(f, value as Uint8Array));
     case 'type': {
       const obj = value as ParsedObject;
       // Length-prefixed strings and byte strings show as their value, with this field's hints.
-      if (f.type === 'lstr') return node(JSON.stringify(obj.value as string), obj.value as string);
-      if (f.type === 'lbytes') {
-        const r = bytesField(f, obj.value as Uint8Array);
-        return node(r.display, r.json);
-      }
+      if (f.type === 'lstr') return node(quote(obj.value as string), obj.value as string);
+      if (f.type === 'lbytes') return rendered(bytesField(f, obj.value as Uint8Array));
       const children = renderFields(f.type!, obj, base);
       return node('', Object.fromEntries(children.map((c) => [c.name, c.json])), children);
     }

@@ -130,10 +130,16 @@ export function flagLabels(enumName: string, value: number): string[] {
 }
 
 /** The generated class that decodes payloads of a record type, if the reader knows one. */
-export function payloadClass(type: number): (new (io: unknown, parent?: unknown, root?: unknown) => { _read(): void }) | undefined {
+type PayloadClass = new (io: unknown, parent?: unknown, root?: unknown) => { _read(): void };
+const payloadClasses = new Map<number, PayloadClass | undefined>();
+
+export function payloadClass(type: number): PayloadClass | undefined {
+  if (payloadClasses.has(type)) return payloadClasses.get(type);
   const label = recordTypeLabel(type);
   const typeName = label && schema.payloadTypes[label];
-  if (!typeName) return undefined;
-  const className = typeName.split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
-  return (Ckpt as unknown as Record<string, new (io: unknown) => { _read(): void }>)[className];
+  const className = typeName ? typeName.split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('') : undefined;
+  const cls = className ? (Ckpt as unknown as Record<string, PayloadClass>)[className] : undefined;
+  // Remembered for the types of the format only: a hostile image can name four billion others.
+  if (label) payloadClasses.set(type, cls);
+  return cls;
 }

@@ -1,14 +1,15 @@
 // The image library: everything that reads .ckpt images, shared by the extension, the CLI and
 // the tests. It imports nothing from vscode.
 
-export { BufferByteSource, FileByteSource, scanRange, SCAN_CHUNK } from './byteSource';
+export { BufferByteSource, FileByteSource, scanRange, SCAN_CHUNK, SourceError } from './byteSource';
 export type { ByteSource, ScanOptions } from './byteSource';
 export { CheckpointImage } from './checkpointImage';
 export { describeRecord, formatBytes } from './describe';
 export type { RecordDescription } from './describe';
 export { ImageError, siteText } from './errors';
 export type { ImageProblem, ProblemCode } from './errors';
-export { renderFields, payloadJson, hex, bytesToHex, escapeBytes } from './fields';
+export { renderFields, payloadJson, hex, bytesToHex, escapeBytes, nulStrings, MAX_SHOWN_STRINGS } from './fields';
+export { decodeUtf8, printable, printableLines, quote } from './text';
 export type { FieldNode, JsonValue } from './fields';
 export { Ckpt, RecordType, recordTypeName, recordTypeLabel, enumLabel, flagLabels, schema, HEADER_SIZE } from './format';
 export { MemoryMap, protString } from './memoryMap';

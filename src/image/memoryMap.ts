@@ -54,8 +54,9 @@ export class MemoryMap {
     readonly segments: PageSegment[],
   ) {}
 
+  private dumped?: number;
   get dumpedBytes(): number {
-    return this.segments.reduce((n, s) => n + Number(s.end - s.start), 0);
+    return (this.dumped ??= this.segments.reduce((n, s) => n + Number(s.end - s.start), 0));
   }
 
   vmaAt(addr: bigint): VmaInfo | undefined {
@@ -103,7 +104,7 @@ export class MemoryMap {
       if (next && next.start < stop) stop = next.start;
       if (vma) stop = minBig(stop, vma.end);
       else {
-        const nextVma = this.vmas.find((v) => v.start > cur);
+        const nextVma = this.vmas[firstStartingAfter(this.vmas, cur)];
         if (nextVma && nextVma.start < stop) stop = nextVma.start;
       }
       pieces.push({ addr: cur, length: Number(stop - cur), state: vma ? 'not-dumped' : 'unmapped', vma });
@@ -120,6 +121,17 @@ async function readBytes(src: ByteSource, offset: number, n: number): Promise<Ui
   const out = new Uint8Array(n);
   src.readIntoSync(offset, out);
   return out;
+}
+
+/** Index of the first of `list` (sorted by start) that starts after `addr`. */
+function firstStartingAfter(list: { start: bigint }[], addr: bigint): number {
+  let lo = 0, hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid].start <= addr) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function findRange<T extends { start: bigint; end: bigint }>(list: T[], addr: bigint): T | undefined {

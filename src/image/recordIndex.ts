@@ -5,7 +5,6 @@
 import { ByteSource } from './byteSource';
 import { ImageError, ImageProblem, problem } from './errors';
 import { align8, Ckpt, HEADER_SIZE, HEADER_SUMMED, MAX_METADATA_PAYLOAD, MAX_RECORDS, recordTypeLabel, recordTypeName, RecordType, schema } from './format';
-import { payloadStream } from './bigintStream';
 import { decodePayload } from './payload';
 import { Xxh64, xxh64Low32 } from './xxhash64';
 
@@ -43,24 +42,32 @@ const PAGE_HASHED = Ckpt.RecordFlags.PAGE_HASHED;
 const BLOCK = 64 * 1024;
 const HEAD_MAGIC = Buffer.from('CKPTIMG\n', 'latin1');
 
-/** Serves reads from the last block read, reading a new block when a range falls outside it. */
+/**
+ * Serves reads from the last block read, reading a new block when a range falls outside it.
+ * Synchronously where the source can (a promise only otherwise): an await per record made
+ * opening millions of small records several times slower.
+ */
 class BlockReader {
   private start = 0;
   private block: Uint8Array = new Uint8Array(0);
   constructor(private readonly src: ByteSource) {}
 
-  async bytes(offset: number, length: number): Promise<Uint8Array> {
+  bytes(offset: number, length: number): Uint8Array | Promise<Uint8Array> {
     if (offset >= this.start && offset + length <= this.start + this.block.length) {
       return this.block.subarray(offset - this.start, offset - this.start + length);
     }
     if (length > BLOCK) return this.read(offset, length);
-    this.start = offset;
-    this.block = await this.read(offset, Math.min(BLOCK, this.src.size - offset));
-    return this.block.subarray(0, length);
+    const block = this.read(offset, Math.min(BLOCK, this.src.size - offset));
+    const keep = (b: Uint8Array) => {
+      this.start = offset;
+      this.block = b;
+      return b.subarray(0, length);
+    };
+    return block instanceof Promise ? block.then(keep) : keep(block);
   }
 
   /** A fresh buffer each time: decoded head and tail keep views into it. */
-  private async read(offset: number, length: number): Promise<Uint8Array> {
+  private read(offset: number, length: number): Uint8Array | Promise<Uint8Array> {
     if (!this.src.readIntoSync) return this.src.read(offset, length);
     // Synchronous where the source can: an asynchronous read costs ~100 us in the thread pool.
     const out = new Uint8Array(length);
@@ -68,6 +75,9 @@ class BlockReader {
     return out;
   }
 }
+
+/** The event loop gets a turn after this many records, so that opening stays cancellable. */
+const YIELD_EVERY = 65536;
 
 /** Headers for the tail's sum, hashed in batches rather than 32 bytes at a time. */
 class HeaderSum {
@@ -96,10 +106,42 @@ function flagValue(label: string): number {
   return Number(hit[0]);
 }
 
-function readHeader(bytes: Uint8Array): Ckpt.RecordHeader {
-  const h = new Ckpt.RecordHeader(payloadStream(bytes));
-  h._read();
-  return h;
+/** The header flags each known record type carries, by its grammar; found once per type. */
+const typeFlags = new Map<string, number>();
+function flagsOfType(label: string): number {
+  let want = typeFlags.get(label);
+  if (want === undefined) typeFlags.set(label, (want = schema.grammar[label].flags.reduce((m, f) => m | flagValue(f), 0)));
+  return want;
+}
+
+type Header = Pick<Ckpt.RecordHeader, 'type' | 'flags' | 'len' | 'tag' | 'ptag' | 'payloadSum' | 'headerSum'>;
+
+/**
+ * Offsets of the header's fields, from the schema. Every header field is a u4, read straight
+ * from the bytes: a parser object per header made opening millions of records slow.
+ */
+const HEADER_AT: Record<keyof Header, number> = (() => {
+  const at: Record<string, number> = {};
+  let o = 0;
+  for (const f of schema.types.record_header.fields) {
+    if (f.kind !== 'u4') throw new Error(`record_header.${f.id} is a ${f.kind}; this reader reads headers of u4 fields only`);
+    at[f.prop] = o;
+    o += 4;
+  }
+  return at as Record<keyof Header, number>;
+})();
+
+function readHeader(b: Uint8Array): Header {
+  const u4 = (o: number) => (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+  return {
+    type: u4(HEADER_AT.type),
+    flags: u4(HEADER_AT.flags),
+    len: u4(HEADER_AT.len),
+    tag: u4(HEADER_AT.tag),
+    ptag: u4(HEADER_AT.ptag),
+    payloadSum: u4(HEADER_AT.payloadSum),
+    headerSum: u4(HEADER_AT.headerSum),
+  };
 }
 
 export async function indexRecords(src: ByteSource, opts: IndexOptions = {}): Promise<RecordIndex> {
@@ -127,6 +169,7 @@ export async function indexRecords(src: ByteSource, opts: IndexOptions = {}): Pr
   for (;;) {
     opts.signal?.throwIfAborted();
     const index = records.length;
+    if (index % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve));
     if (offset >= src.size) {
       problems.push(problem('truncated', { offset }, `no tail record: the image is truncated after record #${index - 1}`));
       break;
@@ -136,7 +179,8 @@ export async function indexRecords(src: ByteSource, opts: IndexOptions = {}): Pr
       problems.push(problem('truncated', { record: index, offset }, `the image ends ${src.size - offset} bytes into a record header: it is truncated`));
       break;
     }
-    const hb = await reader.bytes(offset, HEADER_SIZE);
+    let hb = reader.bytes(offset, HEADER_SIZE);
+    if (hb instanceof Promise) hb = await hb;
     const h = readHeader(hb);
     const site = { record: index, type: h.type, tag: h.tag, offset };
     if (xxh64Low32(hb.subarray(0, HEADER_SUMMED)) !== h.headerSum) {
@@ -171,13 +215,14 @@ export async function indexRecords(src: ByteSource, opts: IndexOptions = {}): Pr
     const grammar = label ? schema.grammar[label] : undefined;
     const pageData = grammar ? grammar.flags.includes('page_hashed') : (h.flags & PAGE_HASHED) !== 0;
     if (grammar) {
-      const want = grammar.flags.reduce((m, f) => m | flagValue(f), 0);
+      const want = flagsOfType(label!);
       if (h.flags !== want) problems.push(problem('bad-flags', { ...site, field: 'flags', offset: offset + 4 }, `header flags 0x${h.flags.toString(16)}, a ${recordTypeName(h.type)} record has 0x${want.toString(16)}`));
     }
     if (!pageData && h.len > MAX_METADATA_PAYLOAD) {
       problems.push(problem('bad-length', { ...site, field: 'len' }, `a ${recordTypeName(h.type)} payload of ${h.len} bytes is larger than any metadata record may be (${MAX_METADATA_PAYLOAD})`));
     } else if (!pageData && (checkPayloads || h.type === RecordType.HEAD || h.type === RecordType.TAIL)) {
-      const payload = await reader.bytes(payloadOffset, h.len);
+      let payload = reader.bytes(payloadOffset, h.len);
+      if (payload instanceof Promise) payload = await payload;
       if (xxh64Low32(payload) !== h.payloadSum) {
         problems.push(problem('bad-checksum', site, 'the payload is damaged (payload_sum mismatch)'));
       }

@@ -9,7 +9,8 @@
 
 import { CheckpointImage } from './checkpointImage';
 import { ImageError, ImageProblem, problem, ProblemSite } from './errors';
-import { Ckpt, recordTypeLabel, recordTypeName, RecordType, schema } from './format';
+import { Ckpt, GrammarEntry, recordTypeLabel, recordTypeName, RecordType, schema } from './format';
+import { payloadTypeName } from './payload';
 import { RecordEntry } from './recordIndex';
 
 export type RuleId = keyof typeof schema.rules & string;
@@ -48,14 +49,14 @@ export async function grammarProblems(img: CheckpointImage): Promise<ImageProble
   }
   for (const parent of img.records) {
     const parentLabel = recordTypeLabel(parent.type);
-    if (!parentLabel) continue;
+    const entries = parentLabel ? childRulesOf(parentLabel) : [];
+    if (!entries.length) continue;
     const counts = new Map<string, number>();
     for (const c of img.children(parent)) {
       const l = recordTypeLabel(c.type);
       if (l) counts.set(l, (counts.get(l) ?? 0) + 1);
     }
-    for (const [label, g] of Object.entries(schema.grammar)) {
-      if (!g.parents.includes(parentLabel) || (!g.min && !g.max && !g.count)) continue;
+    for (const [label, g] of entries) {
       const n = counts.get(label) ?? 0;
       if (n < g.min || (g.max && n > g.max)) {
         problems.push(problem('inconsistent', site(parent), `it has ${n} ${label.toUpperCase()} records, it must have ${n < g.min ? `at least ${g.min}` : `at most ${g.max}`}`));
@@ -75,8 +76,37 @@ export async function grammarProblems(img: CheckpointImage): Promise<ImageProble
   return problems;
 }
 
+/**
+ * The grammar's entries that bound the children of a parent of type `parentLabel`: those whose
+ * parents include it and that set a min, a max or a count. Found once per type, not per record.
+ */
+const childRules = new Map<string, [string, GrammarEntry][]>();
+function childRulesOf(parentLabel: string): [string, GrammarEntry][] {
+  let list = childRules.get(parentLabel);
+  if (!list) {
+    list = Object.entries(schema.grammar).filter(([, g]) => g.parents.includes(parentLabel) && (g.min || g.max || g.count));
+    childRules.set(parentLabel, list);
+  }
+  return list;
+}
+
+/** Whether a payload type holds an `lstr` anywhere (through its fields, arrays and switch cases). */
+const stringTypes = new Map<string, boolean>();
+function holdsStrings(typeName: string): boolean {
+  let known = stringTypes.get(typeName);
+  if (known === undefined) {
+    stringTypes.set(typeName, false); // a type that contains itself holds strings only through another field
+    const nested = (schema.types[typeName]?.fields ?? []).flatMap((f) => (f.kind === 'type' ? [f.type!] : f.kind === 'switch' ? Object.values(f.cases ?? {}) : []));
+    known = nested.some((t) => t === 'lstr' || holdsStrings(t));
+    stringTypes.set(typeName, known);
+  }
+  return known;
+}
+
 /** Rule string_nul over one decoded payload: no `lstr` anywhere in it holds a NUL. */
 export function stringNulProblems(r: RecordEntry, payload: object): ImageProblem[] {
+  const typeName = payloadTypeName(r.type);
+  if (typeName && !holdsStrings(typeName)) return [];
   const out: ImageProblem[] = [];
   const walk = (o: unknown, path: string) => {
     if (Array.isArray(o)) return o.forEach((x, i) => walk(x, `${path}[${i}]`));

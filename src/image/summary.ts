@@ -5,7 +5,7 @@
 import { CheckpointImage } from './checkpointImage';
 import { ImageError, ImageProblem } from './errors';
 import { flagLabels, RecordType, enumLabel } from './format';
-import { hex } from './fields';
+import { hex, MAX_SHOWN_STRINGS, nulStrings } from './fields';
 import { RecordEntry } from './recordIndex';
 
 export interface ThreadSummary {
@@ -24,7 +24,10 @@ export interface ProcessSummary {
   comm: string;
   exe: string;
   cwd: string;
+  /** The first MAX_SHOWN_STRINGS arguments; the process record's fields hold them all. */
   cmdline: string[];
+  /** Arguments left out of `cmdline`. */
+  cmdlineOmitted: number;
   uid: number;
   threads: ThreadSummary[];
   vmas: number;
@@ -85,8 +88,12 @@ async function summarizeProcess(img: CheckpointImage, r: RecordEntry): Promise<P
   } catch (e) {
     if (!(e instanceof ImageError)) throw e;
   }
-  const cmdline = Buffer.from(p.cmdline.value).toString('utf8').split('\0');
-  if (cmdline[cmdline.length - 1] === '') cmdline.pop();
+  const cmdline: string[] = [];
+  let cmdlineOmitted = 0;
+  for (const arg of nulStrings(p.cmdline.value)) {
+    if (cmdline.length < MAX_SHOWN_STRINGS) cmdline.push(arg);
+    else cmdlineOmitted++;
+  }
   return {
     tag: r.tag,
     pid: p.pid,
@@ -95,6 +102,7 @@ async function summarizeProcess(img: CheckpointImage, r: RecordEntry): Promise<P
     exe: p.exe.value,
     cwd: p.cwd.value,
     cmdline,
+    cmdlineOmitted,
     uid: p.uids[0],
     threads,
     vmas,

@@ -44,16 +44,17 @@ export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}
   for (const r of img.records) {
     opts.signal?.throwIfAborted();
     try {
-      const p = await img.decode(r);
-      if (p) problems.push(...stringNulProblems(r, p));
+      const p = await img.decode(r, { keep: false });
+      if (p) for (const q of stringNulProblems(r, p)) problems.push(q);
     } catch (e) {
       if (!(e instanceof ImageError)) throw e;
       problems.push(e.problem);
     }
   }
   // The grammar's counts and the rules across records.
-  problems.push(...(await grammarProblems(img)));
-  for (const proc of img.processes()) problems.push(...(await processRuleProblems(img, proc, opts.signal)));
+  // (Appended one by one: a spread of a long list into push() overflows the stack.)
+  for (const q of await grammarProblems(img)) problems.push(q);
+  for (const proc of img.processes()) for (const q of await processRuleProblems(img, proc, opts.signal)) problems.push(q);
 
   // Page hashes (rule page_hash). Damaged layouts are rules above; the map keeps what it can read.
   const maps = [];

@@ -3,7 +3,11 @@
 // JavaScript has no fast 64-bit integer arithmetic (BigInt allocates; 32-bit halves reach only
 // ~0.2 GB/s), so the hash runs as a small WebAssembly function, which has native i64 and hashes
 // at memory speed. The module is assembled below from readable instructions when this file is
-// first loaded: there is no binary in the repository and no extra build step.
+// first loaded: there is no binary in the repository and no extra build step. Where V8 cannot
+// give WebAssembly its memory (under a limit on address space), the same functions run in plain
+// JavaScript (xxhash64Js.ts), slower but the same.
+
+import { HashEngine, JsHashEngine } from './xxhash64Js';
 
 // ---- a tiny WebAssembly assembler, just what XXH64 needs ------------------------------------
 
@@ -15,7 +19,7 @@ const enum Op {
   i32GtU = 0x4b, i32GeU = 0x4f, i32LeU = 0x4d, i64GeU = 0x5a,
   i32Add = 0x6a, i32Mul = 0x6c, i32And = 0x71,
   i64Add = 0x7c, i64Mul = 0x7e, i64Xor = 0x85, i64ShrU = 0x88, i64Rotl = 0x89,
-  i64ExtendI32U = 0xad,
+  i32WrapI64 = 0xa7, i64ExtendI32U = 0xad,
 }
 const I32 = 0x7f, I64 = 0x7e, VOID = 0x40;
 
@@ -157,6 +161,12 @@ function hashBlocksBody(): number[] {
   ];
 }
 
+// finish32(p: i32, n: i32, total: i32) -> i32: the low 32 bits of finish(), for headers and
+// payloads, whose checksums are low halves: no BigInt crosses into JavaScript.
+function finish32Body(): number[] {
+  return [...get(0), ...get(1), ...get(2), Op.i64ExtendI32U, Op.call, FN_FINISH, Op.i32WrapI64, Op.end];
+}
+
 function section(id: number, body: number[]): number[] {
   return [id, ...uleb(body.length), ...body];
 }
@@ -169,16 +179,16 @@ const code = (locals: Array<[number, number]>, body: number[]) => {
 const funcType = (params: number[], results: number[]) => [0x60, ...vec(params.map((t) => [t])), ...vec(results.map((t) => [t]))];
 
 function assemble(): Uint8Array<ArrayBuffer> {
-  const types = vec([funcType([], []), funcType([I32, I32], []), funcType([I32, I32, I64], [I64]), funcType([I32, I32, I32, I32], [])]);
+  const types = vec([funcType([], []), funcType([I32, I32], []), funcType([I32, I32, I64], [I64]), funcType([I32, I32, I32, I32], []), funcType([I32, I32, I32], [I32])]);
   const exportFn = (s: string, index: number) => [...name(s), 0x00, index];
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, types),
-    ...section(3, vec([[0], [1], [2], [3]])),
+    ...section(3, vec([[0], [1], [2], [3], [4]])),
     ...section(5, vec([[0x00, ...uleb(1)]])),
     ...section(6, vec(V.map(() => [I64, 0x01, ...i64c(0n), Op.end]))),
     ...section(7, vec([
-      exportFn('reset', 0), exportFn('stripes', 1), exportFn('finish', 2), exportFn('hashBlocks', 3),
+      exportFn('reset', 0), exportFn('stripes', 1), exportFn('finish', 2), exportFn('hashBlocks', 3), exportFn('finish32', 4),
       [...name('mem'), 0x02, 0],
       ...V.map((g) => [...name(`v${g + 1}`), 0x03, g]),
     ])),
@@ -187,6 +197,7 @@ function assemble(): Uint8Array<ArrayBuffer> {
       code([[1, I32], [4, I64]], stripesBody()),
       code([[1, I64], [1, I32], [1, I64]], finishBody()),
       code([[3, I32]], hashBlocksBody()),
+      code([], finish32Body()),
     ])),
   ]);
 }
@@ -197,6 +208,7 @@ interface XxhExports {
   reset(): void;
   stripes(ptr: number, len: number): void;
   finish(ptr: number, len: number, total: bigint): bigint;
+  finish32(ptr: number, len: number, total: number): number;
   hashBlocks(src: number, count: number, size: number, dst: number): void;
   mem: WebAssembly.Memory;
   v1: WebAssembly.Global;
@@ -205,19 +217,71 @@ interface XxhExports {
   v4: WebAssembly.Global;
 }
 
-let wasm: XxhExports | undefined;
-function engine(): XxhExports {
-  if (!wasm) wasm = new WebAssembly.Instance(new WebAssembly.Module(assemble())).exports as unknown as XxhExports;
-  return wasm;
+const WASM_PAGE = 65536;
+
+class WasmHashEngine implements HashEngine {
+  private view = new Uint8Array(0);
+  constructor(private readonly e: XxhExports) {}
+
+  memory(bytes: number): Uint8Array {
+    const have = this.e.mem.buffer.byteLength;
+    if (have < bytes) this.e.mem.grow(Math.ceil((bytes - have) / WASM_PAGE));
+    // One view per growth: a new view per call cost more than hashing a record header.
+    if (this.view.buffer !== this.e.mem.buffer) this.view = new Uint8Array(this.e.mem.buffer);
+    return this.view;
+  }
+  reset(): void {
+    this.e.reset();
+  }
+  stripes(p: number, n: number): void {
+    this.e.stripes(p, n);
+  }
+  finish(p: number, n: number, total: bigint): bigint {
+    return BigInt.asUintN(64, this.e.finish(p, n, total));
+  }
+  finishLow32(p: number, n: number, total: number): number {
+    return this.e.finish32(p, n, total) >>> 0;
+  }
+  hashBlocks(src: number, count: number, size: number, dst: number): void {
+    this.e.hashBlocks(src, count, size, dst);
+  }
+  get lanes(): bigint[] {
+    return [this.e.v1.value, this.e.v2.value, this.e.v3.value, this.e.v4.value];
+  }
+  set lanes(l: bigint[]) {
+    [this.e.v1.value, this.e.v2.value, this.e.v3.value, this.e.v4.value] = l;
+  }
 }
 
-const WASM_PAGE = 65536;
-/** The engine's memory as bytes, grown to hold at least `bytes`. */
+let hashEngine: HashEngine | undefined;
+
+/** The WebAssembly engine, or the JavaScript one where WebAssembly memory cannot be had. */
+function engine(): HashEngine {
+  if (!hashEngine) {
+    try {
+      hashEngine = new WasmHashEngine(new WebAssembly.Instance(new WebAssembly.Module(assemble())).exports as unknown as XxhExports);
+    } catch (e) {
+      // "WebAssembly.Instance(): Out of memory" is a RangeError; anything else is a bug here.
+      if (!(e instanceof RangeError)) throw e;
+      hashEngine = new JsHashEngine();
+    }
+  }
+  return hashEngine;
+}
+
+/** Which engine hashes: 'wasm', or 'js' where WebAssembly memory could not be had. */
+export function hashEngineKind(): 'wasm' | 'js' {
+  return engine() instanceof JsHashEngine ? 'js' : 'wasm';
+}
+
+/** For tests: hash with the JavaScript engine (true), or go back to the usual choice (false). */
+export function useJsHashEngine(on: boolean): void {
+  hashEngine = on ? new JsHashEngine() : undefined;
+}
+
+/** The engine's memory as bytes, at least `bytes` of them. */
 function scratch(bytes: number): Uint8Array {
-  const e = engine();
-  const have = e.mem.buffer.byteLength;
-  if (have < bytes) e.mem.grow(Math.ceil((bytes - have) / WASM_PAGE));
-  return new Uint8Array(e.mem.buffer);
+  return engine().memory(bytes);
 }
 
 /** Bytes copied into the engine per call; bounds its memory whatever the input size. */
@@ -258,20 +322,20 @@ export class Xxh64 {
       this.pending.set(data.subarray(p), this.pendingLen);
       this.pendingLen += data.length - p;
     }
-    this.lanes = [e.v1.value, e.v2.value, e.v3.value, e.v4.value];
+    this.lanes = e.lanes;
     return this;
   }
 
   digest(): bigint {
     const e = this.load();
     scratch(32).set(this.pending.subarray(0, this.pendingLen), 0);
-    return BigInt.asUintN(64, e.finish(0, this.pendingLen, BigInt(this.total)));
+    return e.finish(0, this.pendingLen, BigInt(this.total));
   }
 
-  private load(): XxhExports {
+  private load(): HashEngine {
     const e = engine();
     if (!this.lanes) e.reset();
-    else [e.v1.value, e.v2.value, e.v3.value, e.v4.value] = this.lanes;
+    else e.lanes = this.lanes;
     return e;
   }
 }
@@ -286,12 +350,18 @@ export function xxh64(data: Uint8Array): bigint {
   e.reset();
   const whole = data.length & ~31;
   e.stripes(0, whole);
-  return BigInt.asUintN(64, e.finish(whole, data.length - whole, BigInt(data.length)));
+  return e.finish(whole, data.length - whole, BigInt(data.length));
 }
 
 /** The low 32 bits of XXH64, the form the record header's checksums take. */
 export function xxh64Low32(data: Uint8Array): number {
-  return Number(xxh64(data) & 0xffffffffn);
+  if (data.length > WINDOW) return Number(xxh64(data) & 0xffffffffn);
+  const e = engine();
+  scratch(data.length).set(data, 0);
+  e.reset();
+  const whole = data.length & ~31;
+  e.stripes(0, whole);
+  return e.finishLow32(whole, data.length - whole, data.length);
 }
 
 /**
@@ -308,7 +378,7 @@ export function xxh64Blocks(data: Uint8Array, blockSize: number): Uint8Array {
     const mem = scratch(bytes + n * 8);
     mem.set(data.subarray(i * blockSize, i * blockSize + bytes), 0);
     engine().hashBlocks(0, n, blockSize, bytes);
-    out.set(new Uint8Array(engine().mem.buffer, bytes, n * 8), i * 8);
+    out.set(scratch(0).subarray(bytes, bytes + n * 8), i * 8);
   }
   return out;
 }
@@ -325,5 +395,5 @@ export function hashPagesInPlace(bytes: number, pageSize: number, fill: (into: U
   const mem = scratch(bytes + count * 8);
   fill(mem.subarray(0, bytes));
   engine().hashBlocks(0, count, pageSize, bytes);
-  return new Uint8Array(engine().mem.buffer, bytes, count * 8).slice();
+  return scratch(0).slice(bytes, bytes + count * 8);
 }

@@ -1,7 +1,9 @@
 // The Image Records view: the ptag tree of the image in the active editor, children built when a
-// node opens, each row labelled by describeRecord. Its selection and the editor's stay in sync:
-// a row selected here is selected in the editor, and a record selected in the editor is revealed
-// here.
+// node opens, each row labelled by describeRecord. A node with more than PAGE_ROWS children lists
+// the first PAGE_ROWS, then one row per further PAGE_ROWS that opens onto them (a hostile image
+// can put millions of records under one parent; VS Code would build a tree item for each). Its
+// selection and the editor's stay in sync: a row selected here is selected in the editor, and a
+// record selected in the editor is revealed here.
 
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -20,6 +22,22 @@ export class RecordRow {
   ) {}
 }
 
+/** A row that opens onto PAGE_ROWS children of `parent` (or the rest), from `from` on. */
+export class MoreRow {
+  /** It is no record. */
+  readonly index = undefined;
+  constructor(
+    readonly document: ImageDocument,
+    readonly parent: number | undefined,
+    readonly from: number,
+  ) {}
+}
+
+export type Row = RecordRow | MoreRow;
+
+/** Children listed at once under a row; the rest are under MoreRows of as many each. */
+export const PAGE_ROWS = 1000;
+
 const ICONS: Record<number, string> = {
   [RecordType.HEAD]: 'info',
   [RecordType.TAIL]: 'pass',
@@ -37,12 +55,15 @@ const ICONS: Record<number, string> = {
   [RecordType.UNSUPPORTED]: 'warning',
 };
 
-export class RecordsView implements vscode.TreeDataProvider<RecordRow>, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<RecordRow | undefined>();
+export class RecordsView implements vscode.TreeDataProvider<Row>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<Row | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
-  readonly view: vscode.TreeView<RecordRow>;
+  readonly view: vscode.TreeView<Row>;
   private document?: ImageDocument;
   private rows = new Map<number, RecordRow>();
+  private moreRows = new Map<string, MoreRow>();
+  /** Where each child stands among its parent's children, for parents with more than a page. */
+  private positions = new Map<number | undefined, Map<number, number>>();
   /** Set while the view's selection is being changed to follow the editor, so that it is not echoed back. */
   private following = false;
   private readonly subs: vscode.Disposable[] = [];
@@ -58,7 +79,7 @@ export class RecordsView implements vscode.TreeDataProvider<RecordRow>, vscode.D
       this.view.onDidChangeSelection((e) => {
         if (this.following || !this.document) return;
         const row = e.selection[0];
-        if (row) this.editors.selectInEditors(row.document, row.index);
+        if (row instanceof RecordRow) this.editors.selectInEditors(row.document, row.index);
       }),
       this.view.onDidChangeVisibility((e) => {
         if (e.visible && this.document?.selected !== undefined) void this.reveal(this.document.selected, false);
@@ -77,6 +98,8 @@ export class RecordsView implements vscode.TreeDataProvider<RecordRow>, vscode.D
     this.docSubs = [];
     this.document = doc;
     this.rows = new Map();
+    this.moreRows = new Map();
+    this.positions = new Map();
     void vscode.commands.executeCommand('setContext', 'ckptExplorer.records.hasImage', !!doc?.image);
     this.view.description = doc ? path.basename(doc.uri.fsPath) : undefined;
     this.view.message = doc && !doc.image ? `Cannot show ${path.basename(doc.uri.fsPath)}: ${doc.openError}` : undefined;
@@ -97,20 +120,55 @@ export class RecordsView implements vscode.TreeDataProvider<RecordRow>, vscode.D
     return r;
   }
 
-  getChildren(element?: RecordRow): RecordRow[] {
-    const doc = this.document;
-    if (!doc?.image) return [];
-    const parent = element ? doc.image.records[element.index] : undefined;
-    return doc.image.children(parent).map((r) => this.row(r.index));
+  private more(parent: number | undefined, from: number): MoreRow {
+    const key = `${parent}:${from}`;
+    let r = this.moreRows.get(key);
+    if (!r) this.moreRows.set(key, (r = new MoreRow(this.document!, parent, from)));
+    return r;
   }
 
-  getParent(element: RecordRow): RecordRow | undefined {
+  getChildren(element?: Row): Row[] {
+    const doc = this.document;
+    if (!doc?.image) return [];
+    const parent = element instanceof MoreRow ? element.parent : element?.index;
+    const from = element instanceof MoreRow ? element.from : 0;
+    const all = doc.image.children(parent === undefined ? undefined : doc.image.records[parent]);
+    const rows: Row[] = all.slice(from, from + PAGE_ROWS).map((r) => this.row(r.index));
+    if (!(element instanceof MoreRow)) for (let k = PAGE_ROWS; k < all.length; k += PAGE_ROWS) rows.push(this.more(parent, k));
+    return rows;
+  }
+
+  getParent(element: Row): Row | undefined {
     const img = element.document.image;
-    const p = img?.parent(img.records[element.index]);
+    if (!img) return undefined;
+    if (element instanceof MoreRow) return element.parent === undefined ? undefined : this.row(element.parent);
+    const p = img.parent(img.records[element.index]);
+    const at = this.positionOf(p?.index, element.index);
+    if (at >= PAGE_ROWS) return this.more(p?.index, Math.floor(at / PAGE_ROWS) * PAGE_ROWS);
     return p ? this.row(p.index) : undefined;
   }
 
-  async getTreeItem(row: RecordRow): Promise<vscode.TreeItem> {
+  /** Where record `index` stands among the children of `parent` (found once per parent). */
+  private positionOf(parent: number | undefined, index: number): number {
+    const img = this.document!.image!;
+    const all = img.children(parent === undefined ? undefined : img.records[parent]);
+    if (all.length <= PAGE_ROWS) return 0;
+    let map = this.positions.get(parent);
+    if (!map) this.positions.set(parent, (map = new Map(all.map((r, i) => [r.index, i]))));
+    return map.get(index) ?? 0;
+  }
+
+  async getTreeItem(row: Row): Promise<vscode.TreeItem> {
+    if (row instanceof MoreRow) {
+      const img = row.document.image!;
+      const total = img.children(row.parent === undefined ? undefined : img.records[row.parent]).length;
+      const n = (x: number) => x.toLocaleString('en-US');
+      const item = new vscode.TreeItem(`records ${n(row.from + 1)} to ${n(Math.min(total, row.from + PAGE_ROWS))}`, vscode.TreeItemCollapsibleState.Collapsed);
+      item.id = `more:${row.parent ?? 'top'}:${row.from}`;
+      item.description = `of ${n(total)} at this level`;
+      item.iconPath = new vscode.ThemeIcon('ellipsis');
+      return item;
+    }
     const doc = row.document;
     const entry = doc.image!.records[row.index];
     const node = await doc.requests!.node(entry);

@@ -126,15 +126,11 @@ export class ImageRequests implements Handlers {
     };
   }
 
-  /** File-order indices of the ancestors of a record, top level first. */
+  /** File-order indices of the ancestors of a record, top level first. A parent always comes before its child, so this ends. */
   pathTo(r: RecordEntry): number[] {
     const out: number[] = [];
-    const seen = new Set<RecordEntry>();
-    for (let p = this.image.parent(r); p && !seen.has(p); p = this.image.parent(p)) {
-      seen.add(p);
-      out.unshift(p.index);
-    }
-    return out;
+    for (let p = this.image.parent(r); p; p = this.image.parent(p)) out.push(p.index);
+    return out.reverse();
   }
 
   async record(params: RequestParams<'record'>): Promise<RecordDetailModel> {
@@ -301,7 +297,9 @@ export class ImageRequests implements Handlers {
       const r = this.image.records[p.record];
       if (!r) continue;
       if (!own.has(r.index)) own.set(r.index, p.message);
-      for (const a of this.pathTo(r)) below.add(a);
+      // Up to the first ancestor already marked: its own ancestors are marked too. Walking every
+      // path whole took time in the depth times the problems (a hostile image has both).
+      for (let a = this.image.parent(r); a && !below.has(a.index); a = this.image.parent(a)) below.add(a.index);
     }
     this.damage = { problems, own, below };
     return this.damage;

@@ -90,7 +90,7 @@ describe('ckpt-inspect', () => {
     fs.writeFileSync(notImage, 'hello, this is not an image at all, not at all');
     const bad = await runInspect('verify', notImage);
     assert.equal(bad.code, 2);
-    assert.equal(bad.err, `ckpt-inspect: record #0, field 'magic', file offset 0x20: not a ckpt image: the head magic "CKPTIMG\\n" is missing\n`);
+    assert.equal(bad.err, `ckpt-inspect: ${notImage}: record #0, field 'magic', file offset 0x20: not a ckpt image: the head magic "CKPTIMG\\n" is missing\n`);
     assert.equal((await runInspect('frobnicate')).code, 2);
     assert.equal((await runInspect('pages', good)).code, 2);
     assert.match((await runInspect('pages', good, '--addr', 'zz')).err, /address 'zz' is not a number/);

@@ -3,7 +3,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import fc from 'fast-check';
 import { Xxh64, xxh64, xxh64Blocks, xxh64Low32 } from '../../src/image';
+import { hashEngineKind, useJsHashEngine } from '../../src/image/xxhash64';
 
 function pattern(n: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -75,5 +77,38 @@ describe('XXH64', () => {
     h.update(data.subarray(0, 10));
     h.update(data.subarray(10));
     assert.equal(h.digest(), xxh64(data));
+  });
+});
+
+describe('XXH64 without WebAssembly memory', () => {
+  afterEach(() => useJsHashEngine(false));
+
+  it('hashes in JavaScript as the WebAssembly engine does', function () {
+    this.timeout(30000);
+    assert.equal(hashEngineKind(), 'wasm');
+    const both = (f: () => unknown) => {
+      useJsHashEngine(false);
+      const wasm = f();
+      useJsHashEngine(true);
+      const js = f();
+      return [wasm, js];
+    };
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 1, max: 40 }), (data, step) => {
+        const [a, b] = both(() => {
+          const h = new Xxh64();
+          for (let o = 0; o < data.length; o += step) h.update(data.subarray(o, o + step));
+          return [xxh64(data), xxh64Low32(data), h.digest(), Buffer.from(xxh64Blocks(data, 16)).toString('hex')];
+        });
+        assert.deepEqual(b, a);
+      }),
+      { numRuns: 500, seed: 5 },
+    );
+    const [a, b] = both(() => [xxh64(pattern(3 * (1 << 20) + 5)), Buffer.from(xxh64Blocks(pattern(4096 * 40), 4096)).toString('hex')]);
+    assert.deepEqual(b, a);
+    useJsHashEngine(true);
+    assert.equal(hashEngineKind(), 'js');
+    assert.equal(xxh64(new TextEncoder().encode('abc')), 0x44bc2cf5ad770999n);
+    assert.equal(xxh64(pattern(1 << 20)), 0xfc4aa44e4c19d879n);
   });
 });

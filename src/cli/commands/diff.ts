@@ -5,7 +5,9 @@
 
 import { CheckpointImage, compareImages, countsText, DiffNode, FieldChange, formatBytes, ImageDiff, pagesText } from '../../image';
 import type { Command } from '../ckptInspect';
+import { JsonWriter } from '../jsonWriter';
 import { CliError, EXIT_ERROR, EXIT_NO, EXIT_OK } from '../output';
+import { inImage, openFile } from './open';
 
 export const diffCommand: Command = {
   usage: 'diff A B [--format=text|json] [--bytes]',
@@ -15,13 +17,27 @@ export const diffCommand: Command = {
     if (positionals.length !== 2) throw new CliError(`expected two images, A and B\nusage: ckpt-inspect ${this.usage}`);
     const format = String(values.format);
     if (format !== 'text' && format !== 'json') throw new CliError(`--format must be text or json, not '${format}'`);
-    const a = await CheckpointImage.open(positionals[0]);
+    const a = await openFile(positionals[0]);
     let b: CheckpointImage | undefined;
     try {
-      b = await CheckpointImage.open(positionals[1]);
-      const diff = await compareImages(a, b, { pages: values.bytes ? 'bytes' : 'auto' });
-      if (format === 'json') out.line(JSON.stringify(diff, null, 1));
-      else for (const line of diffText(diff)) out.line(line);
+      b = await openFile(positionals[1]);
+      let diff: ImageDiff;
+      try {
+        diff = await compareImages(a, b, { pages: values.bytes ? 'bytes' : 'auto' });
+      } catch (e) {
+        // Records that cannot be decoded are left out (diff.problems); what escapes is a file
+        // that could not be read, which the error names.
+        throw inImage(`${positionals[0]} or ${positionals[1]}`, e);
+      }
+      if (format === 'json') {
+        await new JsonWriter(out).value(diff);
+        out.text('\n');
+      } else {
+        for (const line of diffText(diff)) {
+          out.line(line);
+          if (out.needsDrain) await out.drain();
+        }
+      }
       for (const p of diff.problems) out.error(`ckpt-inspect diff: ${p.side === 'a' ? 'A' : 'B'}: ${p.message} (left out of the comparison)`);
       return diff.problems.length ? EXIT_ERROR : diff.same ? EXIT_OK : EXIT_NO;
     } finally {
@@ -41,6 +57,7 @@ function fieldText(f: FieldChange): string {
     const size = aLength === bLength ? `${aLength} bytes` : `${aLength} -> ${bLength} bytes`;
     return `${f.path}: ${size}, ${differ} differ${differ ? ` from offset 0x${first.toString(16)}` : ''}`;
   }
+  if (f.omitted) return `${f.path}: ${f.omitted} more differ, not listed`;
   const side = (text: string) => text || '(absent)';
   return `${f.path}: ${side(f.aText)} -> ${side(f.bText)}`;
 }

@@ -3,40 +3,41 @@
 
 import { MemoryPiece } from '../../image';
 import type { Command } from '../ckptInspect';
-import { CliError, EXIT_OK, Output, parseAddress } from '../output';
-import { openImage } from './open';
+import { CliError, EXIT_OK, Output, parseAddress, wholeNumber } from '../output';
+import { withImage } from './open';
+
+/** The longest --len: a memory read's limit (MAX_MEMORY_READ). */
+const MAX_LEN = 16 * 1024 * 1024;
 
 export const pagesCommand: Command = {
   usage: 'pages IMAGE --addr ADDR [--len N] [--pid PID]',
   summary: 'hexdump memory from the image at a virtual address',
   options: { addr: { type: 'string' }, len: { type: 'string', default: '256' }, pid: { type: 'string' } },
-  async run({ positionals, values }, out) {
+  run({ positionals, values }, out) {
     if (values.addr === undefined) throw new CliError('pages needs --addr ADDR');
     const addr = parseAddress(String(values.addr));
-    const len = Number(parseAddress(String(values.len), 'length'));
-    if (len > 16 * 1024 * 1024) throw new CliError('--len is limited to 16 MiB');
-    const img = await openImage(positionals, this.usage);
-    try {
+    const len = parseAddress(String(values.len), 'length');
+    if (len > BigInt(MAX_LEN)) throw new CliError('--len is limited to 16 MiB');
+    if (addr + len > 1n << 64n) throw new CliError(`--addr 0x${addr.toString(16)} with --len ${len} runs past the end of the 64-bit address space`);
+    const pid = values.pid === undefined ? undefined : wholeNumber(values.pid, '--pid', 0);
+    return withImage(positionals, this.usage, async (img) => {
       let proc = img.processes()[0];
-      if (values.pid !== undefined) {
-        const want = Number(values.pid);
+      if (pid !== undefined) {
         proc = undefined!;
-        for (const r of img.processes()) if ((await img.decodeAs(r, 'process')).pid === want) proc = r;
-        if (!proc) throw new CliError(`the image holds no process with pid ${values.pid}`);
+        for (const r of img.processes()) if ((await img.decodeAs(r, 'process')).pid === pid) proc = r;
+        if (!proc) throw new CliError(`the image holds no process with pid ${pid}`);
       }
       if (!proc) throw new CliError('the image holds no process');
       const mem = await img.memory(proc);
-      for (const piece of await mem.read(addr, len)) printPiece(piece, out);
+      for (const piece of await mem.read(addr, Number(len))) await printPiece(piece, out);
       return EXIT_OK;
-    } finally {
-      await img.close();
-    }
+    });
   },
 };
 
 const addrText = (a: bigint) => a.toString(16).padStart(16, '0');
 
-function printPiece(p: MemoryPiece, out: Output): void {
+async function printPiece(p: MemoryPiece, out: Output): Promise<void> {
   const end = p.addr + BigInt(p.length);
   const where = p.vma ? ` in ${p.vma.path || p.vma.kind}` : '';
   if (p.state !== 'dumped' || !p.bytes) {
@@ -44,18 +45,19 @@ function printPiece(p: MemoryPiece, out: Output): void {
     out.line(`${addrText(p.addr)}-${addrText(end)}  ${why}${where}`);
     return;
   }
-  out.line(hexdump(p.addr, p.bytes));
+  for (const row of hexdumpRows(p.addr, p.bytes)) {
+    out.line(row);
+    if (out.needsDrain) await out.drain();
+  }
 }
 
 /** Lines of `address  16 hex bytes  |ascii|`, like hexdump -C. */
-export function hexdump(addr: bigint, bytes: Uint8Array): string {
-  const lines: string[] = [];
+export function* hexdumpRows(addr: bigint, bytes: Uint8Array): Generator<string> {
   for (let i = 0; i < bytes.length; i += 16) {
     const row = bytes.subarray(i, i + 16);
     const hexes: string[] = [];
     for (let k = 0; k < 16; k++) hexes.push(k < row.length ? row[k].toString(16).padStart(2, '0') : '  ');
     const ascii = Array.from(row, (c) => (c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '.')).join('');
-    lines.push(`${addrText(addr + BigInt(i))}  ${hexes.slice(0, 8).join(' ')}  ${hexes.slice(8).join(' ')}  |${ascii}|`);
+    yield `${addrText(addr + BigInt(i))}  ${hexes.slice(0, 8).join(' ')}  ${hexes.slice(8).join(' ')}  |${ascii}|`;
   }
-  return lines.join('\n');
 }

@@ -1,21 +1,17 @@
 // `search IMAGE PATTERN [--hex|--regex|--utf16] [--ignore-case] [--context N] [--max N]
 // [--pid PID] [--format=text|json]`: find text, bytes or a regular expression in the dumped
 // memory of an image, by virtual address. Exit status as grep: 0 found, 1 not found, 2 error.
+// Hits go out as they are found, in text and in JSON alike, so that memory stays bounded
+// however many there are.
 
 import { escapeBytes, formatBytes, SearchHit, SearchPatternError, searchMemory, SearchQuery } from '../../image';
 import type { Command } from '../ckptInspect';
-import { CliError, EXIT_NO, EXIT_OK, Output } from '../output';
-import { openImage } from './open';
-import { hexdump } from './pages';
+import { JsonWriter } from '../jsonWriter';
+import { CliError, EXIT_NO, EXIT_OK, Output, wholeNumber } from '../output';
+import { withImage } from './open';
+import { hexdumpRows } from './pages';
 
 const DEFAULT_MAX = 1000;
-
-function count(value: string | boolean | undefined, what: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const s = String(value);
-  if (!/^[0-9]+$/.test(s)) throw new CliError(`${what} must be a whole number, not '${s}'`);
-  return Number(s);
-}
 
 const fromHex = (h: string) => Buffer.from(h, 'hex');
 
@@ -27,7 +23,7 @@ function printHit(h: SearchHit, out: Output, context: boolean): void {
   if (context) {
     const before = fromHex(h.before);
     const bytes = Buffer.concat([before, match, fromHex(h.after)]);
-    out.line(hexdump(BigInt(h.address) - BigInt(before.length), bytes).replace(/^/gm, '    '));
+    for (const row of hexdumpRows(BigInt(h.address) - BigInt(before.length), bytes)) out.line(`    ${row}`);
   }
 }
 
@@ -44,7 +40,7 @@ export const searchCommand: Command = {
     pid: { type: 'string' },
     format: { type: 'string', default: 'text' },
   },
-  async run({ positionals, values }, out) {
+  run({ positionals, values }, out) {
     if (positionals.length !== 2) throw new CliError(`expected an IMAGE and a PATTERN\nusage: ckpt-inspect ${this.usage}`);
     const modes = (['hex', 'regex', 'utf16'] as const).filter((m) => values[m]);
     if (modes.length > 1) throw new CliError(`--${modes.join(' and --')} cannot be used together`);
@@ -56,39 +52,44 @@ export const searchCommand: Command = {
       encoding: values.utf16 ? 'utf16le' : 'utf8',
       ignoreCase: values['ignore-case'] === true,
     };
-    const context = count(values.context, '--context', 16);
+    const context = wholeNumber(values.context, '--context', 16);
     if (context > 4096) throw new CliError('--context is limited to 4096 bytes');
-    const maxHits = count(values.max, '--max', DEFAULT_MAX);
-    const pid = values.pid === undefined ? undefined : count(values.pid, '--pid', 0);
-    const img = await openImage([positionals[0]], this.usage);
-    try {
+    const maxHits = wholeNumber(values.max, '--max', DEFAULT_MAX);
+    const pid = values.pid === undefined ? undefined : wholeNumber(values.pid, '--pid', 0);
+    return withImage([positionals[0]], this.usage, async (img) => {
       const t0 = performance.now();
-      const hits: SearchHit[] = [];
-      const it = searchMemory(img, query, { context, maxHits: maxHits || Infinity, pid });
-      let end;
-      for (;;) {
-        const r = await it.next();
-        if (r.done) {
-          end = r.value;
-          break;
+      const json = format === 'json' ? new JsonWriter(out) : undefined;
+      try {
+        const it = searchMemory(img, query, { context, maxHits: maxHits || Infinity, pid });
+        let r = await it.next();
+        if (json) {
+          json.begin(false);
+          for (const [k, v] of Object.entries({ image: img.source.name, query, context })) await json.member(k, v);
+          json.key('hits');
+          json.begin(true);
         }
-        // Text goes out as hits are found; JSON is one document at the end.
-        if (format === 'text') printHit(r.value, out, context > 0);
-        else hits.push(r.value);
+        for (; !r.done; r = await it.next()) {
+          if (json) await json.value(r.value);
+          else printHit(r.value, out, context > 0);
+          if (out.needsDrain) await out.drain();
+        }
+        const end = r.value;
+        const ms = Math.round(performance.now() - t0);
+        if (json) {
+          json.end();
+          for (const [k, v] of Object.entries({ scannedBytes: end.scannedBytes, totalBytes: end.totalBytes, truncated: end.truncated, ms })) await json.member(k, v);
+          json.end();
+          out.text('\n');
+        } else {
+          const n = end.hits;
+          out.line(`${n} match${n === 1 ? '' : 'es'} in ${formatBytes(end.scannedBytes)} of memory, ${ms} ms${end.truncated ? ` (stopped at --max ${maxHits})` : ''}`);
+        }
+        return end.hits > 0 ? EXIT_OK : EXIT_NO;
+      } catch (e) {
+        // A bad pattern, or a --pid the image does not hold.
+        if (e instanceof SearchPatternError || e instanceof RangeError) throw new CliError(e.message);
+        throw e;
       }
-      const ms = Math.round(performance.now() - t0);
-      if (format === 'json') {
-        out.line(JSON.stringify({ image: img.source.name, query, context, hits, scannedBytes: end.scannedBytes, totalBytes: end.totalBytes, truncated: end.truncated, ms }, null, 1));
-      } else {
-        const n = end.hits;
-        out.line(`${n} match${n === 1 ? '' : 'es'} in ${formatBytes(end.scannedBytes)} of memory, ${ms} ms${end.truncated ? ` (stopped at --max ${maxHits})` : ''}`);
-      }
-      return end.hits > 0 ? EXIT_OK : EXIT_NO;
-    } catch (e) {
-      if (e instanceof SearchPatternError || e instanceof RangeError) throw new CliError(e.message);
-      throw e;
-    } finally {
-      await img.close();
-    }
+    });
   },
 };

@@ -1,53 +1,66 @@
 // `show IMAGE`: the record tree in the terminal, one line per record, large payloads summarised;
 // with -v, each record's decoded fields under it.
 
-import { CheckpointImage, describeRecord, FieldNode, formatBytes, payloadTypeName, RecordEntry, renderFields, summarizeImage } from '../../image';
+import { CheckpointImage, describeRecord, FieldNode, formatBytes, ImageError, payloadTypeName, quote, RecordEntry, renderFields, summarizeImage } from '../../image';
 import type { Command } from '../ckptInspect';
 import { EXIT_OK, Output } from '../output';
-import { openImage } from './open';
+import { withImage } from './open';
+
+/**
+ * The tree is drawn with indentation down to this depth; records deeper than that (a hostile
+ * image can nest every record in the one before) are drawn at this indentation with their depth
+ * written out, so that the output stays linear in the number of records.
+ */
+export const MAX_DRAWN_DEPTH = 32;
 
 export const showCommand: Command = {
   usage: 'show IMAGE [-v]',
   summary: 'print the record tree; -v adds every decoded field',
   options: { verbose: { type: 'boolean', short: 'v' } },
-  async run({ positionals, values }, out) {
-    const img = await openImage(positionals, this.usage);
-    try {
+  run({ positionals, values }, out) {
+    return withImage(positionals, this.usage, async (img) => {
       const s = await summarizeImage(img);
       out.line(`${s.name}: ckpt image ${s.version}, ${s.arch}, kernel ${s.kernel}, host ${s.hostname}`);
       out.line(`  taken ${s.time} by ${s.checkpointer}${s.flags.length ? ` [${s.flags.join(', ')}]` : ''}, ${s.records} records, ${formatBytes(s.size)}`);
       for (const p of s.processes) {
-        out.line(`  process ${p.pid} ${JSON.stringify(p.comm)}: ${p.cmdline.map((a) => JSON.stringify(a)).join(' ')}`);
+        const more = p.cmdlineOmitted ? ` ... (${p.cmdlineOmitted} more)` : '';
+        out.line(`  process ${p.pid} ${quote(p.comm)}: ${p.cmdline.map(quote).join(' ')}${more}`);
         out.line(`    ${p.threads.length} threads, ${p.vmas} VMAs, ${formatBytes(p.dumpedBytes)} of pages, ${p.fds} fds`);
       }
       out.line('');
       await printTree(img, out, values.verbose === true);
       printProblems(img, out);
       return EXIT_OK;
-    } finally {
-      await img.close();
-    }
+    });
   },
 };
 
+/** The record tree, depth first, with an explicit stack: a tree can be as deep as it is long. */
 async function printTree(img: CheckpointImage, out: Output, verbose: boolean): Promise<void> {
-  const walk = async (list: RecordEntry[], prefix: string) => {
-    for (let i = 0; i < list.length; i++) {
-      const r = list[i];
-      const last = i === list.length - 1;
-      const d = await describeRecord(img, r);
-      const branch = prefix === '' ? '' : last ? '└─ ' : '├─ ';
-      out.line(`${prefix}${branch}#${r.index} ${d.title} tag ${r.tag}: ${d.detail}`);
-      const childPrefix = prefix === '' ? '   ' : `${prefix}${last ? '   ' : '│  '}`;
-      if (verbose) {
-        const typeName = payloadTypeName(r.type);
-        const payload = typeName ? await img.decode(r).catch(() => undefined) : undefined;
-        if (payload && typeName) printFields(renderFields(typeName, payload as never), out, `${childPrefix}    `);
-      }
-      await walk(img.children(r), childPrefix);
+  const stack: { list: RecordEntry[]; next: number; prefix: string; depth: number }[] = [{ list: img.children(), next: 0, prefix: '', depth: 0 }];
+  while (stack.length) {
+    const level = stack[stack.length - 1];
+    if (level.next === level.list.length) {
+      stack.pop();
+      continue;
     }
-  };
-  await walk(img.children(), '');
+    const r = level.list[level.next++];
+    const last = level.next === level.list.length;
+    const d = await describeRecord(img, r);
+    const branch = level.depth === 0 ? '' : last ? '└─ ' : '├─ ';
+    const depth = level.depth > MAX_DRAWN_DEPTH ? `(depth ${level.depth}) ` : '';
+    out.line(`${level.prefix}${branch}${depth}#${r.index} ${d.title} tag ${r.tag}: ${d.detail}`);
+    const childPrefix = level.depth === 0 ? '   ' : level.depth >= MAX_DRAWN_DEPTH ? level.prefix : `${level.prefix}${last ? '   ' : '│  '}`;
+    if (verbose) {
+      const typeName = payloadTypeName(r.type);
+      // A payload that cannot be decoded says so in its line above.
+      const payload = typeName ? await img.decode(r).catch((e) => (e instanceof ImageError ? undefined : Promise.reject(e))) : undefined;
+      if (payload && typeName) printFields(renderFields(typeName, payload as never), out, `${childPrefix}    `);
+    }
+    const children = img.children(r);
+    if (children.length) stack.push({ list: children, next: 0, prefix: childPrefix, depth: level.depth + 1 });
+    if (out.needsDrain) await out.drain();
+  }
 }
 
 function printFields(fields: FieldNode[], out: Output, indent: string): void {

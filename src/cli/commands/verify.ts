@@ -3,27 +3,31 @@
 
 import { formatBytes, verifyImage } from '../../image';
 import type { Command } from '../ckptInspect';
-import { EXIT_NO, EXIT_OK } from '../output';
-import { openImage } from './open';
+import { JsonWriter } from '../jsonWriter';
+import { CliError, EXIT_NO, EXIT_OK } from '../output';
+import { withImage } from './open';
 
 export const verifyCommand: Command = {
   usage: 'verify IMAGE [--format=text|json]',
   summary: 'check every checksum, page hash, tag and length; exit 1 if damaged',
   options: { format: { type: 'string', default: 'text' } },
-  async run({ positionals, values }, out) {
-    const img = await openImage(positionals, this.usage);
-    try {
+  run({ positionals, values }, out) {
+    const format = String(values.format);
+    if (format !== 'text' && format !== 'json') throw new CliError(`--format must be text or json, not '${format}'`);
+    return withImage(positionals, this.usage, async (img) => {
       const report = await verifyImage(img);
-      if (values.format === 'json') {
-        out.line(JSON.stringify(report, null, 1));
+      if (format === 'json') {
+        await new JsonWriter(out).value(report);
+        out.text('\n');
       } else {
-        for (const p of report.problems) out.line(`${p.code === 'unknown-type' ? 'note' : 'error'}: ${p.message}`);
+        for (const p of report.problems) {
+          out.line(`${p.code === 'unknown-type' ? 'note' : 'error'}: ${p.message}`);
+          if (out.needsDrain) await out.drain();
+        }
         const what = `${report.records} records, ${report.pagesChecked} pages (${formatBytes(report.bytesChecked)}) in ${report.ms} ms`;
         out.line(report.ok ? `OK: ${what}` : `DAMAGED: ${report.problems.filter((p) => p.code !== 'unknown-type').length} problems; checked ${what}`);
       }
       return report.ok ? EXIT_OK : EXIT_NO;
-    } finally {
-      await img.close();
-    }
+    });
   },
 };

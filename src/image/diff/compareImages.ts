@@ -11,6 +11,7 @@ import { enumLabel, RecordType, schema } from '../format';
 import { protString, VmaInfo } from '../memoryMap';
 import { PayloadByType, PayloadLabel } from '../payload';
 import { RecordEntry } from '../recordIndex';
+import { quote } from '../text';
 import { cmdlineChange, diffFieldNodes, environChanges, equalDecoded, fieldsOf, nulList, signalName } from './fieldDiff';
 import { attribute, comparePlanned, MemoryPlan, Owned, pageDiffOf, ownersOf, planMemory, RawPageRange } from './pageDiff';
 import { ChangeCounts, CompareOptions, DIFF_KINDS, DiffCounts, DiffKind, DiffNode, FieldChange, ImageDiff, ImageSide, PageMethod, RegisterRow, VmaAspect, VmaSide } from './types';
@@ -149,7 +150,7 @@ class Comparison {
     }
     for (const p of pairs) {
       this.opts.signal?.throwIfAborted();
-      const label = (v: PayloadByType['process']) => `process ${v.pid} ${JSON.stringify(v.comm.value)}`;
+      const label = (v: PayloadByType['process']) => `process ${v.pid} ${quote(v.comm.value)}`;
       if (!p.b) nodes.push(node('process', p.key, label(p.a!.v), 'removed', { aTag: p.a!.r.tag }));
       else if (!p.a) nodes.push(node('process', p.key, label(p.b.v), 'added', { bTag: p.b.r.tag }));
       else {
@@ -170,7 +171,7 @@ class Comparison {
     const fields = diffFieldNodes('process', fa, fb, '', [], new Set(['nthreads', 'cmdline', 'environ', 'rlimits']));
     if (!same) {
       fields.push(...cmdlineChange(nulList(pa.v.cmdline.value), nulList(pb.v.cmdline.value)));
-      fields.push(...environChanges(nulList(pa.v.environ.value), nulList(pb.v.environ.value)));
+      for (const c of environChanges(nulList(pa.v.environ.value), nulList(pb.v.environ.value))) fields.push(c);
     }
     // The fd table's own fields (its size) belong to the process; its fds are nodes below.
     const filesA = this.firstChild('a', pa.r, RecordType.FILES), filesB = this.firstChild('b', pb.r, RecordType.FILES);
@@ -187,7 +188,7 @@ class Comparison {
       ...(await this.unsupported(pa.r, pb.r)),
     ];
     if (fields.length === 0 && children.length === 0) return undefined;
-    return node('process', key, `process ${pa.v.pid} ${JSON.stringify(pb.v.comm.value)}`, 'changed', { aTag: pa.r.tag, bTag: pb.r.tag, fields, children });
+    return node('process', key, `process ${pa.v.pid} ${quote(pb.v.comm.value)}`, 'changed', { aTag: pa.r.tag, bTag: pb.r.tag, fields, children });
   }
 
   /** Field changes of a record present once on each side (mm, files); none if either is missing. */
@@ -200,7 +201,7 @@ class Comparison {
 
   private async threads(ra: RecordEntry, rb: RecordEntry): Promise<DiffNode[]> {
     const keyOf = (t: PayloadByType['thread']) => ({ key: String(t.tid), order: t.tid });
-    const label = (t: PayloadByType['thread']) => `thread ${t.tid} ${JSON.stringify(t.comm.value)}`;
+    const label = (t: PayloadByType['thread']) => `thread ${t.tid} ${quote(t.comm.value)}`;
     const out: DiffNode[] = [];
     for (const p of pairUp(await this.children('a', ra, RecordType.THREAD, 'thread', keyOf), await this.children('b', rb, RecordType.THREAD, 'thread', keyOf))) {
       if (!p.b) out.push(node('thread', p.key, label(p.a!.v), 'removed', { aTag: p.a!.r.tag, registers: registerRows(fieldsOf('thread', p.a!.v), undefined) }));

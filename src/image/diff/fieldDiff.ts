@@ -5,10 +5,17 @@
 
 import { FieldNode, JsonValue, renderFields } from '../fields';
 import { enumLabel, schema, SchemaField, SchemaType } from '../format';
+import { MAX_SHOWN_STRINGS, nulStrings } from '../fields';
+import { quote } from '../text';
 import type { FieldChange } from './types';
 
 /** Bytes of a byte string kept in a FieldChange's JSON values; longer ones keep only a summary. */
 const MAX_BYTES_IN_CHANGE = 4096;
+/**
+ * Environment variables listed per process that differ; the rest are counted in one entry
+ * (`omitted`). An environment can hold millions of variables, each a change of its own.
+ */
+export const MAX_ENV_CHANGES = 1000;
 
 const derivedCache = new Map<string, Set<string>>();
 
@@ -121,39 +128,63 @@ export function compareFields(typeName: string, a: object, b: object, skip: Iter
 
 /** NUL-separated strings (cmdline, environ) as a list. */
 export function nulList(bytes: Uint8Array): string[] {
-  const parts = Buffer.from(bytes).toString('utf8').split('\0');
-  if (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
-  return parts;
+  return [...nulStrings(bytes)];
 }
 
-/** The command line as one change when it differs. */
+/** The command line as one change when it differs; its text shows the first MAX_SHOWN_STRINGS arguments. */
 export function cmdlineChange(a: string[], b: string[]): FieldChange[] {
   if (sameJson(a, b)) return [];
-  const text = (l: string[]) => l.map((s) => JSON.stringify(s)).join(' ');
+  const text = (l: string[]) => l.slice(0, MAX_SHOWN_STRINGS).map(quote).join(' ') + (l.length > MAX_SHOWN_STRINGS ? ` ... (${l.length - MAX_SHOWN_STRINGS} more)` : '');
   return [{ path: 'cmdline', a, b, aText: text(a), bText: text(b) }];
 }
 
-/** The environment, variable by variable: one change per variable set, unset or changed. */
+/**
+ * The environment, variable by variable: one change per variable set, unset or changed. A name
+ * set more than once is compared occurrence by occurrence, the second under NAME#2 and so on.
+ * At most MAX_ENV_CHANGES are listed; one more entry counts the rest.
+ */
 export function environChanges(a: string[], b: string[]): FieldChange[] {
-  const vars = (list: string[]) => {
-    const m = new Map<string, string>();
+  const split = (entry: string): [string, string] => {
+    const eq = entry.indexOf('=');
+    return eq < 0 ? [entry, ''] : [entry.slice(0, eq), entry.slice(eq + 1)];
+  };
+  // The values of each name, in order: the lookups are by name, never by a made-up NAME#k key,
+  // which for a million repeats of one name cost a million distinct keys.
+  const valuesOf = (list: string[]) => {
+    const m = new Map<string, string[]>();
     for (const entry of list) {
-      const eq = entry.indexOf('=');
-      let name = eq < 0 ? entry : entry.slice(0, eq);
-      const value = eq < 0 ? '' : entry.slice(eq + 1);
-      // A name set twice keeps both, the second under NAME#2.
-      for (let n = 2; m.has(name); n++) name = `${eq < 0 ? entry : entry.slice(0, eq)}#${n}`;
-      m.set(name, value);
+      const [name, value] = split(entry);
+      const values = m.get(name);
+      if (values) values.push(value);
+      else m.set(name, [value]);
     }
     return m;
   };
-  const va = vars(a), vb = vars(b);
+  const va = valuesOf(a), vb = valuesOf(b);
   const out: FieldChange[] = [];
-  for (const name of [...va.keys(), ...[...vb.keys()].filter((k) => !va.has(k))]) {
-    const x = va.get(name), y = vb.get(name);
-    if (x === y) continue;
-    out.push({ path: `environ.${name}`, a: x ?? null, b: y ?? null, aText: x === undefined ? '' : JSON.stringify(x), bText: y === undefined ? '' : JSON.stringify(y) });
+  let omitted = 0;
+  const change = (name: string, k: number, x: string | undefined, y: string | undefined) => {
+    if (out.length === MAX_ENV_CHANGES) return void omitted++;
+    const path = `environ.${name}${k === 0 ? '' : `#${k + 1}`}`;
+    out.push({ path, a: x ?? null, b: y ?? null, aText: x === undefined ? '' : quote(x), bText: y === undefined ? '' : quote(y) });
+  };
+  // A's variables in A's order, then those only B has, in B's order.
+  const seen = new Map<string, number>();
+  for (const entry of a) {
+    const [name, x] = split(entry);
+    const k = seen.get(name) ?? 0;
+    seen.set(name, k + 1);
+    const y = vb.get(name)?.[k];
+    if (x !== y) change(name, k, x, y);
   }
+  seen.clear();
+  for (const entry of b) {
+    const [name, y] = split(entry);
+    const k = seen.get(name) ?? 0;
+    seen.set(name, k + 1);
+    if ((va.get(name)?.length ?? 0) <= k) change(name, k, undefined, y);
+  }
+  if (omitted) out.push({ path: 'environ', a: null, b: null, aText: `${omitted} more variables differ`, bText: '', omitted });
   return out;
 }
 

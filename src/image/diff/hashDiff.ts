@@ -2,7 +2,9 @@
 // process a JavaScript loop over a quarter of a million hashes runs mostly in V8's interpreter
 // (~40 ms for two 1 GiB images), while WebAssembly is compiled before its first call and runs
 // the same loop in well under a millisecond. The module is written out below, byte by byte,
-// with what each byte means: there is no binary file and no build step.
+// with what each byte means: there is no binary file and no build step. Where V8 cannot give
+// the module its memory (it reserves ~10 GiB of address space for one, which a `ulimit -v`
+// forbids), a JavaScript loop does the same.
 
 /**
  * (func (export "diff") (param $a i32) (param $b i32) (param $n i32) (param $out i32) (result i32)
@@ -44,7 +46,7 @@ interface Exports {
   diff(a: number, b: number, n: number, out: number): number;
 }
 
-let wasm: Exports | undefined;
+let wasm: Exports | 'unavailable' | undefined;
 const WASM_PAGE = 65536;
 /** Hashes compared per call, so that the module's memory stays small (20 bytes per hash). */
 const BATCH = 65536;
@@ -54,7 +56,26 @@ const BATCH = 65536;
  * `ha` differ from those at (ib + i) * 8 of `hb`.
  */
 export function diffHashArrays(ha: Uint8Array, ia: number, hb: Uint8Array, ib: number, n: number, onDiff: (i: number) => void): void {
-  wasm ??= new WebAssembly.Instance(new WebAssembly.Module(MODULE)).exports as unknown as Exports;
+  if (wasm === undefined) {
+    try {
+      wasm = new WebAssembly.Instance(new WebAssembly.Module(MODULE)).exports as unknown as Exports;
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      wasm = 'unavailable';
+    }
+  }
+  if (wasm === 'unavailable') {
+    for (let i = 0; i < n; i++) {
+      const a = (ia + i) * 8, b = (ib + i) * 8;
+      for (let k = 0; k < 8; k++) {
+        if (ha[a + k] !== hb[b + k]) {
+          onDiff(i);
+          break;
+        }
+      }
+    }
+    return;
+  }
   const { mem, diff } = wasm;
   for (let done = 0; done < n; done += BATCH) {
     const m = Math.min(BATCH, n - done);

@@ -21,6 +21,8 @@ export interface FieldChange {
   bText: string;
   /** For byte strings (xstate, pipe data): sizes, how many bytes differ, and where the first is. */
   bytes?: { aLength: number; bLength: number; differ: number; first: number };
+  /** Set on the one entry that stands for that many more changes under `path`, not listed. */
+  omitted?: number;
 }
 
 /**

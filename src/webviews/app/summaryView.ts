@@ -46,7 +46,7 @@ export class SummaryView {
     } else title.textContent = 'No process in this image';
     this.facts.appendChild(title);
     if (p) {
-      const cmd = p.cmdline.map(quoteArg).join(' ') || p.exe;
+      const cmd = (p.cmdline.map(quoteArg).join(' ') || p.exe) + (p.cmdlineOmitted ? ` … (${p.cmdlineOmitted} more)` : '');
       this.facts.appendChild(h('div', { class: 'cmdline mono', title: cmd, 'aria-label': `Command line: ${cmd}` }, cmd));
     }
 

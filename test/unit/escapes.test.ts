@@ -1,0 +1,111 @@
+// Terminal escape sequences in image strings never reach the terminal from ckpt-inspect: not in
+// the process's comm, a VMA's path, the environment, a thread's name, an fd's path or what
+// an unsupported record says, in any command's text; JSON keeps every string exact.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Ckpt } from '../../src/image';
+import { ImageWriter } from '../support/imageWriter';
+import { runInspect } from '../support/inspect';
+import { resealBytes } from '../support/resealBytes';
+
+const TITLE = '\x1b]0;pwned\x07';
+const CLEAR = '\x1b[2J';
+/** A C1 control (CSI as one character); and a byte that is no UTF-8 at all goes where PLACE is. */
+const CSI = '\u009b31m';
+const PLACE = 'A@@@B';
+const BASE = 0x7e0000000000n;
+
+function hostileImage(): Uint8Array {
+  const w = ImageWriter.inMemory();
+  w.head({ nodename: `host${TITLE}` });
+  const proc = w.record('process', {
+    pid: 77, comm: `evil${TITLE}`, exe: `/bin/${CLEAR}x`, cwd: `/tmp/${CSI}`, nthreads: 1,
+    cmdline: [`prog${CLEAR}`, `arg${TITLE}`], environ: [`TERM=${TITLE}`, `X=${CSI}`],
+  });
+  w.mainThread(proc, 77, { comm: `thr${CLEAR}` });
+  const mm = w.record('mm', { nvmas: 1 }, { ptag: proc });
+  w.record('vma', { start: BASE, end: BASE + 0x2000n, prot: 3, kind: Ckpt.VmaKind.FILE_PRIVATE, path: `/lib/${TITLE}.so` }, { ptag: mm });
+  const page = new Uint8Array(8192);
+  page.set(Buffer.from(`marker${TITLE}${CLEAR}end`), 100);
+  w.pages(mm, [{ vaddr: BASE, data: page }]);
+  const files = w.record('files', { nfds: 1, maxFds: 64 }, { ptag: proc });
+  w.record('fd', { fd: 3, kind: Ckpt.FdKind.REGULAR, path: `/tmp/${CLEAR}${PLACE}` }, { ptag: files });
+  w.record('unsupported', { what: 1, fd: 3, reason: `because${TITLE}`, detail: `detail${CLEAR}` }, { ptag: proc });
+  w.tail();
+  // The writer encodes strings as UTF-8; the lone byte 0x9b goes in by hand, and the sums after.
+  const bytes = Buffer.from(w.bytes());
+  bytes.set([0x9b], bytes.indexOf(PLACE) + 2);
+  return resealBytes(new Uint8Array(bytes));
+}
+
+/** Control characters a terminal acts on: C0 but newline, DEL, and C1 (U+0080..U+009F). */
+const RAW_CONTROL = /[\x00-\x09\x0b-\x1f\x7f\u0080-\u009f]/;
+
+describe('terminal escapes in image strings', () => {
+  let dir: string;
+  let image: string;
+  let other: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-escapes-'));
+    image = path.join(dir, 'hostile.ckpt');
+    other = path.join(dir, 'other.ckpt');
+    fs.writeFileSync(image, hostileImage());
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('reach no command text raw, and show escaped', async function () {
+    this.timeout(30000);
+    const runs = [
+      ['show', image],
+      ['show', '-v', image],
+      ['verify', image],
+      ['pages', image, '--addr', `0x${BASE.toString(16)}`, '--len', '256'],
+      ['search', image, 'marker', '--context', '32'],
+      ['search', image, '--regex', 'marker.{0,20}end'],
+      ['diff', image, path.join(__dirname, '..', 'fuzz', 'ts-corpus', 'does-not-exist.ckpt')],
+    ];
+    for (const args of runs) {
+      const r = await runInspect(...args);
+      assert.doesNotMatch(r.out, RAW_CONTROL, `ckpt-inspect ${args.join(' ')} wrote a control character: ${JSON.stringify(r.out.match(RAW_CONTROL))}`);
+      assert.doesNotMatch(r.err, RAW_CONTROL, `ckpt-inspect ${args.join(' ')} wrote a control character on stderr`);
+    }
+    const show = (await runInspect('show', '-v', image)).out;
+    for (const shown of ['evil\\x1b]0;pwned\\x07', '/bin/\\x1b[2Jx', '/lib/\\x1b]0;pwned\\x07.so', 'thr\\x1b[2J', 'TERM=\\x1b]0;pwned\\x07', '/tmp/\\u009b31m', '/tmp/\\x1b[2JA@\\x9b@B', 'detail\\x1b[2J', 'host\\x1b]0;pwned\\x07']) {
+      assert.ok(show.includes(shown), `show -v shows ${shown}`);
+    }
+  });
+
+  it('keep the strings exact in JSON', async () => {
+    const r = await runInspect('json', image);
+    assert.equal(r.code, 0, r.err);
+    assert.doesNotMatch(r.out, /\x1b|\x07/, 'JSON escapes control characters itself');
+    const doc = JSON.parse(r.out);
+    const proc = doc.records.find((x: { type: string }) => x.type === 'PROCESS');
+    assert.equal(proc.payload.comm, `evil${TITLE}`);
+    assert.deepEqual(proc.payload.environ, [`TERM=${TITLE}`, `X=${CSI}`]);
+    const fd = proc.children.find((x: { type: string }) => x.type === 'FILES').children[0];
+    // The byte 0x9b is no UTF-8: it comes out as U+DC9B, which a reader can turn back into the byte.
+    assert.equal(fd.payload.path, `/tmp/${CLEAR}A@\udc9b@B`);
+    assert.equal(doc.summary.processes[0].comm, `evil${TITLE}`);
+  });
+
+  it('reach no diff text raw', async () => {
+    const w = ImageWriter.inMemory();
+    w.head();
+    const proc = w.record('process', { pid: 77, comm: `other${CLEAR}`, nthreads: 1, environ: [`TERM=${CLEAR}`] });
+    w.mainThread(proc, 77, { comm: 'thr' });
+    w.record('mm', { nvmas: 0 }, { ptag: proc });
+    w.tail();
+    fs.writeFileSync(other, w.bytes());
+    const r = await runInspect('diff', image, other);
+    assert.equal(r.code, 1, r.err);
+    assert.doesNotMatch(r.out, RAW_CONTROL);
+    assert.match(r.out, /environ\.TERM: "\\x1b\]0;pwned\\x07" -> "\\x1b\[2J"/);
+    const json = JSON.parse((await runInspect('diff', image, other, '--format=json')).out);
+    const term = json.nodes.find((n: { kind: string }) => n.kind === 'process').fields.find((f: { path: string }) => f.path === 'environ.TERM');
+    assert.deepEqual([term.a, term.b], [TITLE, CLEAR]);
+  });
+});
