@@ -46,6 +46,7 @@ struct restore_opts {
 	const char *pid_file;
 	int dry_run;
 	int same_pids;
+	int pid_ns;       /* --pid-ns: inside a new user and PID namespace, with the original PIDs there */
 	struct stdio_plan stdio;
 	int as_recorded;
 	struct restore_creds creds;
@@ -67,6 +68,7 @@ struct plan {
 	int image_fd;
 	int msg[2];
 	int (*go)[2]; /* per process: ckpt writes, the process reads */
+	pid_t *inner; /* per process: its pid as the processes see it (another in --pid-ns) */
 	uint64_t tramp;
 };
 
@@ -203,7 +205,6 @@ static void fork_children(struct plan *pl, int k)
 		}
 		if (c == 0)
 			member_main(pl, (int)j);
-		child_record("P%zu %d", j, c);
 	}
 	for (size_t i = 0; i < p->nzombies; i++) {
 		pid_t c = fork_with_pid((pid_t)p->zombies[i].f.pid, pl->o->same_pids);
@@ -324,10 +325,22 @@ static int member_setup(struct plan *pl, int k)
 	return 0;
 }
 
+/* Our pid as ckpt sees it (the first of /proc/self/status's NSpid: /proc is ckpt's, also when
+ * we are in a PID namespace of our own), and as we see it. */
+static void report_pid(int k)
+{
+	char *st = read_file("/proc/self/status", NULL);
+	const char *ns = st ? find_key(st, "NSpid") : NULL;
+	long outside = ns ? strtol(ns, NULL, 10) : getpid();
+	free(st);
+	child_record("P%d %ld %d", k, outside, (int)getpid());
+}
+
 static _Noreturn void member_main(struct plan *pl, int k)
 {
 	g_msg_fd = pl->msg[1];
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	report_pid(k);
 	if (member_setup(pl, k) < 0)
 		child_fail();
 	child_record("R%d", k);
@@ -335,6 +348,64 @@ static _Noreturn void member_main(struct plan *pl, int k)
 	 * is gone */
 	child_wait(pl->L.go_fd, NULL, 0);
 	_exit(EXIT_FAIL);
+}
+
+/* ---- --pid-ns ---- */
+
+static int write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int rc = fd >= 0 && write_all(fd, text, strlen(text)) == 0 ? 0 : -1;
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* The init of the new PID namespace: it forks the root with its original PID (it has every
+ * capability in the new user namespace, so clone3 may choose), then stays, as every init does,
+ * reaping the namespace's orphans until none is left. */
+static _Noreturn void ns_init_main(struct plan *pl)
+{
+	prctl(PR_SET_NAME, "ckpt-pid-ns");
+	pid_t root = fork_with_pid((pid_t)pl->t->procs[0]->pf.pid, 1);
+	if (root < 0) {
+		g_msg_fd = pl->msg[1];
+		child_fail();
+	}
+	if (root == 0)
+		member_main(pl, 0);
+	/* nothing of the restore stays open here: ckpt's end of the pipes must see it go */
+	syscall(SYS_close_range, 3, ~0U, 0);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (;;)
+		if (wait(NULL) < 0 && errno == ECHILD)
+			_exit(0);
+}
+
+/* ckpt enters a user namespace of its own, where its uid and gid map to themselves (so the
+ * processes see the ids they had), and forks the init of a new PID namespace in it. Returns the
+ * init's pid. */
+static pid_t start_pid_ns(struct plan *pl)
+{
+	char map[64];
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	if (unshare(CLONE_NEWUSER) < 0)
+		return fail_errno(EXIT_PERM, "--pid-ns: cannot make a user namespace"), -1;
+	snprintf(map, sizeof(map), "%u %u 1\n", uid, uid);
+	if (write_text("/proc/self/uid_map", map) < 0 || write_text("/proc/self/setgroups", "deny") < 0)
+		return fail_errno(EXIT_PERM, "--pid-ns: cannot map uid %u in the new user namespace", uid), -1;
+	snprintf(map, sizeof(map), "%u %u 1\n", gid, gid);
+	if (write_text("/proc/self/gid_map", map) < 0)
+		return fail_errno(EXIT_PERM, "--pid-ns: cannot map gid %u in the new user namespace", gid), -1;
+	if (unshare(CLONE_NEWPID) < 0)
+		return fail_errno(EXIT_PERM, "--pid-ns: cannot make a PID namespace"), -1;
+	pid_t init = fork();
+	if (init == 0)
+		ns_init_main(pl);
+	return init;
 }
 
 /* ---- the tracer ---- */
@@ -376,8 +447,10 @@ static int await_barrier(struct plan *pl, pid_t *pids, char want)
 					goto out;
 				} else if (rec[0] == 'P') {
 					idx = strtol(rec + 1, &end, 10);
-					if (idx >= 0 && (size_t)idx < n)
-						pids[idx] = (pid_t)strtol(end, NULL, 10);
+					if (idx >= 0 && (size_t)idx < n) {
+						pids[idx] = (pid_t)strtol(end, &end, 10);
+						pl->inner[idx] = (pid_t)strtol(end, NULL, 10);
+					}
 				} else if (rec[0] == want) {
 					idx = strtol(rec + 1, NULL, 10);
 					if (idx >= 0 && (size_t)idx < n && !seen[idx])
@@ -627,7 +700,7 @@ static void plan_layout(struct plan *pl)
 
 static int usage(void)
 {
-	fputs("usage: ckpt restore IMAGE [--pid-file FILE] [--stdio=inherit|null|PATH] [--same-pids] [--progress=json] [--as-recorded] [--dry-run]\n",
+	fputs("usage: ckpt restore IMAGE [--pid-file FILE] [--stdio=inherit|null|PATH] [--same-pids | --pid-ns] [--progress=json] [--as-recorded] [--dry-run]\n",
 	      stderr);
 	return EXIT_USAGE;
 }
@@ -686,6 +759,7 @@ int cmd_restore(int argc, char **argv)
 		{"verbose", no_argument, NULL, 'v'},
 		{"dry-run", no_argument, NULL, 'n'},
 		{"same-pids", no_argument, NULL, 'S'},
+		{"pid-ns", no_argument, NULL, 'N'},
 		{"as-recorded", no_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
@@ -697,6 +771,7 @@ int cmd_restore(int argc, char **argv)
 		case 'v': g_verbose = 1; break;
 		case 'n': o.dry_run = 1; break;
 		case 'S': o.same_pids = 1; break;
+		case 'N': o.pid_ns = 1; break;
 		case 'R': o.as_recorded = 1; break;
 		case 's':
 			if (!strcmp(optarg, "inherit"))
@@ -732,6 +807,7 @@ int cmd_restore(int argc, char **argv)
 	pid_t *pids = NULL;
 	struct restore_ctx *rcs = NULL;
 	int ok = 0, forked = 0;
+	pid_t init_pid = 0;
 	signal(SIGPIPE, SIG_IGN);
 
 	progress_step("restore-load", "reading %s", o.image);
@@ -759,6 +835,7 @@ int cmd_restore(int argc, char **argv)
 		goto out;
 	}
 	pids = xcalloc(t.nprocs, sizeof(pid_t));
+	pl.inner = xcalloc(t.nprocs, sizeof(pid_t));
 	pl.go = xcalloc(t.nprocs, sizeof(*pl.go));
 	for (size_t k = 0; k < t.nprocs; k++)
 		pl.go[k][0] = pl.go[k][1] = -1;
@@ -788,7 +865,7 @@ int cmd_restore(int argc, char **argv)
 	sigset_t all, old;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid_t root = fork_with_pid((pid_t)t.procs[0]->pf.pid, o.same_pids);
+	pid_t root = o.pid_ns ? start_pid_ns(&pl) : fork_with_pid((pid_t)t.procs[0]->pf.pid, o.same_pids);
 	if (root < 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		if (!fail_code())
@@ -803,7 +880,9 @@ int cmd_restore(int argc, char **argv)
 	forked = 1;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	munmap(tr, TRAMP_PAGES * 4096);
-	pids[0] = root;
+	if (!o.pid_ns)
+		pids[0] = root; /* in --pid-ns, `root` is the namespace's init: the root reports itself */
+	init_pid = o.pid_ns ? root : 0;
 	close(pl.msg[1]);
 	pl.msg[1] = -1;
 	for (size_t k = 0; k < t.nprocs; k++) {
@@ -812,12 +891,12 @@ int cmd_restore(int argc, char **argv)
 	}
 	progress_step("restore-files", "the new process%s set%s up %s files", t.nprocs > 1 ? "es" : "", t.nprocs > 1 ? "" : "s",
 		      t.nprocs > 1 ? "their" : "its");
-	if (await_barrier(&pl, pids, 'A') < 0 || release_barrier(&pl, pids, t.nprocs * sizeof(pid_t)) < 0 ||
+	if (await_barrier(&pl, pids, 'A') < 0 || release_barrier(&pl, pl.inner, t.nprocs * sizeof(pid_t)) < 0 ||
 	    await_barrier(&pl, pids, 'B') < 0 || release_barrier(&pl, NULL, 0) < 0 || await_barrier(&pl, pids, 'R') < 0)
 		goto out;
 	for (size_t k = 0; k < t.nprocs; k++)
-		if (o.same_pids && (uint32_t)pids[k] != t.procs[k]->pf.pid) {
-			fail(EXIT_FAIL, "--same-pids: process %u came back as %d", t.procs[k]->pf.pid, pids[k]);
+		if ((o.same_pids || o.pid_ns) && (uint32_t)pl.inner[k] != t.procs[k]->pf.pid) {
+			fail(EXIT_FAIL, "--same-pids: process %u came back as %d", t.procs[k]->pf.pid, pl.inner[k]);
 			goto out;
 		}
 
@@ -844,9 +923,9 @@ int cmd_restore(int argc, char **argv)
 		if (r < 0)
 			goto out;
 	}
-	if (o.pid_file && write_pid_file(&o, root) < 0)
+	if (o.pid_file && write_pid_file(&o, pids[0]) < 0)
 		goto out;
-	printf("%s%d%s\n", g_json ? "{\"event\":\"restored\",\"pid\":" : "", root, g_json ? "}" : "");
+	printf("%s%d%s\n", g_json ? "{\"event\":\"restored\",\"pid\":" : "", pids[0], g_json ? "}" : "");
 	fflush(stdout);
 	for (size_t k = 0; k < t.nprocs; k++) {
 		struct proc_state *p = t.procs[k];
@@ -860,7 +939,9 @@ out:
 		for (size_t k = t.nprocs; k-- > 0;)
 			if (pids[k] > 0)
 				kill(pids[k], SIGKILL);
-		reap_all(pids[0]);
+		if (init_pid > 0)
+			kill(init_pid, SIGKILL); /* and with it every process of its namespace */
+		reap_all(pids[0] > 0 ? pids[0] : init_pid);
 		remove_pid_file(&o);
 	}
 	if (pl.msg[0] >= 0)
@@ -874,6 +955,7 @@ out:
 			close(pl.go[k][1]);
 	}
 	free(pl.go);
+	free(pl.inner);
 	free(pids);
 	free(rcs);
 	mem_forget();

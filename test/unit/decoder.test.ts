@@ -71,17 +71,22 @@ describe('decoder: a sound image', () => {
     assert.equal((json.rlimits as Array<{ cur: string }>)[0].cur, '18446744073709551615');
   });
 
-  it('decodes kind-specific fd data through the switch', async () => {
+  it('decodes kind-specific file data through the switch, each fd naming its open file description', async () => {
     const fds = img.children(img.byTag(sample.tags.files)!);
-    const epoll = await img.decodeAs(fds[3], 'fd');
+    const fd5 = await img.decodeAs(fds[3], 'fd');
+    const epollRecord = img.fileRecord(fd5)!;
+    const epoll = await img.decodeAs(epollRecord, 'file');
     assert.equal(epoll.kind, Ckpt.FdKind.EPOLL);
     const e = epoll.extra as Ckpt.FdEpoll;
     assert.equal(e.targets[0].data, 0xdeadbeefcafef00dn);
-    const rendered = renderFields('fd', epoll as never);
+    const pipeRecord = img.fileRecord(await img.decodeAs(fds[2], 'fd'))!;
+    assert.equal(e.targets[0].file, pipeRecord.tag, 'an epoll target names the file it watches');
+    const rendered = renderFields('file', epoll as never);
     const extra = rendered.find((f) => f.name === 'extra')!;
-    assert.deepEqual(extra.json, { count: 1, targets: [{ tfd: 3, events: 1, data: '0xdeadbeefcafef00d' }] });
-    const pipe = (await img.decodeAs(fds[2], 'fd')).extra as Ckpt.FdPipe;
+    assert.deepEqual(extra.json, { count: 1, targets: [{ tfd: 3, file: pipeRecord.tag, events: 1, data: '0xdeadbeefcafef00d' }] });
+    const pipe = (await img.decodeAs(pipeRecord, 'file')).extra as Ckpt.FdPipe;
     assert.equal(Buffer.from(pipe.data.value).toString(), 'buffered');
+    assert.deepEqual((await img.holdersOf(pipeRecord.tag)).map((h) => h.fd), [3], 'the pipe is held by fd 3');
   });
 
   it('describes records in one line each', async () => {

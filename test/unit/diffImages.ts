@@ -106,7 +106,7 @@ export function baseProcess(pid = 4242): ProcSpec {
     fds: [
       { fd: 0, kind: Ckpt.FdKind.CHR, flags: 0o100000, path: '/dev/null', mode: 0o20666 },
       { fd: 1, kind: Ckpt.FdKind.REGULAR, flags: 0o102001, pos: 123n, path: '/tmp/demo.log', mode: 0o100644, size: 123n },
-      { fd: 3, kind: Ckpt.FdKind.PIPE, path: 'pipe:[99]', extra: { pipeIno: 99n, data: Buffer.from('buffered') } },
+      { fd: 3, kind: Ckpt.FdKind.PIPE, path: 'pipe:[99]', extra: { pipeIno: 99n, capacity: 65536, data: Buffer.from('buffered') } },
     ],
     handlers: { 2: { handler: 0x555555556200n, flags: 0x4000000n, restorer: 0x7f1234520000n } },
     pending: [10],
@@ -171,7 +171,8 @@ export function buildImage(spec: ImageSpec): Uint8Array {
       else w.pages(mm, runs);
     }
     const files = w.record('files', { nfds: p.fds.length, maxFds: 1024 }, { ptag: proc });
-    for (const f of ordered(p.fds, spec.reverse)) w.record('fd', f, { ptag: files });
+    // each fd with an open file description of its own: its kind, flags, position and path
+    for (const { fd, fdFlags, ...file } of ordered(p.fds, spec.reverse) as Array<{ fd: number; fdFlags?: number }>) w.fd(files, { fd, fdFlags }, file);
     const actions = Array.from({ length: 64 }, (_, i) => p.handlers[i + 1] ?? {});
     w.record('sigactions', { actions }, { ptag: proc });
     if (p.pending.length) w.record('pending_signals', { signals: p.pending.map((s) => ({ siSigno: s })) }, { ptag: proc });

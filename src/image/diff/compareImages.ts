@@ -133,11 +133,28 @@ class Comparison {
     const head = diffFieldNodes('head', fieldsOf('head', this.a.head), fieldsOf('head', this.b.head), '', [], new Set(['time_ns', 'magic']));
     if (head.length) nodes.push(node('image', 'head', 'image', 'changed', { fields: head, aTag: this.a.records[0]?.tag, bTag: this.b.records[0]?.tag }));
 
+    // Processes by their place in the tree (the root, then each one's children by command and
+    // order), so that an image and the image of its restored copy, whose PIDs differ, are
+    // compared process by process; or by pid (--match=pid).
     const procs = async (side: Side) => {
       const out: Keyed<{ r: RecordEntry; v: PayloadByType['process'] }>[] = [];
-      for (const r of this.img(side).processes()) {
+      const keys = new Map<RecordEntry, string>();
+      const seen = new Map<string, number>();
+      for (const [order, r] of this.img(side).processes().entries()) {
         const v = await this.decode(side, r, 'process');
-        if (v) out.push({ key: String(v.pid), order: v.pid, value: { r, v } });
+        if (!v) continue;
+        if (this.opts.match === 'pid') {
+          out.push({ key: String(v.pid), order: v.pid, value: { r, v } });
+          continue;
+        }
+        const parent = this.img(side).parent(r);
+        const prefix = parent && keys.has(parent) ? `${keys.get(parent)}/` : '';
+        const base = `${prefix}${v.comm.value}`;
+        const n = seen.get(base) ?? 0;
+        seen.set(base, n + 1);
+        const key = `${base}#${n}`;
+        keys.set(r, key);
+        out.push({ key, order, value: { r, v } });
       }
       return uniqueKeys(out);
     };
@@ -150,7 +167,8 @@ class Comparison {
     }
     for (const p of pairs) {
       this.opts.signal?.throwIfAborted();
-      const label = (v: PayloadByType['process']) => `process ${v.pid} ${quote(v.comm.value)}`;
+      const label = (v: PayloadByType['process'], other?: PayloadByType['process']) =>
+        `process ${v.pid}${other && other.pid !== v.pid ? ` (${other.pid})` : ''} ${quote(v.comm.value)}`;
       if (!p.b) nodes.push(node('process', p.key, label(p.a!.v), 'removed', { aTag: p.a!.r.tag }));
       else if (!p.a) nodes.push(node('process', p.key, label(p.b.v), 'added', { bTag: p.b.r.tag }));
       else {
@@ -277,16 +295,28 @@ class Comparison {
     return out;
   }
 
+  /** The fds of two file tables by number: each one's own flags, and its open file description. */
   private async fds(fa: RecordEntry | undefined, fb: RecordEntry | undefined): Promise<DiffNode[]> {
     const keyOf = (f: PayloadByType['fd']) => ({ key: String(f.fd), order: f.fd });
-    const label = (f: PayloadByType['fd']) => `fd ${f.fd} ${f.path.value || enumLabel('fd_kind', f.kind) || ''}`.trimEnd();
+    const fileOf = async (side: Side, f: PayloadByType['fd']) => {
+      const r = this.img(side).fileRecord(f);
+      return r ? { r, v: await this.decode(side, r, 'file') } : undefined;
+    };
+    const label = async (side: Side, f: PayloadByType['fd']) => {
+      const file = (await fileOf(side, f))?.v;
+      return `fd ${f.fd} ${file ? file.path.value || enumLabel('fd_kind', file.kind) || '' : ''}`.trimEnd();
+    };
     const out: DiffNode[] = [];
     for (const p of pairUp(await this.children('a', fa, RecordType.FD, 'fd', keyOf), await this.children('b', fb, RecordType.FD, 'fd', keyOf))) {
-      if (!p.b) out.push(node('fd', p.key, label(p.a!.v), 'removed', { aTag: p.a!.r.tag }));
-      else if (!p.a) out.push(node('fd', p.key, label(p.b.v), 'added', { bTag: p.b.r.tag }));
-      else if (!(await this.sameRecord('fd', p.a.r, p.b.r))) {
-        const fields = diffFieldNodes('fd', fieldsOf('fd', p.a.v), fieldsOf('fd', p.b.v), '', []);
-        if (fields.length) out.push(node('fd', p.key, label(p.a.v), 'changed', { aTag: p.a.r.tag, bTag: p.b.r.tag, fields }));
+      if (!p.b) out.push(node('fd', p.key, await label('a', p.a!.v), 'removed', { aTag: p.a!.r.tag }));
+      else if (!p.a) out.push(node('fd', p.key, await label('b', p.b.v), 'added', { bTag: p.b.r.tag }));
+      else {
+        const fields = diffFieldNodes('fd', fieldsOf('fd', p.a.v), fieldsOf('fd', p.b.v), '', [], new Set(['file']));
+        const fileA = await fileOf('a', p.a.v), fileB = await fileOf('b', p.b.v);
+        if (fileA?.v && fileB?.v && !(await this.sameRecord('file', fileA.r, fileB.r))) {
+          fields.push(...diffFieldNodes('file', fieldsOf('file', fileA.v), fieldsOf('file', fileB.v), 'file', []));
+        }
+        if (fields.length) out.push(node('fd', p.key, await label('a', p.a.v), 'changed', { aTag: p.a.r.tag, bTag: p.b.r.tag, fields }));
       }
     }
     return out;
