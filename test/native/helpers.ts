@@ -32,6 +32,7 @@ const TARGETS: Record<string, string[]> = {
   reaper: [],
   unsupported: [],
   holder: [],
+  family: [],
 };
 
 /** Compiles the target programs that are missing or older than their source. */

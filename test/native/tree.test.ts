@@ -1,0 +1,210 @@
+// Process trees (issue 10): `ckpt dump --tree` takes a process and every descendant as one
+// snapshot, and restore recreates the same shape, with what the processes share shared again:
+// pipes and socketpairs between them (with their bytes), one open file description (one
+// offset) inherited by several, MAP_SHARED anonymous memory, zombies with their exit status,
+// stopped members, process groups and sessions, and the original PIDs where the restoring user
+// may choose them (root here; an ordinary user inside a new PID namespace with --pid-ns).
+
+import * as assert from 'assert';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { CheckpointImage, compareImages, verifyImage } from '../../src/image';
+import { buildTargets, CKPT, descendants, EXIT, identities, Identity, Lab, lines, procStatus, samePidPossible, target, unprivileged, waitFor } from './helpers';
+
+/** pid, ppid, pgid, sid of a process (/proc/PID/stat), and its pid inside its PID namespace. */
+function ids(pid: number): { pid: number; ppid: number; pgid: number; sid: number; nspid: number; state: string } {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const ns = procStatus(pid)?.get('NSpid')?.split(/\s+/).map(Number) ?? [pid];
+  return { pid, state: f[0], ppid: Number(f[1]), pgid: Number(f[2]), sid: Number(f[3]), nspid: ns[ns.length - 1] };
+}
+
+interface Family {
+  dir: string;
+  out: string;
+  root: number;
+  workers: number[];
+  zombie: number;
+}
+
+/** The family target (test/native/targets/family.c) under a reaper that reaps what we kill. */
+async function startFamily(lab: Lab, id: Identity): Promise<Family> {
+  const dir = lab.dir(id);
+  const out = path.join(dir, 'family.txt');
+  lab.start(id, [target('reaper'), target('reaper'), '--exec', target('family'), out, path.join(dir, 'family.log')]);
+  const ready = await waitFor('the family to be ready', () => lines(out).find((l) => l.startsWith('ready ')));
+  const [root, w0, w1, w2, zombie] = ready.split(' ').slice(1).map(Number);
+  return { dir, out, root, workers: [w0, w1, w2], zombie };
+}
+
+/** Asks the family to check itself; resolves with its PASS/FAIL lines. */
+async function familyCheck(f: Family, root: number): Promise<string[]> {
+  const before = lines(f.out).filter((l) => l === 'done').length;
+  process.kill(root, 'SIGUSR1');
+  await waitFor('the family to check itself', () => lines(f.out).filter((l) => l === 'done').length > before, 20000);
+  const all = lines(f.out);
+  const start = all.length - 1 - [...all].reverse().slice(1).findIndex((l) => l === 'done' || l.startsWith('ready'));
+  return all.slice(start, all.length - 1);
+}
+
+const ITEMS = ['PASS pipes-and-sockets', 'PASS shared-memory', 'PASS shared-offset', 'PASS zombie', 'PASS process-group'];
+
+describe('native: process trees (issue 10)', function () {
+  this.timeout(180000);
+  before(buildTargets);
+  const lab = new Lab();
+  afterEach(() => lab.cleanup());
+  const [root] = identities();
+  const user = unprivileged();
+
+  for (const id of identities()) {
+    const mode = samePidPossible(id) ? ['--same-pids'] : ['--pid-ns'];
+    describe(`as ${id.name} (${mode[0]})`, () => {
+      it('a family of 4 processes: everything it shares is shared again, with its zombie, groups and original PIDs', async () => {
+        const f = await startFamily(lab, id);
+        const members = [f.root, ...f.workers];
+        const before = members.map(ids);
+        const image = path.join(f.dir, 'family.ckpt');
+        const d = await lab.dump(id, f.root, image, ['--tree', '--kill']);
+        assert.strictEqual(d.code, 0, d.stderr);
+        await waitFor('the family to be gone', () => members.every((p) => !procStatus(p) || /^[ZX]/.test(procStatus(p)!.get('State')!)));
+        await waitFor('its pids to be free', () => members.every((p) => !procStatus(p)));
+        const r = await lab.restore(id, image, ['--stdio=null', ...mode]);
+        assert.strictEqual(r.code, 0, r.stderr);
+        for (const p of descendants(r.pid!)) lab.track(p);
+        const now = [r.pid!, ...fs.readFileSync(`/proc/${r.pid}/task/${r.pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number)];
+        const after = now.map(ids).filter((x) => x.state !== 'Z');
+        // every pid, ppid, pgid and sid is the original one (inside the namespace with --pid-ns)
+        const seen = (x: ReturnType<typeof ids>) => (mode[0] === '--pid-ns' ? x.nspid : x.pid);
+        assert.deepStrictEqual(after.map(seen).sort(), before.map((x) => x.pid).sort(), 'the original PIDs');
+        const shape = (xs: ReturnType<typeof ids>[], pidOf: (x: ReturnType<typeof ids>) => number) => {
+          const byPid = new Map(xs.map((x) => [x.pid, pidOf(x)]));
+          return xs.map((x) => `${pidOf(x)} parent ${byPid.get(x.ppid) ?? 'outside'} group ${x.pgid === x.pid ? 'own' : byPid.get(x.pgid)} session ${x.sid === x.pid ? 'own' : byPid.get(x.sid)}`).sort();
+        };
+        assert.deepStrictEqual(shape(after, seen), shape(before, (x) => x.pid), 'the same parents, groups and sessions');
+        const zombie = now.map(ids).find((x) => x.state === 'Z');
+        assert.strictEqual(zombie && seen(zombie), f.zombie, 'the unreaped child is back, a zombie');
+        assert.deepStrictEqual(await familyCheck(f, r.pid!), ITEMS);
+      });
+
+      it('a stopped member stays stopped until SIGCONT', async () => {
+        const f = await startFamily(lab, id);
+        process.kill(f.workers[1], 'SIGSTOP');
+        await waitFor('worker 1 to stop', () => ids(f.workers[1]).state === 'T');
+        const image = path.join(f.dir, 'stopped.ckpt');
+        const d = await lab.dump(id, f.root, image, ['--tree', '--kill']);
+        assert.strictEqual(d.code, 0, d.stderr);
+        await waitFor('its pids to be free', () => [f.root, ...f.workers].every((p) => !procStatus(p)));
+        const r = await lab.restore(id, image, ['--stdio=null', ...mode]);
+        assert.strictEqual(r.code, 0, r.stderr);
+        for (const p of descendants(r.pid!)) lab.track(p);
+        const w1 = mode[0] === '--pid-ns' ? descendants(r.pid!).find((p) => ids(p).nspid === f.workers[1])! : f.workers[1];
+        await waitFor('worker 1 to be stopped again', () => ids(w1).state === 'T', 5000);
+        await new Promise((res) => setTimeout(res, 300));
+        assert.strictEqual(ids(w1).state, 'T', 'it stays stopped');
+        process.kill(w1, 'SIGCONT');
+        assert.deepStrictEqual(await familyCheck(f, r.pid!), ITEMS);
+      });
+    });
+  }
+
+  it('without --tree: the children are left out, said, and recorded in the image', async () => {
+    const f = await startFamily(lab, root);
+    const image = path.join(f.dir, 'alone.ckpt');
+    const d = await lab.dump(root, f.root, image, ['--allow-unsupported']);
+    assert.strictEqual(d.code, 0, d.stderr);
+    assert.match(d.stderr, new RegExp(`ckpt: warning: process ${f.root} has 3 child processes that this dump leaves out: ${f.workers[0]} \\(family\\), ${f.workers[1]} \\(family\\), ${f.workers[2]} \\(family\\)`));
+    const img = await CheckpointImage.open(image);
+    try {
+      const p = await img.decodeAs(img.processes()[0], 'process');
+      assert.deepStrictEqual([...p.omitted].sort(), [...f.workers].sort());
+    } finally {
+      await img.close();
+    }
+  });
+
+  it('without --tree: a pipe to a child makes the dump refuse, suggesting --tree', async () => {
+    const f = await startFamily(lab, root);
+    const d = await lab.dump(root, f.root, path.join(f.dir, 'refused.ckpt'));
+    assert.strictEqual(d.code, EXIT.unsupported, d.stderr);
+    assert.match(d.stderr, /child process \d+ holds the other end: dump with --tree to take it too/);
+    assert.strictEqual(ids(f.root).state !== 'Z', true, 'the target runs on');
+  });
+
+  it('a shell pipeline dumped mid-run with --tree --kill finishes after restore with the digest of an uninterrupted run', async function () {
+    const dir = lab.dir(root);
+    const size = '1500M';
+    const cmd = `yes | head -c ${size} | sha1sum > result`;
+    const expected = spawnSync('sh', ['-c', `yes | head -c ${size} | sha1sum`], { encoding: 'utf8' }).stdout.trim();
+    const s = lab.start(root, [target('reaper'), target('reaper'), '--exec', 'sh', '-c', cmd], { cwd: dir });
+    const shell = await waitFor('the pipeline to run', () => descendants(s.pid).find((p) => procStatus(p)?.get('Name') === 'sh' && descendants(p).length >= 3));
+    await new Promise((res) => setTimeout(res, 400)); // well into its run
+    assert.ok(!fs.existsSync(path.join(dir, 'result')) || fs.readFileSync(path.join(dir, 'result'), 'utf8') === '', 'not finished yet');
+    const image = path.join(dir, 'pipeline.ckpt');
+    const d = await lab.dump(root, shell, image, ['--tree', '--kill']);
+    assert.strictEqual(d.code, 0, d.stderr);
+    const r = await lab.restore(root, image, ['--stdio=null']);
+    assert.strictEqual(r.code, 0, r.stderr);
+    await waitFor('the pipeline to finish', () => fs.existsSync(path.join(dir, 'result')) && fs.readFileSync(path.join(dir, 'result'), 'utf8').includes('-'), 60000);
+    assert.strictEqual(fs.readFileSync(path.join(dir, 'result'), 'utf8').trim(), expected);
+  });
+
+  it('tree images verify, and an image and the image of its restored copy differ in no process', async () => {
+    const f = await startFamily(lab, root);
+    const a = path.join(f.dir, 'a.ckpt');
+    const d = await lab.dump(root, f.root, a, ['--tree', '--kill']);
+    assert.strictEqual(d.code, 0, d.stderr);
+    await waitFor('its pids to be free', () => [f.root, ...f.workers].every((p) => !procStatus(p)));
+    const r = await lab.restore(root, a, ['--stdio=null']);
+    assert.strictEqual(r.code, 0, r.stderr);
+    for (const p of descendants(r.pid!)) lab.track(p);
+    const b = path.join(f.dir, 'b.ckpt');
+    const d2 = await lab.dump(root, r.pid!, b, ['--tree']);
+    assert.strictEqual(d2.code, 0, d2.stderr);
+    const [ia, ib] = [await CheckpointImage.open(a), await CheckpointImage.open(b)];
+    try {
+      for (const img of [ia, ib]) {
+        const v = await verifyImage(img);
+        assert.deepStrictEqual(v.problems.map((p) => p.message), []);
+        assert.strictEqual(img.processes().length, 4, '4 processes');
+      }
+      const diff = await compareImages(ia, ib);
+      const shape = diff.nodes.filter((n) => n.kind === 'process' && n.change !== 'changed');
+      assert.deepStrictEqual(shape.map((n) => `${n.change} ${n.label}`), [], 'no process added or removed');
+    } finally {
+      await ia.close();
+      await ib.close();
+    }
+  });
+
+  /** Every member runs on, untraced, and still checks itself whole. */
+  async function assertUnharmed(f: Family, what: string): Promise<void> {
+    for (const p of [f.root, ...f.workers]) {
+      await waitFor(`${what}: ${p} untraced`, () => procStatus(p)?.get('TracerPid') === '0', 5000);
+      assert.ok(!/^[TtZX]/.test(ids(p).state), `${what}: ${p} runs (state ${ids(p).state})`);
+    }
+    const items = await familyCheck(f, f.root);
+    assert.deepStrictEqual(items.filter((i) => !i.includes('zombie')), ITEMS.filter((i) => !i.includes('zombie')), what);
+  }
+
+  it('never harm a tree: a full file system, and a dump killed once every member was frozen and written', async function () {
+    const f = await startFamily(lab, root);
+    if (process.getuid?.() === 0) {
+      const full = lab.dir(root);
+      const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=128k,mode=0755', 'tmpfs', full], { encoding: 'utf8' });
+      assert.strictEqual(m.status, 0, `mount: ${m.stderr}`);
+      lab.mounted(full);
+      const image = path.join(full, 'full.ckpt');
+      const d = await lab.dump(root, f.root, image, ['--tree']);
+      assert.strictEqual(d.code, EXIT.io, d.stderr);
+      assert.ok(!fs.existsSync(image) && fs.readdirSync(full).length === 0, 'nothing left in the full file system');
+      await assertUnharmed(f, 'ENOSPC');
+    }
+    const image = path.join(f.dir, 'killed.ckpt');
+    const s = lab.start(root, [CKPT, 'dump', String(f.root), '-o', image, '--tree', '--kill'], { env: { ...process.env, CKPT_TEST_FAULT: 'kill:@written' } });
+    const r = await s.exited;
+    assert.notStrictEqual(r.code, 0, 'the worker died');
+    assert.ok(!fs.existsSync(image), 'no image under its name');
+    await assertUnharmed(f, 'the worker killed after writing');
+  });
+});
