@@ -176,8 +176,9 @@ static void classify(struct proc_state *p, struct vma_state *v, char perms3, con
 				"a mapping of %s cannot be recreated", uring ? "an io_uring ring" : "a kernel object");
 		return;
 	}
+	/* /dev/shm holds files (POSIX shared memory, named semaphores), not devices */
 	if (has_flag(vmflags, "io") || has_flag(vmflags, "pf") ||
-	    (!strncmp(path, "/dev/", 5) && strncmp(path, "/dev/zero", 9))) {
+	    (!strncmp(path, "/dev/", 5) && strncmp(path, "/dev/zero", 9) && strncmp(path, "/dev/shm/", 9))) {
 		v->f.kind = CKPT_VMA_KIND_DEVICE;
 		add_unsupported(p, CKPT_UNSUPPORTED_KIND_VMA, -1, v->f.start, path, "a device mapping cannot be recreated");
 		return;

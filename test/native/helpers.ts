@@ -49,8 +49,9 @@ export function buildTargets(): void {
   }
 }
 
+/** A target program: built (test/native/targets/NAME.c) or a script used as it is (NAME.py, NAME.js). */
 export function target(name: string): string {
-  return path.join(TARGETS_BIN, name);
+  return /\.(py|js)$/.test(name) ? path.join(TARGETS_SRC, name) : path.join(TARGETS_BIN, name);
 }
 
 export function targetSource(name: string): string {

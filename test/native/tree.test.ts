@@ -149,6 +149,27 @@ describe('native: process trees (issue 10)', function () {
     assert.strictEqual(fs.readFileSync(path.join(dir, 'result'), 'utf8').trim(), expected);
   });
 
+  for (const [name, cmd, result] of [
+    ['a Python multiprocessing.Pool of 2 workers', ['python3', target('pool.py')], 'result 2646700'],
+    ['node with a child_process.fork child', [process.execPath, target('nodefork.js')], 'result 333833500'],
+  ] as const) {
+    it(`${name} survives a checkpoint and restore of its tree and finishes its work`, async () => {
+      const dir = lab.dir(root);
+      const out = path.join(dir, 'out.txt');
+      lab.start(root, [target('reaper'), target('reaper'), '--exec', ...cmd, out]);
+      const ready = await waitFor('it to start', () => lines(out).find((l) => l.startsWith('ready ')));
+      const pid = Number(ready.split(' ')[1]);
+      await waitFor('it to get going', () => lines(out).some((l) => l.startsWith('progress 40')), 30000);
+      const image = path.join(dir, 'tree.ckpt');
+      const d = await lab.dump(root, pid, image, ['--tree', '--kill']);
+      assert.strictEqual(d.code, 0, d.stderr);
+      assert.ok(!lines(out).includes(result), 'not finished before the checkpoint');
+      const r = await lab.restore(root, image, ['--stdio=null']);
+      assert.strictEqual(r.code, 0, r.stderr);
+      await waitFor('it to finish its work', () => lines(out).includes(result), 60000);
+    });
+  }
+
   it('tree images verify, and an image and the image of its restored copy differ in no process', async () => {
     const f = await startFamily(lab, root);
     const a = path.join(f.dir, 'a.ckpt');
