@@ -894,11 +894,22 @@ int cmd_restore(int argc, char **argv)
 	if (await_barrier(&pl, pids, 'A') < 0 || release_barrier(&pl, pl.inner, t.nprocs * sizeof(pid_t)) < 0 ||
 	    await_barrier(&pl, pids, 'B') < 0 || release_barrier(&pl, NULL, 0) < 0 || await_barrier(&pl, pids, 'R') < 0)
 		goto out;
-	for (size_t k = 0; k < t.nprocs; k++)
-		if ((o.same_pids || o.pid_ns) && (uint32_t)pl.inner[k] != t.procs[k]->pf.pid) {
+	size_t changed = 0;
+	char moved[300] = "";
+	for (size_t k = 0; k < t.nprocs; k++) {
+		if ((uint32_t)pl.inner[k] == t.procs[k]->pf.pid)
+			continue;
+		if (o.same_pids || o.pid_ns) {
 			fail(EXIT_FAIL, "--same-pids: process %u came back as %d", t.procs[k]->pf.pid, pl.inner[k]);
 			goto out;
 		}
+		if (changed++ < 4)
+			snprintf(moved + strlen(moved), sizeof(moved) - strlen(moved), "%s%u is now %d", changed > 1 ? ", " : "", t.procs[k]->pf.pid,
+				 pl.inner[k]);
+	}
+	if (changed)
+		warn("restored with new PIDs (%s%s): a program that remembers its PID may not go on; --pid-ns restores the original ones "
+		     "inside a namespace of their own", moved, changed > 4 ? ", ..." : "");
 
 	rcs = xcalloc(t.nprocs, sizeof(*rcs));
 	for (size_t k = 0; k < t.nprocs; k++) {
