@@ -12,6 +12,7 @@
 #include "sigframe.h"
 
 #include <dirent.h>
+#include <linux/kcmp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -379,6 +380,32 @@ static int capture_process(struct tree *t, struct proc_state *p)
 	return files_capture(t, p) < 0 || pending_capture(p) < 0 ? -1 : 0;
 }
 
+/* Processes of the tree that share their fd table or fs info (clone with CLONE_FILES or CLONE_FS
+ * but not CLONE_THREAD): restore cannot make separate processes share them again. Compared with
+ * the parent and the sibling before (where such sharing comes from), by kcmp. */
+static void refuse_shared_tables(struct tree *t)
+{
+	for (size_t k = 1; k < t->nprocs; k++) {
+		struct proc_state *p = t->procs[k];
+		pid_t others[2] = {(pid_t)t->procs[p->parent]->pf.pid, 0};
+		for (size_t j = k; j-- > 1;)
+			if (t->procs[j]->parent == p->parent) {
+				others[1] = (pid_t)t->procs[j]->pf.pid;
+				break;
+			}
+		for (int i = 0; i < 2; i++) {
+			if (!others[i])
+				continue;
+			if (syscall(SYS_kcmp, others[i], (pid_t)p->pf.pid, KCMP_FILES, 0, 0) == 0)
+				add_unsupported(p, CKPT_UNSUPPORTED_KIND_OTHER, -1, 0, "CLONE_FILES",
+						"it shares its fd table with process %d (CLONE_FILES): restore cannot share one again", others[i]);
+			if (syscall(SYS_kcmp, others[i], (pid_t)p->pf.pid, KCMP_FS, 0, 0) == 0)
+				add_unsupported(p, CKPT_UNSUPPORTED_KIND_OTHER, -1, 0, "CLONE_FS",
+						"it shares its working directory and umask with process %d (CLONE_FS): restore cannot share them again", others[i]);
+		}
+	}
+}
+
 /* A pipe or socket above stdio that leads out of a one-process dump, into one of its children:
  * the message says that --tree would take that child too. */
 static void suggest_tree(struct tree *t)
@@ -477,6 +504,7 @@ static int dump_run(struct dump_opts *o)
 		goto out;
 	progress_step("files", "%zu file descriptors, %zu open files", nfds, t.nfiles);
 	progress_step("signals", "handlers and %u pending signals", npending);
+	refuse_shared_tables(&t);
 	if (!o->tree)
 		suggest_tree(&t);
 	size_t nunsup = 0;

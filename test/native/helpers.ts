@@ -33,6 +33,7 @@ const TARGETS: Record<string, string[]> = {
   unsupported: [],
   holder: [],
   family: [],
+  clonefiles: [],
 };
 
 /** Compiles the target programs that are missing or older than their source. */

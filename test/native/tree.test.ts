@@ -131,6 +131,17 @@ describe('native: process trees (issue 10)', function () {
     assert.strictEqual(ids(f.root).state !== 'Z', true, 'the target runs on');
   });
 
+  it('a child that shares its parent\'s fd table (CLONE_FILES) is refused by name, the tree left running', async () => {
+    const dir = lab.dir(root);
+    const out = path.join(dir, 'out.txt');
+    lab.start(root, [target('reaper'), target('reaper'), '--exec', target('clonefiles'), out]);
+    const pid = Number((await waitFor('it to start', () => lines(out).find((l) => l.startsWith('ready ')))).split(' ')[1]);
+    const d = await lab.dump(root, pid, path.join(dir, 'x.ckpt'), ['--tree']);
+    assert.strictEqual(d.code, EXIT.unsupported, d.stderr);
+    assert.match(d.stderr, new RegExp(`process \\d+: it shares its fd table with process ${pid} \\(CLONE_FILES\\)`));
+    assert.ok(!/^[TtZ]/.test(ids(pid).state) && procStatus(pid)?.get('TracerPid') === '0', 'it runs on, untraced');
+  });
+
   it('a shell pipeline dumped mid-run with --tree --kill finishes after restore with the digest of an uninterrupted run', async function () {
     const dir = lab.dir(root);
     const size = '1500M';
