@@ -14,6 +14,7 @@ static int child(void *arg)
 	(void)arg;
 	for (;;)
 		pause();
+	return 0;
 }
 
 int main(int argc, char **argv)
