@@ -27,6 +27,8 @@ export interface CheckpointFiles {
   /** The directory or archive as given. */
   name: string;
   compression: Compression;
+  /** Its bytes on disk: the archive's size, or the sum of the directory's files. */
+  diskSize: number;
   source: ByteSource;
   members: CheckpointMember[];
   /** Folder of the CRIU images, as a member path prefix: '' for a directory, 'checkpoint' in an archive. */
@@ -116,6 +118,7 @@ async function openDirectory(dir: string): Promise<CheckpointFiles> {
     kind: 'directory',
     name: dir,
     compression: 'none',
+    diskSize: files.reduce((n, f) => n + f.member.size, 0),
     source,
     members: listed.map((l) => ({ ...l.member, offset: offsets.get(l.member) ?? 0 })),
     imagesDir: '',
@@ -152,7 +155,8 @@ async function openArchive(file: string, cache: CacheOptions): Promise<Checkpoin
       parentDirs.push(target);
       dir = target;
     }
-    return { kind: 'archive', name: file, compression, source: nameSource(source, file), members, imagesDir, parentDirs, close: () => source.close() };
+    const diskSize = (await fsp.stat(file)).size;
+    return { kind: 'archive', name: file, compression, diskSize, source: nameSource(source, file), members, imagesDir, parentDirs, close: () => source.close() };
   } catch (e) {
     await source.close();
     throw e;

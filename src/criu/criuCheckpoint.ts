@@ -116,9 +116,9 @@ export class CriuCheckpoint {
     return PAGE_SIZE;
   }
 
-  /** Bytes of all the checkpoint's files (for an archive: the archive as it is on disk). */
+  /** Its bytes on disk: the archive's, or the sum of the directory's files. */
   get size(): number {
-    return this.files.members.reduce((n, m) => n + m.size, 0);
+    return this.files.diskSize;
   }
 
   // ---- the records tree ------------------------------------------------------------------
@@ -153,7 +153,7 @@ export class CriuCheckpoint {
       const kind: CriuRecordKind = m.kind === 'dir' ? 'folder' : m.kind === 'symlink' || m.kind === 'hardlink' ? 'link' : 'file';
       const rec = this.add({ kind, parent: this.folderOf(m.path), path: m.path, member: m, offset: m.offset, payloadOffset: m.offset, len: m.size });
       this.byPath.set(m.path, rec);
-      if (kind !== 'file' || !this.inImagesDir(m.path)) continue;
+      if (kind !== 'file') continue;
       const head = new Uint8Array(Math.min(8, m.size));
       if (head.length) src.readIntoSync!(m.offset, head);
       if (!isImageFile(m, head)) continue;
