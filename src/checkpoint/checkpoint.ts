@@ -8,6 +8,7 @@ import type { ByteSource } from '../image/byteSource';
 import type { ImageProblem } from '../image/errors';
 import type { FieldNode } from '../image/fields';
 import type { MemoryMap, RecordRef } from '../image/memoryMap';
+import type { SearchTarget } from '../image/search/searchMemory';
 import type { ImageSummary, ProcessSummary } from '../image/summary';
 import type { VerifyOptions, VerifyReport } from '../image/verify';
 import type { ContainerInfo } from '../criu/container';
@@ -24,6 +25,8 @@ export interface RecordDescription {
   /** e.g. "0x7f1c2000-0x7f1c4000 r-xp file /usr/lib/libc.so.6" */
   detail: string;
   error?: string;
+  /** The .ckpt record's tag. */
+  tag?: number;
 }
 
 /** Where a record's bytes are, what they decode to, and what else can be shown of it. */
@@ -86,8 +89,13 @@ export interface Checkpoint {
   /** The process records, in order (cheap: no decoding beyond what opening did). */
   processRecords(): readonly number[];
   memory(processRecord: number): Promise<MemoryMap<RecordRef>>;
+  /** Each process's pid, record and memory, for the memory search. */
+  searchTarget(): Promise<SearchTarget>;
   verify(opts?: VerifyOptions): Promise<VerifyReport>;
   /** Bytes of a member that the editor shows as text, a log or a file list; undefined for others. */
   memberBytes?(index: number, max: number): Promise<Uint8Array | undefined>;
+  /** The files of a tar member (the rootfs diff), and one file's bytes, read in place. */
+  memberFiles?(index: number): Promise<{ path: string; kind: string; size: number }[]>;
+  memberFile?(index: number, path: string, max: number): Promise<Uint8Array>;
   close(): Promise<void>;
 }

@@ -9,6 +9,7 @@ import {
   FieldNode,
   flagLabels,
   ImageError,
+  imageSearchTarget,
   MemoryMap,
   payloadTypeName,
   RecordEntry,
@@ -86,8 +87,9 @@ export class CkptCheckpoint implements Checkpoint {
     return { offset: r.offset, end: r.payloadOffset + r.len };
   }
 
-  describe(index: number): Promise<RecordDescription> {
-    return describeRecord(this.image, this.entry(index));
+  async describe(index: number): Promise<RecordDescription> {
+    const r = this.entry(index);
+    return { ...(await describeRecord(this.image, r)), tag: r.tag };
   }
 
   async layout(index: number): Promise<RecordLayout> {
@@ -191,6 +193,10 @@ export class CkptCheckpoint implements Checkpoint {
     const r = this.entry(processRecord);
     if (r.type !== RecordType.PROCESS) throw new RangeError(`record #${processRecord} is not a process`);
     return this.image.memory(r);
+  }
+
+  searchTarget() {
+    return imageSearchTarget(this.image);
   }
 
   verify(opts?: VerifyOptions): Promise<VerifyReport> {

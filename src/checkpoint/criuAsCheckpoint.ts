@@ -6,9 +6,11 @@ import type { CoreEntry, FileEntry, SignalQueueEntry } from '../../build/formats
 import { containerInfo, parseEngineJson } from '../criu/container';
 import { CriuCheckpoint, CriuRecord, OpenOptions, PAGE_SIZE } from '../criu/criuCheckpoint';
 import { enumName } from '../criu/messages';
+import { indexTar, TarMember } from '../criu/tar';
 import { ImageError, ImageProblem } from '../image/errors';
 import { hex } from '../image/fields';
 import { MemoryMap, RecordRef } from '../image/memoryMap';
+import type { SearchTarget } from '../image/search/searchMemory';
 import { ProcessSummary } from '../image/summary';
 import type { VerifyOptions, VerifyReport } from '../image/verify';
 import type { Checkpoint, CheckpointSummary, RecordDescription, RecordLayout, RecordView } from './checkpoint';
@@ -189,8 +191,30 @@ export class CriuAsCheckpoint implements Checkpoint {
     return this.criu.source.read(r.member.offset, Math.min(max, r.member.size));
   }
 
+  async memberFiles(index: number): Promise<{ path: string; kind: string; size: number }[]> {
+    return (await this.tarOf(index)).map((m) => ({ path: m.path, kind: m.kind, size: m.size }));
+  }
+
+  async memberFile(index: number, file: string, max: number): Promise<Uint8Array> {
+    const m = (await this.tarOf(index)).find((x) => x.path === file && x.kind === 'file');
+    if (!m) throw new RangeError(`${this.record(index).path} holds no file ${file}`);
+    if (m.size > max) throw new RangeError(`${file} is ${m.size} bytes, more than ${max} are shown`);
+    return this.criu.source.read(m.offset, m.size);
+  }
+
+  /** The members of a tar that is itself a member (the rootfs diff), indexed in place. */
+  private async tarOf(index: number): Promise<TarMember[]> {
+    const r = this.record(index);
+    if (r.kind !== 'file' || !r.member || !TAR_MEMBER.test(r.path)) throw new RangeError(`record #${index} is not a tar archive`);
+    return indexTar(this.criu.source, { start: r.member.offset, end: r.member.offset + r.member.size, name: r.path });
+  }
+
   async memory(processRecord: number): Promise<MemoryMap<RecordRef>> {
     return this.criu.memory(this.pidOf(processRecord));
+  }
+
+  async searchTarget(): Promise<SearchTarget> {
+    return { source: this.criu.source, processes: this.criu.pstree().map((e) => ({ pid: e.value.pid ?? 0, record: e.record.index, memory: () => this.criu.memory(e.value.pid ?? 0) })) };
   }
 
   processes(): Promise<ProcessState[]> {

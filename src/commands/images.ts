@@ -54,9 +54,9 @@ export async function revealInRecordsCommand(s: Services, arg: unknown): Promise
     await vscode.commands.executeCommand('vscode.openWith', uri, IMAGE_EDITOR_VIEW_TYPE);
   }
   const doc = await activeDocumentFor(s, uri);
-  if (!doc?.image) return { ok: false, error: doc?.openError ?? `${uri.fsPath} did not open as an image` };
+  if (!doc?.checkpoint) return { ok: false, error: doc?.openError ?? `${uri.fsPath} did not open as an image` };
   await vscode.commands.executeCommand(`${RECORDS_VIEW_ID}.focus`);
-  const index = doc.selected ?? doc.image.processes()[0]?.index ?? 0;
+  const index = doc.selected ?? doc.checkpoint.processRecords()[0] ?? 0;
   await s.records.reveal(index, true);
   return { ok: true, index };
 }

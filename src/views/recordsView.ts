@@ -1,11 +1,11 @@
-// The Image Records view: the ptag tree of the image in the active editor, children built when a
-// node opens, each row labelled by describeRecord. Its selection and the editor's stay in sync:
+// The Image Records view: the record tree of the checkpoint in the active editor (a .ckpt image's
+// ptag tree; a CRIU checkpoint's files, their entries and VMAs), children built when a node opens,
+// each row labelled as the editor's tree labels it. Its selection and the editor's stay in sync:
 // a row selected here is selected in the editor, and a record selected in the editor is revealed
 // here.
 
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { RecordType } from '../image';
 import type { RecordNodeModel } from '../shared/models';
 import type { ImageDocument } from '../webviews/imageDocument';
 import type { ImageEditorProvider } from '../webviews/imageEditorProvider';
@@ -20,21 +20,38 @@ export class RecordRow {
   ) {}
 }
 
-const ICONS: Record<number, string> = {
-  [RecordType.HEAD]: 'info',
-  [RecordType.TAIL]: 'pass',
-  [RecordType.PAD]: 'whitespace',
-  [RecordType.PROCESS]: 'server-process',
-  [RecordType.THREAD]: 'pulse',
-  [RecordType.MM]: 'circuit-board',
-  [RecordType.VMA]: 'symbol-array',
-  [RecordType.PAGEMAP]: 'list-ordered',
-  [RecordType.PAGES]: 'file-binary',
-  [RecordType.FILES]: 'files',
-  [RecordType.FD]: 'file',
-  [RecordType.SIGACTIONS]: 'zap',
-  [RecordType.PENDING_SIGNALS]: 'bell',
-  [RecordType.UNSUPPORTED]: 'warning',
+/** Icons by record title: .ckpt record types, and the kinds of a CRIU checkpoint's files and entries. */
+const ICONS: Record<string, string> = {
+  HEAD: 'info',
+  TAIL: 'pass',
+  PAD: 'whitespace',
+  PROCESS: 'server-process',
+  THREAD: 'pulse',
+  MM: 'circuit-board',
+  VMA: 'symbol-array',
+  PAGEMAP: 'list-ordered',
+  PAGEMAP_HEAD: 'list-ordered',
+  PAGES: 'file-binary',
+  FILES: 'files',
+  FILE: 'file',
+  FD: 'file',
+  FDINFO: 'file',
+  SIGACTIONS: 'zap',
+  PENDING_SIGNALS: 'bell',
+  UNSUPPORTED: 'warning',
+  FOLDER: 'folder',
+  LINK: 'file-symlink-directory',
+  INVENTORY: 'info',
+  PSTREE: 'type-hierarchy',
+  CORE: 'pulse',
+  IDS: 'key',
+  FS: 'folder-opened',
+  PIPE_DATA: 'arrow-both',
+  PIPES_DATA: 'arrow-both',
+  SK_PACKET: 'plug',
+  SK_QUEUES: 'plug',
+  STATS: 'graph',
+  TASK_KOBJ_IDS: 'key',
 };
 
 export class RecordsView implements vscode.TreeDataProvider<RecordRow>, vscode.Disposable {
@@ -77,9 +94,9 @@ export class RecordsView implements vscode.TreeDataProvider<RecordRow>, vscode.D
     this.docSubs = [];
     this.document = doc;
     this.rows = new Map();
-    void vscode.commands.executeCommand('setContext', 'ckptExplorer.records.hasImage', !!doc?.image);
+    void vscode.commands.executeCommand('setContext', 'ckptExplorer.records.hasImage', !!doc?.checkpoint);
     this.view.description = doc ? path.basename(doc.uri.fsPath) : undefined;
-    this.view.message = doc && !doc.image ? `Cannot show ${path.basename(doc.uri.fsPath)}: ${doc.openError}` : undefined;
+    this.view.message = doc && !doc.checkpoint ? `Cannot show ${path.basename(doc.uri.fsPath)}: ${doc.openError}` : undefined;
     if (doc) {
       // Damage found by a verification is marked on the rows.
       this.docSubs.push(
@@ -99,34 +116,32 @@ export class RecordsView implements vscode.TreeDataProvider<RecordRow>, vscode.D
 
   getChildren(element?: RecordRow): RecordRow[] {
     const doc = this.document;
-    if (!doc?.image) return [];
-    const parent = element ? doc.image.records[element.index] : undefined;
-    return doc.image.children(parent).map((r) => this.row(r.index));
+    if (!doc?.checkpoint) return [];
+    return doc.checkpoint.children(element?.index).map((r) => this.row(r));
   }
 
   getParent(element: RecordRow): RecordRow | undefined {
-    const img = element.document.image;
-    const p = img?.parent(img.records[element.index]);
-    return p ? this.row(p.index) : undefined;
+    const p = element.document.checkpoint?.parent(element.index);
+    return p !== undefined ? this.row(p) : undefined;
   }
 
   async getTreeItem(row: RecordRow): Promise<vscode.TreeItem> {
     const doc = row.document;
-    const entry = doc.image!.records[row.index];
-    const node = await doc.requests!.node(entry);
-    return treeItem(node, entry.type, entry.offset);
+    const node = await doc.requests!.node(row.index);
+    return treeItem(node, doc.checkpoint!.bounds(row.index).offset);
   }
 
   /** The rows at the top level, labelled as the view shows them (for tests and the reveal command). */
   async topLevel(): Promise<RecordNodeModel[]> {
     const doc = this.document;
     if (!doc?.requests) return [];
-    return Promise.all(doc.image!.children().map((r) => doc.requests!.node(r)));
+    return Promise.all(doc.checkpoint!.children().map((r) => doc.requests!.node(r)));
   }
 
   /** Shows a record in the view, selected; `focus` moves the keyboard focus to the view. */
   async reveal(index: number, focus: boolean): Promise<void> {
-    if (!this.document?.image?.records[index]) return;
+    const c = this.document?.checkpoint;
+    if (!c || !Number.isSafeInteger(index) || index < 0 || index >= c.recordCount) return;
     this.following = true;
     try {
       await this.view.reveal(this.row(index), { select: true, focus, expand: false });
@@ -143,12 +158,12 @@ export class RecordsView implements vscode.TreeDataProvider<RecordRow>, vscode.D
   }
 }
 
-function treeItem(n: RecordNodeModel, type: number, offset: number): vscode.TreeItem {
+function treeItem(n: RecordNodeModel, offset: number): vscode.TreeItem {
   const item = new vscode.TreeItem(n.title, n.childCount ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
   item.id = String(n.index);
   item.description = n.detail;
   const tip = new vscode.MarkdownString();
-  tip.appendMarkdown(`**${n.title}** record #${n.index}, tag ${n.tag}, at file offset 0x${offset.toString(16)}\n\n`);
+  tip.appendMarkdown(`**${n.title}** record #${n.index}${n.tag !== undefined ? `, tag ${n.tag}` : ''}, at file offset 0x${offset.toString(16)}\n\n`);
   tip.appendText(n.detail);
   if (n.problem) tip.appendMarkdown('\n\n$(warning) ').appendText(n.problem);
   tip.supportThemeIcons = true;
@@ -156,7 +171,7 @@ function treeItem(n: RecordNodeModel, type: number, offset: number): vscode.Tree
   item.contextValue = `record.${n.title.toLowerCase()}`;
   item.iconPath = n.problem
     ? new vscode.ThemeIcon(n.problemBelow ? 'warning' : 'error', new vscode.ThemeColor(n.problemBelow ? 'list.warningForeground' : 'list.errorForeground'))
-    : new vscode.ThemeIcon(ICONS[type] ?? 'question');
+    : new vscode.ThemeIcon(ICONS[n.title] ?? 'question');
   item.accessibilityInformation = { label: `${n.title} record ${n.index}: ${n.detail}${n.problem ? `; problem: ${n.problem}` : ''}` };
   return item;
 }

@@ -31,10 +31,15 @@ class ImageEditor {
   constructor(root: HTMLElement) {
     this.summary = new SummaryView(
       (command) => this.conn.send({ type: 'run', command }),
-      (record) => void this.selectRecord(record, true),
+      (record, view) => void this.selectRecord(record, true, view),
     );
     this.tree = new RecordTree(this.conn, (index) => void this.showRecord(index, true));
-    this.detail = new DetailView(this.conn, (p) => void this.selectRecord(p.index, true, p.openMemory ? 'memory' : 'addressSpace'));
+    this.detail = new DetailView(
+      this.conn,
+      (p) => void this.selectRecord(p.index, true, p.openMemory ? 'memory' : 'addressSpace'),
+      (index) => void this.selectRecord(index, true),
+      (index, path) => this.conn.send({ type: 'openFile', index, path }),
+    );
     this.search = new SearchView(this.conn, (hit) => this.showHit(hit));
     const tab = (id: PaneTab, label: string) =>
       h('button', { type: 'button', class: 'pane-tab', role: 'tab', id: `pane-tab-${id}`, 'aria-controls': `pane-${id}`, 'aria-selected': id === 'records' ? 'true' : 'false', tabindex: id === 'records' ? 0 : -1 }, label);
