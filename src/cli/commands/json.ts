@@ -1,8 +1,11 @@
 // `json IMAGE`: the full decode as JSON: the summary and the record tree with every field.
 // 64-bit values are strings (hex for addresses and registers), so no JSON reader rounds them.
-// Page bytes are not included; `pages` dumps them.
+// Page bytes are not included; `pages` dumps them. For a CRIU checkpoint the records are its
+// files, each image's entries (`payload` holds the message's fields by their .proto names, as
+// crit names them; unknown fields as "#N"), and the VMAs of its memory descriptors.
 
-import { CheckpointImage, FieldNode, JsonValue, payloadTypeName, RecordEntry, recordTypeName, renderFields, summarizeImage } from '../../image';
+import { Checkpoint, CkptCheckpoint, CriuAsCheckpoint } from '../../checkpoint';
+import { CheckpointImage, FieldNode, ImageError, JsonValue, payloadTypeName, RecordEntry, recordTypeName, renderFields } from '../../image';
 import type { Command } from '../ckptInspect';
 import { EXIT_OK } from '../output';
 import { openImage } from './open';
@@ -14,8 +17,9 @@ export const jsonCommand: Command = {
   async run({ positionals }, out) {
     const img = await openImage(positionals, this.usage);
     try {
-      const summary = await summarizeImage(img);
-      const doc = { summary: { ...summary, problems: summary.problems.map((p) => ({ ...p })) }, records: await recordsJson(img, img.children()) };
+      const summary = await img.summary();
+      const records = img instanceof CkptCheckpoint ? await recordsJson(img.image, img.image.children()) : await checkpointRecordsJson(img, img.children());
+      const doc = { summary: { ...summary, problems: summary.problems.map((p) => ({ ...p })) }, records };
       out.line(JSON.stringify(doc, null, 1));
       return EXIT_OK;
     } finally {
@@ -47,6 +51,41 @@ export async function recordsJson(img: CheckpointImage, list: RecordEntry[]): Pr
       ...(payload !== null ? { payload } : {}),
       ...(error ? { error } : {}),
       children: await recordsJson(img, img.children(r)),
+    });
+  }
+  return result;
+}
+
+/** The records of a checkpoint of another format, through the Checkpoint interface. */
+async function checkpointRecordsJson(c: Checkpoint, list: readonly number[]): Promise<JsonValue[]> {
+  const result: JsonValue[] = [];
+  for (const i of list) {
+    const d = await c.describe(i);
+    let payload: JsonValue = null;
+    let error = d.error;
+    let layout: Awaited<ReturnType<Checkpoint['layout']>> | undefined;
+    try {
+      layout = await c.layout(i);
+      if (layout.fields) payload = fieldsJson(layout.fields);
+      error ??= layout.decodeError;
+    } catch (e) {
+      if (!(e instanceof ImageError)) throw e;
+      error = e.message;
+    }
+    const r = c instanceof CriuAsCheckpoint ? c.criu.records[i] : undefined;
+    result.push({
+      index: i,
+      type: d.title,
+      ...(r ? { kind: r.kind, path: r.path } : {}),
+      ...(r?.entry ? { entry: r.entry.number, ...(r.entry.message ? { message: r.entry.message } : {}) } : {}),
+      ...(r?.vma !== undefined ? { vma: r.vma } : {}),
+      ...(layout?.file ? { fileOffset: layout.offset - layout.file.base } : {}),
+      offset: layout?.offset ?? 0,
+      len: layout?.length ?? 0,
+      detail: d.detail,
+      ...(payload !== null ? { payload } : {}),
+      ...(error ? { error } : {}),
+      children: await checkpointRecordsJson(c, c.children(i)),
     });
   }
   return result;

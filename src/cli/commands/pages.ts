@@ -2,6 +2,7 @@
 // virtual address, saying which ranges hold no dumped bytes and why.
 
 import { MemoryPiece } from '../../image';
+import type { RecordRef } from '../../image/memoryMap';
 import type { Command } from '../ckptInspect';
 import { CliError, EXIT_OK, Output, parseAddress } from '../output';
 import { openImage } from './open';
@@ -17,15 +18,15 @@ export const pagesCommand: Command = {
     if (len > 16 * 1024 * 1024) throw new CliError('--len is limited to 16 MiB');
     const img = await openImage(positionals, this.usage);
     try {
-      let proc = img.processes()[0];
+      const procs = (await img.searchTarget()).processes;
+      let proc = procs[0];
       if (values.pid !== undefined) {
         const want = Number(values.pid);
-        proc = undefined!;
-        for (const r of img.processes()) if ((await img.decodeAs(r, 'process')).pid === want) proc = r;
+        proc = procs.find((p) => p.pid === want)!;
         if (!proc) throw new CliError(`the image holds no process with pid ${values.pid}`);
       }
       if (!proc) throw new CliError('the image holds no process');
-      const mem = await img.memory(proc);
+      const mem = await proc.memory();
       for (const piece of await mem.read(addr, len)) printPiece(piece, out);
       return EXIT_OK;
     } finally {
@@ -36,7 +37,7 @@ export const pagesCommand: Command = {
 
 const addrText = (a: bigint) => a.toString(16).padStart(16, '0');
 
-function printPiece(p: MemoryPiece, out: Output): void {
+function printPiece(p: MemoryPiece<RecordRef>, out: Output): void {
   const end = p.addr + BigInt(p.length);
   const where = p.vma ? ` in ${p.vma.path || p.vma.kind}` : '';
   if (p.state !== 'dumped' || !p.bytes) {

@@ -64,7 +64,7 @@ export const searchCommand: Command = {
     try {
       const t0 = performance.now();
       const hits: SearchHit[] = [];
-      const it = searchMemory(img, query, { context, maxHits: maxHits || Infinity, pid });
+      const it = searchMemory(await img.searchTarget(), query, { context, maxHits: maxHits || Infinity, pid });
       let end;
       for (;;) {
         const r = await it.next();
@@ -78,7 +78,7 @@ export const searchCommand: Command = {
       }
       const ms = Math.round(performance.now() - t0);
       if (format === 'json') {
-        out.line(JSON.stringify({ image: img.source.name, query, context, hits, scannedBytes: end.scannedBytes, totalBytes: end.totalBytes, truncated: end.truncated, ms }, null, 1));
+        out.line(JSON.stringify({ image: img.name, query, context, hits, scannedBytes: end.scannedBytes, totalBytes: end.totalBytes, truncated: end.truncated, ms }, null, 1));
       } else {
         const n = end.hits;
         out.line(`${n} match${n === 1 ? '' : 'es'} in ${formatBytes(end.scannedBytes)} of memory, ${ms} ms${end.truncated ? ` (stopped at --max ${maxHits})` : ''}`);
