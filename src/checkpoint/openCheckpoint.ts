@@ -35,7 +35,12 @@ export async function checkpointFormat(where: string): Promise<'ckpt' | 'criu' |
 
 /** Opens a checkpoint of either format. Throws ImageError (or an I/O error) when it cannot. */
 export async function openCheckpoint(where: string, opts: OpenCheckpointOptions = {}): Promise<Checkpoint> {
-  const format = await checkpointFormat(where);
+  let format: 'ckpt' | 'criu' | undefined;
+  try {
+    format = await checkpointFormat(where);
+  } catch {
+    return CkptCheckpoint.open(where); // a path that cannot be read: the .ckpt reader says why
+  }
   if (format === 'criu') return CriuAsCheckpoint.open(where, { cache: opts.cache });
   if (format === undefined && (await fsp.stat(where)).isDirectory()) {
     throw new Error(`${where} is a folder without a CRIU checkpoint in it (no ${path.join(where, 'inventory.img')})`);
