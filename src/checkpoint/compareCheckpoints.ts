@@ -68,6 +68,27 @@ const big = (v: bigint | undefined) => (v === undefined ? null : hex(v));
 const SIGNALS = ['', 'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGKILL', 'SIGUSR1', 'SIGSEGV', 'SIGUSR2', 'SIGPIPE', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT', 'SIGCHLD', 'SIGCONT', 'SIGSTOP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGXCPU', 'SIGXFSZ', 'SIGVTALRM', 'SIGPROF', 'SIGWINCH', 'SIGIO', 'SIGPWR', 'SIGSYS'];
 const signalName = (n: number) => SIGNALS[n] ?? `SIGRTMIN+${n - 34}`;
 
+/**
+ * Processes that only one side has by pid, paired by name where the names leave no doubt: a
+ * checkpoint of the same program taken another time (or by another checkpointer) has other pids.
+ */
+function pairByName(pairs: Pair<ProcessState>[]): Pair<ProcessState>[] {
+  const onlyB = pairs.filter((p) => !p.a);
+  const count = (list: Pair<ProcessState>[], side: 'a' | 'b', comm: string) => list.filter((p) => p[side]?.comm === comm).length;
+  const onlyA = pairs.filter((p) => !p.b);
+  const used = new Set<Pair<ProcessState>>();
+  const out: Pair<ProcessState>[] = [];
+  for (const p of pairs) {
+    if (used.has(p)) continue;
+    if (p.a && !p.b && count(onlyA, 'a', p.a.comm) === 1 && count(onlyB, 'b', p.a.comm) === 1) {
+      const q = onlyB.find((x) => x.b!.comm === p.a!.comm)!;
+      used.add(q);
+      out.push({ key: p.key, a: p.a, b: q.b });
+    } else out.push(p);
+  }
+  return out;
+}
+
 class ModelComparison {
   readonly problems: ImageDiff['problems'] = [];
   pagesCompared = 0;
@@ -92,7 +113,7 @@ class ModelComparison {
 
   async run(): Promise<DiffNode[]> {
     const pa = await this.a.processes(), pb = await this.b.processes();
-    const pairs = pairUp(pa, pb, (p) => String(p.pid));
+    const pairs = pairByName(pairUp(pa, pb, (p) => String(p.pid)));
     // Plan every process's pages first, so that progress has one total.
     const plans = new Map<string, { memA: MemoryMap<RecordRef>; memB: MemoryMap<RecordRef>; plan: Awaited<ReturnType<typeof planMemoryOf>> }>();
     for (const p of pairs) {
@@ -139,8 +160,9 @@ class ModelComparison {
       const ea = new Map(a.environ.map((e) => [e.split('=')[0], e])), eb = new Map(b.environ.map((e) => [e.split('=')[0], e]));
       for (const k of new Set([...ea.keys(), ...eb.keys()])) if (ea.get(k) !== eb.get(k)) fields.push(field(`environ.${k}`, ea.get(k) ?? null, eb.get(k) ?? null));
     }
+    if (a.pid !== b.pid) fields.unshift(field('pid', a.pid, b.pid));
     const children = [
-      ...this.threads(a.threads, b.threads),
+      ...this.threads(a, b),
       ...(await this.memory(mem.memA, mem.memB, mem.plan)),
       ...this.fds(a.fds, b.fds),
       ...this.signals(a, b),
@@ -151,14 +173,17 @@ class ModelComparison {
     return node('process', key, `process ${a.pid} ${JSON.stringify(b.comm)}`, 'changed', { aRecord: a.record, bRecord: b.record, fields, children });
   }
 
-  private threads(A: ThreadState[], B: ThreadState[]): DiffNode[] {
+  private threads(pa: ProcessState, pb: ProcessState): DiffNode[] {
+    const A = pa.threads, B = pb.threads;
     const out: DiffNode[] = [];
     const rows = (a?: ThreadState, b?: ThreadState): RegisterRow[] =>
       REGISTER_NAMES.filter((r) => a?.regs[r] !== undefined || b?.regs[r] !== undefined).map((name) => {
         const x = big(a?.regs[name]), y = big(b?.regs[name]);
         return { name, a: x, b: y, changed: a !== undefined && b !== undefined && x !== y };
       });
-    for (const p of pairUp(A, B, (t) => String(t.tid))) {
+    // The main threads are one thread, whatever their tids (processes paired by name have other pids).
+    const pairs = pa.pid === pb.pid ? pairUp(A, B, (t) => String(t.tid)) : pairUp(A, B, (t) => (t.tid === (A.includes(t) ? pa.pid : pb.pid) ? 'main' : String(t.tid)));
+    for (const p of pairs) {
       const label = (t: ThreadState) => `thread ${t.tid} ${JSON.stringify(t.comm)}`;
       if (!p.b) out.push(node('thread', p.key, label(p.a!), 'removed', { aRecord: p.a!.record, registers: rows(p.a) }));
       else if (!p.a) out.push(node('thread', p.key, label(p.b), 'added', { bRecord: p.b.record, registers: rows(undefined, p.b) }));
