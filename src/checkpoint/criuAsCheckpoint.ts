@@ -121,7 +121,7 @@ export class CriuAsCheckpoint implements Checkpoint {
     const name = r.path.split('/').pop() ?? '';
     let pid: number | undefined;
     const m = /^(core|mm|pagemap|ids|fs)-(\d+)\.img$/.exec(name);
-    if (r.kind === 'entry' && r.entry?.message === 'pstree_entry') pid = (this.criu.decode(r)?.value as { pid?: number }).pid;
+    if (r.kind === 'entry' && r.entry?.message === 'pstree_entry') pid = (this.criu.tryDecode(r)?.value as { pid?: number } | undefined)?.pid;
     else if (m) {
       const n = Number(m[2]);
       pid = m[1] === 'core' ? this.criu.pstree().find((p) => p.value.threads.includes(n))?.value.pid ?? n : n;
@@ -137,9 +137,11 @@ export class CriuAsCheckpoint implements Checkpoint {
 
   async layout(index: number): Promise<RecordLayout> {
     const r = this.record(index);
-    let fields, decodeError: string | undefined;
+    let fields, value: unknown, decodeError: string | undefined;
     try {
-      fields = this.criu.decode(r)?.fields;
+      const d = this.criu.decode(r);
+      fields = d?.fields;
+      value = d?.value;
     } catch (e) {
       if (!(e instanceof ImageError)) throw e;
       decodeError = e.message;
@@ -149,7 +151,7 @@ export class CriuAsCheckpoint implements Checkpoint {
     const views: RecordView[] = [];
     let memoryRange: RecordLayout['memoryRange'];
     const message = r.kind === 'vma' ? 'vma_entry' : r.entry?.message;
-    if (message === 'pstree_entry') views.push('process');
+    if (message === 'pstree_entry' && owner) views.push('process');
     if (r.kind === 'file' && r.member) {
       if (LOG_MEMBER.test(name)) views.push('log');
       else if (TAR_MEMBER.test(name)) views.push('files');
@@ -159,10 +161,10 @@ export class CriuAsCheckpoint implements Checkpoint {
     if (owner && (message === 'pstree_entry' || message === 'mm_entry' || message === 'vma_entry' || /^mm-/.test(name))) views.push('addressSpace');
     if (owner && (message === 'pstree_entry' || message === 'mm_entry' || message === 'vma_entry' || message === 'pagemap_entry' || /^(mm|pagemap|pages)-/.test(name))) views.push('memory');
     if (owner && message === 'vma_entry') {
-      const v = this.criu.decode(r)?.value as { start?: bigint; end?: bigint } | undefined;
+      const v = value as { start?: bigint; end?: bigint } | undefined;
       if (v?.start !== undefined && v.end !== undefined) memoryRange = { start: v.start, end: v.end };
     } else if (owner && message === 'pagemap_entry') {
-      const v = this.criu.decode(r)?.value as { vaddr?: bigint; nr_pages?: bigint; compat_nr_pages?: number } | undefined;
+      const v = value as { vaddr?: bigint; nr_pages?: bigint; compat_nr_pages?: number } | undefined;
       const n = v?.nr_pages ?? BigInt(v?.compat_nr_pages ?? 0);
       if (v?.vaddr !== undefined && n > 0n) memoryRange = { start: v.vaddr, end: v.vaddr + n * BigInt(PAGE_SIZE) };
     } else if (owner && /^pages-/.test(name)) {

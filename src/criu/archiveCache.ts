@@ -15,6 +15,9 @@ import { Decompress as ZstdDecompress } from 'fzstd';
 
 export type Compression = 'none' | 'gzip' | 'zstd';
 
+/** An archive that does not decompress, or decompresses to more than the cache may hold. */
+export class ArchiveError extends Error {}
+
 /** What an archive's first bytes say it is. */
 export function compressionOf(head: Uint8Array): Compression | undefined {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
@@ -84,7 +87,7 @@ async function decompressTo(archive: string, compression: 'gzip' | 'zstd', out: 
   const pending: Uint8Array[] = [];
   const sink = (chunk: Uint8Array) => {
     writtenBytes += chunk.length;
-    if (writtenBytes > maxBytes) throw new Error(`${archive} decompresses to more than ${maxBytes} bytes, more than the archive cache may hold`);
+    if (writtenBytes > maxBytes) throw new ArchiveError(`${archive} decompresses to more than ${maxBytes} bytes, more than the archive cache may hold`);
     pending.push(chunk);
   };
   try {
@@ -98,7 +101,8 @@ async function decompressTo(archive: string, compression: 'gzip' | 'zstd', out: 
       try {
         await decoder.push(buf.subarray(0, bytesRead), last);
       } catch (e) {
-        throw new Error(`${archive} is not a sound ${compression} stream (about ${readBytes} bytes in): ${(e as Error).message}`);
+        if (e instanceof ArchiveError) throw e;
+        throw new ArchiveError(`${archive} is not a sound ${compression} stream (about ${readBytes} bytes in): ${(e as Error).message}`);
       }
       for (const c of pending.splice(0)) await output.write(c);
       opts.onProgress?.({ readBytes, totalBytes, writtenBytes });

@@ -27,8 +27,9 @@ import { ByteSource } from '../image/byteSource';
 import { ImageError, ImageProblem } from '../image/errors';
 import { FieldNode, hex } from '../image/fields';
 import { MemoryMap, PageSegment, VmaInfo } from '../image/memoryMap';
-import { CacheOptions } from './archiveCache';
-import { CheckpointFiles, CheckpointMember, joinMember, openCheckpointFiles } from './checkpointFiles';
+import { ArchiveError, CacheOptions } from './archiveCache';
+import { CheckpointFiles, CheckpointFilesError, CheckpointMember, joinMember, openCheckpointFiles } from './checkpointFiles';
+import { TarError } from './tar';
 import { fileProblem, ImageEntry, ImageIndex, indexImage, isImageFile } from './imageIndex';
 import { magicLabel, PAGES_FILE } from './imageKinds';
 import { DecodedMessage, decodeMessage, flagNames, MessageError, numberDisplay } from './messages';
@@ -85,7 +86,15 @@ export class CriuCheckpoint {
   private constructor(readonly files: CheckpointFiles) {}
 
   static async open(where: string, opts: OpenOptions = {}): Promise<CriuCheckpoint> {
-    const files = await openCheckpointFiles(where, opts.cache);
+    let files: CheckpointFiles;
+    try {
+      files = await openCheckpointFiles(where, opts.cache);
+    } catch (e) {
+      // An archive that is not one, or is cut short: a damaged checkpoint, not a failure of the reader.
+      if (e instanceof TarError) throw new ImageError({ code: 'truncated', fatal: true, offset: e.offset, message: e.message });
+      if (e instanceof CheckpointFilesError || e instanceof ArchiveError) throw new ImageError({ code: 'not-an-image', fatal: true, offset: 0, message: e.message });
+      throw e;
+    }
     try {
       const c = new CriuCheckpoint(files);
       c.build();
@@ -228,14 +237,14 @@ export class CriuCheckpoint {
       d = r.entry.message ? decodeMessage(r.entry.message, bytes) : decodeMessage('undeclared_message', bytes);
     } catch (e) {
       if (!(e instanceof MessageError)) throw e;
-      const at = (r.payloadOffset - r.image!.member.offset) + (e.at ?? 0);
-      throw new ImageError(fileProblem('bad-payload', r.path, at, e.message, { record: r.index, entry: r.entry.number }));
+      throw new ImageError(fileProblem('bad-payload', r.path, r.entry.offset - r.image!.member.offset, e.message, { record: r.index, entry: r.entry.number }));
     }
     this.remember(r, d);
     return d;
   }
 
-  private tryDecode(r: CriuRecord): DecodedMessage<unknown> | undefined {
+  /** decode(), or undefined when the message cannot be decoded. */
+  tryDecode(r: CriuRecord): DecodedMessage<unknown> | undefined {
     try {
       return this.decode(r);
     } catch (e) {
