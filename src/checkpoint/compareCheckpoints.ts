@@ -350,6 +350,11 @@ async function sideOf(c: Checkpoint): Promise<ImageSide> {
 /** Compare checkpoint A with checkpoint B, of either format. */
 export async function compareCheckpoints(a: Checkpoint, b: Checkpoint, opts: CompareOptions = {}): Promise<ImageDiff> {
   if (a instanceof CkptCheckpoint && b instanceof CkptCheckpoint) return compareImages(a.image, b.image, opts);
+  return compareModels(a, b, opts);
+}
+
+/** Compare two checkpoints through the common model, whatever their formats (two .ckpt images too). */
+export async function compareModels(a: Checkpoint, b: Checkpoint, opts: CompareOptions = {}): Promise<ImageDiff> {
   const t0 = performance.now();
   opts.signal?.throwIfAborted();
   const cmp = new ModelComparison(a, b, opts);

@@ -8,4 +8,4 @@ export { CkptCheckpoint } from './ckptCheckpoint';
 export { CriuAsCheckpoint } from './criuAsCheckpoint';
 export { checkpointFormat, openCheckpoint } from './openCheckpoint';
 export type { OpenCheckpointOptions } from './openCheckpoint';
-export { checkpointPageBytes, compareCheckpoints } from './compareCheckpoints';
+export { checkpointPageBytes, compareCheckpoints, compareModels } from './compareCheckpoints';
