@@ -172,8 +172,7 @@ export class CriuCheckpoint {
       rec.len = m.size - image.headerSize;
       this.problems.push(...image.problems);
       for (const e of image.entries) {
-        const er = this.add({ kind: 'entry', parent: rec.index, path: m.path, image, entry: e, offset: e.offset, payloadOffset: e.payloadOffset, len: e.len });
-        if (e.message === 'mm_entry') this.addVmas(er);
+        this.add({ kind: 'entry', parent: rec.index, path: m.path, image, entry: e, offset: e.offset, payloadOffset: e.payloadOffset, len: e.len });
       }
     }
   }
@@ -183,8 +182,16 @@ export class CriuCheckpoint {
     return dir === this.files.imagesDir || this.files.parentDirs.includes(dir);
   }
 
-  /** The VMAs of an mm entry, as records of their own: the bytes of each `vmas` item. */
+  /** mm entries whose VMA records were made. */
+  private readonly vmasMade = new Set<CriuRecord>();
+
+  /**
+   * The VMAs of an mm entry, as records of their own (the bytes of each `vmas` item), made when
+   * first asked for: opening does not decode memory descriptors of thousands of VMAs.
+   */
   private addVmas(mm: CriuRecord): void {
+    if (mm.kind !== 'entry' || mm.entry?.message !== 'mm_entry' || this.vmasMade.has(mm)) return;
+    this.vmasMade.add(mm);
     const d = this.tryDecode(mm);
     const vmas = d?.fields.find((f) => f.name === 'vmas');
     vmas?.children?.forEach((v, i) => {
@@ -194,7 +201,11 @@ export class CriuCheckpoint {
   }
 
   children(index?: number): readonly number[] {
-    return index === undefined ? this.roots : this.records[index]?.children ?? [];
+    if (index === undefined) return this.roots;
+    const r = this.records[index];
+    if (!r) return [];
+    this.addVmas(r);
+    return r.children;
   }
 
   parent(index: number): number | undefined {
@@ -407,7 +418,7 @@ export class CriuCheckpoint {
     const vmas: VmaInfo<CriuRecord>[] = [];
     const mm = this.mm(pid, layer);
     if (mm) {
-      const vmaRecords = mm.record.children.map((i) => this.records[i]).filter((r) => r.kind === 'vma');
+      const vmaRecords = this.children(mm.record.index).map((i) => this.records[i]).filter((r) => r.kind === 'vma');
       mm.value.vmas.forEach((v, i) => {
         const rec = vmaRecords[i];
         if (rec && v.start !== undefined && v.end !== undefined && v.end > v.start) vmas.push(this.vmaInfo(rec, v));
