@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { RECORDS_VIEW_ID } from '../views/recordsView';
 import type { ImageDocument } from '../webviews/imageDocument';
 import { IMAGE_EDITOR_VIEW_TYPE } from '../webviews/imageEditorProvider';
+import { CHECKPOINT_FILTERS } from './compare';
 import { Outcome, Services, targetImage } from './services';
 import { imageFolder } from './settings';
 
@@ -15,7 +16,7 @@ export async function openImageCommand(_s: Services, arg: unknown): Promise<Outc
     const folder = imageFolder();
     const picked = await vscode.window.showOpenDialog({
       canSelectMany: false,
-      filters: { 'Checkpoint images': ['ckpt'], 'All files': ['*'] },
+      filters: CHECKPOINT_FILTERS,
       openLabel: 'Open Image',
       defaultUri: fs.existsSync(folder) ? vscode.Uri.file(folder) : undefined,
     });
