@@ -228,21 +228,26 @@ export class ImageRequests implements Handlers {
         // not JSON after all: shown as it is
       }
     }
-    return { name: (await this.checkpoint.describe(index)).detail.split(':')[0], text, truncated: bytes.length > MAX_TEXT_BYTES };
+    return { name: await this.memberName(index), text, truncated: bytes.length > MAX_TEXT_BYTES };
   }
 
   async log(params: RequestParams<'log'>): Promise<LogModel> {
     const index = this.entry(intParam(params, 'index')!);
     const bytes = await this.member(index, MAX_TEXT_BYTES);
     const view = parseLog(Buffer.from(bytes).toString('utf8'), MAX_LOG_LINES);
-    return { name: (await this.checkpoint.describe(index)).detail.split(':')[0], ...view };
+    return { name: await this.memberName(index), ...view };
   }
 
   async files(params: RequestParams<'files'>): Promise<FilesModel> {
     const index = this.entry(intParam(params, 'index')!);
     if (!this.checkpoint.memberFiles) throw new RangeError(`record #${index} holds no files`);
     const files = await this.checkpoint.memberFiles(index);
-    return { name: (await this.checkpoint.describe(index)).detail.split(':')[0], files: files.slice(0, MAX_FILES), more: Math.max(0, files.length - MAX_FILES) };
+    return { name: await this.memberName(index), files: files.slice(0, MAX_FILES), more: Math.max(0, files.length - MAX_FILES) };
+  }
+
+  /** A member's path in its checkpoint. */
+  private async memberName(index: number): Promise<string> {
+    return (await this.checkpoint.layout(index)).file?.name ?? `record #${index}`;
   }
 
   private async member(index: number, max: number): Promise<Uint8Array> {

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { openCheckpoint, ProcessState } from '../../src/checkpoint';
 import { CriuCheckpoint } from '../../src/criu/criuCheckpoint';
 import descriptor from '../../build/formats/criu-proto.json';
 import { searchAll } from '../../src/image';
+import { ImageRequests } from '../../src/webviews/imageRequests';
 import { criuFixture, MARKERS } from '../support/criuFixtures';
 import { runInspect } from '../support/inspect';
 
@@ -141,7 +144,7 @@ describe('CRIU images: ckpt-inspect json against crit', function () {
 
 describe('CRIU images: what the README says is in them', function () {
   this.timeout(60_000);
-  const open = (f: string) => openCheckpoint(criuFixture(f), { cache: { dir: path.join(require('node:os').tmpdir(), 'ckpt-criu-test-cache') } });
+  const open = (f: string) => openCheckpoint(criuFixture(f), { cache: { dir: path.join(os.tmpdir(), 'ckpt-criu-test-cache') } });
 
   it('single: the heap marker and the 64 KiB pattern at their addresses, fd 3 at pos 4660', async () => {
     const c = await open('single');
@@ -260,6 +263,51 @@ describe('CRIU images: what the README says is in them', function () {
       } finally {
         await c.close();
       }
+    }
+  });
+});
+
+describe('CRIU images: what the editor asks of them', function () {
+  this.timeout(30_000);
+  it('answers the views of a container archive: text, log, files of the rootfs diff, a process, a VMA in its file', async () => {
+    // The real archive, with a rootfs diff appended as Podman writes one for a container that changed files.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'criu-requests-'));
+    try {
+      const tar = path.join(dir, 'with-rootfs.tar');
+      fs.copyFileSync(criuFixture('podman/podman.tar'), tar);
+      fs.mkdirSync(path.join(dir, 'r', 'etc'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'r', 'etc', 'motd'), 'changed\n');
+      assert.equal(spawnSync('sh', ['-c', `tar -C "${dir}/r" -cf "${dir}/rootfs-diff.tar" etc && tar -C "${dir}" -rf "${tar}" rootfs-diff.tar`]).status, 0);
+      const c = await openCheckpoint(tar);
+      try {
+        const req = new ImageRequests(c, () => ({ status: 'unverified', problems: [] }));
+        const s = await req.summary();
+        const extra = (name: string) => s.extras.find((x) => x.name === name)!.index;
+        const spec = await req.text({ index: extra('spec.dump') });
+        assert.equal(spec.name, 'spec.dump');
+        assert.match(spec.text, /^{\n {2}"ociVersion": "1\.0\.2-dev",/);
+        const log = await req.log({ index: extra('ctr.log') });
+        assert.deepEqual(log.lines.map((l) => l.level), ['info', 'info']);
+        const files = await req.files({ index: extra('rootfs-diff.tar') });
+        assert.deepEqual(files.files, [{ path: 'etc', kind: 'dir', size: 0 }, { path: 'etc/motd', kind: 'file', size: 8 }]);
+        assert.equal(Buffer.from(await c.memberFile!(extra('rootfs-diff.tar'), 'etc/motd', 100)).toString(), 'changed\n');
+        const p = await req.process({ process: s.processes[0].index });
+        assert.deepEqual(p.fds.map((f) => [f.fd, f.kind, f.detail]), [[0, 'device', ''], [1, 'pipe', 'write end, 0 bytes buffered'], [2, 'pipe', 'write end, 0 bytes buffered']]);
+        assert.ok(p.threads[0].registers.some((r) => r.name === 'rip'));
+        // A VMA: its bytes in mm-1.img, and the memory range its memory view opens at.
+        const space = await req.addressSpace({ process: s.processes[0].index });
+        const heap = space.vmas.find((v) => v.path === '[heap]')!;
+        const d = await req.record({ index: heap.index });
+        assert.equal(d.node.title, 'VMA');
+        assert.deepEqual(d.file, { name: 'checkpoint/mm-1.img', base: d.file!.base });
+        assert.deepEqual(d.memoryRange, { start: heap.start, end: heap.end });
+        assert.deepEqual(d.views, ['fields', 'addressSpace', 'memory']);
+        assert.equal(d.fields!.find((f) => f.name === 'start')!.display, heap.start);
+      } finally {
+        await c.close();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
