@@ -34,18 +34,60 @@ export function memberFileUri(checkpoint: vscode.Uri, index: number, file: strin
   return vscode.Uri.from({ scheme: MEMBER_SCHEME, path: `/${file.replace(/^\/+/, '')}`, query: JSON.stringify({ checkpoint: checkpoint.toString(), index }) });
 }
 
-/** Serves the files of checkpoint members, from the checkpoint open in an editor. */
-export class MemberFiles implements vscode.TextDocumentContentProvider {
+/**
+ * Serves the files of checkpoint members, from the checkpoint open in an editor, as a read-only
+ * file system: editors of them cannot be changed or saved.
+ */
+export class MemberFiles implements vscode.FileSystemProvider {
+  private readonly changed = new vscode.EventEmitter<vscode.FileChangeEvent[]>();
+  readonly onDidChangeFile = this.changed.event;
+
   constructor(private readonly s: Services) {}
 
-  async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
-    const q = JSON.parse(uri.query) as { checkpoint?: unknown; index?: unknown };
-    if (typeof q.checkpoint !== 'string' || !Number.isSafeInteger(q.index)) throw new Error(`not a checkpoint file: ${uri.toString()}`);
-    const doc = this.s.editors.documentFor(vscode.Uri.parse(q.checkpoint));
-    const c = doc?.checkpoint;
-    if (!c?.memberFile) throw new Error(`${q.checkpoint} is not open any more: open it again to read its files`);
-    const bytes = await c.memberFile(q.index as number, uri.path.replace(/^\//, ''), MAX_MEMBER_FILE);
-    return Buffer.from(bytes).toString('utf8');
+  private async bytes(uri: vscode.Uri): Promise<Uint8Array> {
+    let q: { checkpoint?: unknown; index?: unknown };
+    try {
+      q = JSON.parse(uri.query) as typeof q;
+    } catch {
+      throw vscode.FileSystemError.FileNotFound(uri);
+    }
+    if (typeof q.checkpoint !== 'string' || !Number.isSafeInteger(q.index)) throw vscode.FileSystemError.FileNotFound(uri);
+    const c = this.s.editors.documentFor(vscode.Uri.parse(q.checkpoint))?.checkpoint;
+    if (!c?.memberFile) throw vscode.FileSystemError.Unavailable(`${q.checkpoint} is not open any more: open it again to read its files`);
+    return c.memberFile(q.index as number, uri.path.replace(/^\//, ''), MAX_MEMBER_FILE);
+  }
+
+  async stat(uri: vscode.Uri): Promise<vscode.FileStat> {
+    const size = (await this.bytes(uri)).length;
+    return { type: vscode.FileType.File, ctime: 0, mtime: 0, size, permissions: vscode.FilePermission.Readonly };
+  }
+
+  readFile(uri: vscode.Uri): Promise<Uint8Array> {
+    return this.bytes(uri);
+  }
+
+  watch(): vscode.Disposable {
+    return new vscode.Disposable(() => undefined);
+  }
+
+  readDirectory(uri: vscode.Uri): never {
+    throw vscode.FileSystemError.FileNotADirectory(uri);
+  }
+
+  createDirectory(uri: vscode.Uri): never {
+    throw vscode.FileSystemError.NoPermissions(uri);
+  }
+
+  writeFile(uri: vscode.Uri): never {
+    throw vscode.FileSystemError.NoPermissions(uri);
+  }
+
+  delete(uri: vscode.Uri): never {
+    throw vscode.FileSystemError.NoPermissions(uri);
+  }
+
+  rename(uri: vscode.Uri): never {
+    throw vscode.FileSystemError.NoPermissions(uri);
   }
 }
 

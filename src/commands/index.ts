@@ -63,7 +63,7 @@ export function registerCommands(s: Services): void {
   reg(COMMANDS.searchMemory, (arg, args) => searchMemoryCommand(s, arg, args as SearchMemoryArgs | undefined));
   reg(COMMANDS.openCriuFolder, (arg) => openCriuFolderCommand(s, arg));
   reg(COMMANDS.openCheckpointFile, (uri, index, file) => openCheckpointFileCommand(s, uri, index, file));
-  s.context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(MEMBER_SCHEME, new MemberFiles(s)));
+  s.context.subscriptions.push(vscode.workspace.registerFileSystemProvider(MEMBER_SCHEME, new MemberFiles(s), { isReadonly: true, isCaseSensitive: true }));
   reg(COMPARE_COMMANDS.compare, (arg, all) => compareCommand(s, arg, all));
   reg(COMPARE_COMMANDS.selectForCompare, (arg) => selectForCompareCommand(s, arg));
   reg(COMPARE_COMMANDS.compareWithSelected, (arg) => compareWithSelectedCommand(s, arg));
