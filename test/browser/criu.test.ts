@@ -96,14 +96,14 @@ describe('CRIU checkpoints in the editor, in the browser', function () {
       const text = await webviewText(page);
       assert.match(text, new RegExp(`Taken\\b`));
       if (f.processes) {
-        const tree = frame.locator('.proc-tree');
+        const tree = frame.locator('.proc-tree').first();
         assert.deepStrictEqual((await tree.locator(':scope > li > button').allInnerTexts()).map((t) => t.trim()), [`${f.pid} ${f.comm}`], 'the root');
         assert.strictEqual(await tree.locator('li li').count(), f.processes - 1, 'its children under it');
       }
       // The process: its threads, each with its registers.
-      await frame.locator('.tree-row', { has: frame.locator('.badge', { hasText: /^PSTREE$/ }) }).locator('.twistie').click();
-      await frame.locator('.tree-row', { has: frame.locator('.badge', { hasText: /^PSTREE$/ }), hasText: `pid ${f.pid} ` }).click();
-      await frame.locator('.tab', { hasText: /^Process$/ }).click();
+      // The editor opens at the first process: its pstree entry, in its process view.
+      await frame.locator('.tree-row.selected', { has: frame.locator('.badge', { hasText: /^PSTREE$/ }), hasText: `pid ${f.pid} (` }).waitFor({ state: 'visible' });
+      await frame.locator('.tab[aria-selected="true"]', { hasText: /^Process$/ }).waitFor({ state: 'visible' });
       const threads = frame.locator('.pv-thread');
       await threads.first().waitFor({ state: 'visible' });
       assert.deepStrictEqual((await threads.allInnerTexts()).map((t) => t.replace(/"/g, '').trim()), f.threads);

@@ -166,6 +166,8 @@ export class DetailView {
 
 function defaultView(d: RecordDetailModel): RecordView {
   for (const v of ['log', 'files', 'text'] as const) if (d.views.includes(v)) return v;
+  // A CRIU process is its pstree entry, whose own fields say little: its process view says more.
+  if (d.node.title === 'PSTREE' && d.views.includes('process')) return 'process';
   if (d.node.title === 'PAGES') return 'memory';
   if (d.node.title === 'MM') return 'addressSpace';
   return 'fields';

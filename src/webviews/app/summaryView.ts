@@ -76,7 +76,8 @@ export class SummaryView {
       fact('Executable', h('span', { class: 'mono' }, p.exe), p.cwd ? ` in ${p.cwd}` : '');
     }
     fact('Taken', `${localTime(s.time)}${s.hostname ? ` on ${s.hostname}` : ''}${s.flags.length ? ` (${s.flags.map((f) => f.replace(/_/g, ' ')).join(', ')})` : ''}`);
-    fact('Kernel', `${s.kernel} ${s.machine}`);
+    if (s.format === 'criu') fact('Machine', s.machine || s.arch);
+    else fact('Kernel', `${s.kernel} ${s.machine}`);
     if (s.format === 'criu') fact('Checkpoint', `${formatBytes(s.size)}, ${s.records} records, ${s.version}, by ${s.checkpointer}${s.complete ? '' : ' — with damaged files'}`);
     else fact('Image', `${formatBytes(s.size)}, ${s.records} records, format ${s.version}, by ${s.checkpointer}${s.complete ? '' : ' — incomplete (no tail)'}`);
     if (s.extras.length) {
