@@ -437,6 +437,7 @@ export class CriuCheckpoint {
     const ps = BigInt(PAGE_SIZE);
     const pagesInFile = pagesFile?.member ? Math.floor(pagesFile.member.size / PAGE_SIZE) : 0;
     let page = 0;
+    let zeroBytes = 0n;
     let parent: MemoryMap<CriuRecord> | undefined;
     for (const e of entries.slice(1)) {
       const { vaddr, flags: f, in_parent } = e.value;
@@ -474,7 +475,15 @@ export class CriuCheckpoint {
           this.note(fileProblem('inconsistent', e.record.path, where(), `${Number((end - start - covered) / ps)} of the ${n} pages at ${hex(vaddr)} that are in the parent checkpoint are not in it`, { record: e.record.index, entry: e.record.entry?.number }));
         }
       } else if (!(flags & PE_LAZY)) {
-        // Neither present, nor in the parent, nor lazy: pages known to be zero.
+        // Neither present, nor in the parent, nor lazy: pages known to be zero. They read as zeros
+        // only inside a VMA and up to a bound, so that a hostile pagemap cannot make a search scan
+        // terabytes of zeros that no file holds.
+        const inVma = vmas.some((v) => v.start <= start && end <= v.end);
+        zeroBytes += end - start;
+        if (!inVma || zeroBytes > MAX_ZERO_BYTES) {
+          this.note(fileProblem('inconsistent', e.record.path, where(), `the run of ${n} zero pages at ${hex(vaddr)} ${inVma ? `brings the zero pages of the process past ${MAX_ZERO_BYTES} bytes` : 'lies outside every VMA'}: left out`, { record: e.record.index, entry: e.record.entry?.number }));
+          continue;
+        }
         segments.push({ start, end, fileOffset: -1, pagemap: e.record, pages: e.record, firstPage: 0 });
       }
     }
@@ -646,8 +655,10 @@ export class CriuCheckpoint {
   }
 }
 
-/** Largest run of zero pages read from the virtual zero area (a run is one pagemap entry). */
-const MAX_ZERO_RUN = 2 ** 44;
+/** The most bytes of zero pages a process's memory map takes (they are read from a virtual area of zeros). */
+const MAX_ZERO_BYTES = 4n * 1024n * 1024n * 1024n;
+/** The size of that virtual area: every zero run is at most MAX_ZERO_BYTES long. */
+const MAX_ZERO_RUN = Number(MAX_ZERO_BYTES);
 
 /** The parts of `segments` inside [start, end), cut to it. */
 function piecesIn<R extends { index: number }>(segments: PageSegment<R>[], start: bigint, end: bigint): PageSegment<R>[] {

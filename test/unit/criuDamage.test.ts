@@ -263,6 +263,28 @@ describe('CRIU images: memory from pre-dumps, lazy pages and zero pages', functi
   });
 });
 
+describe('CRIU images: hostile pagemaps', function () {
+  this.timeout(30_000);
+  let copy: ReturnType<typeof copyFixture>;
+  beforeEach(() => (copy = copyFixture('single')));
+  afterEach(() => copy.remove());
+
+  it('a run of zero pages claiming 4 TiB is left out and reported: a search scans only what the files hold', async () => {
+    const file = path.join(copy.dir, 'pagemap-28660.img');
+    const pm = readImage(file);
+    pm.entries.push({ message: encode('pagemap_entry', { vaddr: '0x100000000000', nr_pages: String(2 ** 30), flags: 0 }), extra: Buffer.alloc(0) });
+    writeImage(file, pm);
+    const v = await runInspect('verify', copy.dir);
+    assert.equal(v.code, 1);
+    assert.match(v.out, /^error: pagemap-28660\.img, entry #13 at offset 0x[0-9a-f]+: the run of 1073741824 zero pages at 0x100000000000 lies outside every VMA: left out$/m);
+    const t0 = performance.now();
+    const s = await runInspect('search', copy.dir, 'no such text anywhere', '--format=json');
+    assert.equal(s.code, 1);
+    assert.equal(JSON.parse(s.out).scannedBytes, 45 * 4096);
+    assert.ok(performance.now() - t0 < 5000);
+  });
+});
+
 describe('CRIU archives: decompressed once, into a bounded cache', () => {
   let dir: string;
   before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'criu-cache-'))));
