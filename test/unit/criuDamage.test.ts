@@ -272,7 +272,7 @@ describe('CRIU images: hostile pagemaps', function () {
   it('a run of zero pages claiming 4 TiB is left out and reported: a search scans only what the files hold', async () => {
     const file = path.join(copy.dir, 'pagemap-28660.img');
     const pm = readImage(file);
-    pm.entries.push({ message: encode('pagemap_entry', { vaddr: '0x100000000000', nr_pages: String(2 ** 30), flags: 0 }), extra: Buffer.alloc(0) });
+    pm.entries.push({ message: encode('pagemap_entry', { vaddr: String(0x100000000000), nr_pages: String(2 ** 30), flags: 0 }), extra: Buffer.alloc(0) });
     writeImage(file, pm);
     const v = await runInspect('verify', copy.dir);
     assert.equal(v.code, 1);
