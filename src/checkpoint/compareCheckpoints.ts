@@ -6,18 +6,15 @@
 // where a side stores them and by their bytes where it does not. The result is the same ImageDiff,
 // so the CLI and the compare editor show either. No vscode import.
 
-import { compareImages, DIFF_KINDS, matchVmas } from '../image/diff';
+import { compareImages, matchVmas } from '../image/diff';
+import { countNodes } from '../image/diff/compareImages';
 import { attribute, comparePlanned, MemorySide, imageMemorySide, Owned, ownersOf, pageDiffOf, planMemoryOf, RawPageRange } from '../image/diff/pageDiff';
-import type { ChangeCounts, CompareOptions, DiffCounts, DiffKind, DiffNode, FieldChange, ImageDiff, ImageSide, PageMethod, RegisterRow, VmaAspect, VmaSide } from '../image/diff/types';
-import { hex } from '../image/fields';
+import type { CompareOptions, DiffKind, DiffNode, FieldChange, ImageDiff, ImageSide, PageMethod, RegisterRow, VmaAspect, VmaSide } from '../image/diff/types';
+import { bytesToHex, hex, JsonValue } from '../image/fields';
 import { MemoryMap, protString, RecordRef, VmaInfo } from '../image/memoryMap';
-import { bytesToHex } from '../image/fields';
-import type { JsonValue } from '../image/fields';
 import type { Checkpoint } from './checkpoint';
 import { CkptCheckpoint } from './ckptCheckpoint';
 import { FdState, ProcessState, REGISTER_NAMES, ThreadState } from './model';
-
-
 
 interface Pair<T> {
   key: string;
@@ -322,27 +319,8 @@ class ModelComparison {
   }
 }
 
-function countNodes(nodes: DiffNode[]): DiffCounts {
-  const byKind = Object.fromEntries(DIFF_KINDS.map((k) => [k, { added: 0, removed: 0, changed: 0 }])) as Record<DiffKind, ChangeCounts>;
-  const pages = { modified: 0, added: 0, removed: 0 };
-  const walk = (list: DiffNode[]) => {
-    for (const n of list) {
-      if (n.change !== 'changed' || n.fields.length > 0 || n.pages) byKind[n.kind][n.change]++;
-      if (n.pages) {
-        pages.modified += n.pages.modified;
-        pages.added += n.pages.added;
-        pages.removed += n.pages.removed;
-      }
-      walk(n.children);
-    }
-  };
-  walk(nodes);
-  let total = pages.modified + pages.added + pages.removed;
-  for (const c of Object.values(byKind)) total += c.added + c.removed + c.changed;
-  return { byKind, pages, total };
-}
-
-async function sideOf(c: Checkpoint): Promise<ImageSide> {
+/** What a comparison says of each side. */
+export async function checkpointSide(c: Checkpoint): Promise<ImageSide> {
   const s = await c.summary();
   return { name: c.name, size: c.size, time: s.time, timeNs: s.timeNs, checkpointer: s.checkpointer, pageSize: c.pageSize, processes: c.processRecords().length };
 }
@@ -360,8 +338,8 @@ export async function compareModels(a: Checkpoint, b: Checkpoint, opts: CompareO
   const cmp = new ModelComparison(a, b, opts);
   const nodes = await cmp.run();
   return {
-    a: await sideOf(a),
-    b: await sideOf(b),
+    a: await checkpointSide(a),
+    b: await checkpointSide(b),
     same: nodes.length === 0,
     counts: countNodes(nodes),
     nodes,

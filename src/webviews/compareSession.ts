@@ -5,7 +5,7 @@
 // ImageRequests it has no vscode import, so the unit tests run it on real images.
 
 import * as path from 'path';
-import { Checkpoint, checkpointPageBytes, CkptCheckpoint, compareCheckpoints, openCheckpoint, OpenCheckpointOptions } from '../checkpoint';
+import { Checkpoint, checkpointPageBytes, checkpointSide, CkptCheckpoint, compareCheckpoints, openCheckpoint, OpenCheckpointOptions } from '../checkpoint';
 import { DIFF_KINDS, DiffNode, ImageDiff, ImageSide } from '../image';
 import {
   CompareMethod,
@@ -61,8 +61,8 @@ export class CompareSession implements Handlers {
     let sa: ImageSide, sb: ImageSide;
     try {
       b = await openNamed(pathB, opts);
-      sa = await sideOf(a);
-      sb = await sideOf(b);
+      sa = await checkpointSide(a);
+      sb = await checkpointSide(b);
     } catch (e) {
       await a.close();
       throw e;
@@ -284,7 +284,4 @@ function sideModel(s: ImageSide): CompareSideModel {
   return { fileName: path.basename(s.name), path: s.name, size: s.size, time: s.time, checkpointer: s.checkpointer, pageSize: s.pageSize, processes: s.processes };
 }
 
-async function sideOf(c: Checkpoint): Promise<ImageSide> {
-  const s = await c.summary();
-  return { name: c.name, size: c.size, time: s.time, timeNs: s.timeNs, checkpointer: s.checkpointer, pageSize: c.pageSize, processes: c.processRecords().length };
-}
+

@@ -461,7 +461,8 @@ function registerRows(a: FieldNode[] | undefined, b: FieldNode[] | undefined): R
   });
 }
 
-function countNodes(nodes: DiffNode[]): DiffCounts {
+/** Counts of a tree of differences (also for comparisons through the common model). */
+export function countNodes(nodes: DiffNode[]): DiffCounts {
   const byKind = Object.fromEntries(DIFF_KINDS.map((k) => [k, { added: 0, removed: 0, changed: 0 }])) as Record<DiffKind, ChangeCounts>;
   const pages = { modified: 0, added: 0, removed: 0 };
   const walk = (list: DiffNode[]) => {
