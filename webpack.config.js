@@ -41,7 +41,7 @@ module.exports = (env, argv) => [
     target: 'node',
     // The memory search's worker beside the extension: dist/searchWorker.js, which imageSearch.ts
     // starts by its path relative to the bundle (node targets keep the real __dirname).
-    entry: { extension: './src/extension.ts', searchWorker: './src/image/search/searchWorker.ts' },
+    entry: { extension: './src/extension.ts', searchWorker: './src/checkpoint/searchWorker.ts' },
     output: { path: path.resolve(__dirname, 'dist'), filename: '[name].js', libraryTarget: 'commonjs2' },
     externals: { vscode: 'commonjs vscode' },
   },

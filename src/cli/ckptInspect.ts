@@ -33,7 +33,8 @@ const commands: Record<string, Command> = {
 function usage(): string {
   const lines = ['usage: ckpt-inspect <command> [options]', '', 'commands:'];
   for (const c of Object.values(commands)) lines.push(`  ${c.usage.padEnd(44)} ${c.summary}`);
-  lines.push('', 'exit status: 0 success, 1 problems or differences found, 2 error');
+  lines.push('', 'IMAGE is a .ckpt image, a CRIU checkpoint folder (or its inventory.img), or a checkpoint archive (.tar, .tar.gz, .tar.zst)');
+  lines.push('exit status: 0 success, 1 problems or differences found, 2 error');
   return lines.join('\n');
 }
 

@@ -24,22 +24,27 @@ function urisOf(arg: unknown, all: unknown): vscode.Uri[] {
   return [];
 }
 
-/** Asks for an image: the workspace's .ckpt files, newest first, or any file through a dialog. */
+/** What the pickers offer: .ckpt images, CRIU checkpoint folders (by their inventory.img) and archives. */
+const CHECKPOINT_GLOB = '**/{*.ckpt,inventory.img,*.tar,*.tar.gz,*.tar.zst}';
+export const CHECKPOINT_FILTERS = { Checkpoints: ['ckpt', 'img', 'tar', 'gz', 'tgz', 'zst'], 'All files': ['*'] };
+
+/** Asks for a checkpoint: the workspace's images, CRIU folders and archives, or any file through a dialog. */
 async function pickImage(title: string, except: vscode.Uri[]): Promise<vscode.Uri | undefined> {
   const skip = new Set(except.map((u) => u.toString()));
-  const found = (await vscode.workspace.findFiles('**/*.ckpt', '**/node_modules/**', 500)).filter((u) => !skip.has(u.toString()));
+  const found = (await vscode.workspace.findFiles(CHECKPOINT_GLOB, '**/node_modules/**', 500)).filter((u) => !skip.has(u.toString()));
   if (found.length === 0) {
-    const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'Checkpoint images': ['ckpt'] }, openLabel: 'Compare', title });
+    const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: CHECKPOINT_FILTERS, openLabel: 'Compare', title });
     return picked?.[0];
   }
   const browse = { label: '$(folder-opened) Browse...', uri: undefined as vscode.Uri | undefined };
   const items = found
-    .map((uri) => ({ label: path.basename(uri.fsPath), description: vscode.workspace.asRelativePath(path.dirname(uri.fsPath)), uri }))
+    // A CRIU folder is named by its folder, not by its inventory.img.
+    .map((uri) => ({ label: path.basename(path.basename(uri.fsPath) === 'inventory.img' ? path.dirname(uri.fsPath) : uri.fsPath), description: vscode.workspace.asRelativePath(path.dirname(uri.fsPath)), uri }))
     .sort((x, y) => y.label.localeCompare(x.label));
   const choice = await vscode.window.showQuickPick([...items, browse], { title, placeHolder: 'The image to compare with' });
   if (!choice) return undefined;
   if (choice.uri) return choice.uri;
-  const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'Checkpoint images': ['ckpt'] }, openLabel: 'Compare', title });
+  const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: CHECKPOINT_FILTERS, openLabel: 'Compare', title });
   return picked?.[0];
 }
 

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { RECORDS_VIEW_ID } from '../views/recordsView';
 import type { ImageDocument } from '../webviews/imageDocument';
 import { IMAGE_EDITOR_VIEW_TYPE } from '../webviews/imageEditorProvider';
+import { CHECKPOINT_FILTERS } from './compare';
 import { Outcome, Services, targetImage } from './services';
 import { imageFolder } from './settings';
 
@@ -15,7 +16,7 @@ export async function openImageCommand(_s: Services, arg: unknown): Promise<Outc
     const folder = imageFolder();
     const picked = await vscode.window.showOpenDialog({
       canSelectMany: false,
-      filters: { 'Checkpoint images': ['ckpt'], 'All files': ['*'] },
+      filters: CHECKPOINT_FILTERS,
       openLabel: 'Open Image',
       defaultUri: fs.existsSync(folder) ? vscode.Uri.file(folder) : undefined,
     });
@@ -54,9 +55,9 @@ export async function revealInRecordsCommand(s: Services, arg: unknown): Promise
     await vscode.commands.executeCommand('vscode.openWith', uri, IMAGE_EDITOR_VIEW_TYPE);
   }
   const doc = await activeDocumentFor(s, uri);
-  if (!doc?.image) return { ok: false, error: doc?.openError ?? `${uri.fsPath} did not open as an image` };
+  if (!doc?.checkpoint) return { ok: false, error: doc?.openError ?? `${uri.fsPath} did not open as an image` };
   await vscode.commands.executeCommand(`${RECORDS_VIEW_ID}.focus`);
-  const index = doc.selected ?? doc.image.processes()[0]?.index ?? 0;
+  const index = doc.selected ?? doc.checkpoint.processRecords()[0] ?? 0;
   await s.records.reveal(index, true);
   return { ok: true, index };
 }

@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import { checkpointCommand } from './checkpoint';
 import { compareCommand, compareWithSelectedCommand, selectForCompareCommand } from './compare';
+import { MEMBER_SCHEME, MemberFiles, openCheckpointFileCommand, openCriuFolderCommand } from './criu';
 import { openImageCommand, revealInRecordsCommand } from './images';
 import { restoreCommand } from './restore';
 import { searchMemoryCommand, SearchMemoryArgs } from './search';
@@ -25,6 +26,8 @@ export const COMMANDS = {
   showAllProcesses: 'ckptExplorer.showAllProcesses',
   showOwnProcesses: 'ckptExplorer.showOwnProcesses',
   searchMemory: 'ckptExplorer.searchMemory',
+  openCriuFolder: 'ckptExplorer.openCriuFolder',
+  openCheckpointFile: 'ckptExplorer.openCheckpointFile',
 } as const;
 
 /**
@@ -58,6 +61,9 @@ export function registerCommands(s: Services): void {
   reg(COMMANDS.showAllProcesses, () => s.processes.setShowAll(true));
   reg(COMMANDS.showOwnProcesses, () => s.processes.setShowAll(false));
   reg(COMMANDS.searchMemory, (arg, args) => searchMemoryCommand(s, arg, args as SearchMemoryArgs | undefined));
+  reg(COMMANDS.openCriuFolder, (arg) => openCriuFolderCommand(s, arg));
+  reg(COMMANDS.openCheckpointFile, (uri, index, file) => openCheckpointFileCommand(s, uri, index, file));
+  s.context.subscriptions.push(vscode.workspace.registerFileSystemProvider(MEMBER_SCHEME, new MemberFiles(s), { isReadonly: true, isCaseSensitive: true }));
   reg(COMPARE_COMMANDS.compare, (arg, all) => compareCommand(s, arg, all));
   reg(COMPARE_COMMANDS.selectForCompare, (arg) => selectForCompareCommand(s, arg));
   reg(COMPARE_COMMANDS.compareWithSelected, (arg) => compareWithSelectedCommand(s, arg));

@@ -5,13 +5,15 @@ import { promises as fsp } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { checkpointFormat, CkptCheckpoint } from '../checkpoint';
 import { CheckpointImage } from '../image';
 import { RESTORE_DIR_PREFIX, RestoredProcessTerminal } from './restoredTerminal';
 import { checkpointer, fail, Outcome, Services, targetImage } from './services';
 
 /** The process name in an image, for naming the terminal; the file name when it cannot be read. */
 async function processName(s: Services, image: string): Promise<string> {
-  const open = s.editors.documentFor(vscode.Uri.file(image))?.image;
+  const doc = s.editors.documentFor(vscode.Uri.file(image))?.checkpoint;
+  const open = doc instanceof CkptCheckpoint ? doc.image : undefined;
   let img: CheckpointImage | undefined;
   try {
     img = open ?? (await CheckpointImage.open(image, { checkPayloads: false }));
@@ -30,6 +32,9 @@ export async function restoreCommand(s: Services, arg: unknown): Promise<Outcome
   if (!uri) return undefined;
   const image = uri.fsPath;
   try {
+    if ((await checkpointFormat(image)) === 'criu') {
+      throw new Error(`${path.basename(image)} is a CRIU checkpoint: ckpt restores .ckpt images only. Explore it here, or restore it with criu restore (or its container engine).`);
+    }
     const comm = await processName(s, image);
     const cp = checkpointer(s);
     // The restored process's stdout and stderr: a file of ours, in a private folder.

@@ -20,7 +20,7 @@ export async function searchMemoryCommand(s: Services, arg: unknown, args?: Sear
   try {
     const doc = s.editors.documentFor(uri) ?? (await s.editors.showRecord(uri, undefined));
     if (!doc) throw new Error(`${uri.fsPath} did not open in the image editor`);
-    if (!doc.image) throw new Error(doc.openError ?? `${uri.fsPath} is not an image`);
+    if (!doc.checkpoint) throw new Error(doc.openError ?? `${uri.fsPath} is not an image`);
     if (!args?.query) {
       await s.editors.showSearch(doc);
       return { ok: true };

@@ -50,6 +50,6 @@ export async function targetImage(s: Services, arg: unknown, title: string): Pro
   if (arg instanceof vscode.Uri) return arg;
   if (typeof arg === 'string') return vscode.Uri.file(arg);
   if (s.editors.activeDocument) return s.editors.activeDocument.uri;
-  const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'Checkpoint images': ['ckpt'] }, openLabel: title });
+  const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Checkpoints: ['ckpt', 'img', 'tar', 'gz', 'tgz', 'zst'] }, openLabel: title });
   return picked?.[0];
 }

@@ -30,5 +30,5 @@ export type {
   Change, ChangeCounts, CompareOptions, CompareProgress, DiffCounts, DiffKind, DiffNode, FieldChange, ImageDiff, ImageSide,
   PageBytesDiff, PageChange, PageCounts, PageDiff, PageMethod, PageRange, RegisterRow, VmaAspect, VmaSide,
 } from './diff';
-export { searchMemory, searchAll, compileQuery, parseHexPattern, SearchPatternError } from './search';
-export type { SearchHit, SearchOptions, SearchProgress, SearchResult, SearchEnd, SearchQuery, SearchMode } from './search';
+export { searchMemory, searchAll, imageSearchTarget, compileQuery, parseHexPattern, SearchPatternError } from './search';
+export type { SearchTarget, SearchHit, SearchOptions, SearchProgress, SearchResult, SearchEnd, SearchQuery, SearchMode } from './search';

@@ -6,8 +6,13 @@ import { ByteSource } from './byteSource';
 import { Ckpt, enumLabel, flagLabels } from './format';
 import { RecordEntry } from './recordIndex';
 
-export interface VmaInfo {
-  entry: RecordEntry;
+/** What a VMA or a run of pages is known by: a record of its image, whose index is its identity. */
+export interface RecordRef {
+  index: number;
+}
+
+export interface VmaInfo<R extends RecordRef = RecordEntry> {
+  entry: R;
   start: bigint;
   end: bigint;
   prot: number;
@@ -18,13 +23,14 @@ export interface VmaInfo {
 }
 
 /** Pages with contiguous addresses whose bytes are contiguous in the file. */
-export interface PageSegment {
+export interface PageSegment<R extends RecordRef = RecordEntry> {
   start: bigint;
   end: bigint;
   /** File offset of the first byte of `start`. */
   fileOffset: number;
-  pagemap: RecordEntry;
-  pages: RecordEntry;
+  /** The records that list these pages and hold their bytes (.ckpt: PAGEMAP and PAGES). */
+  pagemap: R;
+  pages: R;
   /** Index of the first page in the pagemap's hash array. */
   firstPage: number;
 }
@@ -32,26 +38,26 @@ export interface PageSegment {
 export type MemoryState = 'dumped' | 'not-dumped' | 'unmapped';
 
 /** A piece of a memory read: bytes that were dumped, or a range with why it has no bytes. */
-export interface MemoryPiece {
+export interface MemoryPiece<R extends RecordRef = RecordEntry> {
   addr: bigint;
   length: number;
   state: MemoryState;
   /** Present when state is 'dumped'. */
   bytes?: Uint8Array;
-  vma?: VmaInfo;
+  vma?: VmaInfo<R>;
 }
 
 /** Largest single memory read; callers page through more. */
 export const MAX_MEMORY_READ = 16 * 1024 * 1024;
 
-export class MemoryMap {
+export class MemoryMap<R extends RecordRef = RecordEntry> {
   constructor(
     private readonly source: ByteSource,
     readonly pageSize: number,
     /** Sorted by start, non-overlapping. */
-    readonly vmas: VmaInfo[],
+    readonly vmas: VmaInfo<R>[],
     /** Sorted by start, non-overlapping. */
-    readonly segments: PageSegment[],
+    readonly segments: PageSegment<R>[],
   ) {}
 
   private dumped?: number;
@@ -59,11 +65,11 @@ export class MemoryMap {
     return (this.dumped ??= this.segments.reduce((n, s) => n + Number(s.end - s.start), 0));
   }
 
-  vmaAt(addr: bigint): VmaInfo | undefined {
+  vmaAt(addr: bigint): VmaInfo<R> | undefined {
     return findRange(this.vmas, addr);
   }
 
-  segmentAt(addr: bigint): PageSegment | undefined {
+  segmentAt(addr: bigint): PageSegment<R> | undefined {
     return findRange(this.segments, addr);
   }
 
@@ -79,13 +85,13 @@ export class MemoryMap {
   }
 
   /** Memory from `addr` for `length` bytes, split into dumped, not-dumped and unmapped pieces. */
-  async read(addr: bigint, length: number): Promise<MemoryPiece[]> {
+  async read(addr: bigint, length: number): Promise<MemoryPiece<R>[]> {
     if (!Number.isSafeInteger(length) || length < 0 || length > MAX_MEMORY_READ) {
       throw new RangeError(`memory reads are limited to ${MAX_MEMORY_READ} bytes`);
     }
     const end = addr + BigInt(length);
     if (addr < 0n || end > 1n << 64n) throw new RangeError('address outside the 64-bit address space');
-    const pieces: MemoryPiece[] = [];
+    const pieces: MemoryPiece<R>[] = [];
     let cur = addr;
     while (cur < end) {
       const seg = this.segmentAt(cur);

@@ -2,6 +2,7 @@
 // (64-bit values as hex strings, never BigInt or lossy Numbers), built by the host from the image
 // library and rendered by the webview, which never sees the image file itself.
 
+import type { ContainerInfo } from '../criu/container';
 import type { ProcessSummary, ThreadSummary } from '../image/summary';
 
 /** A problem found in the image, already phrased for people. */
@@ -18,7 +19,8 @@ export interface ProblemModel {
 export interface RecordNodeModel {
   /** File-order index: the record's identity in every message (tags may be damaged or repeated). */
   index: number;
-  tag: number;
+  /** The .ckpt record's tag (CRIU records have none). */
+  tag?: number;
   /** e.g. "VMA" */
   title: string;
   /** e.g. "0x7f1c2000-0x7f1c4000 r-xp file /usr/lib/libc.so.6" */
@@ -43,8 +45,12 @@ export interface FieldModel {
   moreChildren?: number;
 }
 
-/** The views the detail pane can show for a record. */
-export type RecordView = 'fields' | 'addressSpace' | 'memory';
+/**
+ * The views the detail pane can show for a record: its fields and bytes, its process (threads,
+ * files, signals), its process's address space and memory, and for the members of a CRIU
+ * checkpoint, their text, their log lines, or the files of a tar (the rootfs diff).
+ */
+export type RecordView = 'fields' | 'process' | 'addressSpace' | 'memory' | 'text' | 'log' | 'files';
 
 /** Everything the detail pane needs for one record, except bytes (fetched as they scroll into view). */
 export interface RecordDetailModel {
@@ -65,6 +71,8 @@ export interface RecordDetailModel {
   process?: number;
   /** For a VMA, PAGEMAP or PAGES record: the address range its memory view opens at. */
   memoryRange?: { start: string; end: string };
+  /** When the record is in one file of many (a CRIU checkpoint): the file, and where it starts. */
+  file?: { name: string; base: number };
 }
 
 /** A thread of a process in the image, as the image library summarises it. */
@@ -92,7 +100,12 @@ export interface VerificationModel {
   error?: string;
 }
 
+/** The container a CRIU checkpoint archive was taken of, as its engine recorded it. */
+export type ContainerModel = ContainerInfo;
+
 export interface SummaryModel {
+  /** 'ckpt' for this project's images; 'criu' for CRIU checkpoints (folders and archives). */
+  format: 'ckpt' | 'criu';
   fileName: string;
   path: string;
   size: number;
@@ -110,6 +123,105 @@ export interface SummaryModel {
   complete: boolean;
   processes: ProcessModel[];
   verification: VerificationModel;
+  container?: ContainerModel;
+  /** Members worth a look (a CRIU log, the rootfs diff, the engine's files), by record. */
+  extras: { index: number; kind: 'log' | 'files' | 'text'; name: string }[];
+  /** Whether Restore can take it as it is (CRIU checkpoints cannot, yet). */
+  restorable: boolean;
+}
+
+/** One register of a thread: its name and value in hex. */
+export interface RegisterModel {
+  name: string;
+  value: string;
+}
+
+export interface ThreadDetailModel {
+  tid: number;
+  comm: string;
+  /** The record that holds the thread. */
+  record: number;
+  registers: RegisterModel[];
+  sigmask: string;
+  pending: string[];
+}
+
+export interface FdModel {
+  fd: number;
+  /** regular, directory, pipe, socket, ... */
+  kind: string;
+  /** A path, "pipe:[ino]", "socket:[ino]". */
+  path: string;
+  /** open(2) flags, as text ("O_WRONLY|O_APPEND"). */
+  flags: string;
+  pos: string;
+  cloexec: boolean;
+  /** The open file description's id; descriptors with the same id share it. */
+  file: string;
+  /** Pipes: which end, and the bytes buffered. */
+  detail: string;
+  record?: number;
+}
+
+export interface SocketModel {
+  fd: number;
+  family: string;
+  type: string;
+  state: string;
+  local: string;
+  remote: string;
+  queued: number;
+}
+
+export interface SigactionModel {
+  signal: string;
+  handler: string;
+  flags: string;
+  mask: string;
+}
+
+/** A process as the process view shows it: who it is, its threads, files, sockets and signals. */
+export interface ProcessDetailModel {
+  process: number;
+  pid: number;
+  ppid: number;
+  pgid: number;
+  sid: number;
+  comm: string;
+  state: string;
+  exe: string;
+  cwd: string;
+  /** The first MAX_SHOWN_STRINGS arguments, and how many more there are. */
+  cmdline: string[];
+  cmdlineOmitted?: number;
+  uids: number[];
+  threads: ThreadDetailModel[];
+  fds: FdModel[];
+  sockets: SocketModel[];
+  sigactions: SigactionModel[];
+  pending: string[];
+}
+
+/** A member shown as text (JSON pretty-printed), cut at a bound. */
+export interface TextModel {
+  name: string;
+  text: string;
+  truncated: boolean;
+}
+
+export interface LogModel {
+  name: string;
+  lines: { n: number; text: string; level: 'error' | 'warn' | 'info' }[];
+  errors: number;
+  warnings: number;
+  more: number;
+}
+
+/** The files of a tar member (the rootfs diff), each openable read-only. */
+export interface FilesModel {
+  name: string;
+  files: { path: string; kind: string; size: number }[];
+  more: number;
 }
 
 /** A stretch of the address space in the memory view: dumped bytes, or a gap shown as one row. */

@@ -9,9 +9,12 @@
 import type {
   AddressSpaceModel,
   BytesModel,
+  FilesModel,
+  LogModel,
   MemoryLayoutModel,
   MemoryPieceModel,
   RecordDetailModel,
+  ProcessDetailModel,
   RecordNodeModel,
   RevealedModel,
   SearchEndModel,
@@ -19,6 +22,7 @@ import type {
   SearchProgressModel,
   SearchQueryModel,
   SummaryModel,
+  TextModel,
   VerificationModel,
 } from './models';
 
@@ -46,6 +50,12 @@ export interface RequestMap {
   memoryLayout: { params: { process: number; start?: string; end?: string }; result: MemoryLayoutModel };
   /** Memory by virtual address, at most MAX_BYTES_PER_REQUEST bytes. */
   memory: { params: { process: number; addr: string; length: number }; result: MemoryPieceModel[] };
+  /** A process's threads with their registers, its descriptors, sockets and signals. */
+  process: { params: { process: number }; result: ProcessDetailModel };
+  /** A member of a CRIU checkpoint as text, as log lines, or as the list of files of a tar. */
+  text: { params: { index: number }; result: TextModel };
+  log: { params: { index: number }; result: LogModel };
+  files: { params: { index: number }; result: FilesModel };
   /**
    * Starts searching the image's memory (all processes, or the one given), ending this editor's
    * previous search. Hits, progress and the end arrive as searchHits/searchProgress/searchEnd events.
@@ -74,12 +84,17 @@ export type ResponseMessage =
 /** Commands the webview can ask the host to run on its image (they are the extension's commands). */
 export type EditorCommand = 'verify' | 'restore' | 'revealInRecords';
 
+/** The longest path of a file in a member that the webview may ask the host to open. */
+export const MAX_MEMBER_PATH = 4096;
+
 /** Messages from the webview that are not requests. */
 export type WebviewEvent =
   | { type: 'ready' }
   /** The user selected a record in the editor. */
   | { type: 'selected'; index: number }
   | { type: 'run'; command: EditorCommand }
+  /** Open a file of a tar member (the rootfs diff) read-only in an editor. */
+  | { type: 'openFile'; index: number; path: string }
   /** A search the host asked for (showSearch with `run`) has ended here, and its first hit is shown when asked. */
   | { type: 'searchShown'; ticket: number; search: number; listed: number; revealed?: RevealedModel };
 
@@ -109,6 +124,10 @@ const REQUEST_METHODS: Record<RequestMethod, true> = {
   addressSpace: true,
   memoryLayout: true,
   memory: true,
+  process: true,
+  text: true,
+  log: true,
+  files: true,
   search: true,
   cancelSearch: true,
 };
@@ -136,6 +155,10 @@ export function parseFromWebview(m: unknown): FromWebview | undefined {
       return Number.isSafeInteger(o.index) && (o.index as number) >= 0 ? { type: 'selected', index: o.index as number } : undefined;
     case 'run':
       return o.command === 'verify' || o.command === 'restore' || o.command === 'revealInRecords' ? { type: 'run', command: o.command } : undefined;
+    case 'openFile':
+      return Number.isSafeInteger(o.index) && (o.index as number) >= 0 && typeof o.path === 'string' && o.path.length > 0 && o.path.length <= MAX_MEMBER_PATH
+        ? { type: 'openFile', index: o.index as number, path: o.path }
+        : undefined;
     case 'searchShown': {
       if (![o.ticket, o.search, o.listed].every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) return undefined;
       const e = { type: 'searchShown', ticket: o.ticket as number, search: o.search as number, listed: o.listed as number } as const;

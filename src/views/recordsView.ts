@@ -1,5 +1,6 @@
-// The Image Records view: the ptag tree of the image in the active editor, children built when a
-// node opens, each row labelled by describeRecord. A node with more than PAGE_ROWS children lists
+// The Image Records view: the record tree of the checkpoint in the active editor (a .ckpt image's
+// ptag tree; a CRIU checkpoint's files, their entries and VMAs), children built when a node opens,
+// each row labelled as the editor's tree labels it. A node with more than PAGE_ROWS children lists
 // the first PAGE_ROWS, then one row per further PAGE_ROWS that opens onto them (a hostile image
 // can put millions of records under one parent; VS Code would build a tree item for each). Its
 // selection and the editor's stay in sync: a row selected here is selected in the editor, and a
@@ -7,7 +8,6 @@
 
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { RecordType } from '../image';
 import type { RecordNodeModel } from '../shared/models';
 import type { ImageDocument } from '../webviews/imageDocument';
 import type { ImageEditorProvider } from '../webviews/imageEditorProvider';
@@ -38,21 +38,38 @@ export type Row = RecordRow | MoreRow;
 /** Children listed at once under a row; the rest are under MoreRows of as many each. */
 export const PAGE_ROWS = 1000;
 
-const ICONS: Record<number, string> = {
-  [RecordType.HEAD]: 'info',
-  [RecordType.TAIL]: 'pass',
-  [RecordType.PAD]: 'whitespace',
-  [RecordType.PROCESS]: 'server-process',
-  [RecordType.THREAD]: 'pulse',
-  [RecordType.MM]: 'circuit-board',
-  [RecordType.VMA]: 'symbol-array',
-  [RecordType.PAGEMAP]: 'list-ordered',
-  [RecordType.PAGES]: 'file-binary',
-  [RecordType.FILES]: 'files',
-  [RecordType.FD]: 'file',
-  [RecordType.SIGACTIONS]: 'zap',
-  [RecordType.PENDING_SIGNALS]: 'bell',
-  [RecordType.UNSUPPORTED]: 'warning',
+/** Icons by record title: .ckpt record types, and the kinds of a CRIU checkpoint's files and entries. */
+const ICONS: Record<string, string> = {
+  HEAD: 'info',
+  TAIL: 'pass',
+  PAD: 'whitespace',
+  PROCESS: 'server-process',
+  THREAD: 'pulse',
+  MM: 'circuit-board',
+  VMA: 'symbol-array',
+  PAGEMAP: 'list-ordered',
+  PAGEMAP_HEAD: 'list-ordered',
+  PAGES: 'file-binary',
+  FILES: 'files',
+  FILE: 'file',
+  FD: 'file',
+  FDINFO: 'file',
+  SIGACTIONS: 'zap',
+  PENDING_SIGNALS: 'bell',
+  UNSUPPORTED: 'warning',
+  FOLDER: 'folder',
+  LINK: 'file-symlink-directory',
+  INVENTORY: 'info',
+  PSTREE: 'type-hierarchy',
+  CORE: 'pulse',
+  IDS: 'key',
+  FS: 'folder-opened',
+  PIPE_DATA: 'arrow-both',
+  PIPES_DATA: 'arrow-both',
+  SK_PACKET: 'plug',
+  SK_QUEUES: 'plug',
+  STATS: 'graph',
+  TASK_KOBJ_IDS: 'key',
 };
 
 export class RecordsView implements vscode.TreeDataProvider<Row>, vscode.Disposable {
@@ -100,9 +117,9 @@ export class RecordsView implements vscode.TreeDataProvider<Row>, vscode.Disposa
     this.rows = new Map();
     this.moreRows = new Map();
     this.positions = new Map();
-    void vscode.commands.executeCommand('setContext', 'ckptExplorer.records.hasImage', !!doc?.image);
+    void vscode.commands.executeCommand('setContext', 'ckptExplorer.records.hasImage', !!doc?.checkpoint);
     this.view.description = doc ? path.basename(doc.uri.fsPath) : undefined;
-    this.view.message = doc && !doc.image ? `Cannot show ${path.basename(doc.uri.fsPath)}: ${doc.openError}` : undefined;
+    this.view.message = doc && !doc.checkpoint ? `Cannot show ${path.basename(doc.uri.fsPath)}: ${doc.openError}` : undefined;
     if (doc) {
       // Damage found by a verification is marked on the rows.
       this.docSubs.push(
@@ -128,40 +145,38 @@ export class RecordsView implements vscode.TreeDataProvider<Row>, vscode.Disposa
   }
 
   getChildren(element?: Row): Row[] {
-    const doc = this.document;
-    if (!doc?.image) return [];
+    const c = this.document?.checkpoint;
+    if (!c) return [];
     const parent = element instanceof MoreRow ? element.parent : element?.index;
     const from = element instanceof MoreRow ? element.from : 0;
-    const all = doc.image.children(parent === undefined ? undefined : doc.image.records[parent]);
-    const rows: Row[] = all.slice(from, from + PAGE_ROWS).map((r) => this.row(r.index));
+    const all = c.children(parent);
+    const rows: Row[] = all.slice(from, from + PAGE_ROWS).map((i) => this.row(i));
     if (!(element instanceof MoreRow)) for (let k = PAGE_ROWS; k < all.length; k += PAGE_ROWS) rows.push(this.more(parent, k));
     return rows;
   }
 
   getParent(element: Row): Row | undefined {
-    const img = element.document.image;
-    if (!img) return undefined;
+    const c = element.document.checkpoint;
+    if (!c) return undefined;
     if (element instanceof MoreRow) return element.parent === undefined ? undefined : this.row(element.parent);
-    const p = img.parent(img.records[element.index]);
-    const at = this.positionOf(p?.index, element.index);
-    if (at >= PAGE_ROWS) return this.more(p?.index, Math.floor(at / PAGE_ROWS) * PAGE_ROWS);
-    return p ? this.row(p.index) : undefined;
+    const p = c.parent(element.index);
+    const at = this.positionOf(p, element.index);
+    if (at >= PAGE_ROWS) return this.more(p, Math.floor(at / PAGE_ROWS) * PAGE_ROWS);
+    return p !== undefined ? this.row(p) : undefined;
   }
 
   /** Where record `index` stands among the children of `parent` (found once per parent). */
   private positionOf(parent: number | undefined, index: number): number {
-    const img = this.document!.image!;
-    const all = img.children(parent === undefined ? undefined : img.records[parent]);
+    const all = this.document!.checkpoint!.children(parent);
     if (all.length <= PAGE_ROWS) return 0;
     let map = this.positions.get(parent);
-    if (!map) this.positions.set(parent, (map = new Map(all.map((r, i) => [r.index, i]))));
+    if (!map) this.positions.set(parent, (map = new Map(all.map((r, i) => [r, i]))));
     return map.get(index) ?? 0;
   }
 
   async getTreeItem(row: Row): Promise<vscode.TreeItem> {
     if (row instanceof MoreRow) {
-      const img = row.document.image!;
-      const total = img.children(row.parent === undefined ? undefined : img.records[row.parent]).length;
+      const total = row.document.checkpoint!.children(row.parent).length;
       const n = (x: number) => x.toLocaleString('en-US');
       const item = new vscode.TreeItem(`records ${n(row.from + 1)} to ${n(Math.min(total, row.from + PAGE_ROWS))}`, vscode.TreeItemCollapsibleState.Collapsed);
       item.id = `more:${row.parent ?? 'top'}:${row.from}`;
@@ -170,21 +185,21 @@ export class RecordsView implements vscode.TreeDataProvider<Row>, vscode.Disposa
       return item;
     }
     const doc = row.document;
-    const entry = doc.image!.records[row.index];
-    const node = await doc.requests!.node(entry);
-    return treeItem(node, entry.type, entry.offset);
+    const node = await doc.requests!.node(row.index);
+    return treeItem(node, doc.checkpoint!.bounds(row.index).offset);
   }
 
   /** The rows at the top level, labelled as the view shows them (for tests and the reveal command). */
   async topLevel(): Promise<RecordNodeModel[]> {
     const doc = this.document;
     if (!doc?.requests) return [];
-    return Promise.all(doc.image!.children().map((r) => doc.requests!.node(r)));
+    return Promise.all(doc.checkpoint!.children().map((r) => doc.requests!.node(r)));
   }
 
   /** Shows a record in the view, selected; `focus` moves the keyboard focus to the view. */
   async reveal(index: number, focus: boolean): Promise<void> {
-    if (!this.document?.image?.records[index]) return;
+    const c = this.document?.checkpoint;
+    if (!c || !Number.isSafeInteger(index) || index < 0 || index >= c.recordCount) return;
     this.following = true;
     try {
       await this.view.reveal(this.row(index), { select: true, focus, expand: false });
@@ -201,12 +216,12 @@ export class RecordsView implements vscode.TreeDataProvider<Row>, vscode.Disposa
   }
 }
 
-function treeItem(n: RecordNodeModel, type: number, offset: number): vscode.TreeItem {
+function treeItem(n: RecordNodeModel, offset: number): vscode.TreeItem {
   const item = new vscode.TreeItem(n.title, n.childCount ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
   item.id = String(n.index);
   item.description = n.detail;
   const tip = new vscode.MarkdownString();
-  tip.appendMarkdown(`**${n.title}** record #${n.index}, tag ${n.tag}, at file offset 0x${offset.toString(16)}\n\n`);
+  tip.appendMarkdown(`**${n.title}** record #${n.index}${n.tag !== undefined ? `, tag ${n.tag}` : ''}, at file offset 0x${offset.toString(16)}\n\n`);
   tip.appendText(n.detail);
   if (n.problem) tip.appendMarkdown('\n\n$(warning) ').appendText(n.problem);
   tip.supportThemeIcons = true;
@@ -214,7 +229,7 @@ function treeItem(n: RecordNodeModel, type: number, offset: number): vscode.Tree
   item.contextValue = `record.${n.title.toLowerCase()}`;
   item.iconPath = n.problem
     ? new vscode.ThemeIcon(n.problemBelow ? 'warning' : 'error', new vscode.ThemeColor(n.problemBelow ? 'list.warningForeground' : 'list.errorForeground'))
-    : new vscode.ThemeIcon(ICONS[type] ?? 'question');
+    : new vscode.ThemeIcon(ICONS[n.title] ?? 'question');
   item.accessibilityInformation = { label: `${n.title} record ${n.index}: ${n.detail}${n.problem ? `; problem: ${n.problem}` : ''}` };
   return item;
 }

@@ -47,6 +47,11 @@ export class ComparePanels implements vscode.Disposable {
     private readonly editors: ImageEditorProvider,
   ) {}
 
+  /** Compressed archives are decompressed into the editors' cache. */
+  private get openOptions() {
+    return { cache: this.editors.cacheDir ? { dir: this.editors.cacheDir } : undefined };
+  }
+
   static register(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, editors: ImageEditorProvider): ComparePanels {
     const panels = new ComparePanels(context.extensionUri, log, editors);
     context.subscriptions.push(
@@ -80,7 +85,7 @@ export class ComparePanels implements vscode.Disposable {
    */
   async compare(a: vscode.Uri, b: vscode.Uri, order: 'given' | 'time' = 'given'): Promise<CompareEntry> {
     for (const u of [a, b]) if (u.scheme !== 'file') throw new Error(`Only files on the machine the extension runs on can be compared (${u.toString()} is not one).`);
-    const session = await CompareSession.open(a.fsPath, b.fsPath, order);
+    const session = await CompareSession.open(a.fsPath, b.fsPath, order, this.openOptions);
     const existing = [...this.entries.values()].find((e) => keyOf(e.session.pathA, e.session.pathB) === keyOf(session.pathA, session.pathB));
     if (existing) {
       await session.close();
@@ -109,7 +114,7 @@ export class ComparePanels implements vscode.Disposable {
       return;
     }
     try {
-      this.adopt(panel, await CompareSession.open(s.a, s.b));
+      this.adopt(panel, await CompareSession.open(s.a, s.b, 'given', this.openOptions));
     } catch (e) {
       const error = e instanceof Error ? e.message : String(e);
       this.log.warn(`Cannot restore the comparison of ${s.a} with ${s.b}: ${error}`);
@@ -213,7 +218,7 @@ export class ComparePanels implements vscode.Disposable {
         await entry.finished;
         const old = entry.session;
         try {
-          entry.session = await CompareSession.open(old.pathB, old.pathA);
+          entry.session = await CompareSession.open(old.pathB, old.pathA, 'given', this.openOptions);
         } catch (e) {
           void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
           return;

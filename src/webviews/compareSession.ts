@@ -5,7 +5,8 @@
 // ImageRequests it has no vscode import, so the unit tests run it on real images.
 
 import * as path from 'path';
-import { CheckpointImage, compareImages, comparePageBytes, DIFF_KINDS, DiffNode, ImageDiff, ImageSide } from '../image';
+import { Checkpoint, checkpointPageBytes, checkpointSide, CkptCheckpoint, compareCheckpoints, openCheckpoint, OpenCheckpointOptions } from '../checkpoint';
+import { DIFF_KINDS, DiffNode, ImageDiff, ImageSide } from '../image';
 import {
   CompareMethod,
   CompareOverviewModel,
@@ -44,32 +45,37 @@ export class CompareSession implements Handlers {
   readonly served = new Map<CompareMethod, number>();
 
   private constructor(
-    readonly a: CheckpointImage,
-    readonly b: CheckpointImage,
+    readonly a: Checkpoint,
+    readonly b: Checkpoint,
+    private readonly sides: { a: ImageSide; b: ImageSide },
   ) {}
 
   /**
-   * Opens both images (headers only). With `order: 'time'` the earlier checkpoint becomes A, as two
-   * files picked together have no order of their own; with 'given' A is the first path.
+   * Opens both checkpoints, of either format (headers only). With `order: 'time'` the earlier
+   * checkpoint becomes A, as two files picked together have no order of their own; with 'given'
+   * A is the first path.
    */
-  static async open(pathA: string, pathB: string, order: 'given' | 'time' = 'given'): Promise<CompareSession> {
-    const a = await openNamed(pathA);
-    let b: CheckpointImage;
+  static async open(pathA: string, pathB: string, order: 'given' | 'time' = 'given', opts: OpenCheckpointOptions = {}): Promise<CompareSession> {
+    const a = await openNamed(pathA, opts);
+    let b: Checkpoint;
+    let sa: ImageSide, sb: ImageSide;
     try {
-      b = await openNamed(pathB);
+      b = await openNamed(pathB, opts);
+      sa = await checkpointSide(a);
+      sb = await checkpointSide(b);
     } catch (e) {
       await a.close();
       throw e;
     }
-    return order === 'time' && b.head.timeNs < a.head.timeNs ? new CompareSession(b, a) : new CompareSession(a, b);
+    return order === 'time' && BigInt(sb.timeNs) < BigInt(sa.timeNs) ? new CompareSession(b, a, { a: sb, b: sa }) : new CompareSession(a, b, { a: sa, b: sb });
   }
 
   get pathA(): string {
-    return this.a.source.name;
+    return this.a.name;
   }
 
   get pathB(): string {
-    return this.b.source.name;
+    return this.b.name;
   }
 
   get status(): CompareStatusModel {
@@ -91,7 +97,7 @@ export class CompareSession implements Handlers {
     this.flat = [];
     this.roots = [];
     this._status = { state: 'running', done: 0, total: 0 };
-    this.running = compareImages(this.a, this.b, {
+    this.running = compareCheckpoints(this.a, this.b, {
       pages: opts.pages,
       signal: opts.signal,
       onProgress: (p) => {
@@ -124,7 +130,7 @@ export class CompareSession implements Handlers {
   }
 
   async overview(): Promise<CompareOverviewModel> {
-    const o: CompareOverviewModel = { a: sideModel(this.a), b: sideModel(this.b), status: this._status };
+    const o: CompareOverviewModel = { a: sideModel(this.sides.a), b: sideModel(this.sides.b), status: this._status };
     const d = this.diff;
     if (d) {
       o.result = {
@@ -209,15 +215,18 @@ export class CompareSession implements Handlers {
     const f = this.entry(intParam(params, 'id')!);
     const addr = addrParam(params, 'addr')!;
     if (f.pid === undefined) throw new RangeError(`node ${params.id} is not in a process`);
-    return comparePageBytes(this.a, this.b, addr, { pid: f.pid });
+    return checkpointPageBytes(this.a, this.b, addr, f.pid);
   }
 
   /** The record of a node in image A or B, by file-order index, to open it there. */
   recordIndex(id: number, side: 'a' | 'b'): number | undefined {
     const n = this.flat[id]?.node;
+    const record = side === 'a' ? n?.aRecord : n?.bRecord;
+    if (record !== undefined) return record;
     const tag = side === 'a' ? n?.aTag : n?.bTag;
-    if (tag === undefined) return undefined;
-    return (side === 'a' ? this.a : this.b).byTag(tag)?.index;
+    const c = side === 'a' ? this.a : this.b;
+    if (tag === undefined || !(c instanceof CkptCheckpoint)) return undefined;
+    return c.image.byTag(tag)?.index;
   }
 
   async close(): Promise<void> {
@@ -263,28 +272,16 @@ export class CompareSession implements Handlers {
 }
 
 /** Opens an image; a failure names the file, since a comparison has two. */
-async function openNamed(file: string): Promise<CheckpointImage> {
+async function openNamed(file: string, opts: OpenCheckpointOptions): Promise<Checkpoint> {
   try {
-    return await CheckpointImage.open(file);
+    return await openCheckpoint(file, opts);
   } catch (e) {
     throw new Error(`${path.basename(file)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
 }
 
-function sideModel(img: CheckpointImage): CompareSideModel {
-  const s: ImageSide = sideOf(img);
+function sideModel(s: ImageSide): CompareSideModel {
   return { fileName: path.basename(s.name), path: s.name, size: s.size, time: s.time, checkpointer: s.checkpointer, pageSize: s.pageSize, processes: s.processes };
 }
 
-function sideOf(img: CheckpointImage): ImageSide {
-  const ms = img.head.timeNs / 1000000n;
-  return {
-    name: img.source.name,
-    size: img.source.size,
-    time: ms <= 8640000000000000n ? new Date(Number(ms)).toISOString() : 'out of range',
-    timeNs: img.head.timeNs.toString(),
-    checkpointer: img.head.checkpointer.value,
-    pageSize: img.head.pageSize,
-    processes: img.processes().length,
-  };
-}
+

@@ -1,8 +1,9 @@
-// One opened .ckpt file, shared by every editor showing it and by the Image Records view: the image
-// (headers indexed, nothing else read), its verification state, and the record last selected.
+// One opened checkpoint (a .ckpt file, a CRIU checkpoint folder's inventory.img, or a checkpoint
+// archive), shared by every editor showing it and by the Image Records view: the checkpoint
+// (headers indexed, no page data read), its verification state, and the record last selected.
 
 import * as vscode from 'vscode';
-import { CheckpointImage, verifyImage } from '../image';
+import { Checkpoint, openCheckpoint, OpenCheckpointOptions } from '../checkpoint';
 import type { VerificationModel } from '../shared/models';
 import { ImageRequests, problemModel } from './imageRequests';
 
@@ -19,20 +20,20 @@ export class ImageDocument implements vscode.CustomDocument {
 
   private constructor(
     readonly uri: vscode.Uri,
-    readonly image: CheckpointImage | undefined,
-    /** Why the file could not be opened as an image. */
+    readonly checkpoint: Checkpoint | undefined,
+    /** Why the file could not be opened as a checkpoint. */
     readonly openError?: string,
   ) {
-    this._verification = { status: 'unverified', problems: image ? image.problems.map(problemModel) : [] };
-    if (image) this.requests = new ImageRequests(image, () => this._verification);
+    this._verification = { status: 'unverified', problems: checkpoint ? checkpoint.problems.map(problemModel) : [] };
+    if (checkpoint) this.requests = new ImageRequests(checkpoint, () => this._verification);
   }
 
-  static async open(uri: vscode.Uri): Promise<ImageDocument> {
+  static async open(uri: vscode.Uri, opts: OpenCheckpointOptions = {}): Promise<ImageDocument> {
     if (uri.scheme !== 'file') {
       return new ImageDocument(uri, undefined, `Only files on the machine the extension runs on can be opened (this one is ${uri.scheme}:).`);
     }
     try {
-      return new ImageDocument(uri, await CheckpointImage.open(uri.fsPath));
+      return new ImageDocument(uri, await openCheckpoint(uri.fsPath, opts));
     } catch (e) {
       return new ImageDocument(uri, undefined, e instanceof Error ? e.message : String(e));
     }
@@ -57,14 +58,14 @@ export class ImageDocument implements vscode.CustomDocument {
    */
   verify(onProgress?: (done: number, total: number) => void, token?: vscode.CancellationToken): Promise<VerificationModel> {
     if (this.running) return this.running;
-    const img = this.image;
+    const img = this.checkpoint;
     if (!img) return Promise.resolve(this._verification);
     const opened = img.problems.map(problemModel);
     const abort = new AbortController();
     const sub = token?.onCancellationRequested(() => abort.abort());
     let last = 0;
     this.setVerification({ status: 'running', problems: opened, done: 0, total: 0 });
-    this.running = verifyImage(img, {
+    this.running = img.verify({
       signal: abort.signal,
       onProgress: ({ done, total }) => {
         onProgress?.(done, total);
@@ -97,6 +98,6 @@ export class ImageDocument implements vscode.CustomDocument {
     this.disposed.fire();
     this.verificationChanged.dispose();
     this.disposed.dispose();
-    void this.image?.close();
+    void this.checkpoint?.close();
   }
 }

@@ -1,4 +1,5 @@
-// The readonly custom editor for .ckpt files. It opens the image (headers only, so a 4 GiB image
+// The readonly custom editor for checkpoints: .ckpt files, CRIU checkpoint folders (by their
+// inventory.img) and checkpoint archives. It opens the checkpoint (headers only, so a 4 GiB image
 // opens as fast as a small one), answers its webview's requests through ImageRequests, relays the
 // selection to and from the Image Records view, and pushes verification state to every editor of
 // the image.
@@ -15,6 +16,8 @@ import { ImageSearch, searchQueryParam } from './imageSearch';
 import { replyTo } from './requestReply';
 
 export const IMAGE_EDITOR_VIEW_TYPE = 'ckptExplorer.image';
+/** The same editor for .tar, .tar.gz and .tar.zst files, offered in Open With. */
+export const ARCHIVE_EDITOR_VIEW_TYPE = 'ckptExplorer.archive';
 /** Images up to this size are verified in full as soon as they open; larger ones on request. */
 const AUTO_VERIFY_BYTES = 64 * 1024 * 1024;
 
@@ -56,19 +59,29 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly log: vscode.LogOutputChannel,
+    /** Where compressed checkpoint archives are decompressed to (the extension's storage). */
+    private readonly archiveCache?: string,
   ) {}
 
   static register(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): ImageEditorProvider {
-    const provider = new ImageEditorProvider(context.extensionUri, log);
+    const provider = new ImageEditorProvider(context.extensionUri, log, vscode.Uri.joinPath(context.globalStorageUri, 'archives').fsPath);
+    const options = {
+      // The webview keeps its scroll positions and open nodes when its tab is in the background.
+      webviewOptions: { retainContextWhenHidden: true, enableFindWidget: true },
+      supportsMultipleEditorsPerDocument: true,
+    };
     context.subscriptions.push(
       provider,
-      vscode.window.registerCustomEditorProvider(IMAGE_EDITOR_VIEW_TYPE, provider, {
-        // The webview keeps its scroll positions and open nodes when its tab is in the background.
-        webviewOptions: { retainContextWhenHidden: true, enableFindWidget: true },
-        supportsMultipleEditorsPerDocument: true,
-      }),
+      vscode.window.registerCustomEditorProvider(IMAGE_EDITOR_VIEW_TYPE, provider, options),
+      // Tar archives open here only when asked (Open With), as they are not all checkpoints.
+      vscode.window.registerCustomEditorProvider(ARCHIVE_EDITOR_VIEW_TYPE, provider, options),
     );
     return provider;
+  }
+
+  /** Where the editor's search workers decompress archives to: the same cache as the editor's. */
+  get cacheDir(): string | undefined {
+    return this.archiveCache;
   }
 
   get activeDocument(): ImageDocument | undefined {
@@ -83,8 +96,8 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
 
   async openCustomDocument(uri: vscode.Uri): Promise<ImageDocument> {
     const t0 = Date.now();
-    const doc = await ImageDocument.open(uri);
-    if (doc.image) this.log.info(`Opened ${uri.fsPath}: ${doc.image.records.length} records, ${doc.image.source.size} bytes, in ${Date.now() - t0} ms`);
+    const doc = await ImageDocument.open(uri, { cache: this.archiveCache ? { dir: this.archiveCache } : undefined });
+    if (doc.checkpoint) this.log.info(`Opened ${uri.fsPath}: ${doc.checkpoint.recordCount} records, ${doc.checkpoint.size} bytes, in ${Date.now() - t0} ms`);
     else this.log.warn(`Cannot open ${uri.fsPath} as an image: ${doc.openError}`);
     doc.onDidChangeVerification((v) => this.postToDocument(doc, { type: 'verification', verification: v }));
     return doc;
@@ -102,7 +115,7 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
     webview.html = editorPage(webview, this.extensionUri, { title: path.basename(doc.uri.fsPath), error: doc.openError }).html;
     let setReady = () => {};
     const ready = new Promise<void>((resolve) => (setReady = resolve));
-    const state: PanelState = { ready, setReady, search: doc.image ? new ImageSearch(doc.image, (e) => void webview.postMessage(e)) : undefined };
+    const state: PanelState = { ready, setReady, search: doc.checkpoint ? new ImageSearch(doc.checkpoint, (e) => void webview.postMessage(e), { cacheDir: this.archiveCache }) : undefined };
     this.states.set(panel, state);
     this.resolved.fire(doc);
 
@@ -156,7 +169,7 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
       case 'ready':
         this.states.get(panel)?.setReady();
         if (panel.active) this.setActive(doc);
-        if (doc.image && doc.verification.status === 'unverified' && doc.image.source.size <= AUTO_VERIFY_BYTES) void doc.verify();
+        if (doc.checkpoint && doc.verification.status === 'unverified' && doc.checkpoint.size <= AUTO_VERIFY_BYTES) void doc.verify();
         break;
       case 'selected':
         doc.selected = m.index;
@@ -164,6 +177,9 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
         break;
       case 'run':
         await vscode.commands.executeCommand(`ckptExplorer.${m.command}`, doc.uri);
+        break;
+      case 'openFile':
+        await vscode.commands.executeCommand('ckptExplorer.openCheckpointFile', doc.uri, m.index, m.path);
         break;
       case 'searchShown':
         this.tickets.get(m.ticket)?.(m);
@@ -208,7 +224,7 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
     await vscode.commands.executeCommand('vscode.openWith', uri, IMAGE_EDITOR_VIEW_TYPE, { viewColumn: column, preserveFocus: false });
     const doc = await this.documentOpened(uri);
     if (!doc) return undefined;
-    if (index !== undefined && doc.requests && index < doc.image!.records.length) {
+    if (index !== undefined && doc.requests && index < doc.checkpoint!.recordCount) {
       await this.panelOf(doc);
       this.selectInEditors(doc, index);
     }
@@ -267,9 +283,9 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
   /** Selects a record in every editor of the image (from the Image Records view). */
   selectInEditors(doc: ImageDocument, index: number): void {
     if (!doc.requests) return;
-    const r = doc.requests.entry(index);
+    doc.requests.entry(index);
     doc.selected = index;
-    this.postToDocument(doc, { type: 'select', index, path: doc.requests.pathTo(r) });
+    this.postToDocument(doc, { type: 'select', index, path: doc.requests.pathTo(index) });
   }
 
   private postToDocument(doc: ImageDocument, e: HostEvent): void {

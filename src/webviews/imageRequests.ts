@@ -1,38 +1,28 @@
-// The host side of the editor protocol: answers the webview's requests from an opened image through
-// the image library. It has no vscode import, so the unit tests run it on real images as they are.
+// The host side of the editor protocol: answers the webview's requests from an opened checkpoint
+// (a .ckpt image or a CRIU checkpoint) through the Checkpoint interface. It has no vscode import,
+// so the unit tests run it on real checkpoints as they are.
 // Every answer is bounded: children are paged, byte reads are capped, field trees are trimmed.
 
 import * as path from 'path';
-import {
-  bytesToHex,
-  CheckpointImage,
-  describeRecord,
-  enumLabel,
-  FieldNode,
-  flagLabels,
-  ImageError,
-  ImageProblem,
-  MemoryMap,
-  payloadTypeName,
-  protString,
-  RecordEntry,
-  RecordType,
-  renderFields,
-  schema,
-  summarizeImage,
-} from '../image';
+import type { Checkpoint, ProcessState } from '../checkpoint';
+import { parseLog } from '../criu/criuLog';
+import { bytesToHex, enumLabel, FieldNode, hex, ImageProblem, MAX_SHOWN_STRINGS, MemoryMap, protString } from '../image';
+import type { RecordRef } from '../image/memoryMap';
 import type {
   AddressSpaceModel,
   BytesModel,
   FieldModel,
+  FilesModel,
+  LogModel,
   MemoryLayoutModel,
   MemoryPieceModel,
   MemorySpanModel,
   ProblemModel,
+  ProcessDetailModel,
   RecordDetailModel,
   RecordNodeModel,
-  RecordView,
   SummaryModel,
+  TextModel,
   VerificationModel,
 } from '../shared/models';
 import {
@@ -52,7 +42,10 @@ import {
 const MAX_FIELD_CHILDREN = 256;
 /** Spans of one memory layout; an address space with more is cut short (and says so). */
 const MAX_SPANS = 20000;
-const HEADER_SIZE = 32;
+/** Most bytes of a member shown as text or as a log, and most files of a tar listed. */
+const MAX_TEXT_BYTES = 4 * 1024 * 1024;
+const MAX_LOG_LINES = 50_000;
+const MAX_FILES = 20_000;
 
 export function problemModel(p: ImageProblem): ProblemModel {
   return { code: p.code, message: p.message, record: p.record, severity: p.code === 'unknown-type' ? 'note' : 'error' };
@@ -66,7 +59,7 @@ export class ImageRequests implements Handlers {
   private damage?: { problems: ProblemModel[]; own: Map<number, string>; below: Set<number> };
 
   constructor(
-    readonly image: CheckpointImage,
+    readonly checkpoint: Checkpoint,
     private readonly verification: () => VerificationModel,
   ) {}
 
@@ -77,9 +70,9 @@ export class ImageRequests implements Handlers {
   }
 
   async summary(): Promise<SummaryModel> {
-    const img = this.image;
-    const s = await summarizeImage(img);
+    const s = await this.checkpoint.summary();
     return {
+      format: s.format,
       fileName: path.basename(s.name),
       path: s.name,
       size: s.size,
@@ -95,8 +88,11 @@ export class ImageRequests implements Handlers {
       time: s.time,
       flags: s.flags,
       complete: s.complete,
-      processes: s.processes.map((p) => ({ ...p, index: img.byTag(p.tag)?.index ?? -1 })),
+      processes: s.processes,
       verification: this.verification(),
+      ...(s.container ? { container: s.container } : {}),
+      extras: s.extras,
+      restorable: s.restorable,
     };
   }
 
@@ -104,86 +100,71 @@ export class ImageRequests implements Handlers {
     const parent = params.parent === undefined ? undefined : this.entry(intParam(params, 'parent')!);
     const offset = intParam(params, 'offset', { optional: true }) ?? 0;
     const limit = intParam(params, 'limit', { optional: true, min: 1, max: MAX_CHILDREN_PER_REQUEST }) ?? MAX_CHILDREN_PER_REQUEST;
-    const all = this.image.children(parent);
+    const all = this.checkpoint.children(parent);
     const items: RecordNodeModel[] = [];
     for (const r of all.slice(offset, offset + limit)) items.push(await this.node(r));
     return { items, total: all.length };
   }
 
   /** One record as a tree row: what the webview's tree and the Image Records view both show. */
-  async node(r: RecordEntry): Promise<RecordNodeModel> {
-    const d = await describeRecord(this.image, r);
+  async node(index: number): Promise<RecordNodeModel> {
+    const d = await this.checkpoint.describe(index);
     const damage = this.damageMap();
-    const own = damage.own.get(r.index) ?? d.error;
-    const below = !own && damage.below.has(r.index);
+    const own = damage.own.get(index) ?? d.error;
+    const below = !own && damage.below.has(index);
     return {
-      index: r.index,
-      tag: r.tag,
+      index,
+      ...(d.tag !== undefined ? { tag: d.tag } : {}),
       title: d.title,
       detail: d.detail,
-      childCount: this.image.children(r).length,
+      childCount: this.checkpoint.children(index).length,
       ...(own ? { problem: own } : below ? { problem: 'a record below this one is damaged', problemBelow: true } : {}),
     };
   }
 
   /** File-order indices of the ancestors of a record, top level first. A parent always comes before its child, so this ends. */
-  pathTo(r: RecordEntry): number[] {
+  pathTo(index: number): number[] {
     const out: number[] = [];
-    for (let p = this.image.parent(r); p; p = this.image.parent(p)) out.push(p.index);
+    for (let p = this.checkpoint.parent(index); p !== undefined; p = this.checkpoint.parent(p)) out.push(p);
     return out.reverse();
   }
 
   async record(params: RequestParams<'record'>): Promise<RecordDetailModel> {
-    const img = this.image;
-    const r = this.entry(intParam(params, 'index')!);
-    const typeName = payloadTypeName(r.type);
-    let fields: FieldModel[] | undefined;
-    let decodeError: string | undefined;
-    if (typeName && r.type !== RecordType.PAGES) {
-      try {
-        const payload = await img.decode(r);
-        if (payload) fields = renderFields(typeName, payload as never).map((f) => fieldModel(f, r.payloadOffset));
-      } catch (e) {
-        if (!(e instanceof ImageError)) throw e;
-        decodeError = e.message;
-      }
-    }
-    const proc = this.processOf(r);
-    const views: RecordView[] = ['fields'];
-    if (proc && [RecordType.PROCESS, RecordType.MM, RecordType.VMA].includes(r.type)) views.push('addressSpace');
-    if (proc && [RecordType.PROCESS, RecordType.MM, RecordType.VMA, RecordType.PAGEMAP, RecordType.PAGES].includes(r.type)) views.push('memory');
+    const index = this.entry(intParam(params, 'index')!);
+    const l = await this.checkpoint.layout(index);
     return {
-      node: await this.node(r),
-      path: this.pathTo(r),
-      offset: r.offset,
-      payloadOffset: r.payloadOffset,
-      length: r.len,
-      header: await this.headerFields(r),
-      fields,
-      decodeError,
-      problems: this.damageMap().problems.filter((p) => p.record === r.index),
-      views,
-      process: proc?.index,
-      memoryRange: proc ? await this.memoryRangeOf(r, proc) : undefined,
+      node: await this.node(index),
+      path: this.pathTo(index),
+      offset: l.offset,
+      payloadOffset: l.payloadOffset,
+      length: l.length,
+      header: l.header.map((f) => fieldModel(f, l.offset)),
+      fields: l.fields?.map((f) => fieldModel(f, l.payloadOffset)),
+      decodeError: l.decodeError,
+      problems: this.damageMap().problems.filter((p) => p.record === index),
+      views: l.views,
+      process: l.process,
+      memoryRange: l.memoryRange ? { start: addrHex(l.memoryRange.start), end: addrHex(l.memoryRange.end) } : undefined,
+      ...(l.file ? { file: l.file } : {}),
     };
   }
 
   async bytes(params: RequestParams<'bytes'>): Promise<BytesModel> {
-    const r = this.entry(intParam(params, 'index')!);
+    const index = this.entry(intParam(params, 'index')!);
     const offset = intParam(params, 'offset')!;
     const length = intParam(params, 'length', { max: MAX_BYTES_PER_REQUEST })!;
-    const end = r.payloadOffset + r.len;
-    if (offset < r.offset || offset + length > end) {
-      throw new RangeError(`bytes ${offset}+${length} are outside record #${r.index} (file offsets ${r.offset} to ${end})`);
+    const { offset: start, end } = this.checkpoint.bounds(index);
+    if (offset < start || offset + length > end) {
+      throw new RangeError(`bytes ${offset}+${length} are outside record #${index} (file offsets ${start} to ${end})`);
     }
-    return { offset, hex: bytesToHex(await this.image.source.read(offset, length)) };
+    return { offset, hex: bytesToHex(await this.checkpoint.source.read(offset, length)) };
   }
 
   async addressSpace(params: RequestParams<'addressSpace'>): Promise<AddressSpaceModel> {
     const proc = this.processRecord(intParam(params, 'process')!);
-    const map = await this.image.memory(proc);
+    const map = await this.checkpoint.memory(proc);
     return {
-      process: proc.index,
+      process: proc,
       pageSize: map.pageSize,
       dumpedBytes: map.dumpedBytes,
       vmas: map.vmas.map((v) => ({
@@ -202,21 +183,21 @@ export class ImageRequests implements Handlers {
 
   async memoryLayout(params: RequestParams<'memoryLayout'>): Promise<MemoryLayoutModel> {
     const proc = this.processRecord(intParam(params, 'process')!);
-    const map = await this.image.memory(proc);
+    const map = await this.checkpoint.memory(proc);
     const first = minBig(map.vmas[0]?.start, map.segments[0]?.start);
     const last = maxBig(map.vmas[map.vmas.length - 1]?.end, map.segments[map.segments.length - 1]?.end);
     const start = addrParam(params, 'start', true) ?? first ?? 0n;
     const end = addrParam(params, 'end', true) ?? last ?? 0n;
     if (end < start) throw new RangeError('the end of the range is before its start');
     const { spans, truncated } = layoutSpans(map, start, end);
-    return { process: proc.index, start: addrHex(start), end: addrHex(end), spans, truncated };
+    return { process: proc, start: addrHex(start), end: addrHex(end), spans, truncated };
   }
 
   async memory(params: RequestParams<'memory'>): Promise<MemoryPieceModel[]> {
     const proc = this.processRecord(intParam(params, 'process')!);
     const addr = addrParam(params, 'addr')!;
     const length = intParam(params, 'length', { max: MAX_BYTES_PER_REQUEST })!;
-    const map = await this.image.memory(proc);
+    const map = await this.checkpoint.memory(proc);
     return (await map.read(addr, length)).map((p) => ({
       addr: addrHex(p.addr),
       length: p.length,
@@ -225,66 +206,64 @@ export class ImageRequests implements Handlers {
     }));
   }
 
-  entry(index: number): RecordEntry {
-    const r = this.image.records[index];
-    if (!r) throw new RangeError(`there is no record #${index} (the image has ${this.image.records.length})`);
-    return r;
+  async process(params: RequestParams<'process'>): Promise<ProcessDetailModel> {
+    const index = this.processRecord(intParam(params, 'process')!);
+    const p = (await this.checkpoint.processes()).find((x) => x.record === index);
+    if (!p) throw new RangeError(`the process of record #${index} cannot be read`);
+    return processDetail(p);
   }
 
-  /** The process record a record belongs to (itself for a process). */
-  processOf(r: RecordEntry): RecordEntry | undefined {
-    const seen = new Set<RecordEntry>();
-    for (let p: RecordEntry | undefined = r; p && !seen.has(p); p = this.image.parent(p)) {
-      if (p.type === RecordType.PROCESS) return p;
-      seen.add(p);
-    }
-    return undefined;
-  }
-
-  private processRecord(index: number): RecordEntry {
-    const r = this.entry(index);
-    if (r.type !== RecordType.PROCESS) throw new RangeError(`record #${index} is not a process`);
-    return r;
-  }
-
-  private async memoryRangeOf(r: RecordEntry, proc: RecordEntry): Promise<{ start: string; end: string } | undefined> {
-    if (r.type === RecordType.VMA) {
+  async text(params: RequestParams<'text'>): Promise<TextModel> {
+    const index = this.entry(intParam(params, 'index')!);
+    const bytes = await this.member(index, MAX_TEXT_BYTES + 1);
+    let text = Buffer.from(bytes.subarray(0, MAX_TEXT_BYTES)).toString('utf8');
+    if (bytes.length <= MAX_TEXT_BYTES && /^\s*[[{]/.test(text)) {
       try {
-        const v = await this.image.decodeAs(r, 'vma');
-        return { start: addrHex(v.start), end: addrHex(v.end) };
-      } catch (e) {
-        if (e instanceof ImageError) return undefined;
-        throw e;
+        text = JSON.stringify(JSON.parse(text), null, 2);
+      } catch {
+        // not JSON after all: shown as it is
       }
     }
-    if (r.type !== RecordType.PAGEMAP && r.type !== RecordType.PAGES) return undefined;
-    const map = await this.image.memory(proc);
-    const mine = map.segments.filter((s) => s.pagemap === r || s.pages === r);
-    if (mine.length === 0) return undefined;
-    return { start: addrHex(mine[0].start), end: addrHex(mine[mine.length - 1].end) };
+    return { name: await this.memberName(index), text, truncated: bytes.length > MAX_TEXT_BYTES };
   }
 
-  /** The 32-byte record header as fields, from the schema's record_header type. */
-  private async headerFields(r: RecordEntry): Promise<FieldModel[]> {
-    const bytes = await this.image.source.read(r.offset, HEADER_SIZE);
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const out: FieldModel[] = [];
-    let at = 0;
-    for (const f of schema.types.record_header?.fields ?? []) {
-      const size = f.kind === 'u8' ? 8 : f.kind === 'u4' ? 4 : f.kind === 'u2' ? 2 : 1;
-      if (at + size > HEADER_SIZE) break;
-      const v = size === 8 ? dv.getBigUint64(at, true) : size === 4 ? dv.getUint32(at, true) : size === 2 ? dv.getUint16(at, true) : dv.getUint8(at);
-      let display: string;
-      if (f.enum) display = `${enumLabel(f.enum, v) ?? 'unknown'} (${v})`;
-      else if (f.flags) {
-        const labels = flagLabels(f.flags, Number(v));
-        display = `${labels.length ? labels.join('|') : 'none'} (0x${v.toString(16)})`;
-      } else if (f.display === 'hex' || size === 8) display = `0x${v.toString(16)}`;
-      else display = v.toString();
-      out.push({ name: f.id, display, doc: f.doc || undefined, fileOffset: r.offset + at, size });
-      at += size;
+  async log(params: RequestParams<'log'>): Promise<LogModel> {
+    const index = this.entry(intParam(params, 'index')!);
+    const bytes = await this.member(index, MAX_TEXT_BYTES);
+    const view = parseLog(Buffer.from(bytes).toString('utf8'), MAX_LOG_LINES);
+    return { name: await this.memberName(index), ...view };
+  }
+
+  async files(params: RequestParams<'files'>): Promise<FilesModel> {
+    const index = this.entry(intParam(params, 'index')!);
+    if (!this.checkpoint.memberFiles) throw new RangeError(`record #${index} holds no files`);
+    const files = await this.checkpoint.memberFiles(index);
+    return { name: await this.memberName(index), files: files.slice(0, MAX_FILES), more: Math.max(0, files.length - MAX_FILES) };
+  }
+
+  /** A member's path in its checkpoint. */
+  private async memberName(index: number): Promise<string> {
+    return (await this.checkpoint.layout(index)).file?.name ?? `record #${index}`;
+  }
+
+  private async member(index: number, max: number): Promise<Uint8Array> {
+    const bytes = await this.checkpoint.memberBytes?.(index, max);
+    if (!bytes) throw new RangeError(`record #${index} is not a file of the checkpoint`);
+    return bytes;
+  }
+
+  /** A record index that exists, or a RangeError. */
+  entry(index: number): number {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.checkpoint.recordCount) {
+      throw new RangeError(`there is no record #${index} (the image has ${this.checkpoint.recordCount})`);
     }
-    return out;
+    return index;
+  }
+
+  private processRecord(index: number): number {
+    this.entry(index);
+    if (!this.checkpoint.processRecords().includes(index)) throw new RangeError(`record #${index} is not a process`);
+    return index;
   }
 
   private damageMap(): { problems: ProblemModel[]; own: Map<number, string>; below: Set<number> } {
@@ -293,17 +272,72 @@ export class ImageRequests implements Handlers {
     const own = new Map<number, string>();
     const below = new Set<number>();
     for (const p of problems) {
-      if (p.severity !== 'error' || p.record === undefined) continue;
-      const r = this.image.records[p.record];
-      if (!r) continue;
-      if (!own.has(r.index)) own.set(r.index, p.message);
+      if (p.severity !== 'error' || p.record === undefined || p.record >= this.checkpoint.recordCount) continue;
+      if (!own.has(p.record)) own.set(p.record, p.message);
       // Up to the first ancestor already marked: its own ancestors are marked too. Walking every
       // path whole took time in the depth times the problems (a hostile image has both).
-      for (let a = this.image.parent(r); a && !below.has(a.index); a = this.image.parent(a)) below.add(a.index);
+      for (let a = this.checkpoint.parent(p.record); a !== undefined && !below.has(a); a = this.checkpoint.parent(a)) below.add(a);
     }
     this.damage = { problems, own, below };
     return this.damage;
   }
+}
+
+const O_FLAGS: [number, string][] = [
+  [0o1, 'O_WRONLY'], [0o2, 'O_RDWR'], [0o100, 'O_CREAT'], [0o200, 'O_EXCL'], [0o1000, 'O_TRUNC'], [0o2000, 'O_APPEND'],
+  [0o4000, 'O_NONBLOCK'], [0o40000, 'O_DIRECT'], [0o100000, 'O_LARGEFILE'], [0o200000, 'O_DIRECTORY'], [0o1000000, 'O_NOATIME'], [0o2000000, 'O_CLOEXEC'], [0o10000000, 'O_PATH'],
+];
+
+function openFlags(flags: number): string {
+  const names = O_FLAGS.filter(([bit]) => (flags & bit) === bit).map(([, n]) => n);
+  return names.length ? names.join('|') : 'O_RDONLY';
+}
+
+const signalLabel = (n: number) => (enumLabel('signal', n) ?? `signal ${n}`).toUpperCase();
+
+/** What the process view shows of a process of the common model. */
+export function processDetail(p: ProcessState): ProcessDetailModel {
+  return {
+    process: p.record,
+    pid: p.pid,
+    ppid: p.ppid,
+    pgid: p.pgid,
+    sid: p.sid,
+    comm: p.comm,
+    state: p.state,
+    exe: p.exe,
+    cwd: p.cwd,
+    cmdline: p.cmdline.slice(0, MAX_SHOWN_STRINGS),
+    ...(p.cmdline.length > MAX_SHOWN_STRINGS ? { cmdlineOmitted: p.cmdline.length - MAX_SHOWN_STRINGS } : {}),
+    uids: p.uids,
+    threads: p.threads.map((t) => ({
+      tid: t.tid,
+      comm: t.comm,
+      record: t.record,
+      registers: Object.entries(t.regs).map(([name, v]) => ({ name, value: hex(v as bigint) })),
+      sigmask: hex(t.sigmask),
+      pending: t.pending.map(signalLabel),
+    })),
+    fds: p.fds.map((f) => ({
+      fd: f.fd,
+      kind: f.file.kind,
+      path: f.file.path,
+      flags: openFlags(f.file.flags),
+      pos: f.file.pos.toString(),
+      cloexec: f.cloexec,
+      file: f.file.id,
+      detail: f.file.pipe ? `${f.file.pipe.end ?? ''} end, ${f.file.pipe.buffered} bytes buffered`.trim() : f.file.socket ? `${f.file.socket.family} ${f.file.socket.type}, ${f.file.socket.state}` : '',
+      ...(f.record !== undefined ? { record: f.record } : {}),
+    })),
+    sockets: p.fds
+      .filter((f) => f.file.socket)
+      .map((f) => {
+        const s = f.file.socket!;
+        return { fd: f.fd, family: s.family, type: s.type, state: s.state, local: s.local ?? (s.ino !== undefined ? `ino ${s.ino}` : ''), remote: s.remote ?? (s.peer !== undefined ? `peer ino ${s.peer}` : ''), queued: s.queued };
+      }),
+    sigactions: p.sigactions.map((a) => ({ signal: signalLabel(a.signo), handler: a.handler === 1n ? 'SIG_IGN' : a.handler === 0n ? 'SIG_DFL' : hex(a.handler), flags: hex(a.flags), mask: hex(a.mask) })),
+    pending: p.pending.map(signalLabel),
+  };
 }
 
 /** A FieldNode with file offsets, and its children trimmed to a bounded number. */
@@ -341,7 +375,7 @@ function maxBig(...xs: (bigint | undefined)[]): bigint | undefined {
 }
 
 /** Dumped bytes of a process between two addresses. */
-export function dumpedIn(map: MemoryMap, start: bigint, end: bigint): number {
+export function dumpedIn(map: MemoryMap<RecordRef>, start: bigint, end: bigint): number {
   let n = 0n;
   for (let i = map.segmentFrom(start); i < map.segments.length && map.segments[i].start < end; i++) {
     const s = map.segments[i];
@@ -354,7 +388,7 @@ export function dumpedIn(map: MemoryMap, start: bigint, end: bigint): number {
  * The memory view's rows for [start, end): the dumped stretches in full, and each stretch without
  * bytes as one gap (split where a VMA starts or ends, so that each gap can say what it is).
  */
-export function layoutSpans(map: MemoryMap, start: bigint, end: bigint): { spans: MemorySpanModel[]; truncated: boolean } {
+export function layoutSpans(map: MemoryMap<RecordRef>, start: bigint, end: bigint): { spans: MemorySpanModel[]; truncated: boolean } {
   const spans: MemorySpanModel[] = [];
   let truncated = false;
   const push = (s: bigint, e: bigint, kind: MemorySpanModel['kind'], label?: string): boolean => {

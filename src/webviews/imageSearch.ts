@@ -1,6 +1,6 @@
 // The host side of an image editor's memory search: one search at a time per editor (a new one
 // ends the one before). Each search runs the image library's searchMemory in a worker thread
-// (src/image/search/searchWorker.ts), which opens the image itself: a regular expression that
+// (src/checkpoint/searchWorker.ts), which opens the checkpoint itself: a regular expression that
 // backtracks for minutes inside one read holds up only that thread, never the extension host, and
 // Cancel terminates the worker at once. The worker posts hits in batches (at most every FLUSH_MS,
 // or every FLUSH_HITS hits) and progress at most every FLUSH_MS; they go on to the webview as
@@ -9,7 +9,8 @@
 
 import * as path from 'path';
 import type { Worker } from 'worker_threads';
-import { CheckpointImage, compileQuery, FileByteSource, SearchPatternError, SearchQuery } from '../image';
+import type { Checkpoint } from '../checkpoint';
+import { BufferByteSource, compileQuery, SearchPatternError, SearchQuery } from '../image';
 import { SearchJob, searchWorkerAt, SearchWorkerFactory, SearchWorkerMessage } from '../image/search/searchWorkerProtocol';
 import type { SearchEndModel, SearchHitModel, SearchProgressModel } from '../shared/models';
 import {
@@ -58,6 +59,8 @@ export interface ImageSearchOptions {
   startWorker?: SearchWorkerFactory;
   /** Regular expressions: end a search whose worker reports nothing for this long (default 30 s; 0: never). */
   regexStallMs?: number;
+  /** Where compressed archives are decompressed (the editor's cache, so the worker finds them there). */
+  cacheDir?: string;
 }
 
 /** A checked query, or a RangeError / SearchPatternError naming what is wrong with it. */
@@ -84,13 +87,16 @@ export class ImageSearch {
   private readonly startWorker: SearchWorkerFactory;
   private readonly regexStallMs: number;
 
+  private readonly cacheDir?: string;
+
   constructor(
-    readonly image: CheckpointImage,
+    readonly checkpoint: Checkpoint,
     private readonly emit: (e: SearchEvent) => void,
     opts: ImageSearchOptions = {},
   ) {
     this.startWorker = opts.startWorker ?? bundledWorker;
     this.regexStallMs = opts.regexStallMs ?? REGEX_STALL_MS;
+    this.cacheDir = opts.cacheDir;
   }
 
   /** Answers a search request; throws (RangeError, SearchPatternError) with a message for the webview. */
@@ -104,13 +110,12 @@ export class ImageSearch {
     const context = intParam(params, 'context', { optional: true, max: MAX_SEARCH_CONTEXT }) ?? 16;
     const processIndex = intParam(params, 'process', { optional: true });
     let pid: number | undefined;
+    const pids = await this.processIndexes();
     if (processIndex !== undefined) {
-      const r = this.image.records[processIndex];
-      if (!r || !this.image.processes().includes(r)) throw new RangeError(`record #${processIndex} is not a process`);
-      pid = (await this.image.decodeAs(r, 'process')).pid;
+      pid = [...pids].find(([, index]) => index === processIndex)?.[0];
+      if (pid === undefined) throw new RangeError(`record #${processIndex} is not a process`);
     }
     compileQuery(query); // a bad pattern is an answer to this request, not an end event
-    const pids = await this.processIndexes();
     const job: SearchJob = { image: await this.imageForWorker(), query, pid, context, maxHits, flushMs: FLUSH_MS, flushHits: FLUSH_HITS };
     this.cancelRunning();
     const id = this.nextId++;
@@ -159,17 +164,17 @@ export class ImageSearch {
   private async processIndexes(): Promise<Map<number, number>> {
     if (!this.pids) {
       const pids = new Map<number, number>();
-      for (const r of this.image.processes()) pids.set((await this.image.decodeAs(r, 'process')).pid, r.index);
+      for (const p of (await this.checkpoint.searchTarget()).processes) pids.set(p.pid, p.record);
       this.pids = pids;
     }
     return this.pids;
   }
 
-  /** A file image by its path; an image held in memory (the unit tests') as a copy of its bytes. */
+  /** A checkpoint by its path; a .ckpt image held in memory (the unit tests') as a copy of its bytes. */
   private async imageForWorker(): Promise<SearchJob['image']> {
-    const src = this.image.source;
-    if (src instanceof FileByteSource) return { path: src.name, size: src.size };
-    return { bytes: new Uint8Array(await src.read(0, src.size)) };
+    const src = this.checkpoint.source;
+    if (src instanceof BufferByteSource) return { bytes: new Uint8Array(await src.read(0, src.size)) };
+    return { path: this.checkpoint.name, size: this.checkpoint.size, ...(this.cacheDir ? { cacheDir: this.cacheDir } : {}) };
   }
 
   private run(r: Running, job: SearchJob, pids: Map<number, number>, stallMs: number): Promise<SearchEndModel> {

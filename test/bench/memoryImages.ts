@@ -39,7 +39,7 @@ const pool = (() => {
 })();
 
 /** Page content: 1 in 8 zero, 1 in 8 text, the rest binary; each nonzero page starts with its number. */
-function fillPage(index: number, b: Uint8Array): void {
+export function fillPage(index: number, b: Uint8Array): void {
   const kind = index % 8;
   if (kind === 0) {
     b.fill(0);

@@ -171,7 +171,11 @@ export async function openFile(page: Page, relPath: string, timeout = 15_000): P
   await box.waitFor({ state: 'visible', timeout });
   await input.fill(relPath);
   const base = path.basename(relPath);
-  const row = rows.filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(base)}$`) }) }).first();
+  const dir = path.dirname(relPath);
+  let named = rows.filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(base)}$`) }) });
+  // Of files of one name (each CRIU folder's inventory.img), the one in the folder asked for.
+  if (dir !== '.') named = named.filter({ has: page.locator('.label-description', { hasText: new RegExp(`(^|/)${escapeRegExp(dir)}$`) }) });
+  const row = named.first();
   await row.waitFor({ state: 'visible', timeout });
   await row.click();
   await activeTab(page, base, timeout);

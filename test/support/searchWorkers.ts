@@ -6,7 +6,7 @@ import path from 'path';
 import type { Worker } from 'worker_threads';
 import { searchWorkerAt, SearchWorkerFactory } from '../../src/image/search/searchWorkerProtocol';
 
-export const WORKER_SOURCE = path.resolve(__dirname, '../../src/image/search/searchWorker.ts');
+export const WORKER_SOURCE = path.resolve(__dirname, '../../src/checkpoint/searchWorker.ts');
 
 /** The worker's source, run by tsx in the worker thread as mocha's `--require tsx/cjs` does here. */
 export const sourceSearchWorker: SearchWorkerFactory = searchWorkerAt(WORKER_SOURCE, { execArgv: ['--require', require.resolve('tsx/cjs')] });

@@ -1,8 +1,9 @@
 // Every ckpt-inspect command on every kind of bad input ends with its documented exit code and,
 // for an error, one line that names the file: no stack trace, no internal error. The inputs:
 // a missing file, a directory, a FIFO (which must not hang), an empty file, /dev/null, noise,
-// an image cut short or with a damaged head, a file that shrinks while it is read, and
-// addresses, lengths and numbers at and beyond their limits.
+// an image cut short or with a damaged head, a file that shrinks while it is read, CRIU
+// checkpoints that cannot be read (a damaged inventory, cut archives, a folder whose
+// inventory.img is a FIFO), and addresses, lengths and numbers at and beyond their limits.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { inImage } from '../../src/cli/commands/open';
 import { CheckpointImage, SourceError, verifyImage } from '../../src/image';
+import { copyFixture, criuFixture } from '../support/criuFixtures';
 import { runInspect } from '../support/inspect';
 import { flipByte } from '../support/imageEdit';
 import { buildSample, HEAP } from '../support/sampleImage';
@@ -76,9 +78,37 @@ describe('ckpt-inspect on bad input', () => {
       }
     }
     const dirError = (await runInspect('show', dir)).err;
-    assert.equal(dirError, `ckpt-inspect: ${dir}: it is a directory, not an image file\n`);
+    assert.equal(dirError, `ckpt-inspect: ${dir}: it is a folder without a CRIU checkpoint in it (no inventory.img)\n`);
     assert.equal((await runInspect('verify', '/dev/null')).err, 'ckpt-inspect: /dev/null: it is not a regular file (a FIFO, a device or a socket), so it cannot be an image file\n');
     assert.match((await runInspect('show', files.empty)).err, new RegExp(`^ckpt-inspect: ${files.empty}: file offset 0x0: not a ckpt image: 0 bytes is too small to hold a head record\n$`));
+  });
+
+  it('says in one line naming the checkpoint what is wrong with a CRIU checkpoint that cannot be read', async function () {
+    this.timeout(120000);
+    const copy = copyFixture('single');
+    try {
+      const inventory = path.join(copy.dir, 'inventory.img');
+      const b = fs.readFileSync(inventory);
+      b.writeUInt32LE(0xdeadbeef, 0);
+      fs.writeFileSync(inventory, b);
+      const cutTar = path.join(copy.root, 'cut.tar');
+      fs.writeFileSync(cutTar, fs.readFileSync(criuFixture('podman/podman.tar')).subarray(0, 50_000));
+      const cutGzip = path.join(copy.root, 'cut.tar.gz');
+      fs.writeFileSync(cutGzip, fs.readFileSync(criuFixture('podman/podman-gzip.tar.gz')).subarray(0, 9000));
+      // A folder whose inventory.img is a FIFO: nothing may wait for a writer.
+      const fifoFolder = path.join(copy.root, 'fifo-folder');
+      fs.mkdirSync(fifoFolder);
+      assert.equal(spawnSync('mkfifo', [path.join(fifoFolder, 'inventory.img')]).status, 0);
+      for (const file of [copy.dir, inventory, cutTar, cutGzip, fifoFolder]) {
+        for (const args of commandsOn(file, good)) {
+          const r = await runInspect(...args);
+          assert.equal(r.code, 2, `ckpt-inspect ${args.join(' ')} -> ${r.code} ${r.err}`);
+          assertOneLine(args, r, file);
+        }
+      }
+    } finally {
+      copy.remove();
+    }
   });
 
   it('reads an image cut anywhere without an internal error', async function () {

@@ -1,12 +1,14 @@
 // Terminal escape sequences in image strings never reach the terminal from ckpt-inspect: not in
 // the process's comm, a VMA's path, the environment, a thread's name, an fd's path or what
-// an unsupported record says, in any command's text; JSON keeps every string exact.
+// an unsupported record says, in any command's text; JSON keeps every string exact. The same
+// holds for the strings of a CRIU checkpoint (a comm, a file's path).
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Ckpt } from '../../src/image';
+import { copyFixture, decode, encode, readImage, writeImage } from '../support/criuFixtures';
 import { ImageWriter } from '../support/imageWriter';
 import { runInspect } from '../support/inspect';
 import { resealBytes } from '../support/resealBytes';
@@ -107,5 +109,47 @@ describe('terminal escapes in image strings', () => {
     const json = JSON.parse((await runInspect('diff', image, other, '--format=json')).out);
     const term = json.nodes.find((n: { kind: string }) => n.kind === 'process').fields.find((f: { path: string }) => f.path === 'environ.TERM');
     assert.deepEqual([term.a, term.b], [TITLE, CLEAR]);
+  });
+
+  it('reach no command text raw from a CRIU checkpoint either', async function () {
+    this.timeout(60000);
+    const copy = copyFixture('single');
+    try {
+      // The process's comm (in its core image) and the path of its first file (in files.img).
+      const rewrite = <T>(file: string, type: string, change: (v: T) => void) => {
+        const img = readImage(path.join(copy.dir, file));
+        const v = decode<T>(type, img.entries[0].message);
+        change(v);
+        img.entries[0].message = encode(type, v as object);
+        writeImage(path.join(copy.dir, file), img);
+      };
+      rewrite<{ tc: { comm: string }; thread_core: { comm: string } }>('core-28660.img', 'core_entry', (v) => {
+        v.tc.comm = `evil${TITLE}`;
+        v.thread_core.comm = `thr${CLEAR}`;
+      });
+      rewrite<{ reg: { name: string } }>('files.img', 'file_entry', (v) => (v.reg.name = `/tmp/${CSI}${TITLE}bin`));
+      const runs = [
+        ['show', copy.dir],
+        ['show', '-v', copy.dir],
+        ['verify', copy.dir],
+        ['search', copy.dir, 'criu-fixture-marker', '--context', '32'],
+        ['diff', copy.dir, image],
+        ['diff', image, copy.dir],
+      ];
+      for (const args of runs) {
+        const r = await runInspect(...args);
+        assert.ok([0, 1].includes(r.code), `ckpt-inspect ${args.join(' ')} -> ${r.code}: ${r.err}`);
+        assert.doesNotMatch(r.out, RAW_CONTROL, `ckpt-inspect ${args.join(' ')} wrote a control character: ${JSON.stringify(r.out.match(RAW_CONTROL))}`);
+        assert.doesNotMatch(r.err, RAW_CONTROL, `ckpt-inspect ${args.join(' ')} wrote a control character on stderr`);
+      }
+      const show = (await runInspect('show', '-v', copy.dir)).out;
+      for (const shown of ['process 28660 "evil\\x1b]0;pwned\\x07"', '/tmp/\\u009b31m\\x1b]0;pwned\\x07bin']) assert.ok(show.includes(shown), `show -v shows ${shown}`);
+      assert.match((await runInspect('diff', image, copy.dir)).out, /process 77 "evil\\x1b\]0;pwned\\x07"/);
+      // JSON keeps them exact.
+      const doc = JSON.parse((await runInspect('json', copy.dir)).out);
+      assert.equal(doc.summary.processes[0].comm, `evil${TITLE}`);
+    } finally {
+      copy.remove();
+    }
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { CheckpointImage, RecordType, verifyImage } from '../../src/image';
 import type { FieldModel, VerificationModel } from '../../src/shared/models';
+import { CkptCheckpoint } from '../../src/checkpoint';
 import { ImageRequests, problemModel } from '../../src/webviews/imageRequests';
 import { writeBigImage } from '../support/bigImage';
 import { buildSample, HEAP, HEAP_STRING, HEAP_STRING_ADDR, PAGE, STACK } from '../support/sampleImage';
@@ -18,7 +19,7 @@ describe('editor requests: answering the webview from an image', () => {
   const verification: VerificationModel = { status: 'unverified', problems: [] };
   before(async () => {
     img = await CheckpointImage.open(sample.bytes);
-    req = new ImageRequests(img, () => verification);
+    req = new ImageRequests(new CkptCheckpoint(img), () => verification);
   });
   after(() => img.close());
 
@@ -151,15 +152,15 @@ describe('editor requests: damage', () => {
     const img = await CheckpointImage.open(sample.bytes);
     try {
       let verification: VerificationModel = { status: 'unverified', problems: img.problems.map(problemModel) };
-      const req = new ImageRequests(img, () => verification);
+      const req = new ImageRequests(new CkptCheckpoint(img), () => verification);
       const pages = img.ofType(RecordType.PAGES)[0];
-      assert.equal((await req.node(pages)).problem, undefined);
+      assert.equal((await req.node(pages.index)).problem, undefined);
       const r = await verifyImage(img);
       verification = { status: 'damaged', problems: r.problems.map(problemModel) };
-      const bad = await req.node(pages);
+      const bad = await req.node(pages.index);
       assert.match(bad.problem!, /does not match its hash/);
       assert.equal(bad.problemBelow, undefined);
-      const proc = await req.node(img.byTag(sample.tags.process)!);
+      const proc = await req.node(img.byTag(sample.tags.process)!.index);
       assert.equal(proc.problemBelow, true);
       const d = await req.record({ index: pages.index });
       assert.equal(d.problems.length, 1);
@@ -177,7 +178,7 @@ describe('editor requests: a 4 GiB image', function () {
     try {
       const t0 = performance.now();
       const img = await CheckpointImage.open(big.file);
-      const req = new ImageRequests(img, () => ({ status: 'unverified', problems: [] }));
+      const req = new ImageRequests(new CkptCheckpoint(img), () => ({ status: 'unverified', problems: [] }));
       const s = await req.summary();
       const top = await req.children({});
       const proc = s.processes[0];

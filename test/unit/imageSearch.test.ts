@@ -8,6 +8,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { CheckpointImage, searchAll, SearchPatternError, SearchQuery } from '../../src/image';
+import { CkptCheckpoint } from '../../src/checkpoint';
 import { searchWorkerAt } from '../../src/image/search/searchWorkerProtocol';
 import type { SearchEndModel, SearchHitModel } from '../../src/shared/models';
 import { ImageRequests } from '../../src/webviews/imageRequests';
@@ -42,7 +43,7 @@ function recorder(img: CheckpointImage, opts: ImageSearchOptions = {}): { search
   const events: SearchEvent[] = [];
   const waiting = new Map<number, (e: SearchEndModel) => void>();
   const search = new ImageSearch(
-    img,
+    new CkptCheckpoint(img),
     (e) => {
       events.push(e);
       if (e.type === 'searchEnd') waiting.get(e.search)?.(e.end);
@@ -161,7 +162,7 @@ describe('editor search on a 1 GiB image', function () {
 
   it('keeps answering the editor\'s other requests while it searches, and cancels on request', async () => {
     const r = recorder(img);
-    const requests = new ImageRequests(img, () => ({ status: 'unverified', problems: [] }));
+    const requests = new ImageRequests(new CkptCheckpoint(img), () => ({ status: 'unverified', problems: [] }));
     const proc = img.processes()[0].index;
     const { search } = await r.search.search({ query: { mode: 'regex', pattern: 'l[a-z]+t page' }, maxHits: 10 });
     // The event loop keeps turning: timers fire on time and requests are answered within a few ticks.

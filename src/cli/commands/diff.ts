@@ -1,13 +1,15 @@
-// `diff A B [--format=text|json] [--bytes]`: what changed between two images, matched by
-// meaning (pids, tids, address ranges, fd numbers, signals), with the changed pages of each
-// VMA from the page hashes. Exit status as diff(1): 0 the same, 1 different, 2 trouble (an
-// image cannot be opened, or records of either could not be read and were left out).
+// `diff A B [--format=text|json] [--bytes]`: what changed between two checkpoints (.ckpt images,
+// CRIU checkpoints, or one of each), matched by meaning (pids, tids, address ranges, fd numbers,
+// signals), with the changed pages of each VMA from the page hashes (or bytes where none are
+// stored). Exit status as diff(1): 0 the same, 1 different, 2 trouble (an image cannot be
+// opened, or records of either could not be read and were left out).
 
-import { CheckpointImage, compareImages, countsText, DiffNode, FieldChange, formatBytes, ImageDiff, pagesText } from '../../image';
+import { Checkpoint, compareCheckpoints } from '../../checkpoint';
+import { countsText, DiffNode, FieldChange, formatBytes, ImageDiff, pagesText } from '../../image';
 import type { Command } from '../ckptInspect';
 import { JsonWriter } from '../jsonWriter';
 import { CliError, EXIT_ERROR, EXIT_NO, EXIT_OK } from '../output';
-import { inImage, openFile } from './open';
+import { inImage, openNamed } from './open';
 
 export const diffCommand: Command = {
   usage: 'diff A B [--format=text|json] [--bytes]',
@@ -17,13 +19,13 @@ export const diffCommand: Command = {
     if (positionals.length !== 2) throw new CliError(`expected two images, A and B\nusage: ckpt-inspect ${this.usage}`);
     const format = String(values.format);
     if (format !== 'text' && format !== 'json') throw new CliError(`--format must be text or json, not '${format}'`);
-    const a = await openFile(positionals[0]);
-    let b: CheckpointImage | undefined;
+    const a = await openNamed(positionals[0]);
+    let b: Checkpoint | undefined;
     try {
-      b = await openFile(positionals[1]);
+      b = await openNamed(positionals[1]);
       let diff: ImageDiff;
       try {
-        diff = await compareImages(a, b, { pages: values.bytes ? 'bytes' : 'auto' });
+        diff = await compareCheckpoints(a, b, { pages: values.bytes ? 'bytes' : 'auto' });
       } catch (e) {
         // Records that cannot be decoded are left out (diff.problems); what escapes is a file
         // that could not be read, which the error names.

@@ -2,6 +2,7 @@
 // virtual address, saying which ranges hold no dumped bytes and why.
 
 import { MemoryPiece } from '../../image';
+import type { RecordRef } from '../../image/memoryMap';
 import type { Command } from '../ckptInspect';
 import { CliError, EXIT_OK, Output, parseAddress, wholeNumber } from '../output';
 import { withImage } from './open';
@@ -21,13 +22,13 @@ export const pagesCommand: Command = {
     if (addr + len > 1n << 64n) throw new CliError(`--addr 0x${addr.toString(16)} with --len ${len} runs past the end of the 64-bit address space`);
     const pid = values.pid === undefined ? undefined : wholeNumber(values.pid, '--pid', 0);
     return withImage(positionals, this.usage, async (img) => {
-      let proc = img.processes()[0];
+      // The first process needs nothing decoded; a pid is looked for among every process's.
+      let proc: number | undefined = img.processRecords()[0];
       if (pid !== undefined) {
-        proc = undefined!;
-        for (const r of img.processes()) if ((await img.decodeAs(r, 'process')).pid === pid) proc = r;
-        if (!proc) throw new CliError(`the image holds no process with pid ${pid}`);
+        proc = (await img.searchTarget()).processes.find((p) => p.pid === pid)?.record;
+        if (proc === undefined) throw new CliError(`the image holds no process with pid ${pid}`);
       }
-      if (!proc) throw new CliError('the image holds no process');
+      if (proc === undefined) throw new CliError('the image holds no process');
       const mem = await img.memory(proc);
       for (const piece of await mem.read(addr, Number(len))) await printPiece(piece, out);
       return EXIT_OK;
@@ -37,7 +38,7 @@ export const pagesCommand: Command = {
 
 const addrText = (a: bigint) => a.toString(16).padStart(16, '0');
 
-async function printPiece(p: MemoryPiece, out: Output): Promise<void> {
+async function printPiece(p: MemoryPiece<RecordRef>, out: Output): Promise<void> {
   const end = p.addr + BigInt(p.length);
   const where = p.vma ? ` in ${p.vma.path || p.vma.kind}` : '';
   if (p.state !== 'dumped' || !p.bytes) {

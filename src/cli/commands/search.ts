@@ -60,11 +60,11 @@ export const searchCommand: Command = {
       const t0 = performance.now();
       const json = format === 'json' ? new JsonWriter(out) : undefined;
       try {
-        const it = searchMemory(img, query, { context, maxHits: maxHits || Infinity, pid });
+        const it = searchMemory(await img.searchTarget(), query, { context, maxHits: maxHits || Infinity, pid });
         let r = await it.next();
         if (json) {
           json.begin(false);
-          for (const [k, v] of Object.entries({ image: img.source.name, query, context })) await json.member(k, v);
+          for (const [k, v] of Object.entries({ image: img.name, query, context })) await json.member(k, v);
           json.key('hits');
           json.begin(true);
         }

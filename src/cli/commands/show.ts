@@ -1,7 +1,8 @@
 // `show IMAGE`: the record tree in the terminal, one line per record, large payloads summarised;
-// with -v, each record's decoded fields under it.
+// with -v, each record's decoded fields under it. IMAGE is a .ckpt image or a CRIU checkpoint.
 
-import { CheckpointImage, describeRecord, FieldNode, formatBytes, ImageError, payloadTypeName, quote, RecordEntry, renderFields, summarizeImage } from '../../image';
+import type { Checkpoint } from '../../checkpoint';
+import { FieldNode, formatBytes, ImageError, quote } from '../../image';
 import type { Command } from '../ckptInspect';
 import { EXIT_OK, Output } from '../output';
 import { withImage } from './open';
@@ -19,25 +20,31 @@ export const showCommand: Command = {
   options: { verbose: { type: 'boolean', short: 'v' } },
   run({ positionals, values }, out) {
     return withImage(positionals, this.usage, async (img) => {
-      const s = await summarizeImage(img);
-      out.line(`${s.name}: ckpt image ${s.version}, ${s.arch}, kernel ${s.kernel}, host ${s.hostname}`);
+      const s = await img.summary();
+      if (s.format === 'ckpt') out.line(`${s.name}: ckpt image ${s.version}, ${s.arch}, kernel ${s.kernel}, host ${s.hostname}`);
+      else out.line(`${s.name}: CRIU checkpoint (${s.version}), ${s.arch}${s.hostname ? `, host ${s.hostname}` : ''}`);
       out.line(`  taken ${s.time} by ${s.checkpointer}${s.flags.length ? ` [${s.flags.join(', ')}]` : ''}, ${s.records} records, ${formatBytes(s.size)}`);
+      const c = s.container;
+      if (c) {
+        out.line(`  container ${quote(c.name)} (${c.engine}, ${c.runtime || 'runtime ?'}), image ${c.image || '?'}, created ${c.created || '?'}`);
+        out.line(`    command ${c.command.map(quote).join(' ')}; ${c.env.length} environment variables`);
+      }
       for (const p of s.processes) {
         const more = p.cmdlineOmitted ? ` ... (${p.cmdlineOmitted} more)` : '';
-        out.line(`  process ${p.pid} ${quote(p.comm)}: ${p.cmdline.map(quote).join(' ')}${more}`);
+        out.line(`  process ${p.pid} ${quote(p.comm)}${s.processes.length > 1 ? ` (parent ${p.ppid})` : ''}: ${p.cmdline.map(quote).join(' ')}${more}`);
         out.line(`    ${p.threads.length} threads, ${p.vmas} VMAs, ${formatBytes(p.dumpedBytes)} of pages, ${p.fds} fds`);
       }
       out.line('');
       await printTree(img, out, values.verbose === true);
-      printProblems(img, out);
+      await printProblems(img, out);
       return EXIT_OK;
     });
   },
 };
 
 /** The record tree, depth first, with an explicit stack: a tree can be as deep as it is long. */
-async function printTree(img: CheckpointImage, out: Output, verbose: boolean): Promise<void> {
-  const stack: { list: RecordEntry[]; next: number; prefix: string; depth: number }[] = [{ list: img.children(), next: 0, prefix: '', depth: 0 }];
+async function printTree(img: Checkpoint, out: Output, verbose: boolean): Promise<void> {
+  const stack: { list: readonly number[]; next: number; prefix: string; depth: number }[] = [{ list: img.children(), next: 0, prefix: '', depth: 0 }];
   while (stack.length) {
     const level = stack[stack.length - 1];
     if (level.next === level.list.length) {
@@ -46,16 +53,15 @@ async function printTree(img: CheckpointImage, out: Output, verbose: boolean): P
     }
     const r = level.list[level.next++];
     const last = level.next === level.list.length;
-    const d = await describeRecord(img, r);
+    const d = await img.describe(r);
     const branch = level.depth === 0 ? '' : last ? '└─ ' : '├─ ';
     const depth = level.depth > MAX_DRAWN_DEPTH ? `(depth ${level.depth}) ` : '';
-    out.line(`${level.prefix}${branch}${depth}#${r.index} ${d.title} tag ${r.tag}: ${d.detail}`);
+    out.line(`${level.prefix}${branch}${depth}#${r} ${d.title}${d.tag !== undefined ? ` tag ${d.tag}` : ''}: ${d.detail}`);
     const childPrefix = level.depth === 0 ? '   ' : level.depth >= MAX_DRAWN_DEPTH ? level.prefix : `${level.prefix}${last ? '   ' : '│  '}`;
     if (verbose) {
-      const typeName = payloadTypeName(r.type);
       // A payload that cannot be decoded says so in its line above.
-      const payload = typeName ? await img.decode(r).catch((e) => (e instanceof ImageError ? undefined : Promise.reject(e))) : undefined;
-      if (payload && typeName) printFields(renderFields(typeName, payload as never), out, `${childPrefix}    `);
+      const fields = await img.fields(r).catch((e) => (e instanceof ImageError ? undefined : Promise.reject(e)));
+      if (fields) printFields(fields, out, `${childPrefix}    `);
     }
     const children = img.children(r);
     if (children.length) stack.push({ list: children, next: 0, prefix: childPrefix, depth: level.depth + 1 });
@@ -70,10 +76,13 @@ function printFields(fields: FieldNode[], out: Output, indent: string): void {
   }
 }
 
-export function printProblems(img: CheckpointImage, out: Output): void {
-  const problems = img.problems;
+export async function printProblems(img: Checkpoint, out: Output): Promise<void> {
+  const problems = [...img.problems, ...img.layoutProblems];
   if (problems.length === 0) return;
   out.line('');
   out.line(`${problems.length} problem${problems.length === 1 ? '' : 's'}:`);
-  for (const p of problems) out.line(`  ${p.code === 'unknown-type' ? 'note' : 'error'}: ${p.message}`);
+  for (const p of problems) {
+    out.line(`  ${p.code === 'unknown-type' ? 'note' : 'error'}: ${p.message}`);
+    if (out.needsDrain) await out.drain();
+  }
 }

@@ -1,7 +1,8 @@
 // `verify IMAGE`: check everything, page bytes included. Exit 0 on a sound image, 1 with the
-// list of problems on a damaged one.
+// list of problems on a damaged one. For a CRIU checkpoint, which has no checksums: every entry
+// decodes, every process is complete, every pagemap run lies in its pages file, every page reads.
 
-import { formatBytes, verifyImage } from '../../image';
+import { formatBytes } from '../../image';
 import type { Command } from '../ckptInspect';
 import { JsonWriter } from '../jsonWriter';
 import { CliError, EXIT_NO, EXIT_OK } from '../output';
@@ -15,7 +16,7 @@ export const verifyCommand: Command = {
     const format = String(values.format);
     if (format !== 'text' && format !== 'json') throw new CliError(`--format must be text or json, not '${format}'`);
     return withImage(positionals, this.usage, async (img) => {
-      const report = await verifyImage(img);
+      const report = await img.verify();
       if (format === 'json') {
         await new JsonWriter(out).value(report);
         out.text('\n');

@@ -419,7 +419,7 @@ function typeNameOf(label: PayloadLabel): string {
  * same end (a heap that grew, a stack that grew down), then the largest overlap. What is left
  * over was added or removed.
  */
-export function matchVmas(A: VmaInfo[], B: VmaInfo[]): { a?: VmaInfo; b?: VmaInfo }[] {
+export function matchVmas<V extends { start: bigint; end: bigint } = VmaInfo>(A: V[], B: V[]): { a?: V; b?: V }[] {
   const candidates: { i: number; j: number; rank: number; overlap: bigint }[] = [];
   let j0 = 0;
   A.forEach((va, i) => {
@@ -439,7 +439,7 @@ export function matchVmas(A: VmaInfo[], B: VmaInfo[]): { a?: VmaInfo; b?: VmaInf
     partnerOfA.set(c.i, c.j);
     takenB.add(c.j);
   }
-  const out: { a?: VmaInfo; b?: VmaInfo; start: bigint }[] = [];
+  const out: { a?: V; b?: V; start: bigint }[] = [];
   A.forEach((a, i) => {
     const j = partnerOfA.get(i);
     const b = j === undefined ? undefined : B[j];
@@ -492,7 +492,8 @@ function registerRows(a: FieldNode[] | undefined, b: FieldNode[] | undefined): R
   });
 }
 
-function countNodes(nodes: DiffNode[]): DiffCounts {
+/** Counts of a tree of differences (also for comparisons through the common model). */
+export function countNodes(nodes: DiffNode[]): DiffCounts {
   const byKind = Object.fromEntries(DIFF_KINDS.map((k) => [k, { added: 0, removed: 0, changed: 0 }])) as Record<DiffKind, ChangeCounts>;
   const pages = { modified: 0, added: 0, removed: 0 };
   const walk = (list: DiffNode[]) => {

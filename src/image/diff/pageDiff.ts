@@ -8,7 +8,7 @@ import { ByteSource, SCAN_CHUNK } from '../byteSource';
 import { CheckpointImage } from '../checkpointImage';
 import { Ckpt } from '../format';
 import { hex } from '../fields';
-import { MemoryMap, PageSegment } from '../memoryMap';
+import { MemoryMap, PageSegment, RecordRef } from '../memoryMap';
 import { RecordEntry } from '../recordIndex';
 import { xxh64Blocks } from '../xxhash64';
 import { diffHashArrays } from './hashDiff';
@@ -32,7 +32,7 @@ export interface MemoryComparison {
 
 /** One side of a comparison: a segment of dumped pages and, when usable, its page hashes. */
 interface Side {
-  seg: PageSegment;
+  seg: PageSegment<RecordRef>;
   source: ByteSource;
   /** The whole hash array of the segment's pagemap, or undefined when the bytes must be read. */
   hashes?: Uint8Array;
@@ -57,18 +57,41 @@ const PAGE_HASHED = Ckpt.RecordFlags.PAGE_HASHED;
 const minBig = (x: bigint, y: bigint) => (x < y ? x : y);
 const maxBig = (x: bigint, y: bigint) => (x > y ? x : y);
 
-async function sidesOf(img: CheckpointImage, mem: MemoryMap, useHashes: boolean): Promise<Side[]> {
+/**
+ * One address space to compare, in any format: its map, the source its pages are in, and, where
+ * the format stores them, the page hashes of a segment's pagemap (indexed by `firstPage`).
+ */
+export interface MemorySide {
+  mem: MemoryMap<RecordRef>;
+  source: ByteSource;
+  hashes?: (seg: PageSegment<RecordRef>) => Promise<Uint8Array | undefined>;
+}
+
+/** A .ckpt image's address space, with the page hashes of its pagemaps. */
+export function imageMemorySide(img: CheckpointImage, mem: MemoryMap): MemorySide {
   const cache = new Map<RecordEntry, Uint8Array | undefined>();
-  const sides: Side[] = [];
-  for (const seg of mem.segments) {
-    let hashes: Uint8Array | undefined;
-    if (useHashes && seg.pages.flags & PAGE_HASHED) {
+  return {
+    mem: mem as MemoryMap<RecordRef>,
+    source: img.source,
+    hashes: async (s) => {
+      const seg = s as PageSegment;
+      if (!(seg.pages.flags & PAGE_HASHED)) return undefined;
       if (!cache.has(seg.pagemap)) cache.set(seg.pagemap, (await img.decodeAs(seg.pagemap, 'pagemap')).pageHashes);
-      hashes = cache.get(seg.pagemap);
-      const pages = Number(seg.end - seg.start) / mem.pageSize;
+      return cache.get(seg.pagemap);
+    },
+  };
+}
+
+async function sidesOf(side: MemorySide, useHashes: boolean): Promise<Side[]> {
+  const sides: Side[] = [];
+  for (const seg of side.mem.segments) {
+    let hashes: Uint8Array | undefined;
+    if (useHashes && side.hashes) {
+      hashes = await side.hashes(seg);
+      const pages = Number(seg.end - seg.start) / side.mem.pageSize;
       if (hashes && hashes.length < (seg.firstPage + pages) * 8) hashes = undefined;
     }
-    sides.push({ seg, source: img.source, hashes });
+    sides.push({ seg, source: side.source, hashes });
   }
   return sides;
 }
@@ -157,11 +180,20 @@ export interface MemoryPlan {
   readBytes: number;
 }
 
-/** Plan the comparison of two address spaces; reads the page hashes, no page data. */
-export async function planMemory(imgA: CheckpointImage, memA: MemoryMap, imgB: CheckpointImage, memB: MemoryMap, opts: CompareOptions = {}): Promise<MemoryPlan> {
+/** Plan the comparison of two address spaces of .ckpt images; reads the page hashes, no page data. */
+export function planMemory(imgA: CheckpointImage, memA: MemoryMap, imgB: CheckpointImage, memB: MemoryMap, opts: CompareOptions = {}): Promise<MemoryPlan> {
+  return planMemoryOf(imageMemorySide(imgA, memA), imageMemorySide(imgB, memB), opts);
+}
+
+/**
+ * Plan the comparison of two address spaces of any format. Where one side has no hashes (a CRIU
+ * checkpoint), its bytes will be read and hashed; where neither has, both are read and compared.
+ */
+export async function planMemoryOf(a: MemorySide, b: MemorySide, opts: CompareOptions = {}): Promise<MemoryPlan> {
+  const memA = a.mem, memB = b.mem;
   // With different page sizes the hashes cover different spans: compare bytes, by the smaller page.
   const useHashes = (opts.pages ?? 'auto') === 'auto' && memA.pageSize === memB.pageSize;
-  const plan = intervals(await sidesOf(imgA, memA, useHashes), await sidesOf(imgB, memB, useHashes));
+  const plan = intervals(await sidesOf(a, useHashes), await sidesOf(b, useHashes));
   let readBytes = 0;
   for (const iv of plan) if (iv.a && iv.b) readBytes += Number(iv.end - iv.start) * ((iv.a.hashes ? 0 : 1) + (iv.b.hashes ? 0 : 1));
   return { intervals: plan, pageSize: Math.min(memA.pageSize, memB.pageSize), readBytes };

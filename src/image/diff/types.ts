@@ -83,6 +83,9 @@ export interface DiffNode {
   /** Record tags in A and in B, to open the record in either image. */
   aTag?: number;
   bTag?: number;
+  /** The records by index, where a side has no tags (a CRIU checkpoint). */
+  aRecord?: number;
+  bRecord?: number;
   /** The node's own changed fields (only for `changed`). */
   fields: FieldChange[];
   /** VMAs: the area on each side, and what about it changed. */

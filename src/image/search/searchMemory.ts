@@ -6,9 +6,10 @@
 // memory stays at one window, and the event loop gets a turn every few MiB, for progress and
 // cancellation through an AbortSignal.
 
+import type { ByteSource } from '../byteSource';
 import { CheckpointImage } from '../checkpointImage';
 import { bytesToHex, hex } from '../fields';
-import { MemoryMap, PageSegment, protString } from '../memoryMap';
+import { MemoryMap, PageSegment, protString, RecordRef } from '../memoryMap';
 import type { VmaSide } from '../diff/types';
 import { compileQuery, SearchQuery } from './pattern';
 
@@ -65,6 +66,23 @@ export interface SearchResult {
   ms: number;
 }
 
+/**
+ * What a search reads, in any format: each process's pid and memory map, and the source their
+ * pages' file offsets point into.
+ */
+export interface SearchTarget {
+  source: ByteSource;
+  /** Each process's pid, its record (the editor shows a hit in that record's memory view), its memory. */
+  processes: { pid: number; record: number; memory(): Promise<MemoryMap<RecordRef>> }[];
+}
+
+/** The search target of a .ckpt image. */
+export async function imageSearchTarget(img: CheckpointImage): Promise<SearchTarget> {
+  const processes: SearchTarget['processes'] = [];
+  for (const r of img.processes()) processes.push({ pid: (await img.decodeAs(r, 'process')).pid, record: r.index, memory: () => img.memory(r) });
+  return { source: img.source, processes };
+}
+
 /** Bytes per read; see SCAN_CHUNK in byteSource.ts for why it is small. */
 const CHUNK = 128 * 1024;
 /** Give the event loop a turn (progress, cancellation) after this many bytes. */
@@ -72,8 +90,8 @@ const YIELD_EVERY = 8 * 1024 * 1024;
 const MAX_CONTEXT = 4096;
 
 /** Segments whose addresses follow each other without a gap: one stream of bytes to search. */
-function contiguousRuns(segments: PageSegment[]): PageSegment[][] {
-  const runs: PageSegment[][] = [];
+function contiguousRuns(segments: PageSegment<RecordRef>[]): PageSegment<RecordRef>[][] {
+  const runs: PageSegment<RecordRef>[][] = [];
   for (const s of segments) {
     const last = runs[runs.length - 1];
     if (last && last[last.length - 1].end === s.start) last.push(s);
@@ -83,30 +101,30 @@ function contiguousRuns(segments: PageSegment[]): PageSegment[][] {
 }
 
 /** Some bytes from the middle of the largest segment, to learn which bytes are common. */
-async function sampleOf(img: CheckpointImage, maps: MemoryMap[]): Promise<Uint8Array | undefined> {
-  let best: PageSegment | undefined;
+async function sampleOf(src: ByteSource, maps: MemoryMap<RecordRef>[]): Promise<Uint8Array | undefined> {
+  let best: PageSegment<RecordRef> | undefined;
   for (const m of maps) for (const s of m.segments) if (!best || s.end - s.start > best.end - best.start) best = s;
   if (!best) return undefined;
   const size = Number(best.end - best.start);
   const n = Math.min(64 * 1024, size);
-  return img.source.read(best.fileOffset + Math.floor((size - n) / 2 / 4096) * 4096, n);
+  return src.read(best.fileOffset + Math.floor((size - n) / 2 / 4096) * 4096, n);
 }
 
 /**
  * Search the dumped memory of an image, yielding each hit as it is found, in address order per
  * process. Throws SearchPatternError for a bad pattern and the signal's reason when aborted.
  */
-export async function* searchMemory(img: CheckpointImage, query: SearchQuery, opts: SearchOptions = {}): AsyncGenerator<SearchHit, SearchEnd, undefined> {
+export async function* searchMemory(img: CheckpointImage | SearchTarget, query: SearchQuery, opts: SearchOptions = {}): AsyncGenerator<SearchHit, SearchEnd, undefined> {
   const matcher = compileQuery(query, opts);
   const ctx = Math.max(0, Math.min(MAX_CONTEXT, Math.floor(opts.context ?? 16)));
   const maxHits = opts.maxHits ?? Infinity;
-  const procs: { pid: number; mem: MemoryMap }[] = [];
-  for (const r of img.processes()) {
-    const pid = (await img.decodeAs(r, 'process')).pid;
-    if (opts.pid === undefined || opts.pid === pid) procs.push({ pid, mem: await img.memory(r) });
+  const target = img instanceof CheckpointImage ? await imageSearchTarget(img) : img;
+  const procs: { pid: number; mem: MemoryMap<RecordRef> }[] = [];
+  for (const p of target.processes) {
+    if (opts.pid === undefined || opts.pid === p.pid) procs.push({ pid: p.pid, mem: await p.memory() });
   }
   if (opts.pid !== undefined && procs.length === 0) throw new RangeError(`the image holds no process with pid ${opts.pid}`);
-  const sample = await sampleOf(img, procs.map((p) => p.mem));
+  const sample = await sampleOf(target.source, procs.map((p) => p.mem));
   if (sample) matcher.tune(sample);
 
   const progress: SearchProgress = { scannedBytes: 0, totalBytes: procs.reduce((n, p) => n + p.mem.dumpedBytes, 0), hits: 0 };
@@ -114,7 +132,7 @@ export async function* searchMemory(img: CheckpointImage, query: SearchQuery, op
   // stream ends there), and the window keeps `ctx` bytes before the first unaccepted start.
   const keep = matcher.maxLength + ctx;
   const window = Buffer.allocUnsafeSlow(keep + ctx + CHUNK);
-  const src = img.source;
+  const src = target.source;
   let sinceYield = 0;
 
   for (const { pid, mem } of procs) {
@@ -176,7 +194,7 @@ export async function* searchMemory(img: CheckpointImage, query: SearchQuery, op
   return { ...progress, truncated: false };
 }
 
-function makeHit(pid: number, mem: MemoryMap, addr: bigint, buf: Buffer, i: number, len: number, ctx: number): SearchHit {
+function makeHit(pid: number, mem: MemoryMap<RecordRef>, addr: bigint, buf: Buffer, i: number, len: number, ctx: number): SearchHit {
   const vma = mem.vmaAt(addr);
   return {
     pid,
@@ -191,7 +209,7 @@ function makeHit(pid: number, mem: MemoryMap, addr: bigint, buf: Buffer, i: numb
 }
 
 /** Run a search to the end (or to maxHits) and collect the hits. */
-export async function searchAll(img: CheckpointImage, query: SearchQuery, opts: SearchOptions = {}): Promise<SearchResult> {
+export async function searchAll(img: CheckpointImage | SearchTarget, query: SearchQuery, opts: SearchOptions = {}): Promise<SearchResult> {
   const t0 = performance.now();
   const hits: SearchHit[] = [];
   const it = searchMemory(img, query, opts);

@@ -1,4 +1,4 @@
-// The typed messages between the extension host and a search worker (searchWorker.ts): the job it
+// The typed messages between the extension host and a search worker (src/checkpoint/searchWorker.ts): the job it
 // is started with, and what it posts back. Plain data only (structured clone): addresses are hex
 // strings, never BigInt, and no class instances cross.
 
@@ -9,10 +9,11 @@ import type { SearchHit, SearchProgress } from './searchMemory';
 /** One search, as a worker's workerData. */
 export interface SearchJob {
   /**
-   * The image: a file the worker opens itself (its size as the host saw it, so that a file changed
-   * on disk since is refused rather than searched), or the bytes of an image held in memory.
+   * The checkpoint: a path the worker opens itself (a .ckpt file, a CRIU folder or archive; its
+   * size as the host saw it, so that one changed on disk since is refused rather than searched;
+   * where compressed archives are decompressed), or the bytes of a .ckpt image held in memory.
    */
-  image: { path: string; size: number } | { bytes: Uint8Array };
+  image: { path: string; size: number; cacheDir?: string } | { bytes: Uint8Array };
   query: SearchQuery;
   pid?: number;
   context: number;
@@ -34,7 +35,7 @@ export type SearchWorkerFactory = (job: SearchJob) => Worker;
 
 /**
  * A factory for the worker script at `file`: the bundle's dist/searchWorker.js, or, under tsx,
- * src/image/search/searchWorker.ts with `execArgv: ['--require', require.resolve('tsx/cjs')]`.
+ * src/checkpoint/searchWorker.ts with `execArgv: ['--require', require.resolve('tsx/cjs')]`.
  */
 export function searchWorkerAt(file: string, opts: { execArgv?: string[] } = {}): SearchWorkerFactory {
   return (job) => new Worker(file, { workerData: job, execArgv: opts.execArgv });

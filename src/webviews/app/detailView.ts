@@ -10,9 +10,19 @@ import type { HostConnection } from './connection';
 import { clear, formatBytes, h } from './dom';
 import { FieldsView } from './fieldsView';
 import { HexView } from './hexView';
+import { FilesView, LogView, TextView } from './memberViews';
 import { MemoryView } from './memoryView';
+import { ProcessView } from './processView';
 
-const TAB_LABELS: Record<RecordView, string> = { fields: 'Fields & bytes', addressSpace: 'Address space', memory: 'Memory' };
+const TAB_LABELS: Record<RecordView, string> = {
+  process: 'Process',
+  fields: 'Fields & bytes',
+  addressSpace: 'Address space',
+  memory: 'Memory',
+  text: 'Text',
+  log: 'Log',
+  files: 'Files',
+};
 
 export class DetailView {
   readonly element: HTMLDivElement;
@@ -24,6 +34,10 @@ export class DetailView {
   private readonly raw = new HexView('Raw bytes of the record');
   private readonly addressSpace: AddressSpaceView;
   readonly memory: MemoryView;
+  private readonly process: ProcessView;
+  private readonly text: TextView;
+  private readonly log: LogView;
+  private readonly files: FilesView;
   private detail?: RecordDetailModel;
   private view: RecordView = 'fields';
   /** The tab the user chose last, kept while it applies to the records selected after. */
@@ -32,29 +46,34 @@ export class DetailView {
   constructor(
     private readonly conn: HostConnection,
     private readonly onPickVma: (p: VmaPick) => void,
+    onRecord: (index: number) => void = (index) => onPickVma({ index, openMemory: false }),
+    onOpenFile: (index: number, path: string) => void = () => {},
   ) {
     this.title = h('div', { class: 'detail-title' });
     this.problems = h('div', { class: 'detail-problems' });
     this.tabs = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Record views' });
-    this.fields = new FieldsView((f) => this.raw.setHighlight(f ? BigInt(f.fileOffset) : undefined, f ? BigInt(f.fileOffset + f.size) : undefined, true));
+    this.fields = new FieldsView((f) => {
+      const base = BigInt(this.detail?.file?.base ?? 0);
+      this.raw.setHighlight(f ? BigInt(f.fileOffset) - base : undefined, f ? BigInt(f.fileOffset + f.size) - base : undefined, true);
+    });
     this.addressSpace = new AddressSpaceView(this.conn, (p) => this.onPickVma(p));
     this.memory = new MemoryView(this.conn);
+    this.process = new ProcessView(this.conn, onRecord);
+    this.text = new TextView(this.conn);
+    this.log = new LogView(this.conn);
+    this.files = new FilesView(this.conn, onOpenFile);
     const fieldsPanel = h('div', { class: 'panel fields-panel', role: 'tabpanel', id: 'panel-fields' }, this.fields.element, h('div', { class: 'raw-title' }, 'Raw bytes (file offsets)'), this.raw.element);
+    const panel = (v: RecordView, child: HTMLElement) => h('div', { class: 'panel', role: 'tabpanel', id: `panel-${v}` }, child);
     this.panels = {
+      process: panel('process', this.process.element),
       fields: fieldsPanel,
-      addressSpace: h('div', { class: 'panel', role: 'tabpanel', id: 'panel-addressSpace' }, this.addressSpace.element),
-      memory: h('div', { class: 'panel', role: 'tabpanel', id: 'panel-memory' }, this.memory.element),
+      addressSpace: panel('addressSpace', this.addressSpace.element),
+      memory: panel('memory', this.memory.element),
+      text: panel('text', this.text.element),
+      log: panel('log', this.log.element),
+      files: panel('files', this.files.element),
     };
-    this.element = h(
-      'div',
-      { class: 'detail' },
-      this.title,
-      this.problems,
-      this.tabs,
-      this.panels.fields,
-      this.panels.addressSpace,
-      this.panels.memory,
-    );
+    this.element = h('div', { class: 'detail' }, this.title, this.problems, this.tabs, ...Object.values(this.panels));
     this.tabs.addEventListener('keydown', (e) => this.onTabKey(e));
     this.showEmpty();
   }
@@ -73,7 +92,10 @@ export class DetailView {
     this.detail = d;
     clear(this.title);
     this.title.appendChild(h('span', { class: `badge t-${d.node.title.toLowerCase()}` }, d.node.title));
-    this.title.appendChild(h('span', { class: 'detail-name' }, ` #${d.node.index} · tag ${d.node.tag} · ${formatBytes(d.length)} payload at 0x${d.payloadOffset.toString(16)}`));
+    // In a checkpoint of many files (CRIU), offsets are shown in the record's own file.
+    const base = d.file?.base ?? 0;
+    const where = d.file ? `${d.file.name}, offset 0x${(d.payloadOffset - base).toString(16)}` : `0x${d.payloadOffset.toString(16)}`;
+    this.title.appendChild(h('span', { class: 'detail-name' }, ` #${d.node.index}${d.node.tag !== undefined ? ` · tag ${d.node.tag}` : ''} · ${formatBytes(d.length)} payload at ${where}`));
     this.title.appendChild(h('div', { class: 'detail-line' }, d.node.detail));
     clear(this.problems);
     for (const p of d.problems) this.problems.appendChild(h('div', { class: `problem ${p.severity}`, role: 'alert' }, p.message));
@@ -81,16 +103,17 @@ export class DetailView {
     this.fields.show(d);
     const src = this.conn;
     const end = d.payloadOffset + d.length;
+    // Addresses in the hex view are offsets in the record's file: the source's, less the file's start.
     this.raw.setSource({
-      layout: new HexLayout([{ start: BigInt(d.offset), end: BigInt(end), kind: 'data' }]),
+      layout: new HexLayout([{ start: BigInt(d.offset - base), end: BigInt(end - base), kind: 'data' }]),
       addressDigits: 8,
-      addressName: 'file offset',
+      addressName: d.file ? `offset in ${d.file.name}` : 'file offset',
       fetch: async (addr, length) => {
-        const from = Math.max(Number(addr), d.offset);
-        const to = Math.min(Number(addr) + length, end, from + MAX_BYTES_PER_REQUEST);
+        const from = Math.max(Number(addr) + base, d.offset);
+        const to = Math.min(Number(addr) + base + length, end, from + MAX_BYTES_PER_REQUEST);
         if (to <= from) return [];
         const b = await src.request('bytes', { index: d.node.index, offset: from, length: to - from });
-        return [{ addr: BigInt(b.offset), length: b.hex.length / 2, bytes: hexToBytes(b.hex) }];
+        return [{ addr: BigInt(b.offset - base), length: b.hex.length / 2, bytes: hexToBytes(b.hex) }];
       },
     });
 
@@ -123,6 +146,10 @@ export class DetailView {
     if (view === 'memory' && d.process !== undefined) {
       await this.memory.show(d.process, d.memoryRange, d.memoryRange ? BigInt(d.memoryRange.start) : undefined);
     }
+    if (view === 'process' && d.process !== undefined) await this.process.show(d.process);
+    if (view === 'text') await this.text.show(d.node.index);
+    if (view === 'log') await this.log.show(d.node.index);
+    if (view === 'files') await this.files.show(d.node.index);
   }
 
   private onTabKey(e: KeyboardEvent): void {
@@ -138,6 +165,9 @@ export class DetailView {
 }
 
 function defaultView(d: RecordDetailModel): RecordView {
+  for (const v of ['log', 'files', 'text'] as const) if (d.views.includes(v)) return v;
+  // A CRIU process is its pstree entry, whose own fields say little: its process view says more.
+  if (d.node.title === 'PSTREE' && d.views.includes('process')) return 'process';
   if (d.node.title === 'PAGES') return 'memory';
   if (d.node.title === 'MM') return 'addressSpace';
   return 'fields';

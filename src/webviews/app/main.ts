@@ -27,14 +27,23 @@ class ImageEditor {
   /** A record the host asked to select before the tree was loaded: it is selected first. */
   private pendingSelect?: number;
   private started = false;
+  /** Resolves once the first record is shown: a search the host runs waits for it, so that the
+   *  first selection cannot land after (and over) the memory view of the search's first hit. */
+  private readonly startedShowing: Promise<void>;
+  private markStarted = () => {};
 
   constructor(root: HTMLElement) {
     this.summary = new SummaryView(
       (command) => this.conn.send({ type: 'run', command }),
-      (record) => void this.selectRecord(record, true),
+      (record, view) => void this.selectRecord(record, true, view),
     );
     this.tree = new RecordTree(this.conn, (index) => void this.showRecord(index, true));
-    this.detail = new DetailView(this.conn, (p) => void this.selectRecord(p.index, true, p.openMemory ? 'memory' : 'addressSpace'));
+    this.detail = new DetailView(
+      this.conn,
+      (p) => void this.selectRecord(p.index, true, p.openMemory ? 'memory' : 'addressSpace'),
+      (index) => void this.selectRecord(index, true),
+      (index, path) => this.conn.send({ type: 'openFile', index, path }),
+    );
     this.search = new SearchView(this.conn, (hit) => this.showHit(hit));
     const tab = (id: PaneTab, label: string) =>
       h('button', { type: 'button', class: 'pane-tab', role: 'tab', id: `pane-tab-${id}`, 'aria-controls': `pane-${id}`, 'aria-selected': id === 'records' ? 'true' : 'false', tabindex: id === 'records' ? 0 : -1 }, label);
@@ -54,6 +63,7 @@ class ImageEditor {
     root.appendChild(this.summary.element);
     root.appendChild(h('main', { class: 'split' }, treePane, splitter(treePane, 'Resize the record list'), this.detail.element));
     root.appendChild(this.status.element);
+    this.startedShowing = new Promise((resolve) => (this.markStarted = resolve));
     this.conn.onEvent((e) => void this.onHostEvent(e));
   }
 
@@ -71,6 +81,8 @@ class ImageEditor {
       document.body.dataset.ready = 'true';
     } catch (e) {
       this.status.error(e);
+    } finally {
+      this.markStarted();
     }
   }
 
@@ -162,7 +174,10 @@ class ImageEditor {
         break;
       case 'showSearch':
         this.showPane('search', true);
-        if (e.run) await this.search.runFromHost(e.run);
+        if (e.run) {
+          await this.startedShowing;
+          await this.search.runFromHost(e.run);
+        }
         break;
     }
   }

@@ -1,8 +1,10 @@
-// The image at a glance: which process (threads, command line), which kernel and when, how big,
-// and whether it is sound: the verification state, with each problem linked to its record.
+// The checkpoint at a glance: which process (threads, command line), which kernel and when, how
+// big, and whether it is sound: the verification state, with each problem linked to its record.
+// For a CRIU checkpoint also the container it was taken of, its process tree, and links to its
+// log, its rootfs diff and its engine's files.
 
 import type { EditorCommand } from '../../shared/protocol';
-import type { ProblemModel, SummaryModel, VerificationModel } from '../../shared/models';
+import type { ProblemModel, ProcessModel, RecordView, SummaryModel, VerificationModel } from '../../shared/models';
 import { clear, formatBytes, h } from './dom';
 
 export class SummaryView {
@@ -11,9 +13,11 @@ export class SummaryView {
   private readonly verification: HTMLDivElement;
   private summary?: SummaryModel;
 
+  private readonly restoreButton: HTMLButtonElement;
+
   constructor(
     private readonly onCommand: (c: EditorCommand) => void,
-    private readonly onProblem: (record: number) => void,
+    private readonly onProblem: (record: number, view?: RecordView) => void,
   ) {
     this.facts = h('div', { class: 'summary-facts' });
     this.verification = h('div', { class: 'verification', 'aria-live': 'polite' });
@@ -21,7 +25,7 @@ export class SummaryView {
       'div',
       { class: 'actions' },
       this.button('Verify', 'verify', 'Check every checksum and page hash of the image'),
-      this.button('Restore', 'restore', 'Start a new process from this image'),
+      (this.restoreButton = this.button('Restore', 'restore', 'Start a new process from this image')),
       this.button('Reveal in Records', 'revealInRecords', 'Show the selected record in the Image Records view'),
     );
     this.element = h('header', { class: 'summary', 'aria-label': 'Image summary' }, this.facts, h('div', { class: 'summary-side' }, this.verification, actions));
@@ -55,20 +59,68 @@ export class SummaryView {
       dl.appendChild(h('dt', {}, k));
       dl.appendChild(h('dd', {}, ...v));
     };
+    const c = s.container;
+    if (c) {
+      fact('Container', h('span', { class: 'mono' }, c.name || '?'), ` (${c.engine}${c.runtime ? `, ${c.runtime}` : ''}${c.pod ? `, pod ${c.pod}${c.namespace ? ` in ${c.namespace}` : ''}` : ''})`);
+      fact('Image', h('span', { class: 'mono' }, c.image || '?'), c.created ? `, created ${localTime(c.created)}` : '');
+      fact('Command', h('span', { class: 'mono' }, c.command.map(quoteArg).join(' ') || '?'), c.cwd ? ` in ${c.cwd}` : '');
+      if (c.env.length) {
+        const env = h('details', { class: 'env' }, h('summary', {}, `${c.env.length} variables`), h('pre', { class: 'mono' }, c.env.join('\n')));
+        fact('Environment', env);
+      }
+    }
+    if (s.processes.length > 1) fact('Processes', this.processTree(s.processes));
     if (p) {
       fact('Threads', p.threads.length ? `${p.threads.length}: ${p.threads.map((t) => `${t.tid} ${t.comm}`).join(', ')}` : 'none recorded');
       fact('Memory', `${p.vmas} VMAs, ${formatBytes(p.dumpedBytes)} dumped, ${p.fds} open files`);
       fact('Executable', h('span', { class: 'mono' }, p.exe), p.cwd ? ` in ${p.cwd}` : '');
     }
-    fact('Taken', `${localTime(s.time)} on ${s.hostname}${s.flags.length ? ` (${s.flags.map((f) => f.replace(/_/g, ' ')).join(', ')})` : ''}`);
-    fact('Kernel', `${s.kernel} ${s.machine}`);
-    fact('Image', `${formatBytes(s.size)}, ${s.records} records, format ${s.version}, by ${s.checkpointer}${s.complete ? '' : ' — incomplete (no tail)'}`);
+    fact('Taken', `${localTime(s.time)}${s.hostname ? ` on ${s.hostname}` : ''}${s.flags.length ? ` (${s.flags.map((f) => f.replace(/_/g, ' ')).join(', ')})` : ''}`);
+    if (s.format === 'criu') fact('Machine', s.machine || s.arch);
+    else fact('Kernel', `${s.kernel} ${s.machine}`);
+    if (s.format === 'criu') fact('Checkpoint', `${formatBytes(s.size)}, ${s.records} records, ${s.version}, by ${s.checkpointer}${s.complete ? '' : ' — with damaged files'}`);
+    else fact('Image', `${formatBytes(s.size)}, ${s.records} records, format ${s.version}, by ${s.checkpointer}${s.complete ? '' : ' — incomplete (no tail)'}`);
+    if (s.extras.length) {
+      const links = h('span', { class: 'extras' });
+      for (const x of s.extras) {
+        const b = h('button', { type: 'button', class: 'link', title: `Show ${x.name}` }, x.name);
+        b.addEventListener('click', () => this.onProblem(x.index, x.kind));
+        links.appendChild(b);
+        links.appendChild(document.createTextNode(' '));
+      }
+      fact('Files', links);
+    }
     this.facts.appendChild(dl);
+    this.restoreButton.hidden = !s.restorable;
     const unsupported = s.processes.flatMap((x) => x.unsupported);
     if (unsupported.length) {
       this.facts.appendChild(h('div', { class: 'unsupported' }, h('strong', {}, 'Not captured: '), unsupported.join('; ')));
     }
     this.showVerification(s.verification);
+  }
+
+  /** The processes as a tree by ppid, each a link to its process view. */
+  private processTree(list: ProcessModel[]): HTMLElement {
+    const pids = new Set(list.map((p) => p.pid));
+    const kids = new Map<number, ProcessModel[]>();
+    for (const p of list) {
+      const parent = pids.has(p.ppid) && p.ppid !== p.pid ? p.ppid : 0;
+      const siblings = kids.get(parent);
+      if (siblings) siblings.push(p); // not a copy per process: a hostile image has thousands under one parent
+      else kids.set(parent, [p]);
+    }
+    const ul = (parent: number, depth: number): HTMLElement => {
+      const el = h('ul', { class: 'proc-tree' });
+      for (const p of kids.get(parent) ?? []) {
+        const b = h('button', { type: 'button', class: 'link', title: 'Show this process' }, `${p.pid} ${p.comm}`);
+        b.addEventListener('click', () => this.onProblem(p.index, 'process'));
+        const li = h('li', {}, b, h('span', { class: 'dim' }, ` ${p.threads.length} thread${p.threads.length === 1 ? '' : 's'}, ${p.fds} fds`));
+        if (depth < 64 && kids.has(p.pid)) li.appendChild(ul(p.pid, depth + 1));
+        el.appendChild(li);
+      }
+      return el;
+    };
+    return ul(0, 0);
   }
 
   showVerification(v: VerificationModel): void {

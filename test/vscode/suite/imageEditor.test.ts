@@ -25,11 +25,11 @@ describe('the image editor', () => {
     assert.strictEqual(tab.label, 'ticker.ckpt');
     const { editors } = await api();
     const doc = await until('the image to be the active document', () => editors.activeDocument?.uri.fsPath === image.uri.fsPath && editors.activeDocument);
-    assert.ok(doc.image, `the image did not open: ${doc.openError}`);
+    assert.ok(doc.checkpoint, `the image did not open: ${doc.openError}`);
     if (image.madeBy === 'ckpt') {
-      const proc = await doc.image.decodeAs(doc.image.processes()[0], 'process');
+      const proc = (await doc.checkpoint.processes())[0];
       assert.strictEqual(proc.pid, image.pid);
-      assert.strictEqual(proc.comm.value, 'perl');
+      assert.strictEqual(proc.comm, 'perl');
     }
   });
 
@@ -97,7 +97,7 @@ describe('the image editor', () => {
     await until('the editor of the bad file', () => activeImageTab(uri));
     const { editors, records } = await api();
     const doc = await until('the bad file as the active document', () => editors.activeDocument?.uri.fsPath === file && editors.activeDocument);
-    assert.strictEqual(doc.image, undefined);
+    assert.strictEqual(doc.checkpoint, undefined);
     assert.match(doc.openError ?? '', /not a ckpt image/);
     await until('the view to show the error', () => records.view.message?.includes('not a ckpt image'));
   });

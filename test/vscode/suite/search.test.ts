@@ -58,7 +58,7 @@ describe('searching memory in the image editor', function () {
     assert.strictEqual(shown.listed, 1);
     const { editors } = await api();
     const doc = editors.documentFor(uri)!;
-    assert.strictEqual(shown.revealed?.process, doc.image!.processes()[0].index);
+    assert.strictEqual(shown.revealed?.process, doc.checkpoint!.processRecords()[0]);
     assert.strictEqual(shown.revealed?.cursor, hex(across));
     assert.deepStrictEqual(shown.revealed?.highlight, { start: hex(across), end: hex(across + BigInt(ACROSS.length)) });
     assert.strictEqual(Buffer.from(shown.revealed!.hex, 'hex').toString(), ACROSS);
@@ -89,7 +89,7 @@ describe('searching memory in the image editor', function () {
     const doc = await until('the big image to open', () => editors.documentFor(uri));
     await until('the search to start', async () => (await activeSearch(doc)) !== undefined, 15_000);
     // While it runs: timers fire nearly on time, and the editor's requests are answered.
-    const proc = doc.image!.processes()[0].index;
+    const proc = doc.checkpoint!.processRecords()[0];
     let worst = 0;
     let rounds = 0;
     let stillRunning = true;
@@ -125,7 +125,7 @@ describe('searching memory in the image editor', function () {
     const doc = await until('the hostile image to open', () => editors.documentFor(uri));
     const first = await until('the search to start', () => editors.runningSearch(uri), 15_000);
     // For 1.5 s: timers fire on time and the editor's memory requests are answered.
-    const proc = doc.image!.processes()[0].index;
+    const proc = doc.checkpoint!.processRecords()[0];
     let worst = 0;
     let rounds = 0;
     const stop = Date.now() + 1500;

@@ -1,23 +1,31 @@
 // The search worker: one memory search (searchMemory) on a thread of its own, so that a regular
 // expression that backtracks for minutes inside one read blocks only this thread, and Cancel is the
-// host terminating it. It opens the image itself (by path, or from an in-memory image's bytes) and
-// posts hits and progress in batches, as plain data (searchWorkerProtocol.ts). No vscode import.
+// host terminating it. It opens the checkpoint itself (by path, in any format, or from an in-memory
+// image's bytes) and posts hits and progress in batches, as plain data (searchWorkerProtocol.ts).
+// No vscode import.
 
 import { parentPort, workerData } from 'worker_threads';
-import { CheckpointImage } from '../checkpointImage';
-import { searchMemory, SearchHit, SearchProgress } from './searchMemory';
-import type { SearchJob, SearchWorkerMessage } from './searchWorkerProtocol';
+import { CheckpointImage } from '../image/checkpointImage';
+import { imageSearchTarget, searchMemory, SearchHit, SearchProgress } from '../image/search/searchMemory';
+import type { SearchJob, SearchWorkerMessage } from '../image/search/searchWorkerProtocol';
+import type { Checkpoint } from './checkpoint';
+import { openCheckpoint } from './openCheckpoint';
 
 function post(m: SearchWorkerMessage): void {
   parentPort!.postMessage(m);
 }
 
 async function run(job: SearchJob): Promise<void> {
-  let img: CheckpointImage | undefined;
+  let img: CheckpointImage | Checkpoint | undefined;
   try {
-    img = await CheckpointImage.open('path' in job.image ? job.image.path : job.image.bytes);
-    if ('path' in job.image && img.source.size !== job.image.size) {
-      throw new Error(`${job.image.path} changed on disk since it was opened (${job.image.size} bytes then, ${img.source.size} now): reopen it`);
+    let target;
+    if ('path' in job.image) {
+      const c = (img = await openCheckpoint(job.image.path, { cache: job.image.cacheDir ? { dir: job.image.cacheDir } : undefined }));
+      if (c.size !== job.image.size) throw new Error(`${job.image.path} changed on disk since it was opened (${job.image.size} bytes then, ${c.size} now): reopen it`);
+      target = await c.searchTarget();
+    } else {
+      img = await CheckpointImage.open(job.image.bytes);
+      target = await imageSearchTarget(img);
     }
     let batch: SearchHit[] = [];
     let lastFlush = performance.now();
@@ -27,7 +35,7 @@ async function run(job: SearchJob): Promise<void> {
       batch = [];
       lastFlush = performance.now();
     };
-    const it = searchMemory(img, job.query, {
+    const it = searchMemory(target, job.query, {
       pid: job.pid,
       context: job.context,
       maxHits: job.maxHits,
