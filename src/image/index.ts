@@ -6,7 +6,7 @@ export type { ByteSource, ScanOptions } from './byteSource';
 export { CheckpointImage } from './checkpointImage';
 export { describeRecord, formatBytes } from './describe';
 export type { RecordDescription } from './describe';
-export { ImageError, siteText } from './errors';
+export { ImageError, problem, siteText } from './errors';
 export type { ImageProblem, ProblemCode } from './errors';
 export { renderFields, payloadJson, hex, bytesToHex, escapeBytes, nulStrings, MAX_SHOWN_STRINGS } from './fields';
 export { decodeUtf8, printable, printableLines, quote } from './text';

@@ -10,7 +10,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { CheckpointImage, compareImages, verifyImage } from '../../src/image';
-import { buildTargets, CKPT, descendants, EXIT, identities, Identity, Lab, lines, procStatus, samePidPossible, target, unprivileged, waitFor } from './helpers';
+import { buildTargets, CKPT, descendants, EXIT, identities, Identity, Lab, lines, procStatus, samePidPossible, target, waitFor } from './helpers';
 
 /** pid, ppid, pgid, sid of a process (/proc/PID/stat), and its pid inside its PID namespace. */
 function ids(pid: number): { pid: number; ppid: number; pgid: number; sid: number; nspid: number; state: string } {
@@ -55,7 +55,6 @@ describe('native: process trees (issue 10)', function () {
   const lab = new Lab();
   afterEach(() => lab.cleanup());
   const [root] = identities();
-  const user = unprivileged();
 
   for (const id of identities()) {
     const mode = samePidPossible(id) ? ['--same-pids'] : ['--pid-ns'];

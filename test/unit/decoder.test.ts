@@ -26,7 +26,7 @@ describe('decoder: a sound image', () => {
 
   it('builds the tree from ptags', () => {
     const top = img.children().map((r) => recordTypeName(r.type));
-    assert.deepEqual(top, ['HEAD', 'PROCESS', 'PAD', 'TAIL']);
+    assert.deepEqual(top, ['HEAD', 'PROCESS', 'PAD', 'FILE', 'FILE', 'FILE', 'FILE', 'TAIL']);
     const proc = img.byTag(sample.tags.process)!;
     assert.deepEqual(img.children(proc).map((r) => recordTypeName(r.type)), ['THREAD', 'THREAD', 'MM', 'FILES', 'SIGACTIONS', 'PENDING_SIGNALS']);
     const mm = img.byTag(sample.tags.mm)!;
@@ -99,7 +99,7 @@ describe('decoder: a sound image', () => {
 
   it('summarises the image', async () => {
     const s = await summarizeImage(img);
-    assert.equal(s.version, '1.0');
+    assert.equal(s.version, '2.0');
     assert.equal(s.kernel, '6.18.0-test');
     assert.equal(s.hostname, 'testhost');
     assert.equal(s.timeNs, '1790000000123456789');

@@ -99,13 +99,14 @@ describe('ckpt-inspect diff', () => {
     // A damaged record: the rest is still compared and printed, and the exit status says trouble.
     const bytes = buildImage(baseSpec());
     const img = await CheckpointImage.open(bytes);
-    const fd = img.ofType(RecordType.FD)[1];
-    new DataView(bytes.buffer).setUint32(fd.payloadOffset + 48, 0xffff, true);
+    // The path of fd 1's open file description runs past its FILE record.
+    const file = img.ofType(RecordType.FILE)[1];
+    new DataView(bytes.buffer).setUint32(file.payloadOffset + 48, 0xffff, true);
     const damaged = path.join(dir, 'damaged.ckpt');
     fs.writeFileSync(damaged, bytes);
     const r = await runInspect('diff', a, damaged);
     assert.equal(r.code, 2);
     assert.match(r.out, /^  - fd 1 \/tmp\/demo\.log$/m);
-    assert.match(r.err, /^ckpt-inspect diff: B: record #\d+ FD .*path\.len.*\(left out of the comparison\)$/m);
+    assert.match(r.err, /^ckpt-inspect diff: B: record #\d+ FILE .*path\.len.*\(left out of the comparison\)$/m);
   });
 });

@@ -39,6 +39,8 @@ export interface RunSpec {
 
 export interface ProcSpec {
   pid: number;
+  /** Index of its parent in the spec's processes; a root without. */
+  parent?: number;
   comm: string;
   cmdline: string[];
   environ: string[];
@@ -114,7 +116,7 @@ export function baseProcess(pid = 4242): ProcSpec {
 }
 
 export function baseSpec(): ImageSpec {
-  return { processes: [baseProcess(4242), { ...baseProcess(4300), comm: 'child', threads: [{ tid: 4300, comm: 'child', rip: 0x555555556123n, rsp: STACK + 0x1e00n, pending: [] }] }] };
+  return { processes: [baseProcess(4242), { ...baseProcess(4300), comm: 'child', threads: [{ tid: 4300, comm: 'child', rip: 0x555555556123n, rsp: STACK + 0x1e00n, flags: Ckpt.ThreadFlags.MAIN_THREAD, pending: [] }] }] };
 }
 
 /** A deep copy, so that a test can change one spec and keep the other. */
@@ -148,13 +150,18 @@ function unhashedPages(w: ImageWriter, mm: number, runs: RunSpec[]): void {
 export function buildImage(spec: ImageSpec): Uint8Array {
   const w = ImageWriter.inMemory(PAGE);
   w.head({ timeNs: spec.timeNs ?? 1_790_000_000_123_456_789n });
-  for (const p of ordered(spec.processes, spec.reverse)) {
+  // Parents before their children (a ptag names a record already written), else in spec order.
+  const depth = (p: ProcSpec): number => (p.parent === undefined ? 0 : 1 + depth(spec.processes[p.parent]));
+  const procTags = new Map<ProcSpec, number>();
+  for (const p of ordered(spec.processes, spec.reverse).sort((x, y) => depth(x) - depth(y))) {
+    const parent = p.parent === undefined ? undefined : spec.processes[p.parent];
     const proc = w.record('process', {
-      pid: p.pid, ppid: 1, pgid: p.pid, sid: p.pid, uids: [1000, 1000, 1000, 1000], gids: [1000, 1000, 1000, 1000],
+      pid: p.pid, ppid: parent?.pid ?? 1, pgid: p.pid, sid: p.pid, uids: [1000, 1000, 1000, 1000], gids: [1000, 1000, 1000, 1000],
       umask: 0o022, nthreads: p.threads.length, state: 'S'.charCodeAt(0), exitSignal: 17, flags: Ckpt.ProcessFlags.DUMPABLE,
       startTime: 123456n, rlimits: p.rlimits, comm: p.comm, exe: '/usr/bin/demo', cwd: '/home/user', root: '/',
       cmdline: p.cmdline, environ: p.environ, groups: [1000],
-    });
+    }, parent ? { ptag: procTags.get(parent) } : {});
+    procTags.set(p, proc);
     for (const t of ordered(p.threads, spec.reverse)) {
       const th = w.record('thread', {
         tid: t.tid, flags: t.flags ?? 0, regs: regs(t), sigmask: t.sigmask ?? 0n, comm: t.comm,

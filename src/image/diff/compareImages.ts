@@ -7,9 +7,10 @@
 import { CheckpointImage } from '../checkpointImage';
 import { ImageError } from '../errors';
 import { FieldNode, hex } from '../fields';
-import { enumLabel, RecordType, schema } from '../format';
+import { Ckpt, enumLabel, RecordType, schema } from '../format';
 import { protString, VmaInfo } from '../memoryMap';
 import { PayloadByType, PayloadLabel } from '../payload';
+import { pairProcesses, pairThreads, ThreadMember, TreeMember } from './pairProcesses';
 import { RecordEntry } from '../recordIndex';
 import { quote } from '../text';
 import { cmdlineChange, diffFieldNodes, environChanges, equalDecoded, fieldsOf, nulList, signalName } from './fieldDiff';
@@ -133,32 +134,18 @@ class Comparison {
     const head = diffFieldNodes('head', fieldsOf('head', this.a.head), fieldsOf('head', this.b.head), '', [], new Set(['time_ns', 'magic']));
     if (head.length) nodes.push(node('image', 'head', 'image', 'changed', { fields: head, aTag: this.a.records[0]?.tag, bTag: this.b.records[0]?.tag }));
 
-    // Processes by their place in the tree (the root, then each one's children by command and
-    // order), so that an image and the image of its restored copy, whose PIDs differ, are
-    // compared process by process; or by pid (--match=pid).
+    // Which process is which: by place in the tree, or by pid (see pairProcesses).
     const procs = async (side: Side) => {
-      const out: Keyed<{ r: RecordEntry; v: PayloadByType['process'] }>[] = [];
-      const keys = new Map<RecordEntry, string>();
-      const seen = new Map<string, number>();
-      for (const [order, r] of this.img(side).processes().entries()) {
+      const img = this.img(side);
+      const all: { r: RecordEntry; v: PayloadByType['process'] }[] = [];
+      for (const r of img.processes()) {
         const v = await this.decode(side, r, 'process');
-        if (!v) continue;
-        if (this.opts.match === 'pid') {
-          out.push({ key: String(v.pid), order: v.pid, value: { r, v } });
-          continue;
-        }
-        const parent = this.img(side).parent(r);
-        const prefix = parent && keys.has(parent) ? `${keys.get(parent)}/` : '';
-        const base = `${prefix}${v.comm.value}`;
-        const n = seen.get(base) ?? 0;
-        seen.set(base, n + 1);
-        const key = `${base}#${n}`;
-        keys.set(r, key);
-        out.push({ key, order, value: { r, v } });
+        if (v) all.push({ r, v });
       }
-      return uniqueKeys(out);
+      const at = new Map(all.map((x, i) => [x.r, i]));
+      return all.map((x): TreeMember<(typeof all)[number]> => ({ pid: x.v.pid, comm: x.v.comm.value, parent: at.get(img.parent(x.r)!), value: x }));
     };
-    const pairs = pairUp(await procs('a'), await procs('b'));
+    const pairs = pairProcesses(await procs('a'), await procs('b'), this.opts.match);
     for (const p of pairs) {
       if (!p.a || !p.b) continue;
       const plan = await planMemory(this.a, await this.a.memory(p.a.r), this.b, await this.b.memory(p.b.r), this.opts);
@@ -197,7 +184,7 @@ class Comparison {
     fields.push(...files.map((c) => ({ ...c, path: `files.${c.path}` })));
 
     const children: DiffNode[] = [
-      ...(await this.threads(pa.r, pb.r)),
+      ...(await this.threads(pa.r, pb.r, pa.v.pid === pb.v.pid)),
       ...(await this.memory(pa.r, pb.r)),
       ...(await this.fds(filesA, filesB)),
       ...(await this.signals(pa.r, pb.r)),
@@ -217,11 +204,18 @@ class Comparison {
     return diffFieldNodes(typeNameOf(label), fieldsOf(typeNameOf(label), va), fieldsOf(typeNameOf(label), vb), '', [], new Set(skip));
   }
 
-  private async threads(ra: RecordEntry, rb: RecordEntry): Promise<DiffNode[]> {
-    const keyOf = (t: PayloadByType['thread']) => ({ key: String(t.tid), order: t.tid });
+  private async threads(ra: RecordEntry, rb: RecordEntry, samePid: boolean): Promise<DiffNode[]> {
+    const members = async (side: Side, proc: RecordEntry) => {
+      const out: ThreadMember<{ r: RecordEntry; v: PayloadByType['thread'] }>[] = [];
+      for (const r of this.img(side).childrenOfType(proc, RecordType.THREAD)) {
+        const v = await this.decode(side, r, 'thread');
+        if (v) out.push({ tid: v.tid, comm: v.comm.value, main: (v.flags & Ckpt.ThreadFlags.MAIN_THREAD) !== 0, value: { r, v } });
+      }
+      return out;
+    };
     const label = (t: PayloadByType['thread']) => `thread ${t.tid} ${quote(t.comm.value)}`;
     const out: DiffNode[] = [];
-    for (const p of pairUp(await this.children('a', ra, RecordType.THREAD, 'thread', keyOf), await this.children('b', rb, RecordType.THREAD, 'thread', keyOf))) {
+    for (const p of pairThreads(await members('a', ra), await members('b', rb), samePid)) {
       if (!p.b) out.push(node('thread', p.key, label(p.a!.v), 'removed', { aTag: p.a!.r.tag, registers: registerRows(fieldsOf('thread', p.a!.v), undefined) }));
       else if (!p.a) out.push(node('thread', p.key, label(p.b.v), 'added', { bTag: p.b.r.tag, registers: registerRows(undefined, fieldsOf('thread', p.b.v)) }));
       else {
@@ -307,7 +301,16 @@ class Comparison {
       return `fd ${f.fd} ${file ? file.path.value || enumLabel('fd_kind', file.kind) || '' : ''}`.trimEnd();
     };
     const out: DiffNode[] = [];
-    for (const p of pairUp(await this.children('a', fa, RecordType.FD, 'fd', keyOf), await this.children('b', fb, RecordType.FD, 'fd', keyOf))) {
+    // An fd whose file record cannot be read is left out on its side, like an fd that cannot be
+    // read itself: it shows as removed or added, and the problem is reported.
+    const readable = async (side: Side, list: Keyed<{ r: RecordEntry; v: PayloadByType['fd'] }>[]) => {
+      const out: typeof list = [];
+      for (const x of list) if ((await fileOf(side, x.value.v))?.v) out.push(x);
+      return out;
+    };
+    const fdsA = await readable('a', await this.children('a', fa, RecordType.FD, 'fd', keyOf));
+    const fdsB = await readable('b', await this.children('b', fb, RecordType.FD, 'fd', keyOf));
+    for (const p of pairUp(fdsA, fdsB)) {
       if (!p.b) out.push(node('fd', p.key, await label('a', p.a!.v), 'removed', { aTag: p.a!.r.tag }));
       else if (!p.a) out.push(node('fd', p.key, await label('b', p.b.v), 'added', { bTag: p.b.r.tag }));
       else {
