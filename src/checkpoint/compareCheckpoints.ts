@@ -7,7 +7,7 @@
 // so the CLI and the compare editor show either. No vscode import.
 
 import { compareImages, matchVmas } from '../image/diff';
-import { countNodes } from '../image/diff/compareImages';
+import { countNodes, renumbered } from '../image/diff/compareImages';
 import { cmdlineChange, environChanges } from '../image/diff/fieldDiff';
 import { pairProcesses, pairThreads, TreeMember } from '../image/diff/pairProcesses';
 import { attribute, comparePlanned, MemorySide, imageMemorySide, Owned, ownersOf, pageDiffOf, planMemoryOf, RawPageRange } from '../image/diff/pageDiff';
@@ -154,7 +154,7 @@ class ModelComparison {
       ...this.pending(a.pending, b.pending),
     ];
     if (!fields.length && !children.length) return undefined;
-    return node('process', key, `process ${a.pid} ${quote(b.comm)}`, 'changed', { aRecord: a.record, bRecord: b.record, fields, children });
+    return node('process', key, `process ${renumbered(a.pid, b.pid)} ${quote(b.comm)}`, 'changed', { aRecord: a.record, bRecord: b.record, fields, children });
   }
 
   private threads(pa: ProcessState, pb: ProcessState): DiffNode[] {
@@ -178,7 +178,7 @@ class ModelComparison {
           ...regs.filter((r) => r.changed).map((r) => field(`regs.${r.name}`, r.a, r.b)),
         ];
         const pending = this.pending(p.a.pending, p.b.pending);
-        if (fields.length || pending.length) out.push(node('thread', p.key, label(p.b), 'changed', { aRecord: p.a.record, bRecord: p.b.record, fields, children: pending, registers: regs }));
+        if (fields.length || pending.length) out.push(node('thread', p.key, `thread ${renumbered(p.a.tid, p.b.tid)} ${quote(p.b.comm)}`, 'changed', { aRecord: p.a.record, bRecord: p.b.record, fields, children: pending, registers: regs }));
       }
     }
     return out;

@@ -304,7 +304,7 @@ describe('compareImages', () => {
     // The second root is another process in B (4400 "other" for 4300 "child"): the same place.
     assert.deepEqual(outline(d.nodes)[0], EXPECTED_OUTLINE[0]);
     assert.deepEqual(outline(d.nodes.slice(1)), [
-      { 'changed process 4300→4400': ['pid: 4300 -> 4400', 'pgid: 4300 -> 4400', 'sid: 4300 -> 4400', 'comm: "child" -> "other"', {
+      { 'changed process 4300->4400': ['pid: 4300 -> 4400', 'pgid: 4300 -> 4400', 'sid: 4300 -> 4400', 'comm: "child" -> "other"', {
         'changed thread main': ['tid: 4300 -> 4400', 'regs.rsp: "0x7ffcd0001e00" -> "0x7ffcd0001f00"', 'comm: "child" -> "demo"'],
       }, { 'added thread worker#0': [] }] },
     ]);
@@ -323,11 +323,11 @@ describe('compareImages', () => {
     const ppid = (pid: number) => `ppid: ${pid} -> ${pid + 1000}`;
     const threads = (pid: number) => [{ 'changed thread main': [`tid: ${pid} -> ${pid + 1000}`] }, { 'changed thread worker#0': [`tid: ${pid + 1} -> ${pid + 1001}`] }];
     const out = outline(d.nodes) as Record<string, unknown[]>[];
-    assert.deepEqual(out.map((n) => Object.keys(n)[0]), ['changed process 100→1100', 'changed process 200→1200', 'changed process 300→1300', 'changed process 400→1400', 'changed process 500→1500']);
-    assert.deepEqual(out[0]['changed process 100→1100'], [...shifted(100), ...threads(100)]);
-    assert.deepEqual(out[1]['changed process 200→1200'], [shifted(200)[0], ppid(100), ...shifted(200).slice(1), ...threads(200)]);
-    assert.deepEqual(out[2]['changed process 300→1300'][5], { 'changed thread worker#0': ['tid: 301 -> 1301', 'regs.rip: "0x7f12345a0000" -> "0x7f12345a0010"'] });
-    assert.deepEqual(out[4]['changed process 500→1500'].slice(0, 2), ['pid: 500 -> 1500', ppid(300)]);
+    assert.deepEqual(out.map((n) => Object.keys(n)[0]), ['changed process 100->1100', 'changed process 200->1200', 'changed process 300->1300', 'changed process 400->1400', 'changed process 500->1500']);
+    assert.deepEqual(out[0]['changed process 100->1100'], [...shifted(100), ...threads(100)]);
+    assert.deepEqual(out[1]['changed process 200->1200'], [shifted(200)[0], ppid(100), ...shifted(200).slice(1), ...threads(200)]);
+    assert.deepEqual(out[2]['changed process 300->1300'][5], { 'changed thread worker#0': ['tid: 301 -> 1301', 'regs.rip: "0x7f12345a0000" -> "0x7f12345a0010"'] });
+    assert.deepEqual(out[4]['changed process 500->1500'].slice(0, 2), ['pid: 500 -> 1500', ppid(300)]);
     // By PID, nothing pairs: five processes removed, five added.
     const byPid = await compareImages(await open(A), await open(B), { match: 'pid' });
     assert.deepEqual(byPid.counts.byKind.process, { added: 5, removed: 5, changed: 0 });

@@ -54,6 +54,11 @@ function uniqueKeys<T>(list: Keyed<T>[]): Keyed<T>[] {
   });
 }
 
+/** A PID or TID that is another number in B (a restored copy): "100 -> 1100". */
+export function renumbered(a: number, b: number): string {
+  return a === b ? String(a) : `${a} -> ${b}`;
+}
+
 function node(kind: DiffKind, key: string, label: string, change: DiffNode['change'], extra: Partial<DiffNode> = {}): DiffNode {
   // Properties in a fixed order, so that JSON output reads the same way for every node.
   const n = { kind, key, label, change } as DiffNode;
@@ -154,8 +159,7 @@ class Comparison {
     }
     for (const p of pairs) {
       this.opts.signal?.throwIfAborted();
-      const label = (v: PayloadByType['process'], other?: PayloadByType['process']) =>
-        `process ${v.pid}${other && other.pid !== v.pid ? ` (${other.pid})` : ''} ${quote(v.comm.value)}`;
+      const label = (v: PayloadByType['process']) => `process ${v.pid} ${quote(v.comm.value)}`;
       if (!p.b) nodes.push(node('process', p.key, label(p.a!.v), 'removed', { aTag: p.a!.r.tag }));
       else if (!p.a) nodes.push(node('process', p.key, label(p.b.v), 'added', { bTag: p.b.r.tag }));
       else {
@@ -193,7 +197,7 @@ class Comparison {
       ...(await this.unsupported(pa.r, pb.r)),
     ];
     if (fields.length === 0 && children.length === 0) return undefined;
-    return node('process', key, `process ${pa.v.pid} ${quote(pb.v.comm.value)}`, 'changed', { aTag: pa.r.tag, bTag: pb.r.tag, fields, children });
+    return node('process', key, `process ${renumbered(pa.v.pid, pb.v.pid)} ${quote(pb.v.comm.value)}`, 'changed', { aTag: pa.r.tag, bTag: pb.r.tag, fields, children });
   }
 
   /** Field changes of a record present once on each side (mm, files); none if either is missing. */
@@ -223,7 +227,7 @@ class Comparison {
         const fa = same ? [] : fieldsOf('thread', p.a.v), fb = same ? [] : fieldsOf('thread', p.b.v);
         const fields = diffFieldNodes('thread', fa, fb, '', []);
         const children = await this.pending(p.a.r, p.b.r);
-        if (fields.length || children.length) out.push(node('thread', p.key, label(p.b.v), 'changed', { aTag: p.a.r.tag, bTag: p.b.r.tag, fields, children, registers: registerRows(fa, fb) }));
+        if (fields.length || children.length) out.push(node('thread', p.key, `thread ${renumbered(p.a.v.tid, p.b.v.tid)} ${quote(p.b.v.comm.value)}`, 'changed', { aTag: p.a.r.tag, bTag: p.b.r.tag, fields, children, registers: registerRows(fa, fb) }));
       }
     }
     return out;

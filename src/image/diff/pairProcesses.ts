@@ -18,7 +18,7 @@ export interface TreeMember<T> {
 }
 
 export interface ProcessPair<T> {
-  /** Unique among the pairs: the PID in A (and `→` the PID in B when it differs), or B's PID. */
+  /** Unique among the pairs: the PID in A (and `->` the PID in B when it differs), or B's PID. */
   key: string;
   a?: T;
   b?: T;
@@ -70,7 +70,7 @@ export function pairProcesses<T>(A: TreeMember<T>[], B: TreeMember<T>[], match: 
   A.forEach((m, i) => {
     const j = partnerOfA[i];
     if (j < 0) out.push({ key: String(m.pid), a: m.value, order: i });
-    else out.push({ key: m.pid === B[j].pid ? String(m.pid) : `${m.pid}→${B[j].pid}`, a: m.value, b: B[j].value, order: i });
+    else out.push({ key: m.pid === B[j].pid ? String(m.pid) : `${m.pid}->${B[j].pid}`, a: m.value, b: B[j].value, order: i });
   });
   B.forEach((m, j) => {
     if (!pairedB[j]) out.push({ key: String(m.pid), b: m.value, order: A.length + j });
