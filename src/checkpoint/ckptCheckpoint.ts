@@ -18,6 +18,7 @@ import {
   RecordType,
   renderFields,
   schema,
+  processState,
   summarizeImage,
   verifyImage,
 } from '../image';
@@ -36,7 +37,6 @@ const nul = (b: Uint8Array) => [...nulStrings(b)];
 const FD_KINDS: Record<string, FileKind> = { regular: 'regular', directory: 'directory', chr: 'device', blk: 'device', fifo: 'fifo', pipe: 'pipe', tty: 'tty', eventfd: 'eventfd', epoll: 'epoll', socket: 'socket' };
 const SOCKET_FAMILIES: Record<number, string> = { 1: 'unix', 2: 'inet', 10: 'inet6' };
 const SOCKET_TYPES: Record<number, string> = { 1: 'stream', 2: 'dgram', 3: 'raw', 5: 'seqpacket' };
-const PROCESS_STATES: Record<string, string> = { R: 'alive', S: 'alive', D: 'alive', T: 'stopped', t: 'stopped', Z: 'zombie', X: 'dead' };
 
 /** An inode number as a JS number, or undefined when it is absent or beyond 2^53 (no silent rounding). */
 function safeNumber(v: unknown): number | undefined {
@@ -273,7 +273,6 @@ export class CkptCheckpoint implements Checkpoint {
           if (!(e instanceof ImageError)) throw e;
         }
       }
-      const state = String.fromCharCode(p.state);
       out.push({
         record: r.index,
         pid: p.pid,
@@ -286,7 +285,7 @@ export class CkptCheckpoint implements Checkpoint {
         root: p.root.value,
         cmdline: nul(p.cmdline.value),
         environ: nul(p.environ.value),
-        state: PROCESS_STATES[state] ?? state,
+        state: processState(p),
         uids: [...p.uids],
         gids: [...p.gids],
         umask: p.umask,

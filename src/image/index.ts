@@ -20,7 +20,7 @@ export { indexRecords } from './recordIndex';
 export type { RecordEntry, RecordIndex } from './recordIndex';
 export { buildRecordTree, ALLOWED_PARENTS } from './recordTree';
 export type { RecordTree } from './recordTree';
-export { summarizeImage } from './summary';
+export { processState, summarizeImage } from './summary';
 export type { ImageSummary, ProcessSummary, ThreadSummary } from './summary';
 export { verifyImage } from './verify';
 export type { VerifyReport, VerifyOptions, VerifyProgress } from './verify';

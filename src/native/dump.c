@@ -575,10 +575,11 @@ out:
 	if (rc < 0)
 		unlink(o->tmp);
 	mem_forget();
+	size_t nprocs = t.nprocs;
 	tree_free(&t);
 	fault_report();
 	if (rc == 0) {
-		progress_done(o->image, size, (now_ns(CLOCK_MONOTONIC) - t_start) / 1000000);
+		progress_done(o->image, size, (now_ns(CLOCK_MONOTONIC) - t_start) / 1000000, nprocs);
 		return EXIT_OK;
 	}
 	progress_error();

@@ -823,7 +823,7 @@ int cmd_restore(int argc, char **argv)
 		if (!g_json)
 			dry_run_summary(&t, o.image);
 		ok = 1;
-		progress_done(o.image, im.size, (now_ns(CLOCK_MONOTONIC) - t_start) / 1000000);
+		progress_done(o.image, im.size, (now_ns(CLOCK_MONOTONIC) - t_start) / 1000000, t.nprocs);
 		goto out;
 	}
 
@@ -944,7 +944,7 @@ int cmd_restore(int argc, char **argv)
 			ptrace(PTRACE_DETACH, p->threads[i].tr.tid, 0, (p->pf.flags & CKPT_PROCESS_FLAGS_STOPPED) && i == 0 ? SIGSTOP : 0);
 	}
 	ok = 1;
-	progress_done(o.image, im.size, (now_ns(CLOCK_MONOTONIC) - t_start) / 1000000);
+	progress_done(o.image, im.size, (now_ns(CLOCK_MONOTONIC) - t_start) / 1000000, t.nprocs);
 out:
 	if (!ok && forked) {
 		for (size_t k = t.nprocs; k-- > 0;)
