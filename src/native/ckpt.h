@@ -71,6 +71,9 @@ void rlimit_kept_message(char *msg, size_t len, int resource, uint64_t image_max
 /* freeze.c: the process alone, or with every descendant (whole), stopped; and let go again */
 int tree_freeze(struct tree *t, pid_t root, int whole);
 int tree_release(struct tree *t);
+/* After a failure: when a member of the tree has died meanwhile (killed from outside), which is
+ * what made a ptrace request, a /proc file or a pidfd fail, the error says so, naming it. */
+void tree_blame_exit(const struct tree *t);
 
 /* threads.c */
 int threads_capture(pid_t pid, struct proc_state *p);

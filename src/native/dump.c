@@ -252,12 +252,8 @@ out:
 	int armed = 0;
 	for (size_t i = 0; i < p->nthreads; i++) {
 		struct tracee *t = &p->threads[i].tr;
-		if (t->stopped && (t->regs_changed || t->mask_changed)) {
-			struct user_regs_struct regs = t->orig;
-			regs_for_resume(&regs, 1);
-			if (inject_end(t, &regs, t->mask) < 0)
-				rc = -1;
-		}
+		if (t->stopped && (t->regs_changed || t->mask_changed) && inject_release(t) < 0)
+			rc = -1;
 		armed |= t->frame != 0;
 	}
 	/* the vdso as it was, unless a thread could still need the gadget (the process is dying then) */
@@ -568,6 +564,8 @@ static int dump_run(struct dump_opts *o)
 	}
 	rc = 0;
 out:
+	if (rc < 0)
+		tree_blame_exit(&t);
 	if (tree_release(&t) < 0 && rc == 0)
 		rc = -1;
 	if (fd >= 0)

@@ -63,14 +63,22 @@ static int steal_fd(int pidfd, int fd)
 	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
 }
 
+/* A failed pidfd call on a process of the tree: ESRCH means it died, killed from outside. */
+static int unreachable(pid_t pid, int fd, const char *what, const char *call)
+{
+	if (errno == ESRCH)
+		return fail(EXIT_NOPROC, "process %d exited during the checkpoint (reading its %s at fd %d)", pid, what, fd);
+	return fail_errno(EXIT_FAIL, "cannot reach the %s at fd %d of process %d (%s)", what, fd, pid, call);
+}
+
 /* Bytes in a pipe, copied (not consumed) with tee() into a pipe of ours. */
-static int pipe_contents(int pidfd, int fd, uint8_t **data, uint32_t *len)
+static int pipe_contents(int pidfd, pid_t pid, int fd, uint8_t **data, uint32_t *len)
 {
 	*data = NULL;
 	*len = 0;
 	int src = steal_fd(pidfd, fd);
 	if (src < 0)
-		return fail_errno(EXIT_FAIL, "cannot reach the pipe at fd %d (pidfd_getfd)", fd);
+		return unreachable(pid, fd, "pipe", "pidfd_getfd");
 	int avail = 0, rc = -1, p[2] = {-1, -1};
 	if (ioctl(src, FIONREAD, &avail) < 0 || avail <= 0) {
 		rc = 0;
@@ -200,11 +208,11 @@ static const struct ckpt_fd_socket_fixed *sock_of(const struct file_state *f)
 /* What waits in a unix socket's receive queue, peeked from a pidfd_getfd copy at peek offset
  * 0 (the socket's own SO_PEEK_OFF is put back after). Datagrams keep their boundaries: each is a
  * u32 length and its bytes. Returns 1 when fds or credentials are in flight (unsupported). */
-static int socket_queue(int pidfd, int fd, uint32_t type, struct buf *out)
+static int socket_queue(int pidfd, pid_t pid, int fd, uint32_t type, struct buf *out)
 {
 	int sk = steal_fd(pidfd, fd);
 	if (sk < 0)
-		return fail_errno(EXIT_FAIL, "cannot reach the socket at fd %d (pidfd_getfd)", fd);
+		return unreachable(pid, fd, "socket", "pidfd_getfd");
 	int saved = -1, zero = 0, rc = 0;
 	socklen_t sl = sizeof(saved);
 	getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &saved, &sl);
@@ -416,7 +424,7 @@ int files_capture(struct tree *t, struct proc_state *p)
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0) {
 		free(fds);
-		return fail_errno(EXIT_FAIL, "pidfd_open(%d)", pid);
+		return errno == ESRCH ? fail(EXIT_NOPROC, "process %d exited during the checkpoint", (int)pid) : fail_errno(EXIT_FAIL, "pidfd_open(%d)", pid);
 	}
 	p->fds = xcalloc(n + 1, sizeof(*p->fds));
 	if (!unix_socks)
@@ -570,9 +578,9 @@ int files_finish(struct tree *t)
 			uint8_t *data = NULL;
 			uint32_t len = 0;
 			pidfd = (int)syscall(SYS_pidfd_open, rd->pid, 0);
-			if (pidfd < 0 || pipe_contents(pidfd, rd->fd, &data, &len) < 0) {
+			if (pidfd < 0 || pipe_contents(pidfd, rd->pid, rd->fd, &data, &len) < 0) {
 				if (pidfd < 0)
-					fail_errno(EXIT_FAIL, "pidfd_open(%d)", rd->pid);
+					unreachable(rd->pid, rd->fd, "pipe", "pidfd_open");
 				free(data);
 				goto fail;
 			}
@@ -592,7 +600,7 @@ int files_finish(struct tree *t)
 			f->external = 0;
 			struct buf q = {0};
 			pidfd = (int)syscall(SYS_pidfd_open, f->pid, 0);
-			int r = pidfd < 0 ? fail_errno(EXIT_FAIL, "pidfd_open(%d)", f->pid) : socket_queue(pidfd, f->fd, s->type, &q);
+			int r = pidfd < 0 ? unreachable(f->pid, f->fd, "socket", "pidfd_open") : socket_queue(pidfd, f->pid, f->fd, s->type, &q);
 			if (r < 0) {
 				buf_free(&q);
 				goto fail;

@@ -51,6 +51,20 @@ static char state_letter(pid_t pid, pid_t tid)
 	return c;
 }
 
+/* Gone, dead, or on its way out (PF_EXITING in the flags of /proc/PID/stat, set as soon as
+ * the kernel starts to tear it down, before it is a zombie). */
+static int exiting(pid_t pid)
+{
+	char *s = read_filef(NULL, "/proc/%d/stat", pid);
+	char *rp = s ? strrchr(s, ')') : NULL;
+	char state = '?';
+	unsigned long flags = 0;
+	if (rp)
+		sscanf(rp + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags);
+	free(s);
+	return state == '?' || state == 'Z' || state == 'X' || (flags & 0x4 /* PF_EXITING */);
+}
+
 static struct thread_state *find_thread(struct proc_state *p, pid_t tid)
 {
 	for (size_t i = 0; i < p->nthreads; i++)
@@ -82,6 +96,7 @@ static struct thread_state *add_thread(struct proc_state *p, pid_t tid)
 	struct thread_state *t = &p->threads[p->nthreads++];
 	memset(t, 0, sizeof(*t));
 	t->tr.tid = tid;
+	t->tr.tgid = (pid_t)p->pf.pid; /* so that an exit names the process of the tree */
 	return t;
 }
 
@@ -406,4 +421,20 @@ int tree_release(struct tree *t)
 		if (threads_release(t->procs[k]) < 0)
 			rc = -1;
 	return rc;
+}
+
+void tree_blame_exit(const struct tree *t)
+{
+	if (fail_code() == EXIT_CANCELLED || strstr(fail_message(), "exited during the checkpoint"))
+		return;
+	for (size_t k = 0; k < t->nprocs; k++) {
+		pid_t pid = (pid_t)t->procs[k]->pf.pid;
+		if (!exiting(pid))
+			continue;
+		char was[1024];
+		snprintf(was, sizeof(was), "%s", fail_message());
+		fail_reset(); /* the first failure is kept otherwise */
+		fail(EXIT_NOPROC, "process %d exited during the checkpoint (%s)", (int)pid, was);
+		return;
+	}
 }

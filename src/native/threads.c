@@ -29,12 +29,8 @@ int threads_release(struct proc_state *p)
 		if (!t->attached)
 			continue;
 		if (t->stopped) {
-			if (t->regs_changed || t->mask_changed) {
-				struct user_regs_struct r = t->orig;
-				regs_for_resume(&r, 1);
-				if (inject_end(t, &r, t->mask) < 0)
-					rc = -1;
-			}
+			if ((t->regs_changed || t->mask_changed) && inject_release(t) < 0)
+				rc = -1;
 			/* what the kernel dequeued while we drove the thread and was not queued back yet
 			 * (a rollback, or SIGSTOP): delivered now, so that no signal is lost */
 			int sig = t->ndequeued ? t->dequeued[0].si_signo : 0;
@@ -77,7 +73,7 @@ int threads_capture(pid_t pid, struct proc_state *p)
 		pid_t tid = t->tr.tid;
 		t->f.tid = (uint32_t)tid;
 		if (ptrace(PTRACE_GETREGS, tid, 0, &t->tr.orig) < 0) {
-			fail_errno(EXIT_FAIL, "PTRACE_GETREGS on thread %d", tid);
+			tracee_fail(&t->tr, "PTRACE_GETREGS");
 			goto out;
 		}
 		struct iovec iov = {xs, XSTATE_MAX};
@@ -86,7 +82,7 @@ int threads_capture(pid_t pid, struct proc_state *p)
 		} else {
 			iov.iov_len = sizeof(struct user_fpregs_struct);
 			if (ptrace(PTRACE_GETFPREGS, tid, 0, xs) < 0) {
-				fail_errno(EXIT_FAIL, "PTRACE_GETFPREGS on thread %d", tid);
+				tracee_fail(&t->tr, "PTRACE_GETFPREGS");
 				goto out;
 			}
 			t->f.xstate_kind = CKPT_XSTATE_KIND_FXSAVE;

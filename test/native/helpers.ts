@@ -248,6 +248,22 @@ export function descendants(pid: number): number[] {
   return found;
 }
 
+/** The living processes of a process group (field 5 of /proc/PID/stat). */
+export function processGroup(pgid: number): number[] {
+  const found: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) === pgid && !/^[ZX]/.test(f[0])) found.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
 /** Alive: exists and is neither a zombie nor dead. */
 export function alive(pid: number): boolean {
   const s = procStatus(pid)?.get('State');

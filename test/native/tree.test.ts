@@ -10,7 +10,10 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { CheckpointImage, compareImages, verifyImage } from '../../src/image';
-import { buildTargets, CKPT, descendants, EXIT, identities, Identity, Lab, lines, procStatus, samePidPossible, target, waitFor } from './helpers';
+import {
+  blockedIn, buildTargets, childrenOf, CKPT, descendants, EXIT, identities, Identity, jsonLines, Lab, lines, prng, procStatus, processGroup, samePidPossible, sleep, stoppedAtFaultPoint, target,
+  testSeed, waitFor,
+} from './helpers';
 
 /** pid, ppid, pgid, sid of a process (/proc/PID/stat), and its pid inside its PID namespace. */
 function ids(pid: number): { pid: number; ppid: number; pgid: number; sid: number; nspid: number; state: string } {
@@ -41,11 +44,27 @@ async function startFamily(lab: Lab, id: Identity): Promise<Family> {
 async function familyCheck(f: Family, root: number): Promise<string[]> {
   const before = lines(f.out).filter((l) => l === 'done').length;
   process.kill(root, 'SIGUSR1');
-  await waitFor('the family to check itself', () => lines(f.out).filter((l) => l === 'done').length > before, 20000);
+  await waitFor('the family to check itself', () => lines(f.out).filter((l) => l === 'done').length > before, 20000).catch((e: Error) => {
+    // Say where each member is, to tell a harmed member from a slow machine.
+    const where = [root, ...f.workers].map((p) => {
+      const st = procStatus(p);
+      let wchan = '?';
+      try {
+        wchan = fs.readFileSync(`/proc/${p}/wchan`, 'utf8');
+      } catch {
+        // gone
+      }
+      return `${p}: ${st?.get('State') ?? 'gone'}, tracer ${st?.get('TracerPid') ?? '-'}, in ${wchan}, blocked ${st?.get('SigBlk')}, pending ${st?.get('SigPnd')}/${st?.get('ShdPnd')}, caught ${st?.get('SigCgt')}`;
+    });
+    throw new Error(`${e.message}; ${where.join('; ')}; the family last wrote ${JSON.stringify(lines(f.out).slice(-6))}`);
+  });
   const all = lines(f.out);
   const start = all.length - 1 - [...all].reverse().slice(1).findIndex((l) => l === 'done' || l.startsWith('ready'));
   return all.slice(start, all.length - 1);
 }
+
+/** Kills of each kind (caller, worker, group) over a tree dump. */
+const TREE_KILLS = 15;
 
 const ITEMS = ['PASS pipes-and-sockets', 'PASS shared-memory', 'PASS shared-offset', 'PASS zombie', 'PASS process-group'];
 
@@ -213,6 +232,10 @@ describe('native: process trees (issue 10)', function () {
     for (const p of [f.root, ...f.workers]) {
       await waitFor(`${what}: ${p} untraced`, () => procStatus(p)?.get('TracerPid') === '0', 5000);
       assert.ok(!/^[TtZX]/.test(ids(p).state), `${what}: ${p} runs (state ${ids(p).state})`);
+      // Back in the call it slept in (pause, read). A thread whose ckpt was killed while driving
+      // it returns there through its signal frame; a signal sent before it got there would run
+      // its handler just before pause(), as one sent just before any pause() would.
+      await waitFor(`${what}: ${p} asleep again`, () => blockedIn(p) !== undefined, 5000);
     }
     const items = await familyCheck(f, f.root);
     assert.deepStrictEqual(items.filter((i) => !i.includes('zombie')), ITEMS.filter((i) => !i.includes('zombie')), what);
@@ -237,5 +260,114 @@ describe('native: process trees (issue 10)', function () {
     assert.notStrictEqual(r.code, 0, 'the worker died');
     assert.ok(!fs.existsSync(image), 'no image under its name');
     await assertUnharmed(f, 'the worker killed after writing');
+  });
+
+  it(`never harm a tree: SIGKILL of the dump caller, its worker and its process group, ${TREE_KILLS} moments each over a whole --tree dump`, async function () {
+    this.timeout(600000);
+    const f = await startFamily(lab, root);
+    const image = path.join(f.dir, 'k.ckpt');
+    const dump = () => lab.start(root, [CKPT, 'dump', String(f.root), '-o', image, '--tree', '--progress=json'], { detached: true });
+    // how long a tree dump takes here (the median of three), to spread the kills over all of it
+    const spans: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = Date.now();
+      const r = await dump().exited;
+      spans.push(Date.now() - t0);
+      assert.strictEqual(r.code, EXIT.ok, r.stderr);
+      fs.unlinkSync(image);
+    }
+    const span = spans.sort((a, b) => a - b)[1];
+    const seed = testSeed();
+    const rand = prng(seed);
+    const counts: string[] = [];
+    for (const kind of ['caller', 'worker', 'group'] as const) {
+      let published = 0;
+      for (let i = 0; i < TREE_KILLS; i++) {
+        const at = Math.floor(((i + rand()) / TREE_KILLS) * span);
+        const what = `${kind} kill #${i} at ${at} of ${span} ms (seed ${seed})`;
+        const s = dump();
+        const t0 = Date.now();
+        let worker = 0;
+        while (Date.now() - t0 < at && s.child.exitCode === null) {
+          worker ||= childrenOf(s.pid)[0] ?? 0;
+          await sleep(1);
+        }
+        worker ||= childrenOf(s.pid)[0] ?? 0;
+        const victim = kind === 'worker' ? worker : s.pid;
+        if (s.child.exitCode === null && victim > 0) {
+          try {
+            process.kill(kind === 'group' ? -victim : victim, 'SIGKILL');
+          } catch {
+            // it had just ended
+          }
+        }
+        await s.exited;
+        // every process of the dump (its worker may have started after the caller died)
+        await waitFor(`${what}: ckpt's processes to end`, () => processGroup(s.pid).length === 0, 20000);
+        if (fs.existsSync(image)) {
+          // past the point of no return (the publish step): then the image is whole
+          assert.ok(jsonLines(s.out()).some((e) => e.step === 'publish'), `${what}: an image, but no publish step`);
+          const img = await CheckpointImage.open(image);
+          try {
+            assert.deepStrictEqual((await verifyImage(img)).problems.map((p) => p.message), [], what);
+          } finally {
+            await img.close();
+          }
+          fs.unlinkSync(image);
+          published++;
+        }
+        for (const n of fs.readdirSync(f.dir).filter((x) => x.includes('.tmp-'))) fs.unlinkSync(path.join(f.dir, n)); // a killed caller's temp file, which the next dump would remove
+        await assertUnharmed(f, what).catch((e: Error) => {
+          throw new Error(`${what}: ${e.message}; ckpt said: ${s.out().split('\n').slice(-4).join(' | ')}`);
+        });
+      }
+      counts.push(`${kind} ${TREE_KILLS} (${published} after the point of no return)`);
+    }
+    console.log(`      (seed ${seed}: kills over ${span} ms tree dumps: ${counts.join(', ')}; every member unharmed after each)`);
+  });
+
+  it('a signal that comes during a leave-running dump interrupts the call the process sleeps in, as it would have', async () => {
+    const f = await startFamily(lab, root);
+    const before = lines(f.out).filter((l) => l === 'done').length;
+    const image = path.join(f.dir, 'signalled.ckpt');
+    // ckpt stopped while the root's signals are blocked for the injection
+    const s = lab.start(root, [CKPT, 'dump', String(f.root), '-o', image, '--tree', '--leave-running', '--progress=json'], {
+      env: { ...process.env, CKPT_TEST_FAULT: 'stop:@setsigmask' },
+      detached: true,
+    });
+    const worker = await stoppedAtFaultPoint(s, 'the dump stopped while injecting');
+    process.kill(f.root, 'SIGUSR1');
+    process.kill(worker, 'SIGCONT');
+    const r = await s.exited;
+    assert.strictEqual(r.code, EXIT.ok, r.stderr);
+    // pause() returns once the handler has run, so the family checks itself without being asked again
+    await waitFor('the family to check itself after the dump', () => lines(f.out).filter((l) => l === 'done').length > before, 10000);
+    assert.deepStrictEqual(lines(f.out).slice(-6, -1).filter((i) => !i.includes('zombie')), ITEMS.filter((i) => !i.includes('zombie')));
+  });
+
+  it('never harm a tree: a member that exits in the middle of the dump fails it, and the others run on untraced', async () => {
+    for (let i = 0; i < 3; i++) {
+      const f = await startFamily(lab, root);
+      const image = path.join(f.dir, 'exits.ckpt');
+      const s = lab.start(root, [CKPT, 'dump', String(f.root), '-o', image, '--tree', '--progress=json']);
+      const victim = f.workers[i];
+      // once every member is frozen and the dump reads them
+      await waitFor('the dump to read the tree', () => /"step":"(threads|mm|vmas|files|signals|pages)"/.test(s.out()) || s.child.exitCode !== null, 20000);
+      process.kill(victim, 'SIGKILL');
+      const r = await s.exited;
+      if (r.code === EXIT.ok) {
+        // it had read everything before the kill: the image holds the member as it was
+        assert.ok(fs.existsSync(image));
+      } else {
+        assert.strictEqual(r.code, EXIT.noProcess, r.stderr);
+        assert.match(r.stderr, new RegExp(`process ${victim} exited during the checkpoint`));
+        assert.ok(!fs.existsSync(image), 'no image');
+      }
+      for (const p of [f.root, ...f.workers.filter((w) => w !== victim)]) {
+        await waitFor(`${p} untraced`, () => procStatus(p)?.get('TracerPid') === '0', 5000);
+        assert.ok(!/^[TtX]/.test(ids(p).state), `${p} runs (state ${ids(p).state})`);
+      }
+      await lab.cleanup();
+    }
   });
 });
