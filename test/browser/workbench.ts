@@ -151,10 +151,12 @@ async function pickWhenListed(page: Page, key: string, query: string, label: str
   const row = rows.filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(label)}$`) }) }).first();
   const deadline = Date.now() + timeout;
   for (;;) {
-    await page.keyboard.press(key);
-    await box.waitFor({ state: 'visible', timeout });
-    await input.fill(query);
     try {
+      // An editor that takes the focus as it renders (the "file is binary" placeholder) closes a
+      // quick input opened just before: then it is opened again.
+      await page.keyboard.press(key);
+      await box.waitFor({ state: 'visible', timeout: 5000 });
+      await input.fill(query, { timeout: 5000 });
       await row.waitFor({ state: 'visible', timeout: 2000 });
       break;
     } catch (e) {
