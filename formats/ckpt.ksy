@@ -5,8 +5,8 @@ meta:
   license: MIT
   endian: le
   -ckpt-version:
-    major: 1
-    minor: 1
+    major: 2
+    minor: 0
   # What a sound image is, beyond the layout of each payload. Every reader (the TypeScript
   # decoder's verify, and the C reader that `ckpt restore` and `ckpt restore --dry-run` use)
   # checks exactly these, so that `ckpt-inspect verify` calls an image sound if and only if
@@ -28,7 +28,9 @@ meta:
     head: {parents: [top], image-max: 1}
     tail: {parents: [top]}
     pad: {parents: [top, pagemap]}
+    file: {parents: [top]}
     process: {parents: [top, process], image-min: 1}
+    zombie: {parents: [process]}
     thread: {parents: [process], min: 1, count: nthreads}
     mm: {parents: [process], min: 1, max: 1}
     vma: {parents: [mm], count: nvmas}
@@ -49,6 +51,14 @@ meta:
       offset; it lies below 2^56 (the end of user space), unless it is the vsyscall page.
     vma_order: The VMAs of an mm come in ascending address order and do not overlap.
     fd_unique: No two fds of one file table have the same number.
+    file_ref: >-
+      Every reference to an open file description (an fd's `file`, an epoll target's `file`, a
+      socket's `peer`) names a `file` record of the image, which comes before it; a socket's
+      peer is a socket.
+    pid_unique: >-
+      No two processes or zombies of the image have the same pid, and no two threads the same
+      tid.
+    tree_pids: A process under another process names that process's pid as its ppid.
     pagemap_runs: >-
       A pagemap's runs start at multiples of `page_size` and hold `npages` pages in all.
     pages_layout: >-
@@ -73,7 +83,8 @@ doc: |
   always comes before its children. The first record is `head`, the last is `tail`.
 
       head
-      process                      (a child process's ptag may name its parent process)
+      file ...                     open file descriptions, which fds of any process point to
+      process                      the root; a child process is a child record of its parent
         thread ...                 registers, FPU/xstate, signal mask, rseq, robust list
         mm                         the mm fields and auxv
           vma ...                  one per mapping
@@ -82,7 +93,9 @@ doc: |
         sigactions                 signal handlers
         pending_signals            queued signals (process-wide or per thread)
         files
-          fd ...                   open file descriptors
+          fd ...                   descriptor numbers, each naming its open file description
+        zombie ...                 children that exited and were not reaped yet
+        process ...                child processes, each with all of the above
         unsupported ...            what could not be captured, and why
       tail
 
@@ -130,6 +143,8 @@ types:
             'record_type::pagemap': pagemap
             'record_type::files': files
             'record_type::fd': fd
+            'record_type::file': file
+            'record_type::zombie': zombie
             'record_type::sigactions': sigactions
             'record_type::pending_signals': pending_signals
             'record_type::unsupported': unsupported
@@ -203,7 +218,7 @@ types:
         doc: '"CKPTIMG\n".'
       - id: version_major
         type: u2
-        valid: 1
+        valid: 2
         doc: Format major version. Readers refuse another major version.
       - id: version_minor
         type: u2
@@ -368,6 +383,18 @@ types:
         repeat: expr
         repeat-expr: ngroups
         doc: Supplementary group IDs.
+      - id: nomitted
+        type: u4
+        valid:
+          expr: '_ * 4 <= _io.size - _io.pos'
+        doc: |
+          Number of child processes the dump left out (a dump without --tree of a process
+          with children): restore cannot give them back, and the process will not find them.
+      - id: omitted
+        type: u4
+        repeat: expr
+        repeat-expr: nomitted
+        doc: The pids of the children left out.
 
   rlimit:
     doc: One resource limit; 0xffffffffffffffff means unlimited.
@@ -648,28 +675,50 @@ types:
         doc: Size of the fd table (the NOFILE limit at checkpoint time).
 
   fd:
-    doc: One open file descriptor.
+    doc: One open file descriptor of a process, and the open file description it refers to.
     seq:
       - id: fd
         type: u4
         valid:
           max: 1073741823
         doc: Descriptor number, below the kernel's ceiling for fs.nr_open (2^30).
-      - id: kind
-        type: u2
-        enum: fd_kind
-        doc: What the descriptor refers to.
       - id: fd_flags
         type: u2
         doc: Descriptor flags (FD_CLOEXEC = 1).
+      - id: reserved
+        type: u2
+        doc: Zero.
+      - id: file
+        type: u4
+        doc: |
+          Tag of the `file` record of its open file description. Descriptors that share one
+          (dup(2) in a process, or inherited across fork by several processes) name the same
+          `file`, and share its file position and status flags after restore too.
+
+  file:
+    doc: |
+      One open file description (what open(2), pipe(2), socket(2) and friends create, and
+      dup(2) and fork share): kind, status flags, position, path and kind-specific state.
+      Descriptors of any process of the image refer to it by its tag.
+    seq:
+      - id: kind
+        type: u2
+        enum: fd_kind
+        doc: What the description refers to.
+      - id: reserved
+        type: u2
+        doc: Zero.
       - id: flags
         type: u4
         -ckpt-display: octal
-        doc: Open file flags (O_*), from /proc/PID/fdinfo.
+        doc: Open file status flags (O_*), from /proc/PID/fdinfo.
       - id: mode
         type: u4
         -ckpt-display: octal
         doc: st_mode of the open file.
+      - id: reserved2
+        type: u4
+        doc: Zero.
       - id: pos
         type: u8
         doc: File position.
@@ -701,26 +750,41 @@ types:
             'fd_kind::epoll': fd_epoll
             'fd_kind::socket': fd_socket
             'fd_kind::tty': fd_tty
-      - id: dup_of
-        type: s4
-        if: not _io.eof
-        valid:
-          expr: '_ == -1 or (_ >= 0 and _ < fd)'
-        doc: |
-          The lowest descriptor number of this process that shares this descriptor's open file
-          description (dup(2), fork), or -1 when none. Restore dup()s that descriptor instead of
-          opening the file again, so that both keep sharing one file position and flags.
-          Added in format 1.1; absent (read as none) in 1.0 images.
+
+  zombie:
+    doc: |
+      A child process that has exited and that its parent has not reaped yet. Restore creates
+      it again as an exited child with the same exit status, for the parent to reap.
+    seq:
+      - id: pid
+        type: u4
+        doc: Its process ID.
+      - id: pgid
+        type: u4
+        doc: Its process group ID.
+      - id: sid
+        type: u4
+        doc: Its session ID.
+      - id: exit_status
+        type: u4
+        -ckpt-display: hex
+        doc: The status wait(2) will return for it (exit code << 8, or the killing signal).
+      - id: comm
+        type: lstr
+        doc: Its command name.
 
   fd_pipe:
-    doc: A pipe or FIFO end, with the bytes buffered in the pipe when both ends were frozen.
+    doc: A pipe or FIFO end, with the bytes buffered in the pipe when every process was frozen.
     seq:
       - id: pipe_ino
         type: u8
         doc: Inode of the pipe; the two ends of one pipe share it.
+      - id: capacity
+        type: u4
+        doc: The pipe's capacity in bytes (F_GETPIPE_SZ).
       - id: data
         type: lbytes
-        doc: Bytes buffered in the pipe, stored once, on the first end of the pipe in the image.
+        doc: Bytes buffered in the pipe, stored once, on the first file of the pipe in the image.
 
   fd_eventfd:
     doc: An eventfd.
@@ -738,7 +802,7 @@ types:
       - id: count
         type: u4
         valid:
-          expr: '_ * 16 <= _io.size - _io.pos'
+          expr: '_ * 20 <= _io.size - _io.pos'
         doc: Number of watched descriptors.
       - id: targets
         type: epoll_target
@@ -747,11 +811,14 @@ types:
         doc: Watched descriptors.
 
   epoll_target:
-    doc: One descriptor watched by an epoll instance.
+    doc: One open file watched by an epoll instance, under the descriptor number it was added with.
     seq:
       - id: tfd
         type: u4
-        doc: Descriptor number of the watched file in the same process.
+        doc: Descriptor number the file was added with (it may since have been closed).
+      - id: file
+        type: u4
+        doc: Tag of the `file` record of the watched open file description.
       - id: events
         type: u4
         -ckpt-display: hex
@@ -775,22 +842,21 @@ types:
         doc: Connection state as the kernel reports it, 0 when unknown.
       - id: peer_ino
         type: u8
-        if: not _io.eof
+        doc: Inode of the connected peer socket, 0 when none or unknown.
+      - id: peer
+        type: u4
         doc: |
-          Inode of the connected peer socket, 0 when none or unknown. When another fd of the
-          process has that inode, the two are a pair (socketpair(2)) that restore recreates.
-          Added in format 1.1.
+          Tag of the `file` record of the connected peer socket when it is in the image (a
+          socketpair(2) between processes of the image, or inside one), else 0.
       - id: shutdown
         type: u4
-        if: not _io.eof
-        doc: 'Directions shut down on this end: bit 0 reading, bit 1 writing. Added in format 1.1.'
+        doc: 'Directions shut down on this end: bit 0 reading, bit 1 writing.'
       - id: queued
         type: lbytes
-        if: not _io.eof
         doc: |
           What waits in this socket's receive queue, written by its peer and not yet read: the
           bytes of a stream socket; for datagram and seqpacket sockets each message as a u4
-          length and its bytes. Added in format 1.1.
+          length and its bytes.
 
   fd_tty:
     doc: A terminal; restore reattaches it according to `ckpt restore --stdio`.
@@ -906,12 +972,14 @@ enums:
     3: pad
     10: process
     11: thread
+    12: zombie
     20: mm
     21: vma
     22: pagemap
     23: pages
     30: files
     31: fd
+    32: file
     40: sigactions
     41: pending_signals
     50: unsupported
@@ -932,6 +1000,7 @@ enums:
     1: dumpable
     2: no_new_privs
     4: child_subreaper
+    8: stopped
 
   thread_flags:
     1: main_thread

@@ -63,6 +63,14 @@ function genDts(ksy) {
     out += `  class ${upperCamel(name)} {\n${classBody(type, rootName, '    ')}  }\n`;
   }
   out += '}\n';
+  // The payload class of each record type, by the record type's label: what decodeAs() returns.
+  const payload = types.record?.seq.find((f) => f.id === 'payload');
+  if (payload) {
+    out += '\n/** The generated payload class of each record type, by its label in record_type. */\n';
+    out += `export interface ${rootName}Payloads {\n`;
+    for (const [k, v] of Object.entries(payload.type.cases)) out += `  ${k.replace(/^record_type::/, '')}: ${rootName}.${upperCamel(v)};\n`;
+    out += '}\n';
+  }
   return out;
 }
 

@@ -13,10 +13,12 @@ import {
   MemoryMap,
   nulStrings,
   payloadTypeName,
+  problem,
   RecordEntry,
   RecordType,
   renderFields,
   schema,
+  processState,
   summarizeImage,
   verifyImage,
 } from '../image';
@@ -35,12 +37,19 @@ const nul = (b: Uint8Array) => [...nulStrings(b)];
 const FD_KINDS: Record<string, FileKind> = { regular: 'regular', directory: 'directory', chr: 'device', blk: 'device', fifo: 'fifo', pipe: 'pipe', tty: 'tty', eventfd: 'eventfd', epoll: 'epoll', socket: 'socket' };
 const SOCKET_FAMILIES: Record<number, string> = { 1: 'unix', 2: 'inet', 10: 'inet6' };
 const SOCKET_TYPES: Record<number, string> = { 1: 'stream', 2: 'dgram', 3: 'raw', 5: 'seqpacket' };
-const PROCESS_STATES: Record<string, string> = { R: 'alive', S: 'alive', D: 'alive', T: 'stopped', t: 'stopped', Z: 'zombie', X: 'dead' };
+
+/** An inode number as a JS number, or undefined when it is absent or beyond 2^53 (no silent rounding). */
+function safeNumber(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint' && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v);
+  return undefined;
+}
 
 export class CkptCheckpoint implements Checkpoint {
   readonly format = 'ckpt';
 
   /** Children's indices by parent, made once: the Records view and the editor's tree ask again and again. */
+  private readonly openFiles = new Map<number, OpenFile>();
   private readonly childIndices = new Map<RecordEntry | undefined, readonly number[]>();
 
   constructor(readonly image: CheckpointImage) {}
@@ -205,7 +214,8 @@ export class CkptCheckpoint implements Checkpoint {
 
   async memory(processRecord: number): Promise<MemoryMap<RecordRef>> {
     const r = this.entry(processRecord);
-    if (r.type !== RecordType.PROCESS) throw new RangeError(`record #${processRecord} is not a process`);
+    // A zombie is a process of the tree too, with no memory: its map is empty.
+    if (r.type !== RecordType.PROCESS && r.type !== RecordType.ZOMBIE) throw new RangeError(`record #${processRecord} is not a process`);
     return this.image.memory(r);
   }
 
@@ -263,7 +273,6 @@ export class CkptCheckpoint implements Checkpoint {
           if (!(e instanceof ImageError)) throw e;
         }
       }
-      const state = String.fromCharCode(p.state);
       out.push({
         record: r.index,
         pid: p.pid,
@@ -276,7 +285,7 @@ export class CkptCheckpoint implements Checkpoint {
         root: p.root.value,
         cmdline: nul(p.cmdline.value),
         environ: nul(p.environ.value),
-        state: PROCESS_STATES[state] ?? state,
+        state: processState(p),
         uids: [...p.uids],
         gids: [...p.gids],
         umask: p.umask,
@@ -286,6 +295,25 @@ export class CkptCheckpoint implements Checkpoint {
         pending: await this.pending(r),
         rlimits: p.rlimits.map((l, i) => ({ resource: RLIMIT_NAMES[i] ?? String(i), cur: l.cur, max: l.max })),
       });
+      out.push(...(await this.zombiesOf(r, p.pid)));
+    }
+    return out;
+  }
+
+  /** Exited children not yet reaped: processes of the tree too (CRIU lists them in its pstree). */
+  private async zombiesOf(parent: RecordEntry, ppid: number): Promise<ProcessState[]> {
+    const out: ProcessState[] = [];
+    for (const z of this.image.childrenOfType(parent, RecordType.ZOMBIE)) {
+      try {
+        const d = await this.image.decodeAs(z, 'zombie');
+        out.push({
+          record: z.index, pid: d.pid, ppid, pgid: d.pgid, sid: d.sid, comm: d.comm.value,
+          exe: '', cwd: '', root: '', cmdline: [], environ: [], state: 'zombie', uids: [], gids: [],
+          threads: [], fds: [], sigactions: [], pending: [], rlimits: [],
+        });
+      } catch (e) {
+        if (!(e instanceof ImageError)) throw e;
+      }
     }
     return out;
   }
@@ -304,16 +332,28 @@ export class CkptCheckpoint implements Checkpoint {
 
   private async fdState(r: RecordEntry): Promise<FdState> {
     const f = await this.image.decodeAs(r, 'fd');
+    const cloexec = (f.fdFlags & 1) !== 0;
+    const fileRecord = this.image.fileRecord(f);
+    if (!fileRecord) throw new ImageError(problem('dangling-ptag', { record: r.index, type: r.type, tag: r.tag, field: 'file', offset: r.offset }, `fd ${f.fd} names file tag ${f.file}, which is not a file record`));
+    // Descriptors that share an open file description (dup, fork) name one file record: one OpenFile.
+    let file = this.openFiles.get(fileRecord.index);
+    if (!file) {
+      file = await this.openFile(fileRecord);
+      this.openFiles.set(fileRecord.index, file);
+    }
+    return { fd: f.fd, cloexec, file, record: r.index };
+  }
+
+  private async openFile(r: RecordEntry): Promise<OpenFile> {
+    const f = await this.image.decodeAs(r, 'file');
     const kindLabel = enumLabel('fd_kind', f.kind) ?? 'unknown';
     const kind: FileKind = FD_KINDS[kindLabel] ?? 'other';
-    // An fd that shares its open file description with a lower one (dup_of) names that one's.
-    const id = f.dupOf !== undefined && f.dupOf >= 0 ? `fd${f.dupOf}` : `fd${f.fd}`;
-    const file: OpenFile = { id, kind, path: f.path.value, flags: f.flags, pos: f.pos, record: r.index };
+    const file: OpenFile = { id: `file${r.tag}`, kind, path: f.path.value, flags: f.flags, pos: f.pos, record: r.index };
     const extra = f.extra as unknown as Record<string, unknown> | Uint8Array | undefined;
     if (extra && !(extra instanceof Uint8Array)) {
       if (kind === 'pipe' || kind === 'fifo') {
         const data = (extra.data as { value: Uint8Array } | undefined)?.value;
-        const ino = Number(extra.pipeIno ?? 0n);
+        const ino = safeNumber(extra.pipeIno) ?? 0;
         file.pipe = { ino, end: (f.flags & 3) === 1 ? 'write' : 'read', buffered: data?.length ?? 0 };
         if (!file.path) file.path = `pipe:[${ino}]`;
       } else if (kind === 'socket') {
@@ -323,13 +363,13 @@ export class CkptCheckpoint implements Checkpoint {
           family: SOCKET_FAMILIES[family] ?? String(family),
           type: SOCKET_TYPES[type] ?? String(type),
           state: String(extra.state ?? ''),
-          ino: Number(f.ino),
-          ...(extra.peerIno !== undefined ? { peer: Number(extra.peerIno) } : {}),
+          ...(safeNumber(f.ino) !== undefined ? { ino: safeNumber(f.ino) } : {}),
+          ...(safeNumber(extra.peerIno) !== undefined ? { peer: safeNumber(extra.peerIno) } : {}),
           queued: queued?.length ?? 0,
         };
       }
     }
-    return { fd: f.fd, cloexec: (f.fdFlags & 1) !== 0, file, record: r.index };
+    return file;
   }
 
   async close(): Promise<void> {

@@ -1,14 +1,15 @@
 // Comparing two checkpoints of any formats by meaning: two .ckpt images as compareImages does
 // (field by field, through the .ksy's schema, pages by their stored hashes); any pair with a CRIU
-// checkpoint through the common model, which both formats map onto: processes by pid, threads by
-// tid with every register, VMAs by address range, descriptors by number (what they refer to and
+// checkpoint through the common model, which both formats map onto: processes by their place in the
+// tree (pairProcesses), threads by tid or place with every register, VMAs by address range, descriptors by number (what they refer to and
 // where), signal handlers by signal, limits by resource, and the pages of each VMA, by hashes
 // where a side stores them and by their bytes where it does not. The result is the same ImageDiff,
 // so the CLI and the compare editor show either. No vscode import.
 
 import { compareImages, matchVmas } from '../image/diff';
-import { countNodes } from '../image/diff/compareImages';
+import { countNodes, renumbered } from '../image/diff/compareImages';
 import { cmdlineChange, environChanges } from '../image/diff/fieldDiff';
+import { pairProcesses, pairThreads, TreeMember } from '../image/diff/pairProcesses';
 import { attribute, comparePlanned, MemorySide, imageMemorySide, Owned, ownersOf, pageDiffOf, planMemoryOf, RawPageRange } from '../image/diff/pageDiff';
 import type { CompareOptions, DiffKind, DiffNode, FieldChange, ImageDiff, ImageSide, PageMethod, RegisterRow, VmaAspect, VmaSide } from '../image/diff/types';
 import { bytesToHex, hex, JsonValue } from '../image/fields';
@@ -67,35 +68,10 @@ const big = (v: bigint | undefined) => (v === undefined ? null : hex(v));
 const SIGNALS = ['', 'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGKILL', 'SIGUSR1', 'SIGSEGV', 'SIGUSR2', 'SIGPIPE', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT', 'SIGCHLD', 'SIGCONT', 'SIGSTOP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGXCPU', 'SIGXFSZ', 'SIGVTALRM', 'SIGPROF', 'SIGWINCH', 'SIGIO', 'SIGPWR', 'SIGSYS'];
 const signalName = (n: number) => SIGNALS[n] ?? `SIGRTMIN+${n - 34}`;
 
-/**
- * Processes that only one side has by pid, paired by name where the names leave no doubt: a
- * checkpoint of the same program taken another time (or by another checkpointer) has other pids.
- * Names are counted once, so that thousands of unpaired processes cost no more than a pass.
- */
-function pairByName(pairs: Pair<ProcessState>[]): Pair<ProcessState>[] {
-  const byComm = (side: 'a' | 'b') => {
-    const m = new Map<string, Pair<ProcessState>[]>();
-    for (const p of pairs) {
-      const x = side === 'a' ? (p.b ? undefined : p.a) : p.a ? undefined : p.b;
-      if (!x) continue;
-      const list = m.get(x.comm);
-      if (list) list.push(p);
-      else m.set(x.comm, [p]);
-    }
-    return m;
-  };
-  const onlyA = byComm('a'), onlyB = byComm('b');
-  const used = new Set<Pair<ProcessState>>();
-  const out: Pair<ProcessState>[] = [];
-  for (const p of pairs) {
-    if (used.has(p)) continue;
-    const q = p.a && !p.b && onlyA.get(p.a.comm)?.length === 1 ? onlyB.get(p.a.comm) : undefined;
-    if (q?.length === 1) {
-      used.add(q[0]);
-      out.push({ key: p.key, a: p.a, b: q[0].b });
-    } else out.push(p);
-  }
-  return out;
+/** The processes of a model as a tree, each one's parent found by its ppid. */
+function treeMembers(list: ProcessState[]): TreeMember<ProcessState>[] {
+  const at = new Map(list.map((p, i) => [p.pid, i]));
+  return list.map((p) => ({ pid: p.pid, comm: p.comm, parent: p.ppid !== p.pid ? at.get(p.ppid) : undefined, value: p }));
 }
 
 class ModelComparison {
@@ -122,7 +98,7 @@ class ModelComparison {
 
   async run(): Promise<DiffNode[]> {
     const pa = await this.a.processes(), pb = await this.b.processes();
-    const pairs = pairByName(pairUp(pa, pb, (p) => String(p.pid)));
+    const pairs = pairProcesses(treeMembers(pa), treeMembers(pb), this.opts.match);
     // Plan every process's pages first, so that progress has one total.
     const plans = new Map<string, { memA: MemoryMap<RecordRef>; memB: MemoryMap<RecordRef>; plan: Awaited<ReturnType<typeof planMemoryOf>> }>();
     for (const p of pairs) {
@@ -178,7 +154,7 @@ class ModelComparison {
       ...this.pending(a.pending, b.pending),
     ];
     if (!fields.length && !children.length) return undefined;
-    return node('process', key, `process ${a.pid} ${quote(b.comm)}`, 'changed', { aRecord: a.record, bRecord: b.record, fields, children });
+    return node('process', key, `process ${renumbered(a.pid, b.pid)} ${quote(b.comm)}`, 'changed', { aRecord: a.record, bRecord: b.record, fields, children });
   }
 
   private threads(pa: ProcessState, pb: ProcessState): DiffNode[] {
@@ -189,9 +165,8 @@ class ModelComparison {
         const x = big(a?.regs[name]), y = big(b?.regs[name]);
         return { name, a: x, b: y, changed: a !== undefined && b !== undefined && x !== y };
       });
-    // The main threads are one thread, whatever their tids (processes paired by name have other pids).
-    const inA = new Set(A);
-    const pairs = pa.pid === pb.pid ? pairUp(A, B, (t) => String(t.tid)) : pairUp(A, B, (t) => (t.tid === (inA.has(t) ? pa.pid : pb.pid) ? 'main' : String(t.tid)));
+    const members = (p: ProcessState, list: ThreadState[]) => list.map((t) => ({ tid: t.tid, comm: t.comm, main: t.tid === p.pid, value: t }));
+    const pairs = pairThreads(members(pa, A), members(pb, B), pa.pid === pb.pid);
     for (const p of pairs) {
       const label = (t: ThreadState) => `thread ${t.tid} ${quote(t.comm)}`;
       if (!p.b) out.push(node('thread', p.key, label(p.a!), 'removed', { aRecord: p.a!.record, registers: rows(p.a) }));
@@ -203,7 +178,7 @@ class ModelComparison {
           ...regs.filter((r) => r.changed).map((r) => field(`regs.${r.name}`, r.a, r.b)),
         ];
         const pending = this.pending(p.a.pending, p.b.pending);
-        if (fields.length || pending.length) out.push(node('thread', p.key, label(p.b), 'changed', { aRecord: p.a.record, bRecord: p.b.record, fields, children: pending, registers: regs }));
+        if (fields.length || pending.length) out.push(node('thread', p.key, `thread ${renumbered(p.a.tid, p.b.tid)} ${quote(p.b.comm)}`, 'changed', { aRecord: p.a.record, bRecord: p.b.record, fields, children: pending, registers: regs }));
       }
     }
     return out;
@@ -362,17 +337,18 @@ export async function compareModels(a: Checkpoint, b: Checkpoint, opts: CompareO
 }
 
 /** The page holding `address` in both checkpoints, for process `pid` (default: the first), with the bytes that differ. */
-export async function checkpointPageBytes(a: Checkpoint, b: Checkpoint, address: bigint, pid?: number): Promise<{ address: string; pageSize: number; a: string | null; b: string | null; changed: { offset: number; length: number }[] }> {
+export async function checkpointPageBytes(a: Checkpoint, b: Checkpoint, address: bigint, process?: { a?: number; b?: number }): Promise<{ address: string; pageSize: number; a: string | null; b: string | null; changed: { offset: number; length: number }[] }> {
   const size = Math.min(a.pageSize, b.pageSize);
   const page = (address / BigInt(size)) * BigInt(size);
-  const read = async (c: Checkpoint): Promise<Uint8Array | undefined> => {
+  // The process by its record on each side: a tree and its restored copy pair processes whose PIDs differ.
+  const read = async (c: Checkpoint, record: number | undefined): Promise<Uint8Array | undefined> => {
     const procs = (await c.searchTarget()).processes;
-    const p = pid === undefined ? procs[0] : procs.find((x) => x.pid === pid);
+    const p = process === undefined ? procs[0] : procs.find((x) => x.record === record);
     if (!p) return undefined;
     const pieces = await (await p.memory()).read(page, size);
     return pieces.length === 1 && pieces[0].state === 'dumped' ? pieces[0].bytes : undefined;
   };
-  const x = await read(a), y = await read(b);
+  const x = await read(a, process?.a), y = await read(b, process?.b);
   const changed: { offset: number; length: number }[] = [];
   if (!x || !y) {
     if (x || y) changed.push({ offset: 0, length: size });

@@ -318,6 +318,7 @@ export class CriuAsCheckpoint implements Checkpoint {
         pid: p.pid,
         ppid: p.ppid,
         comm: p.comm,
+        state: p.state,
         exe: p.exe,
         cwd: p.cwd,
         cmdline: p.cmdline.slice(0, MAX_SHOWN_STRINGS),

@@ -15,6 +15,8 @@ export interface DumpOptions {
   /** The image to write. */
   image: string;
   mode: CheckpointMode;
+  /** The process and all its descendants, frozen together (`--tree`); else the process alone. */
+  tree?: boolean;
   signal?: AbortSignal;
   onEvent?: (e: CheckpointerEvent) => void;
 }
@@ -23,11 +25,21 @@ export interface DumpResult {
   image: string;
   bytes?: number;
   ms?: number;
+  /** How many processes the image holds. */
+  processes?: number;
   warnings: string[];
 }
 
+/**
+ * The PIDs a restore gives: the original ones where the user may choose PIDs, else new ones with a
+ * warning ('original-or-new'); the original ones or fail ('original', `--same-pids`); the original
+ * ones inside a new user and PID namespace ('namespace', `--pid-ns`).
+ */
+export type RestorePids = 'original-or-new' | 'original' | 'namespace';
+
 export interface RestoreOptions {
   image: string;
+  pids?: RestorePids;
   /** Where the restored process's stdin/stdout/stderr go: a file path, or 'null'. */
   stdio: string;
   /** A file the checkpointer writes the new PID to. */
@@ -37,7 +49,10 @@ export interface RestoreOptions {
 }
 
 export interface RestoreResult {
+  /** The restored root, as this PID namespace sees it. */
   pid: number;
+  /** How many processes were restored (the root and its descendants, zombies included). */
+  processes?: number;
   warnings: string[];
 }
 
@@ -79,19 +94,25 @@ export class Checkpointer {
 
   async dump(o: DumpOptions): Promise<DumpResult> {
     const args = ['dump', String(o.pid), '-o', o.image, o.mode === 'stop' ? '--kill' : '--leave-running', '--progress=json'];
+    if (o.tree) args.push('--tree');
     const ctx: FailureContext = { operation: 'checkpoint', pid: o.pid, image: o.image };
     const r = await this.run(args, ctx, o.signal, o.onEvent);
     const done = r.events.find((e): e is Extract<CheckpointerEvent, { event: 'done' }> => e.event === 'done');
-    return { image: done?.image ?? o.image, bytes: done?.bytes, ms: done?.ms, warnings: warnings(r) };
+    return { image: done?.image ?? o.image, bytes: done?.bytes, ms: done?.ms, processes: done?.processes, warnings: warnings(r) };
   }
 
   async restore(o: RestoreOptions): Promise<RestoreResult> {
     const args = ['restore', o.image, `--stdio=${o.stdio}`, '--progress=json'];
     if (o.pidFile) args.push('--pid-file', o.pidFile);
+    if (o.pids === 'original') args.push('--same-pids');
+    else if (o.pids === 'namespace') args.push('--pid-ns');
     const ctx: FailureContext = { operation: 'restore', image: o.image };
     const r = await this.run(args, ctx, o.signal, o.onEvent);
-    let pid: number | undefined;
-    for (const e of r.events) if ((e.event === 'restored' || e.event === 'done') && e.pid) pid = e.pid;
+    let pid: number | undefined, processes: number | undefined;
+    for (const e of r.events) {
+      if ((e.event === 'restored' || e.event === 'done') && e.pid) pid = e.pid;
+      if (e.event === 'done' && e.processes) processes = e.processes;
+    }
     for (const line of r.text) if (/^\s*\d+\s*$/.test(line)) pid = Number(line);
     if (pid === undefined && o.pidFile) {
       const t = fs.readFileSync(o.pidFile, 'utf8').trim();
@@ -100,7 +121,7 @@ export class Checkpointer {
     if (pid === undefined || pid <= 0) {
       throw new CheckpointerError('failed', `Restore of ${o.image} reported success but no process ID.`, [...r.text, r.stderr].join('\n'));
     }
-    return { pid, warnings: warnings(r) };
+    return { pid, ...(processes ? { processes } : {}), warnings: warnings(r) };
   }
 
   /** `ckpt --version`, for the log; undefined when it cannot be run. */

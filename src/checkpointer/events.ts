@@ -5,7 +5,7 @@ export type CheckpointerEvent =
   | { event: 'step'; step: string; message: string }
   | { event: 'progress'; phase: string; done: number; total: number }
   | { event: 'warning'; message: string }
-  | { event: 'done'; image?: string; bytes?: number; ms?: number; pid?: number }
+  | { event: 'done'; image?: string; bytes?: number; ms?: number; pid?: number; processes?: number }
   /** Restore: the new process exists (it runs once ckpt lets it go). */
   | { event: 'restored'; pid: number }
   | { event: 'error'; exit: number; message: string };
@@ -38,6 +38,7 @@ export function parseEventLine(line: string): CheckpointerEvent | undefined {
         ...(num(o.bytes) ? { bytes: o.bytes } : {}),
         ...(num(o.ms) ? { ms: o.ms } : {}),
         ...(num(o.pid) ? { pid: o.pid } : {}),
+        ...(num(o.processes) ? { processes: o.processes } : {}),
       };
     case 'restored':
       return num(o.pid) ? { event: 'restored', pid: o.pid } : undefined;

@@ -2,7 +2,7 @@
 // its exit codes into typed errors with messages for people.
 
 export { Checkpointer, resolveCheckpointerBinary, shellQuote, BUNDLED_BINARY } from './checkpointer';
-export type { CheckpointMode, DumpOptions, DumpResult, RestoreOptions, RestoreResult } from './checkpointer';
+export type { CheckpointMode, DumpOptions, RestorePids, DumpResult, RestoreOptions, RestoreResult } from './checkpointer';
 export { CheckpointerError, ExitCode, failure, explainPtracePermission, ptraceFacts, kindOfExit } from './errors';
 export type { CheckpointerErrorKind, FailureContext, PtraceFacts } from './errors';
 export { parseEventLine, LineSplitter, ProgressTracker } from './events';

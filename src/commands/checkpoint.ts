@@ -1,17 +1,19 @@
 // Checkpoint a process: `ckpt dump` under a progress notification with a percentage and a Cancel
 // that stops the dump and leaves the process as it was, into the image folder under a name that
-// says what it is; then the image opens in the editor.
+// says what it is; then the image opens in the editor. A process with children is taken with its
+// descendants (`--tree`) by default: the user means the program, not its first process. Checkpoint
+// This Process Only takes the process alone.
 
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { CheckpointMode, imageFileName, ProgressTracker } from '../checkpointer';
 import { formatBytes } from '../image';
-import { parseStat, readProcesses } from '../views/procfs';
+import { descendantsOf, parseStat, readProcesses } from '../views/procfs';
 import { isProcessItem, processDescription } from '../views/processesView';
 import { IMAGE_EDITOR_VIEW_TYPE } from '../webviews/imageEditorProvider';
 import { checkpointer, fail, Outcome, Services } from './services';
-import { defaultCheckpointMode, imageFolder } from './settings';
+import { confirmTreeCheckpoint, defaultCheckpointMode, imageFolder, stopConfirmingTreeCheckpoints } from './settings';
 
 interface Target {
   pid: number;
@@ -33,10 +35,48 @@ async function targetProcess(arg: unknown): Promise<Target | undefined> {
   return pick ? { pid: pick.p.pid, comm: pick.p.comm, startTime: pick.p.startTime } : undefined;
 }
 
-export async function checkpointCommand(s: Services, arg: unknown, mode?: CheckpointMode): Promise<Outcome<{ image: vscode.Uri }> | undefined> {
+/** What to take: the process and its descendants, or the process alone. */
+export type CheckpointScope = 'tree' | 'process';
+
+/** Options a caller (a test, another extension) may pass after the process: `{ confirm: false }` skips the question. */
+interface CheckpointCallOptions {
+  confirm?: boolean;
+}
+
+function callOptions(x: unknown): CheckpointCallOptions {
+  return typeof x === 'object' && x !== null && !Array.isArray(x) && typeof (x as CheckpointCallOptions).confirm === 'boolean' ? (x as CheckpointCallOptions) : {};
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * Asks before taking a tree, naming how many processes it takes (and whether they stop); the
+ * answer may also be to take the process alone. Undefined when the user cancels.
+ */
+async function confirmScope(comm: string, pid: number, descendants: number, how: CheckpointMode): Promise<CheckpointScope | undefined> {
+  const total = descendants + 1;
+  const take = how === 'stop' ? `Checkpoint and Stop ${total} Processes` : `Checkpoint ${total} Processes`;
+  const alone = 'This Process Only';
+  const never = "Don't Ask Again";
+  const pick = await vscode.window.showInformationMessage(
+    `Checkpoint ${comm} (PID ${pid}) with its ${plural(descendants, 'descendant')}: ${total} processes in one image?`,
+    {
+      modal: true,
+      detail: `Every thread of the ${total} processes is frozen together, and what they share (pipes, shared memory, open files) is recorded once.${how === 'stop' ? ` All ${total} processes are stopped once the image is written.` : ' They keep running afterwards.'}`,
+    },
+    take,
+    alone,
+    never,
+  );
+  if (pick === never) await stopConfirmingTreeCheckpoints();
+  return pick === take || pick === never ? 'tree' : pick === alone ? 'process' : undefined;
+}
+
+export async function checkpointCommand(s: Services, arg: unknown, mode?: CheckpointMode, scope?: CheckpointScope, options?: unknown): Promise<Outcome<{ image: vscode.Uri; processes: number }> | undefined> {
   const target = await targetProcess(arg);
   if (!target) return undefined;
   const how = mode ?? defaultCheckpointMode();
+  const confirm = callOptions(options).confirm ?? confirmTreeCheckpoint();
   let image: string | undefined;
   try {
     // The row may be stale: make sure the PID still names the same process.
@@ -50,14 +90,24 @@ export async function checkpointCommand(s: Services, arg: unknown, mode?: Checkp
       throw new Error(`Process ${target.pid}${target.comm ? ` (${target.comm})` : ''} does not exist any more.`);
     }
     const comm = target.comm || stat.comm;
+    // The tree as /proc shows it now; the dump freezes it as it is then, forks included.
+    const descendants = scope === 'process' ? 0 : descendantsOf(target.pid, await readProcesses()).length;
+    let take: CheckpointScope = scope ?? 'tree';
+    if (take === 'tree' && descendants > 0 && confirm) {
+      const answer = await confirmScope(comm, target.pid, descendants, how);
+      if (!answer) return undefined;
+      take = answer;
+    }
+    const count = take === 'tree' ? descendants + 1 : 1;
+    const what = count > 1 ? `${comm} (PID ${target.pid}) and ${plural(count - 1, 'descendant')}` : `${comm} (PID ${target.pid})`;
     const cp = checkpointer(s);
     const folder = imageFolder();
     await fsp.mkdir(folder, { recursive: true });
     image = path.join(folder, imageFileName(comm, target.pid));
     const out = image;
-    s.log.info(`Checkpoint of ${comm} (PID ${target.pid}) into ${out}, ${how === 'stop' ? 'stopping it afterwards' : 'leaving it running'}`);
+    s.log.info(`Checkpoint of ${what} into ${out}, ${how === 'stop' ? 'stopping it afterwards' : 'leaving it running'}`);
     const result = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Checkpointing ${comm} (PID ${target.pid})`, cancellable: true },
+      { location: vscode.ProgressLocation.Notification, title: `Checkpointing ${what}`, cancellable: true },
       async (progress, token) => {
         const abort = new AbortController();
         const sub = token.onCancellationRequested(() => abort.abort());
@@ -67,6 +117,7 @@ export async function checkpointCommand(s: Services, arg: unknown, mode?: Checkp
             pid: target.pid,
             image: out,
             mode: how,
+            tree: take === 'tree',
             signal: abort.signal,
             onEvent: (e) => {
               const increment = tracker.increment(e);
@@ -90,7 +141,7 @@ export async function checkpointCommand(s: Services, arg: unknown, mode?: Checkp
     }
     void s.processes.refresh();
     await vscode.commands.executeCommand('vscode.openWith', uri, IMAGE_EDITOR_VIEW_TYPE);
-    return { ok: true, image: uri };
+    return { ok: true, image: uri, processes: result.processes ?? count };
   } catch (e) {
     // A failed or cancelled dump leaves no half-written image behind.
     if (image) await fsp.rm(image, { force: true }).catch(() => undefined);

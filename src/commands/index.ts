@@ -16,6 +16,7 @@ export const COMMANDS = {
   checkpoint: 'ckptExplorer.checkpoint',
   checkpointLeaveRunning: 'ckptExplorer.checkpointLeaveRunning',
   checkpointAndStop: 'ckptExplorer.checkpointAndStop',
+  checkpointProcessOnly: 'ckptExplorer.checkpointProcessOnly',
   restore: 'ckptExplorer.restore',
   verify: 'ckptExplorer.verify',
   revealInRecords: 'ckptExplorer.revealInRecords',
@@ -42,9 +43,11 @@ export const COMPARE_COMMANDS = {
 
 export function registerCommands(s: Services): void {
   const reg = (id: string, fn: (...args: unknown[]) => unknown) => s.context.subscriptions.push(vscode.commands.registerCommand(id, fn));
-  reg(COMMANDS.checkpoint, (arg) => checkpointCommand(s, arg));
-  reg(COMMANDS.checkpointLeaveRunning, (arg) => checkpointCommand(s, arg, 'leaveRunning'));
-  reg(COMMANDS.checkpointAndStop, (arg) => checkpointCommand(s, arg, 'stop'));
+  // A process with children is taken with its descendants, after a question that {confirm: false} skips.
+  reg(COMMANDS.checkpoint, (arg, opts) => checkpointCommand(s, arg, undefined, 'tree', opts));
+  reg(COMMANDS.checkpointLeaveRunning, (arg, opts) => checkpointCommand(s, arg, 'leaveRunning', 'tree', opts));
+  reg(COMMANDS.checkpointAndStop, (arg, opts) => checkpointCommand(s, arg, 'stop', 'tree', opts));
+  reg(COMMANDS.checkpointProcessOnly, (arg) => checkpointCommand(s, arg, undefined, 'process'));
   reg(COMMANDS.restore, (arg) => restoreCommand(s, arg));
   reg(COMMANDS.verify, (arg) => verifyCommand(s, arg));
   reg(COMMANDS.revealInRecords, (arg) => revealInRecordsCommand(s, arg));

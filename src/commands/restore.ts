@@ -1,5 +1,6 @@
 // Restore an image: `ckpt restore` with the new process's stdio going to a file the extension owns,
-// then its output in a terminal named after it, and the new PID revealed in the Processes view.
+// then its output in a terminal named after it, and the new PID revealed in the Processes view,
+// with its restored children under it when the image holds a tree.
 
 import { promises as fsp } from 'fs';
 import * as os from 'os';
@@ -9,6 +10,7 @@ import { checkpointFormat, CkptCheckpoint } from '../checkpoint';
 import { CheckpointImage } from '../image';
 import { RESTORE_DIR_PREFIX, RestoredProcessTerminal } from './restoredTerminal';
 import { checkpointer, fail, Outcome, Services, targetImage } from './services';
+import { restorePids } from './settings';
 
 /** The process name in an image, for naming the terminal; the file name when it cannot be read. */
 async function processName(s: Services, image: string): Promise<string> {
@@ -27,7 +29,7 @@ async function processName(s: Services, image: string): Promise<string> {
   return path.basename(image, '.ckpt');
 }
 
-export async function restoreCommand(s: Services, arg: unknown): Promise<Outcome<{ pid: number; output: string; terminal: string }> | undefined> {
+export async function restoreCommand(s: Services, arg: unknown): Promise<Outcome<{ pid: number; processes: number; output: string; terminal: string }> | undefined> {
   const uri = await targetImage(s, arg, 'Restore');
   if (!uri) return undefined;
   const image = uri.fsPath;
@@ -61,6 +63,7 @@ export async function restoreCommand(s: Services, arg: unknown): Promise<Outcome
             image,
             stdio: output,
             pidFile,
+            pids: restorePids(),
             signal: abort.signal,
             onEvent: (e) => {
               if (e.event === 'step') progress.report({ message: e.message || e.step });
@@ -72,7 +75,8 @@ export async function restoreCommand(s: Services, arg: unknown): Promise<Outcome
       },
     );
     const name = `${comm} (pid ${result.pid})`;
-    s.log.info(`Restored ${image} as PID ${result.pid}`);
+    const members = result.processes && result.processes > 1 ? ` with ${result.processes - 1} more process${result.processes === 2 ? '' : 'es'} under it` : '';
+    s.log.info(`Restored ${image} as PID ${result.pid}${members}`);
     for (const w of result.warnings) s.log.warn(`Restore of ${path.basename(image)}: ${w}`);
     const terminal = vscode.window.createTerminal({
       name,
@@ -84,9 +88,9 @@ export async function restoreCommand(s: Services, arg: unknown): Promise<Outcome
       if (!shown) s.log.info(`PID ${result.pid} is not listed in the Processes view (it may have exited, or be filtered out).`);
     });
     void vscode.window.showInformationMessage(
-      `Restored ${comm} as PID ${result.pid}.${result.warnings.length ? ` ${result.warnings.length} warning(s) in the log.` : ''}`,
+      `Restored ${comm} as PID ${result.pid}${members}.${result.warnings.length ? ` ${result.warnings.length} warning(s) in the log.` : ''}`,
     );
-    return { ok: true, pid: result.pid, output, terminal: name };
+    return { ok: true, pid: result.pid, processes: result.processes ?? 1, output, terminal: name };
   } catch (e) {
     return fail(s, e, `Restore of ${image}`);
   }

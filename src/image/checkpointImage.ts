@@ -4,27 +4,14 @@
 
 import { BufferByteSource, ByteSource, FileByteSource } from './byteSource';
 import { ImageError, ImageProblem, problem } from './errors';
-import { Ckpt, RecordType } from './format';
+import { Ckpt, RecordType, schema } from './format';
 import { MemoryMap, PageSegment, vmaInfo, VmaInfo } from './memoryMap';
 import { decodePayload, Payload, PayloadByType, PayloadLabel } from './payload';
 import { IndexOptions, indexRecords, RecordEntry, RecordIndex } from './recordIndex';
 import { buildRecordTree, childrenOfType, RecordTree } from './recordTree';
 
-const LABEL_TYPES: Record<PayloadLabel, number> = {
-  head: RecordType.HEAD,
-  tail: RecordType.TAIL,
-  pad: RecordType.PAD,
-  process: RecordType.PROCESS,
-  thread: RecordType.THREAD,
-  mm: RecordType.MM,
-  vma: RecordType.VMA,
-  pagemap: RecordType.PAGEMAP,
-  files: RecordType.FILES,
-  fd: RecordType.FD,
-  sigactions: RecordType.SIGACTIONS,
-  pending_signals: RecordType.PENDING_SIGNALS,
-  unsupported: RecordType.UNSUPPORTED,
-};
+/** Record type value of each payload label, from the format's record_type enum. */
+const LABEL_TYPES = Object.fromEntries(Object.entries(schema.enums.record_type).map(([v, l]) => [l, Number(v)])) as Record<PayloadLabel, number>;
 
 /** Payload reads up to this size are synchronous where the source allows it. */
 const SYNC_PAYLOAD_READ = 1024 * 1024;
@@ -37,7 +24,15 @@ const SYNC_PAYLOAD_READ = 1024 * 1024;
 const CACHE_BUDGET = 64 * 1024 * 1024;
 const decodedCost = (r: RecordEntry) => 1024 + 16 * r.len;
 
+/** A descriptor of some process that refers to an open file description. */
+export interface FileHolder {
+  process: RecordEntry;
+  fdRecord: RecordEntry;
+  fd: number;
+}
+
 export class CheckpointImage {
+  private holders?: Map<number, FileHolder[]>;
   private readonly cache = new Map<RecordEntry, Payload>();
   private cachedBytes = 0;
   private readonly memoryMaps = new Map<RecordEntry, Promise<MemoryMap>>();
@@ -160,6 +155,34 @@ export class CheckpointImage {
       this.cache.delete(k);
       this.cachedBytes -= decodedCost(k);
     }
+  }
+
+  /** The file record (open file description) an fd names, if the image has it. */
+  fileRecord(fd: Ckpt.Fd): RecordEntry | undefined {
+    const r = this.byTag(fd.file);
+    return r?.type === RecordType.FILE ? r : undefined;
+  }
+
+  /** The fds of every process that name the file record with this tag (one pass over the fds, once). */
+  async holdersOf(fileTag: number): Promise<FileHolder[]> {
+    if (!this.holders) {
+      const map = new Map<number, FileHolder[]>();
+      for (const r of this.ofType(RecordType.FD)) {
+        const files = this.parent(r);
+        const process = files && this.parent(files);
+        if (!process) continue;
+        try {
+          const fd = await this.decodeAs(r, 'fd');
+          const list = map.get(fd.file) ?? [];
+          list.push({ process, fdRecord: r, fd: fd.fd });
+          map.set(fd.file, list);
+        } catch (e) {
+          if (!(e instanceof ImageError)) throw e;
+        }
+      }
+      this.holders = map;
+    }
+    return this.holders.get(fileTag) ?? [];
   }
 
   /** The process records, in file order. */

@@ -30,6 +30,37 @@ export function formatBytes(n: number): string {
   return i === 0 ? `${n} bytes` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
 
+/** "status 3" or "killed by SIGSEGV": a wait(2) status as people say it. */
+export function exitText(status: number): string {
+  const sig = status & 0x7f;
+  if (sig === 0) return `status ${(status >> 8) & 0xff}`;
+  return `killed by ${(enumLabel('signal', sig) ?? `signal ${sig}`).toUpperCase()}${status & 0x80 ? ' (core dumped)' : ''}`;
+}
+
+/** An open file description in a few words: kind, path, position, bytes held. */
+async function fileDetail(img: CheckpointImage, r: RecordEntry): Promise<string> {
+  const f = await img.decodeAs(r, 'file');
+  const kind = enumLabel('fd_kind', f.kind) ?? `kind ${f.kind}`;
+  let extra = '';
+  if (kind === 'regular') extra = ` pos ${f.pos}`;
+  const x = f.extra as { data?: { len: number }; queued?: { len: number } } | Uint8Array;
+  const held = x instanceof Uint8Array ? 0 : (x?.data?.len ?? x?.queued?.len ?? 0);
+  if (held) extra = `, ${formatBytes(held)} buffered`;
+  return `${kind} ${quote(f.path.value)}${extra}`;
+}
+
+/** ", shared with pid 12 fd 3, ..." for a description that more than this fd (or no fd) refers to. */
+async function sharedWith(img: CheckpointImage, file: RecordEntry, self?: RecordEntry): Promise<string> {
+  const holders = (await img.holdersOf(file.tag)).filter((h) => h.fdRecord !== self);
+  if (!holders.length) return self ? '' : ', held by no fd';
+  const names: string[] = [];
+  for (const h of holders.slice(0, 4)) {
+    const p = await img.decodeAs(h.process, 'process');
+    names.push(`pid ${p.pid} fd ${h.fd}`);
+  }
+  return `, ${self ? 'shared with' : 'held by'} ${names.join(', ')}${holders.length > 4 ? ` and ${holders.length - 4} more` : ''}`;
+}
+
 export async function describeRecord(img: CheckpointImage, r: RecordEntry): Promise<RecordDescription> {
   const title = recordTypeName(r.type);
   try {
@@ -80,12 +111,15 @@ async function detailOf(img: CheckpointImage, r: RecordEntry): Promise<string> {
     }
     case RecordType.FD: {
       const f = await img.decodeAs(r, 'fd');
-      const kind = enumLabel('fd_kind', f.kind) ?? `kind ${f.kind}`;
-      let extra = '';
-      if (kind === 'regular') extra = ` pos ${f.pos}`;
-      const x = f.extra as { data?: { len: number }; count?: number | bigint } | Uint8Array;
-      if (!(x instanceof Uint8Array) && x?.data) extra = `, ${formatBytes(x.data.len)} buffered`;
-      return `fd ${f.fd} ${kind} ${f.path.value}${extra}${f.fdFlags & 1 ? ' (cloexec)' : ''}`;
+      const file = img.fileRecord(f);
+      const what = file ? await fileDetail(img, file) : `file tag ${f.file} (not in the image)`;
+      return `fd ${f.fd} ${what}${f.fdFlags & 1 ? ' (cloexec)' : ''}${file ? await sharedWith(img, file, r) : ''}`;
+    }
+    case RecordType.FILE:
+      return `${await fileDetail(img, r)}${await sharedWith(img, r)}`;
+    case RecordType.ZOMBIE: {
+      const z = await img.decodeAs(r, 'zombie');
+      return `pid ${z.pid} ${quote(z.comm.value)} exited, ${exitText(z.exitStatus)}, not reaped yet`;
     }
     case RecordType.SIGACTIONS: {
       const s = await img.decodeAs(r, 'sigactions');

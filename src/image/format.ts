@@ -2,10 +2,11 @@
 // and schema (both built from formats/ckpt.ksy), plus the few layout constants the .ksy
 // states in prose: header size, alignment, the checksum rule.
 
-import { Ckpt, KsyDebugSpan } from '../../build/formats/Ckpt';
+import { Ckpt, CkptPayloads, KsyDebugSpan } from '../../build/formats/Ckpt';
 import schemaJson from '../../build/formats/ckpt-schema.json';
 
 export { Ckpt };
+export type { CkptPayloads };
 
 export interface SchemaField {
   /** Field id in the .ksy (snake_case). */

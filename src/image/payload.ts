@@ -4,24 +4,10 @@
 
 import { payloadStream } from './bigintStream';
 import { ImageError, problem, ProblemSite } from './errors';
-import { Ckpt, payloadClass, recordTypeLabel, schema, ParsedObject } from './format';
+import { CkptPayloads, payloadClass, recordTypeLabel, schema, ParsedObject } from './format';
 
-/** The generated payload class of each record type. */
-export interface PayloadByType {
-  head: Ckpt.Head;
-  tail: Ckpt.Tail;
-  pad: Ckpt.Pad;
-  process: Ckpt.Process;
-  thread: Ckpt.Thread;
-  mm: Ckpt.Mm;
-  vma: Ckpt.Vma;
-  pagemap: Ckpt.Pagemap;
-  files: Ckpt.Files;
-  fd: Ckpt.Fd;
-  sigactions: Ckpt.Sigactions;
-  pending_signals: Ckpt.PendingSignals;
-  unsupported: Ckpt.Unsupported;
-}
+/** The generated payload class of each record type (generated from the .ksy's record switch). */
+export type PayloadByType = CkptPayloads;
 export type PayloadLabel = keyof PayloadByType;
 export type Payload = PayloadByType[PayloadLabel];
 

@@ -141,7 +141,7 @@ function vmaHolding(vmas: VmaSpan[], start: bigint, end: bigint): VmaSpan | unde
 }
 
 /** Decoded payload, or undefined when it does not decode (which verify reports on its own). */
-async function decoded<L extends 'thread' | 'vma' | 'pagemap' | 'fd'>(img: CheckpointImage, r: RecordEntry, label: L) {
+async function decoded<L extends 'thread' | 'vma' | 'pagemap' | 'fd' | 'file' | 'process' | 'zombie'>(img: CheckpointImage, r: RecordEntry, label: L) {
   try {
     return await img.decodeAs(r, label);
   } catch (e) {
@@ -169,6 +169,10 @@ export async function processRuleProblems(img: CheckpointImage, proc: RecordEntr
       if (!fd) continue;
       if (seen.has(fd.fd)) problems.push(ruleProblem('fd_unique', site(f, 'fd'), `fd ${fd.fd} appears twice in one file table`));
       seen.add(fd.fd);
+      const file = img.byTag(fd.file);
+      if (!file || file.type !== RecordType.FILE || file.index >= f.index) {
+        problems.push(ruleProblem('file_ref', site(f, 'file'), `fd ${fd.fd} names tag ${fd.file}, which is no file record before it`));
+      }
     }
   }
 
@@ -210,6 +214,61 @@ export async function processRuleProblems(img: CheckpointImage, proc: RecordEntr
         if (pages.payloadOffset % img.pageSize !== 0) problems.push(ruleProblem('pages_layout', site(pages), 'the page data does not start at a multiple of the page size'));
         if (pages.len !== map.npages * img.pageSize) problems.push(ruleProblem('pages_layout', site(pages, 'len'), `length ${pages.len} is not the ${map.npages} pages of its pagemap`));
       }
+    }
+  }
+  return problems;
+}
+
+/**
+ * The rules across the whole image: references inside file records (file_ref: epoll targets and
+ * socket peers name file records, a peer a socket), and the tree's ids (pid_unique, tree_pids).
+ */
+export async function imageRuleProblems(img: CheckpointImage): Promise<ImageProblem[]> {
+  const problems: ImageProblem[] = [];
+  const fileKind = async (tag: number): Promise<number | undefined> => {
+    const r = tag ? img.byTag(tag) : undefined;
+    if (!r || r.type !== RecordType.FILE) return undefined;
+    return (await decoded(img, r, 'file'))?.kind ?? -1;
+  };
+  for (const r of img.ofType(RecordType.FILE)) {
+    const f = await decoded(img, r, 'file');
+    if (!f || f.extra instanceof Uint8Array) continue;
+    if (f.kind === Ckpt.FdKind.EPOLL) {
+      for (const t of (f.extra as Ckpt.FdEpoll).targets) {
+        if ((await fileKind(t.file)) === undefined) problems.push(ruleProblem('file_ref', site(r), `an epoll target names tag ${t.file}, which is no file record`));
+      }
+    } else if (f.kind === Ckpt.FdKind.SOCKET) {
+      const peer = (f.extra as Ckpt.FdSocket).peer;
+      if (!peer) continue;
+      const kind = await fileKind(peer);
+      if (kind === undefined) problems.push(ruleProblem('file_ref', site(r), `a socket's peer names tag ${peer}, which is no file record`));
+      else if (kind !== Ckpt.FdKind.SOCKET && kind !== -1) problems.push(ruleProblem('file_ref', site(r), "a socket's peer names a file that is no socket"));
+    }
+  }
+  const pids = new Map<number, RecordEntry>();
+  const tids = new Set<number>();
+  const seePid = (pid: number, r: RecordEntry) => {
+    if (pids.has(pid)) problems.push(ruleProblem('pid_unique', { offset: 0 }, `pid ${pid} belongs to two processes`));
+    pids.set(pid, r);
+  };
+  for (const r of img.records) {
+    if (r.type === RecordType.PROCESS) {
+      const p = await decoded(img, r, 'process');
+      if (!p) continue;
+      seePid(p.pid, r);
+      const parent = img.parent(r);
+      if (parent?.type === RecordType.PROCESS) {
+        const pp = await decoded(img, parent, 'process');
+        if (pp && p.ppid !== pp.pid) problems.push(ruleProblem('tree_pids', site(r, 'ppid'), `ppid ${p.ppid} is not its parent process's pid ${pp.pid}`));
+      }
+    } else if (r.type === RecordType.ZOMBIE) {
+      const z = await decoded(img, r, 'zombie');
+      if (z) seePid(z.pid, r);
+    } else if (r.type === RecordType.THREAD) {
+      const t = await decoded(img, r, 'thread');
+      if (!t) continue;
+      if (tids.has(t.tid)) problems.push(ruleProblem('pid_unique', { offset: 0 }, `tid ${t.tid} belongs to two threads`));
+      tids.add(t.tid);
     }
   }
   return problems;

@@ -4,7 +4,7 @@
 
 import { CheckpointImage } from './checkpointImage';
 import { ImageError, ImageProblem } from './errors';
-import { flagLabels, RecordType, enumLabel } from './format';
+import { Ckpt, flagLabels, RecordType, enumLabel } from './format';
 import { hex, MAX_SHOWN_STRINGS, nulStrings } from './fields';
 import { RecordEntry } from './recordIndex';
 
@@ -22,6 +22,10 @@ export interface ProcessSummary {
   pid: number;
   ppid: number;
   comm: string;
+  /** 'alive', 'stopped', 'zombie' (exited, not reaped yet: see exitStatus) or 'dead'. */
+  state: string;
+  /** A zombie's wait status, as waitpid(2) gives it to its parent. */
+  exitStatus?: number;
   exe: string;
   cwd: string;
   /** The first MAX_SHOWN_STRINGS arguments; the process record's fields hold them all. */
@@ -57,6 +61,32 @@ export interface ImageSummary {
   complete: boolean;
   processes: ProcessSummary[];
   problems: ImageProblem[];
+}
+
+const PROCESS_STATES: Record<string, string> = { R: 'alive', S: 'alive', D: 'alive', I: 'alive', T: 'stopped', t: 'stopped', Z: 'zombie', X: 'dead' };
+
+/** What a process record says of the process's state: its state letter, and the stopped flag a dump sets for a SIGSTOPped member. */
+export function processState(p: Ckpt.Process): string {
+  if (p.flags & Ckpt.ProcessFlags.STOPPED) return 'stopped';
+  const letter = String.fromCharCode(p.state);
+  return PROCESS_STATES[letter] ?? letter;
+}
+
+/** The exited children of a process that it had not reaped: members of the tree in the summary too. */
+async function summarizeZombies(img: CheckpointImage, parent: RecordEntry, ppid: number): Promise<ProcessSummary[]> {
+  const out: ProcessSummary[] = [];
+  for (const z of img.childrenOfType(parent, RecordType.ZOMBIE)) {
+    try {
+      const d = await img.decodeAs(z, 'zombie');
+      out.push({
+        tag: z.tag, pid: d.pid, ppid, comm: d.comm.value, state: 'zombie', exitStatus: d.exitStatus, exe: '', cwd: '', cmdline: [], cmdlineOmitted: 0,
+        uid: 0, threads: [], vmas: 0, dumpedPages: 0, dumpedBytes: 0, fds: 0, unsupported: [],
+      });
+    } catch (e) {
+      if (!(e instanceof ImageError)) throw e;
+    }
+  }
+  return out;
 }
 
 async function summarizeProcess(img: CheckpointImage, r: RecordEntry): Promise<ProcessSummary> {
@@ -99,6 +129,7 @@ async function summarizeProcess(img: CheckpointImage, r: RecordEntry): Promise<P
     pid: p.pid,
     ppid: p.ppid,
     comm: p.comm.value,
+    state: processState(p),
     exe: p.exe.value,
     cwd: p.cwd.value,
     cmdline,
@@ -118,7 +149,8 @@ export async function summarizeImage(img: CheckpointImage): Promise<ImageSummary
   const processes: ProcessSummary[] = [];
   for (const r of img.processes()) {
     try {
-      processes.push(await summarizeProcess(img, r));
+      const p = await summarizeProcess(img, r);
+      processes.push(p, ...(await summarizeZombies(img, r, p.pid)));
     } catch (e) {
       if (!(e instanceof ImageError)) throw e;
     }

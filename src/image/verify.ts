@@ -10,7 +10,7 @@ import { Ckpt } from './format';
 import { RecordEntry } from './recordIndex';
 import { ByteSource, SCAN_CHUNK } from './byteSource';
 import { hashPagesInPlace } from './xxhash64';
-import { grammarProblems, processRuleProblems, ruleProblem, stringNulProblems } from './soundness';
+import { grammarProblems, imageRuleProblems, processRuleProblems, ruleProblem, stringNulProblems } from './soundness';
 
 export interface VerifyProgress {
   /** Page bytes hashed so far, and in all. */
@@ -55,6 +55,7 @@ export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}
   // (Appended one by one: a spread of a long list into push() overflows the stack.)
   for (const q of await grammarProblems(img)) problems.push(q);
   for (const proc of img.processes()) for (const q of await processRuleProblems(img, proc, opts.signal)) problems.push(q);
+  for (const q of await imageRuleProblems(img)) problems.push(q);
 
   // Page hashes (rule page_hash). Damaged layouts are rules above; the map keeps what it can read.
   const maps = [];

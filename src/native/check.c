@@ -2,6 +2,8 @@
  * tried for real on a child of ours (in the manner of `criu check`). */
 #include "ckpt.h"
 
+#include <sched.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -178,6 +180,20 @@ static void check_vdso(void)
 	    (unsigned long long)h);
 }
 
+/* Whether a child of ours can make a user namespace and a PID namespace in it (what --pid-ns does). */
+static int pid_ns_possible(void)
+{
+	static int known = -1;
+	if (known >= 0)
+		return known;
+	pid_t c = fork();
+	if (c == 0)
+		_exit(unshare(CLONE_NEWUSER) == 0 && unshare(CLONE_NEWPID) == 0 ? 0 : 1);
+	int st = 1;
+	known = c > 0 && waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	return known;
+}
+
 static void check_same_pid(void)
 {
 	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
@@ -191,6 +207,11 @@ static void check_same_pid(void)
 	add("same_pid", 0, cr,
 	    cr ? "possible: CAP_CHECKPOINT_RESTORE is effective (clone3 set_tid); an image of another user gets its PID but new thread TIDs"
 	       : "not possible without CAP_CHECKPOINT_RESTORE: restored processes get new PIDs (glibc's cached TIDs are fixed up)");
+	add("pid_ns", 0, pid_ns_possible(),
+	    pid_ns_possible() ? "possible: restore --pid-ns gives every process its original PID inside a new user and PID namespace"
+			      : "not possible: this user may not make a user namespace (kernel.unprivileged_userns_clone, user.max_user_namespaces)");
+	add("pid_mode", 0, 1, "a restore here gives %s", cr ? "the original PIDs (--same-pids makes a taken one an error)"
+		: pid_ns_possible() ? "new PIDs, or the original ones inside a namespace with --pid-ns" : "new PIDs");
 	add("rlimits", 0, res, res ? "CAP_SYS_RESOURCE: restore can raise hard limits"
 				   : "no CAP_SYS_RESOURCE: restore keeps a hard rlimit that is lower than the image's");
 }

@@ -60,14 +60,22 @@ int cmd_check(int argc, char **argv);
 
 /* process.c */
 int process_capture(pid_t pid, struct proc_state *p);
-uint32_t process_write(struct image_writer *w, const struct proc_state *p);
+uint32_t process_write(struct image_writer *w, const struct proc_state *p, uint32_t parent_tag);
+uint32_t zombie_write(struct image_writer *w, const struct zombie_state *z, uint32_t proc_tag);
+int zombie_read(const struct image *im, const struct image_record *r, struct zombie_state *z);
 int process_read(const struct image *im, const struct image_record *r, struct proc_state *p);
 int process_apply_in_child(const struct proc_state *p);
 /* The warning when a hard rlimit of the image cannot be given back (no CAP_SYS_RESOURCE). */
 void rlimit_kept_message(char *msg, size_t len, int resource, uint64_t image_max, uint64_t kept_max);
 
+/* freeze.c: the process alone, or with every descendant (whole), stopped; and let go again */
+int tree_freeze(struct tree *t, pid_t root, int whole);
+int tree_release(struct tree *t);
+/* After a failure: when a member of the tree has died meanwhile (killed from outside), which is
+ * what made a ptrace request, a /proc file or a pidfd fail, the error says so, naming it. */
+void tree_blame_exit(const struct tree *t);
+
 /* threads.c */
-int threads_freeze(pid_t pid, struct proc_state *p);
 int threads_capture(pid_t pid, struct proc_state *p);
 int thread_inject_capture(pid_t pid, struct thread_state *t, uint64_t scratch);
 int threads_release(struct proc_state *p);
@@ -97,7 +105,7 @@ int vma_read(const struct image *im, const struct image_record *r, struct vma_st
 int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t mm_tag);
 int pagemap_read(const struct image *im, const struct image_record *r, const struct image_record *pages,
 		 struct page_chunk *c);
-uint64_t pick_trampoline(const struct proc_state *p, uint64_t len);
+uint64_t pick_trampoline(const struct tree *t, uint64_t len);
 int vma_uses_file(const struct vma_state *v);
 /* Whether [lo, hi) lies in one private, writable, anonymous area (a stack, the heap), where the
  * kernel could put a signal frame too. */
@@ -106,6 +114,12 @@ int vma_restorable(const struct vma_state *v);
 int vma_assign_fds(struct proc_state *p, int first_fd);
 int vma_files_open_in_child(const struct proc_state *p);
 int memory_restore(struct restore_ctx *rc);
+/* Shared memory across the processes of a tree: planned by the restorer (fds from next_fd; returns
+ * the next free one), made by its owner (phase A), taken by the others (phase B). */
+int shm_plan(struct tree *t, int next_fd);
+int shm_make(const struct tree *t, int me);
+int shm_take(const struct tree *t, int me, const pid_t *pids);
+void shm_close_slots(const struct tree *t, int me);
 /* Every page of p in the image file against its hash (restore --dry-run). */
 int pages_check_in_file(const struct image *im, const struct proc_state *p);
 
@@ -121,17 +135,25 @@ int pending_read(const struct image *im, const struct image_record *r, struct si
 int sigactions_apply_in_child(const struct proc_state *p);
 int pending_restore(struct restore_ctx *rc);
 
-/* files.c */
-int files_capture(pid_t pid, struct proc_state *p);
+/* files.c: dump */
+int files_capture(struct tree *t, struct proc_state *p); /* p's descriptors, and the descriptions new to t */
+int files_finish(struct tree *t);                        /* pipes, socket pairs, epoll targets, across t */
+int files_write_descriptions(struct image_writer *w, struct tree *t);
 uint32_t files_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag);
+/* files.c: reading */
 int files_read(const struct image *im, const struct image_record *r, struct proc_state *p);
+int file_read(const struct image *im, const struct image_record *r, struct file_state *f);
 int fd_read(const struct image *im, const struct image_record *r, struct fd_state *f);
-int files_apply_in_child(const struct proc_state *p, const struct stdio_plan *sp, int tmp_base);
+/* files.c: restore. The restorer plans who makes each description; then in each new process:
+ * A make its own, B take the others' (and fill its epolls), C close its slots. */
+int files_plan(struct tree *t, int slot_base);
+int files_make(const struct tree *t, int me, const struct stdio_plan *sp, int tmp_base);
+int files_take(const struct tree *t, int me, const pid_t *pids);
+void files_close_slots(const struct tree *t, int me);
 int files_max_fd(const struct proc_state *p);
 
 /* load.c: every process of an opened image into the model, checking the .ksy's payload rules */
-int image_load(struct image *im, struct loaded_image *li);
-void loaded_image_free(struct loaded_image *li);
+int image_load(struct image *im, struct tree *t);
 
 /* restore.c: a warning from the restore child, passed on by the tracer */
 void child_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

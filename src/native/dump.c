@@ -12,6 +12,7 @@
 #include "sigframe.h"
 
 #include <dirent.h>
+#include <linux/kcmp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -37,6 +38,7 @@ struct dump_opts {
 	char *tmp;
 	int kill_after;
 	int allow_unsupported;
+	int tree; /* --tree: the process and every descendant */
 };
 
 static void on_cancel(int sig)
@@ -88,40 +90,60 @@ static uint32_t unsupported_write(struct image_writer *w, const struct unsupport
 	return tag;
 }
 
-static int write_image(int fd, const struct dump_opts *o, struct proc_state *p, uint64_t time_ns, uint64_t *size)
+/* One process's records, under the record of its parent process (0: the root). */
+static uint32_t write_process(struct image_writer *w, struct proc_state *p, uint32_t parent_tag)
+{
+	pid_t pid = (pid_t)p->pf.pid;
+	uint32_t proc_tag = process_write(w, p, parent_tag), mm_tag = 0;
+	if (!proc_tag)
+		return 0;
+	for (size_t i = 0; i < p->nthreads; i++) {
+		uint32_t t = thread_write(w, &p->threads[i], proc_tag);
+		if (!t || (p->threads[i].pending.n && !pending_write(w, &p->threads[i].pending, t)))
+			return 0;
+	}
+	if (!(mm_tag = mm_write(w, p, proc_tag)))
+		return 0;
+	for (size_t i = 0; i < p->nvmas; i++)
+		if (!vma_write(w, &p->vmas[i], mm_tag))
+			return 0;
+	if (pages_dump(pid, p, w, mm_tag) < 0)
+		return 0;
+	if (!sigactions_write(w, p, proc_tag) || (p->pending.n && !pending_write(w, &p->pending, proc_tag)))
+		return 0;
+	if (!files_write(w, p, proc_tag))
+		return 0;
+	for (size_t i = 0; i < p->nzombies; i++)
+		if (!zombie_write(w, &p->zombies[i], proc_tag))
+			return 0;
+	for (size_t i = 0; i < p->nunsup; i++)
+		if (!unsupported_write(w, &p->unsup[i], proc_tag))
+			return 0;
+	return proc_tag;
+}
+
+/* The head, every open file description, then each process (a parent before its children). */
+static int write_image(int fd, const struct dump_opts *o, struct tree *t, uint64_t time_ns, uint64_t *size)
 {
 	struct image_writer w;
 	uint32_t ps = (uint32_t)sysconf(_SC_PAGESIZE);
 	iw_init(&w, fd, ps);
+	uint32_t *tags = xcalloc(t->nprocs, sizeof(uint32_t));
 	int rc = -1;
 	progress_step("write", "writing %s", o->image);
-	uint32_t proc_tag = 0, mm_tag = 0;
-	if (!head_write(&w, o, time_ns, ps) || !(proc_tag = process_write(&w, p)))
+	if (!head_write(&w, o, time_ns, ps) || files_write_descriptions(&w, t) < 0)
 		goto out;
-	for (size_t i = 0; i < p->nthreads; i++) {
-		uint32_t t = thread_write(&w, &p->threads[i], proc_tag);
-		if (!t || (p->threads[i].pending.n && !pending_write(&w, &p->threads[i].pending, t)))
+	for (size_t k = 0; k < t->nprocs; k++) {
+		int32_t parent = t->procs[k]->parent;
+		if (!(tags[k] = write_process(&w, t->procs[k], parent >= 0 ? tags[parent] : 0)))
 			goto out;
 	}
-	if (!(mm_tag = mm_write(&w, p, proc_tag)))
-		goto out;
-	for (size_t i = 0; i < p->nvmas; i++)
-		if (!vma_write(&w, &p->vmas[i], mm_tag))
-			goto out;
-	if (pages_dump(o->pid, p, &w, mm_tag) < 0)
-		goto out;
-	if (!sigactions_write(&w, p, proc_tag) || (p->pending.n && !pending_write(&w, &p->pending, proc_tag)))
-		goto out;
-	if (!files_write(&w, p, proc_tag))
-		goto out;
-	for (size_t i = 0; i < p->nunsup; i++)
-		if (!unsupported_write(&w, &p->unsup[i], proc_tag))
-			goto out;
 	if (iw_finish(&w) < 0)
 		goto out;
 	*size = w.off;
 	rc = 0;
 out:
+	free(tags);
 	iw_free(&w);
 	return rc;
 }
@@ -230,12 +252,8 @@ out:
 	int armed = 0;
 	for (size_t i = 0; i < p->nthreads; i++) {
 		struct tracee *t = &p->threads[i].tr;
-		if (t->stopped && (t->regs_changed || t->mask_changed)) {
-			struct user_regs_struct regs = t->orig;
-			regs_for_resume(&regs, 1);
-			if (inject_end(t, &regs, t->mask) < 0)
-				rc = -1;
-		}
+		if (t->stopped && (t->regs_changed || t->mask_changed) && inject_release(t) < 0)
+			rc = -1;
 		armed |= t->frame != 0;
 	}
 	/* the vdso as it was, unless a thread could still need the gadget (the process is dying then) */
@@ -249,18 +267,25 @@ out:
 	return rc;
 }
 
-static int report_unsupported(const struct proc_state *p, pid_t pid)
+static int report_unsupported(const struct tree *t)
 {
 	char msg[900];
 	size_t n = 0;
-	for (size_t i = 0; i < p->nunsup && n < sizeof(msg) - 1; i++)
-		n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%s%s (%s)", i ? "; " : "", p->unsup[i].reason, p->unsup[i].detail);
-	return fail(EXIT_UNSUPPORTED, "process %d has state that cannot be checkpointed: %s; --allow-unsupported records it and goes on",
-		    pid, msg);
+	for (size_t k = 0; k < t->nprocs; k++) {
+		const struct proc_state *p = t->procs[k];
+		char who[32] = "";
+		if (t->nprocs > 1)
+			snprintf(who, sizeof(who), "process %u: ", p->pf.pid);
+		for (size_t i = 0; i < p->nunsup && n < sizeof(msg) - 1; i++)
+			n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%s%s%s (%s)", n ? "; " : "", who, p->unsup[i].reason, p->unsup[i].detail);
+	}
+	return fail(EXIT_UNSUPPORTED, "%s %u %s state that cannot be checkpointed: %s; --allow-unsupported records it and goes on",
+		    t->nprocs > 1 ? "the tree of process" : "process", t->procs[0]->pf.pid, t->nprocs > 1 ? "holds" : "has", msg);
 }
 
 static void wait_killed(struct proc_state *p)
 {
+	kill((pid_t)p->pf.pid, SIGKILL);
 	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + 5000000000ULL;
 	/* the main thread last: its exit is reported only once the others are reaped */
 	for (size_t i = p->nthreads; i-- > 0;) {
@@ -337,11 +362,103 @@ static void remove_stale_temps(const char *dir)
 	closedir(d);
 }
 
+/* One frozen process: threads, ids and mm, its areas, what only its threads can tell (the one
+ * phase that injects syscalls), its descriptors, and its queued signals. */
+static int capture_process(struct tree *t, struct proc_state *p)
+{
+	pid_t pid = (pid_t)p->pf.pid;
+	uint64_t gadget, ip;
+	if (threads_capture(pid, p) < 0 || cancelled() || process_capture(pid, p) < 0 || mm_capture(pid, p) < 0 ||
+	    vmas_capture(pid, p) < 0 || mm_find_syscall(pid, p, &gadget, &ip) < 0)
+		return -1;
+	if (cancelled() || inject_phase(pid, p, gadget, ip) < 0 || cancelled())
+		return -1;
+	return files_capture(t, p) < 0 || pending_capture(p) < 0 ? -1 : 0;
+}
+
+/* Processes of the tree that share their fd table or fs info (clone with CLONE_FILES or CLONE_FS
+ * but not CLONE_THREAD): restore cannot make separate processes share them again. Compared with
+ * the parent and the sibling before (where such sharing comes from), by kcmp. */
+static void refuse_shared_tables(struct tree *t)
+{
+	for (size_t k = 1; k < t->nprocs; k++) {
+		struct proc_state *p = t->procs[k];
+		pid_t others[2] = {(pid_t)t->procs[p->parent]->pf.pid, 0};
+		for (size_t j = k; j-- > 1;)
+			if (t->procs[j]->parent == p->parent) {
+				others[1] = (pid_t)t->procs[j]->pf.pid;
+				break;
+			}
+		for (int i = 0; i < 2; i++) {
+			if (!others[i])
+				continue;
+			if (syscall(SYS_kcmp, others[i], (pid_t)p->pf.pid, KCMP_FILES, 0, 0) == 0)
+				add_unsupported(p, CKPT_UNSUPPORTED_KIND_OTHER, -1, 0, "CLONE_FILES",
+						"it shares its fd table with process %d (CLONE_FILES): restore cannot share one again", others[i]);
+			if (syscall(SYS_kcmp, others[i], (pid_t)p->pf.pid, KCMP_FS, 0, 0) == 0)
+				add_unsupported(p, CKPT_UNSUPPORTED_KIND_OTHER, -1, 0, "CLONE_FS",
+						"it shares its working directory and umask with process %d (CLONE_FS): restore cannot share them again", others[i]);
+		}
+	}
+}
+
+/* A pipe or socket above stdio that leads out of a one-process dump, into one of its children:
+ * the message says that --tree would take that child too. */
+static void suggest_tree(struct tree *t)
+{
+	struct proc_state *p = t->procs[0];
+	for (size_t i = 0; i < p->nunsup; i++) {
+		struct unsupported_state *u = &p->unsup[i];
+		if (strncmp(u->detail, "pipe:[", 6) && strncmp(u->detail, "socket:[", 8))
+			continue;
+		for (uint32_t c = 0; c < p->nomitted; c++) {
+			char *dir = xasprintf("/proc/%u/fd", p->omitted[c]);
+			DIR *d = opendir(dir);
+			int holds = 0;
+			for (struct dirent *de; d && !holds && (de = readdir(d));) {
+				char *path = xasprintf("%s/%s", dir, de->d_name), *link = read_link(path);
+				holds = link && !strcmp(link, u->detail);
+				free(path);
+				free(link);
+			}
+			if (d)
+				closedir(d);
+			free(dir);
+			if (!holds)
+				continue;
+			char *why = xasprintf("%s, child process %u holds the other end: dump with --tree to take it too", u->reason, p->omitted[c]);
+			free(u->reason);
+			u->reason = why;
+			break;
+		}
+	}
+}
+
+/* A dump of one process whose children it leaves out: they keep running outside the image, and
+ * the restored process will not find them. Said, and recorded in the image (process.omitted). */
+static void warn_omitted(const struct proc_state *p)
+{
+	if (!p->nomitted)
+		return;
+	char list[600];
+	size_t n = 0;
+	for (uint32_t i = 0; i < p->nomitted && n < sizeof(list) - 1; i++) {
+		char *comm = read_filef(NULL, "/proc/%u/comm", p->omitted[i]);
+		if (comm && strchr(comm, '\n'))
+			*strchr(comm, '\n') = 0;
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%u (%s)", i ? ", " : "", p->omitted[i], comm ? comm : "?");
+		free(comm);
+	}
+	warn("process %u has %u child process%s that this dump leaves out: %s; the restored process will not find %s "
+	     "(--tree checkpoints them too)", p->pf.pid, p->nomitted, p->nomitted == 1 ? "" : "es", list,
+	     p->nomitted == 1 ? "it" : "them");
+}
+
 static int dump_run(struct dump_opts *o)
 {
 	uint64_t t_start = now_ns(CLOCK_MONOTONIC);
-	struct proc_state p;
-	memset(&p, 0, sizeof(p));
+	struct tree t;
+	memset(&t, 0, sizeof(t));
 	int fd = -1, rc = -1;
 	uint64_t size = 0;
 	char procdir[64];
@@ -363,51 +480,57 @@ static int dump_run(struct dump_opts *o)
 		goto out;
 	}
 	flock(fd, LOCK_EX); /* held until the image is in place or gone: the mark of a dump still running */
-	progress_step("freeze", "stopping every thread of process %d", o->pid);
-	if (threads_freeze(o->pid, &p) < 0)
+	progress_step("freeze", "stopping every thread of process %d%s", o->pid, o->tree ? " and its descendants" : "");
+	if (tree_freeze(&t, o->pid, o->tree) < 0)
 		goto out;
 	uint64_t time_ns = now_ns(CLOCK_REALTIME);
-	p.pf.nthreads = (uint32_t)p.nthreads;
-	progress_step("threads", "%zu threads", p.nthreads);
-	if (threads_capture(o->pid, &p) < 0 || cancelled())
+	size_t nthreads = 0, nvmas = 0, nfds = 0;
+	uint32_t npending = 0;
+	for (size_t k = 0; k < t.nprocs; k++)
+		nthreads += t.procs[k]->nthreads;
+	progress_step("threads", "%zu threads in %zu process%s", nthreads, t.nprocs, t.nprocs == 1 ? "" : "es");
+	for (size_t k = 0; k < t.nprocs; k++) {
+		if (capture_process(&t, t.procs[k]) < 0)
+			goto out;
+		nvmas += t.procs[k]->nvmas, nfds += t.procs[k]->nfds, npending += t.procs[k]->pending.n;
+	}
+	progress_step("mm", "memory descriptors");
+	progress_step("vmas", "%zu areas", nvmas);
+	if (cancelled() || files_finish(&t) < 0)
 		goto out;
-	progress_step("mm", "memory descriptor");
-	if (process_capture(o->pid, &p) < 0 || mm_capture(o->pid, &p) < 0 || vmas_capture(o->pid, &p) < 0)
-		goto out;
-	progress_step("vmas", "%zu areas", p.nvmas);
-	uint64_t gadget, ip;
-	if (mm_find_syscall(o->pid, &p, &gadget, &ip) < 0)
-		goto out;
-	if (cancelled() || inject_phase(o->pid, &p, gadget, ip) < 0)
-		goto out;
-	if (cancelled() || files_capture(o->pid, &p) < 0)
-		goto out;
-	progress_step("files", "%zu file descriptors", p.nfds);
-	if (pending_capture(&p) < 0)
-		goto out;
-	progress_step("signals", "handlers and %u pending signals", p.pending.n);
-	if (p.nunsup && !o->allow_unsupported) {
-		report_unsupported(&p, o->pid);
+	progress_step("files", "%zu file descriptors, %zu open files", nfds, t.nfiles);
+	progress_step("signals", "handlers and %u pending signals", npending);
+	refuse_shared_tables(&t);
+	if (!o->tree)
+		suggest_tree(&t);
+	size_t nunsup = 0;
+	for (size_t k = 0; k < t.nprocs; k++)
+		nunsup += t.procs[k]->nunsup;
+	if (nunsup && !o->allow_unsupported) {
+		report_unsupported(&t);
 		goto out;
 	}
-	for (size_t i = 0; i < p.nunsup; i++)
-		warn("not captured: %s (%s)", p.unsup[i].reason, p.unsup[i].detail);
-	if (cancelled() || write_image(fd, o, &p, time_ns, &size) < 0)
+	for (size_t k = 0; k < t.nprocs; k++)
+		for (size_t i = 0; i < t.procs[k]->nunsup; i++)
+			warn("not captured: %s (%s)", t.procs[k]->unsup[i].reason, t.procs[k]->unsup[i].detail);
+	warn_omitted(t.procs[0]);
+	if (cancelled() || write_image(fd, o, &t, time_ns, &size) < 0)
 		goto out;
 	fault_point("written");
 	if (cancelled())
 		goto out;
-	/* Every byte of the process is in the file: one left running goes on now rather than
-	 * waiting for the disk. One to be killed waits until its image is durable. */
+	/* Every byte of the processes is in the file: ones left running go on now rather than
+	 * waiting for the disk. Ones to be killed wait until their image is durable. */
 	if (!o->kill_after) {
-		progress_step("resume", "resuming process %d", o->pid);
-		if (threads_release(&p) < 0)
+		progress_step("resume", "resuming process %d%s", o->pid, t.nprocs > 1 ? " and its descendants" : "");
+		if (tree_release(&t) < 0)
 			goto out;
 	}
 	/* Root's image of another user's process is that user's: it holds only their process, and
 	 * restore runs an image as its file's owner (as root, without --as-recorded). */
-	if (geteuid() == 0 && p.pf.uids[0] != 0 && fchown(fd, p.pf.uids[0], p.pf.gids[0]) < 0) {
-		fail_errno(EXIT_IO, "cannot give %s to uid %u", o->image, p.pf.uids[0]);
+	struct proc_state *root = t.procs[0];
+	if (geteuid() == 0 && root->pf.uids[0] != 0 && fchown(fd, root->pf.uids[0], root->pf.gids[0]) < 0) {
+		fail_errno(EXIT_IO, "cannot give %s to uid %u", o->image, root->pf.uids[0]);
 		goto out;
 	}
 	if (fsync(fd) < 0) {
@@ -416,7 +539,7 @@ static int dump_run(struct dump_opts *o)
 	}
 	/* The point of no return: the image is complete and durable. A cancel up to here leaves
 	 * nothing under IMAGE; one that comes later is too late, and the dump completes (with --kill,
-	 * the process is killed once its image is in place). */
+	 * the processes are killed once their image is in place). */
 	if (cancelled())
 		goto out;
 	progress_step("publish", "renaming the image to %s", o->image);
@@ -435,23 +558,26 @@ static int dump_run(struct dump_opts *o)
 	close(fd);
 	fd = -1;
 	if (o->kill_after) {
-		progress_step("resume", "killing process %d", o->pid);
-		kill(o->pid, SIGKILL);
-		wait_killed(&p);
+		progress_step("resume", "killing process %d%s", o->pid, t.nprocs > 1 ? " and its descendants" : "");
+		for (size_t k = t.nprocs; k-- > 0;) /* children first: no orphan runs on unseen */
+			wait_killed(t.procs[k]);
 	}
 	rc = 0;
 out:
-	if (threads_release(&p) < 0 && rc == 0)
+	if (rc < 0)
+		tree_blame_exit(&t);
+	if (tree_release(&t) < 0 && rc == 0)
 		rc = -1;
 	if (fd >= 0)
 		close(fd);
 	if (rc < 0)
 		unlink(o->tmp);
 	mem_forget();
-	proc_free(&p);
+	size_t nprocs = t.nprocs;
+	tree_free(&t);
 	fault_report();
 	if (rc == 0) {
-		progress_done(o->image, size, (now_ns(CLOCK_MONOTONIC) - t_start) / 1000000);
+		progress_done(o->image, size, (now_ns(CLOCK_MONOTONIC) - t_start) / 1000000, nprocs);
 		return EXIT_OK;
 	}
 	progress_error();
@@ -460,7 +586,7 @@ out:
 
 static int usage(void)
 {
-	fputs("usage: ckpt dump PID -o IMAGE [--leave-running | --kill] [--progress=json] [--allow-unsupported]\n", stderr);
+	fputs("usage: ckpt dump PID -o IMAGE [--tree] [--leave-running | --kill] [--progress=json] [--allow-unsupported]\n", stderr);
 	return EXIT_USAGE;
 }
 
@@ -481,6 +607,7 @@ int cmd_dump(int argc, char **argv)
 		{"kill", no_argument, NULL, 'K'},
 		{"progress", required_argument, NULL, 'P'},
 		{"allow-unsupported", no_argument, NULL, 'U'},
+		{"tree", no_argument, NULL, 'T'},
 		{"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
@@ -492,6 +619,7 @@ int cmd_dump(int argc, char **argv)
 		case 'L': leave = 1; break;
 		case 'K': o.kill_after = 1; break;
 		case 'U': o.allow_unsupported = 1; break;
+		case 'T': o.tree = 1; break;
 		case 'v': g_verbose = 1; break;
 		case 'P':
 			if (strcmp(optarg, "json")) {

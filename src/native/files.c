@@ -1,7 +1,9 @@
-/* File descriptors: what each one is (from /proc/PID/fd, fdinfo and fstat), which ones share an
- * open file description (kcmp), what sits in pipes both of whose ends the process holds (tee
- * from a pidfd_getfd copy: nothing is consumed); and at restore, the same table rebuilt by the
- * restore child itself. */
+/* Files: the open file descriptions of a tree of processes and each process's descriptors. At
+ * dump, what each descriptor is (from /proc/PID/fd, fdinfo and fstat), which descriptors of any
+ * process share a description (kcmp), what sits in pipes both of whose ends the tree holds (tee
+ * from a pidfd_getfd copy: nothing is consumed) and in sockets between its processes (peeked).
+ * At restore, every description is made once, by the first process that holds it, and the
+ * others take it from there (pidfd_getfd), in the phases restore.c runs them in. */
 #include "ckpt.h"
 
 #include <dirent.h>
@@ -49,8 +51,9 @@ static uint64_t fdinfo_num(const char *info, const char *key, int base)
 	return v ? strtoull(v, NULL, base) : 0;
 }
 
-static void put_extra(struct fd_state *f, const struct buf *b)
+static void put_extra(struct file_state *f, const struct buf *b)
 {
+	free(f->extra);
 	f->extra = b->p;
 	f->extra_len = (uint32_t)b->len;
 }
@@ -60,14 +63,22 @@ static int steal_fd(int pidfd, int fd)
 	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
 }
 
+/* A failed pidfd call on a process of the tree: ESRCH means it died, killed from outside. */
+static int unreachable(pid_t pid, int fd, const char *what, const char *call)
+{
+	if (errno == ESRCH)
+		return fail(EXIT_NOPROC, "process %d exited during the checkpoint (reading its %s at fd %d)", pid, what, fd);
+	return fail_errno(EXIT_FAIL, "cannot reach the %s at fd %d of process %d (%s)", what, fd, pid, call);
+}
+
 /* Bytes in a pipe, copied (not consumed) with tee() into a pipe of ours. */
-static int pipe_contents(int pidfd, int fd, uint8_t **data, uint32_t *len)
+static int pipe_contents(int pidfd, pid_t pid, int fd, uint8_t **data, uint32_t *len)
 {
 	*data = NULL;
 	*len = 0;
 	int src = steal_fd(pidfd, fd);
 	if (src < 0)
-		return fail_errno(EXIT_FAIL, "cannot reach the pipe at fd %d (pidfd_getfd)", fd);
+		return unreachable(pid, fd, "pipe", "pidfd_getfd");
 	int avail = 0, rc = -1, p[2] = {-1, -1};
 	if (ioctl(src, FIONREAD, &avail) < 0 || avail <= 0) {
 		rc = 0;
@@ -187,43 +198,21 @@ static const struct unix_sock *find_unix(uint64_t ino)
 	return NULL;
 }
 
-static const struct ckpt_fd_socket_fixed *sock_of(const struct fd_state *f)
+static const struct ckpt_fd_socket_fixed *sock_of(const struct file_state *f)
 {
 	return f->f.kind == CKPT_FD_KIND_SOCKET && f->extra_len >= sizeof(struct ckpt_fd_socket_fixed)
 		       ? (const struct ckpt_fd_socket_fixed *)f->extra
 		       : NULL;
 }
 
-/* One end of a socketpair whose other end is an fd of the process too. At restore both ends
- * must also carry their queue (dump writes it for every such end). */
-static const struct fd_state *socket_peer(const struct proc_state *p, const struct fd_state *f)
-{
-	const struct ckpt_fd_socket_fixed *s = sock_of(f);
-	if (!s || s->family != AF_UNIX || !s->peer_ino)
-		return NULL;
-	for (size_t i = 0; i < p->nfds; i++) {
-		const struct ckpt_fd_socket_fixed *o = sock_of(&p->fds[i]);
-		if (o && p->fds[i].f.ino == s->peer_ino && o->peer_ino == f->f.ino)
-			return &p->fds[i];
-	}
-	return NULL;
-}
-
-static const struct fd_state *socket_peer_with_queues(const struct proc_state *p, const struct fd_state *f)
-{
-	const struct fd_state *o = socket_peer(p, f);
-	size_t need = sizeof(struct ckpt_fd_socket_fixed) + 4;
-	return o && f->extra_len >= need && o->extra_len >= need ? o : NULL;
-}
-
 /* What waits in a unix socket's receive queue, peeked from a pidfd_getfd copy at peek offset
  * 0 (the socket's own SO_PEEK_OFF is put back after). Datagrams keep their boundaries: each is a
  * u32 length and its bytes. Returns 1 when fds or credentials are in flight (unsupported). */
-static int socket_queue(int pidfd, struct fd_state *f, uint32_t type, struct buf *out)
+static int socket_queue(int pidfd, pid_t pid, int fd, uint32_t type, struct buf *out)
 {
-	int sk = steal_fd(pidfd, (int)f->f.fd);
+	int sk = steal_fd(pidfd, fd);
 	if (sk < 0)
-		return fail_errno(EXIT_FAIL, "cannot reach the socket at fd %u (pidfd_getfd)", f->f.fd);
+		return unreachable(pid, fd, "socket", "pidfd_getfd");
 	int saved = -1, zero = 0, rc = 0;
 	socklen_t sl = sizeof(saved);
 	getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &saved, &sl);
@@ -243,8 +232,8 @@ static int socket_queue(int pidfd, struct fd_state *f, uint32_t type, struct buf
 		if (m.msg_controllen) {
 			for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
 				if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-					for (int *fd = (int *)CMSG_DATA(c); (char *)fd < (char *)c + c->cmsg_len; fd++)
-						close(*fd);
+					for (int *f = (int *)CMSG_DATA(c); (char *)f < (char *)c + c->cmsg_len; f++)
+						close(*f);
 			rc = 1;
 			break;
 		}
@@ -265,56 +254,29 @@ static int socket_queue(int pidfd, struct fd_state *f, uint32_t type, struct buf
 	return rc;
 }
 
-static int pipe_has_both_ends(const struct proc_state *p, uint64_t ino)
-{
-	int r = 0, w = 0;
-	for (size_t i = 0; i < p->nfds; i++) {
-		const struct fd_state *f = &p->fds[i];
-		if ((f->f.kind == CKPT_FD_KIND_PIPE || f->f.kind == CKPT_FD_KIND_FIFO) && f->f.ino == ino) {
-			int acc = (int)(f->f.flags & O_ACCMODE);
-			r |= acc == O_RDONLY || acc == O_RDWR;
-			w |= acc == O_WRONLY || acc == O_RDWR;
-		}
-	}
-	return r && w;
-}
+/* ---- dump: what one descriptor refers to ---- */
 
-/* stdio that the restoring side replaces (--stdio): a terminal, or a pipe or socket whose other
- * end is outside the process. */
-static int is_stdio_replaceable(const struct proc_state *p, const struct fd_state *f)
-{
-	if (f->f.fd > 2)
-		return 0;
-	switch (f->f.kind) {
-	case CKPT_FD_KIND_TTY:
-		return 1;
-	case CKPT_FD_KIND_SOCKET:
-		return socket_peer(p, f) == NULL;
-	case CKPT_FD_KIND_PIPE:
-		return !pipe_has_both_ends(p, f->f.ino);
-	default:
-		return 0;
-	}
-}
-
-static void classify_fd(struct proc_state *p, struct fd_state *f, const struct stat *st, const char *info, int pidfd)
+/* The kind of a description and its kind-specific state that can be read through one of its
+ * descriptors (pipes and sockets are finished once every process's descriptors are known).
+ * Returns a reason when the kind cannot be checkpointed (and `what` the unsupported kind). */
+static const char *describe(struct file_state *f, const struct stat *st, const char *info, int pidfd, int fd, uint16_t *what)
 {
 	const char *link = f->path;
+	*what = CKPT_UNSUPPORTED_KIND_FD;
+	struct buf b = {0};
 	if (!strncmp(link, "anon_inode:", 11)) {
-		const char *what = link + 11;
-		if (!strcmp(what, "[eventfd]")) {
+		const char *name = link + 11;
+		if (!strcmp(name, "[eventfd]")) {
 			struct ckpt_fd_eventfd e = {.count = fdinfo_num(info, "eventfd-count", 16)};
 			if (fdinfo_num(info, "eventfd-semaphore", 10))
 				e.flags |= EFD_SEMAPHORE;
-			e.flags |= f->f.flags & (O_NONBLOCK | O_CLOEXEC);
-			struct buf b = {0};
+			e.flags |= f->f.flags & O_NONBLOCK;
 			buf_put(&b, &e, sizeof(e));
 			put_extra(f, &b);
 			f->f.kind = CKPT_FD_KIND_EVENTFD;
-			return;
+			return NULL;
 		}
-		if (!strcmp(what, "[eventpoll]")) {
-			struct buf b = {0};
+		if (!strcmp(name, "[eventpoll]")) {
 			struct ckpt_fd_epoll_fixed ef = {0};
 			buf_put(&b, &ef, sizeof(ef));
 			for (const char *l = strstr(info, "tfd:"); l; l = strstr(l + 1, "\ntfd:")) {
@@ -324,6 +286,7 @@ static void classify_fd(struct proc_state *p, struct fd_state *f, const struct s
 				unsigned events;
 				unsigned long long data;
 				if (sscanf(l, "tfd: %d events: %x data: %llx", &tfd, &events, &data) == 3) {
+					/* .file is resolved when every description is known (files_finish) */
 					struct ckpt_epoll_target t = {.tfd = (uint32_t)tfd, .events = events, .data = data};
 					buf_put(&b, &t, sizeof(t));
 					((struct ckpt_fd_epoll_fixed *)b.p)->count++;
@@ -331,93 +294,117 @@ static void classify_fd(struct proc_state *p, struct fd_state *f, const struct s
 			}
 			put_extra(f, &b);
 			f->f.kind = CKPT_FD_KIND_EPOLL;
-			return;
+			return NULL;
 		}
-		uint16_t kind = CKPT_FD_KIND_UNKNOWN, what_kind = CKPT_UNSUPPORTED_KIND_FD;
-		if (!strcmp(what, "[signalfd]"))
-			kind = CKPT_FD_KIND_SIGNALFD;
-		else if (!strcmp(what, "[timerfd]"))
-			kind = CKPT_FD_KIND_TIMERFD, what_kind = CKPT_UNSUPPORTED_KIND_TIMER;
-		else if (!strcmp(what, "inotify"))
-			kind = CKPT_FD_KIND_INOTIFY;
-		else if (!strcmp(what, "[io_uring]"))
-			kind = CKPT_FD_KIND_IO_URING, what_kind = CKPT_UNSUPPORTED_KIND_IO_URING;
-		f->f.kind = kind;
-		f->unsupported = 1;
-		add_unsupported(p, what_kind, (int32_t)f->f.fd, 0, link, "fd %u (%s) cannot be checkpointed", f->f.fd, what);
-		return;
+		f->f.kind = CKPT_FD_KIND_UNKNOWN;
+		if (!strcmp(name, "[signalfd]"))
+			f->f.kind = CKPT_FD_KIND_SIGNALFD;
+		else if (!strcmp(name, "[timerfd]"))
+			f->f.kind = CKPT_FD_KIND_TIMERFD, *what = CKPT_UNSUPPORTED_KIND_TIMER;
+		else if (!strcmp(name, "inotify"))
+			f->f.kind = CKPT_FD_KIND_INOTIFY;
+		else if (!strcmp(name, "[io_uring]"))
+			f->f.kind = CKPT_FD_KIND_IO_URING, *what = CKPT_UNSUPPORTED_KIND_IO_URING;
+		return "cannot be checkpointed";
 	}
 	switch (st->st_mode & S_IFMT) {
 	case S_IFREG:
 		f->f.kind = strncmp(link, "/memfd:", 7) ? CKPT_FD_KIND_REGULAR : CKPT_FD_KIND_MEMFD;
-		if (f->f.kind == CKPT_FD_KIND_MEMFD || strstr(link, " (deleted)") || link[0] != '/') {
-			f->unsupported = 1;
-			add_unsupported(p, CKPT_UNSUPPORTED_KIND_FD, (int32_t)f->f.fd, 0, link, "fd %u: %s", f->f.fd,
-					f->f.kind == CKPT_FD_KIND_MEMFD ? "a memfd's contents are not saved" : "the file has no path to reopen");
-		}
-		return;
+		if (f->f.kind == CKPT_FD_KIND_MEMFD)
+			return "a memfd's contents are not saved";
+		if (strstr(link, " (deleted)") || link[0] != '/')
+			return "the file has no path to reopen";
+		return NULL;
 	case S_IFDIR:
 		f->f.kind = CKPT_FD_KIND_DIRECTORY;
-		return;
+		return NULL;
 	case S_IFCHR:
 	case S_IFBLK: {
 		unsigned maj = major(st->st_rdev);
 		if (S_ISCHR(st->st_mode) && is_tty_major(maj)) {
 			struct ckpt_fd_tty t = {.rdev = st->st_rdev};
-			struct buf b = {0};
 			buf_put(&b, &t, sizeof(t));
 			put_extra(f, &b);
 			f->f.kind = CKPT_FD_KIND_TTY;
-			if (f->f.fd > 2) {
-				f->unsupported = 1;
-				add_unsupported(p, CKPT_UNSUPPORTED_KIND_FD, (int32_t)f->f.fd, 0, link,
-						"fd %u: a terminal is reattached only as stdio (fds 0-2)", f->f.fd);
-			}
-			return;
+			f->external = 1; /* reattached as stdio, or not at all */
+			return NULL;
 		}
 		f->f.kind = S_ISCHR(st->st_mode) ? CKPT_FD_KIND_CHR : CKPT_FD_KIND_BLK;
-		if (S_ISCHR(st->st_mode) && maj != 1) { /* only the memory devices: null, zero, full, random, urandom */
-			f->unsupported = 1;
-			add_unsupported(p, CKPT_UNSUPPORTED_KIND_FD, (int32_t)f->f.fd, 0, link,
-					"fd %u: device %u:%u keeps state in its driver", f->f.fd, maj, minor(st->st_rdev));
-		}
-		return;
+		if (S_ISCHR(st->st_mode) && maj != 1) /* only the memory devices: null, zero, full, random, urandom */
+			return "a device keeps state in its driver";
+		return NULL;
 	}
-	case S_IFIFO:
+	case S_IFIFO: {
 		f->f.kind = strncmp(link, "pipe:", 5) ? CKPT_FD_KIND_FIFO : CKPT_FD_KIND_PIPE;
-		return; /* contents after every fd is known */
+		struct ckpt_fd_pipe_fixed pf = {.pipe_ino = st->st_ino};
+		int src = steal_fd(pidfd, fd);
+		if (src >= 0) {
+			int size = fcntl(src, F_GETPIPE_SZ);
+			pf.capacity = size > 0 ? (uint32_t)size : 0;
+			close(src);
+		}
+		buf_put(&b, &pf, sizeof(pf));
+		buf_u32(&b, 0); /* no data yet: files_finish puts it on the first file of the pipe */
+		put_extra(f, &b);
+		return NULL;
+	}
 	case S_IFSOCK: {
 		struct ckpt_fd_socket_fixed s = {0};
-		socket_info(pidfd, (int)f->f.fd, &s);
+		socket_info(pidfd, fd, &s);
 		const struct unix_sock *u = s.family == AF_UNIX ? find_unix(st->st_ino) : NULL;
 		if (u) {
 			s.state = u->state;
 			s.peer_ino = u->named ? 0 : u->peer; /* only unnamed pairs are recreated */
 			s.shutdown = u->shutdown;
 		}
-		struct buf b = {0};
 		buf_put(&b, &s, sizeof(s));
+		buf_u32(&b, 0); /* the queue, for a pair inside the tree: files_finish */
 		put_extra(f, &b);
 		f->f.kind = CKPT_FD_KIND_SOCKET;
-		if (f->f.fd <= 2 || (s.family == AF_UNIX && s.peer_ino))
-			return; /* stdio is replaced at restore; a pair is decided once every fd is known */
-		f->unsupported = 1;
-		int tcp = (s.family == AF_INET || s.family == AF_INET6) && s.type == SOCK_STREAM && s.state == 1;
-		add_unsupported(p, tcp ? CKPT_UNSUPPORTED_KIND_TCP_SOCKET : CKPT_UNSUPPORTED_KIND_FD, (int32_t)f->f.fd, 0, link,
-				tcp ? "fd %u: an established TCP connection (restoring it needs TCP_REPAIR, CAP_NET_ADMIN)"
-				    : "fd %u: sockets other than socketpairs inside the process are not checkpointed",
-				f->f.fd);
-		return;
+		f->external = 1; /* until files_finish finds its peer in the tree */
+		if (s.family == AF_UNIX && s.peer_ino)
+			return NULL;
+		if ((s.family == AF_INET || s.family == AF_INET6) && s.type == SOCK_STREAM && s.state == 1) {
+			*what = CKPT_UNSUPPORTED_KIND_TCP_SOCKET;
+			return "an established TCP connection (restoring it needs TCP_REPAIR, CAP_NET_ADMIN)";
+		}
+		return "sockets other than socketpairs inside the checkpoint are not checkpointed";
 	}
 	default:
 		f->f.kind = CKPT_FD_KIND_UNKNOWN;
-		f->unsupported = 1;
-		add_unsupported(p, CKPT_UNSUPPORTED_KIND_FD, (int32_t)f->f.fd, 0, link, "fd %u: unknown kind of file", f->f.fd);
+		return "unknown kind of file";
 	}
 }
 
-int files_capture(pid_t pid, struct proc_state *p)
+/* The description one descriptor of one process refers to: one the tree has already (same inode
+ * and, by kcmp, the same open file description), or a new one. */
+static int find_file(const struct tree *t, pid_t pid, int fd, const struct stat *st)
 {
+	for (size_t i = 0; i < t->nfiles; i++) {
+		const struct file_state *f = &t->files[i];
+		if (f->f.ino == st->st_ino && f->f.dev == st->st_dev &&
+		    syscall(SYS_kcmp, f->pid, pid, KCMP_FILE, f->fd, fd) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* A reason not to checkpoint one descriptor, as an unsupported record of its process. */
+static void fd_unsupported(struct proc_state *p, struct fd_state *fd, uint16_t what, const char *why)
+{
+	if (fd->unsupported)
+		return;
+	fd->unsupported = 1;
+	const char *path = fd_file(p, fd)->path;
+	if (!strncmp(path, "anon_inode:", 11) && !strcmp(why, "cannot be checkpointed"))
+		add_unsupported(p, what, (int32_t)fd->f.fd, 0, path, "fd %u (%s) cannot be checkpointed", fd->f.fd, path + 11);
+	else
+		add_unsupported(p, what, (int32_t)fd->f.fd, 0, path, "fd %u: %s", fd->f.fd, why);
+}
+
+int files_capture(struct tree *t, struct proc_state *p)
+{
+	pid_t pid = (pid_t)p->pf.pid;
 	char dir[64];
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
 	DIR *d = opendir(dir);
@@ -437,20 +424,19 @@ int files_capture(pid_t pid, struct proc_state *p)
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0) {
 		free(fds);
-		return fail_errno(EXIT_FAIL, "pidfd_open(%d)", pid);
+		return errno == ESRCH ? fail(EXIT_NOPROC, "process %d exited during the checkpoint", (int)pid) : fail_errno(EXIT_FAIL, "pidfd_open(%d)", pid);
 	}
-	p->fds = xcalloc(n, sizeof(*p->fds));
-	load_unix_socks();
+	p->fds = xcalloc(n + 1, sizeof(*p->fds));
+	if (!unix_socks)
+		load_unix_socks();
 	int rc = -1;
 	for (size_t i = 0; i < n; i++) {
-		struct fd_state *f = &p->fds[p->nfds];
 		char path[96];
 		snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fds[i]);
-		f->path = read_link(path);
 		struct stat st;
-		if (!f->path || stat(path, &st) < 0) {
-			free(f->path);
-			f->path = NULL;
+		char *link = read_link(path);
+		if (!link || stat(path, &st) < 0) {
+			free(link);
 			if (errno == ENOENT)
 				continue; /* closed meanwhile by another process sharing the table */
 			fail_errno(EXIT_PERM, "cannot inspect %s", path);
@@ -458,104 +444,40 @@ int files_capture(pid_t pid, struct proc_state *p)
 		}
 		char *info = read_filef(NULL, "/proc/%d/fdinfo/%d", pid, fds[i]);
 		if (!info) {
+			free(link);
 			fail_errno(EXIT_PERM, "cannot read /proc/%d/fdinfo/%d", pid, fds[i]);
 			goto out;
 		}
-		p->nfds++;
-		f->f.fd = (uint32_t)fds[i];
-		f->f.pos = fdinfo_num(info, "pos", 10);
+		struct fd_state *fd = &p->fds[p->nfds++];
 		uint32_t flags = (uint32_t)fdinfo_num(info, "flags", 8);
-		f->f.fd_flags = (flags & O_CLOEXEC) ? FD_CLOEXEC : 0;
-		f->f.flags = flags & ~(uint32_t)O_CLOEXEC;
-		f->f.mode = st.st_mode;
-		f->f.dev = st.st_dev;
-		f->f.ino = st.st_ino;
-		f->f.size = (uint64_t)st.st_size;
-		f->dup_of = -1;
-		classify_fd(p, f, &st, info, pidfd);
-		if (strstr(info, "\nlock:")) {
-			f->unsupported = 1;
-			add_unsupported(p, CKPT_UNSUPPORTED_KIND_FD, (int32_t)f->f.fd, 0, f->path, "fd %u holds a file lock", f->f.fd);
+		fd->f.fd = (uint32_t)fds[i];
+		fd->f.fd_flags = (flags & O_CLOEXEC) ? FD_CLOEXEC : 0;
+		fd->file = find_file(t, pid, fds[i], &st);
+		if (fd->file < 0) {
+			t->files = xrealloc(t->files, (t->nfiles + 1) * sizeof(*t->files));
+			struct file_state *f = &t->files[t->nfiles];
+			memset(f, 0, sizeof(*f));
+			fd->file = (int)t->nfiles++;
+			f->path = link;
+			link = NULL;
+			f->pid = pid;
+			f->fd = fds[i];
+			f->owner = -1;
+			f->f.pos = fdinfo_num(info, "pos", 10);
+			f->f.flags = flags & ~(uint32_t)O_CLOEXEC;
+			f->f.mode = st.st_mode;
+			f->f.dev = st.st_dev;
+			f->f.ino = st.st_ino;
+			f->f.size = (uint64_t)st.st_size;
+			f->what = CKPT_UNSUPPORTED_KIND_FD;
+			f->why = describe(f, &st, info, pidfd, fds[i], &f->what);
 		}
+		free(link);
+		if (fd_file(p, fd)->why)
+			fd_unsupported(p, fd, fd_file(p, fd)->what, fd_file(p, fd)->why);
+		if (strstr(info, "\nlock:"))
+			fd_unsupported(p, fd, CKPT_UNSUPPORTED_KIND_FD, "it holds a file lock");
 		free(info);
-		/* the same open file description as an earlier fd? */
-		for (size_t j = 0; j + 1 < p->nfds; j++) {
-			const struct fd_state *o = &p->fds[j];
-			if (o->f.ino == f->f.ino && o->f.dev == f->f.dev && o->dup_of < 0 &&
-			    syscall(SYS_kcmp, pid, pid, KCMP_FILE, o->f.fd, f->f.fd) == 0) {
-				f->dup_of = (int32_t)o->f.fd;
-				break;
-			}
-		}
-	}
-	/* pipes and FIFOs: which have both ends here, and what is buffered in those */
-	for (size_t i = 0; i < p->nfds; i++) {
-		struct fd_state *f = &p->fds[i];
-		if (f->f.kind != CKPT_FD_KIND_PIPE && f->f.kind != CKPT_FD_KIND_FIFO)
-			continue;
-		struct buf b = {0};
-		struct ckpt_fd_pipe_fixed pf = {.pipe_ino = f->f.ino};
-		buf_put(&b, &pf, sizeof(pf));
-		int first = 1;
-		for (size_t j = 0; j < i; j++)
-			if ((p->fds[j].f.kind == CKPT_FD_KIND_PIPE || p->fds[j].f.kind == CKPT_FD_KIND_FIFO) && p->fds[j].f.ino == f->f.ino)
-				first = 0;
-		uint8_t *data = NULL;
-		uint32_t len = 0;
-		if (pipe_has_both_ends(p, f->f.ino)) {
-			if (first) {
-				/* tee reads from a read end */
-				size_t r = i;
-				for (size_t j = i; j < p->nfds; j++)
-					if (p->fds[j].f.ino == f->f.ino && (p->fds[j].f.flags & O_ACCMODE) != O_WRONLY) {
-						r = j;
-						break;
-					}
-				if (pipe_contents(pidfd, (int)p->fds[r].f.fd, &data, &len) < 0) {
-					buf_free(&b);
-					goto out;
-				}
-			}
-		} else if (f->f.kind == CKPT_FD_KIND_PIPE && !is_stdio_replaceable(p, f)) {
-			f->unsupported = 1;
-			add_unsupported(p, CKPT_UNSUPPORTED_KIND_FD, (int32_t)f->f.fd, 0, f->path,
-					"fd %u: a pipe whose other end is outside the process", f->f.fd);
-		}
-		buf_lbytes(&b, data, len);
-		free(data);
-		put_extra(f, &b);
-	}
-	/* unix sockets: pairs inside the process keep what is queued; the rest cannot be restored */
-	for (size_t i = 0; i < p->nfds; i++) {
-		struct fd_state *f = &p->fds[i];
-		const struct ckpt_fd_socket_fixed *s = sock_of(f);
-		if (!s || s->family != AF_UNIX || f->dup_of >= 0)
-			continue;
-		if (!socket_peer(p, f)) {
-			if (f->f.fd > 2 && !f->unsupported) {
-				f->unsupported = 1;
-				add_unsupported(p, CKPT_UNSUPPORTED_KIND_FD, (int32_t)f->f.fd, 0, f->path,
-						"fd %u: a unix socket whose peer is outside the process", f->f.fd);
-			}
-			continue;
-		}
-		struct buf q = {0};
-		int r = socket_queue(pidfd, f, s->type, &q);
-		if (r < 0) {
-			buf_free(&q);
-			goto out;
-		}
-		if (r > 0) {
-			f->unsupported = 1;
-			add_unsupported(p, CKPT_UNSUPPORTED_KIND_FD, (int32_t)f->f.fd, 0, f->path,
-					"fd %u: file descriptors or oversized messages in flight on a unix socket", f->f.fd);
-		}
-		struct buf b = {0};
-		buf_put(&b, f->extra, sizeof(*s));
-		buf_lbytes(&b, q.p, (uint32_t)q.len);
-		buf_free(&q);
-		free(f->extra);
-		put_extra(f, &b);
 	}
 	p->files.nfds = (uint32_t)p->nfds;
 	p->files.max_fds = (uint32_t)(p->pf.rlimits[CKPT_RLIMIT_RESOURCE_NOFILE].cur > UINT32_MAX
@@ -568,25 +490,206 @@ out:
 	return rc;
 }
 
+static int is_pipe(const struct file_state *f)
+{
+	return f->f.kind == CKPT_FD_KIND_PIPE || f->f.kind == CKPT_FD_KIND_FIFO;
+}
+
+static uint64_t pipe_ino(const struct file_state *f)
+{
+	uint64_t ino;
+	memcpy(&ino, f->extra, 8);
+	return ino;
+}
+
+/* Whether the files of the tree (or of an image) hold both ends of a pipe: a reader and a writer. */
+static int pipe_has_both_ends(const struct tree *t, uint64_t ino)
+{
+	int r = 0, w = 0;
+	for (size_t i = 0; i < t->nfiles; i++) {
+		const struct file_state *f = &t->files[i];
+		if (is_pipe(f) && pipe_ino(f) == ino) {
+			int acc = (int)(f->f.flags & O_ACCMODE);
+			r |= acc == O_RDONLY || acc == O_RDWR;
+			w |= acc == O_WRONLY || acc == O_RDWR;
+		}
+	}
+	return r && w;
+}
+
+/* A file's kind-specific data with `data` in place of its trailing lbytes (pipe data, a queue). */
+static void set_trailing_bytes(struct file_state *f, size_t fixed, const uint8_t *data, uint32_t len)
+{
+	struct buf b = {0};
+	buf_put(&b, f->extra, fixed);
+	buf_lbytes(&b, data, len);
+	put_extra(f, &b);
+}
+
+/* Whether file `o` is the one an epoll `f` watches under number tfd (kcmp KCMP_EPOLL_TFD). */
+static int watched(const struct file_state *f, uint32_t tfd, const struct file_state *o)
+{
+	struct kcmp_epoll_slot slot = {.efd = (uint32_t)f->fd, .tfd = tfd, .toff = 0};
+	return syscall(SYS_kcmp, o->pid, f->pid, KCMP_EPOLL_TFD, o->fd, (unsigned long)&slot) == 0;
+}
+
+/* The file an epoll watches under number tfd: most often the one its process holds at tfd, else
+ * any description of the tree (the fd was closed since, or holds another file now); -1 if none. */
+static int epoll_target_file(const struct tree *t, const struct file_state *f, uint32_t tfd)
+{
+	for (size_t k = 0; k < t->nprocs; k++) {
+		const struct proc_state *p = t->procs[k];
+		if ((pid_t)p->pf.pid != f->pid)
+			continue;
+		for (size_t i = 0; i < p->nfds; i++)
+			if (p->fds[i].f.fd == tfd && watched(f, tfd, fd_file(p, &p->fds[i])))
+				return p->fds[i].file;
+	}
+	for (size_t j = 0; j < t->nfiles; j++)
+		if (watched(f, tfd, &t->files[j]))
+			return (int)j;
+	return -1;
+}
+
+/* Everything about descriptions that needs every process's descriptors: which pipes and socket
+ * pairs lie inside the tree (and what they hold), which epoll targets are which files, and what
+ * cannot be restored: a pipe or socket to a process outside the tree, above stdio. */
+int files_finish(struct tree *t)
+{
+	int rc = -1;
+	for (size_t i = 0; i < t->nfiles; i++) {
+		struct file_state *f = &t->files[i];
+		int pidfd = -1;
+		if (is_pipe(f)) {
+			uint64_t ino = pipe_ino(f);
+			int first = 1;
+			for (size_t j = 0; j < i; j++)
+				first &= !(is_pipe(&t->files[j]) && pipe_ino(&t->files[j]) == ino);
+			f->external = f->f.kind == CKPT_FD_KIND_PIPE && !pipe_has_both_ends(t, ino);
+			if (!first || f->external || !pipe_has_both_ends(t, ino))
+				continue;
+			/* the bytes, once, on the first file of the pipe: tee reads from a reading end */
+			const struct file_state *rd = f;
+			for (size_t j = i; j < t->nfiles; j++)
+				if (is_pipe(&t->files[j]) && pipe_ino(&t->files[j]) == ino && (t->files[j].f.flags & O_ACCMODE) != O_WRONLY) {
+					rd = &t->files[j];
+					break;
+				}
+			uint8_t *data = NULL;
+			uint32_t len = 0;
+			pidfd = (int)syscall(SYS_pidfd_open, rd->pid, 0);
+			if (pidfd < 0 || pipe_contents(pidfd, rd->pid, rd->fd, &data, &len) < 0) {
+				if (pidfd < 0)
+					unreachable(rd->pid, rd->fd, "pipe", "pidfd_open");
+				free(data);
+				goto fail;
+			}
+			set_trailing_bytes(f, CKPT_FD_PIPE_FIXED_SIZE, data, len);
+			free(data);
+		} else if (f->f.kind == CKPT_FD_KIND_SOCKET) {
+			struct ckpt_fd_socket_fixed *s = (struct ckpt_fd_socket_fixed *)f->extra;
+			if (s->family != AF_UNIX || !s->peer_ino)
+				continue;
+			for (size_t j = 0; j < t->nfiles && !s->peer; j++) {
+				const struct ckpt_fd_socket_fixed *o = sock_of(&t->files[j]);
+				if (o && t->files[j].f.ino == s->peer_ino && o->peer_ino == f->f.ino)
+					s->peer = (uint32_t)j + 1; /* an index for now: tags are given when written */
+			}
+			if (!s->peer)
+				continue;
+			f->external = 0;
+			struct buf q = {0};
+			pidfd = (int)syscall(SYS_pidfd_open, f->pid, 0);
+			int r = pidfd < 0 ? unreachable(f->pid, f->fd, "socket", "pidfd_open") : socket_queue(pidfd, f->pid, f->fd, s->type, &q);
+			if (r < 0) {
+				buf_free(&q);
+				goto fail;
+			}
+			if (r > 0)
+				f->external = 2; /* fds or oversized messages in flight: the fds that hold it are refused below */
+			set_trailing_bytes(f, sizeof(*s), q.p, (uint32_t)q.len);
+			buf_free(&q);
+		} else if (f->f.kind == CKPT_FD_KIND_EPOLL) {
+			/* a target is the file at its tfd in a process holding the epoll, when kcmp says so */
+			uint32_t cnt;
+			memcpy(&cnt, f->extra, 4);
+			for (uint32_t k = 0; k < cnt; k++) {
+				struct ckpt_epoll_target *tg = (struct ckpt_epoll_target *)(f->extra + 4 + (size_t)k * sizeof(*tg));
+				tg->file = (uint32_t)epoll_target_file(t, f, tg->tfd) + 1; /* 0: not found */
+			}
+		}
+		if (pidfd >= 0)
+			close(pidfd);
+	}
+	/* descriptors of what cannot be restored, in every process */
+	for (size_t k = 0; k < t->nprocs; k++) {
+		struct proc_state *p = t->procs[k];
+		for (size_t i = 0; i < p->nfds; i++) {
+			struct fd_state *fd = &p->fds[i];
+			const struct file_state *f = fd_file(p, fd);
+			if (f->external == 2)
+				fd_unsupported(p, fd, CKPT_UNSUPPORTED_KIND_FD, "file descriptors or oversized messages in flight on a unix socket");
+			else if (f->external && fd->f.fd > 2)
+				fd_unsupported(p, fd, CKPT_UNSUPPORTED_KIND_FD,
+					       f->f.kind == CKPT_FD_KIND_TTY    ? "a terminal is reattached only as stdio (fds 0-2)"
+					       : f->f.kind == CKPT_FD_KIND_PIPE ? "a pipe whose other end is outside the checkpoint"
+										: "a unix socket whose peer is outside the checkpoint");
+		}
+	}
+	rc = 0;
+fail:
+	return rc;
+}
+
+/* Every description, before the processes: tags for the fds to name. Socket peers and epoll
+ * targets hold indexes + 1 until here, tags from here on. */
+int files_write_descriptions(struct image_writer *w, struct tree *t)
+{
+	uint32_t first = w->next_tag;
+	for (size_t i = 0; i < t->nfiles; i++)
+		t->files[i].tag = first + (uint32_t)i;
+	for (size_t i = 0; i < t->nfiles; i++) {
+		struct file_state *f = &t->files[i];
+		if (f->f.kind == CKPT_FD_KIND_SOCKET && sock_of(f)) {
+			struct ckpt_fd_socket_fixed *s = (struct ckpt_fd_socket_fixed *)f->extra;
+			if (s->peer)
+				s->peer = t->files[s->peer - 1].tag;
+		} else if (f->f.kind == CKPT_FD_KIND_EPOLL) {
+			uint32_t cnt;
+			memcpy(&cnt, f->extra, 4);
+			for (uint32_t k = 0; k < cnt; k++) {
+				struct ckpt_epoll_target *tg = (struct ckpt_epoll_target *)(f->extra + 4 + (size_t)k * sizeof(*tg));
+				if (tg->file)
+					tg->file = t->files[tg->file - 1].tag;
+			}
+		}
+		struct buf b = {0};
+		buf_put(&b, &f->f, sizeof(f->f));
+		buf_lstr(&b, f->path);
+		buf_lbytes(&b, f->extra, f->extra_len);
+		uint32_t tag = iw_record(w, CKPT_RECORD_TYPE_FILE, 0, b.p, (uint32_t)b.len);
+		buf_free(&b);
+		if (tag != f->tag)
+			return tag ? fail(EXIT_FAIL, "internal error: file records got tag %u, not %u", tag, f->tag) : -1;
+	}
+	return 0;
+}
+
 uint32_t files_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag)
 {
 	uint32_t tag = iw_record(w, CKPT_RECORD_TYPE_FILES, proc_tag, &p->files, sizeof(p->files));
 	if (!tag)
 		return 0;
 	for (size_t i = 0; i < p->nfds; i++) {
-		const struct fd_state *f = &p->fds[i];
-		struct buf b = {0};
-		buf_put(&b, &f->f, sizeof(f->f));
-		buf_lstr(&b, f->path);
-		buf_lbytes(&b, f->extra, f->extra_len);
-		buf_u32(&b, (uint32_t)f->dup_of);
-		uint32_t t = iw_record(w, CKPT_RECORD_TYPE_FD, tag, b.p, (uint32_t)b.len);
-		buf_free(&b);
-		if (!t)
+		struct ckpt_fd f = p->fds[i].f;
+		f.file = fd_file(p, &p->fds[i])->tag;
+		if (!iw_record(w, CKPT_RECORD_TYPE_FD, tag, &f, sizeof(f)))
 			return 0;
 	}
 	return tag;
 }
+
+/* ---- reading the records ---- */
 
 int files_read(const struct image *im, const struct image_record *r, struct proc_state *p)
 {
@@ -595,17 +698,16 @@ int files_read(const struct image *im, const struct image_record *r, struct proc
 	return rc_get(&c, &p->files, sizeof(p->files), "files");
 }
 
-/* The kind-specific part of an fd, read as the .ksy's switch on `kind` reads it: every field it
- * names must be there, and appended fields (`if: not _io.eof`) whole or not at all. */
-static int fd_extra_check(struct rcur *x, uint16_t kind)
+/* The kind-specific part of a file, read as the .ksy's switch on `kind` reads it: every field it
+ * names must be there. */
+static int file_extra_check(struct rcur *x, uint16_t kind)
 {
 	uint8_t *data;
 	uint32_t len;
-	int r = 0;
 	switch (kind) {
 	case CKPT_FD_KIND_PIPE:
 	case CKPT_FD_KIND_FIFO:
-		if (!rc_ptr(x, 8, "pipe_ino") || rc_lbytes(x, &data, &len, "pipe data") < 0)
+		if (!rc_ptr(x, CKPT_FD_PIPE_FIXED_SIZE, "pipe_ino and capacity") || rc_lbytes(x, &data, &len, "pipe data") < 0)
 			return -1;
 		free(data);
 		return 0;
@@ -617,20 +719,11 @@ static int fd_extra_check(struct rcur *x, uint16_t kind)
 			return -1;
 		return 0;
 	}
-	case CKPT_FD_KIND_SOCKET: {
-		uint64_t peer;
-		uint32_t shut;
-		if (!rc_ptr(x, 12, "socket family, type and state"))
-			return -1;
-		if ((r = rc_opt(x, &peer, 8, "socket peer_ino")) <= 0 || (r = rc_opt(x, &shut, 4, "socket shutdown")) <= 0)
-			return r;
-		if (x->pos == x->end)
-			return 0;
-		if (rc_lbytes(x, &data, &len, "socket queue") < 0)
+	case CKPT_FD_KIND_SOCKET:
+		if (!rc_ptr(x, sizeof(struct ckpt_fd_socket_fixed), "socket fixed fields") || rc_lbytes(x, &data, &len, "socket queue") < 0)
 			return -1;
 		free(data);
 		return 0;
-	}
 	case CKPT_FD_KIND_TTY:
 		return rc_ptr(x, CKPT_FD_TTY_FIXED_SIZE, "tty rdev") ? 0 : -1;
 	default:
@@ -638,28 +731,113 @@ static int fd_extra_check(struct rcur *x, uint16_t kind)
 	}
 }
 
-int fd_read(const struct image *im, const struct image_record *r, struct fd_state *f)
+int file_read(const struct image *im, const struct image_record *r, struct file_state *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->dup_of = -1;
+	f->owner = -1;
+	f->tag = r->tag;
 	struct rcur c, x;
 	rc_init(&c, im, r);
-	if (rc_get(&c, &f->f, sizeof(f->f), "fd fixed fields") < 0 || rc_lstr(&c, &f->path, "path") < 0 ||
+	if (rc_get(&c, &f->f, sizeof(f->f), "file fixed fields") < 0 || rc_lstr(&c, &f->path, "path") < 0 ||
 	    rc_get(&c, &f->extra_len, 4, "extra_len") < 0 || rc_sub(&c, &x, f->extra_len, "extra") < 0 ||
-	    fd_extra_check(&x, f->f.kind) < 0 || rc_opt(&c, &f->dup_of, 4, "dup_of") < 0)
+	    file_extra_check(&x, f->f.kind) < 0)
 		return -1;
 	f->extra = xmalloc(f->extra_len + 1);
 	memcpy(f->extra, r->payload + x.end - f->extra_len, f->extra_len);
-	/* Descriptor numbers stay below the kernel's nr_open ceiling (2^30), so fd arithmetic cannot
-	 * overflow; dup_of names a lower descriptor of the same file table. */
-	if (!ckpt_valid_fd_fd(&f->f, f->f.fd))
-		return image_bad(im, r, r->off + 32, "fd %u is beyond any descriptor number", f->f.fd);
-	if (!ckpt_valid_fd_dup_of(&f->f, f->dup_of))
-		return image_bad(im, r, r->off + 32, "fd %u: dup_of %d does not name a lower descriptor", f->f.fd, f->dup_of);
 	return 0;
 }
 
-/* ---- restore (in the child) ---- */
+int fd_read(const struct image *im, const struct image_record *r, struct fd_state *f)
+{
+	memset(f, 0, sizeof(*f));
+	struct rcur c;
+	rc_init(&c, im, r);
+	if (rc_get(&c, &f->f, sizeof(f->f), "fd fields") < 0)
+		return -1;
+	/* Descriptor numbers stay below the kernel's nr_open ceiling (2^30), so fd arithmetic cannot
+	 * overflow. */
+	if (!ckpt_valid_fd_fd(&f->f, f->f.fd))
+		return image_bad(im, r, r->off + 32, "fd %u is beyond any descriptor number", f->f.fd);
+	return 0;
+}
+
+/* ---- restore: planning, in the restorer, before any process exists ---- */
+
+static int fd_skipped(const struct proc_state *p, uint32_t fd)
+{
+	for (size_t i = 0; i < p->nunsup; i++)
+		if (p->unsup[i].f.fd == (int32_t)fd)
+			return 1;
+	return 0;
+}
+
+/* A description the restoring side replaces (--stdio): a terminal, or a pipe or socket whose
+ * other end was outside the checkpoint, held as stdio (fds 0-2). */
+static int external(const struct tree *t, const struct file_state *f)
+{
+	switch (f->f.kind) {
+	case CKPT_FD_KIND_TTY:
+		return 1;
+	case CKPT_FD_KIND_SOCKET:
+		return !sock_of(f) || !sock_of(f)->peer;
+	case CKPT_FD_KIND_PIPE:
+		return !pipe_has_both_ends(t, pipe_ino(f));
+	default:
+		return 0;
+	}
+}
+
+static int file_by_tag(const struct tree *t, uint32_t tag)
+{
+	for (size_t i = 0; i < t->nfiles; i++) /* called for socket peers only: a few per image */
+		if (t->files[i].tag == tag)
+			return (int)i;
+	return -1;
+}
+
+/* Who makes each description (the first process, in image order, whose descriptors use it; both
+ * ends of a pipe or socket pair are made by one process), and the fd where it keeps it, from
+ * slot_base up, until every process has taken its own. Returns the first fd above the slots. */
+int files_plan(struct tree *t, int slot_base)
+{
+	int next = slot_base;
+	for (size_t k = 0; k < t->nprocs; k++) {
+		struct proc_state *p = t->procs[k];
+		for (size_t i = 0; i < p->nfds; i++) {
+			struct file_state *f = fd_file(p, &p->fds[i]);
+			if (f->owner >= 0 || fd_skipped(p, p->fds[i].f.fd))
+				continue;
+			f->owner = (int)k;
+			f->slot = next++;
+		}
+	}
+	/* the other end of a pipe or socket pair: made by the owner of the first end, with it */
+	for (size_t i = 0; i < t->nfiles; i++) {
+		struct file_state *f = &t->files[i];
+		if (f->owner < 0)
+			continue;
+		for (size_t j = i + 1; j < t->nfiles; j++) {
+			struct file_state *o = &t->files[j];
+			int same_pipe = f->f.kind == CKPT_FD_KIND_PIPE && o->f.kind == CKPT_FD_KIND_PIPE && pipe_ino(f) == pipe_ino(o);
+			int pair = f->f.kind == CKPT_FD_KIND_SOCKET && sock_of(f) && sock_of(f)->peer == o->tag;
+			if ((same_pipe || pair) && o->owner >= 0)
+				o->owner = f->owner;
+		}
+	}
+	(void)file_by_tag;
+	return next;
+}
+
+int files_max_fd(const struct proc_state *p)
+{
+	int m = 2;
+	for (size_t i = 0; i < p->nfds; i++)
+		if ((int)p->fds[i].f.fd > m)
+			m = (int)p->fds[i].f.fd;
+	return m;
+}
+
+/* ---- restore: in each new process ---- */
 
 static int g_tmp_base;
 
@@ -688,14 +866,6 @@ static int fd_place(int fd, int target, int cloexec, int keep_source)
 	return 0;
 }
 
-static int fd_skipped(const struct proc_state *p, uint32_t fd)
-{
-	for (size_t i = 0; i < p->nunsup; i++)
-		if (p->unsup[i].f.fd == (int32_t)fd)
-			return 1;
-	return 0;
-}
-
 static int open_stdio(int fd, const struct stdio_plan *sp)
 {
 	if (sp->mode == STDIO_INHERIT)
@@ -705,32 +875,32 @@ static int open_stdio(int fd, const struct stdio_plan *sp)
 	return fd_high(open(sp->path, O_WRONLY | O_CREAT | O_APPEND, 0600));
 }
 
-static uint32_t pipe_data_len(const struct fd_state *f)
+static uint32_t pipe_data_len(const struct file_state *f)
 {
 	uint32_t len;
 	memcpy(&len, f->extra + CKPT_FD_PIPE_FIXED_SIZE, 4);
 	return len;
 }
 
-static int put_pipe_data(int wfd, const struct fd_state *f)
+static int put_pipe_data(int wfd, const struct file_state *f)
 {
 	uint32_t len = pipe_data_len(f);
 	if (!len)
 		return 0;
 	if ((int)len > fcntl(wfd, F_GETPIPE_SZ) && fcntl(wfd, F_SETPIPE_SZ, len) < 0)
-		return fail_errno(EXIT_FAIL, "fd %u: cannot grow the pipe to %u bytes", f->f.fd, len);
+		return fail_errno(EXIT_FAIL, "%s: cannot grow the pipe to %u bytes", f->path, len);
 	int fl = fcntl(wfd, F_GETFL);
 	fcntl(wfd, F_SETFL, fl | O_NONBLOCK);
 	ssize_t n = write(wfd, f->extra + CKPT_FD_PIPE_FIXED_SIZE + 4, len);
 	fcntl(wfd, F_SETFL, fl);
 	if (n != (ssize_t)len)
-		return fail_errno(EXIT_FAIL, "fd %u: cannot put back the %u bytes the pipe held", f->f.fd, len);
+		return fail_errno(EXIT_FAIL, "%s: cannot put back the %u bytes the pipe held", f->path, len);
 	return 0;
 }
 
 /* A FIFO end opened without blocking: a reader is opened first when needed so that opening
  * the write end does not fail with ENXIO, and the blocking mode is set afterwards. */
-static int open_fifo(const struct fd_state *f)
+static int open_fifo(const struct file_state *f)
 {
 	int acc = (int)(f->f.flags & O_ACCMODE);
 	int helper = acc == O_WRONLY ? open(f->path, O_RDONLY | O_NONBLOCK) : -1;
@@ -744,47 +914,6 @@ static int open_fifo(const struct fd_state *f)
 	return fd;
 }
 
-/* Every internal pipe: one pipe2, its buffered bytes, and each end at its fd numbers. */
-static int make_pipes(const struct proc_state *p)
-{
-	for (size_t i = 0; i < p->nfds; i++) {
-		const struct fd_state *f = &p->fds[i];
-		if (f->f.kind != CKPT_FD_KIND_PIPE || f->dup_of >= 0 || fd_skipped(p, f->f.fd) || is_stdio_replaceable(p, f))
-			continue;
-		int seen = 0;
-		for (size_t j = 0; j < i; j++)
-			seen |= p->fds[j].f.kind == CKPT_FD_KIND_PIPE && p->fds[j].f.ino == f->f.ino;
-		if (seen)
-			continue;
-		int pp[2];
-		if (pipe2(pp, 0) < 0)
-			return fail_errno(EXIT_FAIL, "pipe2");
-		pp[0] = fd_high(pp[0]);
-		pp[1] = fd_high(pp[1]);
-		int rc = 0;
-		for (size_t j = i; j < p->nfds && rc == 0; j++) {
-			const struct fd_state *g = &p->fds[j];
-			if (g->f.kind != CKPT_FD_KIND_PIPE || g->f.ino != f->f.ino || fd_skipped(p, g->f.fd))
-				continue;
-			if (pipe_data_len(g))
-				rc = put_pipe_data(pp[1], g);
-			if (g->dup_of >= 0)
-				continue;
-			int end = (g->f.flags & O_ACCMODE) == O_WRONLY ? pp[1] : pp[0];
-			fcntl(end, F_SETFL, (int)(g->f.flags & O_NONBLOCK));
-			if (rc == 0)
-				rc = fd_place(end, (int)g->f.fd, g->f.fd_flags & FD_CLOEXEC, 1);
-		}
-		close(pp[0]);
-		close(pp[1]);
-		if (rc < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* Every socketpair inside the process: one socketpair(2), each end at its fd numbers, what was
- * queued on each end sent again through the other, then the shutdowns. */
 static int send_all(int fd, const uint8_t *p, size_t n, int dgram)
 {
 	int big = 4 << 20;
@@ -799,16 +928,18 @@ static int send_all(int fd, const uint8_t *p, size_t n, int dgram)
 	return 0;
 }
 
-static int requeue_socket(int via, const struct fd_state *f, uint32_t type)
+/* What was queued for a socket, sent again through its peer. */
+static int requeue_socket(int via, const struct file_state *f)
 {
-	const uint8_t *q = f->extra + sizeof(struct ckpt_fd_socket_fixed);
+	const struct ckpt_fd_socket_fixed *s = sock_of(f);
+	const uint8_t *q = f->extra + sizeof(*s);
 	uint32_t len;
 	memcpy(&len, q, 4);
 	q += 4;
 	int fl = fcntl(via, F_GETFL);
 	fcntl(via, F_SETFL, fl | O_NONBLOCK);
 	int rc = 0;
-	if (type == SOCK_STREAM) {
+	if (s->type == SOCK_STREAM) {
 		rc = send_all(via, q, len, 0);
 	} else {
 		for (uint32_t at = 0; at + 4 <= len && rc == 0;) {
@@ -822,170 +953,288 @@ static int requeue_socket(int via, const struct fd_state *f, uint32_t type)
 	}
 	fcntl(via, F_SETFL, fl);
 	if (rc < 0)
-		return fail_errno(EXIT_FAIL, "fd %u: cannot queue again the %u bytes its socket held", f->f.fd, len);
+		return fail_errno(EXIT_FAIL, "%s: cannot queue again the %u bytes its socket held", f->path, len);
 	return 0;
 }
 
-static int make_socketpairs(const struct proc_state *p)
+/* Places a made description at its slot, with its status flags. */
+static int to_slot(int fd, const struct file_state *f, int set_flags)
 {
-	for (size_t i = 0; i < p->nfds; i++) {
-		const struct fd_state *a = &p->fds[i];
-		const struct fd_state *b = socket_peer_with_queues(p, a);
-		if (!b || a->dup_of >= 0 || b->f.fd < a->f.fd || fd_skipped(p, a->f.fd) || fd_skipped(p, b->f.fd))
+	if (fd < 0)
+		return -1;
+	if (set_flags)
+		fcntl(fd, F_SETFL, (int)(f->f.flags & ~(uint32_t)O_ACCMODE));
+	return fd_place(fd, f->slot, 1, 0);
+}
+
+/* Both ends of a pipe of the image (and the extra descriptions opened on one of its ends, which
+ * share the pipe but not the status flags), with its bytes and capacity. */
+static int make_pipe(const struct tree *t, size_t first)
+{
+	const struct file_state *f = &t->files[first];
+	uint64_t ino = pipe_ino(f);
+	int pp[2];
+	if (pipe2(pp, O_CLOEXEC) < 0)
+		return fail_errno(EXIT_FAIL, "pipe2");
+	pp[0] = fd_high(pp[0]);
+	pp[1] = fd_high(pp[1]);
+	struct ckpt_fd_pipe_fixed pf;
+	memcpy(&pf, f->extra, sizeof(pf));
+	if (pf.capacity && (int)pf.capacity != fcntl(pp[1], F_GETPIPE_SZ) && fcntl(pp[1], F_SETPIPE_SZ, pf.capacity) < 0)
+		child_warn("%s: its capacity %u cannot be set again (%s)", f->path, pf.capacity, strerror(errno));
+	int rc = 0, used[2] = {0, 0};
+	for (size_t j = first; j < t->nfiles && rc == 0; j++) {
+		const struct file_state *g = &t->files[j];
+		if (g->f.kind != CKPT_FD_KIND_PIPE || pipe_ino(g) != ino || g->owner < 0)
 			continue;
-		const struct ckpt_fd_socket_fixed *sa = sock_of(a), *sb = sock_of(b);
-		int sv[2];
-		if (socketpair(AF_UNIX, (int)sa->type, 0, sv) < 0)
-			return fail_errno(EXIT_FAIL, "fd %u: socketpair", a->f.fd);
-		sv[0] = fd_high(sv[0]);
-		sv[1] = fd_high(sv[1]);
-		int rc = requeue_socket(sv[1], a, sa->type) < 0 || requeue_socket(sv[0], b, sa->type) < 0 ? -1 : 0;
-		static const int how[] = {-1, SHUT_RD, SHUT_WR, SHUT_RDWR};
-		if (rc == 0 && (sa->shutdown & 3))
-			shutdown(sv[0], how[sa->shutdown & 3]);
-		if (rc == 0 && (sb->shutdown & 3))
-			shutdown(sv[1], how[sb->shutdown & 3]);
-		for (int k = 0; k < 2 && rc == 0; k++) {
-			const struct fd_state *f = k ? b : a;
-			fcntl(sv[k], F_SETFL, (int)(f->f.flags & O_NONBLOCK));
-			rc = fd_place(sv[k], (int)f->f.fd, f->f.fd_flags & FD_CLOEXEC, 1);
+		if (pipe_data_len(g))
+			rc = put_pipe_data(pp[1], g);
+		int end = (g->f.flags & O_ACCMODE) == O_WRONLY ? 1 : 0;
+		int fd;
+		if (!used[end]) {
+			fd = fcntl(pp[end], F_DUPFD_CLOEXEC, g_tmp_base);
+			used[end] = 1;
+		} else {
+			char self[64];
+			snprintf(self, sizeof(self), "/proc/self/fd/%d", pp[end]);
+			fd = fd_high(open(self, (int)(g->f.flags & O_ACCMODE) | O_CLOEXEC));
 		}
-		close(sv[0]);
-		close(sv[1]);
+		if (rc == 0 && to_slot(fd, g, 1) < 0)
+			rc = fail_errno(EXIT_FAIL, "%s: cannot make the pipe end again", g->path);
+	}
+	close(pp[0]);
+	close(pp[1]);
+	return rc;
+}
+
+/* Both ends of a socket pair of the image, each with what was queued for it, and the shutdowns. */
+static int make_socketpair(const struct tree *t, const struct file_state *a)
+{
+	int bi = file_by_tag(t, sock_of(a)->peer);
+	const struct file_state *b = &t->files[bi];
+	const struct ckpt_fd_socket_fixed *sa = sock_of(a), *sb = sock_of(b);
+	int sv[2];
+	if (socketpair(AF_UNIX, (int)sa->type | SOCK_CLOEXEC, 0, sv) < 0)
+		return fail_errno(EXIT_FAIL, "%s: socketpair", a->path);
+	sv[0] = fd_high(sv[0]);
+	sv[1] = fd_high(sv[1]);
+	int rc = requeue_socket(sv[1], a) < 0 || requeue_socket(sv[0], b) < 0 ? -1 : 0;
+	static const int how[] = {-1, SHUT_RD, SHUT_WR, SHUT_RDWR};
+	if (rc == 0 && (sa->shutdown & 3))
+		shutdown(sv[0], how[sa->shutdown & 3]);
+	if (rc == 0 && (sb->shutdown & 3))
+		shutdown(sv[1], how[sb->shutdown & 3]);
+	if (rc == 0 && (to_slot(sv[0], a, 1) < 0 || to_slot(sv[1], b, 1) < 0))
+		rc = -1;
+	return rc;
+}
+
+/* "fd N: " for messages about a description: the lowest fd of its owner that refers to it. */
+static const char *fd_prefix(const struct tree *t, const struct file_state *f)
+{
+	static char buf[32];
+	const struct proc_state *p = t->procs[f->owner];
+	int best = -1, file = (int)(f - t->files);
+	for (size_t i = 0; i < p->nfds; i++)
+		if (p->fds[i].file == file && (best < 0 || (int)p->fds[i].f.fd < best))
+			best = (int)p->fds[i].f.fd;
+	snprintf(buf, sizeof(buf), best >= 0 ? "fd %d: " : "", best);
+	return buf;
+}
+
+/* One description of the kinds that are opened or made on their own. */
+static int make_file(const struct tree *t, const struct file_state *f, const struct stdio_plan *sp, int stdio_fd)
+{
+	int fd = -1;
+	uint32_t oflags = f->f.flags & ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC);
+	if (stdio_fd >= 0) {
+		fd = open_stdio(stdio_fd, sp);
+		if (fd < 0)
+			return fail_errno(denied_or(EXIT_FAIL), "cannot set up stdio fd %d%s%s", stdio_fd,
+					  sp->mode == STDIO_PATH ? " in " : "", sp->mode == STDIO_PATH ? sp->path : "");
+		return to_slot(fd, f, 0);
+	}
+	switch (f->f.kind) {
+	case CKPT_FD_KIND_REGULAR:
+	case CKPT_FD_KIND_DIRECTORY:
+	case CKPT_FD_KIND_CHR:
+	case CKPT_FD_KIND_BLK:
+		fd = fd_high(open(f->path, (int)oflags | O_CLOEXEC));
+		if (fd < 0)
+			return fail_errno(denied_or(EXIT_FAIL), "%scannot open %s", fd_prefix(t, f), f->path);
+		if (f->f.kind == CKPT_FD_KIND_REGULAR) {
+			struct stat st;
+			if (fstat(fd, &st) == 0 && (st.st_ino != f->f.ino || st.st_dev != f->f.dev))
+				child_warn("%s%s is another file than at the checkpoint", fd_prefix(t, f), f->path);
+		}
+		if (f->f.pos && f->f.kind != CKPT_FD_KIND_CHR && lseek(fd, (off_t)f->f.pos, SEEK_SET) < 0)
+			return fail_errno(EXIT_FAIL, "%scannot seek %s to %llu", fd_prefix(t, f), f->path, (unsigned long long)f->f.pos);
+		return to_slot(fd, f, 0);
+	case CKPT_FD_KIND_FIFO: {
+		fd = fd_high(open_fifo(f));
+		if (fd < 0)
+			return fail_errno(denied_or(EXIT_FAIL), "%scannot open the FIFO %s", fd_prefix(t, f), f->path);
+		int rc = 0;
+		if (pipe_data_len(f)) { /* the bytes go in through a write end of our own */
+			int w = (f->f.flags & O_ACCMODE) != O_RDONLY ? fd : open(f->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+			rc = w < 0 ? fail_errno(EXIT_FAIL, "cannot open the FIFO %s to put its bytes back", f->path) : put_pipe_data(w, f);
+			if (w >= 0 && w != fd)
+				close(w);
+		}
+		return rc < 0 ? -1 : to_slot(fd, f, 0);
+	}
+	case CKPT_FD_KIND_EVENTFD: {
+		struct ckpt_fd_eventfd e;
+		memcpy(&e, f->extra, sizeof(e));
+		fd = fd_high(eventfd(0, (int)(e.flags & EFD_SEMAPHORE) | EFD_CLOEXEC));
+		if (fd < 0)
+			return fail_errno(EXIT_FAIL, "eventfd");
+		if (e.count && write(fd, &e.count, 8) != 8)
+			return fail_errno(EXIT_FAIL, "cannot set the eventfd counter");
+		return to_slot(fd, f, 1);
+	}
+	case CKPT_FD_KIND_EPOLL:
+		fd = fd_high(epoll_create1(EPOLL_CLOEXEC));
+		if (fd < 0)
+			return fail_errno(EXIT_FAIL, "epoll_create1");
+		return to_slot(fd, f, 0); /* its set is filled once every process has its fds (files_take) */
+	default:
+		return fail(EXIT_UNSUPPORTED, "%s%s: a file of kind %s cannot be restored", fd_prefix(t, f), f->path,
+			    ckpt_fd_kind_name(f->f.kind) ? ckpt_fd_kind_name(f->f.kind) : "unknown");
+	}
+}
+
+/* The lowest stdio number (0-2) any process holds this external description at, or -1. */
+static int stdio_number(const struct tree *t, int file)
+{
+	int best = -1;
+	for (size_t k = 0; k < t->nprocs; k++) {
+		const struct proc_state *p = t->procs[k];
+		for (size_t i = 0; i < p->nfds; i++)
+			if (p->fds[i].file == file && p->fds[i].f.fd <= 2 && (best < 0 || (int)p->fds[i].f.fd < best))
+				best = (int)p->fds[i].f.fd;
+	}
+	return best;
+}
+
+/* Phase A, in process `me`: every description it makes, at its slot. */
+int files_make(const struct tree *t, int me, const struct stdio_plan *sp, int tmp_base)
+{
+	g_tmp_base = tmp_base;
+	for (size_t i = 0; i < t->nfiles; i++) {
+		const struct file_state *f = &t->files[i];
+		if (f->owner != me || fcntl(f->slot, F_GETFD) >= 0)
+			continue; /* another's, or made already with its pipe or pair */
+		int rc;
+		if (external(t, f))
+			rc = make_file(t, f, sp, stdio_number(t, (int)i));
+		else if (f->f.kind == CKPT_FD_KIND_PIPE)
+			rc = make_pipe(t, i);
+		else if (f->f.kind == CKPT_FD_KIND_SOCKET)
+			rc = make_socketpair(t, f);
+		else
+			rc = make_file(t, f, sp, -1);
 		if (rc < 0)
 			return -1;
 	}
 	return 0;
 }
 
-static int make_fd(const struct proc_state *p, const struct fd_state *f, const struct stdio_plan *sp)
+/* A description made by process `owner`, as a new fd of ours (above the image's numbers). */
+static int take_from(const struct tree *t, const struct file_state *f, int me, const pid_t *pids, int *pidfds)
 {
-	int fd = -1;
-	uint32_t oflags = f->f.flags & ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC);
-	if (is_stdio_replaceable(p, f)) {
-		fd = open_stdio((int)f->f.fd, sp);
-		if (fd < 0)
-			return fail_errno(denied_or(EXIT_FAIL), "cannot set up stdio fd %u%s%s", f->f.fd,
-					  sp->mode == STDIO_PATH ? " in " : "", sp->mode == STDIO_PATH ? sp->path : "");
-		return fd_place(fd, (int)f->f.fd, 0, 0);
-	}
-	switch (f->f.kind) {
-	case CKPT_FD_KIND_PIPE:
-		return 0; /* made by make_pipes */
-	case CKPT_FD_KIND_SOCKET:
-		if (socket_peer_with_queues(p, f))
-			return 0; /* made by make_socketpairs */
-		return fail(EXIT_UNSUPPORTED, "fd %u: this socket cannot be restored", f->f.fd);
-	case CKPT_FD_KIND_REGULAR:
-	case CKPT_FD_KIND_DIRECTORY:
-	case CKPT_FD_KIND_CHR:
-	case CKPT_FD_KIND_BLK:
-		fd = fd_high(open(f->path, (int)oflags));
-		if (fd < 0)
-			return fail_errno(denied_or(EXIT_FAIL), "fd %u: cannot open %s", f->f.fd, f->path);
-		if (f->f.kind == CKPT_FD_KIND_REGULAR) {
-			struct stat st;
-			if (fstat(fd, &st) == 0 && (st.st_ino != f->f.ino || st.st_dev != f->f.dev))
-				child_warn("fd %u: %s is another file than at the checkpoint", f->f.fd, f->path);
-		}
-		if (f->f.pos && f->f.kind != CKPT_FD_KIND_CHR && lseek(fd, (off_t)f->f.pos, SEEK_SET) < 0)
-			return fail_errno(EXIT_FAIL, "fd %u: cannot seek %s to %llu", f->f.fd, f->path, (unsigned long long)f->f.pos);
-		break;
-	case CKPT_FD_KIND_FIFO:
-		fd = fd_high(open_fifo(f));
-		if (fd < 0)
-			return fail_errno(denied_or(EXIT_FAIL), "fd %u: cannot open the FIFO %s", f->f.fd, f->path);
-		break;
-	case CKPT_FD_KIND_EVENTFD: {
-		struct ckpt_fd_eventfd e;
-		memcpy(&e, f->extra, sizeof(e));
-		fd = fd_high(eventfd(0, (int)(e.flags & EFD_SEMAPHORE)));
-		if (fd < 0)
-			return fail_errno(EXIT_FAIL, "fd %u: eventfd", f->f.fd);
-		if (e.count && write(fd, &e.count, 8) != 8)
-			return fail_errno(EXIT_FAIL, "fd %u: cannot set the eventfd counter", f->f.fd);
-		fcntl(fd, F_SETFL, (int)(f->f.flags & O_NONBLOCK));
-		break;
-	}
-	case CKPT_FD_KIND_EPOLL:
-		fd = fd_high(epoll_create1(0));
-		if (fd < 0)
-			return fail_errno(EXIT_FAIL, "fd %u: epoll_create1", f->f.fd);
-		break;
-	default:
-		return fail(EXIT_UNSUPPORTED, "fd %u: kind %u cannot be restored", f->f.fd, f->f.kind);
-	}
-	return fd_place(fd, (int)f->f.fd, f->f.fd_flags & FD_CLOEXEC, 0);
+	if (f->owner == me)
+		return fcntl(f->slot, F_DUPFD_CLOEXEC, g_tmp_base);
+	/* above the image's numbers, like every fd we make: the descriptors we place must not land on it */
+	if (pidfds[f->owner] < 0 && (pidfds[f->owner] = fd_high((int)syscall(SYS_pidfd_open, pids[f->owner], 0))) < 0)
+		return fail_errno(EXIT_FAIL, "pidfd_open(%d)", pids[f->owner]);
+	(void)t;
+	int fd = (int)syscall(SYS_pidfd_getfd, pidfds[f->owner], f->slot, 0);
+	if (fd < 0)
+		return fail_errno(EXIT_FAIL, "cannot take %s from process %d (pidfd_getfd)", f->path, pids[f->owner]);
+	return fd_high(fd);
 }
 
-static int fill_epoll(const struct proc_state *p, const struct fd_state *f)
+/* The set of an epoll description of ours: each target added under the number it was added with,
+ * which is made to hold the target's file for the moment when it holds something else or nothing. */
+static int fill_epoll(const struct tree *t, const struct file_state *f, const struct proc_state *p, int me, const pid_t *pids, int *pidfds)
 {
 	uint32_t cnt;
 	memcpy(&cnt, f->extra, 4);
 	for (uint32_t k = 0; k < cnt; k++) {
-		struct ckpt_epoll_target t;
-		memcpy(&t, f->extra + 4 + k * sizeof(t), sizeof(t));
-		if (fd_skipped(p, t.tfd) || fcntl((int)t.tfd, F_GETFD) < 0) {
-			child_warn("fd %u: epoll target fd %u is not restored, left out", f->f.fd, t.tfd);
+		struct ckpt_epoll_target tg;
+		memcpy(&tg, f->extra + 4 + (size_t)k * sizeof(tg), sizeof(tg));
+		int ti = tg.file ? file_by_tag(t, tg.file) : -1;
+		if (ti < 0 || t->files[ti].owner < 0 || fd_skipped(p, tg.tfd)) {
+			child_warn("an epoll set loses the fd %u it watched: its file is not restored", tg.tfd);
 			continue;
 		}
-		struct epoll_event ev = {.events = t.events, .data.u64 = t.data};
-		if (epoll_ctl((int)f->f.fd, EPOLL_CTL_ADD, (int)t.tfd, &ev) < 0 &&
-		    !((t.events & EPOLLWAKEUP) && (ev.events &= ~EPOLLWAKEUP, epoll_ctl((int)f->f.fd, EPOLL_CTL_ADD, (int)t.tfd, &ev) == 0)))
-			return fail_errno(EXIT_FAIL, "fd %u: cannot watch fd %u again (epoll_ctl)", f->f.fd, t.tfd);
+		int aside = -1, put = 0;
+		const struct fd_state *at = NULL;
+		for (size_t i = 0; i < p->nfds && !at; i++)
+			if (p->fds[i].f.fd == tg.tfd)
+				at = &p->fds[i];
+		if (!at || at->file != ti) {
+			if (at && (aside = fcntl((int)tg.tfd, F_DUPFD_CLOEXEC, g_tmp_base)) < 0)
+				return fail_errno(EXIT_FAIL, "cannot set fd %u aside", tg.tfd);
+			int fd = take_from(t, &t->files[ti], me, pids, pidfds);
+			if (fd < 0 || dup2(fd, (int)tg.tfd) < 0)
+				return fail_errno(EXIT_FAIL, "cannot put the file of epoll target %u at its number", tg.tfd);
+			close(fd);
+			put = 1;
+		}
+		struct epoll_event ev = {.events = tg.events, .data.u64 = tg.data};
+		int r = epoll_ctl(f->slot, EPOLL_CTL_ADD, (int)tg.tfd, &ev);
+		if (r < 0 && (tg.events & EPOLLWAKEUP)) {
+			ev.events &= ~EPOLLWAKEUP;
+			r = epoll_ctl(f->slot, EPOLL_CTL_ADD, (int)tg.tfd, &ev);
+		}
+		int e = errno;
+		if (put && (aside >= 0 ? dup2(aside, (int)tg.tfd) < 0 : close((int)tg.tfd) < 0))
+			return fail_errno(EXIT_FAIL, "cannot put fd %u back", tg.tfd);
+		if (aside >= 0)
+			close(aside);
+		errno = e;
+		if (r < 0)
+			return fail_errno(EXIT_FAIL, "cannot watch fd %u again (epoll_ctl)", tg.tfd);
 	}
 	return 0;
 }
 
-/* The whole fd table of the image, built in the restore child, whose own fds are already out
- * of the way (at or above tmp_base's helpers). */
-int files_apply_in_child(const struct proc_state *p, const struct stdio_plan *sp, int tmp_base)
+/* Phase B, in process `me`: each of its descriptors at its number, from its own slots or from the
+ * process that made it; then the sets of the epolls it made. Every slot of every process is still
+ * open until every process has passed this phase. */
+int files_take(const struct tree *t, int me, const pid_t *pids)
 {
-	g_tmp_base = tmp_base;
-	if (make_pipes(p) < 0 || make_socketpairs(p) < 0)
-		return -1;
+	const struct proc_state *p = t->procs[me];
+	int *pidfds = xmalloc(t->nprocs * sizeof(int));
+	for (size_t k = 0; k < t->nprocs; k++)
+		pidfds[k] = -1;
+	int rc = -1;
 	for (size_t i = 0; i < p->nfds; i++) {
-		const struct fd_state *f = &p->fds[i];
-		if (f->dup_of >= 0 || fd_skipped(p, f->f.fd))
+		const struct fd_state *fd = &p->fds[i];
+		if (fd_skipped(p, fd->f.fd))
 			continue;
-		if (make_fd(p, f, sp) < 0)
-			return -1;
+		int got = take_from(t, fd_file(p, fd), me, pids, pidfds);
+		if (got < 0 || fd_place(got, (int)fd->f.fd, fd->f.fd_flags & FD_CLOEXEC, 0) < 0)
+			goto out;
 	}
-	for (size_t i = 0; i < p->nfds; i++) {
-		const struct fd_state *f = &p->fds[i];
-		if (f->dup_of < 0 || fd_skipped(p, f->f.fd))
-			continue;
-		if (fcntl(f->dup_of, F_GETFD) < 0) {
-			child_warn("fd %u: the fd it shares a file with (%d) is not restored, left out", f->f.fd, f->dup_of);
-			continue;
-		}
-		if (fd_place(f->dup_of, (int)f->f.fd, f->f.fd_flags & FD_CLOEXEC, 1) < 0)
-			return -1;
-	}
-	for (size_t i = 0; i < p->nfds; i++) {
-		const struct fd_state *f = &p->fds[i];
-		if (fd_skipped(p, f->f.fd))
-			continue;
-		if (f->f.kind == CKPT_FD_KIND_EPOLL && f->dup_of < 0 && fill_epoll(p, f) < 0)
-			return -1;
-		/* a FIFO with both ends here gets its bytes back through a write end */
-		if (f->f.kind == CKPT_FD_KIND_FIFO && pipe_data_len(f)) {
-			for (size_t j = 0; j < p->nfds; j++)
-				if (p->fds[j].f.ino == f->f.ino && (p->fds[j].f.flags & O_ACCMODE) != O_RDONLY && !fd_skipped(p, p->fds[j].f.fd)) {
-					if (put_pipe_data((int)p->fds[j].f.fd, f) < 0)
-						return -1;
-					break;
-				}
-		}
-	}
-	return 0;
+	for (size_t i = 0; i < t->nfiles; i++)
+		if (t->files[i].owner == me && t->files[i].f.kind == CKPT_FD_KIND_EPOLL && fill_epoll(t, &t->files[i], p, me, pids, pidfds) < 0)
+			goto out;
+	rc = 0;
+out:
+	for (size_t k = 0; k < t->nprocs; k++)
+		if (pidfds[k] >= 0)
+			close(pidfds[k]);
+	free(pidfds);
+	return rc;
 }
 
-int files_max_fd(const struct proc_state *p)
+/* Phase C, in process `me`: its slots closed, once no process needs them any more. */
+void files_close_slots(const struct tree *t, int me)
 {
-	int m = 2;
-	for (size_t i = 0; i < p->nfds; i++)
-		if ((int)p->fds[i].f.fd > m)
-			m = (int)p->fds[i].f.fd;
-	return m;
+	for (size_t i = 0; i < t->nfiles; i++)
+		if (t->files[i].owner == me)
+			close(t->files[i].slot);
 }

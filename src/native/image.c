@@ -251,6 +251,12 @@ static void tm_free(struct tagmap *m)
 
 #define NGRAMMAR (sizeof(ckpt_grammar) / sizeof(ckpt_grammar[0]))
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 /* Key of "children of grammar entry g under the record at index i", for counting. */
 static uint32_t child_key(uint32_t parent_index, size_t g)
 {
@@ -541,6 +547,10 @@ int image_open(struct image *im, const char *path)
 	}
 	if (check_counts(im, &children, per_type) < 0)
 		goto out;
+	im->by_tag = xmalloc((im->n + 1) * sizeof(uint64_t));
+	for (size_t i = 0; i < im->n; i++)
+		im->by_tag[i] = (uint64_t)im->recs[i].tag << 32 | i;
+	qsort(im->by_tag, im->n, sizeof(uint64_t), cmp_u64);
 	rc = 0;
 out:
 	tm_free(&tags);
@@ -548,8 +558,25 @@ out:
 	return rc;
 }
 
+const struct image_record *image_record_by_tag(const struct image *im, uint32_t tag)
+{
+	size_t lo = 0, hi = im->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint32_t t = (uint32_t)(im->by_tag[mid] >> 32);
+		if (t == tag)
+			return &im->recs[(uint32_t)im->by_tag[mid]];
+		if (t < tag)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 void image_close(struct image *im)
 {
+	free(im->by_tag);
 	for (size_t i = 0; i < im->n; i++)
 		free(im->recs[i].payload);
 	free(im->recs);

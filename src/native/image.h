@@ -54,6 +54,7 @@ struct image {
 	uint16_t version_minor;
 	struct image_record *recs;
 	size_t n; /* records before the tail */
+	uint64_t *by_tag; /* (tag << 32 | index), sorted: image_record_by_tag() */
 };
 
 /* Opens and checks an image: every header, checksum, tag, ptag, length, alignment, the tail, and
@@ -61,6 +62,8 @@ struct image {
  * Payload rules are checked as the model is loaded (load.c); page bytes against their hashes. */
 int image_open(struct image *im, const char *path);
 void image_close(struct image *im);
+/* The record with this tag, or NULL. */
+const struct image_record *image_record_by_tag(const struct image *im, uint32_t tag);
 const char *record_type_name(uint32_t type);
 int image_bad(const struct image *im, const struct image_record *r, uint64_t at, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

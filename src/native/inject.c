@@ -37,9 +37,10 @@ int tracee_wait(struct tracee *t, int *status)
 	}
 	if (WIFEXITED(*status) || WIFSIGNALED(*status)) {
 		t->stopped = t->attached = 0;
+		pid_t pid = t->tgid ? t->tgid : t->tid;
 		if (WIFSIGNALED(*status))
-			return fail(EXIT_NOPROC, "the process exited (thread %d killed by signal %d)", t->tid, WTERMSIG(*status));
-		return fail(EXIT_NOPROC, "the process exited (thread %d, status %d)", t->tid, WEXITSTATUS(*status));
+			return fail(EXIT_NOPROC, "process %d exited during the checkpoint (thread %d killed by signal %d)", pid, t->tid, WTERMSIG(*status));
+		return fail(EXIT_NOPROC, "process %d exited during the checkpoint (thread %d, status %d)", pid, t->tid, WEXITSTATUS(*status));
 	}
 	t->stopped = 1;
 	return 0;
@@ -49,26 +50,24 @@ static int keep_dequeued(struct tracee *t)
 {
 	siginfo_t si;
 	if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) < 0)
-		return fail_errno(EXIT_FAIL, "PTRACE_GETSIGINFO on thread %d", t->tid);
+		return tracee_fail(t, "PTRACE_GETSIGINFO");
 	t->dequeued = xrealloc(t->dequeued, (t->ndequeued + 1) * sizeof(*t->dequeued));
 	_Static_assert(sizeof(si) == sizeof(struct ckpt_siginfo), "siginfo size");
 	memcpy(&t->dequeued[t->ndequeued++], &si, sizeof(si));
 	return 0;
 }
 
-/* A ptrace request failed: ESRCH means the thread is gone, which here (in a stop we saw) means
- * the process is exiting, killed from outside. */
-static int gone_or_fail(const struct tracee *t, const char *request)
+int tracee_fail(const struct tracee *t, const char *request)
 {
 	if (errno == ESRCH)
-		return fail(EXIT_NOPROC, "the process exited during the checkpoint (thread %d is gone)", t->tid);
+		return fail(EXIT_NOPROC, "process %d exited during the checkpoint (thread %d is gone)", t->tgid ? t->tgid : t->tid, t->tid);
 	return fail_errno(EXIT_FAIL, "%s on thread %d", request, t->tid);
 }
 
 static int set_regs(struct tracee *t, const struct user_regs_struct *r)
 {
 	if (ptrace(PTRACE_SETREGS, t->tid, 0, r) < 0)
-		return gone_or_fail(t, "PTRACE_SETREGS");
+		return tracee_fail(t, "PTRACE_SETREGS");
 	fault_point("setregs");
 	return 0;
 }
@@ -76,7 +75,7 @@ static int set_regs(struct tracee *t, const struct user_regs_struct *r)
 static int set_mask(struct tracee *t, uint64_t mask)
 {
 	if (ptrace(PTRACE_SETSIGMASK, t->tid, sizeof(uint64_t), &mask) < 0)
-		return gone_or_fail(t, "PTRACE_SETSIGMASK");
+		return tracee_fail(t, "PTRACE_SETSIGMASK");
 	fault_point("setsigmask");
 	return 0;
 }
@@ -106,7 +105,7 @@ int inject_syscall(struct tracee *t, long *ret, long nr, uint64_t a1, uint64_t a
 	int entered = 0;
 	for (;;) {
 		if (ptrace(PTRACE_SYSCALL, t->tid, 0, 0) < 0)
-			return gone_or_fail(t, "PTRACE_SYSCALL");
+			return tracee_fail(t, "PTRACE_SYSCALL");
 		t->stopped = 0;
 		fault_point("resume");
 		int st;
@@ -117,7 +116,8 @@ int inject_syscall(struct tracee *t, long *ret, long nr, uint64_t a1, uint64_t a
 		if (sig == (SIGTRAP | 0x80)) {
 			struct __ptrace_syscall_info info;
 			if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(info), &info) < 0)
-				return fail_errno(EXIT_FAIL, "PTRACE_GET_SYSCALL_INFO on thread %d", t->tid);
+				return tracee_fail(t, "PTRACE_GET_SYSCALL_INFO");
+			t->at_entry = info.op == PTRACE_SYSCALL_INFO_ENTRY;
 			if (!entered && info.op == PTRACE_SYSCALL_INFO_ENTRY && info.entry.nr == (uint64_t)nr &&
 			    info.instruction_pointer == t->syscall_ip + 2) {
 				entered = 1;
@@ -127,6 +127,7 @@ int inject_syscall(struct tracee *t, long *ret, long nr, uint64_t a1, uint64_t a
 			}
 			continue; /* a stop of some other syscall: not ours */
 		}
+		t->at_entry = 0;
 		if (event)
 			continue; /* PTRACE_EVENT_CLONE of an injected clone (its result says the new TID),
 				   * PTRACE_EVENT_STOP (group stop or interrupt) and other events */
@@ -159,7 +160,7 @@ int inject_begin(struct tracee *t, int first_hop)
 			return -1;
 	}
 	if (ptrace(PTRACE_GETSIGMASK, t->tid, sizeof(uint64_t), &t->mask) < 0)
-		return fail_errno(EXIT_FAIL, "PTRACE_GETSIGMASK on thread %d", t->tid);
+		return tracee_fail(t, "PTRACE_GETSIGMASK");
 	t->mask_changed = 1;
 	return set_mask(t, ~0ULL);
 }
@@ -189,7 +190,7 @@ static int mask_owed(const struct user_regs_struct *r)
 int inject_arm(pid_t pid, struct tracee *t, const uint8_t *xstate, uint32_t xstate_len, int xsave, uint32_t frame_len)
 {
 	if (ptrace(PTRACE_GETSIGMASK, t->tid, sizeof(uint64_t), &t->mask) < 0)
-		return fail_errno(EXIT_FAIL, "PTRACE_GETSIGMASK on thread %d", t->tid);
+		return tracee_fail(t, "PTRACE_GETSIGMASK");
 	struct sigframe_layout l = sigframe_place(t->orig.rsp, xstate, xstate_len, xsave);
 	if (l.top - l.frame != frame_len)
 		return fail(EXIT_FAIL, "thread %d: the frame layout changed", t->tid);
@@ -262,6 +263,20 @@ int inject_end(struct tracee *t, const struct user_regs_struct *regs, uint64_t m
 	}
 	t->frame = t->scratch = 0;
 	return 0;
+}
+
+int inject_release(struct tracee *t)
+{
+	struct user_regs_struct regs = t->orig;
+	/* From an interrupt or syscall-exit stop, the thread leaves through the kernel's signal path
+	 * (PTRACE_DETACH of a stopped tracee sets TIF_SIGPENDING), which restarts the call it was
+	 * in exactly as if we had never stopped it: a signal that came meanwhile (blocked while we
+	 * drove the thread) interrupts it with EINTR, as it would have, instead of meeting a thread
+	 * rewound to just before the call, which would then sleep on in pause() or a read().
+	 * From a syscall-entry stop the kernel would run the call at once: rewind it ourselves. */
+	if (t->at_entry)
+		regs_for_resume(&regs, 1);
+	return inject_end(t, &regs, t->mask);
 }
 
 /* Calls whose restart_block (kernel state, lost in a new process) can be replaced by simply

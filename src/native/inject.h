@@ -24,13 +24,14 @@ struct tracee {
 	int stopped;             /* in a ptrace stop */
 	int regs_changed;        /* registers differ from `orig` */
 	int mask_changed;        /* signal mask differs from `mask` */
+	int at_entry;            /* its last stop was the entry of an injected syscall */
 	struct user_regs_struct orig; /* registers at the freeze (dump) */
 	uint64_t mask;           /* the thread's own signal mask */
 	uint64_t syscall_ip;     /* address of a `syscall` instruction in the tracee (dump: the gadget's) */
 	struct ckpt_siginfo *dequeued; /* signals the kernel dequeued while we drove the thread */
 	uint32_t ndequeued;
+	pid_t tgid;              /* its process (dump), for messages and the frame's memory */
 	/* dump, armed threads only (frame != 0) */
-	pid_t tgid;
 	uint64_t frame;          /* the rt_sigframe on the thread's stack; rsp is frame + 8 while injecting */
 	uint64_t scratch;        /* INJECT_SCRATCH_LEN bytes inside the frame for syscall answers */
 	uint8_t *covered;        /* what the frame overwrote below the red zone, put back at the end */
@@ -48,6 +49,9 @@ extern const uint8_t inject_gadget[INJECT_GADGET_LEN];
 
 /* waitpid for one tracee, retrying EINTR; fails (exit 3) when the thread is gone. */
 int tracee_wait(struct tracee *t, int *status);
+/* A ptrace request on a stopped thread failed: ESRCH means it is gone, which here (in a stop we
+ * saw) means its process is exiting, killed from outside: exit 3 naming the process. */
+int tracee_fail(const struct tracee *t, const char *request);
 /* Starts injecting (t->orig already holds the thread's registers): optionally first lets
  * the kernel finish its own return path with the thread's mask (so that a mask saved by
  * sigsuspend/ppoll/pselect is back in place and readable), then blocks every signal. */
@@ -61,6 +65,10 @@ int inject_checked(struct tracee *t, long *ret, const char *what, long nr, uint6
 /* Ends injecting: sets the signal mask `mask`, then `regs` (an armed thread keeps returning
  * through its frame until the second step), then puts back the stack bytes its frame covered. */
 int inject_end(struct tracee *t, const struct user_regs_struct *regs, uint64_t mask);
+/* Ends injecting into a live thread that is to go on as it was (a leave-running dump, a cancel,
+ * a failure): its own registers and mask, set so that the kernel itself completes the call it
+ * was stopped in, once detached. */
+int inject_release(struct tracee *t);
 
 /* Bytes of the frame for a thread with this XSAVE area, counted down from the red zone. */
 uint32_t inject_frame_len(const uint8_t *xstate, uint32_t xstate_len, int xsave);

@@ -1,7 +1,8 @@
-/* Loading an opened image into the model, one proc_state per process record, checking as it
- * goes every payload rule of the .ksy that image_open() could not: the fields' `valid:` rules
- * (in each kind's *_read), and the named -ckpt-rules across records. Everything here is linear
- * in the number of records: a hostile image cannot make it quadratic. */
+/* Loading an opened image into the model: the open file descriptions, then one proc_state per
+ * process record, checking as it goes every payload rule of the .ksy that image_open() could
+ * not: the fields' `valid:` rules (in each kind's *_read), and the named -ckpt-rules across
+ * records. Everything here is linear in the number of records (n log n where it sorts): a
+ * hostile image cannot make it quadratic. */
 #include "ckpt.h"
 
 #include <stdlib.h>
@@ -43,44 +44,35 @@ static int load_unsupported(const struct image *im, const struct image_record *r
 /* Per-process bookkeeping while loading: what the rules compare record by record. */
 struct proc_load {
 	uint32_t rec; /* its process record */
-	size_t cap_threads, cap_vmas, cap_chunks, cap_fds, cap_unsup;
+	size_t cap_threads, cap_vmas, cap_chunks, cap_fds, cap_unsup, cap_zombies;
 	uint32_t *chunk_rec;   /* record index of each pagemap, for messages */
 	uint32_t *fd_rec;      /* record index of each fd */
 	uint32_t main_threads; /* threads flagged main_thread */
 	uint64_t runs_end;     /* end of the last run seen (run_order) */
 };
 
-static int cmp_u32_at(const void *a, const void *b, const uint32_t *key)
+static int cmp_u64(const void *a, const void *b)
 {
-	uint32_t x = key[*(const uint32_t *)a], y = key[*(const uint32_t *)b];
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return x < y ? -1 : x > y;
 }
 
-static const uint32_t *g_sort_key;
-static int cmp_by_key(const void *a, const void *b)
-{
-	return cmp_u32_at(a, b, g_sort_key);
-}
-
-/* fd_unique: no two fds of one table share a number (sorted copy, so n log n). */
+/* fd_unique: no two fds of one table share a number (sorted (number, index) pairs). */
 static int check_fd_unique(const struct image *im, const struct proc_state *p, const struct proc_load *pl)
 {
 	if (p->nfds < 2)
 		return 0;
-	uint32_t *num = xmalloc(p->nfds * sizeof(uint32_t)), *order = xmalloc(p->nfds * sizeof(uint32_t));
+	uint64_t *k = xmalloc(p->nfds * sizeof(uint64_t));
 	for (size_t i = 0; i < p->nfds; i++)
-		num[i] = p->fds[i].f.fd, order[i] = (uint32_t)i;
-	g_sort_key = num;
-	qsort(order, p->nfds, sizeof(uint32_t), cmp_by_key);
+		k[i] = (uint64_t)p->fds[i].f.fd << 32 | i;
+	qsort(k, p->nfds, sizeof(uint64_t), cmp_u64);
 	int rc = 0;
 	for (size_t i = 1; i < p->nfds && rc == 0; i++)
-		if (num[order[i]] == num[order[i - 1]]) {
-			uint32_t later = order[i] > order[i - 1] ? order[i] : order[i - 1];
-			const struct image_record *r = &im->recs[pl->fd_rec[later]];
-			rc = image_rule(im, r, r->off + 32, CKPT_RULE_FD_UNIQUE, "fd %u appears twice in one file table", num[later]);
+		if (k[i] >> 32 == k[i - 1] >> 32) {
+			const struct image_record *r = &im->recs[pl->fd_rec[(uint32_t)k[i]]];
+			rc = image_rule(im, r, r->off + 32, CKPT_RULE_FD_UNIQUE, "fd %u appears twice in one file table", (uint32_t)(k[i] >> 32));
 		}
-	free(num);
-	free(order);
+	free(k);
 	return rc;
 }
 
@@ -139,32 +131,120 @@ static int check_run_order(const struct image *im, const struct image_record *r,
 	return 0;
 }
 
-static int load_records(struct image *im, struct loaded_image *li, uint32_t *owner, uint32_t *slot, uint32_t *pages_of,
-			struct proc_load **pls)
+/* file_ref: the file record a reference names, as an index into t->files; -1 after a failure. */
+static int file_index(const struct image *im, const struct image_record *from, uint64_t at, uint32_t tag, const uint32_t *file_of,
+		      const char *what)
+{
+	const struct image_record *r = tag ? image_record_by_tag(im, tag) : NULL;
+	if (!r || r->type != CKPT_RECORD_TYPE_FILE)
+		return image_rule(im, from, at, CKPT_RULE_FILE_REF, "%s names tag %u, which is no file record", what, tag);
+	return (int)file_of[r->index];
+}
+
+/* The references inside files (epoll targets, socket peers), once every file is known. */
+static int resolve_file_refs(const struct image *im, struct tree *t, const uint32_t *file_rec, const uint32_t *file_of)
+{
+	for (size_t i = 0; i < t->nfiles; i++) {
+		struct file_state *f = &t->files[i];
+		const struct image_record *r = &im->recs[file_rec[i]];
+		if (f->f.kind == CKPT_FD_KIND_EPOLL) {
+			uint32_t cnt;
+			memcpy(&cnt, f->extra, 4);
+			for (uint32_t k = 0; k < cnt; k++) {
+				struct ckpt_epoll_target tg;
+				memcpy(&tg, f->extra + 4 + (size_t)k * sizeof(tg), sizeof(tg));
+				if (file_index(im, r, r->off + 32, tg.file, file_of, "an epoll target") < 0)
+					return -1;
+			}
+		} else if (f->f.kind == CKPT_FD_KIND_SOCKET) {
+			const struct ckpt_fd_socket_fixed *s = (const struct ckpt_fd_socket_fixed *)f->extra;
+			if (!s->peer)
+				continue;
+			int peer = file_index(im, r, r->off + 32, s->peer, file_of, "a socket's peer");
+			if (peer < 0)
+				return -1;
+			if (t->files[peer].f.kind != CKPT_FD_KIND_SOCKET)
+				return image_rule(im, r, r->off + 32, CKPT_RULE_FILE_REF, "a socket's peer names a file that is no socket");
+		}
+	}
+	return 0;
+}
+
+/* pid_unique: processes and zombies by pid, threads by tid, each unique in the image. */
+static int check_pids(const struct image *im, const struct tree *t)
+{
+	size_t np = 0, nt = 0;
+	for (size_t k = 0; k < t->nprocs; k++)
+		np += 1 + t->procs[k]->nzombies, nt += t->procs[k]->nthreads;
+	uint64_t *pids = xmalloc((np + 1) * sizeof(uint64_t)), *tids = xmalloc((nt + 1) * sizeof(uint64_t));
+	np = nt = 0;
+	for (size_t k = 0; k < t->nprocs; k++) {
+		const struct proc_state *p = t->procs[k];
+		pids[np++] = p->pf.pid;
+		for (size_t z = 0; z < p->nzombies; z++)
+			pids[np++] = p->zombies[z].f.pid;
+		for (size_t i = 0; i < p->nthreads; i++)
+			tids[nt++] = p->threads[i].f.tid;
+	}
+	qsort(pids, np, sizeof(uint64_t), cmp_u64);
+	qsort(tids, nt, sizeof(uint64_t), cmp_u64);
+	int rc = 0;
+	for (size_t i = 1; i < np && !rc; i++)
+		if (pids[i] == pids[i - 1])
+			rc = image_rule(im, NULL, 0, CKPT_RULE_PID_UNIQUE, "pid %llu belongs to two processes", (unsigned long long)pids[i]);
+	for (size_t i = 1; i < nt && !rc; i++)
+		if (tids[i] == tids[i - 1])
+			rc = image_rule(im, NULL, 0, CKPT_RULE_PID_UNIQUE, "tid %llu belongs to two threads", (unsigned long long)tids[i]);
+	free(pids);
+	free(tids);
+	return rc;
+}
+
+static int load_files(struct image *im, struct tree *t, uint32_t *file_rec, uint32_t *file_of)
+{
+	size_t cap = 0;
+	for (size_t i = 0; i < im->n; i++) {
+		if (im->recs[i].type != CKPT_RECORD_TYPE_FILE)
+			continue;
+		GROW(t->files, t->nfiles, cap);
+		struct file_state *f = &t->files[t->nfiles];
+		file_rec[t->nfiles] = (uint32_t)i;
+		file_of[i] = (uint32_t)t->nfiles++;
+		if (file_read(im, &im->recs[i], f) < 0)
+			return -1;
+	}
+	return resolve_file_refs(im, t, file_rec, file_of);
+}
+
+static int load_records(struct image *im, struct tree *t, uint32_t *owner, uint32_t *slot, uint32_t *pages_of,
+			const uint32_t *file_of, struct proc_load **pls)
 {
 	size_t cap_procs = 0;
 	for (size_t i = 0; i < im->n; i++) {
 		const struct image_record *r = &im->recs[i];
 		owner[i] = r->parent == UINT32_MAX ? UINT32_MAX : owner[r->parent];
 		if (r->type == CKPT_RECORD_TYPE_PROCESS) {
-			GROW(li->procs, li->nprocs, cap_procs);
-			*pls = xrealloc(*pls, cap_procs * sizeof(**pls));
-			memset(&li->procs[li->nprocs], 0, sizeof(li->procs[0]));
-			memset(&(*pls)[li->nprocs], 0, sizeof((*pls)[0]));
-			owner[i] = (uint32_t)li->nprocs;
-			slot[i] = (uint32_t)li->nprocs;
-			(*pls)[li->nprocs].rec = (uint32_t)i;
-			li->procs[li->nprocs].parent = r->parent == UINT32_MAX ? -1 : (int32_t)owner[r->parent];
-			li->nprocs++;
-			if (process_read(im, r, &li->procs[owner[i]]) < 0)
+			int32_t parent = r->parent == UINT32_MAX ? -1 : (int32_t)owner[r->parent];
+			struct proc_state *p = tree_add_process(t, parent);
+			if (t->nprocs > cap_procs) {
+				cap_procs = cap_procs ? cap_procs * 2 : 8;
+				*pls = xrealloc(*pls, cap_procs * sizeof(**pls));
+			}
+			memset(&(*pls)[t->nprocs - 1], 0, sizeof((*pls)[0]));
+			(*pls)[t->nprocs - 1].rec = (uint32_t)i;
+			owner[i] = slot[i] = (uint32_t)(t->nprocs - 1);
+			if (process_read(im, r, p) < 0)
 				return -1;
+			if (parent >= 0 && p->pf.ppid != t->procs[parent]->pf.pid)
+				return image_rule(im, r, r->off + 32 + 4, CKPT_RULE_TREE_PIDS, "ppid %u is not its parent process's pid %u",
+						  p->pf.ppid, t->procs[parent]->pf.pid);
 			continue;
 		}
 		if (r->type == CKPT_RECORD_TYPE_PAGES && r->parent != UINT32_MAX)
 			pages_of[r->parent] = (uint32_t)i;
 		if (owner[i] == UINT32_MAX)
-			continue; /* head, tail, pad, top-level unsupported, types of later versions */
-		struct proc_state *p = &li->procs[owner[i]];
+			continue; /* head, tail, pad, files, top-level unsupported, types of later versions */
+		struct proc_state *p = t->procs[owner[i]];
 		struct proc_load *pl = &(*pls)[owner[i]];
 		switch (r->type) {
 		case CKPT_RECORD_TYPE_THREAD:
@@ -212,10 +292,23 @@ static int load_records(struct image *im, struct loaded_image *li, uint32_t *own
 			if (cap != pl->cap_fds)
 				pl->fd_rec = xrealloc(pl->fd_rec, pl->cap_fds * sizeof(uint32_t));
 			pl->fd_rec[p->nfds] = (uint32_t)i;
-			if (fd_read(im, r, &p->fds[p->nfds++]) < 0)
+			struct fd_state *f = &p->fds[p->nfds++];
+			if (fd_read(im, r, f) < 0)
+				return -1;
+			const struct image_record *fr = image_record_by_tag(im, f->f.file);
+			if (!fr || fr->index >= r->index)
+				return image_rule(im, r, r->off + 32 + 8, CKPT_RULE_FILE_REF, "fd %u names tag %u, which is no file record before it",
+						  f->f.fd, f->f.file);
+			if ((f->file = file_index(im, r, r->off + 32 + 8, f->f.file, file_of, "an fd")) < 0)
 				return -1;
 			break;
 		}
+		case CKPT_RECORD_TYPE_ZOMBIE:
+			GROW(p->zombies, p->nzombies, pl->cap_zombies);
+			memset(&p->zombies[p->nzombies], 0, sizeof(p->zombies[0]));
+			if (zombie_read(im, r, &p->zombies[p->nzombies++]) < 0)
+				return -1;
+			break;
 		case CKPT_RECORD_TYPE_UNSUPPORTED:
 			if (load_unsupported(im, r, p, &pl->cap_unsup) < 0)
 				return -1;
@@ -228,14 +321,13 @@ static int load_records(struct image *im, struct loaded_image *li, uint32_t *own
 }
 
 /* Pagemaps after every record is known (their pages record comes after them), in file order. */
-static int load_pagemaps(struct image *im, struct loaded_image *li, const uint32_t *owner, const uint32_t *pages_of,
-			 struct proc_load *pls)
+static int load_pagemaps(struct image *im, struct tree *t, const uint32_t *owner, const uint32_t *pages_of, struct proc_load *pls)
 {
 	for (size_t i = 0; i < im->n; i++) {
 		const struct image_record *r = &im->recs[i];
 		if (r->type != CKPT_RECORD_TYPE_PAGEMAP)
 			continue;
-		struct proc_state *p = &li->procs[owner[i]];
+		struct proc_state *p = t->procs[owner[i]];
 		struct proc_load *pl = &pls[owner[i]];
 		size_t cap = pl->cap_chunks;
 		GROW(p->chunks, p->nchunks, pl->cap_chunks);
@@ -250,40 +342,45 @@ static int load_pagemaps(struct image *im, struct loaded_image *li, const uint32
 	return 0;
 }
 
-int image_load(struct image *im, struct loaded_image *li)
+int image_load(struct image *im, struct tree *t)
 {
-	memset(li, 0, sizeof(*li));
-	uint32_t *owner = xmalloc((im->n + 1) * sizeof(uint32_t));
-	uint32_t *slot = xmalloc((im->n + 1) * sizeof(uint32_t));
-	uint32_t *pages_of = xmalloc((im->n + 1) * sizeof(uint32_t));
+	memset(t, 0, sizeof(*t));
+	size_t n = im->n + 1;
+	uint32_t *owner = xmalloc(n * sizeof(uint32_t)), *slot = xmalloc(n * sizeof(uint32_t));
+	uint32_t *pages_of = xmalloc(n * sizeof(uint32_t)), *file_of = xmalloc(n * sizeof(uint32_t));
+	uint32_t *file_rec = xmalloc(n * sizeof(uint32_t));
 	struct proc_load *pls = NULL;
 	int rc = -1;
-	if (load_records(im, li, owner, slot, pages_of, &pls) < 0 || load_pagemaps(im, li, owner, pages_of, pls) < 0)
+	if (load_files(im, t, file_rec, file_of) < 0 || load_records(im, t, owner, slot, pages_of, file_of, &pls) < 0 ||
+	    load_pagemaps(im, t, owner, pages_of, pls) < 0)
 		goto out;
-	for (size_t k = 0; k < li->nprocs; k++) {
-		struct proc_state *p = &li->procs[k];
+	for (size_t k = 0; k < t->nprocs; k++) {
+		struct proc_state *p = t->procs[k];
 		if (check_process(im, &im->recs[pls[k].rec], p, &pls[k]) < 0)
 			goto out;
 		/* the main thread first */
-		for (size_t t = 1; t < p->nthreads; t++)
-			if (p->threads[t].f.flags & CKPT_THREAD_FLAGS_MAIN_THREAD) {
+		for (size_t i = 1; i < p->nthreads; i++)
+			if (p->threads[i].f.flags & CKPT_THREAD_FLAGS_MAIN_THREAD) {
 				struct thread_state tmp = p->threads[0];
-				p->threads[0] = p->threads[t];
-				p->threads[t] = tmp;
+				p->threads[0] = p->threads[i];
+				p->threads[i] = tmp;
 			}
 	}
-	/* the head (record 0, checked by image_open) describes the image: kept with the first process */
-	if (load_head(im, &im->recs[0], &li->procs[0]) < 0)
+	if (check_pids(im, t) < 0)
 		goto out;
-	/* what could not be captured outside any process is the image's: warned about with the first */
-	size_t cap_unsup = li->procs[0].nunsup; /* exactly full: GROW doubles from there */
+	/* the head (record 0, checked by image_open) describes the image: kept with the root */
+	struct proc_state *root = t->procs[0]; /* the grammar requires a process */
+	if (load_head(im, &im->recs[0], root) < 0)
+		goto out;
+	/* what could not be captured outside any process is the image's: warned about with the root */
+	size_t cap_unsup = root->nunsup; /* exactly full: GROW doubles from there */
 	for (size_t i = 0; i < im->n; i++)
 		if (im->recs[i].type == CKPT_RECORD_TYPE_UNSUPPORTED && owner[i] == UINT32_MAX &&
-		    load_unsupported(im, &im->recs[i], &li->procs[0], &cap_unsup) < 0)
+		    load_unsupported(im, &im->recs[i], root, &cap_unsup) < 0)
 			goto out;
 	rc = 0;
 out:
-	for (size_t k = 0; pls && k < li->nprocs; k++) {
+	for (size_t k = 0; pls && k < t->nprocs; k++) {
 		free(pls[k].chunk_rec);
 		free(pls[k].fd_rec);
 	}
@@ -291,13 +388,7 @@ out:
 	free(owner);
 	free(slot);
 	free(pages_of);
+	free(file_of);
+	free(file_rec);
 	return rc;
-}
-
-void loaded_image_free(struct loaded_image *li)
-{
-	for (size_t k = 0; k < li->nprocs; k++)
-		proc_free(&li->procs[k]);
-	free(li->procs);
-	memset(li, 0, sizeof(*li));
 }

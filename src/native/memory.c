@@ -176,8 +176,9 @@ static void classify(struct proc_state *p, struct vma_state *v, char perms3, con
 				"a mapping of %s cannot be recreated", uring ? "an io_uring ring" : "a kernel object");
 		return;
 	}
+	/* /dev/shm holds files (POSIX shared memory, named semaphores), not devices */
 	if (has_flag(vmflags, "io") || has_flag(vmflags, "pf") ||
-	    (!strncmp(path, "/dev/", 5) && strncmp(path, "/dev/zero", 9))) {
+	    (!strncmp(path, "/dev/", 5) && strncmp(path, "/dev/zero", 9) && strncmp(path, "/dev/shm/", 9))) {
 		v->f.kind = CKPT_VMA_KIND_DEVICE;
 		add_unsupported(p, CKPT_UNSUPPORTED_KIND_VMA, -1, v->f.start, path, "a device mapping cannot be recreated");
 		return;
@@ -547,22 +548,26 @@ static int overlaps_image(const struct proc_state *p, uint64_t s, uint64_t e)
 	return 0;
 }
 
-/* An address range of `len` bytes free in the image and in the given mappings. */
-uint64_t pick_free_area(const struct proc_state *p, const struct range *maps, size_t nmaps, uint64_t len)
+/* An address range of `len` bytes free in the image processes `procs` and in the given mappings. */
+static uint64_t pick_free_area(struct proc_state *const *procs, size_t nprocs, const struct range *maps, size_t nmaps, uint64_t len)
 {
 	for (uint64_t at = 0x7f0000000000ULL; at > 0x10000000ULL; at -= 0x1000000000ULL) {
-		for (uint64_t a = at; a < at + 0x1000000000ULL; a += 0x40000000ULL)
-			if (!overlaps(maps, nmaps, a, a + len) && !overlaps_image(p, a, a + len))
+		for (uint64_t a = at; a < at + 0x1000000000ULL; a += 0x40000000ULL) {
+			int busy = overlaps(maps, nmaps, a, a + len);
+			for (size_t k = 0; k < nprocs && !busy; k++)
+				busy = overlaps_image(procs[k], a, a + len);
+			if (!busy)
 				return a;
+		}
 	}
 	return 0;
 }
 
-uint64_t pick_trampoline(const struct proc_state *p, uint64_t len)
+uint64_t pick_trampoline(const struct tree *t, uint64_t len)
 {
 	struct range *maps;
 	size_t n = read_maps(getpid(), &maps);
-	uint64_t a = pick_free_area(p, maps, n, len);
+	uint64_t a = pick_free_area(t->procs, t->nprocs, maps, n, len);
 	free(maps);
 	return a;
 }
@@ -628,7 +633,7 @@ static int reset_address_space(struct restore_ctx *rc)
 		size_t nb = 0;
 		busy[nb++] = (struct range){.start = rc->tramp, .end = rc->tramp + rc->tramp_len};
 		busy[nb++] = (struct range){.start = specials[0].start, .end = specials[nspec - 1].end};
-		uint64_t tmp = pick_free_area(rc->p, busy, nb, span);
+		uint64_t tmp = pick_free_area(&rc->p, 1, busy, nb, span);
 		if (!tmp) {
 			fail(EXIT_FAIL, "restore: no room to move the vdso");
 			goto fail;
@@ -848,6 +853,7 @@ int vma_assign_fds(struct proc_state *p, int first_fd)
 	for (size_t i = 0; i < p->nvmas; i++) {
 		struct vma_state *v = &p->vmas[i];
 		v->restore_fd = -1;
+		v->shm = -1;
 		if (!vma_restorable(v) || !vma_uses_file(v))
 			continue;
 		for (size_t j = 0; j < i; j++)
@@ -869,8 +875,8 @@ int vma_files_open_in_child(const struct proc_state *p)
 {
 	for (size_t i = 0; i < p->nvmas; i++) {
 		const struct vma_state *v = &p->vmas[i];
-		if (v->restore_fd < 0 || fcntl(v->restore_fd, F_GETFD) >= 0)
-			continue; /* none, or already opened for an earlier area */
+		if (v->restore_fd < 0 || v->shm >= 0 || fcntl(v->restore_fd, F_GETFD) >= 0)
+			continue; /* none, shared memory (shm_take), or already opened for an earlier area */
 		int wr = (v->f.flags & CKPT_VMA_FLAGS_SHARED) && (v->f.prot & CKPT_VMA_PROT_WRITE);
 		int fd = open(v->path, wr ? O_RDWR : O_RDONLY);
 		if (fd < 0)
@@ -894,4 +900,101 @@ int vma_files_open_in_child(const struct proc_state *p)
 		}
 	}
 	return 0;
+}
+
+/* ---- shared memory between the processes of a tree ---- */
+
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 1U
+#endif
+
+/* Memory a process shares with another: MAP_SHARED anonymous memory, or a shared mapping of a
+ * file that is gone (whose pages the image holds). */
+static int shareable(const struct vma_state *v)
+{
+	return vma_restorable(v) && (v->f.flags & CKPT_VMA_FLAGS_SHARED) &&
+	       (v->f.kind == CKPT_VMA_KIND_ANON_SHARED || (v->f.kind == CKPT_VMA_KIND_FILE_SHARED && (v->f.flags & CKPT_VMA_FLAGS_FILE_DELETED)));
+}
+
+int shm_plan(struct tree *t, int next_fd)
+{
+	for (size_t k = 0; k < t->nprocs; k++)
+		for (size_t i = 0; i < t->procs[k]->nvmas; i++) {
+			struct vma_state *v = &t->procs[k]->vmas[i];
+			uint64_t dev = makedev(v->f.dev_major, v->f.dev_minor);
+			if (!shareable(v))
+				continue;
+			/* more than one process maps it? */
+			int others = 0;
+			for (size_t j = 0; j < t->nprocs && !others; j++)
+				for (size_t w = 0; j != k && w < t->procs[j]->nvmas && !others; w++) {
+					const struct vma_state *o = &t->procs[j]->vmas[w];
+					others = shareable(o) && o->f.inode == v->f.inode && o->f.dev_major == v->f.dev_major &&
+						 o->f.dev_minor == v->f.dev_minor;
+				}
+			if (!others)
+				continue;
+			size_t s = 0;
+			while (s < t->nshms && !(t->shms[s].dev == dev && t->shms[s].ino == v->f.inode))
+				s++;
+			if (s == t->nshms) {
+				t->shms = xrealloc(t->shms, (t->nshms + 1) * sizeof(*t->shms));
+				t->shms[t->nshms++] = (struct shm_object){.dev = dev, .ino = v->f.inode, .owner = (int)k, .slot = next_fd++, .map_fd = next_fd++};
+			}
+			struct shm_object *o = &t->shms[s];
+			uint64_t end = v->f.offset + (v->f.end - v->f.start);
+			o->size = end > o->size ? end : o->size;
+			v->shm = (int)s;
+			v->restore_fd = o->map_fd;
+		}
+	return next_fd;
+}
+
+int shm_make(const struct tree *t, int me)
+{
+	for (size_t s = 0; s < t->nshms; s++) {
+		const struct shm_object *o = &t->shms[s];
+		if (o->owner != me)
+			continue;
+		int fd = (int)syscall(SYS_memfd_create, "ckpt-shared", MFD_CLOEXEC);
+		if (fd < 0 || ftruncate(fd, (off_t)o->size) < 0)
+			return fail_errno(EXIT_FAIL, "cannot make %llu bytes of shared memory again (memfd)", (unsigned long long)o->size);
+		if (dup2(fd, o->slot) < 0)
+			return fail_errno(EXIT_FAIL, "dup2");
+		close(fd);
+	}
+	return 0;
+}
+
+int shm_take(const struct tree *t, int me, const pid_t *pids)
+{
+	const struct proc_state *p = t->procs[me];
+	for (size_t s = 0; s < t->nshms; s++) {
+		const struct shm_object *o = &t->shms[s];
+		int uses = 0;
+		for (size_t i = 0; i < p->nvmas && !uses; i++)
+			uses = p->vmas[i].shm == (int)s;
+		if (!uses)
+			continue;
+		int fd;
+		if (o->owner == me) {
+			fd = dup(o->slot);
+		} else {
+			int pidfd = (int)syscall(SYS_pidfd_open, pids[o->owner], 0);
+			fd = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, o->slot, 0);
+			if (pidfd >= 0)
+				close(pidfd);
+		}
+		if (fd < 0 || dup2(fd, o->map_fd) < 0)
+			return fail_errno(EXIT_FAIL, "cannot take the shared memory of process %d", pids[o->owner]);
+		close(fd);
+	}
+	return 0;
+}
+
+void shm_close_slots(const struct tree *t, int me)
+{
+	for (size_t s = 0; s < t->nshms; s++)
+		if (t->shms[s].owner == me)
+			close(t->shms[s].slot);
 }

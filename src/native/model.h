@@ -35,15 +35,35 @@ struct vma_state {
 	char *path;
 	int dump_all;        /* dump every page (file gone or replaced, or the area's backing is not restorable) */
 	int restore_fd;      /* restore: fd of the backing file inside the new process, -1 when anonymous */
+	int shm;             /* restore: the shared memory object it maps (index in the tree), -1 none */
 };
 
-struct fd_state {
-	struct ckpt_fd_fixed f;
+/* One open file description: what open(2), pipe(2), socket(2)... made, and what dup(2) and
+ * fork share. Descriptors of any process of the tree point to it. */
+struct file_state {
+	struct ckpt_file_fixed f;
 	char *path;
 	uint8_t *extra;
 	uint32_t extra_len;
-	int32_t dup_of;      /* lower fd sharing this open file description, or -1 */
+	uint32_t tag;        /* its record's tag: given when written (dump), read (restore) */
+	pid_t pid;           /* dump: a process and a descriptor through which it is reached */
+	int fd;
+	int external;        /* dump: a pipe or socket whose other end is outside the tree */
+	const char *why;     /* dump: why its descriptors cannot be checkpointed, or NULL */
+	uint16_t what;       /* dump: the unsupported kind that says so */
+	int owner;           /* restore: the process that creates it (index in the tree), -1 none */
+	int slot;            /* restore: the fd where its owner keeps it until every process has it */
+};
+
+struct fd_state {
+	struct ckpt_fd f;    /* number, descriptor flags, and the tag of its file */
+	int file;            /* index of its file in the tree */
 	int unsupported;     /* dump: already recorded as unsupported (restore skips every fd an unsupported record names) */
+};
+
+struct zombie_state {
+	struct ckpt_zombie_fixed f;
+	char *comm;
 };
 
 struct unsupported_state {
@@ -58,8 +78,11 @@ struct page_chunk { /* one pagemap + pages pair */
 	uint64_t data_off;   /* restore: file offset of the first page byte */
 };
 
+struct tree;
+
 struct proc_state {
-	int32_t parent; /* loaded image: index of the parent process, -1 at the top */
+	struct tree *tree; /* the tree it belongs to (its files) */
+	int32_t parent;    /* index of the parent process in the tree, -1 at the top */
 	struct ckpt_head_fixed head;
 	char *sysname, *nodename, *release, *version, *machine, *checkpointer, *boot_id;
 
@@ -88,18 +111,43 @@ struct proc_state {
 	struct fd_state *fds;
 	size_t nfds;
 
+	struct zombie_state *zombies; /* unreaped children */
+	size_t nzombies;
+	uint32_t *omitted;            /* children a dump without --tree left out */
+	uint32_t nomitted;
+
 	struct unsupported_state *unsup;
 	size_t nunsup;
 };
 
-/* Every process of an image, in file order (a parent before its children). The head and the
- * image-wide unsupported records are kept with the first. */
-struct loaded_image {
-	struct proc_state *procs;
+/* A tree of processes and the open file descriptions they share: what a dump captures and an
+ * image holds. Processes in image order, a parent before its children; the root first. The head
+ * and the image-wide unsupported records are kept with the root. */
+/* Restore: shared memory that several processes of the tree map (MAP_SHARED anonymous memory
+ * inherited across fork, or a shared mapping of a file that is gone), made again once, as a
+ * memfd that each of them maps. */
+struct shm_object {
+	uint64_t dev, ino;   /* what identified it at the checkpoint */
+	uint64_t size;       /* enough for every area mapping it */
+	int owner;           /* the process that makes it */
+	int slot;            /* the fd where the owner keeps it until every process has it */
+	int map_fd;          /* the fd where each process that maps it has it */
+};
+
+struct tree {
+	struct proc_state **procs;
 	size_t nprocs;
+	struct file_state *files;
+	size_t nfiles;
+	struct shm_object *shms;
+	size_t nshms;
 };
 
 void proc_free(struct proc_state *p);
+void tree_free(struct tree *t);
+struct proc_state *tree_add_process(struct tree *t, int32_t parent);
+/* The file of one of p's descriptors. */
+struct file_state *fd_file(const struct proc_state *p, const struct fd_state *f);
 void add_unsupported(struct proc_state *p, uint16_t what, int32_t fd, uint64_t addr, const char *detail,
 		     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 

@@ -39,17 +39,48 @@ void proc_free(struct proc_state *p)
 	}
 	free(p->chunks);
 	free(p->pending.v);
-	for (size_t i = 0; i < p->nfds; i++) {
-		free(p->fds[i].path);
-		free(p->fds[i].extra);
-	}
 	free(p->fds);
+	for (size_t i = 0; i < p->nzombies; i++)
+		free(p->zombies[i].comm);
+	free(p->zombies);
+	free(p->omitted);
 	for (size_t i = 0; i < p->nunsup; i++) {
 		free(p->unsup[i].reason);
 		free(p->unsup[i].detail);
 	}
 	free(p->unsup);
 	memset(p, 0, sizeof(*p));
+}
+
+struct proc_state *tree_add_process(struct tree *t, int32_t parent)
+{
+	t->procs = xrealloc(t->procs, (t->nprocs + 1) * sizeof(*t->procs));
+	struct proc_state *p = xcalloc(1, sizeof(*p));
+	p->tree = t;
+	p->parent = parent;
+	t->procs[t->nprocs++] = p;
+	return p;
+}
+
+void tree_free(struct tree *t)
+{
+	for (size_t i = 0; i < t->nprocs; i++) {
+		proc_free(t->procs[i]);
+		free(t->procs[i]);
+	}
+	free(t->procs);
+	for (size_t i = 0; i < t->nfiles; i++) {
+		free(t->files[i].path);
+		free(t->files[i].extra);
+	}
+	free(t->files);
+	free(t->shms);
+	memset(t, 0, sizeof(*t));
+}
+
+struct file_state *fd_file(const struct proc_state *p, const struct fd_state *f)
+{
+	return &p->tree->files[f->file];
 }
 
 void add_unsupported(struct proc_state *p, uint16_t what, int32_t fd, uint64_t addr, const char *detail, const char *fmt, ...)
@@ -124,7 +155,8 @@ int process_capture(pid_t pid, struct proc_state *p)
 		f[n] = strtoull(tok, NULL, 10);
 	free(statline);
 	p->pf.pid = (uint32_t)pid;
-	p->pf.state = (uint8_t)state;
+	if (!p->pf.state) /* the freeze notes the state it found; ours now is the tracing stop */
+		p->pf.state = (uint8_t)state;
 	p->pf.ppid = (uint32_t)f[4];
 	p->pf.pgid = (uint32_t)f[5];
 	p->pf.sid = (uint32_t)f[6];
@@ -214,7 +246,7 @@ int process_capture(pid_t pid, struct proc_state *p)
 	return 0;
 }
 
-uint32_t process_write(struct image_writer *w, const struct proc_state *p)
+uint32_t process_write(struct image_writer *w, const struct proc_state *p, uint32_t parent_tag)
 {
 	struct buf b = {0};
 	buf_put(&b, &p->pf, sizeof(p->pf));
@@ -227,7 +259,10 @@ uint32_t process_write(struct image_writer *w, const struct proc_state *p)
 	buf_u32(&b, p->ngroups);
 	if (p->ngroups)
 		buf_put(&b, p->groups, p->ngroups * sizeof(uint32_t));
-	uint32_t tag = iw_record(w, CKPT_RECORD_TYPE_PROCESS, 0, b.p, (uint32_t)b.len);
+	buf_u32(&b, p->nomitted);
+	if (p->nomitted)
+		buf_put(&b, p->omitted, p->nomitted * sizeof(uint32_t));
+	uint32_t tag = iw_record(w, CKPT_RECORD_TYPE_PROCESS, parent_tag, b.p, (uint32_t)b.len);
 	buf_free(&b);
 	return tag;
 }
@@ -246,7 +281,31 @@ int process_read(const struct image *im, const struct image_record *r, struct pr
 		return -1;
 	p->groups = xmalloc((size_t)p->ngroups * 4 + 4);
 	memcpy(p->groups, g, (size_t)p->ngroups * 4);
+	if (rc_get(&c, &p->nomitted, 4, "nomitted") < 0)
+		return -1;
+	const uint8_t *om = rc_ptr(&c, (uint64_t)p->nomitted * 4, "omitted");
+	if (!om)
+		return -1;
+	p->omitted = xmalloc((size_t)p->nomitted * 4 + 4);
+	memcpy(p->omitted, om, (size_t)p->nomitted * 4);
 	return 0;
+}
+
+uint32_t zombie_write(struct image_writer *w, const struct zombie_state *z, uint32_t proc_tag)
+{
+	struct buf b = {0};
+	buf_put(&b, &z->f, sizeof(z->f));
+	buf_lstr(&b, z->comm);
+	uint32_t tag = iw_record(w, CKPT_RECORD_TYPE_ZOMBIE, proc_tag, b.p, (uint32_t)b.len);
+	buf_free(&b);
+	return tag;
+}
+
+int zombie_read(const struct image *im, const struct image_record *r, struct zombie_state *z)
+{
+	struct rcur c;
+	rc_init(&c, im, r);
+	return rc_get(&c, &z->f, sizeof(z->f), "zombie fixed fields") < 0 || rc_lstr(&c, &z->comm, "comm") < 0 ? -1 : 0;
 }
 
 static const char *rlim_text(rlim_t v, char *buf, size_t len)
@@ -269,10 +328,6 @@ void rlimit_kept_message(char *msg, size_t len, int resource, uint64_t image_max
  * not raise and a cwd it may not enter fail as they would for its user), before the tracer takes over. */
 int process_apply_in_child(const struct proc_state *p)
 {
-	if (p->pf.pid == p->pf.sid)
-		setsid();
-	else if (p->pf.pid == p->pf.pgid)
-		setpgid(0, 0);
 	umask(p->pf.umask & 0777);
 	if (chdir(p->cwd) < 0)
 		return fail_errno(denied_or(EXIT_FAIL), "cannot restore the working directory %s", p->cwd);

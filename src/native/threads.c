@@ -1,6 +1,6 @@
-/* Threads: freezing every thread of a process, their registers and per-thread kernel state
- * (xstate, signal mask, rseq, robust list, tid address, alternate stack, name), and
- * recreating them in a restored process. */
+/* Threads: their registers and per-thread kernel state (xstate, signal mask, rseq, robust list,
+ * tid address, alternate stack, name), and recreating them in a restored process. Freezing them
+ * is freeze.c's. */
 #include "ckpt.h"
 
 #include <dirent.h>
@@ -19,206 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FREEZE_TIMEOUT_MS 10000
 #define XSTATE_MAX (64 * 1024)
-
-static struct thread_state *find_thread(struct proc_state *p, pid_t tid)
-{
-	for (size_t i = 0; i < p->nthreads; i++)
-		if (p->threads[i].tr.tid == tid)
-			return &p->threads[i];
-	return NULL;
-}
-
-static struct thread_state *add_thread(struct proc_state *p, pid_t tid)
-{
-	p->threads = xrealloc(p->threads, (p->nthreads + 1) * sizeof(*p->threads));
-	struct thread_state *t = &p->threads[p->nthreads++];
-	memset(t, 0, sizeof(*t));
-	t->tr.tid = tid;
-	return t;
-}
-
-static void drop_thread(struct proc_state *p, struct thread_state *t)
-{
-	free(t->tr.dequeued);
-	size_t i = (size_t)(t - p->threads);
-	memmove(t, t + 1, (p->nthreads - i - 1) * sizeof(*t));
-	p->nthreads--;
-}
-
-static pid_t tracer_of(pid_t tid)
-{
-	char *s = read_filef(NULL, "/proc/%d/status", tid);
-	const char *v = s ? find_key(s, "TracerPid") : NULL;
-	pid_t r = v ? (pid_t)atoi(v) : -1;
-	free(s);
-	return r;
-}
-
-
-static char thread_state_letter(pid_t pid, pid_t tid)
-{
-	char *s = read_filef(NULL, "/proc/%d/task/%d/stat", pid, tid);
-	char *rp = s ? strrchr(s, ')') : NULL;
-	char c = rp && rp[1] ? rp[2] : '?';
-	free(s);
-	return c;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-	nanosleep(&ts, NULL);
-}
-
-static int seize(struct proc_state *p, struct thread_state *t, pid_t pid)
-{
-	pid_t tid = t->tr.tid;
-	/* An execve in another thread kills this one, or replaces the main thread (its new program
-	 * keeps the PID): for that instant PTRACE_SEIZE says EPERM. A thread is then dropped, the
-	 * main thread asked again a few times. */
-	for (int attempt = 0; ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE) < 0; attempt++) {
-		int e = errno;
-		if (e == ESRCH) {
-			if (tid == pid)
-				return fail(EXIT_NOPROC, "process %d: no such process", pid);
-			drop_thread(p, t);
-			return 1;
-		}
-		pid_t tracer = tracer_of(tid);
-		if (e == EPERM && tracer == getpid())
-			break; /* attached by PTRACE_O_TRACECLONE already */
-		if (tracer > 0)
-			return fail(EXIT_PERM, "cannot attach to process %d: it is already traced by process %d", pid, tracer);
-		char state = thread_state_letter(pid, tid);
-		if (e == EPERM && tid != pid && (state == 'Z' || state == 'X' || state == '?')) {
-			drop_thread(p, t);
-			return 1;
-		}
-		if (e == EPERM && tid == pid && attempt < 20) {
-			sleep_ms(1);
-			continue;
-		}
-		if (e == EPERM && state == 'Z')
-			return fail(EXIT_NOPROC, "process %d has exited (a zombie)", pid);
-		errno = e;
-		return fail_errno(EXIT_PERM, "cannot attach to process %d (ptrace)", pid);
-	}
-	t->tr.attached = 1;
-	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 && errno != ESRCH)
-		return fail_errno(EXIT_FAIL, "PTRACE_INTERRUPT on thread %d", tid);
-	return 0;
-}
-
-/* One event from any of our tracees; returns 1 when something happened, 0 when nothing did. */
-static int freeze_event(struct proc_state *p, pid_t pid)
-{
-	int st;
-	pid_t tid = waitpid(-1, &st, __WALL | WNOHANG);
-	if (tid <= 0)
-		return 0;
-	struct thread_state *t = find_thread(p, tid);
-	if (!t)
-		t = add_thread(p, tid), t->tr.attached = 1;
-	if (WIFEXITED(st) || WIFSIGNALED(st)) {
-		if (tid == pid)
-			return fail(EXIT_NOPROC, "process %d exited during the checkpoint", pid);
-		drop_thread(p, t);
-		return 1;
-	}
-	int sig = WSTOPSIG(st), event = st >> 16;
-	if (event == PTRACE_EVENT_STOP) {
-		t->tr.stopped = 1;
-		return 1;
-	}
-	if (event == PTRACE_EVENT_CLONE) {
-		unsigned long child;
-		if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &child) == 0 && !find_thread(p, (pid_t)child))
-			add_thread(p, (pid_t)child)->tr.attached = 1;
-		sig = 0;
-	} else if (event || sig == (SIGTRAP | 0x80)) {
-		sig = 0;
-	}
-	/* A signal-delivery-stop before our interrupt: deliver the signal, stop again right after. */
-	ptrace(PTRACE_CONT, tid, 0, sig);
-	ptrace(PTRACE_INTERRUPT, tid, 0, 0);
-	return 1;
-}
-
-int threads_freeze(pid_t pid, struct proc_state *p)
-{
-	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + FREEZE_TIMEOUT_MS * 1000000ULL;
-	char dir[64];
-	snprintf(dir, sizeof(dir), "/proc/%d/task", pid);
-	/* The main thread first: of two dumps of one process, the one that gets it goes on and the
-	 * other fails before it touched any thread (not both halfway, each holding some threads). */
-	if (seize(p, add_thread(p, pid), pid) < 0)
-		return -1;
-	for (;;) {
-		DIR *d = opendir(dir);
-		if (!d)
-			return fail_errno(EXIT_NOPROC, "process %d", pid);
-		int added = 0;
-		struct dirent *de;
-		while ((de = readdir(d))) {
-			pid_t tid = (pid_t)atoi(de->d_name);
-			if (tid <= 0 || find_thread(p, tid))
-				continue;
-			struct thread_state *t = add_thread(p, tid);
-			int r = seize(p, t, pid);
-			if (r < 0) {
-				closedir(d);
-				return -1;
-			}
-			added += r == 0;
-		}
-		closedir(d);
-		long backoff = 0;
-		for (;;) {
-			size_t waiting = 0;
-			for (size_t i = 0; i < p->nthreads; i++)
-				waiting += !p->threads[i].tr.stopped;
-			if (!waiting)
-				break;
-			if (cancelled())
-				return -1;
-			int r = freeze_event(p, pid);
-			if (r < 0)
-				return -1;
-			if (r)
-				continue;
-			/* a thread that execve'd takes the main thread's PID and its own TID vanishes without
-			 * an event (the main thread's entry now waits for it); one that exited is gone too */
-			for (size_t i = p->nthreads; i-- > 1;) {
-				struct thread_state *t = &p->threads[i];
-				if (!t->tr.stopped && t->tr.tid != pid && thread_state_letter(pid, t->tr.tid) == '?')
-					drop_thread(p, t);
-			}
-			if (now_ns(CLOCK_MONOTONIC) > deadline) {
-				for (size_t i = 0; i < p->nthreads; i++)
-					if (!p->threads[i].tr.stopped)
-						return fail(EXIT_FAIL, "thread %d of process %d did not stop within %d s (state %c)",
-							    p->threads[i].tr.tid, pid, FREEZE_TIMEOUT_MS / 1000,
-							    thread_state_letter(pid, p->threads[i].tr.tid));
-			}
-			sleep_ms(backoff);
-			backoff = backoff ? (backoff < 8 ? backoff * 2 : 8) : 1;
-		}
-		if (!added)
-			break;
-	}
-	/* the main thread first */
-	struct thread_state *m = find_thread(p, pid);
-	if (!m)
-		return fail(EXIT_NOPROC, "process %d: its main thread is gone", pid);
-	if (m != p->threads) {
-		struct thread_state tmp = *m;
-		*m = p->threads[0];
-		p->threads[0] = tmp;
-	}
-	return 0;
-}
 
 int threads_release(struct proc_state *p)
 {
@@ -228,12 +29,8 @@ int threads_release(struct proc_state *p)
 		if (!t->attached)
 			continue;
 		if (t->stopped) {
-			if (t->regs_changed || t->mask_changed) {
-				struct user_regs_struct r = t->orig;
-				regs_for_resume(&r, 1);
-				if (inject_end(t, &r, t->mask) < 0)
-					rc = -1;
-			}
+			if ((t->regs_changed || t->mask_changed) && inject_release(t) < 0)
+				rc = -1;
 			/* what the kernel dequeued while we drove the thread and was not queued back yet
 			 * (a rollback, or SIGSTOP): delivered now, so that no signal is lost */
 			int sig = t->ndequeued ? t->dequeued[0].si_signo : 0;
@@ -276,7 +73,7 @@ int threads_capture(pid_t pid, struct proc_state *p)
 		pid_t tid = t->tr.tid;
 		t->f.tid = (uint32_t)tid;
 		if (ptrace(PTRACE_GETREGS, tid, 0, &t->tr.orig) < 0) {
-			fail_errno(EXIT_FAIL, "PTRACE_GETREGS on thread %d", tid);
+			tracee_fail(&t->tr, "PTRACE_GETREGS");
 			goto out;
 		}
 		struct iovec iov = {xs, XSTATE_MAX};
@@ -285,7 +82,7 @@ int threads_capture(pid_t pid, struct proc_state *p)
 		} else {
 			iov.iov_len = sizeof(struct user_fpregs_struct);
 			if (ptrace(PTRACE_GETFPREGS, tid, 0, xs) < 0) {
-				fail_errno(EXIT_FAIL, "PTRACE_GETFPREGS on thread %d", tid);
+				tracee_fail(&t->tr, "PTRACE_GETFPREGS");
 				goto out;
 			}
 			t->f.xstate_kind = CKPT_XSTATE_KIND_FXSAVE;

@@ -239,13 +239,13 @@ void progress_bytes(const char *phase, uint64_t done, uint64_t total)
 	fflush(stdout);
 }
 
-void progress_done(const char *image, uint64_t bytes, uint64_t ms)
+void progress_done(const char *image, uint64_t bytes, uint64_t ms, size_t processes)
 {
 	if (!g_json)
 		return;
 	fputs("{\"event\":\"done\",\"image\":", stdout);
 	fputs_json(image, stdout);
-	printf(",\"bytes\":%llu,\"ms\":%llu}\n", (unsigned long long)bytes, (unsigned long long)ms);
+	printf(",\"bytes\":%llu,\"ms\":%llu,\"processes\":%zu}\n", (unsigned long long)bytes, (unsigned long long)ms, processes);
 	fflush(stdout);
 }
 

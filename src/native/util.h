@@ -63,7 +63,8 @@ extern int g_json;
 extern int g_verbose;
 void progress_step(const char *step, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void progress_bytes(const char *phase, uint64_t done, uint64_t total);
-void progress_done(const char *image, uint64_t bytes, uint64_t ms);
+/* The last event of a dump or restore: the image, its size, the time taken, how many processes. */
+void progress_done(const char *image, uint64_t bytes, uint64_t ms, size_t processes);
 void progress_error(void);
 
 /* A growable byte buffer for building payloads. Allocation failure aborts (a dump or restore

@@ -97,12 +97,18 @@ export interface RegisterRowModel {
   changed: boolean;
 }
 
+/** Record indices of one process in image A and in image B, for the sides that have it. */
+export interface ProcessSides {
+  a?: number;
+  b?: number;
+}
+
 export interface DiffDetailModel {
   row: DiffRowModel;
   /** Ids of the ancestors, top level first. */
   path: number[];
-  /** The process the node belongs to, by pid. */
-  pid?: number;
+  /** The process the node belongs to, by its record on each side (its PID may differ between them). */
+  process?: ProcessSides;
   fields: FieldChangeModel[];
   moreFields?: number;
   vma?: { a?: VmaSideModel; b?: VmaSideModel };

@@ -158,10 +158,26 @@ export interface FdModel {
   cloexec: boolean;
   /** The open file description's id; descriptors with the same id share it. */
   file: string;
+  /** The other descriptors, of this process or others, that share the open file description (at most MAX_SHARERS). */
+  sharedWith: FdHolderModel[];
+  /** How many more share it than sharedWith lists. */
+  sharedMore?: number;
   /** Pipes: which end, and the bytes buffered. */
   detail: string;
   record?: number;
 }
+
+/** A descriptor that refers to an open file description: which process holds it, and its number. */
+export interface FdHolderModel {
+  /** The process's record, to show it. */
+  process: number;
+  pid: number;
+  comm: string;
+  fd: number;
+}
+
+/** Sharers listed per descriptor; a pipe held by every worker of a big pool says "and N more". */
+export const MAX_SHARERS = 8;
 
 export interface SocketModel {
   fd: number;

@@ -29,7 +29,11 @@ interface ShownProcesses {
 
 class ProcessRow implements ProcessItem {
   readonly kind = 'process';
-  constructor(readonly node: ProcessNode) {}
+  constructor(
+    readonly node: ProcessNode,
+    /** It has children, listed or not: a checkpoint takes it as a tree, or, if asked, alone. */
+    readonly hasChildren: boolean,
+  ) {}
   get info(): ProcessInfo {
     return this.node.info;
   }
@@ -116,7 +120,8 @@ export class ProcessesView implements vscode.TreeDataProvider<ProcessRow>, vscod
     // The filter is read after /proc, so that a reading started before a new filter still shows it.
     const listed = all.filter((p) => (this.showAll || p.uid === this.ownUid) && matchesFilter(p, this.filter) && p.pid !== process.pid);
     const forest = buildProcessForest(listed, all);
-    const rows = new Map([...forest.byPid].map(([pid, n]) => [pid, new ProcessRow(n)]));
+    const parents = new Set(all.map((p) => p.ppid));
+    const rows = new Map([...forest.byPid].map(([pid, n]) => [pid, new ProcessRow(n, parents.has(pid))]));
     const who = this.showAll ? 'all users' : 'your processes';
     return {
       rows,
@@ -147,7 +152,7 @@ export class ProcessesView implements vscode.TreeDataProvider<ProcessRow>, vscod
       if (row) {
         // A hidden view is opened first: reveal() alone selects the row but leaves it out of sight.
         if (!this.view.visible) await vscode.commands.executeCommand(`${PROCESSES_VIEW_ID}.focus`);
-        await this.view.reveal(row, { select: true, focus: false, expand: true });
+        await this.view.reveal(row, { select: true, focus: false, expand: 3 }); // its restored children too
         return true;
       }
       if (Date.now() > deadline) return false;
@@ -173,7 +178,7 @@ export class ProcessesView implements vscode.TreeDataProvider<ProcessRow>, vscod
     item.id = `${p.pid}:${p.startTime}`;
     item.description = processDescription(p);
     item.tooltip = processTooltip(p);
-    item.contextValue = 'process';
+    item.contextValue = row.hasChildren ? 'processWithChildren' : 'process';
     item.iconPath = new vscode.ThemeIcon(p.state === 'T' || p.state === 't' ? 'debug-pause' : p.state === 'Z' ? 'circle-slash' : 'server-process');
     item.accessibilityInformation = { label: `${p.comm}, PID ${p.pid}, user ${p.user}, ${formatBytes(p.rssBytes)} resident, ${p.threads} threads` };
     return item;

@@ -197,6 +197,28 @@ export function buildProcessForest(listed: ProcessInfo[], all: ProcessInfo[] = l
   return { roots, byPid };
 }
 
+/** The live descendants of a process (children, their children, ...), nearest first; zombies are not listed. */
+export function descendantsOf(pid: number, all: ProcessInfo[]): ProcessInfo[] {
+  const children = new Map<number, ProcessInfo[]>();
+  for (const p of all) {
+    if (p.pid === p.ppid) continue;
+    const list = children.get(p.ppid);
+    if (list) list.push(p);
+    else children.set(p.ppid, [p]);
+  }
+  const out: ProcessInfo[] = [];
+  const seen = new Set<number>([pid]);
+  for (let queue = [pid], i = 0; i < queue.length; i++) {
+    for (const c of children.get(queue[i]) ?? []) {
+      if (seen.has(c.pid)) continue; // a parent loop seen mid-fork
+      seen.add(c.pid);
+      out.push(c);
+      queue.push(c.pid);
+    }
+  }
+  return out;
+}
+
 /** True while the process exists and is not a zombie. */
 export function isAlive(pid: number, procRoot = '/proc'): boolean {
   try {

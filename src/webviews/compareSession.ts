@@ -20,6 +20,7 @@ import {
   MAX_FIELDS_PER_NODE,
   MAX_PAGES_PER_REQUEST,
   PageRowModel,
+  ProcessSides,
 } from '../shared/compareProtocol';
 import { addrParam, intParam } from '../shared/protocol';
 
@@ -28,7 +29,8 @@ interface Flat {
   node: DiffNode;
   parent?: number;
   children: number[];
-  pid?: number;
+  /** The process the node belongs to, by its record on each side (PIDs may differ between the sides). */
+  process?: ProcessSides;
   /** Pages before each range, for paging a VMA's changed pages (made on first use). */
   pageStarts?: number[];
 }
@@ -164,7 +166,7 @@ export class CompareSession implements Handlers {
       path: this.pathTo(id),
       fields: n.fields.slice(0, MAX_FIELDS_PER_NODE).map((c) => ({ path: c.path, a: c.aText, b: c.bText, ...(c.bytes ? { bytes: c.bytes } : {}) })),
     };
-    if (f.pid !== undefined) d.pid = f.pid;
+    if (f.process) d.process = { ...f.process };
     if (n.fields.length > MAX_FIELDS_PER_NODE) d.moreFields = n.fields.length - MAX_FIELDS_PER_NODE;
     if (n.vma) d.vma = { ...(n.vma.a ? { a: { ...n.vma.a } } : {}), ...(n.vma.b ? { b: { ...n.vma.b } } : {}) };
     if (n.aspects) d.aspects = [...n.aspects];
@@ -214,16 +216,26 @@ export class CompareSession implements Handlers {
     this.needDiff();
     const f = this.entry(intParam(params, 'id')!);
     const addr = addrParam(params, 'addr')!;
-    if (f.pid === undefined) throw new RangeError(`node ${params.id} is not in a process`);
-    return checkpointPageBytes(this.a, this.b, addr, f.pid);
+    if (!f.process) throw new RangeError(`node ${params.id} is not in a process`);
+    return checkpointPageBytes(this.a, this.b, addr, f.process);
+  }
+
+  /** A process node's record on each side that has it. */
+  private processSides(n: DiffNode): ProcessSides {
+    const a = this.recordOf(n, 'a'), b = this.recordOf(n, 'b');
+    return { ...(a !== undefined ? { a } : {}), ...(b !== undefined ? { b } : {}) };
   }
 
   /** The record of a node in image A or B, by file-order index, to open it there. */
   recordIndex(id: number, side: 'a' | 'b'): number | undefined {
     const n = this.flat[id]?.node;
-    const record = side === 'a' ? n?.aRecord : n?.bRecord;
+    return n && this.recordOf(n, side);
+  }
+
+  private recordOf(n: DiffNode, side: 'a' | 'b'): number | undefined {
+    const record = side === 'a' ? n.aRecord : n.bRecord;
     if (record !== undefined) return record;
-    const tag = side === 'a' ? n?.aTag : n?.bTag;
+    const tag = side === 'a' ? n.aTag : n.bTag;
     const c = side === 'a' ? this.a : this.b;
     if (tag === undefined || !(c instanceof CkptCheckpoint)) return undefined;
     return c.image.byTag(tag)?.index;
@@ -258,13 +270,13 @@ export class CompareSession implements Handlers {
   }
 
   private index(nodes: DiffNode[]): void {
-    const walk = (list: DiffNode[], parent: number | undefined, pid: number | undefined): number[] =>
+    const walk = (list: DiffNode[], parent: number | undefined, process: ProcessSides | undefined): number[] =>
       list.map((node) => {
         const id = this.flat.length;
-        const own = node.kind === 'process' ? Number.parseInt(node.key, 10) : pid;
-        const f: Flat = { node, parent, children: [], pid: Number.isSafeInteger(own) ? own : undefined };
+        const own = node.kind === 'process' ? this.processSides(node) : process;
+        const f: Flat = { node, parent, children: [], ...(own ? { process: own } : {}) };
         this.flat.push(f);
-        f.children = walk(node.children, id, f.pid);
+        f.children = walk(node.children, id, f.process);
         return id;
       });
     this.roots = walk(nodes, undefined, undefined);

@@ -8,9 +8,12 @@ import type { Checkpoint, ProcessState } from '../checkpoint';
 import { parseLog } from '../criu/criuLog';
 import { bytesToHex, enumLabel, FieldNode, hex, ImageProblem, MAX_SHOWN_STRINGS, MemoryMap, protString } from '../image';
 import type { RecordRef } from '../image/memoryMap';
+import { MAX_SHARERS } from '../shared/models';
 import type {
   AddressSpaceModel,
   BytesModel,
+  FdHolderModel,
+  FdModel,
   FieldModel,
   FilesModel,
   LogModel,
@@ -57,6 +60,8 @@ type Handlers = { [M in Exclude<RequestMethod, SearchMethod>]: (params: RequestP
 export class ImageRequests implements Handlers {
   /** Records with problems, and the records above them, recomputed when the problem list changes. */
   private damage?: { problems: ProblemModel[]; own: Map<number, string>; below: Set<number> };
+  /** Who holds each open file description, made on the first process view. */
+  private holders?: Map<string, FdHolderModel[]>;
 
   constructor(
     readonly checkpoint: Checkpoint,
@@ -208,9 +213,11 @@ export class ImageRequests implements Handlers {
 
   async process(params: RequestParams<'process'>): Promise<ProcessDetailModel> {
     const index = this.processRecord(intParam(params, 'process')!);
-    const p = (await this.checkpoint.processes()).find((x) => x.record === index);
+    const all = await this.checkpoint.processes();
+    const p = all.find((x) => x.record === index);
     if (!p) throw new RangeError(`the process of record #${index} cannot be read`);
-    return processDetail(p);
+    this.holders ??= fileHolders(all);
+    return processDetail(p, this.holders);
   }
 
   async text(params: RequestParams<'text'>): Promise<TextModel> {
@@ -293,10 +300,29 @@ function openFlags(flags: number): string {
   return names.length ? names.join('|') : 'O_RDONLY';
 }
 
+function sharers(list: FdHolderModel[]): Pick<FdModel, 'sharedWith' | 'sharedMore'> {
+  return { sharedWith: list.slice(0, MAX_SHARERS), ...(list.length > MAX_SHARERS ? { sharedMore: list.length - MAX_SHARERS } : {}) };
+}
+
 const signalLabel = (n: number) => (enumLabel('signal', n) ?? `signal ${n}`).toUpperCase();
 
-/** What the process view shows of a process of the common model. */
-export function processDetail(p: ProcessState): ProcessDetailModel {
+/** Every descriptor of every process, by the open file description it refers to. */
+export function fileHolders(all: ProcessState[]): Map<string, FdHolderModel[]> {
+  const m = new Map<string, FdHolderModel[]>();
+  for (const p of all) {
+    for (const f of p.fds) {
+      const h: FdHolderModel = { process: p.record, pid: p.pid, comm: p.comm, fd: f.fd };
+      const list = m.get(f.file.id);
+      if (list) list.push(h);
+      else m.set(f.file.id, [h]);
+    }
+  }
+  return m;
+}
+
+/** What the process view shows of a process of the common model; `holders` says who shares each file. */
+export function processDetail(p: ProcessState, holders: Map<string, FdHolderModel[]> = fileHolders([p])): ProcessDetailModel {
+  const others = (fd: number, id: string) => (holders.get(id) ?? []).filter((h) => !(h.process === p.record && h.fd === fd));
   return {
     process: p.record,
     pid: p.pid,
@@ -326,6 +352,7 @@ export function processDetail(p: ProcessState): ProcessDetailModel {
       pos: f.file.pos.toString(),
       cloexec: f.cloexec,
       file: f.file.id,
+      ...sharers(others(f.fd, f.file.id)),
       detail: f.file.pipe ? `${f.file.pipe.end ?? ''} end, ${f.file.pipe.buffered} bytes buffered`.trim() : f.file.socket ? `${f.file.socket.family} ${f.file.socket.type}, ${f.file.socket.state}` : '',
       ...(f.record !== undefined ? { record: f.record } : {}),
     })),

@@ -7,14 +7,13 @@ import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Locator, Page } from 'playwright-core';
 import { ensureBuilt } from '../vscode/host/build';
 import { tempFolder } from '../vscode/host/cleanup';
 import { ImageWriter } from '../support/imageWriter';
 import { buildSample } from '../support/sampleImage';
 import { killQuietly, startTicker, Ticker } from '../support/ticker';
 import { until } from '../support/until';
-import { contextMenuOf, openFile, openView, runCommand, treeItem, viewPane, webviewFrame, webviewText, Workbench, openWorkbench, screenshotFailures, setColorTheme, notification } from './workbench';
+import { contextMenuOf, filterProcessesTo, openFile, openView, runCommand, treeItem, viewPane, webviewFrame, webviewText, Workbench, openWorkbench, screenshotFailures, setColorTheme, notification } from './workbench';
 
 /** Libraries mapped by the image of writeManyVmas: more than one page of the editor's tree (500 rows). */
 const MANY_VMAS = 1600;
@@ -32,27 +31,6 @@ function writeManyVmas(folder: string): void {
   }
   w.tail();
   fs.writeFileSync(path.join(folder, 'many-vmas.ckpt'), w.bytes());
-}
-
-/**
- * Filters the Processes view to a PID and returns that process's row, once the filtered tree is drawn
- * (a row of the tree before the filter names an element the view has since dropped). Other rows may
- * match too: the filter is also a substring of command lines, and browsers' are full of numbers.
- */
-async function filterProcessesTo(page: Page, pid: number): Promise<Locator> {
-  await runCommand(page, 'Checkpoint Explorer: Filter Processes...');
-  const input = page.locator('.quick-input-widget input.input').first();
-  await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Filter Processes' }).waitFor({ state: 'visible' });
-  await input.fill(String(pid));
-  await input.press('Enter');
-  const pane = viewPane(page, 'Processes');
-  const row = pane.locator('.monaco-list-row', { hasText: new RegExp(`(?:^|\\D)${pid} · `) });
-  const filtered = pane.locator('.pane-header .description', { hasText: `matching "${pid}"` });
-  await until(`the Processes view filtered to PID ${pid}`, async () => (await filtered.count()) > 0 && (await row.count()) === 1, 15_000).catch(async (e: Error) => {
-    const shown = await pane.locator('.pane-header, .monaco-list-row').allInnerTexts();
-    throw new Error(`${e.message}; the view shows ${JSON.stringify(shown)}`);
-  });
-  return row;
 }
 
 /** Hex rows as the webview shows them: an address, then 16 bytes in hex. */
@@ -138,8 +116,13 @@ describe('the image editor and the views, in the browser', function () {
     await frame.locator('.tree-row.selected').focus();
     await page.keyboard.press('Home');
     await frame.locator('.detail-title .badge', { hasText: /^HEAD$/ }).waitFor({ state: 'visible' });
-    await page.keyboard.press('ArrowDown');
-    await frame.locator('.detail-title .badge', { hasText: /^PROCESS$/ }).waitFor({ state: 'visible' });
+    // Down, past the open file descriptions (top-level FILE records, before the processes that hold them), to the process.
+    const processBadge = frame.locator('.detail-title .badge', { hasText: /^PROCESS$/ });
+    for (let i = 0; i < 20 && !(await processBadge.isVisible()); i++) {
+      await page.keyboard.press('ArrowDown');
+      await page.waitForTimeout(150);
+    }
+    await processBadge.waitFor({ state: 'visible' });
     // Right opens the process, Down goes to its first child.
     await page.keyboard.press('ArrowRight');
     await page.keyboard.press('ArrowRight');

@@ -10,6 +10,7 @@ import { Browser, launchBrowser } from '../vscode/host/browser';
 import { ensureBuilt } from '../vscode/host/build';
 import { CodeServer, startCodeServer } from '../vscode/host/codeServer';
 import { cacheDir, repoRoot } from '../vscode/host/provision';
+import { until } from '../support/until';
 
 export const extensionId = 'ckpt-explorer.ckpt-explorer';
 
@@ -326,4 +327,25 @@ export async function outputChannelText(page: Page, channel: string, expect: str
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Filters the Processes view to a PID and returns that process's row, once the filtered tree is drawn
+ * (a row of the tree before the filter names an element the view has since dropped). Other rows may
+ * match too: the filter is also a substring of command lines, and browsers' are full of numbers.
+ */
+export async function filterProcessesTo(page: Page, pid: number): Promise<Locator> {
+  await runCommand(page, 'Checkpoint Explorer: Filter Processes...');
+  const input = page.locator('.quick-input-widget input.input').first();
+  await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Filter Processes' }).waitFor({ state: 'visible' });
+  await input.fill(String(pid));
+  await input.press('Enter');
+  const pane = viewPane(page, 'Processes');
+  const row = pane.locator('.monaco-list-row', { hasText: new RegExp(`(?:^|\\D)${pid} · `) });
+  const filtered = pane.locator('.pane-header .description', { hasText: `matching "${pid}"` });
+  await until(`the Processes view filtered to PID ${pid}`, async () => (await filtered.count()) > 0 && (await row.count()) === 1, 15_000).catch(async (e: Error) => {
+    const shown = await pane.locator('.pane-header, .monaco-list-row').allInnerTexts();
+    throw new Error(`${e.message}; the view shows ${JSON.stringify(shown)}`);
+  });
+  return row;
 }

@@ -10,7 +10,11 @@ import { buildSample } from '../support/sampleImage';
 import { ImageWriter } from '../support/imageWriter';
 import { buildTarget, realTargetUnavailable, startTarget } from '../unit/diffRealTarget';
 
-/** Two processes, the second a child of the first, with threads, fds, signals and an unknown record. */
+/**
+ * Two processes, the second a child of the first, with threads, signals, an exited child not yet
+ * reaped, an unknown record, and open file descriptions shared across the tree: a pipe both hold,
+ * a socket, and an epoll set that watches the pipe.
+ */
 function nestedImage(): Uint8Array {
   const w = ImageWriter.inMemory();
   w.head();
@@ -18,12 +22,16 @@ function nestedImage(): Uint8Array {
   const thread = w.mainThread(parent, 10, { comm: 'parent' });
   w.record('pending_signals', { signals: [{ siSigno: 10 }, { siSigno: 12 }] }, { ptag: thread });
   w.record('mm', { nvmas: 0 }, { ptag: parent });
+  const parentFiles = w.record('files', { nfds: 1, maxFds: 64 }, { ptag: parent });
+  const pipe = w.fd(parentFiles, { fd: 0 }, { kind: 6, path: 'pipe:[1]', extra: { pipeIno: 1n, data: Buffer.from('queued') } });
+  w.record('zombie', { pid: 12, pgid: 10, sid: 10, exitStatus: 3, comm: 'gone' }, { ptag: parent });
   const child = w.record('process', { pid: 11, ppid: 10, comm: 'child', nthreads: 1 }, { ptag: parent });
   w.mainThread(child, 11, { comm: 'child' });
   w.record('mm', { nvmas: 0 }, { ptag: child });
-  const files = w.record('files', { nfds: 2, maxFds: 64 }, { ptag: child });
-  w.record('fd', { fd: 0, kind: 6, path: 'pipe:[1]', extra: { pipeIno: 1n, data: Buffer.from('queued') } }, { ptag: files });
-  w.record('fd', { fd: 1, kind: 10, path: 'socket:[2]', extra: { family: 1, type: 1, state: 1, peerIno: 3n, shutdown: 0, queued: Buffer.from('x') } }, { ptag: files });
+  const files = w.record('files', { nfds: 3, maxFds: 64 }, { ptag: child });
+  w.fd(files, { fd: 0 }, pipe);
+  w.fd(files, { fd: 1 }, { kind: 10, path: 'socket:[2]', extra: { family: 1, type: 1, state: 1, peerIno: 3n, shutdown: 0, queued: Buffer.from('x') } });
+  w.fd(files, { fd: 2, fdFlags: 1 }, { kind: 9, path: 'anon_inode:[eventpoll]', extra: { count: 1, targets: [{ tfd: 0, file: pipe, events: 1, data: 7n }] } });
   w.record('unsupported', { what: 3, fd: -1, reason: 'seccomp filter', detail: 'mode 2' }, { ptag: child });
   w.raw(999, Buffer.from('from the future'), { ptag: child });
   w.tail();

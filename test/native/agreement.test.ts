@@ -1,6 +1,7 @@
 // One rule for what a sound image is: `ckpt-inspect verify` (the TypeScript decoder) and
-// `ckpt restore --dry-run` (the C reader restore uses) must agree on every image. A real image of
-// a process holding one of each kind of fd is mutated 1,000 ways (field values, header fields,
+// `ckpt restore --dry-run` (the C reader restore uses) must agree on every image. Two real
+// images, of a process holding one of each kind of fd and of a tree of four processes sharing
+// files and memory, are mutated 1,000 ways (field values, header fields,
 // lengths, dropped, doubled and swapped records, page bytes, NULs in strings) and re-sealed, so
 // that the mutants get past the checksums. verify calls a mutant sound exactly when restore does
 // not refuse it as a bad image (exit 6); restore may still refuse a sound image for what it says
@@ -124,6 +125,8 @@ describe('native: verify and restore --dry-run agree on what a sound image is', 
   let base = new Uint8Array(0);
   let dir = '';
 
+  let tree = new Uint8Array(0);
+
   before(async () => {
     buildTargets();
     dir = lab.dir(root);
@@ -134,6 +137,14 @@ describe('native: verify and restore --dry-run agree on what a sound image is', 
     const r = await lab.dump(root, t.pid, image, ['--kill']);
     assert.equal(r.code, 0, r.stderr);
     base = new Uint8Array(fs.readFileSync(image)); // not a Buffer: its slice() would share the bytes
+    // and a tree: four processes sharing pipes, sockets, memory and an offset, with a zombie
+    const fout = path.join(dir, 'family.txt');
+    lab.start(root, [target('reaper'), target('reaper'), '--exec', target('family'), fout, path.join(dir, 'family.log')]);
+    const ready = await waitFor('the family', () => lines(fout).find((l) => l.startsWith('ready ')));
+    const timage = path.join(dir, 'family.ckpt');
+    const rt = await lab.dump(root, Number(ready.split(' ')[1]), timage, ['--tree']);
+    assert.equal(rt.code, 0, rt.stderr);
+    tree = new Uint8Array(fs.readFileSync(timage));
   });
   after(() => lab.cleanup());
 
@@ -153,8 +164,10 @@ describe('native: verify and restore --dry-run agree on what a sound image is', 
     const failures: string[] = [];
     let sound = 0;
     const started = Date.now();
+    const second = await judge(tree);
+    assert.ok(second.verifyOk && second.d.code === EXIT.ok, `the tree's image: verify ${second.v.code} ${second.v.out}, dry run ${second.d.code} ${second.d.stderr}`);
     for (let k = 0; k < MUTANTS; k++) {
-      const m = mutate(base, rand);
+      const m = mutate(k % 2 ? tree : base, rand);
       const bytes = resealBytes(m.bytes, { keepPageHashes: m.keepPageHashes });
       const j = await judge(bytes);
       if (j.verifyOk) sound++;

@@ -122,7 +122,8 @@ describe('native: the ckpt CLI', function () {
     }
     assert.ok(total > 24 << 20 && last === total, 'page progress ends at its total');
     const done = events[events.length - 1];
-    assert.deepStrictEqual(Object.keys(done).sort(), ['bytes', 'event', 'image', 'ms']);
+    assert.deepStrictEqual(Object.keys(done).sort(), ['bytes', 'event', 'image', 'ms', 'processes']);
+    assert.strictEqual(done.processes, 1, 'one process taken');
     assert.strictEqual(done.image, image);
     assert.strictEqual(done.bytes, fs.statSync(image).size);
     for (const s of ['freeze', 'pages', 'write', 'resume', 'publish']) assert.ok(events.some((e) => e.step === s), `step ${s}`);

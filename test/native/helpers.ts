@@ -32,6 +32,8 @@ const TARGETS: Record<string, string[]> = {
   reaper: [],
   unsupported: [],
   holder: [],
+  family: [],
+  clonefiles: [],
 };
 
 /** Compiles the target programs that are missing or older than their source. */
@@ -48,8 +50,9 @@ export function buildTargets(): void {
   }
 }
 
+/** A target program: built (test/native/targets/NAME.c) or a script used as it is (NAME.py, NAME.js). */
 export function target(name: string): string {
-  return path.join(TARGETS_BIN, name);
+  return /\.(py|js)$/.test(name) ? path.join(TARGETS_SRC, name) : path.join(TARGETS_BIN, name);
 }
 
 export function targetSource(name: string): string {
@@ -241,6 +244,22 @@ export function descendants(pid: number): number[] {
     const next = children.get(todo.pop()!) ?? [];
     found.push(...next);
     todo.push(...next);
+  }
+  return found;
+}
+
+/** The living processes of a process group (field 5 of /proc/PID/stat). */
+export function processGroup(pgid: number): number[] {
+  const found: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) === pgid && !/^[ZX]/.test(f[0])) found.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
   }
   return found;
 }

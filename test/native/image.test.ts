@@ -12,7 +12,7 @@ import { CheckpointImage, summarizeImage, verifyImage, xxh64, xxh64Low32 } from 
 import { ASAN, assertOneErrorLine, buildTargets, CKPT, EXIT, identities, Lab, lines, ROOT, target, waitFor } from './helpers';
 
 const HDR = 32;
-const T = { head: 1, tail: 2, pad: 3, process: 10, thread: 11, mm: 20, vma: 21, pagemap: 22, pages: 23, files: 30, fd: 31, sigactions: 40, pending: 41, unsupported: 50 };
+const T = { head: 1, tail: 2, pad: 3, process: 10, thread: 11, zombie: 12, mm: 20, vma: 21, pagemap: 22, pages: 23, files: 30, fd: 31, file: 32, sigactions: 40, pending: 41, unsupported: 50 };
 
 interface Rec {
   off: number;
@@ -45,6 +45,13 @@ function records(buf: Buffer): Rec[] {
 }
 
 /** Rewrites a header field and seals the header again, so that only the field is wrong. */
+/** The n-th record of a type. */
+function at(recs: Rec[], type: number, n = 0): Rec {
+  const r = recs.filter((x) => x.type === type)[n];
+  if (!r) throw new Error(`no record #${n} of type ${type}`);
+  return r;
+}
+
 function patchHeader(buf: Buffer, r: Rec, field: number, value: number): void {
   buf.writeUInt32LE(value >>> 0, r.off + field);
   buf.writeUInt32LE(xxh64Low32(buf.subarray(r.off, r.off + 28)), r.off + 28);
@@ -124,6 +131,7 @@ describe('native: images', function () {
           [T.head]: [0], [T.process]: [0, T.process], [T.thread]: [T.process], [T.mm]: [T.process], [T.vma]: [T.mm],
           [T.pagemap]: [T.mm], [T.pages]: [T.pagemap], [T.sigactions]: [T.process], [T.pending]: [T.process, T.thread],
           [T.files]: [T.process], [T.fd]: [T.files], [T.unsupported]: [T.process], [T.pad]: [0], [T.tail]: [0],
+          [T.file]: [0], [T.zombie]: [T.process],
         };
         assert.ok(allowed[r.type]?.includes(parentType), `${at}: type ${r.type} under type ${parentType}`);
         byTag.set(r.tag, r);
@@ -145,7 +153,7 @@ describe('native: images', function () {
         assert.deepStrictEqual(report.problems.map((p) => p.message), [], `${name}: no problems`);
         assert.ok(report.ok && report.pagesChecked > 0, `${name}: pages checked`);
         const s = await summarizeImage(img);
-        assert.strictEqual(s.version, '1.1');
+        assert.strictEqual(s.version, '2.0');
         assert.ok(s.flags.includes('left_running'), `${name}: flags ${s.flags}`);
         assert.strictEqual(s.processes.length, 1);
         const p = s.processes[0];
@@ -234,15 +242,15 @@ describe('native: images', function () {
       ['truncated at a record boundary', (b, r) => b.subarray(0, r[3].off), /truncated: the image ends after 3 records without a tail/],
       ['truncated in the pages', (b, r) => b.subarray(0, r.find((x) => x.type === T.pages)!.off + HDR + 5000), /record #\d+ \(pages, type 23, tag \d+\) at byte \d+: payload length \d+ runs past the end/],
       ['truncated tail', (b) => b.subarray(0, b.length - 8), /\(tail, type 2, tag \d+\) at byte \d+: payload length 24 runs past the end/],
-      ['payload checksum', (b, r) => (b[r[1].off + HDR + 20] ^= 1, b), /record #1 \(process, type 10, tag 2\) at byte \d+: payload checksum mismatch/],
-      ['header checksum', (b, r) => (b[r[2].off + 4] ^= 1, b), /record #2 \(thread, type 11, tag 3\) at byte \d+: header checksum mismatch/],
-      ['huge length', (b, r) => (patchHeader(b, r[4], 8, 0xfffffff0), b), /record #4 \(vma, type 21, tag 5\) at byte \d+: payload length 4294967280 runs past the end/],
-      ['dangling ptag', (b, r) => (patchHeader(b, r[5], 16, 9999), b), /record #5 \(vma, type 21, tag 6\) at byte \d+: ptag 9999 names no earlier record/],
-      ['duplicate tag', (b, r) => (patchHeader(b, r[5], 12, 3), b), /record #5 .* tag 3 is already used by record #2/],
+      ['payload checksum', (b, r) => (b[at(r, T.process).off + HDR + 20] ^= 1, b), /record #\d+ \(process, type 10, tag \d+\) at byte \d+: payload checksum mismatch/],
+      ['header checksum', (b, r) => (b[at(r, T.thread).off + 4] ^= 1, b), /record #\d+ \(thread, type 11, tag \d+\) at byte \d+: header checksum mismatch/],
+      ['huge length', (b, r) => (patchHeader(b, at(r, T.vma), 8, 0xfffffff0), b), /record #\d+ \(vma, type 21, tag \d+\) at byte \d+: payload length 4294967280 runs past the end/],
+      ['dangling ptag', (b, r) => (patchHeader(b, at(r, T.vma, 1), 16, 9999), b), /record #\d+ \(vma, type 21, tag \d+\) at byte \d+: ptag 9999 names no earlier record/],
+      ['duplicate tag', (b, r) => (patchHeader(b, at(r, T.vma, 1), 12, at(r, T.thread).tag), b), /record #\d+ .* tag \d+ is already used by record #\d+/],
       ['short fixed part', (b, r) => {
         // a vma payload cut to 40 bytes, sound checksums, a pad record in the bytes freed so that
         // every later record stays where it was, and the tail counting and hashing it all
-        const v = r[4];
+        const v = at(r, T.vma);
         const padAt = v.off + HDR + 40;
         const padLen = Math.ceil(v.len / 8) * 8 - 40 - HDR;
         b.writeUInt32LE(40, v.off + 8);
@@ -261,24 +269,24 @@ describe('native: images', function () {
         b.writeUInt32LE(xxh64Low32(b.subarray(tail.off + HDR, tail.off + HDR + 24)), tail.off + 20);
         b.writeUInt32LE(xxh64Low32(b.subarray(tail.off, tail.off + 28)), tail.off + 28);
         return b;
-      }, /record #4 \(vma, type 21, tag 5\) at byte \d+: field vma fixed fields needs 68 bytes, the payload has 40 left/],
+      }, /record #\d+ \(vma, type 21, tag \d+\) at byte \d+: field vma fixed fields needs 68 bytes, the payload has 40 left/],
       ['damaged tail', (b) => (b.write('CKPTEND?', b.length - 24, 'latin1'), b), /\(tail, type 2, tag \d+\) at byte \d+: payload checksum mismatch|bad tail magic/],
       // Sound checksums, hostile values: found by a fuzzer that re-sealed mutated records.
       ['an fd number beyond any descriptor', (b, r) => (rewritePayload(b, r.find((x) => x.type === T.fd)!, (p) => p.writeUInt32LE(0x7fffffff, 0)), b), /\(fd, type 31, tag \d+\) at byte \d+: fd 2147483647 is beyond any descriptor number/],
-      ['a vma outside user space', (b, r) => (rewritePayload(b, r[4], (p) => p.writeBigUInt64LE(0xffff800000001000n, 8)), b), /record #4 \(vma, type 21, tag 5\) at byte \d+: vma [0-9a-f]+-ffff800000001000 lies outside user space/],
-      ['a vma file offset off a page boundary', (b, r) => (rewritePayload(b, r[4], (p) => p.writeBigUInt64LE(0x123n, 16)), b), /record #4 \(vma, type 21, tag 5\) at byte \d+: vma [0-9a-f-]+: file offset 123 is not page-aligned/],
+      ['a vma outside user space', (b, r) => (rewritePayload(b, at(r, T.vma), (p) => p.writeBigUInt64LE(0xffff800000001000n, 8)), b), /record #\d+ \(vma, type 21, tag \d+\) at byte \d+: vma [0-9a-f]+-ffff800000001000 lies outside user space/],
+      ['a vma file offset off a page boundary', (b, r) => (rewritePayload(b, at(r, T.vma), (p) => p.writeBigUInt64LE(0x123n, 16)), b), /record #\d+ \(vma, type 21, tag \d+\) at byte \d+: vma [0-9a-f-]+: file offset 123 is not page-aligned/],
       // Issue 9's reproducer: a VMA's protection changed behind a page_hashed flag, which once made
       // verify skip its payload_sum. Only pages carry that flag (the .ksy's grammar).
       ['metadata flagged as page data', (b, r) => {
-        const v = r[4];
+        const v = at(r, T.vma);
         b.writeUInt32LE(b.readUInt32LE(v.off + HDR + 56) ^ 2, v.off + HDR + 56); // prot: toggle write, payload_sum left stale
         rewritePayload(b, v, () => undefined);
         b.writeUInt32LE(b.readUInt32LE(v.off + HDR + 56) ^ 2, v.off + HDR + 56);
         patchHeader(b, v, 4, 1);
         rewritePayload(b, r[0], () => undefined); // the tail's sum of headers, again
         return b;
-      }, /record #4 \(vma, type 21, tag 5\) at byte \d+: header flags 0x1, a vma record has 0x0/],
-      ['a thread count the threads do not match', (b, r) => (rewritePayload(b, r[1], (p) => p.writeUInt32LE(p.readUInt32LE(56) + 1, 56)), b), /record #1 \(process, type 10, tag 2\) at byte \d+: it states \d+ thread records, it has \d+/],
+      }, /record #\d+ \(vma, type 21, tag \d+\) at byte \d+: header flags 0x1, a vma record has 0x0/],
+      ['a thread count the threads do not match', (b, r) => (rewritePayload(b, at(r, T.process), (p) => p.writeUInt32LE(p.readUInt32LE(56) + 1, 56)), b), /record #\d+ \(process, type 10, tag \d+\) at byte \d+: it states \d+ thread records, it has \d+/],
       ['a vma count the vmas do not match', (b, r) => (rewritePayload(b, r.find((x) => x.type === T.mm)!, (p) => p.writeUInt32LE(p.readUInt32LE(96) - 1, 96)), b), /\(mm, type 20, tag \d+\) at byte \d+: it states \d+ vma records, it has \d+/],
       ['mm code range reversed', (b, r) => (rewritePayload(b, r.find((x) => x.type === T.mm)!, (p) => p.writeBigUInt64LE(p.readBigUInt64LE(8) + 0x1000n, 0)), b), /\(mm, type 20, tag \d+\) at byte \d+: end_code is not the end of a range of user addresses after its start/],
     ];

@@ -5,6 +5,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
+import { CheckpointImage, RecordType } from '../../src/image';
 import { resealEdited } from '../support/imageReseal';
 import type { PayloadFields } from '../support/imageReseal';
 import {
@@ -156,6 +157,20 @@ describe('native: a restore that fails', function () {
     assert.deepStrictEqual(fs.readdirSync(dir).filter((n) => n.includes('.tmp-')), [], 'no temp file of the pid file is left');
   });
 
+  /** The tag of the file record that fd `n` of the image's process names. */
+  async function fileOfFd(image: string, n: number): Promise<number> {
+    const img = await CheckpointImage.open(image);
+    try {
+      for (const r of img.ofType(RecordType.FD)) {
+        const fd = await img.decodeAs(r, 'fd');
+        if (fd.fd === n) return fd.file;
+      }
+      throw new Error(`no fd ${n} in ${image}`);
+    } finally {
+      await img.close();
+    }
+  }
+
   describe('image strings in messages: escaped for the terminal, exact in JSON', () => {
     const ESC_TITLE = '\x1b]0;pwned\x07';
     const ESC_CLEAR = '\x1b[2J';
@@ -173,9 +188,11 @@ describe('native: a restore that fails', function () {
       const dir = lab2.dir(id);
       const image = await counterImage(lab2, id, dir);
       const out = path.join(dir, name);
-      await resealEdited(image, out, (t, p) => {
+      // fd 3's path is its open file description's (format 2.0): the file record fd 3 names
+      const fd3File = await fileOfFd(image, 3);
+      await resealEdited(image, out, (t, p, r) => {
         if (field === 'cwd' && t === 'process') return { ...p, cwd: evil };
-        if (field === 'fd' && t === 'fd' && p.fd === 3) return { ...p, path: evil };
+        if (field === 'fd' && t === 'file' && r.tag === fd3File) return { ...p, path: evil };
         return undefined;
       });
       // the two invalid bytes in place of the marker (same length: only the payload sum changes)

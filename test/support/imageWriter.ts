@@ -272,6 +272,17 @@ export class ImageWriter {
     return this.raw(type, encodePayload(typeName, value), opts);
   }
 
+  /**
+   * An fd of a file table and its open file description: the file record (at the top level,
+   * before the fd that names it), then the fd. `file` may also be the tag of a file written
+   * before, for an fd that shares it. Returns the file's tag.
+   */
+  fd(filesTag: number, fd: { fd: number; fdFlags?: number }, file: Value | number): number {
+    const fileTag = typeof file === 'number' ? file : this.record('file', file);
+    this.record('fd', { fd: fd.fd, fdFlags: fd.fdFlags ?? 0, file: fileTag }, { ptag: filesTag });
+    return fileTag;
+  }
+
   /** The main thread a sound process needs (rule one_main_thread); write its process with nthreads 1. */
   mainThread(procTag: number, tid: number, value: Value = {}): number {
     return this.record('thread', { tid, flags: Ckpt.ThreadFlags.MAIN_THREAD, ...value }, { ptag: procTag });
@@ -279,8 +290,8 @@ export class ImageWriter {
 
   head(value: Value = {}): number {
     return this.record('head', {
-      versionMajor: 1,
-      versionMinor: 0,
+      versionMajor: schema.version.major,
+      versionMinor: schema.version.minor,
       arch: Ckpt.Arch.X86_64,
       pageSize: this.pageSize,
       timeNs: 1_790_000_000_123_456_789n,

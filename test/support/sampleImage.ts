@@ -84,10 +84,10 @@ export function buildSample(opts: SampleOptions = {}): Sample {
   const stackPage = new Uint8Array(PAGE).fill(0x5a);
   const pagemap = w.pages(mm, [{ vaddr: HEAP, data: heapPages() }, { vaddr: STACK + 0x20000n, data: stackPage }], { corruptHashOfPage: opts.corruptHashOfPage, hashed: !opts.unhashedPages });
   const files = w.record('files', { nfds: 4, maxFds: 1024 }, { ptag: process });
-  w.record('fd', { fd: 0, kind: Ckpt.FdKind.CHR, flags: 0o100000, path: '/dev/null', mode: 0o20666 }, { ptag: files });
-  w.record('fd', { fd: 1, kind: Ckpt.FdKind.REGULAR, flags: 0o102001, pos: 123n, path: '/tmp/demo.log', mode: 0o100644, size: 123n }, { ptag: files });
-  w.record('fd', { fd: 3, kind: Ckpt.FdKind.PIPE, path: 'pipe:[99]', extra: { pipeIno: 99n, data: Buffer.from('buffered') } }, { ptag: files });
-  w.record('fd', { fd: 5, kind: Ckpt.FdKind.EPOLL, fdFlags: 1, path: 'anon_inode:[eventpoll]', extra: { targets: [{ tfd: 3, events: 1, data: 0xdeadbeefcafef00dn }] } }, { ptag: files });
+  w.fd(files, { fd: 0 }, { kind: Ckpt.FdKind.CHR, flags: 0o100000, path: '/dev/null', mode: 0o20666 });
+  w.fd(files, { fd: 1 }, { kind: Ckpt.FdKind.REGULAR, flags: 0o102001, pos: 123n, path: '/tmp/demo.log', mode: 0o100644, size: 123n });
+  const pipe = w.fd(files, { fd: 3 }, { kind: Ckpt.FdKind.PIPE, path: 'pipe:[99]', extra: { pipeIno: 99n, capacity: 65536, data: Buffer.from('buffered') } });
+  w.fd(files, { fd: 5, fdFlags: 1 }, { kind: Ckpt.FdKind.EPOLL, path: 'anon_inode:[eventpoll]', extra: { targets: [{ tfd: 3, file: pipe, events: 1, data: 0xdeadbeefcafef00dn }] } });
   const actions = Array.from({ length: 64 }, (_, i) => (i + 1 === 2 ? { handler: 0x555555556200n, flags: 0x4000000n, restorer: 0x7f1234520000n, mask: 0n } : {}));
   w.record('sigactions', { actions }, { ptag: process });
   w.record('pending_signals', { signals: [{ siSigno: 10, siErrno: 0, siCode: 0 }] }, { ptag: process });

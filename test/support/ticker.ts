@@ -11,6 +11,8 @@ const SCRIPT = 'use POSIX (); POSIX::close($_) for 3..1023; $| = 1; my $i = 0; w
 export interface TickerOptions {
   /** MiB of touched heap (a string of "x"), so that a dump takes a while. */
   heapMiB?: number;
+  /** A child that only sleeps, linked to the ticker by nothing but its birth. */
+  sleepingChild?: boolean;
 }
 
 export interface Ticker {
@@ -24,7 +26,8 @@ export interface Ticker {
 /** Starts the ticker and resolves once it has printed its first line. */
 export function startTicker(o: TickerOptions = {}): Promise<Ticker> {
   const heap = o.heapMiB ? `my $heap = "x" x (${o.heapMiB} << 20); ` : '';
-  const child = spawn('perl', ['-e', heap + SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const sleeper = o.sleepingChild ? 'my $kid = fork(); if (defined $kid && $kid == 0) { sleep 1000 while 1; } ' : '';
+  const child = spawn('perl', ['-e', heap + SCRIPT.replace('$| = 1;', `$| = 1; ${sleeper}`)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -42,6 +45,7 @@ export function startTicker(o: TickerOptions = {}): Promise<Ticker> {
           pid: child.pid!,
           output: () => out,
           stop: () => {
+            for (const kid of workersOf(child.pid!)) killQuietly(kid);
             if (child.exitCode === null) child.kill('SIGKILL');
           },
         });
@@ -49,6 +53,57 @@ export function startTicker(o: TickerOptions = {}): Promise<Ticker> {
     };
     child.stdout!.on('data', check);
   });
+}
+
+/**
+ * A process tree to checkpoint: a perl parent with two worker children, which each write
+ * "w<k> <n>" every 100 ms into one pipe they share (the write end, inherited from the parent); the
+ * parent reads the pipe and prints "tick w<k> <n>". So the tree's output goes on only while the
+ * pipe between its members does.
+ */
+const FAMILY = [
+  'use POSIX (); POSIX::close($_) for 3..1023; $| = 1;',
+  'pipe(my $r, my $w) or die "pipe: $!";',
+  'for my $k (1, 2) { my $pid = fork(); die "fork: $!" unless defined $pid;',
+  '  if ($pid == 0) { close $r; my $old = select($w); $| = 1; select($old); my $i = 0;',
+  '    while (1) { print $w "w$k $i\n"; $i++; select(undef, undef, undef, 0.1); } } }',
+  'close $w; while (my $l = <$r>) { print "tick $l"; }',
+].join(' ');
+
+export interface FamilyTicker extends Ticker {
+  /** The two workers' PIDs. */
+  workers: number[];
+}
+
+/** Starts the tree and resolves once both workers have been heard through the pipe. */
+export async function startFamilyTicker(): Promise<FamilyTicker> {
+  const child = spawn('perl', ['-e', FAMILY], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const stop = () => {
+    // The workers first: they are not the test's children, and would outlive their parent.
+    for (const w of workersOf(child.pid!)) killQuietly(w);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  };
+  const deadline = Date.now() + 15_000;
+  while (!(out.includes('tick w1') && out.includes('tick w2'))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      stop();
+      throw new Error(`the family ticker did not start: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, pid: child.pid!, workers: workersOf(child.pid!), output: () => out, stop };
+}
+
+/** The children of a process, from /proc/PID/task/PID/children. */
+export function workersOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 /** Kills a PID if it still exists. */

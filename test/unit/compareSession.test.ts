@@ -80,7 +80,9 @@ describe('compare editor: the host side of a comparison', () => {
     // The thread: its registers on both sides, rip changed.
     const thread = await s.node({ id: rows[1].id });
     assert.deepEqual(thread.path, [rows[0].id]);
-    assert.equal(thread.pid, 4242);
+    // Its process, by record on each side: the PROCESS records (#1 in both sample images).
+    assert.deepEqual(thread.process, { a: 1, b: 1 });
+    assert.deepEqual(thread.process, { a: s.recordIndex(rows[0].id, 'a'), b: s.recordIndex(rows[0].id, 'b') });
     const rip = thread.registers!.find((r) => r.name === 'rip')!;
     assert.deepEqual(rip, { name: 'rip', a: RICH.workerRip.a, b: RICH.workerRip.b, changed: true });
     assert.deepEqual(thread.registers!.filter((r) => r.changed).map((r) => r.name), ['rip']);
@@ -92,7 +94,7 @@ describe('compare editor: the host side of a comparison', () => {
     assert.deepEqual(heap.pages, { modified: 1, added: 0, removed: 0, total: 1, ranges: 1 });
     // The fd: a changed field, A beside B.
     const fd = await s.node({ id: rows[4].id });
-    assert.deepEqual(fd.fields.map((f) => [f.path, f.a, f.b]), [['pos', '123', '456']]);
+    assert.deepEqual(fd.fields.map((f) => [f.path, f.a, f.b]), [['file.pos', '123', '456']]);
     await assert.rejects(s.node({ id: 999 }), /no difference #999/);
     await assert.rejects(s.node({ id: -1 }), RangeError);
     await s.close();

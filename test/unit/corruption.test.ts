@@ -47,11 +47,11 @@ describe('corrupt images', () => {
 
   it('rejects another major version and names the field', async () => {
     const w = ImageWriter.inMemory();
-    w.head({ versionMajor: 2 });
+    w.head({ versionMajor: 3 });
     w.tail();
     const e = await openError(w.bytes());
     assert.equal(e.code, 'bad-version');
-    assert.equal(e.message, "record #0 HEAD (tag 1), field 'version_major', file offset 0x28: expected 1, found 2");
+    assert.equal(e.message, "record #0 HEAD (tag 1), field 'version_major', file offset 0x28: expected 2, found 3");
   });
 
   it('reports truncation at every record boundary', async () => {

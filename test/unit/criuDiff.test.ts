@@ -115,7 +115,7 @@ describe('CRIU diff: a CRIU checkpoint against a .ckpt image of the same program
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('pairs the processes by name, the main threads, and the descriptors by number', async () => {
+  it('pairs the processes by their place in the tree, the main threads, and the descriptors by number', async () => {
     const criu = await openCheckpoint(criuFixture('single'));
     const ckpt = await openCheckpoint(image);
     try {
@@ -144,7 +144,7 @@ describe('CRIU diff: a CRIU checkpoint against a .ckpt image of the same program
       }
       const cli = await runInspect('diff', criuFixture('single'), image);
       assert.equal(cli.code, 1, cli.err);
-      assert.match(cli.out, new RegExp(`^~ process ${MARKERS.single.pid} "single"$`, 'm'));
+      assert.match(cli.out, new RegExp(`^~ process ${MARKERS.single.pid} -> ${child!.pid} "single"$`, 'm'));
       assert.match(cli.out, new RegExp(`^ {4}pid: ${MARKERS.single.pid} -> ${child!.pid}$`, 'm'));
     } finally {
       await criu.close();

@@ -26,7 +26,7 @@ describe('decoder: a sound image', () => {
 
   it('builds the tree from ptags', () => {
     const top = img.children().map((r) => recordTypeName(r.type));
-    assert.deepEqual(top, ['HEAD', 'PROCESS', 'PAD', 'TAIL']);
+    assert.deepEqual(top, ['HEAD', 'PROCESS', 'PAD', 'FILE', 'FILE', 'FILE', 'FILE', 'TAIL']);
     const proc = img.byTag(sample.tags.process)!;
     assert.deepEqual(img.children(proc).map((r) => recordTypeName(r.type)), ['THREAD', 'THREAD', 'MM', 'FILES', 'SIGACTIONS', 'PENDING_SIGNALS']);
     const mm = img.byTag(sample.tags.mm)!;
@@ -71,17 +71,22 @@ describe('decoder: a sound image', () => {
     assert.equal((json.rlimits as Array<{ cur: string }>)[0].cur, '18446744073709551615');
   });
 
-  it('decodes kind-specific fd data through the switch', async () => {
+  it('decodes kind-specific file data through the switch, each fd naming its open file description', async () => {
     const fds = img.children(img.byTag(sample.tags.files)!);
-    const epoll = await img.decodeAs(fds[3], 'fd');
+    const fd5 = await img.decodeAs(fds[3], 'fd');
+    const epollRecord = img.fileRecord(fd5)!;
+    const epoll = await img.decodeAs(epollRecord, 'file');
     assert.equal(epoll.kind, Ckpt.FdKind.EPOLL);
     const e = epoll.extra as Ckpt.FdEpoll;
     assert.equal(e.targets[0].data, 0xdeadbeefcafef00dn);
-    const rendered = renderFields('fd', epoll as never);
+    const pipeRecord = img.fileRecord(await img.decodeAs(fds[2], 'fd'))!;
+    assert.equal(e.targets[0].file, pipeRecord.tag, 'an epoll target names the file it watches');
+    const rendered = renderFields('file', epoll as never);
     const extra = rendered.find((f) => f.name === 'extra')!;
-    assert.deepEqual(extra.json, { count: 1, targets: [{ tfd: 3, events: 1, data: '0xdeadbeefcafef00d' }] });
-    const pipe = (await img.decodeAs(fds[2], 'fd')).extra as Ckpt.FdPipe;
+    assert.deepEqual(extra.json, { count: 1, targets: [{ tfd: 3, file: pipeRecord.tag, events: 1, data: '0xdeadbeefcafef00d' }] });
+    const pipe = (await img.decodeAs(pipeRecord, 'file')).extra as Ckpt.FdPipe;
     assert.equal(Buffer.from(pipe.data.value).toString(), 'buffered');
+    assert.deepEqual((await img.holdersOf(pipeRecord.tag)).map((h) => h.fd), [3], 'the pipe is held by fd 3');
   });
 
   it('describes records in one line each', async () => {
@@ -94,7 +99,7 @@ describe('decoder: a sound image', () => {
 
   it('summarises the image', async () => {
     const s = await summarizeImage(img);
-    assert.equal(s.version, '1.0');
+    assert.equal(s.version, '2.0');
     assert.equal(s.kernel, '6.18.0-test');
     assert.equal(s.hostname, 'testhost');
     assert.equal(s.timeNs, '1790000000123456789');

@@ -62,7 +62,7 @@ function specB(A: ImageSpec): ImageSpec {
   return B;
 }
 
-/** What the diff of specA and specB must say, all of it. */
+/** What the diff of specA and specB must say, all of it, processes matched by PID. */
 const EXPECTED_OUTLINE = [
   {
     'changed process 4242': [
@@ -78,7 +78,7 @@ const EXPECTED_OUTLINE = [
       { 'removed vma 0x7e0000000000-0x7e0000001000': ['removed 0x7e0000000000-0x7e0000001000 (1)'] },
       { 'added vma 0x7f0000000000-0x7f0000002000': ['added 0x7f0000001000-0x7f0000002000 (1)'] },
       { 'changed vma 0x7f1234500000-0x7f1234600000': ['prot: 0 -> 3'] },
-      { 'changed fd 1': ['pos: "123" -> "456"'] },
+      { 'changed fd 1': ['file.pos: "123" -> "456"'] },
       { 'removed fd 3': [] },
       { 'added fd 7': [] },
       { 'changed signal 2': ['handler: "0x555555556200" -> "0x555555556300"'] },
@@ -114,7 +114,7 @@ describe('compareImages', () => {
 
   it('reports exactly the changes made, and nothing else', async () => {
     const A = specA();
-    const d = await compareImages(await open(A), await open(specB(A)));
+    const d = await compareImages(await open(A), await open(specB(A)), { match: 'pid' });
     assert.equal(d.same, false);
     assert.deepEqual(outline(d.nodes), EXPECTED_OUTLINE);
     assert.deepEqual(d.counts, {
@@ -240,8 +240,8 @@ describe('compareImages', () => {
     it('reads both page streams and finds the same pages', async () => {
       const A = specA();
       const B = specB(A);
-      const hashed = await compareImages(await open(A), await open(B));
-      const d = await compareImages(await open({ ...A, hashed: false }), await open({ ...B, hashed: false }));
+      const hashed = await compareImages(await open(A), await open(B), { match: 'pid' });
+      const d = await compareImages(await open({ ...A, hashed: false }), await open({ ...B, hashed: false }), { match: 'pid' });
       assert.equal(d.pageMethod, 'bytes');
       assert.deepEqual(outline(d.nodes), outline(hashed.nodes));
       assert.deepEqual(d.counts, hashed.counts);
@@ -253,7 +253,7 @@ describe('compareImages', () => {
     it('hashes the side that has none and compares it with the other side\'s hashes', async () => {
       const A = specA();
       const B = specB(A);
-      const d = await compareImages(await open(A), await open({ ...B, hashed: false }));
+      const d = await compareImages(await open(A), await open({ ...B, hashed: false }), { match: 'pid' });
       assert.equal(d.pageMethod, 'bytes');
       assert.equal(d.stats.bytesRead, 6 * PAGE);
       assert.deepEqual(outline(d.nodes), EXPECTED_OUTLINE);
@@ -298,18 +298,60 @@ describe('compareImages', () => {
     });
   });
 
+  it('pairs processes by their place in the tree by default: roots by PID order, children by command', async () => {
+    const A = specA();
+    const d = await compareImages(await open(A), await open(specB(A)));
+    // The second root is another process in B (4400 "other" for 4300 "child"): the same place.
+    assert.deepEqual(outline(d.nodes)[0], EXPECTED_OUTLINE[0]);
+    assert.deepEqual(outline(d.nodes.slice(1)), [
+      { 'changed process 4300->4400': ['pid: 4300 -> 4400', 'pgid: 4300 -> 4400', 'sid: 4300 -> 4400', 'comm: "child" -> "other"', {
+        'changed thread main': ['tid: 4300 -> 4400', 'regs.rsp: "0x7ffcd0001e00" -> "0x7ffcd0001f00"', 'comm: "child" -> "demo"'],
+      }, { 'added thread worker#0': [] }] },
+    ]);
+  });
+
+  it('compares a tree with its copy under other PIDs process by process, thread by thread', async () => {
+    // A parent with two children of one command and one of another; in B every PID and TID is 1000 more.
+    const tree = (shift: number): ImageSpec => {
+      const p = (pid: number, comm: string, parent?: number) => ({ ...baseProcess(pid + shift), comm, ...(parent !== undefined ? { parent } : {}) });
+      return { processes: [p(100, 'sh'), p(200, 'worker', 0), p(300, 'worker', 0), p(400, 'logger', 0), p(500, 'helper', 2)] };
+    };
+    const A = tree(0), B = tree(1000);
+    B.processes[2].threads[1].rip += 16n; // the second worker's worker thread moved on
+    const d = await compareImages(await open(A), await open(B));
+    const shifted = (pid: number) => [`pid: ${pid} -> ${pid + 1000}`, `pgid: ${pid} -> ${pid + 1000}`, `sid: ${pid} -> ${pid + 1000}`];
+    const ppid = (pid: number) => `ppid: ${pid} -> ${pid + 1000}`;
+    const threads = (pid: number) => [{ 'changed thread main': [`tid: ${pid} -> ${pid + 1000}`] }, { 'changed thread worker#0': [`tid: ${pid + 1} -> ${pid + 1001}`] }];
+    const out = outline(d.nodes) as Record<string, unknown[]>[];
+    assert.deepEqual(out.map((n) => Object.keys(n)[0]), ['changed process 100->1100', 'changed process 200->1200', 'changed process 300->1300', 'changed process 400->1400', 'changed process 500->1500']);
+    assert.deepEqual(out[0]['changed process 100->1100'], [...shifted(100), ...threads(100)]);
+    assert.deepEqual(out[1]['changed process 200->1200'], [shifted(200)[0], ppid(100), ...shifted(200).slice(1), ...threads(200)]);
+    assert.deepEqual(out[2]['changed process 300->1300'][5], { 'changed thread worker#0': ['tid: 301 -> 1301', 'regs.rip: "0x7f12345a0000" -> "0x7f12345a0010"'] });
+    assert.deepEqual(out[4]['changed process 500->1500'].slice(0, 2), ['pid: 500 -> 1500', ppid(300)]);
+    // By PID, nothing pairs: five processes removed, five added.
+    const byPid = await compareImages(await open(A), await open(B), { match: 'pid' });
+    assert.deepEqual(byPid.counts.byKind.process, { added: 5, removed: 5, changed: 0 });
+  });
+
+  it('adds or removes a child that came or went with everything below it', async () => {
+    const A: ImageSpec = { processes: [baseProcess(100), { ...baseProcess(200), comm: 'worker', parent: 0 }, { ...baseProcess(300), comm: 'helper', parent: 1 }] };
+    const B: ImageSpec = { processes: [baseProcess(100), { ...baseProcess(250), comm: 'cron', parent: 0 }] };
+    const d = await compareImages(await open(A), await open(B));
+    assert.deepEqual(d.nodes.map((n) => `${n.change} ${n.key}`), ['removed 200', 'removed 300', 'added 250']);
+  });
+
   it('reports records it could not read, and compares the rest', async () => {
     const A = baseSpec();
     const bytes = buildImage(A);
     const img = await CheckpointImage.open(bytes);
-    const fd = img.ofType(RecordType.FD)[1];
+    const file = img.ofType(RecordType.FILE)[1];
     const damaged = new Uint8Array(bytes);
-    // A length inside the fd's path string that runs past its payload: the record cannot be decoded.
-    new DataView(damaged.buffer).setUint32(fd.payloadOffset + 48, 0xffff, true);
+    // A length inside the path string of fd 1's file that runs past its payload: the record cannot be decoded.
+    new DataView(damaged.buffer).setUint32(file.payloadOffset + 48, 0xffff, true);
     const d = await compareImages(img, await CheckpointImage.open(damaged));
     assert.deepEqual(d.problems.map((p) => p.side), ['b', 'b']);
-    assert.match(d.problems[0].message, /^record #\d+ FD \(tag \d+\), field 'path.len', .*does not fit/);
-    assert.match(d.problems[1].message, /^record #\d+ FD .*payload_sum mismatch/);
+    assert.match(d.problems[0].message, /^record #\d+ FILE \(tag \d+\), field 'path.len', .*does not fit/);
+    assert.match(d.problems[1].message, /^record #\d+ FILE .*payload_sum mismatch/);
     // The fd that cannot be read is left out on B's side: it shows as removed.
     assert.deepEqual(outline(d.nodes), [{ 'changed process 4242': [{ 'removed fd 1': [] }] }]);
   });

@@ -81,6 +81,39 @@ describe('ckpt-inspect diff', () => {
     assert.equal(doc.nodes[0].children[0].registers.find((x: { name: string }) => x.name === 'rip').b, '0x7f12345a0010');
   });
 
+  it('pairs processes by their place in the tree, or by pid with --match=pid', async () => {
+    // The same one-process image under another PID (a restored copy): the root is the root.
+    const moved = copySpec(baseSpec());
+    moved.processes = [moved.processes[0]];
+    const p = moved.processes[0];
+    p.pid = 5242;
+    p.threads[0].tid = 5242;
+    p.threads[1].tid = 5243;
+    const one = copySpec(baseSpec());
+    one.processes = [one.processes[0]];
+    const A = file('one.ckpt', one), B = file('moved.ckpt', moved);
+    const r = await runInspect('diff', A, B);
+    assert.equal(r.code, 1, r.err);
+    assert.deepEqual(r.out.split('\n').slice(2, 12), [
+      '~ process 4242 -> 5242 "demo"',
+      '    pid: 4242 -> 5242',
+      '    pgid: 4242 -> 5242',
+      '    sid: 4242 -> 5242',
+      '  ~ thread 4242 -> 5242 "demo"',
+      '      tid: 4242 -> 5242',
+      '  ~ thread 4243 -> 5243 "worker"',
+      '      tid: 4243 -> 5243',
+      '',
+      '1 process changed, 2 threads changed; pages compared by page hash',
+    ]);
+    const byPid = await runInspect('diff', A, B, '--match=pid');
+    assert.equal(byPid.code, 1);
+    assert.deepEqual(byPid.out.split('\n').slice(2, 4), ['- process 4242 "demo"', '+ process 5242 "demo"']);
+    const bad = await runInspect('diff', A, B, '--match=name');
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--match must be tree or pid, not 'name'/);
+  });
+
   it('exits 2 on errors: a missing image, a wrong argument count, a bad --format, a damaged image', async () => {
     const missing = await runInspect('diff', a, path.join(dir, 'nope.ckpt'));
     assert.equal(missing.code, 2);
@@ -99,13 +132,14 @@ describe('ckpt-inspect diff', () => {
     // A damaged record: the rest is still compared and printed, and the exit status says trouble.
     const bytes = buildImage(baseSpec());
     const img = await CheckpointImage.open(bytes);
-    const fd = img.ofType(RecordType.FD)[1];
-    new DataView(bytes.buffer).setUint32(fd.payloadOffset + 48, 0xffff, true);
+    // The path of fd 1's open file description runs past its FILE record.
+    const file = img.ofType(RecordType.FILE)[1];
+    new DataView(bytes.buffer).setUint32(file.payloadOffset + 48, 0xffff, true);
     const damaged = path.join(dir, 'damaged.ckpt');
     fs.writeFileSync(damaged, bytes);
     const r = await runInspect('diff', a, damaged);
     assert.equal(r.code, 2);
     assert.match(r.out, /^  - fd 1 \/tmp\/demo\.log$/m);
-    assert.match(r.err, /^ckpt-inspect diff: B: record #\d+ FD .*path\.len.*\(left out of the comparison\)$/m);
+    assert.match(r.err, /^ckpt-inspect diff: B: record #\d+ FILE .*path\.len.*\(left out of the comparison\)$/m);
   });
 });

@@ -39,6 +39,8 @@ export interface RunSpec {
 
 export interface ProcSpec {
   pid: number;
+  /** Index of its parent in the spec's processes; a root without. */
+  parent?: number;
   comm: string;
   cmdline: string[];
   environ: string[];
@@ -106,7 +108,7 @@ export function baseProcess(pid = 4242): ProcSpec {
     fds: [
       { fd: 0, kind: Ckpt.FdKind.CHR, flags: 0o100000, path: '/dev/null', mode: 0o20666 },
       { fd: 1, kind: Ckpt.FdKind.REGULAR, flags: 0o102001, pos: 123n, path: '/tmp/demo.log', mode: 0o100644, size: 123n },
-      { fd: 3, kind: Ckpt.FdKind.PIPE, path: 'pipe:[99]', extra: { pipeIno: 99n, data: Buffer.from('buffered') } },
+      { fd: 3, kind: Ckpt.FdKind.PIPE, path: 'pipe:[99]', extra: { pipeIno: 99n, capacity: 65536, data: Buffer.from('buffered') } },
     ],
     handlers: { 2: { handler: 0x555555556200n, flags: 0x4000000n, restorer: 0x7f1234520000n } },
     pending: [10],
@@ -114,7 +116,7 @@ export function baseProcess(pid = 4242): ProcSpec {
 }
 
 export function baseSpec(): ImageSpec {
-  return { processes: [baseProcess(4242), { ...baseProcess(4300), comm: 'child', threads: [{ tid: 4300, comm: 'child', rip: 0x555555556123n, rsp: STACK + 0x1e00n, pending: [] }] }] };
+  return { processes: [baseProcess(4242), { ...baseProcess(4300), comm: 'child', threads: [{ tid: 4300, comm: 'child', rip: 0x555555556123n, rsp: STACK + 0x1e00n, flags: Ckpt.ThreadFlags.MAIN_THREAD, pending: [] }] }] };
 }
 
 /** A deep copy, so that a test can change one spec and keep the other. */
@@ -148,13 +150,18 @@ function unhashedPages(w: ImageWriter, mm: number, runs: RunSpec[]): void {
 export function buildImage(spec: ImageSpec): Uint8Array {
   const w = ImageWriter.inMemory(PAGE);
   w.head({ timeNs: spec.timeNs ?? 1_790_000_000_123_456_789n });
-  for (const p of ordered(spec.processes, spec.reverse)) {
+  // Parents before their children (a ptag names a record already written), else in spec order.
+  const depth = (p: ProcSpec): number => (p.parent === undefined ? 0 : 1 + depth(spec.processes[p.parent]));
+  const procTags = new Map<ProcSpec, number>();
+  for (const p of ordered(spec.processes, spec.reverse).sort((x, y) => depth(x) - depth(y))) {
+    const parent = p.parent === undefined ? undefined : spec.processes[p.parent];
     const proc = w.record('process', {
-      pid: p.pid, ppid: 1, pgid: p.pid, sid: p.pid, uids: [1000, 1000, 1000, 1000], gids: [1000, 1000, 1000, 1000],
+      pid: p.pid, ppid: parent?.pid ?? 1, pgid: p.pid, sid: p.pid, uids: [1000, 1000, 1000, 1000], gids: [1000, 1000, 1000, 1000],
       umask: 0o022, nthreads: p.threads.length, state: 'S'.charCodeAt(0), exitSignal: 17, flags: Ckpt.ProcessFlags.DUMPABLE,
       startTime: 123456n, rlimits: p.rlimits, comm: p.comm, exe: '/usr/bin/demo', cwd: '/home/user', root: '/',
       cmdline: p.cmdline, environ: p.environ, groups: [1000],
-    });
+    }, parent ? { ptag: procTags.get(parent) } : {});
+    procTags.set(p, proc);
     for (const t of ordered(p.threads, spec.reverse)) {
       const th = w.record('thread', {
         tid: t.tid, flags: t.flags ?? 0, regs: regs(t), sigmask: t.sigmask ?? 0n, comm: t.comm,
@@ -171,7 +178,8 @@ export function buildImage(spec: ImageSpec): Uint8Array {
       else w.pages(mm, runs);
     }
     const files = w.record('files', { nfds: p.fds.length, maxFds: 1024 }, { ptag: proc });
-    for (const f of ordered(p.fds, spec.reverse)) w.record('fd', f, { ptag: files });
+    // each fd with an open file description of its own: its kind, flags, position and path
+    for (const { fd, fdFlags, ...file } of ordered(p.fds, spec.reverse) as Array<{ fd: number; fdFlags?: number }>) w.fd(files, { fd, fdFlags }, file);
     const actions = Array.from({ length: 64 }, (_, i) => p.handlers[i + 1] ?? {});
     w.record('sigactions', { actions }, { ptag: proc });
     if (p.pending.length) w.record('pending_signals', { signals: p.pending.map((s) => ({ siSigno: s })) }, { ptag: proc });

@@ -61,6 +61,7 @@ describe('compareImages on a real process checkpointed twice', function () {
     assert.deepEqual(outline(d.nodes), [
       { [`changed process ${target!.pid}`]: [{ [`changed vma ${hex(vma.start)}-${hex(vma.end)}`]: [`modified ${hex(buffer)}-${hex(buffer + BigInt(page))}`] }] },
     ]);
+    assert.equal(d.nodes[0].label, `process ${target!.pid} "planter"`);
     assert.deepEqual(d.counts.pages, { modified: 1, added: 0, removed: 0 });
     assert.equal(d.stats.bytesRead, 0);
     // The bytes before and after, as the target wrote them.

@@ -34,7 +34,7 @@ function hostileImage(): Uint8Array {
   page.set(Buffer.from(`marker${TITLE}${CLEAR}end`), 100);
   w.pages(mm, [{ vaddr: BASE, data: page }]);
   const files = w.record('files', { nfds: 1, maxFds: 64 }, { ptag: proc });
-  w.record('fd', { fd: 3, kind: Ckpt.FdKind.REGULAR, path: `/tmp/${CLEAR}${PLACE}` }, { ptag: files });
+  w.fd(files, { fd: 3 }, { kind: Ckpt.FdKind.REGULAR, path: `/tmp/${CLEAR}${PLACE}` });
   w.record('unsupported', { what: 1, fd: 3, reason: `because${TITLE}`, detail: `detail${CLEAR}` }, { ptag: proc });
   w.tail();
   // The writer encodes strings as UTF-8; the lone byte 0x9b goes in by hand, and the sums after.
@@ -88,9 +88,9 @@ describe('terminal escapes in image strings', () => {
     const proc = doc.records.find((x: { type: string }) => x.type === 'PROCESS');
     assert.equal(proc.payload.comm, `evil${TITLE}`);
     assert.deepEqual(proc.payload.environ, [`TERM=${TITLE}`, `X=${CSI}`]);
-    const fd = proc.children.find((x: { type: string }) => x.type === 'FILES').children[0];
+    const file = doc.records.find((x: { type: string }) => x.type === 'FILE');
     // The byte 0x9b is no UTF-8: it comes out as U+DC9B, which a reader can turn back into the byte.
-    assert.equal(fd.payload.path, `/tmp/${CLEAR}A@\udc9b@B`);
+    assert.equal(file.payload.path, `/tmp/${CLEAR}A@\udc9b@B`);
     assert.equal(doc.summary.processes[0].comm, `evil${TITLE}`);
   });
 
@@ -144,7 +144,7 @@ describe('terminal escapes in image strings', () => {
       }
       const show = (await runInspect('show', '-v', copy.dir)).out;
       for (const shown of ['process 28660 "evil\\x1b]0;pwned\\x07"', '/tmp/\\u009b31m\\x1b]0;pwned\\x07bin']) assert.ok(show.includes(shown), `show -v shows ${shown}`);
-      assert.match((await runInspect('diff', image, copy.dir)).out, /process 77 "evil\\x1b\]0;pwned\\x07"/);
+      assert.match((await runInspect('diff', image, copy.dir)).out, /process 77 -> 28660 "evil\\x1b\]0;pwned\\x07"/);
       // JSON keeps them exact.
       const doc = JSON.parse((await runInspect('json', copy.dir)).out);
       assert.equal(doc.summary.processes[0].comm, `evil${TITLE}`);

@@ -41,8 +41,8 @@ describe('editor requests: answering the webview from an image', () => {
 
   it('pages the record tree with one-line labels', async () => {
     const top = await req.children({});
-    assert.deepEqual(top.items.map((n) => n.title), ['HEAD', 'PROCESS', 'PAD', 'TAIL']);
-    assert.equal(top.total, 4);
+    assert.deepEqual(top.items.map((n) => n.title), ['HEAD', 'PROCESS', 'PAD', 'FILE', 'FILE', 'FILE', 'FILE', 'TAIL']);
+    assert.equal(top.total, 8);
     const proc = top.items[1];
     assert.match(proc.detail, /pid 4242 "demo"/);
     assert.equal(proc.childCount, 6);

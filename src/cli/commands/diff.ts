@@ -1,6 +1,6 @@
-// `diff A B [--format=text|json] [--bytes]`: what changed between two checkpoints (.ckpt images,
-// CRIU checkpoints, or one of each), matched by meaning (pids, tids, address ranges, fd numbers,
-// signals), with the changed pages of each VMA from the page hashes (or bytes where none are
+// `diff A B [--format=text|json] [--bytes] [--match=tree|pid]`: what changed between two
+// checkpoints (.ckpt images, CRIU checkpoints, or one of each), matched by meaning (processes by
+// their place in the tree or by pid, threads, address ranges, fd numbers, signals), with the changed pages of each VMA from the page hashes (or bytes where none are
 // stored). Exit status as diff(1): 0 the same, 1 different, 2 trouble (an image cannot be
 // opened, or records of either could not be read and were left out).
 
@@ -12,20 +12,22 @@ import { CliError, EXIT_ERROR, EXIT_NO, EXIT_OK } from '../output';
 import { inImage, openNamed } from './open';
 
 export const diffCommand: Command = {
-  usage: 'diff A B [--format=text|json] [--bytes]',
-  summary: 'compare two images (pages by their hashes); exit 1 if they differ',
-  options: { format: { type: 'string', default: 'text' }, bytes: { type: 'boolean' } },
+  usage: 'diff A B [--format=text|json] [--bytes] [--match=tree|pid]',
+  summary: 'compare two images (processes by place in the tree, pages by their hashes); exit 1 if they differ',
+  options: { format: { type: 'string', default: 'text' }, bytes: { type: 'boolean' }, match: { type: 'string', default: 'tree' } },
   async run({ positionals, values }, out) {
     if (positionals.length !== 2) throw new CliError(`expected two images, A and B\nusage: ckpt-inspect ${this.usage}`);
     const format = String(values.format);
     if (format !== 'text' && format !== 'json') throw new CliError(`--format must be text or json, not '${format}'`);
+    const match = String(values.match);
+    if (match !== 'tree' && match !== 'pid') throw new CliError(`--match must be tree or pid, not '${match}'`);
     const a = await openNamed(positionals[0]);
     let b: Checkpoint | undefined;
     try {
       b = await openNamed(positionals[1]);
       let diff: ImageDiff;
       try {
-        diff = await compareCheckpoints(a, b, { pages: values.bytes ? 'bytes' : 'auto' });
+        diff = await compareCheckpoints(a, b, { pages: values.bytes ? 'bytes' : 'auto', match });
       } catch (e) {
         // Records that cannot be decoded are left out (diff.problems); what escapes is a file
         // that could not be read, which the error names.

@@ -7,9 +7,10 @@
 import { CheckpointImage } from '../checkpointImage';
 import { ImageError } from '../errors';
 import { FieldNode, hex } from '../fields';
-import { enumLabel, RecordType, schema } from '../format';
+import { Ckpt, enumLabel, RecordType, schema } from '../format';
 import { protString, VmaInfo } from '../memoryMap';
 import { PayloadByType, PayloadLabel } from '../payload';
+import { pairProcesses, pairThreads, ThreadMember, TreeMember } from './pairProcesses';
 import { RecordEntry } from '../recordIndex';
 import { quote } from '../text';
 import { cmdlineChange, diffFieldNodes, environChanges, equalDecoded, fieldsOf, nulList, signalName } from './fieldDiff';
@@ -51,6 +52,11 @@ function uniqueKeys<T>(list: Keyed<T>[]): Keyed<T>[] {
     seen.set(k.key, n);
     return n === 1 ? k : { ...k, key: `${k.key}#${n}` };
   });
+}
+
+/** A PID or TID that is another number in B (a restored copy): "100 -> 1100". */
+export function renumbered(a: number, b: number): string {
+  return a === b ? String(a) : `${a} -> ${b}`;
 }
 
 function node(kind: DiffKind, key: string, label: string, change: DiffNode['change'], extra: Partial<DiffNode> = {}): DiffNode {
@@ -133,15 +139,18 @@ class Comparison {
     const head = diffFieldNodes('head', fieldsOf('head', this.a.head), fieldsOf('head', this.b.head), '', [], new Set(['time_ns', 'magic']));
     if (head.length) nodes.push(node('image', 'head', 'image', 'changed', { fields: head, aTag: this.a.records[0]?.tag, bTag: this.b.records[0]?.tag }));
 
+    // Which process is which: by place in the tree, or by pid (see pairProcesses).
     const procs = async (side: Side) => {
-      const out: Keyed<{ r: RecordEntry; v: PayloadByType['process'] }>[] = [];
-      for (const r of this.img(side).processes()) {
+      const img = this.img(side);
+      const all: { r: RecordEntry; v: PayloadByType['process'] }[] = [];
+      for (const r of img.processes()) {
         const v = await this.decode(side, r, 'process');
-        if (v) out.push({ key: String(v.pid), order: v.pid, value: { r, v } });
+        if (v) all.push({ r, v });
       }
-      return uniqueKeys(out);
+      const at = new Map(all.map((x, i) => [x.r, i]));
+      return all.map((x): TreeMember<(typeof all)[number]> => ({ pid: x.v.pid, comm: x.v.comm.value, parent: at.get(img.parent(x.r)!), value: x }));
     };
-    const pairs = pairUp(await procs('a'), await procs('b'));
+    const pairs = pairProcesses(await procs('a'), await procs('b'), this.opts.match);
     for (const p of pairs) {
       if (!p.a || !p.b) continue;
       const plan = await planMemory(this.a, await this.a.memory(p.a.r), this.b, await this.b.memory(p.b.r), this.opts);
@@ -179,7 +188,7 @@ class Comparison {
     fields.push(...files.map((c) => ({ ...c, path: `files.${c.path}` })));
 
     const children: DiffNode[] = [
-      ...(await this.threads(pa.r, pb.r)),
+      ...(await this.threads(pa.r, pb.r, pa.v.pid === pb.v.pid)),
       ...(await this.memory(pa.r, pb.r)),
       ...(await this.fds(filesA, filesB)),
       ...(await this.signals(pa.r, pb.r)),
@@ -188,7 +197,7 @@ class Comparison {
       ...(await this.unsupported(pa.r, pb.r)),
     ];
     if (fields.length === 0 && children.length === 0) return undefined;
-    return node('process', key, `process ${pa.v.pid} ${quote(pb.v.comm.value)}`, 'changed', { aTag: pa.r.tag, bTag: pb.r.tag, fields, children });
+    return node('process', key, `process ${renumbered(pa.v.pid, pb.v.pid)} ${quote(pb.v.comm.value)}`, 'changed', { aTag: pa.r.tag, bTag: pb.r.tag, fields, children });
   }
 
   /** Field changes of a record present once on each side (mm, files); none if either is missing. */
@@ -199,11 +208,18 @@ class Comparison {
     return diffFieldNodes(typeNameOf(label), fieldsOf(typeNameOf(label), va), fieldsOf(typeNameOf(label), vb), '', [], new Set(skip));
   }
 
-  private async threads(ra: RecordEntry, rb: RecordEntry): Promise<DiffNode[]> {
-    const keyOf = (t: PayloadByType['thread']) => ({ key: String(t.tid), order: t.tid });
+  private async threads(ra: RecordEntry, rb: RecordEntry, samePid: boolean): Promise<DiffNode[]> {
+    const members = async (side: Side, proc: RecordEntry) => {
+      const out: ThreadMember<{ r: RecordEntry; v: PayloadByType['thread'] }>[] = [];
+      for (const r of this.img(side).childrenOfType(proc, RecordType.THREAD)) {
+        const v = await this.decode(side, r, 'thread');
+        if (v) out.push({ tid: v.tid, comm: v.comm.value, main: (v.flags & Ckpt.ThreadFlags.MAIN_THREAD) !== 0, value: { r, v } });
+      }
+      return out;
+    };
     const label = (t: PayloadByType['thread']) => `thread ${t.tid} ${quote(t.comm.value)}`;
     const out: DiffNode[] = [];
-    for (const p of pairUp(await this.children('a', ra, RecordType.THREAD, 'thread', keyOf), await this.children('b', rb, RecordType.THREAD, 'thread', keyOf))) {
+    for (const p of pairThreads(await members('a', ra), await members('b', rb), samePid)) {
       if (!p.b) out.push(node('thread', p.key, label(p.a!.v), 'removed', { aTag: p.a!.r.tag, registers: registerRows(fieldsOf('thread', p.a!.v), undefined) }));
       else if (!p.a) out.push(node('thread', p.key, label(p.b.v), 'added', { bTag: p.b.r.tag, registers: registerRows(undefined, fieldsOf('thread', p.b.v)) }));
       else {
@@ -211,7 +227,7 @@ class Comparison {
         const fa = same ? [] : fieldsOf('thread', p.a.v), fb = same ? [] : fieldsOf('thread', p.b.v);
         const fields = diffFieldNodes('thread', fa, fb, '', []);
         const children = await this.pending(p.a.r, p.b.r);
-        if (fields.length || children.length) out.push(node('thread', p.key, label(p.b.v), 'changed', { aTag: p.a.r.tag, bTag: p.b.r.tag, fields, children, registers: registerRows(fa, fb) }));
+        if (fields.length || children.length) out.push(node('thread', p.key, `thread ${renumbered(p.a.v.tid, p.b.v.tid)} ${quote(p.b.v.comm.value)}`, 'changed', { aTag: p.a.r.tag, bTag: p.b.r.tag, fields, children, registers: registerRows(fa, fb) }));
       }
     }
     return out;
@@ -277,16 +293,37 @@ class Comparison {
     return out;
   }
 
+  /** The fds of two file tables by number: each one's own flags, and its open file description. */
   private async fds(fa: RecordEntry | undefined, fb: RecordEntry | undefined): Promise<DiffNode[]> {
     const keyOf = (f: PayloadByType['fd']) => ({ key: String(f.fd), order: f.fd });
-    const label = (f: PayloadByType['fd']) => `fd ${f.fd} ${f.path.value || enumLabel('fd_kind', f.kind) || ''}`.trimEnd();
+    const fileOf = async (side: Side, f: PayloadByType['fd']) => {
+      const r = this.img(side).fileRecord(f);
+      return r ? { r, v: await this.decode(side, r, 'file') } : undefined;
+    };
+    const label = async (side: Side, f: PayloadByType['fd']) => {
+      const file = (await fileOf(side, f))?.v;
+      return `fd ${f.fd} ${file ? file.path.value || enumLabel('fd_kind', file.kind) || '' : ''}`.trimEnd();
+    };
     const out: DiffNode[] = [];
-    for (const p of pairUp(await this.children('a', fa, RecordType.FD, 'fd', keyOf), await this.children('b', fb, RecordType.FD, 'fd', keyOf))) {
-      if (!p.b) out.push(node('fd', p.key, label(p.a!.v), 'removed', { aTag: p.a!.r.tag }));
-      else if (!p.a) out.push(node('fd', p.key, label(p.b.v), 'added', { bTag: p.b.r.tag }));
-      else if (!(await this.sameRecord('fd', p.a.r, p.b.r))) {
-        const fields = diffFieldNodes('fd', fieldsOf('fd', p.a.v), fieldsOf('fd', p.b.v), '', []);
-        if (fields.length) out.push(node('fd', p.key, label(p.a.v), 'changed', { aTag: p.a.r.tag, bTag: p.b.r.tag, fields }));
+    // An fd whose file record cannot be read is left out on its side, like an fd that cannot be
+    // read itself: it shows as removed or added, and the problem is reported.
+    const readable = async (side: Side, list: Keyed<{ r: RecordEntry; v: PayloadByType['fd'] }>[]) => {
+      const out: typeof list = [];
+      for (const x of list) if ((await fileOf(side, x.value.v))?.v) out.push(x);
+      return out;
+    };
+    const fdsA = await readable('a', await this.children('a', fa, RecordType.FD, 'fd', keyOf));
+    const fdsB = await readable('b', await this.children('b', fb, RecordType.FD, 'fd', keyOf));
+    for (const p of pairUp(fdsA, fdsB)) {
+      if (!p.b) out.push(node('fd', p.key, await label('a', p.a!.v), 'removed', { aTag: p.a!.r.tag }));
+      else if (!p.a) out.push(node('fd', p.key, await label('b', p.b.v), 'added', { bTag: p.b.r.tag }));
+      else {
+        const fields = diffFieldNodes('fd', fieldsOf('fd', p.a.v), fieldsOf('fd', p.b.v), '', [], new Set(['file']));
+        const fileA = await fileOf('a', p.a.v), fileB = await fileOf('b', p.b.v);
+        if (fileA?.v && fileB?.v && !(await this.sameRecord('file', fileA.r, fileB.r))) {
+          fields.push(...diffFieldNodes('file', fieldsOf('file', fileA.v), fieldsOf('file', fileB.v), 'file', []));
+        }
+        if (fields.length) out.push(node('fd', p.key, await label('a', p.a.v), 'changed', { aTag: p.a.r.tag, bTag: p.b.r.tag, fields }));
       }
     }
     return out;

@@ -162,6 +162,8 @@ export interface CompareOptions {
    * not trusted).
    */
   pages?: 'auto' | 'bytes';
+  /** How processes are paired: by their place in the tree (default), or by pid. */
+  match?: 'tree' | 'pid';
   signal?: AbortSignal;
   onProgress?: (p: CompareProgress) => void;
 }

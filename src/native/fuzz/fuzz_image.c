@@ -80,12 +80,12 @@ static void read_image(const uint8_t *data, size_t size)
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	struct image im;
-	struct loaded_image li = {0};
+	struct tree li = {0};
 	if (image_open(&im, path) == 0 && image_load(&im, &li) == 0)
 		for (size_t i = 0; i < li.nprocs; i++)
-			if (pages_check_in_file(&im, &li.procs[i]) < 0)
+			if (pages_check_in_file(&im, li.procs[i]) < 0)
 				break;
-	loaded_image_free(&li);
+	tree_free(&li);
 	image_close(&im);
 	close(fd);
 	fail_reset();

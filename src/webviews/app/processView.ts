@@ -2,7 +2,7 @@
 // registers, its descriptors (what each refers to, at which position), its sockets, and its signal
 // handlers. Rows that stand for a record (a thread, a descriptor) select it when clicked.
 
-import type { ProcessDetailModel, ThreadDetailModel } from '../../shared/models';
+import type { FdModel, ProcessDetailModel, ThreadDetailModel } from '../../shared/models';
 import type { HostConnection } from './connection';
 import { clear, h } from './dom';
 
@@ -38,6 +38,27 @@ export class ProcessView {
     this.draw(p);
   }
 
+  /** Who else holds the open file description: this process's other fds, and other processes' (links to them). */
+  private sharers(p: ProcessDetailModel, f: FdModel): string | Node {
+    if (!f.sharedWith.length) return h('span', { class: 'dim' }, 'not shared');
+    const cell = h('span', { class: 'pv-sharers' });
+    f.sharedWith.forEach((x, i) => {
+      if (i) cell.appendChild(document.createTextNode(', '));
+      if (x.process === p.process) {
+        cell.appendChild(document.createTextNode(`fd ${x.fd} here`));
+        return;
+      }
+      const b = h('button', { type: 'button', class: 'link', title: `Show process ${x.pid}` }, `${x.pid} ${x.comm} fd ${x.fd}`);
+      b.addEventListener('click', (e) => {
+        e.stopPropagation(); // not the row's own click, which shows this fd's record
+        this.onRecord(x.process);
+      });
+      cell.appendChild(b);
+    });
+    if (f.sharedMore) cell.appendChild(document.createTextNode(` and ${f.sharedMore} more`));
+    return cell;
+  }
+
   private draw(p: ProcessDetailModel): void {
     clear(this.element);
     const id = h('div', { class: 'pv-head' });
@@ -61,7 +82,7 @@ export class ProcessView {
       table(
         `Files and descriptors (${fds.length})`,
         ['fd', 'kind', 'what', 'flags', 'pos', 'shares', 'detail'],
-        fds.map((f) => [String(f.fd) + (f.cloexec ? ' (cloexec)' : ''), f.kind, h('span', { class: 'mono' }, f.path), f.flags, f.pos, `file ${f.file}`, f.detail]),
+        fds.map((f) => [String(f.fd) + (f.cloexec ? ' (cloexec)' : ''), f.kind, h('span', { class: 'mono' }, f.path), f.flags, f.pos, this.sharers(p, f), f.detail]),
         (i) => {
           if (fds[i].record !== undefined) this.onRecord(fds[i].record!);
         },

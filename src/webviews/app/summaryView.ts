@@ -112,9 +112,11 @@ export class SummaryView {
     const ul = (parent: number, depth: number): HTMLElement => {
       const el = h('ul', { class: 'proc-tree' });
       for (const p of kids.get(parent) ?? []) {
-        const b = h('button', { type: 'button', class: 'link', title: 'Show this process' }, `${p.pid} ${p.comm}`);
-        b.addEventListener('click', () => this.onProblem(p.index, 'process'));
-        const li = h('li', {}, b, h('span', { class: 'dim' }, ` ${p.threads.length} thread${p.threads.length === 1 ? '' : 's'}, ${p.fds} fds`));
+        const zombie = p.state === 'zombie';
+        const b = h('button', { type: 'button', class: 'link', title: zombie ? 'Show the record of this exited child' : 'Show this process' }, `${p.pid} ${p.comm}`);
+        b.addEventListener('click', () => this.onProblem(p.index, zombie ? 'fields' : 'process'));
+        const what = zombie ? ` zombie, ${waitStatusText(p.exitStatus ?? 0)}, not reaped yet` : ` ${p.state === 'alive' ? '' : `${p.state}, `}${p.threads.length} thread${p.threads.length === 1 ? '' : 's'}, ${p.fds} fds`;
+        const li = h('li', {}, b, h('span', { class: 'dim' }, what));
         if (depth < 64 && kids.has(p.pid)) li.appendChild(ul(p.pid, depth + 1));
         el.appendChild(li);
       }
@@ -185,4 +187,11 @@ function quoteArg(a: string): string {
 function localTime(iso: string): string {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+}
+
+/** A wait status (waitpid(2)) as words: "exited with 3", "killed by signal 9". */
+function waitStatusText(status: number): string {
+  const sig = status & 0x7f;
+  if (sig === 0) return `exited with ${(status >> 8) & 0xff}`;
+  return `killed by signal ${sig}${status & 0x80 ? ' (core dumped)' : ''}`;
 }
