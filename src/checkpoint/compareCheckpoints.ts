@@ -336,6 +336,15 @@ export async function compareModels(a: Checkpoint, b: Checkpoint, opts: CompareO
   };
 }
 
+/** The record (file-order index) of a diff node in checkpoint `c`, side `side` of the comparison, to open or read it there. */
+export function diffNodeRecord(c: Checkpoint, n: DiffNode, side: 'a' | 'b'): number | undefined {
+  const record = side === 'a' ? n.aRecord : n.bRecord;
+  if (record !== undefined) return record;
+  const tag = side === 'a' ? n.aTag : n.bTag;
+  if (tag === undefined || !(c instanceof CkptCheckpoint)) return undefined;
+  return c.image.byTag(tag)?.index;
+}
+
 /** The page holding `address` in both checkpoints, for process `pid` (default: the first), with the bytes that differ. */
 export async function checkpointPageBytes(a: Checkpoint, b: Checkpoint, address: bigint, process?: { a?: number; b?: number }): Promise<{ address: string; pageSize: number; a: string | null; b: string | null; changed: { offset: number; length: number }[] }> {
   const size = Math.min(a.pageSize, b.pageSize);
