@@ -41,6 +41,14 @@ describe('ckpt-inspect', () => {
     assert.match(r.out, /r15: 0xfedcba9876543211/);
     assert.match(r.out, /\[nofile\]:/);
     assert.match(r.out, /cmdline: "demo" "--interval" "5"/);
+    // values by their meaning, from the .ksy: a state letter, RLIM_INFINITY
+    assert.match(r.out, /^\s+state: S \(sleeping, interruptibly\)$/m);
+    assert.match(r.out, /\[nofile\]:\s*\n\s+cur: 1024\n\s+max: unlimited\n/);
+    // JSON keeps the numbers
+    const json = JSON.parse((await runInspect('json', good)).out);
+    const proc = JSON.stringify(json);
+    assert.match(proc, /"state":83/);
+    assert.match(proc, /"max":"18446744073709551615"/);
   });
 
   it('json gives the whole decode with 64-bit values as strings', async () => {
