@@ -14,6 +14,7 @@ import { isProcessItem, processDescription } from '../views/processesView';
 import { IMAGE_EDITOR_VIEW_TYPE } from '../webviews/imageEditorProvider';
 import { checkpointer, fail, Outcome, Services } from './services';
 import { confirmTreeCheckpoint, defaultCheckpointMode, imageFolder, stopConfirmingTreeCheckpoints } from './settings';
+import { plural } from '../shared/plural';
 
 interface Target {
   pid: number;
@@ -47,7 +48,6 @@ function callOptions(x: unknown): CheckpointCallOptions {
   return typeof x === 'object' && x !== null && !Array.isArray(x) && typeof (x as CheckpointCallOptions).confirm === 'boolean' ? (x as CheckpointCallOptions) : {};
 }
 
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /**
  * Asks before taking a tree, naming how many processes it takes (and whether they stop); the
