@@ -5,9 +5,8 @@
 // This Process Only takes the process alone.
 
 import { promises as fsp } from 'fs';
-import * as path from 'path';
 import * as vscode from 'vscode';
-import { CheckpointMode, imageFileName, ProgressTracker } from '../checkpointer';
+import { CheckpointMode, freshImagePath, ProgressTracker } from '../checkpointer';
 import { formatBytes } from '../image';
 import { descendantsOf, parseStat, readProcesses } from '../views/procfs';
 import { isProcessItem, processDescription } from '../views/processesView';
@@ -103,7 +102,7 @@ export async function checkpointCommand(s: Services, arg: unknown, mode?: Checkp
     const cp = checkpointer(s);
     const folder = imageFolder();
     await fsp.mkdir(folder, { recursive: true });
-    image = path.join(folder, imageFileName(comm, target.pid));
+    image = freshImagePath(folder, comm, target.pid);
     const out = image;
     s.log.info(`Checkpoint of ${what} into ${out}, ${how === 'stop' ? 'stopping it afterwards' : 'leaving it running'}`);
     const result = await vscode.window.withProgress(
