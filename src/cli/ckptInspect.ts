@@ -13,6 +13,7 @@ import { verifyCommand } from './commands/verify';
 import { pagesCommand } from './commands/pages';
 import { diffCommand } from './commands/diff';
 import { searchCommand } from './commands/search';
+import { convertCommand } from './commands/convert';
 
 export interface Command {
   usage: string;
@@ -28,6 +29,7 @@ const commands: Record<string, Command> = {
   pages: pagesCommand,
   diff: diffCommand,
   search: searchCommand,
+  convert: convertCommand,
 };
 
 function usage(): string {
