@@ -14,6 +14,7 @@ import { pagesCommand } from './commands/pages';
 import { diffCommand } from './commands/diff';
 import { searchCommand } from './commands/search';
 import { convertCommand } from './commands/convert';
+import { exportCriuCommand } from './commands/exportCriu';
 
 export interface Command {
   usage: string;
@@ -30,6 +31,7 @@ const commands: Record<string, Command> = {
   diff: diffCommand,
   search: searchCommand,
   convert: convertCommand,
+  'export-criu': exportCriuCommand,
 };
 
 function usage(): string {

@@ -70,3 +70,8 @@ export function signalInfo(raw: Uint8Array): Record<string, unknown> {
   b.set(raw.subarray(0, 128));
   return { siSigno: b.readInt32LE(0), siErrno: b.readInt32LE(4), siCode: b.readInt32LE(8), pad: b.readUInt32LE(12), fields: new Uint8Array(b.subarray(16)) };
 }
+
+/** A register's property in the .ckpt decoder's user_regs (fs_base -> fsBase). */
+export function camelRegister(name: string): string {
+  return name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}

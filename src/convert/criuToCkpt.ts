@@ -23,8 +23,7 @@ import { hex } from '../image/fields';
 import { MemoryMap, VmaInfo } from '../image/memoryMap';
 import { writeFileAtomically } from '../image/write/atomicFile';
 import { ImageWriter, PageRunData } from '../image/write/imageWriter';
-import { REGISTER_NAMES, RegisterName } from '../checkpoint/model';
-import { CRIU_REGISTERS, fxsaveFromCriu, signalInfo, UNLIMITED } from './criuFacts';
+import { camelRegister, CRIU_REGISTERS, fxsaveFromCriu, signalInfo, UNLIMITED } from './criuFacts';
 
 export interface ConvertReport {
   processes: number;
@@ -231,7 +230,7 @@ class Conversion {
   private planThread(pid: number, tid: number, core: CoreEntry): ThreadPlan {
     const gp = core.thread_info?.gpregs ?? {};
     const regs: Partial<Record<string, bigint>> = {};
-    for (const [criuName, name] of Object.entries(CRIU_REGISTERS)) regs[camel(name)] = BigInt((gp as Record<string, bigint | undefined>)[criuName] ?? 0n);
+    for (const [criuName, name] of Object.entries(CRIU_REGISTERS)) regs[camelRegister(name)] = BigInt((gp as Record<string, bigint | undefined>)[criuName] ?? 0n);
     const tcore = core.thread_core;
     const fp = core.thread_info?.fpregs;
     const unsupported: Unsupported[] = [];
@@ -572,10 +571,6 @@ interface ProcessPlan {
   environ: Uint8Array;
 }
 
-function camel(name: RegisterName): string {
-  return name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-}
-void REGISTER_NAMES;
 
 /** Most bytes of a command line or an environment taken from memory. */
 const MAX_ARGS = 1 << 20;
