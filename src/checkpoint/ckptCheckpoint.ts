@@ -25,7 +25,7 @@ import {
 import type { RecordRef } from '../image/memoryMap';
 import type { VerifyOptions, VerifyReport } from '../image/verify';
 import type { Checkpoint, CheckpointSummary, RecordDescription, RecordLayout, RecordView } from './checkpoint';
-import { FdState, FileKind, OpenFile, ProcessState, REGISTER_NAMES, Registers, RLIMIT_NAMES, SigactionState, ThreadState } from './model';
+import { FdState, FileKind, OpenFile, ProcessState, REGISTER_NAMES, Registers, RLIMIT_NAMES, SigactionState, socketStateName, ThreadState } from './model';
 
 const HEADER_SIZE = 32;
 /** What a record without children has, shared rather than made per record. */
@@ -362,7 +362,7 @@ export class CkptCheckpoint implements Checkpoint {
         file.socket = {
           family: SOCKET_FAMILIES[family] ?? String(family),
           type: SOCKET_TYPES[type] ?? String(type),
-          state: String(extra.state ?? ''),
+          state: extra.state === undefined ? '' : socketStateName(Number(extra.state)),
           ...(safeNumber(f.ino) !== undefined ? { ino: safeNumber(f.ino) } : {}),
           ...(safeNumber(extra.peerIno) !== undefined ? { peer: safeNumber(extra.peerIno) } : {}),
           queued: queued?.length ?? 0,

@@ -15,7 +15,7 @@ import type { SearchTarget } from '../image/search/searchMemory';
 import { ProcessSummary } from '../image/summary';
 import type { VerifyOptions, VerifyReport } from '../image/verify';
 import type { Checkpoint, CheckpointSummary, RecordDescription, RecordLayout, RecordView } from './checkpoint';
-import { FdState, FileKind, OpenFile, ProcessState, Registers, RLIMIT_NAMES, SigactionState, ThreadState } from './model';
+import { FdState, FileKind, OpenFile, ProcessState, Registers, RLIMIT_NAMES, SigactionState, socketStateName, ThreadState } from './model';
 
 const TASK_STATES: Record<number, string> = { 1: 'alive', 2: 'dead', 3: 'stopped', 6: 'zombie' };
 const UNIX_TYPES: Record<number, string> = { 1: 'stream', 2: 'dgram', 3: 'raw', 5: 'seqpacket' };
@@ -482,7 +482,7 @@ function openFile(id: number, f: FileEntry, record: number, pipes: Map<number, {
       kind: 'socket',
       path: `socket:[${u.ino}]`,
       flags: u.flags ?? 0,
-      socket: { family: 'unix', type: UNIX_TYPES[u.type ?? 0] ?? String(u.type), state: (enumName('sk_state', u.state ?? 0) ?? String(u.state)).toLowerCase(), ino: u.ino, peer: u.peer, ...(name ? { local: name } : {}), queued: queues.get(id)?.bytes ?? 0 },
+      socket: { family: 'unix', type: UNIX_TYPES[u.type ?? 0] ?? String(u.type), state: socketStateName(u.state ?? 0), ino: u.ino, peer: u.peer, ...(name ? { local: name } : {}), queued: queues.get(id)?.bytes ?? 0 },
     };
   }
   if (f.isk) {
@@ -494,7 +494,7 @@ function openFile(id: number, f: FileEntry, record: number, pipes: Map<number, {
       kind: 'socket',
       path: `socket:[${s.ino}]`,
       flags: s.flags ?? 0,
-      socket: { family, type: UNIX_TYPES[s.type ?? 0] ?? String(s.type), state: (enumName('sk_state', s.state ?? 0) ?? String(s.state)).toLowerCase(), ino: s.ino, local: addr(s.src_addr, s.src_port), remote: addr(s.dst_addr, s.dst_port), queued: queues.get(id)?.bytes ?? 0 },
+      socket: { family, type: UNIX_TYPES[s.type ?? 0] ?? String(s.type), state: socketStateName(s.state ?? 0), ino: s.ino, local: addr(s.src_addr, s.src_port), remote: addr(s.dst_addr, s.dst_port), queued: queues.get(id)?.bytes ?? 0 },
     };
   }
   const type = enumName('fd_types', f.type ?? 0) ?? String(f.type);
