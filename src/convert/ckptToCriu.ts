@@ -119,9 +119,9 @@ class Export {
   async run(): Promise<ExportReport> {
     const img = this.image;
     this.leave('image', `the kernel release (${img.head.release.value}), the vdso hash and the boot id: CRIU's images hold none`);
-    for (const u of img.ofType(RecordType.UNSUPPORTED)) {
+    for (const u of img.children().filter((r) => r.type === RecordType.UNSUPPORTED)) {
       const v = await img.decodeAs(u, 'unsupported');
-      this.leave('image', `an unsupported record (${v.detail.value}: ${v.reason.value}), as in the image`);
+      this.leave('image', `an unsupported record (${v.detail.value}: ${v.reason.value})`);
     }
     await this.writeFiles();
     const procs = img.processes();

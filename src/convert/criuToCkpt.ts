@@ -81,6 +81,8 @@ function refuse(problems: ImageProblem[]): void {
 class Conversion {
   private readonly criu: CriuCheckpoint;
   private readonly report: ConvertReport = { processes: 0, threads: 0, vmas: 0, pages: 0, files: 0, leftOut: [], notes: [] };
+  /** Pages CRIU saved of the vdso: restore maps the restoring kernel's own. */
+  private vdsoPages = 0;
   /** Files whose identity was taken from this machine. */
   private readonly statted = new Set<string>();
 
@@ -151,6 +153,7 @@ class Conversion {
     });
     this.report.files = files.length;
     if (this.statted.size) this.report.notes.push(`the device, inode and modification time of ${this.statted.size} file${this.statted.size === 1 ? '' : 's'} (CRIU records none) were taken from the file${this.statted.size === 1 ? '' : 's'} at the same path${this.statted.size === 1 ? '' : 's'} on this machine`);
+    if (this.vdsoPages) this.report.notes.push(`the ${this.vdsoPages} pages of the vdso that CRIU saved are not kept: restore maps the vdso of the kernel that restores, which must have the same layout`);
     this.report.notes.push(`the image names this machine's kernel (${os.release()}): CRIU records none`);
     return this.report;
   }
@@ -275,7 +278,9 @@ class Conversion {
     }
     const restorable = mem.vmas.filter((v) => !['vdso', 'vvar', 'vvar_vclock', 'vsyscall', 'device', 'unknown'].includes(v.kind));
     const zeroFrom = this.criu.files.source.size;
+    let special = 0;
     for (const s of mem.segments) {
+      for (const v of mem.vmas) if (!restorable.includes(v) && s.start < v.end && v.start < s.end) special += Number(((s.end < v.end ? s.end : v.end) - (s.start > v.start ? s.start : v.start)) / BigInt(PAGE_SIZE));
       for (const v of restorable) {
         const a = s.start > v.start ? s.start : v.start;
         const b = s.end < v.end ? s.end : v.end;
@@ -286,6 +291,7 @@ class Conversion {
         plan.runs.push({ vaddr: a, npages: Number((b - a) / BigInt(PAGE_SIZE)), fileOffset: zero ? -1 : s.fileOffset + Number(a - s.start) });
       }
     }
+    if (special) this.vdsoPages += special;
     // Runs CRIU left for a lazy-pages server are in no file.
     const pagemap = this.criu.image(`pagemap-${plan.pid}.img`);
     for (const e of this.criu.entries<PagemapEntry>(pagemap).slice(1)) {
