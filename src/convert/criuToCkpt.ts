@@ -177,7 +177,9 @@ class Conversion {
       const dir = r.path.includes('/') ? r.path.slice(0, r.path.lastIndexOf('/')) : '';
       if (dir !== this.criu.files.imagesDir || PAGES_FILE.test(name)) continue;
       const kind = r.image?.kind?.label ?? kindByFileName(name)?.label;
-      if (kind && CONVERTED.has(kind)) continue;
+      // By name too: pagemap-shmem-ID.img has the pagemap's magic, but its pages (those of shared
+      // anonymous memory) are not a process's, and are not converted.
+      if (kind && CONVERTED.has(kind) && kindByFileName(name)?.label === kind) continue;
       if (!r.image && !kind) continue; // not a CRIU image (a log, the engine's files)
       out.push(this.leave({ what: U.OTHER, fd: -1, addr: 0n, reason: 'the .ckpt format has no record for what it holds', detail: `CRIU image ${name}` }, 'checkpoint'));
     }

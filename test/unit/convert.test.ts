@@ -117,6 +117,18 @@ describe('ckpt-inspect convert: CRIU checkpoints as .ckpt images (issue 13, must
     }
   });
 
+  it('lists the pages of shared anonymous memory (pagemap-shmem) as left out, not as converted', async () => {
+    const fx = copyFixture('single');
+    try {
+      fs.copyFileSync(path.join(fx.dir, 'pagemap-28660.img'), path.join(fx.dir, 'pagemap-shmem-5.img'));
+      const r = await runInspect('convert', fx.dir, '-o', path.join(tmp, 'shmem.ckpt'));
+      assert.strictEqual(r.code, 0, r.err);
+      assert.match(r.out, /checkpoint: CRIU image pagemap-shmem-5\.img: the \.ckpt format has no record for what it holds/);
+    } finally {
+      fx.remove();
+    }
+  });
+
   it('refuses a damaged checkpoint, naming the file and the offset, and writes nothing', async () => {
     const fx = copyFixture('single');
     try {
