@@ -181,7 +181,8 @@ class Conversion {
       // anonymous memory) are not a process's, and are not converted.
       if (kind && CONVERTED.has(kind) && kindByFileName(name)?.label === kind) continue;
       if (!r.image && !kind) continue; // not a CRIU image (a log, the engine's files)
-      out.push(this.leave({ what: U.OTHER, fd: -1, addr: 0n, reason: 'the .ckpt format has no record for what it holds', detail: `CRIU image ${name}` }, 'checkpoint'));
+      const reason = name.startsWith('pagemap-shmem-') ? 'the pages of shared anonymous memory are not converted: the mapping comes back without them' : 'the .ckpt format has no record for what it holds';
+      out.push(this.leave({ what: U.OTHER, fd: -1, addr: 0n, reason, detail: `CRIU image ${name}` }, 'checkpoint'));
     }
     return out;
   }
