@@ -12,7 +12,7 @@
 import fs from 'fs';
 import path from 'path';
 import { CriuImage } from '../../build/formats/CriuImage';
-import { CheckpointImage, Ckpt, ImageError, RecordType } from '../image';
+import { CheckpointImage, Ckpt, ImageError, problem, RecordType, xxh64Blocks } from '../image';
 import type { RecordEntry } from '../image/recordIndex';
 import { MemoryMap } from '../image/memoryMap';
 import { writeDirAtomically } from '../image/write/atomicFile';
@@ -336,17 +336,32 @@ class Export {
     const pagemap = new ImageFile(M.IMG_COMMON, M.PAGEMAP).entry('pagemap_head', { pages_id: n });
     const fd = fs.openSync(path.join(this.dir, `pages-${n}.img`), 'w', 0o600);
     try {
-      const buf = new Uint8Array(CHUNK);
+      const ps = img.pageSize;
+      const chunk = Math.max(ps, CHUNK - (CHUNK % ps));
+      const buf = new Uint8Array(chunk);
       let at = 0;
       for (const s of mem.segments) {
         const len = Number(s.end - s.start);
-        pagemap.entry('pagemap_entry', { vaddr: s.start, nr_pages: BigInt(len / img.pageSize), flags: PE_PRESENT });
-        for (let done = 0; done < len; done += CHUNK) {
-          const part = buf.subarray(0, Math.min(CHUNK, len - done));
+        pagemap.entry('pagemap_entry', { vaddr: s.start, nr_pages: BigInt(len / ps), flags: PE_PRESENT });
+        // Every page is checked against its hash as it is copied: a damaged page is not exported.
+        const hashes = (await img.decodeAs(s.pagemap, 'pagemap')).pageHashes;
+        const want = new DataView(hashes.buffer, hashes.byteOffset, hashes.length);
+        for (let done = 0; done < len; done += chunk) {
+          const part = buf.subarray(0, Math.min(chunk, len - done));
           img.source.readIntoSync!(s.fileOffset + done, part);
+          const got = xxh64Blocks(part, ps);
+          const have = new DataView(got.buffer, got.byteOffset, got.length);
+          for (let i = 0; i < part.length / ps; i++) {
+            const page = s.firstPage + done / ps + i;
+            if (have.getBigUint64(i * 8, true) !== want.getBigUint64(page * 8, true)) {
+              const r = s.pages;
+              const site = { record: r.index, type: r.type, tag: r.tag, offset: s.fileOffset + done + i * ps };
+              throw new ImageError(problem('bad-page-hash', site, `cannot export a damaged image: the page at 0x${(s.start + BigInt(done + i * ps)).toString(16)} does not match its hash in pagemap tag ${s.pagemap.tag}`, true));
+            }
+          }
           at += fs.writeSync(fd, part, 0, part.length, at);
         }
-        this.report.pages += len / img.pageSize;
+        this.report.pages += len / ps;
       }
     } finally {
       fs.closeSync(fd);

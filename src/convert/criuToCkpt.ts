@@ -39,6 +39,8 @@ export interface ConvertReport {
 
 /** Pages per pagemap record: bounds its hash array (512 KiB) and what one record's pass reads. */
 const PAGES_PER_PAGEMAP = 65536;
+/** Bytes of a pipe or a socket queue a file record holds at most (within the format's 64 MiB metadata payload). */
+const MAX_BUFFERED = 32 * 1024 * 1024;
 /** Page bytes read at once. */
 const CHUNK = 1 << 20;
 /** The image files whose content the conversion takes (the others are listed as left out). */
@@ -390,6 +392,7 @@ class Conversion {
         if (held && !pipeDone.has(ino)) {
           const x = held.entry.record.entry?.extra;
           if (x) {
+            this.bounded(held.entry.record, x.length, `pipe:[${ino}]`);
             data = new Uint8Array(x.length);
             this.criu.source.readIntoSync!(x.offset, data);
           }
@@ -419,6 +422,13 @@ class Conversion {
     return tags;
   }
 
+  /** Refuses buffered bytes more than a file record may hold (a hostile length), naming where they are. */
+  private bounded(r: CriuRecord, bytes: number, what: string): void {
+    if (bytes <= MAX_BUFFERED) return;
+    const at = (r.entry?.offset ?? 0) - (r.image?.member.offset ?? 0);
+    throw new ImageError({ code: 'bad-length', fatal: true, offset: at, message: `${r.path}, entry #${r.entry?.number ?? 0} at offset 0x${at.toString(16)}: ${what} holds ${bytes} bytes, more than the ${MAX_BUFFERED} a .ckpt file record takes` });
+  }
+
   /** The device and inode of the file at a path now (CRIU records neither), or zeros. */
   private fileAt(path: string): { dev: bigint; ino: bigint } {
     try {
@@ -433,9 +443,12 @@ class Conversion {
   /** The packets queued to a socket: a stream's bytes, or each message as a u4 length and its bytes. */
   private socketQueue(id: number, type: number): Uint8Array {
     const parts: Uint8Array[] = [];
+    let total = 0;
     for (const e of this.criu.entries<{ id_for?: number }>(this.criu.image('sk-queues.img'))) {
       if (e.value.id_for !== id) continue;
       const x = e.record.entry?.extra;
+      total += x?.length ?? 0;
+      this.bounded(e.record, total, `the queue of socket id ${id}`);
       const bytes = new Uint8Array(x?.length ?? 0);
       if (x) this.criu.source.readIntoSync!(x.offset, bytes);
       if (type !== 1) {

@@ -253,5 +253,18 @@ describe('ckpt-inspect export-criu: .ckpt images as CRIU image folders (issue 13
     assert.strictEqual(r2.code, 2);
     assert.match(r2.err, /^ckpt-inspect: .*bad\.ckpt: .*record #\d+ .*offset 0x[0-9a-f]+/);
     assert.ok(!fs.existsSync(path.join(tmp, 'bad-criu')));
+    // A damaged page (no checksum covers page data but its hash in the pagemap) is found as it is copied.
+    const img = await CheckpointImage.open(image);
+    const pages = img.ofType(RecordType.PAGES)[0];
+    await img.close();
+    const paged = fs.readFileSync(image);
+    paged[pages.payloadOffset + 5] ^= 0xff;
+    const badPage = path.join(tmp, 'bad-page.ckpt');
+    fs.writeFileSync(badPage, paged);
+    const r3 = await runInspect('export-criu', badPage, '-o', path.join(tmp, 'bad-page-criu'));
+    assert.strictEqual(r3.code, 2);
+    assert.match(r3.err, new RegExp(`record #${pages.index} PAGES \\(tag ${pages.tag}\\), file offset 0x${pages.payloadOffset.toString(16)}: cannot export a damaged image: the page at 0x[0-9a-f]+ does not match its hash`));
+    assert.ok(!fs.existsSync(path.join(tmp, 'bad-page-criu')));
+    assert.deepStrictEqual(fs.readdirSync(tmp).filter((f) => f.includes('.tmp-')), [], 'no temp folder is left');
   });
 });
