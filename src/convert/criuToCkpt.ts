@@ -37,6 +37,8 @@ export interface ConvertReport {
   notes: string[];
 }
 
+/** VMA kinds whose pages restore does not write (it maps the kernel's own, or cannot make them). */
+const NOT_MAPPED_BY_RESTORE = new Set(['vdso', 'vvar', 'vvar_vclock', 'vsyscall', 'device', 'unknown']);
 /** Pages per pagemap record: bounds its hash array (512 KiB) and what one record's pass reads. */
 const PAGES_PER_PAGEMAP = 65536;
 /** Bytes of a pipe or a socket queue a file record holds at most (within the format's 64 MiB metadata payload). */
@@ -155,7 +157,7 @@ class Conversion {
     });
     this.report.files = files.length;
     if (this.statted.size) this.report.notes.push(`the device, inode and modification time of ${this.statted.size} file${this.statted.size === 1 ? '' : 's'} (CRIU records none) were taken from the file${this.statted.size === 1 ? '' : 's'} at the same path${this.statted.size === 1 ? '' : 's'} on this machine`);
-    if (this.vdsoPages) this.report.notes.push(`the ${this.vdsoPages} pages of the vdso that CRIU saved are not kept: restore maps the vdso of the kernel that restores, which must have the same layout`);
+    if (this.vdsoPages) this.report.notes.push(`the ${this.vdsoPages} pages of the vdso (and vvar) that CRIU saved are not kept: restore maps the vdso of the kernel that restores, which must have the same layout`);
     this.report.notes.push(`the image names this machine's kernel (${os.release()}): CRIU records none`);
     return this.report;
   }
@@ -281,22 +283,32 @@ class Conversion {
       plan.vmas.push({ start: v.start, end: v.end, offset: v.offset, ...id, prot: v.prot, flags: v.flags, kind, reserved: 0, path: v.path });
       if (v.kind === 'unknown') plan.unsupported.push(this.leave({ what: U.VMA, fd: -1, addr: v.start, reason: 'CRIU does not say what backs it', detail: `the mapping at ${hex(v.start)}` }, where));
     }
-    const restorable = mem.vmas.filter((v) => !['vdso', 'vvar', 'vvar_vclock', 'vsyscall', 'device', 'unknown'].includes(v.kind));
+    // Segments and VMAs are both in address order and do not overlap: one pass over the two.
     const zeroFrom = this.criu.files.source.size;
-    let special = 0;
+    const ps = BigInt(PAGE_SIZE);
+    let special = 0n, outside = 0n;
+    let vi = 0;
     for (const s of mem.segments) {
-      for (const v of mem.vmas) if (!restorable.includes(v) && s.start < v.end && v.start < s.end) special += Number(((s.end < v.end ? s.end : v.end) - (s.start > v.start ? s.start : v.start)) / BigInt(PAGE_SIZE));
-      for (const v of restorable) {
+      while (vi < mem.vmas.length && mem.vmas[vi].end <= s.start) vi++;
+      let covered = 0n;
+      for (let j = vi; j < mem.vmas.length && mem.vmas[j].start < s.end; j++) {
+        const v = mem.vmas[j];
         const a = s.start > v.start ? s.start : v.start;
         const b = s.end < v.end ? s.end : v.end;
-        if (a >= b) continue;
+        covered += b - a;
+        if (NOT_MAPPED_BY_RESTORE.has(v.kind)) {
+          if (v.kind !== 'unknown') special += b - a; // an unknown area has an unsupported record of its own
+          continue;
+        }
         const zero = s.fileOffset >= zeroFrom;
         // Zero pages of anonymous memory are zero after restore anyway; of a file mapping they must be written.
         if (zero && !v.kind.startsWith('file')) continue;
-        plan.runs.push({ vaddr: a, npages: Number((b - a) / BigInt(PAGE_SIZE)), fileOffset: zero ? -1 : s.fileOffset + Number(a - s.start) });
+        plan.runs.push({ vaddr: a, npages: Number((b - a) / ps), fileOffset: zero ? -1 : s.fileOffset + Number(a - s.start) });
       }
+      outside += s.end - s.start - covered;
     }
-    if (special) this.vdsoPages += special;
+    if (outside) plan.unsupported.push(this.leave({ what: U.VMA, fd: -1, addr: 0n, reason: 'they lie in no VMA of the process', detail: `${outside / ps} pages CRIU saved` }, where));
+    this.vdsoPages += Number(special / ps);
     // Runs CRIU left for a lazy-pages server are in no file.
     const pagemap = this.criu.image(`pagemap-${plan.pid}.img`);
     for (const e of this.criu.entries<PagemapEntry>(pagemap).slice(1)) {

@@ -92,7 +92,7 @@ describe('ckpt-inspect convert: CRIU checkpoints as .ckpt images (issue 13, must
         const vdsoPagesOnly = (x: DiffNode) => x.kind === 'vma' && x.vma?.a?.kind === 'vdso' && x.aspects?.join() === 'pages';
         const differing = flatten(diff.nodes).filter((x) => (x.kind === 'thread' || x.kind === 'vma') && !vdsoPagesOnly(x));
         assert.deepStrictEqual(differing.map((x) => x.label), []);
-        if (flatten(diff.nodes).some(vdsoPagesOnly)) assert.match(r.out, /note: the \d+ pages of the vdso that CRIU saved are not kept/);
+        if (flatten(diff.nodes).some(vdsoPagesOnly)) assert.match(r.out, /note: the \d+ pages of the vdso \(and vvar\) that CRIU saved are not kept/);
         assert.deepStrictEqual(diff.problems, []);
       } finally {
         await criu.close();
