@@ -319,29 +319,33 @@ class Conversion {
     }
   }
 
-  /** The device, inode, size and mtime of a mapped file: CRIU records its size; the rest is the file's at that path now. */
-  private fileIdentity(v: VmaInfo<CriuRecord>, raw: VmaEntry): { inode: bigint; fileSize: bigint; fileMtimeNs: bigint; devMajor: number; devMinor: number } {
-    const none = { inode: 0n, fileSize: 0n, fileMtimeNs: 0n, devMajor: 0, devMinor: 0 };
+  /**
+   * The device, inode, size and mtime of a mapped file. CRIU records its size only; the rest is
+   * the file's at that path now, when its size is the one CRIU recorded. A file that is missing
+   * or changed keeps CRIU's size and no identity, which restore refuses.
+   */
+  private fileIdentity(v: VmaInfo<CriuRecord>, raw: VmaEntry): MappedFileIdentity {
+    const none: MappedFileIdentity = { inode: 0n, fileSize: 0n, fileMtimeNs: 0n, devMajor: 0, devMinor: 0 };
     if (v.kind === 'anon_shared') return { ...none, inode: BigInt(raw.shmid ?? 0n) };
     if (!v.kind.startsWith('file') || !v.path) return none;
     const recorded = this.criu.fileEntries().get(Number(raw.shmid ?? -1))?.value.reg?.size;
-    return this.identityOf(v.path, recorded, none);
-  }
-
-  private identityOf<T>(path: string, recordedSize: bigint | number | undefined, none: T): T & { inode: bigint; fileSize: bigint; fileMtimeNs: bigint; devMajor: number; devMinor: number } {
+    const unknown = { ...none, fileSize: BigInt(recorded ?? 0) };
     let st: fs.BigIntStats;
     try {
-      st = fs.statSync(path, { bigint: true });
+      st = fs.statSync(v.path, { bigint: true });
     } catch {
-      return { ...none, inode: 0n, fileSize: BigInt(recordedSize ?? 0), fileMtimeNs: 0n, devMajor: 0, devMinor: 0 };
+      return unknown;
     }
-    if (recordedSize !== undefined && (st.mode & BigInt(S_IFMT)) === BigInt(S_IFREG) && st.size !== BigInt(recordedSize)) {
-      // Another file, or one that changed: keep what CRIU says, which restore will find wrong.
-      return { ...none, inode: 0n, fileSize: BigInt(recordedSize), fileMtimeNs: 0n, devMajor: 0, devMinor: 0 };
-    }
-    this.statted.add(path);
-    const dev = st.dev;
-    return { ...none, inode: st.ino, fileSize: st.size, fileMtimeNs: st.mtimeNs, devMajor: Number((dev >> 8n) & 0xfffn) | Number((dev >> 32n) & ~0xfffn), devMinor: Number(dev & 0xffn) | Number((dev >> 12n) & ~0xffn) };
+    if (recorded !== undefined && st.size !== BigInt(recorded)) return unknown;
+    this.statted.add(v.path);
+    const dev = st.dev; // glibc's major()/minor() of a dev_t
+    return {
+      inode: st.ino,
+      fileSize: st.size,
+      fileMtimeNs: st.mtimeNs,
+      devMajor: Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn)),
+      devMinor: Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn)),
+    };
   }
 
   private planFds(plan: ProcessPlan): void {
@@ -575,6 +579,14 @@ class Conversion {
       this.report.pages += n;
     }
   }
+}
+
+interface MappedFileIdentity {
+  inode: bigint;
+  fileSize: bigint;
+  fileMtimeNs: bigint;
+  devMajor: number;
+  devMinor: number;
 }
 
 interface ThreadPlan {
