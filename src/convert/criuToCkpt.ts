@@ -276,13 +276,22 @@ class Conversion {
   /** VMAs, and runs of pages cut to the VMAs restore maps. */
   private planMemory(plan: ProcessPlan, mem: MemoryMap<CriuRecord>): void {
     const where = `process ${plan.pid}`;
-    for (const v of mem.vmas) {
+    const local = vvarLayout();
+    mem.vmas.forEach((v, i) => {
       const raw = this.criu.decode(v.entry)?.value as VmaEntry;
       const kind = enumValue('vma_kind', v.kind);
       const id = this.fileIdentity(v, raw);
-      plan.vmas.push({ start: v.start, end: v.end, offset: v.offset, ...id, prot: v.prot, flags: v.flags, kind, reserved: 0, path: v.path });
+      const vma = { start: v.start, end: v.end, offset: v.offset, ...id, prot: v.prot, flags: v.flags, kind, reserved: 0, path: v.path };
+      // CRIU 4.2 saves Linux 6.x's [vvar] and [vvar_vclock] as one VVAR area; restore needs them as
+      // the kernel lays them out, which is this machine's when the sizes add up.
+      const next = mem.vmas[i + 1];
+      if (v.kind === 'vvar' && local && next?.kind !== 'vvar_vclock' && v.end - v.start === local.vvar + local.vclock) {
+        const cut = v.start + local.vvar;
+        plan.vmas.push({ ...vma, end: cut }, { ...vma, start: cut, kind: enumValue('vma_kind', 'vvar_vclock'), path: '[vvar_vclock]' });
+        this.report.notes.push(`process ${plan.pid}: CRIU's one VVAR area at ${hex(v.start)} is split into [vvar] and [vvar_vclock] as this kernel lays them out`);
+      } else plan.vmas.push(vma);
       if (v.kind === 'unknown') plan.unsupported.push(this.leave({ what: U.VMA, fd: -1, addr: v.start, reason: 'CRIU does not say what backs it', detail: `the mapping at ${hex(v.start)}` }, where));
-    }
+    });
     // Segments and VMAs are both in address order and do not overlap: one pass over the two.
     const zeroFrom = this.criu.files.source.size;
     const ps = BigInt(PAGE_SIZE);
@@ -579,6 +588,22 @@ class Conversion {
       this.report.pages += n;
     }
   }
+}
+
+/** The sizes of this kernel's [vvar] and [vvar_vclock] areas (Linux 6.x), when it has both, back to back. */
+function vvarLayout(): { vvar: bigint; vclock: bigint } | undefined {
+  let maps: string;
+  try {
+    maps = fs.readFileSync('/proc/self/maps', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const area = (name: string) => {
+    const m = new RegExp(`^([0-9a-f]+)-([0-9a-f]+) .*\\[${name}\\]$`, 'm').exec(maps);
+    return m ? { start: BigInt(`0x${m[1]}`), end: BigInt(`0x${m[2]}`) } : undefined;
+  };
+  const a = area('vvar'), b = area('vvar_vclock');
+  return a && b && a.end === b.start ? { vvar: a.end - a.start, vclock: b.end - b.start } : undefined;
 }
 
 interface MappedFileIdentity {
