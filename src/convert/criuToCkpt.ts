@@ -85,6 +85,8 @@ function refuse(problems: ImageProblem[]): void {
 class Conversion {
   private readonly criu: CriuCheckpoint;
   private readonly report: ConvertReport = { processes: 0, threads: 0, vmas: 0, pages: 0, files: 0, leftOut: [], notes: [] };
+  /** The sk-queues.img entries of each socket, by its file id. */
+  private queues?: Map<number, CriuRecord[]>;
   /** Pages CRIU saved of the vdso: restore maps the restoring kernel's own. */
   private vdsoPages = 0;
   /** Files whose identity was taken from this machine. */
@@ -467,13 +469,22 @@ class Conversion {
 
   /** The packets queued to a socket: a stream's bytes, or each message as a u4 length and its bytes. */
   private socketQueue(id: number, type: number): Uint8Array {
+    if (!this.queues) {
+      // Once, by socket: a walk of sk-queues.img per socket would be quadratic.
+      this.queues = new Map();
+      for (const e of this.criu.entries<{ id_for?: number }>(this.criu.image('sk-queues.img'))) {
+        if (e.value.id_for === undefined) continue;
+        const list = this.queues.get(e.value.id_for) ?? [];
+        list.push(e.record);
+        this.queues.set(e.value.id_for, list);
+      }
+    }
     const parts: Uint8Array[] = [];
     let total = 0;
-    for (const e of this.criu.entries<{ id_for?: number }>(this.criu.image('sk-queues.img'))) {
-      if (e.value.id_for !== id) continue;
-      const x = e.record.entry?.extra;
+    for (const record of this.queues.get(id) ?? []) {
+      const x = record.entry?.extra;
       total += x?.length ?? 0;
-      this.bounded(e.record, total, `the queue of socket id ${id}`);
+      this.bounded(record, total, `the queue of socket id ${id}`);
       const bytes = new Uint8Array(x?.length ?? 0);
       if (x) this.criu.source.readIntoSync!(x.offset, bytes);
       if (type !== 1) {
