@@ -13,7 +13,7 @@
 
 import fs from 'fs';
 import os from 'os';
-import type { CoreEntry, FileEntry, PagemapEntry, SignalQueueEntry, VmaEntry } from '../../build/formats/CriuMessages';
+import type { CoreEntry, FileEntry, PagemapEntry, PstreeEntry, SignalQueueEntry, VmaEntry } from '../../build/formats/CriuMessages';
 import { CriuAsCheckpoint } from '../checkpoint/criuAsCheckpoint';
 import { CriuCheckpoint, criuSigactionSignals, CriuRecord, PAGE_SIZE } from '../criu/criuCheckpoint';
 import { kindByFileName, PAGES_FILE } from '../criu/imageKinds';
@@ -121,7 +121,10 @@ class Conversion {
     const hasUnsupported = () => this.report.leftOut.length > 0;
     // The records of every process are planned before anything is written: the head's
     // has_unsupported flag comes first and depends on all of them.
-    const plans = pstree.map((e) => this.planProcess(e.value.pid ?? 0, procs.find((p) => p.pid === e.value.pid)!, memories.get(e.value.pid ?? 0)));
+    const models = new Map(procs.map((p) => [p.pid, p]));
+    const plans = pstree.map((e) => this.planProcess(e.value, models.get(e.value.pid ?? 0)!, memories.get(e.value.pid ?? 0)));
+    const zombies = new Map<number, ProcessPlan[]>();
+    for (const p of plans) if (p.zombie) zombies.set(p.ppid, [...(zombies.get(p.ppid) ?? []), p]);
     for (const p of plans) {
       const mm = this.criu.mm(p.pid)?.value;
       const mem = memories.get(p.pid);
@@ -151,7 +154,7 @@ class Conversion {
         const parent = procTags.get(plan.ppid);
         const tag = this.writeProcess(w, plan, parent, fileTags);
         procTags.set(plan.pid, tag);
-        for (const z of plans.filter((p) => p.zombie && p.ppid === plan.pid)) {
+        for (const z of zombies.get(plan.pid) ?? []) {
           w.record('zombie', { pid: z.pid, pgid: z.pgid, sid: z.sid, exitStatus: z.exitStatus, comm: z.comm }, { ptag: tag });
         }
       }
@@ -195,8 +198,8 @@ class Conversion {
 
   // ---- processes ---------------------------------------------------------------------------
 
-  private planProcess(pid: number, model: Awaited<ReturnType<CriuAsCheckpoint['processes']>>[number], mem: MemoryMap<CriuRecord> | undefined): ProcessPlan {
-    const entry = this.criu.pstree().find((e) => e.value.pid === pid)!.value;
+  private planProcess(entry: PstreeEntry, model: Awaited<ReturnType<CriuAsCheckpoint['processes']>>[number], mem: MemoryMap<CriuRecord> | undefined): ProcessPlan {
+    const pid = entry.pid ?? 0;
     const main = this.criu.core(pid)?.value;
     const tc = main?.tc;
     const where = `process ${pid}`;
