@@ -6,12 +6,14 @@
 // with the file and the offset.
 
 import * as assert from 'assert';
+import { spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { Checkpoint, CkptCheckpoint, compareModels, openCheckpoint, REGISTER_NAMES } from '../../src/checkpoint';
 import { CheckpointImage, DiffNode, RecordType, xxh64 } from '../../src/image';
 import { messageType } from '../../src/criu/messages';
+import { writeBigCriu } from '../support/bigCriu';
 import { copyFixture, criuFixture, readImage, writeImage } from '../support/criuFixtures';
 import { runInspect } from '../support/inspect';
 
@@ -180,6 +182,26 @@ describe('ckpt-inspect convert: CRIU checkpoints as .ckpt images (issue 13, must
       }
     } finally {
       fx.remove();
+    }
+  });
+
+  it('streams: 512 MiB of pages convert with memory that does not grow with them', async function () {
+    this.timeout(180000);
+    const big = writeBigCriu(0.5);
+    try {
+      const out = path.join(tmp, 'big.ckpt');
+      // In a process of its own, whose peak RSS is the converter's (page data never held whole).
+      const code = `const { convertCriuToCkpt } = require(${JSON.stringify(path.resolve(__dirname, '../../src/convert/criuToCkpt'))});
+        convertCriuToCkpt(${JSON.stringify(big.dir)}, ${JSON.stringify(out)}).then((r) => console.log(JSON.stringify({ pages: r.pages, maxRssKiB: process.resourceUsage().maxRSS })));`;
+      const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', '-e', code], { encoding: 'utf8', cwd: path.resolve(__dirname, '../..'), timeout: 170000 });
+      assert.strictEqual(r.status, 0, r.stderr);
+      const { pages, maxRssKiB } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { pages: number; maxRssKiB: number };
+      assert.ok(pages >= (512 * 1024 * 1024) / PAGE, `${pages} pages`);
+      assert.ok(fs.statSync(out).size > 512 * 1024 * 1024);
+      assert.ok(maxRssKiB < 300 * 1024, `peak RSS ${Math.round(maxRssKiB / 1024)} MiB for 512 MiB of pages`);
+      assert.strictEqual((await runInspect('verify', out)).code, 0);
+    } finally {
+      big.remove();
     }
   });
 
