@@ -372,6 +372,9 @@ class Conversion {
         continue;
       }
       plan.fds.push({ fd: fdNo, cloexec: ((f.flags ?? 0) & 1) !== 0, id: f.id! });
+      if (file?.usk?.name?.length) {
+        plan.fdUnsupported.push(this.leave({ what: U.FD, fd: fdNo, addr: 0n, reason: 'the .ckpt format keeps no socket address: the socket comes back unbound', detail: `fd ${fdNo} (a unix socket bound to ${JSON.stringify(Buffer.from(file.usk.name).toString('latin1'))})` }, `process ${plan.pid}`));
+      }
     }
   }
 
