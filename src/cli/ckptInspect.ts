@@ -13,6 +13,8 @@ import { verifyCommand } from './commands/verify';
 import { pagesCommand } from './commands/pages';
 import { diffCommand } from './commands/diff';
 import { searchCommand } from './commands/search';
+import { convertCommand } from './commands/convert';
+import { exportCriuCommand } from './commands/exportCriu';
 
 export interface Command {
   usage: string;
@@ -28,6 +30,8 @@ const commands: Record<string, Command> = {
   pages: pagesCommand,
   diff: diffCommand,
   search: searchCommand,
+  convert: convertCommand,
+  'export-criu': exportCriuCommand,
 };
 
 function usage(): string {

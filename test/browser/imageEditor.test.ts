@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ensureBuilt } from '../vscode/host/build';
 import { tempFolder } from '../vscode/host/cleanup';
-import { ImageWriter } from '../support/imageWriter';
+import { ImageWriter } from '../../src/image/write/imageWriter';
 import { buildSample } from '../support/sampleImage';
 import { killQuietly, startTicker, Ticker } from '../support/ticker';
 import { until } from '../support/until';

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { CheckpointImage, ImageError, ImageProblem, RecordType, verifyImage } from '../../src/image';
-import { encodePayload, ImageWriter } from '../support/imageWriter';
+import { encodePayload, ImageWriter } from '../../src/image/write/imageWriter';
 import { flipByte, rawRecords, setHeaderField } from '../support/imageEdit';
 import { buildSample, PAGE } from '../support/sampleImage';
 
