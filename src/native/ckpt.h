@@ -125,7 +125,6 @@ int pages_check_in_file(const struct image *im, const struct proc_state *p);
 
 /* signals.c */
 int sigactions_inject_capture(struct tracee *t, pid_t pid, struct proc_state *p, uint64_t scratch);
-int timers_inject_capture(struct tracee *t, pid_t pid, struct proc_state *p, uint64_t scratch);
 int requeue_dequeued(struct tracee *t, pid_t pid, uint64_t scratch);
 int pending_capture(struct proc_state *p);
 uint32_t sigactions_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag);
@@ -134,6 +133,14 @@ int sigactions_read(const struct image *im, const struct image_record *r, struct
 int pending_read(const struct image *im, const struct image_record *r, struct siginfo_list *l);
 int sigactions_apply_in_child(const struct proc_state *p);
 int pending_restore(struct restore_ctx *rc);
+
+/* timers.c */
+int timers_inject_capture(struct tracee *t, pid_t pid, struct proc_state *p, uint64_t scratch);
+uint32_t timers_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag);
+int timers_read(const struct image *im, const struct image_record *r, struct proc_state *p);
+int posix_timer_read(const struct image *im, const struct image_record *r, struct proc_state *p);
+int timers_restore_create(struct restore_ctx *rc);
+int timers_restore_arm(struct restore_ctx *rc);
 
 /* files.c: dump */
 int files_capture(struct tree *t, struct proc_state *p); /* p's descriptors, and the descriptions new to t */

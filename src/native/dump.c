@@ -111,6 +111,8 @@ static uint32_t write_process(struct image_writer *w, struct proc_state *p, uint
 		return 0;
 	if (!sigactions_write(w, p, proc_tag) || (p->pending.n && !pending_write(w, &p->pending, proc_tag)))
 		return 0;
+	if (!timers_write(w, p, proc_tag))
+		return 0;
 	if (!files_write(w, p, proc_tag))
 		return 0;
 	for (size_t i = 0; i < p->nzombies; i++)
@@ -483,6 +485,7 @@ static int dump_run(struct dump_opts *o)
 	progress_step("freeze", "stopping every thread of process %d%s", o->pid, o->tree ? " and its descendants" : "");
 	if (tree_freeze(&t, o->pid, o->tree) < 0)
 		goto out;
+	t.frozen_ns = now_ns(CLOCK_MONOTONIC);
 	uint64_t time_ns = now_ns(CLOCK_REALTIME);
 	size_t nthreads = 0, nvmas = 0, nfds = 0;
 	uint32_t npending = 0;

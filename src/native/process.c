@@ -39,6 +39,7 @@ void proc_free(struct proc_state *p)
 	}
 	free(p->chunks);
 	free(p->pending.v);
+	free(p->ptimers.v);
 	free(p->fds);
 	for (size_t i = 0; i < p->nzombies; i++)
 		free(p->zombies[i].comm);

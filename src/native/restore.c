@@ -651,6 +651,8 @@ static int drive(struct restore_ctx *rc, const struct fd_layout *L)
 	if (inject_checked(t0, NULL, "restore: RLIMIT_NOFILE", SYS_prlimit64, 0, RLIMIT_NOFILE, rc->scratch, 0, 0, 0) < 0)
 		return -1;
 
+	if (timers_restore_create(rc) < 0)
+		return -1;
 	progress_step("restore-threads", "%zu threads", p->nthreads);
 	for (size_t i = 1; i < p->nthreads; i++)
 		if (thread_create(t0, &p->threads[i], rc->scratch) < 0)
@@ -662,6 +664,8 @@ static int drive(struct restore_ctx *rc, const struct fd_layout *L)
 	if (drop_setup_signals(rc) < 0 || pending_restore(rc) < 0)
 		return -1;
 	if (inject_checked(t0, NULL, "restore: PR_SET_PDEATHSIG", SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0, 0) < 0)
+		return -1;
+	if (timers_restore_arm(rc) < 0)
 		return -1;
 	if (inject_checked(t0, NULL, "restore: removing the trampoline", SYS_munmap, rc->tramp, rc->tramp_len, 0, 0, 0, 0) < 0)
 		return -1;

@@ -1,5 +1,5 @@
 /* Signals: handlers (asked by injected rt_sigaction), queued siginfos (PTRACE_PEEKSIGINFO),
- * signals the kernel dequeued while we drove a thread, and timers that would send more. */
+ * and signals the kernel dequeued while we drove a thread. Timers are in timers.c. */
 #include "ckpt.h"
 
 #include <errno.h>
@@ -26,26 +26,6 @@ int sigactions_inject_capture(struct tracee *t, pid_t pid, struct proc_state *p,
 			return fail_errno(EXIT_FAIL, "cannot read the handler of signal %d", sig);
 	}
 	p->have_sigact = 1;
-	return 0;
-}
-
-/* Timers would keep sending signals that the image cannot promise: itimers by injected
- * getitimer, POSIX timers from /proc/PID/timers. */
-int timers_inject_capture(struct tracee *t, pid_t pid, struct proc_state *p, uint64_t scratch)
-{
-	static const char *names[] = {"ITIMER_REAL (alarm, setitimer)", "ITIMER_VIRTUAL", "ITIMER_PROF"};
-	for (int which = 0; which < 3; which++) {
-		long r;
-		struct itimerval it;
-		if (inject_syscall(t, &r, SYS_getitimer, (uint64_t)which, scratch, 0, 0, 0, 0) < 0)
-			return -1;
-		if (r == 0 && mem_read(pid, scratch, &it, sizeof(it)) == 0 && (it.it_value.tv_sec || it.it_value.tv_usec))
-			add_unsupported(p, CKPT_UNSUPPORTED_KIND_TIMER, -1, 0, names[which], "an armed interval timer is not restored");
-	}
-	char *timers = read_filef(NULL, "/proc/%d/timers", pid);
-	if (timers && timers[0])
-		add_unsupported(p, CKPT_UNSUPPORTED_KIND_TIMER, -1, 0, "timer_create", "POSIX timers keep their ids in the kernel");
-	free(timers);
 	return 0;
 }
 
