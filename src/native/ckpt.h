@@ -142,6 +142,19 @@ int posix_timer_read(const struct image *im, const struct image_record *r, struc
 int timers_restore_create(struct restore_ctx *rc);
 int timers_restore_arm(struct restore_ctx *rc);
 
+/* signalfd.c, timerfd.c, inotify.c: special fds. *_describe fill a file's kind and extra from its
+ * fdinfo (dump); *_make create one in the restore child; inotify_describe returns why it cannot
+ * be checkpointed (and *detail, allocated) or NULL. */
+void signalfd_describe(struct file_state *f, const char *info);
+int signalfd_make(const struct file_state *f);
+void timerfd_freeze_time(uint64_t frozen_ns);
+void timerfd_describe(struct file_state *f, const char *info);
+int timerfd_make(const struct file_state *f);
+int timerfds_restore_arm(struct restore_ctx *rc);
+const char *inotify_describe(struct file_state *f, const char *info, pid_t pid, char **detail);
+int inotify_extra_check(struct rcur *x);
+int inotify_make(const struct file_state *f);
+
 /* files.c: dump */
 int files_capture(struct tree *t, struct proc_state *p); /* p's descriptors, and the descriptions new to t */
 int files_finish(struct tree *t);                        /* pipes, socket pairs, epoll targets, across t */

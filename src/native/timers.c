@@ -271,6 +271,8 @@ int timers_restore_arm(struct restore_ctx *rc)
 {
 	struct proc_state *p = rc->p;
 	struct tracee *t0 = rc->main;
+	if (timerfds_restore_arm(rc) < 0)
+		return -1;
 	if (!p->have_timers)
 		return 0;
 	qsort(p->ptimers.v, p->ptimers.n, sizeof(*p->ptimers.v), by_id);

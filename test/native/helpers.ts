@@ -35,6 +35,7 @@ const TARGETS: Record<string, string[]> = {
   family: [],
   clonefiles: [],
   timers: ['-pthread'],
+  specialfds: [],
 };
 
 /** Compiles the target programs that are missing or older than their source. */
