@@ -1040,6 +1040,26 @@ types:
       - id: keep_caps
         type: u4
         doc: PR_GET_KEEPCAPS (0 or 1).
+      - id: cap_inheritable
+        type: u8
+        -ckpt-display: hex
+        doc: CapInh of /proc/PID/status. Restored only when root restores root's own image, and only by dropping.
+      - id: cap_permitted
+        type: u8
+        -ckpt-display: hex
+        doc: CapPrm of /proc/PID/status.
+      - id: cap_effective
+        type: u8
+        -ckpt-display: hex
+        doc: CapEff of /proc/PID/status.
+      - id: cap_bounding
+        type: u8
+        -ckpt-display: hex
+        doc: CapBnd of /proc/PID/status.
+      - id: cap_ambient
+        type: u8
+        -ckpt-display: hex
+        doc: CapAmb of /proc/PID/status.
 
   sigactions:
     doc: The signal handlers of a process.
@@ -1203,6 +1223,9 @@ enums:
     32: wipe_on_fork
     64: file_deleted
     128: nonlinear_io
+    256: huge_page
+    512: no_huge_page
+    1024: lock_on_fault
 
   vma_kind:
     0: unknown

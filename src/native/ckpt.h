@@ -23,6 +23,7 @@ struct restore_ctx {
 	uint64_t scratch;        /* small structs and strings */
 	uint64_t scratch_iov;    /* RESTORE_IOV_MAX iovecs */
 	int image_fd;            /* the image, open in the new process */
+	int own_root_image;      /* root restores root's own image: the capabilities it records are kept (dropped to) */
 };
 
 /* clone3's argument (linux/sched.h would clash with glibc's sched.h) */
@@ -141,6 +142,13 @@ int timers_read(const struct image *im, const struct image_record *r, struct pro
 int posix_timer_read(const struct image *im, const struct image_record *r, struct proc_state *p);
 int timers_restore_create(struct restore_ctx *rc);
 int timers_restore_arm(struct restore_ctx *rc);
+
+/* attrs.c */
+int attrs_inject_capture(struct tracee *t, pid_t pid, struct proc_state *p, uint64_t scratch);
+uint32_t attrs_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag);
+int attrs_read(const struct image *im, const struct image_record *r, struct proc_state *p);
+int attrs_apply_in_child(const struct proc_state *p);
+int attrs_restore_final(struct restore_ctx *rc, int own_root_image);
 
 /* signalfd.c, timerfd.c, inotify.c: special fds. *_describe fill a file's kind and extra from its
  * fdinfo (dump); *_make create one in the restore child; inotify_describe returns why it cannot

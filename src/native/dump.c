@@ -111,7 +111,7 @@ static uint32_t write_process(struct image_writer *w, struct proc_state *p, uint
 		return 0;
 	if (!sigactions_write(w, p, proc_tag) || (p->pending.n && !pending_write(w, &p->pending, proc_tag)))
 		return 0;
-	if (!timers_write(w, p, proc_tag))
+	if (!timers_write(w, p, proc_tag) || !attrs_write(w, p, proc_tag))
 		return 0;
 	if (!files_write(w, p, proc_tag))
 		return 0;
@@ -239,7 +239,7 @@ static int inject_phase(pid_t pid, struct proc_state *p, uint64_t gadget, uint64
 		if (thread_inject_capture(pid, &p->threads[i], p->threads[i].tr.scratch ? p->threads[i].tr.scratch : scratch) < 0)
 			goto out;
 	if (cancelled() || mm_inject_capture(t0, p) < 0 || sigactions_inject_capture(t0, pid, p, scratch) < 0 ||
-	    timers_inject_capture(t0, pid, p, scratch) < 0)
+	    timers_inject_capture(t0, pid, p, scratch) < 0 || attrs_inject_capture(t0, pid, p, scratch) < 0)
 		goto out;
 	for (size_t i = 0; i < p->nthreads; i++)
 		if (requeue_dequeued(&p->threads[i].tr, pid, p->threads[i].tr.scratch ? p->threads[i].tr.scratch : scratch) < 0)

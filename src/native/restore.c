@@ -293,7 +293,7 @@ static int member_setup(struct plan *pl, int k)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(EXIT_FAIL);
-	if (process_apply_in_child(p) < 0)
+	if (process_apply_in_child(p) < 0 || attrs_apply_in_child(p) < 0)
 		return -1;
 	int exe = open(p->exe, O_RDONLY | O_CLOEXEC);
 	if (exe >= 0 && place(exe, L->exe_fd) < 0)
@@ -665,7 +665,7 @@ static int drive(struct restore_ctx *rc, const struct fd_layout *L)
 		return -1;
 	if (inject_checked(t0, NULL, "restore: PR_SET_PDEATHSIG", SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0, 0) < 0)
 		return -1;
-	if (timers_restore_arm(rc) < 0)
+	if (timers_restore_arm(rc) < 0 || attrs_restore_final(rc, rc->own_root_image) < 0)
 		return -1;
 	if (inject_checked(t0, NULL, "restore: removing the trampoline", SYS_munmap, rc->tramp, rc->tramp_len, 0, 0, 0, 0) < 0)
 		return -1;
@@ -927,6 +927,7 @@ int cmd_restore(int argc, char **argv)
 		rc->scratch = pl.tramp + 4096;
 		rc->scratch_iov = pl.tramp + 8192;
 		rc->image_fd = pl.L.image_fd;
+		rc->own_root_image = geteuid() == 0 && !creds_other_user(p, &o.creds);
 		rc->main = &p->threads[0].tr;
 		rc->main->tid = pids[k];
 		for (size_t i = 0; i < p->nthreads; i++)

@@ -36,6 +36,7 @@ const TARGETS: Record<string, string[]> = {
   clonefiles: [],
   timers: ['-pthread'],
   specialfds: [],
+  attrs: ['-pthread'],
 };
 
 /** Compiles the target programs that are missing or older than their source. */
