@@ -43,6 +43,7 @@ meta:
     timers: {parents: [process], max: 1}
     posix_timer: {parents: [process]}
     process_attrs: {parents: [process], max: 1}
+    seccomp_filter: {parents: [process]}
     unsupported: {parents: [top, process, mm, files, thread]}
   # Rules across fields and records, which `valid:` cannot state. Each reader implements each
   # one by its id and names the id when an image breaks it.
@@ -97,6 +98,7 @@ doc: |
         timers                     interval timers (setitimer) and the timer slack
         posix_timer ...            timers of timer_create, by id
         process_attrs              oom_score_adj and prctl state
+        seccomp_filter ...         seccomp filters, the first installed first
         pending_signals            queued signals (process-wide or per thread)
         files
           fd ...                   descriptor numbers, each naming its open file description
@@ -157,6 +159,7 @@ types:
             'record_type::timers': timers
             'record_type::posix_timer': posix_timer
             'record_type::process_attrs': process_attrs
+            'record_type::seccomp_filter': seccomp_filter
       - id: padding
         size: (8 - header.len % 8) % 8
         doc: Zero bytes up to the next multiple of 8.
@@ -1061,6 +1064,49 @@ types:
         -ckpt-display: hex
         doc: CapAmb of /proc/PID/status.
 
+  seccomp_filter:
+    doc: |
+      One seccomp filter of the process (every thread has the same ones), read with
+      PTRACE_SECCOMP_GET_FILTER, which needs CAP_SYS_ADMIN: a user's dump refuses a process in
+      filter mode. Restore installs the filters in order with SECCOMP_FILTER_FLAG_TSYNC, as the
+      last thing before the process runs.
+    seq:
+      - id: index
+        type: u4
+        doc: Its place in the chain, 0 for the first installed.
+      - id: flags
+        type: u4
+        -ckpt-flags: seccomp_filter_flags
+        doc: Its flags (PTRACE_SECCOMP_GET_METADATA); SECCOMP_FILTER_FLAG_LOG = 2.
+      - id: count
+        type: u4
+        valid:
+          expr: '_ >= 1 and _ <= 4096 and _ * 8 <= _io.size - _io.pos'
+        doc: Number of BPF instructions (at most BPF_MAXINSNS, 4096).
+      - id: insns
+        type: bpf_insn
+        repeat: expr
+        repeat-expr: count
+        doc: The classic BPF program.
+
+  bpf_insn:
+    doc: One classic BPF instruction (struct sock_filter).
+    seq:
+      - id: code
+        type: u2
+        -ckpt-display: hex
+        doc: The operation.
+      - id: jt
+        type: u1
+        doc: Jump offset when true.
+      - id: jf
+        type: u1
+        doc: Jump offset when false.
+      - id: k
+        type: u4
+        -ckpt-display: hex
+        doc: The operand.
+
   sigactions:
     doc: The signal handlers of a process.
     seq:
@@ -1180,6 +1226,7 @@ enums:
     42: timers
     43: posix_timer
     44: process_attrs
+    45: seccomp_filter
     50: unsupported
 
   record_flags:
@@ -1297,6 +1344,11 @@ enums:
     1: none
     2: thread
     4: thread_id
+
+  seccomp_filter_flags:
+    1: tsync
+    2: log
+    4: spec_allow
 
   timerfd_settime_flags:
     1: abstime

@@ -166,7 +166,7 @@ int attrs_restore_final(struct restore_ctx *rc, int own_root_image)
 	const struct proc_state *p = rc->p;
 	const struct ckpt_process_attrs *a = &p->attrs;
 	if (!p->have_attrs)
-		return 0;
+		return seccomp_restore_final(rc);
 	if (a->pdeathsig) {
 		if (p->parent >= 0) {
 			if (set(rc, "restore: PR_SET_PDEATHSIG", PR_SET_PDEATHSIG, (uint64_t)a->pdeathsig) < 0)
@@ -190,7 +190,7 @@ int attrs_restore_final(struct restore_ctx *rc, int own_root_image)
 		if (r < 0)
 			warn("process %u: its machine-check kill policy %d cannot be set again (%s)", p->pf.pid, a->mce_kill, strerror((int)-r));
 	}
-	if (drop_caps(rc, own_root_image) < 0)
+	if (seccomp_restore_final(rc) < 0 || drop_caps(rc, own_root_image) < 0)
 		return -1;
 	if (!a->dumpable && set(rc, "restore: PR_SET_DUMPABLE", PR_SET_DUMPABLE, 0) < 0)
 		return -1;

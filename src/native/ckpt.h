@@ -150,6 +150,13 @@ int attrs_read(const struct image *im, const struct image_record *r, struct proc
 int attrs_apply_in_child(const struct proc_state *p);
 int attrs_restore_final(struct restore_ctx *rc, int own_root_image);
 
+/* seccomp.c */
+int seccomp_capture(struct proc_state *p);
+uint32_t seccomp_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag);
+int seccomp_read(const struct image *im, const struct image_record *r, struct proc_state *p);
+int seccomp_restore_final(struct restore_ctx *rc);
+void seccomp_free(struct seccomp_chain *c);
+
 /* signalfd.c, timerfd.c, inotify.c: special fds. *_describe fill a file's kind and extra from its
  * fdinfo (dump); *_make create one in the restore child; inotify_describe returns why it cannot
  * be checkpointed (and *detail, allocated) or NULL. */

@@ -111,7 +111,7 @@ static uint32_t write_process(struct image_writer *w, struct proc_state *p, uint
 		return 0;
 	if (!sigactions_write(w, p, proc_tag) || (p->pending.n && !pending_write(w, &p->pending, proc_tag)))
 		return 0;
-	if (!timers_write(w, p, proc_tag) || !attrs_write(w, p, proc_tag))
+	if (!timers_write(w, p, proc_tag) || !attrs_write(w, p, proc_tag) || !seccomp_write(w, p, proc_tag))
 		return 0;
 	if (!files_write(w, p, proc_tag))
 		return 0;
@@ -375,7 +375,7 @@ static int capture_process(struct tree *t, struct proc_state *p)
 		return -1;
 	if (cancelled() || inject_phase(pid, p, gadget, ip) < 0 || cancelled())
 		return -1;
-	return files_capture(t, p) < 0 || pending_capture(p) < 0 ? -1 : 0;
+	return files_capture(t, p) < 0 || pending_capture(p) < 0 || seccomp_capture(p) < 0 ? -1 : 0;
 }
 
 /* Processes of the tree that share their fd table or fs info (clone with CLONE_FILES or CLONE_FS

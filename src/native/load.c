@@ -286,6 +286,10 @@ static int load_records(struct image *im, struct tree *t, uint32_t *owner, uint3
 			if (timers_read(im, r, p) < 0)
 				return -1;
 			break;
+		case CKPT_RECORD_TYPE_SECCOMP_FILTER:
+			if (seccomp_read(im, r, p) < 0)
+				return -1;
+			break;
 		case CKPT_RECORD_TYPE_PROCESS_ATTRS:
 			if (attrs_read(im, r, p) < 0)
 				return -1;

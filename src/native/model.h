@@ -76,6 +76,15 @@ struct timer_list { /* POSIX timers (timers.c) */
 	uint32_t n;
 };
 
+struct seccomp_one {
+	uint32_t count, flags;
+	void *insns;         /* count struct sock_filter */
+};
+struct seccomp_chain {  /* seccomp.c: dump, most recent first; restore, first installed first */
+	struct seccomp_one *f;
+	uint32_t n;
+};
+
 struct page_chunk { /* one pagemap + pages pair */
 	struct ckpt_page_run *runs;
 	uint32_t nruns, npages;
@@ -117,6 +126,8 @@ struct proc_state {
 	struct timer_list ptimers;    /* POSIX timers */
 	struct ckpt_process_attrs attrs; /* prctl state, oom_score_adj (attrs.c) */
 	int have_attrs;
+	int seccomp_mode;             /* Seccomp: of /proc/PID/status (dump) */
+	struct seccomp_chain seccomp;
 
 	struct ckpt_files files;
 	struct fd_state *fds;

@@ -1,7 +1,7 @@
 // Process attributes, checkpointed with --kill (with its child, --tree) and restored, checked by
 // the process itself (targets/attrs.c): oom_score_adj, prctl state, the names of its threads,
 // personality, the flags of memory areas; as root also groups, capabilities and not being
-// dumpable. An image with a lower oom_score_adj than the user may set comes back with a warning.
+// dumpable, a seccomp filter. An image with a lower oom_score_adj than the user may set comes back with a warning.
 
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
@@ -33,7 +33,7 @@ const COMMON = [
 function itemsFor(id: Identity): string[] {
   const items = [...COMMON];
   items.splice(items.indexOf('personality'), 0, id.uid === 0 ? 'dumpable 0' : 'dumpable 1');
-  return id.uid === 0 ? [...items, 'groups', 'capabilities'] : items;
+  return id.uid === 0 ? [...items, 'groups', 'capabilities', 'seccomp'] : items;
 }
 
 async function selfCheck(out: string, items: string[], what: string): Promise<{ lines: string[]; passed: string[] }> {
@@ -57,7 +57,7 @@ describe('process attributes', function () {
 
   for (const id of identities()) {
     describe(`as ${id.name}`, () => {
-      it(`prctl state, oom_score_adj, thread names, personality and area flags${id.uid === 0 ? ', groups, capabilities and dumpable 0' : ''} come back`, async () => {
+      it(`prctl state, oom_score_adj, thread names, personality and area flags${id.uid === 0 ? ', groups, capabilities, a seccomp filter and dumpable 0' : ''} come back`, async () => {
         const dir = lab.dir(id);
         const out = path.join(dir, 'attrs.txt');
         lab.startTarget(id, [target('attrs'), out]);

@@ -2,7 +2,8 @@
  * (no_new_privs, child_subreaper, THP disable, machine-check kill policy, keep-caps, rdtsc,
  * dumpable, the name of every thread; the parent-death signal of its child), personality, the
  * flags of memory areas (mlock, MAP_LOCKED, MADV_DONTFORK, MADV_WIPEONFORK, MADV_HUGEPAGE,
- * MADV_NOHUGEPAGE), and, as root, supplementary groups, capabilities and not being dumpable.
+ * MADV_NOHUGEPAGE), and, as root, supplementary groups, capabilities, a seccomp filter (getpgid
+ * fails with errno 77, on every thread) and not being dumpable.
  *
  * Usage: attrs OUT. Forks a child (checkpoint both with --tree). Writes "ready PID CHILD" to OUT
  * once set up; when OUT.go exists, the child checks its parent-death signal, then the parent
@@ -12,6 +13,9 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -46,12 +50,17 @@ static int exists(const char *p)
 	return stat(p, &st) == 0;
 }
 
+static volatile pid_t worker_tid;
+
 static void *worker(void *arg)
 {
 	(void)arg;
+	worker_tid = (pid_t)syscall(SYS_gettid);
 	prctl(PR_SET_NAME, "attrs-worker");
-	for (;;)
-		pause();
+	for (;;) {
+		worker_tid = (pid_t)syscall(SYS_gettid); /* another tid after a restore as a user */
+		usleep(5000);
+	}
 	return NULL;
 }
 
@@ -188,6 +197,20 @@ static void check(void)
 		int gone = !(bnd >> CAP_NET_RAW & 1) && !(eff >> CAP_NET_RAW & 1) && !(prm >> CAP_NET_RAW & 1) && !(eff >> CAP_SYS_NICE & 1);
 		int kept = (eff >> CAP_SYS_ADMIN & 1) && (prm >> CAP_SYS_NICE & 1);
 		say(gone && kept ? "PASS capabilities\n" : "FAIL capabilities: bnd %llx prm %llx eff %llx\n", bnd, prm, eff);
+		errno = 0;
+		long r = syscall(SYS_getpgid, 0);
+		int e = errno;
+		char want[32];
+		snprintf(want, sizeof(want), "/proc/self/task/%d/status", worker_tid);
+		FILE *f = fopen(want, "r");
+		char line[256];
+		int worker_filtered = 0;
+		while (f && fgets(line, sizeof(line), f))
+			worker_filtered |= !strncmp(line, "Seccomp:\t2", 10);
+		if (f)
+			fclose(f);
+		say(r == -1 && e == 77 && worker_filtered ? "PASS seccomp\n" : "FAIL seccomp: getpgid %ld errno %d, worker filtered %d\n", r, e,
+		    worker_filtered);
 	}
 }
 
@@ -248,6 +271,16 @@ int main(int argc, char **argv)
 		c[1].inheritable = 0;
 		if (syscall(SYS_capset, &h, c) < 0)
 			say("error capset %s\n", strerror(errno));
+		/* getpgid fails with errno 77, for every thread (TSYNC) */
+		struct sock_filter f[] = {
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getpgid, 0, 1),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | 77),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		};
+		struct sock_fprog prog = {.len = 4, .filter = f};
+		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) != 0)
+			say("error seccomp %s\n", strerror(errno));
 		prctl(PR_SET_DUMPABLE, 0);
 	}
 	say("ready %d %d\n", getpid(), child);
