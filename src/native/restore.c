@@ -663,6 +663,15 @@ static int drive(struct restore_ctx *rc, const struct fd_layout *L)
 	progress_step("restore-signals", "%u pending signals", p->pending.n);
 	if (drop_setup_signals(rc) < 0 || pending_restore(rc) < 0)
 		return -1;
+	return 0;
+}
+
+/* The last steps of one driven process, once every process of the tree is driven: so that its
+ * timers, armed here, lose only these microseconds, not the time the others took. */
+static int finish(struct restore_ctx *rc)
+{
+	struct proc_state *p = rc->p;
+	struct tracee *t0 = rc->main;
 	if (inject_checked(t0, NULL, "restore: PR_SET_PDEATHSIG", SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0, 0) < 0)
 		return -1;
 	if (timers_restore_arm(rc) < 0 || attrs_restore_final(rc, rc->own_root_image) < 0)
@@ -939,6 +948,9 @@ int cmd_restore(int argc, char **argv)
 		if (r < 0)
 			goto out;
 	}
+	for (size_t k = 0; k < t.nprocs; k++)
+		if (finish(&rcs[k]) < 0)
+			goto out;
 	if (o.pid_file && write_pid_file(&o, pids[0]) < 0)
 		goto out;
 	printf("%s%d%s\n", g_json ? "{\"event\":\"restored\",\"pid\":" : "", pids[0], g_json ? "}" : "");

@@ -129,7 +129,8 @@ int timers_inject_capture(struct tracee *t, pid_t pid, struct proc_state *p, uin
 	free(text);
 	if (bad)
 		return fail(EXIT_FAIL, "cannot parse /proc/%d/timers", pid);
-	qsort(p->ptimers.v, p->ptimers.n, sizeof(*p->ptimers.v), by_id); /* the kernel lists the newest first */
+	if (p->ptimers.n) /* the kernel lists the newest first */
+		qsort(p->ptimers.v, p->ptimers.n, sizeof(*p->ptimers.v), by_id);
 	for (uint32_t i = 0; i < p->ptimers.n; i++) {
 		struct ckpt_posix_timer *pt = &p->ptimers.v[i];
 		struct k_itimerspec its;
@@ -275,7 +276,8 @@ int timers_restore_arm(struct restore_ctx *rc)
 		return -1;
 	if (!p->have_timers)
 		return 0;
-	qsort(p->ptimers.v, p->ptimers.n, sizeof(*p->ptimers.v), by_id);
+	if (p->ptimers.n)
+		qsort(p->ptimers.v, p->ptimers.n, sizeof(*p->ptimers.v), by_id);
 	long r = -EINVAL;
 	if (p->ptimers.n && inject_syscall(t0, &r, SYS_prctl, PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_ON, 0, 0, 0, 0) < 0)
 		return -1;
