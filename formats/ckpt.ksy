@@ -985,6 +985,8 @@ types:
     seq:
       - id: id
         type: s4
+        valid:
+          min: 0
         doc: The timer id that timer_create returned (timer_t), as /proc/PID/timers lists it.
       - id: clock_id
         type: s4
@@ -1020,6 +1022,9 @@ types:
     seq:
       - id: oom_score_adj
         type: s4
+        valid:
+          min: -1000
+          max: 1000
         doc: /proc/PID/oom_score_adj, -1000 to 1000. Lowering it needs CAP_SYS_RESOURCE.
       - id: pdeathsig
         type: s4

@@ -99,11 +99,9 @@ int attrs_read(const struct image *im, const struct image_record *r, struct proc
 	rc_init(&c, im, r);
 	if (rc_get(&c, &p->attrs, sizeof(p->attrs), "process_attrs") < 0)
 		return -1;
-	const struct ckpt_process_attrs *a = &p->attrs;
-	if (a->oom_score_adj < -1000 || a->oom_score_adj > 1000)
-		return image_bad(im, r, r->off + 32, "oom_score_adj %d is outside -1000..1000", a->oom_score_adj);
-	if (a->pdeathsig < 0 || a->pdeathsig > NSIG_KERNEL)
-		return image_bad(im, r, r->off + 32 + 4, "parent-death signal %d", a->pdeathsig);
+	const char *bad = ckpt_process_attrs_invalid(&p->attrs); /* the .ksy's rules (a signal the kernel refuses fails the restore) */
+	if (bad)
+		return image_bad(im, r, r->off + 32, "%s out of range", bad);
 	p->have_attrs = 1;
 	return 0;
 }

@@ -178,13 +178,10 @@ int posix_timer_read(const struct image *im, const struct image_record *r, struc
 	rc_init(&c, im, r);
 	if (rc_get(&c, &pt, sizeof(pt), "posix_timer") < 0)
 		return -1;
-	if (pt.id < 0)
-		return image_bad(im, r, r->off + 32, "POSIX timer id %d is negative", pt.id);
-	for (uint32_t i = 0; i < p->ptimers.n; i++)
-		if (p->ptimers.v[i].id == pt.id)
-			return image_bad(im, r, r->off + 32, "POSIX timer %d appears twice", pt.id);
-	if (pt.signo < 0 || pt.signo > NSIG_KERNEL)
-		return image_bad(im, r, r->off + 32 + 12, "POSIX timer %d sends signal %d", pt.id, pt.signo);
+	/* the .ksy's rules; a timer named twice is no bad image, restore cannot create it twice (exit 5) */
+	const char *bad = ckpt_posix_timer_invalid(&pt);
+	if (bad)
+		return image_bad(im, r, r->off + 32, "POSIX timer %d: %s out of range", pt.id, bad);
 	p->ptimers.v = xrealloc(p->ptimers.v, (p->ptimers.n + 1) * sizeof(pt));
 	p->ptimers.v[p->ptimers.n++] = pt;
 	return 0;
