@@ -765,6 +765,7 @@ types:
             'fd_kind::signalfd': fd_signalfd
             'fd_kind::timerfd': fd_timerfd
             'fd_kind::inotify': fd_inotify
+            'fd_kind::fanotify': fd_fanotify
 
   zombie:
     doc: |
@@ -954,6 +955,69 @@ types:
       - id: path
         type: lstr
         doc: Path of the watched file, found by its inode where the kernel gives only a handle.
+
+  fd_fanotify:
+    doc: |
+      A fanotify group and its marks. Restore makes the group with the same flags and adds the
+      marks again on the same files, mounts and filesystems (their paths); a mark whose path a
+      user's dump cannot find is refused by name, and one that the restoring user may not make
+      (mount and filesystem marks need CAP_SYS_ADMIN) fails the restore. Queued events and
+      permission requests not yet answered are not kept.
+    seq:
+      - id: init_flags
+        type: u4
+        -ckpt-display: hex
+        doc: fanotify_init's flags (FAN_CLASS_*, FAN_REPORT_*, FAN_UNLIMITED_*), from fdinfo.
+      - id: event_flags
+        type: u4
+        -ckpt-display: octal
+        doc: fanotify_init's event_f_flags, the open flags of the fds in events.
+      - id: count
+        type: u4
+        valid:
+          expr: '_ * 40 <= _io.size - _io.pos'
+        doc: Number of marks.
+      - id: marks
+        type: fanotify_mark
+        repeat: expr
+        repeat-expr: count
+        doc: The marks.
+
+  fanotify_mark:
+    doc: One fanotify mark.
+    seq:
+      - id: kind
+        type: u4
+        enum: fanotify_mark_kind
+        doc: What it marks.
+      - id: mark_flags
+        type: u4
+        -ckpt-display: hex
+        doc: FAN_MARK_* flags of the mark (FAN_MARK_IGNORED_SURV_MODIFY, FAN_MARK_EVICTABLE, ...).
+      - id: mask
+        type: u4
+        -ckpt-display: hex
+        doc: The events it reports (FAN_MODIFY = 2, FAN_CLOSE_WRITE = 8, ...).
+      - id: ignored_mask
+        type: u4
+        -ckpt-display: hex
+        doc: The events it ignores.
+      - id: ino
+        type: u8
+        doc: Inode of the marked file (an inode mark), else 0.
+      - id: dev
+        type: u8
+        -ckpt-display: hex
+        doc: Device of the marked file or filesystem (st_dev), else 0.
+      - id: mnt_id
+        type: u4
+        doc: The marked mount's id (a mount mark), else 0.
+      - id: reserved
+        type: u4
+        doc: Zero.
+      - id: path
+        type: lstr
+        doc: Path of the marked file, or the mount point of the marked mount or filesystem.
 
   timers:
     doc: The interval timers of a process (setitimer) and its timer slack.
@@ -1325,6 +1389,11 @@ enums:
     7: other
     8: fanotify
     9: seccomp_filter
+
+  fanotify_mark_kind:
+    0: inode
+    1: mount
+    2: filesystem
 
   itimer_which:
     0: real

@@ -169,6 +169,12 @@ int timerfds_restore_arm(struct restore_ctx *rc);
 const char *inotify_describe(struct file_state *f, const char *info, pid_t pid, char **detail);
 int inotify_extra_check(struct rcur *x);
 int inotify_make(const struct file_state *f);
+/* The path of the file (ino, dev) a process watches (inotify, fanotify): by its handle where we
+ * may, else by inode near the process; NULL when not found. */
+char *watched_path(pid_t pid, uint64_t ino, uint64_t dev, int htype, int hbytes, const char *handle);
+const char *fanotify_describe(struct file_state *f, const char *info, pid_t pid, char **detail);
+int fanotify_extra_check(struct rcur *x);
+int fanotify_make(const struct file_state *f);
 
 /* files.c: dump */
 int files_capture(struct tree *t, struct proc_state *p); /* p's descriptors, and the descriptions new to t */

@@ -313,10 +313,18 @@ static const char *describe(struct file_state *f, const struct stat *st, const c
 			}
 			return why;
 		}
+		if (!strcmp(name, "[fanotify]")) {
+			char *detail = NULL;
+			const char *why = fanotify_describe(f, info, f->pid, &detail);
+			*what = CKPT_UNSUPPORTED_KIND_FANOTIFY;
+			if (detail) {
+				free(f->path);
+				f->path = detail;
+			}
+			return why;
+		}
 		f->f.kind = CKPT_FD_KIND_UNKNOWN;
-		if (!strcmp(name, "[fanotify]"))
-			f->f.kind = CKPT_FD_KIND_FANOTIFY, *what = CKPT_UNSUPPORTED_KIND_FANOTIFY;
-		else if (!strcmp(name, "[io_uring]"))
+		if (!strcmp(name, "[io_uring]"))
 			f->f.kind = CKPT_FD_KIND_IO_URING, *what = CKPT_UNSUPPORTED_KIND_IO_URING;
 		return "cannot be checkpointed";
 	}
@@ -746,6 +754,8 @@ static int file_extra_check(struct rcur *x, uint16_t kind)
 		return rc_ptr(x, CKPT_FD_TIMERFD_FIXED_SIZE, "timerfd") ? 0 : -1;
 	case CKPT_FD_KIND_INOTIFY:
 		return inotify_extra_check(x);
+	case CKPT_FD_KIND_FANOTIFY:
+		return fanotify_extra_check(x);
 	default:
 		return 0;
 	}
@@ -1119,6 +1129,8 @@ static int make_file(const struct tree *t, const struct file_state *f, const str
 		return to_slot(fd_high(timerfd_make(f)), f, 1);
 	case CKPT_FD_KIND_INOTIFY:
 		return to_slot(fd_high(inotify_make(f)), f, 1);
+	case CKPT_FD_KIND_FANOTIFY:
+		return to_slot(fd_high(fanotify_make(f)), f, 1);
 	case CKPT_FD_KIND_EPOLL:
 		fd = fd_high(epoll_create1(EPOLL_CLOEXEC));
 		if (fd < 0)

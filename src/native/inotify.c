@@ -165,6 +165,19 @@ static char *near_process(pid_t pid, const struct watch *w, const struct watch *
 	return found;
 }
 
+char *watched_path(pid_t pid, uint64_t ino, uint64_t dev, int htype, int hbytes, const char *handle)
+{
+	struct watch w;
+	memset(&w, 0, sizeof(w));
+	w.f.ino = ino;
+	w.f.dev = dev;
+	w.htype = htype;
+	w.hbytes = hbytes;
+	snprintf(w.handle, sizeof(w.handle), "%s", handle ? handle : "");
+	char *p = by_handle(pid, &w);
+	return p ? p : near_process(pid, &w, NULL, 0);
+}
+
 const char *inotify_describe(struct file_state *f, const char *info, pid_t pid, char **detail)
 {
 	struct watch *ws = NULL;

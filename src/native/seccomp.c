@@ -73,6 +73,8 @@ int seccomp_capture(struct proc_state *p)
 		return 0;
 	if (read_chain(p->threads[0].tr.tid, &p->seccomp) < 0) {
 		seccomp_free(&p->seccomp);
+		if (errno == ESRCH)
+			return tracee_fail(&p->threads[0].tr, "PTRACE_SECCOMP_GET_FILTER");
 		add_unsupported(p, CKPT_UNSUPPORTED_KIND_SECCOMP, -1, 0, "filter",
 				"seccomp filter mode: filters cannot be read back and reinstalled without CAP_SYS_ADMIN (PTRACE_SECCOMP_GET_FILTER: %s)",
 				strerror(errno));
@@ -80,9 +82,13 @@ int seccomp_capture(struct proc_state *p)
 	}
 	for (size_t i = 1; i < p->nthreads; i++) {
 		struct seccomp_chain other;
-		int r = read_chain(p->threads[i].tr.tid, &other);
+		int r = read_chain(p->threads[i].tr.tid, &other), e = errno;
 		int same = r == 0 && same_chain(&p->seccomp, &other);
 		seccomp_free(&other);
+		if (r < 0 && e == ESRCH) {
+			errno = e;
+			return tracee_fail(&p->threads[i].tr, "PTRACE_SECCOMP_GET_FILTER");
+		}
 		if (!same) {
 			add_unsupported(p, CKPT_UNSUPPORTED_KIND_SECCOMP_FILTER, -1, 0, "filter",
 					"thread %d has other seccomp filters than thread %d: restore installs one chain for all", p->threads[i].tr.tid,

@@ -54,14 +54,15 @@ int requeue_dequeued(struct tracee *t, pid_t pid, uint64_t scratch)
 	return 0;
 }
 
-static int peek(pid_t tid, uint32_t flags, struct siginfo_list *l)
+static int peek(const struct tracee *t, uint32_t flags, struct siginfo_list *l)
 {
+	pid_t tid = t->tid;
 	for (uint64_t off = 0;; off += 32) {
 		struct __ptrace_peeksiginfo_args a = {.off = off, .flags = flags, .nr = 32};
 		l->v = xrealloc(l->v, (off + 32) * sizeof(struct ckpt_siginfo));
 		long n = ptrace(PTRACE_PEEKSIGINFO, tid, &a, &l->v[off]);
-		if (n < 0)
-			return fail_errno(EXIT_FAIL, "PTRACE_PEEKSIGINFO on thread %d", tid);
+		if (n < 0) /* ESRCH: killed from outside meanwhile, said so */
+			return tracee_fail(t, "PTRACE_PEEKSIGINFO");
 		l->n = (uint32_t)(off + (uint64_t)n);
 		if (n < 32)
 			return 0;
@@ -70,10 +71,10 @@ static int peek(pid_t tid, uint32_t flags, struct siginfo_list *l)
 
 int pending_capture(struct proc_state *p)
 {
-	if (peek(p->threads[0].tr.tid, PTRACE_PEEKSIGINFO_SHARED, &p->pending) < 0)
+	if (peek(&p->threads[0].tr, PTRACE_PEEKSIGINFO_SHARED, &p->pending) < 0)
 		return -1;
 	for (size_t i = 0; i < p->nthreads; i++)
-		if (peek(p->threads[i].tr.tid, 0, &p->threads[i].pending) < 0)
+		if (peek(&p->threads[i].tr, 0, &p->threads[i].pending) < 0)
 			return -1;
 	return 0;
 }

@@ -1,8 +1,8 @@
 // Special file descriptors, checkpointed with --kill and restored, checked by the process itself
 // (targets/specialfds.c): signalfd, timerfd (time left within 10 ms, TFD_TIMER_ABSTIME, unread
 // ticks), inotify (watch numbers with a gap, masks, events after restore), an epoll whose watched
-// fd was closed. Then what is refused (fanotify; an inotify watch whose path only a handle can
-// name, for a user), the records in `ckpt-inspect show -v`, and a diff that names a changed watch.
+// fd was closed; fanotify with an inode mark. Then what is refused (an inotify watch or fanotify
+// mark whose path only a handle can name, for a user), the records in `ckpt-inspect show -v`, and a diff that names a changed watch.
 
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
@@ -74,16 +74,39 @@ describe('special fds', function () {
         assert.deepStrictEqual(c.passed, ITEMS, c.lines.join('\n'));
       });
 
-      it('a fanotify fd is refused with one line that names it, and the process runs on', async function () {
+      it('a fanotify group with an inode mark comes back and reports a write', async function () {
         const t = await start(lab, id, 'fanotify');
         if (t.line.startsWith('error ')) this.skip(); // this kernel gives this user no fanotify
         const image = path.join(t.dir, 'fan.ckpt');
         const d = await lab.dump(id, t.pid, image, ['--kill']);
-        assert.strictEqual(d.code, EXIT.unsupported, d.stderr);
-        assertOneErrorLine(d.stderr, /fd \d+ \(\[fanotify\]\) cannot be checkpointed/);
-        assertNoImage(image);
-        assert.ok(alive(t.pid), 'the target runs on');
-        assert.strictEqual(Number(procStatus(t.pid)!.get('TracerPid')), 0);
+        assert.strictEqual(d.code, EXIT.ok, d.stderr);
+        await waitFor('the target to be gone', () => !procStatus(t.pid) || /^[ZX]/.test(procStatus(t.pid)!.get('State')!));
+        const r = await lab.restore(id, image);
+        assert.strictEqual(r.code, EXIT.ok, r.stderr);
+        const c = await selfCheck(t.out, `${id.name}: fanotify restored`);
+        assert.deepStrictEqual(c.lines, ['PASS fanotify mark', 'PASS fanotify flags']);
+        const info = fs.readFileSync(`/proc/${r.pid}/fdinfo/${t.line.split(' ')[2]}`, 'utf8');
+        assert.match(info, new RegExp(`fanotify ino:${fs.statSync(path.join(t.dir, 'work', 'f')).ino.toString(16)} .*mask:2 `));
+      });
+
+      it(id.uid === 0 ? 'a fanotify mark on a far path is named through its handle' : 'a fanotify mark whose path only a handle could name is refused by name, and the process runs on', async function () {
+        const t = await start(lab, id, 'far-fanotify');
+        if (t.line.startsWith('error ')) this.skip();
+        const image = path.join(t.dir, 'far-fan.ckpt');
+        const d = await lab.dump(id, t.pid, image, ['--kill']);
+        if (id.uid !== 0) {
+          assert.strictEqual(d.code, EXIT.unsupported, d.stderr);
+          assertOneErrorLine(d.stderr, /fd \d+: a fanotify mark whose path cannot be found \(fanotify inode mark on inode \d+ of device \d+:\d+/);
+          assertNoImage(image);
+          assert.ok(alive(t.pid), 'the target runs on');
+          assert.strictEqual(Number(procStatus(t.pid)!.get('TracerPid')), 0);
+          return;
+        }
+        assert.strictEqual(d.code, EXIT.ok, d.stderr);
+        const r = await lab.restore(id, image);
+        assert.strictEqual(r.code, EXIT.ok, r.stderr);
+        const info = fs.readFileSync(`/proc/${r.pid}/fdinfo/${t.line.split(' ')[2]}`, 'utf8');
+        assert.match(info, new RegExp(`fanotify ino:${fs.statSync('/etc/passwd').ino.toString(16)} .*mask:2 `));
       });
 
       it(id.uid === 0 ? 'an inotify watch on a far path is named through its handle' : 'an inotify watch whose path only a handle could name is refused by name', async () => {

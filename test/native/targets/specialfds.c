@@ -4,11 +4,12 @@
  * that watches a file through a descriptor number the program has since closed (the file lives
  * on at another number).
  *
- * Usage: specialfds DIR OUT [fanotify | far-inotify]. Works in DIR. Writes "ready PID" to OUT once
+ * Usage: specialfds DIR OUT [fanotify | far-fanotify | far-inotify]. Works in DIR. Writes "ready PID" to OUT once
  * set up; when OUT.go exists, checks and writes one "PASS item" or "FAIL item why" line per item,
  * then "done". When OUT.mask exists, watch 2 gets another mask (for a diff), and it writes
- * "masked". With `fanotify` it holds a fanotify fd instead, with `far-inotify` an inotify watch
- * on /etc/passwd (which only a handle can name), and just waits. */
+ * "masked". With `fanotify` it holds a fanotify group instead, with an inode mark on DIR/f, and
+ * on OUT.go checks that writing f is reported; with `far-fanotify` a mark, and with `far-inotify`
+ * a watch, on /etc/passwd (which only a handle can name), and just waits. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -296,10 +297,12 @@ int main(int argc, char **argv)
 	snprintf(remask, sizeof(remask), "%s.mask", argv[2]);
 	if (argc == 4) {
 		int fd = -1;
-		if (!strcmp(argv[3], "fanotify")) {
-			fd = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_FID, O_RDONLY);
-			if (fd < 0)
-				fd = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
+		if (strstr(argv[3], "fanotify")) {
+			fd = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_FID | FAN_NONBLOCK, O_RDONLY);
+			close(open("f", O_WRONLY | O_CREAT, 0644));
+			const char *what = strcmp(argv[3], "fanotify") ? "/etc/passwd" : "f";
+			if (fd >= 0 && fanotify_mark(fd, FAN_MARK_ADD, FAN_MODIFY, AT_FDCWD, what) < 0)
+				fd = -1;
 		} else {
 			fd = inotify_init1(0);
 			if (fd >= 0 && inotify_add_watch(fd, "/etc/passwd", IN_MODIFY) < 0)
@@ -310,8 +313,33 @@ int main(int argc, char **argv)
 			return 3;
 		}
 		say("ready %d %d\n", getpid(), fd);
-		for (;;)
-			pause();
+		for (;;) {
+			usleep(5000);
+			struct stat st;
+			if (strcmp(argv[3], "fanotify") || stat(go, &st) < 0)
+				continue;
+			char buf[4096] __attribute__((aligned(8)));
+			while (read(fd, buf, sizeof(buf)) > 0) /* what came before */
+				;
+			int w = open("f", O_WRONLY | O_APPEND);
+			if (w < 0 || write(w, "x", 1) != 1)
+				_exit(3);
+			close(w);
+			int seen = 0;
+			for (int tries = 0; tries < 100 && !seen; tries++) {
+				ssize_t n = read(fd, buf, sizeof(buf));
+				for (ssize_t off = 0; n > 0 && off < n;) {
+					struct fanotify_event_metadata *m = (struct fanotify_event_metadata *)(buf + off);
+					seen |= (m->mask & FAN_MODIFY) != 0;
+					off += m->event_len;
+				}
+				usleep(2000);
+			}
+			say(seen ? "PASS fanotify mark\n" : "FAIL fanotify mark: no FAN_MODIFY for a write\n");
+			say(fcntl(fd, F_GETFL) & O_NONBLOCK ? "PASS fanotify flags\n" : "FAIL fanotify flags\n");
+			say("done\n");
+			unlink(go);
+		}
 	}
 	setup();
 	say("ready %d\n", getpid());
