@@ -112,6 +112,8 @@ static uint32_t write_process(struct image_writer *w, struct proc_state *p, uint
 		return 0;
 	if (!sigactions_write(w, p, proc_tag) || (p->pending.n && !pending_write(w, &p->pending, proc_tag)))
 		return 0;
+	if (!timers_write(w, p, proc_tag) || !attrs_write(w, p, proc_tag) || !seccomp_write(w, p, proc_tag))
+		return 0;
 	if (!files_write(w, p, proc_tag))
 		return 0;
 	for (size_t i = 0; i < p->nzombies; i++)
@@ -238,7 +240,7 @@ static int inject_phase(pid_t pid, struct proc_state *p, uint64_t gadget, uint64
 		if (thread_inject_capture(pid, &p->threads[i], p->threads[i].tr.scratch ? p->threads[i].tr.scratch : scratch) < 0)
 			goto out;
 	if (cancelled() || mm_inject_capture(t0, p) < 0 || sigactions_inject_capture(t0, pid, p, scratch) < 0 ||
-	    timers_inject_capture(t0, pid, p, scratch) < 0)
+	    timers_inject_capture(t0, pid, p, scratch) < 0 || attrs_inject_capture(t0, pid, p, scratch) < 0)
 		goto out;
 	for (size_t i = 0; i < p->nthreads; i++)
 		if (requeue_dequeued(&p->threads[i].tr, pid, p->threads[i].tr.scratch ? p->threads[i].tr.scratch : scratch) < 0)
@@ -374,7 +376,7 @@ static int capture_process(struct tree *t, struct proc_state *p)
 		return -1;
 	if (cancelled() || inject_phase(pid, p, gadget, ip) < 0 || cancelled())
 		return -1;
-	return files_capture(t, p) < 0 || pending_capture(p) < 0 ? -1 : 0;
+	return files_capture(t, p) < 0 || pending_capture(p) < 0 || seccomp_capture(p) < 0 ? -1 : 0;
 }
 
 /* Processes of the tree that share their fd table or fs info (clone with CLONE_FILES or CLONE_FS
@@ -484,6 +486,7 @@ static int dump_run(struct dump_opts *o)
 	progress_step("freeze", "stopping every thread of process %d%s", o->pid, o->tree ? " and its descendants" : "");
 	if (tree_freeze(&t, o->pid, o->tree) < 0)
 		goto out;
+	t.frozen_ns = now_ns(CLOCK_MONOTONIC);
 	uint64_t time_ns = now_ns(CLOCK_REALTIME);
 	size_t nthreads = 0, nvmas = 0, nfds = 0;
 	uint32_t npending = 0;

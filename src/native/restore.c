@@ -293,7 +293,7 @@ static int member_setup(struct plan *pl, int k)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(EXIT_FAIL);
-	if (process_apply_in_child(p) < 0)
+	if (process_apply_in_child(p) < 0 || attrs_apply_in_child(p) < 0)
 		return -1;
 	int exe = open(p->exe, O_RDONLY | O_CLOEXEC);
 	if (exe >= 0 && place(exe, L->exe_fd) < 0)
@@ -662,6 +662,8 @@ static int drive(struct restore_ctx *rc, const struct fd_layout *L)
 	if (inject_checked(t0, NULL, "restore: RLIMIT_NOFILE", SYS_prlimit64, 0, RLIMIT_NOFILE, rc->scratch, 0, 0, 0) < 0)
 		return -1;
 
+	if (timers_restore_create(rc) < 0)
+		return -1;
 	progress_step("restore-threads", "%zu threads", p->nthreads);
 	for (size_t i = 1; i < p->nthreads; i++)
 		if (thread_create(t0, &p->threads[i], rc->scratch) < 0)
@@ -672,7 +674,18 @@ static int drive(struct restore_ctx *rc, const struct fd_layout *L)
 	progress_step("restore-signals", "%u pending signals", p->pending.n);
 	if (drop_setup_signals(rc) < 0 || pending_restore(rc) < 0)
 		return -1;
+	return 0;
+}
+
+/* The last steps of one driven process, once every process of the tree is driven: so that its
+ * timers, armed here, lose only these microseconds, not the time the others took. */
+static int finish(struct restore_ctx *rc)
+{
+	struct proc_state *p = rc->p;
+	struct tracee *t0 = rc->main;
 	if (inject_checked(t0, NULL, "restore: PR_SET_PDEATHSIG", SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0, 0) < 0)
+		return -1;
+	if (timers_restore_arm(rc) < 0 || attrs_restore_final(rc, rc->own_root_image) < 0)
 		return -1;
 	if (inject_checked(t0, NULL, "restore: removing the trampoline", SYS_munmap, rc->tramp, rc->tramp_len, 0, 0, 0, 0) < 0)
 		return -1;
@@ -934,6 +947,7 @@ int cmd_restore(int argc, char **argv)
 		rc->scratch = pl.tramp + 4096;
 		rc->scratch_iov = pl.tramp + 8192;
 		rc->image_fd = pl.L.image_fd;
+		rc->own_root_image = geteuid() == 0 && !creds_other_user(p, &o.creds);
 		rc->main = &p->threads[0].tr;
 		rc->main->tid = pids[k];
 		for (size_t i = 0; i < p->nthreads; i++)
@@ -945,6 +959,9 @@ int cmd_restore(int argc, char **argv)
 		if (r < 0)
 			goto out;
 	}
+	for (size_t k = 0; k < t.nprocs; k++)
+		if (finish(&rcs[k]) < 0)
+			goto out;
 	if (o.pid_file && write_pid_file(&o, pids[0]) < 0)
 		goto out;
 	printf("%s%d%s\n", g_json ? "{\"event\":\"restored\",\"pid\":" : "", pids[0], g_json ? "}" : "");

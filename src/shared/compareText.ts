@@ -18,6 +18,8 @@ export const KIND_BADGES: Record<string, string> = {
   signal: 'SIGNAL',
   rlimit: 'RLIMIT',
   'pending-signal': 'PENDING',
+  timer: 'TIMER',
+  'inotify-watch': 'WATCH',
   unsupported: 'UNSUPPORTED',
 };
 
@@ -32,6 +34,8 @@ const KIND_TITLES: Record<string, string> = {
   signal: 'Signal handlers',
   rlimit: 'Resource limits',
   'pending-signal': 'Pending signals',
+  timer: 'Timers',
+  'inotify-watch': 'inotify watches',
   unsupported: 'Not captured',
 };
 

@@ -34,6 +34,9 @@ const TARGETS: Record<string, string[]> = {
   holder: [],
   family: [],
   clonefiles: [],
+  timers: ['-pthread'],
+  specialfds: [],
+  attrs: ['-pthread'],
 };
 
 /** Compiles the target programs that are missing or older than their source. */

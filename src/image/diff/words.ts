@@ -15,6 +15,8 @@ export const KIND_NAMES: Record<string, [string, string]> = {
   signal: ['signal handler', 'signal handlers'],
   rlimit: ['rlimit', 'rlimits'],
   'pending-signal': ['pending signal', 'pending signals'],
+  timer: ['timer', 'timers'],
+  'inotify-watch': ['inotify watch', 'inotify watches'],
   unsupported: ['unsupported item', 'unsupported items'],
 };
 
