@@ -6,7 +6,7 @@ meta:
   endian: le
   -ckpt-version:
     major: 2
-    minor: 0
+    minor: 1
   # What a sound image is, beyond the layout of each payload. Every reader (the TypeScript
   # decoder's verify, and the C reader that `ckpt restore` and `ckpt restore --dry-run` use)
   # checks exactly these, so that `ckpt-inspect verify` calls an image sound if and only if
@@ -829,7 +829,9 @@ types:
         doc: The user data returned with each event.
 
   fd_socket:
-    doc: A socket (recorded for display; restore supports only what `unsupported` does not name).
+    doc: |
+      A socket: unix (stream, datagram, seqpacket), TCP or UDP (IPv4, IPv6). Restore supports
+      what `unsupported` does not name. Images of format 2.0 end after `queued`.
     seq:
       - id: family
         type: u4
@@ -857,6 +859,54 @@ types:
           What waits in this socket's receive queue, written by its peer and not yet read: the
           bytes of a stream socket; for datagram and seqpacket sockets each message as a u4
           length and its bytes.
+      - id: details
+        type: socket_details
+        if: not _io.eof
+        doc: Name, addresses, listening state and options (format 2.1).
+
+  socket_details:
+    doc: |
+      What a socket is beyond its peer and queue: how restore makes it again. A unix socket
+      connected to another of the image is made as a pair (`peer`); one accepted from a
+      listener of the image (`listener`, flag `accepted`) is connected to that listener and
+      accepted again, so that both keep their names; a connection the listener had not
+      accepted yet (flag `pending`) is connected to it again and left in its queue.
+    seq:
+      - id: flags
+        type: u4
+        -ckpt-flags: socket_flags
+        doc: Bit set of `socket_flags`.
+      - id: backlog
+        type: u4
+        doc: The listen(2) backlog of a listening socket, else 0.
+      - id: listener
+        type: u4
+        doc: |
+          Tag of the `file` record of the listening unix socket this one was accepted from
+          (flag `accepted`) or waits in the queue of (flag `pending`), else 0.
+      - id: rcvbuf
+        type: u4
+        doc: SO_RCVBUF as getsockopt(2) reports it when the program set it, else 0 (the default).
+      - id: sndbuf
+        type: u4
+        doc: SO_SNDBUF as getsockopt(2) reports it when the program set it, else 0 (the default).
+      - id: protocol
+        type: u4
+        doc: SO_PROTOCOL (IPPROTO_TCP = 6, IPPROTO_UDP = 17; 0 for unix sockets).
+      - id: local
+        type: lbytes
+        doc: |
+          The socket's own address as getsockname(2) returns it (a struct sockaddr_un, sockaddr_in
+          or sockaddr_in6, of the length the kernel gave); empty when it has none. A unix name
+          starting with a NUL byte is abstract.
+      - id: remote
+        type: lbytes
+        doc: The connected peer's address as getpeername(2) returns it; empty when not connected.
+      - id: peer_owner
+        type: lstr
+        doc: |
+          For a unix socket whose peer was outside the checkpoint: who held the peer ("pid 1234
+          (nc)"), or the peer's name, as far as the checkpointing user could see; else empty.
 
   fd_tty:
     doc: A terminal; restore reattaches it according to `ckpt restore --stdio`.
@@ -1043,6 +1093,16 @@ enums:
   page_run_flags:
     1: file_backed
 
+  socket_flags:
+    1: listening
+    2: peer_closed
+    4: reset
+    8: pending
+    16: accepted
+    32: reuseaddr
+    64: reuseport
+    128: v6only
+
   fd_kind:
     0: unknown
     1: regular
@@ -1069,6 +1129,8 @@ enums:
     5: io_uring
     6: timer
     7: other
+    10: unix_socket
+    11: inet_socket
 
   signal:
     1: sighup

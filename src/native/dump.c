@@ -586,7 +586,7 @@ out:
 
 static int usage(void)
 {
-	fputs("usage: ckpt dump PID -o IMAGE [--tree] [--leave-running | --kill] [--progress=json] [--allow-unsupported]\n", stderr);
+	fputs("usage: ckpt dump PID -o IMAGE [--tree] [--leave-running | --kill] [--progress=json] [--allow-unsupported] [--external unix] [--tcp-close]\n", stderr);
 	return EXIT_USAGE;
 }
 
@@ -608,6 +608,8 @@ int cmd_dump(int argc, char **argv)
 		{"progress", required_argument, NULL, 'P'},
 		{"allow-unsupported", no_argument, NULL, 'U'},
 		{"tree", no_argument, NULL, 'T'},
+		{"external", required_argument, NULL, 'E'},
+		{"tcp-close", no_argument, NULL, 'C'},
 		{"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
@@ -620,6 +622,14 @@ int cmd_dump(int argc, char **argv)
 		case 'K': o.kill_after = 1; break;
 		case 'U': o.allow_unsupported = 1; break;
 		case 'T': o.tree = 1; break;
+		case 'C': g_sock_tcp_close = 1; break;
+		case 'E':
+			if (strcmp(optarg, "unix")) {
+				fprintf(stderr, "ckpt: --external: only unix is known\n");
+				return EXIT_USAGE;
+			}
+			g_sock_external_unix = 1;
+			break;
 		case 'v': g_verbose = 1; break;
 		case 'P':
 			if (strcmp(optarg, "json")) {

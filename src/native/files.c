@@ -438,6 +438,8 @@ int files_finish(struct tree *t)
 			const struct file_state *f = fd_file(p, fd);
 			if (f->external == 2)
 				fd_unsupported(p, fd, CKPT_UNSUPPORTED_KIND_FD, "file descriptors or oversized messages in flight on a unix socket");
+			else if (f->external && fd->f.fd > 2 && f->f.kind == CKPT_FD_KIND_SOCKET && f->why)
+				fd_unsupported(p, fd, f->what, f->why); /* sock_finish says why, naming the peer */
 			else if (f->external && fd->f.fd > 2)
 				fd_unsupported(p, fd, CKPT_UNSUPPORTED_KIND_FD,
 					       f->f.kind == CKPT_FD_KIND_TTY    ? "a terminal is reattached only as stdio (fds 0-2)"
@@ -628,7 +630,7 @@ int files_plan(struct tree *t, int slot_base)
 				o->owner = f->owner;
 		}
 	}
-	(void)file_by_tag;
+	sock_plan(t);
 	return next;
 }
 
@@ -769,7 +771,7 @@ static int make_pipe(const struct tree *t, size_t first)
 }
 
 /* "fd N: " for messages about a description: the lowest fd of its owner that refers to it. */
-static const char *fd_prefix(const struct tree *t, const struct file_state *f)
+const char *fd_prefix(const struct tree *t, const struct file_state *f)
 {
 	static char buf[32];
 	const struct proc_state *p = t->procs[f->owner];
