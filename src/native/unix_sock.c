@@ -717,7 +717,7 @@ static int make_pair(const struct tree *t, const struct file_state *a, const str
 		return fail(EXIT_BADIMAGE, "%s: its peer is no socket", a->path);
 	const struct file_state *b = &t->files[bi];
 	if (b->owner != a->owner)
-		return fail(EXIT_BADIMAGE, "%s: its peer is no socket", a->path);
+		return fail(EXIT_FAIL, "%s: its peer is not restored with it", a->path);
 	int sv[2];
 	if (socketpair(AF_UNIX, (int)va->s.type | SOCK_CLOEXEC, 0, sv) < 0)
 		return fail_errno(EXIT_FAIL, "%s: socketpair", a->path);
@@ -792,7 +792,7 @@ static int make_listener(const struct tree *t, const struct file_state *l, const
 					return fail(EXIT_BADIMAGE, "%s: an accepted socket without its peer", a->path);
 				const struct file_state *c = &t->files[ci];
 				if (c->owner != l->owner)
-					return fail(EXIT_BADIMAGE, "%s: its peer is no socket", a->path);
+					return fail(EXIT_FAIL, "%s: its peer is not restored with it", a->path);
 				int cs = new_unix(&vc);
 				if (cs < 0 || (has_name(&vc) && bind_unix(t, cs, c, &vc) < 0) || connect_to(t, cs, c, vl) < 0)
 					return -1;
