@@ -25,6 +25,7 @@ import {
 import type { RecordRef } from '../image/memoryMap';
 import type { VerifyOptions, VerifyReport } from '../image/verify';
 import type { Checkpoint, CheckpointSummary, RecordDescription, RecordLayout, RecordView } from './checkpoint';
+import { SocketDetails, sockaddrText, socketStateText } from '../image/socketText';
 import { FdState, FileKind, OpenFile, ProcessState, REGISTER_NAMES, Registers, RLIMIT_NAMES, SigactionState, ThreadState } from './model';
 
 const HEADER_SIZE = 32;
@@ -359,12 +360,18 @@ export class CkptCheckpoint implements Checkpoint {
       } else if (kind === 'socket') {
         const family = Number(extra.family ?? 0), type = Number(extra.type ?? 0);
         const queued = (extra.queued as { value: Uint8Array } | undefined)?.value;
+        const det = extra.details as { flags: number; backlog: number; local: { value: Uint8Array }; remote: { value: Uint8Array }; peerOwner: { value: string } } | undefined;
+        const d: SocketDetails | undefined = det && { flags: det.flags, backlog: det.backlog, local: det.local?.value, remote: det.remote?.value, peerOwner: det.peerOwner?.value };
+        const peerIno = safeNumber(extra.peerIno);
+        const local = sockaddrText(d?.local), remote = d?.peerOwner || sockaddrText(d?.remote);
         file.socket = {
           family: SOCKET_FAMILIES[family] ?? String(family),
           type: SOCKET_TYPES[type] ?? String(type),
-          state: String(extra.state ?? ''),
+          state: d ? socketStateText(family, type, Number(extra.state ?? 0), peerIno, d) : String(extra.state ?? ''),
           ...(safeNumber(f.ino) !== undefined ? { ino: safeNumber(f.ino) } : {}),
-          ...(safeNumber(extra.peerIno) !== undefined ? { peer: safeNumber(extra.peerIno) } : {}),
+          ...(peerIno ? { peer: peerIno } : {}),
+          ...(local ? { local } : {}),
+          ...(remote ? { remote } : {}),
           queued: queued?.length ?? 0,
         };
       }

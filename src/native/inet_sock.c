@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,13 +112,10 @@ static int make_reset(int family)
 		goto out;
 	close(a);
 	a = -1;
-	/* the RST has arrived once the socket reports the error */
-	for (int k = 0; k < 1000 && opt_int(c, SOL_SOCKET, SO_ERROR) == 0; k++) {
-		char x;
-		if (recv(c, &x, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == ECONNRESET)
-			break;
-		usleep(1000);
-	}
+	/* the RST has arrived once poll reports the error (poll leaves it pending; reading
+	 * SO_ERROR or recv would consume it) */
+	struct pollfd pf = {c, 0, 0};
+	poll(&pf, 1, 2000);
 	rc = c;
 	c = -1;
 out:

@@ -432,8 +432,12 @@ static int same_addr(const struct sock_view *a, const struct sock_view *b)
 int sock_finish(struct tree *t, struct file_state *f)
 {
 	struct sock_view v;
-	if (sock_view(f, &v) < 0 || v.s.family != AF_UNIX || f->why)
+	if (sock_view(f, &v) < 0 || f->why)
 		return 0;
+	if (v.s.family != AF_UNIX) {
+		f->external = 0; /* TCP and UDP: inet_describe has said all */
+		return 0;
+	}
 	if (held_as_stdio(t, f) && !v.s.peer_ino && !(v.d.flags & CKPT_SOCKET_FLAGS_LISTENING) && v.s.state == 1)
 		return 0; /* stdio whose other end has gone: reattached per --stdio, as before */
 	char *owner = NULL;
@@ -498,12 +502,13 @@ int sock_finish(struct tree *t, struct file_state *f)
 		if (g_sock_external_unix && !held_as_stdio(t, f)) {
 			v.d.flags |= CKPT_SOCKET_FLAGS_PEER_CLOSED;
 		} else {
-			char name[128];
+			char name[128], *unseen = NULL;
 			f->what = CKPT_UNSUPPORTED_KIND_UNIX_SOCKET;
 			f->why = keep_reason(xasprintf("a unix socket%s%s connected to %s, outside the checkpoint (--external unix restores it as closed by the peer)",
 						       v.local_len > offsetof(struct sockaddr_un, sun_path) ? " " : "",
 						       v.local_len > offsetof(struct sockaddr_un, sun_path) ? sock_addr_text(v.local, v.local_len, name, sizeof(name)) : "",
-						       owner ? owner : "a process outside the checkpoint"));
+						       owner ? owner : (unseen = xasprintf("a peer ckpt cannot see (socket:[%llu])", (unsigned long long)v.s.peer_ino))));
+			free(unseen);
 			sock_pack(f, &v);
 			free(owner);
 			return 0; /* external: refused above stdio, reattached per --stdio at 0-2 */

@@ -34,6 +34,9 @@ const TARGETS: Record<string, string[]> = {
   holder: [],
   family: [],
   clonefiles: [],
+  unixsock: [],
+  inetsock: [],
+  sockserver: [],
 };
 
 /** Compiles the target programs that are missing or older than their source. */
