@@ -158,21 +158,28 @@ int inet_make(const struct tree *t, const struct file_state *f, const struct soc
 		child_warn("%sthe options of the socket on %s cannot all be set again (%s)", fd_prefix(t, f),
 			   sock_addr_text(v->local, v->local_len, a, sizeof(a)), strerror(errno));
 	if (port_of(v->local, v->local_len)) {
-		/* as CRIU does: SO_REUSEADDR while binding, so that connections of the checkpointed
-		 * process that linger in TIME_WAIT do not hold the port; then the program's own value */
+		/* The connections of the checkpointed process that was killed linger (FIN_WAIT,
+		 * TIME_WAIT) and hold the port against a socket without SO_REUSEADDR, or against any
+		 * when they had none. SO_REUSEADDR while binding (as CRIU does), and where the user may
+		 * (CAP_NET_ADMIN) TCP_REPAIR, whose forced reuse binds and listens past them; then the
+		 * program's own value. */
 		setsockopt(sk, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(sk, (const struct sockaddr *)v->local, (socklen_t)v->local_len) < 0) {
-			int e = errno;
+		int repair = v->s.type == SOCK_STREAM && setsockopt(sk, IPPROTO_TCP, TCP_REPAIR, &one, sizeof(one)) == 0;
+		int r = bind(sk, (const struct sockaddr *)v->local, (socklen_t)v->local_len);
+		int e = errno;
+		const char *what = "bind";
+		if (r == 0 && (v->d.flags & CKPT_SOCKET_FLAGS_LISTENING) && (r = listen(sk, (int)v->d.backlog)) < 0)
+			e = errno, what = "listen on";
+		int off = 0;
+		if (repair)
+			setsockopt(sk, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off));
+		if (r < 0) {
 			close(sk);
 			errno = e;
-			return fail_errno(e == EADDRINUSE ? EXIT_UNSUPPORTED : denied_or(EXIT_FAIL), "%scannot bind the %s socket to %s again",
-					  fd_prefix(t, f), v->s.type == SOCK_STREAM ? "TCP" : "UDP", sock_addr_text(v->local, v->local_len, a, sizeof(a)));
-		}
-		if ((v->d.flags & CKPT_SOCKET_FLAGS_LISTENING) && listen(sk, (int)v->d.backlog) < 0) {
-			int e = errno;
-			close(sk);
-			errno = e;
-			return fail_errno(EXIT_FAIL, "%scannot listen on %s again", fd_prefix(t, f), sock_addr_text(v->local, v->local_len, a, sizeof(a)));
+			return fail_errno(e == EADDRINUSE ? EXIT_UNSUPPORTED : denied_or(EXIT_FAIL), "%scannot %s the %s socket %s again%s", fd_prefix(t, f), what,
+					  v->s.type == SOCK_STREAM ? "TCP" : "UDP", sock_addr_text(v->local, v->local_len, a, sizeof(a)),
+					  e == EADDRINUSE ? " (connections of the checkpointed process linger on the port for up to a minute and hold it "
+							    "against a program without SO_REUSEADDR)" : "");
 		}
 	}
 	setsockopt(sk, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse));

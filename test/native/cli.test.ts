@@ -176,7 +176,8 @@ describe('native: the ckpt CLI', function () {
   describe('state that cannot be checkpointed', () => {
     const tcp = [
       'import socket, sys, time',
-      'srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)',
+      // SO_REUSEADDR as servers set it: the killed process's connections linger on the port (issue 11)
+      'srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); srv.bind(("127.0.0.1", 0)); srv.listen(1)',
       'c = socket.create_connection(srv.getsockname()); s, _ = srv.accept()',
       'open(sys.argv[1], "w").write("ready\\n")',
       'while True: time.sleep(0.01)',
