@@ -907,6 +907,63 @@ types:
         doc: |
           For a unix socket whose peer was outside the checkpoint: who held the peer ("pid 1234
           (nc)"), or the peer's name, as far as the checkpointing user could see; else empty.
+      - id: tcp_len
+        type: u4
+        doc: Length of `tcp`; 0 unless the connection was captured with TCP_REPAIR.
+      - id: tcp
+        type: tcp_repair
+        size: tcp_len
+        if: tcp_len != 0
+        doc: An established TCP connection as TCP_REPAIR read it (flag `repaired`).
+
+  tcp_repair:
+    doc: |
+      An established TCP connection, read with TCP_REPAIR (which needs CAP_NET_ADMIN) while its
+      process was frozen, and made again the same way: the queues' sequence numbers, the bytes
+      in each queue, the options agreed with the peer and the window.
+    seq:
+      - id: snd_seq
+        type: u4
+        doc: Sequence number of the first byte of `send_queue` (snd_una).
+      - id: rcv_seq
+        type: u4
+        doc: Sequence number of the first byte of `recv_queue` (the next byte the program reads).
+      - id: mss
+        type: u4
+        doc: Maximum segment size (TCP_MAXSEG).
+      - id: options
+        type: u4
+        doc: 'Options agreed with the peer (tcp_info.tcpi_options: 1 timestamps, 2 SACK, 4 window scaling).'
+      - id: snd_wscale
+        type: u4
+        doc: Send window scale.
+      - id: rcv_wscale
+        type: u4
+        doc: Receive window scale.
+      - id: timestamp
+        type: u4
+        doc: The connection's TCP timestamp clock (TCP_TIMESTAMP).
+      - id: snd_wl1
+        type: u4
+        doc: Window fields of TCP_REPAIR_WINDOW.
+      - id: snd_wnd
+        type: u4
+        doc: Send window.
+      - id: max_window
+        type: u4
+        doc: Largest window the peer offered.
+      - id: rcv_wnd
+        type: u4
+        doc: Receive window.
+      - id: rcv_wup
+        type: u4
+        doc: rcv_nxt at the last window update.
+      - id: send_queue
+        type: lbytes
+        doc: Bytes written and not acknowledged by the peer yet (sent again after restore).
+      - id: recv_queue
+        type: lbytes
+        doc: Bytes received and not read by the program yet.
 
   fd_tty:
     doc: A terminal; restore reattaches it according to `ckpt restore --stdio`.
@@ -1102,6 +1159,7 @@ enums:
     32: reuseaddr
     64: reuseport
     128: v6only
+    256: repaired
 
   fd_kind:
     0: unknown

@@ -36,7 +36,7 @@ export interface SocketDetails {
   peerOwner?: string;
 }
 
-const FLAG = { listening: 1, peerClosed: 2, reset: 4, pending: 8, accepted: 16, reuseaddr: 32, reuseport: 64, v6only: 128 };
+const FLAG = { listening: 1, peerClosed: 2, reset: 4, pending: 8, accepted: 16, reuseaddr: 32, reuseport: 64, v6only: 128, repaired: 256 };
 
 /** The state in words: what the kernel said, and how restore makes it again. */
 export function socketStateText(family: number, type: number, state: number, peerIno: number | undefined, d: SocketDetails | undefined): string {
@@ -48,6 +48,7 @@ export function socketStateText(family: number, type: number, state: number, pee
   else if (f & FLAG.pending) words.push('connected, not accepted yet');
   else if (family === 1) words.push(state === 1 && (type !== 2 || peerIno) ? (f & FLAG.accepted ? 'connected (accepted)' : 'connected') : 'unconnected');
   else words.push(TCP_STATES[state] ?? (type === 2 ? (d?.remote?.length ? 'connected' : 'unconnected') : String(state)));
+  if (f & FLAG.repaired) words.push('captured with TCP_REPAIR');
   if (f & FLAG.reuseaddr) words.push('SO_REUSEADDR');
   if (f & FLAG.reuseport) words.push('SO_REUSEPORT');
   if (f & FLAG.v6only) words.push('IPV6_V6ONLY');

@@ -144,6 +144,8 @@ uint32_t files_write(struct image_writer *w, const struct proc_state *p, uint32_
  * the checkpoint is recorded as closed by the peer; --tcp-close: a TCP connection is recorded
  * as reset by the peer (and a listener's connections not yet accepted are dropped). */
 extern int g_sock_external_unix, g_sock_tcp_close;
+/* dump --kill: the TCP connections captured with TCP_REPAIR put in repair mode, to close quietly */
+void inet_quiet_before_kill(void);
 /* files.c: reading */
 int files_read(const struct image *im, const struct image_record *r, struct proc_state *p);
 int file_read(const struct image *im, const struct image_record *r, struct file_state *f);

@@ -559,6 +559,7 @@ static int dump_run(struct dump_opts *o)
 	fd = -1;
 	if (o->kill_after) {
 		progress_step("resume", "killing process %d%s", o->pid, t.nprocs > 1 ? " and its descendants" : "");
+		inet_quiet_before_kill();
 		for (size_t k = t.nprocs; k-- > 0;) /* children first: no orphan runs on unseen */
 			wait_killed(t.procs[k]);
 	}

@@ -29,6 +29,8 @@ struct sock_view {
 	uint32_t local_len, remote_len;
 	const uint8_t *peer_owner;        /* not NUL-terminated */
 	uint32_t peer_owner_len;
+	const uint8_t *tcp;               /* a tcp_repair, or NULL */
+	uint32_t tcp_len;
 };
 /* 0, or -1 when the payload is too short (a file_read image was checked already). */
 int sock_view(const struct file_state *f, struct sock_view *v);

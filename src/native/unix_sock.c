@@ -68,6 +68,13 @@ int sock_view(const struct file_state *f, struct sock_view *v)
 		*fields[i] = p;
 		p += *lens[i];
 	}
+	if (end - p < 4)
+		return -1;
+	memcpy(&v->tcp_len, p, 4);
+	p += 4;
+	if (v->tcp_len > (uint64_t)(end - p))
+		return -1;
+	v->tcp = v->tcp_len ? p : NULL;
 	v->has_details = 1;
 	return 0;
 }
@@ -81,6 +88,7 @@ void sock_pack(struct file_state *f, const struct sock_view *v)
 	buf_lbytes(&b, v->local, v->local_len);
 	buf_lbytes(&b, v->remote, v->remote_len);
 	buf_lbytes(&b, v->peer_owner, v->peer_owner_len);
+	buf_lbytes(&b, v->tcp, v->tcp_len);
 	put_extra(f, &b); /* after the view's last use: it points into the old extra */
 }
 
@@ -101,6 +109,18 @@ int sock_extra_check(struct rcur *x)
 			return -1;
 		free(data);
 	}
+	uint32_t tcp_len;
+	struct rcur tcp;
+	if (rc_get(x, &tcp_len, 4, "socket tcp_len") < 0 || rc_sub(x, &tcp, tcp_len, "socket tcp") < 0)
+		return -1;
+	if (!tcp_len)
+		return 0;
+	if (!rc_ptr(&tcp, CKPT_TCP_REPAIR_FIXED_SIZE, "tcp_repair fixed fields") || rc_lbytes(&tcp, &data, &len, "tcp send_queue") < 0)
+		return -1;
+	free(data);
+	if (rc_lbytes(&tcp, &data, &len, "tcp recv_queue") < 0)
+		return -1;
+	free(data);
 	return 0;
 }
 

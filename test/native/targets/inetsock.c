@@ -9,8 +9,10 @@
  *   udp4         a UDP socket bound on 127.0.0.1 with SO_SNDBUF set: same port, it receives
  *   udp6         a UDP socket bound on [::1], and one connected to it: it receives from it
  *   unbound      a TCP socket never bound nor connected: it connects now
- * With `established` it also holds both ends of a TCP connection (over 127.0.0.1) and checks
- *   reset        that the end it reads finds the connection reset by the peer (--tcp-close) */
+ * With `established` it also holds both ends of a TCP connection (over 127.0.0.1), with bytes
+ * queued each way, and checks
+ *   connection   the queued bytes, then a round trip (restored with TCP_REPAIR), or
+ *   reset        that the connection was reset by the peer (--tcp-close) */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -138,13 +140,18 @@ static void check(int established)
 	}
 	say(ok ? "PASS unbound\n" : "FAIL unbound %s\n", strerror(errno));
 	if (established) {
-		char b;
+		/* restored with TCP_REPAIR: the bytes queued each way, then a round trip; with
+		 * --tcp-close: reset by the peer */
+		char b[16] = {0};
 		struct pollfd pf = {es, POLLIN, 0};
-		if (poll(&pf, 1, 2000) != 1) {
-			say("FAIL reset still connected\n");
+		ssize_t r = poll(&pf, 1, 5000) == 1 ? recv(es, b, 10, MSG_WAITALL) : -2;
+		if (r < 0 && errno == ECONNRESET) {
+			say("PASS reset\n");
 		} else {
-			ssize_t r = read(es, &b, 1);
-			say(r < 0 && errno == ECONNRESET ? "PASS reset\n" : "FAIL reset read gave %zd (%s)\n", r, strerror(errno));
+			char c[16] = {0}, d[8] = {0};
+			int ok = r == 10 && !memcmp(b, "queued-c2s", 10) && recv(ec, c, 10, MSG_WAITALL) == 10 && !memcmp(c, "queued-s2c", 10) &&
+				 write(ec, "after", 5) == 5 && recv(es, d, 5, MSG_WAITALL) == 5 && !memcmp(d, "after", 5);
+			say(ok ? "PASS connection\n" : "FAIL connection read %zd '%s' '%s' (%s)\n", r, b, c, strerror(errno));
 		}
 	}
 	say("done\n");
@@ -188,8 +195,10 @@ int main(int argc, char **argv)
 	sndbufu4 = opt(u4, SOL_SOCKET, SO_SNDBUF);
 	if (established) {
 		ec = socket(AF_INET, SOCK_STREAM, 0);
-		if (ec < 0 || connect_to(ec, 0, p4) < 0 || (es = accept(t4, NULL, NULL)) < 0)
+		if (ec < 0 || connect_to(ec, 0, p4) < 0 || (es = accept(t4, NULL, NULL)) < 0 || write(ec, "queued-c2s", 10) != 10 ||
+		    write(es, "queued-s2c", 10) != 10)
 			return 7;
+		usleep(100000); /* acknowledged: the bytes sit in the receive queues */
 	}
 	struct sigaction sa = {.sa_handler = on_usr1};
 	sigaction(SIGUSR1, &sa, NULL);
