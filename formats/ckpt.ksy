@@ -53,8 +53,8 @@ meta:
     fd_unique: No two fds of one file table have the same number.
     file_ref: >-
       Every reference to an open file description (an fd's `file`, an epoll target's `file`, a
-      socket's `peer`) names a `file` record of the image, which comes before it; a socket's
-      peer is a socket.
+      socket's `peer` and its details' `listener`) names a `file` record of the image, which
+      comes before it; a socket's peer and listener are sockets.
     pid_unique: >-
       No two processes or zombies of the image have the same pid, and no two threads the same
       tid.
