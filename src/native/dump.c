@@ -39,6 +39,7 @@ struct dump_opts {
 	int kill_after;
 	int allow_unsupported;
 	int tree; /* --tree: the process and every descendant */
+	int force; /* --force: an existing IMAGE is replaced (atomically) */
 };
 
 static void on_cancel(int sig)
@@ -544,8 +545,12 @@ static int dump_run(struct dump_opts *o)
 		goto out;
 	progress_step("publish", "renaming the image to %s", o->image);
 	fault_point("publish");
-	if (rename(o->tmp, o->image) < 0) {
-		fail_errno(EXIT_IO, "cannot rename the image to %s", o->image);
+	/* without --force, never over a file that appeared meanwhile either */
+	if (o->force ? rename(o->tmp, o->image) < 0 : renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->image, RENAME_NOREPLACE) < 0) {
+		if (errno == EEXIST)
+			fail(EXIT_USAGE, "%s exists; --force replaces it", o->image);
+		else
+			fail_errno(EXIT_IO, "cannot rename the image to %s", o->image);
 		goto out;
 	}
 	dircopy = xstrdup(o->image);
@@ -587,7 +592,7 @@ out:
 
 static int usage(void)
 {
-	fputs("usage: ckpt dump PID -o IMAGE [--tree] [--leave-running | --kill] [--progress=json] [--allow-unsupported] [--external unix] [--tcp-close]\n", stderr);
+	fputs("usage: ckpt dump PID -o IMAGE [--force] [--tree] [--leave-running | --kill] [--progress=json] [--allow-unsupported] [--external unix] [--tcp-close]\n", stderr);
 	return EXIT_USAGE;
 }
 
@@ -611,6 +616,7 @@ int cmd_dump(int argc, char **argv)
 		{"tree", no_argument, NULL, 'T'},
 		{"external", required_argument, NULL, 'E'},
 		{"tcp-close", no_argument, NULL, 'C'},
+		{"force", no_argument, NULL, 'F'},
 		{"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
@@ -631,6 +637,7 @@ int cmd_dump(int argc, char **argv)
 			}
 			g_sock_external_unix = 1;
 			break;
+		case 'F': o.force = 1; break;
 		case 'v': g_verbose = 1; break;
 		case 'P':
 			if (strcmp(optarg, "json")) {
@@ -651,6 +658,12 @@ int cmd_dump(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	o.pid = (pid_t)pid;
+	struct stat exists;
+	if (!o.force && lstat(o.image, &exists) == 0) {
+		/* before anything is frozen; the rename checks again */
+		fprintf(stderr, "ckpt: %s exists; --force replaces it\n", o.image);
+		return EXIT_USAGE;
+	}
 	char *dcopy = xstrdup(o.image), *bcopy = xstrdup(o.image);
 	o.tmp = xasprintf("%s/.%s.tmp-%d", dirname(dcopy), basename(bcopy), getpid());
 	free(dcopy);
