@@ -25,7 +25,7 @@ import {
 import type { RecordRef } from '../image/memoryMap';
 import type { VerifyOptions, VerifyReport } from '../image/verify';
 import type { Checkpoint, CheckpointSummary, RecordDescription, RecordLayout, RecordView } from './checkpoint';
-import { SocketDetails, sockaddrText, socketStateText } from '../image/socketText';
+import { SocketDetails, sockaddrText, socketQualifiers } from '../image/socketText';
 import { FdState, FileKind, OpenFile, ProcessState, REGISTER_NAMES, Registers, RLIMIT_NAMES, SigactionState, socketStateName, ThreadState } from './model';
 
 const HEADER_SIZE = 32;
@@ -390,9 +390,9 @@ export class CkptCheckpoint implements Checkpoint {
         file.socket = {
           family: SOCKET_FAMILIES[family] ?? String(family),
           type: SOCKET_TYPES[type] ?? String(type),
-          state: d ? socketStateText(family, type, Number(extra.state ?? 0), peerIno, d) : extra.state === undefined ? '' : socketStateName(Number(extra.state)),
+          state: extra.state === undefined ? '' : [socketStateName(Number(extra.state)), ...socketQualifiers(d)].join(', '),
           ...(safeNumber(f.ino) !== undefined ? { ino: safeNumber(f.ino) } : {}),
-          ...(peerIno ? { peer: peerIno } : {}),
+          ...(peerIno !== undefined ? { peer: peerIno } : {}),
           ...(local ? { local } : {}),
           ...(remote ? { remote } : {}),
           queued: queued?.length ?? 0,

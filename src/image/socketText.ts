@@ -1,10 +1,6 @@
 // A socket of a .ckpt image as text for the model (the Process tab, diff): its addresses as
-// "127.0.0.1:80", "[::1]:80", "/path" or "@abstract", and its state in words, from the
-// fd_socket payload and its format 2.1 socket_details.
-
-const TCP_STATES: Record<number, string> = {
-  1: 'established', 2: 'syn-sent', 3: 'syn-recv', 4: 'fin-wait-1', 5: 'fin-wait-2', 6: 'time-wait', 7: 'unconnected', 8: 'close-wait', 9: 'last-ack', 10: 'listening', 11: 'closing',
-};
+// "127.0.0.1:80", "[::1]:80", "/path" or "@abstract", and what its format 2.1 socket_details
+// add to its kernel state.
 
 /** A sockaddr as the kernel gave it (getsockname/getpeername), as text; '' when there is none. */
 export function sockaddrText(b: Uint8Array | undefined): string {
@@ -38,21 +34,21 @@ export interface SocketDetails {
 
 const FLAG = { listening: 1, peerClosed: 2, reset: 4, pending: 8, accepted: 16, reuseaddr: 32, reuseport: 64, v6only: 128, repaired: 256 };
 
-/** The state in words: what the kernel said, and how restore makes it again. */
-export function socketStateText(family: number, type: number, state: number, peerIno: number | undefined, d: SocketDetails | undefined): string {
+/** What a 2.1 image says of a socket beyond its kernel state: how restore makes it again, and
+ * the options it sets. */
+export function socketQualifiers(d: SocketDetails | undefined): string[] {
   const words: string[] = [];
   const f = d?.flags ?? 0;
-  if (f & FLAG.listening) words.push(`listening${d?.backlog ? `, backlog ${d.backlog}` : ''}`);
-  else if (f & FLAG.reset) words.push('reset by the peer (--tcp-close)');
-  else if (f & FLAG.peerClosed) words.push('closed by the peer');
-  else if (f & FLAG.pending) words.push('connected, not accepted yet');
-  else if (family === 1) words.push(state === 1 && (type !== 2 || peerIno) ? (f & FLAG.accepted ? 'connected (accepted)' : 'connected') : 'unconnected');
-  else words.push(TCP_STATES[state] ?? (type === 2 ? (d?.remote?.length ? 'connected' : 'unconnected') : String(state)));
+  if (f & FLAG.listening && d?.backlog) words.push(`backlog ${d.backlog}`);
+  if (f & FLAG.reset) words.push('reset by the peer (--tcp-close)');
+  if (f & FLAG.peerClosed) words.push('closed by the peer');
+  if (f & FLAG.pending) words.push('not accepted yet');
+  if (f & FLAG.accepted) words.push('accepted');
   if (f & FLAG.repaired) words.push('captured with TCP_REPAIR');
   if (f & FLAG.reuseaddr) words.push('SO_REUSEADDR');
   if (f & FLAG.reuseport) words.push('SO_REUSEPORT');
   if (f & FLAG.v6only) words.push('IPV6_V6ONLY');
-  return words.join(', ');
+  return words;
 }
 
 const FAMILIES: Record<number, string> = { 1: 'unix', 2: 'inet', 10: 'inet6' };

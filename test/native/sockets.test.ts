@@ -68,8 +68,8 @@ describe('native: sockets (issue 11)', function () {
         const cp = await openCheckpoint(image);
         try {
           const socks = (await cp.processes())[0].fds.filter((f) => f.file.socket).map((f) => f.file.socket!);
-          assert.ok(socks.some((s) => s.state.startsWith('listening') && s.local === path.join(dir, 'l.sock')), JSON.stringify(socks));
-          assert.ok(socks.some((s) => s.type === 'seqpacket' && s.state.startsWith('listening') && s.local?.startsWith('@ckpt-test-seq-')), JSON.stringify(socks));
+          assert.ok(socks.some((s) => s.state.startsWith('listen') && s.local === path.join(dir, 'l.sock')), JSON.stringify(socks));
+          assert.ok(socks.some((s) => s.type === 'seqpacket' && s.state.startsWith('listen') && s.local?.startsWith('@ckpt-test-seq-')), JSON.stringify(socks));
           assert.ok(socks.some((s) => s.state.includes('not accepted')), JSON.stringify(socks));
         } finally {
           await cp.close();
