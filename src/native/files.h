@@ -38,6 +38,8 @@ int sock_view(const struct file_state *f, struct sock_view *v);
 void sock_pack(struct file_state *f, const struct sock_view *v);
 /* A sockaddr as text: "127.0.0.1:80", "[::1]:80", "/path", "@abstract", "unnamed". */
 const char *sock_addr_text(const uint8_t *sa, uint32_t len, char *buf, size_t size);
+/* A refusal reason made at dump (file_state.why), kept until ckpt exits. */
+const char *keep_reason(char *s);
 /* "fd N: " for a description: the lowest fd of its owner (restore) that holds it. */
 const char *fd_prefix(const struct tree *t, const struct file_state *f);
 

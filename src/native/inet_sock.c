@@ -44,14 +44,6 @@ static uint16_t port_of(const uint8_t *sa, uint32_t len)
 	return port;
 }
 
-static const char *keep(char *s)
-{
-	static char **kept;
-	static size_t n;
-	kept = xrealloc(kept, (n + 1) * sizeof(*kept));
-	return kept[n++] = s;
-}
-
 /* A TCP_REPAIR of the last connection captured: the view points into it until it is packed. */
 static struct buf g_tcp;
 
@@ -160,7 +152,7 @@ const char *inet_describe(struct file_state *f, int sk, struct sock_view *v, uin
 	if (ti.tcpi_state == 10 /* TCP_LISTEN */) {
 		v->d.backlog = ti.tcpi_sacked; /* the kernel reports sk_max_ack_backlog there for a listener */
 		if (ti.tcpi_unacked && !g_sock_tcp_close) /* sk_ack_backlog: connections not yet accepted */
-			return keep(xasprintf("a TCP listener on %s has %u connection%s not yet accepted (established connections: "
+			return keep_reason(xasprintf("a TCP listener on %s has %u connection%s not yet accepted (established connections: "
 					      "restoring them needs TCP_REPAIR, CAP_NET_ADMIN; --tcp-close drops them)",
 					      sock_addr_text(v->local, v->local_len, a, sizeof(a)), ti.tcpi_unacked, ti.tcpi_unacked == 1 ? "" : "s"));
 		return NULL;
@@ -181,11 +173,11 @@ const char *inet_describe(struct file_state *f, int sk, struct sock_view *v, uin
 			return NULL;
 		}
 		if (errno != EPERM)
-			return keep(xasprintf("an established TCP connection %s -> %s cannot be read with TCP_REPAIR: %s",
+			return keep_reason(xasprintf("an established TCP connection %s -> %s cannot be read with TCP_REPAIR: %s",
 					      sock_addr_text(v->local, v->local_len, a, sizeof(a)), sock_addr_text(v->remote, v->remote_len, b, sizeof(b)),
 					      strerror(errno)));
 	}
-	return keep(xasprintf("an established TCP connection %s -> %s (restoring it needs TCP_REPAIR, CAP_NET_ADMIN; "
+	return keep_reason(xasprintf("an established TCP connection %s -> %s (restoring it needs TCP_REPAIR, CAP_NET_ADMIN; "
 			      "--tcp-close restores it as reset by the peer)",
 			      sock_addr_text(v->local, v->local_len, a, sizeof(a)), sock_addr_text(v->remote, v->remote_len, b, sizeof(b))));
 }

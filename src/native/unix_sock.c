@@ -158,7 +158,7 @@ const char *sock_addr_text(const uint8_t *sa, uint32_t len, char *buf, size_t si
 static char **reasons;
 static size_t nreasons;
 
-static const char *keep_reason(char *s)
+const char *keep_reason(char *s)
 {
 	reasons = xrealloc(reasons, (nreasons + 1) * sizeof(*reasons));
 	reasons[nreasons++] = s;
