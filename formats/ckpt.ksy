@@ -57,8 +57,8 @@ meta:
     fd_unique: No two fds of one file table have the same number.
     file_ref: >-
       Every reference to an open file description (an fd's `file`, an epoll target's `file`, a
-      socket's `peer`) names a `file` record of the image, which comes before it; a socket's
-      peer is a socket.
+      socket's `peer` and its details' `listener`) names a `file` record of the image, which
+      comes before it; a socket's peer and listener are sockets.
     pid_unique: >-
       No two processes or zombies of the image have the same pid, and no two threads the same
       tid.
@@ -851,7 +851,9 @@ types:
         doc: The user data returned with each event.
 
   fd_socket:
-    doc: A socket (recorded for display; restore supports only what `unsupported` does not name).
+    doc: |
+      A socket: unix (stream, datagram, seqpacket), TCP or UDP (IPv4, IPv6). Restore supports
+      what `unsupported` does not name. Images of format 2.0 end after `queued`.
     seq:
       - id: family
         type: u4
@@ -879,6 +881,111 @@ types:
           What waits in this socket's receive queue, written by its peer and not yet read: the
           bytes of a stream socket; for datagram and seqpacket sockets each message as a u4
           length and its bytes.
+      - id: details
+        type: socket_details
+        if: not _io.eof
+        doc: Name, addresses, listening state and options (format 2.1).
+
+  socket_details:
+    doc: |
+      What a socket is beyond its peer and queue: how restore makes it again. A unix socket
+      connected to another of the image is made as a pair (`peer`); one accepted from a
+      listener of the image (`listener`, flag `accepted`) is connected to that listener and
+      accepted again, so that both keep their names; a connection the listener had not
+      accepted yet (flag `pending`) is connected to it again and left in its queue.
+    seq:
+      - id: flags
+        type: u4
+        -ckpt-flags: socket_flags
+        doc: Bit set of `socket_flags`.
+      - id: backlog
+        type: u4
+        doc: The listen(2) backlog of a listening socket, else 0.
+      - id: listener
+        type: u4
+        doc: |
+          Tag of the `file` record of the listening unix socket this one was accepted from
+          (flag `accepted`) or waits in the queue of (flag `pending`), else 0.
+      - id: rcvbuf
+        type: u4
+        doc: SO_RCVBUF as getsockopt(2) reports it when the program set it, else 0 (the default).
+      - id: sndbuf
+        type: u4
+        doc: SO_SNDBUF as getsockopt(2) reports it when the program set it, else 0 (the default).
+      - id: protocol
+        type: u4
+        doc: SO_PROTOCOL (IPPROTO_TCP = 6, IPPROTO_UDP = 17; 0 for unix sockets).
+      - id: local
+        type: lbytes
+        doc: |
+          The socket's own address as getsockname(2) returns it (a struct sockaddr_un, sockaddr_in
+          or sockaddr_in6, of the length the kernel gave); empty when it has none. A unix name
+          starting with a NUL byte is abstract.
+      - id: remote
+        type: lbytes
+        doc: The connected peer's address as getpeername(2) returns it; empty when not connected.
+      - id: peer_owner
+        type: lstr
+        doc: |
+          For a unix socket whose peer was outside the checkpoint: who held the peer ("pid 1234
+          (nc)"), or the peer's name, as far as the checkpointing user could see; else empty.
+      - id: tcp_len
+        type: u4
+        doc: Length of `tcp`; 0 unless the connection was captured with TCP_REPAIR.
+      - id: tcp
+        type: tcp_repair
+        size: tcp_len
+        if: tcp_len != 0
+        doc: An established TCP connection as TCP_REPAIR read it (flag `repaired`).
+
+  tcp_repair:
+    doc: |
+      An established TCP connection, read with TCP_REPAIR (which needs CAP_NET_ADMIN) while its
+      process was frozen, and made again the same way: the queues' sequence numbers, the bytes
+      in each queue, the options agreed with the peer and the window.
+    seq:
+      - id: snd_seq
+        type: u4
+        doc: Sequence number of the first byte of `send_queue` (snd_una).
+      - id: rcv_seq
+        type: u4
+        doc: Sequence number of the first byte of `recv_queue` (the next byte the program reads).
+      - id: mss
+        type: u4
+        doc: Maximum segment size (TCP_MAXSEG).
+      - id: options
+        type: u4
+        doc: 'Options agreed with the peer (tcp_info.tcpi_options: 1 timestamps, 2 SACK, 4 window scaling).'
+      - id: snd_wscale
+        type: u4
+        doc: Send window scale.
+      - id: rcv_wscale
+        type: u4
+        doc: Receive window scale.
+      - id: timestamp
+        type: u4
+        doc: The connection's TCP timestamp clock (TCP_TIMESTAMP).
+      - id: snd_wl1
+        type: u4
+        doc: Window fields of TCP_REPAIR_WINDOW.
+      - id: snd_wnd
+        type: u4
+        doc: Send window.
+      - id: max_window
+        type: u4
+        doc: Largest window the peer offered.
+      - id: rcv_wnd
+        type: u4
+        doc: Receive window.
+      - id: rcv_wup
+        type: u4
+        doc: rcv_nxt at the last window update.
+      - id: send_queue
+        type: lbytes
+        doc: Bytes written and not acknowledged by the peer yet (sent again after restore).
+      - id: recv_queue
+        type: lbytes
+        doc: Bytes received and not read by the program yet.
 
   fd_tty:
     doc: A terminal; restore reattaches it according to `ckpt restore --stdio`.
@@ -1366,6 +1473,17 @@ enums:
   page_run_flags:
     1: file_backed
 
+  socket_flags:
+    1: listening
+    2: peer_closed
+    4: reset
+    8: pending
+    16: accepted
+    32: reuseaddr
+    64: reuseport
+    128: v6only
+    256: repaired
+
   fd_kind:
     0: unknown
     1: regular
@@ -1395,6 +1513,8 @@ enums:
     7: other
     8: fanotify
     9: seccomp_filter
+    10: unix_socket
+    11: inet_socket
 
   fanotify_mark_kind:
     0: inode

@@ -25,6 +25,7 @@ import {
 import type { RecordRef } from '../image/memoryMap';
 import type { VerifyOptions, VerifyReport } from '../image/verify';
 import type { Checkpoint, CheckpointSummary, RecordDescription, RecordLayout, RecordView } from './checkpoint';
+import { SocketDetails, sockaddrText, socketQualifiers } from '../image/socketText';
 import { FdState, FileKind, OpenFile, ProcessState, REGISTER_NAMES, Registers, RLIMIT_NAMES, SigactionState, socketStateName, ThreadState } from './model';
 
 const HEADER_SIZE = 32;
@@ -382,12 +383,18 @@ export class CkptCheckpoint implements Checkpoint {
       } else if (kind === 'socket') {
         const family = Number(extra.family ?? 0), type = Number(extra.type ?? 0);
         const queued = (extra.queued as { value: Uint8Array } | undefined)?.value;
+        const det = extra.details as { flags: number; backlog: number; local: { value: Uint8Array }; remote: { value: Uint8Array }; peerOwner: { value: string } } | undefined;
+        const d: SocketDetails | undefined = det && { flags: det.flags, backlog: det.backlog, local: det.local?.value, remote: det.remote?.value, peerOwner: det.peerOwner?.value };
+        const peerIno = safeNumber(extra.peerIno);
+        const local = sockaddrText(d?.local), remote = d?.peerOwner || sockaddrText(d?.remote);
         file.socket = {
           family: SOCKET_FAMILIES[family] ?? String(family),
           type: SOCKET_TYPES[type] ?? String(type),
-          state: extra.state === undefined ? '' : socketStateName(Number(extra.state)),
+          state: extra.state === undefined ? '' : [socketStateName(Number(extra.state)), ...socketQualifiers(d)].join(', '),
           ...(safeNumber(f.ino) !== undefined ? { ino: safeNumber(f.ino) } : {}),
-          ...(safeNumber(extra.peerIno) !== undefined ? { peer: safeNumber(extra.peerIno) } : {}),
+          ...(peerIno !== undefined ? { peer: peerIno } : {}),
+          ...(local ? { local } : {}),
+          ...(remote ? { remote } : {}),
           queued: queued?.length ?? 0,
         };
       }

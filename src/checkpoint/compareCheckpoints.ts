@@ -253,9 +253,13 @@ class ModelComparison {
       ['pipe.buffered', f.file.pipe?.buffered ?? null],
       ['socket.state', f.file.socket?.state ?? null],
       ['socket.queued', f.file.socket?.queued ?? null],
+      ['socket.local', f.file.socket?.local ?? null],
+      ['socket.remote', f.file.socket?.remote ?? null],
     ];
     for (const p of pairUp(A, B, (f) => String(f.fd))) {
-      const label = (f: FdState) => `fd ${f.fd} ${f.file.path || f.file.kind}`;
+      // a socket by what names it: family, type, its address and its peer's (its path is an inode)
+      const sockName = (s: NonNullable<FdState['file']['socket']>) => `${s.family} ${s.type} ${s.local || 'unnamed'}${s.remote ? ` -> ${s.remote}` : ''}`;
+      const label = (f: FdState) => `fd ${f.fd} ${f.file.socket ? sockName(f.file.socket) : f.file.path || f.file.kind}`;
       if (!p.b) out.push(node('fd', p.key, label(p.a!), 'removed', { aRecord: p.a!.record }));
       else if (!p.a) out.push(node('fd', p.key, label(p.b), 'added', { bRecord: p.b.record }));
       else {

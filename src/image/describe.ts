@@ -5,9 +5,10 @@
 import { CheckpointImage } from './checkpointImage';
 import { ImageError } from './errors';
 import { hex } from './fields';
-import { enumLabel, recordTypeName, RecordType } from './format';
+import { Ckpt, enumLabel, recordTypeName, RecordType } from './format';
 import { protString } from './memoryMap';
 import { RecordEntry } from './recordIndex';
+import { socketName } from './socketText';
 import { quote } from './text';
 import { plural } from '../shared/plural';
 
@@ -54,6 +55,8 @@ async function fileDetail(img: CheckpointImage, r: RecordEntry): Promise<string>
   const x = f.extra as { data?: { len: number }; queued?: { len: number } } | Uint8Array;
   const held = x instanceof Uint8Array ? 0 : (x?.data?.len ?? x?.queued?.len ?? 0);
   if (held) extra = `, ${formatBytes(held)} buffered`;
+  // a socket by its addresses and peer (format 2.1), which say more than its inode
+  if (f.kind === Ckpt.FdKind.SOCKET && !(x instanceof Uint8Array) && (x as Ckpt.FdSocket).details) return `${kind} ${socketName(x as Ckpt.FdSocket)}${extra}`;
   return `${kind} ${quote(f.path.value)}${extra}`;
 }
 

@@ -239,11 +239,14 @@ export async function imageRuleProblems(img: CheckpointImage): Promise<ImageProb
         if ((await fileKind(t.file)) === undefined) problems.push(ruleProblem('file_ref', site(r), `an epoll target names tag ${t.file}, which is no file record`));
       }
     } else if (f.kind === Ckpt.FdKind.SOCKET) {
-      const peer = (f.extra as Ckpt.FdSocket).peer;
-      if (!peer) continue;
-      const kind = await fileKind(peer);
-      if (kind === undefined) problems.push(ruleProblem('file_ref', site(r), `a socket's peer names tag ${peer}, which is no file record`));
-      else if (kind !== Ckpt.FdKind.SOCKET && kind !== -1) problems.push(ruleProblem('file_ref', site(r), "a socket's peer names a file that is no socket"));
+      const s = f.extra as Ckpt.FdSocket;
+      // its peer, and (format 2.1) the listener it was accepted from or waits on
+      for (const [what, tag] of [['peer', s.peer], ['listener', s.details?.listener ?? 0]] as const) {
+        if (!tag) continue;
+        const kind = await fileKind(tag);
+        if (kind === undefined) problems.push(ruleProblem('file_ref', site(r), `a socket's ${what} names tag ${tag}, which is no file record`));
+        else if (kind !== Ckpt.FdKind.SOCKET && kind !== -1) problems.push(ruleProblem('file_ref', site(r), `a socket's ${what} names a file that is no socket`));
+      }
     }
   }
   const pids = new Map<number, RecordEntry>();

@@ -7,7 +7,7 @@
 static const char help[] =
 	"usage: ckpt <command> [options]\n"
 	"\n"
-	"  ckpt dump PID -o IMAGE [--leave-running | --kill] [--progress=json] [--allow-unsupported]\n"
+	"  ckpt dump PID -o IMAGE [--leave-running | --kill] [--progress=json] [--allow-unsupported] [--external unix] [--tcp-close]\n"
 	"      Checkpoint process PID into IMAGE (written atomically, mode 0600). The process keeps\n"
 	"      running (--leave-running, the default) or is killed once the image is complete (--kill).\n"
 	"      SIGINT/SIGTERM cancel it (exit 8, the process as it was, no IMAGE) until the image is\n"

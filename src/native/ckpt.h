@@ -181,6 +181,12 @@ int files_capture(struct tree *t, struct proc_state *p); /* p's descriptors, and
 int files_finish(struct tree *t);                        /* pipes, socket pairs, epoll targets, across t */
 int files_write_descriptions(struct image_writer *w, struct tree *t);
 uint32_t files_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag);
+/* unix_sock.c, inet_sock.c: dump options. --external unix: a unix socket whose peer is outside
+ * the checkpoint is recorded as closed by the peer; --tcp-close: a TCP connection is recorded
+ * as reset by the peer (and a listener's connections not yet accepted are dropped). */
+extern int g_sock_external_unix, g_sock_tcp_close;
+/* dump --kill: the TCP connections captured with TCP_REPAIR put in repair mode, to close quietly */
+void inet_quiet_before_kill(void);
 /* files.c: reading */
 int files_read(const struct image *im, const struct image_record *r, struct proc_state *p);
 int file_read(const struct image *im, const struct image_record *r, struct file_state *f);

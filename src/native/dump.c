@@ -567,6 +567,7 @@ static int dump_run(struct dump_opts *o)
 	fd = -1;
 	if (o->kill_after) {
 		progress_step("resume", "killing process %d%s", o->pid, t.nprocs > 1 ? " and its descendants" : "");
+		inet_quiet_before_kill();
 		for (size_t k = t.nprocs; k-- > 0;) /* children first: no orphan runs on unseen */
 			wait_killed(t.procs[k]);
 	}
@@ -594,7 +595,7 @@ out:
 
 static int usage(void)
 {
-	fputs("usage: ckpt dump PID -o IMAGE [--force] [--tree] [--leave-running | --kill] [--progress=json] [--allow-unsupported]\n", stderr);
+	fputs("usage: ckpt dump PID -o IMAGE [--force] [--tree] [--leave-running | --kill] [--progress=json] [--allow-unsupported] [--external unix] [--tcp-close]\n", stderr);
 	return EXIT_USAGE;
 }
 
@@ -616,6 +617,8 @@ int cmd_dump(int argc, char **argv)
 		{"progress", required_argument, NULL, 'P'},
 		{"allow-unsupported", no_argument, NULL, 'U'},
 		{"tree", no_argument, NULL, 'T'},
+		{"external", required_argument, NULL, 'E'},
+		{"tcp-close", no_argument, NULL, 'C'},
 		{"force", no_argument, NULL, 'F'},
 		{"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
@@ -629,6 +632,14 @@ int cmd_dump(int argc, char **argv)
 		case 'K': o.kill_after = 1; break;
 		case 'U': o.allow_unsupported = 1; break;
 		case 'T': o.tree = 1; break;
+		case 'C': g_sock_tcp_close = 1; break;
+		case 'E':
+			if (strcmp(optarg, "unix")) {
+				fprintf(stderr, "ckpt: --external: only unix is known\n");
+				return EXIT_USAGE;
+			}
+			g_sock_external_unix = 1;
+			break;
 		case 'F': o.force = 1; break;
 		case 'v': g_verbose = 1; break;
 		case 'P':

@@ -1,28 +1,21 @@
 /* Files: the open file descriptions of a tree of processes and each process's descriptors. At
  * dump, what each descriptor is (from /proc/PID/fd, fdinfo and fstat), which descriptors of any
  * process share a description (kcmp), what sits in pipes both of whose ends the tree holds (tee
- * from a pidfd_getfd copy: nothing is consumed) and in sockets between its processes (peeked).
- * At restore, every description is made once, by the first process that holds it, and the
- * others take it from there (pidfd_getfd), in the phases restore.c runs them in. */
-#include "ckpt.h"
+ * from a pidfd_getfd copy: nothing is consumed); sockets are unix_sock.c's. At restore, every
+ * description is made once, by the first process that holds it, and the others take it from
+ * there (pidfd_getfd), in the phases restore.c runs them in. */
+#include "files.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
-#include <linux/sock_diag.h>
-#include <linux/unix_diag.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -51,20 +44,20 @@ static uint64_t fdinfo_num(const char *info, const char *key, int base)
 	return v ? strtoull(v, NULL, base) : 0;
 }
 
-static void put_extra(struct file_state *f, const struct buf *b)
+void put_extra(struct file_state *f, const struct buf *b)
 {
 	free(f->extra);
 	f->extra = b->p;
 	f->extra_len = (uint32_t)b->len;
 }
 
-static int steal_fd(int pidfd, int fd)
+int steal_fd(int pidfd, int fd)
 {
 	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
 }
 
 /* A failed pidfd call on a process of the tree: ESRCH means it died, killed from outside. */
-static int unreachable(pid_t pid, int fd, const char *what, const char *call)
+int unreachable(pid_t pid, int fd, const char *what, const char *call)
 {
 	if (errno == ESRCH)
 		return fail(EXIT_NOPROC, "process %d exited during the checkpoint (reading its %s at fd %d)", pid, what, fd);
@@ -109,148 +102,6 @@ out:
 	close(src);
 	if (p[0] >= 0)
 		close(p[0]), close(p[1]);
-	return rc;
-}
-
-static void socket_info(int pidfd, int fd, struct ckpt_fd_socket_fixed *s)
-{
-	int sk = steal_fd(pidfd, fd);
-	if (sk < 0)
-		return;
-	int v;
-	socklen_t l = sizeof(v);
-	if (getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &v, &l) == 0)
-		s->family = (uint32_t)v;
-	l = sizeof(v);
-	if (getsockopt(sk, SOL_SOCKET, SO_TYPE, &v, &l) == 0)
-		s->type = (uint32_t)v;
-	if ((s->family == AF_INET || s->family == AF_INET6) && s->type == SOCK_STREAM) {
-		struct tcp_info ti;
-		l = sizeof(ti);
-		if (getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0)
-			s->state = ti.tcpi_state;
-	}
-	close(sk);
-}
-
-/* AF_UNIX sockets of this network namespace, from sock_diag: peer, name, shutdown. */
-struct unix_sock {
-	uint32_t ino, peer, state, shutdown;
-	int named;
-};
-static struct unix_sock *unix_socks;
-static size_t nunix;
-
-static void load_unix_socks(void)
-{
-	free(unix_socks);
-	unix_socks = NULL;
-	nunix = 0;
-	int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (nl < 0)
-		return;
-	struct {
-		struct nlmsghdr h;
-		struct unix_diag_req r;
-	} req = {
-		.h = {.nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
-		.r = {.sdiag_family = AF_UNIX, .udiag_states = ~0U, .udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_NAME},
-	};
-	size_t cap = 0;
-	if (send(nl, &req, sizeof(req), 0) == (ssize_t)sizeof(req)) {
-		long buf[8192 / sizeof(long)];
-		for (int done = 0; !done;) {
-			ssize_t n = recv(nl, buf, sizeof(buf), 0);
-			if (n <= 0)
-				break;
-			for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-				if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
-					done = 1;
-					break;
-				}
-				struct unix_diag_msg *m = NLMSG_DATA(h);
-				if (nunix == cap)
-					unix_socks = xrealloc(unix_socks, (cap = cap ? cap * 2 : 64) * sizeof(*unix_socks));
-				struct unix_sock *u = &unix_socks[nunix++];
-				memset(u, 0, sizeof(*u));
-				u->ino = m->udiag_ino;
-				u->state = m->udiag_state;
-				int len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
-				for (struct rtattr *a = (struct rtattr *)(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-					if (a->rta_type == UNIX_DIAG_PEER)
-						memcpy(&u->peer, RTA_DATA(a), 4);
-					else if (a->rta_type == UNIX_DIAG_NAME)
-						u->named = 1;
-					else if (a->rta_type == UNIX_DIAG_SHUTDOWN)
-						u->shutdown = *(uint8_t *)RTA_DATA(a);
-				}
-			}
-		}
-	}
-	close(nl);
-}
-
-static const struct unix_sock *find_unix(uint64_t ino)
-{
-	for (size_t i = 0; i < nunix; i++)
-		if (unix_socks[i].ino == ino)
-			return &unix_socks[i];
-	return NULL;
-}
-
-static const struct ckpt_fd_socket_fixed *sock_of(const struct file_state *f)
-{
-	return f->f.kind == CKPT_FD_KIND_SOCKET && f->extra_len >= sizeof(struct ckpt_fd_socket_fixed)
-		       ? (const struct ckpt_fd_socket_fixed *)f->extra
-		       : NULL;
-}
-
-/* What waits in a unix socket's receive queue, peeked from a pidfd_getfd copy at peek offset
- * 0 (the socket's own SO_PEEK_OFF is put back after). Datagrams keep their boundaries: each is a
- * u32 length and its bytes. Returns 1 when fds or credentials are in flight (unsupported). */
-static int socket_queue(int pidfd, pid_t pid, int fd, uint32_t type, struct buf *out)
-{
-	int sk = steal_fd(pidfd, fd);
-	if (sk < 0)
-		return unreachable(pid, fd, "socket", "pidfd_getfd");
-	int saved = -1, zero = 0, rc = 0;
-	socklen_t sl = sizeof(saved);
-	getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &saved, &sl);
-	setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero));
-	size_t cap = 256 << 10;
-	uint8_t *data = xmalloc(cap);
-	for (int k = 0; k < 100000; k++) {
-		union {
-			struct cmsghdr c;
-			char b[256];
-		} ctl;
-		struct iovec iov = {data, cap};
-		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
-		ssize_t n = recvmsg(sk, &m, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
-		if (n < 0)
-			break; /* EAGAIN: nothing more */
-		if (m.msg_controllen) {
-			for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
-				if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-					for (int *f = (int *)CMSG_DATA(c); (char *)f < (char *)c + c->cmsg_len; f++)
-						close(*f);
-			rc = 1;
-			break;
-		}
-		if ((size_t)n > cap) {
-			rc = 1;
-			break;
-		}
-		if (type == SOCK_STREAM) {
-			buf_put(out, data, (size_t)n);
-			break; /* a stream peek returns everything queued */
-		}
-		buf_u32(out, (uint32_t)n);
-		buf_put(out, data, (size_t)n);
-	}
-	free(data);
-	setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &saved, sizeof(saved));
-	close(sk);
 	return rc;
 }
 
@@ -369,28 +220,8 @@ static const char *describe(struct file_state *f, const struct stat *st, const c
 		put_extra(f, &b);
 		return NULL;
 	}
-	case S_IFSOCK: {
-		struct ckpt_fd_socket_fixed s = {0};
-		socket_info(pidfd, fd, &s);
-		const struct unix_sock *u = s.family == AF_UNIX ? find_unix(st->st_ino) : NULL;
-		if (u) {
-			s.state = u->state;
-			s.peer_ino = u->named ? 0 : u->peer; /* only unnamed pairs are recreated */
-			s.shutdown = u->shutdown;
-		}
-		buf_put(&b, &s, sizeof(s));
-		buf_u32(&b, 0); /* the queue, for a pair inside the tree: files_finish */
-		put_extra(f, &b);
-		f->f.kind = CKPT_FD_KIND_SOCKET;
-		f->external = 1; /* until files_finish finds its peer in the tree */
-		if (s.family == AF_UNIX && s.peer_ino)
-			return NULL;
-		if ((s.family == AF_INET || s.family == AF_INET6) && s.type == SOCK_STREAM && s.state == 1) {
-			*what = CKPT_UNSUPPORTED_KIND_TCP_SOCKET;
-			return "an established TCP connection (restoring it needs TCP_REPAIR, CAP_NET_ADMIN)";
-		}
-		return "sockets other than socketpairs inside the checkpoint are not checkpointed";
-	}
+	case S_IFSOCK:
+		return sock_describe(f, st, pidfd, fd, what);
 	default:
 		f->f.kind = CKPT_FD_KIND_UNKNOWN;
 		return "unknown kind of file";
@@ -449,8 +280,6 @@ int files_capture(struct tree *t, struct proc_state *p)
 		return errno == ESRCH ? fail(EXIT_NOPROC, "process %d exited during the checkpoint", (int)pid) : fail_errno(EXIT_FAIL, "pidfd_open(%d)", pid);
 	}
 	p->fds = xcalloc(n + 1, sizeof(*p->fds));
-	if (!unix_socks)
-		load_unix_socks();
 	int rc = -1;
 	for (size_t i = 0; i < n; i++) {
 		char path[96];
@@ -540,7 +369,7 @@ static int pipe_has_both_ends(const struct tree *t, uint64_t ino)
 }
 
 /* A file's kind-specific data with `data` in place of its trailing lbytes (pipe data, a queue). */
-static void set_trailing_bytes(struct file_state *f, size_t fixed, const uint8_t *data, uint32_t len)
+void set_trailing_bytes(struct file_state *f, size_t fixed, const uint8_t *data, uint32_t len)
 {
 	struct buf b = {0};
 	buf_put(&b, f->extra, fixed);
@@ -609,28 +438,8 @@ int files_finish(struct tree *t)
 			set_trailing_bytes(f, CKPT_FD_PIPE_FIXED_SIZE, data, len);
 			free(data);
 		} else if (f->f.kind == CKPT_FD_KIND_SOCKET) {
-			struct ckpt_fd_socket_fixed *s = (struct ckpt_fd_socket_fixed *)f->extra;
-			if (s->family != AF_UNIX || !s->peer_ino)
-				continue;
-			for (size_t j = 0; j < t->nfiles && !s->peer; j++) {
-				const struct ckpt_fd_socket_fixed *o = sock_of(&t->files[j]);
-				if (o && t->files[j].f.ino == s->peer_ino && o->peer_ino == f->f.ino)
-					s->peer = (uint32_t)j + 1; /* an index for now: tags are given when written */
-			}
-			if (!s->peer)
-				continue;
-			f->external = 0;
-			struct buf q = {0};
-			pidfd = (int)syscall(SYS_pidfd_open, f->pid, 0);
-			int r = pidfd < 0 ? unreachable(f->pid, f->fd, "socket", "pidfd_open") : socket_queue(pidfd, f->pid, f->fd, s->type, &q);
-			if (r < 0) {
-				buf_free(&q);
+			if (sock_finish(t, f) < 0)
 				goto fail;
-			}
-			if (r > 0)
-				f->external = 2; /* fds or oversized messages in flight: the fds that hold it are refused below */
-			set_trailing_bytes(f, sizeof(*s), q.p, (uint32_t)q.len);
-			buf_free(&q);
 		} else if (f->f.kind == CKPT_FD_KIND_EPOLL) {
 			/* a target is the file at its tfd in a process holding the epoll, when kcmp says so */
 			uint32_t cnt;
@@ -651,6 +460,8 @@ int files_finish(struct tree *t)
 			const struct file_state *f = fd_file(p, fd);
 			if (f->external == 2)
 				fd_unsupported(p, fd, CKPT_UNSUPPORTED_KIND_FD, "file descriptors or oversized messages in flight on a unix socket");
+			else if (f->external && fd->f.fd > 2 && f->f.kind == CKPT_FD_KIND_SOCKET && f->why)
+				fd_unsupported(p, fd, f->what, f->why); /* sock_finish says why, naming the peer */
 			else if (f->external && fd->f.fd > 2)
 				fd_unsupported(p, fd, CKPT_UNSUPPORTED_KIND_FD,
 					       f->f.kind == CKPT_FD_KIND_TTY    ? "a terminal is reattached only as stdio (fds 0-2)"
@@ -672,10 +483,8 @@ int files_write_descriptions(struct image_writer *w, struct tree *t)
 		t->files[i].tag = first + (uint32_t)i;
 	for (size_t i = 0; i < t->nfiles; i++) {
 		struct file_state *f = &t->files[i];
-		if (f->f.kind == CKPT_FD_KIND_SOCKET && sock_of(f)) {
-			struct ckpt_fd_socket_fixed *s = (struct ckpt_fd_socket_fixed *)f->extra;
-			if (s->peer)
-				s->peer = t->files[s->peer - 1].tag;
+		if (f->f.kind == CKPT_FD_KIND_SOCKET) {
+			sock_set_tags(t, f);
 		} else if (f->f.kind == CKPT_FD_KIND_EPOLL) {
 			uint32_t cnt;
 			memcpy(&cnt, f->extra, 4);
@@ -742,10 +551,7 @@ static int file_extra_check(struct rcur *x, uint16_t kind)
 		return 0;
 	}
 	case CKPT_FD_KIND_SOCKET:
-		if (!rc_ptr(x, sizeof(struct ckpt_fd_socket_fixed), "socket fixed fields") || rc_lbytes(x, &data, &len, "socket queue") < 0)
-			return -1;
-		free(data);
-		return 0;
+		return sock_extra_check(x);
 	case CKPT_FD_KIND_TTY:
 		return rc_ptr(x, CKPT_FD_TTY_FIXED_SIZE, "tty rdev") ? 0 : -1;
 	case CKPT_FD_KIND_SIGNALFD:
@@ -809,7 +615,7 @@ static int external(const struct tree *t, const struct file_state *f)
 	case CKPT_FD_KIND_TTY:
 		return 1;
 	case CKPT_FD_KIND_SOCKET:
-		return !sock_of(f) || !sock_of(f)->peer;
+		return sock_external(f);
 	case CKPT_FD_KIND_PIPE:
 		return !pipe_has_both_ends(t, pipe_ino(f));
 	default:
@@ -817,7 +623,7 @@ static int external(const struct tree *t, const struct file_state *f)
 	}
 }
 
-static int file_by_tag(const struct tree *t, uint32_t tag)
+int file_by_tag(const struct tree *t, uint32_t tag)
 {
 	for (size_t i = 0; i < t->nfiles; i++) /* called for socket peers only: a few per image */
 		if (t->files[i].tag == tag)
@@ -849,12 +655,12 @@ int files_plan(struct tree *t, int slot_base)
 		for (size_t j = i + 1; j < t->nfiles; j++) {
 			struct file_state *o = &t->files[j];
 			int same_pipe = f->f.kind == CKPT_FD_KIND_PIPE && o->f.kind == CKPT_FD_KIND_PIPE && pipe_ino(f) == pipe_ino(o);
-			int pair = f->f.kind == CKPT_FD_KIND_SOCKET && sock_of(f) && sock_of(f)->peer == o->tag;
+			int pair = sock_made_with(f, o);
 			if ((same_pipe || pair) && o->owner >= 0)
 				o->owner = f->owner;
 		}
 	}
-	(void)file_by_tag;
+	sock_plan(t);
 	return next;
 }
 
@@ -872,7 +678,7 @@ int files_max_fd(const struct proc_state *p)
 static int g_tmp_base;
 
 /* Moves a freshly made fd above every number the image uses. */
-static int fd_high(int fd)
+int fd_high(int fd)
 {
 	if (fd < 0 || fd >= g_tmp_base)
 		return fd;
@@ -944,51 +750,8 @@ static int open_fifo(const struct file_state *f)
 	return fd;
 }
 
-static int send_all(int fd, const uint8_t *p, size_t n, int dgram)
-{
-	int big = 4 << 20;
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
-	while (n) {
-		ssize_t k = dgram ? send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL) : write(fd, p, n);
-		if (k < 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-/* What was queued for a socket, sent again through its peer. */
-static int requeue_socket(int via, const struct file_state *f)
-{
-	const struct ckpt_fd_socket_fixed *s = sock_of(f);
-	const uint8_t *q = f->extra + sizeof(*s);
-	uint32_t len;
-	memcpy(&len, q, 4);
-	q += 4;
-	int fl = fcntl(via, F_GETFL);
-	fcntl(via, F_SETFL, fl | O_NONBLOCK);
-	int rc = 0;
-	if (s->type == SOCK_STREAM) {
-		rc = send_all(via, q, len, 0);
-	} else {
-		for (uint32_t at = 0; at + 4 <= len && rc == 0;) {
-			uint32_t m;
-			memcpy(&m, q + at, 4);
-			if (m > len - at - 4)
-				break;
-			rc = send_all(via, q + at + 4, m, 1);
-			at += 4 + m;
-		}
-	}
-	fcntl(via, F_SETFL, fl);
-	if (rc < 0)
-		return fail_errno(EXIT_FAIL, "%s: cannot queue again the %u bytes its socket held", f->path, len);
-	return 0;
-}
-
 /* Places a made description at its slot, with its status flags. */
-static int to_slot(int fd, const struct file_state *f, int set_flags)
+int to_slot(int fd, const struct file_state *f, int set_flags)
 {
 	if (fd < 0)
 		return -1;
@@ -1037,30 +800,8 @@ static int make_pipe(const struct tree *t, size_t first)
 	return rc;
 }
 
-/* Both ends of a socket pair of the image, each with what was queued for it, and the shutdowns. */
-static int make_socketpair(const struct tree *t, const struct file_state *a)
-{
-	int bi = file_by_tag(t, sock_of(a)->peer);
-	const struct file_state *b = &t->files[bi];
-	const struct ckpt_fd_socket_fixed *sa = sock_of(a), *sb = sock_of(b);
-	int sv[2];
-	if (socketpair(AF_UNIX, (int)sa->type | SOCK_CLOEXEC, 0, sv) < 0)
-		return fail_errno(EXIT_FAIL, "%s: socketpair", a->path);
-	sv[0] = fd_high(sv[0]);
-	sv[1] = fd_high(sv[1]);
-	int rc = requeue_socket(sv[1], a) < 0 || requeue_socket(sv[0], b) < 0 ? -1 : 0;
-	static const int how[] = {-1, SHUT_RD, SHUT_WR, SHUT_RDWR};
-	if (rc == 0 && (sa->shutdown & 3))
-		shutdown(sv[0], how[sa->shutdown & 3]);
-	if (rc == 0 && (sb->shutdown & 3))
-		shutdown(sv[1], how[sb->shutdown & 3]);
-	if (rc == 0 && (to_slot(sv[0], a, 1) < 0 || to_slot(sv[1], b, 1) < 0))
-		rc = -1;
-	return rc;
-}
-
 /* "fd N: " for messages about a description: the lowest fd of its owner that refers to it. */
-static const char *fd_prefix(const struct tree *t, const struct file_state *f)
+const char *fd_prefix(const struct tree *t, const struct file_state *f)
 {
 	static char buf[32];
 	const struct proc_state *p = t->procs[f->owner];
@@ -1169,7 +910,7 @@ int files_make(const struct tree *t, int me, const struct stdio_plan *sp, int tm
 		else if (f->f.kind == CKPT_FD_KIND_PIPE)
 			rc = make_pipe(t, i);
 		else if (f->f.kind == CKPT_FD_KIND_SOCKET)
-			rc = make_socketpair(t, f);
+			rc = sock_make(t, f);
 		else
 			rc = make_file(t, f, sp, -1);
 		if (rc < 0)

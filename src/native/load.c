@@ -3,7 +3,7 @@
  * not: the fields' `valid:` rules (in each kind's *_read), and the named -ckpt-rules across
  * records. Everything here is linear in the number of records (n log n where it sorts): a
  * hostile image cannot make it quadratic. */
-#include "ckpt.h"
+#include "files.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -157,14 +157,19 @@ static int resolve_file_refs(const struct image *im, struct tree *t, const uint3
 					return -1;
 			}
 		} else if (f->f.kind == CKPT_FD_KIND_SOCKET) {
-			const struct ckpt_fd_socket_fixed *s = (const struct ckpt_fd_socket_fixed *)f->extra;
-			if (!s->peer)
-				continue;
-			int peer = file_index(im, r, r->off + 32, s->peer, file_of, "a socket's peer");
-			if (peer < 0)
-				return -1;
-			if (t->files[peer].f.kind != CKPT_FD_KIND_SOCKET)
-				return image_rule(im, r, r->off + 32, CKPT_RULE_FILE_REF, "a socket's peer names a file that is no socket");
+			struct sock_view v;
+			if (sock_view(f, &v) < 0)
+				return image_bad(im, r, r->off + 32, "a socket's fields do not fit its payload");
+			const uint32_t refs[2] = {v.s.peer, v.d.listener};
+			for (int k = 0; k < 2; k++) {
+				if (!refs[k])
+					continue;
+				int o = file_index(im, r, r->off + 32, refs[k], file_of, k ? "a socket's listener" : "a socket's peer");
+				if (o < 0)
+					return -1;
+				if (t->files[o].f.kind != CKPT_FD_KIND_SOCKET)
+					return image_rule(im, r, r->off + 32, CKPT_RULE_FILE_REF, "a socket's %s names a file that is no socket", k ? "listener" : "peer");
+			}
 		}
 	}
 	return 0;

@@ -37,6 +37,9 @@ const TARGETS: Record<string, string[]> = {
   timers: ['-pthread'],
   specialfds: [],
   attrs: ['-pthread'],
+  unixsock: [],
+  inetsock: [],
+  sockserver: [],
 };
 
 /** Compiles the target programs that are missing or older than their source. */

@@ -13,6 +13,7 @@ import { protString, VmaInfo } from '../memoryMap';
 import { PayloadByType, PayloadLabel } from '../payload';
 import { pairProcesses, pairThreads, ThreadMember, TreeMember } from './pairProcesses';
 import { RecordEntry } from '../recordIndex';
+import { socketName } from '../socketText';
 import { quote } from '../text';
 import { cmdlineChange, diffFieldNodes, environChanges, equalDecoded, fieldsOf, nulList, signalName } from './fieldDiff';
 import { attribute, comparePlanned, MemoryPlan, Owned, pageDiffOf, ownersOf, planMemory, RawPageRange } from './pageDiff';
@@ -306,6 +307,8 @@ class Comparison {
     };
     const label = async (side: Side, f: PayloadByType['fd']) => {
       const file = (await fileOf(side, f))?.v;
+      // a socket by its addresses and peer: its path (an inode number) is new in every checkpoint
+      if (file && file.kind === Ckpt.FdKind.SOCKET && file.extra && !(file.extra instanceof Uint8Array)) return `fd ${f.fd} ${socketName(file.extra as Ckpt.FdSocket)}`;
       return `fd ${f.fd} ${file ? file.path.value || enumLabel('fd_kind', file.kind) || '' : ''}`.trimEnd();
     };
     const out: DiffNode[] = [];
