@@ -809,7 +809,9 @@ const char *fd_prefix(const struct tree *t, const struct file_state *f)
 	for (size_t i = 0; i < p->nfds; i++)
 		if (p->fds[i].file == file && (best < 0 || (int)p->fds[i].f.fd < best))
 			best = (int)p->fds[i].f.fd;
-	snprintf(buf, sizeof(buf), best >= 0 ? "fd %d: " : "", best);
+	buf[0] = 0;
+	if (best >= 0)
+		snprintf(buf, sizeof(buf), "fd %d: ", best);
 	return buf;
 }
 

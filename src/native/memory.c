@@ -962,7 +962,9 @@ int shm_plan(struct tree *t, int next_fd)
 				s++;
 			if (s == t->nshms) {
 				t->shms = xrealloc(t->shms, (t->nshms + 1) * sizeof(*t->shms));
-				t->shms[t->nshms++] = (struct shm_object){.dev = dev, .ino = v->f.inode, .owner = (int)k, .slot = next_fd++, .map_fd = next_fd++};
+				/* two fds each, in this order (initializers are not sequenced) */
+				int slot = next_fd++, map_fd = next_fd++;
+				t->shms[t->nshms++] = (struct shm_object){.dev = dev, .ino = v->f.inode, .owner = (int)k, .slot = slot, .map_fd = map_fd};
 			}
 			struct shm_object *o = &t->shms[s];
 			uint64_t end = v->f.offset + (v->f.end - v->f.start);

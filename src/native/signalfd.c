@@ -27,7 +27,8 @@ int signalfd_make(const struct file_state *f)
 	struct ckpt_fd_signalfd s;
 	memcpy(&s, f->extra, sizeof(s));
 	/* the raw syscall takes the kernel's 8-byte mask as it was read */
-	int fd = (int)syscall(SYS_signalfd4, -1, &s.mask, 8, SFD_CLOEXEC | (f->f.flags & O_NONBLOCK));
+	uint64_t mask = s.mask; /* an aligned copy of the packed field */
+	int fd = (int)syscall(SYS_signalfd4, -1, &mask, 8, SFD_CLOEXEC | (f->f.flags & O_NONBLOCK));
 	if (fd < 0)
 		return fail_errno(EXIT_FAIL, "signalfd (mask 0x%llx)", (unsigned long long)s.mask);
 	return fd;

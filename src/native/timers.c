@@ -64,10 +64,11 @@ static int parse_timers(const char *text, struct timer_list *l)
 		memset(&pt, 0, sizeof(pt));
 		unsigned long long sival = 0;
 		char how[16] = "", whom[8] = "";
-		int who = 0;
-		if (sscanf(s, "ID: %d\nsignal: %d/%llx\nnotify: %15[a-z]/%7[a-z].%d\nClockID: %d", &pt.id, &pt.signo, &sival, how,
-			   whom, &who, &pt.clock_id) != 7)
+		int who = 0, id = 0, signo = 0, clock_id = 0; /* not the packed fields themselves: no unaligned pointers */
+		if (sscanf(s, "ID: %d\nsignal: %d/%llx\nnotify: %15[a-z]/%7[a-z].%d\nClockID: %d", &id, &signo, &sival, how,
+			   whom, &who, &clock_id) != 7)
 			return -1;
+		pt.id = id, pt.signo = signo, pt.clock_id = clock_id;
 		pt.sival = sival;
 		pt.notify = !strcmp(how, "none") ? SIGEV_NONE : !strcmp(how, "thread") ? SIGEV_THREAD : SIGEV_SIGNAL;
 		if (!strcmp(whom, "tid")) {
