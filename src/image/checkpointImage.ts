@@ -168,9 +168,10 @@ export class CheckpointImage {
     if (!this.holders) {
       const map = new Map<number, FileHolder[]>();
       for (const r of this.ofType(RecordType.FD)) {
+        // an fd under FILES under a PROCESS; a damaged image may put it anywhere (verify says so)
         const files = this.parent(r);
-        const process = files && this.parent(files);
-        if (!process) continue;
+        const process = files?.type === RecordType.FILES ? this.parent(files) : undefined;
+        if (process?.type !== RecordType.PROCESS) continue;
         try {
           const fd = await this.decodeAs(r, 'fd');
           const list = map.get(fd.file) ?? [];
