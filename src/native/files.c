@@ -261,6 +261,7 @@ static int socket_queue(int pidfd, pid_t pid, int fd, uint32_t type, struct buf 
  * Returns a reason when the kind cannot be checkpointed (and `what` the unsupported kind). */
 static const char *describe(struct file_state *f, const struct stat *st, const char *info, int pidfd, int fd, uint16_t *what)
 {
+	pid_t pid_of_pidfd = f->pid;
 	const char *link = f->path;
 	*what = CKPT_UNSUPPORTED_KIND_FD;
 	struct buf b = {0};
@@ -310,10 +311,8 @@ static const char *describe(struct file_state *f, const struct stat *st, const c
 	switch (st->st_mode & S_IFMT) {
 	case S_IFREG:
 		f->f.kind = strncmp(link, "/memfd:", 7) ? CKPT_FD_KIND_REGULAR : CKPT_FD_KIND_MEMFD;
-		if (f->f.kind == CKPT_FD_KIND_MEMFD)
-			return "a memfd's contents are not saved";
-		if (strstr(link, " (deleted)") || link[0] != '/')
-			return "the file has no path to reopen";
+		if (f->f.kind == CKPT_FD_KIND_MEMFD || strstr(link, " (deleted)") || link[0] != '/')
+			return ghost_capture(f, pid_of_pidfd, fd, st, what); /* its bytes go into the image */
 		return NULL;
 	case S_IFDIR:
 		f->f.kind = CKPT_FD_KIND_DIRECTORY;
@@ -475,8 +474,8 @@ int files_capture(struct tree *t, struct proc_state *p)
 		free(link);
 		if (fd_file(p, fd)->why)
 			fd_unsupported(p, fd, fd_file(p, fd)->what, fd_file(p, fd)->why);
-		if (strstr(info, "\nlock:"))
-			fd_unsupported(p, fd, CKPT_UNSUPPORTED_KIND_FD, "it holds a file lock");
+		if (strstr(info, "\nlock:") && locks_capture(p, fd_file(p, fd), fd, info) < 0)
+			fd_unsupported(p, fd, CKPT_UNSUPPORTED_KIND_FILE_LOCK, "it holds a lease or a lock of a kind that cannot be taken again");
 		free(info);
 	}
 	p->files.nfds = (uint32_t)p->nfds;
@@ -515,6 +514,14 @@ static int pipe_has_both_ends(const struct tree *t, uint64_t ino)
 		}
 	}
 	return r && w;
+}
+
+static int fifo_has_reader(const struct tree *t, uint64_t ino)
+{
+	for (size_t i = 0; i < t->nfiles; i++)
+		if (is_pipe(&t->files[i]) && pipe_ino(&t->files[i]) == ino && (t->files[i].f.flags & O_ACCMODE) != O_WRONLY)
+			return 1;
+	return 0;
 }
 
 /* A file's kind-specific data with `data` in place of its trailing lbytes (pipe data, a queue). */
@@ -566,7 +573,9 @@ int files_finish(struct tree *t)
 			for (size_t j = 0; j < i; j++)
 				first &= !(is_pipe(&t->files[j]) && pipe_ino(&t->files[j]) == ino);
 			f->external = f->f.kind == CKPT_FD_KIND_PIPE && !pipe_has_both_ends(t, ino);
-			if (!first || f->external || !pipe_has_both_ends(t, ino))
+			/* a FIFO keeps its bytes also when the tree holds only its read end: they are read
+			 * again through a write end that restore opens by its path */
+			if (!first || f->external || !(f->f.kind == CKPT_FD_KIND_FIFO ? fifo_has_reader(t, ino) : pipe_has_both_ends(t, ino)))
 				continue;
 			/* the bytes, once, on the first file of the pipe: tee reads from a reading end */
 			const struct file_state *rd = f;
@@ -636,6 +645,7 @@ int files_finish(struct tree *t)
 										: "a unix socket whose peer is outside the checkpoint");
 		}
 	}
+	ghost_finish(t);
 	rc = 0;
 fail:
 	return rc;
@@ -672,7 +682,8 @@ int files_write_descriptions(struct image_writer *w, struct tree *t)
 		if (tag != f->tag)
 			return tag ? fail(EXIT_FAIL, "internal error: file records got tag %u, not %u", tag, f->tag) : -1;
 	}
-	return 0;
+	/* what belongs to descriptions, as their children: the bytes of files without a path, locks */
+	return ghost_write(w, t) < 0 || locks_write(w, t) < 0 ? -1 : 0;
 }
 
 uint32_t files_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag)
@@ -820,7 +831,8 @@ int files_plan(struct tree *t, int slot_base)
 			struct file_state *o = &t->files[j];
 			int same_pipe = f->f.kind == CKPT_FD_KIND_PIPE && o->f.kind == CKPT_FD_KIND_PIPE && pipe_ino(f) == pipe_ino(o);
 			int pair = f->f.kind == CKPT_FD_KIND_SOCKET && sock_of(f) && sock_of(f)->peer == o->tag;
-			if ((same_pipe || pair) && o->owner >= 0)
+			int same_ghost = o->ghost_of == (int)i + 1; /* made from the file its first description makes */
+			if ((same_pipe || pair || same_ghost) && o->owner >= 0)
 				o->owner = f->owner;
 		}
 	}
@@ -1054,6 +1066,8 @@ static int make_file(const struct tree *t, const struct file_state *f, const str
 					  sp->mode == STDIO_PATH ? " in " : "", sp->mode == STDIO_PATH ? sp->path : "");
 		return to_slot(fd, f, 0);
 	}
+	if (f->ghost || f->ghost_of)
+		return ghost_make(t, (size_t)(f - t->files));
 	switch (f->f.kind) {
 	case CKPT_FD_KIND_REGULAR:
 	case CKPT_FD_KIND_DIRECTORY:
@@ -1117,6 +1131,16 @@ static int stdio_number(const struct tree *t, int file)
 	return best;
 }
 
+int files_fd_high(int fd)
+{
+	return fd_high(fd);
+}
+
+int files_to_slot(int fd, const struct file_state *f, int set_flags)
+{
+	return to_slot(fd, f, set_flags);
+}
+
 /* Phase A, in process `me`: every description it makes, at its slot. */
 int files_make(const struct tree *t, int me, const struct stdio_plan *sp, int tmp_base)
 {
@@ -1153,6 +1177,19 @@ static int take_from(const struct tree *t, const struct file_state *f, int me, c
 	if (fd < 0)
 		return fail_errno(EXIT_FAIL, "cannot take %s from process %d (pidfd_getfd)", f->path, pids[f->owner]);
 	return fd_high(fd);
+}
+
+int files_take_one(const struct tree *t, size_t file, int me, const pid_t *pids)
+{
+	int *pidfds = xmalloc(t->nprocs * sizeof(int));
+	for (size_t k = 0; k < t->nprocs; k++)
+		pidfds[k] = -1;
+	int fd = take_from(t, &t->files[file], me, pids, pidfds);
+	for (size_t k = 0; k < t->nprocs; k++)
+		if (pidfds[k] >= 0)
+			close(pidfds[k]);
+	free(pidfds);
+	return fd;
 }
 
 /* The set of an epoll description of ours: each target added under the number it was added with,

@@ -298,6 +298,7 @@ static int member_setup(struct plan *pl, int k)
 	int exe = open(p->exe, O_RDONLY | O_CLOEXEC);
 	if (exe >= 0 && place(exe, L->exe_fd) < 0)
 		return fail_errno(EXIT_FAIL, "dup2");
+	ghost_set_image(pl->o->image, L->image_fd);
 	if (vma_files_open_in_child(p) < 0 || files_make(t, k, &pl->o->stdio, L->tmp_base) < 0 || shm_make(t, k) < 0)
 		return -1;
 
@@ -309,7 +310,7 @@ static int member_setup(struct plan *pl, int k)
 		if (leader && setpgid(0, leader) < 0)
 			child_warn("process %u: cannot join process group %u again (%s)", p->pf.pid, p->pf.pgid, strerror(errno));
 	}
-	if (files_take(t, k, pids) < 0 || shm_take(t, k, pids) < 0)
+	if (files_take(t, k, pids) < 0 || shm_take(t, k, pids) < 0 || ghost_maps_take(t, k, pids) < 0)
 		return -1;
 	free(pids);
 
@@ -634,6 +635,8 @@ static int drive(struct restore_ctx *rc, const struct fd_layout *L)
 		return -1;
 	if (inject_checked(t0, NULL, "restore: closing the restore's fds", SYS_close_range, (uint64_t)L->base, ~0U, 0, 0, 0, 0) < 0)
 		return -1;
+	if (locks_restore(rc) < 0)
+		return -1;
 	struct rlimit nofile = {.rlim_cur = p->pf.rlimits[CKPT_RLIMIT_RESOURCE_NOFILE].cur,
 				.rlim_max = p->pf.rlimits[CKPT_RLIMIT_RESOURCE_NOFILE].max};
 	struct rlimit cur;
@@ -694,7 +697,7 @@ static void plan_layout(struct plan *pl)
 		next = n > next ? n : next;
 	}
 	L->slot_base = next;
-	next = shm_plan(t, files_plan(t, L->slot_base));
+	next = ghost_plan_maps(t, shm_plan(t, files_plan(t, L->slot_base)));
 	L->tmp_base = next + 1;
 }
 

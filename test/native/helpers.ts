@@ -34,6 +34,8 @@ const TARGETS: Record<string, string[]> = {
   holder: [],
   family: [],
   clonefiles: [],
+  nopath: [],
+  perfile: [],
 };
 
 /** Compiles the target programs that are missing or older than their source. */
