@@ -44,6 +44,7 @@ function inspect(args: string[]): { status: number | null; stdout: string; stder
 }
 
 const NOPATH = ['PASS unlinked', 'PASS memfd', 'PASS tmpfile', 'PASS cwd'];
+const PERFILE = ['PASS pipe-flags', 'PASS pipe-capacity', 'PASS fifo-rdonly', 'PASS fifo-rdwr', 'PASS map-rw', 'PASS flock', 'PASS posix-lock', 'PASS ofd-lock'];
 
 describe('native: files without a path, per-open-file details, locks (issue 11)', function () {
   this.timeout(120000);
@@ -67,6 +68,18 @@ describe('native: files without a path, per-open-file details, locks (issue 11)'
         assert.deepStrictEqual(await check(t, r.pid!), NOPATH, 'after the restore');
         // nothing of it is left with a name in its directory
         assert.deepStrictEqual(fs.readdirSync(t.dir).filter((n) => !n.endsWith('.out') && !n.endsWith('.ckpt')), []);
+      });
+
+      it('per open file: flags and offsets of each description, pipe capacity, FIFOs with bytes, a mapping made writable again, flock/POSIX/OFD locks', async () => {
+        const t = await startChecking(lab, id, 'perfile');
+        assert.deepStrictEqual(await check(t, t.pid), PERFILE, 'before the checkpoint');
+        const image = path.join(t.dir, 'perfile.ckpt');
+        const d = await lab.dump(id, t.pid, image, ['--kill']);
+        assert.strictEqual(d.code, 0, d.stderr);
+        await waitFor('the target to be gone', () => !procStatus(t.pid) || /^[ZX]/.test(procStatus(t.pid)!.get('State')!));
+        const r = await lab.restore(id, image);
+        assert.strictEqual(r.code, 0, r.stderr);
+        assert.deepStrictEqual(await check(t, r.pid!), PERFILE, 'after the restore');
       });
     });
   }
