@@ -32,10 +32,16 @@ struct clone3_args {
 };
 
 enum { STDIO_INHERIT, STDIO_NULL, STDIO_PATH };
+#define INHERIT_MAX 16
 struct stdio_plan {
 	int mode;
 	const char *path;
 	int saved[3]; /* restore's own stdio, kept open in the child for STDIO_INHERIT */
+	/* --inherit-fd N:FD: ckpt's fd FD becomes the external pipe or socket a process held at N */
+	struct {
+		int n, fd, saved;
+	} inherit[INHERIT_MAX];
+	int ninherit;
 };
 
 /* creds.c: the credentials a restore may give (see there) */

@@ -638,11 +638,12 @@ int files_finish(struct tree *t)
 			const struct file_state *f = fd_file(p, fd);
 			if (f->external == 2)
 				fd_unsupported(p, fd, CKPT_UNSUPPORTED_KIND_FD, "file descriptors or oversized messages in flight on a unix socket");
+			else if (f->external && fd->f.fd > 2 && f->f.kind == CKPT_FD_KIND_TTY)
+				fd_unsupported(p, fd, CKPT_UNSUPPORTED_KIND_FD, "a terminal is reattached only as stdio (fds 0-2)");
 			else if (f->external && fd->f.fd > 2)
-				fd_unsupported(p, fd, CKPT_UNSUPPORTED_KIND_FD,
-					       f->f.kind == CKPT_FD_KIND_TTY    ? "a terminal is reattached only as stdio (fds 0-2)"
-					       : f->f.kind == CKPT_FD_KIND_PIPE ? "a pipe whose other end is outside the checkpoint"
-										: "a unix socket whose peer is outside the checkpoint");
+				/* recorded as external: restore connects it to an fd it is given (--inherit-fd) or breaks it */
+				warn("process %u fd %u (%s): its other end is outside the checkpoint: recorded as external (restore --inherit-fd %u:FD "
+				     "connects it, else it comes back broken)", p->pf.pid, fd->f.fd, f->path, fd->f.fd);
 		}
 	}
 	ghost_finish(t);
@@ -1118,6 +1119,38 @@ static int make_file(const struct tree *t, const struct file_state *f, const str
 	}
 }
 
+/* An external pipe or socket (its other end was outside the checkpoint): the fd ckpt was given
+ * for one of the numbers a process held it at (--inherit-fd N:FD), else a pipe or socket pair
+ * whose other end is closed at once: reading gives end of file, writing EPIPE. */
+static int make_external(const struct tree *t, const struct file_state *f, const struct stdio_plan *sp)
+{
+	int file = (int)(f - t->files);
+	for (int j = 0; j < sp->ninherit; j++)
+		for (size_t k = 0; k < t->nprocs; k++)
+			for (size_t i = 0; i < t->procs[k]->nfds; i++)
+				if (t->procs[k]->fds[i].file == file && (int)t->procs[k]->fds[i].f.fd == sp->inherit[j].n) {
+					int fd = fcntl(sp->inherit[j].saved, F_DUPFD_CLOEXEC, g_tmp_base);
+					if (fd < 0)
+						return fail_errno(EXIT_FAIL, "--inherit-fd %d:%d", sp->inherit[j].n, sp->inherit[j].fd);
+					return to_slot(fd, f, 1);
+				}
+	int ends[2], keep;
+	if (f->f.kind == CKPT_FD_KIND_PIPE) {
+		if (pipe2(ends, O_CLOEXEC) < 0)
+			return fail_errno(EXIT_FAIL, "pipe2");
+		keep = (f->f.flags & O_ACCMODE) == O_WRONLY ? 1 : 0;
+	} else {
+		const struct ckpt_fd_socket_fixed *s = sock_of(f);
+		if (!s || s->family != AF_UNIX || socketpair(AF_UNIX, (int)s->type | SOCK_CLOEXEC, 0, ends) < 0)
+			return fail(EXIT_UNSUPPORTED, "%s%s: a socket to a process outside the checkpoint cannot be made again", fd_prefix(t, f), f->path);
+		keep = 0;
+	}
+	close(ends[!keep]);
+	child_warn("%s%s: its other end was outside the checkpoint: restored broken (--inherit-fd %d:FD connects it)", fd_prefix(t, f), f->path,
+		   atoi(fd_prefix(t, f) + 3));
+	return to_slot(fd_high(ends[keep]), f, 1);
+}
+
 /* The lowest stdio number (0-2) any process holds this external description at, or -1. */
 static int stdio_number(const struct tree *t, int file)
 {
@@ -1150,7 +1183,14 @@ int files_make(const struct tree *t, int me, const struct stdio_plan *sp, int tm
 		if (f->owner != me || fcntl(f->slot, F_GETFD) >= 0)
 			continue; /* another's, or made already with its pipe or pair */
 		int rc;
-		if (external(t, f))
+		int inherited = 0;
+		for (int j = 0; j < sp->ninherit && !inherited; j++)
+			for (size_t k = 0; k < t->nprocs && !inherited; k++)
+				for (size_t n = 0; n < t->procs[k]->nfds; n++)
+					inherited |= t->procs[k]->fds[n].file == (int)i && (int)t->procs[k]->fds[n].f.fd == sp->inherit[j].n;
+		if (external(t, f) && f->f.kind != CKPT_FD_KIND_TTY && (inherited || stdio_number(t, (int)i) < 0))
+			rc = make_external(t, f, sp);
+		else if (external(t, f))
 			rc = make_file(t, f, sp, stdio_number(t, (int)i));
 		else if (f->f.kind == CKPT_FD_KIND_PIPE)
 			rc = make_pipe(t, i);
