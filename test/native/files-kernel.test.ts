@@ -9,7 +9,10 @@ import { spawn, spawnSync } from 'child_process';
 import { Readable } from 'stream';
 import * as fs from 'fs';
 import * as path from 'path';
-import { buildTargets, CKPT, EXIT, identities, Identity, Lab, lines, procStatus, ROOT, Started, target, waitFor } from './helpers';
+import { CheckpointImage, RecordType } from '../../src/image';
+import { reseal } from '../support/imageReseal';
+import { encodePayload } from '../support/imageWriter';
+import { assertOneErrorLine, buildTargets, CKPT, EXIT, identities, Identity, Lab, lines, procStatus, ROOT, Started, target, waitFor } from './helpers';
 
 interface SelfChecking {
   dir: string;
@@ -44,6 +47,19 @@ function inspect(args: string[]): { status: number | null; stdout: string; stder
   return spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'src/cli/ckptInspect.ts'), ...args], { encoding: 'utf8', timeout: 60000 });
 }
 
+/** `image` written again as `out` with one field of the first record of `type` changed. */
+async function mutate(image: string, out: string, type: number, typeName: string, change: (v: Record<string, unknown>) => Record<string, unknown>, nth = 0): Promise<void> {
+  const img = await CheckpointImage.open(image);
+  try {
+    const victim = img.records.filter((r) => r.type === type)[nth];
+    assert.ok(victim, `the image has a record of type ${type}`);
+    const v = (await img.decode(victim)) as unknown as Record<string, unknown>;
+    await reseal(img, out, (r) => (r === victim ? encodePayload(typeName, change({ ...v })) : undefined));
+  } finally {
+    await img.close();
+  }
+}
+
 const NOPATH = ['PASS unlinked', 'PASS memfd', 'PASS tmpfile', 'PASS cwd'];
 const PERFILE = ['PASS pipe-flags', 'PASS pipe-capacity', 'PASS fifo-rdonly', 'PASS fifo-rdwr', 'PASS map-rw', 'PASS flock', 'PASS posix-lock', 'PASS ofd-lock'];
 
@@ -64,6 +80,19 @@ describe('native: files without a path, per-open-file details, locks (issue 11)'
         await waitFor('the target to be gone', () => !procStatus(t.pid) || /^[ZX]/.test(procStatus(t.pid)!.get('State')!));
         // the hole of the sparse file is not stored: 1 MiB + 300 KiB of data, not 8 MiB
         assert.ok(fs.statSync(image).size < 4 << 20, `the image is ${fs.statSync(image).size} bytes`);
+        const shown = inspect(['show', '-v', image]);
+        assert.strictEqual(shown.status, 0, shown.stderr);
+        assert.match(shown.stdout, /FILE_CONTENT tag \d+: unlinked file of "[^"]*\/unlinked", 8\.3 MiB with 1\.3 MiB of data in 2 extents/);
+        assert.match(shown.stdout, /FILE_CONTENT tag \d+: memfd "ckpt-test-memfd", 12 KiB with 12 KiB of data in 1 extent, seals 0x6\n\s+size: 12388\n\s+flags: memfd \(0x1\)\n\s+seals: 0x6/);
+        assert.match(shown.stdout, /FILE_CONTENT tag \d+: O_TMPFILE file of "[^"]*\/#\d+"/);
+        assert.match(shown.stdout, /FILE_EXTENT tag \d+: 300 KiB at offset 8388608, 75 pages\n\s+offset: 8388608\n\s+len: 307200\n\s+npages: 75/);
+        assert.match(shown.stdout, /FILE_DATA tag \d+: 300 KiB of file data/);
+        assert.strictEqual(inspect(['verify', image]).status, 0);
+        const changed = path.join(t.dir, 'changed.ckpt');
+        await mutate(image, changed, RecordType.FILE_CONTENT, 'file_content', (v) => ({ ...v, seals: 0xf }), 1);
+        const diff = inspect(['diff', image, changed]);
+        assert.match(diff.stdout, /~ fd 7 \/memfd:ckpt-test-memfd \(deleted\)\n\s+file\.file_content\.seals: 0x6 -> 0xf/);
+
         const r = await lab.restore(id, image);
         assert.strictEqual(r.code, 0, r.stderr);
         assert.deepStrictEqual(await check(t, r.pid!), NOPATH, 'after the restore');
@@ -78,6 +107,17 @@ describe('native: files without a path, per-open-file details, locks (issue 11)'
         const d = await lab.dump(id, t.pid, image, ['--kill']);
         assert.strictEqual(d.code, 0, d.stderr);
         await waitFor('the target to be gone', () => !procStatus(t.pid) || /^[ZX]/.test(procStatus(t.pid)!.get('State')!));
+        const shown = inspect(['show', '-v', image]);
+        assert.strictEqual(shown.status, 0, shown.stderr);
+        assert.match(shown.stdout, /FILE_LOCK tag \d+: flock write lock\n\s+kind: flock \(1\)\n\s+type: write \(2\)/);
+        assert.match(shown.stdout, new RegExp(`FILE_LOCK tag \\d+: posix write lock on bytes 10-19 held by pid ${t.pid}\\n\\s+kind: posix \\(2\\)\\n\\s+type: write \\(2\\)\\n\\s+pid: ${t.pid}\\n\\s+start: 10\\n\\s+len: 10`));
+        assert.match(shown.stdout, /FILE_LOCK tag \d+: ofd read lock from byte 100 to the end/);
+        assert.match(shown.stdout, /capacity: 262144/);
+        const changed = path.join(t.dir, 'changed.ckpt');
+        await mutate(image, changed, RecordType.FILE_LOCK, 'file_lock', (v) => ({ ...v, len: 20n }), 1);
+        const diff = inspect(['diff', image, changed]);
+        assert.match(diff.stdout, new RegExp(`~ fd \\d+ .*/lk-posix\\n\\s+file\\.lock posix pid ${t.pid} @10\\.len: 10 -> 20`));
+
         const r = await lab.restore(id, image);
         assert.strictEqual(r.code, 0, r.stderr);
         assert.deepStrictEqual(await check(t, r.pid!), PERFILE, 'after the restore');
@@ -117,6 +157,16 @@ describe('native: files without a path, per-open-file details, locks (issue 11)'
         } finally {
           child.kill('SIGKILL');
         }
+      });
+
+      it('a lease is refused: exit 5, one line naming the fd, and the target goes on', async () => {
+        const t = await startChecking(lab, id, 'perfile', ['lease']);
+        const image = path.join(t.dir, 'lease.ckpt');
+        const d = await lab.dump(id, t.pid, image, ['--kill']);
+        assert.strictEqual(d.code, EXIT.unsupported, d.stderr);
+        assertOneErrorLine(d.stderr, /^ckpt: process \d+ has state that cannot be checkpointed: fd \d+: it holds a lease or a lock of a kind that cannot be taken again \(.*\/leased\); --allow-unsupported/);
+        assert.ok(!fs.existsSync(image));
+        assert.deepStrictEqual(await check(t, t.pid), PERFILE, 'the target goes on');
       });
     });
   }

@@ -11,11 +11,12 @@
  *   flock          an exclusive flock
  *   posix-lock     a POSIX write lock on bytes 10-19
  *   ofd-lock       an OFD read lock from byte 100 to the end
- *   external       (with a third argument FD) fd 9 is a pipe to a process outside the checkpoint:
+ *   external       (with a third argument "external") fd 9 is a pipe to a process outside the checkpoint:
  *                  what it writes there arrives (restored with --inherit-fd 9:N) or writing
  *                  fails with EPIPE (restored as a broken pipe)
  * Locks are checked from a child, which must be refused each of them.
- * Usage: perfile OUT DIR [external]. "ready PID" on OUT once set up; on SIGUSR1 one
+ *   (with a third argument "lease") a read lease on DIR/leased, which a dump refuses
+ * Usage: perfile OUT DIR [external|lease]. "ready PID" on OUT once set up; on SIGUSR1 one
  * "PASS item"/"FAIL item why" line per item, then "done". */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -201,7 +202,7 @@ int main(int argc, char **argv)
 		return 2;
 	outfd = open(argv[1], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	snprintf(dir, sizeof(dir), "%s", argv[2]);
-	external = argc > 3;
+	external = argc > 3 && !strcmp(argv[3], "external");
 	if (outfd < 0)
 		return 2;
 	if (external) {
@@ -266,6 +267,13 @@ int main(int argc, char **argv)
 	if (lk_flock < 0 || lk_posix < 0 || lk_ofd < 0 || flock(lk_flock, LOCK_EX) < 0 || fcntl(lk_posix, F_SETLK, &pl) < 0 ||
 	    fcntl(lk_ofd, F_OFD_SETLK, &ol) < 0)
 		return 7;
+
+	if (argc > 3 && !strcmp(argv[3], "lease")) {
+		/* a read lease: what a checkpoint refuses (it cannot be taken again faithfully) */
+		int l = open(in_dir("leased"), O_RDONLY | O_CREAT, 0600);
+		if (l < 0 || fcntl(l, F_SETLEASE, F_RDLCK) < 0)
+			return 9;
+	}
 
 	struct sigaction sa = {.sa_handler = on_usr1};
 	sigaction(SIGUSR1, &sa, NULL);
