@@ -178,6 +178,8 @@ int locks_write(struct image_writer *w, const struct tree *t);
 int locks_load(const struct image *im, struct tree *t, const uint32_t *file_of);
 int locks_restore(struct restore_ctx *rc);            /* injected, once the process has its final fds */
 
+/* Whether process pid holds a file whose /proc fd link is `link` (a pipe or socket). */
+int process_holds(uint32_t pid, const char *link);
 /* files.c helpers for ghost.c */
 int files_fd_high(int fd);
 int files_to_slot(int fd, const struct file_state *f, int set_flags);

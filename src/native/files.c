@@ -558,6 +558,31 @@ static int epoll_target_file(const struct tree *t, const struct file_state *f, u
 	return -1;
 }
 
+int process_holds(uint32_t pid, const char *link)
+{
+	char *dir = xasprintf("/proc/%u/fd", pid);
+	DIR *d = opendir(dir);
+	int holds = 0;
+	for (struct dirent *de; d && !holds && (de = readdir(d));) {
+		char *path = xasprintf("%s/%s", dir, de->d_name), *l = read_link(path);
+		holds = l && !strcmp(l, link);
+		free(path);
+		free(l);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	return holds;
+}
+
+static int held_by_omitted(const struct proc_state *p, const char *link)
+{
+	for (uint32_t c = 0; c < p->nomitted; c++)
+		if (process_holds(p->omitted[c], link))
+			return 1;
+	return 0;
+}
+
 /* Everything about descriptions that needs every process's descriptors: which pipes and socket
  * pairs lie inside the tree (and what they hold), which epoll targets are which files, and what
  * cannot be restored: a pipe or socket to a process outside the tree, above stdio. */
@@ -640,6 +665,11 @@ int files_finish(struct tree *t)
 				fd_unsupported(p, fd, CKPT_UNSUPPORTED_KIND_FD, "file descriptors or oversized messages in flight on a unix socket");
 			else if (f->external && fd->f.fd > 2 && f->f.kind == CKPT_FD_KIND_TTY)
 				fd_unsupported(p, fd, CKPT_UNSUPPORTED_KIND_FD, "a terminal is reattached only as stdio (fds 0-2)");
+			else if (f->external && fd->f.fd > 2 && held_by_omitted(p, f->path))
+				/* a child the dump leaves out holds the other end: --tree takes it too (dump.c says so) */
+				fd_unsupported(p, fd, CKPT_UNSUPPORTED_KIND_FD,
+					       f->f.kind == CKPT_FD_KIND_PIPE ? "a pipe whose other end is outside the checkpoint"
+									: "a unix socket whose peer is outside the checkpoint");
 			else if (f->external && fd->f.fd > 2)
 				/* recorded as external: restore connects it to an fd it is given (--inherit-fd) or breaks it */
 				warn("process %u fd %u (%s): its other end is outside the checkpoint: recorded as external (restore --inherit-fd %u:FD "

@@ -206,20 +206,24 @@ int main(int argc, char **argv)
 	if (outfd < 0)
 		return 2;
 	if (external) {
-		/* fd 9: a pipe to a child that stays outside the checkpoint (a dump without --tree) */
+		/* fd 9: a pipe to a process outside the checkpoint (an orphaned grandchild) */
 		int e[2];
 		if (pipe(e) < 0 || dup2(e[1], 9) < 0)
 			return 8;
 		close(e[1]);
 		pid_t c = fork();
 		if (c == 0) {
-			close(9);
-			char got[64];
-			ssize_t n;
-			while ((n = read(e[0], got, sizeof(got))) > 0)
-				; /* a reader, until the writer is gone */
+			/* not a child of ours: a child would be left out of the dump, which asks for --tree */
+			if (fork() == 0) {
+				close(9);
+				char got[64];
+				while (read(e[0], got, sizeof(got)) > 0)
+					; /* a reader, until the writer is gone */
+				_exit(0);
+			}
 			_exit(0);
 		}
+		waitpid(c, NULL, 0);
 		close(e[0]);
 	}
 
