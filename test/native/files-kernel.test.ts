@@ -146,7 +146,7 @@ describe('native: files without a path, per-open-file details, locks (issue 11)'
         let stdout = '', stderr = '', got = '';
         child.stdout!.setEncoding('utf8').on('data', (x: string) => (stdout += x));
         child.stderr!.setEncoding('utf8').on('data', (x: string) => (stderr += x));
-        (child.stdio[5] as Readable).setEncoding('utf8').on('data', (x: string) => (got += x));
+        (child.stdio as unknown as Readable[])[5].setEncoding('utf8').on('data', (x: string) => (got += x));
         try {
           const pid = await waitFor('the restore to end', () => (/reaper: exit (\d+)/.test(stderr) ? Number(/^(\d+)$/m.exec(stdout)?.[1] ?? -1) : undefined), 60000);
           assert.ok(pid > 0, stderr);

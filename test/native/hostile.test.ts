@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CheckpointImage, payloadTypeName, RecordType, schema } from '../../src/image';
+import { CheckpointImage, payloadTypeName, RecordType, schema, verifyImage } from '../../src/image';
 import { reseal } from '../support/imageReseal';
 import { encodePayload } from '../support/imageWriter';
 import { buildTargets, EXIT, identities, Lab, lines, target, waitFor } from './helpers';
@@ -116,6 +116,13 @@ describe('native: restore of a file_content that lies about its lengths', functi
     const r = await lab.restore(root, mutated);
     assert.equal(r.code, EXIT.badImage, r.stderr);
     assert.match(r.stderr, /^ckpt: bad image .*: record #\d+ \(file_extent\) page 1 of .* at byte \d+ does not match its hash$/m);
+    const m = await CheckpointImage.open(mutated);
+    try {
+      const v = await verifyImage(m);
+      assert.ok(v.problems.some((p) => p.code === 'bad-page-hash' && /page 1 of its file_data/.test(p.message)), JSON.stringify(v.problems));
+    } finally {
+      await m.close();
+    }
   });
 
   for (const [type, what, lie, message] of LIES) {
@@ -134,6 +141,13 @@ describe('native: restore of a file_content that lies about its lengths', functi
         const errs = r.stderr.split('\n').filter((l) => l.startsWith('ckpt: ') && !l.startsWith('ckpt: warning:'));
         assert.equal(errs.length, 1, r.stderr);
         assert.match(errs[0], message);
+        // and the TypeScript reader agrees: `ckpt-inspect verify` calls it unsound
+        const m = await CheckpointImage.open(mutated);
+        try {
+          assert.equal((await verifyImage(m)).ok, false, `verify of ${type} that ${what}`);
+        } finally {
+          await m.close();
+        }
       } finally {
         await img.close();
       }
