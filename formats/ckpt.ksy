@@ -875,7 +875,11 @@ types:
         doc: Its command name.
 
   fd_pipe:
-    doc: A pipe or FIFO end, with the bytes buffered in the pipe when every process was frozen.
+    doc: |
+      A pipe or FIFO end, with the bytes buffered in the pipe when every process was frozen. A
+      pipe end whose other end is in no `file` record of the image is external: it led to a
+      process outside the checkpoint; restore gives it the fd `--inherit-fd` names, makes it
+      broken (its other end closed), or, at fds 0-2, attaches it per `--stdio`.
     seq:
       - id: pipe_ino
         type: u8

@@ -159,6 +159,18 @@ describe('native: files without a path, per-open-file details, locks (issue 11)'
         }
       });
 
+      it('a lock that another process holds now fails the restore by name, leaving nothing behind', async () => {
+        const t = await startChecking(lab, id, 'perfile');
+        const image = path.join(t.dir, 'held.ckpt');
+        const d = await lab.dump(id, t.pid, image, ['--leave-running']);
+        assert.strictEqual(d.code, 0, d.stderr);
+        const r = await lab.restore(id, image);
+        assert.strictEqual(r.code, EXIT.unsupported, r.stderr);
+        assertOneErrorLine(r.stderr, /^ckpt: restore: fd \d+ \(.*\/lk-flock\): its flock write lock cannot be taken again \(another process holds a conflicting lock\): Resource temporarily unavailable$/);
+        await r.reaperDone; // the reaper ends once every process the restore made is gone
+        assert.deepStrictEqual(await check(t, t.pid), PERFILE, 'the original goes on, its locks its own');
+      });
+
       it('a lease is refused: exit 5, one line naming the fd, and the target goes on', async () => {
         const t = await startChecking(lab, id, 'perfile', ['lease']);
         const image = path.join(t.dir, 'lease.ckpt');
