@@ -167,6 +167,7 @@ int ghost_write(struct image_writer *w, const struct tree *t);
 int ghost_load(const struct image *im, struct tree *t, const uint32_t *file_of);
 int ghost_plan_maps(struct tree *t, int next_fd);     /* restore: fds of the areas that map one */
 void ghost_set_image(const char *path, int image_fd); /* restore child: where the bytes are */
+int ghost_check_in_file(const struct image *im, const struct tree *t); /* restore --dry-run: every hash */
 int ghost_make(const struct tree *t, size_t i);       /* phase A: the file and each description of it */
 int ghost_maps_take(const struct tree *t, int me, const pid_t *pids); /* phase B */
 int ghost_cwd_enter(const char *cwd);                 /* a removed working directory, made and removed again */

@@ -438,7 +438,8 @@ static int make_unlinked(const struct file_state *f)
 	return fd;
 }
 
-/* The bytes of every extent, from the image, each page checked against its hash. */
+/* The bytes of every extent, from the image, each page checked against its hash, written to fd
+ * (or only checked, fd < 0). */
 static int fill(int fd, const struct file_state *f)
 {
 	const struct ghost *g = f->ghost;
@@ -466,14 +467,14 @@ static int fill(int fd, const struct file_state *f)
 				}
 			}
 			size_t keep = done >= e->len ? 0 : (e->len - done < n ? (size_t)(e->len - done) : n);
-			if (keep && pwrite_all(fd, buf, keep, e->offset + done) < 0) {
+			if (fd >= 0 && keep && pwrite_all(fd, buf, keep, e->offset + done) < 0) {
 				fail_errno(EXIT_FAIL, "cannot write the contents of %s back", f->path);
 				goto out;
 			}
 			done += n;
 		}
 	}
-	if (ftruncate(fd, (off_t)g->f.size) < 0) {
+	if (fd >= 0 && ftruncate(fd, (off_t)g->f.size) < 0) {
 		fail_errno(EXIT_FAIL, "cannot give %s its size %llu", f->path, (unsigned long long)g->f.size);
 		goto out;
 	}
@@ -481,6 +482,15 @@ static int fill(int fd, const struct file_state *f)
 out:
 	free(buf);
 	return rc;
+}
+
+int ghost_check_in_file(const struct image *im, const struct tree *t)
+{
+	ghost_set_image(im->path, im->fd);
+	for (size_t i = 0; i < t->nfiles; i++)
+		if (t->files[i].ghost && fill(-1, &t->files[i]) < 0)
+			return -1;
+	return 0;
 }
 
 /* One description of the made file, with its own access mode, status flags and position. */

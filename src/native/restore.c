@@ -855,6 +855,8 @@ int cmd_restore(int argc, char **argv)
 	for (size_t k = 0; o.dry_run && k < t.nprocs; k++)
 		if (pages_check_in_file(&im, t.procs[k]) < 0)
 			goto out;
+	if (o.dry_run && ghost_check_in_file(&im, &t) < 0)
+		goto out;
 	if (check_restorable(&t, &im, &o) < 0)
 		goto out;
 	if (o.dry_run) {

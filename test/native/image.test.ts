@@ -153,7 +153,7 @@ describe('native: images', function () {
         assert.deepStrictEqual(report.problems.map((p) => p.message), [], `${name}: no problems`);
         assert.ok(report.ok && report.pagesChecked > 0, `${name}: pages checked`);
         const s = await summarizeImage(img);
-        assert.strictEqual(s.version, '2.0');
+        assert.strictEqual(s.version, '2.1');
         assert.ok(s.flags.includes('left_running'), `${name}: flags ${s.flags}`);
         assert.strictEqual(s.processes.length, 1);
         const p = s.processes[0];
