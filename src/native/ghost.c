@@ -4,7 +4,7 @@
  * `file_data` records of at most 64 MiB, each under a `file_extent` that holds a hash per page:
  * never the whole file in memory. At restore the process that makes the description (as the
  * restoring user, after the switch to its final credentials) makes the file again without a
- * path, writes the bytes back checking every hash, sets its size, mode and seals, and opens each
+ * path (at its old name, unlinked at once, or O_TMPFILE), writes the bytes back checking every hash, sets its size, mode and seals, and opens each
  * description of the file with its own flags and position. Shared areas that mapped the file
  * map the restored file, so they stay shared with it. */
 #include "ckpt.h"
@@ -419,7 +419,17 @@ static int make_unlinked(const struct file_state *f)
 	}
 	char *copy = xstrdup(g->name);
 	char *dir = dirname(copy);
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	int fd = -1;
+	if (!(g->f.flags & CKPT_CONTENT_FLAGS_TMPFILE)) {
+		/* at its old name, unlinked at once: /proc/PID/fd shows the name it showed ("... (deleted)") */
+		fd = open(g->name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd >= 0 && unlink(g->name) < 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd < 0) /* an O_TMPFILE file (one linkat can still name), or its old name is taken */
+		fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
 		/* no O_TMPFILE on this file system: a new name, unlinked at once */
 		for (int k = 0; k < 100 && fd < 0; k++) {

@@ -80,6 +80,17 @@ static int deleted(int fd)
 	return strstr(l, " (deleted)") != NULL;
 }
 
+static int ends_with_name(int fd, const char *tail)
+{
+	char p[64], l[4096];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(p, l, sizeof(l) - 1);
+	if (n < 0)
+		return 0;
+	l[n] = 0;
+	return (size_t)n >= strlen(tail) && !strcmp(l + n - strlen(tail), tail);
+}
+
 static void check_unlinked(void)
 {
 	struct stat a, b, c;
@@ -90,6 +101,8 @@ static void check_unlinked(void)
 		why = "its three descriptions are not one file";
 	else if (a.st_nlink != 0 || !deleted(unl))
 		why = "it has a path";
+	else if (!ends_with_name(unl, "/unlinked (deleted)"))
+		why = "its name in /proc/self/fd";
 	else if (a.st_size != HOLE_AT + TAIL_LEN)
 		why = "size";
 	else if ((a.st_mode & 07777) != 0640)
