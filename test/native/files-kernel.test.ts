@@ -123,36 +123,39 @@ describe('native: files without a path, per-open-file details, locks (issue 11)'
         assert.deepStrictEqual(await check(t, r.pid!), PERFILE, 'after the restore');
       });
 
-      it('an external pipe (to a process outside the checkpoint, not stdio) is recorded; restore connects it with --inherit-fd or breaks it', async () => {
+      it('an external pipe and socket (to a process outside the checkpoint, not stdio) are recorded; restore connects them with --inherit-fd or breaks them', async () => {
         const t = await startChecking(lab, id, 'perfile', ['external']);
-        assert.deepStrictEqual(await check(t, t.pid), [...PERFILE, 'PASS external connected'], 'before the checkpoint');
+        assert.deepStrictEqual(await check(t, t.pid), [...PERFILE, 'PASS external connected', 'PASS external-socket connected'], 'before the checkpoint');
         const image = path.join(t.dir, 'external.ckpt');
         const d = await lab.dump(id, t.pid, image, ['--kill']);
         assert.strictEqual(d.code, 0, d.stderr);
         assert.match(d.stderr, /ckpt: warning: process \d+ fd 9 \(pipe:\[\d+\]\): its other end is outside the checkpoint: recorded as external/);
+        assert.match(d.stderr, /ckpt: warning: process \d+ fd 10 \(socket:\[\d+\]\): its other end is outside the checkpoint: recorded as external/);
         await waitFor('the target to be gone', () => !procStatus(t.pid) || /^[ZX]/.test(procStatus(t.pid)!.get('State')!));
 
         // broken: writing fails with EPIPE, and restore said so
         const broken = await lab.restore(id, image);
         assert.strictEqual(broken.code, 0, broken.stderr);
         assert.match(broken.stderr, /ckpt: warning: fd 9: pipe:\[\d+\]: its other end was outside the checkpoint: restored broken \(--inherit-fd 9:FD connects it\)/);
-        assert.deepStrictEqual(await check(t, broken.pid!), [...PERFILE, 'PASS external broken']);
+        assert.match(broken.stderr, /ckpt: warning: fd 10: socket:\[\d+\]: its other end was outside the checkpoint: restored broken/);
+        assert.deepStrictEqual(await check(t, broken.pid!), [...PERFILE, 'PASS external broken', 'PASS external-socket broken']);
         process.kill(broken.pid!, 'SIGKILL');
         await broken.reaperDone;
 
-        // connected: fd 5 of ckpt restore (a pipe of ours) becomes its fd 9
-        const argv = id.argv([target('reaper'), CKPT, 'restore', image, '--stdio=null', '--inherit-fd', '9:5']);
-        const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe', 'ignore', 'ignore', 'pipe'] });
+        // connected: fds 5 and 6 of ckpt restore (ours) become its fds 9 and 10
+        const argv = id.argv([target('reaper'), CKPT, 'restore', image, '--stdio=null', '--inherit-fd', '9:5', '--inherit-fd', '10:6']);
+        const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe', 'ignore', 'ignore', 'pipe', 'pipe'] });
         let stdout = '', stderr = '', got = '';
         child.stdout!.setEncoding('utf8').on('data', (x: string) => (stdout += x));
         child.stderr!.setEncoding('utf8').on('data', (x: string) => (stderr += x));
         (child.stdio as unknown as Readable[])[5].setEncoding('utf8').on('data', (x: string) => (got += x));
+        (child.stdio as unknown as Readable[])[6].setEncoding('utf8').on('data', (x: string) => (got += x));
         try {
           const pid = await waitFor('the restore to end', () => (/reaper: exit (\d+)/.test(stderr) ? Number(/^(\d+)$/m.exec(stdout)?.[1] ?? -1) : undefined), 60000);
           assert.ok(pid > 0, stderr);
           lab.track(pid);
-          assert.deepStrictEqual(await check(t, pid), [...PERFILE, 'PASS external connected']);
-          await waitFor('what it wrote to its fd 9 to reach us', () => got === 'external\n', 5000);
+          assert.deepStrictEqual(await check(t, pid), [...PERFILE, 'PASS external connected', 'PASS external-socket connected']);
+          await waitFor('what it wrote to its fds 9 and 10 to reach us', () => got.split('\n').sort().join(' ') === ' external socket', 5000);
           process.kill(pid, 'SIGKILL');
         } finally {
           child.kill('SIGKILL');

@@ -13,7 +13,8 @@
  *   ofd-lock       an OFD read lock from byte 100 to the end
  *   external       (with a third argument "external") fd 9 is a pipe to a process outside the checkpoint:
  *                  what it writes there arrives (restored with --inherit-fd 9:N) or writing
- *                  fails with EPIPE (restored as a broken pipe)
+ *                  fails with EPIPE (restored as a broken pipe); fd 10 likewise, an end of a
+ *                  unix socket pair whose peer is outside
  * Locks are checked from a child, which must be refused each of them.
  *   (with a third argument "lease") a read lease on DIR/leased, which a dump refuses
  * Usage: perfile OUT DIR [external|lease]. "ready PID" on OUT once set up; on SIGUSR1 one
@@ -28,6 +29,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -188,6 +190,13 @@ static void check_external(void)
 		say("PASS external broken\n");
 	else
 		say("FAIL external %zd %s\n", n, strerror(errno));
+	n = send(10, "socket\n", 7, MSG_NOSIGNAL);
+	if (n == 7)
+		say("PASS external-socket connected\n");
+	else if (n < 0 && errno == EPIPE)
+		say("PASS external-socket broken\n");
+	else
+		say("FAIL external-socket %zd %s\n", n, strerror(errno));
 }
 
 static void on_usr1(int sig)
@@ -207,15 +216,24 @@ int main(int argc, char **argv)
 		return 2;
 	if (external) {
 		/* fd 9: a pipe to a process outside the checkpoint (an orphaned grandchild) */
-		int e[2];
-		if (pipe(e) < 0 || dup2(e[1], 9) < 0)
+		int e[2], sk[2];
+		if (pipe(e) < 0 || dup2(e[1], 9) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sk) < 0 || dup2(sk[0], 10) < 0)
 			return 8;
 		close(e[1]);
+		close(sk[0]);
 		pid_t c = fork();
 		if (c == 0) {
 			/* not a child of ours: a child would be left out of the dump, which asks for --tree */
 			if (fork() == 0) {
 				close(9);
+				close(10);
+				if (fork() == 0) {
+					char got[64];
+					while (read(sk[1], got, sizeof(got)) > 0)
+						; /* the socket's peer, until the other end is gone */
+					_exit(0);
+				}
+				close(sk[1]);
 				char got[64];
 				while (read(e[0], got, sizeof(got)) > 0)
 					; /* a reader, until the writer is gone */
@@ -225,6 +243,7 @@ int main(int argc, char **argv)
 		}
 		waitpid(c, NULL, 0);
 		close(e[0]);
+		close(sk[1]);
 	}
 
 	char self[64];
