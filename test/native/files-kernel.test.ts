@@ -176,15 +176,20 @@ describe('native: files without a path, per-open-file details, locks (issue 11)'
         assert.deepStrictEqual(after.filter((l) => /lock|pipe|map/.test(l)), PERFILE.filter((l) => /lock|pipe|map/.test(l)), 'the original goes on, its locks its own');
       });
 
-      it('a lease is refused: exit 5, one line naming the fd, and the target goes on', async () => {
-        const t = await startChecking(lab, id, 'perfile', ['lease']);
-        const image = path.join(t.dir, 'lease.ckpt');
-        const d = await lab.dump(id, t.pid, image, ['--kill']);
-        assert.strictEqual(d.code, EXIT.unsupported, d.stderr);
-        assertOneErrorLine(d.stderr, /^ckpt: process \d+ has state that cannot be checkpointed: fd \d+: it holds a lease or a lock of a kind that cannot be taken again \(.*\/leased\); --allow-unsupported/);
-        assert.ok(!fs.existsSync(image));
-        assert.deepStrictEqual(await check(t, t.pid), PERFILE, 'the target goes on');
-      });
+      for (const [mode, refusal] of [
+        ['lease', /^ckpt: process \d+ has state that cannot be checkpointed: fd \d+: it holds a lease or a lock of a kind that cannot be taken again \(.*\/leased\); --allow-unsupported/],
+        ['linked', /^ckpt: process \d+ has state that cannot be checkpointed: fd \d+: its path is gone, but it has other links, which a checkpoint cannot find \(.*\/first-name \(deleted\)\); --allow-unsupported/],
+      ] as const) {
+        it(`${mode === 'lease' ? 'a lease' : 'an unlinked file with another name'} is refused: exit 5, one line naming the fd, and the target goes on`, async () => {
+          const t = await startChecking(lab, id, 'perfile', [mode]);
+          const image = path.join(t.dir, `${mode}.ckpt`);
+          const d = await lab.dump(id, t.pid, image, ['--kill']);
+          assert.strictEqual(d.code, EXIT.unsupported, d.stderr);
+          assertOneErrorLine(d.stderr, refusal);
+          assert.ok(!fs.existsSync(image));
+          assert.deepStrictEqual(await check(t, t.pid), PERFILE, 'the target goes on');
+        });
+      }
     });
   }
 

@@ -17,7 +17,9 @@
  *                  unix socket pair whose peer is outside
  * Locks are checked from a child, which must be refused each of them.
  *   (with a third argument "lease") a read lease on DIR/leased, which a dump refuses
- * Usage: perfile OUT DIR [external|lease]. "ready PID" on OUT once set up; on SIGUSR1 one
+ *   (with "linked") DIR/first-name open after it was unlinked, its other name DIR/other-name
+ *                  kept: refused too (the other name cannot be found)
+ * Usage: perfile OUT DIR [external|lease|linked]. "ready PID" on OUT once set up; on SIGUSR1 one
  * "PASS item"/"FAIL item why" line per item, then "done". */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -291,6 +293,14 @@ int main(int argc, char **argv)
 	    fcntl(lk_ofd, F_OFD_SETLK, &ol) < 0)
 		return 7;
 
+	if (argc > 3 && !strcmp(argv[3], "linked")) {
+		/* a file open under a name that is gone while another name of it stays: refused */
+		char first[4200];
+		snprintf(first, sizeof(first), "%s", in_dir("first-name"));
+		int l = open(first, O_RDWR | O_CREAT, 0600);
+		if (l < 0 || link(first, in_dir("other-name")) < 0 || unlink(first) < 0)
+			return 9;
+	}
 	if (argc > 3 && !strcmp(argv[3], "lease")) {
 		/* a read lease: what a checkpoint refuses (it cannot be taken again faithfully) */
 		int l = open(in_dir("leased"), O_RDONLY | O_CREAT, 0600);
