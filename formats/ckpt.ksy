@@ -347,6 +347,8 @@ types:
       - id: state
         type: u1
         doc: State letter from /proc/PID/stat before the freeze (R, S, D, T, ...), as ASCII.
+        -ckpt-display: char
+        -ckpt-labels: process_state
       - id: exit_signal
         type: u1
         doc: Signal sent to the parent when the process exits.
@@ -418,9 +420,13 @@ types:
       - id: cur
         type: u8
         doc: Soft limit.
+        -ckpt-sentinels:
+          '18446744073709551615': unlimited
       - id: max
         type: u8
         doc: Hard limit.
+        -ckpt-sentinels:
+          '18446744073709551615': unlimited
 
   thread:
     doc: One thread of a process, with its registers and per-thread kernel state.
@@ -1228,6 +1234,18 @@ enums:
     29: sigio
     30: sigpwr
     31: sigsys
+
+  process_state:
+    # The letters of /proc/PID/stat, by their ASCII code; each doc is what the letter means.
+    82: {id: running, doc: "running or runnable"}
+    83: {id: sleeping, doc: "sleeping, interruptibly"}
+    68: {id: disk_sleep, doc: "waiting, uninterruptibly (usually I/O)"}
+    84: {id: stopped, doc: "stopped by a signal"}
+    116: {id: tracing_stop, doc: "stopped by its tracer"}
+    90: {id: zombie, doc: "exited, not reaped yet"}
+    88: {id: dead, doc: "dead"}
+    73: {id: idle, doc: "an idle kernel thread"}
+    80: {id: parked, doc: "parked"}
 
   rlimit_resource:
     0: cpu

@@ -9,6 +9,7 @@ import { enumLabel, recordTypeName, RecordType } from './format';
 import { protString } from './memoryMap';
 import { RecordEntry } from './recordIndex';
 import { quote } from './text';
+import { plural } from '../shared/plural';
 
 export interface RecordDescription {
   /** e.g. "VMA" */
@@ -79,13 +80,13 @@ async function detailOf(img: CheckpointImage, r: RecordEntry): Promise<string> {
     }
     case RecordType.TAIL: {
       const t = await img.decodeAs(r, 'tail');
-      return `${t.recordCount} records before it`;
+      return `${plural(t.recordCount, 'record')} before it`;
     }
     case RecordType.PAD:
       return `${r.len} bytes of padding`;
     case RecordType.PROCESS: {
       const p = await img.decodeAs(r, 'process');
-      return `pid ${p.pid} ${quote(p.comm.value)} ${p.exe.value}, ${p.nthreads} thread${p.nthreads === 1 ? '' : 's'}`;
+      return `pid ${p.pid} ${quote(p.comm.value)} ${p.exe.value}, ${plural(p.nthreads, 'thread')}`;
     }
     case RecordType.THREAD: {
       const t = await img.decodeAs(r, 'thread');
@@ -93,7 +94,7 @@ async function detailOf(img: CheckpointImage, r: RecordEntry): Promise<string> {
     }
     case RecordType.MM: {
       const m = await img.decodeAs(r, 'mm');
-      return `${m.nvmas} VMAs, brk ${hex(m.brk)}, ${m.nauxv} auxv entries`;
+      return `${plural(m.nvmas, 'VMA')}, brk ${hex(m.brk)}, ${plural(m.nauxv, 'auxv entry', 'auxv entries')}`;
     }
     case RecordType.VMA: {
       const v = await img.decodeAs(r, 'vma');

@@ -39,6 +39,7 @@ struct dump_opts {
 	int kill_after;
 	int allow_unsupported;
 	int tree; /* --tree: the process and every descendant */
+	int force; /* --force: an existing IMAGE is replaced (atomically) */
 };
 
 static void on_cancel(int sig)
@@ -532,8 +533,12 @@ static int dump_run(struct dump_opts *o)
 		goto out;
 	progress_step("publish", "renaming the image to %s", o->image);
 	fault_point("publish");
-	if (rename(o->tmp, o->image) < 0) {
-		fail_errno(EXIT_IO, "cannot rename the image to %s", o->image);
+	/* without --force, never over a file that appeared meanwhile either */
+	if (o->force ? rename(o->tmp, o->image) < 0 : renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->image, RENAME_NOREPLACE) < 0) {
+		if (errno == EEXIST)
+			fail(EXIT_USAGE, "%s exists; --force replaces it", o->image);
+		else
+			fail_errno(EXIT_IO, "cannot rename the image to %s", o->image);
 		goto out;
 	}
 	dircopy = xstrdup(o->image);
@@ -574,7 +579,7 @@ out:
 
 static int usage(void)
 {
-	fputs("usage: ckpt dump PID -o IMAGE [--tree] [--leave-running | --kill] [--progress=json] [--allow-unsupported]\n", stderr);
+	fputs("usage: ckpt dump PID -o IMAGE [--force] [--tree] [--leave-running | --kill] [--progress=json] [--allow-unsupported]\n", stderr);
 	return EXIT_USAGE;
 }
 
@@ -596,6 +601,7 @@ int cmd_dump(int argc, char **argv)
 		{"progress", required_argument, NULL, 'P'},
 		{"allow-unsupported", no_argument, NULL, 'U'},
 		{"tree", no_argument, NULL, 'T'},
+		{"force", no_argument, NULL, 'F'},
 		{"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
@@ -608,6 +614,7 @@ int cmd_dump(int argc, char **argv)
 		case 'K': o.kill_after = 1; break;
 		case 'U': o.allow_unsupported = 1; break;
 		case 'T': o.tree = 1; break;
+		case 'F': o.force = 1; break;
 		case 'v': g_verbose = 1; break;
 		case 'P':
 			if (strcmp(optarg, "json")) {
@@ -628,6 +635,12 @@ int cmd_dump(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	o.pid = (pid_t)pid;
+	struct stat exists;
+	if (!o.force && lstat(o.image, &exists) == 0) {
+		/* before anything is frozen; the rename checks again */
+		fprintf(stderr, "ckpt: %s exists; --force replaces it\n", o.image);
+		return EXIT_USAGE;
+	}
 	char *dcopy = xstrdup(o.image), *bcopy = xstrdup(o.image);
 	o.tmp = xasprintf("%s/.%s.tmp-%d", dirname(dcopy), basename(bcopy), getpid());
 	free(dcopy);

@@ -58,13 +58,13 @@ export function methodLine(r: Pick<CompareResultModel, 'pageMethod' | 'stats'>, 
           ? 'by page hash, and by reading the bytes of pages without one'
           : '';
   const read = bytesRead ? `${formatBytes(bytesRead)} of page data read` : 'no page data read';
-  return `${how ? `Pages compared ${how}: ` : ''}${plural(pagesCompared, ['page', 'pages'])} in both, ${read}; ${ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`}`;
+  return `${how ? `Pages compared ${how}: ` : ''}${plural(pagesCompared, 'page')} in both, ${read}; ${ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`}`;
 }
 
 /** What a row of the diff tree says after its label: "3 fields · 2 pages modified". */
 export function rowSummary(r: DiffRowModel): string {
   const parts: string[] = [];
-  if (r.fields) parts.push(plural(r.fields, ['field', 'fields']));
+  if (r.fields) parts.push(plural(r.fields, 'field'));
   if (r.pages) {
     const p = pagesText(r.pages);
     if (p) parts.push(p);

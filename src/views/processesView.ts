@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import { formatBytes } from '../image';
 import { buildProcessForest, isAlive, matchesFilter, ProcessInfo, ProcessNode, readProcesses } from './procfs';
+import { plural } from '../shared/plural';
 
 export const PROCESSES_VIEW_ID = 'ckptExplorer.processes';
 
@@ -180,7 +181,7 @@ export class ProcessesView implements vscode.TreeDataProvider<ProcessRow>, vscod
     item.tooltip = processTooltip(p);
     item.contextValue = row.hasChildren ? 'processWithChildren' : 'process';
     item.iconPath = new vscode.ThemeIcon(p.state === 'T' || p.state === 't' ? 'debug-pause' : p.state === 'Z' ? 'circle-slash' : 'server-process');
-    item.accessibilityInformation = { label: `${p.comm}, PID ${p.pid}, user ${p.user}, ${formatBytes(p.rssBytes)} resident, ${p.threads} threads` };
+    item.accessibilityInformation = { label: `${p.comm}, PID ${p.pid}, user ${p.user}, ${formatBytes(p.rssBytes)} resident, ${plural(p.threads, 'thread')}` };
     return item;
   }
 }

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ensureBuilt } from '../vscode/host/build';
 import { tempFolder } from '../vscode/host/cleanup';
-import { ImageWriter } from '../support/imageWriter';
+import { ImageWriter } from '../../src/image/write/imageWriter';
 import { buildSample } from '../support/sampleImage';
 import { killQuietly, startTicker, Ticker } from '../support/ticker';
 import { until } from '../support/until';
@@ -220,7 +220,7 @@ describe('the image editor and the views, in the browser', function () {
       for (const entry of ['Restore', 'Verify', 'Reveal in Records']) assert.ok(menu.entries.includes(entry), `no "${entry}" in ${JSON.stringify(menu.entries)}`);
       // Comparing: one image can be selected for compare; Compare Checkpoints needs two selected.
       assert.ok(menu.entries.includes('Select Checkpoint for Compare'), `no "Select Checkpoint for Compare" in ${JSON.stringify(menu.entries)}`);
-      assert.ok(!menu.entries.includes('Compare Checkpoints'), 'Compare Checkpoints is for two selected images');
+      assert.ok(!menu.entries.includes('Compare Selected Checkpoints'), 'Compare Checkpoints is for two selected images');
       console.log(`    ${await wb!.screenshot('image-context-menu')}`);
     } finally {
       await menu.close();

@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { CheckpointImage, RecordType } from '../../src/image';
 import { reseal } from '../support/imageReseal';
-import { encodePayload } from '../support/imageWriter';
+import { encodePayload } from '../../src/image/write/imageWriter';
 import { assertOneErrorLine, buildTargets, CKPT, EXIT, identities, Identity, Lab, lines, procStatus, ROOT, Started, target, waitFor } from './helpers';
 
 interface SelfChecking {

@@ -301,6 +301,28 @@ describe('native: images', function () {
       });
     }
 
+    it('a truncation is placed at the same byte by ckpt restore and ckpt-inspect: the field at fault', async () => {
+      const whole = fs.readFileSync(images.counter);
+      const recs = records(whole);
+      let compared = 0;
+      for (const r of recs.filter((x) => x.len > 16).slice(0, 12)) {
+        // cut in the middle of the record's payload: its len field is what is wrong
+        const cut = bad(`cut-${r.off}`);
+        fs.writeFileSync(cut, whole.subarray(0, r.off + HDR + Math.floor(r.len / 2)));
+        const c = restoreBad(cut);
+        const atByte = /at byte (\d+)/.exec(c.stderr);
+        assert.ok(atByte, c.stderr);
+        const img = await CheckpointImage.open(cut).catch((e: Error) => e);
+        const ts = img instanceof Error ? img.message : (await verifyImage(img).finally(() => img.close())).problems.find((p) => p.code === 'bad-length')?.message ?? '';
+        const offset = /file offset 0x([0-9a-f]+)/.exec(ts);
+        assert.ok(offset, ts);
+        assert.strictEqual(parseInt(offset[1], 16), Number(atByte[1]), `ckpt: ${c.stderr.trim()} / ckpt-inspect: ${ts}`);
+        assert.strictEqual(Number(atByte[1]), r.off + 8, 'the len field of the cut record');
+        compared++;
+      }
+      assert.ok(compared >= 5, `${compared} truncations compared`);
+    });
+
     it('a missing image is an I/O error (exit 7)', () => {
       const r = restoreBad(path.join(dir, 'nothing-here.ckpt'));
       assert.strictEqual(r.code, EXIT.io, r.stderr);
