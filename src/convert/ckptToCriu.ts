@@ -410,7 +410,7 @@ class Export {
     if (v.flags & F.growsDown) flags |= MAP_GROWSDOWN;
     if (v.flags & F.locked) flags |= MAP_LOCKED;
     const madv = (v.flags & F.dontDump ? MADV_DONTDUMP : 0n) | (v.flags & F.dontFork ? MADV_DONTFORK : 0n) | (v.flags & F.wipeOnFork ? MADV_WIPEONFORK : 0n);
-    return { start: v.start, end: v.end, pgoff: v.offset, shmid: shmid ?? 0n, prot: v.prot, flags, status, fd: -1n, ...(madv ? { madv } : {}), ...(shmid !== undefined && status & (FILE_PRIVATE | FILE_SHARED) ? { fdflags: 0 } : {}) };
+    return { start: v.start, end: v.end, pgoff: v.offset, shmid: shmid ?? 0n, prot: v.prot, flags, status, fd: -1n, ...(madv ? { madv } : {}), ...(shmid !== undefined && status & (FILE_PRIVATE | FILE_SHARED) ? { fdflags: v.kind === K.FILE_SHARED && v.flags & Ckpt.VmaFlags.MAY_WRITE ? 2 /* O_RDWR */ : 0 } : {}) };
   }
 }
 

@@ -163,9 +163,6 @@ static void classify(struct proc_state *p, struct vma_state *v, char perms3, con
 		v->f.flags |= CKPT_VMA_FLAGS_WIPE_ON_FORK;
 	if (ends_with(path, " (deleted)"))
 		v->f.flags |= CKPT_VMA_FLAGS_FILE_DELETED;
-	/* a shared area of a file opened for writing may be made writable later (VM_MAYWRITE) */
-	if (shared && has_flag(vmflags, "mw"))
-		v->f.flags |= CKPT_VMA_FLAGS_MAY_WRITE;
 
 	if (k != CKPT_VMA_KIND_UNKNOWN) {
 		v->f.kind = k;
@@ -202,6 +199,9 @@ static void classify(struct proc_state *p, struct vma_state *v, char perms3, con
 		return;
 	}
 	v->f.kind = shared ? CKPT_VMA_KIND_FILE_SHARED : CKPT_VMA_KIND_FILE_PRIVATE;
+	/* a shared area of a file opened for writing may be made writable later (VM_MAYWRITE) */
+	if (shared && has_flag(vmflags, "mw"))
+		v->f.flags |= CKPT_VMA_FLAGS_MAY_WRITE;
 	struct stat st;
 	if ((v->f.flags & CKPT_VMA_FLAGS_FILE_DELETED) || stat(path, &st) < 0 || st.st_ino != v->f.inode ||
 	    major(st.st_dev) != v->f.dev_major || minor(st.st_dev) != v->f.dev_minor) {
