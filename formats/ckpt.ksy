@@ -45,6 +45,10 @@ meta:
     process_attrs: {parents: [process], max: 1}
     seccomp_filter: {parents: [process]}
     unsupported: {parents: [top, process, mm, files, thread]}
+    file_content: {parents: [file], max: 1}
+    file_extent: {parents: [file_content], count: nextents}
+    file_data: {parents: [file_extent], min: 1, max: 1, flags: [page_hashed]}
+    file_lock: {parents: [file]}
   # Rules across fields and records, which `valid:` cannot state. Each reader implements each
   # one by its id and names the id when an image breaks it.
   -ckpt-rules:
@@ -75,6 +79,11 @@ meta:
       Every run lies inside one VMA of its mm that restore maps: not vdso, vvar,
       vvar_vclock, vsyscall, device or unknown.
     page_hash: Every page matches its XXH64 in its pagemap.
+    file_extents: >-
+      The extents of a `file_content` start at multiples of the head's `page_size`, come in
+      ascending order without overlapping, and end at or below its `size`; each extent's
+      `file_data` starts at a multiple of `page_size` and holds exactly its pages, and every
+      page matches its XXH64 in the extent.
 doc: |
   A checkpoint image of one or more Linux processes, written by the ckpt-explorer native
   checkpointer (`ckpt dump`) and read by `ckpt restore`, the `ckpt-inspect` CLI and the
@@ -88,6 +97,10 @@ doc: |
 
       head
       file ...                     open file descriptions, which fds of any process point to
+      file_content                 the bytes of a file whose path is gone (unlinked, memfd, O_TMPFILE)
+        file_extent ...            one run of its data, with one hash per page
+          file_data                the bytes, page-aligned in the file
+      file_lock ...                a lock held through a file (flock, POSIX, OFD)
       process                      the root; a child process is a child record of its parent
         thread ...                 registers, FPU/xstate, signal mask, rseq, robust list
         mm                         the mm fields and auxv
@@ -160,6 +173,9 @@ types:
             'record_type::posix_timer': posix_timer
             'record_type::process_attrs': process_attrs
             'record_type::seccomp_filter': seccomp_filter
+            'record_type::file_content': file_content
+            'record_type::file_extent': file_extent
+            'record_type::file_lock': file_lock
       - id: padding
         size: (8 - header.len % 8) % 8
         doc: Zero bytes up to the next multiple of 8.
@@ -773,6 +789,91 @@ types:
             'fd_kind::inotify': fd_inotify
             'fd_kind::fanotify': fd_fanotify
 
+  file_content:
+    doc: |
+      The contents of an open file whose path is gone: a regular file unlinked while open, an
+      O_TMPFILE file, or a memfd. A child of its `file` record (one per inode: the other
+      descriptions of the same file in the image share it). Restore makes the file again
+      without a path (O_TMPFILE in its old directory, or create and unlink; memfd_create for
+      a memfd), as the restoring user, writes these bytes, sets its size, mode and seals, and
+      opens each description with its own flags and position. Its data lies in `file_extent`
+      children: holes of a sparse file are not stored. A dump refuses a file with more than
+      16 GiB of data.
+    seq:
+      - id: size
+        type: u8
+        doc: st_size of the file, in bytes; restore makes the file this long.
+      - id: flags
+        type: u4
+        doc: Bit set of `content_flags`.
+        -ckpt-flags: content_flags
+      - id: seals
+        type: u4
+        -ckpt-display: hex
+        doc: 'The seals of a memfd (F_GET_SEALS: F_SEAL_SEAL 1, SHRINK 2, GROW 4, WRITE 8, FUTURE_WRITE 16, EXEC 32), else 0.'
+      - id: mode
+        type: u4
+        -ckpt-display: octal
+        doc: Permission bits of the file (st_mode & 07777), given back after the bytes are written.
+      - id: nextents
+        type: u4
+        doc: Number of `file_extent` children.
+      - id: data_bytes
+        type: u8
+        doc: Bytes of data in all extents (the file's size less its holes).
+      - id: name
+        type: lstr
+        doc: |
+          The memfd's name (what memfd_create was given, without "memfd:"), or the path the
+          file had, without " (deleted)": restore makes the file in that directory.
+
+  file_extent:
+    doc: |
+      One run of bytes of a `file_content`, at most 64 MiB, with one XXH64 per page. Its child
+      `file_data` holds the bytes, in whole pages (the last one padded with zeros).
+    seq:
+      - id: offset
+        type: u8
+        doc: Offset of the first byte in the file, a multiple of the head's `page_size`.
+      - id: len
+        type: u8
+        valid:
+          max: 67108864
+        doc: Bytes of the file in this run, at most 64 MiB; the last run may end mid-page.
+      - id: npages
+        type: u4
+        valid:
+          expr: '_ * 8 <= _io.size - _io.pos'
+        doc: Pages of `file_data`, len rounded up to whole pages.
+      - id: page_hashes
+        size: npages * 8
+        doc: One little-endian XXH64 per page of `file_data`, in order.
+        -ckpt-display: hash64-array
+
+  file_lock:
+    doc: |
+      A lock held through the open file description of its parent `file` record, from
+      /proc/PID/fdinfo (lock: lines). Restore takes it again once each process's descriptors are
+      in place, and fails, naming it, when another process holds a conflicting lock.
+    seq:
+      - id: kind
+        type: u2
+        enum: lock_kind
+        doc: flock(2), a POSIX record lock (fcntl F_SETLK), or an OFD lock (F_OFD_SETLK).
+      - id: type
+        type: u2
+        enum: lock_type
+        doc: Shared (read) or exclusive (write).
+      - id: pid
+        type: u4
+        doc: For a POSIX lock, the process of the image that holds it (its pid in the image); else 0.
+      - id: start
+        type: u8
+        doc: First byte locked (0 for flock).
+      - id: len
+        type: u8
+        doc: Bytes locked; 0 means up to the end of the file, however long it grows.
+
   zombie:
     doc: |
       A child process that has exited and that its parent has not reaped yet. Restore creates
@@ -796,7 +897,11 @@ types:
         doc: Its command name.
 
   fd_pipe:
-    doc: A pipe or FIFO end, with the bytes buffered in the pipe when every process was frozen.
+    doc: |
+      A pipe or FIFO end, with the bytes buffered in the pipe when every process was frozen. A
+      pipe end whose other end is in no `file` record of the image is external: it led to a
+      process outside the checkpoint; restore gives it the fd `--inherit-fd` names, makes it
+      broken (its other end closed), or, at fds 0-2, attaches it per `--stdio`.
     seq:
       - id: pipe_ino
         type: u8
@@ -1410,6 +1515,10 @@ enums:
     44: process_attrs
     45: seccomp_filter
     50: unsupported
+    36: file_content
+    37: file_extent
+    38: file_lock
+    70: file_data
 
   record_flags:
     1: page_hashed
@@ -1455,6 +1564,7 @@ enums:
     256: huge_page
     512: no_huge_page
     1024: lock_on_fault
+    32768: may_write
 
   vma_kind:
     0: unknown
@@ -1469,6 +1579,20 @@ enums:
     9: vvar_vclock
     10: vsyscall
     11: device
+
+  content_flags:
+    1: memfd
+    2: tmpfile
+    4: hugetlb
+
+  lock_kind:
+    1: flock
+    2: posix
+    3: ofd
+
+  lock_type:
+    1: read
+    2: write
 
   page_run_flags:
     1: file_backed
@@ -1515,6 +1639,8 @@ enums:
     9: seccomp_filter
     10: unix_socket
     11: inet_socket
+    12: file_content
+    13: file_lock
 
   fanotify_mark_kind:
     0: inode

@@ -35,7 +35,7 @@ const NO_CHILDREN: readonly number[] = Object.freeze([]);
 /** NUL-separated strings, decoded exactly (see src/image/text.ts). */
 const nul = (b: Uint8Array) => [...nulStrings(b)];
 
-const FD_KINDS: Record<string, FileKind> = { regular: 'regular', directory: 'directory', chr: 'device', blk: 'device', fifo: 'fifo', pipe: 'pipe', tty: 'tty', eventfd: 'eventfd', epoll: 'epoll', socket: 'socket' };
+const FD_KINDS: Record<string, FileKind> = { regular: 'regular', memfd: 'regular', directory: 'directory', chr: 'device', blk: 'device', fifo: 'fifo', pipe: 'pipe', tty: 'tty', eventfd: 'eventfd', epoll: 'epoll', socket: 'socket' };
 const SOCKET_FAMILIES: Record<number, string> = { 1: 'unix', 2: 'inet', 10: 'inet6' };
 const SOCKET_TYPES: Record<number, string> = { 1: 'stream', 2: 'dgram', 3: 'raw', 5: 'seqpacket' };
 

@@ -286,7 +286,9 @@ class Conversion {
       const raw = this.criu.decode(v.entry)?.value as VmaEntry;
       const kind = enumValue('vma_kind', v.kind);
       const id = this.fileIdentity(v, raw);
-      const vma = { start: v.start, end: v.end, offset: v.offset, ...id, prot: v.prot, flags: v.flags, kind, reserved: 0, path: v.path };
+      // a shared file mapping whose file CRIU saw opened read-write may be made writable again
+      const mayWrite = v.kind === 'file_shared' && ((raw?.fdflags ?? 0) & 3) === 2 ? Ckpt.VmaFlags.MAY_WRITE : 0;
+      const vma = { start: v.start, end: v.end, offset: v.offset, ...id, prot: v.prot, flags: v.flags | mayWrite, kind, reserved: 0, path: v.path };
       // CRIU 4.2 saves Linux 6.x's [vvar] and [vvar_vclock] as one VVAR area; restore needs them as
       // the kernel lays them out, which is this machine's when the sizes add up.
       const next = mem.vmas[i + 1];

@@ -132,7 +132,8 @@ export class CheckpointImage {
       this.cache.set(r, hit);
       return hit;
     }
-    if (r.type === RecordType.PAGES) return undefined;
+    // bulk data (page bytes, a file's bytes) has no fields and is never read whole
+    if (r.type === RecordType.PAGES || r.type === RecordType.FILE_DATA) return undefined;
     const value = decodePayload(r, await this.readPayload(r));
     if (value && opts.keep !== false) this.remember(r, value);
     return value;

@@ -160,6 +160,23 @@ async function detailOf(img: CheckpointImage, r: RecordEntry): Promise<string> {
       const u = await img.decodeAs(r, 'unsupported');
       return `${enumLabel('unsupported_kind', u.what) ?? 'other'}: ${u.detail.value} (${u.reason.value})`;
     }
+    case RecordType.FILE_CONTENT: {
+      const c = await img.decodeAs(r, 'file_content');
+      const what = c.flags & 1 ? `memfd ${quote(c.name.value)}` : `${c.flags & 2 ? 'O_TMPFILE file' : 'unlinked file'} of ${quote(c.name.value)}`;
+      return `${what}, ${formatBytes(Number(c.size))} with ${formatBytes(Number(c.dataBytes))} of data in ${c.nextents} extent${c.nextents === 1 ? '' : 's'}${c.seals ? `, seals ${hex(c.seals)}` : ''}`;
+    }
+    case RecordType.FILE_EXTENT: {
+      const x = await img.decodeAs(r, 'file_extent');
+      return `${formatBytes(Number(x.len))} at offset ${x.offset}, ${x.npages} page${x.npages === 1 ? '' : 's'}`;
+    }
+    case RecordType.FILE_DATA:
+      return `${formatBytes(r.len)} of file data`;
+    case RecordType.FILE_LOCK: {
+      const l = await img.decodeAs(r, 'file_lock');
+      const kind = enumLabel('lock_kind', l.kind) ?? `kind ${l.kind}`;
+      const range = l.kind === 1 ? '' : l.len === 0n ? ` from byte ${l.start} to the end` : ` on bytes ${l.start}-${l.start + l.len - 1n}`;
+      return `${kind} ${enumLabel('lock_type', l.type) ?? l.type} lock${range}${l.pid ? ` held by pid ${l.pid}` : ''}`;
+    }
     default:
       return `unknown record type ${r.type}, ${formatBytes(r.len)}`;
   }

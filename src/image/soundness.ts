@@ -142,7 +142,7 @@ function vmaHolding(vmas: VmaSpan[], start: bigint, end: bigint): VmaSpan | unde
 }
 
 /** Decoded payload, or undefined when it does not decode (which verify reports on its own). */
-async function decoded<L extends 'thread' | 'vma' | 'pagemap' | 'fd' | 'file' | 'process' | 'zombie'>(img: CheckpointImage, r: RecordEntry, label: L) {
+async function decoded<L extends 'thread' | 'vma' | 'pagemap' | 'fd' | 'file' | 'process' | 'zombie' | 'file_content' | 'file_extent'>(img: CheckpointImage, r: RecordEntry, label: L) {
   try {
     return await img.decodeAs(r, label);
   } catch (e) {
@@ -273,6 +273,49 @@ export async function imageRuleProblems(img: CheckpointImage): Promise<ImageProb
       if (!t) continue;
       if (tids.has(t.tid)) problems.push(ruleProblem('pid_unique', { offset: 0 }, `tid ${t.tid} belongs to two threads`));
       tids.add(t.tid);
+    }
+  }
+  return problems;
+}
+
+/** A dump saves at most this much data of one file without a path (GHOST_MAX_DATA in the C). */
+const FILE_CONTENT_MAX_DATA = 16n << 30n;
+
+/**
+ * The contents of files without a path (rule file_extents): each file_content's extents start on
+ * pages, ascend without overlapping, end within its size and hold its data_bytes; each extent's
+ * file_data is page-aligned and holds exactly its pages. The hashes are verify's, as it streams.
+ */
+export async function fileContentProblems(img: CheckpointImage): Promise<ImageProblem[]> {
+  const problems: ImageProblem[] = [];
+  const ps = BigInt(img.pageSize);
+  for (const r of img.ofType(RecordType.FILE_CONTENT)) {
+    const c = await decoded(img, r, 'file_content');
+    if (!c) continue;
+    if (c.dataBytes > FILE_CONTENT_MAX_DATA || c.dataBytes > c.size || c.size > (1n << 63n) - 1n) {
+      problems.push(problem('inconsistent', site(r, 'data_bytes'), `file_content of ${c.size} bytes with ${c.dataBytes} bytes of data: more than a file holds or a checkpoint saves`));
+      continue;
+    }
+    let end = 0n, sum = 0n;
+    for (const x of img.childrenOfType(r, RecordType.FILE_EXTENT)) {
+      const e = await decoded(img, x, 'file_extent');
+      if (!e) continue;
+      if (e.len === 0n) problems.push(problem('inconsistent', site(x, 'len'), 'extent length 0 is not 1 to 64 MiB'));
+      if (e.offset % ps) problems.push(ruleProblem('file_extents', site(x, 'offset'), `extent offset ${e.offset} is not page-aligned`));
+      if (BigInt(e.npages) !== (e.len + ps - 1n) / ps) problems.push(problem('inconsistent', site(x, 'npages'), `${e.npages} pages for ${e.len} bytes`));
+      if (e.offset < end || e.offset > c.size || e.len > c.size - e.offset) {
+        problems.push(ruleProblem('file_extents', site(x, 'offset'), `extent ${e.offset}+${e.len} overlaps the one before it or ends past the file's size ${c.size}`));
+      }
+      end = e.offset + e.len;
+      sum += e.len;
+      for (const d of img.childrenOfType(x, RecordType.FILE_DATA)) {
+        if (d.payloadOffset % img.pageSize) problems.push(ruleProblem('file_extents', site(d), 'file_data is not page-aligned'));
+        if (BigInt(d.len) !== BigInt(e.npages) * ps) problems.push(ruleProblem('file_extents', site(d, 'len'), `file_data of ${d.len} bytes is not the ${e.npages} pages of its extent`));
+      }
+    }
+    if (sum !== c.dataBytes) {
+      const file = img.parent(r) ?? r;
+      problems.push(problem('inconsistent', site(file), `its file_content states ${c.dataBytes} bytes of data, its extents hold ${sum}`));
     }
   }
   return problems;

@@ -6,11 +6,11 @@
 
 import { CheckpointImage } from './checkpointImage';
 import { ImageError, ImageProblem, problem } from './errors';
-import { Ckpt } from './format';
+import { Ckpt, RecordType } from './format';
 import { RecordEntry } from './recordIndex';
 import { ByteSource, SCAN_CHUNK } from './byteSource';
 import { hashPagesInPlace } from './xxhash64';
-import { grammarProblems, imageRuleProblems, processRuleProblems, ruleProblem, stringNulProblems } from './soundness';
+import { fileContentProblems, grammarProblems, imageRuleProblems, processRuleProblems, ruleProblem, stringNulProblems } from './soundness';
 
 export interface VerifyProgress {
   /** Page bytes hashed so far, and in all. */
@@ -56,6 +56,8 @@ export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}
   for (const q of await grammarProblems(img)) problems.push(q);
   for (const proc of img.processes()) for (const q of await processRuleProblems(img, proc, opts.signal)) problems.push(q);
   for (const q of await imageRuleProblems(img)) problems.push(q);
+  const contentProblems = await fileContentProblems(img);
+  for (const q of contentProblems) problems.push(q);
 
   // Page hashes (rule page_hash). Damaged layouts are rules above; the map keeps what it can read.
   const maps = [];
@@ -98,6 +100,25 @@ export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}
       }
       pagesChecked += n / ps;
       await progress(n);
+    }
+  }
+  // The bytes of files without a path (rule file_extents), against the hashes of their extents.
+  if (!contentProblems.length) {
+    for (const x of img.ofType(RecordType.FILE_EXTENT)) {
+      const data = img.childrenOfType(x, RecordType.FILE_DATA)[0];
+      if (!data) continue;
+      const hashes = (await img.decodeAs(x, 'file_extent')).pageHashes;
+      for (let off = 0; off < data.len; off += SCAN_CHUNK) {
+        opts.signal?.throwIfAborted();
+        const n = Math.min(SCAN_CHUNK - (SCAN_CHUNK % ps), data.len - off);
+        const got = await hashChunk(img.source, data.payloadOffset + off, n, ps);
+        for (let i = 0; i < n / ps; i++) {
+          if (!equal8(got, i * 8, hashes, (off / ps + i) * 8)) {
+            problems.push({ ...ruleProblem('file_extents', { ...site(x), offset: data.payloadOffset + off + i * ps }, `page ${off / ps + i} of its file_data does not match its hash`), code: 'bad-page-hash' });
+          }
+        }
+        await progress(n);
+      }
     }
   }
   opts.onProgress?.({ done, total });

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "image.h"
@@ -32,10 +33,16 @@ struct clone3_args {
 };
 
 enum { STDIO_INHERIT, STDIO_NULL, STDIO_PATH };
+#define INHERIT_MAX 16
 struct stdio_plan {
 	int mode;
 	const char *path;
 	int saved[3]; /* restore's own stdio, kept open in the child for STDIO_INHERIT */
+	/* --inherit-fd N:FD: ckpt's fd FD becomes the external pipe or socket a process held at N */
+	struct {
+		int n, fd, saved;
+	} inherit[INHERIT_MAX];
+	int ninherit;
 };
 
 /* creds.c: the credentials a restore may give (see there) */
@@ -198,6 +205,33 @@ int files_make(const struct tree *t, int me, const struct stdio_plan *sp, int tm
 int files_take(const struct tree *t, int me, const pid_t *pids);
 void files_close_slots(const struct tree *t, int me);
 int files_max_fd(const struct proc_state *p);
+
+/* ghost.c: files whose path is gone (unlinked, O_TMPFILE, memfd) and a removed cwd */
+#define GHOST_MAX_DATA (16ULL << 30) /* a dump refuses a file with more data than this */
+const char *ghost_capture(struct file_state *f, pid_t pid, int fd, const struct stat *st, uint16_t *what);
+void ghost_finish(struct tree *t);                    /* dump: descriptions sharing an inode; areas mapping one */
+int ghost_write(struct image_writer *w, const struct tree *t);
+int ghost_load(const struct image *im, struct tree *t, const uint32_t *file_of);
+int ghost_plan_maps(struct tree *t, int next_fd);     /* restore: fds of the areas that map one */
+void ghost_set_image(const char *path, int image_fd); /* restore child: where the bytes are */
+int ghost_check_in_file(const struct image *im, const struct tree *t); /* restore --dry-run: every hash */
+int ghost_make(const struct tree *t, size_t i);       /* phase A: the file and each description of it */
+int ghost_maps_take(const struct tree *t, int me, const pid_t *pids); /* phase B */
+int ghost_cwd_enter(const char *cwd);                 /* a removed working directory, made and removed again */
+void ghost_free(struct file_state *f);
+
+/* locks.c: flock, POSIX and OFD locks */
+int locks_capture(struct proc_state *p, struct file_state *f, const struct fd_state *fd, const char *fdinfo);
+int locks_write(struct image_writer *w, const struct tree *t);
+int locks_load(const struct image *im, struct tree *t, const uint32_t *file_of);
+int locks_restore(struct restore_ctx *rc);            /* injected, once the process has its final fds */
+
+/* Whether process pid holds a file whose /proc fd link is `link` (a pipe or socket). */
+int process_holds(uint32_t pid, const char *link);
+/* files.c helpers for ghost.c */
+int files_fd_high(int fd);
+int files_to_slot(int fd, const struct file_state *f, int set_flags);
+int files_take_one(const struct tree *t, size_t file, int me, const pid_t *pids);
 
 /* load.c: every process of an opened image into the model, checking the .ksy's payload rules */
 int image_load(struct image *im, struct tree *t);

@@ -415,19 +415,7 @@ static void suggest_tree(struct tree *t)
 		if (strncmp(u->detail, "pipe:[", 6) && strncmp(u->detail, "socket:[", 8))
 			continue;
 		for (uint32_t c = 0; c < p->nomitted; c++) {
-			char *dir = xasprintf("/proc/%u/fd", p->omitted[c]);
-			DIR *d = opendir(dir);
-			int holds = 0;
-			for (struct dirent *de; d && !holds && (de = readdir(d));) {
-				char *path = xasprintf("%s/%s", dir, de->d_name), *link = read_link(path);
-				holds = link && !strcmp(link, u->detail);
-				free(path);
-				free(link);
-			}
-			if (d)
-				closedir(d);
-			free(dir);
-			if (!holds)
+			if (!process_holds(p->omitted[c], u->detail))
 				continue;
 			char *why = xasprintf("%s, child process %u holds the other end: dump with --tree to take it too", u->reason, p->omitted[c]);
 			free(u->reason);

@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -112,6 +113,7 @@ out:
  * Returns a reason when the kind cannot be checkpointed (and `what` the unsupported kind). */
 static const char *describe(struct file_state *f, const struct stat *st, const char *info, int pidfd, int fd, uint16_t *what)
 {
+	pid_t pid_of_pidfd = f->pid;
 	const char *link = f->path;
 	*what = CKPT_UNSUPPORTED_KIND_FD;
 	struct buf b = {0};
@@ -182,10 +184,8 @@ static const char *describe(struct file_state *f, const struct stat *st, const c
 	switch (st->st_mode & S_IFMT) {
 	case S_IFREG:
 		f->f.kind = strncmp(link, "/memfd:", 7) ? CKPT_FD_KIND_REGULAR : CKPT_FD_KIND_MEMFD;
-		if (f->f.kind == CKPT_FD_KIND_MEMFD)
-			return "a memfd's contents are not saved";
-		if (strstr(link, " (deleted)") || link[0] != '/')
-			return "the file has no path to reopen";
+		if (f->f.kind == CKPT_FD_KIND_MEMFD || strstr(link, " (deleted)") || link[0] != '/')
+			return ghost_capture(f, pid_of_pidfd, fd, st, what); /* its bytes go into the image */
 		return NULL;
 	case S_IFDIR:
 		f->f.kind = CKPT_FD_KIND_DIRECTORY;
@@ -326,8 +326,8 @@ int files_capture(struct tree *t, struct proc_state *p)
 		free(link);
 		if (fd_file(p, fd)->why)
 			fd_unsupported(p, fd, fd_file(p, fd)->what, fd_file(p, fd)->why);
-		if (strstr(info, "\nlock:"))
-			fd_unsupported(p, fd, CKPT_UNSUPPORTED_KIND_FD, "it holds a file lock");
+		if (strstr(info, "\nlock:") && locks_capture(p, fd_file(p, fd), fd, info) < 0)
+			fd_unsupported(p, fd, CKPT_UNSUPPORTED_KIND_FILE_LOCK, "it holds a lease or a lock of a kind that cannot be taken again");
 		free(info);
 	}
 	p->files.nfds = (uint32_t)p->nfds;
@@ -368,6 +368,14 @@ static int pipe_has_both_ends(const struct tree *t, uint64_t ino)
 	return r && w;
 }
 
+static int fifo_has_reader(const struct tree *t, uint64_t ino)
+{
+	for (size_t i = 0; i < t->nfiles; i++)
+		if (is_pipe(&t->files[i]) && pipe_ino(&t->files[i]) == ino && (t->files[i].f.flags & O_ACCMODE) != O_WRONLY)
+			return 1;
+	return 0;
+}
+
 /* A file's kind-specific data with `data` in place of its trailing lbytes (pipe data, a queue). */
 void set_trailing_bytes(struct file_state *f, size_t fixed, const uint8_t *data, uint32_t len)
 {
@@ -402,6 +410,31 @@ static int epoll_target_file(const struct tree *t, const struct file_state *f, u
 	return -1;
 }
 
+int process_holds(uint32_t pid, const char *link)
+{
+	char *dir = xasprintf("/proc/%u/fd", pid);
+	DIR *d = opendir(dir);
+	int holds = 0;
+	for (struct dirent *de; d && !holds && (de = readdir(d));) {
+		char *path = xasprintf("%s/%s", dir, de->d_name), *l = read_link(path);
+		holds = l && !strcmp(l, link);
+		free(path);
+		free(l);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	return holds;
+}
+
+static int held_by_omitted(const struct proc_state *p, const char *link)
+{
+	for (uint32_t c = 0; c < p->nomitted; c++)
+		if (process_holds(p->omitted[c], link))
+			return 1;
+	return 0;
+}
+
 /* Everything about descriptions that needs every process's descriptors: which pipes and socket
  * pairs lie inside the tree (and what they hold), which epoll targets are which files, and what
  * cannot be restored: a pipe or socket to a process outside the tree, above stdio. */
@@ -417,7 +450,9 @@ int files_finish(struct tree *t)
 			for (size_t j = 0; j < i; j++)
 				first &= !(is_pipe(&t->files[j]) && pipe_ino(&t->files[j]) == ino);
 			f->external = f->f.kind == CKPT_FD_KIND_PIPE && !pipe_has_both_ends(t, ino);
-			if (!first || f->external || !pipe_has_both_ends(t, ino))
+			/* a FIFO keeps its bytes also when the tree holds only its read end: they are read
+			 * again through a write end that restore opens by its path */
+			if (!first || f->external || !(f->f.kind == CKPT_FD_KIND_FIFO ? fifo_has_reader(t, ino) : pipe_has_both_ends(t, ino)))
 				continue;
 			/* the bytes, once, on the first file of the pipe: tee reads from a reading end */
 			const struct file_state *rd = f;
@@ -462,13 +497,20 @@ int files_finish(struct tree *t)
 				fd_unsupported(p, fd, CKPT_UNSUPPORTED_KIND_FD, "file descriptors or oversized messages in flight on a unix socket");
 			else if (f->external && fd->f.fd > 2 && f->f.kind == CKPT_FD_KIND_SOCKET && f->why)
 				fd_unsupported(p, fd, f->what, f->why); /* sock_finish says why, naming the peer */
-			else if (f->external && fd->f.fd > 2)
+			else if (f->external && fd->f.fd > 2 && f->f.kind == CKPT_FD_KIND_TTY)
+				fd_unsupported(p, fd, CKPT_UNSUPPORTED_KIND_FD, "a terminal is reattached only as stdio (fds 0-2)");
+			else if (f->external && fd->f.fd > 2 && held_by_omitted(p, f->path))
+				/* a child the dump leaves out holds the other end: --tree takes it too (dump.c says so) */
 				fd_unsupported(p, fd, CKPT_UNSUPPORTED_KIND_FD,
-					       f->f.kind == CKPT_FD_KIND_TTY    ? "a terminal is reattached only as stdio (fds 0-2)"
-					       : f->f.kind == CKPT_FD_KIND_PIPE ? "a pipe whose other end is outside the checkpoint"
-										: "a unix socket whose peer is outside the checkpoint");
+					       f->f.kind == CKPT_FD_KIND_PIPE ? "a pipe whose other end is outside the checkpoint"
+									: "a unix socket whose peer is outside the checkpoint");
+			else if (f->external && fd->f.fd > 2)
+				/* recorded as external: restore connects it to an fd it is given (--inherit-fd) or breaks it */
+				warn("process %u fd %u (%s): its other end is outside the checkpoint: recorded as external (restore --inherit-fd %u:FD "
+				     "connects it, else it comes back broken)", p->pf.pid, fd->f.fd, f->path, fd->f.fd);
 		}
 	}
+	ghost_finish(t);
 	rc = 0;
 fail:
 	return rc;
@@ -503,7 +545,8 @@ int files_write_descriptions(struct image_writer *w, struct tree *t)
 		if (tag != f->tag)
 			return tag ? fail(EXIT_FAIL, "internal error: file records got tag %u, not %u", tag, f->tag) : -1;
 	}
-	return 0;
+	/* what belongs to descriptions, as their children: the bytes of files without a path, locks */
+	return ghost_write(w, t) < 0 || locks_write(w, t) < 0 ? -1 : 0;
 }
 
 uint32_t files_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag)
@@ -656,7 +699,8 @@ int files_plan(struct tree *t, int slot_base)
 			struct file_state *o = &t->files[j];
 			int same_pipe = f->f.kind == CKPT_FD_KIND_PIPE && o->f.kind == CKPT_FD_KIND_PIPE && pipe_ino(f) == pipe_ino(o);
 			int pair = sock_made_with(f, o);
-			if ((same_pipe || pair) && o->owner >= 0)
+			int same_ghost = o->ghost_of == (int)i + 1; /* made from the file its first description makes */
+			if ((same_pipe || pair || same_ghost) && o->owner >= 0)
 				o->owner = f->owner;
 		}
 	}
@@ -827,6 +871,8 @@ static int make_file(const struct tree *t, const struct file_state *f, const str
 					  sp->mode == STDIO_PATH ? " in " : "", sp->mode == STDIO_PATH ? sp->path : "");
 		return to_slot(fd, f, 0);
 	}
+	if (f->ghost || f->ghost_of)
+		return ghost_make(t, (size_t)(f - t->files));
 	switch (f->f.kind) {
 	case CKPT_FD_KIND_REGULAR:
 	case CKPT_FD_KIND_DIRECTORY:
@@ -885,6 +931,38 @@ static int make_file(const struct tree *t, const struct file_state *f, const str
 	}
 }
 
+/* An external pipe or socket (its other end was outside the checkpoint): the fd ckpt was given
+ * for one of the numbers a process held it at (--inherit-fd N:FD), else a pipe or socket pair
+ * whose other end is closed at once: reading gives end of file, writing EPIPE. */
+static int make_external(const struct tree *t, const struct file_state *f, const struct stdio_plan *sp)
+{
+	int file = (int)(f - t->files);
+	for (int j = 0; j < sp->ninherit; j++)
+		for (size_t k = 0; k < t->nprocs; k++)
+			for (size_t i = 0; i < t->procs[k]->nfds; i++)
+				if (t->procs[k]->fds[i].file == file && (int)t->procs[k]->fds[i].f.fd == sp->inherit[j].n) {
+					int fd = fcntl(sp->inherit[j].saved, F_DUPFD_CLOEXEC, g_tmp_base);
+					if (fd < 0)
+						return fail_errno(EXIT_FAIL, "--inherit-fd %d:%d", sp->inherit[j].n, sp->inherit[j].fd);
+					return to_slot(fd, f, 1);
+				}
+	int ends[2], keep;
+	if (f->f.kind == CKPT_FD_KIND_PIPE) {
+		if (pipe2(ends, O_CLOEXEC) < 0)
+			return fail_errno(EXIT_FAIL, "pipe2");
+		keep = (f->f.flags & O_ACCMODE) == O_WRONLY ? 1 : 0;
+	} else {
+		struct sock_view v;
+		if (sock_view(f, &v) < 0 || v.s.family != AF_UNIX || socketpair(AF_UNIX, (int)v.s.type | SOCK_CLOEXEC, 0, ends) < 0)
+			return fail(EXIT_UNSUPPORTED, "%s%s: a socket to a process outside the checkpoint cannot be made again", fd_prefix(t, f), f->path);
+		keep = 0;
+	}
+	close(ends[!keep]);
+	child_warn("%s%s: its other end was outside the checkpoint: restored broken (--inherit-fd %d:FD connects it)", fd_prefix(t, f), f->path,
+		   atoi(fd_prefix(t, f) + 3));
+	return to_slot(fd_high(ends[keep]), f, 1);
+}
+
 /* The lowest stdio number (0-2) any process holds this external description at, or -1. */
 static int stdio_number(const struct tree *t, int file)
 {
@@ -898,6 +976,16 @@ static int stdio_number(const struct tree *t, int file)
 	return best;
 }
 
+int files_fd_high(int fd)
+{
+	return fd_high(fd);
+}
+
+int files_to_slot(int fd, const struct file_state *f, int set_flags)
+{
+	return to_slot(fd, f, set_flags);
+}
+
 /* Phase A, in process `me`: every description it makes, at its slot. */
 int files_make(const struct tree *t, int me, const struct stdio_plan *sp, int tmp_base)
 {
@@ -907,7 +995,14 @@ int files_make(const struct tree *t, int me, const struct stdio_plan *sp, int tm
 		if (f->owner != me || fcntl(f->slot, F_GETFD) >= 0)
 			continue; /* another's, or made already with its pipe or pair */
 		int rc;
-		if (external(t, f))
+		int inherited = 0;
+		for (int j = 0; j < sp->ninherit && !inherited; j++)
+			for (size_t k = 0; k < t->nprocs && !inherited; k++)
+				for (size_t n = 0; n < t->procs[k]->nfds; n++)
+					inherited |= t->procs[k]->fds[n].file == (int)i && (int)t->procs[k]->fds[n].f.fd == sp->inherit[j].n;
+		if (external(t, f) && f->f.kind != CKPT_FD_KIND_TTY && (inherited || stdio_number(t, (int)i) < 0))
+			rc = make_external(t, f, sp);
+		else if (external(t, f))
 			rc = make_file(t, f, sp, stdio_number(t, (int)i));
 		else if (f->f.kind == CKPT_FD_KIND_PIPE)
 			rc = make_pipe(t, i);
@@ -934,6 +1029,19 @@ static int take_from(const struct tree *t, const struct file_state *f, int me, c
 	if (fd < 0)
 		return fail_errno(EXIT_FAIL, "cannot take %s from process %d (pidfd_getfd)", f->path, pids[f->owner]);
 	return fd_high(fd);
+}
+
+int files_take_one(const struct tree *t, size_t file, int me, const pid_t *pids)
+{
+	int *pidfds = xmalloc(t->nprocs * sizeof(int));
+	for (size_t k = 0; k < t->nprocs; k++)
+		pidfds[k] = -1;
+	int fd = take_from(t, &t->files[file], me, pids, pidfds);
+	for (size_t k = 0; k < t->nprocs; k++)
+		if (pidfds[k] >= 0)
+			close(pidfds[k]);
+	free(pidfds);
+	return fd;
 }
 
 /* The set of an epoll description of ours: each target added under the number it was added with,

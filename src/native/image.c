@@ -93,8 +93,16 @@ uint32_t iw_record(struct image_writer *w, uint32_t type, uint32_t ptag, const v
 
 int iw_pages_begin(struct image_writer *w, uint32_t mm_tag, uint32_t pagemap_len, uint64_t pages_len)
 {
+	return iw_bulk_begin(w, CKPT_RECORD_TYPE_PAGEMAP, CKPT_RECORD_TYPE_PAGES, mm_tag, pagemap_len, pages_len);
+}
+
+int iw_bulk_begin(struct image_writer *w, uint32_t meta_type, uint32_t bulk_type, uint32_t ptag, uint32_t meta_len, uint64_t bulk_len)
+{
+	uint32_t mm_tag = ptag, pagemap_len = meta_len;
+	uint64_t pages_len = bulk_len;
 	if (pages_len > UINT32_MAX)
 		return fail(EXIT_FAIL, "internal error: a pages record of %llu bytes", (unsigned long long)pages_len);
+	w->pm_type = meta_type;
 	w->pm_index = push_header(w);
 	w->pm_tag = w->next_tag++;
 	w->pm_off = w->off;
@@ -114,7 +122,7 @@ int iw_pages_begin(struct image_writer *w, uint32_t mm_tag, uint32_t pagemap_len
 	}
 	size_t i = push_header(w);
 	struct ckpt_record_header *h = &w->hdrs[i];
-	h->type = CKPT_RECORD_TYPE_PAGES;
+	h->type = bulk_type;
 	h->flags = CKPT_RECORD_FLAGS_PAGE_HASHED;
 	h->len = (uint32_t)pages_len;
 	h->tag = w->next_tag++;
@@ -145,7 +153,7 @@ uint32_t iw_pages_end(struct image_writer *w, const void *pagemap, uint32_t len)
 		return 0;
 	}
 	struct ckpt_record_header *h = &w->hdrs[w->pm_index];
-	h->type = CKPT_RECORD_TYPE_PAGEMAP;
+	h->type = w->pm_type;
 	h->len = len;
 	h->tag = w->pm_tag;
 	h->payload_sum = (uint32_t)xxh64(pagemap, len, 0);

@@ -19,7 +19,7 @@ struct image_writer {
 	/* the open pagemap+pages chunk */
 	size_t pm_index;
 	uint64_t pm_off;
-	uint32_t pm_tag, pm_len;
+	uint32_t pm_tag, pm_len, pm_type;
 	uint64_t pages_end;
 };
 
@@ -30,6 +30,8 @@ uint32_t iw_record(struct image_writer *w, uint32_t type, uint32_t ptag, const v
  * reserves room for it, aligns the pages payload with a pad record and writes the pages header. */
 int iw_pages_begin(struct image_writer *w, uint32_t mm_tag, uint32_t pagemap_len, uint64_t pages_len);
 int iw_pages_write(struct image_writer *w, const void *data, size_t len);
+/* The same for any bulk record (page-aligned, page_hashed) under a metadata record written last. */
+int iw_bulk_begin(struct image_writer *w, uint32_t meta_type, uint32_t bulk_type, uint32_t ptag, uint32_t meta_len, uint64_t bulk_len);
 /* Writes the reserved pagemap; returns its tag or 0. */
 uint32_t iw_pages_end(struct image_writer *w, const void *pagemap, uint32_t len);
 /* Appends the tail; returns 0 or -1. */

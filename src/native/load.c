@@ -372,7 +372,8 @@ int image_load(struct image *im, struct tree *t)
 	uint32_t *file_rec = xmalloc(n * sizeof(uint32_t));
 	struct proc_load *pls = NULL;
 	int rc = -1;
-	if (load_files(im, t, file_rec, file_of) < 0 || load_records(im, t, owner, slot, pages_of, file_of, &pls) < 0 ||
+	if (load_files(im, t, file_rec, file_of) < 0 || ghost_load(im, t, file_of) < 0 || locks_load(im, t, file_of) < 0 ||
+	    load_records(im, t, owner, slot, pages_of, file_of, &pls) < 0 ||
 	    load_pagemaps(im, t, owner, pages_of, pls) < 0)
 		goto out;
 	for (size_t k = 0; k < t->nprocs; k++) {

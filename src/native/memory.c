@@ -205,6 +205,9 @@ static void classify(struct proc_state *p, struct vma_state *v, char perms3, con
 		return;
 	}
 	v->f.kind = shared ? CKPT_VMA_KIND_FILE_SHARED : CKPT_VMA_KIND_FILE_PRIVATE;
+	/* a shared area of a file opened for writing may be made writable later (VM_MAYWRITE) */
+	if (shared && has_flag(vmflags, "mw"))
+		v->f.flags |= CKPT_VMA_FLAGS_MAY_WRITE;
 	struct stat st;
 	if ((v->f.flags & CKPT_VMA_FLAGS_FILE_DELETED) || stat(path, &st) < 0 || st.st_ino != v->f.inode ||
 	    major(st.st_dev) != v->f.dev_major || minor(st.st_dev) != v->f.dev_minor) {
@@ -868,6 +871,13 @@ int vma_restorable(const struct vma_state *v)
 	       v->f.kind != CKPT_VMA_KIND_UNKNOWN;
 }
 
+/* A shared area of a file is mapped from the file opened for writing when it is writable, or was
+ * mapped from a file opened for writing (an mprotect may make it writable again). */
+static int open_writable(const struct vma_state *v)
+{
+	return (v->f.flags & CKPT_VMA_FLAGS_SHARED) && ((v->f.prot & CKPT_VMA_PROT_WRITE) || (v->f.flags & CKPT_VMA_FLAGS_MAY_WRITE));
+}
+
 /* The fd each file-backed area is mapped from in the new process: one per file and access,
  * numbered from first_fd. Computed alike by the restore child (which opens them) and the tracer. */
 int vma_assign_fds(struct proc_state *p, int first_fd)
@@ -882,7 +892,7 @@ int vma_assign_fds(struct proc_state *p, int first_fd)
 		for (size_t j = 0; j < i; j++)
 			if (p->vmas[j].restore_fd >= 0 && !strcmp(p->vmas[j].path, v->path) &&
 			    ((p->vmas[j].f.flags ^ v->f.flags) & CKPT_VMA_FLAGS_SHARED) == 0 &&
-			    ((p->vmas[j].f.prot ^ v->f.prot) & CKPT_VMA_PROT_WRITE) == 0) {
+			    open_writable(&p->vmas[j]) == open_writable(v)) {
 				v->restore_fd = p->vmas[j].restore_fd;
 				break;
 			}
@@ -898,10 +908,9 @@ int vma_files_open_in_child(const struct proc_state *p)
 {
 	for (size_t i = 0; i < p->nvmas; i++) {
 		const struct vma_state *v = &p->vmas[i];
-		if (v->restore_fd < 0 || v->shm >= 0 || fcntl(v->restore_fd, F_GETFD) >= 0)
-			continue; /* none, shared memory (shm_take), or already opened for an earlier area */
-		int wr = (v->f.flags & CKPT_VMA_FLAGS_SHARED) && (v->f.prot & CKPT_VMA_PROT_WRITE);
-		int fd = open(v->path, wr ? O_RDWR : O_RDONLY);
+		if (v->restore_fd < 0 || v->shm >= 0 || v->ghost_file || fcntl(v->restore_fd, F_GETFD) >= 0)
+			continue; /* none, shared memory (shm_take), a file without a path (ghost_maps_take), or opened already */
+		int fd = open(v->path, open_writable(v) ? O_RDWR : O_RDONLY);
 		if (fd < 0)
 			return fail_errno(denied_or(EXIT_FAIL), "cannot open %s to map it", v->path);
 		struct stat st;

@@ -36,6 +36,24 @@ struct vma_state {
 	int dump_all;        /* dump every page (file gone or replaced, or the area's backing is not restorable) */
 	int restore_fd;      /* restore: fd of the backing file inside the new process, -1 when anonymous */
 	int shm;             /* restore: the shared memory object it maps (index in the tree), -1 none */
+	int ghost_file;      /* restore: index + 1 of the file without a path it maps (ghost.c), 0 none */
+};
+
+/* The contents of a file whose path is gone (ghost.c): saved from `src` at dump, read from the
+ * image's extents at restore. */
+struct ghost_extent {
+	uint64_t offset, len;
+	uint32_t npages;
+	const uint8_t *hashes; /* restore: npages XXH64s, in the loaded extent record */
+	uint64_t data_off;     /* restore: where its file_data bytes start in the image */
+	uint32_t rec;          /* restore: index of its file_extent record, for messages */
+};
+struct ghost {
+	struct ckpt_file_content_fixed f;
+	char *name;
+	struct ghost_extent *ext;
+	size_t next;
+	int src;               /* dump: the file, opened for reading through /proc/PID/fd */
 };
 
 /* One open file description: what open(2), pipe(2), socket(2)... made, and what dup(2) and
@@ -53,6 +71,10 @@ struct file_state {
 	uint16_t what;       /* dump: the unsupported kind that says so */
 	int owner;           /* restore: the process that creates it (index in the tree), -1 none */
 	int slot;            /* restore: the fd where its owner keeps it until every process has it */
+	struct ghost *ghost; /* its contents, when its path is gone (on the first description of the inode) */
+	int ghost_of;        /* index + 1 of the description that holds the contents of its inode, 0 none */
+	struct ckpt_file_lock *locks; /* locks held through it (locks.c) */
+	uint32_t nlocks;
 };
 
 struct fd_state {

@@ -74,6 +74,8 @@ void tree_free(struct tree *t)
 	for (size_t i = 0; i < t->nfiles; i++) {
 		free(t->files[i].path);
 		free(t->files[i].extra);
+		ghost_free(&t->files[i]);
+		free(t->files[i].locks);
 	}
 	free(t->files);
 	free(t->shms);
@@ -328,8 +330,12 @@ void rlimit_kept_message(char *msg, size_t len, int resource, uint64_t image_max
 int process_apply_in_child(const struct proc_state *p)
 {
 	umask(p->pf.umask & 0777);
-	if (chdir(p->cwd) < 0)
-		return fail_errno(denied_or(EXIT_FAIL), "cannot restore the working directory %s", p->cwd);
+	if (chdir(p->cwd) < 0) {
+		if (errno != ENOENT || !strstr(p->cwd, " (deleted)"))
+			return fail_errno(denied_or(EXIT_FAIL), "cannot restore the working directory %s", p->cwd);
+		if (ghost_cwd_enter(p->cwd) < 0) /* removed at the checkpoint: made and removed again */
+			return -1;
+	}
 	for (int i = 0; i < 16; i++) {
 		if (i == RLIMIT_NOFILE)
 			continue; /* the tracer sets it last: restore needs fds above the image's own until then */

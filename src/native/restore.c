@@ -57,7 +57,7 @@ struct restore_opts {
 
 /* Where the restore's own fds are in every new process, above every number the image uses. */
 struct fd_layout {
-	int base, image_fd, msg_fd, exe_fd, saved, go_fd, vma_first, slot_base, tmp_base;
+	int base, image_fd, msg_fd, exe_fd, saved, go_fd, inherit, vma_first, slot_base, tmp_base;
 };
 
 /* What every new process knows when it is forked: the plan, and the pipes to ckpt. */
@@ -233,16 +233,32 @@ static int tidy_fds(struct plan *pl, int k)
 		s[i] = pl->o->stdio.mode == STDIO_INHERIT ? move_up(i, hi) : -1;
 	if (a < 0 || b < 0 || g < 0)
 		return fail_errno(EXIT_FAIL, "cannot move the restore's own fds (is RLIMIT_NOFILE too low?)");
+	struct stdio_plan *sp = &pl->o->stdio;
+	int in[INHERIT_MAX];
+	for (int j = 0; j < sp->ninherit; j++)
+		if ((in[j] = move_up(sp->inherit[j].fd, hi)) < 0)
+			return fail_errno(EXIT_FAIL, "--inherit-fd %d:%d: cannot keep fd %d", sp->inherit[j].n, sp->inherit[j].fd, sp->inherit[j].fd);
 	int top = a > b ? a : b;
 	top = g > top ? g : top;
 	for (int i = 0; i < 3; i++)
 		top = s[i] > top ? s[i] : top;
+	for (int j = 0; j < sp->ninherit; j++)
+		top = in[j] > top ? in[j] : top;
 	syscall(SYS_close_range, 0, hi - 1, 0);
 	syscall(SYS_close_range, top + 1, ~0U, 0);
 	/* what we moved up in between: the other processes' go pipes and ckpt's ends */
-	for (int fd = hi; fd <= top; fd++)
-		if (fd != a && fd != b && fd != g && fd != s[0] && fd != s[1] && fd != s[2])
+	for (int fd = hi; fd <= top; fd++) {
+		int keep = fd == a || fd == b || fd == g || fd == s[0] || fd == s[1] || fd == s[2];
+		for (int j = 0; j < sp->ninherit; j++)
+			keep |= fd == in[j];
+		if (!keep)
 			close(fd);
+	}
+	for (int j = 0; j < sp->ninherit; j++) {
+		if (place(in[j], L->inherit + j) < 0)
+			return fail_errno(EXIT_FAIL, "cannot keep the inherited fds");
+		sp->inherit[j].saved = L->inherit + j;
+	}
 	if (place(a, L->image_fd) < 0 || place(b, L->msg_fd) < 0 || place(g, L->go_fd) < 0)
 		return fail_errno(EXIT_FAIL, "cannot place the restore's own fds");
 	g_msg_fd = L->msg_fd;
@@ -298,6 +314,7 @@ static int member_setup(struct plan *pl, int k)
 	int exe = open(p->exe, O_RDONLY | O_CLOEXEC);
 	if (exe >= 0 && place(exe, L->exe_fd) < 0)
 		return fail_errno(EXIT_FAIL, "dup2");
+	ghost_set_image(pl->o->image, L->image_fd);
 	if (vma_files_open_in_child(p) < 0 || files_make(t, k, &pl->o->stdio, L->tmp_base) < 0 || shm_make(t, k) < 0)
 		return -1;
 
@@ -309,7 +326,7 @@ static int member_setup(struct plan *pl, int k)
 		if (leader && setpgid(0, leader) < 0)
 			child_warn("process %u: cannot join process group %u again (%s)", p->pf.pid, p->pf.pgid, strerror(errno));
 	}
-	if (files_take(t, k, pids) < 0 || shm_take(t, k, pids) < 0)
+	if (files_take(t, k, pids) < 0 || shm_take(t, k, pids) < 0 || ghost_maps_take(t, k, pids) < 0)
 		return -1;
 	free(pids);
 
@@ -645,6 +662,8 @@ static int drive(struct restore_ctx *rc, const struct fd_layout *L)
 		return -1;
 	if (inject_checked(t0, NULL, "restore: closing the restore's fds", SYS_close_range, (uint64_t)L->base, ~0U, 0, 0, 0, 0) < 0)
 		return -1;
+	if (locks_restore(rc) < 0)
+		return -1;
 	struct rlimit nofile = {.rlim_cur = p->pf.rlimits[CKPT_RLIMIT_RESOURCE_NOFILE].cur,
 				.rlim_max = p->pf.rlimits[CKPT_RLIMIT_RESOURCE_NOFILE].max};
 	struct rlimit cur;
@@ -711,20 +730,21 @@ static void plan_layout(struct plan *pl)
 	L->exe_fd = L->base + 2;
 	L->saved = L->base + 3;
 	L->go_fd = L->base + 6;
-	L->vma_first = L->base + 7;
+	L->inherit = L->base + 7; /* --inherit-fd */
+	L->vma_first = L->inherit + pl->o->stdio.ninherit;
 	int next = L->vma_first;
 	for (size_t k = 0; k < t->nprocs; k++) {
 		int n = vma_assign_fds(t->procs[k], L->vma_first);
 		next = n > next ? n : next;
 	}
 	L->slot_base = next;
-	next = shm_plan(t, files_plan(t, L->slot_base));
+	next = ghost_plan_maps(t, shm_plan(t, files_plan(t, L->slot_base)));
 	L->tmp_base = next + 1;
 }
 
 static int usage(void)
 {
-	fputs("usage: ckpt restore IMAGE [--pid-file FILE] [--stdio=inherit|null|PATH] [--same-pids | --pid-ns] [--progress=json] [--as-recorded] [--dry-run]\n",
+	fputs("usage: ckpt restore IMAGE [--pid-file FILE] [--stdio=inherit|null|PATH] [--inherit-fd N:FD]... [--same-pids | --pid-ns] [--progress=json] [--as-recorded] [--dry-run]\n",
 	      stderr);
 	return EXIT_USAGE;
 }
@@ -785,6 +805,7 @@ int cmd_restore(int argc, char **argv)
 		{"same-pids", no_argument, NULL, 'S'},
 		{"pid-ns", no_argument, NULL, 'N'},
 		{"as-recorded", no_argument, NULL, 'R'},
+		{"inherit-fd", required_argument, NULL, 'I'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -797,6 +818,23 @@ int cmd_restore(int argc, char **argv)
 		case 'S': o.same_pids = 1; break;
 		case 'N': o.pid_ns = 1; break;
 		case 'R': o.as_recorded = 1; break;
+		case 'I': {
+			int n, fd, used = 0;
+			if (o.stdio.ninherit == INHERIT_MAX || sscanf(optarg, "%d:%d%n", &n, &fd, &used) != 2 || optarg[used] || n < 0 || fd < 0 ||
+			    n >= (1 << 30)) {
+				fprintf(stderr, "ckpt: --inherit-fd %s: give N:FD, the fd number in the restored process and an fd of ckpt (at most %d)\n",
+					optarg, INHERIT_MAX);
+				return EXIT_USAGE;
+			}
+			if (fcntl(fd, F_GETFD) < 0) {
+				fprintf(stderr, "ckpt: --inherit-fd %s: fd %d is not open\n", optarg, fd);
+				return EXIT_USAGE;
+			}
+			o.stdio.inherit[o.stdio.ninherit].n = n;
+			o.stdio.inherit[o.stdio.ninherit].fd = fd;
+			o.stdio.inherit[o.stdio.ninherit++].saved = -1;
+			break;
+		}
 		case 's':
 			if (!strcmp(optarg, "inherit"))
 				o.stdio.mode = STDIO_INHERIT;
@@ -841,6 +879,8 @@ int cmd_restore(int argc, char **argv)
 	for (size_t k = 0; o.dry_run && k < t.nprocs; k++)
 		if (pages_check_in_file(&im, t.procs[k]) < 0)
 			goto out;
+	if (o.dry_run && ghost_check_in_file(&im, &t) < 0)
+		goto out;
 	if (check_restorable(&t, &im, &o) < 0)
 		goto out;
 	if (o.dry_run) {

@@ -40,6 +40,8 @@ const TARGETS: Record<string, string[]> = {
   unixsock: [],
   inetsock: [],
   sockserver: [],
+  nopath: [],
+  perfile: [],
 };
 
 /** Compiles the target programs that are missing or older than their source. */

@@ -1,6 +1,6 @@
 // Rewriting a real image with some records changed and every checksum sound again: what an
 // attacker with a hex editor and the format's documentation can do (checksums are no signature).
-// Pages records keep their bytes and their payload sum, the pad before them is sized again to
+// Pages (and file_data) records keep their bytes and their payload sum, the pad before them is sized again to
 // keep them on a page; every other record is written again, its sums computed anew.
 
 import fs from 'node:fs';
@@ -18,8 +18,8 @@ export async function reseal(img: CheckpointImage, out: string, replace: (r: Rec
       const r = img.records[i];
       const opts = { ptag: r.ptag, tag: r.tag, flags: r.flags };
       if (r.type === RecordType.TAIL) w.tail();
-      else if (r.type === RecordType.PAGES) w.raw(r.type, await img.readPayload(r), { ...opts, payloadSum: r.payloadSum });
-      else if (r.type === RecordType.PAD && img.records[i + 1]?.type === RecordType.PAGES) {
+      else if (r.type === RecordType.PAGES || r.type === RecordType.FILE_DATA) w.raw(r.type, await img.readPayload(r), { ...opts, payloadSum: r.payloadSum });
+      else if (r.type === RecordType.PAD && (img.records[i + 1]?.type === RecordType.PAGES || img.records[i + 1]?.type === RecordType.FILE_DATA)) {
         // records before it may have changed size: the pad keeps the page data on a page
         w.raw(r.type, new Uint8Array((ps - ((w.offset + 64) % ps)) % ps), opts);
       } else w.raw(r.type, replace(r) ?? (await img.readPayload(r)), opts);

@@ -334,8 +334,32 @@ class Comparison {
           fields.push(...diffFieldNodes('file', fieldsOf('file', fileA.v), fieldsOf('file', fileB.v), 'file', [], new Set(watches ? ['extra', 'extra_len'] : [])));
           if (watches) children = inotifyWatches(fileA, fileB);
         }
+        if (fileA?.v && fileB?.v) fields.push(...(await this.fileChildren(fileA.r, fileB.r)));
         if (fields.length || children.length) out.push(node('fd', p.key, await label('a', p.a.v), 'changed', { aTag: p.a.r.tag, bTag: p.b.r.tag, fields, children }));
       }
+    }
+    return out;
+  }
+
+  /**
+   * What belongs to two open file descriptions as their children: the contents of a file without
+   * a path (its file_content and each extent, by offset) and its locks (by kind, owner and start),
+   * as field changes named for them, e.g. `file.lock posix pid 12 @10.len`.
+   */
+  private async fileChildren(ra: RecordEntry, rb: RecordEntry): Promise<FieldChange[]> {
+    const out: FieldChange[] = [];
+    const lockKey = (l: PayloadByType['file_lock']) => ({ key: `${enumLabel('lock_kind', l.kind) ?? l.kind}${l.pid ? ` pid ${l.pid}` : ''} @${l.start}`, order: l.start });
+    for (const p of pairUp(await this.children('a', ra, RecordType.FILE_LOCK, 'file_lock', lockKey), await this.children('b', rb, RecordType.FILE_LOCK, 'file_lock', lockKey))) {
+      const fa = p.a ? fieldsOf('file_lock', p.a.v) : [], fb = p.b ? fieldsOf('file_lock', p.b.v) : [];
+      diffFieldNodes('file_lock', fa, fb, `file.lock ${p.key}`, out);
+    }
+    const ca = this.firstChild('a', ra, RecordType.FILE_CONTENT), cb = this.firstChild('b', rb, RecordType.FILE_CONTENT);
+    const va = ca && (await this.decode('a', ca, 'file_content')), vb = cb && (await this.decode('b', cb, 'file_content'));
+    if (va || vb) diffFieldNodes('file_content', va ? fieldsOf('file_content', va) : [], vb ? fieldsOf('file_content', vb) : [], 'file.file_content', out);
+    const extKey = (x: PayloadByType['file_extent']) => ({ key: String(x.offset), order: x.offset });
+    for (const p of pairUp(await this.children('a', ca, RecordType.FILE_EXTENT, 'file_extent', extKey), await this.children('b', cb, RecordType.FILE_EXTENT, 'file_extent', extKey))) {
+      if (p.a && p.b && (await this.sameRecord('file_extent', p.a.r, p.b.r))) continue;
+      diffFieldNodes('file_extent', p.a ? fieldsOf('file_extent', p.a.v) : [], p.b ? fieldsOf('file_extent', p.b.v) : [], `file.file_content.extent @${p.key}`, out);
     }
     return out;
   }
