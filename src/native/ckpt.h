@@ -120,8 +120,17 @@ int shm_plan(struct tree *t, int next_fd);
 int shm_make(const struct tree *t, int me);
 int shm_take(const struct tree *t, int me, const pid_t *pids);
 void shm_close_slots(const struct tree *t, int me);
+/* The pages of the areas a fork does not copy as they are (shared, MADV_DONTFORK, MADV_WIPEONFORK),
+ * read while p is frozen, for a dump from a snapshot. */
+int pages_copy_frozen(pid_t pid, struct proc_state *p);
 /* Every page of p in the image file against its hash (restore --dry-run). */
 int pages_check_in_file(const struct image *im, const struct proc_state *p);
+
+/* snapshot.c: the leave-running snapshot. Taken inside the inject phase (t0 the armed main thread,
+ * `gadget` the injection gadget): p->snap, or 0 when p must stay frozen while its pages are read
+ * (said in a warning); -1 only on failure. snapshot_end kills it and notes its cost. */
+int snapshot_take(pid_t pid, struct proc_state *p, struct tracee *t0, uint64_t gadget);
+void snapshot_end(struct proc_state *p);
 
 /* signals.c */
 int sigactions_inject_capture(struct tracee *t, pid_t pid, struct proc_state *p, uint64_t scratch);

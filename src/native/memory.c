@@ -374,6 +374,72 @@ static int scan_vma(int pagemap_fd, const struct vma_state *v, struct run_list *
 	return 0;
 }
 
+/* Areas whose pages a fork child does not see as they were at the fork: shared memory (the
+ * target can still change it), MADV_DONTFORK (absent in the child), MADV_WIPEONFORK (empty). */
+static int fork_blind(const struct vma_state *v)
+{
+	return (v->f.flags & (CKPT_VMA_FLAGS_SHARED | CKPT_VMA_FLAGS_DONT_FORK | CKPT_VMA_FLAGS_WIPE_ON_FORK)) != 0;
+}
+
+int pages_copy_frozen(pid_t pid, struct proc_state *p)
+{
+	uint32_t ps = (uint32_t)sysconf(_SC_PAGESIZE);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	int pm = -1, rc = -1;
+	for (size_t i = 0; i < p->nvmas; i++) {
+		struct vma_state *v = &p->vmas[i];
+		if (!vma_pages_wanted(v) || !fork_blind(v))
+			continue;
+		if (pm < 0 && (pm = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return fail_errno(EXIT_PERM, "cannot open %s", path);
+		struct run_list l = {0};
+		if (scan_vma(pm, v, &l, ps) < 0)
+			goto out;
+		uint64_t len = v->f.end - v->f.start;
+		void *m = l.n ? mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) : NULL;
+		if (m == MAP_FAILED) {
+			free(l.v);
+			fail_errno(EXIT_FAIL, "cannot hold %llu bytes of shared memory of process %d", (unsigned long long)len, pid);
+			goto out;
+		}
+		v->frozen = m;
+		v->frozen_runs = l.v;
+		v->nfrozen_runs = l.n;
+		for (size_t r = 0; r < l.n; r++) {
+			uint64_t at = l.v[r].vaddr - v->f.start;
+			if (mem_read(pid, l.v[r].vaddr, v->frozen + at, (size_t)l.v[r].npages * ps) < 0) {
+				fail_errno(EXIT_FAIL, "cannot read the memory of process %d at 0x%llx", pid, (unsigned long long)l.v[r].vaddr);
+				goto out;
+			}
+		}
+	}
+	rc = 0;
+out:
+	if (pm >= 0)
+		close(pm);
+	return rc;
+}
+
+/* n bytes at addr of a run: from the copy made while frozen, else from process `src`. */
+static int read_run(const struct proc_state *p, pid_t src, uint64_t addr, void *buf, size_t n)
+{
+	for (size_t i = 0; i < p->nvmas; i++) {
+		const struct vma_state *v = &p->vmas[i];
+		if (v->frozen && addr >= v->f.start && addr < v->f.end) {
+			memcpy(buf, v->frozen + (addr - v->f.start), n);
+			return 0;
+		}
+	}
+	if (src == p->snap) {
+		/* not process_vm_readv: it pins pages, and a pin of a page the snapshot shares with the
+		 * target makes the kernel copy it first (unshare), doubling both memory and work */
+		int fd = proc_mem(src);
+		return fd < 0 ? -1 : pread_all(fd, buf, n, addr);
+	}
+	return mem_read(src, addr, buf, n);
+}
+
 static void page_hashes(const uint8_t *data, size_t len, uint32_t ps, uint64_t *out)
 {
 	for (size_t off = 0; off < len; off += ps)
@@ -384,16 +450,27 @@ static void page_hashes(const uint8_t *data, size_t len, uint32_t ps, uint64_t *
 int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t mm_tag)
 {
 	uint32_t ps = w->page_size;
+	pid_t src = p->snap ? p->snap : pid; /* the snapshot, when there is one */
 	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", src);
 	int pm = open(path, O_RDONLY | O_CLOEXEC);
 	if (pm < 0)
 		return fail_errno(EXIT_PERM, "cannot open %s", path);
 	struct run_list l = {0};
 	int rc = -1;
-	for (size_t i = 0; i < p->nvmas; i++)
-		if (vma_pages_wanted(&p->vmas[i]) && scan_vma(pm, &p->vmas[i], &l, ps) < 0)
+	for (size_t i = 0; i < p->nvmas; i++) {
+		const struct vma_state *v = &p->vmas[i];
+		if (!vma_pages_wanted(v))
+			continue;
+		if (p->snap && fork_blind(v)) {
+			l.first_of_vma = l.n;
+			for (size_t r = 0; r < v->nfrozen_runs; r++)
+				add_run(&l, v->frozen_runs[r].vaddr, v->frozen_runs[r].vaddr + (uint64_t)v->frozen_runs[r].npages * ps, ps,
+					v->frozen_runs[r].flags);
+		} else if (scan_vma(pm, v, &l, ps) < 0) {
 			goto out_close;
+		}
+	}
 	close(pm);
 	pm = -1;
 
@@ -426,8 +503,10 @@ int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t
 				size_t n = left > IO_BLOCK ? IO_BLOCK : (size_t)left;
 				if (cancelled())
 					goto out_free;
-				if (mem_read(pid, addr, block, n) < 0) {
-					if (kill(pid, 0) < 0 || process_gone(pid))
+				if (read_run(p, src, addr, block, n) < 0) {
+					if (src != pid && (kill(src, 0) < 0 || process_gone(src)))
+						fail(EXIT_FAIL, "the snapshot of process %d was killed before its pages were read", pid);
+					else if (kill(pid, 0) < 0 || process_gone(pid))
 						fail(EXIT_NOPROC, "process %d exited during the checkpoint", pid);
 					else
 						fail_errno(EXIT_FAIL, "cannot read the memory of process %d at 0x%llx", pid, (unsigned long long)addr);

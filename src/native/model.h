@@ -36,6 +36,9 @@ struct vma_state {
 	int dump_all;        /* dump every page (file gone or replaced, or the area's backing is not restorable) */
 	int restore_fd;      /* restore: fd of the backing file inside the new process, -1 when anonymous */
 	int shm;             /* restore: the shared memory object it maps (index in the tree), -1 none */
+	uint8_t *frozen;     /* dump: its pages read while frozen (a snapshot would not hold them), at their offsets */
+	struct ckpt_page_run *frozen_runs; /* dump: which pages `frozen` holds */
+	size_t nfrozen_runs;
 };
 
 /* One open file description: what open(2), pipe(2), socket(2)... made, and what dup(2) and
@@ -118,6 +121,10 @@ struct proc_state {
 
 	struct unsupported_state *unsup;
 	size_t nunsup;
+
+	pid_t snap;            /* dump: the process holding its copy-on-write snapshot (snapshot.c), 0 none */
+	uint64_t snap_fork_ns; /* dump: how long making it took */
+	uint64_t snap_cost;    /* dump: bytes the snapshot held alone when it ended (pages the target wrote) */
 };
 
 /* A tree of processes and the open file descriptions they share: what a dump captures and an

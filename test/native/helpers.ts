@@ -34,6 +34,7 @@ const TARGETS: Record<string, string[]> = {
   holder: [],
   family: [],
   clonefiles: [],
+  snapwriter: ['-pthread'],
 };
 
 /** Compiles the target programs that are missing or older than their source. */
