@@ -160,6 +160,8 @@ kill:
 reap:
 	if (reap_helper(t0, (pid_t)nspid) < 0)
 		rc = -1;
+	if (rc == 0 && p->snap)
+		fault_point("snapshot");
 	if (rc < 0)
 		snapshot_end(p);
 	return rc;
