@@ -502,7 +502,7 @@ static void report_frozen(const struct tree *t, uint64_t ns, int snapshot)
 static void report_cost(const struct proc_state *p)
 {
 	char size[32];
-	progress_step("snapshot", "the snapshot of process %u held %s of its own (pages the process wrote meanwhile)", p->pf.pid,
+	progress_step("snapshot", "the snapshot of process %u held up to %s of its own (pages the process wrote meanwhile, freed as they were read)", p->pf.pid,
 		      human_size(size, sizeof(size), p->snap_cost));
 	progress_snapshot_cost(p->pf.pid, p->snap_cost);
 }
@@ -534,6 +534,8 @@ static int dump_run(struct dump_opts *o)
 	}
 	flock(fd, LOCK_EX); /* held until the image is in place or gone: the mark of a dump still running */
 	progress_step("freeze", "stopping every thread of process %d%s", o->pid, o->tree ? " and its descendants" : "");
+	if (o->snapshot)
+		vmas_prefetch(o->pid); /* the one slow read of the areas, before the freeze */
 	uint64_t t_freeze = now_ns(CLOCK_MONOTONIC), frozen_ns = 0;
 	if (tree_freeze(&t, o->pid, o->tree) < 0)
 		goto out;
@@ -581,6 +583,9 @@ static int dump_run(struct dump_opts *o)
 		for (size_t k = 0; k < t.nprocs; k++) /* one process that stays frozen holds them all */
 			snapshot_end(t.procs[k]);
 	}
+	for (size_t k = 0; k < t.nprocs && o->snapshot; k++)
+		if (vmas_verify((pid_t)t.procs[k]->pf.pid, t.procs[k]) < 0)
+			goto out;
 	if (cancelled() || write_image(fd, o, &t, time_ns, frozen_ns, &size) < 0)
 		goto out;
 	for (size_t k = 0; k < t.nprocs && snapped; k++) {

@@ -123,8 +123,11 @@ struct proc_state {
 	size_t nunsup;
 
 	pid_t snap;            /* dump: the process holding its copy-on-write snapshot (snapshot.c), 0 none */
+	struct tracee *snap_tr; /* dump: the snapshot, stopped, for the madvise that frees what was read */
+	uint64_t snap_read_from, snap_read_to; /* dump: pages read from it and not freed yet */
+	uint32_t snap_releases;                /* dump: how many times read pages were freed */
 	uint64_t snap_fork_ns; /* dump: how long making it took */
-	uint64_t snap_cost;    /* dump: bytes the snapshot held alone when it ended (pages the target wrote) */
+	uint64_t snap_cost;    /* dump: the most bytes the snapshot was seen to hold alone (pages the target wrote) */
 };
 
 /* A tree of processes and the open file descriptions they share: what a dump captures and an

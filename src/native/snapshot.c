@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -146,6 +147,15 @@ int snapshot_take(pid_t pid, struct proc_state *p, struct tracee *t0, uint64_t g
 	}
 	p->snap = snap;
 	p->snap_fork_ns = now_ns(CLOCK_MONOTONIC) - t_fork;
+	p->snap_tr = xcalloc(1, sizeof(*p->snap_tr));
+	*p->snap_tr = (struct tracee){.tid = snap, .attached = 1, .stopped = 1, .tgid = snap, .syscall_ip = gadget + INJECT_ONEWAY_ENTRY};
+	p->snap_read_from = p->snap_read_to = 0;
+	p->snap_cost = 0;
+	p->snap_releases = 0;
+	if (ptrace(PTRACE_GETREGS, snap, 0, &p->snap_tr->orig) < 0) {
+		fail_errno(EXIT_FAIL, "cannot take over the snapshot of process %d", pid);
+		goto kill;
+	}
 	/* the snapshot holds the frames the inject phase put below the threads' stacks: their own bytes */
 	for (size_t i = 0; i < p->nthreads; i++) {
 		const struct tracee *t = &p->threads[i].tr;
@@ -167,15 +177,77 @@ reap:
 	return rc;
 }
 
+#define RELEASE_EVERY (64ULL << 20)
+
+/* MemAvailable of /proc/meminfo and MemTotal, in bytes (0 when unknown). */
+static void meminfo(uint64_t *avail, uint64_t *total)
+{
+	char *m = read_file("/proc/meminfo", NULL);
+	const char *a = m ? find_key(m, "MemAvailable") : NULL, *t = m ? find_key(m, "MemTotal") : NULL;
+	*avail = a ? (uint64_t)atoll(a) << 10 : 0;
+	*total = t ? (uint64_t)atoll(t) << 10 : 0;
+	free(m);
+}
+
+/* The bytes the snapshot holds alone: pages the process wrote since (their old copies). */
+static uint64_t held_alone(pid_t snap)
+{
+	char *r = read_filef(NULL, "/proc/%d/smaps_rollup", snap);
+	const char *v = r ? find_key(r, "Private_Dirty") : NULL;
+	uint64_t n = v ? (uint64_t)atoll(v) << 10 : 0;
+	free(r);
+	return n;
+}
+
+static int release_read(struct proc_state *p)
+{
+	/* sampled before every 4th release (the rollup walks the snapshot's pages: not at every one) */
+	if (p->snap_releases++ % 4 == 0) {
+		uint64_t held = held_alone(p->snap);
+		p->snap_cost = held > p->snap_cost ? held : p->snap_cost;
+	}
+	uint64_t from = p->snap_read_from, len = p->snap_read_to - p->snap_read_from;
+	p->snap_read_from = p->snap_read_to = 0;
+	long r;
+	if (!len)
+		return 0;
+	if (inject_syscall(p->snap_tr, &r, SYS_madvise, from, len, MADV_DONTNEED, 0, 0, 0) < 0)
+		return fail(EXIT_FAIL, "the snapshot of process %u was killed before its pages were read", p->pf.pid);
+	return 0; /* (an error, EINVAL on a locked area, only keeps those pages a little longer) */
+}
+
+int snapshot_read(struct proc_state *p, uint64_t addr, uint64_t len)
+{
+	if (p->snap_read_to != addr && release_read(p) < 0)
+		return -1;
+	if (!p->snap_read_to)
+		p->snap_read_from = addr;
+	p->snap_read_to = addr + len;
+	if (p->snap_read_to - p->snap_read_from >= RELEASE_EVERY) {
+		if (release_read(p) < 0)
+			return -1;
+		/* the bound: a snapshot never drives the machine into memory pressure */
+		uint64_t avail, total;
+		meminfo(&avail, &total);
+		uint64_t floor = total / 32 > (256ULL << 20) ? total / 32 : (256ULL << 20);
+		if (total && avail < floor)
+			return fail(EXIT_FAIL, "memory ran low (%llu MiB available) while the pages of process %u were read from its "
+				    "snapshot, which holds the pages it wrote meanwhile: the dump stopped to free them; --no-snapshot "
+				    "reads them while the process is frozen", (unsigned long long)(avail >> 20), p->pf.pid);
+	}
+	return 0;
+}
+
 void snapshot_end(struct proc_state *p)
 {
+	free(p->snap_tr);
+	p->snap_tr = NULL;
 	if (!p->snap)
 		return;
-	/* its cost: pages that are now its alone, because the target wrote its own copy meanwhile */
-	char *r = read_filef(NULL, "/proc/%d/smaps_rollup", p->snap);
-	const char *v = r ? find_key(r, "Private_Dirty") : NULL;
-	p->snap_cost = v ? (uint64_t)atoll(v) << 10 : 0;
-	free(r);
+	/* its cost: pages that are its alone, because the target wrote its own copy meanwhile (the
+	 * largest figure seen: pages already read are freed as it goes) */
+	uint64_t held = held_alone(p->snap);
+	p->snap_cost = held > p->snap_cost ? held : p->snap_cost;
 	kill_traced(p->snap);
 	p->snap = 0;
 }

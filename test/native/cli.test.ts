@@ -17,7 +17,7 @@ function ckpt(args: string[]): { code: number | null; stdout: string; stderr: st
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const STEPS = new Set(['freeze', 'threads', 'mm', 'vmas', 'pages', 'files', 'signals', 'write', 'resume', 'publish']);
+const STEPS = new Set(['freeze', 'threads', 'mm', 'vmas', 'pages', 'files', 'signals', 'write', 'resume', 'snapshot', 'publish']);
 
 describe('native: the ckpt CLI', function () {
   this.timeout(60000);
@@ -116,6 +116,11 @@ describe('native: the ckpt CLI', function () {
         assert.ok(done >= last && done <= total, `progress ${done}/${total}`);
         if (last >= 0) assert.ok(done - last <= 8 << 20, 'a progress event at least every 8 MiB');
         last = done;
+      } else if (e.event === 'frozen') {
+        assert.strictEqual(e.mode, 'snapshot', 'the default takes a snapshot');
+        assert.ok(typeof e.ms === 'number' && e.ms > 0, `frozen for ${String(e.ms)} ms`);
+      } else if (e.event === 'snapshot') {
+        assert.ok(typeof e.cost === 'number', 'the snapshot says what it cost');
       } else {
         assert.strictEqual(e.event, 'done', JSON.stringify(e));
       }
@@ -127,6 +132,7 @@ describe('native: the ckpt CLI', function () {
     assert.strictEqual(done.image, image);
     assert.strictEqual(done.bytes, fs.statSync(image).size);
     for (const s of ['freeze', 'pages', 'write', 'resume', 'publish']) assert.ok(events.some((e) => e.step === s), `step ${s}`);
+    assert.strictEqual(events.filter((e) => e.event === 'frozen').length, 1, 'one frozen event');
     // --leave-running is the default: the process goes on, untraced, where it was
     assert.strictEqual(tracerPid(t.pid), 0);
     const n = lines(out).length;

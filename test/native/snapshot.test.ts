@@ -143,6 +143,12 @@ describe('native: the leave-running snapshot (issue 12)', function () {
       const frozen = jsonLines(r.stdout).find((e) => e.event === 'frozen');
       assert.ok(frozen && frozen.mode === mode, `${mode}: ${r.stdout}`);
       gaps[mode] = { ckpt: Number(frozen.ms), target: (await probe(t)).gapMs };
+      if (mode === 'snapshot') {
+        // a process that writes nothing costs its snapshot nearly nothing: reading the snapshot
+        // must not copy its pages (process_vm_readv would: a pin unshares a page first)
+        const cost = Number(jsonLines(r.stdout).find((e) => e.event === 'snapshot')?.cost);
+        assert.ok(cost >= 0 && cost < 8 << 20, `the snapshot held ${cost} bytes of its own`);
+      }
     }
     console.log(`      frozen (64 MiB): snapshot ${gaps.snapshot.ckpt.toFixed(1)} ms by ckpt, ${gaps.snapshot.target.toFixed(1)} ms by the target; ` +
       `without: ${gaps.frozen.ckpt.toFixed(1)} / ${gaps.frozen.target.toFixed(1)} ms`);
