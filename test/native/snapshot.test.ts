@@ -132,6 +132,52 @@ describe('native: the leave-running snapshot (issue 12)', function () {
 
   const id = identities()[0];
 
+  it('--tree: one snapshot per member, all taken while the whole tree is frozen; each image consistent', async () => {
+    const dir = lab.dir(id);
+    const sw = target('snapwriter');
+    const outs = ['a', 'b'].map((n) => path.join(dir, `${n}.txt`));
+    // a shell and two writers, their output in files (a pipe to us would leave the tree)
+    const sh = lab.startTarget(id, ['/bin/sh', '-c', `exec >/dev/null 2>&1 </dev/null; ${sw} 8 write > ${outs[0]} & ${sw} 8 write > ${outs[1]} & wait`]);
+    const layouts = await Promise.all(outs.map((o) => waitFor('a writer to start', () => {
+      const m = fs.existsSync(o) ? /^addr (\w+) (\d+) (\w+) (\w+)$/m.exec(fs.readFileSync(o, 'utf8')) : null;
+      return m ? { base: BigInt('0x' + m[1]), pages: Number(m[2]), seqAt: BigInt('0x' + m[3]), extra: 0n } : undefined;
+    }, 30000)));
+    const image = path.join(dir, 'tree.ckpt');
+    const r = await lab.dump(id, sh.pid, image, ['--tree', '--progress=json']);
+    assert.strictEqual(r.code, 0, r.stderr);
+    const frozen = jsonLines(r.stdout).find((e) => e.event === 'frozen');
+    assert.ok(frozen && frozen.mode === 'snapshot', r.stdout);
+    assert.strictEqual(jsonLines(r.stdout).filter((e) => e.event === 'snapshot').length, 3, 'a snapshot of each of the 3 members');
+    const img = await CheckpointImage.open(image);
+    try {
+      const procs = img.processes();
+      assert.strictEqual(procs.length, 3);
+      // each writer's pages against its own counter (which process is which: the one whose layout reads)
+      let consistent = 0;
+      for (const pr of procs) {
+        const mem = await img.memory(pr);
+        for (const at of layouts) {
+          const seq = await u64(mem, at.seqAt);
+          const first = await u64(mem, at.base);
+          if (seq === undefined || first === undefined) continue;
+          for (let i = 0; i < at.pages; i++) {
+            const v = await u64(mem, at.base + BigInt(i) * 4096n);
+            assert.ok(v !== undefined && v > 0n && v <= seq + 1n, `page ${i} holds ${v}, counter ${seq}`);
+          }
+          consistent++;
+        }
+      }
+      assert.ok(consistent >= 2, `both writers found in the image (${consistent})`);
+    } finally {
+      await img.close();
+    }
+    await waitFor('no snapshot left', () => fs.readdirSync('/proc').every((d) => {
+      const st = /^\d+$/.test(d) ? procStatus(Number(d)) : undefined;
+      return !st || !['snapwriter', 'sh'].includes(st.get('Name') ?? '') || Number(st.get('TracerPid') ?? 0) === 0;
+    }));
+    assert.strictEqual(tracerPid(sh.pid), 0);
+  });
+
   it('the freeze is reported by ckpt and seen by the target, far shorter than a frozen dump', async () => {
     const dir = lab.dir(id);
     const { t } = await startWriter(lab, id, 64);
