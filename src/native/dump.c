@@ -41,6 +41,7 @@ struct dump_opts {
 	int allow_unsupported;
 	int tree; /* --tree: the process and every descendant */
 	int snapshot; /* leave-running: pages read from a copy-on-write snapshot after the resume (snapshot.c) */
+	int no_fsync; /* --no-fsync: a scratch image, not made durable (the rename is still atomic) */
 };
 
 static void on_cancel(int sig)
@@ -610,7 +611,7 @@ static int dump_run(struct dump_opts *o)
 		fail_errno(EXIT_IO, "cannot give %s to uid %u", o->image, root->pf.uids[0]);
 		goto out;
 	}
-	if (fsync(fd) < 0) {
+	if (!o->no_fsync && fsync(fd) < 0) {
 		fail_errno(EXIT_IO, "cannot write %s", o->image);
 		goto out;
 	}
@@ -629,7 +630,8 @@ static int dump_run(struct dump_opts *o)
 	int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	free(dircopy);
 	if (dfd >= 0) {
-		fsync(dfd);
+		if (!o->no_fsync)
+			fsync(dfd);
 		close(dfd);
 	}
 	close(fd);
@@ -665,7 +667,7 @@ out:
 
 static int usage(void)
 {
-	fputs("usage: ckpt dump PID -o IMAGE [--tree] [--leave-running [--no-snapshot] | --kill] [--progress=json] [--allow-unsupported]\n", stderr);
+	fputs("usage: ckpt dump PID -o IMAGE [--tree] [--leave-running [--no-snapshot] | --kill] [--no-fsync] [--progress=json] [--allow-unsupported]\n", stderr);
 	return EXIT_USAGE;
 }
 
@@ -688,6 +690,7 @@ int cmd_dump(int argc, char **argv)
 		{"allow-unsupported", no_argument, NULL, 'U'},
 		{"tree", no_argument, NULL, 'T'},
 		{"no-snapshot", no_argument, NULL, 'S'},
+		{"no-fsync", no_argument, NULL, 'F'},
 		{"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
@@ -701,6 +704,7 @@ int cmd_dump(int argc, char **argv)
 		case 'U': o.allow_unsupported = 1; break;
 		case 'T': o.tree = 1; break;
 		case 'S': no_snapshot = 1; break;
+		case 'F': o.no_fsync = 1; break;
 		case 'v': g_verbose = 1; break;
 		case 'P':
 			if (strcmp(optarg, "json")) {

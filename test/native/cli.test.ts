@@ -36,6 +36,7 @@ describe('native: the ckpt CLI', function () {
 
   it('usage errors exit 2', () => {
     for (const args of [[], ['bogus'], ['dump'], ['dump', '1'], ['dump', 'abc', '-o', '/tmp/x'], ['dump', '1', '-o', '/tmp/x', '--kill', '--leave-running'],
+      ['dump', '1', '-o', '/tmp/x', '--kill', '--no-snapshot'],
       ['dump', '1', '-o', '/tmp/x', '--progress=xml'], ['restore'], ['restore', 'a', 'b'], ['check', '--format=yaml']]) {
       const r = ckpt(args);
       assert.strictEqual(r.code, EXIT.usage, `ckpt ${args.join(' ')}: ${r.stderr}`);
