@@ -6,7 +6,7 @@ meta:
   endian: le
   -ckpt-version:
     major: 2
-    minor: 0
+    minor: 1
   # What a sound image is, beyond the layout of each payload. Every reader (the TypeScript
   # decoder's verify, and the C reader that `ckpt restore` and `ckpt restore --dry-run` use)
   # checks exactly these, so that `ckpt-inspect verify` calls an image sound if and only if
@@ -40,6 +40,10 @@ meta:
     fd: {parents: [files], count: nfds}
     sigactions: {parents: [process], max: 1}
     pending_signals: {parents: [process, thread], max: 1}
+    timers: {parents: [process], max: 1}
+    posix_timer: {parents: [process]}
+    process_attrs: {parents: [process], max: 1}
+    seccomp_filter: {parents: [process]}
     unsupported: {parents: [top, process, mm, files, thread]}
   # Rules across fields and records, which `valid:` cannot state. Each reader implements each
   # one by its id and names the id when an image breaks it.
@@ -91,6 +95,10 @@ doc: |
           pagemap ...              runs of dumped pages with one hash per page
             pages                  the page bytes, page-aligned in the file
         sigactions                 signal handlers
+        timers                     interval timers (setitimer) and the timer slack
+        posix_timer ...            timers of timer_create, by id
+        process_attrs              oom_score_adj and prctl state
+        seccomp_filter ...         seccomp filters, the first installed first
         pending_signals            queued signals (process-wide or per thread)
         files
           fd ...                   descriptor numbers, each naming its open file description
@@ -148,6 +156,10 @@ types:
             'record_type::sigactions': sigactions
             'record_type::pending_signals': pending_signals
             'record_type::unsupported': unsupported
+            'record_type::timers': timers
+            'record_type::posix_timer': posix_timer
+            'record_type::process_attrs': process_attrs
+            'record_type::seccomp_filter': seccomp_filter
       - id: padding
         size: (8 - header.len % 8) % 8
         doc: Zero bytes up to the next multiple of 8.
@@ -338,6 +350,8 @@ types:
       - id: state
         type: u1
         doc: State letter from /proc/PID/stat before the freeze (R, S, D, T, ...), as ASCII.
+        -ckpt-display: char
+        -ckpt-labels: process_state
       - id: exit_signal
         type: u1
         doc: Signal sent to the parent when the process exits.
@@ -409,9 +423,13 @@ types:
       - id: cur
         type: u8
         doc: Soft limit.
+        -ckpt-sentinels:
+          '18446744073709551615': unlimited
       - id: max
         type: u8
         doc: Hard limit.
+        -ckpt-sentinels:
+          '18446744073709551615': unlimited
 
   thread:
     doc: One thread of a process, with its registers and per-thread kernel state.
@@ -757,6 +775,10 @@ types:
             'fd_kind::epoll': fd_epoll
             'fd_kind::socket': fd_socket
             'fd_kind::tty': fd_tty
+            'fd_kind::signalfd': fd_signalfd
+            'fd_kind::timerfd': fd_timerfd
+            'fd_kind::inotify': fd_inotify
+            'fd_kind::fanotify': fd_fanotify
 
   zombie:
     doc: |
@@ -872,6 +894,300 @@ types:
         type: u8
         -ckpt-display: hex
         doc: Device number of the terminal.
+
+  fd_signalfd:
+    doc: A signalfd (its O_NONBLOCK is in the file's `flags`).
+    seq:
+      - id: mask
+        type: u8
+        -ckpt-display: hex
+        doc: The signals it reads, bit N-1 for signal N (sigmask in /proc/PID/fdinfo).
+
+  fd_timerfd:
+    doc: |
+      A timerfd: its clock, how it was armed, and the expirations not yet read. Restore arms it
+      again with the same remaining time (a relative timer) or the same expiry (TFD_TIMER_ABSTIME),
+      and gives back the unread ticks (TFD_IOC_SET_TICKS).
+    seq:
+      - id: clock_id
+        type: s4
+        enum: clock_id
+        doc: The clock it counts on (timerfd_create's clockid).
+      - id: settime_flags
+        type: u4
+        -ckpt-flags: timerfd_settime_flags
+        doc: The flags of its last timerfd_settime (TFD_TIMER_ABSTIME = 1, TFD_TIMER_CANCEL_ON_SET = 2).
+      - id: ticks
+        type: u8
+        doc: Expirations that a read(2) would return now (ticks in fdinfo).
+      - id: interval_ns
+        type: u8
+        doc: Its period in ns, 0 for a one-shot timer.
+      - id: value_ns
+        type: u8
+        doc: |
+          Time to the next expiry in ns at the checkpoint (0: disarmed). With TFD_TIMER_ABSTIME
+          the absolute expiry on its clock instead.
+
+  fd_inotify:
+    doc: An inotify instance and its watches.
+    seq:
+      - id: count
+        type: u4
+        valid:
+          expr: '_ * 28 <= _io.size - _io.pos'
+        doc: Number of watches.
+      - id: watches
+        type: inotify_watch
+        repeat: expr
+        repeat-expr: count
+        doc: The watches, in the order of their watch descriptors.
+
+  inotify_watch:
+    doc: |
+      One inotify watch. Restore adds the watches in order of `wd`, so that each gets its
+      number again (the kernel gives the next free one), and refuses a number it cannot give.
+    seq:
+      - id: wd
+        type: s4
+        doc: The watch descriptor, as inotify_add_watch returned it.
+      - id: mask
+        type: u4
+        -ckpt-display: hex
+        doc: The events watched (IN_MODIFY = 2, IN_CREATE = 0x100, ...; IN_ONESHOT, IN_EXCL_UNLINK).
+      - id: ino
+        type: u8
+        doc: Inode of the watched file.
+      - id: dev
+        type: u8
+        -ckpt-display: hex
+        doc: Device of the watched file (st_dev).
+      - id: reserved
+        type: u4
+        doc: Zero.
+      - id: path
+        type: lstr
+        doc: Path of the watched file, found by its inode where the kernel gives only a handle.
+
+  fd_fanotify:
+    doc: |
+      A fanotify group and its marks. Restore makes the group with the same flags and adds the
+      marks again on the same files, mounts and filesystems (their paths); a mark whose path a
+      user's dump cannot find is refused by name, and one that the restoring user may not make
+      (mount and filesystem marks need CAP_SYS_ADMIN) fails the restore. Queued events and
+      permission requests not yet answered are not kept.
+    seq:
+      - id: init_flags
+        type: u4
+        -ckpt-display: hex
+        doc: fanotify_init's flags (FAN_CLASS_*, FAN_REPORT_*, FAN_UNLIMITED_*), from fdinfo.
+      - id: event_flags
+        type: u4
+        -ckpt-display: octal
+        doc: fanotify_init's event_f_flags, the open flags of the fds in events.
+      - id: count
+        type: u4
+        valid:
+          expr: '_ * 40 <= _io.size - _io.pos'
+        doc: Number of marks.
+      - id: marks
+        type: fanotify_mark
+        repeat: expr
+        repeat-expr: count
+        doc: The marks.
+
+  fanotify_mark:
+    doc: One fanotify mark.
+    seq:
+      - id: kind
+        type: u4
+        enum: fanotify_mark_kind
+        doc: What it marks.
+      - id: mark_flags
+        type: u4
+        -ckpt-display: hex
+        doc: FAN_MARK_* flags of the mark (FAN_MARK_IGNORED_SURV_MODIFY, FAN_MARK_EVICTABLE, ...).
+      - id: mask
+        type: u4
+        -ckpt-display: hex
+        doc: The events it reports (FAN_MODIFY = 2, FAN_CLOSE_WRITE = 8, ...).
+      - id: ignored_mask
+        type: u4
+        -ckpt-display: hex
+        doc: The events it ignores.
+      - id: ino
+        type: u8
+        doc: Inode of the marked file (an inode mark), else 0.
+      - id: dev
+        type: u8
+        -ckpt-display: hex
+        doc: Device of the marked file or filesystem (st_dev), else 0.
+      - id: mnt_id
+        type: u4
+        doc: The marked mount's id (a mount mark), else 0.
+      - id: reserved
+        type: u4
+        doc: Zero.
+      - id: path
+        type: lstr
+        doc: Path of the marked file, or the mount point of the marked mount or filesystem.
+
+  timers:
+    doc: The interval timers of a process (setitimer) and its timer slack.
+    seq:
+      - id: itimers
+        type: itimer
+        repeat: expr
+        repeat-expr: 3
+        doc: ITIMER_REAL, ITIMER_VIRTUAL and ITIMER_PROF, as getitimer(2) reads them.
+        -ckpt-index-enum: itimer_which
+      - id: timer_slack_ns
+        type: u8
+        doc: The timer slack of the main thread in ns (PR_GET_TIMERSLACK).
+
+  itimer:
+    doc: One interval timer; 0 and 0 when it is not armed.
+    seq:
+      - id: interval_ns
+        type: u8
+        doc: Its period in ns (it_interval), 0 for a one-shot timer.
+      - id: value_ns
+        type: u8
+        doc: Time to its next expiry in ns (it_value) at the checkpoint; restore arms it again with it.
+
+  posix_timer:
+    doc: |
+      One POSIX timer of the process (timer_create). Restore creates it with the same id, clock
+      and notification, and arms it with the remaining time of the checkpoint.
+    seq:
+      - id: id
+        type: s4
+        valid:
+          min: 0
+        doc: The timer id that timer_create returned (timer_t), as /proc/PID/timers lists it.
+      - id: clock_id
+        type: s4
+        enum: clock_id
+        doc: Its clock (a negative value is a CPU-time clock of a process or thread).
+      - id: notify
+        type: s4
+        enum: sigev_notify
+        doc: How an expiry is told (sigev_notify). SIGEV_THREAD of glibc is SIGEV_THREAD_ID to its helper thread.
+      - id: signo
+        type: s4
+        enum: signal
+        doc: The signal sent at expiry (sigev_signo).
+      - id: sival
+        type: u8
+        -ckpt-display: hex
+        doc: The value the signal carries (sigev_value, si_value of the siginfo).
+      - id: target_tid
+        type: u4
+        doc: The thread that gets the signal with SIGEV_THREAD_ID, else 0.
+      - id: overrun
+        type: s4
+        doc: Its overrun count (timer_getoverrun) at the checkpoint; informational, the kernel cannot be told it.
+      - id: interval_ns
+        type: u8
+        doc: Its period in ns (it_interval), 0 for a one-shot timer.
+      - id: value_ns
+        type: u8
+        doc: Time to its next expiry in ns (timer_gettime's it_value) at the checkpoint, 0 when disarmed.
+
+  process_attrs:
+    doc: Per-process attributes of prctl(2) and /proc that a program may set for itself.
+    seq:
+      - id: oom_score_adj
+        type: s4
+        valid:
+          min: -1000
+          max: 1000
+        doc: /proc/PID/oom_score_adj, -1000 to 1000. Lowering it needs CAP_SYS_RESOURCE.
+      - id: pdeathsig
+        type: s4
+        enum: signal
+        doc: The signal the main thread gets when its parent dies (PR_GET_PDEATHSIG), 0 for none.
+      - id: thp_disable
+        type: u4
+        doc: 1 when transparent huge pages are disabled for the process (PR_GET_THP_DISABLE).
+      - id: dumpable
+        type: u4
+        doc: PR_GET_DUMPABLE (0 or 1).
+      - id: child_subreaper
+        type: u4
+        doc: 1 when the process is a child subreaper (PR_GET_CHILD_SUBREAPER).
+      - id: mce_kill
+        type: s4
+        doc: The machine-check kill policy (PR_MCE_KILL_GET); 2 is the system default.
+      - id: tsc
+        type: u4
+        doc: Whether rdtsc is allowed (PR_GET_TSC; 1 PR_TSC_ENABLE, 2 PR_TSC_SIGSEGV).
+      - id: keep_caps
+        type: u4
+        doc: PR_GET_KEEPCAPS (0 or 1).
+      - id: cap_inheritable
+        type: u8
+        -ckpt-display: hex
+        doc: CapInh of /proc/PID/status. Restored only when root restores root's own image, and only by dropping.
+      - id: cap_permitted
+        type: u8
+        -ckpt-display: hex
+        doc: CapPrm of /proc/PID/status.
+      - id: cap_effective
+        type: u8
+        -ckpt-display: hex
+        doc: CapEff of /proc/PID/status.
+      - id: cap_bounding
+        type: u8
+        -ckpt-display: hex
+        doc: CapBnd of /proc/PID/status.
+      - id: cap_ambient
+        type: u8
+        -ckpt-display: hex
+        doc: CapAmb of /proc/PID/status.
+
+  seccomp_filter:
+    doc: |
+      One seccomp filter of the process (every thread has the same ones), read with
+      PTRACE_SECCOMP_GET_FILTER, which needs CAP_SYS_ADMIN: a user's dump refuses a process in
+      filter mode. Restore installs the filters in order with SECCOMP_FILTER_FLAG_TSYNC, as the
+      last thing before the process runs.
+    seq:
+      - id: index
+        type: u4
+        doc: Its place in the chain, 0 for the first installed.
+      - id: flags
+        type: u4
+        -ckpt-flags: seccomp_filter_flags
+        doc: Its flags (PTRACE_SECCOMP_GET_METADATA); SECCOMP_FILTER_FLAG_LOG = 2.
+      - id: count
+        type: u4
+        valid:
+          expr: '_ >= 1 and _ <= 4096 and _ * 8 <= _io.size - _io.pos'
+        doc: Number of BPF instructions (at most BPF_MAXINSNS, 4096).
+      - id: insns
+        type: bpf_insn
+        repeat: expr
+        repeat-expr: count
+        doc: The classic BPF program.
+
+  bpf_insn:
+    doc: One classic BPF instruction (struct sock_filter).
+    seq:
+      - id: code
+        type: u2
+        -ckpt-display: hex
+        doc: The operation.
+      - id: jt
+        type: u1
+        doc: Jump offset when true.
+      - id: jf
+        type: u1
+        doc: Jump offset when false.
+      - id: k
+        type: u4
+        -ckpt-display: hex
+        doc: The operand.
 
   sigactions:
     doc: The signal handlers of a process.
@@ -989,6 +1305,10 @@ enums:
     32: file
     40: sigactions
     41: pending_signals
+    42: timers
+    43: posix_timer
+    44: process_attrs
+    45: seccomp_filter
     50: unsupported
 
   record_flags:
@@ -1033,6 +1353,9 @@ enums:
     32: wipe_on_fork
     64: file_deleted
     128: nonlinear_io
+    256: huge_page
+    512: no_huge_page
+    1024: lock_on_fault
 
   vma_kind:
     0: unknown
@@ -1068,6 +1391,7 @@ enums:
     13: inotify
     14: io_uring
     15: memfd
+    16: fanotify
 
   unsupported_kind:
     1: fd
@@ -1077,6 +1401,46 @@ enums:
     5: io_uring
     6: timer
     7: other
+    8: fanotify
+    9: seccomp_filter
+
+  fanotify_mark_kind:
+    0: inode
+    1: mount
+    2: filesystem
+
+  itimer_which:
+    0: real
+    1: virtual
+    2: prof
+
+  clock_id:
+    0: realtime
+    1: monotonic
+    2: process_cputime
+    3: thread_cputime
+    4: monotonic_raw
+    5: realtime_coarse
+    6: monotonic_coarse
+    7: boottime
+    8: realtime_alarm
+    9: boottime_alarm
+    11: tai
+
+  sigev_notify:
+    0: signal
+    1: none
+    2: thread
+    4: thread_id
+
+  seccomp_filter_flags:
+    1: tsync
+    2: log
+    4: spec_allow
+
+  timerfd_settime_flags:
+    1: abstime
+    2: cancel_on_set
 
   signal:
     1: sighup
@@ -1110,6 +1474,18 @@ enums:
     29: sigio
     30: sigpwr
     31: sigsys
+
+  process_state:
+    # The letters of /proc/PID/stat, by their ASCII code; each doc is what the letter means.
+    82: {id: running, doc: "running or runnable"}
+    83: {id: sleeping, doc: "sleeping, interruptibly"}
+    68: {id: disk_sleep, doc: "waiting, uninterruptibly (usually I/O)"}
+    84: {id: stopped, doc: "stopped by a signal"}
+    116: {id: tracing_stop, doc: "stopped by its tracer"}
+    90: {id: zombie, doc: "exited, not reaped yet"}
+    88: {id: dead, doc: "dead"}
+    73: {id: idle, doc: "an idle kernel thread"}
+    80: {id: parked, doc: "parked"}
 
   rlimit_resource:
     0: cpu

@@ -44,12 +44,38 @@ function buildDemo() {
   return bin;
 }
 
-/** Starts the demo process, detached from the terminal (Ctrl-C reaches us, and we stop it). */
+/**
+ * Every process running the demo binary: the demo, and copies restored from its images (their
+ * parent is whoever reaped them, not us), so that Ctrl-C stops them all.
+ */
+function demoProcesses(bin) {
+  const found = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${name}/exe`) === bin) found.push(Number(name));
+    } catch {
+      // another user's process, or gone
+    }
+  }
+  return found;
+}
+
+/** Starts the demo process, detached from the terminal (Ctrl-C reaches us, and we stop it and its restored copies). */
 function startDemo(bin) {
   const log = path.join(workspace, 'ckpt-demo.log');
   fs.rmSync(log, { force: true });
   const child = spawn(bin, [log], { cwd: workspace, detached: true, stdio: 'ignore' });
-  onCleanup(() => killGroup(child.pid, 'SIGKILL'));
+  onCleanup(() => {
+    killGroup(child.pid, 'SIGKILL');
+    for (const pid of demoProcesses(bin)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+  });
   child.unref();
   return child;
 }
@@ -97,8 +123,12 @@ async function main() {
   const built = ensureBuilt();
   ensureVSCodeHost();
 
+  // Every run starts from a fresh demo workspace: images and files left by an earlier run go.
+  const earlier = fs.existsSync(workspace);
+  fs.rmSync(workspace, { recursive: true, force: true });
   fs.mkdirSync(workspace, { recursive: true });
   writeWorkspaceReadme();
+  console.log(`demo workspace: ${workspace}${earlier ? ' (made afresh: what an earlier run left there is gone)' : ''}`);
   const demo = startDemo(buildDemo());
   await firstTick(demo.pid);
   console.log(`demo process: ckpt-demo, pid ${demo.pid}, counting into ${path.join(workspace, 'ckpt-demo.log')}`);
@@ -113,9 +143,12 @@ async function main() {
 
   const server = await startCodeServer({ name: 'ckpt-start', port });
   const url = server.workbenchUrl({ folder: workspace, extensionDevelopmentPath: repoRoot });
-  console.log(`\ncode-server ${server.host.vscodeVersion} on ${server.origin} (127.0.0.1 only), state in ${server.stateDir}`);
+  console.log(`\ncode-server ${server.host.vscodeVersion}, listening on 127.0.0.1 only, state in ${server.stateDir}`);
   console.log(`extension loaded from ${repoRoot} (Developer: Reload Window picks up a rebuild)`);
-  console.log(`\nOpen:\n\n  ${url}\n\nCtrl-C stops code-server and the demo process.`);
+  console.log('Ctrl-C stops code-server, the demo process and any copy of it restored meanwhile.');
+  // The one address to open, last: it opens the demo workspace with the extension loaded (the
+  // server's bare address would open an empty window).
+  console.log(`\n  Open this in a browser:\n\n  ${url}\n`);
 
   // Runs until a signal (cleanup.ts then stops code-server's group and the demo) or until code-server
   // stops by itself.

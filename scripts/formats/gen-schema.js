@@ -32,6 +32,8 @@ function genSchema(ksy) {
         ...(f.enum ? { enum: f.enum } : {}),
         ...(f['-ckpt-display'] ? { display: f['-ckpt-display'] } : {}),
         ...(f['-ckpt-flags'] ? { flags: f['-ckpt-flags'] } : {}),
+        ...(f['-ckpt-labels'] ? { labels: f['-ckpt-labels'] } : {}),
+        ...(f['-ckpt-sentinels'] ? { sentinels: Object.fromEntries(Object.entries(f['-ckpt-sentinels']).map(([v, w]) => [String(v), String(w)])) } : {}),
         ...(f['-ckpt-index-enum'] ? { indexEnum: f['-ckpt-index-enum'], indexBase: f['-ckpt-index-base'] ?? 0 } : {}),
         ...(f.repeat ? { repeat: true } : {}),
         ...(f.if !== undefined ? { optional: true } : {}),
@@ -46,6 +48,12 @@ function genSchema(ksy) {
   const enums = {};
   for (const [name, values] of Object.entries(ksy.enums || {})) {
     enums[name] = Object.fromEntries(Object.entries(values).map(([v, l]) => [v, typeof l === 'object' ? l.id : l]));
+  }
+  // What enum values mean, where the .ksy says it in a doc (shown beside the value).
+  const enumDocs = {};
+  for (const [name, values] of Object.entries(ksy.enums || {})) {
+    const docs = Object.entries(values).filter(([, l]) => typeof l === 'object' && l.doc);
+    if (docs.length) enumDocs[name] = Object.fromEntries(docs.map(([v, l]) => [v, String(l.doc).trim()]));
   }
   const payloadField = ksy.types.record.seq.find((f) => f.id === 'payload');
   const payloadTypes = {};
@@ -68,7 +76,7 @@ function genSchema(ksy) {
     maxMetadataPayload: ksy.meta['-ckpt-limits'].max_metadata_payload,
     maxRecords: ksy.meta['-ckpt-limits'].max_records,
   };
-  return { version: ksy.meta['-ckpt-version'], types, enums, payloadTypes, grammar, rules, limits };
+  return { version: ksy.meta['-ckpt-version'], types, enums, enumDocs, payloadTypes, grammar, rules, limits };
 }
 
 module.exports = { genSchema };

@@ -25,7 +25,7 @@ import {
 import type { RecordRef } from '../image/memoryMap';
 import type { VerifyOptions, VerifyReport } from '../image/verify';
 import type { Checkpoint, CheckpointSummary, RecordDescription, RecordLayout, RecordView } from './checkpoint';
-import { FdState, FileKind, OpenFile, ProcessState, REGISTER_NAMES, Registers, RLIMIT_NAMES, SigactionState, ThreadState } from './model';
+import { FdState, FileKind, OpenFile, ProcessState, REGISTER_NAMES, Registers, RLIMIT_NAMES, SigactionState, socketStateName, ThreadState } from './model';
 
 const HEADER_SIZE = 32;
 /** What a record without children has, shared rather than made per record. */
@@ -344,6 +344,28 @@ export class CkptCheckpoint implements Checkpoint {
     return { fd: f.fd, cloexec, file, record: r.index };
   }
 
+  private pipeBytes_?: Promise<Map<number, number>>;
+
+  /** The bytes buffered in each pipe of the image, by its inode. */
+  private pipeBytes(): Promise<Map<number, number>> {
+    this.pipeBytes_ ??= (async () => {
+      const out = new Map<number, number>();
+      for (const r of this.image.ofType(RecordType.FILE)) {
+        try {
+          const f = await this.image.decodeAs(r, 'file');
+          const x = f.extra as unknown as { pipeIno?: bigint; data?: { value: Uint8Array } } | Uint8Array;
+          if (x instanceof Uint8Array || !x?.data?.value.length) continue;
+          const ino = safeNumber(x.pipeIno);
+          if (ino !== undefined) out.set(ino, (out.get(ino) ?? 0) + x.data.value.length);
+        } catch (e) {
+          if (!(e instanceof ImageError)) throw e;
+        }
+      }
+      return out;
+    })();
+    return this.pipeBytes_;
+  }
+
   private async openFile(r: RecordEntry): Promise<OpenFile> {
     const f = await this.image.decodeAs(r, 'file');
     const kindLabel = enumLabel('fd_kind', f.kind) ?? 'unknown';
@@ -354,7 +376,8 @@ export class CkptCheckpoint implements Checkpoint {
       if (kind === 'pipe' || kind === 'fifo') {
         const data = (extra.data as { value: Uint8Array } | undefined)?.value;
         const ino = safeNumber(extra.pipeIno) ?? 0;
-        file.pipe = { ino, end: (f.flags & 3) === 1 ? 'write' : 'read', buffered: data?.length ?? 0 };
+        // The bytes are stored once, on the first file of the pipe, but are in the pipe for every end (as CRIU says).
+        file.pipe = { ino, end: (f.flags & 3) === 1 ? 'write' : 'read', buffered: data?.length || (await this.pipeBytes()).get(ino) || 0 };
         if (!file.path) file.path = `pipe:[${ino}]`;
       } else if (kind === 'socket') {
         const family = Number(extra.family ?? 0), type = Number(extra.type ?? 0);
@@ -362,7 +385,7 @@ export class CkptCheckpoint implements Checkpoint {
         file.socket = {
           family: SOCKET_FAMILIES[family] ?? String(family),
           type: SOCKET_TYPES[type] ?? String(type),
-          state: String(extra.state ?? ''),
+          state: extra.state === undefined ? '' : socketStateName(Number(extra.state)),
           ...(safeNumber(f.ino) !== undefined ? { ino: safeNumber(f.ino) } : {}),
           ...(safeNumber(extra.peerIno) !== undefined ? { peer: safeNumber(extra.peerIno) } : {}),
           queued: queued?.length ?? 0,

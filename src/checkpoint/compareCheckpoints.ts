@@ -289,7 +289,7 @@ class ModelComparison {
     for (const l of a.rlimits) {
       const m = B.get(l.resource);
       if (!m) continue;
-      const fields = changes([['cur', l.cur.toString(), m.cur.toString()], ['max', l.max.toString(), m.max.toString()]]);
+      const fields = changes([['cur', rlimitText(l.cur), rlimitText(m.cur)], ['max', rlimitText(l.max), rlimitText(m.max)]]);
       if (fields.length) out.push(node('rlimit', l.resource, `rlimit ${l.resource}`, 'changed', { fields }));
     }
     return out;
@@ -334,6 +334,20 @@ export async function compareModels(a: Checkpoint, b: Checkpoint, opts: CompareO
     stats: { ms: Math.round((performance.now() - t0) * 100) / 100, pagesCompared: cmp.pagesCompared, bytesRead: cmp.bytesRead },
     problems: cmp.problems,
   };
+}
+
+/** A resource limit as people read it: RLIM_INFINITY is "unlimited". */
+function rlimitText(v: bigint): string {
+  return v === 0xffffffffffffffffn ? 'unlimited' : v.toString();
+}
+
+/** The record (file-order index) of a diff node in checkpoint `c`, side `side` of the comparison, to open or read it there. */
+export function diffNodeRecord(c: Checkpoint, n: DiffNode, side: 'a' | 'b'): number | undefined {
+  const record = side === 'a' ? n.aRecord : n.bRecord;
+  if (record !== undefined) return record;
+  const tag = side === 'a' ? n.aTag : n.bTag;
+  if (tag === undefined || !(c instanceof CkptCheckpoint)) return undefined;
+  return c.image.byTag(tag)?.index;
 }
 
 /** The page holding `address` in both checkpoints, for process `pid` (default: the first), with the bytes that differ. */

@@ -3,8 +3,9 @@
 // onto the common model; the container is what the engine's files say.
 
 import type { CoreEntry, FileEntry, SignalQueueEntry } from '../../build/formats/CriuMessages';
+import { CRIU_REGISTERS } from '../convert/criuFacts';
 import { containerInfo, parseEngineJson } from '../criu/container';
-import { CriuCheckpoint, CriuRecord, OpenOptions, PAGE_SIZE } from '../criu/criuCheckpoint';
+import { CriuCheckpoint, CriuRecord, criuSigactionSignals, OpenOptions, PAGE_SIZE } from '../criu/criuCheckpoint';
 import { enumName } from '../criu/messages';
 import { indexTar, TarMember } from '../criu/tar';
 import { ImageError, ImageProblem } from '../image/errors';
@@ -14,14 +15,8 @@ import type { SearchTarget } from '../image/search/searchMemory';
 import { ProcessSummary } from '../image/summary';
 import type { VerifyOptions, VerifyReport } from '../image/verify';
 import type { Checkpoint, CheckpointSummary, RecordDescription, RecordLayout, RecordView } from './checkpoint';
-import { FdState, FileKind, OpenFile, ProcessState, Registers, RLIMIT_NAMES, SigactionState, ThreadState } from './model';
+import { FdState, FileKind, OpenFile, ProcessState, Registers, RLIMIT_NAMES, SigactionState, socketStateName, ThreadState } from './model';
 
-/** CRIU's register names (user_x86_regs_entry) to the kernel's (user_regs_struct). */
-const REGISTERS: Record<string, keyof Registers> = {
-  r15: 'r15', r14: 'r14', r13: 'r13', r12: 'r12', bp: 'rbp', bx: 'rbx', r11: 'r11', r10: 'r10', r9: 'r9', r8: 'r8',
-  ax: 'rax', cx: 'rcx', dx: 'rdx', si: 'rsi', di: 'rdi', orig_ax: 'orig_rax', ip: 'rip', cs: 'cs', flags: 'eflags',
-  sp: 'rsp', ss: 'ss', fs_base: 'fs_base', gs_base: 'gs_base', ds: 'ds', es: 'es', fs: 'fs', gs: 'gs',
-};
 const TASK_STATES: Record<number, string> = { 1: 'alive', 2: 'dead', 3: 'stopped', 6: 'zombie' };
 const UNIX_TYPES: Record<number, string> = { 1: 'stream', 2: 'dgram', 3: 'raw', 5: 'seqpacket' };
 const S_IFMT = 0o170000, S_IFDIR = 0o040000, S_IFCHR = 0o020000, S_IFBLK = 0o060000, S_IFIFO = 0o010000;
@@ -259,8 +254,9 @@ export class CriuAsCheckpoint implements Checkpoint {
       const fs = this.criu.fs(pid);
       const creds = main?.value.thread_core?.creds;
       const sigactions: SigactionState[] = [];
+      const signals = criuSigactionSignals(tc?.sigactions?.length ?? 0);
       (tc?.sigactions ?? []).forEach((a, i) => {
-        const s = { signo: i + 1, handler: a.sigaction ?? 0n, flags: a.flags ?? 0n, restorer: a.restorer ?? 0n, mask: a.mask ?? 0n };
+        const s = { signo: signals[i] ?? i + 1, handler: a.sigaction ?? 0n, flags: a.flags ?? 0n, restorer: a.restorer ?? 0n, mask: a.mask ?? 0n };
         if (s.handler !== 0n || s.flags !== 0n || s.mask !== 0n) sigactions.push(s);
       });
       const args = async (start?: bigint, end?: bigint): Promise<string[]> => {
@@ -451,7 +447,7 @@ export class CriuAsCheckpoint implements Checkpoint {
 function threadState(tid: number, core: CoreEntry, record: number): ThreadState {
   const regs: Registers = {};
   const g = core.thread_info?.gpregs as Record<string, unknown> | undefined;
-  for (const [criu, name] of Object.entries(REGISTERS)) {
+  for (const [criu, name] of Object.entries(CRIU_REGISTERS)) {
     const v = g?.[criu];
     if (typeof v === 'bigint') regs[name] = v;
   }
@@ -486,7 +482,7 @@ function openFile(id: number, f: FileEntry, record: number, pipes: Map<number, {
       kind: 'socket',
       path: `socket:[${u.ino}]`,
       flags: u.flags ?? 0,
-      socket: { family: 'unix', type: UNIX_TYPES[u.type ?? 0] ?? String(u.type), state: (enumName('sk_state', u.state ?? 0) ?? String(u.state)).toLowerCase(), ino: u.ino, peer: u.peer, ...(name ? { local: name } : {}), queued: queues.get(id)?.bytes ?? 0 },
+      socket: { family: 'unix', type: UNIX_TYPES[u.type ?? 0] ?? String(u.type), state: socketStateName(u.state ?? 0), ino: u.ino, peer: u.peer, ...(name ? { local: name } : {}), queued: queues.get(id)?.bytes ?? 0 },
     };
   }
   if (f.isk) {
@@ -498,7 +494,7 @@ function openFile(id: number, f: FileEntry, record: number, pipes: Map<number, {
       kind: 'socket',
       path: `socket:[${s.ino}]`,
       flags: s.flags ?? 0,
-      socket: { family, type: UNIX_TYPES[s.type ?? 0] ?? String(s.type), state: (enumName('sk_state', s.state ?? 0) ?? String(s.state)).toLowerCase(), ino: s.ino, local: addr(s.src_addr, s.src_port), remote: addr(s.dst_addr, s.dst_port), queued: queues.get(id)?.bytes ?? 0 },
+      socket: { family, type: UNIX_TYPES[s.type ?? 0] ?? String(s.type), state: socketStateName(s.state ?? 0), ino: s.ino, local: addr(s.src_addr, s.src_port), remote: addr(s.dst_addr, s.dst_port), queued: queues.get(id)?.bytes ?? 0 },
     };
   }
   const type = enumName('fd_types', f.type ?? 0) ?? String(f.type);

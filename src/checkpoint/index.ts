@@ -8,4 +8,4 @@ export { CkptCheckpoint } from './ckptCheckpoint';
 export { CriuAsCheckpoint } from './criuAsCheckpoint';
 export { checkpointFormat, openCheckpoint } from './openCheckpoint';
 export type { OpenCheckpointOptions } from './openCheckpoint';
-export { checkpointPageBytes, checkpointSide, compareCheckpoints, compareModels } from './compareCheckpoints';
+export { checkpointPageBytes, checkpointSide, compareCheckpoints, compareModels, diffNodeRecord } from './compareCheckpoints';

@@ -112,3 +112,11 @@ export interface ProcessState {
 export type { ContainerInfo } from '../criu/container';
 
 export const RLIMIT_NAMES = ['cpu', 'fsize', 'data', 'stack', 'core', 'rss', 'nproc', 'nofile', 'memlock', 'as', 'locks', 'sigpending', 'msgqueue', 'nice', 'rtprio', 'rttime'];
+
+/** Socket states as the kernel's sock_diag reports them (TCP's numbering, which unix sockets use too) and CRIU records them. */
+const SOCKET_STATES = ['', 'established', 'syn_sent', 'syn_recv', 'fin_wait1', 'fin_wait2', 'time_wait', 'close', 'close_wait', 'last_ack', 'listen', 'closing'];
+
+/** A socket state's name ("established"), or its number as text when it has none. */
+export function socketStateName(n: number): string {
+  return SOCKET_STATES[n] || String(n);
+}

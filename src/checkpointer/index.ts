@@ -7,4 +7,4 @@ export { CheckpointerError, ExitCode, failure, explainPtracePermission, ptraceFa
 export type { CheckpointerErrorKind, FailureContext, PtraceFacts } from './errors';
 export { parseEventLine, LineSplitter, ProgressTracker } from './events';
 export type { CheckpointerEvent } from './events';
-export { imageFileName } from './naming';
+export { freshImagePath, imageFileName } from './naming';

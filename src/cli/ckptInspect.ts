@@ -13,6 +13,8 @@ import { verifyCommand } from './commands/verify';
 import { pagesCommand } from './commands/pages';
 import { diffCommand } from './commands/diff';
 import { searchCommand } from './commands/search';
+import { convertCommand } from './commands/convert';
+import { exportCriuCommand } from './commands/exportCriu';
 
 export interface Command {
   usage: string;
@@ -28,6 +30,8 @@ const commands: Record<string, Command> = {
   pages: pagesCommand,
   diff: diffCommand,
   search: searchCommand,
+  convert: convertCommand,
+  'export-criu': exportCriuCommand,
 };
 
 function usage(): string {
@@ -48,9 +52,13 @@ export async function main(argv: string[], out: Output = new Output()): Promise<
 
 async function run(argv: string[], out: Output): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '-h' || name === '--help' || name === 'help') {
+  if (!name) {
+    out.error(usage()); // a usage error: the help goes where errors go
+    return EXIT_ERROR;
+  }
+  if (name === '-h' || name === '--help' || name === 'help') {
     out.line(usage());
-    return name ? 0 : EXIT_ERROR;
+    return 0;
   }
   const cmd = commands[name];
   if (!cmd) {
@@ -78,9 +86,25 @@ function errorLine(e: unknown, name: string, cmd: Command): string {
   const err = e as NodeJS.ErrnoException;
   // Node's own message can run to three lines; the first says what is wrong, the usage the rest.
   if (err?.code?.startsWith('ERR_PARSE_ARGS')) return `ckpt-inspect ${name}: ${err.message.split('\n')[0]}\nusage: ckpt-inspect ${cmd.usage}`;
-  // An error from the system (ENOENT, EACCES, EIO), whose message names the call and the file.
-  if (err?.syscall) return `ckpt-inspect: ${err.message}`;
+  // An error from the system (ENOENT, EACCES, EIO): the file, then what is wrong, in words.
+  if (err?.syscall) return `ckpt-inspect: ${err.path ? `${err.path}: ` : ''}${systemErrorWords(err)}`;
   return internalError(e);
+}
+
+const ERRNO_WORDS: Record<string, string> = {
+  ENOENT: 'no such file or folder',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'is a folder, not an image',
+  ENOTDIR: 'a part of the path is not a folder',
+  ELOOP: 'too many symbolic links',
+  EIO: 'input/output error (a failing disk?)',
+  EMFILE: 'too many open files',
+};
+
+/** What a system error means, without the call's name and the errno code (Node's "ENOENT: ..., open 'x'"). */
+function systemErrorWords(err: NodeJS.ErrnoException): string {
+  return ERRNO_WORDS[err.code ?? ''] ?? err.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
 }
 
 /** A bug here, not a problem with the input: one line, and the stack only when asked for. */

@@ -6,6 +6,7 @@
 // an output of any size streams in bounded memory.
 
 import { printableLines } from '../image/text';
+import { parseAddress } from '../shared/protocol';
 
 export const EXIT_OK = 0;
 export const EXIT_NO = 1;
@@ -100,10 +101,17 @@ export function wholeNumber(value: string | boolean | undefined, what: string, f
   return Number(s);
 }
 
-/** Parse an address given in hex (0x...) or decimal, exactly, as a BigInt. */
-export function parseAddress(s: string, what = 'address'): bigint {
-  if (!/^(0x[0-9a-f]+|[0-9]+)$/i.test(s.trim())) throw new CliError(`${what} '${s}' is not a number (use 0x... for hex)`);
+/** A length or count given in decimal or hex (0x...), exactly, as a BigInt. */
+export function parseLength(s: string, what = 'length'): bigint {
+  if (!/^(0x[0-9a-f]+|[0-9]+)$/i.test(s.trim())) throw new CliError(`${what} '${s}' is not a number (decimal, or 0x... for hex)`);
   const v = BigInt(s.trim());
   if (v >= 1n << 64n) throw new CliError(`${what} ${s} is beyond the 64-bit address space`);
   return v;
+}
+
+/** A virtual address, always hex, with or without 0x (7ffd1000, 0x7ffd_1000), as the editor's Go box takes it. */
+export function parseHexAddress(s: string): bigint {
+  const a = parseAddress(s);
+  if (a === undefined) throw new CliError(`address '${s}' is not a 64-bit hex address (e.g. 7ffd1000 or 0x7ffd1000)`);
+  return a;
 }

@@ -5,15 +5,15 @@
 // This Process Only takes the process alone.
 
 import { promises as fsp } from 'fs';
-import * as path from 'path';
 import * as vscode from 'vscode';
-import { CheckpointMode, imageFileName, ProgressTracker } from '../checkpointer';
+import { CheckpointMode, freshImagePath, ProgressTracker } from '../checkpointer';
 import { formatBytes } from '../image';
 import { descendantsOf, parseStat, readProcesses } from '../views/procfs';
 import { isProcessItem, processDescription } from '../views/processesView';
 import { IMAGE_EDITOR_VIEW_TYPE } from '../webviews/imageEditorProvider';
 import { checkpointer, fail, Outcome, Services } from './services';
 import { confirmTreeCheckpoint, defaultCheckpointMode, imageFolder, stopConfirmingTreeCheckpoints } from './settings';
+import { plural } from '../shared/plural';
 
 interface Target {
   pid: number;
@@ -47,7 +47,6 @@ function callOptions(x: unknown): CheckpointCallOptions {
   return typeof x === 'object' && x !== null && !Array.isArray(x) && typeof (x as CheckpointCallOptions).confirm === 'boolean' ? (x as CheckpointCallOptions) : {};
 }
 
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /**
  * Asks before taking a tree, naming how many processes it takes (and whether they stop); the
@@ -103,7 +102,7 @@ export async function checkpointCommand(s: Services, arg: unknown, mode?: Checkp
     const cp = checkpointer(s);
     const folder = imageFolder();
     await fsp.mkdir(folder, { recursive: true });
-    image = path.join(folder, imageFileName(comm, target.pid));
+    image = freshImagePath(folder, comm, target.pid);
     const out = image;
     s.log.info(`Checkpoint of ${what} into ${out}, ${how === 'stop' ? 'stopping it afterwards' : 'leaving it running'}`);
     const result = await vscode.window.withProgress(

@@ -84,9 +84,12 @@ export async function restoreCommand(s: Services, arg: unknown): Promise<Outcome
       iconPath: new vscode.ThemeIcon('debug-restart'),
     });
     terminal.show(true);
-    void s.processes.reveal(result.pid).then((shown) => {
-      if (!shown) s.log.info(`PID ${result.pid} is not listed in the Processes view (it may have exited, or be filtered out).`);
-    });
+    void s.processes.reveal(result.pid).then(
+      (shown) => {
+        if (!shown) s.log.info(`PID ${result.pid} is not listed in the Processes view (it may have exited, or be filtered out).`);
+      },
+      (e: unknown) => s.log.warn(`Cannot reveal PID ${result.pid} in the Processes view: ${e instanceof Error ? e.message : String(e)}`),
+    );
     void vscode.window.showInformationMessage(
       `Restored ${comm} as PID ${result.pid}${members}.${result.warnings.length ? ` ${result.warnings.length} warning(s) in the log.` : ''}`,
     );

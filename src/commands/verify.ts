@@ -9,6 +9,7 @@ import { formatBytes } from '../image';
 import type { VerificationModel } from '../shared/models';
 import { problemModel } from '../webviews/imageRequests';
 import { fail, Outcome, Services, targetImage } from './services';
+import { plural } from '../shared/plural';
 
 export async function verifyCommand(s: Services, arg: unknown): Promise<Outcome<{ verification: VerificationModel }> | undefined> {
   const uri = await targetImage(s, arg, 'Verify');
@@ -59,8 +60,8 @@ function report(s: Services, name: string, v: VerificationModel): void {
   const errors = v.problems.filter((p) => p.severity === 'error');
   switch (v.status) {
     case 'ok':
-      s.log.info(`Verified ${name}: sound; ${v.pagesChecked} pages (${formatBytes(v.bytesChecked ?? 0)}) checked in ${v.ms} ms`);
-      void vscode.window.showInformationMessage(`${name} is sound: ${v.pagesChecked} pages checked, no problem found.`);
+      s.log.info(`Verified ${name}: sound; ${plural(v.pagesChecked ?? 0, 'page')} (${formatBytes(v.bytesChecked ?? 0)}) checked in ${v.ms} ms`);
+      void vscode.window.showInformationMessage(`${name} is sound: ${plural(v.pagesChecked ?? 0, 'page')} checked, no problem found.`);
       break;
     case 'damaged':
       s.log.warn(`Verified ${name}: ${errors.length} problem${errors.length === 1 ? '' : 's'}`);

@@ -453,6 +453,10 @@ export class CriuCheckpoint {
       return out;
     };
     const mapped = kept(vmas, 'a VMA');
+    // Since Linux 6.x the vvar area is two, [vvar] then [vvar_vclock]; CRIU calls both VVAR.
+    for (let i = 1; i < mapped.length; i++) {
+      if (mapped[i].kind === 'vvar' && mapped[i - 1].kind === 'vvar' && mapped[i - 1].end === mapped[i].start) mapped[i] = { ...mapped[i], kind: 'vvar_vclock', path: '[vvar_vclock]' };
+    }
     const segments: PageSegment<CriuRecord>[] = [];
     const pagemapFile = this.image(`pagemap-${pid}.img`, layer);
     const entries = this.entries<PagemapHead & PagemapEntry>(pagemapFile);
@@ -518,25 +522,9 @@ export class CriuCheckpoint {
     return new MemoryMap(this.sourceWithZeros(), PAGE_SIZE, mapped, kept(segments, 'a run of pages').map((s) => (s.fileOffset === -1 ? { ...s, fileOffset: this.zeroOffset } : s)));
   }
 
-  private vmaInfo(rec: CriuRecord, v: VmaEntry): VmaInfo<CriuRecord> {
-    const status = v.status ?? 0, flags = v.flags ?? 0;
-    const named = (label: string) => flagNames('vma_status', status).names.includes(label);
-    const fileBacked = named('VMA_FILE_PRIVATE') || named('VMA_FILE_SHARED');
-    let kind: string;
-    let path = fileBacked ? this.filePath(v.shmid) : '';
-    if (named('VMA_AREA_VDSO')) (kind = 'vdso'), (path = '[vdso]');
-    else if (named('VMA_AREA_VVAR')) (kind = 'vvar'), (path = '[vvar]');
-    else if (named('VMA_AREA_VSYSCALL')) (kind = 'vsyscall'), (path = '[vsyscall]');
-    else if (named('VMA_AREA_HEAP')) (kind = 'heap'), (path = '[heap]');
-    else if (named('VMA_AREA_STACK') || (flags & 0x100) !== 0) kind = 'stack';
-    else if (named('VMA_FILE_SHARED')) kind = 'file_shared';
-    else if (named('VMA_FILE_PRIVATE')) kind = 'file_private';
-    else if (named('VMA_ANON_SHARED')) kind = 'anon_shared';
-    else if (named('VMA_ANON_PRIVATE')) kind = 'anon_private';
-    else kind = 'unknown';
-    // .ckpt's vma_flags: shared = 1, grows_down = 2 (MAP_SHARED = 1, MAP_GROWSDOWN = 0x100).
-    const ckptFlags = (flags & 1 ? 1 : 0) | (flags & 0x100 ? 2 : 0);
-    return { entry: rec, start: v.start!, end: v.end!, prot: v.prot ?? 0, flags: ckptFlags, kind, path, offset: v.pgoff ?? 0n };
+  /** A VMA of CRIU's model in the common model (the .ckpt format's kinds, flags and names). */
+  vmaInfo(rec: CriuRecord, v: VmaEntry): VmaInfo<CriuRecord> {
+    return { entry: rec, ...criuVmaFacts(v, (id) => this.filePath(id)) };
   }
 
   /** Zero pages read from a virtual area of zeros past the checkpoint's files. */
@@ -704,4 +692,50 @@ function piecesIn<R extends { index: number }>(map: MemoryMap<R>, start: bigint,
 
 function shift(f: FieldNode, by: number): FieldNode {
   return { ...f, offset: f.offset + by, ...(f.children ? { children: f.children.map((c) => shift(c, by)) } : {}) };
+}
+
+/** CRIU's madvise bits (1 << MADV_x) that .ckpt's vma_flags name. */
+const MADV_DONTFORK = 1n << 10n, MADV_DONTDUMP = 1n << 16n, MADV_WIPEONFORK = 1n << 18n;
+const MAP_SHARED = 1, MAP_GROWSDOWN = 0x100, MAP_LOCKED = 0x2000;
+/** .ckpt's vma_flags bits. */
+export const CKPT_VMA_FLAGS = { shared: 1, growsDown: 2, locked: 4, dontDump: 8, dontFork: 16, wipeOnFork: 32, fileDeleted: 64 } as const;
+/** What /proc/PID/maps calls MAP_SHARED|MAP_ANONYMOUS memory (a shmem file). */
+export const ANON_SHARED_PATH = '/dev/zero (deleted)';
+
+/**
+ * A CRIU VMA's kind, flags and name as the .ckpt format has them (and as /proc/PID/maps names
+ * them): one mapping for the reader, the comparison and the converters.
+ */
+export function criuVmaFacts(v: VmaEntry, filePath: (id: number | bigint | undefined) => string): Omit<VmaInfo<CriuRecord>, 'entry'> {
+  const status = v.status ?? 0, flags = v.flags ?? 0, madv = BigInt(v.madv ?? 0n);
+  const named = (label: string) => flagNames('vma_status', status).names.includes(label);
+  const fileBacked = named('VMA_FILE_PRIVATE') || named('VMA_FILE_SHARED');
+  let kind: string;
+  let path = fileBacked ? filePath(v.shmid) : '';
+  if (named('VMA_AREA_VDSO')) (kind = 'vdso'), (path = '[vdso]');
+  else if (named('VMA_AREA_VVAR')) (kind = 'vvar'), (path = '[vvar]');
+  else if (named('VMA_AREA_VSYSCALL')) (kind = 'vsyscall'), (path = '[vsyscall]');
+  else if (named('VMA_AREA_HEAP')) (kind = 'heap'), (path = '[heap]');
+  else if (named('VMA_AREA_STACK') || (flags & MAP_GROWSDOWN) !== 0) (kind = 'stack'), (path = '[stack]');
+  else if (named('VMA_FILE_SHARED')) kind = 'file_shared';
+  else if (named('VMA_FILE_PRIVATE')) kind = 'file_private';
+  else if (named('VMA_ANON_SHARED')) (kind = 'anon_shared'), (path = ANON_SHARED_PATH);
+  else if (named('VMA_ANON_PRIVATE')) kind = 'anon_private';
+  else kind = 'unknown';
+  const F = CKPT_VMA_FLAGS;
+  const ckptFlags =
+    (flags & MAP_SHARED ? F.shared : 0) | (flags & MAP_GROWSDOWN ? F.growsDown : 0) | (flags & MAP_LOCKED ? F.locked : 0) |
+    (madv & MADV_DONTDUMP ? F.dontDump : 0) | (madv & MADV_DONTFORK ? F.dontFork : 0) | (madv & MADV_WIPEONFORK ? F.wipeOnFork : 0) |
+    (path.endsWith(' (deleted)') ? F.fileDeleted : 0);
+  return { start: v.start!, end: v.end!, prot: v.prot ?? 0, flags: ckptFlags, kind, path, offset: v.pgoff ?? 0n };
+}
+
+/**
+ * The signal each entry of a task's `sigactions` is for: CRIU writes one per signal from 1 to
+ * 64 but SIGKILL and SIGSTOP (whose dispositions cannot change), 62 in all.
+ */
+export function criuSigactionSignals(count: number): number[] {
+  const out: number[] = [];
+  for (let sig = 1; out.length < count && sig <= 64; sig++) if (sig !== 9 && sig !== 19) out.push(sig);
+  return out;
 }

@@ -9,6 +9,7 @@ import { enumLabel, recordTypeName, RecordType } from './format';
 import { protString } from './memoryMap';
 import { RecordEntry } from './recordIndex';
 import { quote } from './text';
+import { plural } from '../shared/plural';
 
 export interface RecordDescription {
   /** e.g. "VMA" */
@@ -28,6 +29,13 @@ export function formatBytes(n: number): string {
     i++;
   }
   return i === 0 ? `${n} bytes` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+/** "1.5 s", "250 ms", "7 us": a duration in ns (a BigInt), rounded for reading. */
+export function nsText(ns: bigint): string {
+  if (ns >= 1000000000n) return `${(Number(ns / 1000000n) / 1000).toFixed(3)} s`;
+  if (ns >= 1000000n) return `${(Number(ns / 1000n) / 1000).toFixed(3)} ms`;
+  return `${Number(ns) / 1000} us`;
 }
 
 /** "status 3" or "killed by SIGSEGV": a wait(2) status as people say it. */
@@ -79,13 +87,13 @@ async function detailOf(img: CheckpointImage, r: RecordEntry): Promise<string> {
     }
     case RecordType.TAIL: {
       const t = await img.decodeAs(r, 'tail');
-      return `${t.recordCount} records before it`;
+      return `${plural(t.recordCount, 'record')} before it`;
     }
     case RecordType.PAD:
       return `${r.len} bytes of padding`;
     case RecordType.PROCESS: {
       const p = await img.decodeAs(r, 'process');
-      return `pid ${p.pid} ${quote(p.comm.value)} ${p.exe.value}, ${p.nthreads} thread${p.nthreads === 1 ? '' : 's'}`;
+      return `pid ${p.pid} ${quote(p.comm.value)} ${p.exe.value}, ${plural(p.nthreads, 'thread')}`;
     }
     case RecordType.THREAD: {
       const t = await img.decodeAs(r, 'thread');
@@ -93,7 +101,7 @@ async function detailOf(img: CheckpointImage, r: RecordEntry): Promise<string> {
     }
     case RecordType.MM: {
       const m = await img.decodeAs(r, 'mm');
-      return `${m.nvmas} VMAs, brk ${hex(m.brk)}, ${m.nauxv} auxv entries`;
+      return `${plural(m.nvmas, 'VMA')}, brk ${hex(m.brk)}, ${plural(m.nauxv, 'auxv entry', 'auxv entries')}`;
     }
     case RecordType.VMA: {
       const v = await img.decodeAs(r, 'vma');
@@ -120,6 +128,20 @@ async function detailOf(img: CheckpointImage, r: RecordEntry): Promise<string> {
     case RecordType.ZOMBIE: {
       const z = await img.decodeAs(r, 'zombie');
       return `pid ${z.pid} ${quote(z.comm.value)} exited, ${exitText(z.exitStatus)}, not reaped yet`;
+    }
+    case RecordType.TIMERS: {
+      const t = await img.decodeAs(r, 'timers');
+      const armed = t.itimers.map((it, i) => (it.valueNs ? `${enumLabel('itimer_which', i) ?? i} ${nsText(it.valueNs)}` : '')).filter(Boolean);
+      return `itimers ${armed.length ? armed.join(', ') : 'not armed'}; timer slack ${t.timerSlackNs} ns`;
+    }
+    case RecordType.POSIX_TIMER: {
+      const t = await img.decodeAs(r, 'posix_timer');
+      const how = t.notify === 1 ? 'no signal' : `${(enumLabel('signal', t.signo) ?? `signal ${t.signo}`).toUpperCase()}${t.targetTid ? ` to thread ${t.targetTid}` : ''}`;
+      return `id ${t.id} ${enumLabel('clock_id', t.clockId) ?? `clock ${t.clockId}`}, ${how}, ${t.valueNs ? `${nsText(t.valueNs)} left` : 'disarmed'}${t.intervalNs ? ` every ${nsText(t.intervalNs)}` : ''}`;
+    }
+    case RecordType.PROCESS_ATTRS: {
+      const a = await img.decodeAs(r, 'process_attrs');
+      return `oom_score_adj ${a.oomScoreAdj}${a.pdeathsig ? `, pdeathsig ${(enumLabel('signal', a.pdeathsig) ?? a.pdeathsig).toString().toUpperCase()}` : ''}${a.thpDisable ? ', THP disabled' : ''}${a.childSubreaper ? ', child subreaper' : ''}`;
     }
     case RecordType.SIGACTIONS: {
       const s = await img.decodeAs(r, 'sigactions');

@@ -3,7 +3,7 @@
 // bit sets and display hints all come from the format, not from code here. 64-bit values are
 // rendered from BigInt and appear in JSON as strings, never as lossy Numbers.
 
-import { enumLabel, flagLabels, schema, SchemaField, ParsedObject } from './format';
+import { enumDoc, enumLabel, flagLabels, schema, SchemaField, ParsedObject } from './format';
 import { decodeUtf8, quote } from './text';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
@@ -70,6 +70,14 @@ function nulCount(b: Uint8Array): number {
 
 function intDisplay(f: SchemaField, v: number | bigint): { display: string; json: JsonValue } {
   const json: JsonValue = typeof v === 'bigint' ? (f.display === 'hex' ? hex(v) : v.toString()) : v;
+  // The value's meaning first; JSON keeps the number, exact.
+  const sentinel = f.sentinels?.[v.toString()];
+  if (sentinel) return { display: sentinel, json };
+  if (f.labels) {
+    const what = enumDoc(f.labels, v) ?? enumLabel(f.labels, v)?.replace(/_/g, ' ') ?? 'unknown';
+    const shown = f.display === 'char' && v >= 0x20 && v < 0x7f ? String.fromCharCode(Number(v)) : v.toString();
+    return { display: `${shown} (${what})`, json };
+  }
   if (f.enum) {
     const label = enumLabel(f.enum, v);
     return { display: label ? `${label} (${v})` : `unknown (${v})`, json: typeof v === 'bigint' ? json : label ?? v };

@@ -17,8 +17,12 @@ export interface SchemaField {
   /** The user type, for kind 'type'. */
   type?: string;
   enum?: string;
-  /** Display hint from `-ckpt-display`. */
-  display?: 'hex' | 'octal' | 'nul-separated' | 'hash64-array';
+  /** Display hint from `-ckpt-display` (`char`: an ASCII letter, as /proc's state letters). */
+  display?: 'hex' | 'octal' | 'nul-separated' | 'hash64-array' | 'char';
+  /** The enum that names and explains the values (`-ckpt-labels`), for a field that is not an enum in Kaitai's sense. */
+  labels?: string;
+  /** Values that mean something else than their number (`-ckpt-sentinels`): RLIM_INFINITY is "unlimited". */
+  sentinels?: Record<string, string>;
   /** For a bit set, the enum that names its bits (`-ckpt-flags`). */
   flags?: string;
   /** For an array indexed by an enum (rlimits by resource, handlers by signal). */
@@ -70,6 +74,8 @@ export interface FormatSchema {
   types: Record<string, SchemaType>;
   /** enum name -> value (as a decimal string) -> label. */
   enums: Record<string, Record<string, string>>;
+  /** What enum values mean, where the .ksy documents them. */
+  enumDocs: Record<string, Record<string, string>>;
   /** record type label -> payload type name. */
   payloadTypes: Record<string, string>;
 }
@@ -113,6 +119,11 @@ export function recordTypeName(type: number): string {
 /** Label of an enum value, e.g. enumLabel('vma_kind', 5) === 'heap'. */
 export function enumLabel(enumName: string, value: number | bigint): string | undefined {
   return schema.enums[enumName]?.[String(value)];
+}
+
+/** What an enum value means, where the .ksy says (e.g. process_state 116: "stopped by its tracer"). */
+export function enumDoc(enumName: string, value: number | bigint): string | undefined {
+  return schema.enumDocs?.[enumName]?.[String(value)];
 }
 
 /** Labels of the bits set in `value`, for the `*_flags` enums; unknown bits as hex. */

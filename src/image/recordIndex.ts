@@ -131,6 +131,14 @@ const HEADER_AT: Record<keyof Header, number> = (() => {
   return at as Record<keyof Header, number>;
 })();
 
+/**
+ * Where a problem with one header field of a record is: the field's own byte offset, as the C
+ * reader (`ckpt restore`) names it too. A problem with the record as a whole names its start.
+ */
+export function headerFieldSite(r: { index: number; type: number; tag: number; offset: number }, field: 'type' | 'flags' | 'len' | 'tag' | 'ptag') {
+  return { record: r.index, type: r.type, tag: r.tag, field, offset: r.offset + HEADER_AT[field] };
+}
+
 function readHeader(b: Uint8Array): Header {
   const u4 = (o: number) => (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
   return {
@@ -192,14 +200,14 @@ export async function indexRecords(src: ByteSource, opts: IndexOptions = {}): Pr
     }
     const payloadOffset = offset + HEADER_SIZE;
     if (h.len > src.size - payloadOffset) {
-      const p = problem('bad-length', { ...site, field: 'len' }, `payload length ${h.len} runs past the end of the file (${src.size - payloadOffset} bytes left): the image is truncated or the length is damaged`);
+      const p = problem('bad-length', headerFieldSite({ ...h, index, offset }, 'len'), `payload length ${h.len} runs past the end of the file (${src.size - payloadOffset} bytes left): the image is truncated or the length is damaged`);
       if (index === 0) fatal(p);
       problems.push(p);
       break;
     }
     const entry: RecordEntry = { index, offset, payloadOffset, len: h.len, type: h.type, flags: h.flags, tag: h.tag, ptag: h.ptag, payloadSum: h.payloadSum };
-    if (h.tag === 0) problems.push(problem('bad-tag', site, 'tag 0 is reserved for "no parent"'));
-    else if (byTag.has(h.tag)) problems.push(problem('duplicate-tag', site, `tag ${h.tag} is already used by record #${byTag.get(h.tag)!.index}`));
+    if (h.tag === 0) problems.push(problem('bad-tag', headerFieldSite(entry, 'tag'), 'tag 0 is reserved for "no parent"'));
+    else if (byTag.has(h.tag)) problems.push(problem('duplicate-tag', headerFieldSite(entry, 'tag'), `tag ${h.tag} is already used by record #${byTag.get(h.tag)!.index}`));
     else byTag.set(h.tag, entry);
     records.push(entry);
 
@@ -216,10 +224,10 @@ export async function indexRecords(src: ByteSource, opts: IndexOptions = {}): Pr
     const pageData = grammar ? grammar.flags.includes('page_hashed') : (h.flags & PAGE_HASHED) !== 0;
     if (grammar) {
       const want = flagsOfType(label!);
-      if (h.flags !== want) problems.push(problem('bad-flags', { ...site, field: 'flags', offset: offset + 4 }, `header flags 0x${h.flags.toString(16)}, a ${recordTypeName(h.type)} record has 0x${want.toString(16)}`));
+      if (h.flags !== want) problems.push(problem('bad-flags', headerFieldSite(entry, 'flags'), `header flags 0x${h.flags.toString(16)}, a ${recordTypeName(h.type)} record has 0x${want.toString(16)}`));
     }
     if (!pageData && h.len > MAX_METADATA_PAYLOAD) {
-      problems.push(problem('bad-length', { ...site, field: 'len' }, `a ${recordTypeName(h.type)} payload of ${h.len} bytes is larger than any metadata record may be (${MAX_METADATA_PAYLOAD})`));
+      problems.push(problem('bad-length', headerFieldSite(entry, 'len'), `a ${recordTypeName(h.type)} payload of ${h.len} bytes is larger than any metadata record may be (${MAX_METADATA_PAYLOAD})`));
     } else if (!pageData && (checkPayloads || h.type === RecordType.HEAD || h.type === RecordType.TAIL)) {
       let payload = reader.bytes(payloadOffset, h.len);
       if (payload instanceof Promise) payload = await payload;

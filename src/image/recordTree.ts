@@ -5,7 +5,7 @@
 
 import { ImageProblem, problem } from './errors';
 import { recordTypeLabel, recordTypeName, schema } from './format';
-import { RecordEntry, RecordIndex } from './recordIndex';
+import { headerFieldSite, RecordEntry, RecordIndex } from './recordIndex';
 
 export interface RecordTree {
   roots: RecordEntry[];
@@ -27,14 +27,14 @@ export function buildRecordTree(index: RecordIndex): RecordTree {
     if (r.ptag !== 0) {
       const p = index.byTag.get(r.ptag);
       if (!p) {
-        tree.problems.push(problem('dangling-ptag', { ...site(r), field: 'ptag' }, `ptag ${r.ptag} names no record`));
+        tree.problems.push(problem('dangling-ptag', headerFieldSite(r, 'ptag'), `ptag ${r.ptag} names no record`));
       } else if (p.index >= r.index) {
         graph ??= new PtagGraph(index);
         const cycle = graph.cycleThrough(r, p);
         tree.problems.push(
           cycle
-            ? problem('cyclic-ptag', { ...site(r), field: 'ptag' }, `ptag chain ${cycle.map((t) => (Number.isNaN(t) ? '...' : t)).join(' -> ')} is a cycle`)
-            : problem('misplaced-record', { ...site(r), field: 'ptag' }, `its parent, tag ${r.ptag} (record #${p.index}), does not come before it`),
+            ? problem('cyclic-ptag', headerFieldSite(r, 'ptag'), `ptag chain ${cycle.map((t) => (Number.isNaN(t) ? '...' : t)).join(' -> ')} is a cycle`)
+            : problem('misplaced-record', headerFieldSite(r, 'ptag'), `its parent, tag ${r.ptag} (record #${p.index}), does not come before it`),
         );
       } else {
         parent = p;

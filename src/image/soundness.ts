@@ -12,6 +12,7 @@ import { ImageError, ImageProblem, problem, ProblemSite } from './errors';
 import { Ckpt, GrammarEntry, recordTypeLabel, recordTypeName, RecordType, schema } from './format';
 import { payloadTypeName } from './payload';
 import { RecordEntry } from './recordIndex';
+import { plural } from '../shared/plural';
 
 export type RuleId = keyof typeof schema.rules & string;
 
@@ -44,7 +45,7 @@ export async function grammarProblems(img: CheckpointImage): Promise<ImageProble
   for (const [label, g] of Object.entries(schema.grammar)) {
     const n = perType.get(label) ?? 0;
     if (n < g.imageMin || (g.imageMax && n > g.imageMax)) {
-      problems.push(problem('misplaced-record', { offset: 0 }, `the image holds ${n} ${label.toUpperCase()} records, it must hold ${n < g.imageMin ? `at least ${g.imageMin}` : `at most ${g.imageMax}`}`));
+      problems.push(problem('misplaced-record', { offset: 0 }, `the image holds ${plural(n, `${label.toUpperCase()} record`)}, it must hold ${n < g.imageMin ? `at least ${g.imageMin}` : `at most ${g.imageMax}`}`));
     }
   }
   for (const parent of img.records) {
@@ -59,7 +60,7 @@ export async function grammarProblems(img: CheckpointImage): Promise<ImageProble
     for (const [label, g] of entries) {
       const n = counts.get(label) ?? 0;
       if (n < g.min || (g.max && n > g.max)) {
-        problems.push(problem('inconsistent', site(parent), `it has ${n} ${label.toUpperCase()} records, it must have ${n < g.min ? `at least ${g.min}` : `at most ${g.max}`}`));
+        problems.push(problem('inconsistent', site(parent), `it has ${plural(n, `${label.toUpperCase()} record`)}, it must have ${n < g.min ? `at least ${g.min}` : `at most ${g.max}`}`));
       }
       if (g.count) {
         let stated: unknown;
@@ -69,7 +70,7 @@ export async function grammarProblems(img: CheckpointImage): Promise<ImageProble
           if (!(e instanceof ImageError)) throw e;
           continue; // a payload that does not decode is reported by verify already
         }
-        if (stated !== n) problems.push(problem('inconsistent', site(parent, g.count), `it states ${String(stated)} ${label.toUpperCase()} records, it has ${n}`));
+        if (stated !== n) problems.push(problem('inconsistent', site(parent, g.count), `it states ${plural(Number(stated), `${label.toUpperCase()} record`)}, it has ${n}`));
       }
     }
   }

@@ -23,6 +23,7 @@ struct restore_ctx {
 	uint64_t scratch;        /* small structs and strings */
 	uint64_t scratch_iov;    /* RESTORE_IOV_MAX iovecs */
 	int image_fd;            /* the image, open in the new process */
+	int own_root_image;      /* root restores root's own image: the capabilities it records are kept (dropped to) */
 };
 
 /* clone3's argument (linux/sched.h would clash with glibc's sched.h) */
@@ -142,7 +143,6 @@ int snapshot_read(struct proc_state *p, uint64_t addr, uint64_t len);
 
 /* signals.c */
 int sigactions_inject_capture(struct tracee *t, pid_t pid, struct proc_state *p, uint64_t scratch);
-int timers_inject_capture(struct tracee *t, pid_t pid, struct proc_state *p, uint64_t scratch);
 int requeue_dequeued(struct tracee *t, pid_t pid, uint64_t scratch);
 int pending_capture(struct proc_state *p);
 uint32_t sigactions_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag);
@@ -151,6 +151,47 @@ int sigactions_read(const struct image *im, const struct image_record *r, struct
 int pending_read(const struct image *im, const struct image_record *r, struct siginfo_list *l);
 int sigactions_apply_in_child(const struct proc_state *p);
 int pending_restore(struct restore_ctx *rc);
+
+/* timers.c */
+int timers_inject_capture(struct tracee *t, pid_t pid, struct proc_state *p, uint64_t scratch);
+uint32_t timers_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag);
+int timers_read(const struct image *im, const struct image_record *r, struct proc_state *p);
+int posix_timer_read(const struct image *im, const struct image_record *r, struct proc_state *p);
+int timers_restore_create(struct restore_ctx *rc);
+int timers_restore_arm(struct restore_ctx *rc);
+
+/* attrs.c */
+int attrs_inject_capture(struct tracee *t, pid_t pid, struct proc_state *p, uint64_t scratch);
+uint32_t attrs_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag);
+int attrs_read(const struct image *im, const struct image_record *r, struct proc_state *p);
+int attrs_apply_in_child(const struct proc_state *p);
+int attrs_restore_final(struct restore_ctx *rc, int own_root_image);
+
+/* seccomp.c */
+int seccomp_capture(struct proc_state *p);
+uint32_t seccomp_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag);
+int seccomp_read(const struct image *im, const struct image_record *r, struct proc_state *p);
+int seccomp_restore_final(struct restore_ctx *rc);
+void seccomp_free(struct seccomp_chain *c);
+
+/* signalfd.c, timerfd.c, inotify.c: special fds. *_describe fill a file's kind and extra from its
+ * fdinfo (dump); *_make create one in the restore child; inotify_describe returns why it cannot
+ * be checkpointed (and *detail, allocated) or NULL. */
+void signalfd_describe(struct file_state *f, const char *info);
+int signalfd_make(const struct file_state *f);
+void timerfd_freeze_time(uint64_t frozen_ns);
+void timerfd_describe(struct file_state *f, const char *info);
+int timerfd_make(const struct file_state *f);
+int timerfds_restore_arm(struct restore_ctx *rc);
+const char *inotify_describe(struct file_state *f, const char *info, pid_t pid, char **detail);
+int inotify_extra_check(struct rcur *x);
+int inotify_make(const struct file_state *f);
+/* The path of the file (ino, dev) a process watches (inotify, fanotify): by its handle where we
+ * may, else by inode near the process; NULL when not found. */
+char *watched_path(pid_t pid, uint64_t ino, uint64_t dev, int htype, int hbytes, const char *handle);
+const char *fanotify_describe(struct file_state *f, const char *info, pid_t pid, char **detail);
+int fanotify_extra_check(struct rcur *x);
+int fanotify_make(const struct file_state *f);
 
 /* files.c: dump */
 int files_capture(struct tree *t, struct proc_state *p); /* p's descriptors, and the descriptions new to t */

@@ -96,7 +96,8 @@ int creds_check(const struct proc_state *p, const struct restore_creds *c)
 	if (g[2] != c->gid || g[3] != c->gid)
 		return fail(EXIT_PERM, "the image's process had saved gid %u and filesystem gid %u; this restore may only give gid %u (the group of %s)",
 			    g[2], g[3], c->gid, c->whose);
-	for (uint32_t i = 0; i < p->ngroups; i++) {
+	/* root restoring as root may set any groups, and holds every capability besides */
+	for (uint32_t i = 0; i < p->ngroups && c->uid != 0; i++) {
 		if (allowed_group(c, p->groups[i]))
 			continue;
 		struct group *gr = getgrgid(p->groups[i]);

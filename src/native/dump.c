@@ -40,6 +40,7 @@ struct dump_opts {
 	int kill_after;
 	int allow_unsupported;
 	int tree; /* --tree: the process and every descendant */
+	int force; /* --force: an existing IMAGE is replaced (atomically) */
 	int snapshot; /* leave-running: pages read from a copy-on-write snapshot after the resume (snapshot.c) */
 	int no_fsync; /* --no-fsync: a scratch image, not made durable (the rename is still atomic) */
 };
@@ -117,6 +118,8 @@ static uint32_t write_process(struct image_writer *w, struct proc_state *p, uint
 	if (pages_dump(pid, p, w, mm_tag) < 0)
 		return 0;
 	if (!sigactions_write(w, p, proc_tag) || (p->pending.n && !pending_write(w, &p->pending, proc_tag)))
+		return 0;
+	if (!timers_write(w, p, proc_tag) || !attrs_write(w, p, proc_tag) || !seccomp_write(w, p, proc_tag))
 		return 0;
 	if (!files_write(w, p, proc_tag))
 		return 0;
@@ -244,7 +247,7 @@ static int inject_phase(pid_t pid, struct proc_state *p, uint64_t gadget, uint64
 		if (thread_inject_capture(pid, &p->threads[i], p->threads[i].tr.scratch ? p->threads[i].tr.scratch : scratch) < 0)
 			goto out;
 	if (cancelled() || mm_inject_capture(t0, p) < 0 || sigactions_inject_capture(t0, pid, p, scratch) < 0 ||
-	    timers_inject_capture(t0, pid, p, scratch) < 0)
+	    timers_inject_capture(t0, pid, p, scratch) < 0 || attrs_inject_capture(t0, pid, p, scratch) < 0)
 		goto out;
 	for (size_t i = 0; i < p->nthreads; i++)
 		if (requeue_dequeued(&p->threads[i].tr, pid, p->threads[i].tr.scratch ? p->threads[i].tr.scratch : scratch) < 0)
@@ -406,7 +409,7 @@ static int capture_process(struct tree *t, struct proc_state *p, int snapshot)
 		sched_setaffinity(0, sizeof(own), &own);
 	if (r < 0)
 		return -1;
-	return files_capture(t, p) < 0 || pending_capture(p) < 0 ? -1 : 0;
+	return files_capture(t, p) < 0 || pending_capture(p) < 0 || seccomp_capture(p) < 0 ? -1 : 0;
 }
 
 /* Processes of the tree that share their fd table or fs info (clone with CLONE_FILES or CLONE_FS
@@ -540,6 +543,7 @@ static int dump_run(struct dump_opts *o)
 	uint64_t t_freeze = now_ns(CLOCK_MONOTONIC), frozen_ns = 0;
 	if (tree_freeze(&t, o->pid, o->tree) < 0)
 		goto out;
+	t.frozen_ns = now_ns(CLOCK_MONOTONIC);
 	uint64_t time_ns = now_ns(CLOCK_REALTIME);
 	size_t nthreads = 0, nvmas = 0, nfds = 0;
 	uint32_t npending = 0;
@@ -622,8 +626,12 @@ static int dump_run(struct dump_opts *o)
 		goto out;
 	progress_step("publish", "renaming the image to %s", o->image);
 	fault_point("publish");
-	if (rename(o->tmp, o->image) < 0) {
-		fail_errno(EXIT_IO, "cannot rename the image to %s", o->image);
+	/* without --force, never over a file that appeared meanwhile either */
+	if (o->force ? rename(o->tmp, o->image) < 0 : renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->image, RENAME_NOREPLACE) < 0) {
+		if (errno == EEXIST)
+			fail(EXIT_USAGE, "%s exists; --force replaces it", o->image);
+		else
+			fail_errno(EXIT_IO, "cannot rename the image to %s", o->image);
 		goto out;
 	}
 	dircopy = xstrdup(o->image);
@@ -667,7 +675,7 @@ out:
 
 static int usage(void)
 {
-	fputs("usage: ckpt dump PID -o IMAGE [--tree] [--leave-running [--no-snapshot] | --kill] [--no-fsync] [--progress=json] [--allow-unsupported]\n", stderr);
+	fputs("usage: ckpt dump PID -o IMAGE [--force] [--tree] [--leave-running [--no-snapshot] | --kill] [--no-fsync] [--progress=json] [--allow-unsupported]\n", stderr);
 	return EXIT_USAGE;
 }
 
@@ -689,8 +697,9 @@ int cmd_dump(int argc, char **argv)
 		{"progress", required_argument, NULL, 'P'},
 		{"allow-unsupported", no_argument, NULL, 'U'},
 		{"tree", no_argument, NULL, 'T'},
+		{"force", no_argument, NULL, 'F'},
 		{"no-snapshot", no_argument, NULL, 'S'},
-		{"no-fsync", no_argument, NULL, 'F'},
+		{"no-fsync", no_argument, NULL, 'Y'},
 		{"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
@@ -703,8 +712,9 @@ int cmd_dump(int argc, char **argv)
 		case 'K': o.kill_after = 1; break;
 		case 'U': o.allow_unsupported = 1; break;
 		case 'T': o.tree = 1; break;
+		case 'F': o.force = 1; break;
 		case 'S': no_snapshot = 1; break;
-		case 'F': o.no_fsync = 1; break;
+		case 'Y': o.no_fsync = 1; break;
 		case 'v': g_verbose = 1; break;
 		case 'P':
 			if (strcmp(optarg, "json")) {
@@ -726,6 +736,12 @@ int cmd_dump(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	o.pid = (pid_t)pid;
+	struct stat exists;
+	if (!o.force && lstat(o.image, &exists) == 0) {
+		/* before anything is frozen; the rename checks again */
+		fprintf(stderr, "ckpt: %s exists; --force replaces it\n", o.image);
+		return EXIT_USAGE;
+	}
 	char *dcopy = xstrdup(o.image), *bcopy = xstrdup(o.image);
 	o.tmp = xasprintf("%s/.%s.tmp-%d", dirname(dcopy), basename(bcopy), getpid());
 	free(dcopy);

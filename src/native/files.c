@@ -296,14 +296,35 @@ static const char *describe(struct file_state *f, const struct stat *st, const c
 			f->f.kind = CKPT_FD_KIND_EPOLL;
 			return NULL;
 		}
+		if (!strcmp(name, "[signalfd]")) {
+			signalfd_describe(f, info);
+			return NULL;
+		}
+		if (!strcmp(name, "[timerfd]")) {
+			timerfd_describe(f, info);
+			return NULL;
+		}
+		if (!strcmp(name, "inotify")) {
+			char *detail = NULL;
+			const char *why = inotify_describe(f, info, f->pid, &detail);
+			if (detail) { /* the path that names the watch, for the message */
+				free(f->path);
+				f->path = detail;
+			}
+			return why;
+		}
+		if (!strcmp(name, "[fanotify]")) {
+			char *detail = NULL;
+			const char *why = fanotify_describe(f, info, f->pid, &detail);
+			*what = CKPT_UNSUPPORTED_KIND_FANOTIFY;
+			if (detail) {
+				free(f->path);
+				f->path = detail;
+			}
+			return why;
+		}
 		f->f.kind = CKPT_FD_KIND_UNKNOWN;
-		if (!strcmp(name, "[signalfd]"))
-			f->f.kind = CKPT_FD_KIND_SIGNALFD;
-		else if (!strcmp(name, "[timerfd]"))
-			f->f.kind = CKPT_FD_KIND_TIMERFD, *what = CKPT_UNSUPPORTED_KIND_TIMER;
-		else if (!strcmp(name, "inotify"))
-			f->f.kind = CKPT_FD_KIND_INOTIFY;
-		else if (!strcmp(name, "[io_uring]"))
+		if (!strcmp(name, "[io_uring]"))
 			f->f.kind = CKPT_FD_KIND_IO_URING, *what = CKPT_UNSUPPORTED_KIND_IO_URING;
 		return "cannot be checkpointed";
 	}
@@ -405,6 +426,7 @@ static void fd_unsupported(struct proc_state *p, struct fd_state *fd, uint16_t w
 int files_capture(struct tree *t, struct proc_state *p)
 {
 	pid_t pid = (pid_t)p->pf.pid;
+	timerfd_freeze_time(t->frozen_ns); /* a timerfd's time left is counted from the freeze */
 	char dir[64];
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
 	DIR *d = opendir(dir);
@@ -726,6 +748,14 @@ static int file_extra_check(struct rcur *x, uint16_t kind)
 		return 0;
 	case CKPT_FD_KIND_TTY:
 		return rc_ptr(x, CKPT_FD_TTY_FIXED_SIZE, "tty rdev") ? 0 : -1;
+	case CKPT_FD_KIND_SIGNALFD:
+		return rc_ptr(x, CKPT_FD_SIGNALFD_FIXED_SIZE, "signalfd mask") ? 0 : -1;
+	case CKPT_FD_KIND_TIMERFD:
+		return rc_ptr(x, CKPT_FD_TIMERFD_FIXED_SIZE, "timerfd") ? 0 : -1;
+	case CKPT_FD_KIND_INOTIFY:
+		return inotify_extra_check(x);
+	case CKPT_FD_KIND_FANOTIFY:
+		return fanotify_extra_check(x);
 	default:
 		return 0;
 	}
@@ -1093,6 +1123,14 @@ static int make_file(const struct tree *t, const struct file_state *f, const str
 			return fail_errno(EXIT_FAIL, "cannot set the eventfd counter");
 		return to_slot(fd, f, 1);
 	}
+	case CKPT_FD_KIND_SIGNALFD:
+		return to_slot(fd_high(signalfd_make(f)), f, 1);
+	case CKPT_FD_KIND_TIMERFD:
+		return to_slot(fd_high(timerfd_make(f)), f, 1);
+	case CKPT_FD_KIND_INOTIFY:
+		return to_slot(fd_high(inotify_make(f)), f, 1);
+	case CKPT_FD_KIND_FANOTIFY:
+		return to_slot(fd_high(fanotify_make(f)), f, 1);
 	case CKPT_FD_KIND_EPOLL:
 		fd = fd_high(epoll_create1(EPOLL_CLOEXEC));
 		if (fd < 0)

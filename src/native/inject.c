@@ -7,8 +7,10 @@
 #include "ckpt.h"
 #include "sigframe.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
@@ -33,14 +35,52 @@ const uint8_t inject_gadget[INJECT_GADGET_LEN] = {
 	0xeb, 0xe1,                   /* 31 jmp 2              the caller returns through its frame */
 };
 
+/* A traced thread that has exited but whose exit the kernel holds back: a thread group leader
+ * is reported only once its sibling threads, ours too, have been reaped (the group was killed,
+ * or another thread exec'd, while we drove the leader). Reaps the siblings that are zombies. */
+static void reap_zombie_siblings(pid_t tid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", tid, tid);
+	char *s = read_file(path, NULL);
+	char *rp = s ? strrchr(s, ')') : NULL;
+	int zombie = rp && rp[1] && (rp[2] == 'Z' || rp[2] == 'X');
+	free(s);
+	if (!zombie)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/task", tid);
+	DIR *d = opendir(path);
+	if (!d)
+		return;
+	struct dirent *de;
+	int st;
+	while ((de = readdir(d)))
+		if (atoi(de->d_name) > 0 && atoi(de->d_name) != tid)
+			waitpid(atoi(de->d_name), &st, __WALL | WNOHANG);
+	closedir(d);
+}
+
 int tracee_wait(struct tracee *t, int *status)
 {
+	/* Not a blocking waitpid(tid): a leader whose exit is held back by its siblings would never
+	 * report. Every ptrace stop and exit sends us SIGCHLD, blocked here so that none is lost
+	 * between the look and the wait. */
+	sigset_t chld, old;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
+	pid_t r;
 	for (;;) {
-		pid_t r = waitpid(t->tid, status, __WALL);
-		if (r == t->tid)
+		r = waitpid(t->tid, status, __WALL | WNOHANG);
+		if (r == t->tid || (r < 0 && errno != EINTR))
 			break;
-		if (r < 0 && errno == EINTR)
-			continue;
+		if (r == 0)
+			reap_zombie_siblings(t->tid); /* then its own exit comes, with a SIGCHLD */
+		struct timespec tick = {0, 50 * 1000000L};
+		sigtimedwait(&chld, NULL, &tick);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (r != t->tid) {
 		t->stopped = t->attached = 0;
 		return fail_errno(EXIT_NOPROC, "thread %d went away", t->tid);
 	}

@@ -282,6 +282,22 @@ static int load_records(struct image *im, struct tree *t, uint32_t *owner, uint3
 				return -1;
 			}
 			break;
+		case CKPT_RECORD_TYPE_TIMERS:
+			if (timers_read(im, r, p) < 0)
+				return -1;
+			break;
+		case CKPT_RECORD_TYPE_SECCOMP_FILTER:
+			if (seccomp_read(im, r, p) < 0)
+				return -1;
+			break;
+		case CKPT_RECORD_TYPE_PROCESS_ATTRS:
+			if (attrs_read(im, r, p) < 0)
+				return -1;
+			break;
+		case CKPT_RECORD_TYPE_POSIX_TIMER:
+			if (posix_timer_read(im, r, p) < 0)
+				return -1;
+			break;
 		case CKPT_RECORD_TYPE_FILES:
 			if (files_read(im, r, p) < 0)
 				return -1;

@@ -170,6 +170,12 @@ static void classify(struct proc_state *p, struct vma_state *v, char perms3, con
 		v->f.flags |= CKPT_VMA_FLAGS_DONT_FORK;
 	if (has_flag(vmflags, "wf"))
 		v->f.flags |= CKPT_VMA_FLAGS_WIPE_ON_FORK;
+	if (has_flag(vmflags, "hg"))
+		v->f.flags |= CKPT_VMA_FLAGS_HUGE_PAGE;
+	if (has_flag(vmflags, "nh"))
+		v->f.flags |= CKPT_VMA_FLAGS_NO_HUGE_PAGE;
+	if (has_flag(vmflags, "lf"))
+		v->f.flags |= CKPT_VMA_FLAGS_LOCK_ON_FAULT;
 	if (ends_with(path, " (deleted)"))
 		v->f.flags |= CKPT_VMA_FLAGS_FILE_DELETED;
 
@@ -967,6 +973,23 @@ static int finish_vma(struct restore_ctx *rc, const struct vma_state *v)
 		if ((v->f.flags & adv[i].flag) &&
 		    inject_checked(rc->main, NULL, "restore: madvise", SYS_madvise, v->f.start, len, (uint64_t)adv[i].advice, 0, 0, 0) < 0)
 			return -1;
+	/* what the kernel may refuse here (no THP, RLIMIT_MEMLOCK) is said, not fatal */
+	long r = 0;
+	if ((v->f.flags & (CKPT_VMA_FLAGS_HUGE_PAGE | CKPT_VMA_FLAGS_NO_HUGE_PAGE)) &&
+	    inject_syscall(rc->main, &r, SYS_madvise, v->f.start, len,
+			   (v->f.flags & CKPT_VMA_FLAGS_HUGE_PAGE) ? MADV_HUGEPAGE : MADV_NOHUGEPAGE, 0, 0, 0) < 0)
+		return -1;
+	if (r < 0)
+		warn("area %#llx-%#llx: its transparent huge page advice cannot be given again (%s)", (unsigned long long)v->f.start,
+		     (unsigned long long)v->f.end, strerror((int)-r));
+	r = 0;
+	if ((v->f.flags & CKPT_VMA_FLAGS_LOCKED) &&
+	    inject_syscall(rc->main, &r, SYS_mlock2, v->f.start, len, (v->f.flags & CKPT_VMA_FLAGS_LOCK_ON_FAULT) ? 1 /* MLOCK_ONFAULT */ : 0,
+			   0, 0, 0) < 0)
+		return -1;
+	if (r < 0)
+		warn("area %#llx-%#llx: it cannot be locked in memory again (%s)", (unsigned long long)v->f.start, (unsigned long long)v->f.end,
+		     strerror((int)-r));
 	return 0;
 }
 

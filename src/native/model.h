@@ -74,6 +74,20 @@ struct unsupported_state {
 	char *reason, *detail;
 };
 
+struct timer_list { /* POSIX timers (timers.c) */
+	struct ckpt_posix_timer *v;
+	uint32_t n;
+};
+
+struct seccomp_one {
+	uint32_t count, flags;
+	void *insns;         /* count struct sock_filter */
+};
+struct seccomp_chain {  /* seccomp.c: dump, most recent first; restore, first installed first */
+	struct seccomp_one *f;
+	uint32_t n;
+};
+
 struct page_chunk { /* one pagemap + pages pair */
 	struct ckpt_page_run *runs;
 	uint32_t nruns, npages;
@@ -109,6 +123,14 @@ struct proc_state {
 	struct ckpt_sigaction sigact[NSIG_KERNEL];
 	int have_sigact;
 	struct siginfo_list pending; /* process-wide */
+
+	struct ckpt_timers timers;    /* itimers and timer slack (timers.c) */
+	int have_timers;
+	struct timer_list ptimers;    /* POSIX timers */
+	struct ckpt_process_attrs attrs; /* prctl state, oom_score_adj (attrs.c) */
+	int have_attrs;
+	int seccomp_mode;             /* Seccomp: of /proc/PID/status (dump) */
+	struct seccomp_chain seccomp;
 
 	struct ckpt_files files;
 	struct fd_state *fds;
@@ -151,6 +173,7 @@ struct tree {
 	size_t nfiles;
 	struct shm_object *shms;
 	size_t nshms;
+	uint64_t frozen_ns;  /* dump: CLOCK_MONOTONIC when every thread was stopped (timers count from it) */
 };
 
 void proc_free(struct proc_state *p);

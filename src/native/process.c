@@ -44,6 +44,8 @@ void proc_free(struct proc_state *p)
 	}
 	free(p->chunks);
 	free(p->pending.v);
+	free(p->ptimers.v);
+	seccomp_free(&p->seccomp);
 	free(p->fds);
 	for (size_t i = 0; i < p->nzombies; i++)
 		free(p->zombies[i].comm);
@@ -204,10 +206,7 @@ int process_capture(pid_t pid, struct proc_state *p)
 			v++;
 	}
 	v = find_key(status, "Seccomp");
-	if (v && *v != '0')
-		add_unsupported(p, CKPT_UNSUPPORTED_KIND_SECCOMP, -1, 0, v[0] == '1' ? "strict" : "filter",
-				"seccomp %s mode: filters cannot be read back and reinstalled",
-				v[0] == '1' ? "strict" : "filter");
+	p->seccomp_mode = v ? *v - '0' : 0; /* seccomp.c reads the filters, or says why not */
 	free(status);
 	if (bad)
 		return fail(EXIT_FAIL, "cannot parse the ids in /proc/%d/status", pid);

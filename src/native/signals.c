@@ -1,5 +1,5 @@
 /* Signals: handlers (asked by injected rt_sigaction), queued siginfos (PTRACE_PEEKSIGINFO),
- * signals the kernel dequeued while we drove a thread, and timers that would send more. */
+ * and signals the kernel dequeued while we drove a thread. Timers are in timers.c. */
 #include "ckpt.h"
 
 #include <errno.h>
@@ -46,26 +46,6 @@ int sigactions_inject_capture(struct tracee *t, pid_t pid, struct proc_state *p,
 	return 0;
 }
 
-/* Timers would keep sending signals that the image cannot promise: itimers by injected
- * getitimer, POSIX timers from /proc/PID/timers. */
-int timers_inject_capture(struct tracee *t, pid_t pid, struct proc_state *p, uint64_t scratch)
-{
-	static const char *names[] = {"ITIMER_REAL (alarm, setitimer)", "ITIMER_VIRTUAL", "ITIMER_PROF"};
-	for (int which = 0; which < 3; which++) {
-		long r;
-		struct itimerval it;
-		if (inject_syscall(t, &r, SYS_getitimer, (uint64_t)which, scratch, 0, 0, 0, 0) < 0)
-			return -1;
-		if (r == 0 && mem_read(pid, scratch, &it, sizeof(it)) == 0 && (it.it_value.tv_sec || it.it_value.tv_usec))
-			add_unsupported(p, CKPT_UNSUPPORTED_KIND_TIMER, -1, 0, names[which], "an armed interval timer is not restored");
-	}
-	char *timers = read_filef(NULL, "/proc/%d/timers", pid);
-	if (timers && timers[0])
-		add_unsupported(p, CKPT_UNSUPPORTED_KIND_TIMER, -1, 0, "timer_create", "POSIX timers keep their ids in the kernel");
-	free(timers);
-	return 0;
-}
-
 /* Puts back what the kernel dequeued while we drove the thread (all signals are blocked now,
  * so it stays queued), except SIGSTOP, which the detach delivers. */
 int requeue_dequeued(struct tracee *t, pid_t pid, uint64_t scratch)
@@ -91,14 +71,15 @@ int requeue_dequeued(struct tracee *t, pid_t pid, uint64_t scratch)
 	return 0;
 }
 
-static int peek(pid_t tid, uint32_t flags, struct siginfo_list *l)
+static int peek(const struct tracee *t, uint32_t flags, struct siginfo_list *l)
 {
+	pid_t tid = t->tid;
 	for (uint64_t off = 0;; off += 32) {
 		struct __ptrace_peeksiginfo_args a = {.off = off, .flags = flags, .nr = 32};
 		l->v = xrealloc(l->v, (off + 32) * sizeof(struct ckpt_siginfo));
 		long n = ptrace(PTRACE_PEEKSIGINFO, tid, &a, &l->v[off]);
-		if (n < 0)
-			return fail_errno(EXIT_FAIL, "PTRACE_PEEKSIGINFO on thread %d", tid);
+		if (n < 0) /* ESRCH: killed from outside meanwhile, said so */
+			return tracee_fail(t, "PTRACE_PEEKSIGINFO");
 		l->n = (uint32_t)(off + (uint64_t)n);
 		if (n < 32)
 			return 0;
@@ -107,10 +88,10 @@ static int peek(pid_t tid, uint32_t flags, struct siginfo_list *l)
 
 int pending_capture(struct proc_state *p)
 {
-	if (peek(p->threads[0].tr.tid, PTRACE_PEEKSIGINFO_SHARED, &p->pending) < 0)
+	if (peek(&p->threads[0].tr, PTRACE_PEEKSIGINFO_SHARED, &p->pending) < 0)
 		return -1;
 	for (size_t i = 0; i < p->nthreads; i++)
-		if (peek(p->threads[i].tr.tid, 0, &p->threads[i].pending) < 0)
+		if (peek(&p->threads[i].tr, 0, &p->threads[i].pending) < 0)
 			return -1;
 	return 0;
 }

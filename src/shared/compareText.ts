@@ -18,6 +18,8 @@ export const KIND_BADGES: Record<string, string> = {
   signal: 'SIGNAL',
   rlimit: 'RLIMIT',
   'pending-signal': 'PENDING',
+  timer: 'TIMER',
+  'inotify-watch': 'WATCH',
   unsupported: 'UNSUPPORTED',
 };
 
@@ -32,6 +34,8 @@ const KIND_TITLES: Record<string, string> = {
   signal: 'Signal handlers',
   rlimit: 'Resource limits',
   'pending-signal': 'Pending signals',
+  timer: 'Timers',
+  'inotify-watch': 'inotify watches',
   unsupported: 'Not captured',
 };
 
@@ -58,13 +62,13 @@ export function methodLine(r: Pick<CompareResultModel, 'pageMethod' | 'stats'>, 
           ? 'by page hash, and by reading the bytes of pages without one'
           : '';
   const read = bytesRead ? `${formatBytes(bytesRead)} of page data read` : 'no page data read';
-  return `${how ? `Pages compared ${how}: ` : ''}${plural(pagesCompared, ['page', 'pages'])} in both, ${read}; ${ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`}`;
+  return `${how ? `Pages compared ${how}: ` : ''}${plural(pagesCompared, 'page')} in both, ${read}; ${ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`}`;
 }
 
 /** What a row of the diff tree says after its label: "3 fields · 2 pages modified". */
 export function rowSummary(r: DiffRowModel): string {
   const parts: string[] = [];
-  if (r.fields) parts.push(plural(r.fields, ['field', 'fields']));
+  if (r.fields) parts.push(plural(r.fields, 'field'));
   if (r.pages) {
     const p = pagesText(r.pages);
     if (p) parts.push(p);

@@ -1,11 +1,15 @@
 // The Processes view: the machine's processes as a parent/child tree, the user's own by default,
-// with a name filter and a refresh. Rows carry the process's identity (PID and start time), so
+// those started from VS Code first and the other sessions collapsed under their leaders (a
+// filter shows its matches flat), with a refresh. The description is the PID; the rest is in
+// the hover, so that rows read at the default sidebar width. Rows carry the process's identity (PID and start time), so
 // that a command on a row that has since exited or been reused fails clearly instead of hitting
 // another process.
 
 import * as vscode from 'vscode';
 import { formatBytes } from '../image';
+import { groupProcesses, ProcessGroup, vscodeInternals } from './processGroups';
 import { buildProcessForest, isAlive, matchesFilter, ProcessInfo, ProcessNode, readProcesses } from './procfs';
+import { plural } from '../shared/plural';
 
 export const PROCESSES_VIEW_ID = 'ckptExplorer.processes';
 
@@ -22,7 +26,9 @@ export function isProcessItem(x: unknown): x is ProcessItem {
 /** One reading of /proc, as the view shows it. */
 interface ShownProcesses {
   rows: Map<number, ProcessRow>;
-  roots: ProcessRow[];
+  roots: Row[];
+  /** The group a top-level process row is shown under. */
+  groupOf: Map<number, GroupRow>;
   description: string;
   message: string | undefined;
 }
@@ -33,18 +39,30 @@ class ProcessRow implements ProcessItem {
     readonly node: ProcessNode,
     /** It has children, listed or not: a checkpoint takes it as a tree, or, if asked, alone. */
     readonly hasChildren: boolean,
+    /** Drawn expanded: under "Started in VS Code", or a filter's matches. */
+    readonly expanded: boolean,
   ) {}
   get info(): ProcessInfo {
     return this.node.info;
   }
 }
 
-export class ProcessesView implements vscode.TreeDataProvider<ProcessRow>, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<ProcessRow | undefined>();
+/** A group of top-level processes: those started from VS Code, or one session. */
+class GroupRow {
+  readonly kind = 'group';
+  children: ProcessRow[] = [];
+  constructor(readonly group: ProcessGroup) {}
+}
+
+type Row = ProcessRow | GroupRow;
+
+export class ProcessesView implements vscode.TreeDataProvider<Row>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<Row | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
-  readonly view: vscode.TreeView<ProcessRow>;
+  readonly view: vscode.TreeView<Row>;
   private rows = new Map<number, ProcessRow>();
-  private roots: ProcessRow[] = [];
+  private roots: Row[] = [];
+  private groupOf = new Map<number, GroupRow>();
   /** The newest /proc reading asked for, and the promise of its being shown. */
   private latest?: Promise<ShownProcesses>;
   private loaded?: Promise<void>;
@@ -100,6 +118,7 @@ export class ProcessesView implements vscode.TreeDataProvider<ProcessRow>, vscod
       if (this.latest !== reading) return; // a newer reading (say, of a new filter) is on its way
       this.rows = shown.rows;
       this.roots = shown.roots;
+      this.groupOf = shown.groupOf;
       this.view.description = shown.description;
       this.view.message = shown.message;
       if (redraw) this.changed.fire(undefined);
@@ -118,14 +137,32 @@ export class ProcessesView implements vscode.TreeDataProvider<ProcessRow>, vscod
   private async read(): Promise<ShownProcesses> {
     const all = await readProcesses();
     // The filter is read after /proc, so that a reading started before a new filter still shows it.
-    const listed = all.filter((p) => (this.showAll || p.uid === this.ownUid) && matchesFilter(p, this.filter) && p.pid !== process.pid);
+    // VS Code's own processes (its server, the extension host, the pty host) are not listed.
+    const internals = vscodeInternals(all, process.pid);
+    const listed = all.filter((p) => (this.showAll || p.uid === this.ownUid) && matchesFilter(p, this.filter) && !internals.has(p.pid));
     const forest = buildProcessForest(listed, all);
     const parents = new Set(all.map((p) => p.ppid));
-    const rows = new Map([...forest.byPid].map(([pid, n]) => [pid, new ProcessRow(n, parents.has(pid))]));
+    // A filter shows its matches flat; otherwise the roots go into groups.
+    const groups = this.filter ? undefined : groupProcesses(forest.roots, all, internals);
+    const expanded = new Set<number>();
+    for (const g of groups ?? []) if (g.fromVSCode) for (const todo = [...g.roots]; todo.length; ) {
+      const n = todo.pop()!;
+      expanded.add(n.info.pid);
+      todo.push(...n.children);
+    }
+    const rows = new Map([...forest.byPid].map(([pid, n]) => [pid, new ProcessRow(n, parents.has(pid), !groups || expanded.has(pid))]));
+    const groupOf = new Map<number, GroupRow>();
+    const groupRows = (groups ?? []).map((g) => {
+      const row = new GroupRow(g);
+      row.children = g.roots.map((n) => rows.get(n.info.pid)!);
+      for (const n of g.roots) groupOf.set(n.info.pid, row);
+      return row;
+    });
     const who = this.showAll ? 'all users' : 'your processes';
     return {
       rows,
-      roots: forest.roots.map((n) => rows.get(n.info.pid)!),
+      groupOf,
+      roots: groups ? groupRows : forest.roots.map((n) => rows.get(n.info.pid)!),
       description: this.filter ? `${who}, matching "${this.filter}"` : who,
       message: listed.length === 0 ? (this.filter ? `No process matches "${this.filter}".` : 'No processes to show.') : undefined,
     };
@@ -152,6 +189,11 @@ export class ProcessesView implements vscode.TreeDataProvider<ProcessRow>, vscod
       if (row) {
         // A hidden view is opened first: reveal() alone selects the row but leaves it out of sight.
         if (!this.view.visible) await vscode.commands.executeCommand(`${PROCESSES_VIEW_ID}.focus`);
+        // Its ancestors are expanded first, from the top: VS Code does not reveal a row inside a
+        // collapsed row that it has not fetched yet (a collapsed session's).
+        const ancestors: Row[] = [];
+        for (let a = this.getParent(row); a; a = this.getParent(a)) ancestors.unshift(a);
+        for (const a of ancestors) await this.view.reveal(a, { select: false, focus: false, expand: true });
         await this.view.reveal(row, { select: true, focus: false, expand: 3 }); // its restored children too
         return true;
       }
@@ -160,33 +202,46 @@ export class ProcessesView implements vscode.TreeDataProvider<ProcessRow>, vscod
     }
   }
 
-  async getChildren(element?: ProcessRow): Promise<ProcessRow[]> {
+  async getChildren(element?: Row): Promise<Row[]> {
     // The rows shown last, without waiting for a reading in flight: it redraws when it lands.
     await (this.firstShown ??= this.reload(false));
     if (!element) return this.roots;
+    if (element.kind === 'group') return element.children;
     return element.node.children.map((c) => this.rows.get(c.info.pid)!).filter(Boolean);
   }
 
-  getParent(element: ProcessRow): ProcessRow | undefined {
+  getParent(element: Row): Row | undefined {
+    if (element.kind === 'group') return undefined;
     const p = element.node.parent;
-    return p ? this.rows.get(p.info.pid) : undefined;
+    return p ? this.rows.get(p.info.pid) : this.groupOf.get(element.info.pid);
   }
 
-  getTreeItem(row: ProcessRow): vscode.TreeItem {
+  getTreeItem(row: Row): vscode.TreeItem {
+    if (row.kind === 'group') {
+      const g = row.group;
+      const item = new vscode.TreeItem(g.label, g.fromVSCode ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
+      item.id = g.id;
+      item.description = g.description;
+      item.contextValue = 'processGroup';
+      item.iconPath = new vscode.ThemeIcon(g.fromVSCode ? 'terminal' : 'window');
+      return item;
+    }
     const p = row.info;
-    const item = new vscode.TreeItem(p.comm, row.node.children.length ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+    const state = !row.node.children.length ? vscode.TreeItemCollapsibleState.None : row.expanded ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed;
+    const item = new vscode.TreeItem(p.comm, state);
     item.id = `${p.pid}:${p.startTime}`;
     item.description = processDescription(p);
     item.tooltip = processTooltip(p);
     item.contextValue = row.hasChildren ? 'processWithChildren' : 'process';
     item.iconPath = new vscode.ThemeIcon(p.state === 'T' || p.state === 't' ? 'debug-pause' : p.state === 'Z' ? 'circle-slash' : 'server-process');
-    item.accessibilityInformation = { label: `${p.comm}, PID ${p.pid}, user ${p.user}, ${formatBytes(p.rssBytes)} resident, ${p.threads} threads` };
+    item.accessibilityInformation = { label: `${p.comm}, PID ${p.pid}, user ${p.user}, ${formatBytes(p.rssBytes)} resident, ${plural(p.threads, 'thread')}` };
     return item;
   }
 }
 
+/** The PID, and "stopped" when it is; the rest (user, memory, threads, command line) is in the hover. */
 export function processDescription(p: ProcessInfo): string {
-  return `${p.pid} · ${p.user} · ${formatBytes(p.rssBytes)} · ${p.threads} thread${p.threads === 1 ? '' : 's'}`;
+  return `${p.pid}${p.state === 'T' || p.state === 't' ? ' · stopped' : ''}`;
 }
 
 function processTooltip(p: ProcessInfo): vscode.MarkdownString {
@@ -194,7 +249,7 @@ function processTooltip(p: ProcessInfo): vscode.MarkdownString {
   md.supportHtml = false;
   md.appendMarkdown(`**${escapeMd(p.comm)}** (PID ${p.pid}, parent ${p.ppid})\n\n`);
   md.appendText(`${p.cmdline.join(' ') || '[no command line]'}\n`);
-  md.appendMarkdown(`\n\nuser ${escapeMd(p.user)} (uid ${p.uid}) · state ${escapeMd(p.state)} · ${formatBytes(p.rssBytes)} resident · ${p.threads} thread${p.threads === 1 ? '' : 's'}`);
+  md.appendMarkdown(`\n\nuser ${escapeMd(p.user)} (uid ${p.uid}) · state ${escapeMd(p.state)} · session ${p.sid} · ${formatBytes(p.rssBytes)} resident · ${plural(p.threads, 'thread')}`);
   return md;
 }
 

@@ -19,6 +19,8 @@ export interface ProcessInfo {
   cmdline: string[];
   /** Start time in clock ticks since boot: with the PID, it names one process even across PID reuse. */
   startTime: number;
+  /** Session ID: the view groups processes by their session. */
+  sid: number;
 }
 
 export interface StatFields {
@@ -26,6 +28,7 @@ export interface StatFields {
   comm: string;
   state: string;
   ppid: number;
+  sid: number;
   flags: number;
   threads: number;
   startTime: number;
@@ -50,6 +53,7 @@ export function parseStat(text: string): StatFields | undefined {
     comm: text.slice(open + 1, close),
     state: rest[0],
     ppid: field(4),
+    sid: field(6),
     flags: field(9),
     threads: field(20),
     startTime: field(22),
@@ -132,6 +136,7 @@ export async function readProcesses(opts: ReadOptions = {}): Promise<ProcessInfo
           threads: status.threads ?? stat.threads,
           cmdline,
           startTime: stat.startTime,
+          sid: stat.sid,
         });
       } catch {
         // The process exited between readdir and now, or is not readable: not listed.

@@ -5,7 +5,7 @@
 // ImageRequests it has no vscode import, so the unit tests run it on real images.
 
 import * as path from 'path';
-import { Checkpoint, checkpointPageBytes, checkpointSide, CkptCheckpoint, compareCheckpoints, openCheckpoint, OpenCheckpointOptions } from '../checkpoint';
+import { Checkpoint, checkpointPageBytes, checkpointSide, compareCheckpoints, diffNodeRecord, openCheckpoint, OpenCheckpointOptions } from '../checkpoint';
 import { DIFF_KINDS, DiffNode, ImageDiff, ImageSide } from '../image';
 import {
   CompareMethod,
@@ -233,12 +233,7 @@ export class CompareSession implements Handlers {
   }
 
   private recordOf(n: DiffNode, side: 'a' | 'b'): number | undefined {
-    const record = side === 'a' ? n.aRecord : n.bRecord;
-    if (record !== undefined) return record;
-    const tag = side === 'a' ? n.aTag : n.bTag;
-    const c = side === 'a' ? this.a : this.b;
-    if (tag === undefined || !(c instanceof CkptCheckpoint)) return undefined;
-    return c.image.byTag(tag)?.index;
+    return diffNodeRecord(side === 'a' ? this.a : this.b, n, side);
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { ImageWriter, PageRunData } from '../support/imageWriter';
+import { ImageWriter, PageRunData } from '../../src/image/write/imageWriter';
 
 export const PAGE = 4096;
 export const BENCH_BASE = 0x7f2000000000n;

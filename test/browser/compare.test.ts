@@ -62,7 +62,7 @@ describe('the compare editor, in the browser', function () {
     removeFolder();
   });
 
-  it('offers Compare Checkpoints on two selected .ckpt files, and Select Checkpoint for Compare on one', async () => {
+  it('offers Compare Selected Checkpoints, first, on two selected .ckpt files, and Select Checkpoint for Compare on one', async () => {
     const page = wb!.page;
     await openView(page, 'Explorer');
     const a = treeItem(page, 'Explorer', 'rich-a.ckpt');
@@ -71,18 +71,21 @@ describe('the compare editor, in the browser', function () {
     const single = await menuWith(page, a, 'Select Checkpoint for Compare');
     try {
       assert.ok(single.entries.includes('Select Checkpoint for Compare'), JSON.stringify(single.entries));
-      assert.ok(!single.entries.includes('Compare Checkpoints'), JSON.stringify(single.entries));
+      assert.ok(!single.entries.includes('Compare Selected Checkpoints'), JSON.stringify(single.entries));
       assert.ok(!single.entries.includes('Compare with Selected Checkpoint'), 'nothing is selected for compare yet');
     } finally {
       await single.close();
     }
-    // Two files: Compare Checkpoints.
+    // Two files: Compare Selected Checkpoints, before VS Code's own text compare.
     await a.click();
     await b.click({ modifiers: ['Control'] });
     await page.locator('.explorer-folders-view .monaco-list-row.selected').nth(1).waitFor({ state: 'visible' });
-    const multi = await menuWith(page, b, 'Compare Checkpoints');
+    const multi = await menuWith(page, b, 'Compare Selected Checkpoints');
     try {
-      assert.ok(multi.entries.includes('Compare Checkpoints'), JSON.stringify(multi.entries));
+      assert.ok(multi.entries.includes('Compare Selected Checkpoints'), JSON.stringify(multi.entries));
+      // ahead of VS Code's "Compare Selected", which would open two editors side by side and no difference
+      const ours = multi.entries.indexOf('Compare Selected Checkpoints'), theirs = multi.entries.indexOf('Compare Selected');
+      assert.ok(theirs < 0 || ours < theirs, JSON.stringify(multi.entries));
       assert.ok(!multi.entries.includes('Select Checkpoint for Compare'), JSON.stringify(multi.entries));
       console.log(`    ${await wb!.screenshot('compare-menu-two-images')}`);
     } finally {
@@ -98,7 +101,7 @@ describe('the compare editor, in the browser', function () {
     const changed = treeItem(page, 'Explorer', 'changed.ckpt');
     await first.click();
     await changed.click({ modifiers: ['Control'] });
-    await chooseFromMenu(page, changed, 'Compare Checkpoints');
+    await chooseFromMenu(page, changed, 'Compare Selected Checkpoints');
     await page.locator('.tabs-container .tab.active', { hasText: 'first.ckpt ↔ changed.ckpt' }).waitFor({ state: 'visible', timeout: 30_000 });
     const text = await webviewText(page, { expect: /1 VMA changed, 1 page modified/, timeout: 30_000 });
     assert.match(text, /Pages compared by page hash/);

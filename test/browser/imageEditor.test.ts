@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ensureBuilt } from '../vscode/host/build';
 import { tempFolder } from '../vscode/host/cleanup';
-import { ImageWriter } from '../support/imageWriter';
+import { ImageWriter } from '../../src/image/write/imageWriter';
 import { buildSample } from '../support/sampleImage';
 import { killQuietly, startTicker, Ticker } from '../support/ticker';
 import { until } from '../support/until';
@@ -163,7 +163,13 @@ describe('the image editor and the views, in the browser', function () {
     const page = wb!.page;
     await openView(page, 'Processes');
     const row = await filterProcessesTo(page, ticker!.pid);
-    assert.match(await row.innerText(), new RegExp(`^perl\\s*${ticker!.pid} · \\w+ · .*iB · 1 thread`));
+    // the row says the name and the PID, which fit the sidebar; the hover says the rest
+    assert.match(await row.innerText(), new RegExp(`^perl\\s*${ticker!.pid}$`));
+    await row.hover();
+    const hover = page.locator('.monaco-hover, .workbench-hover').filter({ hasText: `PID ${ticker!.pid}` }).first();
+    await hover.waitFor({ state: 'visible', timeout: 10_000 });
+    assert.match(await hover.innerText(), /user \w+ \(uid \d+\) · state \w · session \d+ · .*iB resident · 1 thread/);
+    await page.keyboard.press('Escape');
     const menu = await contextMenuOf(page, row);
     try {
       for (const entry of ['Checkpoint (leave running)', 'Checkpoint and Stop']) assert.ok(menu.entries.includes(entry), `no "${entry}" in ${JSON.stringify(menu.entries)}`);
@@ -220,7 +226,7 @@ describe('the image editor and the views, in the browser', function () {
       for (const entry of ['Restore', 'Verify', 'Reveal in Records']) assert.ok(menu.entries.includes(entry), `no "${entry}" in ${JSON.stringify(menu.entries)}`);
       // Comparing: one image can be selected for compare; Compare Checkpoints needs two selected.
       assert.ok(menu.entries.includes('Select Checkpoint for Compare'), `no "Select Checkpoint for Compare" in ${JSON.stringify(menu.entries)}`);
-      assert.ok(!menu.entries.includes('Compare Checkpoints'), 'Compare Checkpoints is for two selected images');
+      assert.ok(!menu.entries.includes('Compare Selected Checkpoints'), 'Compare Checkpoints is for two selected images');
       console.log(`    ${await wb!.screenshot('image-context-menu')}`);
     } finally {
       await menu.close();
@@ -259,7 +265,7 @@ describe('the image editor and the views, in the browser', function () {
     assert.ok(fs.existsSync(`/proc/${restoredPid}`), 'the restored process runs');
     await page.locator('.part.panel .xterm').first().waitFor({ state: 'visible' });
     // ... and its PID is revealed in the Processes view.
-    await viewPane(page, 'Processes').locator('.monaco-list-row.selected', { hasText: `${restoredPid} ·` }).waitFor({ state: 'visible', timeout: 15_000 });
+    await viewPane(page, 'Processes').locator('.monaco-list-row.selected', { has: page.locator('.label-description', { hasText: new RegExp(`^${restoredPid}(?: ·|$)`) }) }).waitFor({ state: 'visible', timeout: 15_000 });
     await page.waitForTimeout(1000); // a few ticks
     console.log(`    ${await wb!.screenshot('restored-terminal')}`);
   });

@@ -341,7 +341,8 @@ export async function filterProcessesTo(page: Page, pid: number): Promise<Locato
   await input.fill(String(pid));
   await input.press('Enter');
   const pane = viewPane(page, 'Processes');
-  const row = pane.locator('.monaco-list-row', { hasText: new RegExp(`(?:^|\\D)${pid} · `) });
+  // a row's description is its PID (then " · stopped" for a stopped one)
+  const row = pane.locator('.monaco-list-row', { has: page.locator('.label-description', { hasText: new RegExp(`^${pid}(?: ·|$)`) }) });
   const filtered = pane.locator('.pane-header .description', { hasText: `matching "${pid}"` });
   await until(`the Processes view filtered to PID ${pid}`, async () => (await filtered.count()) > 0 && (await row.count()) === 1, 15_000).catch(async (e: Error) => {
     const shown = await pane.locator('.pane-header, .monaco-list-row').allInnerTexts();

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FuzzBase, fuzzBase } from '../support/mutate';
 import { buildSample } from '../support/sampleImage';
-import { ImageWriter } from '../support/imageWriter';
+import { ImageWriter } from '../../src/image/write/imageWriter';
 import { buildTarget, realTargetUnavailable, startTarget } from '../unit/diffRealTarget';
 
 /**

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { CheckpointImage, summarizeImage } from '../../src/image';
 import {
-  alive, assertCounting, assertNoImage, assertOneErrorLine, buildTargets, CKPT, EXIT, identities, Lab, lines, target,
+  alive, assertCounting, assertNoImage, assertOneErrorLine, buildTargets, CKPT, EXIT, identities, Lab, lines, procStatus, target,
   tracerPid, unprivileged, waitFor,
 } from './helpers';
 
@@ -42,6 +42,25 @@ describe('native: the ckpt CLI', function () {
       assert.strictEqual(r.code, EXIT.usage, `ckpt ${args.join(' ')}: ${r.stderr}`);
       assert.ok(r.stderr.length > 0, 'says why');
     }
+  });
+
+  it('an existing IMAGE is an error without --force (the process untouched), and replaced atomically with it', async () => {
+    const id = identities()[0];
+    const dir = lab.dir(id);
+    const image = path.join(dir, 'there.ckpt');
+    fs.writeFileSync(image, 'keep me');
+    const ticks = path.join(dir, 'ticks');
+    const t = lab.startTarget(id, [target('counter'), ticks]);
+    await waitFor('the counter', () => lines(ticks).length > 2);
+    const refused = await lab.run(id, [CKPT, 'dump', String(t.pid), '-o', image]);
+    assert.strictEqual(refused.code, EXIT.usage, refused.stderr);
+    assert.match(refused.stderr, /there\.ckpt exists; --force replaces it/);
+    assert.strictEqual(fs.readFileSync(image, 'utf8'), 'keep me');
+    assert.strictEqual(procStatus(t.pid)?.get('TracerPid'), '0', 'never attached');
+    const forced = await lab.run(id, [CKPT, 'dump', String(t.pid), '-o', image, '--force', '--leave-running']);
+    assert.strictEqual(forced.code, EXIT.ok, forced.stderr);
+    assert.strictEqual(fs.readFileSync(image).subarray(32, 40).toString('latin1'), 'CKPTIMG\n');
+    assert.deepStrictEqual(fs.readdirSync(dir).filter((n) => n.includes('.tmp-')), []);
   });
 
   it('no such process: exit 3', () => {

@@ -34,6 +34,9 @@ const TARGETS: Record<string, string[]> = {
   holder: [],
   family: [],
   clonefiles: [],
+  timers: ['-pthread'],
+  specialfds: [],
+  attrs: ['-pthread'],
   snapwriter: ['-pthread'],
 };
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { CheckpointImage, payloadTypeName, RecordType, schema } from '../../src/image';
 import { reseal } from '../support/imageReseal';
-import { encodePayload } from '../support/imageWriter';
+import { encodePayload } from '../../src/image/write/imageWriter';
 import { buildTargets, EXIT, identities, Lab, lines, target, waitFor } from './helpers';
 
 const EXTREME_32 = [0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 4096];

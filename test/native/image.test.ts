@@ -12,7 +12,7 @@ import { CheckpointImage, summarizeImage, verifyImage, xxh64, xxh64Low32 } from 
 import { ASAN, assertOneErrorLine, buildTargets, CKPT, EXIT, identities, Lab, lines, ROOT, target, waitFor } from './helpers';
 
 const HDR = 32;
-const T = { head: 1, tail: 2, pad: 3, process: 10, thread: 11, zombie: 12, mm: 20, vma: 21, pagemap: 22, pages: 23, files: 30, fd: 31, file: 32, sigactions: 40, pending: 41, unsupported: 50 };
+const T = { head: 1, tail: 2, pad: 3, process: 10, thread: 11, zombie: 12, mm: 20, vma: 21, pagemap: 22, pages: 23, files: 30, fd: 31, file: 32, sigactions: 40, pending: 41, timers: 42, posixTimer: 43, attrs: 44, seccomp: 45, unsupported: 50 };
 
 interface Rec {
   off: number;
@@ -131,7 +131,8 @@ describe('native: images', function () {
           [T.head]: [0], [T.process]: [0, T.process], [T.thread]: [T.process], [T.mm]: [T.process], [T.vma]: [T.mm],
           [T.pagemap]: [T.mm], [T.pages]: [T.pagemap], [T.sigactions]: [T.process], [T.pending]: [T.process, T.thread],
           [T.files]: [T.process], [T.fd]: [T.files], [T.unsupported]: [T.process], [T.pad]: [0], [T.tail]: [0],
-          [T.file]: [0], [T.zombie]: [T.process],
+          [T.file]: [0], [T.zombie]: [T.process], [T.timers]: [T.process], [T.posixTimer]: [T.process], [T.attrs]: [T.process],
+          [T.seccomp]: [T.process],
         };
         assert.ok(allowed[r.type]?.includes(parentType), `${at}: type ${r.type} under type ${parentType}`);
         byTag.set(r.tag, r);
@@ -153,7 +154,7 @@ describe('native: images', function () {
         assert.deepStrictEqual(report.problems.map((p) => p.message), [], `${name}: no problems`);
         assert.ok(report.ok && report.pagesChecked > 0, `${name}: pages checked`);
         const s = await summarizeImage(img);
-        assert.strictEqual(s.version, '2.0');
+        assert.strictEqual(s.version, '2.1');
         assert.ok(s.flags.includes('left_running'), `${name}: flags ${s.flags}`);
         assert.strictEqual(s.processes.length, 1);
         const p = s.processes[0];
@@ -300,6 +301,28 @@ describe('native: images', function () {
         assert.ok(r.ms < 10000, 'quickly');
       });
     }
+
+    it('a truncation is placed at the same byte by ckpt restore and ckpt-inspect: the field at fault', async () => {
+      const whole = fs.readFileSync(images.counter);
+      const recs = records(whole);
+      let compared = 0;
+      for (const r of recs.filter((x) => x.len > 16).slice(0, 12)) {
+        // cut in the middle of the record's payload: its len field is what is wrong
+        const cut = bad(`cut-${r.off}`);
+        fs.writeFileSync(cut, whole.subarray(0, r.off + HDR + Math.floor(r.len / 2)));
+        const c = restoreBad(cut);
+        const atByte = /at byte (\d+)/.exec(c.stderr);
+        assert.ok(atByte, c.stderr);
+        const img = await CheckpointImage.open(cut).catch((e: Error) => e);
+        const ts = img instanceof Error ? img.message : (await verifyImage(img).finally(() => img.close())).problems.find((p) => p.code === 'bad-length')?.message ?? '';
+        const offset = /file offset 0x([0-9a-f]+)/.exec(ts);
+        assert.ok(offset, ts);
+        assert.strictEqual(parseInt(offset[1], 16), Number(atByte[1]), `ckpt: ${c.stderr.trim()} / ckpt-inspect: ${ts}`);
+        assert.strictEqual(Number(atByte[1]), r.off + 8, 'the len field of the cut record');
+        compared++;
+      }
+      assert.ok(compared >= 5, `${compared} truncations compared`);
+    });
 
     it('a missing image is an I/O error (exit 7)', () => {
       const r = restoreBad(path.join(dir, 'nothing-here.ckpt'));

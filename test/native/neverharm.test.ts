@@ -186,6 +186,26 @@ describe('native: never harm the target', function () {
     assertNoImage(image);
   });
 
+  it('a multi-threaded target killed while the dump drives its main thread: exit 3, no hang (its threads reaped first)', async () => {
+    const id = unprivileged();
+    const dir = lab.dir(id);
+    const sc = await startSelfCheck(lab, id, dir, 8);
+    const image = path.join(dir, 'killed.ckpt');
+    // stopped in the first injected step, which is the main thread's
+    const s = lab.start(id, [CKPT, 'dump', String(sc.pid), '-o', image, '--progress=json'], {
+      env: { ...process.env, CKPT_TEST_FAULT: 'stop:@setsigmask' },
+      detached: true,
+    });
+    const worker = await stoppedAtFaultPoint(s, 'the dump stopped while driving the main thread');
+    process.kill(sc.pid, 'SIGKILL');
+    process.kill(worker, 'SIGCONT');
+    const r = await Promise.race([s.exited, sleep(20000).then(() => undefined)]);
+    assert.ok(r, 'ckpt dump ended (it used to wait forever for the main thread, whose exit waited for its siblings)');
+    assert.strictEqual(r.code, EXIT.noProcess, r.stderr);
+    assertOneErrorLine(r.stderr, /process \d+ exited during the checkpoint/);
+    assertNoImage(image);
+  });
+
   it('a target that execs again and again: every dump is sound or fails clearly, and the target goes on', async () => {
     const id = unprivileged();
     const dir = lab.dir(id);

@@ -185,8 +185,8 @@ describe('native: the leave-running snapshot (issue 12)', function () {
     const gaps: Record<string, { ckpt: number; target: number }> = {};
     // the snapshot three times, its shortest freeze counted: a load spike of the shared machine
     // can stretch any one of them
-    for (const mode of ['snapshot', 'snapshot', 'snapshot', 'frozen']) {
-      const r = await lab.dump(id, t.pid, path.join(dir, `${mode}.ckpt`), ['--progress=json', ...(mode === 'frozen' ? ['--no-snapshot'] : [])]);
+    for (const [i, mode] of ['snapshot', 'snapshot', 'snapshot', 'frozen'].entries()) {
+      const r = await lab.dump(id, t.pid, path.join(dir, `${mode}-${i}.ckpt`), ['--progress=json', ...(mode === 'frozen' ? ['--no-snapshot'] : [])]);
       assert.strictEqual(r.code, 0, r.stderr);
       const frozen = jsonLines(r.stdout).find((e) => e.event === 'frozen');
       assert.ok(frozen && frozen.mode === mode, `${mode}: ${r.stdout}`);

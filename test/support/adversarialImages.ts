@@ -4,7 +4,7 @@
 // The reproducers are among them (forward chain, many pads, NUL environment).
 
 import { Ckpt, RecordType, Xxh64, xxh64Low32 } from '../../src/image';
-import { encodePayload, ImageWriter } from './imageWriter';
+import { encodePayload, ImageWriter } from '../../src/image/write/imageWriter';
 
 export interface AdversarialImage {
   name: string;

@@ -4,7 +4,7 @@
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { ImageWriter } from './imageWriter';
+import { ImageWriter } from '../../src/image/write/imageWriter';
 
 export const GiB = 1024 * 1024 * 1024;
 export const BIG_HEAP = 0x7f0000000000n;

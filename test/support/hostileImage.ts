@@ -4,7 +4,7 @@
 
 import fs from 'fs';
 import path from 'path';
-import { ImageWriter } from './imageWriter';
+import { ImageWriter } from '../../src/image/write/imageWriter';
 
 export const HOSTILE_REGEX = '(a+)+b';
 export const HOSTILE_PID = 666;

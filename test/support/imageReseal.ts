@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { CheckpointImage, payloadTypeName, RecordType } from '../../src/image';
 import type { RecordEntry } from '../../src/image';
-import { encodePayload, ImageWriter } from './imageWriter';
+import { encodePayload, ImageWriter } from '../../src/image/write/imageWriter';
 
 /** `img` written again as `out` (mode 0600), with the payload `replace` returns for a record in place of its own. */
 export async function reseal(img: CheckpointImage, out: string, replace: (r: RecordEntry) => Uint8Array | undefined): Promise<void> {

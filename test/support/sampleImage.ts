@@ -3,7 +3,7 @@
 // Tests assert against the values kept in SAMPLE.
 
 import { Ckpt } from '../../src/image';
-import { ImageWriter } from './imageWriter';
+import { ImageWriter } from '../../src/image/write/imageWriter';
 
 export const PAGE = 4096;
 export const HEAP = 0x55555555a000n;

@@ -6,6 +6,7 @@ import {
   CheckpointerError,
   explainPtracePermission,
   failure,
+  freshImagePath,
   imageFileName,
   LineSplitter,
   parseEventLine,
@@ -119,6 +120,13 @@ describe('image names and the image folder', () => {
     assert.equal(imageFileName('a/b c', 1, when), 'a_b_c-1-20250114-093012.ckpt');
     assert.equal(imageFileName('..', 1, when), '_-1-20250114-093012.ckpt');
     assert.equal(imageFileName('', 7, when), 'process-7-20250114-093012.ckpt');
+  });
+
+  it('never names an image that exists: a second one in the same second gets -2, then -3', () => {
+    const when = new Date(2025, 0, 14, 9, 30, 12);
+    const taken = new Set(['/w/redis-4242-20250114-093012.ckpt', '/w/redis-4242-20250114-093012-2.ckpt']);
+    assert.equal(freshImagePath('/w', 'redis', 4242, when, () => false), '/w/redis-4242-20250114-093012.ckpt');
+    assert.equal(freshImagePath('/w', 'redis', 4242, when, (p) => taken.has(p)), '/w/redis-4242-20250114-093012-3.ckpt');
   });
 
   it('puts images in checkpoints/ of the workspace, or the home directory without one', () => {

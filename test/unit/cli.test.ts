@@ -26,7 +26,7 @@ describe('ckpt-inspect', () => {
   it('show prints the summary and the record tree', async () => {
     const r = await runInspect('show', good);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /^.*good\.ckpt: ckpt image 2\.0, x86_64, kernel 6\.18\.0-test, host testhost$/m);
+    assert.match(r.out, /^.*good\.ckpt: ckpt image 2\.1, x86_64, kernel 6\.18\.0-test, host testhost$/m);
     assert.match(r.out, /^  process 4242 "demo": "demo" "--interval" "5"$/m);
     assert.match(r.out, /^#1 PROCESS tag 2: pid 4242 "demo" \/usr\/bin\/demo, 2 threads$/m);
     assert.match(r.out, /^   ├─ #2 THREAD tag 3: tid 4242 "demo" rip 0x555555556123 rsp 0x7ffcd0001f00$/m);
@@ -41,6 +41,14 @@ describe('ckpt-inspect', () => {
     assert.match(r.out, /r15: 0xfedcba9876543211/);
     assert.match(r.out, /\[nofile\]:/);
     assert.match(r.out, /cmdline: "demo" "--interval" "5"/);
+    // values by their meaning, from the .ksy: a state letter, RLIM_INFINITY
+    assert.match(r.out, /^\s+state: S \(sleeping, interruptibly\)$/m);
+    assert.match(r.out, /\[nofile\]:\s*\n\s+cur: 1024\n\s+max: unlimited\n/);
+    // JSON keeps the numbers
+    const json = JSON.parse((await runInspect('json', good)).out);
+    const proc = JSON.stringify(json);
+    assert.match(proc, /"state":83/);
+    assert.match(proc, /"max":"18446744073709551615"/);
   });
 
   it('json gives the whole decode with 64-bit values as strings', async () => {
@@ -66,7 +74,7 @@ describe('ckpt-inspect', () => {
     const bad = await runInspect('verify', damaged);
     assert.equal(bad.code, 1);
     assert.match(bad.out, /^error: record #12 PAGES \(tag 13\), file offset 0x[0-9a-f]+: page at 0x55555555a000 does not match its hash in pagemap tag 11 \(rule page_hash\)$/m);
-    assert.match(bad.out, /^DAMAGED: 1 problems; checked/m);
+    assert.match(bad.out, /^DAMAGED: 1 problem; checked/m);
     const json = JSON.parse((await runInspect('verify', '--format=json', damaged)).out);
     assert.equal(json.ok, false);
     assert.equal(json.problems[0].code, 'bad-page-hash');
@@ -78,6 +86,9 @@ describe('ckpt-inspect', () => {
     const ascii = r.out.trim().split('\n').map((l) => l.slice(l.indexOf('|') + 1, l.lastIndexOf('|'))).join('');
     assert.equal(ascii, HEAP_STRING);
     assert.match(r.out, /^000055555555afec  68 65 6c 6c 6f 20 66 72  6f 6d 20 74 68 65 20 68  \|hello from the h\|$/m);
+    // bare hex, as the editor's Go box takes it
+    const bare = await runInspect('pages', good, '--addr', HEAP_STRING_ADDR.toString(16), '--len', String(HEAP_STRING.length));
+    assert.equal(bare.out, r.out);
     const gap = await runInspect('pages', good, '--addr', '0x55555557aff0', '--len', '32');
     assert.equal(gap.out, '000055555557aff0-000055555557b000  mapped, not in the image (never touched, zero, or clean file pages) in [heap]\n000055555557b000-000055555557b010  not mapped\n');
   });
@@ -85,7 +96,15 @@ describe('ckpt-inspect', () => {
   it('errors exit 2 with one clear line', async () => {
     const missing = await runInspect('show', path.join(dir, 'nope.ckpt'));
     assert.equal(missing.code, 2);
-    assert.match(missing.err, /^ckpt-inspect: ENOENT: no such file or directory, open '.*nope\.ckpt'\n$/);
+    assert.equal(missing.err, `ckpt-inspect: ${path.join(dir, 'nope.ckpt')}: no such file or folder\n`);
+    const folder = await runInspect('show', dir);
+    assert.equal(folder.code, 2);
+    assert.equal(folder.err.split('\n').length, 2, 'one line');
+    assert.match(folder.err, new RegExp(`^ckpt-inspect: ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
+    const none = await runInspect();
+    assert.equal(none.code, 2);
+    assert.equal(none.out, '', 'usage on standard error');
+    assert.match(none.err, /^usage: ckpt-inspect/);
     const notImage = path.join(dir, 'x.ckpt');
     fs.writeFileSync(notImage, 'hello, this is not an image at all, not at all');
     const bad = await runInspect('verify', notImage);
@@ -93,7 +112,7 @@ describe('ckpt-inspect', () => {
     assert.equal(bad.err, `ckpt-inspect: ${notImage}: record #0, field 'magic', file offset 0x20: not a ckpt image: the head magic "CKPTIMG\\n" is missing\n`);
     assert.equal((await runInspect('frobnicate')).code, 2);
     assert.equal((await runInspect('pages', good)).code, 2);
-    assert.match((await runInspect('pages', good, '--addr', 'zz')).err, /address 'zz' is not a number/);
+    assert.match((await runInspect('pages', good, '--addr', 'zz')).err, /address 'zz' is not a 64-bit hex address/);
   });
 
   it('runs as the bundled executable', function () {

@@ -124,8 +124,8 @@ describe('ckpt-inspect on bad input', () => {
   it('refuses addresses, lengths and numbers beyond their limits in one line', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['pages', good, '--addr', '0xffffffffffffff01'], /--addr 0xffffffffffffff01 with --len 256 runs past the end of the 64-bit address space/],
-      [['pages', good, '--addr', '0x10000000000000000'], /address 0x10000000000000000 is beyond the 64-bit address space/],
-      [['pages', good, '--addr=-1'], /address '-1' is not a number/],
+      [['pages', good, '--addr', '0x10000000000000000'], /address '0x10000000000000000' is not a 64-bit hex address/],
+      [['pages', good, '--addr=-1'], /address '-1' is not a 64-bit hex address/],
       [['pages', good, '--addr', '-1'], /^ckpt-inspect pages: Option '--addr' argument is ambiguous\.\nusage: ckpt-inspect pages /],
       [['pages', good, '--addr', '0x1000', '--len', '99999999999999999999'], /length 99999999999999999999 is beyond the 64-bit address space/],
       [['pages', good, '--addr', '0x1000', '--len', '0x1000001'], /--len is limited to 16 MiB/],

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { CheckpointImage, ImageError, ImageProblem, RecordType, verifyImage } from '../../src/image';
-import { encodePayload, ImageWriter } from '../support/imageWriter';
+import { encodePayload, ImageWriter } from '../../src/image/write/imageWriter';
 import { flipByte, rawRecords, setHeaderField } from '../support/imageEdit';
 import { buildSample, PAGE } from '../support/sampleImage';
 
@@ -72,7 +72,7 @@ describe('corrupt images', () => {
       if (r.len === 0) continue;
       const inPayload = await problemsOf(sample.bytes.subarray(0, r.payloadOffset + Math.floor(r.len / 2)));
       assert.deepEqual(inPayload.map((p) => [p.code, p.record, p.field]), [['bad-length', i, 'len']]);
-      assert.match(inPayload[0].message, new RegExp(`^record #${i} [A-Z_]+ \\(tag ${r.tag}\\), field 'len', file offset 0x${r.offset.toString(16)}: payload length ${r.len} runs past the end of the file \\(${Math.floor(r.len / 2)} bytes left\\)`));
+      assert.match(inPayload[0].message, new RegExp(`^record #${i} [A-Z_]+ \\(tag ${r.tag}\\), field 'len', file offset 0x${(r.offset + 8).toString(16)}: payload length ${r.len} runs past the end of the file \\(${Math.floor(r.len / 2)} bytes left\\)`));
     }
   });
 

@@ -18,7 +18,7 @@ function outline(nodes: DiffNode[]): unknown[] {
 }
 
 const zero = { added: 0, removed: 0, changed: 0 };
-const noCounts = { image: zero, process: zero, thread: zero, mm: zero, vma: zero, fd: zero, signal: zero, rlimit: zero, 'pending-signal': zero, unsupported: zero };
+const noCounts = { image: zero, process: zero, thread: zero, mm: zero, vma: zero, fd: zero, signal: zero, rlimit: zero, 'pending-signal': zero, timer: zero, 'inotify-watch': zero, unsupported: zero };
 
 /** A: the base spec plus an anonymous VMA with one page, which B drops. */
 function specA(): ImageSpec {

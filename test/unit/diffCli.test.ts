@@ -33,8 +33,8 @@ describe('ckpt-inspect diff', () => {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('exits 0 and prints nothing for images that are the same', async () => {
-    assert.deepEqual(await runInspect('diff', a, same), { code: 0, out: '', err: '' });
+  it('exits 0 and says "no differences" for images that are the same', async () => {
+    assert.deepEqual(await runInspect('diff', a, same), { code: 0, out: 'no differences\n', err: '' });
     const json = await runInspect('diff', a, same, '--format=json');
     assert.equal(json.code, 0);
     assert.equal(JSON.parse(json.out).same, true);
@@ -67,6 +67,19 @@ describe('ckpt-inspect diff', () => {
     const r = await runInspect('diff', '--bytes', a, changed);
     assert.equal(r.code, 1);
     assert.match(r.out, /2 pages modified; pages compared by reading 96 KiB of pages\n$/);
+    // each changed byte run, A's bytes over B's, under its VMA
+    const runs = r.out.split('\n').filter((l) => /^\s+0x[0-9a-f]+: \d+ bytes? changed$/.test(l));
+    assert.deepEqual(runs.map((l) => l.trim()), ['0x55555555b005: 1 byte changed', '0x55555555c005: 1 byte changed']);
+    const at = r.out.split('\n').findIndex((l) => l.trim() === '0x55555555b005: 1 byte changed');
+    const [minus, plus] = r.out.split('\n').slice(at + 1, at + 3).map((l) => l.trim());
+    assert.match(minus, /^0x55555555b005  - ([0-9a-f]{2})\s+\|.\|$/);
+    assert.match(plus, /^\+ ([0-9a-f]{2})\s+\|.\|$/);
+    const old = parseInt(/- ([0-9a-f]{2})/.exec(minus)![1], 16), now = parseInt(/\+ ([0-9a-f]{2})/.exec(plus)![1], 16);
+    assert.equal(old ^ now, 1, 'the flipped bit');
+    // --max bounds the runs shown, and says that more were left out
+    const one = await runInspect('diff', '--bytes', '--max', '1', a, changed);
+    assert.equal(one.out.split('\n').filter((l) => /bytes? changed$/.test(l)).length, 1);
+    assert.match(one.out, /more changed bytes not shown \(--max 1/);
   });
 
   it('--format=json prints the whole comparison as plain JSON', async () => {
@@ -117,7 +130,7 @@ describe('ckpt-inspect diff', () => {
   it('exits 2 on errors: a missing image, a wrong argument count, a bad --format, a damaged image', async () => {
     const missing = await runInspect('diff', a, path.join(dir, 'nope.ckpt'));
     assert.equal(missing.code, 2);
-    assert.match(missing.err, /ENOENT/);
+    assert.match(missing.err, /nope\.ckpt: no such file or folder$/m);
     const one = await runInspect('diff', a);
     assert.equal(one.code, 2);
     assert.match(one.err, /expected two images/);

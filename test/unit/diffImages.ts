@@ -4,7 +4,7 @@
 // pagemaps, which must make no difference to the comparison.
 
 import { Ckpt, RecordType } from '../../src/image';
-import { ImageWriter } from '../support/imageWriter';
+import { ImageWriter } from '../../src/image/write/imageWriter';
 
 export const PAGE = 4096;
 export const EXE = 0x555555554000n;

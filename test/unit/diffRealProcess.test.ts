@@ -47,7 +47,7 @@ describe('compareImages on a real process checkpointed twice', function () {
     assert.equal(d.pageMethod, 'hashes');
     const o = new BufferedOutput();
     assert.equal(await main(['diff', file('first.ckpt'), file('again.ckpt')], o), 0);
-    assert.equal(o.out, '');
+    assert.equal(o.out, 'no differences\n');
   });
 
   it('names exactly the page the process rewrote, and nothing else', async () => {

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Ckpt } from '../../src/image';
 import { copyFixture, decode, encode, readImage, writeImage } from '../support/criuFixtures';
-import { ImageWriter } from '../support/imageWriter';
+import { ImageWriter } from '../../src/image/write/imageWriter';
 import { runInspect } from '../support/inspect';
 import { resealBytes } from '../support/resealBytes';
 

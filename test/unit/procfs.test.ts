@@ -14,6 +14,7 @@ const proc = (pid: number, ppid: number, comm = `p${pid}`, extra: Partial<Proces
   threads: 1,
   cmdline: [comm],
   startTime: pid * 10,
+  sid: 1,
   ...extra,
 });
 

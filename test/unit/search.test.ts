@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { CheckpointImage, compileQuery, parseHexPattern, SearchHit, SearchPatternError, searchAll, searchMemory, SearchQuery } from '../../src/image';
-import { ImageWriter, PageRunData } from '../support/imageWriter';
+import { ImageWriter, PageRunData } from '../../src/image/write/imageWriter';
 
 const PAGE = 4096;
 const HEAP = 0x555555560000n;

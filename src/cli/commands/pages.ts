@@ -4,7 +4,7 @@
 import { MemoryPiece } from '../../image';
 import type { RecordRef } from '../../image/memoryMap';
 import type { Command } from '../ckptInspect';
-import { CliError, EXIT_OK, Output, parseAddress, wholeNumber } from '../output';
+import { CliError, EXIT_OK, Output, parseHexAddress, parseLength, wholeNumber } from '../output';
 import { withImage } from './open';
 
 /** The longest --len: a memory read's limit (MAX_MEMORY_READ). */
@@ -16,8 +16,8 @@ export const pagesCommand: Command = {
   options: { addr: { type: 'string' }, len: { type: 'string', default: '256' }, pid: { type: 'string' } },
   run({ positionals, values }, out) {
     if (values.addr === undefined) throw new CliError('pages needs --addr ADDR');
-    const addr = parseAddress(String(values.addr));
-    const len = parseAddress(String(values.len), 'length');
+    const addr = parseHexAddress(String(values.addr));
+    const len = parseLength(String(values.len));
     if (len > BigInt(MAX_LEN)) throw new CliError('--len is limited to 16 MiB');
     if (addr + len > 1n << 64n) throw new CliError(`--addr 0x${addr.toString(16)} with --len ${len} runs past the end of the 64-bit address space`);
     const pid = values.pid === undefined ? undefined : wholeNumber(values.pid, '--pid', 0);

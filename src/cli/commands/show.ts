@@ -4,8 +4,9 @@
 import type { Checkpoint } from '../../checkpoint';
 import { FieldNode, formatBytes, ImageError, quote } from '../../image';
 import type { Command } from '../ckptInspect';
-import { EXIT_OK, Output } from '../output';
+import { EXIT_NO, EXIT_OK, Output } from '../output';
 import { withImage } from './open';
+import { plural } from '../../shared/plural';
 
 /**
  * The tree is drawn with indentation down to this depth; records deeper than that (a hostile
@@ -23,21 +24,21 @@ export const showCommand: Command = {
       const s = await img.summary();
       if (s.format === 'ckpt') out.line(`${s.name}: ckpt image ${s.version}, ${s.arch}, kernel ${s.kernel}, host ${s.hostname}`);
       else out.line(`${s.name}: CRIU checkpoint (${s.version}), ${s.arch}${s.hostname ? `, host ${s.hostname}` : ''}`);
-      out.line(`  taken ${s.time} by ${s.checkpointer}${s.flags.length ? ` [${s.flags.join(', ')}]` : ''}, ${s.records} records, ${formatBytes(s.size)}`);
+      out.line(`  taken ${s.time} by ${s.checkpointer}${s.flags.length ? ` [${s.flags.join(', ')}]` : ''}, ${plural(s.records, 'record')}, ${formatBytes(s.size)}`);
       const c = s.container;
       if (c) {
         out.line(`  container ${quote(c.name)} (${c.engine}, ${c.runtime || 'runtime ?'}), image ${c.image || '?'}, created ${c.created || '?'}`);
-        out.line(`    command ${c.command.map(quote).join(' ')}; ${c.env.length} environment variables`);
+        out.line(`    command ${c.command.map(quote).join(' ')}; ${plural(c.env.length, 'environment variable')}`);
       }
       for (const p of s.processes) {
         const more = p.cmdlineOmitted ? ` ... (${p.cmdlineOmitted} more)` : '';
         out.line(`  process ${p.pid} ${quote(p.comm)}${s.processes.length > 1 ? ` (parent ${p.ppid})` : ''}: ${p.cmdline.map(quote).join(' ')}${more}`);
-        out.line(`    ${p.threads.length} threads, ${p.vmas} VMAs, ${formatBytes(p.dumpedBytes)} of pages, ${p.fds} fds`);
+        out.line(`    ${plural(p.threads.length, 'thread')}, ${plural(p.vmas, 'VMA')}, ${formatBytes(p.dumpedBytes)} of pages, ${plural(p.fds, 'fd')}`);
       }
       out.line('');
       await printTree(img, out, values.verbose === true);
-      await printProblems(img, out);
-      return EXIT_OK;
+      // as verify: 1 when the image is damaged, though all that could be read is shown
+      return (await printProblems(img, out)) ? EXIT_NO : EXIT_OK;
     });
   },
 };
@@ -76,13 +77,15 @@ function printFields(fields: FieldNode[], out: Output, indent: string): void {
   }
 }
 
-export async function printProblems(img: Checkpoint, out: Output): Promise<void> {
+/** Lists the image's problems; returns how many are errors (an unknown record type is only a note). */
+export async function printProblems(img: Checkpoint, out: Output): Promise<number> {
   const problems = [...img.problems, ...img.layoutProblems];
-  if (problems.length === 0) return;
+  if (problems.length === 0) return 0;
   out.line('');
-  out.line(`${problems.length} problem${problems.length === 1 ? '' : 's'}:`);
+  out.line(`${plural(problems.length, 'problem')}:`);
   for (const p of problems) {
     out.line(`  ${p.code === 'unknown-type' ? 'note' : 'error'}: ${p.message}`);
     if (out.needsDrain) await out.drain();
   }
+  return problems.filter((p) => p.code !== 'unknown-type').length;
 }

@@ -7,6 +7,7 @@ import type { Command } from '../ckptInspect';
 import { JsonWriter } from '../jsonWriter';
 import { CliError, EXIT_NO, EXIT_OK } from '../output';
 import { withImage } from './open';
+import { plural } from '../../shared/plural';
 
 export const verifyCommand: Command = {
   usage: 'verify IMAGE [--format=text|json]',
@@ -25,8 +26,8 @@ export const verifyCommand: Command = {
           out.line(`${p.code === 'unknown-type' ? 'note' : 'error'}: ${p.message}`);
           if (out.needsDrain) await out.drain();
         }
-        const what = `${report.records} records, ${report.pagesChecked} pages (${formatBytes(report.bytesChecked)}) in ${report.ms} ms`;
-        out.line(report.ok ? `OK: ${what}` : `DAMAGED: ${report.problems.filter((p) => p.code !== 'unknown-type').length} problems; checked ${what}`);
+        const what = `${plural(report.records, 'record')}, ${plural(report.pagesChecked, 'page')} (${formatBytes(report.bytesChecked)}) in ${report.ms} ms`;
+        out.line(report.ok ? `OK: ${what}` : `DAMAGED: ${plural(report.problems.filter((p) => p.code !== 'unknown-type').length, 'problem')}; checked ${what}`);
       }
       return report.ok ? EXIT_OK : EXIT_NO;
     });

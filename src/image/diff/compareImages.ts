@@ -1,6 +1,7 @@
 // Comparing two images structurally. Things are matched by what they are, never by where their
 // records lie: processes by pid, threads by tid, VMAs by address range, fds by number, signal
-// handlers by signal, rlimits by resource, queued signals by signal number. Fields are compared
+// handlers by signal, rlimits by resource, queued signals by signal number, interval timers by
+// which, POSIX timers by id, inotify watches by watch descriptor. Fields are compared
 // through the schema (fieldDiff), pages through their hashes (pageDiff). Record order, tags,
 // checksums, padding and the split of pages into pagemaps are storage, not differences.
 
@@ -186,6 +187,8 @@ class Comparison {
     const filesA = this.firstChild('a', pa.r, RecordType.FILES), filesB = this.firstChild('b', pb.r, RecordType.FILES);
     const files = await this.recordFields('files', filesA, filesB, ['nfds']);
     fields.push(...files.map((c) => ({ ...c, path: `files.${c.path}` })));
+    const attrs = await this.recordFields('process_attrs', this.firstChild('a', pa.r, RecordType.PROCESS_ATTRS), this.firstChild('b', pb.r, RecordType.PROCESS_ATTRS), []);
+    fields.push(...attrs.map((c) => ({ ...c, path: `attrs.${c.path}` })));
 
     const children: DiffNode[] = [
       ...(await this.threads(pa.r, pb.r, pa.v.pid === pb.v.pid)),
@@ -194,6 +197,7 @@ class Comparison {
       ...(await this.signals(pa.r, pb.r)),
       ...this.rlimits(fa, fb),
       ...(await this.pending(pa.r, pb.r)),
+      ...(await this.timers(pa.r, pb.r)),
       ...(await this.unsupported(pa.r, pb.r)),
     ];
     if (fields.length === 0 && children.length === 0) return undefined;
@@ -320,10 +324,14 @@ class Comparison {
       else {
         const fields = diffFieldNodes('fd', fieldsOf('fd', p.a.v), fieldsOf('fd', p.b.v), '', [], new Set(['file']));
         const fileA = await fileOf('a', p.a.v), fileB = await fileOf('b', p.b.v);
+        let children: DiffNode[] = [];
         if (fileA?.v && fileB?.v && !(await this.sameRecord('file', fileA.r, fileB.r))) {
-          fields.push(...diffFieldNodes('file', fieldsOf('file', fileA.v), fieldsOf('file', fileB.v), 'file', []));
+          // an inotify instance's watches are things of their own, matched by watch descriptor
+          const watches = fileA.v.kind === Ckpt.FdKind.INOTIFY && fileB.v.kind === Ckpt.FdKind.INOTIFY;
+          fields.push(...diffFieldNodes('file', fieldsOf('file', fileA.v), fieldsOf('file', fileB.v), 'file', [], new Set(watches ? ['extra', 'extra_len'] : [])));
+          if (watches) children = inotifyWatches(fileA, fileB);
         }
-        if (fields.length) out.push(node('fd', p.key, await label('a', p.a.v), 'changed', { aTag: p.a.r.tag, bTag: p.b.r.tag, fields }));
+        if (fields.length || children.length) out.push(node('fd', p.key, await label('a', p.a.v), 'changed', { aTag: p.a.r.tag, bTag: p.b.r.tag, fields, children }));
       }
     }
     return out;
@@ -394,6 +402,43 @@ class Comparison {
     return out;
   }
 
+  /** Interval timers by which, the timer slack, and POSIX timers by id. */
+  private async timers(pa: RecordEntry, pb: RecordEntry): Promise<DiffNode[]> {
+    const out: DiffNode[] = [];
+    const ra = this.firstChild('a', pa, RecordType.TIMERS), rb = this.firstChild('b', pb, RecordType.TIMERS);
+    if (ra && rb && !(await this.sameRecord('timers', ra, rb))) {
+      const va = await this.decode('a', ra, 'timers'), vb = await this.decode('b', rb, 'timers');
+      if (va && vb) {
+        const fa = fieldsOf('timers', va), fb = fieldsOf('timers', vb);
+        const list = (f: FieldNode[]) => f.find((n) => n.name === 'itimers')?.children ?? [];
+        const B = new Map(list(fb).map((n) => [n.name, n]));
+        for (const x of list(fa)) {
+          const y = B.get(x.name);
+          const which = x.name.slice(1, -1);
+          const fields = y ? diffFieldNodes('itimer', x.children ?? [], y.children ?? [], '', []) : [];
+          if (fields.length) out.push(node('timer', `itimer:${which}`, `itimer ${which}`, 'changed', { aTag: ra.tag, bTag: rb.tag, fields }));
+        }
+        const slack = diffFieldNodes('timers', fa, fb, '', [], new Set(['itimers']));
+        if (slack.length) out.push(node('timer', 'timer-slack', 'timer slack', 'changed', { aTag: ra.tag, bTag: rb.tag, fields: slack }));
+      }
+    } else if (ra || rb) {
+      if (!ra || !rb) out.push(node('timer', 'itimers', 'interval timers', ra ? 'removed' : 'added', ra ? { aTag: ra.tag } : { bTag: rb!.tag }));
+    }
+    const keyOf = (t: PayloadByType['posix_timer']) => ({ key: `posix:${t.id}`, order: t.id });
+    const label = (t: PayloadByType['posix_timer']) =>
+      `POSIX timer ${t.id} ${(enumLabel('clock_id', t.clockId) ?? `clock ${t.clockId}`).toUpperCase()} ${t.notify === Ckpt.SigevNotify.NONE ? 'no signal' : signalName(t.signo)}`;
+    const A = await this.children('a', pa, RecordType.POSIX_TIMER, 'posix_timer', keyOf), B = await this.children('b', pb, RecordType.POSIX_TIMER, 'posix_timer', keyOf);
+    for (const p of pairUp(A, B)) {
+      if (!p.b) out.push(node('timer', p.key, label(p.a!.v), 'removed', { aTag: p.a!.r.tag }));
+      else if (!p.a) out.push(node('timer', p.key, label(p.b.v), 'added', { bTag: p.b.r.tag }));
+      else if (!(await this.sameRecord('posix_timer', p.a.r, p.b.r))) {
+        const fields = diffFieldNodes('posix_timer', fieldsOf('posix_timer', p.a.v), fieldsOf('posix_timer', p.b.v), '', []);
+        if (fields.length) out.push(node('timer', p.key, label(p.a.v), 'changed', { aTag: p.a.r.tag, bTag: p.b.r.tag, fields }));
+      }
+    }
+    return out;
+  }
+
   /** What the checkpointer could not capture, matched by what it is. */
   private async unsupported(pa: RecordEntry, pb: RecordEntry): Promise<DiffNode[]> {
     const keyOf = (u: PayloadByType['unsupported']) => {
@@ -415,6 +460,28 @@ class Comparison {
     }
     return out;
   }
+}
+
+/** The watches of one inotify fd on both sides, matched by watch descriptor, named by their paths. */
+function inotifyWatches(fa: { r: RecordEntry; v?: PayloadByType['file'] }, fb: { r: RecordEntry; v?: PayloadByType['file'] }): DiffNode[] {
+  const watches = (f: FieldNode[]) => f.find((n) => n.name === 'extra')?.children?.find((n) => n.name === 'watches')?.children ?? [];
+  const keyed = (f: FieldNode[]): Keyed<FieldNode>[] =>
+    watches(f).map((w) => {
+      const wd = Number(w.children?.find((c) => c.name === 'wd')?.json ?? -1);
+      return { key: String(wd), order: wd, value: w };
+    });
+  const pathOf = (w: FieldNode) => String(w.children?.find((c) => c.name === 'path')?.json ?? '');
+  const out: DiffNode[] = [];
+  for (const p of pairUp(keyed(fieldsOf('file', fa.v!)), keyed(fieldsOf('file', fb.v!)))) {
+    const label = `inotify watch ${p.key} ${quote(pathOf((p.a ?? p.b)!))}`;
+    if (!p.b) out.push(node('inotify-watch', p.key, label, 'removed', { aTag: fa.r.tag }));
+    else if (!p.a) out.push(node('inotify-watch', p.key, label, 'added', { bTag: fb.r.tag }));
+    else {
+      const fields = diffFieldNodes('inotify_watch', p.a.children ?? [], p.b.children ?? [], '', []);
+      if (fields.length) out.push(node('inotify-watch', p.key, label, 'changed', { aTag: fa.r.tag, bTag: fb.r.tag, fields }));
+    }
+  }
+  return out;
 }
 
 function typeNameOf(label: PayloadLabel): string {

@@ -7,7 +7,7 @@ import type { JsonValue } from '../fields';
 export type Change = 'added' | 'removed' | 'changed';
 
 /** The kinds of things the diff matches by meaning, in the order a process node lists them. */
-export const DIFF_KINDS = ['image', 'process', 'thread', 'mm', 'vma', 'fd', 'signal', 'rlimit', 'pending-signal', 'unsupported'] as const;
+export const DIFF_KINDS = ['image', 'process', 'thread', 'mm', 'vma', 'fd', 'signal', 'rlimit', 'pending-signal', 'timer', 'inotify-watch', 'unsupported'] as const;
 export type DiffKind = (typeof DIFF_KINDS)[number];
 
 /** One field whose value differs, named by its path in the format (`regs.rip`, `environ.HOME`). */

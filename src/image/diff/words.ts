@@ -1,6 +1,8 @@
 // The words for a comparison, shared by `ckpt-inspect diff` and the compare editor: names of the
 // kinds of differences, counts in words, and the summary line ("1 VMA changed, 1 page modified").
-// Pure and import-free, so the webview can bundle it.
+// Pure, importing only shared words, so the webview can bundle it.
+
+import { plural } from '../../shared/plural';
 
 /** Singular and plural names of the kinds of differences. */
 export const KIND_NAMES: Record<string, [string, string]> = {
@@ -13,6 +15,8 @@ export const KIND_NAMES: Record<string, [string, string]> = {
   signal: ['signal handler', 'signal handlers'],
   rlimit: ['rlimit', 'rlimits'],
   'pending-signal': ['pending signal', 'pending signals'],
+  timer: ['timer', 'timers'],
+  'inotify-watch': ['inotify watch', 'inotify watches'],
   unsupported: ['unsupported item', 'unsupported items'],
 };
 
@@ -20,17 +24,14 @@ export function kindNames(kind: string): [string, string] {
   return KIND_NAMES[kind] ?? [kind, `${kind}s`];
 }
 
-/** "1 page", "1,234 pages". */
-export function plural(n: number, names: [string, string]): string {
-  return `${n.toLocaleString('en-US')} ${n === 1 ? names[0] : names[1]}`;
-}
+export { plural };
 
 /** "2 pages modified, 1 page only in B". */
 export function pagesText(p: { modified: number; added: number; removed: number }): string {
   const parts: string[] = [];
-  if (p.modified) parts.push(`${plural(p.modified, ['page', 'pages'])} modified`);
-  if (p.added) parts.push(`${plural(p.added, ['page', 'pages'])} only in B`);
-  if (p.removed) parts.push(`${plural(p.removed, ['page', 'pages'])} only in A`);
+  if (p.modified) parts.push(`${plural(p.modified, 'page')} modified`);
+  if (p.added) parts.push(`${plural(p.added, 'page')} only in B`);
+  if (p.removed) parts.push(`${plural(p.removed, 'page')} only in A`);
   return parts.join(', ');
 }
 
@@ -45,7 +46,7 @@ export interface KindCounts {
 export function countsText(counts: Iterable<KindCounts>, pages: { modified: number; added: number; removed: number }): string {
   const parts: string[] = [];
   for (const c of counts) {
-    for (const change of ['added', 'removed', 'changed'] as const) if (c[change]) parts.push(`${plural(c[change], kindNames(c.kind))} ${change}`);
+    for (const change of ['added', 'removed', 'changed'] as const) if (c[change]) parts.push(`${plural(c[change], ...kindNames(c.kind))} ${change}`);
   }
   const p = pagesText(pages);
   if (p) parts.push(p);

@@ -280,7 +280,10 @@ export function compileQuery(q: SearchQuery, opts: { maxMatchLength?: number } =
       try {
         re = new RegExp(source, `gs${q.ignoreCase ? 'i' : ''}`);
       } catch (e) {
-        throw new SearchPatternError(`invalid regular expression: ${(e as Error).message}`);
+        // V8 says "Invalid regular expression: /(/gs: Unterminated group": keep only the why,
+        // since the flags are ours, not the user's
+        const why = (e as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '');
+        throw new SearchPatternError(`invalid regular expression '${q.pattern}': ${why.charAt(0).toLowerCase()}${why.slice(1)}`);
       }
       return new RegexMatcher(re, opts.maxMatchLength ?? DEFAULT_MAX_MATCH);
     }

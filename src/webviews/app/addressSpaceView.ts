@@ -5,6 +5,7 @@
 import type { AddressSpaceModel, VmaModel } from '../../shared/models';
 import type { HostConnection } from './connection';
 import { clear, formatBytes, h } from './dom';
+import { plural } from '../../shared/plural';
 
 const MIN_VMA_PX = 3;
 const BREAK_PX = 8;
@@ -71,7 +72,7 @@ export class AddressSpaceView {
     const i = m.vmas.findIndex((v) => v.index === highlight);
     this.focused = i >= 0 ? i : 0;
     const mapped = m.vmas.reduce((n, v) => n + v.size, 0);
-    this.heading.textContent = `${m.vmas.length} VMAs, ${formatBytes(mapped)} mapped, ${formatBytes(m.dumpedBytes)} dumped`;
+    this.heading.textContent = `${plural(m.vmas.length, 'VMA')}, ${formatBytes(mapped)} mapped, ${formatBytes(m.dumpedBytes)} dumped`;
     // The same picture only changes its marks: its elements stay, so a double-click lands on the
     // element its first click selected.
     if (fresh) this.drawBar();

@@ -83,7 +83,7 @@ export class DiffDetail {
     if (d.registers) this.body.appendChild(this.registersSection(d));
     if (d.pages) await this.pagesSection(d);
     if (!this.body.firstChild) {
-      this.body.appendChild(h('p', { class: 'dim' }, r.childCount ? `Changed in what it holds: ${plural(r.childCount, ['difference', 'differences'])} below it in the tree.` : 'Nothing more to show.'));
+      this.body.appendChild(h('p', { class: 'dim' }, r.childCount ? `Changed in what it holds: ${plural(r.childCount, 'difference')} below it in the tree.` : 'Nothing more to show.'));
     }
   }
 

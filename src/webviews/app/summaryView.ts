@@ -6,6 +6,7 @@
 import type { EditorCommand } from '../../shared/protocol';
 import type { ProblemModel, ProcessModel, RecordView, SummaryModel, VerificationModel } from '../../shared/models';
 import { clear, formatBytes, h } from './dom';
+import { plural } from '../../shared/plural';
 
 export class SummaryView {
   readonly element: HTMLElement;
@@ -72,14 +73,14 @@ export class SummaryView {
     if (s.processes.length > 1) fact('Processes', this.processTree(s.processes));
     if (p) {
       fact('Threads', p.threads.length ? `${p.threads.length}: ${p.threads.map((t) => `${t.tid} ${t.comm}`).join(', ')}` : 'none recorded');
-      fact('Memory', `${p.vmas} VMAs, ${formatBytes(p.dumpedBytes)} dumped, ${p.fds} open files`);
+      fact('Memory', `${plural(p.vmas, 'VMA')}, ${formatBytes(p.dumpedBytes)} dumped, ${plural(p.fds, 'open file')}`);
       fact('Executable', h('span', { class: 'mono' }, p.exe), p.cwd ? ` in ${p.cwd}` : '');
     }
     fact('Taken', `${localTime(s.time)}${s.hostname ? ` on ${s.hostname}` : ''}${s.flags.length ? ` (${s.flags.map((f) => f.replace(/_/g, ' ')).join(', ')})` : ''}`);
     if (s.format === 'criu') fact('Machine', s.machine || s.arch);
     else fact('Kernel', `${s.kernel} ${s.machine}`);
-    if (s.format === 'criu') fact('Checkpoint', `${formatBytes(s.size)}, ${s.records} records, ${s.version}, by ${s.checkpointer}${s.complete ? '' : ' — with damaged files'}`);
-    else fact('Image', `${formatBytes(s.size)}, ${s.records} records, format ${s.version}, by ${s.checkpointer}${s.complete ? '' : ' — incomplete (no tail)'}`);
+    if (s.format === 'criu') fact('Checkpoint', `${formatBytes(s.size)}, ${plural(s.records, 'record')}, ${s.version}, by ${s.checkpointer}${s.complete ? '' : ' — with damaged files'}`);
+    else fact('Image', `${formatBytes(s.size)}, ${plural(s.records, 'record')}, format ${s.version}, by ${s.checkpointer}${s.complete ? '' : ' — incomplete (no tail)'}`);
     if (s.extras.length) {
       const links = h('span', { class: 'extras' });
       for (const x of s.extras) {
@@ -137,7 +138,7 @@ export class SummaryView {
         break;
       case 'ok':
         cls = 'ok';
-        text = `Verified: sound (${v.pagesChecked ?? 0} pages, ${formatBytes(v.bytesChecked ?? 0)} checked in ${v.ms ?? 0} ms)`;
+        text = `Verified: sound (${plural(v.pagesChecked ?? 0, 'page')}, ${formatBytes(v.bytesChecked ?? 0)} checked in ${v.ms ?? 0} ms)`;
         break;
       case 'damaged':
         cls = 'damaged';

@@ -7,7 +7,7 @@
  * instant every page holds at most seq + 1, and an image with a page above its own seq + 1 holds
  * a value written after the freeze. `shared` adds 1 MiB of MAP_SHARED memory and 1 MiB with
  * MADV_WIPEONFORK and 1 MiB with MADV_DONTFORK, all stamped by the writer too.
- * stdout: "addr BASE PAGES SEQADDR SHAREDBASE" once ready; on SIGUSR1 "gap US" (the largest gap
+ * stdout: "addr BASE PAGES SEQADDR SHAREDBASE" once ready; on SIGUSR1 (taken by sigwait) "gap US" (the largest gap
  * since the last report) and "seq N". On SIGUSR2 it checks its own pages (each page's stamp is
  * at most seq + 1 and not 0) and prints "check ok" or "check bad PAGE". */
 #define _GNU_SOURCE
@@ -115,10 +115,13 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < nextra; i++)
 			stamp(extra + i * PAGE);
 	}
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGUSR1, &sa, NULL);
-	sigaction(SIGUSR2, &sa, NULL);
+	/* blocked in every thread (the threads inherit the mask) and taken by the main thread with
+	 * sigwait: a handler could run in another thread, or between a check and pause() */
+	sigset_t asks;
+	sigemptyset(&asks);
+	sigaddset(&asks, SIGUSR1);
+	sigaddset(&asks, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &asks, NULL);
 	pthread_t th;
 	pthread_create(&th, NULL, probe, NULL);
 	if (write)
@@ -127,7 +130,10 @@ int main(int argc, char **argv)
 	       (unsigned long long)(uintptr_t)extra);
 	fflush(stdout);
 	for (;;) {
-		pause();
+		int sig;
+		if (sigwait(&asks, &sig) != 0)
+			continue;
+		on_signal(sig);
 		if (want_report) {
 			want_report = 0;
 			uint64_t g = max_gap_ns;

@@ -8,6 +8,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { CheckpointImage } from '../../../src/image';
 import { isAlive } from '../../../src/views/procfs';
+import { isProcessItem } from '../../../src/views/processesView';
 import { FamilyTicker, killQuietly, startFamilyTicker, startTicker, workersOf } from '../../support/ticker';
 import { activeImageTab, api, closeAllEditors, nativeBinary, until, workspaceDir } from './support';
 
@@ -117,8 +118,11 @@ describe('process trees from VS Code', function () {
     // The restored workers write into the restored pipe: the restored parent prints what they wrote.
     const printed = () => fs.readFileSync(r.output!, 'utf8');
     await until('both restored workers to be heard', () => /tick w1 \d+/.test(printed()) && /tick w2 \d+/.test(printed()), 10_000);
-    const row = await until('the restored root, selected in the Processes view', () => (processes.view.selection[0]?.info.pid === root ? processes.view.selection[0] : undefined));
-    const children = await processes.getChildren(row as never);
+    const row = await until('the restored root, selected in the Processes view', () => {
+      const sel = processes.view.selection[0];
+      return isProcessItem(sel) && sel.info.pid === root ? sel : undefined;
+    });
+    const children = (await processes.getChildren(row as never)).flatMap((r) => (isProcessItem(r) ? [r] : []));
     assert.deepStrictEqual(children.map((c) => c.info.comm), ['perl', 'perl']);
     assert.deepStrictEqual(children.map((c) => c.info.ppid), [root, root]);
   });

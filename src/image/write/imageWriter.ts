@@ -1,11 +1,14 @@
-// A test-only image writer. It encodes payloads from the schema generated from the .ksy (so it
+// The TypeScript image writer. It encodes payloads from the schema generated from the .ksy (so it
 // restates nothing of the layout) and lays records out as the format requires: checksums,
-// 8-byte alignment, page-aligned page data, the tail. Decoder tests build their images with it,
-// record by record, and can damage any byte afterwards.
+// 8-byte alignment, page-aligned page data, the tail. `ckpt-inspect convert` writes its images
+// with it (to a file, streaming: page data goes through in chunks, and the tail's sum is kept as
+// it goes); decoder tests build theirs with it, record by record, and can damage any byte
+// afterwards. The C writer (src/native/image.c) writes what `ckpt dump` makes.
 
 import fs from 'fs';
-import { Ckpt, RecordType, schema, Xxh64, xxh64, xxh64Blocks, xxh64Low32 } from '../../src/image';
-import type { SchemaField } from '../../src/image/format';
+import { Ckpt, RecordType, schema } from '../format';
+import type { SchemaField } from '../format';
+import { Xxh64, xxh64, xxh64Blocks, xxh64Low32 } from '../xxhash64';
 
 type Value = Record<string, unknown>;
 
@@ -194,13 +197,26 @@ export interface PageRunData {
   data?: Uint8Array;
   /** ... or a count of zero pages, left as a hole in a file, ... */
   zeroPages?: number;
-  /** ... or `npages` pages whose content `fill` writes, generated twice (to hash, then to write) so that big runs need no memory. */
+  /** ... or `npages` pages whose content `fill` writes, generated twice (to hash, then to write) so that big runs need no memory, ... */
   npages?: number;
   fill?: (page: number, bytes: Uint8Array) => void;
+  /** ... or `npages` pages read in chunks (each a whole number of pages), asked for twice: to hash, then to write. */
+  chunks?: () => Iterable<Uint8Array>;
 }
 
-/** Generated pages of a `fill` run, in batches of at most 16 MiB. */
+/** Generated pages of a `fill` run (or a `chunks` run's chunks), in batches of at most 16 MiB. */
 function* filledBatches(run: PageRunData, ps: number): Generator<Uint8Array> {
+  if (run.chunks) {
+    let n = 0;
+    for (const c of run.chunks()) {
+      if (c.length % ps !== 0) throw new Error(`a chunk of ${c.length} bytes is not a whole number of pages`);
+      n += c.length / ps;
+      if (n > run.npages!) break;
+      yield c;
+    }
+    if (n !== run.npages) throw new Error(`the run at 0x${run.vaddr.toString(16)} gave ${n} pages, not ${run.npages}`);
+    return;
+  }
   const per = (16 << 20) / ps;
   for (let p = 0; p < run.npages!; p += per) {
     const n = Math.min(per, run.npages! - p);
@@ -212,7 +228,8 @@ function* filledBatches(run: PageRunData, ps: number): Generator<Uint8Array> {
 
 export class ImageWriter {
   private nextTag = 1;
-  private readonly headerSums: Uint8Array[] = [];
+  /** The XXH64 of every header so far, for the tail. */
+  private readonly headerSums = new Xxh64();
   private count = 0;
   readonly pageSize: number;
 
@@ -258,7 +275,7 @@ export class ImageWriter {
     const pad = (8 - (len % 8)) % 8;
     if (pad) this.sink.write(new Uint8Array(pad));
     if (type !== RecordType.TAIL) {
-      this.headerSums.push(h);
+      this.headerSums.update(h);
       this.count++;
     }
     return tag;
@@ -312,14 +329,14 @@ export class ImageWriter {
    */
   pages(mmTag: number, runs: PageRunData[], opts: { corruptHashOfPage?: number; hashed?: boolean } = {}): number {
     const ps = this.pageSize;
-    const counts = runs.map((r) => (r.data ? r.data.length / ps : r.fill ? r.npages! : r.zeroPages ?? 0));
+    const counts = runs.map((r) => (r.data ? r.data.length / ps : r.fill || r.chunks ? r.npages! : r.zeroPages ?? 0));
     const npages = counts.reduce((a, b) => a + b, 0);
     const hashes = new Uint8Array(npages * 8);
     const zeroHash = xxh64(new Uint8Array(ps));
     let i = 0;
     runs.forEach((r, k) => {
       if (r.data) hashes.set(xxh64Blocks(r.data, ps), i * 8);
-      else if (r.fill) {
+      else if (r.fill || r.chunks) {
         let j = i;
         for (const batch of filledBatches(r, ps)) {
           hashes.set(xxh64Blocks(batch, ps), j * 8);
@@ -344,7 +361,7 @@ export class ImageWriter {
       const whole = new Xxh64();
       runs.forEach((r, k) => {
         if (r.data) whole.update(r.data);
-        else if (r.fill) for (const batch of filledBatches(r, ps)) whole.update(batch);
+        else if (r.fill || r.chunks) for (const batch of filledBatches(r, ps)) whole.update(batch);
         else whole.update(new Uint8Array(counts[k] * ps));
       });
       sum = Number(whole.digest() & 0xffffffffn);
@@ -352,7 +369,7 @@ export class ImageWriter {
     this.rawHeader(RecordType.PAGES, npages * ps, { ptag: pm, flags: hashed ? Ckpt.RecordFlags.PAGE_HASHED : 0 }, sum, () => {
       runs.forEach((r, k) => {
         if (r.data) this.sink.write(r.data);
-        else if (r.fill) for (const batch of filledBatches(r, ps)) this.sink.write(batch);
+        else if (r.fill || r.chunks) for (const batch of filledBatches(r, ps)) this.sink.write(batch);
         else this.sink.skip(counts[k] * ps);
       });
     });
@@ -361,7 +378,7 @@ export class ImageWriter {
 
   /** The tail; `value` overrides its fields (to damage it). */
   tail(value: Value = {}): number {
-    const sum = xxh64(Buffer.concat(this.headerSums));
+    const sum = this.headerSums.digest();
     return this.record('tail', { recordCount: this.count, headersSum: sum, ...value });
   }
 }
