@@ -291,6 +291,13 @@ types:
       - id: boot_id
         type: lstr
         doc: /proc/sys/kernel/random/boot_id at checkpoint time.
+      - id: frozen_ns
+        type: u8
+        if: not _io.eof
+        doc: |
+          (2.1) How long the processes could not run, in ns: from the first stop to the resume.
+          0 when they stayed frozen until their pages were written (the time is then not known
+          when the head is written). Absent in older images.
 
   tail:
     doc: |
@@ -1528,6 +1535,7 @@ enums:
     2: killed
     4: incremental
     8: has_unsupported
+    16: snapshot
 
   arch:
     62: x86_64

@@ -27,6 +27,8 @@ export interface DumpResult {
   ms?: number;
   /** How many processes the image holds. */
   processes?: number;
+  /** How long the processes could not run (a leave-running dump), in ms. */
+  frozenMs?: number;
   warnings: string[];
 }
 
@@ -98,7 +100,8 @@ export class Checkpointer {
     const ctx: FailureContext = { operation: 'checkpoint', pid: o.pid, image: o.image };
     const r = await this.run(args, ctx, o.signal, o.onEvent);
     const done = r.events.find((e): e is Extract<CheckpointerEvent, { event: 'done' }> => e.event === 'done');
-    return { image: done?.image ?? o.image, bytes: done?.bytes, ms: done?.ms, processes: done?.processes, warnings: warnings(r) };
+    const frozen = r.events.find((e): e is Extract<CheckpointerEvent, { event: 'frozen' }> => e.event === 'frozen');
+    return { image: done?.image ?? o.image, bytes: done?.bytes, ms: done?.ms, processes: done?.processes, frozenMs: frozen?.ms, warnings: warnings(r) };
   }
 
   async restore(o: RestoreOptions): Promise<RestoreResult> {

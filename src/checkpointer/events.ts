@@ -6,6 +6,8 @@ export type CheckpointerEvent =
   | { event: 'progress'; phase: string; done: number; total: number }
   | { event: 'warning'; message: string }
   | { event: 'done'; image?: string; bytes?: number; ms?: number; pid?: number; processes?: number }
+  /** Dump: how long the processes could not run, and how ('snapshot': their pages were read from a copy-on-write snapshot after they resumed). */
+  | { event: 'frozen'; ms: number; mode: string }
   /** Restore: the new process exists (it runs once ckpt lets it go). */
   | { event: 'restored'; pid: number }
   | { event: 'error'; exit: number; message: string };
@@ -40,6 +42,8 @@ export function parseEventLine(line: string): CheckpointerEvent | undefined {
         ...(num(o.pid) ? { pid: o.pid } : {}),
         ...(num(o.processes) ? { processes: o.processes } : {}),
       };
+    case 'frozen':
+      return num(o.ms) ? { event: 'frozen', ms: o.ms, mode: str(o.mode) ? o.mode : '' } : undefined;
     case 'restored':
       return num(o.pid) ? { event: 'restored', pid: o.pid } : undefined;
     case 'error':

@@ -131,7 +131,9 @@ export async function checkpointCommand(s: Services, arg: unknown, mode?: Checkp
       },
     );
     const uri = vscode.Uri.file(result.image);
-    s.log.info(`Checkpoint written: ${result.image}${result.bytes !== undefined ? `, ${formatBytes(result.bytes)}` : ''}${result.ms !== undefined ? ` in ${result.ms} ms` : ''}`);
+    const frozen = result.frozenMs !== undefined ? `frozen for ${Math.max(1, Math.round(result.frozenMs))} ms` : undefined;
+    s.log.info(`Checkpoint written: ${result.image}${result.bytes !== undefined ? `, ${formatBytes(result.bytes)}` : ''}${result.ms !== undefined ? ` in ${result.ms} ms` : ''}${frozen ? `, the process ${frozen}` : ''}`);
+    if (frozen && !result.warnings.length) void vscode.window.showInformationMessage(`Checkpoint of ${comm} written: it was ${frozen}.`);
     for (const w of result.warnings) s.log.warn(`Checkpoint of ${target.pid}: ${w}`);
     if (result.warnings.length) {
       void vscode.window.showWarningMessage(`Checkpoint of ${comm} was written with ${result.warnings.length} warning${result.warnings.length === 1 ? '' : 's'}: ${result.warnings[0]}`, 'Show Log').then((c) => {

@@ -108,6 +108,11 @@ int mem_read(pid_t pid, uint64_t addr, void *buf, size_t len);  /* -1 with errno
 int mem_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
 void mem_forget(void);
 int vmas_capture(pid_t pid, struct proc_state *p);
+/* /proc/PID/smaps read before the freeze, for vmas_capture to use if the areas are still the same;
+ * and their flags checked again with the snapshot's (as at the freeze) or, without a snapshot,
+ * with the frozen process's own. */
+void vmas_prefetch(pid_t pid);
+int vmas_verify(pid_t pid, const struct proc_state *p);
 uint32_t vma_write(struct image_writer *w, const struct vma_state *v, uint32_t mm_tag);
 int vma_read(const struct image *im, const struct image_record *r, struct vma_state *v);
 int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t mm_tag);
@@ -128,8 +133,20 @@ int shm_plan(struct tree *t, int next_fd);
 int shm_make(const struct tree *t, int me);
 int shm_take(const struct tree *t, int me, const pid_t *pids);
 void shm_close_slots(const struct tree *t, int me);
+/* The pages of the areas a fork does not copy as they are (shared, MADV_DONTFORK, MADV_WIPEONFORK),
+ * read while p is frozen, for a dump from a snapshot. */
+int pages_copy_frozen(pid_t pid, struct proc_state *p);
 /* Every page of p in the image file against its hash (restore --dry-run). */
 int pages_check_in_file(const struct image *im, const struct proc_state *p);
+
+/* snapshot.c: the leave-running snapshot. Taken inside the inject phase (t0 the armed main thread,
+ * `gadget` the injection gadget): p->snap, or 0 when p must stay frozen while its pages are read
+ * (said in a warning); -1 only on failure. snapshot_end kills it and notes its cost. */
+int snapshot_take(pid_t pid, struct proc_state *p, struct tracee *t0, uint64_t gadget);
+void snapshot_end(struct proc_state *p);
+/* [addr, addr + len) was read from the snapshot: freed in it (MADV_DONTNEED) every 64 MiB, so that
+ * it holds no page already read; and fails when the machine runs low on memory meanwhile. */
+int snapshot_read(struct proc_state *p, uint64_t addr, uint64_t len);
 
 /* signals.c */
 int sigactions_inject_capture(struct tracee *t, pid_t pid, struct proc_state *p, uint64_t scratch);

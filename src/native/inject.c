@@ -20,10 +20,19 @@
 #include <time.h>
 
 const uint8_t inject_gadget[INJECT_GADGET_LEN] = {
-	0x0f, 0x05,                   /* syscall            the injected one */
-	0xb8, 0x0f, 0x00, 0x00, 0x00, /* mov $15, %eax      __NR_rt_sigreturn */
-	0x0f, 0x05,                   /* syscall            back to the frame at rsp - 8 */
-	0x0f, 0x0b,                   /* ud2                never reached */
+	0x0f, 0x05,                   /*  0 syscall            the injected one */
+	0xb8, 0x0f, 0x00, 0x00, 0x00, /*  2 mov $15, %eax      __NR_rt_sigreturn */
+	0x0f, 0x05,                   /*  7 syscall            back to the frame at rsp - 8 */
+	0x0f, 0x0b,                   /*  9 ud2                never reached */
+	0x0f, 0x05,                   /* 11 syscall            INJECT_ONEWAY_ENTRY */
+	0x31, 0xff,                   /* 13 xor %edi, %edi */
+	0xb8, 0xe7, 0x00, 0x00, 0x00, /* 15 mov $231, %eax     __NR_exit_group */
+	0x0f, 0x05,                   /* 20 syscall */
+	0x0f, 0x0b,                   /* 22 ud2                never reached */
+	0x0f, 0x05,                   /* 24 syscall            INJECT_FORK_ENTRY: a clone */
+	0x48, 0x85, 0xc0,             /* 26 test %rax, %rax */
+	0x74, 0xee,                   /* 29 jz 13              the child exits */
+	0xeb, 0xe1,                   /* 31 jmp 2              the caller returns through its frame */
 };
 
 /* A traced thread that has exited but whose exit the kernel holds back: a thread group leader
@@ -168,6 +177,11 @@ int inject_syscall(struct tracee *t, long *ret, long nr, uint64_t a1, uint64_t a
 			continue; /* a stop of some other syscall: not ours */
 		}
 		t->at_entry = 0;
+		if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK) {
+			unsigned long msg;
+			if (ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg) == 0)
+				t->new_task = (pid_t)msg;
+		}
 		if (event)
 			continue; /* PTRACE_EVENT_CLONE of an injected clone (its result says the new TID),
 				   * PTRACE_EVENT_STOP (group stop or interrupt) and other events */

@@ -36,13 +36,19 @@ struct tracee {
 	uint64_t scratch;        /* INJECT_SCRATCH_LEN bytes inside the frame for syscall answers */
 	uint8_t *covered;        /* what the frame overwrote below the red zone, put back at the end */
 	uint32_t covered_len;
+	pid_t new_task;          /* the task its last injected clone made (PTRACE_GETEVENTMSG, our pid namespace) */
 };
 
-/* The gadget: the injected syscall, then rt_sigreturn through the frame at rsp - 8. A fork
- * injected this way (a copy-on-write snapshot) would need one more branch: its child inherits
- * the armed registers and would rt_sigreturn into the program if ckpt died before taking it over,
- * so such a gadget must make a child (rax == 0) exit_group instead. */
-#define INJECT_GADGET_LEN 11
+/* The gadget: the injected syscall, then rt_sigreturn through the frame at rsp - 8. Two more
+ * entries serve the leave-running snapshot (snapshot.c), whose new processes must never run the
+ * program if ckpt dies while it drives them: at INJECT_FORK_ENTRY a clone whose child (rax == 0)
+ * calls exit_group while the caller rt_sigreturns as above; at INJECT_ONEWAY_ENTRY a syscall
+ * after which the caller, whatever it returned, calls exit_group. The slot is INJECT_GADGET_SLOT
+ * bytes at the end of the vdso. */
+#define INJECT_GADGET_LEN 33
+#define INJECT_GADGET_SLOT 48
+#define INJECT_ONEWAY_ENTRY 11
+#define INJECT_FORK_ENTRY 24
 extern const uint8_t inject_gadget[INJECT_GADGET_LEN];
 /* The frame's siginfo, which rt_sigreturn does not read: the armed thread's own scratch. */
 #define INJECT_SCRATCH_LEN 128

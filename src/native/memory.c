@@ -37,6 +37,12 @@ struct page_region {
 
 /* ---- tracee memory ---- */
 
+/* /proc/PID/smaps read before the freeze (vmas_prefetch) */
+static struct {
+	pid_t pid;
+	char *text;
+} prefetched;
+
 static int mem_fd = -1;
 static pid_t mem_pid;
 
@@ -55,6 +61,9 @@ static int proc_mem(pid_t pid)
 
 void mem_forget(void)
 {
+	free(prefetched.text);
+	prefetched.text = NULL;
+	prefetched.pid = 0;
 	if (mem_fd >= 0)
 		close(mem_fd);
 	mem_fd = -1;
@@ -220,11 +229,100 @@ static void classify(struct proc_state *p, struct vma_state *v, char perms3, con
 	v->f.file_mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec;
 }
 
+/* /proc/PID/smaps walks every page of the process (for Rss and Pss): 20-50 ms for 1 GiB, too long
+ * for a freeze of milliseconds. Read once before the freeze (vmas_prefetch), it is used when
+ * /proc/PID/maps, cheap, shows the very same areas once frozen; the flags that a madvise could
+ * have changed meanwhile without changing an area's line are checked again (vmas_verify) against
+ * the snapshot, which has them as they were at the freeze, or the process while still frozen. */
+void vmas_prefetch(pid_t pid)
+{
+	free(prefetched.text);
+	prefetched.pid = pid;
+	prefetched.text = read_filef(NULL, "/proc/%d/smaps", pid);
+}
+
+/* The smaps text read before the freeze when its areas are still those of /proc/PID/maps (NULL
+ * otherwise). Taken: the caller frees it. */
+static char *prefetched_if_current(pid_t pid)
+{
+	char *text = prefetched.pid == pid ? prefetched.text : NULL;
+	if (prefetched.pid == pid)
+		prefetched.text = NULL, prefetched.pid = 0;
+	char *maps = text ? read_filef(NULL, "/proc/%d/maps", pid) : NULL;
+	int same = maps != NULL;
+	const char *m = maps, *t = text;
+	while (same && *m) {
+		/* the next area line of smaps: its other lines start with a capital letter */
+		while (*t && !((*t >= '0' && *t <= '9') || (*t >= 'a' && *t <= 'f'))) {
+			const char *nl = strchr(t, '\n');
+			t = nl ? nl + 1 : t + strlen(t);
+		}
+		size_t ml = strcspn(m, "\n"), tl = strcspn(t, "\n");
+		same = ml == tl && !memcmp(m, t, ml);
+		m += ml + (m[ml] == '\n');
+		t += tl + (t[tl] == '\n');
+	}
+	while (same && *t) { /* and no area more */
+		same = !((*t >= '0' && *t <= '9') || (*t >= 'a' && *t <= 'f'));
+		const char *nl = strchr(t, '\n');
+		t = nl ? nl + 1 : t + strlen(t);
+	}
+	free(maps);
+	if (!same) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static void parse_smaps(struct proc_state *p, char *text);
+
 int vmas_capture(pid_t pid, struct proc_state *p)
 {
-	char *text = read_filef(NULL, "/proc/%d/smaps", pid);
+	char *text = prefetched_if_current(pid);
+	if (!text)
+		text = read_filef(NULL, "/proc/%d/smaps", pid);
 	if (!text)
 		return fail_errno(EXIT_NOPROC, "cannot read /proc/%d/smaps", pid);
+	parse_smaps(p, text);
+	free(text);
+	return 0;
+}
+
+/* Flags a fork keeps (mlock is not inherited), which decide what is read while frozen or restored. */
+#define FORK_KEPT_FLAGS (CKPT_VMA_FLAGS_DONT_DUMP | CKPT_VMA_FLAGS_WIPE_ON_FORK | CKPT_VMA_FLAGS_GROWS_DOWN | CKPT_VMA_FLAGS_SHARED)
+
+int vmas_verify(pid_t pid, const struct proc_state *p)
+{
+	pid_t from = p->snap ? p->snap : pid; /* without a snapshot, the process is still frozen */
+	char *text = read_filef(NULL, "/proc/%d/smaps", from);
+	if (!text)
+		return fail_errno(EXIT_FAIL, "cannot read /proc/%d/smaps", from);
+	struct proc_state s;
+	memset(&s, 0, sizeof(s));
+	parse_smaps(&s, text);
+	free(text);
+	size_t j = 0;
+	int same = 1;
+	for (size_t i = 0; i < p->nvmas && same; i++) {
+		const struct vma_state *v = &p->vmas[i];
+		if (p->snap && (v->f.flags & CKPT_VMA_FLAGS_DONT_FORK)) {
+			same = j >= s.nvmas || s.vmas[j].f.start >= v->f.end; /* absent from a fork */
+			continue;
+		}
+		same = j < s.nvmas && s.vmas[j].f.start == v->f.start && s.vmas[j].f.end == v->f.end &&
+		       ((s.vmas[j].f.flags ^ v->f.flags) & (p->snap ? FORK_KEPT_FLAGS : FORK_KEPT_FLAGS | CKPT_VMA_FLAGS_DONT_FORK)) == 0;
+		j++;
+	}
+	same &= j == s.nvmas;
+	proc_free(&s);
+	if (!same)
+		return fail(EXIT_FAIL, "process %d changed its memory areas (madvise) just as the checkpoint began: try again", pid);
+	return 0;
+}
+
+static void parse_smaps(struct proc_state *p, char *text)
+{
 	struct vma_state *cur = NULL;
 	char perms3 = 'p';
 	for (char *line = text; line && *line;) {
@@ -257,9 +355,7 @@ int vmas_capture(pid_t pid, struct proc_state *p)
 		}
 		line = eol ? eol + 1 : NULL;
 	}
-	free(text);
 	p->mm.nvmas = (uint32_t)p->nvmas;
-	return 0;
 }
 
 uint32_t vma_write(struct image_writer *w, const struct vma_state *v, uint32_t mm_tag)
@@ -383,6 +479,73 @@ static int scan_vma(int pagemap_fd, const struct vma_state *v, struct run_list *
 	return 0;
 }
 
+/* Areas whose pages a fork child does not see as they were at the fork: shared memory (the
+ * target can still change it), MADV_DONTFORK (absent in the child), MADV_WIPEONFORK (empty). */
+static int fork_blind(const struct vma_state *v)
+{
+	return (v->f.flags & (CKPT_VMA_FLAGS_SHARED | CKPT_VMA_FLAGS_DONT_FORK | CKPT_VMA_FLAGS_WIPE_ON_FORK)) != 0;
+}
+
+int pages_copy_frozen(pid_t pid, struct proc_state *p)
+{
+	uint32_t ps = (uint32_t)sysconf(_SC_PAGESIZE);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	int pm = -1, rc = -1;
+	for (size_t i = 0; i < p->nvmas; i++) {
+		struct vma_state *v = &p->vmas[i];
+		if (!vma_pages_wanted(v) || !fork_blind(v))
+			continue;
+		if (pm < 0 && (pm = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return fail_errno(EXIT_PERM, "cannot open %s", path);
+		struct run_list l = {0};
+		if (scan_vma(pm, v, &l, ps) < 0)
+			goto out;
+		uint64_t len = v->f.end - v->f.start;
+		void *m = l.n ? mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) : NULL;
+		if (m == MAP_FAILED) {
+			free(l.v);
+			fail_errno(EXIT_FAIL, "cannot hold %llu bytes of shared memory of process %d", (unsigned long long)len, pid);
+			goto out;
+		}
+		v->frozen = m;
+		v->frozen_runs = l.v;
+		v->nfrozen_runs = l.n;
+		for (size_t r = 0; r < l.n; r++) {
+			uint64_t at = l.v[r].vaddr - v->f.start;
+			if (mem_read(pid, l.v[r].vaddr, v->frozen + at, (size_t)l.v[r].npages * ps) < 0) {
+				fail_errno(EXIT_FAIL, "cannot read the memory of process %d at 0x%llx", pid, (unsigned long long)l.v[r].vaddr);
+				goto out;
+			}
+		}
+	}
+	rc = 0;
+out:
+	if (pm >= 0)
+		close(pm);
+	return rc;
+}
+
+/* n bytes at addr of a run: from the copy made while frozen, else from process `src`. 1 when they
+ * came from the snapshot. */
+static int read_run(const struct proc_state *p, pid_t src, uint64_t addr, void *buf, size_t n)
+{
+	for (size_t i = 0; i < p->nvmas; i++) {
+		const struct vma_state *v = &p->vmas[i];
+		if (v->frozen && addr >= v->f.start && addr < v->f.end) {
+			memcpy(buf, v->frozen + (addr - v->f.start), n);
+			return 0;
+		}
+	}
+	if (src == p->snap) {
+		/* not process_vm_readv: it pins pages, and a pin of a page the snapshot shares with the
+		 * target makes the kernel copy it first (unshare), doubling both memory and work */
+		int fd = proc_mem(src);
+		return fd < 0 || pread_all(fd, buf, n, addr) < 0 ? -1 : 1;
+	}
+	return mem_read(src, addr, buf, n);
+}
+
 static void page_hashes(const uint8_t *data, size_t len, uint32_t ps, uint64_t *out)
 {
 	for (size_t off = 0; off < len; off += ps)
@@ -393,16 +556,27 @@ static void page_hashes(const uint8_t *data, size_t len, uint32_t ps, uint64_t *
 int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t mm_tag)
 {
 	uint32_t ps = w->page_size;
+	pid_t src = p->snap ? p->snap : pid; /* the snapshot, when there is one */
 	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", src);
 	int pm = open(path, O_RDONLY | O_CLOEXEC);
 	if (pm < 0)
 		return fail_errno(EXIT_PERM, "cannot open %s", path);
 	struct run_list l = {0};
 	int rc = -1;
-	for (size_t i = 0; i < p->nvmas; i++)
-		if (vma_pages_wanted(&p->vmas[i]) && scan_vma(pm, &p->vmas[i], &l, ps) < 0)
+	for (size_t i = 0; i < p->nvmas; i++) {
+		const struct vma_state *v = &p->vmas[i];
+		if (!vma_pages_wanted(v))
+			continue;
+		if (p->snap && fork_blind(v)) {
+			l.first_of_vma = l.n;
+			for (size_t r = 0; r < v->nfrozen_runs; r++)
+				add_run(&l, v->frozen_runs[r].vaddr, v->frozen_runs[r].vaddr + (uint64_t)v->frozen_runs[r].npages * ps, ps,
+					v->frozen_runs[r].flags);
+		} else if (scan_vma(pm, v, &l, ps) < 0) {
 			goto out_close;
+		}
+	}
 	close(pm);
 	pm = -1;
 
@@ -435,8 +609,11 @@ int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t
 				size_t n = left > IO_BLOCK ? IO_BLOCK : (size_t)left;
 				if (cancelled())
 					goto out_free;
-				if (mem_read(pid, addr, block, n) < 0) {
-					if (kill(pid, 0) < 0 || process_gone(pid))
+				int from = read_run(p, src, addr, block, n);
+				if (from < 0) {
+					if (src != pid && (kill(src, 0) < 0 || process_gone(src)))
+						fail(EXIT_FAIL, "the snapshot of process %d was killed before its pages were read", pid);
+					else if (kill(pid, 0) < 0 || process_gone(pid))
 						fail(EXIT_NOPROC, "process %d exited during the checkpoint", pid);
 					else
 						fail_errno(EXIT_FAIL, "cannot read the memory of process %d at 0x%llx", pid, (unsigned long long)addr);
@@ -444,7 +621,7 @@ int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t
 				}
 				page_hashes(block, n, ps, (uint64_t *)(pmb.p + hash_off) + h);
 				h += n / ps;
-				if (iw_pages_write(w, block, n) < 0)
+				if (iw_pages_write(w, block, n) < 0 || (from == 1 && snapshot_read(p, addr, n) < 0))
 					goto out_free;
 				addr += n;
 				left -= n;

@@ -62,21 +62,21 @@ static uint64_t elf_extent(const uint8_t *b, size_t len)
 	return end < len ? end : len;
 }
 
-/* Where the injection gadget goes: the last 16 bytes of the vdso mapping, if they lie past its
- * ELF contents and are zero, or already hold the gadget (left by a dump that was killed).
- * Returns the offset, or -1. */
+/* Where the injection gadget goes: the last INJECT_GADGET_SLOT bytes of the vdso mapping, if
+ * they lie past its ELF contents and are zero, or already hold the gadget (left by a dump that
+ * was killed). Returns the offset, or -1. */
 static long gadget_slot(uint8_t *b, size_t len)
 {
-	if (len < 32)
+	if (len < 2 * INJECT_GADGET_SLOT)
 		return -1;
-	size_t off = (len - 16) & ~(size_t)15;
+	size_t off = (len - INJECT_GADGET_SLOT) & ~(size_t)15;
 	if (off < ((elf_extent(b, len) + 15) & ~15ULL))
 		return -1;
-	uint8_t zero[16] = {0}, ours[16] = {0};
+	uint8_t zero[INJECT_GADGET_SLOT] = {0}, ours[INJECT_GADGET_SLOT] = {0};
 	memcpy(ours, inject_gadget, INJECT_GADGET_LEN);
-	if (!memcmp(b + off, ours, 16))
-		memset(b + off, 0, 16); /* the vdso as the kernel made it, for its hash */
-	return memcmp(b + off, zero, 16) ? -1 : (long)off;
+	if (!memcmp(b + off, ours, INJECT_GADGET_SLOT))
+		memset(b + off, 0, INJECT_GADGET_SLOT); /* the vdso as the kernel made it, for its hash */
+	return memcmp(b + off, zero, INJECT_GADGET_SLOT) ? -1 : (long)off;
 }
 
 /* The vdso's hash; the address for the injection gadget (0 when its padding has no room); and a

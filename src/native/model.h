@@ -37,6 +37,9 @@ struct vma_state {
 	int restore_fd;      /* restore: fd of the backing file inside the new process, -1 when anonymous */
 	int shm;             /* restore: the shared memory object it maps (index in the tree), -1 none */
 	int ghost_file;      /* restore: index + 1 of the file without a path it maps (ghost.c), 0 none */
+	uint8_t *frozen;     /* dump: its pages read while frozen (a snapshot would not hold them), at their offsets */
+	struct ckpt_page_run *frozen_runs; /* dump: which pages `frozen` holds */
+	size_t nfrozen_runs;
 };
 
 /* The contents of a file whose path is gone (ghost.c): saved from `src` at dump, read from the
@@ -162,6 +165,13 @@ struct proc_state {
 
 	struct unsupported_state *unsup;
 	size_t nunsup;
+
+	pid_t snap;            /* dump: the process holding its copy-on-write snapshot (snapshot.c), 0 none */
+	struct tracee *snap_tr; /* dump: the snapshot, stopped, for the madvise that frees what was read */
+	uint64_t snap_read_from, snap_read_to; /* dump: pages read from it and not freed yet */
+	uint32_t snap_releases;                /* dump: how many times read pages were freed */
+	uint64_t snap_fork_ns; /* dump: how long making it took */
+	uint64_t snap_cost;    /* dump: the most bytes the snapshot was seen to hold alone (pages the target wrote) */
 };
 
 /* A tree of processes and the open file descriptions they share: what a dump captures and an

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -30,8 +31,12 @@ void proc_free(struct proc_state *p)
 	}
 	free(p->threads);
 	free(p->auxv);
-	for (size_t i = 0; i < p->nvmas; i++)
+	for (size_t i = 0; i < p->nvmas; i++) {
 		free(p->vmas[i].path);
+		free(p->vmas[i].frozen_runs);
+		if (p->vmas[i].frozen)
+			munmap(p->vmas[i].frozen, p->vmas[i].f.end - p->vmas[i].f.start);
+	}
 	free(p->vmas);
 	for (size_t i = 0; i < p->nchunks; i++) {
 		free(p->chunks[i].runs);

@@ -12,10 +12,27 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+/* Signals with a handler or ignored (SigCgt, SigIgn of /proc/PID/status), and SIGCHLD, whose
+ * SA_NOCLDSTOP/SA_NOCLDWAIT act even with SIG_DFL: the others are SIG_DFL, whose flags and mask
+ * change nothing, and need no injected syscall each (about 64 fewer, a millisecond or more). */
+static uint64_t sigactions_worth_asking(pid_t pid)
+{
+	char *st = read_filef(NULL, "/proc/%d/status", pid);
+	const char *cgt = st ? find_key(st, "SigCgt") : NULL, *ign = st ? find_key(st, "SigIgn") : NULL;
+	uint64_t set = cgt && ign ? strtoull(cgt, NULL, 16) | strtoull(ign, NULL, 16) | (1ULL << (SIGCHLD - 1)) : ~0ULL;
+	free(st);
+	return set;
+}
+
 int sigactions_inject_capture(struct tracee *t, pid_t pid, struct proc_state *p, uint64_t scratch)
 {
+	uint64_t ask = sigactions_worth_asking(pid);
 	for (int sig = 1; sig <= NSIG_KERNEL; sig++) {
 		long r;
+		if (!(ask & (1ULL << (sig - 1)))) {
+			memset(&p->sigact[sig - 1], 0, sizeof(p->sigact[0])); /* SIG_DFL */
+			continue;
+		}
 		if (inject_syscall(t, &r, SYS_rt_sigaction, (uint64_t)sig, 0, scratch, 8, 0, 0) < 0)
 			return -1;
 		if (r < 0) {

@@ -249,6 +249,22 @@ void progress_done(const char *image, uint64_t bytes, uint64_t ms, size_t proces
 	fflush(stdout);
 }
 
+void progress_frozen(uint64_t ns, const char *mode, uint64_t fork_ns)
+{
+	if (!g_json)
+		return;
+	printf("{\"event\":\"frozen\",\"ms\":%.3f,\"mode\":\"%s\",\"fork_ms\":%.3f}\n", (double)ns / 1e6, mode, (double)fork_ns / 1e6);
+	fflush(stdout);
+}
+
+void progress_snapshot_cost(uint32_t pid, uint64_t bytes)
+{
+	if (!g_json)
+		return;
+	printf("{\"event\":\"snapshot\",\"pid\":%u,\"cost\":%llu}\n", pid, (unsigned long long)bytes);
+	fflush(stdout);
+}
+
 void progress_error(void)
 {
 	if (g_json) {

@@ -65,6 +65,10 @@ void progress_step(const char *step, const char *fmt, ...) __attribute__((format
 void progress_bytes(const char *phase, uint64_t done, uint64_t total);
 /* The last event of a dump or restore: the image, its size, the time taken, how many processes. */
 void progress_done(const char *image, uint64_t bytes, uint64_t ms, size_t processes);
+/* {"event":"frozen"}: how long the processes could not run, and how (snapshot or frozen) */
+void progress_frozen(uint64_t ns, const char *mode, uint64_t fork_ns);
+/* {"event":"snapshot"}: the bytes a snapshot held alone when it ended */
+void progress_snapshot_cost(uint32_t pid, uint64_t bytes);
 void progress_error(void);
 
 /* A growable byte buffer for building payloads. Allocation failure aborts (a dump or restore

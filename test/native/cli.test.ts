@@ -17,7 +17,7 @@ function ckpt(args: string[]): { code: number | null; stdout: string; stderr: st
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const STEPS = new Set(['freeze', 'threads', 'mm', 'vmas', 'pages', 'files', 'signals', 'write', 'resume', 'publish']);
+const STEPS = new Set(['freeze', 'threads', 'mm', 'vmas', 'pages', 'files', 'signals', 'write', 'resume', 'snapshot', 'publish']);
 
 describe('native: the ckpt CLI', function () {
   this.timeout(60000);
@@ -36,6 +36,7 @@ describe('native: the ckpt CLI', function () {
 
   it('usage errors exit 2', () => {
     for (const args of [[], ['bogus'], ['dump'], ['dump', '1'], ['dump', 'abc', '-o', '/tmp/x'], ['dump', '1', '-o', '/tmp/x', '--kill', '--leave-running'],
+      ['dump', '1', '-o', '/tmp/x', '--kill', '--no-snapshot'],
       ['dump', '1', '-o', '/tmp/x', '--progress=xml'], ['restore'], ['restore', 'a', 'b'], ['check', '--format=yaml']]) {
       const r = ckpt(args);
       assert.strictEqual(r.code, EXIT.usage, `ckpt ${args.join(' ')}: ${r.stderr}`);
@@ -135,6 +136,11 @@ describe('native: the ckpt CLI', function () {
         assert.ok(done >= last && done <= total, `progress ${done}/${total}`);
         if (last >= 0) assert.ok(done - last <= 8 << 20, 'a progress event at least every 8 MiB');
         last = done;
+      } else if (e.event === 'frozen') {
+        assert.strictEqual(e.mode, 'snapshot', 'the default takes a snapshot');
+        assert.ok(typeof e.ms === 'number' && e.ms > 0, `frozen for ${String(e.ms)} ms`);
+      } else if (e.event === 'snapshot') {
+        assert.ok(typeof e.cost === 'number', 'the snapshot says what it cost');
       } else {
         assert.strictEqual(e.event, 'done', JSON.stringify(e));
       }
@@ -146,6 +152,7 @@ describe('native: the ckpt CLI', function () {
     assert.strictEqual(done.image, image);
     assert.strictEqual(done.bytes, fs.statSync(image).size);
     for (const s of ['freeze', 'pages', 'write', 'resume', 'publish']) assert.ok(events.some((e) => e.step === s), `step ${s}`);
+    assert.strictEqual(events.filter((e) => e.event === 'frozen').length, 1, 'one frozen event');
     // --leave-running is the default: the process goes on, untraced, where it was
     assert.strictEqual(tracerPid(t.pid), 0);
     const n = lines(out).length;

@@ -42,6 +42,7 @@ const TARGETS: Record<string, string[]> = {
   sockserver: [],
   nopath: [],
   perfile: [],
+  snapwriter: ['-pthread'],
 };
 
 /** Compiles the target programs that are missing or older than their source. */

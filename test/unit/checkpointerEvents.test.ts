@@ -26,6 +26,7 @@ describe('checkpointer: the --progress=json stream', () => {
     assert.deepEqual(parseEventLine('{"event":"progress","phase":"pages","done":4096,"total":8192}'), { event: 'progress', phase: 'pages', done: 4096, total: 8192 });
     assert.deepEqual(parseEventLine('{"event":"done","image":"/tmp/a.ckpt","bytes":2185680,"ms":90}'), { event: 'done', image: '/tmp/a.ckpt', bytes: 2185680, ms: 90 });
     assert.deepEqual(parseEventLine('{"event":"restored","pid":27625}'), { event: 'restored', pid: 27625 });
+    assert.deepEqual(parseEventLine('{"event":"frozen","ms":4.125,"mode":"snapshot","fork_ms":1.5}'), { event: 'frozen', ms: 4.125, mode: 'snapshot' });
     assert.deepEqual(parseEventLine('{"event":"error","exit":5,"message":"fd 3: a pipe"}'), { event: 'error', exit: 5, message: 'fd 3: a pipe' });
     assert.deepEqual(parseEventLine('{"event":"warning","message":"w"}'), { event: 'warning', message: 'w' });
   });

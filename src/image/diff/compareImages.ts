@@ -138,7 +138,7 @@ class Comparison {
 
   async run(): Promise<DiffNode[]> {
     const nodes: DiffNode[] = [];
-    const head = diffFieldNodes('head', fieldsOf('head', this.a.head), fieldsOf('head', this.b.head), '', [], new Set(['time_ns', 'magic']));
+    const head = diffFieldNodes('head', fieldsOf('head', this.a.head), fieldsOf('head', this.b.head), '', [], new Set(['time_ns', 'frozen_ns', 'magic']));
     if (head.length) nodes.push(node('image', 'head', 'image', 'changed', { fields: head, aTag: this.a.records[0]?.tag, bTag: this.b.records[0]?.tag }));
 
     // Which process is which: by place in the tree, or by pid (see pairProcesses).
