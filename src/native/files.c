@@ -1000,7 +1000,9 @@ int files_make(const struct tree *t, int me, const struct stdio_plan *sp, int tm
 			for (size_t k = 0; k < t->nprocs && !inherited; k++)
 				for (size_t n = 0; n < t->procs[k]->nfds; n++)
 					inherited |= t->procs[k]->fds[n].file == (int)i && (int)t->procs[k]->fds[n].f.fd == sp->inherit[j].n;
-		if (external(t, f) && f->f.kind != CKPT_FD_KIND_TTY && (inherited || stdio_number(t, (int)i) < 0))
+		/* --inherit-fd names it: the caller's fd, whatever the image says of its other end (a unix
+		 * socket recorded with --external unix is otherwise made closed by its peer) */
+		if (f->f.kind != CKPT_FD_KIND_TTY && (inherited || (external(t, f) && stdio_number(t, (int)i) < 0)))
 			rc = make_external(t, f, sp);
 		else if (external(t, f))
 			rc = make_file(t, f, sp, stdio_number(t, (int)i));
