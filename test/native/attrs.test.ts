@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { RecordType } from '../../src/image';
 import { recordOffsets, resealBytes } from '../support/resealBytes';
-import { buildTargets, EXIT, identities, Identity, Lab, lines, procStatus, ROOT, target, waitFor } from './helpers';
+import { buildTargets, EXIT, identities, Identity, Lab, lines, procStatus, ROOT, selfCheck, target, waitFor } from './helpers';
 
 const COMMON = [
   'pdeathsig',
@@ -36,18 +36,6 @@ function itemsFor(id: Identity): string[] {
   return id.uid === 0 ? [...items, 'groups', 'capabilities', 'seccomp'] : items;
 }
 
-async function selfCheck(out: string, items: string[], what: string): Promise<{ lines: string[]; passed: string[] }> {
-  const before = lines(out).filter((l) => l === 'done').length;
-  fs.writeFileSync(`${out}.go`, '');
-  fs.chmodSync(`${out}.go`, 0o666);
-  await waitFor(`${what}: the target to check itself`, () => lines(out).filter((l) => l === 'done').length > before, 20000);
-  const all = lines(out);
-  let start = all.length - 1;
-  while (start > 0 && all[start - 1] !== 'done' && !all[start - 1].startsWith('ready')) start--;
-  const mine = all.slice(start, -1).filter((l) => /^(PASS|FAIL) /.test(l));
-  const passed = mine.filter((l) => l.startsWith('PASS ')).map((l) => items.find((i) => l === `PASS ${i}` || l.startsWith(`PASS ${i} `)) ?? l);
-  return { lines: mine, passed };
-}
 
 describe('process attributes', function () {
   this.timeout(120000);

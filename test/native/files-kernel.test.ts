@@ -5,14 +5,14 @@
 // copy: the new records are shown with their fields and a changed one is named.
 
 import * as assert from 'assert';
-import { spawn, spawnSync } from 'child_process';
+import { spawn } from 'child_process';
 import { Readable } from 'stream';
 import * as fs from 'fs';
 import * as path from 'path';
 import { CheckpointImage, RecordType } from '../../src/image';
 import { reseal } from '../support/imageReseal';
 import { encodePayload } from '../../src/image/write/imageWriter';
-import { assertOneErrorLine, buildTargets, CKPT, EXIT, identities, Identity, Lab, lines, procStatus, ROOT, Started, target, waitFor } from './helpers';
+import { assertOneErrorLine, buildTargets, CKPT, EXIT, identities, Identity, inspect, Lab, lines, procStatus, Started, target, waitFor } from './helpers';
 
 interface SelfChecking {
   dir: string;
@@ -43,9 +43,6 @@ async function check(t: SelfChecking, pid: number): Promise<string[]> {
   return all.slice(start + 1, end);
 }
 
-function inspect(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'src/cli/ckptInspect.ts'), ...args], { encoding: 'utf8', timeout: 60000 });
-}
 
 /** `image` written again as `out` with one field of the first record of `type` changed. */
 async function mutate(image: string, out: string, type: number, typeName: string, change: (v: Record<string, unknown>) => Record<string, unknown>, nth = 0): Promise<void> {

@@ -476,3 +476,26 @@ export function assertNoImage(image: string): void {
   const leftovers = fs.readdirSync(path.dirname(image)).filter((n) => n.includes('.tmp-'));
   assert.deepStrictEqual(leftovers, [], 'no temp file may be left behind');
 }
+
+/**
+ * Asks a self-checking target (timers, specialfds, attrs) to check itself, by creating OUT.go,
+ * and waits for its report: its PASS/FAIL lines, and the item names of the PASSes (a PASS line
+ * may add detail after the item's name).
+ */
+export async function selfCheck(out: string, items: string[], what: string): Promise<{ lines: string[]; passed: string[] }> {
+  const before = lines(out).filter((l) => l === 'done').length;
+  fs.writeFileSync(`${out}.go`, '');
+  fs.chmodSync(`${out}.go`, 0o666);
+  await waitFor(`${what}: the target to check itself`, () => lines(out).filter((l) => l === 'done').length > before, 20000);
+  const all = lines(out);
+  let start = all.length - 1;
+  while (start > 0 && all[start - 1] !== 'done' && !all[start - 1].startsWith('ready')) start--;
+  const mine = all.slice(start, -1).filter((l) => /^(PASS|FAIL) /.test(l));
+  const passed = mine.filter((l) => l.startsWith('PASS ')).map((l) => items.find((i) => l === `PASS ${i}` || l.startsWith(`PASS ${i} `)) ?? l);
+  return { lines: mine, passed };
+}
+
+/** ckpt-inspect from the sources, as a process of its own. */
+export function inspect(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'src/cli/ckptInspect.ts'), ...args], { encoding: 'utf8', timeout: 60000 });
+}

@@ -5,11 +5,10 @@
 // mark whose path only a handle can name, for a user), the records in `ckpt-inspect show -v`, and a diff that names a changed watch.
 
 import * as assert from 'assert';
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { CheckpointImage, compareImages, DiffNode } from '../../src/image';
-import { alive, assertNoImage, assertOneErrorLine, buildTargets, EXIT, identities, Identity, Lab, lines, procStatus, ROOT, target, waitFor } from './helpers';
+import { alive, assertNoImage, assertOneErrorLine, buildTargets, EXIT, identities, Identity, inspect, Lab, lines, procStatus, selfCheck, target, waitFor } from './helpers';
 
 const ITEMS = [
   'signalfd mask',
@@ -26,18 +25,6 @@ const ITEMS = [
   'epoll closed target',
 ];
 
-async function selfCheck(out: string, what: string): Promise<{ lines: string[]; passed: string[] }> {
-  const before = lines(out).filter((l) => l === 'done').length;
-  fs.writeFileSync(`${out}.go`, '');
-  fs.chmodSync(`${out}.go`, 0o666);
-  await waitFor(`${what}: the target to check itself`, () => lines(out).filter((l) => l === 'done').length > before, 20000);
-  const all = lines(out);
-  let start = all.length - 1;
-  while (start > 0 && all[start - 1] !== 'done' && !all[start - 1].startsWith('ready')) start--;
-  const mine = all.slice(start, -1).filter((l) => /^(PASS|FAIL) /.test(l));
-  const passed = mine.filter((l) => l.startsWith('PASS ')).map((l) => ITEMS.find((i) => l === `PASS ${i}` || l.startsWith(`PASS ${i} `)) ?? l);
-  return { lines: mine, passed };
-}
 
 async function start(lab: Lab, id: Identity, mode?: string): Promise<{ dir: string; out: string; pid: number; line: string }> {
   const dir = lab.dir(id);
@@ -50,9 +37,6 @@ async function start(lab: Lab, id: Identity, mode?: string): Promise<{ dir: stri
   return { dir, out, pid: Number(line.split(' ')[1]), line };
 }
 
-function inspect(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'src/cli/ckptInspect.ts'), ...args], { encoding: 'utf8', timeout: 60000 });
-}
 
 describe('special fds', function () {
   this.timeout(120000);
@@ -70,7 +54,7 @@ describe('special fds', function () {
         await waitFor('the target to be gone', () => !procStatus(t.pid) || /^[ZX]/.test(procStatus(t.pid)!.get('State')!));
         const r = await lab.restore(id, image);
         assert.strictEqual(r.code, EXIT.ok, r.stderr);
-        const c = await selfCheck(t.out, `${id.name}: restored`);
+        const c = await selfCheck(t.out, ITEMS, `${id.name}: restored`);
         assert.deepStrictEqual(c.passed, ITEMS, c.lines.join('\n'));
       });
 
@@ -83,7 +67,7 @@ describe('special fds', function () {
         await waitFor('the target to be gone', () => !procStatus(t.pid) || /^[ZX]/.test(procStatus(t.pid)!.get('State')!));
         const r = await lab.restore(id, image);
         assert.strictEqual(r.code, EXIT.ok, r.stderr);
-        const c = await selfCheck(t.out, `${id.name}: fanotify restored`);
+        const c = await selfCheck(t.out, ITEMS, `${id.name}: fanotify restored`);
         assert.deepStrictEqual(c.lines, ['PASS fanotify mark', 'PASS fanotify flags']);
         const info = fs.readFileSync(`/proc/${r.pid}/fdinfo/${t.line.split(' ')[2]}`, 'utf8');
         assert.match(info, new RegExp(`fanotify ino:${fs.statSync(path.join(t.dir, 'work', 'f')).ino.toString(16)} .*mask:2 `));

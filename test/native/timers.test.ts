@@ -5,11 +5,9 @@
 // changed between two checkpoints.
 
 import * as assert from 'assert';
-import { spawnSync } from 'child_process';
-import * as fs from 'fs';
 import * as path from 'path';
 import { CheckpointImage, compareImages, DiffNode } from '../../src/image';
-import { buildTargets, EXIT, identities, Identity, Lab, lines, procStatus, ROOT, target, waitFor } from './helpers';
+import { buildTargets, EXIT, identities, Identity, inspect, Lab, lines, procStatus, selfCheck, target, waitFor } from './helpers';
 
 const ITEMS = [
   'remaining monotonic-signal',
@@ -31,19 +29,6 @@ const ITEMS = [
   'timer-slack',
 ];
 
-/** What the target says about itself when asked: its PASS/FAIL lines, the item names of the PASSes. */
-async function selfCheck(out: string, what: string): Promise<{ lines: string[]; passed: string[] }> {
-  const before = lines(out).filter((l) => l === 'done').length;
-  fs.writeFileSync(`${out}.go`, '');
-  fs.chmodSync(`${out}.go`, 0o666);
-  await waitFor(`${what}: the target to check itself`, () => lines(out).filter((l) => l === 'done').length > before, 20000);
-  const all = lines(out);
-  let start = all.length - 1;
-  while (start > 0 && all[start - 1] !== 'done' && !all[start - 1].startsWith('ready')) start--;
-  const mine = all.slice(start, -1).filter((l) => /^(PASS|FAIL) /.test(l));
-  const passed = mine.filter((l) => l.startsWith('PASS ')).map((l) => ITEMS.find((i) => l === `PASS ${i}` || l.startsWith(`PASS ${i} `)) ?? l);
-  return { lines: mine, passed };
-}
 
 async function startTimers(lab: Lab, id: Identity): Promise<{ dir: string; out: string; pid: number }> {
   const dir = lab.dir(id);
@@ -53,9 +38,6 @@ async function startTimers(lab: Lab, id: Identity): Promise<{ dir: string; out: 
   return { dir, out, pid: Number(ready.split(' ')[1]) };
 }
 
-function inspect(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'src/cli/ckptInspect.ts'), ...args], { encoding: 'utf8', timeout: 60000 });
-}
 
 describe('timers', function () {
   this.timeout(120000);
@@ -73,7 +55,7 @@ describe('timers', function () {
         await waitFor('the target to be gone', () => !procStatus(t.pid) || /^[ZX]/.test(procStatus(t.pid)!.get('State')!));
         const r = await lab.restore(id, image);
         assert.strictEqual(r.code, EXIT.ok, r.stderr);
-        const c = await selfCheck(t.out, `${id.name}: restored`);
+        const c = await selfCheck(t.out, ITEMS, `${id.name}: restored`);
         assert.deepStrictEqual(c.passed, ITEMS, c.lines.join('\n'));
       });
     });
