@@ -5,6 +5,7 @@
  * marks; mount and filesystem marks, and the permission classes, need CAP_SYS_ADMIN, and fail
  * the restore of a user's image that somehow holds them (exit 4). */
 #include "ckpt.h"
+#include "files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -99,9 +100,7 @@ const char *fanotify_describe(struct file_state *f, const char *info, pid_t pid,
 		free(ms[i].path);
 	}
 	free(ms);
-	free(f->extra);
-	f->extra = b.p;
-	f->extra_len = (uint32_t)b.len;
+	put_extra(f, &b);
 	f->f.kind = CKPT_FD_KIND_FANOTIFY;
 	return why;
 }

@@ -7,6 +7,7 @@
  * below the number wanted is removed and added again, as CRIU does. The events queued at the
  * checkpoint are not kept. */
 #include "ckpt.h"
+#include "files.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -228,9 +229,7 @@ const char *inotify_describe(struct file_state *f, const char *info, pid_t pid, 
 		free(ws[i].path);
 	}
 	free(ws);
-	free(f->extra);
-	f->extra = b.p;
-	f->extra_len = (uint32_t)b.len;
+	put_extra(f, &b);
 	f->f.kind = CKPT_FD_KIND_INOTIFY;
 	return why;
 }

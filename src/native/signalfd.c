@@ -1,6 +1,7 @@
 /* signalfd: its mask (sigmask in /proc/PID/fdinfo) and status flags. A signalfd holds no state
  * of its own beyond those: the signals it reads are the process's pending signals. */
 #include "ckpt.h"
+#include "files.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -16,9 +17,7 @@ void signalfd_describe(struct file_state *f, const char *info)
 	struct ckpt_fd_signalfd s = {.mask = v ? strtoull(v, NULL, 16) : 0};
 	struct buf b = {0};
 	buf_put(&b, &s, sizeof(s));
-	free(f->extra);
-	f->extra = b.p;
-	f->extra_len = (uint32_t)b.len;
+	put_extra(f, &b);
 	f->f.kind = CKPT_FD_KIND_SIGNALFD;
 }
 

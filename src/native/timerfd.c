@@ -4,6 +4,7 @@
  * process's timers, as the last thing before the process runs, then gives back its unread ticks
  * (TFD_IOC_SET_TICKS, which needs CONFIG_CHECKPOINT_RESTORE). */
 #include "ckpt.h"
+#include "files.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -57,9 +58,7 @@ void timerfd_describe(struct file_state *f, const char *info)
 		t.value_ns = left + (g_frozen_ns && now_ns(CLOCK_MONOTONIC) > g_frozen_ns ? now_ns(CLOCK_MONOTONIC) - g_frozen_ns : 0);
 	struct buf b = {0};
 	buf_put(&b, &t, sizeof(t));
-	free(f->extra);
-	f->extra = b.p;
-	f->extra_len = (uint32_t)b.len;
+	put_extra(f, &b);
 	f->f.kind = CKPT_FD_KIND_TIMERFD;
 }
 
