@@ -62,6 +62,11 @@ export async function openWorkbench(o: WorkbenchOptions): Promise<Workbench> {
     const page = browser.context.pages()[0] ?? (await browser.context.newPage());
     await page.goto(server.workbenchUrl({ folder: o.folder, extensionDevelopmentPath: o.development === false ? undefined : repoRoot }));
     await waitForWorkbench(page);
+    // The extension's contributions (its editors above all) are known once its view container is
+    // in the activity bar: a .ckpt opened before that opens in the text editor.
+    if (o.development !== false || o.installExtensions?.length) {
+      await page.locator('.part.activitybar [aria-label^="Checkpoints"]').first().waitFor({ state: 'attached', timeout: 60_000 });
+    }
     const cspViolations: string[] = [];
     page.on('console', (m) => {
       if (/Content Security Policy|Refused to (load|execute|apply)/i.test(m.text())) cspViolations.push(m.text());
