@@ -130,11 +130,18 @@ describe('CRIU checkpoints in the editor, in the browser', function () {
     const frame = await openFixture(page, FIXTURES[2]);
     await frame.locator('.proc-tree button', { hasText: '28782 fx-tree-child2' }).click();
     const view = frame.locator('.process-view');
-    await view.locator('h3', { hasText: /^Sockets/ }).waitFor({ state: 'visible' });
+    // the parent has a socket too: wait for child2's view, not for any Sockets heading
+    const shown = async (re: RegExp) => {
+      for (const deadline = Date.now() + 15_000; !re.test(await view.innerText()); ) {
+        if (Date.now() > deadline) throw new Error(`the process view never showed ${re}: ${await view.innerText()}`);
+        await page.waitForTimeout(100);
+      }
+    };
+    await shown(/fx-tree-child2\s+pid 28782[\s\S]*Sockets/);
     const text = await view.innerText();
     assert.match(text, /unix\s+stream\s+established\s+ino 380837\s+peer ino 380836\s+26 bytes/);
     await frame.locator('.proc-tree button', { hasText: '28777 fx-tree-parent' }).click();
-    await view.locator('td', { hasText: 'pipe:[380834]' }).waitFor({ state: 'visible' });
+    await shown(/fx-tree-parent\s+pid 28777[\s\S]*pipe:\[380834\]/);
     assert.match(await view.innerText(), /pipe:\[380834\].*read end, 28 bytes buffered/);
     console.log(`    ${await wb!.screenshot('criu-tree-sockets')}`);
   });
