@@ -43,6 +43,8 @@ const TARGETS: Record<string, string[]> = {
   nopath: [],
   perfile: [],
   snapwriter: ['-pthread'],
+  // -O0 after the default -O2: a debugger sees every frame and variable as written (issue 15)
+  debuggee: ['-O0', '-fno-omit-frame-pointer', '-pthread'],
 };
 
 /** Compiles the target programs that are missing or older than their source. */
