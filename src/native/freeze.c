@@ -8,11 +8,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,7 +27,23 @@ struct freeze {
 	pid_t root;
 	int whole;  /* --tree */
 	long opts;  /* PTRACE_SEIZE options */
+	int exec_seen; /* a process ran execve while we froze it: what we hold may be stale */
+	/* tasks whose stop we saw before we knew them (a clone's child reports its first stop
+	 * before its parent reports the clone): stopped, their event already taken */
+	pid_t early[64];
+	size_t nearly;
 };
+
+/* Whether tid's stop came early (and forget it: it is in the table from now on). */
+static int take_early_stop(struct freeze *fz, pid_t tid)
+{
+	for (size_t i = 0; i < fz->nearly; i++)
+		if (fz->early[i] == tid) {
+			fz->early[i] = fz->early[--fz->nearly];
+			return 1;
+		}
+	return 0;
+}
 
 static void sleep_ms(long ms)
 {
@@ -120,6 +139,106 @@ static struct proc_state *add_process(struct freeze *fz, pid_t pid, int32_t pare
 	return p;
 }
 
+/* PTRACE_SEIZE can deadlock with an execve in the target: the thread in execve holds the
+ * process's cred_guard_mutex, which PTRACE_SEIZE waits for, while it waits for the other threads
+ * to be released, and a thread we already hold stays a zombie until we reap it. So while a SEIZE
+ * waits, a timer's signal reaps those zombies (the kernel restarts the SEIZE after the handler;
+ * the reaped threads vanish from /proc, and wait_stopped drops them). */
+static struct freeze *seizing;
+static pid_t seizing_pid;
+
+/* "/proc/PID/task" or "/proc/PID/task/TID/stat" without snprintf, which a signal handler may
+ * not call. */
+static void task_path(char *out, unsigned pid, unsigned tid)
+{
+	const char *parts[] = {"/proc/", NULL, "/task", "/", NULL, "/stat"};
+	unsigned nums[] = {0, pid, 0, 0, tid, 0};
+	for (int i = 0; i < (tid ? 6 : 3); i++) {
+		if (parts[i]) {
+			for (const char *c = parts[i]; *c; c++)
+				*out++ = *c;
+			continue;
+		}
+		char digits[12];
+		int n = 0;
+		do
+			digits[n++] = (char)('0' + nums[i] % 10);
+		while ((nums[i] /= 10));
+		while (n)
+			*out++ = digits[--n];
+	}
+	*out = 0;
+}
+
+static int is_zombie_thread(pid_t pid, pid_t tid)
+{
+	char path[64], buf[256];
+	task_path(path, (unsigned)pid, (unsigned)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && rp[2] == 'Z';
+}
+
+/* Reaps the zombie threads of the process being seized that are ours to reap (a thread we hold,
+ * of this attempt or of an earlier one): their one event left is their exit. Async-signal-safe:
+ * getdents64 on the task directory, no allocation. */
+static void reap_held_zombies(int sig)
+{
+	(void)sig;
+	int saved = errno;
+	char path[64];
+	task_path(path, (unsigned)seizing_pid, 0);
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char buf[4096] __attribute__((aligned(8)));
+	long n;
+	while (dfd >= 0 && (n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < n;) {
+			struct dirent64 *de = (struct dirent64 *)(buf + off);
+			off += de->d_reclen;
+			pid_t tid = 0;
+			for (const char *c = de->d_name; *c >= '0' && *c <= '9'; c++)
+				tid = tid * 10 + (*c - '0');
+			int st;
+			if (tid <= 0 || tid == seizing_pid || !is_zombie_thread(seizing_pid, tid) ||
+			    waitpid(tid, &st, __WALL | WNOHANG) != tid)
+				continue;
+			/* gone, not stopped: wait_stopped drops it (and takes it for the execve it is) */
+			for (size_t k = 0; seizing && k < seizing->t->nprocs; k++)
+				for (size_t i = 0; i < seizing->t->procs[k]->nthreads; i++)
+					if (seizing->t->procs[k]->threads[i].tr.tid == tid)
+						seizing->t->procs[k]->threads[i].tr.stopped = 0;
+		}
+	}
+	if (dfd >= 0)
+		close(dfd);
+	errno = saved;
+}
+
+/* PTRACE_SEIZE of thread tid of process pid, reaping our zombies while it waits. */
+static int seize_call(struct freeze *fz, pid_t pid, pid_t tid)
+{
+	struct sigaction sa = {.sa_handler = reap_held_zombies}, old_sa;
+	sigemptyset(&sa.sa_mask);
+	struct itimerval every = {{0, 20000}, {0, 20000}}, off = {{0, 0}, {0, 0}};
+	seizing = fz;
+	seizing_pid = pid;
+	sigaction(SIGALRM, &sa, &old_sa);
+	setitimer(ITIMER_REAL, &every, NULL);
+	long r = ptrace(PTRACE_SEIZE, tid, 0, fz->opts);
+	int e = errno;
+	setitimer(ITIMER_REAL, &off, NULL);
+	sigaction(SIGALRM, &old_sa, NULL);
+	seizing = NULL;
+	errno = e;
+	return (int)r;
+}
+
 /* Seizes one thread; 1 when it is gone (dropped), 0 when seized, -1 on failure. */
 static int seize(struct freeze *fz, struct proc_state *p, struct thread_state *t)
 {
@@ -127,7 +246,7 @@ static int seize(struct freeze *fz, struct proc_state *p, struct thread_state *t
 	/* An execve in another thread kills this one, or replaces the main thread (its new program
 	 * keeps the PID): for that instant PTRACE_SEIZE says EPERM. A thread is then dropped, the
 	 * main thread asked again a few times. */
-	for (int attempt = 0; ptrace(PTRACE_SEIZE, tid, 0, fz->opts) < 0; attempt++) {
+	for (int attempt = 0; seize_call(fz, pid, tid) < 0; attempt++) {
 		int e = errno;
 		if (e == ESRCH) {
 			if (tid == fz->root)
@@ -145,7 +264,9 @@ static int seize(struct freeze *fz, struct proc_state *p, struct thread_state *t
 			drop_thread(p, t);
 			return 1;
 		}
-		if (e == EPERM && tid == pid && attempt < 20) {
+		/* the main thread in the middle of an execve, or a thread another dump let go of between
+		 * our attempt and our look at its tracer (it releases thread by thread) */
+		if (e == EPERM && (tid == pid || tracer == 0) && attempt < 20) {
 			sleep_ms(1);
 			continue;
 		}
@@ -155,6 +276,10 @@ static int seize(struct freeze *fz, struct proc_state *p, struct thread_state *t
 		return fail_errno(EXIT_PERM, "cannot attach to process %d (ptrace)", pid);
 	}
 	t->tr.attached = 1;
+	if (take_early_stop(fz, tid)) {
+		t->tr.stopped = 1; /* interrupting it again would stop it once more when it next runs */
+		return 0;
+	}
 	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 && errno != ESRCH)
 		return fail_errno(EXIT_FAIL, "PTRACE_INTERRUPT on thread %d", tid);
 	return 0;
@@ -290,9 +415,16 @@ static int freeze_event(struct freeze *fz)
 	struct thread_state *t = NULL;
 	struct proc_state *p = owner_of(fz->t, tid, &t);
 	if (!p) {
-		/* a task auto-attached by a fork event we have not seen yet: its event comes next */
-		if (WIFSTOPPED(st))
+		/* a task auto-attached by a clone or fork event we have not seen yet (that event comes
+		 * next), or one an earlier attempt held: its stop is noted for when we meet it; a
+		 * signal it stopped for is delivered first */
+		if (WIFSTOPPED(st) && (st >> 16) == PTRACE_EVENT_STOP && fz->nearly < sizeof(fz->early) / sizeof(*fz->early)) {
+			fz->early[fz->nearly++] = tid;
+		} else if (WIFSTOPPED(st)) {
+			int s = WSTOPSIG(st);
+			ptrace(PTRACE_CONT, tid, 0, (st >> 16) || s == (SIGTRAP | 0x80) ? 0 : s);
 			ptrace(PTRACE_INTERRUPT, tid, 0, 0);
+		}
 		return 1;
 	}
 	if (WIFEXITED(st) || WIFSIGNALED(st)) {
@@ -303,6 +435,18 @@ static int freeze_event(struct freeze *fz)
 		return 1;
 	}
 	int sig = WSTOPSIG(st), event = st >> 16;
+	if (event == PTRACE_EVENT_EXEC) {
+		/* a thread we held ran execve: it now has the PID (the main thread's entry, which the
+		 * kernel reports it as) and its former TID is gone without an event of its own */
+		unsigned long former;
+		struct thread_state *old;
+		if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &former) == 0 && (pid_t)former != tid &&
+		    (old = find_thread(p, (pid_t)former)))
+			drop_thread(p, old);
+		if ((t = find_thread(p, tid)))
+			t->tr.attached = 1, t->tr.stopped = 0; /* its entry's stop was the old main thread's */
+		fz->exec_seen = 1;
+	}
 	if (event == PTRACE_EVENT_STOP) {
 		t->tr.stopped = 1;
 		return 1;
@@ -311,13 +455,17 @@ static int freeze_event(struct freeze *fz)
 	if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK) {
 		if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &child) == 0) {
 			if (event == PTRACE_EVENT_CLONE && !find_thread(p, (pid_t)child)) {
-				add_thread(p, (pid_t)child)->tr.attached = 1;
+				struct thread_state *c = add_thread(p, (pid_t)child);
+				c->tr.attached = 1;
+				c->tr.stopped = take_early_stop(fz, (pid_t)child);
 			} else if (event != PTRACE_EVENT_CLONE && !find_process(fz->t, (pid_t)child)) {
 				size_t k = 0;
 				while (fz->t->procs[k] != p)
 					k++;
 				struct proc_state *c = add_process(fz, (pid_t)child, (int32_t)k);
-				add_thread(c, (pid_t)child)->tr.attached = 1;
+				struct thread_state *ct = add_thread(c, (pid_t)child);
+				ct->tr.attached = 1;
+				ct->tr.stopped = take_early_stop(fz, (pid_t)child);
 			}
 		}
 		sig = 0;
@@ -328,6 +476,18 @@ static int freeze_event(struct freeze *fz)
 	ptrace(PTRACE_CONT, tid, 0, sig);
 	ptrace(PTRACE_INTERRUPT, tid, 0, 0);
 	return 1;
+}
+
+/* Process p ran execve while we froze it: its main thread is now another task, which must stop
+ * again (it is ours when the thread that ran execve was; seized again otherwise). */
+static void exec_under_us(struct freeze *fz, struct proc_state *p)
+{
+	fz->exec_seen = 1;
+	struct thread_state *m = find_thread(p, (pid_t)p->pf.pid);
+	if (m && m->tr.stopped) {
+		m->tr.stopped = 0;
+		ptrace(PTRACE_INTERRUPT, m->tr.tid, 0, 0);
+	}
 }
 
 /* Until every thread we hold is stopped. */
@@ -356,8 +516,22 @@ static int wait_stopped(struct freeze *fz, uint64_t deadline)
 			struct proc_state *p = fz->t->procs[k];
 			for (size_t i = p->nthreads; i-- > 1;) {
 				struct thread_state *t = &p->threads[i];
-				if (!t->tr.stopped && t->tr.tid != (pid_t)p->pf.pid && state_letter((pid_t)p->pf.pid, t->tr.tid) == '?')
+				if (!t->tr.stopped && t->tr.tid != (pid_t)p->pf.pid && state_letter((pid_t)p->pf.pid, t->tr.tid) == '?') {
+					/* a thread we hold that exits is reported; one that vanishes ran execve, and
+					 * the main thread's stop we saw was the old main thread's: wait for its own */
 					drop_thread(p, t);
+					exec_under_us(fz, p);
+				}
+			}
+			/* A thread we had not seized yet ran execve: the kernel killed the main thread we
+			 * held and gave that thread its PID, untraced. Our entry for the PID then waits for
+			 * a stop that never comes (the freeze used to time out here): seize it again. */
+			struct thread_state *m = find_thread(p, (pid_t)p->pf.pid);
+			if (m && !m->tr.stopped && tracer_of(m->tr.tid) == 0) {
+				m->tr.attached = 0;
+				fz->exec_seen = 1;
+				if (seize(fz, p, m) < 0)
+					return -1;
 			}
 		}
 		if (now_ns(CLOCK_MONOTONIC) > deadline)
@@ -368,32 +542,59 @@ static int wait_stopped(struct freeze *fz, uint64_t deadline)
 	}
 }
 
+static int freeze_once(struct freeze *fz, uint64_t deadline);
+
 int tree_freeze(struct tree *t, pid_t root, int whole)
 {
-	struct freeze fz = {.t = t, .root = root, .whole = whole,
-			    .opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | (whole ? PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK : 0)};
 	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + FREEZE_TIMEOUT_MS * 1000000ULL;
+	/* A process that runs execve while we freeze it is let go and frozen again: what we held
+	 * mixes two programs (the old main thread's stop, the new one's memory). */
+	for (int attempt = 1;; attempt++) {
+		struct freeze fz = {.t = t, .root = root, .whole = whole,
+				    .opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |
+					    (whole ? PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK : 0)};
+		if (freeze_once(&fz, deadline) < 0)
+			return -1;
+		if (!fz.exec_seen)
+			return 0;
+		if (tree_release(t) < 0)
+			return fail(EXIT_FAIL, "cannot let process %d go after it ran execve during the freeze", root);
+		tree_free(t);
+		/* what is left of that attempt: the exits of threads that execve killed, ours to reap */
+		int st;
+		while (waitpid(-1, &st, __WALL | WNOHANG) > 0)
+			;
+		if (attempt == 5)
+			return fail(EXIT_FAIL, "process %d ran execve during each of %d attempts to freeze it; try again", root, attempt);
+		sleep_ms(attempt);
+	}
+}
+
+static int freeze_once(struct freeze *fz, uint64_t deadline)
+{
+	struct tree *t = fz->t;
+	pid_t root = fz->root;
 	/* The root's main thread first: of two dumps of one process, the one that gets it goes on and
 	 * the other fails before it touched any thread (not both halfway, each holding some threads). */
-	struct proc_state *r = add_process(&fz, root, -1);
-	if (seize(&fz, r, add_thread(r, root)) < 0)
+	struct proc_state *r = add_process(fz, root, -1);
+	if (seize(fz, r, add_thread(r, root)) < 0)
 		return -1;
 	for (;;) {
 		int added = 0;
 		for (size_t k = 0; k < t->nprocs; k++) {
-			int n = seize_threads(&fz, t->procs[k]);
-			if (n < 0 || wait_stopped(&fz, deadline) < 0)
+			int n = seize_threads(fz, t->procs[k]);
+			if (n < 0 || wait_stopped(fz, deadline) < 0)
 				return -1;
 			added += n;
 		}
 		/* children only once their parent is stopped: a stopped process forks no more */
 		for (size_t k = 0; k < t->nprocs; k++) {
-			int n = scan_children(&fz, k);
+			int n = scan_children(fz, k);
 			if (n < 0)
 				return -1;
 			added += n;
 		}
-		if (wait_stopped(&fz, deadline) < 0)
+		if (wait_stopped(fz, deadline) < 0)
 			return -1;
 		if (!added)
 			break;

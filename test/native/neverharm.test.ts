@@ -217,7 +217,12 @@ describe('native: never harm the target', function () {
     let sound = '';
     for (let i = 0; i < 40; i++) {
       const image = path.join(dir, `e${i}.ckpt`);
+      const t0 = Date.now();
       const r = await lab.dump(id, t.pid, image);
+      // an execve during the freeze used to leave ckpt waiting 10 s for a stop that never came,
+      // or deadlocked in PTRACE_SEIZE against the execve (which waited for ckpt to reap a thread)
+      const took = Date.now() - t0;
+      assert.ok(took < 8000, `dump ${i} took ${took} ms: ${r.stderr}`);
       codes.set(r.code ?? -1, (codes.get(r.code ?? -1) ?? 0) + 1);
       if (r.code === EXIT.ok) {
         const img = await CheckpointImage.open(image);
