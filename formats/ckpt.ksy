@@ -6,7 +6,7 @@ meta:
   endian: le
   -ckpt-version:
     major: 2
-    minor: 1
+    minor: 2
   # What a sound image is, beyond the layout of each payload. Every reader (the TypeScript
   # decoder's verify, and the C reader that `ckpt restore` and `ckpt restore --dry-run` use)
   # checks exactly these, so that `ckpt-inspect verify` calls an image sound if and only if
@@ -16,6 +16,9 @@ meta:
     max_metadata_payload: 67108864
     # More records than any real process tree needs; bounds the index of a hostile image.
     max_records: 2097152
+    # (2.2) Most bytes one zstd chunk of a `pages_zstd` record decompresses to: reading one page
+    # decompresses one chunk, never more than this.
+    max_zstd_chunk: 4194304
   # The record tree: for each record type, the types its parent may have (`top`: ptag 0),
   # how many children of this type each such parent must (`min`) or may (`max`) have, which
   # field of the parent states their number (`count`), how many the image needs at least
@@ -35,7 +38,8 @@ meta:
     mm: {parents: [process], min: 1, max: 1}
     vma: {parents: [mm], count: nvmas}
     pagemap: {parents: [mm]}
-    pages: {parents: [pagemap], min: 1, max: 1, flags: [page_hashed]}
+    pages: {parents: [pagemap], max: 1, flags: [page_hashed]}
+    pages_zstd: {parents: [pagemap], max: 1, flags: [page_hashed, compressed]}
     files: {parents: [process], max: 1}
     fd: {parents: [files], count: nfds}
     sigactions: {parents: [process], max: 1}
@@ -70,8 +74,15 @@ meta:
     pagemap_runs: >-
       A pagemap's runs start at multiples of `page_size` and hold `npages` pages in all.
     pages_layout: >-
-      A pages payload starts at a multiple of `page_size` and holds exactly the `npages`
-      pages of its pagemap.
+      Every pagemap has exactly one child that holds its pages: a `pages` record, or (2.2) a
+      `pages_zstd` record. A pages payload starts at a multiple of `page_size` and holds
+      exactly the `npages` pages of its pagemap.
+    zstd_chunks: >-
+      (2.2) A `pages_zstd` payload has `nchunks` = ceil(`npages` / `chunk_pages`) chunks of at
+      most `max_zstd_chunk` bytes of pages each, whose `chunk_ends` ascend and whose last end
+      is the end of the payload; a chunk is at most its pages' size plus 1/128 of it plus 512
+      bytes, and is one zstd frame that states its content size, which is exactly the bytes of
+      its pages, and decompresses to exactly those bytes.
     run_order: >-
       The runs of an mm, across its pagemaps in file order, come in ascending address order
       and do not overlap.
@@ -107,6 +118,7 @@ doc: |
           vma ...                  one per mapping
           pagemap ...              runs of dumped pages with one hash per page
             pages                  the page bytes, page-aligned in the file
+            pages_zstd             or (2.2, `dump --compress`) the same bytes in zstd chunks
         sigactions                 signal handlers
         timers                     interval timers (setitimer) and the timer slack
         posix_timer ...            timers of timer_create, by id
@@ -122,7 +134,9 @@ doc: |
 
   Integrity: `header_sum` guards each header, `payload_sum` each metadata payload. Page bytes
   are hashed once: a `pages` record has the `page_hashed` flag and is covered by the per-page
-  XXH64 hashes in its parent `pagemap`, which the pagemap's own `payload_sum` covers. The tail
+  XXH64 hashes in its parent `pagemap`, which the pagemap's own `payload_sum` covers. A
+  `pages_zstd` record (2.2) is covered the same way: the hashes are of the uncompressed pages,
+  so comparing two images by their hashes reads no page data, compressed or not. The tail
   holds the XXH64 of every header before it, which covers all the checksums at once.
 
   Checksums are XXH64 (seed 0); a 32-bit field holds the low 32 bits of the XXH64 value.
@@ -162,6 +176,7 @@ types:
             'record_type::mm': mm
             'record_type::vma': vma
             'record_type::pagemap': pagemap
+            'record_type::pages_zstd': pages_zstd
             'record_type::files': files
             'record_type::fd': fd
             'record_type::file': file
@@ -689,6 +704,36 @@ types:
         size: npages * 8
         doc: One little-endian XXH64 per page, in run order; they also check the page bytes.
         -ckpt-display: hash64-array
+
+  pages_zstd:
+    doc: |
+      (2.2) The bytes of its pagemap's pages, compressed (`ckpt dump --compress`): in run order,
+      cut into chunks of `chunk_pages` pages (the last one may hold fewer), each chunk one zstd
+      frame. Reading a page decompresses its one chunk: chunk `i` holds pages
+      `i * chunk_pages` up to the next chunk's first, and its frame lies at
+      [`chunk_ends[i-1]`, `chunk_ends[i]`) (from 0 for the first) counted from the start of
+      `frames`. Like `pages`, the record has the `page_hashed` flag (and `compressed`): the
+      page hashes of its pagemap are those of the uncompressed pages. Restore copies these
+      pages (decompressed) even with `--lazy`.
+    seq:
+      - id: chunk_pages
+        type: u4
+        valid:
+          min: 1
+        doc: Pages per chunk (`ckpt` writes 64); at most `max_zstd_chunk` bytes of pages.
+      - id: nchunks
+        type: u4
+        valid:
+          expr: '_ * 4 <= _io.size - _io.pos'
+        doc: Number of chunks, ceil(npages / chunk_pages) of the pagemap.
+      - id: chunk_ends
+        type: u4
+        repeat: expr
+        repeat-expr: nchunks
+        doc: Where each chunk's frame ends, counted from the start of `frames`; ascending.
+      - id: frames
+        size-eos: true
+        doc: The zstd frames, one per chunk, back to back.
 
   page_run:
     doc: Pages with contiguous virtual addresses.
@@ -1512,6 +1557,7 @@ enums:
     21: vma
     22: pagemap
     23: pages
+    24: pages_zstd
     30: files
     31: fd
     32: file
@@ -1529,6 +1575,7 @@ enums:
 
   record_flags:
     1: page_hashed
+    2: compressed
 
   image_flags:
     1: left_running
@@ -1536,6 +1583,7 @@ enums:
     4: incremental
     8: has_unsupported
     16: snapshot
+    32: compressed
 
   arch:
     62: x86_64

@@ -25,6 +25,7 @@ struct restore_ctx {
 	uint64_t scratch_iov;    /* RESTORE_IOV_MAX iovecs */
 	int image_fd;            /* the image, open in the new process */
 	int own_root_image;      /* root restores root's own image: the capabilities it records are kept (dropped to) */
+	int lazy;                /* restore --lazy (lazy.c) */
 };
 
 /* clone3's argument (linux/sched.h would clash with glibc's sched.h) */
@@ -138,6 +139,18 @@ void shm_close_slots(const struct tree *t, int me);
 int pages_copy_frozen(pid_t pid, struct proc_state *p);
 /* Every page of p in the image file against its hash (restore --dry-run). */
 int pages_check_in_file(const struct image *im, const struct proc_state *p);
+
+/* compress.c: dump --compress (zstd chunks, format 2.2 pages_zstd) and reading compressed pages.
+ * zstd_unavailable(): NULL when zstd was linked, else why not. The writer side is driven by
+ * image.c (iw_pages_*); zpages_fill restores the compressed chunks of rc->p (fill_pages skips
+ * them), zpages_check_in_file checks their hashes in the file (restore --dry-run). */
+const char *zstd_unavailable(void);
+int zpages_read_index(const struct image *im, const struct image_record *r, struct page_chunk *c);
+int zpages_chunk(const struct image *im, const struct page_chunk *c, uint32_t i, uint8_t *in, uint8_t *out, size_t *len);
+int zpages_check_in_file(const struct image *im, const struct proc_state *p);
+int zpages_fill(struct restore_ctx *rc);
+/* lazy.c: restore --lazy, the pages of private areas mapped from the image instead of copied */
+int pages_map_lazy(struct restore_ctx *rc);
 
 /* snapshot.c: the leave-running snapshot. Taken inside the inject phase (t0 the armed main thread,
  * `gadget` the injection gadget): p->snap, or 0 when p must stay frozen while its pages are read

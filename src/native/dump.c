@@ -43,6 +43,7 @@ struct dump_opts {
 	int force; /* --force: an existing IMAGE is replaced (atomically) */
 	int snapshot; /* leave-running: pages read from a copy-on-write snapshot after the resume (snapshot.c) */
 	int no_fsync; /* --no-fsync: a scratch image, not made durable (the rename is still atomic) */
+	int compress, level; /* --compress[=LEVEL]: pages in zstd chunks (compress.c) */
 };
 
 static void on_cancel(int sig)
@@ -63,6 +64,8 @@ static uint32_t head_write(struct image_writer *w, const struct dump_opts *o, ui
 	h.flags = o->kill_after ? CKPT_IMAGE_FLAGS_KILLED : CKPT_IMAGE_FLAGS_LEFT_RUNNING;
 	if (o->allow_unsupported)
 		h.flags |= CKPT_IMAGE_FLAGS_HAS_UNSUPPORTED;
+	if (o->compress)
+		h.flags |= CKPT_IMAGE_FLAGS_COMPRESSED;
 	if (frozen_ns)
 		h.flags |= CKPT_IMAGE_FLAGS_SNAPSHOT;
 	h.time_ns = time_ns;
@@ -138,6 +141,7 @@ static int write_image(int fd, const struct dump_opts *o, struct tree *t, uint64
 	struct image_writer w;
 	uint32_t ps = (uint32_t)sysconf(_SC_PAGESIZE);
 	iw_init(&w, fd, ps);
+	w.z = o->compress ? zpages_new(o->level) : NULL;
 	uint32_t *tags = xcalloc(t->nprocs, sizeof(uint32_t));
 	int rc = -1;
 	progress_step("write", "writing %s", o->image);
@@ -151,9 +155,15 @@ static int write_image(int fd, const struct dump_opts *o, struct tree *t, uint64
 	if (iw_finish(&w) < 0)
 		goto out;
 	*size = w.off;
+	if (w.z && g_verbose) {
+		uint64_t raw, packed;
+		zpages_totals(w.z, &raw, &packed);
+		fprintf(stderr, "ckpt: --compress: %llu KiB of pages in %llu KiB\n", (unsigned long long)(raw >> 10), (unsigned long long)(packed >> 10));
+	}
 	rc = 0;
 out:
 	free(tags);
+	zpages_free(w.z);
 	iw_free(&w);
 	return rc;
 }
@@ -664,7 +674,7 @@ out:
 
 static int usage(void)
 {
-	fputs("usage: ckpt dump PID -o IMAGE [--force] [--tree] [--leave-running [--no-snapshot] | --kill] [--no-fsync] [--progress=json] [--allow-unsupported] [--external unix] [--tcp-close]\n", stderr);
+	fputs("usage: ckpt dump PID -o IMAGE [--force] [--tree] [--leave-running [--no-snapshot] | --kill] [--no-fsync] [--compress[=LEVEL]] [--progress=json] [--allow-unsupported] [--external unix] [--tcp-close]\n", stderr);
 	return EXIT_USAGE;
 }
 
@@ -691,6 +701,7 @@ int cmd_dump(int argc, char **argv)
 		{"force", no_argument, NULL, 'F'},
 		{"no-snapshot", no_argument, NULL, 'S'},
 		{"no-fsync", no_argument, NULL, 'Y'},
+		{"compress", optional_argument, NULL, 'Z'},
 		{"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
@@ -714,6 +725,20 @@ int cmd_dump(int argc, char **argv)
 		case 'F': o.force = 1; break;
 		case 'S': no_snapshot = 1; break;
 		case 'Y': o.no_fsync = 1; break;
+		case 'Z': {
+			char *e = NULL;
+			o.compress = 1;
+			o.level = optarg ? (int)strtol(optarg, &e, 10) : 1;
+			if (optarg && (*e || !*optarg || o.level < -7 || o.level > 19)) {
+				fprintf(stderr, "ckpt: --compress=%s: give a zstd level from -7 (fastest) to 19\n", optarg);
+				return EXIT_USAGE;
+			}
+			if (zstd_unavailable()) {
+				fprintf(stderr, "ckpt: --compress: %s\n", zstd_unavailable());
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case 'v': g_verbose = 1; break;
 		case 'P':
 			if (strcmp(optarg, "json")) {

@@ -122,8 +122,9 @@ int iw_bulk_begin(struct image_writer *w, uint32_t meta_type, uint32_t bulk_type
 	}
 	size_t i = push_header(w);
 	struct ckpt_record_header *h = &w->hdrs[i];
-	h->type = bulk_type;
-	h->flags = CKPT_RECORD_FLAGS_PAGE_HASHED;
+	w->zactive = w->z && bulk_type == CKPT_RECORD_TYPE_PAGES; /* its length is known at the end */
+	h->type = w->zactive ? CKPT_RECORD_TYPE_PAGES_ZSTD : bulk_type;
+	h->flags = CKPT_RECORD_FLAGS_PAGE_HASHED | (w->zactive ? CKPT_RECORD_FLAGS_COMPRESSED : 0);
 	h->len = (uint32_t)pages_len;
 	h->tag = w->next_tag++;
 	h->ptag = w->pm_tag;
@@ -131,13 +132,46 @@ int iw_bulk_begin(struct image_writer *w, uint32_t meta_type, uint32_t bulk_type
 	seal_header(h);
 	if (pwrite_all(w->fd, h, HDR, w->off) < 0)
 		return fail_errno(EXIT_IO, "cannot write the image");
+	w->bulk_index = i;
+	w->bulk_off = w->off;
 	w->off += HDR;
 	w->pages_end = w->off + pages_len;
+	if (w->zactive) {
+		w->zleft = pages_len;
+		return zpages_begin(w->z, w->page_size, w->off, pages_len);
+	}
+	return 0;
+}
+
+/* The compressed payload is complete: its header gets its length, the file its padding. */
+static int zpages_close(struct image_writer *w)
+{
+	if (w->zleft)
+		return fail(EXIT_FAIL, "internal error: fewer page bytes than the pagemap announced");
+	uint64_t len = zpages_end(w->z, w->fd);
+	if (!len)
+		return -1;
+	struct ckpt_record_header *h = &w->hdrs[w->bulk_index];
+	h->len = (uint32_t)len;
+	seal_header(h);
+	if (pwrite_all(w->fd, h, HDR, w->bulk_off) < 0)
+		return fail_errno(EXIT_IO, "cannot write the image");
+	w->off = w->bulk_off + HDR + len;
+	if (write_zeros(w, w->off, pad8(len) - len) < 0)
+		return -1;
+	w->off = w->pages_end = w->bulk_off + HDR + pad8(len);
+	w->zactive = 0;
 	return 0;
 }
 
 int iw_pages_write(struct image_writer *w, const void *data, size_t len)
 {
+	if (w->zactive) {
+		if (len > w->zleft)
+			return fail(EXIT_FAIL, "internal error: more page bytes than the pagemap announced");
+		w->zleft -= len;
+		return zpages_write(w->z, w->fd, data, len);
+	}
 	if (w->off + len > w->pages_end)
 		return fail(EXIT_FAIL, "internal error: more page bytes than the pagemap announced");
 	if (pwrite_all(w->fd, data, len, w->off) < 0)
@@ -148,6 +182,8 @@ int iw_pages_write(struct image_writer *w, const void *data, size_t len)
 
 uint32_t iw_pages_end(struct image_writer *w, const void *pagemap, uint32_t len)
 {
+	if (w->zactive && zpages_close(w) < 0)
+		return 0;
 	if (w->off != w->pages_end || len != w->pm_len) {
 		fail(EXIT_FAIL, "internal error: pages chunk does not match its pagemap");
 		return 0;

@@ -21,7 +21,22 @@ struct image_writer {
 	uint64_t pm_off;
 	uint32_t pm_tag, pm_len, pm_type;
 	uint64_t pages_end;
+	/* dump --compress (compress.c): pages records become pages_zstd records */
+	struct zpages *z;
+	int zactive;          /* the open bulk record is compressed */
+	uint64_t zleft;       /* page bytes it still expects */
+	size_t bulk_index;
+	uint64_t bulk_off;
 };
+
+/* compress.c, the writer side: a zstd context (NULL without zstd), the chunks of one pages
+ * payload starting at payload_off, and the payload's final length (0 on failure). */
+struct zpages *zpages_new(int level);
+void zpages_free(struct zpages *z);
+void zpages_totals(const struct zpages *z, uint64_t *raw, uint64_t *packed);
+int zpages_begin(struct zpages *z, uint32_t page_size, uint64_t payload_off, uint64_t pages_len);
+int zpages_write(struct zpages *z, int fd, const void *data, size_t len);
+uint64_t zpages_end(struct zpages *z, int fd);
 
 void iw_init(struct image_writer *w, int fd, uint32_t page_size);
 /* Appends one record; returns its tag, 0 on failure (fail() already called). */

@@ -245,8 +245,11 @@ static int load_records(struct image *im, struct tree *t, uint32_t *owner, uint3
 						  p->pf.ppid, t->procs[parent]->pf.pid);
 			continue;
 		}
-		if (r->type == CKPT_RECORD_TYPE_PAGES && r->parent != UINT32_MAX)
+		if ((r->type == CKPT_RECORD_TYPE_PAGES || r->type == CKPT_RECORD_TYPE_PAGES_ZSTD) && r->parent != UINT32_MAX) {
+			if (pages_of[r->parent] != UINT32_MAX) /* the grammar allows one of each: not both */
+				return image_rule(im, r, r->off, CKPT_RULE_PAGES_LAYOUT, "its pagemap already has its pages");
 			pages_of[r->parent] = (uint32_t)i;
+		}
 		if (owner[i] == UINT32_MAX)
 			continue; /* head, tail, pad, files, top-level unsupported, types of later versions */
 		struct proc_state *p = t->procs[owner[i]];
@@ -357,7 +360,11 @@ static int load_pagemaps(struct image *im, struct tree *t, const uint32_t *owner
 		memset(&p->chunks[p->nchunks], 0, sizeof(p->chunks[0]));
 		pl->chunk_rec[p->nchunks] = (uint32_t)i;
 		struct page_chunk *ch = &p->chunks[p->nchunks++];
-		if (pagemap_read(im, r, &im->recs[pages_of[i]], ch) < 0 || check_run_order(im, r, ch, pl) < 0)
+		if (pages_of[i] == UINT32_MAX)
+			return image_rule(im, r, r->off, CKPT_RULE_PAGES_LAYOUT, "the pagemap has no pages record");
+		const struct image_record *pr = &im->recs[pages_of[i]];
+		if (pagemap_read(im, r, pr, ch) < 0 || check_run_order(im, r, ch, pl) < 0 ||
+		    (pr->type == CKPT_RECORD_TYPE_PAGES_ZSTD && zpages_read_index(im, pr, ch) < 0))
 			return -1;
 	}
 	return 0;
@@ -370,6 +377,7 @@ int image_load(struct image *im, struct tree *t)
 	uint32_t *owner = xmalloc(n * sizeof(uint32_t)), *slot = xmalloc(n * sizeof(uint32_t));
 	uint32_t *pages_of = xmalloc(n * sizeof(uint32_t)), *file_of = xmalloc(n * sizeof(uint32_t));
 	uint32_t *file_rec = xmalloc(n * sizeof(uint32_t));
+	memset(pages_of, 0xff, n * sizeof(uint32_t)); /* UINT32_MAX: no pages record (yet) */
 	struct proc_load *pls = NULL;
 	int rc = -1;
 	if (load_files(im, t, file_rec, file_of) < 0 || ghost_load(im, t, file_of) < 0 || locks_load(im, t, file_of) < 0 ||

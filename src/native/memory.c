@@ -881,6 +881,8 @@ static int fill_pages(struct restore_ctx *rc)
 	struct iovec iov[RESTORE_IOV_MAX];
 	for (size_t c = 0; c < rc->p->nchunks; c++) {
 		const struct page_chunk *ch = &rc->p->chunks[c];
+		if (ch->zstd)
+			continue; /* zpages_fill */
 		uint64_t off = ch->data_off;
 		for (uint32_t i = 0; i < ch->nruns;) {
 			uint32_t k = 0;
@@ -920,6 +922,8 @@ static int check_page_hashes(const struct image *im, const struct proc_state *p,
 	int rc = -1;
 	for (size_t c = 0; c < p->nchunks; c++) {
 		const struct page_chunk *ch = &p->chunks[c];
+		if (ch->zstd && pid <= 0)
+			continue; /* zpages_check_in_file */
 		uint64_t h = 0;
 		for (uint32_t i = 0; i < ch->nruns; i++) {
 			uint64_t addr = ch->runs[i].vaddr, left = (uint64_t)ch->runs[i].npages * ps;
@@ -953,7 +957,7 @@ out:
 
 int pages_check_in_file(const struct image *im, const struct proc_state *p)
 {
-	return check_page_hashes(im, p, 0);
+	return check_page_hashes(im, p, 0) < 0 ? -1 : zpages_check_in_file(im, p);
 }
 
 static int finish_vma(struct restore_ctx *rc, const struct vma_state *v)
@@ -1008,7 +1012,7 @@ int memory_restore(struct restore_ctx *rc)
 		if (map_vma(rc, v) < 0)
 			return -1;
 	}
-	if (fill_pages(rc) < 0 || check_page_hashes(rc->im, rc->p, rc->pid) < 0)
+	if (rc->lazy ? pages_map_lazy(rc) < 0 : fill_pages(rc) < 0 || zpages_fill(rc) < 0 || check_page_hashes(rc->im, rc->p, rc->pid) < 0)
 		return -1;
 	for (size_t i = 0; i < rc->p->nvmas; i++) {
 		const struct vma_state *v = &rc->p->vmas[i];

@@ -41,6 +41,7 @@ void proc_free(struct proc_state *p)
 	for (size_t i = 0; i < p->nchunks; i++) {
 		free(p->chunks[i].runs);
 		free(p->chunks[i].hashes);
+		free(p->chunks[i].zends);
 	}
 	free(p->chunks);
 	free(p->pending.v);

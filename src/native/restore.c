@@ -45,6 +45,7 @@ struct restore_opts {
 	const char *image;
 	const char *pid_file;
 	int dry_run;
+	int lazy;         /* --lazy: private pages mapped from the image (lazy.c) */
 	int same_pids;
 	int pid_ns;       /* --pid-ns: inside a new user and PID namespace, with the original PIDs there */
 	struct stdio_plan stdio;
@@ -744,7 +745,12 @@ static void plan_layout(struct plan *pl)
 
 static int usage(void)
 {
-	fputs("usage: ckpt restore IMAGE [--pid-file FILE] [--stdio=inherit|null|PATH] [--inherit-fd N:FD]... [--same-pids | --pid-ns] [--progress=json] [--as-recorded] [--dry-run]\n",
+	fputs("usage: ckpt restore IMAGE [--pid-file FILE] [--stdio=inherit|null|PATH] [--inherit-fd N:FD]... [--same-pids | --pid-ns] [--progress=json] [--as-recorded] [--dry-run] [--lazy]\n"
+	      "  --lazy: map the dumped pages of private areas from IMAGE instead of copying them: the process runs at once and\n"
+	      "          its pages fault in from the page cache. IMAGE must stay in place, unchanged, as long as the process runs\n"
+	      "          (a page it has not written reads the file; a truncated file kills it with SIGBUS); the hashes of the\n"
+	      "          mapped pages are not checked (ckpt-inspect verify checks them); shared, grows-down, executable and\n"
+	      "          compressed pages are copied as usual.\n",
 	      stderr);
 	return EXIT_USAGE;
 }
@@ -802,6 +808,7 @@ int cmd_restore(int argc, char **argv)
 		{"progress", required_argument, NULL, 'P'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"dry-run", no_argument, NULL, 'n'},
+		{"lazy", no_argument, NULL, 'z'},
 		{"same-pids", no_argument, NULL, 'S'},
 		{"pid-ns", no_argument, NULL, 'N'},
 		{"as-recorded", no_argument, NULL, 'R'},
@@ -815,6 +822,7 @@ int cmd_restore(int argc, char **argv)
 		case 'p': o.pid_file = optarg; break;
 		case 'v': g_verbose = 1; break;
 		case 'n': o.dry_run = 1; break;
+		case 'z': o.lazy = 1; break;
 		case 'S': o.same_pids = 1; break;
 		case 'N': o.pid_ns = 1; break;
 		case 'R': o.as_recorded = 1; break;
@@ -987,6 +995,7 @@ int cmd_restore(int argc, char **argv)
 		rc->scratch = pl.tramp + 4096;
 		rc->scratch_iov = pl.tramp + 8192;
 		rc->image_fd = pl.L.image_fd;
+		rc->lazy = o.lazy;
 		rc->own_root_image = geteuid() == 0 && !creds_other_user(p, &o.creds);
 		rc->main = &p->threads[0].tr;
 		rc->main->tid = pids[k];

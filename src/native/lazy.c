@@ -1,0 +1,136 @@
+/* restore --lazy: the dumped pages of private areas are mapped from the image file
+ * (MAP_PRIVATE | MAP_FIXED, read from the image fd the new process already holds, which is open
+ * read-only) instead of copied, so that the process runs at once and its pages fault in from the
+ * page cache on first use; a write copies the page (copy-on-write), never into the file.
+ *
+ * What is copied as usual instead: shared areas (the bytes must be in the shared object), areas
+ * that grow down (a file mapping below a stack would stop its growth), executable ones (an image
+ * on a noexec mount cannot be mapped PROT_EXEC), areas with MADV_WIPEONFORK or huge page advice
+ * (which only anonymous memory takes), compressed pages (they must be decompressed), and the runs
+ * past LAZY_MAX_MAPS (each mapped run is an area of its own: vm.max_map_count is 65530).
+ * Page hashes are checked for the copied pages only: the mapped ones are not read at all (that is
+ * the point), so they are not checked; `ckpt-inspect verify` or `restore --dry-run` checks them. */
+#include "ckpt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "image.h"
+#include "inject.h"
+#include "util.h"
+#include "xxh64.h"
+
+#define LAZY_MAX_MAPS 16384
+
+static const struct vma_state *vma_of(const struct proc_state *p, uint64_t addr)
+{
+	size_t lo = 0, hi = p->nvmas;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (p->vmas[mid].f.end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < p->nvmas && p->vmas[lo].f.start <= addr ? &p->vmas[lo] : NULL;
+}
+
+static int mappable(const struct vma_state *v)
+{
+	uint16_t k = v->f.kind;
+	return v && (k == CKPT_VMA_KIND_ANON_PRIVATE || k == CKPT_VMA_KIND_HEAP || k == CKPT_VMA_KIND_FILE_PRIVATE) &&
+	       !(v->f.flags & (CKPT_VMA_FLAGS_SHARED | CKPT_VMA_FLAGS_GROWS_DOWN | CKPT_VMA_FLAGS_WIPE_ON_FORK | CKPT_VMA_FLAGS_HUGE_PAGE)) &&
+	       !(v->f.prot & CKPT_VMA_PROT_EXEC);
+}
+
+/* n pages at addr of the new process against hashes[0..n) (read back, as the copy path does). */
+static int check_back(struct restore_ctx *rc, uint64_t addr, uint64_t n, const uint64_t *hashes, uint8_t *block, size_t c)
+{
+	uint32_t ps = rc->im->page_size;
+	for (uint64_t done = 0; done < n;) {
+		uint64_t k = n - done > (4u << 20) / ps ? (4u << 20) / ps : n - done;
+		if (mem_read(rc->pid, addr + done * ps, block, (size_t)(k * ps)) < 0)
+			return fail_errno(EXIT_FAIL, "restore: cannot read back the pages at 0x%llx", (unsigned long long)(addr + done * ps));
+		for (uint64_t i = 0; i < k; i++)
+			if (xxh64(block + i * ps, ps, 0) != hashes[done + i])
+				return fail(EXIT_BADIMAGE, "bad image %s: page at 0x%llx of pagemap #%zu does not match its hash (rule page_hash)",
+					    rc->im->path, (unsigned long long)(addr + (done + i) * ps), c);
+		done += k;
+	}
+	return 0;
+}
+
+int pages_map_lazy(struct restore_ctx *rc)
+{
+	uint32_t ps = rc->im->page_size;
+	const struct proc_state *p = rc->p;
+	/* the file is the one that was checked: a file truncated since would fault (SIGBUS) later */
+	struct stat st;
+	if (fstat(rc->im->fd, &st) < 0 || (uint64_t)st.st_size != rc->im->size)
+		return fail(EXIT_BADIMAGE, "bad image %s: it changed size while it was being restored", rc->im->path);
+	progress_step("restore-pages", "--lazy: mapping pages from the image");
+	uint64_t mapped = 0, copied = 0;
+	size_t maps = 0;
+	uint8_t *block = xmalloc(4u << 20);
+	int ret = -1;
+	for (size_t c = 0; c < p->nchunks; c++) {
+		const struct page_chunk *ch = &p->chunks[c];
+		if (ch->zstd) {
+			copied += (uint64_t)ch->npages * ps;
+			continue;
+		}
+		uint64_t page = 0;
+		for (uint32_t i = 0; i < ch->nruns; page += ch->runs[i].npages, i++) {
+			uint64_t addr = ch->runs[i].vaddr, len = (uint64_t)ch->runs[i].npages * ps, off = ch->data_off + page * ps;
+			if (off + len > rc->im->size) { /* checked at load (pages_layout); kept as the guard against SIGBUS */
+				fail(EXIT_BADIMAGE, "bad image %s: pages at 0x%llx lie past its end", rc->im->path, (unsigned long long)addr);
+				goto out;
+			}
+			long r;
+			if (mappable(vma_of(p, addr)) && maps < LAZY_MAX_MAPS) {
+				/* the area was mapped read-write for filling (finish_vma sets its protection) */
+				if (inject_checked(rc->main, &r, "restore --lazy: mmap of pages from the image", SYS_mmap, addr, len,
+						   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, (uint64_t)rc->image_fd, off) < 0)
+					goto out;
+				if ((uint64_t)r != addr) {
+					fail(EXIT_FAIL, "restore --lazy: the pages at 0x%llx landed at 0x%lx", (unsigned long long)addr, r);
+					goto out;
+				}
+				maps++;
+				mapped += len;
+				continue;
+			}
+			for (uint64_t done = 0; done < len; done += (uint64_t)r) {
+				if (inject_checked(rc->main, &r, "restore: reading pages from the image (pread64)", SYS_pread64, (uint64_t)rc->image_fd,
+						   addr + done, len - done, off + done, 0, 0) < 0)
+					goto out;
+				if (r <= 0) {
+					fail(EXIT_BADIMAGE, "bad image %s: short read of page bytes at byte %llu", rc->im->path, (unsigned long long)(off + done));
+					goto out;
+				}
+			}
+			if (check_back(rc, addr, ch->runs[i].npages, ch->hashes + page, block, c) < 0)
+				goto out;
+			copied += len;
+		}
+	}
+	if (zpages_fill(rc) < 0)
+		goto out;
+	for (size_t c = 0; c < p->nchunks; c++) {
+		const struct page_chunk *ch = &p->chunks[c];
+		uint64_t page = 0;
+		for (uint32_t i = 0; ch->zstd && i < ch->nruns; page += ch->runs[i].npages, i++)
+			if (check_back(rc, ch->runs[i].vaddr, ch->runs[i].npages, ch->hashes + page, block, c) < 0)
+				goto out;
+	}
+	if (g_verbose)
+		fprintf(stderr, "ckpt: restore --lazy: %llu KiB mapped from the image, %llu KiB copied\n", (unsigned long long)(mapped >> 10),
+			(unsigned long long)(copied >> 10));
+	ret = 0;
+out:
+	free(block);
+	return ret;
+}
