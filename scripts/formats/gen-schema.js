@@ -75,6 +75,7 @@ function genSchema(ksy) {
   const limits = {
     maxMetadataPayload: ksy.meta['-ckpt-limits'].max_metadata_payload,
     maxRecords: ksy.meta['-ckpt-limits'].max_records,
+    maxZstdChunk: ksy.meta['-ckpt-limits'].max_zstd_chunk,
   };
   return { version: ksy.meta['-ckpt-version'], types, enums, enumDocs, payloadTypes, grammar, rules, limits };
 }

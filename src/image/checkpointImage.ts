@@ -3,6 +3,7 @@
 // every metadata checksum and the tail, and never reads page bytes; `verify()` checks those too.
 
 import { BufferByteSource, ByteSource, FileByteSource } from './byteSource';
+import { hasCompressedPages, PageDataSource } from './compressedPages';
 import { ImageError, ImageProblem, problem } from './errors';
 import { Ckpt, RecordType, schema } from './format';
 import { MemoryMap, PageSegment, vmaInfo, VmaInfo } from './memoryMap';
@@ -54,7 +55,9 @@ export class CheckpointImage {
     try {
       const index = await indexRecords(source, opts);
       if (!index.head) throw new ImageError(problem('not-an-image', { record: 0, offset: 0 }, 'the head record cannot be read', true));
-      return new CheckpointImage(source, index, buildRecordTree(index), index.head);
+      // compressed pages (format 2.2) read through a source where they lie decompressed
+      const pages = hasCompressedPages(index.records) ? new PageDataSource(source, index.head.pageSize) : source;
+      return new CheckpointImage(pages, index, buildRecordTree(index), index.head);
     } catch (e) {
       if (typeof from === 'string') await source.close();
       throw e;
@@ -133,7 +136,7 @@ export class CheckpointImage {
       return hit;
     }
     // bulk data (page bytes, a file's bytes) has no fields and is never read whole
-    if (r.type === RecordType.PAGES || r.type === RecordType.FILE_DATA) return undefined;
+    if (r.type === RecordType.PAGES || r.type === RecordType.PAGES_ZSTD || r.type === RecordType.FILE_DATA) return undefined;
     const value = decodePayload(r, await this.readPayload(r));
     if (value && opts.keep !== false) this.remember(r, value);
     return value;
@@ -227,25 +230,30 @@ export class CheckpointImage {
           this.layoutProblems.push(e.problem);
           continue;
         }
-        const pages = this.childrenOfType(pm, RecordType.PAGES);
+        const pages = [...this.childrenOfType(pm, RecordType.PAGES), ...this.childrenOfType(pm, RecordType.PAGES_ZSTD)];
         if (pages.length !== 1) {
-          this.layoutProblems.push(problem('inconsistent', site(pm), `a pagemap needs exactly one PAGES child, it has ${pages.length}`));
+          this.layoutProblems.push(problem('inconsistent', site(pm), `a pagemap needs exactly one PAGES or PAGES_ZSTD child, it has ${pages.length}`));
           continue;
         }
         const data = pages[0];
         const total = map.runs.reduce((n, run) => n + run.npages, 0);
         if (total !== map.npages) this.layoutProblems.push(problem('inconsistent', { ...site(pm), field: 'npages' }, `npages is ${map.npages} but the runs hold ${total} pages`));
-        if (data.len !== map.npages * ps) this.layoutProblems.push(problem('inconsistent', { ...site(data), field: 'len' }, `PAGES holds ${data.len} bytes, its pagemap lists ${map.npages} pages of ${ps}`));
-        if (data.payloadOffset % ps !== 0) this.layoutProblems.push(problem('inconsistent', site(data), `page data starts at 0x${data.payloadOffset.toString(16)}, not at a multiple of the page size`));
+        // compressed pages lie decompressed at offsets of their own (compressedPages.ts)
+        const compressed = data.type === RecordType.PAGES_ZSTD && this.source instanceof PageDataSource;
+        const dataOffset = compressed ? (this.source as PageDataSource).register(data, map.npages) : data.payloadOffset;
+        const dataLen = compressed ? map.npages * ps : data.len;
+        if (data.type === RecordType.PAGES_ZSTD && !compressed) continue;
+        if (dataLen !== map.npages * ps) this.layoutProblems.push(problem('inconsistent', { ...site(data), field: 'len' }, `PAGES holds ${data.len} bytes, its pagemap lists ${map.npages} pages of ${ps}`));
+        if (dataOffset % ps !== 0) this.layoutProblems.push(problem('inconsistent', site(data), `page data starts at 0x${data.payloadOffset.toString(16)}, not at a multiple of the page size`));
         let page = 0;
         for (const run of map.runs) {
           const bytes = run.npages * ps;
-          if (run.vaddr % psBig !== 0n || (page + run.npages) * ps > data.len) {
+          if (run.vaddr % psBig !== 0n || (page + run.npages) * ps > dataLen) {
             this.layoutProblems.push(problem('inconsistent', { ...site(pm), field: `runs` }, `run at 0x${run.vaddr.toString(16)} of ${run.npages} pages does not fit its page data`));
             break;
           }
           if (run.npages > 0) {
-            segments.push({ start: run.vaddr, end: run.vaddr + BigInt(bytes), fileOffset: data.payloadOffset + page * ps, pagemap: pm, pages: data, firstPage: page });
+            segments.push({ start: run.vaddr, end: run.vaddr + BigInt(bytes), fileOffset: dataOffset + page * ps, pagemap: pm, pages: data, firstPage: page });
           }
           page += run.npages;
         }

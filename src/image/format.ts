@@ -70,7 +70,7 @@ export interface FormatSchema {
   grammar: Record<string, GrammarEntry>;
   /** Rule id -> what it requires (the .ksy's -ckpt-rules); readers name the id when broken. */
   rules: Record<string, string>;
-  limits: { maxMetadataPayload: number; maxRecords: number };
+  limits: { maxMetadataPayload: number; maxRecords: number; maxZstdChunk: number };
   types: Record<string, SchemaType>;
   /** enum name -> value (as a decimal string) -> label. */
   enums: Record<string, Record<string, string>>;

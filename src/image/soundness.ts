@@ -13,6 +13,13 @@ import { Ckpt, GrammarEntry, recordTypeLabel, recordTypeName, RecordType, schema
 import { payloadTypeName } from './payload';
 import { RecordEntry } from './recordIndex';
 import { plural } from '../shared/plural';
+import { readChunkIndex } from './compressedPages';
+
+function readSync(img: CheckpointImage, offset: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  img.source.readIntoSync!(offset, out);
+  return out;
+}
 
 export type RuleId = keyof typeof schema.rules & string;
 
@@ -211,6 +218,13 @@ export async function processRuleProblems(img: CheckpointImage, proc: RecordEntr
         if (!v || !v.mapped) problems.push(ruleProblem('run_in_vma', runSite, `run ${k} (${hex(run.vaddr)}, ${run.npages} pages) lies outside every restorable vma`));
       });
       if (total !== map.npages) problems.push(ruleProblem('pagemap_runs', site(pm, 'npages'), `runs hold ${total} pages, npages says ${map.npages}`));
+      const zpages = img.childrenOfType(pm, RecordType.PAGES_ZSTD);
+      const held = img.childrenOfType(pm, RecordType.PAGES).length + zpages.length;
+      if (held !== 1) problems.push(ruleProblem('pages_layout', site(pm), held ? 'its pagemap already has its pages' : 'the pagemap has no pages record'));
+      for (const z of zpages) {
+        const idx = readChunkIndex(z, map.npages, img.pageSize, (o, n) => readSync(img, z.payloadOffset + o, n));
+        if (!('chunkPages' in idx)) problems.push(idx);
+      }
       for (const pages of img.childrenOfType(pm, RecordType.PAGES)) {
         if (pages.payloadOffset % img.pageSize !== 0) problems.push(ruleProblem('pages_layout', site(pages), 'the page data does not start at a multiple of the page size'));
         if (pages.len !== map.npages * img.pageSize) problems.push(ruleProblem('pages_layout', site(pages, 'len'), `length ${pages.len} is not the ${map.npages} pages of its pagemap`));

@@ -77,8 +77,9 @@ export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}
       await new Promise((resolve) => setImmediate(resolve));
     }
   };
+  const undecodable = new Set<RecordEntry>();
   for (const seg of segments) {
-    if (!(seg.pages.flags & PAGE_HASHED)) continue;
+    if (!(seg.pages.flags & PAGE_HASHED) || undecodable.has(seg.pages)) continue;
     const hashes = hashCache.get(seg.pagemap) ?? (await img.decodeAs(seg.pagemap, 'pagemap')).pageHashes;
     hashCache.set(seg.pagemap, hashes);
     const segBytes = Number(seg.end - seg.start);
@@ -86,7 +87,16 @@ export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}
     for (let off = 0; off < segBytes; off += chunk) {
       opts.signal?.throwIfAborted();
       const n = Math.min(chunk, segBytes - off);
-      const got = await hashChunk(img.source, seg.fileOffset + off, n, ps);
+      let got: Uint8Array;
+      try {
+        got = await hashChunk(img.source, seg.fileOffset + off, n, ps);
+      } catch (e) {
+        // compressed pages that do not decompress (rule zstd_chunks): said once per segment
+        if (!(e instanceof ImageError)) throw e;
+        problems.push(e.problem);
+        undecodable.add(seg.pages);
+        break;
+      }
       const first = seg.firstPage + off / ps;
       for (let i = 0; i < n / ps; i++) {
         if (!equal8(got, i * 8, hashes, (first + i) * 8)) {
@@ -94,7 +104,8 @@ export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}
           badByRecord.set(seg.pages, bad);
           if (bad <= maxListed) {
             const addr = seg.start + BigInt(off + i * ps);
-            problems.push({ ...ruleProblem('page_hash', { ...site(seg.pages), offset: seg.fileOffset + off + i * ps }, `page at 0x${addr.toString(16)} does not match its hash in pagemap tag ${seg.pagemap.tag}`), code: 'bad-page-hash' });
+            const at = seg.pages.type === RecordType.PAGES_ZSTD ? seg.pages.offset : seg.fileOffset + off + i * ps; // compressed: the record
+            problems.push({ ...ruleProblem('page_hash', { ...site(seg.pages), offset: at }, `page at 0x${addr.toString(16)} does not match its hash in pagemap tag ${seg.pagemap.tag}`), code: 'bad-page-hash' });
           }
         }
       }
