@@ -13,6 +13,8 @@
 #include "ckpt.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,28 +55,90 @@ const char *zstd_unavailable(void)
 
 /* ---- writer ---- */
 
+/* Chunks are compressed by ZWORKERS threads while the dump goes on reading pages (2 cores: the
+ * dump's own thread reads and hashes, the workers compress); frames are written in chunk order.
+ * Each of ZSLOTS slots holds one chunk, reused round-robin: the oldest is written before reuse. */
+#define ZWORKERS 2
+#define ZSLOTS 6
+
+enum { SLOT_FREE, SLOT_READY, SLOT_BUSY, SLOT_DONE };
+
+struct zslot {
+	uint8_t *in, *out;
+	size_t n, outn;
+	int state;
+	uint64_t seq;
+	const char *err; /* a zstd error name */
+};
+
 struct zpages {
-#ifdef HAVE_ZSTD
-	ZSTD_CCtx *cctx;
-#endif
 	int level;
 	uint32_t chunk_bytes, chunk_pages;
-	uint8_t *stage, *out; /* one chunk of pages; its frame */
-	size_t staged;
+	struct zslot slot[ZSLOTS];
+	unsigned cur;         /* the slot being filled */
+	uint64_t seq;         /* chunks handed to the workers so far */
 	uint32_t *ends, nchunks, done;
 	uint64_t payload_off; /* file offset of the pages_zstd payload */
 	uint64_t frames_len;
 	uint64_t raw, packed; /* totals, for the summary */
+#ifdef HAVE_ZSTD
+	pthread_t th[ZWORKERS];
+	int nth, stop;
+	pthread_mutex_t mu;
+	pthread_cond_t work, finished;
+#endif
 };
+
+#ifdef HAVE_ZSTD
+static void *zworker(void *arg)
+{
+	struct zpages *z = arg;
+	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+	pthread_mutex_lock(&z->mu);
+	for (;;) {
+		struct zslot *s = NULL;
+		for (int i = 0; i < ZSLOTS; i++) /* the oldest ready chunk first */
+			if (z->slot[i].state == SLOT_READY && (!s || z->slot[i].seq < s->seq))
+				s = &z->slot[i];
+		if (!s) {
+			if (z->stop)
+				break;
+			pthread_cond_wait(&z->work, &z->mu);
+			continue;
+		}
+		s->state = SLOT_BUSY;
+		pthread_mutex_unlock(&z->mu);
+		size_t n = cctx ? ZSTD_compressCCtx(cctx, s->out, zchunk_bound(z->chunk_bytes), s->in, s->n, z->level) : 0;
+		pthread_mutex_lock(&z->mu);
+		s->err = !cctx ? "out of memory" : ZSTD_isError(n) ? ZSTD_getErrorName(n) : NULL;
+		s->outn = n;
+		s->state = SLOT_DONE;
+		pthread_cond_broadcast(&z->finished);
+	}
+	pthread_mutex_unlock(&z->mu);
+	ZSTD_freeCCtx(cctx);
+	return NULL;
+}
+#endif
 
 struct zpages *zpages_new(int level)
 {
 #ifdef HAVE_ZSTD
 	struct zpages *z = xcalloc(1, sizeof(*z));
-	z->cctx = ZSTD_createCCtx();
-	if (!z->cctx)
-		no_context();
 	z->level = level;
+	pthread_mutex_init(&z->mu, NULL);
+	pthread_cond_init(&z->work, NULL);
+	pthread_cond_init(&z->finished, NULL);
+	/* the workers take no signal: cancels and the tracer's waits are the dump thread's */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (int i = 0; i < ZWORKERS; i++)
+		if (pthread_create(&z->th[z->nth], NULL, zworker, z) == 0)
+			z->nth++;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!z->nth)
+		no_context();
 	return z;
 #else
 	(void)level;
@@ -87,10 +151,20 @@ void zpages_free(struct zpages *z)
 	if (!z)
 		return;
 #ifdef HAVE_ZSTD
-	ZSTD_freeCCtx(z->cctx);
+	pthread_mutex_lock(&z->mu);
+	z->stop = 1;
+	pthread_cond_broadcast(&z->work);
+	pthread_mutex_unlock(&z->mu);
+	for (int i = 0; i < z->nth; i++)
+		pthread_join(z->th[i], NULL);
+	pthread_mutex_destroy(&z->mu);
+	pthread_cond_destroy(&z->work);
+	pthread_cond_destroy(&z->finished);
 #endif
-	free(z->stage);
-	free(z->out);
+	for (int i = 0; i < ZSLOTS; i++) {
+		free(z->slot[i].in);
+		free(z->slot[i].out);
+	}
 	free(z->ends);
 	free(z);
 }
@@ -104,19 +178,21 @@ void zpages_totals(const struct zpages *z, uint64_t *raw, uint64_t *packed)
 /* The pages payload of `pages_len` bytes starts at payload_off: reserve the chunk index. */
 int zpages_begin(struct zpages *z, uint32_t page_size, uint64_t payload_off, uint64_t pages_len)
 {
-	z->chunk_pages = ZCHUNK_PAGES;
-	while ((uint64_t)z->chunk_pages * page_size > CKPT_MAX_ZSTD_CHUNK)
-		z->chunk_pages /= 2; /* large pages: fewer per chunk */
-	z->chunk_bytes = z->chunk_pages * page_size;
-	if (!z->stage) {
-		z->stage = xmalloc(z->chunk_bytes);
-		z->out = xmalloc(zchunk_bound(z->chunk_bytes));
+	uint32_t pages = ZCHUNK_PAGES;
+	while ((uint64_t)pages * page_size > CKPT_MAX_ZSTD_CHUNK)
+		pages /= 2; /* large pages: fewer per chunk */
+	if (!z->slot[0].in) {
+		z->chunk_pages = pages;
+		z->chunk_bytes = pages * page_size;
+		for (int i = 0; i < ZSLOTS; i++) {
+			z->slot[i].in = xmalloc(z->chunk_bytes);
+			z->slot[i].out = xmalloc(zchunk_bound(z->chunk_bytes));
+		}
 	}
 	z->nchunks = (uint32_t)((pages_len + z->chunk_bytes - 1) / z->chunk_bytes);
 	free(z->ends);
 	z->ends = xcalloc(z->nchunks ? z->nchunks : 1, 4);
 	z->done = 0;
-	z->staged = 0;
 	z->payload_off = payload_off;
 	z->frames_len = 0;
 	return 0;
@@ -127,26 +203,48 @@ static uint64_t frames_off(const struct zpages *z)
 	return z->payload_off + sizeof(struct ckpt_pages_zstd_fixed) + (uint64_t)z->nchunks * 4;
 }
 
-static int flush_chunk(struct zpages *z, int fd)
-{
 #ifdef HAVE_ZSTD
-	if (!z->staged)
+/* Waits for slot s to be compressed and writes its frame, the next in chunk order. */
+static int write_slot(struct zpages *z, struct zslot *s, int fd)
+{
+	pthread_mutex_lock(&z->mu);
+	while (s->state == SLOT_READY || s->state == SLOT_BUSY)
+		pthread_cond_wait(&z->finished, &z->mu);
+	pthread_mutex_unlock(&z->mu);
+	if (s->state != SLOT_DONE)
 		return 0;
+	s->state = SLOT_FREE;
+	if (s->err)
+		return fail(EXIT_FAIL, "zstd: %s", s->err);
 	if (z->done == z->nchunks)
 		return fail(EXIT_FAIL, "internal error: more compressed chunks than the pagemap announced");
-	size_t n = ZSTD_compressCCtx(z->cctx, z->out, zchunk_bound(z->chunk_bytes), z->stage, z->staged, z->level);
-	if (ZSTD_isError(n))
-		return fail(EXIT_FAIL, "zstd: %s", ZSTD_getErrorName(n));
-	if (pwrite_all(fd, z->out, n, frames_off(z) + z->frames_len) < 0)
+	if (pwrite_all(fd, s->out, s->outn, frames_off(z) + z->frames_len) < 0)
 		return fail_errno(EXIT_IO, "cannot write the image");
-	z->frames_len += n;
+	z->frames_len += s->outn;
 	if (z->frames_len > UINT32_MAX - 4096)
 		return fail(EXIT_FAIL, "internal error: a compressed pages record over 4 GiB");
 	z->ends[z->done++] = (uint32_t)z->frames_len;
-	z->raw += z->staged;
-	z->packed += n;
-	z->staged = 0;
+	z->raw += s->n;
+	z->packed += s->outn;
+	s->n = 0;
 	return 0;
+}
+#endif
+
+/* The slot being filled goes to the workers; the next one is made free (written) for filling. */
+static int flush_chunk(struct zpages *z, int fd)
+{
+#ifdef HAVE_ZSTD
+	struct zslot *s = &z->slot[z->cur];
+	if (!s->n)
+		return 0;
+	pthread_mutex_lock(&z->mu);
+	s->seq = z->seq++;
+	s->state = SLOT_READY;
+	pthread_cond_signal(&z->work);
+	pthread_mutex_unlock(&z->mu);
+	z->cur = (z->cur + 1) % ZSLOTS;
+	return write_slot(z, &z->slot[z->cur], fd);
 #else
 	(void)z, (void)fd;
 	return -1;
@@ -157,24 +255,31 @@ int zpages_write(struct zpages *z, int fd, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 	while (len) {
-		size_t k = z->chunk_bytes - z->staged;
+		struct zslot *s = &z->slot[z->cur];
+		size_t k = z->chunk_bytes - s->n;
 		if (k > len)
 			k = len;
-		memcpy(z->stage + z->staged, p, k);
-		z->staged += k;
+		memcpy(s->in + s->n, p, k);
+		s->n += k;
 		p += k;
 		len -= k;
-		if (z->staged == z->chunk_bytes && flush_chunk(z, fd) < 0)
+		if (s->n == z->chunk_bytes && flush_chunk(z, fd) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* The last chunk, then the index; returns the payload's length (0 on failure). */
+/* The last chunk, every frame still being compressed, then the index; returns the payload's
+ * length (0 on failure). */
 uint64_t zpages_end(struct zpages *z, int fd)
 {
+#ifdef HAVE_ZSTD
 	if (flush_chunk(z, fd) < 0)
 		return 0;
+	for (int i = 1; i < ZSLOTS; i++) /* the rest, oldest first (cur was written by flush_chunk) */
+		if (write_slot(z, &z->slot[(z->cur + i) % ZSLOTS], fd) < 0)
+			return 0;
+#endif
 	if (z->done != z->nchunks) {
 		fail(EXIT_FAIL, "internal error: %u compressed chunks, the pagemap announced %u", z->done, z->nchunks);
 		return 0;

@@ -22,6 +22,7 @@ export const EXIT = { ok: 0, fail: 1, usage: 2, noProcess: 3, permission: 4, uns
 
 const TARGETS: Record<string, string[]> = {
   counter: [],
+  heaplike: [],
   threads: ['-pthread'],
   selfcheck: ['-pthread'],
   execer: ['-pthread'],
