@@ -59,7 +59,7 @@ export function resealBytes(b: Uint8Array, opts: ResealOptions = {}): Uint8Array
       dv.setUint32(off + HDR + 8, i, true);
       dv.setBigUint64(off + HDR + 16, xxh64(concat(headers)), true);
     }
-    if (type !== RecordType.PAGES) dv.setUint32(off + 20, xxh64Low32(b.subarray(off + HDR, off + HDR + len)), true);
+    if (type !== RecordType.PAGES && type !== RecordType.PAGES_ZSTD) dv.setUint32(off + 20, xxh64Low32(b.subarray(off + HDR, off + HDR + len)), true);
     dv.setUint32(off + 28, xxh64Low32(b.subarray(off, off + 28)), true);
     headers.push(b.subarray(off, off + HDR));
   }

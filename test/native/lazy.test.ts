@@ -1,0 +1,129 @@
+// Issue 12: `ckpt restore --lazy` maps the dumped pages of private areas from the image instead
+// of copying them. The restored process must run at once with its pages not yet in memory (its
+// RSS far below its data), prove its memory itself once it touches it, never write the image
+// (which stays byte for byte as it was while a process that rewrites all of its memory runs from
+// it), and an image truncated before the restore is refused before anything runs (exit 6, no
+// process), not killed by SIGBUS later. The time to running is printed beside a copying restore.
+// CKPT_TEST_LAZY_MIB sets the size of the heap-like process (default 256; 1024 for the figure).
+
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { buildTargets, CKPT, EXIT, identities, Lab, lines, target, waitFor } from './helpers';
+import { assertIntact, startSelfCheck, TickReader } from './selfcheck';
+
+const MIB = Number(process.env.CKPT_TEST_LAZY_MIB ?? 256);
+
+function rssKiB(pid: number): number {
+  const m = /^Rss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+  return m ? Number(m[1]) : -1;
+}
+
+const sha = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+describe('native: restore --lazy', function () {
+  this.timeout(300000);
+  const lab = new Lab();
+  before(() => buildTargets());
+  after(() => lab.cleanup());
+
+  for (const id of identities()) {
+    it(`as ${id.name}: a ${MIB} MiB heap-like process runs at once from the image and finds its memory intact`, async () => {
+      const dir = lab.dir(id);
+      const out = path.join(dir, 'heap.txt');
+      const t = lab.startTarget(id, [target('heaplike'), out, String(MIB)]);
+      const first = await waitFor('heaplike to fill its heap', () => lines(out).find((l) => l.startsWith('s ')), 120000);
+      const image = path.join(dir, 'heap.ckpt');
+      const r = await lab.dump(id, t.pid, image, ['--kill', '--no-fsync']);
+      assert.equal(r.code, 0, r.stderr);
+      const before = sha(image);
+      // each restored process writes at the offset its fd had at the dump: over the last one's line
+      const dumped = fs.readFileSync(out);
+
+      const verified = async (pid: number) => {
+        const n = lines(out).filter((l) => l.startsWith('v ')).length;
+        process.kill(pid, 'SIGUSR1');
+        return (await waitFor(`process ${pid} to check its memory`, () => lines(out).filter((l) => l.startsWith('v '))[n], 60000)).split(' ')[1];
+      };
+
+      const t0 = performance.now();
+      const copy = await lab.restore(id, image);
+      const copyMs = performance.now() - t0;
+      assert.equal(copy.code, EXIT.ok, copy.stderr);
+      assert.equal(await verified(copy.pid!), first.split(' ')[1]);
+      process.kill(copy.pid!, 'SIGKILL');
+      await waitFor('the copy to go', () => !fs.existsSync(`/proc/${copy.pid}`) || /State:\s+Z/.test(fs.readFileSync(`/proc/${copy.pid}/status`, 'utf8')));
+
+      fs.writeFileSync(out, dumped);
+      const t1 = performance.now();
+      const lazy = await lab.restore(id, image, ['--stdio=null', '--lazy']);
+      const lazyMs = performance.now() - t1;
+      assert.equal(lazy.code, EXIT.ok, lazy.stderr);
+      const pid = lazy.pid!;
+      const rss = rssKiB(pid);
+      const maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => l.endsWith(image));
+      console.log(`      ${MIB} MiB: restore ${copyMs.toFixed(0)} ms, --lazy ${lazyMs.toFixed(0)} ms (RSS then ${(rss / 1024).toFixed(1)} MiB, ${maps.length} areas mapped from the image)`);
+      assert.ok(maps.length > 0, 'areas mapped from the image');
+      assert.ok(rss < (MIB * 1024) / 4, `RSS ${rss} KiB right after a lazy restore of ${MIB} MiB: the pages were read`);
+      assert.ok(maps.every((l) => / r[w-][x-]p /.test(l)), `private mappings only:\n${maps.join('\n')}`);
+      assert.equal(await verified(pid), first.split(' ')[1]);
+      assert.ok(rssKiB(pid) > (MIB * 1024) / 2, 'the pages came in once it read them');
+      assert.equal(sha(image), before, 'the image is unchanged');
+    });
+  }
+
+  it('a process that rewrites all of its memory over four threads runs from the image intact, and the image stays as it was', async () => {
+    const id = identities()[identities().length - 1];
+    const dir = lab.dir(id);
+    const sc = await startSelfCheck(lab, id, dir, 32);
+    const image = path.join(dir, 'sc.ckpt');
+    const r = await lab.dump(id, sc.pid, image, ['--kill']);
+    assert.equal(r.code, 0, r.stderr);
+    const before = sha(image);
+    const from = fs.statSync(sc.out).size;
+    const rs = await lab.restore(id, image, ['--stdio=null', '--lazy']);
+    assert.equal(rs.code, EXIT.ok, rs.stderr);
+    await assertIntact(rs.pid!, new TickReader(sc.out, from), sc.pagesPerThread, 'restored --lazy');
+    await assertIntact(rs.pid!, new TickReader(sc.out, fs.statSync(sc.out).size), sc.pagesPerThread, 'restored --lazy, a second pass');
+    assert.equal(sha(image), before, 'its writes went to its own pages, not to the image');
+  });
+
+  it('a compressed image restores with --lazy too (its pages copied)', async () => {
+    const id = identities()[0];
+    const dir = lab.dir(id);
+    const out = path.join(dir, 'heap.txt');
+    const t = lab.startTarget(id, [target('heaplike'), out, '16']);
+    const first = await waitFor('heaplike to fill its heap', () => lines(out).find((l) => l.startsWith('s ')), 60000);
+    const image = path.join(dir, 'z.ckpt');
+    const r = await lab.dump(id, t.pid, image, ['--kill', '--compress']);
+    assert.equal(r.code, 0, r.stderr);
+    const rs = await lab.restore(id, image, ['--stdio=null', '--lazy']);
+    assert.equal(rs.code, EXIT.ok, rs.stderr);
+    process.kill(rs.pid!, 'SIGUSR1');
+    const v = await waitFor('its check', () => lines(out).find((l) => l.startsWith('v ')), 30000);
+    assert.equal(v.split(' ')[1], first.split(' ')[1]);
+  });
+
+  it('a truncated image is refused before anything runs, whatever was cut (exit 6, no process)', async () => {
+    const id = identities()[0];
+    const dir = lab.dir(id);
+    const out = path.join(dir, 'heap.txt');
+    const t = lab.startTarget(id, [target('heaplike'), out, '8']);
+    await waitFor('heaplike to fill its heap', () => lines(out).find((l) => l.startsWith('s ')), 60000);
+    const image = path.join(dir, 'full.ckpt');
+    const r = await lab.dump(id, t.pid, image, ['--kill']);
+    assert.equal(r.code, 0, r.stderr);
+    const size = fs.statSync(image).size;
+    for (const keep of [size - 8, size - 4096 * 3, Math.floor(size / 2), 1 << 16]) {
+      const cut = path.join(dir, `cut-${keep}.ckpt`);
+      fs.copyFileSync(image, cut);
+      fs.truncateSync(cut, keep);
+      const rs = await lab.restore(id, cut, ['--stdio=null', '--lazy']);
+      assert.equal(rs.code, EXIT.badImage, `${keep} of ${size} bytes: exit ${rs.code} ${rs.stderr}`);
+      assert.equal(rs.pid, undefined);
+      assert.match(rs.stderr, /truncated|past the end/);
+      assert.equal(rs.stdout, '');
+    }
+  });
+});
