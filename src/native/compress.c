@@ -32,7 +32,7 @@
 #define HDR CKPT_RECORD_HEADER_FIXED_SIZE
 #define ZCHUNK_PAGES 64u /* 256 KiB chunks: a page read decompresses ~0.1 ms of data */
 
-static void no_context(void)
+static __attribute__((unused)) void no_context(void)
 {
 	fputs("ckpt: out of memory (a zstd context)\n", stderr);
 	_exit(EXIT_FAIL);
@@ -378,7 +378,7 @@ static int for_each_chunk(const struct image *im, const struct page_chunk *c,
 	uint32_t run = 0;
 	uint64_t in_run = 0, page = 0; /* pages of the current run already handed out */
 	for (uint32_t i = 0; i < c->znchunks; i++) {
-		size_t len;
+		size_t len = 0;
 		if (zpages_chunk(im, c, i, in, out, &len) < 0)
 			goto out;
 		for (size_t off = 0; off < len;) {

@@ -763,6 +763,10 @@ static int check_restorable(struct tree *t, struct image *im, struct restore_opt
 		return fail(EXIT_UNSUPPORTED, "the image is for another machine (arch %u, page size %u)", root->head.arch, root->head.page_size);
 	if (mm_check_compatible(root) < 0)
 		return -1;
+	for (size_t k = 0; k < t->nprocs && zstd_unavailable(); k++)
+		for (size_t c = 0; c < t->procs[k]->nchunks; c++)
+			if (t->procs[k]->chunks[c].zstd)
+				return fail(EXIT_UNSUPPORTED, "image %s has compressed pages: %s", im->path, zstd_unavailable());
 	if (creds_allowed(im->fd, o->as_recorded, &o->creds) < 0)
 		return -1;
 	for (size_t k = 0; k < t->nprocs; k++)
