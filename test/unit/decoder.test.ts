@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { CheckpointImage, Ckpt, describeRecord, payloadJson, recordTypeName, RecordType, renderFields, summarizeImage, verifyImage } from '../../src/image';
+import { CheckpointImage, Ckpt, describeRecord, payloadJson, recordTypeName, RecordType, renderFields, schema, summarizeImage, verifyImage } from '../../src/image';
 import { payloadStream } from '../../src/image/bigintStream';
 import { encodePayload, ImageWriter } from '../../src/image/write/imageWriter';
 import { BIG_R15, buildSample, HEAP, HEAP_STRING, HEAP_STRING_ADDR, PAGE, SECRET_ENV, STACK } from '../support/sampleImage';
@@ -99,7 +99,7 @@ describe('decoder: a sound image', () => {
 
   it('summarises the image', async () => {
     const s = await summarizeImage(img);
-    assert.equal(s.version, '2.1');
+    assert.equal(s.version, `${schema.version.major}.${schema.version.minor}`);
     assert.equal(s.kernel, '6.18.0-test');
     assert.equal(s.hostname, 'testhost');
     assert.equal(s.timeNs, '1790000000123456789');
