@@ -32,6 +32,10 @@ function realImage() {
     const image = path.join(seeds, 'sleep.ckpt');
     fs.rmSync(image, { force: true });
     // --allow-unsupported: a caller's inherited fds (a pipe to a terminal multiplexer, say) are recorded, not refused
+    // the same process compressed (format 2.2 pages_zstd), where this ckpt has zstd
+    const zimage = path.join(seeds, 'sleep-zstd.ckpt');
+    fs.rmSync(zimage, { force: true });
+    spawnSync(ckpt, ['dump', String(child.pid), '-o', zimage, '--compress', '--allow-unsupported'], { stdio: 'ignore' });
     run(ckpt, ['dump', String(child.pid), '-o', image, '--kill', '--allow-unsupported'], { stdio: ['ignore', 'inherit', 'ignore'] });
   } finally {
     try {

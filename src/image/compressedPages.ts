@@ -177,6 +177,9 @@ export class PageDataSource implements ByteSource {
       this.cache.set(key, hit);
       return hit;
     }
+    if (c.record.payloadOffset + c.record.len > this.file.size) {
+      throw new ImageError(ruleProblem('zstd_chunks', site(c.record), `its payload of ${c.record.len} bytes runs past the end of the file`));
+    }
     if (!c.index) {
       const idx = readChunkIndex(c.record, c.npages, this.pageSize, (o, n) => this.readFileSync(c.record.payloadOffset + o, n));
       if (!('chunkPages' in idx)) throw new ImageError(idx);

@@ -222,6 +222,7 @@ export async function processRuleProblems(img: CheckpointImage, proc: RecordEntr
       const held = img.childrenOfType(pm, RecordType.PAGES).length + zpages.length;
       if (held !== 1) problems.push(ruleProblem('pages_layout', site(pm), held ? 'its pagemap already has its pages' : 'the pagemap has no pages record'));
       for (const z of zpages) {
+        if (z.payloadOffset + z.len > img.source.size) continue; // a truncated image: said on opening
         const idx = readChunkIndex(z, map.npages, img.pageSize, (o, n) => readSync(img, z.payloadOffset + o, n));
         if (!('chunkPages' in idx)) problems.push(idx);
       }

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FuzzBase, fuzzBase } from '../support/mutate';
 import { buildSample } from '../support/sampleImage';
+import { compressPages } from '../support/compressImage';
 import { ImageWriter } from '../../src/image/write/imageWriter';
 import { buildTarget, realTargetUnavailable, startTarget } from '../unit/diffRealTarget';
 
@@ -44,6 +45,7 @@ export async function fuzzBases(): Promise<FuzzBase[]> {
     await fuzzBase('sample', buildSample().bytes),
     await fuzzBase('sample-unknown', buildSample({ unknownRecord: true }).bytes),
     await fuzzBase('nested', nestedImage()),
+    await fuzzBase('sample-compressed', compressPages(buildSample().bytes, 2)),
   ];
   const real = await realImage();
   if (real) bases.push(await fuzzBase('real', real));

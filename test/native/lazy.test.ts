@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildTargets, CKPT, EXIT, identities, Lab, lines, target, waitFor } from './helpers';
+import { buildTargets, EXIT, identities, Lab, lines, target, waitFor } from './helpers';
 import { assertIntact, startSelfCheck, TickReader } from './selfcheck';
 
 const MIB = Number(process.env.CKPT_TEST_LAZY_MIB ?? 256);
