@@ -81,8 +81,9 @@ meta:
       (2.2) A `pages_zstd` payload has `nchunks` = ceil(`npages` / `chunk_pages`) chunks of at
       most `max_zstd_chunk` bytes of pages each, whose `chunk_ends` ascend and whose last end
       is the end of the payload; a chunk is at most its pages' size plus 1/128 of it plus 512
-      bytes, and is one zstd frame that states its content size, which is exactly the bytes of
-      its pages, and decompresses to exactly those bytes.
+      bytes, and is one zstd frame (without dictionary or checksum, with a window of at most 8 MiB)
+      that states its content size, which is exactly the bytes of its pages, and decompresses to
+      exactly those bytes.
     run_order: >-
       The runs of an mm, across its pagemaps in file order, come in ascending address order
       and do not overlap.

@@ -79,6 +79,8 @@ export function decompressChunk(frame: Uint8Array, want: number): Uint8Array | s
   const fhd = frame[4];
   const fcsFlag = fhd >> 6, single = (fhd >> 5) & 1, dictFlag = fhd & 3;
   if (dictFlag) return 'its frame needs a dictionary';
+  // a checksum is refused by both readers alike (they would judge a damaged one differently)
+  if (fhd & 0x0c) return 'its frame has a checksum or a reserved bit';
   let at = 5;
   if (!single) {
     const wd = frame[5];

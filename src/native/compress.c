@@ -352,6 +352,9 @@ int zpages_chunk(const struct image *im, const struct page_chunk *c, uint32_t i,
 		ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 23); /* 8 MiB: more than a chunk needs */
 	}
 	unsigned long long stated = ZSTD_getFrameContentSize(in, n);
+	/* no dictionary, no checksum, no reserved bit: as the TypeScript reader requires */
+	if (n < 5 || (in[4] & 0x0f))
+		return image_rule(im, &im->recs[c->zrec], at, CKPT_RULE_ZSTD_CHUNKS, "chunk %u is not one zstd frame without dictionary and checksum", i);
 	if (stated != want)
 		return image_rule(im, &im->recs[c->zrec], at, CKPT_RULE_ZSTD_CHUNKS, "chunk %u is not one zstd frame that states its size of %llu bytes", i,
 				  (unsigned long long)want);

@@ -420,6 +420,8 @@ export class Lab {
       const m = /reaper: exit (\d+)/.exec(s.err());
       return m ? { code: Number(m[1]) } : undefined;
     }, timeoutMs);
+    // ckpt's stdout and the reaper's stderr are two pipes: the PID may come after "reaper: exit 0"
+    if (code.code === 0) await waitFor('the PID on stdout', () => /^(\d+)\n/.test(s.out()), 5000).catch(() => undefined);
     const stdout = s.out();
     const m = /^(\d+)\n/.exec(stdout);
     const pid = code.code === 0 && m ? Number(m[1]) : undefined;
