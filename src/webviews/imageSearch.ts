@@ -11,6 +11,7 @@ import * as path from 'path';
 import type { Worker } from 'worker_threads';
 import type { Checkpoint } from '../checkpoint';
 import { BufferByteSource, compileQuery, SearchPatternError, SearchQuery } from '../image';
+import { PageDataSource } from '../image/compressedPages';
 import { SearchJob, searchWorkerAt, SearchWorkerFactory, SearchWorkerMessage } from '../image/search/searchWorkerProtocol';
 import type { SearchEndModel, SearchHitModel, SearchProgressModel } from '../shared/models';
 import {
@@ -172,7 +173,8 @@ export class ImageSearch {
 
   /** A checkpoint by its path; a .ckpt image held in memory (the unit tests') as a copy of its bytes. */
   private async imageForWorker(): Promise<SearchJob['image']> {
-    const src = this.checkpoint.source;
+    const outer = this.checkpoint.source;
+    const src = outer instanceof PageDataSource ? outer.file : outer; // compressed pages: the file's bytes
     if (src instanceof BufferByteSource) return { bytes: new Uint8Array(await src.read(0, src.size)) };
     return { path: this.checkpoint.name, size: this.checkpoint.size, ...(this.cacheDir ? { cacheDir: this.cacheDir } : {}) };
   }

@@ -17,6 +17,7 @@ import { BigImage, writeBigImage } from '../support/bigImage';
 import { HOSTILE_MARKER, HOSTILE_PID, HOSTILE_REGEX, hostileImageBytes, hostileMarkerAddr, writeHostileImage } from '../support/hostileImage';
 import { openFds, sourceSearchWorker, threadCount, watchWorkers } from '../support/searchWorkers';
 import { buildSample, HEAP, HEAP_STRING, HEAP_STRING_ADDR, PAGE } from '../support/sampleImage';
+import { compressPages } from '../support/compressImage';
 import { until as untilEvery } from '../support/until';
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
@@ -126,6 +127,19 @@ describe('editor search: the host side of Search memory', () => {
     await r.end(search);
     const [hit] = r.hits(search);
     assert.ok(BigInt(hit.address) < HEAP + BigInt(PAGE) && BigInt(hit.address) + BigInt(hit.length) > HEAP + BigInt(PAGE));
+  });
+
+  it('finds the same across two pages of an image with compressed pages (format 2.2)', async () => {
+    const packed = await CheckpointImage.open(compressPages(buildSample().bytes, 2));
+    try {
+      const r = recorder(packed);
+      const { search } = await r.search.search({ query: { mode: 'text', pattern: 'heap, across' }, maxHits: 10 });
+      await r.end(search);
+      const [hit] = r.hits(search);
+      assert.equal(BigInt(hit.address), HEAP_STRING_ADDR + BigInt(HEAP_STRING.indexOf('heap, across')));
+    } finally {
+      await packed.close();
+    }
   });
 });
 
