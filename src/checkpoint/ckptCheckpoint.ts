@@ -134,7 +134,7 @@ export class CkptCheckpoint implements Checkpoint {
     const views: RecordView[] = ['fields'];
     if (r.type === RecordType.PROCESS) views.unshift('process');
     if (proc && [RecordType.PROCESS, RecordType.MM, RecordType.VMA].includes(r.type)) views.push('addressSpace');
-    if (proc && [RecordType.PROCESS, RecordType.MM, RecordType.VMA, RecordType.PAGEMAP, RecordType.PAGES].includes(r.type)) views.push('memory');
+    if (proc && [RecordType.PROCESS, RecordType.MM, RecordType.VMA, RecordType.PAGEMAP, RecordType.PAGES, RecordType.PAGES_ZSTD].includes(r.type)) views.push('memory');
     return {
       offset: r.offset,
       payloadOffset: r.payloadOffset,
@@ -168,7 +168,7 @@ export class CkptCheckpoint implements Checkpoint {
         throw e;
       }
     }
-    if (r.type !== RecordType.PAGEMAP && r.type !== RecordType.PAGES) return undefined;
+    if (r.type !== RecordType.PAGEMAP && r.type !== RecordType.PAGES && r.type !== RecordType.PAGES_ZSTD) return undefined;
     const map = await this.image.memory(proc);
     const mine = map.segments.filter((s) => s.pagemap === r || s.pages === r);
     if (mine.length === 0) return undefined;

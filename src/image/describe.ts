@@ -116,6 +116,8 @@ async function detailOf(img: CheckpointImage, r: RecordEntry): Promise<string> {
     }
     case RecordType.PAGES:
       return `${formatBytes(r.len)} of page data`;
+    case RecordType.PAGES_ZSTD:
+      return `${formatBytes(r.len)} of page data, zstd-compressed`;
     case RecordType.FILES: {
       const f = await img.decodeAs(r, 'files');
       return `${f.nfds} open fd${f.nfds === 1 ? '' : 's'}`;

@@ -33,6 +33,11 @@ describe('compressed pages (pages_zstd) in the decoder', () => {
       for (const [i, s] of ma.segments.entries()) {
         assert.deepEqual(await mb.read(mb.segments[i].start, Number(s.end - s.start)), await ma.read(s.start, Number(s.end - s.start)));
       }
+      // the compressed record offers the memory view over its pages, as a pages record does
+      const za = a.ofType(RecordType.PAGES)[0], zb = b.ofType(RecordType.PAGES_ZSTD)[0];
+      const [da, db] = [await ra.record({ index: za.index }), await rb.record({ index: zb.index })];
+      assert.deepEqual(db.views, da.views);
+      assert.deepEqual(db.memoryRange, da.memoryRange);
       const v = await verifyImage(b);
       assert.equal(v.ok, true, JSON.stringify(v.problems));
       assert.equal(v.pagesChecked, (await verifyImage(a)).pagesChecked);
