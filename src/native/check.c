@@ -214,6 +214,7 @@ static void check_same_pid(void)
 		: pid_ns_possible() ? "new PIDs, or the original ones inside a namespace with --pid-ns" : "new PIDs");
 	add("rlimits", 0, res, res ? "CAP_SYS_RESOURCE: restore can raise hard limits"
 				   : "no CAP_SYS_RESOURCE: restore keeps a hard rlimit that is lower than the image's");
+	add("compress", 0, !zstd_unavailable(), "%s", zstd_unavailable() ? zstd_unavailable() : "zstd linked: dump --compress, and compressed images restore");
 }
 
 int cmd_check(int argc, char **argv)
