@@ -8,6 +8,8 @@
  * on a noexec mount cannot be mapped PROT_EXEC), areas with MADV_WIPEONFORK or huge page advice
  * (which only anonymous memory takes), compressed pages (they must be decompressed), and the runs
  * past LAZY_MAX_MAPS (each mapped run is an area of its own: vm.max_map_count is 65530).
+ * A mapped page differs from anonymous memory in one way a program can see: MADV_DONTNEED
+ * (MADV_FREE) brings the file's bytes back, not zeros (README: allocators that rely on it).
  * Page hashes are checked for the copied pages only: the mapped ones are not read at all (that is
  * the point), so they are not checked; `ckpt-inspect verify` or `restore --dry-run` checks them. */
 #include "ckpt.h"

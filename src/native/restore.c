@@ -749,8 +749,9 @@ static int usage(void)
 	      "  --lazy: map the dumped pages of private areas from IMAGE instead of copying them: the process runs at once and\n"
 	      "          its pages fault in from the page cache. IMAGE must stay in place, unchanged, as long as the process runs\n"
 	      "          (a page it has not written reads the file; a truncated file kills it with SIGBUS); the hashes of the\n"
-	      "          mapped pages are not checked (ckpt-inspect verify checks them); shared, grows-down, executable and\n"
-	      "          compressed pages are copied as usual.\n",
+	      "          mapped pages are not checked (ckpt-inspect verify checks them); MADV_DONTNEED on a mapped page brings\n"
+	      "          the image's bytes back, not zeros (not for jemalloc or Go programs); shared, grows-down, executable\n"
+	      "          and compressed pages are copied as usual.\n",
 	      stderr);
 	return EXIT_USAGE;
 }
