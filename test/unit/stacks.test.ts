@@ -109,7 +109,7 @@ describe('backtraces: ELF, CFI and DWARF line readers', function () {
     }
   });
 
-  it('gives the file:line addr2line gives, in the functions of the program built here and of node's libuv', () => {
+  it('gives the file:line addr2line gives, in the functions of the program built here and of the libuv in node', () => {
     for (const file of [debuggee, NODE]) {
       const elf = ElfFile.open(file);
       try {
