@@ -7,6 +7,13 @@ import { backtrace, Backtrace, ElfModules, ProcessSpace } from '../image/stacks'
 import type { Checkpoint } from './checkpoint';
 import type { ThreadState } from './model';
 
+let shared: ElfModules | undefined;
+
+/** The mapped files every checkpoint of this process shares: libc is opened once for all editors. */
+export function sharedElfModules(): ElfModules {
+  return (shared ??= new ElfModules());
+}
+
 /** Backtraces kept per checkpoint (a process with thousands of threads shows them as asked). */
 const MAX_KEPT = 4096;
 
@@ -16,7 +23,7 @@ export class ThreadStacks {
 
   constructor(
     private readonly checkpoint: Checkpoint,
-    private readonly modules: ElfModules,
+    private readonly modules: ElfModules = sharedElfModules(),
   ) {}
 
   /** The thread `tid` of the process of record `process`; throws RangeError when there is none. */

@@ -4,6 +4,7 @@
 // selection to and from the Image Records view, and pushes verification state to every editor of
 // the image.
 
+import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { SearchEndModel, SearchHitModel, SearchQueryModel } from '../shared/models';
@@ -32,6 +33,16 @@ export interface EditorSearchResult {
   end: SearchEndModel;
   /** What the webview did: how many results it lists, and where its memory view went. */
   shown: Extract<WebviewEvent, { type: 'searchShown' }>;
+}
+
+/** Opens a frame's source file at its line, beside the editor; says so when the file is not on this machine. */
+async function openSourceLine(file: string, line: number): Promise<void> {
+  if (!fs.existsSync(file)) {
+    void vscode.window.showWarningMessage(`${path.basename(file)} is not on this machine (the debug info names ${file}, line ${line}).`);
+    return;
+  }
+  const at = new vscode.Position(Math.max(0, line - 1), 0);
+  await vscode.window.showTextDocument(vscode.Uri.file(file), { selection: new vscode.Range(at, at), preview: true, viewColumn: vscode.ViewColumn.Beside });
 }
 
 /** What the provider keeps per webview: its search, and whether its script is listening. */
@@ -181,6 +192,14 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
       case 'openFile':
         await vscode.commands.executeCommand('ckptExplorer.openCheckpointFile', doc.uri, m.index, m.path);
         break;
+      case 'openFrame': {
+        const src = await doc.requests?.frameSource(m.process, m.tid, m.frame).catch((e: Error) => {
+          this.log.warn(`No source for frame ${m.frame} of thread ${m.tid}: ${e.message}`);
+          return undefined;
+        });
+        if (src) await openSourceLine(src.file, src.line);
+        break;
+      }
       case 'searchShown':
         this.tickets.get(m.ticket)?.(m);
         this.tickets.delete(m.ticket);

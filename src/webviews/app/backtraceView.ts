@@ -1,0 +1,77 @@
+// A thread's backtrace: one row per frame (number, address, function+offset, file mapped, source
+// line), and a last line that says why the walk ended. A frame with a source line opens it when
+// clicked. The section loads its backtrace the first time it is open, so a process with many
+// threads unwinds only the ones looked at. Every name and path is text from files and the image,
+// set as text.
+
+import type { BacktraceModel, FrameModel } from '../../shared/models';
+import { clear, h } from './dom';
+
+/** Threads whose backtrace is open (and so computed) as soon as the process is shown. */
+export const OPEN_BACKTRACES = 8;
+
+const baseName = (p: string) => p.slice(p.lastIndexOf('/') + 1) || p;
+
+function stopText(b: BacktraceModel): string {
+  return b.stop.reason === 'outermost' ? `end of the stack: ${b.stop.message}` : `cannot unwind further: ${b.stop.message}`;
+}
+
+function frameRow(f: FrameModel, onOpen?: (frame: number) => void): HTMLElement {
+  const fn = f.function ? `${f.function}+${f.offset ?? 0}` : '??';
+  let src: Node | string = '';
+  if (f.file && f.line) {
+    const label = `${baseName(f.file)}:${f.line}`;
+    if (onOpen) {
+      const b = h('button', { type: 'button', class: 'link bt-source', title: `Open ${f.file} at line ${f.line}` }, label);
+      b.addEventListener('click', () => onOpen(f.index));
+      src = b;
+    } else src = h('span', { title: f.file }, label);
+  }
+  const how = f.method === 'frame-pointer' ? ' (frame pointer)' : '';
+  return h(
+    'tr',
+    { class: 'bt-frame', 'data-frame': f.index },
+    h('td', { class: 'dim' }, `#${f.index}`),
+    h('td', { class: 'mono' }, f.pc),
+    h('td', { class: 'mono bt-function', title: f.note ?? '' }, fn, f.note ? h('span', { class: 'dim' }, ` (${f.note})`) : ''),
+    h('td', { class: 'mono', title: f.module ?? '' }, f.module ? baseName(f.module) + how : how.trim()),
+    h('td', { class: 'mono' }, src),
+  );
+}
+
+/** The table of a backtrace, with its ending. */
+export function backtraceTable(b: BacktraceModel, onOpen?: (frame: number) => void): HTMLElement {
+  const body = h('tbody', {}, ...b.frames.map((f) => frameRow(f, onOpen)));
+  const table = h('table', { class: 'as-table bt-table', 'aria-label': `Backtrace of thread ${b.tid}` }, h('thead', {}, h('tr', {}, ...['#', 'address', 'function', 'file', 'source'].map((c) => h('th', { scope: 'col' }, c)))), body);
+  const ending = h('div', { class: `bt-stop dim${b.stop.reason === 'outermost' ? '' : ' bt-incomplete'}` }, stopText(b));
+  return h('div', { class: 'bt' }, table, ending);
+}
+
+/** A collapsible backtrace section that asks for its backtrace when first opened. */
+export function backtraceSection(title: string, open: boolean, load: () => Promise<BacktraceModel>, onOpen?: (frame: number) => void): HTMLElement {
+  const body = h('div', { class: 'bt-body' });
+  const details = h('details', { class: 'bt-section' }, h('summary', {}, title), body);
+  let loaded = false;
+  const fill = () => {
+    if (loaded || !details.open) return;
+    loaded = true;
+    body.appendChild(h('div', { class: 'dim' }, 'unwinding…'));
+    load().then(
+      (b) => {
+        clear(body);
+        body.appendChild(backtraceTable(b, onOpen));
+      },
+      (e: Error) => {
+        clear(body);
+        body.appendChild(h('div', { class: 'error' }, `No backtrace: ${e.message}`));
+        loaded = false; // another open tries again
+      },
+    );
+  };
+  details.addEventListener('toggle', fill);
+  if (open) {
+    details.open = true;
+    fill();
+  }
+  return details;
+}
