@@ -10,6 +10,7 @@ import * as path from 'path';
 import { openCheckpoint, type Checkpoint, type ProcessState } from '../../src/checkpoint';
 import { ThreadStacks } from '../../src/checkpoint/threadStacks';
 import { ElfModules, type Backtrace } from '../../src/image/stacks';
+import { CompareSession } from '../../src/webviews/compareSession';
 import { buildTargets, identities, Lab, target, targetSource, waitFor } from './helpers';
 
 /** The 1-based line of the only line of `source` that contains `text`. */
@@ -95,6 +96,36 @@ describe('native: backtraces of checkpointed threads (issue 15)', function () {
     } finally {
       modules.close();
       await cp.close();
+    }
+  });
+
+  it('pairs the threads of two debuggees in the compare session and gives both backtraces of a pair', async () => {
+    const a = await checkpoint([target('debuggee')], (out) => /^ready \d+/m.test(out), 'debuggee-a');
+    const b = await checkpoint([target('debuggee')], (out) => /^ready \d+/m.test(out), 'debuggee-b');
+    const paths = [a.name, b.name];
+    await Promise.all([a.close(), b.close()]);
+    const session = await CompareSession.open(paths[0], paths[1]);
+    try {
+      assert.strictEqual((await session.run()).state, 'done');
+      const { items } = await session.children({});
+      const proc = items.find((r) => r.kind === 'process');
+      assert.ok(proc, `a process node: ${JSON.stringify(items)}`);
+      const { pairs } = await session.threads({ id: proc!.id });
+      assert.strictEqual(pairs.length, 2, JSON.stringify(pairs));
+      assert.ok(pairs.every((p) => p.a !== undefined && p.b !== undefined), 'both threads on both sides');
+      const main = pairs.find((p) => p.key === 'main')!;
+      const both = await session.backtraces({ id: proc!.id, key: main.key });
+      for (const side of [both.a!, both.b!]) {
+        const names = side.frames.map((f) => f.function);
+        for (const fn of ['inner', 'outer', 'main']) assert.ok(names.includes(fn), `${fn} in ${JSON.stringify(names)}`);
+        assert.strictEqual(side.stop.reason, 'outermost');
+        assert.match(side.frames[0].pc, /^0x[0-9a-f]+$/);
+      }
+      assert.strictEqual(both.a!.tid, main.a);
+      assert.strictEqual(both.b!.tid, main.b);
+      await assert.rejects(session.backtraces({ id: proc!.id, key: 'nope' }), /no thread nope/);
+    } finally {
+      await session.close();
     }
   });
 

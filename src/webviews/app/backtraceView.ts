@@ -47,8 +47,8 @@ export function backtraceTable(b: BacktraceModel, onOpen?: (frame: number) => vo
   return h('div', { class: 'bt' }, table, ending);
 }
 
-/** A collapsible backtrace section that asks for its backtrace when first opened. */
-export function backtraceSection(title: string, open: boolean, load: () => Promise<BacktraceModel>, onOpen?: (frame: number) => void): HTMLElement {
+/** A collapsible section that makes its content the first time it is opened (again after a failure). */
+function lazySection(title: string, open: boolean, make: () => Promise<HTMLElement>): HTMLElement {
   const body = h('div', { class: 'bt-body' });
   const details = h('details', { class: 'bt-section' }, h('summary', {}, title), body);
   let loaded = false;
@@ -56,15 +56,15 @@ export function backtraceSection(title: string, open: boolean, load: () => Promi
     if (loaded || !details.open) return;
     loaded = true;
     body.appendChild(h('div', { class: 'dim' }, 'unwinding…'));
-    load().then(
-      (b) => {
+    make().then(
+      (el) => {
         clear(body);
-        body.appendChild(backtraceTable(b, onOpen));
+        body.appendChild(el);
       },
       (e: Error) => {
         clear(body);
         body.appendChild(h('div', { class: 'error' }, `No backtrace: ${e.message}`));
-        loaded = false; // another open tries again
+        loaded = false;
       },
     );
   };
@@ -74,4 +74,21 @@ export function backtraceSection(title: string, open: boolean, load: () => Promi
     fill();
   }
   return details;
+}
+
+/** A thread's backtrace section, which asks for its backtrace when first opened. */
+export function backtraceSection(title: string, open: boolean, load: () => Promise<BacktraceModel>, onOpen?: (frame: number) => void): HTMLElement {
+  return lazySection(title, open, async () => backtraceTable(await load(), onOpen));
+}
+
+/** A pair of threads' backtraces side by side (the compare editor), A left and B right. */
+export function backtracePairSection(title: string, open: boolean, names: { a: string; b: string }, load: () => Promise<{ a?: BacktraceModel; b?: BacktraceModel }>): HTMLElement {
+  return lazySection(title, open, async () => {
+    const pair = await load();
+    const side = (s: 'a' | 'b') => {
+      const b = pair[s];
+      return h('div', { class: `bt-side ${s}` }, h('h4', {}, `${s.toUpperCase()}: ${names[s]}${b ? `, thread ${b.tid}` : ''}`), b ? backtraceTable(b) : h('div', { class: 'dim' }, `not in ${s.toUpperCase()}`));
+    };
+    return h('div', { class: 'bt-pair' }, side('a'), side('b'));
+  });
 }
