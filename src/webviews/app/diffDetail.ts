@@ -84,19 +84,19 @@ export class DiffDetail {
     if (d.fields.length) this.body.appendChild(this.fieldsSection(d));
     if (d.registers) this.body.appendChild(this.registersSection(d));
     if (d.pages) await this.pagesSection(d);
-    if (d.process && (r.kind === 'process' || r.kind === 'thread')) this.body.appendChild(this.backtracesSection(d, ticket));
+    if (d.process && (r.kind === 'process' || r.kind === 'thread')) this.body.appendChild(this.backtracesSection(d));
     if (!this.body.firstChild) {
       this.body.appendChild(h('p', { class: 'dim' }, r.childCount ? `Changed in what it holds: ${plural(r.childCount, 'difference')} below it in the tree.` : 'Nothing more to show.'));
     }
   }
 
   /** The thread pairs of the node's process (a thread node: its own pair), each with both backtraces when opened. */
-  private backtracesSection(d: DiffDetailModel, ticket: number): HTMLElement {
+  private backtracesSection(d: DiffDetailModel): HTMLElement {
     const list = h('div', { class: 'bt-pairs' }, h('div', { class: 'dim' }, 'finding the threads…'));
     const id = d.row.id;
     this.conn.request('threads', { id }).then(
       ({ pairs }) => {
-        if (ticket !== this.ticket) return;
+        // (A list replaced meanwhile by another node's detail is no longer in the page: filling it is harmless.)
         clear(list);
         const shown = d.row.kind === 'thread' ? pairs.filter((p) => p.key === d.row.key) : pairs;
         shown.forEach((p, i) => list.appendChild(backtracePairSection(p.label, i < 4, this.names, () => this.conn.request('backtraces', { id, key: p.key }))));
