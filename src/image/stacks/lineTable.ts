@@ -62,12 +62,16 @@ export class LineTable {
     for (let off = 0; off < line.length; ) {
       let next: number;
       try {
-        const h = this.header(off);
+        const h = this.header(off, false);
         next = h.end;
-        this.run(h, (row, seqLow) => {
-          if (row.endSequence && this.sequences.length < MAX_SEQUENCES && row.addr > seqLow) this.sequences.push({ low: seqLow, high: row.addr, unit: off });
-          return false;
-        });
+        this.run(
+          h,
+          (row, seqLow) => {
+            if (this.sequences.length < MAX_SEQUENCES && row.addr > seqLow) this.sequences.push({ low: seqLow, high: row.addr, unit: off });
+            return false;
+          },
+          true,
+        );
       } catch (e) {
         if (this.problems.length < 8) this.problems.push(`line program at 0x${off.toString(16)}: ${(e as Error).message}`);
         // A unit whose length is readable is skipped; otherwise the rest cannot be found.
@@ -155,7 +159,8 @@ export class LineTable {
     }
   }
 
-  private header(off: number): UnitHeader {
+  /** A unit's header; its directory and file tables only `withNames` (indexing needs none of them). */
+  private header(off: number, withNames = true): UnitHeader {
     const c = new Cursor(this.line, off);
     let len = c.u32();
     let dwarf64 = false;
@@ -189,7 +194,9 @@ export class LineTable {
     for (let i = 1; i < opcodeBase; i++) opLengths.push(u.u8());
     const dirs: string[] = [];
     const files: { name: string; dir: number }[] = [];
-    if (version < 5) {
+    if (!withNames) {
+      // the tables end where the program starts
+    } else if (version < 5) {
       for (let s = u.cstr(); s !== ''; s = u.cstr()) dirs.push(s);
       for (let s = u.cstr(); s !== ''; s = u.cstr()) {
         const dir = u.ulebn('directory index');
@@ -272,10 +279,10 @@ export class LineTable {
   }
 
   /**
-   * Runs a unit's line program, calling `emit` for each row with the address its sequence began
-   * at; `emit` returns true to stop.
+   * Runs a unit's line program, calling `emit` for each row (only for each sequence's end with
+   * `onlyEnds`) with the address its sequence began at; `emit` returns true to stop.
    */
-  private run(h: UnitHeader, emit: (row: Row, seqLow: number) => boolean): void {
+  private run(h: UnitHeader, emit: (row: Row, seqLow: number) => boolean, onlyEnds = false): void {
     const c = new Cursor(this.line, h.program, h.end);
     const reset = (): Row & { isStmt: boolean } => ({ addr: 0, file: 1, line: 1, column: 0, endSequence: false, isStmt: h.defaultIsStmt });
     let r = reset();
@@ -284,13 +291,14 @@ export class LineTable {
     const push = (): boolean => {
       if (++rows > MAX_ROWS_PER_UNIT) throw new DecodeError('too many rows');
       if (seqLow < 0) seqLow = r.addr;
-      return emit(r, seqLow);
+      return onlyEnds && !r.endSequence ? false : emit(r, seqLow);
     };
     const advance = (opAdvance: number) => {
       r.addr += h.minInst * opAdvance; // maxOps > 1 (VLIW) does not occur on x86-64
     };
+    const bytes = this.line;
     while (c.pos < h.end) {
-      const op = c.u8();
+      const op = bytes[c.pos++]; // c.pos < h.end <= bytes.length: the hot loop reads directly
       if (op >= h.opcodeBase) {
         const adj = op - h.opcodeBase;
         advance(Math.floor(adj / h.lineRange));
