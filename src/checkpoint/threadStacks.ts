@@ -50,7 +50,11 @@ export class ThreadStacks {
   private space(process: number): Promise<ProcessSpace> {
     let s = this.spaces.get(process);
     if (!s) {
-      s = this.checkpoint.memory(process).then((m) => new ProcessSpace(m, this.modules));
+      s = (async () => {
+        const memory = await this.checkpoint.memory(process);
+        const ids = await this.checkpoint.mappedBuildIds?.(process);
+        return new ProcessSpace(memory, this.modules, ids ? { buildIdOf: (vma) => ids.get(vma.entry.index) } : {});
+      })();
       this.spaces.set(process, s);
       s.catch(() => this.spaces.delete(process));
     }
