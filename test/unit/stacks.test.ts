@@ -232,8 +232,9 @@ describe('backtraces: ELF, CFI and DWARF line readers', function () {
       await assert.rejects(evaluate(Uint8Array.from([0x2f, 0xfd, 0xff]), { reg: () => 0n, read: async () => 0n }), /too long/);
     });
 
+    let libcFns: { addr: number; name: string }[] | undefined;
     /** libc's text mapped at a made-up base, and a stack of `stack` bytes. */
-    function libcSpace(stack: Uint8Array, stackAt: bigint) {
+    function libcSpace(stack: Uint8Array, stackAt: bigint, modules: ElfModules) {
       const elf = ElfFile.open(LIBC);
       const text = elf.segments.find((p) => p.type === PT_LOAD && p.flags & 1)!;
       elf.close();
@@ -243,29 +244,26 @@ describe('backtraces: ELF, CFI and DWARF line readers', function () {
         { start, size: Math.ceil((text.filesz + (text.offset % PAGE)) / PAGE) * PAGE, path: LIBC, offset: BigInt(text.offset - (text.offset % PAGE)) },
         { start: stackAt, size: stack.length, bytes: stack, kind: 'stack', path: '[stack]' },
       ]);
-      const modules = new ElfModules();
-      const libcFns = elfFunctions(LIBC, true).filter((f) => BigInt(f.addr) >= text.vaddr && BigInt(f.addr) < text.vaddr + BigInt(text.filesz));
-      return { space: new ProcessSpace(mem, modules), modules, base, libcFns };
+      libcFns ??= elfFunctions(LIBC, true).filter((f) => BigInt(f.addr) >= text.vaddr && BigInt(f.addr) < text.vaddr + BigInt(text.filesz));
+      return { space: new ProcessSpace(mem, modules), base, libcFns };
     }
 
     it('ends on garbage stack memory, within the frame limit, from any libc function', async () => {
       const stackAt = 0x7ffd00000000n;
+      const modules = new ElfModules(); // libc opened once for all runs, as the editor does
       await fc.assert(
         fc.asyncProperty(fc.uint8Array({ minLength: 8 * PAGE, maxLength: 8 * PAGE }), fc.nat(), fc.nat(8 * PAGE - 8), fc.nat(8 * PAGE - 8), async (stack, fn, sp, bp) => {
-          const { space, modules, base, libcFns } = libcSpace(stack, stackAt);
-          try {
-            const f = libcFns[fn % libcFns.length];
-            const t0 = performance.now();
-            const r = await unwind(space, { rip: base + BigInt(f.addr) + 4n, rsp: stackAt + BigInt(sp & ~7), rbp: stackAt + BigInt(bp & ~7) });
-            assert.ok(r.frames.length >= 1 && r.frames.length <= MAX_FRAMES);
-            assert.ok(r.stop.message.length > 0);
-            assert.ok(performance.now() - t0 < 5000);
-          } finally {
-            modules.close();
-          }
+          const { space, base, libcFns } = libcSpace(stack, stackAt, modules);
+          const f = libcFns[fn % libcFns.length];
+          const t0 = performance.now();
+          const r = await unwind(space, { rip: base + BigInt(f.addr) + 4n, rsp: stackAt + BigInt(sp & ~7), rbp: stackAt + BigInt(bp & ~7) });
+          assert.ok(r.frames.length >= 1 && r.frames.length <= MAX_FRAMES);
+          assert.ok(r.stop.message.length > 0);
+          assert.ok(performance.now() - t0 < 5000);
         }),
         { numRuns: 60, seed: 15 },
       );
+      modules.close();
     });
 
     it('stops at a frame-pointer loop, and at the frame limit on an endless chain', async () => {
@@ -321,6 +319,13 @@ describe('backtraces: ELF, CFI and DWARF line readers', function () {
       // A build-id recorded by the image vouches for (or against) the file.
       const byId = new ProcessSpace(mem, modules, { buildIdOf: () => 'ffff' }).moduleAt(0x555555555139n)!;
       assert.match(byId.problem!, /another build-id/);
+      vma.file!.mtimeNs = st.mtimeNs - 1n; // touched, but the same build: trusted by its build-id
+      const same = ElfFile.open(copy);
+      const id = same.buildId()!;
+      same.close();
+      const vouched = new ProcessSpace(mem, modules, { buildIdOf: () => id }).moduleAt(0x555555555139n)!;
+      assert.equal(vouched.identity, 'build-id');
+      assert.ok(vouched.module);
       fs.rmSync(copy);
       const gone = new ProcessSpace(mem, new ElfModules()).moduleAt(0x555555555139n)!;
       assert.equal(gone.problem, 'the file is gone');
