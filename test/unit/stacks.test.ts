@@ -326,6 +326,16 @@ describe('backtraces: ELF, CFI and DWARF line readers', function () {
       const vouched = new ProcessSpace(mem, modules, { buildIdOf: () => id }).moduleAt(0x555555555139n)!;
       assert.equal(vouched.identity, 'build-id');
       assert.ok(vouched.module);
+      // A cache that keeps one file closes the other; the space opens it again when asked.
+      vma.file!.mtimeNs = st.mtimeNs;
+      const one = new ElfModules({ maxFiles: 1 });
+      const space1 = new ProcessSpace(mem, one);
+      const first = space1.moduleAt(0x555555555139n)!.module!;
+      one.get(LIBC);
+      assert.ok(first.closed);
+      const reopened = space1.moduleAt(0x555555555139n)!.module!;
+      assert.ok(!reopened.closed && reopened.symbols().lookup(0x1139));
+      one.close();
       fs.rmSync(copy);
       const gone = new ProcessSpace(mem, new ElfModules()).moduleAt(0x555555555139n)!;
       assert.equal(gone.problem, 'the file is gone');

@@ -129,6 +129,11 @@ export class CallFrameInfo {
     return new CallFrameInfo(elf, eh, elf.section('.eh_frame_hdr'));
   }
 
+  /** Bytes held: the FDE index and the CIEs read. */
+  get bytes(): number {
+    return (this.table ? this.table.locs.byteLength * 2 : 0) + this.cies.size * 256;
+  }
+
   /** The CFA and register rules at file address `pc`; undefined when no FDE covers it. */
   rowAt(pc: bigint): FrameRow | undefined {
     const fdeAddr = this.findFde(pc);

@@ -127,6 +127,10 @@ export class ElfFile {
     return Number(this.identity.size);
   }
 
+  get closed(): boolean {
+    return this.fd < 0;
+  }
+
   section(name: string): ElfSection | undefined {
     return this.sections.find((s) => s.name === name && s.type !== SHT_NOBITS && s.type !== 0);
   }

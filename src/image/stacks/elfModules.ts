@@ -17,6 +17,8 @@ export interface ElfModule {
   buildId?: string;
   /** The separate debug file used for symbols and lines, when one was found. */
   debugPath?: string;
+  /** Closed by the cache (evicted): ask the cache again. */
+  readonly closed: boolean;
   cfi(): CallFrameInfo | undefined;
   symbols(): SymbolTable;
   /** Undefined when neither the file nor its debug file has .debug_line. */
@@ -31,6 +33,8 @@ export interface ModuleProblem {
 
 export interface ElfModulesOptions {
   maxFiles?: number;
+  /** Most bytes of tables (symbols, line programs, CFI indexes) kept across all files (default 512 MiB). */
+  maxBytes?: number;
   /** Where separate debug files are looked for (default /usr/lib/debug). */
   debugRoot?: string;
 }
@@ -88,6 +92,15 @@ class OpenModule implements ElfModule {
     return this.linesValue;
   }
 
+  get closed(): boolean {
+    return this.elf.closed;
+  }
+
+  /** About how many bytes its tables hold, for the cache's budget. */
+  get bytes(): number {
+    return 4096 + (this.symbolsValue?.bytes ?? 0) + (this.linesValue?.bytes ?? 0) + (this.cfiValue?.bytes ?? 0);
+  }
+
   close(): void {
     this.elf.close();
     this.debugElf?.close();
@@ -128,10 +141,12 @@ export class ElfModules {
   /** Files that could not be opened, with why, by their identity (or path when stat failed). */
   private readonly failed = new Map<string, string>();
   private readonly maxFiles: number;
+  private readonly maxBytes: number;
   private readonly debugRoot: string;
 
   constructor(opts: ElfModulesOptions = {}) {
     this.maxFiles = opts.maxFiles ?? 48;
+    this.maxBytes = opts.maxBytes ?? 512 * 1024 * 1024;
     this.debugRoot = opts.debugRoot ?? '/usr/lib/debug';
   }
 
@@ -148,6 +163,7 @@ export class ElfModules {
     if (hit) {
       this.open.delete(key);
       this.open.set(key, hit); // most recently used last
+      this.evict();
       return hit;
     }
     const fail = this.failed.get(key);
@@ -163,12 +179,20 @@ export class ElfModules {
     }
     const m = new OpenModule(file, elf, this.debugRoot);
     this.open.set(key, m);
-    while (this.open.size > this.maxFiles) {
+    this.evict();
+    return m;
+  }
+
+  /** Closes the least recently used files while there are too many or their tables are too large (never the newest). */
+  private evict(): void {
+    let total = 0;
+    for (const m of this.open.values()) total += m.bytes;
+    while (this.open.size > 1 && (this.open.size > this.maxFiles || total > this.maxBytes)) {
       const [oldKey, old] = this.open.entries().next().value as [string, OpenModule];
       this.open.delete(oldKey);
+      total -= old.bytes;
       old.close();
     }
-    return m;
   }
 
   close(): void {

@@ -82,6 +82,11 @@ export class LineTable {
     this.sequences.sort((a, b) => a.low - b.low);
   }
 
+  /** Bytes held: the sections it reads again on lookups, and its index. */
+  get bytes(): number {
+    return this.line.byteLength + this.lineStr.byteLength + this.str.byteLength + this.sequences.length * 48;
+  }
+
   get sequenceCount(): number {
     return this.sequences.length;
   }

@@ -90,7 +90,8 @@ export class ProcessSpace {
     const vma = this.memory.vmaAt(addr);
     if (!vma || !vma.path.startsWith('/')) return undefined;
     let m = this.byVma.get(vma);
-    if (m === undefined) {
+    // A file the cache closed since (to stay in its budget) is opened again.
+    if (m === undefined || m?.module?.closed) {
       m = this.resolve(vma);
       this.byVma.set(vma, m);
     }

@@ -33,6 +33,11 @@ export class SymbolTable {
     return new SymbolTable(new Float64Array(0), new Float64Array(0), new Uint32Array(0), new Uint8Array(0), 'none');
   }
 
+  /** Bytes held: the address, size and name arrays and the string table. */
+  get bytes(): number {
+    return this.addrs.byteLength + this.sizes.byteLength + this.names.byteLength + this.strtab.byteLength;
+  }
+
   get count(): number {
     return this.addrs.length;
   }
