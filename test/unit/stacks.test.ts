@@ -9,6 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
+import { openCheckpoint } from '../../src/checkpoint';
+import { ThreadStacks } from '../../src/checkpoint/threadStacks';
 import { BufferByteSource } from '../../src/image/byteSource';
 import { MemoryMap, type PageSegment, type RecordRef, type VmaInfo } from '../../src/image/memoryMap';
 import { ElfModules, MAX_FRAMES, ProcessSpace, unwind } from '../../src/image/stacks';
@@ -157,6 +159,27 @@ describe('backtraces: ELF, CFI and DWARF line readers', function () {
       } finally {
         elf.close();
       }
+    }
+  });
+
+  it('unwinds a CRIU checkpoint\'s threads, saying that its program is gone and that libc is taken unchecked', async () => {
+    const cp = await openCheckpoint(path.resolve(__dirname, '../fixtures/criu/threads/inventory.img'));
+    const modules = new ElfModules();
+    try {
+      const [p] = await cp.processes();
+      const stacks = new ThreadStacks(cp, modules);
+      for (const t of p.threads) {
+        const b = await stacks.backtrace(p.record, t.tid);
+        assert.equal(b.frames[0].method, 'registers');
+        assert.equal(b.frames[0].pc, t.regs.rip);
+        const gone = b.frames.filter((f) => f.module === '/tmp/criufix/bin/threads');
+        assert.ok(gone.length >= 1 && gone.every((f) => f.note === 'the file is gone' && !f.function), gone.map((f) => `${f.module}: ${f.note}`).join('\n'));
+        assert.ok(b.frames.filter((f) => /libc\.so/.test(f.module ?? '')).every((f) => /not checked/.test(f.note ?? '')));
+        assert.ok(b.stop.message.length > 0 && b.stop.reason !== 'outermost');
+      }
+    } finally {
+      modules.close();
+      await cp.close();
     }
   });
 

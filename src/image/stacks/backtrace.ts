@@ -47,6 +47,8 @@ export async function backtrace(space: ProcessSpace, registers: Registers, maxFr
       frame.note = m.problem;
       return frame;
     }
+    // The checkpoint (a CRIU one) did not record which file it mapped: this one is taken on trust.
+    if (m.identity === 'unchecked') frame.note = 'the file on disk is not checked: the checkpoint does not record which file was mapped';
     const fileAddr = BigInt.asUintN(64, at - m.bias);
     frame.moduleOffset = BigInt.asUintN(64, f.pc - m.bias);
     if (fileAddr > BigInt(Number.MAX_SAFE_INTEGER)) return frame;

@@ -33,7 +33,8 @@ function frameRow(f: FrameModel, onOpen?: (frame: number) => void): HTMLElement 
     { class: 'bt-frame', 'data-frame': f.index },
     h('td', { class: 'dim' }, `#${f.index}`),
     h('td', { class: 'mono' }, f.pc),
-    h('td', { class: 'mono bt-function', title: f.note ?? '' }, fn, f.note ? h('span', { class: 'dim' }, ` (${f.note})`) : ''),
+    // A named frame's note is its tooltip (a marker says there is one); an unnamed frame says it in full.
+    h('td', { class: 'mono bt-function', title: f.note ?? '' }, fn, f.note ? h('span', { class: 'dim bt-note' }, f.function ? ' *' : ` (${f.note})`) : ''),
     h('td', { class: 'mono', title: f.module ?? '' }, f.module ? baseName(f.module) + how : how.trim()),
     h('td', { class: 'mono' }, src),
   );
