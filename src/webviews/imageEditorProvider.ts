@@ -35,14 +35,27 @@ export interface EditorSearchResult {
   shown: Extract<WebviewEvent, { type: 'searchShown' }>;
 }
 
-/** Opens a frame's source file at its line, beside the editor; says so when the file is not on this machine. */
+/**
+ * Opens a frame's source file at its line, beside the editor. The path comes from a mapped file's
+ * debug info: only an absolute path to a regular file opens (never one relative to wherever the
+ * extension host runs, nor a device); otherwise a message says why not.
+ */
 async function openSourceLine(file: string, line: number): Promise<void> {
-  if (!fs.existsSync(file)) {
-    void vscode.window.showWarningMessage(`${path.basename(file)} is not on this machine (the debug info names ${file}, line ${line}).`);
+  const why = !path.isAbsolute(file) ? 'the debug info gives it relative to a build directory that is not known' : !isRegularFile(file) ? 'it is not on this machine' : undefined;
+  if (why) {
+    void vscode.window.showWarningMessage(`Cannot open ${file}, line ${line}: ${why}.`);
     return;
   }
   const at = new vscode.Position(Math.max(0, line - 1), 0);
   await vscode.window.showTextDocument(vscode.Uri.file(file), { selection: new vscode.Range(at, at), preview: true, viewColumn: vscode.ViewColumn.Beside });
+}
+
+function isRegularFile(file: string): boolean {
+  try {
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** What the provider keeps per webview: its search, and whether its script is listening. */
