@@ -21,11 +21,12 @@ function frameRow(f: FrameModel, onOpen?: (frame: number) => void): HTMLElement 
   let src: Node | string = '';
   if (f.file && f.line) {
     const label = `${baseName(f.file)}:${f.line}`;
-    if (onOpen) {
+    // A path relative to an unknown build directory (libc's "./time/...") cannot be opened.
+    if (onOpen && f.file.startsWith('/')) {
       const b = h('button', { type: 'button', class: 'link bt-source', title: `Open ${f.file} at line ${f.line}` }, label);
       b.addEventListener('click', () => onOpen(f.index));
       src = b;
-    } else src = h('span', { title: f.file }, label);
+    } else src = h('span', { class: 'bt-source-text', title: f.file }, label);
   }
   const how = f.method === 'frame-pointer' ? ' (frame pointer)' : '';
   return h(
