@@ -96,6 +96,11 @@ export interface Checkpoint {
   /** The process records, in order (cheap: no decoding beyond what opening did). */
   processRecords(): readonly number[];
   memory(processRecord: number): Promise<MemoryMap<RecordRef>>;
+  /**
+   * The GNU build-ids the checkpoint recorded for a process's mapped ELF files, by VMA record
+   * index, where it records them: the unwinder then trusts a file on disk by its build-id.
+   */
+  mappedBuildIds?(processRecord: number): Promise<Map<number, string>>;
   /** Each process's pid, record and memory, for the memory search. */
   searchTarget(): Promise<SearchTarget>;
   verify(opts?: VerifyOptions): Promise<VerifyReport>;

@@ -20,6 +20,8 @@ export interface VmaInfo<R extends RecordRef = RecordEntry> {
   kind: string;
   path: string;
   offset: bigint;
+  /** The mapped file as it was at checkpoint time, where the image says (a file-backed .ckpt VMA). */
+  file?: { inode: bigint; size: bigint; mtimeNs: bigint };
 }
 
 /** Pages with contiguous addresses whose bytes are contiguous in the file. */
@@ -164,6 +166,7 @@ export function vmaInfo(entry: RecordEntry, v: Ckpt.Vma): VmaInfo {
     kind: enumLabel('vma_kind', v.kind) ?? `kind ${v.kind}`,
     path: v.path.value,
     offset: v.offset,
+    ...(v.inode !== 0n ? { file: { inode: v.inode, size: v.fileSize, mtimeNs: v.fileMtimeNs } } : {}),
   };
 }
 

@@ -7,6 +7,7 @@
 // changed pages), so it crosses in bounded pieces: rows of one level at a time, the detail of one
 // node, its changed pages in pages, and the bytes of one page.
 
+import type { BacktraceModel } from './models';
 import { requestOf, type ResponseMessage } from './protocol';
 
 export const MAX_DIFF_ROWS_PER_REQUEST = 500;
@@ -134,6 +135,18 @@ export interface PageBytesModel {
   changed: { offset: number; length: number }[];
 }
 
+/** Two threads paired across the images (by tid, or by place when the PIDs differ), or one side's alone. */
+export interface ThreadPairModel {
+  /** The pair's key, as a thread node's key. */
+  key: string;
+  label: string;
+  a?: number;
+  b?: number;
+}
+
+/** Longest thread key the webview may send back. */
+export const MAX_THREAD_KEY = 256;
+
 export interface CompareRequestMap {
   /** Both images, the comparison's state, and its counts once done. */
   overview: { params: Record<string, never>; result: CompareOverviewModel };
@@ -145,6 +158,10 @@ export interface CompareRequestMap {
   pages: { params: { id: number; offset?: number; limit?: number }; result: { items: PageRowModel[]; total: number } };
   /** One page of a node's process from both images, with the runs of differing bytes. */
   pageBytes: { params: { id: number; addr: string }; result: PageBytesModel };
+  /** The threads of a node's process, paired across the images. */
+  threads: { params: { id: number }; result: { pairs: ThreadPairModel[] } };
+  /** The backtraces of one pair of threads (by key) of a node's process, each side that has the thread. */
+  backtraces: { params: { id: number; key: string }; result: { a?: BacktraceModel; b?: BacktraceModel } };
 }
 
 export type CompareMethod = keyof CompareRequestMap;
@@ -173,7 +190,7 @@ export type CompareResponse = ResponseMessage;
 export type ToCompareWebview = CompareResponse | CompareHostEvent;
 export type FromCompareWebview = CompareRequest | CompareWebviewEvent;
 
-const METHODS: Record<CompareMethod, true> = { overview: true, children: true, node: true, pages: true, pageBytes: true };
+const METHODS: Record<CompareMethod, true> = { overview: true, children: true, node: true, pages: true, pageBytes: true, threads: true, backtraces: true };
 
 /** Checks the shape of a message from the compare webview, which is untrusted input to the host. */
 export function parseFromCompareWebview(m: unknown): FromCompareWebview | undefined {

@@ -146,6 +146,34 @@ export interface ThreadDetailModel {
   pending: string[];
 }
 
+/** One frame of a thread's backtrace. Names and paths come from files on disk and the image: untrusted text. */
+export interface FrameModel {
+  index: number;
+  /** The frame's pc (frame 0) or return address, hex. */
+  pc: string;
+  /** How it was found: the saved registers (frame 0), the file's CFI, or the frame-pointer chain. */
+  method: 'registers' | 'cfi' | 'frame-pointer';
+  /** The mapped file's path, or what the mapping is ("[vdso]"). */
+  module?: string;
+  /** The nearest function symbol, and how many bytes into it. */
+  function?: string;
+  offset?: number;
+  /** The source line, where the file (or its debug file) has DWARF line info. */
+  file?: string;
+  line?: number;
+  /** Why less is known of this frame (a file that changed since the checkpoint, ...). */
+  note?: string;
+}
+
+export interface BacktraceModel {
+  process: number;
+  tid: number;
+  frames: FrameModel[];
+  /** Why the walk ended: 'outermost' for a complete stack, else what stopped it. */
+  stop: { reason: string; message: string };
+  ms: number;
+}
+
 export interface FdModel {
   fd: number;
   /** regular, directory, pipe, socket, ... */

@@ -8,6 +8,7 @@
 
 import type {
   AddressSpaceModel,
+  BacktraceModel,
   BytesModel,
   FilesModel,
   LogModel,
@@ -52,6 +53,8 @@ export interface RequestMap {
   memory: { params: { process: number; addr: string; length: number }; result: MemoryPieceModel[] };
   /** A process's threads with their registers, its descriptors, sockets and signals. */
   process: { params: { process: number }; result: ProcessDetailModel };
+  /** A thread's backtrace, unwound from its saved registers when first asked. */
+  backtrace: { params: { process: number; tid: number }; result: BacktraceModel };
   /** A member of a CRIU checkpoint as text, as log lines, or as the list of files of a tar. */
   text: { params: { index: number }; result: TextModel };
   log: { params: { index: number }; result: LogModel };
@@ -95,6 +98,8 @@ export type WebviewEvent =
   | { type: 'run'; command: EditorCommand }
   /** Open a file of a tar member (the rootfs diff) read-only in an editor. */
   | { type: 'openFile'; index: number; path: string }
+  /** Open the source line of a frame of a thread's backtrace (one the host computed: it names the file, not the webview). */
+  | { type: 'openFrame'; process: number; tid: number; frame: number }
   /** A search the host asked for (showSearch with `run`) has ended here, and its first hit is shown when asked. */
   | { type: 'searchShown'; ticket: number; search: number; listed: number; revealed?: RevealedModel };
 
@@ -125,6 +130,7 @@ const REQUEST_METHODS: Record<RequestMethod, true> = {
   memoryLayout: true,
   memory: true,
   process: true,
+  backtrace: true,
   text: true,
   log: true,
   files: true,
@@ -158,6 +164,10 @@ export function parseFromWebview(m: unknown): FromWebview | undefined {
     case 'openFile':
       return Number.isSafeInteger(o.index) && (o.index as number) >= 0 && typeof o.path === 'string' && o.path.length > 0 && o.path.length <= MAX_MEMBER_PATH
         ? { type: 'openFile', index: o.index as number, path: o.path }
+        : undefined;
+    case 'openFrame':
+      return [o.process, o.tid, o.frame].every((n) => Number.isSafeInteger(n) && (n as number) >= 0)
+        ? { type: 'openFrame', process: o.process as number, tid: o.tid as number, frame: o.frame as number }
         : undefined;
     case 'searchShown': {
       if (![o.ticket, o.search, o.listed].every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) return undefined;

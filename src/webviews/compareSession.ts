@@ -5,6 +5,11 @@
 // ImageRequests it has no vscode import, so the unit tests run it on real images.
 
 import * as path from 'path';
+import { ThreadStacks } from '../checkpoint/threadStacks';
+import type { ProcessState } from '../checkpoint';
+import { pairThreads } from '../image/diff/pairProcesses';
+import { backtraceModel } from './backtraceModel';
+import type { BacktraceModel } from '../shared/models';
 import { Checkpoint, checkpointPageBytes, checkpointSide, compareCheckpoints, diffNodeRecord, openCheckpoint, OpenCheckpointOptions } from '../checkpoint';
 import { DIFF_KINDS, DiffNode, ImageDiff, ImageSide } from '../image';
 import {
@@ -19,6 +24,7 @@ import {
   MAX_DIFF_ROWS_PER_REQUEST,
   MAX_FIELDS_PER_NODE,
   MAX_PAGES_PER_REQUEST,
+  MAX_THREAD_KEY,
   PageRowModel,
   ProcessSides,
 } from '../shared/compareProtocol';
@@ -45,12 +51,16 @@ export class CompareSession implements Handlers {
   private running?: Promise<CompareStatusModel>;
   /** Requests answered, by method: the integration tests see that the webview asked. */
   readonly served = new Map<CompareMethod, number>();
+  /** Each image's threads' backtraces, computed when asked for. */
+  private readonly stacks: { a: ThreadStacks; b: ThreadStacks };
 
   private constructor(
     readonly a: Checkpoint,
     readonly b: Checkpoint,
     private readonly sides: { a: ImageSide; b: ImageSide },
-  ) {}
+  ) {
+    this.stacks = { a: new ThreadStacks(a), b: new ThreadStacks(b) };
+  }
 
   /**
    * Opens both checkpoints, of either format (headers only). With `order: 'time'` the earlier
@@ -218,6 +228,42 @@ export class CompareSession implements Handlers {
     const addr = addrParam(params, 'addr')!;
     if (!f.process) throw new RangeError(`node ${params.id} is not in a process`);
     return checkpointPageBytes(this.a, this.b, addr, f.process);
+  }
+
+  async threads(params: CompareRequestMap['threads']['params']): Promise<{ pairs: { key: string; label: string; a?: number; b?: number }[] }> {
+    const pairs = await this.threadPairs(intParam(params, 'id')!);
+    return {
+      pairs: pairs.map((p) => ({
+        key: p.key,
+        label: p.a && p.b && p.a.tid !== p.b.tid ? `thread ${p.a.tid} → ${p.b.tid} "${p.b.comm}"` : `thread ${(p.a ?? p.b)!.tid} "${(p.a ?? p.b)!.comm}"`,
+        ...(p.a ? { a: p.a.tid } : {}),
+        ...(p.b ? { b: p.b.tid } : {}),
+      })),
+    };
+  }
+
+  async backtraces(params: CompareRequestMap['backtraces']['params']): Promise<{ a?: BacktraceModel; b?: BacktraceModel }> {
+    const id = intParam(params, 'id')!;
+    const key = (params as Record<string, unknown>).key;
+    if (typeof key !== 'string' || key.length > MAX_THREAD_KEY) throw new RangeError(`parameter 'key' must be a thread's key`);
+    const pair = (await this.threadPairs(id)).find((p) => p.key === key);
+    if (!pair) throw new RangeError(`the process of difference #${id} has no thread ${key}`);
+    const side = async (s: 'a' | 'b') => {
+      const t = pair[s], proc = this.flat[id].process![s];
+      return t && proc !== undefined ? { [s]: backtraceModel(proc, t.tid, await this.stacks[s].backtrace(proc, t.tid)) } : {};
+    };
+    return { ...(await side('a')), ...(await side('b')) };
+  }
+
+  /** The threads of a node's process on both sides, paired as the comparison pairs them. */
+  private async threadPairs(id: number) {
+    this.needDiff();
+    const f = this.entry(id);
+    if (!f.process) throw new RangeError(`difference #${id} is not in a process`);
+    const find = async (c: Checkpoint, record: number | undefined): Promise<ProcessState | undefined> => (record === undefined ? undefined : (await c.processes()).find((p) => p.record === record));
+    const pa = await find(this.a, f.process.a), pb = await find(this.b, f.process.b);
+    const members = (p: ProcessState | undefined) => (p ? p.threads.map((t) => ({ tid: t.tid, comm: t.comm, main: t.tid === p.pid, value: t })) : []);
+    return pairThreads(members(pa), members(pb), !pa || !pb || pa.pid === pb.pid);
   }
 
   /** A process node's record on each side that has it. */

@@ -4,6 +4,7 @@
 // selection to and from the Image Records view, and pushes verification state to every editor of
 // the image.
 
+import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { SearchEndModel, SearchHitModel, SearchQueryModel } from '../shared/models';
@@ -32,6 +33,29 @@ export interface EditorSearchResult {
   end: SearchEndModel;
   /** What the webview did: how many results it lists, and where its memory view went. */
   shown: Extract<WebviewEvent, { type: 'searchShown' }>;
+}
+
+/**
+ * Opens a frame's source file at its line, beside the editor. The path comes from a mapped file's
+ * debug info: only an absolute path to a regular file opens (never one relative to wherever the
+ * extension host runs, nor a device); otherwise a message says why not.
+ */
+async function openSourceLine(file: string, line: number): Promise<void> {
+  const why = !path.isAbsolute(file) ? 'the debug info gives it relative to a build directory that is not known' : !isRegularFile(file) ? 'it is not on this machine' : undefined;
+  if (why) {
+    void vscode.window.showWarningMessage(`Cannot open ${file}, line ${line}: ${why}.`);
+    return;
+  }
+  const at = new vscode.Position(Math.max(0, line - 1), 0);
+  await vscode.window.showTextDocument(vscode.Uri.file(file), { selection: new vscode.Range(at, at), preview: true, viewColumn: vscode.ViewColumn.Beside });
+}
+
+function isRegularFile(file: string): boolean {
+  try {
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** What the provider keeps per webview: its search, and whether its script is listening. */
@@ -181,6 +205,14 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
       case 'openFile':
         await vscode.commands.executeCommand('ckptExplorer.openCheckpointFile', doc.uri, m.index, m.path);
         break;
+      case 'openFrame': {
+        const src = await doc.requests?.frameSource(m.process, m.tid, m.frame).catch((e: Error) => {
+          this.log.warn(`No source for frame ${m.frame} of thread ${m.tid}: ${e.message}`);
+          return undefined;
+        });
+        if (src) await openSourceLine(src.file, src.line);
+        break;
+      }
       case 'searchShown':
         this.tickets.get(m.ticket)?.(m);
         this.tickets.delete(m.ticket);

@@ -5,12 +5,14 @@
 
 import * as path from 'path';
 import type { Checkpoint, ProcessState } from '../checkpoint';
+import { ThreadStacks } from '../checkpoint/threadStacks';
 import { parseLog } from '../criu/criuLog';
 import { bytesToHex, enumLabel, FieldNode, hex, ImageProblem, MAX_SHOWN_STRINGS, MemoryMap, protString } from '../image';
 import type { RecordRef } from '../image/memoryMap';
 import { MAX_SHARERS } from '../shared/models';
 import type {
   AddressSpaceModel,
+  BacktraceModel,
   BytesModel,
   FdHolderModel,
   FdModel,
@@ -28,6 +30,7 @@ import type {
   TextModel,
   VerificationModel,
 } from '../shared/models';
+import { backtraceModel } from './backtraceModel';
 import {
   addrHex,
   addrParam,
@@ -62,11 +65,16 @@ export class ImageRequests implements Handlers {
   private damage?: { problems: ProblemModel[]; own: Map<number, string>; below: Set<number> };
   /** Who holds each open file description, made on the first process view. */
   private holders?: Map<string, FdHolderModel[]>;
+  /** Threads' backtraces, each computed when first asked for. */
+  readonly stacks: ThreadStacks;
 
   constructor(
     readonly checkpoint: Checkpoint,
     private readonly verification: () => VerificationModel,
-  ) {}
+    stacks?: ThreadStacks,
+  ) {
+    this.stacks = stacks ?? new ThreadStacks(checkpoint);
+  }
 
   /** Answers one request; throws (RangeError, ImageError) with a message for the webview. */
   handle(m: Exclude<RequestMessage, { method: SearchMethod }>): Promise<unknown> {
@@ -218,6 +226,19 @@ export class ImageRequests implements Handlers {
     if (!p) throw new RangeError(`the process of record #${index} cannot be read`);
     this.holders ??= fileHolders(all);
     return processDetail(p, this.holders);
+  }
+
+  async backtrace(params: RequestParams<'backtrace'>): Promise<BacktraceModel> {
+    const process = this.processRecord(intParam(params, 'process')!);
+    const tid = intParam(params, 'tid')!;
+    return backtraceModel(process, tid, await this.stacks.backtrace(process, tid));
+  }
+
+  /** The source line of a frame of a backtrace the host computed, for opening it; undefined when it has none. */
+  async frameSource(process: number, tid: number, frame: number): Promise<{ file: string; line: number } | undefined> {
+    const b = await this.stacks.backtrace(this.processRecord(process), tid);
+    const src = b.frames[frame]?.source;
+    return src ? { file: src.file, line: src.line } : undefined;
   }
 
   async text(params: RequestParams<'text'>): Promise<TextModel> {

@@ -6,36 +6,12 @@
 // side; light and dark themes.
 
 import * as assert from 'assert';
-import type { Locator, Page } from 'playwright-core';
 import { makeRealPair, RealPair, RICH, writeRichPair } from '../support/imagePairs';
 import { tempFolder } from '../vscode/host/cleanup';
 import { ensureBuilt } from '../vscode/host/build';
-import { contextMenuOf, openView, outputChannelText, runCommand, treeItem, waitForWorkbench, webviewFrame, webviewText, Workbench, openWorkbench, screenshotFailures, setColorTheme } from './workbench';
+import { chooseFromMenu, menuWith, openView, outputChannelText, runCommand, treeItem, waitForWorkbench, webviewFrame, webviewText, Workbench, openWorkbench, screenshotFailures, setColorTheme } from './workbench';
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
-
-/**
- * The context menu of an item once it lists `entry` (the compare entries appear a moment after the
- * extension sets ckptExplorer.compareAvailable). Retrying closes the menu with Escape, which also
- * clears a multi-selection, so only the first try counts for one.
- */
-async function menuWith(page: Page, item: Locator, entry: string, timeout = 20_000): Promise<Awaited<ReturnType<typeof contextMenuOf>>> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const menu = await contextMenuOf(page, item);
-    if (menu.entries.includes(entry) || Date.now() > deadline) return menu;
-    await menu.close();
-    await page.waitForTimeout(500);
-  }
-}
-
-/** Right-clicks an Explorer item and chooses a context menu entry. */
-async function chooseFromMenu(page: Page, item: Locator, entry: string): Promise<string[]> {
-  const menu = await menuWith(page, item, entry);
-  assert.ok(menu.entries.includes(entry), `no "${entry}" in ${JSON.stringify(menu.entries)}`);
-  await page.locator('.context-view .monaco-menu .action-item .action-label', { hasText: new RegExp(`^${entry}$`) }).first().click();
-  return menu.entries;
-}
 
 describe('the compare editor, in the browser', function () {
   this.timeout(180_000);

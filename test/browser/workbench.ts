@@ -3,6 +3,7 @@
 // panel. Each helper waits for what it needs to see; none sleeps blindly except where VS Code fades a
 // menu in. Screenshots go to .vscode-test/screenshots/<run>/, printed once per run.
 
+import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { FrameLocator, Locator, Page } from 'playwright-core';
@@ -354,4 +355,27 @@ export async function filterProcessesTo(page: Page, pid: number): Promise<Locato
     throw new Error(`${e.message}; the view shows ${JSON.stringify(shown)}`);
   });
   return row;
+}
+
+/**
+ * The context menu of an item once it lists `entry` (the compare entries appear a moment after the
+ * extension sets ckptExplorer.compareAvailable). Retrying closes the menu with Escape, which also
+ * clears a multi-selection, so only the first try counts for one.
+ */
+export async function menuWith(page: Page, item: Locator, entry: string, timeout = 20_000): Promise<Awaited<ReturnType<typeof contextMenuOf>>> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const menu = await contextMenuOf(page, item);
+    if (menu.entries.includes(entry) || Date.now() > deadline) return menu;
+    await menu.close();
+    await page.waitForTimeout(500);
+  }
+}
+
+/** Right-clicks an Explorer item and chooses a context menu entry. */
+export async function chooseFromMenu(page: Page, item: Locator, entry: string): Promise<string[]> {
+  const menu = await menuWith(page, item, entry);
+  assert.ok(menu.entries.includes(entry), `no "${entry}" in ${JSON.stringify(menu.entries)}`);
+  await page.locator('.context-view .monaco-menu .action-item .action-label', { hasText: new RegExp(`^${entry}$`) }).first().click();
+  return menu.entries;
 }

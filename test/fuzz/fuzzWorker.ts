@@ -8,7 +8,10 @@ import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { main } from '../../src/cli/ckptInspect';
 import { Output } from '../../src/cli/output';
+import { CkptCheckpoint } from '../../src/checkpoint';
+import { ThreadStacks } from '../../src/checkpoint/threadStacks';
 import { CheckpointImage, ImageError } from '../../src/image';
+import { ElfModules } from '../../src/image/stacks';
 
 export interface FuzzJob {
   id: number;
@@ -72,7 +75,10 @@ async function run(args: string[]): Promise<CommandResult> {
   return { args, code, ms: performance.now() - t0, outBytes: out.outBytes, err: out.err, thrown };
 }
 
-/** Memory reads at the mutant's own VMA and segment boundaries, through the library. */
+/** The files the mutants' threads mapped (libc, the target), opened once for every mutant. */
+const modules = new ElfModules();
+
+/** Memory reads at the mutant's own VMA and segment boundaries, and backtraces of its threads (garbage registers and stacks), through the library. */
 async function readMemory(bytes: Uint8Array): Promise<string | undefined> {
   let img: CheckpointImage;
   try {
@@ -86,6 +92,9 @@ async function readMemory(bytes: Uint8Array): Promise<string | undefined> {
       const starts = [...mem.vmas.slice(0, 16).map((v) => v.start), ...mem.segments.slice(0, 16).map((s) => s.end - 1n)];
       for (const a of starts) if (a >= 0n && a + 8192n <= 1n << 64n) await mem.read(a, 8192);
     }
+    const cp = new CkptCheckpoint(img);
+    const stacks = new ThreadStacks(cp, modules);
+    for (const p of (await cp.processes()).slice(0, 4)) for (const t of p.threads.slice(0, 8)) await stacks.backtrace(p.record, t.tid);
     return undefined;
   } catch (e) {
     return e instanceof ImageError ? undefined : (e as Error).stack;

@@ -146,6 +146,30 @@ describe('editor requests: answering the webview from an image', () => {
   });
 });
 
+describe('editor requests: backtraces', () => {
+  it('answers a thread\'s backtrace as JSON, saying why it ends, and refuses threads that are not there', async () => {
+    const sample = buildSample();
+    const img = await CheckpointImage.open(sample.bytes);
+    try {
+      const req = new ImageRequests(new CkptCheckpoint(img), () => ({ status: 'unverified', problems: [] }));
+      const proc = img.byTag(sample.tags.process)!.index;
+      const b = await req.backtrace({ process: proc, tid: 4242 });
+      assert.deepEqual(JSON.parse(JSON.stringify(b)), b);
+      assert.equal(b.tid, 4242);
+      assert.equal(b.frames[0].pc, '0x555555556123');
+      assert.equal(b.frames[0].method, 'registers');
+      // The sample's files are made up: what is not on this machine is said, and the walk ends with a reason.
+      assert.ok(b.stop.message.length > 0);
+      assert.notEqual(b.stop.reason, 'outermost');
+      assert.equal(await req.frameSource(proc, 4242, 0), undefined);
+      await assert.rejects(req.backtrace({ process: proc, tid: 1 }), /has no thread 1/);
+      await assert.rejects(req.backtrace({ process: 0, tid: 4242 }), /is not a process/);
+    } finally {
+      await img.close();
+    }
+  });
+});
+
 describe('editor requests: damage', () => {
   it('flags a damaged record and the records above it once verification finds it', async () => {
     const sample = buildSample({ corruptHashOfPage: 1 });

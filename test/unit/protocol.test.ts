@@ -8,7 +8,13 @@ describe('protocol: messages from the webview', () => {
     assert.deepEqual(parseFromWebview({ type: 'selected', index: 3 }), { type: 'selected', index: 3 });
     assert.deepEqual(parseFromWebview({ type: 'run', command: 'verify' }), { type: 'run', command: 'verify' });
     assert.deepEqual(parseFromWebview({ type: 'ready', extra: 1 }), { type: 'ready' });
+    // A frame to open is named by its place in a backtrace the host made, never by a path.
+    assert.deepEqual(parseFromWebview({ type: 'openFrame', process: 5, tid: 100, frame: 2, path: '/etc/shadow' }), { type: 'openFrame', process: 5, tid: 100, frame: 2 });
+    assert.deepEqual(parseFromWebview({ type: 'request', id: 2, method: 'backtrace', params: { process: 5, tid: 100 } }), { type: 'request', id: 2, method: 'backtrace', params: { process: 5, tid: 100 } });
     for (const bad of [
+      { type: 'openFrame', process: 5, tid: 100 },
+      { type: 'openFrame', process: 5, tid: -1, frame: 0 },
+      { type: 'openFrame', process: '5', tid: 1, frame: 0 },
       null,
       'x',
       { type: 'request', id: 1, method: 'constructor', params: {} },

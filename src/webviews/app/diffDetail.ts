@@ -1,12 +1,14 @@
 // One difference in the compare editor: what it is and how it changed; its fields A beside B; for a
 // VMA its area on each side and its changed pages (a list, paged, each page opening the side-by-side
-// hex diff below); for a thread its registers side by side, the changed ones marked. Buttons open
-// the node's record in image A or B.
+// hex diff below); for a thread its registers side by side, the changed ones marked, and its
+// backtrace in each image side by side (for a process, each of its threads'). Buttons open the
+// node's record in image A or B.
 
 import type { CompareConnection } from './compareConnection';
 import { MAX_PAGES_PER_REQUEST } from '../../shared/compareProtocol';
 import type { DiffDetailModel, PageRowModel, VmaSideModel } from '../../shared/compareProtocol';
 import { KIND_BADGES, pagesText, plural } from '../../shared/compareText';
+import { backtracePairSection } from './backtraceView';
 import { CHANGE_MARK } from './diffTree';
 import { clear, h } from './dom';
 import { HexDiffView } from './hexDiffView';
@@ -82,9 +84,30 @@ export class DiffDetail {
     if (d.fields.length) this.body.appendChild(this.fieldsSection(d));
     if (d.registers) this.body.appendChild(this.registersSection(d));
     if (d.pages) await this.pagesSection(d);
+    if (d.process && (r.kind === 'process' || r.kind === 'thread')) this.body.appendChild(this.backtracesSection(d));
     if (!this.body.firstChild) {
       this.body.appendChild(h('p', { class: 'dim' }, r.childCount ? `Changed in what it holds: ${plural(r.childCount, 'difference')} below it in the tree.` : 'Nothing more to show.'));
     }
+  }
+
+  /** The thread pairs of the node's process (a thread node: its own pair), each with both backtraces when opened. */
+  private backtracesSection(d: DiffDetailModel): HTMLElement {
+    const list = h('div', { class: 'bt-pairs' }, h('div', { class: 'dim' }, 'finding the threads…'));
+    const id = d.row.id;
+    this.conn.request('threads', { id }).then(
+      ({ pairs }) => {
+        // (A list replaced meanwhile by another node's detail is no longer in the page: filling it is harmless.)
+        clear(list);
+        const shown = d.row.kind === 'thread' ? pairs.filter((p) => p.key === d.row.key) : pairs;
+        shown.forEach((p, i) => list.appendChild(backtracePairSection(p.label, i < 4, this.names, () => this.conn.request('backtraces', { id, key: p.key }))));
+        if (!shown.length) list.appendChild(h('div', { class: 'dim' }, 'no threads'));
+      },
+      (e: Error) => {
+        clear(list);
+        list.appendChild(h('div', { class: 'error' }, `No backtraces: ${e.message}`));
+      },
+    );
+    return this.section(d.row.kind === 'thread' ? 'Backtraces' : 'Backtraces of its threads', list);
   }
 
   private section(title: string, ...content: (Node | string)[]): HTMLElement {

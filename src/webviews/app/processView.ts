@@ -1,8 +1,10 @@
 // A process as the checkpoint knows it, for either format: who it is, its threads with their
 // registers, its descriptors (what each refers to, at which position), its sockets, and its signal
-// handlers. Rows that stand for a record (a thread, a descriptor) select it when clicked.
+// handlers. Rows that stand for a record (a thread, a descriptor) select it when clicked. Each
+// thread has its backtrace, unwound by the host when its section is first open.
 
 import type { FdModel, ProcessDetailModel, ThreadDetailModel } from '../../shared/models';
+import { backtraceSection, OPEN_BACKTRACES } from './backtraceView';
 import type { HostConnection } from './connection';
 import { clear, h } from './dom';
 
@@ -69,12 +71,18 @@ export class ProcessView {
     this.element.appendChild(id);
 
     const threads = h('div', { class: 'pv-section' }, h('h3', {}, `Threads (${p.threads.length})`));
-    for (const t of p.threads) {
+    p.threads.forEach((t, i) => {
       const head = h('button', { type: 'button', class: 'link pv-thread', title: 'Show the record of this thread' }, `${t.tid} ${JSON.stringify(t.comm)}`);
       head.addEventListener('click', () => this.onRecord(t.record));
       const extra = `sigmask ${t.sigmask}${t.pending.length ? `, pending ${t.pending.join(' ')}` : ''}`;
-      threads.appendChild(h('div', { class: 'pv-thread-row' }, head, h('span', { class: 'dim' }, ` ${extra}`), registers(t)));
-    }
+      const trace = backtraceSection(
+        'Backtrace',
+        i < OPEN_BACKTRACES,
+        () => this.conn.request('backtrace', { process: p.process, tid: t.tid }),
+        (frame) => this.conn.send({ type: 'openFrame', process: p.process, tid: t.tid, frame }),
+      );
+      threads.appendChild(h('div', { class: 'pv-thread-row', 'data-tid': t.tid }, head, h('span', { class: 'dim' }, ` ${extra}`), registers(t), trace));
+    });
     this.element.appendChild(threads);
 
     const fds = p.fds;
