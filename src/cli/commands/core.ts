@@ -34,7 +34,7 @@ export const coreCommand: Command = {
       const r = await writeCore(img, to, { pid });
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       out.line(`${to}: core of process ${r.pid} (${r.exe}), ${r.threads} thread${r.threads === 1 ? '' : 's'}, ${r.loads} segments, ${formatBytes(r.dataBytes)} of memory in ${ms.toFixed(0)} ms`);
-      out.line(`debug it with: gdb ${shellWord(r.exe)} ${shellWord(to)}`);
+      if (r.exe) out.line(`debug it with: gdb ${shellWord(r.exe)} ${shellWord(to)}`);
       return EXIT_OK;
     } catch (e) {
       if (e instanceof CoreError) throw new CliError(`${from}: ${e.message}`);

@@ -115,16 +115,22 @@ export async function writeCore(img: CheckpointImage, target: string, opts: Core
     for (const l of loads) {
       if (l.fill) writeAll(fd, l.fill, Number(l.offset));
       if (!l.copy) continue;
+      // Only the dumped pages are read (by segment, so that time goes with the bytes, not the
+      // size of the area); what lies between them is left as a hole, which reads as zeros.
       const end = l.vaddr + l.filesz;
-      for (let a = l.vaddr; a < end; ) {
-        const n = Number(minBig(end - a, BigInt(COPY_PIECE)));
-        for (const piece of await mem.read(a, n)) {
-          if (piece.state !== 'dumped' || !piece.bytes) continue; // a hole: zeros, never written
-          writeAll(fd, piece.bytes, Number(l.offset + (piece.addr - l.vaddr)));
-          copied += piece.length;
+      for (let i = mem.segmentFrom(l.vaddr); i < mem.segments.length && mem.segments[i].start < end; i++) {
+        const s = mem.segments[i];
+        const to = minBig(s.end, end);
+        for (let a = maxBig(s.start, l.vaddr); a < to; ) {
+          const n = Number(minBig(to - a, BigInt(COPY_PIECE)));
+          for (const piece of await mem.read(a, n)) {
+            if (piece.state !== 'dumped' || !piece.bytes) continue;
+            writeAll(fd, piece.bytes, Number(l.offset + (piece.addr - l.vaddr)));
+            copied += piece.length;
+          }
+          a += BigInt(n);
+          opts.onProgress?.(copied, total);
         }
-        a += BigInt(n);
-        opts.onProgress?.(copied, total);
       }
     }
     fs.ftruncateSync(fd, Number(fileBytes)); // trailing holes count too
