@@ -26,7 +26,7 @@ describe('ckpt-inspect', () => {
   it('show prints the summary and the record tree', async () => {
     const r = await runInspect('show', good);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /^.*good\.ckpt: ckpt image 2\.1, x86_64, kernel 6\.18\.0-test, host testhost$/m);
+    assert.match(r.out, /^.*good\.ckpt: ckpt image 2\.2, x86_64, kernel 6\.18\.0-test, host testhost$/m);
     assert.match(r.out, /^  process 4242 "demo": "demo" "--interval" "5"$/m);
     assert.match(r.out, /^#1 PROCESS tag 2: pid 4242 "demo" \/usr\/bin\/demo, 2 threads$/m);
     assert.match(r.out, /^   ├─ #2 THREAD tag 3: tid 4242 "demo" rip 0x555555556123 rsp 0x7ffcd0001f00$/m);

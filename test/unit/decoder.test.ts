@@ -99,7 +99,7 @@ describe('decoder: a sound image', () => {
 
   it('summarises the image', async () => {
     const s = await summarizeImage(img);
-    assert.equal(s.version, '2.1');
+    assert.equal(s.version, '2.2');
     assert.equal(s.kernel, '6.18.0-test');
     assert.equal(s.hostname, 'testhost');
     assert.equal(s.timeNs, '1790000000123456789');
