@@ -128,6 +128,60 @@ describe('ckpt-inspect core (issue 15)', function () {
     }
   });
 
+  it('refuses an area too large for a file (2^55 bytes) or for the filesystem, quickly and leaving nothing', async () => {
+    for (const bits of [55n, 46n]) {
+      const w = ImageWriter.inMemory(PAGE);
+      w.head();
+      const proc = w.record('process', { pid: 7, comm: 'huge', nthreads: 1 });
+      w.mainThread(proc, 7);
+      const mm = w.record('mm', { nvmas: 1 }, { ptag: proc });
+      const base = 0x1000n, size = 1n << bits;
+      w.record('vma', { start: base, end: base + size, prot: 3, kind: 1, path: '' }, { ptag: mm });
+      w.pages(mm, [{ vaddr: base + size - BigInt(PAGE), data: new Uint8Array(PAGE).fill(1) }]);
+      w.tail();
+      const image = path.join(dir, 'huge.ckpt');
+      fs.writeFileSync(image, w.bytes());
+      const out = path.join(dir, 'out');
+      fs.mkdirSync(out, { recursive: true });
+      const t0 = Date.now();
+      const r = await runInspect('core', image, '-o', path.join(out, 'huge.core'));
+      if (r.code === 0) {
+        // a filesystem that holds a 64 TiB sparse file (XFS, btrfs): then it is a core
+        assert.strictEqual(bits, 46n, r.out);
+        continue;
+      }
+      assert.strictEqual(r.code, 2);
+      assert.match(r.err, /the core would be \d+ bytes/, r.err);
+      assert.ok(Date.now() - t0 < 5000, 'at once, without walking the area');
+      assert.deepStrictEqual(fs.readdirSync(out), []);
+    }
+  });
+
+  it('writes the process --pid names in a tree image, and refuses a pid it does not hold', async () => {
+    const w = ImageWriter.inMemory(PAGE);
+    w.head();
+    const root = w.record('process', { pid: 100, comm: 'parent', nthreads: 1 });
+    w.mainThread(root, 100);
+    w.record('mm', { nvmas: 0 }, { ptag: root });
+    const child = w.record('process', { pid: 101, ppid: 100, comm: 'child', nthreads: 2 }, { ptag: root });
+    w.mainThread(child, 101);
+    w.record('thread', { tid: 102, comm: 'child-worker' }, { ptag: child });
+    w.record('mm', { nvmas: 0 }, { ptag: child });
+    w.tail();
+    const image = path.join(dir, 'tree.ckpt');
+    fs.writeFileSync(image, w.bytes());
+    const core = path.join(dir, 'child.core');
+    const r = await runInspect('core', image, '-o', core, '--pid', '101');
+    assert.strictEqual(r.code, 0, r.err);
+    assert.match(r.out, /core of process 101 .*2 threads/);
+    const status = readCore(core).notes.filter((n) => n.name === 'CORE' && n.type === 1).map((n) => n.desc.readInt32LE(32));
+    assert.deepStrictEqual(status, [101, 102], 'the main thread first');
+    const missing = await runInspect('core', image, '-o', path.join(dir, 'x.core'), '--pid', '999');
+    assert.strictEqual(missing.code, 2);
+    assert.match(missing.err, /holds no process with pid 999/);
+    assert.ok(!fs.existsSync(path.join(dir, 'x.core')));
+  });
+
   it('survives 300 resealed mutants of an image: a core or a clean error, never a crash, nothing outside FILE', async () => {
     const base = await fuzzBase('sample', buildSample().bytes);
     const out = path.join(dir, 'out');

@@ -110,6 +110,7 @@ export async function writeCore(img: CheckpointImage, target: string, opts: Core
   const total = loads.reduce((n, l) => n + (l.copy ? dumpedIn(mem, l.vaddr, l.vaddr + l.filesz) : 0), 0);
   let copied = 0;
   await writeFileAtomically(target, async (fd) => {
+    fs.ftruncateSync(fd, Number(fileBytes)); // its size first: a filesystem that cannot hold it says so before any copy
     writeAll(fd, elf.elfHeaders(phdrs), 0);
     writeAll(fd, notes, notesAt);
     for (const l of loads) {
@@ -133,7 +134,9 @@ export async function writeCore(img: CheckpointImage, target: string, opts: Core
         }
       }
     }
-    fs.ftruncateSync(fd, Number(fileBytes)); // trailing holes count too
+  }).catch((e: NodeJS.ErrnoException) => {
+    if (e?.code === 'EFBIG') throw new CoreError(`the core would be ${fileBytes} bytes (mostly holes), more than the filesystem of ${target} allows`);
+    throw e;
   });
   return { pid: pf.pid, exe: pf.exe.value, threads: threads.length, loads: loads.length, dataBytes: copied, fileBytes: Number(fileBytes) };
 }
