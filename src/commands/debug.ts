@@ -12,7 +12,7 @@ import path from 'path';
 import * as vscode from 'vscode';
 import { checkpointFormat, CkptCheckpoint } from '../checkpoint';
 import { CheckpointImage, formatBytes } from '../image';
-import { coreProcesses, writeCore } from '../image/core/writeCore';
+import { coreProcesses, gdbCommandLine, writeCore } from '../image/core/writeCore';
 import { fail, Outcome, Services, targetImage } from './services';
 
 export const CPPTOOLS = 'ms-vscode.cpptools';
@@ -43,11 +43,6 @@ function coreDir(s: Services): string {
     s.context.subscriptions.push({ dispose: () => fs.rmSync(dir, { recursive: true, force: true }) });
   }
   return sessionDir;
-}
-
-/** A word as a POSIX shell reads it. */
-function shellWord(w: string): string {
-  return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
 }
 
 export async function debugCheckpointCommand(s: Services, arg: unknown, args: DebugArgs = {}): Promise<DebugOutcome | undefined> {
@@ -89,10 +84,10 @@ export async function debugCheckpointCommand(s: Services, arg: unknown, args: De
           });
         },
       );
-      const gdbCommand = `gdb ${shellWord(r.exe)} ${shellWord(core)}`;
+      const gdbCommand = gdbCommandLine(r.exe, core);
       s.log.info(`Debug ${name}: core of process ${r.pid} (${r.threads} threads, ${formatBytes(r.dataBytes)} of memory) at ${core}; ${gdbCommand}`);
       const folder = vscode.workspace.getWorkspaceFolder(uri) ?? vscode.workspace.workspaceFolders?.[0];
-      if (vscode.extensions.getExtension(CPPTOOLS)) {
+      if (vscode.extensions.getExtension(CPPTOOLS) && r.exe.startsWith('/')) {
         const started = await vscode.debug.startDebugging(folder, {
           type: 'cppdbg',
           request: 'launch',

@@ -10,6 +10,7 @@ import { buildSample, HEAP, PAGE } from '../support/sampleImage';
 import { fuzzBase, sampleMutants } from '../support/mutate';
 import { runInspect } from '../support/inspect';
 import { ImageWriter } from '../../src/image/write/imageWriter';
+import { gdbCommandLine } from '../../src/image/core/writeCore';
 
 interface Phdr {
   type: number;
@@ -79,6 +80,13 @@ describe('ckpt-inspect core (issue 15)', function () {
     assert.strictEqual(again.code, 2);
     assert.match(again.err, /exists \(--force replaces it\)/);
     assert.strictEqual((await runInspect('core', image, '-o', core, '--force')).code, 0);
+  });
+
+  it("gives gdb the image's program only as an absolute path, each word quoted for the shell", () => {
+    assert.strictEqual(gdbCommandLine('/usr/bin/python3.11', '/tmp/a b/c.core'), "gdb /usr/bin/python3.11 '/tmp/a b/c.core'");
+    // a hostile image's exe would be an option of gdb's (--eval-command=shell ...): left out
+    assert.strictEqual(gdbCommandLine('--eval-command=shell touch /tmp/owned', '/tmp/c.core'), 'gdb -c /tmp/c.core');
+    assert.strictEqual(gdbCommandLine("/x/it's; rm -rf ~", '/tmp/c.core'), `gdb '/x/it'\\''s; rm -rf ~' /tmp/c.core`);
   });
 
   it('skips record types of a later minor version, as verify does', async () => {

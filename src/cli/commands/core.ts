@@ -3,9 +3,10 @@
 // an existing FILE is replaced only with --force.
 
 import fs from 'fs';
+import path from 'path';
 import { checkpointFormat } from '../../checkpoint';
 import { CheckpointImage, formatBytes } from '../../image';
-import { CoreError, writeCore } from '../../image/core/writeCore';
+import { CoreError, gdbCommandLine, writeCore } from '../../image/core/writeCore';
 import type { Command } from '../ckptInspect';
 import { CliError, EXIT_OK, wholeNumber } from '../output';
 import { inImage } from './open';
@@ -34,7 +35,7 @@ export const coreCommand: Command = {
       const r = await writeCore(img, to, { pid });
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       out.line(`${to}: core of process ${r.pid} (${r.exe}), ${r.threads} thread${r.threads === 1 ? '' : 's'}, ${r.loads} segments, ${formatBytes(r.dataBytes)} of memory in ${ms.toFixed(0)} ms`);
-      if (r.exe) out.line(`debug it with: gdb ${shellWord(r.exe)} ${shellWord(to)}`);
+      out.line(`debug it with: ${gdbCommandLine(r.exe, path.resolve(to))}`);
       return EXIT_OK;
     } catch (e) {
       if (e instanceof CoreError) throw new CliError(`${from}: ${e.message}`);
@@ -44,8 +45,3 @@ export const coreCommand: Command = {
     }
   },
 };
-
-/** A word as a POSIX shell reads it: quoted unless it is plainly safe. */
-export function shellWord(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}

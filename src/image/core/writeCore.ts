@@ -15,6 +15,7 @@ import { Ckpt, RecordType, schema } from '../format';
 import { MAX_MEMORY_READ, MemoryMap, VmaInfo } from '../memoryMap';
 import { RecordEntry } from '../recordIndex';
 import { writeFileAtomically } from '../write/atomicFile';
+import { shellWord } from '../text';
 import { xxh64 } from '../xxhash64';
 import * as elf from './elf';
 
@@ -139,6 +140,15 @@ export async function writeCore(img: CheckpointImage, target: string, opts: Core
     throw e;
   });
   return { pid: pf.pid, exe: pf.exe.value, threads: threads.length, loads: loads.length, dataBytes: copied, fileBytes: Number(fileBytes) };
+}
+
+/**
+ * The gdb command line that opens a core with its program. The program's path comes from the
+ * image, so it is used only when absolute (a word starting with '-' would be an option of gdb's);
+ * otherwise gdb gets the core alone.
+ */
+export function gdbCommandLine(exe: string, core: string): string {
+  return exe.startsWith('/') ? `gdb ${shellWord(exe)} ${shellWord(core)}` : `gdb -c ${shellWord(core)}`;
 }
 
 /** An image that cannot give a sound core: named, with the record and offset of the problem. */
