@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { Checkpointer } from '../../../src/checkpointer';
+import { ImageWriter } from '../../../src/image/write/imageWriter';
 import { api, closeAllEditors, nativeBinary, until, workspaceDir } from './support';
 
 type DebugOutcome = { ok: true; core: string; exe: string; pid: number; debugger: string; gdbCommand: string } | { ok: false; error: string };
@@ -59,5 +60,27 @@ describe('Debug Checkpoint', function () {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+
+  it('of a tree image, writes the core of the process asked for', async () => {
+    const w = ImageWriter.inMemory(4096);
+    w.head();
+    const root = w.record('process', { pid: 100, comm: 'parent', exe: '/usr/bin/parent', nthreads: 1 });
+    w.mainThread(root, 100);
+    w.record('mm', { nvmas: 0 }, { ptag: root });
+    const child = w.record('process', { pid: 101, ppid: 100, comm: 'child', exe: '/usr/bin/child', nthreads: 1 }, { ptag: root });
+    w.mainThread(child, 101);
+    w.record('mm', { nvmas: 0 }, { ptag: child });
+    w.tail();
+    const image = path.join(fs.mkdtempSync(path.join(workspaceDir(), 'tree-')), 'tree.ckpt');
+    fs.writeFileSync(image, w.bytes());
+    const r = (await vscode.commands.executeCommand('ckptExplorer.debugCheckpoint', vscode.Uri.file(image), { pid: 101 })) as DebugOutcome;
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.strictEqual(r.pid, 101);
+    assert.strictEqual(r.exe, '/usr/bin/child');
+    assert.match(r.gdbCommand, /^gdb \/usr\/bin\/child \S+child-101-\d+\.core$/);
+    const missing = (await vscode.commands.executeCommand('ckptExplorer.debugCheckpoint', vscode.Uri.file(image), { pid: 7 })) as DebugOutcome;
+    assert.ok(!missing.ok);
+    assert.match(missing.error, /no process with pid 7/);
   });
 });
