@@ -74,6 +74,7 @@ export async function debugCheckpointCommand(s: Services, arg: unknown, args: De
           let shown = 0;
           return writeCore(img, core, {
             pid: proc!.pid,
+            fsync: false, // a scratch file of this session: no need to wait for the disk
             onProgress: (done, total) => {
               const pct = total ? (done / total) * 100 : 100;
               if (pct - shown >= 1) {

@@ -12,9 +12,9 @@ import { CliError, EXIT_OK, wholeNumber } from '../output';
 import { inImage } from './open';
 
 export const coreCommand: Command = {
-  usage: 'core IMAGE.ckpt -o FILE [--pid PID] [--force]',
+  usage: 'core IMAGE.ckpt -o FILE [--pid PID] [--force] [--no-fsync]',
   summary: 'write an ELF core file of a process of the image (the root by default), for gdb PROGRAM FILE',
-  options: { output: { type: 'string', short: 'o' }, pid: { type: 'string' }, force: { type: 'boolean' } },
+  options: { output: { type: 'string', short: 'o' }, pid: { type: 'string' }, force: { type: 'boolean' }, 'no-fsync': { type: 'boolean' } },
   async run({ positionals, values }, out) {
     if (positionals.length !== 1 || !values.output) throw new CliError(`expected an IMAGE.ckpt and -o FILE\nusage: ckpt-inspect ${this.usage}`);
     const [from] = positionals;
@@ -32,7 +32,7 @@ export const coreCommand: Command = {
     const t0 = process.hrtime.bigint();
     try {
       img = await CheckpointImage.open(from);
-      const r = await writeCore(img, to, { pid });
+      const r = await writeCore(img, to, { pid, fsync: !values['no-fsync'] });
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       out.line(`${to}: core of process ${r.pid} (${r.exe}), ${r.threads} thread${r.threads === 1 ? '' : 's'}, ${r.loads} segments, ${formatBytes(r.dataBytes)} of memory in ${ms.toFixed(0)} ms`);
       out.line(`debug it with: ${gdbCommandLine(r.exe, path.resolve(to))}`);

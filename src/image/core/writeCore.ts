@@ -26,14 +26,16 @@ const XSTATE_FXSAVE = 1;
 const XSTATE_XSAVE = 2;
 /** The FXSAVE area, which NT_FPREGSET holds, is the first 512 bytes of an XSAVE area. */
 const FXSAVE_SIZE = 512;
-/** Piece of memory copied at once: MemoryMap's read limit. */
-const COPY_PIECE = MAX_MEMORY_READ;
+/** Piece of memory copied at once: 1 MiB stays in the CPU cache between its read and its write (16 MiB ran ~20% slower). */
+const COPY_PIECE = 1024 * 1024;
 /** The general registers in the kernel's order (user_regs_struct), as the .ksy declares them. */
 const REG_PROPS = schema.types.user_regs.fields.map((f) => f.prop) as (keyof Ckpt.UserRegs)[];
 
 export interface CoreOptions {
   /** The process to write (its pid); the image's first (root) process by default. */
   pid?: number;
+  /** false: no fsync (a scratch core, e.g. for one debug session); the rename is atomic all the same. */
+  fsync?: boolean;
   /** Called now and then with the bytes of memory copied so far. */
   onProgress?: (copied: number, total: number) => void;
 }
@@ -135,7 +137,7 @@ export async function writeCore(img: CheckpointImage, target: string, opts: Core
         }
       }
     }
-  }).catch((e: NodeJS.ErrnoException) => {
+  }, { fsync: opts.fsync }).catch((e: NodeJS.ErrnoException) => {
     if (e?.code === 'EFBIG') throw new CoreError(`the core would be ${fileBytes} bytes (mostly holes), more than the filesystem of ${target} allows`);
     throw e;
   });
