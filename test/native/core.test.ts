@@ -64,6 +64,33 @@ async function exportCore(image: string, core: string, ...extra: string[]): Prom
   assert.strictEqual(fs.statSync(core).mode & 0o777, 0o600, 'the core is mode 0600');
 }
 
+/**
+ * An ELF64 file whose one PT_NOTE holds a GNU build-id (20 bytes of 0x11), with one value made
+ * hostile: the program header count or offset, the note segment's offset or size, the note's
+ * name or descriptor size.
+ */
+function craftedElf(o: { phnum?: number; phoff?: bigint; noteOffset?: bigint; noteSize?: bigint; namesz?: number; descsz?: number }): Buffer {
+  const b = Buffer.alloc(4096);
+  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
+  b.writeUInt16LE(3, 16); // ET_DYN
+  b.writeUInt16LE(62, 18);
+  b.writeBigUInt64LE(o.phoff ?? 64n, 32);
+  b.writeUInt16LE(56, 54);
+  b.writeUInt16LE(o.phnum ?? 1, 56);
+  const note = Buffer.alloc(36);
+  note.writeUInt32LE(o.namesz ?? 4, 0);
+  note.writeUInt32LE(o.descsz ?? 20, 4);
+  note.writeUInt32LE(3, 8); // NT_GNU_BUILD_ID
+  note.write('GNU\0', 12, 'latin1');
+  note.fill(0x11, 16);
+  b.set(note, 0x200);
+  b.writeUInt32LE(4, 64); // PT_NOTE
+  b.writeBigUInt64LE(o.noteOffset ?? 0x200n, 64 + 8);
+  b.writeBigUInt64LE(o.noteSize ?? 36n, 64 + 32);
+  b.writeBigUInt64LE(4n, 64 + 48);
+  return b;
+}
+
 const hasGdb = spawnSync('gdb', ['--version']).status === 0;
 
 describe('native: ckpt-inspect core opens in gdb (issue 15)', function () {
@@ -128,6 +155,37 @@ describe('native: ckpt-inspect core opens in gdb (issue 15)', function () {
       assert.match(shown.out, new RegExp(`GNU build-id ${expected}`));
     });
   }
+
+  it('reads build-ids from hostile ELF files the target maps without crashing, and only the sound one', async () => {
+    const dir = lab.dir(root);
+    const files: Record<string, Buffer> = {
+      sound: craftedElf({}),
+      'phnum-65535': craftedElf({ phnum: 0xffff }),
+      'phoff-past-2^64': craftedElf({ phoff: 0xffffffffffffff00n }),
+      'note-offset-wraps': craftedElf({ noteOffset: 0xfffffffffffffff8n, noteSize: 16n }),
+      'note-1-TiB': craftedElf({ noteSize: 1n << 40n }),
+      'namesz-4-GiB': craftedElf({ namesz: 0xfffffff0 }),
+      'descsz-4-GiB': craftedElf({ descsz: 0xffffffff }),
+      'id-65-bytes': craftedElf({ descsz: 65 }),
+      'headers-only': craftedElf({}).subarray(0, 64),
+    };
+    const paths = Object.keys(files).map((name) => {
+      const f = path.join(dir, name);
+      fs.writeFileSync(f, files[name]);
+      return f;
+    });
+    const script = 'import mmap, os, sys, time\nmaps = [mmap.mmap(os.open(p, os.O_RDONLY), 0, prot=mmap.PROT_READ) for p in sys.argv[1:]]\nprint("ready", os.getpid(), flush=True)\ntime.sleep(3600)\n';
+    const t = lab.startTarget(root, ['python3', '-c', script, ...paths]);
+    await waitFor('the target to map the files', () => /ready \d+/.test(t.out()));
+    const image = path.join(dir, 'elves.ckpt');
+    const dump = await lab.dump(root, t.pid, image, ['--kill']);
+    assert.strictEqual(dump.code, 0, dump.stderr);
+    assert.doesNotMatch(dump.stderr, /Sanitizer|runtime error/);
+    const ids = await imageBuildIds(image);
+    const crafted = [...ids.keys()].filter((p) => p.startsWith(dir));
+    assert.deepStrictEqual(crafted, [path.join(dir, 'sound')], 'only the sound file has a build-id');
+    assert.strictEqual(ids.get(path.join(dir, 'sound'))!.id, '11'.repeat(20));
+  });
 
   it('a multi-threaded node process: gdb lists every thread of the image', async () => {
     const dir = lab.dir(root);

@@ -12,7 +12,7 @@ import fs from 'fs';
 import { CheckpointImage } from '../checkpointImage';
 import { ImageProblem } from '../errors';
 import { Ckpt, RecordType, schema } from '../format';
-import { MAX_MEMORY_READ, MemoryMap, VmaInfo } from '../memoryMap';
+import { MemoryMap, VmaInfo } from '../memoryMap';
 import { RecordEntry } from '../recordIndex';
 import { writeFileAtomically } from '../write/atomicFile';
 import { shellWord } from '../text';
