@@ -53,6 +53,7 @@ meta:
     file_extent: {parents: [file_content], count: nextents}
     file_data: {parents: [file_extent], min: 1, max: 1, flags: [page_hashed]}
     file_lock: {parents: [file]}
+    build_id: {parents: [vma], max: 1}
   # Rules across fields and records, which `valid:` cannot state. Each reader implements each
   # one by its id and names the id when an image breaks it.
   -ckpt-rules:
@@ -117,6 +118,7 @@ doc: |
         thread ...                 registers, FPU/xstate, signal mask, rseq, robust list
         mm                         the mm fields and auxv
           vma ...                  one per mapping
+            build_id               (2.2) the GNU build-id of the ELF file it maps from offset 0
           pagemap ...              runs of dumped pages with one hash per page
             pages                  the page bytes, page-aligned in the file
             pages_zstd             or (2.2, `dump --compress`) the same bytes in zstd chunks
@@ -192,6 +194,7 @@ types:
             'record_type::file_content': file_content
             'record_type::file_extent': file_extent
             'record_type::file_lock': file_lock
+            'record_type::build_id': build_id
       - id: padding
         size: (8 - header.len % 8) % 8
         doc: Zero bytes up to the next multiple of 8.
@@ -679,6 +682,31 @@ types:
       - id: path
         type: lstr
         doc: 'The name /proc/PID/maps shows, e.g. a path, "[heap]", "[stack]", "[vdso]", or empty.'
+
+  build_id:
+    doc: |
+      (2.2) The GNU build-id of the ELF file a VMA maps: the descriptor of its NT_GNU_BUILD_ID
+      note, found through its program headers at dump time, so that a debugger or the editor can
+      tell which binary and which debug file (/usr/lib/debug/.build-id/xx/yyyy.debug) match the
+      image. A child of the VMA that maps the start of the file (offset 0); the file's other VMAs
+      (same device and inode) share it. Absent for files that are not ELF, have no build-id, or
+      could not be read.
+    seq:
+      - id: source
+        type: u2
+        enum: build_id_source
+        doc: Where it was read from.
+      - id: reserved
+        type: u2
+        doc: Zero.
+      - id: len
+        type: u4
+        valid:
+          expr: '_ >= 1 and _ <= 64 and _ <= _io.size - _io.pos'
+        doc: Length of the build-id in bytes (20 for the usual SHA-1; at most 64).
+      - id: id
+        size: len
+        doc: The build-id bytes, as `readelf -n` and `file` print them in hex.
 
   pagemap:
     doc: |
@@ -1573,6 +1601,7 @@ enums:
     37: file_extent
     38: file_lock
     70: file_data
+    80: build_id
 
   record_flags:
     1: page_hashed
@@ -1636,6 +1665,11 @@ enums:
     9: vvar_vclock
     10: vsyscall
     11: device
+
+  build_id_source:
+    1: {id: file, doc: "the file at the VMA's path, its device and inode checked"}
+    2: {id: map_files, doc: "the mapped file itself, through /proc/PID/map_files (its path may be gone)"}
+    3: {id: memory, doc: "the process's memory, where the file maps its headers and notes"}
 
   content_flags:
     1: memfd

@@ -15,6 +15,7 @@ import { diffCommand } from './commands/diff';
 import { searchCommand } from './commands/search';
 import { convertCommand } from './commands/convert';
 import { exportCriuCommand } from './commands/exportCriu';
+import { coreCommand } from './commands/core';
 
 export interface Command {
   usage: string;
@@ -32,6 +33,7 @@ const commands: Record<string, Command> = {
   search: searchCommand,
   convert: convertCommand,
   'export-criu': exportCriuCommand,
+  core: coreCommand,
 };
 
 function usage(): string {

@@ -4,6 +4,7 @@
 
 import * as vscode from 'vscode';
 import { checkpointCommand } from './checkpoint';
+import { DebugArgs, debugCheckpointCommand } from './debug';
 import { compareCommand, compareWithSelectedCommand, selectForCompareCommand } from './compare';
 import { MEMBER_SCHEME, MemberFiles, openCheckpointFileCommand, openCriuFolderCommand } from './criu';
 import { openImageCommand, revealInRecordsCommand } from './images';
@@ -18,6 +19,7 @@ export const COMMANDS = {
   checkpointAndStop: 'ckptExplorer.checkpointAndStop',
   checkpointProcessOnly: 'ckptExplorer.checkpointProcessOnly',
   restore: 'ckptExplorer.restore',
+  debugCheckpoint: 'ckptExplorer.debugCheckpoint',
   verify: 'ckptExplorer.verify',
   revealInRecords: 'ckptExplorer.revealInRecords',
   openImage: 'ckptExplorer.openImage',
@@ -49,6 +51,7 @@ export function registerCommands(s: Services): void {
   reg(COMMANDS.checkpointAndStop, (arg, opts) => checkpointCommand(s, arg, 'stop', 'tree', opts));
   reg(COMMANDS.checkpointProcessOnly, (arg) => checkpointCommand(s, arg, undefined, 'process'));
   reg(COMMANDS.restore, (arg) => restoreCommand(s, arg));
+  reg(COMMANDS.debugCheckpoint, (arg, args) => debugCheckpointCommand(s, arg, args as DebugArgs | undefined));
   reg(COMMANDS.verify, (arg) => verifyCommand(s, arg));
   reg(COMMANDS.revealInRecords, (arg) => revealInRecordsCommand(s, arg));
   reg(COMMANDS.openImage, (arg) => openImageCommand(s, arg));

@@ -4,7 +4,7 @@
 
 import { CheckpointImage } from './checkpointImage';
 import { ImageError } from './errors';
-import { hex } from './fields';
+import { bytesToHex, hex } from './fields';
 import { Ckpt, enumLabel, recordTypeName, RecordType } from './format';
 import { protString } from './memoryMap';
 import { RecordEntry } from './recordIndex';
@@ -178,6 +178,10 @@ async function detailOf(img: CheckpointImage, r: RecordEntry): Promise<string> {
       const kind = enumLabel('lock_kind', l.kind) ?? `kind ${l.kind}`;
       const range = l.kind === 1 ? '' : l.len === 0n ? ` from byte ${l.start} to the end` : ` on bytes ${l.start}-${l.start + l.len - 1n}`;
       return `${kind} ${enumLabel('lock_type', l.type) ?? l.type} lock${range}${l.pid ? ` held by pid ${l.pid}` : ''}`;
+    }
+    case RecordType.BUILD_ID: {
+      const b = await img.decodeAs(r, 'build_id');
+      return `GNU build-id ${bytesToHex(b.id)} (read from ${enumLabel('build_id_source', b.source)?.replace('_', ' ') ?? `source ${b.source}`})`;
     }
     default:
       return `unknown record type ${r.type}, ${formatBytes(r.len)}`;

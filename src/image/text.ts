@@ -99,3 +99,8 @@ export function printableLines(s: string): string {
 export function quote(s: string): string {
   return `"${escaped(s, 'quoted')}"`;
 }
+
+/** A word as a POSIX shell reads it (a path in a command line to copy): quoted unless plainly safe. */
+export function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}

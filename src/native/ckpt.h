@@ -104,6 +104,12 @@ uint64_t own_vdso_hash(void);
 int mm_check_compatible(const struct proc_state *p);
 int mm_restore(struct restore_ctx *rc, int exe_fd);
 
+/* buildid.c: the GNU build-ids of the ELF files mapped from offset 0 (never fails: a file
+ * without one, or unreadable, has none) */
+void buildids_capture(pid_t pid, struct proc_state *p);
+uint32_t buildid_write(struct image_writer *w, const struct build_id *b, uint32_t vma_tag);
+int buildid_check(const struct image *im, const struct image_record *r);
+
 /* memory.c */
 int mem_read(pid_t pid, uint64_t addr, void *buf, size_t len);  /* -1 with errno, no fail() */
 int mem_write(pid_t pid, uint64_t addr, const void *buf, size_t len);

@@ -115,9 +115,11 @@ static uint32_t write_process(struct image_writer *w, struct proc_state *p, uint
 	}
 	if (!(mm_tag = mm_write(w, p, proc_tag)))
 		return 0;
-	for (size_t i = 0; i < p->nvmas; i++)
-		if (!vma_write(w, &p->vmas[i], mm_tag))
+	for (size_t i = 0; i < p->nvmas; i++) {
+		uint32_t vma_tag = vma_write(w, &p->vmas[i], mm_tag);
+		if (!vma_tag || (p->vmas[i].build_id && !buildid_write(w, p->vmas[i].build_id, vma_tag)))
 			return 0;
+	}
 	if (pages_dump(pid, p, w, mm_tag) < 0)
 		return 0;
 	if (!sigactions_write(w, p, proc_tag) || (p->pending.n && !pending_write(w, &p->pending, proc_tag)))
@@ -406,6 +408,7 @@ static int capture_process(struct tree *t, struct proc_state *p, int snapshot)
 	if (threads_capture(pid, p) < 0 || cancelled() || process_capture(pid, p) < 0 || mm_capture(pid, p) < 0 ||
 	    vmas_capture(pid, p) < 0 || mm_find_syscall(pid, p, &gadget, &ip) < 0)
 		return -1;
+	buildids_capture(pid, p);
 	/* beside the main thread: an injected syscall costs 5 us there, 35-70 us from another CPU */
 	cpu_set_t own, near;
 	int pinned = sched_getaffinity(0, sizeof(own), &own) == 0 && last_cpu(pid) >= 0;

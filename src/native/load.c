@@ -337,6 +337,10 @@ static int load_records(struct image *im, struct tree *t, uint32_t *owner, uint3
 			if (load_unsupported(im, r, p, &pl->cap_unsup) < 0)
 				return -1;
 			break;
+		case CKPT_RECORD_TYPE_BUILD_ID: /* for debuggers; checked, not restored */
+			if (buildid_check(im, r) < 0)
+				return -1;
+			break;
 		default:
 			break;
 		}

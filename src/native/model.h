@@ -30,6 +30,14 @@ struct thread_state {
 	struct tracee tr;            /* live thread while dumping or restoring */
 };
 
+/* The GNU build-id of an ELF file a VMA maps (buildid.c). */
+#define CKPT_BUILD_ID_MAX 64
+struct build_id {
+	uint8_t id[CKPT_BUILD_ID_MAX];
+	uint32_t len;
+	uint16_t source;     /* enum ckpt_build_id_source */
+};
+
 struct vma_state {
 	struct ckpt_vma_fixed f;
 	char *path;
@@ -40,6 +48,7 @@ struct vma_state {
 	uint8_t *frozen;     /* dump: its pages read while frozen (a snapshot would not hold them), at their offsets */
 	struct ckpt_page_run *frozen_runs; /* dump: which pages `frozen` holds */
 	size_t nfrozen_runs;
+	struct build_id *build_id; /* dump: of the ELF file it maps from offset 0, or NULL */
 };
 
 /* The contents of a file whose path is gone (ghost.c): saved from `src` at dump, read from the

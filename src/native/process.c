@@ -33,6 +33,7 @@ void proc_free(struct proc_state *p)
 	free(p->auxv);
 	for (size_t i = 0; i < p->nvmas; i++) {
 		free(p->vmas[i].path);
+		free(p->vmas[i].build_id);
 		free(p->vmas[i].frozen_runs);
 		if (p->vmas[i].frozen)
 			munmap(p->vmas[i].frozen, p->vmas[i].f.end - p->vmas[i].f.start);

@@ -47,7 +47,9 @@ describe('native: restore of hostile values behind sound checksums', function ()
         const f = fields[rand(fields.length)];
         const value = f.kind.endsWith('8') ? EXTREME_64[rand(EXTREME_64.length)] : EXTREME_32[rand(EXTREME_32.length)] % 2 ** (8 * Number(f.kind[1]));
         const decoded = (await img.decode(victim)) as unknown as Record<string, unknown>;
-        const payload = encodePayload(typeName, { ...decoded, [f.prop]: value });
+        // A switched field (a file's `extra`) goes as its raw bytes: the mutation may give its selector a value without a case.
+        const raw = Object.fromEntries(schema.types[typeName].fields.filter((g) => g.kind === 'switch' && decoded[`_raw_${g.id}`]).map((g) => [g.prop, decoded[`_raw_${g.id}`]]));
+        const payload = encodePayload(typeName, { ...decoded, ...raw, [f.prop]: value });
         const mutated = path.join(dir, 'mutated.ckpt');
         await reseal(img, mutated, (r) => (r === victim ? payload : undefined));
         const what = `${typeName}.${f.id} = ${value} (seed ${seed})`;

@@ -7,7 +7,7 @@
 
 import { CheckpointImage } from '../checkpointImage';
 import { ImageError } from '../errors';
-import { FieldNode, hex } from '../fields';
+import { bytesToHex, FieldNode, hex } from '../fields';
 import { Ckpt, enumLabel, RecordType, schema } from '../format';
 import { protString, VmaInfo } from '../memoryMap';
 import { PayloadByType, PayloadLabel } from '../payload';
@@ -265,6 +265,10 @@ class Comparison {
         const va = await this.decode('a', a.entry, 'vma'), vb = await this.decode('b', b.entry, 'vma');
         if (va && vb) pair.fields = diffFieldNodes('vma', fieldsOf('vma', va), fieldsOf('vma', vb), '', []);
       }
+      if (a && b) {
+        const change = await this.buildIdChange(a.entry, b.entry);
+        if (change) pair.fields.push(change);
+      }
       pairs.push(pair);
       if (a) aAreas.push({ start: a.start, end: a.end, owner: pair });
       if (b) bAreas.push({ start: b.start, end: b.end, owner: pair });
@@ -296,6 +300,23 @@ class Comparison {
     }
     if (outside.length) out.push(node('vma', 'outside', 'pages outside any VMA', 'changed', { pages: pageDiffOf(outside, cmp.pageSize) }));
     return out;
+  }
+
+  /** A VMA's file with another GNU build-id (format 2.2): another build of the binary, whatever its path and size say. */
+  private async buildIdChange(a: RecordEntry, b: RecordEntry): Promise<FieldChange | undefined> {
+    const idOf = async (img: CheckpointImage, vma: RecordEntry): Promise<string | null> => {
+      const r = img.childrenOfType(vma, RecordType.BUILD_ID)[0];
+      if (!r) return null;
+      try {
+        return bytesToHex((await img.decodeAs(r, 'build_id')).id);
+      } catch (e) {
+        if (e instanceof ImageError) return null; // a damaged record: verify reports it
+        throw e;
+      }
+    };
+    const ia = await idOf(this.a, a), ib = await idOf(this.b, b);
+    if (ia === ib || ia === null || ib === null) return undefined; // an image without build-ids says nothing about them
+    return { path: 'build_id', a: ia, b: ib, aText: ia, bText: ib };
   }
 
   /** The fds of two file tables by number: each one's own flags, and its open file description. */
@@ -570,7 +591,7 @@ function vmaSide(v: VmaInfo): VmaSide {
 
 const ASPECT_OF: Record<string, VmaAspect> = {
   start: 'resized', end: 'resized', prot: 'protection', flags: 'flags', kind: 'kind',
-  path: 'backing-file', inode: 'backing-file', dev_major: 'backing-file', dev_minor: 'backing-file', offset: 'backing-file', file_size: 'backing-file', file_mtime_ns: 'backing-file',
+  path: 'backing-file', build_id: 'backing-file', inode: 'backing-file', dev_major: 'backing-file', dev_minor: 'backing-file', offset: 'backing-file', file_size: 'backing-file', file_mtime_ns: 'backing-file',
 };
 
 function aspectsOf(fields: FieldChange[]): VmaAspect[] {

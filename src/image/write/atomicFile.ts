@@ -20,19 +20,23 @@ function fsyncDir(dir: string): void {
   }
 }
 
-/** Write `target` through `write(fd)`, atomically, mode 0600. Returns what `write` returns. */
-export async function writeFileAtomically<T>(target: string, write: (fd: number) => T | Promise<T>): Promise<T> {
+/**
+ * Write `target` through `write(fd)`, atomically, mode 0600. Returns what `write` returns.
+ * `fsync: false` leaves out the fsyncs, for scratch files (the rename is still atomic).
+ */
+export async function writeFileAtomically<T>(target: string, write: (fd: number) => T | Promise<T>, opts: { fsync?: boolean } = {}): Promise<T> {
+  const durable = opts.fsync !== false;
   const tmp = tempPathFor(target);
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
   let done = false;
   try {
     fs.fchmodSync(fd, 0o600); // whatever the umask
     const result = await write(fd);
-    fs.fsyncSync(fd);
+    if (durable) fs.fsyncSync(fd);
     fs.closeSync(fd);
     done = true;
     fs.renameSync(tmp, target);
-    fsyncDir(path.dirname(target));
+    if (durable) fsyncDir(path.dirname(target));
     return result;
   } catch (e) {
     if (!done) fs.closeSync(fd);
