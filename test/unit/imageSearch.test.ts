@@ -222,7 +222,9 @@ describe('editor search in a worker thread: a regular expression that never fini
       const lag = await timerLag(1500);
       const elu = worker.performance.eventLoopUtilization();
       console.log(`      (1.5 s of backtracking: a 10 ms timer fired ${lag.ticks} times, at worst ${lag.worst.toFixed(1)} ms late; the worker's thread ${(elu.utilization * 100).toFixed(1)}% busy)`);
-      assert.ok(lag.worst < 100, `the host's event loop was held up for ${lag.worst.toFixed(0)} ms`);
+      // a regex run on the host would hold it for the whole 1.5 s; a loaded 2-core machine alone
+      // can delay one tick by 100+ ms (the worker and other processes share the cores)
+      assert.ok(lag.worst < 500, `the host's event loop was held up for ${lag.worst.toFixed(0)} ms`);
       assert.ok(lag.ticks >= 50, `a 10 ms timer fired only ${lag.ticks} times in 1.5 s`);
       assert.ok(elu.utilization > 0.5, `the worker was idle (${elu.utilization}): it is not backtracking`);
       assert.equal(r.search.runningSearch, search);
