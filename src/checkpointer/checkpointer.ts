@@ -154,7 +154,7 @@ export class Checkpointer {
   private run(args: string[], ctx: FailureContext, signal?: AbortSignal, onEvent?: (e: CheckpointerEvent) => void, quiet = false): Promise<RunResult> {
     return new Promise<RunResult>((resolve, reject) => {
       if (signal?.aborted) {
-        reject(failure(ExitCode.Cancelled, '', ctx));
+        reject(failure(ExitCode.CANCELLED, '', ctx));
         return;
       }
       if (!quiet) this.log(`$ ${[this.binary, ...args].map(shellQuote).join(' ')}`);
@@ -207,7 +207,7 @@ export class Checkpointer {
         }
         if (code === null) {
           const cancelled = signal?.aborted;
-          reject(cancelled ? failure(ExitCode.Cancelled, '', ctx) : new CheckpointerError('killed', `The checkpointer was killed by ${sig}.`, result.stderr));
+          reject(cancelled ? failure(ExitCode.CANCELLED, '', ctx) : new CheckpointerError('killed', `The checkpointer was killed by ${sig}.`, result.stderr));
           return;
         }
         const ev = [...result.events].reverse().find((e): e is Extract<CheckpointerEvent, { event: 'error' }> => e.event === 'error');

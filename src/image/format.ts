@@ -104,6 +104,10 @@ export const MAX_RECORDS = schema.limits.maxRecords;
 export const RecordType = Ckpt.RecordType;
 export type RecordType = Ckpt.RecordType;
 
+/** The exit status of the `ckpt` command (enum exit_code in the .ksy; the C side's EXIT_*). */
+export const ExitCode = Ckpt.ExitCode;
+export type ExitCode = Ckpt.ExitCode;
+
 export const align8 = (n: number): number => Math.ceil(n / RECORD_ALIGN) * RECORD_ALIGN;
 
 /** 'vma', 'pagemap', ... or undefined for a type this reader does not know. */

@@ -9,19 +9,9 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#define CKPT_VERSION "0.1.0"
+#include "ckpt_format.h" /* the exit codes, EXIT_*: enum exit_code in formats/ckpt.ksy */
 
-enum ckpt_exit {
-	EXIT_OK = 0,
-	EXIT_FAIL = 1,
-	EXIT_USAGE = 2,
-	EXIT_NOPROC = 3,
-	EXIT_PERM = 4,
-	EXIT_UNSUPPORTED = 5,
-	EXIT_BADIMAGE = 6,
-	EXIT_IO = 7,
-	EXIT_CANCELLED = 8,
-};
+#define CKPT_VERSION "0.1.0"
 
 /* The first failure of a command: its exit code and its one-line message ("<what>: <why>").
  * Later failures (often consequences of the first) do not overwrite it. */
