@@ -103,9 +103,13 @@ uint64_t own_vdso_hash(void);
 int mm_check_compatible(const struct proc_state *p);
 int mm_restore(struct restore_ctx *rc, int exe_fd);
 
-/* memory.c */
-int mem_read(pid_t pid, uint64_t addr, void *buf, size_t len);  /* -1 with errno, no fail() */
+/* tracee_mem.c: the tracee's memory from outside (-1 with errno, no fail()) */
+int mem_read(pid_t pid, uint64_t addr, void *buf, size_t len);
 int mem_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
+int proc_mem(pid_t pid); /* the target's /proc/PID/mem, kept open until proc_mem_close() or another pid */
+void proc_mem_close(void);
+
+/* memory.c */
 void mem_forget(void);
 int vmas_capture(pid_t pid, struct proc_state *p);
 /* /proc/PID/smaps read before the freeze, for vmas_capture to use if the areas are still the same;
