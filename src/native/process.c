@@ -353,7 +353,7 @@ int process_apply_in_child(const struct proc_state *p)
 		if (getrlimit(i, &have) == 0) {
 			char msg[200];
 			rlimit_kept_message(msg, sizeof(msg), i, want.rlim_max, have.rlim_max);
-			child_warn("%s", msg);
+			warn("%s", msg);
 			want.rlim_max = have.rlim_max;
 			if (want.rlim_cur > want.rlim_max)
 				want.rlim_cur = want.rlim_max;

@@ -94,14 +94,10 @@ static void child_record(const char *fmt, ...)
 		_exit(EXIT_FAIL);
 }
 
-void child_warn(const char *fmt, ...)
+/* The restore child's warning sink (warn_to): a warning goes to ckpt, which prints it. */
+static void child_warning(const char *msg)
 {
-	char text[600];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	child_record("W%s", text);
+	child_record("W%.600s", msg);
 }
 
 static _Noreturn void child_fail(void)
@@ -324,7 +320,7 @@ static int member_setup(struct plan *pl, int k)
 	if (p->pf.pgid != p->pf.pid && p->pf.sid != p->pf.pid && !other) {
 		pid_t leader = now_pid(t, pids, p->pf.pgid);
 		if (leader && setpgid(0, leader) < 0)
-			child_warn("process %u: cannot join process group %u again (%s)", p->pf.pid, p->pf.pgid, strerror(errno));
+			warn("process %u: cannot join process group %u again (%s)", p->pf.pid, p->pf.pgid, strerror(errno));
 	}
 	if (files_take(t, k, pids) < 0 || shm_take(t, k, pids) < 0 || ghost_maps_take(t, k, pids) < 0)
 		return -1;
@@ -356,6 +352,7 @@ static void report_pid(int k)
 static _Noreturn void member_main(struct plan *pl, int k)
 {
 	g_msg_fd = pl->msg[1];
+	warn_to(child_warning);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	report_pid(k);
 	if (member_setup(pl, k) < 0)

@@ -188,6 +188,13 @@ void fputs_json(const char *text, FILE *f)
 	fputc('"', f);
 }
 
+static void (*g_warn_sink)(const char *msg);
+
+void warn_to(void (*sink)(const char *msg))
+{
+	g_warn_sink = sink;
+}
+
 void warn(const char *fmt, ...)
 {
 	char msg[1024];
@@ -195,6 +202,10 @@ void warn(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (g_warn_sink) {
+		g_warn_sink(msg);
+		return;
+	}
 	if (g_json) {
 		fputs("{\"event\":\"warning\",\"message\":", stdout);
 		fputs_json(msg, stdout);

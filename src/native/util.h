@@ -23,8 +23,10 @@ int fail_errno(int code, const char *fmt, ...) __attribute__((format(printf, 2, 
 int fail_code(void);
 void fail_reset(void); /* for a process that reads many images (the fuzzer) */
 const char *fail_message(void);
-/* Warnings go to stderr (human) or as JSON events (--progress=json). */
+/* Warnings go to stderr (human) or as JSON events (--progress=json), or to the sink set with
+ * warn_to (a restore child sends them to ckpt, which prints them); warn_to(NULL) undoes it. */
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void warn_to(void (*sink)(const char *msg));
 /* Text for a terminal: messages carry strings of the image or the target (paths, comm), which
  * must not reach a terminal as escape sequences. Control characters (C0, DEL, C1) and bytes of
  * no valid UTF-8 character are written as \xNN, a backslash as \\; the rest as it is. Every
