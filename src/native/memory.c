@@ -57,10 +57,8 @@ void mem_forget(void)
 static int process_gone(pid_t pid)
 {
 	for (int i = 0; i < 20; i++) {
-		char *st = read_filef(NULL, "/proc/%d/stat", pid);
-		char *rp = st ? strrchr(st, ')') : NULL;
-		int gone = !rp || rp[2] == 'Z' || rp[2] == 'X';
-		free(st);
+		struct proc_stat st;
+		int gone = proc_stat(pid, 0, &st) < 0 || st.state == 'Z' || st.state == 'X';
 		size_t n = 1;
 		char *maps = gone ? NULL : read_filef(&n, "/proc/%d/maps", pid);
 		free(maps);

@@ -51,24 +51,11 @@ static int read_limits(pid_t pid, struct ckpt_rlimit rl[16])
 int process_capture(pid_t pid, struct proc_state *p)
 {
 	size_t len;
-	char *statline = read_filef(&len, "/proc/%d/stat", pid);
-	if (!statline)
-		return fail_errno(EXIT_NOPROC, "process %d", pid);
-	char *rp = strrchr(statline, ')');
-	if (!rp) {
-		free(statline);
-		return fail(EXIT_FAIL, "cannot parse /proc/%d/stat", pid);
-	}
-	/* field 3 onwards */
-	unsigned long long f[60] = {0};
-	char state = 0;
-	int n = 3;
-	char *save, *tok = strtok_r(rp + 2, " ", &save);
-	if (tok)
-		state = tok[0];
-	while ((tok = strtok_r(NULL, " ", &save)) && ++n < 60)
-		f[n] = strtoull(tok, NULL, 10);
-	free(statline);
+	struct proc_stat ps;
+	if (proc_stat(pid, 0, &ps) < 0)
+		return errno == EINVAL ? fail(EXIT_FAIL, "cannot parse /proc/%d/stat", pid) : fail_errno(EXIT_NOPROC, "process %d", pid);
+	const unsigned long long *f = ps.f;
+	char state = ps.state;
 	p->pf.pid = (uint32_t)pid;
 	if (!p->pf.state) /* the freeze notes the state it found; ours now is the tracing stop */
 		p->pf.state = (uint8_t)state;

@@ -490,10 +490,8 @@ static int await_barrier(struct plan *pl, pid_t *pids, char want)
 		for (size_t k = 0; k < n; k++) {
 			if (seen[k] || pids[k] <= 0)
 				continue;
-			char *st = read_filef(NULL, "/proc/%d/stat", pids[k]);
-			char *rp = st ? strrchr(st, ')') : NULL;
-			int dead = !rp || rp[2] == 'Z' || rp[2] == 'X';
-			free(st);
+			struct proc_stat st;
+			int dead = proc_stat(pids[k], 0, &st) < 0 || st.state == 'Z' || st.state == 'X';
 			if (dead) {
 				fail(EXIT_FAIL, "restore: new process %d (image process %u) died while it was set up", pids[k], pl->t->procs[k]->pf.pid);
 				goto out;

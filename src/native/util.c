@@ -425,6 +425,28 @@ char *read_filef(size_t *len, const char *fmt, ...)
 	return read_file(path, len);
 }
 
+int proc_stat(pid_t pid, pid_t tid, struct proc_stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->state = '?';
+	char *line = tid > 0 ? read_filef(NULL, "/proc/%d/task/%d/stat", pid, tid) : read_filef(NULL, "/proc/%d/stat", pid);
+	if (!line)
+		return -1;
+	char *lp = strchr(line, '('), *rp = strrchr(line, ')');
+	if (!lp || !rp || rp < lp || !rp[1] || !rp[2]) {
+		free(line);
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(st->comm, sizeof(st->comm), "%.*s", (int)(rp - lp - 1), lp + 1);
+	st->state = rp[2];
+	char *save, *tok = strtok_r(rp + 2, " ", &save); /* the state */
+	for (int n = 4; tok && (tok = strtok_r(NULL, " ", &save)) && n < 64; n++)
+		st->f[n] = strtoull(tok, NULL, 10);
+	free(line);
+	return 0;
+}
+
 char *read_link(const char *path)
 {
 	size_t cap = 256;

@@ -95,4 +95,16 @@ uint64_t now_ns(int clock);
 /* "Key:\tvalue" lines of /proc/PID/status and fdinfo. */
 const char *find_key(const char *text, const char *key);
 
+/* /proc/PID/stat, parsed once for every reader. comm is what stands between the first '(' and the
+ * last ')' (it may hold spaces and parentheses); f[n] is field n as proc(5) numbers them, from 4
+ * (ppid) on, 0 past the end of the line. */
+struct proc_stat {
+	char state;               /* field 3: R, S, D, T, t, Z, X...; '?' when the file cannot be read */
+	char comm[64];
+	unsigned long long f[64];
+};
+/* /proc/PID/stat, or /proc/PID/task/TID/stat when tid > 0. -1 with errno set (or EINVAL for a
+ * line that does not parse) and st->state '?' when the task is gone. */
+int proc_stat(pid_t pid, pid_t tid, struct proc_stat *st);
+
 #endif
