@@ -14,6 +14,7 @@ import { attribute, comparePlanned, MemorySide, imageMemorySide, Owned, ownersOf
 import type { CompareOptions, DiffKind, DiffNode, FieldChange, ImageDiff, ImageSide, PageMethod, RegisterRow, VmaAspect, VmaSide } from '../image/diff/types';
 import { bytesToHex, hex, JsonValue } from '../image/fields';
 import { MemoryMap, protString, RecordRef, VmaInfo } from '../image/memoryMap';
+import { problemSeverity } from '../image/errors';
 import { quote } from '../image/text';
 import type { Checkpoint } from './checkpoint';
 import { CkptCheckpoint } from './ckptCheckpoint';
@@ -120,7 +121,7 @@ class ModelComparison {
       }
     }
     for (const [side, c] of [['a', this.a], ['b', this.b]] as const) {
-      for (const pr of [...c.problems, ...c.layoutProblems]) if (pr.code !== 'unknown-type') this.problems.push({ side, message: pr.message });
+      for (const pr of [...c.problems, ...c.layoutProblems]) if (problemSeverity(pr.code) === 'error') this.problems.push({ side, message: pr.message });
     }
     return out;
   }

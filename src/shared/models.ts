@@ -4,6 +4,7 @@
 
 import type { ContainerInfo } from '../criu/container';
 import type { ProcessSummary, ThreadSummary } from '../image/summary';
+import type { ProblemSeverity } from '../image/errors';
 
 /** A problem found in the image, already phrased for people. */
 export interface ProblemModel {
@@ -12,7 +13,7 @@ export interface ProblemModel {
   /** File-order index of the damaged record, when the problem belongs to one. */
   record?: number;
   /** Problems such as an unknown record type are notes, not damage. */
-  severity: 'error' | 'note';
+  severity: ProblemSeverity;
 }
 
 /** One record as a row of the record tree. */

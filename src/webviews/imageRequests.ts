@@ -6,7 +6,7 @@
 import * as path from 'path';
 import type { Checkpoint, ProcessState } from '../checkpoint';
 import { parseLog } from '../criu/criuLog';
-import { bytesToHex, enumLabel, FieldNode, hex, ImageProblem, MAX_SHOWN_STRINGS, MemoryMap, protString } from '../image';
+import { bytesToHex, enumLabel, FieldNode, hex, ImageProblem, MAX_SHOWN_STRINGS, MemoryMap, problemSeverity, protString } from '../image';
 import type { RecordRef } from '../image/memoryMap';
 import { MAX_SHARERS } from '../shared/models';
 import type {
@@ -51,7 +51,7 @@ const MAX_LOG_LINES = 50_000;
 const MAX_FILES = 20_000;
 
 export function problemModel(p: ImageProblem): ProblemModel {
-  return { code: p.code, message: p.message, record: p.record, severity: p.code === 'unknown-type' ? 'note' : 'error' };
+  return { code: p.code, message: p.message, record: p.record, severity: problemSeverity(p.code) };
 }
 
 /** Every request but the searches, which each editor answers for itself (imageSearch.ts). */

@@ -2,7 +2,7 @@
 // with -v, each record's decoded fields under it. IMAGE is a .ckpt image or a CRIU checkpoint.
 
 import type { Checkpoint } from '../../checkpoint';
-import { FieldNode, formatBytes, ImageError, quote } from '../../image';
+import { FieldNode, formatBytes, ImageError, problemSeverity, quote } from '../../image';
 import type { Command } from '../ckptInspect';
 import { EXIT_NO, EXIT_OK, Output } from '../output';
 import { withImage } from './open';
@@ -84,8 +84,8 @@ export async function printProblems(img: Checkpoint, out: Output): Promise<numbe
   out.line('');
   out.line(`${plural(problems.length, 'problem')}:`);
   for (const p of problems) {
-    out.line(`  ${p.code === 'unknown-type' ? 'note' : 'error'}: ${p.message}`);
+    out.line(`  ${problemSeverity(p.code)}: ${p.message}`);
     if (out.needsDrain) await out.drain();
   }
-  return problems.filter((p) => p.code !== 'unknown-type').length;
+  return problems.filter((p) => problemSeverity(p.code) === 'error').length;
 }
