@@ -6,7 +6,7 @@
 
 import { Checkpoint, checkpointPageBytes, compareCheckpoints, diffNodeRecord } from '../../checkpoint';
 import { countsText, DiffNode, FieldChange, formatBytes, ImageDiff, pagesText } from '../../image';
-import type { Command } from '../ckptInspect';
+import type { Command } from './command';
 import { JsonWriter } from '../jsonWriter';
 import { CliError, EXIT_ERROR, EXIT_NO, EXIT_OK, wholeNumber } from '../output';
 import { inImage, openNamed } from './open';

@@ -3,7 +3,7 @@
 
 import type { Checkpoint } from '../../checkpoint';
 import { FieldNode, formatBytes, ImageError, problemSeverity, quote } from '../../image';
-import type { Command } from '../ckptInspect';
+import type { Command } from './command';
 import { EXIT_NO, EXIT_OK, Output } from '../output';
 import { withImage } from './open';
 import { plural } from '../../shared/plural';

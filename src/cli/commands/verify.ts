@@ -3,7 +3,7 @@
 // decodes, every process is complete, every pagemap run lies in its pages file, every page reads.
 
 import { formatBytes, problemSeverity } from '../../image';
-import type { Command } from '../ckptInspect';
+import type { Command } from './command';
 import { JsonWriter } from '../jsonWriter';
 import { CliError, EXIT_NO, EXIT_OK } from '../output';
 import { withImage } from './open';
