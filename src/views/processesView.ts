@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 import { formatBytes } from '../image';
 import { checkpointingUnavailable } from '../checkpointer';
 import { groupProcesses, ProcessGroup, vscodeInternals } from './processGroups';
-import { buildProcessForest, isAlive, matchesFilter, ProcessInfo, ProcessNode, readProcesses } from './procfs';
+import { buildProcessForest, isAlive, matchesFilter, ProcessInfo, ProcessNode, readProcesses } from '../processes/procfs';
 import { plural } from '../shared/plural';
 
 export const PROCESSES_VIEW_ID = 'ckptExplorer.processes';
