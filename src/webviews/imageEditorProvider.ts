@@ -50,7 +50,6 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
   private readonly selected = new vscode.EventEmitter<RecordSelection>();
   /** A record selected in an editor. */
   readonly onDidSelectRecord = this.selected.event;
-  private readonly disposables: vscode.Disposable[] = [];
   private readonly states = new Map<vscode.WebviewPanel, PanelState>();
   private readonly resolved = new vscode.EventEmitter<ImageDocument>();
   private nextTicket = 1;
@@ -296,6 +295,5 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
     this.resolved.dispose();
     this.activeChanged.dispose();
     this.selected.dispose();
-    this.disposables.forEach((d) => d.dispose());
   }
 }
