@@ -98,9 +98,8 @@ export const HEADER_SIZE = schema.layout.headerSize;
 export const RECORD_ALIGN = 8;
 /** Bytes of the header covered by header_sum. */
 export const HEADER_SUMMED = schema.layout.headerSummed;
-/** The bytes that open the head's payload ("CKPTIMG\n") and the tail's ("CKPTEND\n"). */
+/** The bytes that open the head's payload ("CKPTIMG\n"). */
 export const HEAD_MAGIC: Uint8Array = Uint8Array.from(schema.layout.headMagic);
-export const TAIL_MAGIC: Uint8Array = Uint8Array.from(schema.layout.tailMagic);
 /** The largest payload that is read whole to check or decode it; page data is never read whole. */
 export const MAX_METADATA_PAYLOAD = schema.limits.maxMetadataPayload;
 /** More records than any real process tree needs; bounds the index of a hostile image. */

@@ -25,7 +25,7 @@ export type { ImageSummary, ProcessSummary, ThreadSummary } from './summary';
 export { verifyImage } from './verify';
 export type { VerifyReport, VerifyOptions, VerifyProgress } from './verify';
 export { xxh64, xxh64Low32, xxh64Blocks, hashPagesInPlace, Xxh64 } from './xxhash64';
-export { compareImages, comparePageBytes, matchVmas, DIFF_KINDS, countsText, KIND_NAMES, kindNames, pagesText, plural } from './diff';
+export { compareImages, comparePageBytes, matchVmas, DIFF_KINDS, countsText, pagesText, plural } from './diff';
 export type {
   Change, ChangeCounts, CompareOptions, CompareProgress, DiffCounts, DiffKind, DiffNode, FieldChange, ImageDiff, ImageSide,
   PageBytesDiff, PageChange, PageCounts, PageDiff, PageMethod, PageRange, RegisterRow, VmaAspect, VmaSide,

@@ -9,7 +9,7 @@
 
 import { CheckpointImage } from './checkpointImage';
 import { ImageError, ImageProblem, problem, ProblemSite } from './errors';
-import { Ckpt, GrammarEntry, recordTypeLabel, recordTypeName, RecordType, schema } from './format';
+import { Ckpt, GrammarEntry, recordTypeLabel, RecordType, schema } from './format';
 import { payloadTypeName } from './payload';
 import { RecordEntry } from './recordIndex';
 import { plural } from '../shared/plural';
@@ -328,4 +328,3 @@ function recordKindLabel(kind: number): string {
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
 /** For messages: 'a THREAD record'. */
-export const recordName = (r: RecordEntry) => recordTypeName(r.type);

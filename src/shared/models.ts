@@ -3,7 +3,7 @@
 // library and rendered by the webview, which never sees the image file itself.
 
 import type { ContainerInfo } from '../criu/container';
-import type { ProcessSummary, ThreadSummary } from '../image/summary';
+import type { ProcessSummary } from '../image/summary';
 import type { ProblemSeverity } from '../image/errors';
 
 /** A problem found in the image, already phrased for people. */
@@ -77,7 +77,6 @@ export interface RecordDetailModel {
 }
 
 /** A thread of a process in the image, as the image library summarises it. */
-export type ThreadModel = ThreadSummary;
 
 /** A process in the image, as the image library summarises it, with its record's file-order index. */
 export interface ProcessModel extends ProcessSummary {
