@@ -14,7 +14,7 @@ import { payloadTypeName } from './payload';
 import { RecordEntry } from './recordIndex';
 import { plural } from '../shared/plural';
 
-export type RuleId = keyof typeof schema.rules & string;
+export type RuleId = keyof typeof schema.rules;
 
 /** The problem of a record that breaks a named rule of the .ksy. */
 export function ruleProblem(rule: RuleId, site: ProblemSite, what: string): ImageProblem {

@@ -126,7 +126,7 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
       }),
     );
     panel.onDidDispose(() => {
-      subs.forEach((s) => s.dispose());
+      for (const s of subs) s.dispose();
       state.search?.dispose();
       this.states.delete(panel);
       set!.delete(panel);

@@ -61,7 +61,10 @@ async function printTree(img: Checkpoint, out: Output, verbose: boolean): Promis
     const childPrefix = level.depth === 0 ? '   ' : level.depth >= MAX_DRAWN_DEPTH ? level.prefix : `${level.prefix}${last ? '   ' : '│  '}`;
     if (verbose) {
       // A payload that cannot be decoded says so in its line above.
-      const fields = await img.fields(r).catch((e) => (e instanceof ImageError ? undefined : Promise.reject(e)));
+      const fields = await img.fields(r).catch((e: unknown) => {
+        if (e instanceof ImageError) return undefined;
+        throw e;
+      });
       if (fields) printFields(fields, out, `${childPrefix}    `);
     }
     const children = img.children(r);

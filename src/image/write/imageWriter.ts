@@ -139,6 +139,15 @@ function encodeOne(b: ByteBuilder, f: SchemaField, x: unknown, siblings: Value, 
       b.bytes(encodePayload(caseType, x as Value));
       return;
     }
+    case 'u1':
+    case 'u2':
+    case 'u4':
+    case 'u8':
+    case 's1':
+    case 's2':
+    case 's4':
+    case 's8':
+      throw new Error(`field ${f.id}: integers are written above`);
   }
 }
 

@@ -127,6 +127,8 @@ class CompareEditor {
         clear(this.result);
         this.result.appendChild(h('p', { class: 'cmp-headline error' }, `The comparison failed: ${s.error}`));
         break;
+      case 'done':
+        break; // the result comes in its own message
     }
   }
 

@@ -68,7 +68,7 @@ describe('without a checkpointer that can run', function () {
     assert.ok(doc.checkpoint, `the image did not open: ${doc.openError}`);
     assert.ok((await doc.checkpoint.processes()).length >= 1);
     await until('the Image Records view to follow the editor', () => records.currentDocument?.uri.fsPath === images[0].fsPath);
-    const rows = await records.getChildren();
+    const rows = records.getChildren();
     const labels = await Promise.all(rows.map(async (r) => String((await records.getTreeItem(r)).label)));
     assert.strictEqual(labels[0], 'HEAD');
   });
