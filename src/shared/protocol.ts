@@ -94,9 +94,7 @@ export type WebviewEvent =
   | { type: 'selected'; index: number }
   | { type: 'run'; command: EditorCommand }
   /** Open a file of a tar member (the rootfs diff) read-only in an editor. */
-  | { type: 'openFile'; index: number; path: string }
-  /** A search the host asked for (showSearch with `run`) has ended here, and its first hit is shown when asked. */
-  | { type: 'searchShown'; ticket: number; search: number; listed: number; revealed?: RevealedModel };
+  | { type: 'openFile'; index: number; path: string };
 
 /** Messages from the host that are not responses. */
 export type HostEvent =
@@ -107,14 +105,55 @@ export type HostEvent =
   | { type: 'searchHits'; search: number; hits: SearchHitModel[] }
   | { type: 'searchProgress'; search: number; progress: SearchProgressModel }
   | { type: 'searchEnd'; search: number; end: SearchEndModel }
-  /**
-   * Show the search pane (the Search Memory command); with `run`, fill it in and search, then jump
-   * to the first hit when asked, and answer with searchShown.
-   */
-  | { type: 'showSearch'; run?: { ticket: number; query: SearchQueryModel; maxHits: number; goToFirst: boolean } };
+  /** Show the search pane (the Search Memory command). */
+  | { type: 'showSearch' };
 
-export type ToWebview = ResponseMessage | HostEvent;
-export type FromWebview = RequestMessage | WebviewEvent;
+/**
+ * What the host asks of the webview: the same request/response mechanism as RequestMap, the other
+ * way round (the host sends a request with an id, the webview answers with a response of that id).
+ */
+export interface WebviewRequestMap {
+  /** Fill the search pane in, search, and jump to the first hit when asked: what the webview then shows. */
+  runSearch: { params: { query: SearchQueryModel; maxHits: number; goToFirst: boolean }; result: SearchShownModel };
+}
+export interface SearchShownModel {
+  /** The search id (0: the search did not start). */
+  search: number;
+  /** How many results the pane lists. */
+  listed: number;
+  /** Where the memory view went, when it jumped to the first hit. */
+  revealed?: RevealedModel;
+}
+export type WebviewRequestMessage = {
+  [M in keyof WebviewRequestMap]: { type: 'request'; id: number; method: M; params: WebviewRequestMap[M]['params'] };
+}[keyof WebviewRequestMap];
+
+export type ToWebview = ResponseMessage | HostEvent | WebviewRequestMessage;
+export type FromWebview = RequestMessage | WebviewEvent | ResponseMessage;
+
+/** For the `default:` of a switch over every kind of a message: a new kind fails the build there. */
+export function unhandled(m: never): never {
+  throw new Error(`unhandled message ${JSON.stringify(m)}`);
+}
+
+/** A response from the webview, its result still unchecked (see parseSearchShown). */
+export function parseResponse(o: Record<string, unknown>): ResponseMessage | undefined {
+  if (!Number.isSafeInteger(o.id)) return undefined;
+  if (o.ok === true) return { type: 'response', id: o.id as number, ok: true, result: o.result };
+  if (o.ok === false && typeof o.error === 'string') return { type: 'response', id: o.id as number, ok: false, error: o.error };
+  return undefined;
+}
+
+/** The webview's answer to runSearch, checked. */
+export function parseSearchShown(v: unknown): SearchShownModel | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (![o.search, o.listed].every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) return undefined;
+  const e = { search: o.search as number, listed: o.listed as number };
+  if (o.revealed === undefined) return e;
+  const revealed = parseRevealed(o.revealed);
+  return revealed ? { ...e, revealed } : undefined;
+}
 
 const REQUEST_METHODS: Record<RequestMethod, true> = {
   summary: true,
@@ -159,13 +198,8 @@ export function parseFromWebview(m: unknown): FromWebview | undefined {
       return Number.isSafeInteger(o.index) && (o.index as number) >= 0 && typeof o.path === 'string' && o.path.length > 0 && o.path.length <= MAX_MEMBER_PATH
         ? { type: 'openFile', index: o.index as number, path: o.path }
         : undefined;
-    case 'searchShown': {
-      if (![o.ticket, o.search, o.listed].every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) return undefined;
-      const e = { type: 'searchShown', ticket: o.ticket as number, search: o.search as number, listed: o.listed as number } as const;
-      if (o.revealed === undefined) return e;
-      const revealed = parseRevealed(o.revealed);
-      return revealed ? { ...e, revealed } : undefined;
-    }
+    case 'response':
+      return parseResponse(o);
     default:
       return undefined;
   }
