@@ -262,8 +262,8 @@ export interface MemoryPieceModel {
   addr: string;
   length: number;
   state: 'dumped' | 'not-dumped' | 'unmapped';
-  /** Hex of the bytes, when dumped. */
-  hex?: string;
+  /** The bytes, when dumped (binary: postMessage carries a Uint8Array as it is). */
+  bytes?: Uint8Array;
 }
 
 export interface VmaModel {
@@ -289,7 +289,7 @@ export interface AddressSpaceModel {
 export interface BytesModel {
   /** File offset of the first byte. */
   offset: number;
-  hex: string;
+  bytes: Uint8Array;
 }
 
 /** What a memory search looks for (the image library's SearchQuery, as the protocol carries it). */
@@ -339,5 +339,5 @@ export interface RevealedModel {
   cursor: string | null;
   highlight: { start: string; end: string } | null;
   /** The highlighted bytes, read through the memory view's own source. */
-  hex: string;
+  bytes: Uint8Array;
 }

@@ -86,6 +86,8 @@ export type EditorCommand = 'verify' | 'restore' | 'revealInRecords';
 
 /** The longest path of a file in a member that the webview may ask the host to open. */
 export const MAX_MEMBER_PATH = 4096;
+/** The most bytes a revealed search hit carries back (one page of the match). */
+export const MAX_REVEALED_BYTES = 4096;
 
 /** Messages from the webview that are not requests. */
 export type WebviewEvent =
@@ -213,12 +215,12 @@ function parseRevealed(v: unknown): RevealedModel | undefined {
   if (r.cursor !== null && !addr(r.cursor)) return undefined;
   const hl = r.highlight as Record<string, unknown> | null;
   if (hl !== null && (typeof hl !== 'object' || !addr(hl.start) || !addr(hl.end))) return undefined;
-  if (typeof r.hex !== 'string' || !/^(?:[0-9a-f]{2}){0,4096}$/.test(r.hex)) return undefined;
+  if (!(r.bytes instanceof Uint8Array) || r.bytes.length > MAX_REVEALED_BYTES) return undefined;
   return {
     process: r.process as number,
     cursor: r.cursor as string | null,
     highlight: hl === null ? null : { start: hl.start as string, end: hl.end as string },
-    hex: r.hex,
+    bytes: r.bytes,
   };
 }
 

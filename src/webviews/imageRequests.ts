@@ -6,7 +6,7 @@
 import * as path from 'path';
 import type { Checkpoint, ProcessState } from '../checkpoint';
 import { parseLog } from '../criu/criuLog';
-import { bytesToHex, enumLabel, FieldNode, hex, ImageProblem, MAX_SHOWN_STRINGS, MemoryMap, problemSeverity, protString } from '../image';
+import { enumLabel, FieldNode, hex, ImageProblem, MAX_SHOWN_STRINGS, MemoryMap, problemSeverity, protString } from '../image';
 import type { RecordRef } from '../image/memoryMap';
 import { MAX_SHARERS } from '../shared/models';
 import type {
@@ -162,7 +162,7 @@ export class ImageRequests implements Handlers {
     if (offset < start || offset + length > end) {
       throw new RangeError(`bytes ${offset}+${length} are outside record #${index} (file offsets ${start} to ${end})`);
     }
-    return { offset, hex: bytesToHex(await this.checkpoint.source.read(offset, length)) };
+    return { offset, bytes: await this.checkpoint.source.read(offset, length) };
   }
 
   async addressSpace(params: RequestParams<'addressSpace'>): Promise<AddressSpaceModel> {
@@ -207,7 +207,7 @@ export class ImageRequests implements Handlers {
       addr: addrHex(p.addr),
       length: p.length,
       state: p.state,
-      ...(p.bytes ? { hex: bytesToHex(p.bytes) } : {}),
+      ...(p.bytes ? { bytes: p.bytes } : {}),
     }));
   }
 
