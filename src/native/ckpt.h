@@ -257,8 +257,4 @@ int files_take_one(const struct tree *t, size_t file, int me, const pid_t *pids)
 /* load.c: every process of an opened image into the model, checking the .ksy's payload rules */
 int image_load(struct image *im, struct tree *t);
 
-/* The exit code for a failed open in the restore child: EXIT_PERM when the restore's user was
- * denied (EACCES, EPERM; errno as the open left it), else `code`. */
-int denied_or(int code);
-
 #endif

@@ -137,12 +137,6 @@ static int place(int fd, int target)
 	return 0;
 }
 
-/* An open that the restore's user was denied (EACCES, EPERM) is a permission failure (exit 4). */
-int denied_or(int code)
-{
-	return errno == EACCES || errno == EPERM ? EXIT_PERM : code;
-}
-
 /* fork(), but with the image's PID when it is free and we may choose it (CAP_CHECKPOINT_RESTORE,
  * clone3 set_tid): programs that remember their PID (python's asyncio does) then go on. The
  * child must not rely on glibc's cached TID, which a raw clone3 leaves as the parent's. */

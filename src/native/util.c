@@ -188,6 +188,12 @@ void fputs_json(const char *text, FILE *f)
 	fputc('"', f);
 }
 
+/* An open that the restore's user was denied (EACCES, EPERM) is a permission failure (exit 4). */
+int denied_or(int code)
+{
+	return errno == EACCES || errno == EPERM ? EXIT_PERM : code;
+}
+
 static void (*g_warn_sink)(const char *msg);
 
 void warn_to(void (*sink)(const char *msg))

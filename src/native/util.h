@@ -21,6 +21,9 @@ int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
  * was denied decides whether it is a permission failure (see denied_or in restore.c). */
 int fail_errno(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int fail_code(void);
+/* The exit code for a failed open in the restore child: EXIT_PERM when the restore's user was
+ * denied (EACCES, EPERM; errno as the open left it), else `code`. */
+int denied_or(int code);
 void fail_reset(void); /* for a process that reads many images (the fuzzer) */
 const char *fail_message(void);
 /* Warnings go to stderr (human) or as JSON events (--progress=json), or to the sink set with
