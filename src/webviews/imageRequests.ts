@@ -162,7 +162,7 @@ export class ImageRequests implements Handlers {
     if (offset < start || offset + length > end) {
       throw new RangeError(`bytes ${offset}+${length} are outside record #${index} (file offsets ${start} to ${end})`);
     }
-    return { offset, bytes: await this.checkpoint.source.read(offset, length) };
+    return { offset, bytes: ownBytes(await this.checkpoint.source.read(offset, length)) };
   }
 
   async addressSpace(params: RequestParams<'addressSpace'>): Promise<AddressSpaceModel> {
@@ -207,7 +207,7 @@ export class ImageRequests implements Handlers {
       addr: addrHex(p.addr),
       length: p.length,
       state: p.state,
-      ...(p.bytes ? { bytes: p.bytes } : {}),
+      ...(p.bytes ? { bytes: ownBytes(p.bytes) } : {}),
     }));
   }
 
@@ -464,4 +464,12 @@ export function layoutSpans(map: MemoryMap<RecordRef>, start: bigint, end: bigin
 
 function vmaLabel(v: { kind: string; path: string; prot: number; flags: number }): string {
   return `${protString(v.prot, v.flags)} ${v.kind}${v.path ? ` ${v.path}` : ''}`;
+}
+
+/**
+ * The bytes in a Uint8Array of their own: a source's read may be a view into a larger buffer (a
+ * Node Buffer from its pool, a block cache), which postMessage would not carry as these bytes.
+ */
+function ownBytes(b: Uint8Array): Uint8Array {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.constructor === Uint8Array ? b : new Uint8Array(b);
 }

@@ -66,7 +66,8 @@ describe('editor requests: answering the webview from an image', () => {
     assert.equal(r15.size, 8);
     // The field's bytes, read through the bytes request, are the little-endian value.
     const b = await req.bytes({ index: thread.index, offset: r15.fileOffset, length: 8 });
-    assert.ok(b.bytes instanceof Uint8Array, 'bytes go to the webview as binary');
+    assert.ok(b.bytes instanceof Uint8Array && b.bytes.constructor === Uint8Array, 'bytes go to the webview as binary');
+    assert.strictEqual(b.bytes.byteLength, b.bytes.buffer.byteLength, 'in a buffer of their own: postMessage carries a view of a larger one wrong');
     assert.equal(Buffer.from(b.bytes).toString('hex'), '1132547698badcfe');
     // The header is described from the schema, with its real checksum.
     assert.deepEqual(d.header.map((f) => f.name), ['type', 'flags', 'len', 'tag', 'ptag', 'payload_sum', 'reserved', 'header_sum']);
