@@ -97,7 +97,7 @@ async function changedBytes(d: ImageDiff, a: Checkpoint, b: Checkpoint, max: num
             }
             const p = await checkpointPageBytes(a, b, page, own);
             if (!p.a || !p.b) continue;
-            const x = Buffer.from(p.a, 'hex'), y = Buffer.from(p.b, 'hex');
+            const x = Buffer.from(p.a), y = Buffer.from(p.b);
             for (const run of p.changed) {
               if (shown >= max) {
                 more++;
