@@ -7,6 +7,9 @@ meta:
   -ckpt-version:
     major: 2
     minor: 2
+  # Enums whose C names are PREFIX_LABEL instead of CKPT_ENUM_LABEL (gen-c-header.js).
+  -ckpt-c-enum-prefix:
+    exit_code: EXIT
   # What a sound image is, beyond the layout of each payload. Every reader (the TypeScript
   # decoder's verify, and the C reader that `ckpt restore` and `ckpt restore --dry-run` use)
   # checks exactly these, so that `ckpt-inspect verify` calls an image sound if and only if
@@ -1617,6 +1620,38 @@ enums:
 
   arch:
     62: x86_64
+
+  # Not in images: the exit status of the `ckpt` command, declared here so that the C checkpointer
+  # (EXIT_* in build/native/ckpt_format.h, see meta/-ckpt-c-enum-prefix), the extension (ExitCode
+  # in src/image/format.ts) and the README's table share one list. The docs are the README's words.
+  exit_code:
+    0:
+      id: ok
+      doc: success
+    1:
+      id: fail
+      doc: anything else (the message says what)
+    2:
+      id: usage
+      doc: usage error, or the output image exists (without --force)
+    3:
+      id: noproc
+      doc: no such process
+    4:
+      id: perm
+      doc: permission denied
+    5:
+      id: unsupported
+      doc: unsupported state (the process holds something ckpt cannot save or restore)
+    6:
+      id: badimage
+      doc: bad image (truncated, corrupted or hostile; the message names the record and offset)
+    7:
+      id: io
+      doc: I/O error (e.g. the disk is full)
+    8:
+      id: cancelled
+      doc: cancelled (SIGTERM or SIGINT); a dump leaves the process as it was
 
   process_flags:
     1: dumpable

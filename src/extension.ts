@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { checkpointingUnavailable } from './checkpointer';
 import { registerCommands } from './commands';
 import { ProcessesView } from './views/processesView';
 import { RecordsView } from './views/recordsView';
@@ -24,6 +25,8 @@ export function activate(context: vscode.ExtensionContext): CheckpointExplorerAp
   context.subscriptions.push(records, processes);
   registerCommands({ context, log, editors, compares, processes, records });
   log.info('Checkpoint Explorer activated');
+  const unavailable = checkpointingUnavailable();
+  if (unavailable) log.warn(unavailable);
   return { editors, compares, records, processes, log };
 }
 

@@ -47,11 +47,13 @@ function genCHeader(ksy) {
   out += '#ifndef CKPT_FORMAT_H\n#define CKPT_FORMAT_H\n\n#include <stdint.h>\n\n';
   out += `#define CKPT_VERSION_MAJOR ${version.major}\n#define CKPT_VERSION_MINOR ${version.minor}\n\n`;
 
+  const prefixes = ksy.meta['-ckpt-c-enum-prefix'] || {};
   for (const [name, values] of Object.entries(ksy.enums || {})) {
     out += `enum ckpt_${name} {\n`;
+    const prefix = prefixes[name] || `CKPT_${name.toUpperCase()}`;
     for (const [value, label] of Object.entries(values)) {
       const id = typeof label === 'object' ? label.id : label;
-      out += `\tCKPT_${name.toUpperCase()}_${String(id).toUpperCase()} = ${value},\n`;
+      out += `\t${prefix}_${String(id).toUpperCase()} = ${value},\n`;
     }
     out += '};\n\n';
     // The format's own name of a value, for messages; NULL for a value the format does not name.

@@ -3,7 +3,7 @@
 // display hints (`-ckpt-display`), enum labels, and which payload type each record type has.
 // The CLI and the editor render decoded records from it instead of hard-coding field lists.
 
-const { lowerCamel, INT_SIZES } = require('./ksy-model');
+const { lowerCamel, INT_SIZES, fixedFieldSize, fixedTypeSize } = require('./ksy-model');
 
 function fieldKind(f) {
   if (f.contents !== undefined) return 'contents';
@@ -77,7 +77,13 @@ function genSchema(ksy) {
     maxRecords: ksy.meta['-ckpt-limits'].max_records,
     maxZstdChunk: ksy.meta['-ckpt-limits'].max_zstd_chunk,
   };
-  return { version: ksy.meta['-ckpt-version'], types, enums, enumDocs, payloadTypes, grammar, rules, limits };
+  // The layout facts readers need before they parse anything: the record header's size, how much of
+  // it header_sum covers, and the magics that open and close an image.
+  const header = ksy.types.record_header.seq;
+  const summed = header.slice(0, header.findIndex((f) => f.id === 'header_sum')).reduce((n, f) => n + fixedFieldSize(f, ksy.types), 0);
+  const magic = (type) => ksy.types[type].seq.find((f) => f.id === 'magic').contents;
+  const layout = { headerSize: fixedTypeSize('record_header', ksy.types), headerSummed: summed, headMagic: magic('head'), tailMagic: magic('tail') };
+  return { version: ksy.meta['-ckpt-version'], types, enums, enumDocs, payloadTypes, grammar, rules, limits, layout };
 }
 
 module.exports = { genSchema };

@@ -7,6 +7,7 @@ import {
   describeRecord,
   enumLabel,
   FieldNode,
+  HEADER_SIZE,
   flagLabels,
   ImageError,
   imageSearchTarget,
@@ -28,7 +29,6 @@ import type { Checkpoint, CheckpointSummary, RecordDescription, RecordLayout, Re
 import { SocketDetails, sockaddrText, socketQualifiers } from '../image/socketText';
 import { FdState, FileKind, OpenFile, ProcessState, REGISTER_NAMES, Registers, RLIMIT_NAMES, SigactionState, socketStateName, ThreadState } from './model';
 
-const HEADER_SIZE = 32;
 /** What a record without children has, shared rather than made per record. */
 const NO_CHILDREN: readonly number[] = Object.freeze([]);
 

@@ -12,8 +12,9 @@ import { cmdlineChange, environChanges } from '../image/diff/fieldDiff';
 import { pairProcesses, pairThreads, TreeMember } from '../image/diff/pairProcesses';
 import { attribute, comparePlanned, MemorySide, imageMemorySide, Owned, ownersOf, pageDiffOf, planMemoryOf, RawPageRange } from '../image/diff/pageDiff';
 import type { CompareOptions, DiffKind, DiffNode, FieldChange, ImageDiff, ImageSide, PageMethod, RegisterRow, VmaAspect, VmaSide } from '../image/diff/types';
-import { bytesToHex, hex, JsonValue } from '../image/fields';
+import { hex, JsonValue } from '../image/fields';
 import { MemoryMap, protString, RecordRef, VmaInfo } from '../image/memoryMap';
+import { problemSeverity } from '../image/errors';
 import { quote } from '../image/text';
 import type { Checkpoint } from './checkpoint';
 import { CkptCheckpoint } from './ckptCheckpoint';
@@ -120,7 +121,7 @@ class ModelComparison {
       }
     }
     for (const [side, c] of [['a', this.a], ['b', this.b]] as const) {
-      for (const pr of [...c.problems, ...c.layoutProblems]) if (pr.code !== 'unknown-type') this.problems.push({ side, message: pr.message });
+      for (const pr of [...c.problems, ...c.layoutProblems]) if (problemSeverity(pr.code) === 'error') this.problems.push({ side, message: pr.message });
     }
     return out;
   }
@@ -355,7 +356,7 @@ export function diffNodeRecord(c: Checkpoint, n: DiffNode, side: 'a' | 'b'): num
 }
 
 /** The page holding `address` in both checkpoints, for process `pid` (default: the first), with the bytes that differ. */
-export async function checkpointPageBytes(a: Checkpoint, b: Checkpoint, address: bigint, process?: { a?: number; b?: number }): Promise<{ address: string; pageSize: number; a: string | null; b: string | null; changed: { offset: number; length: number }[] }> {
+export async function checkpointPageBytes(a: Checkpoint, b: Checkpoint, address: bigint, process?: { a?: number; b?: number }): Promise<{ address: string; pageSize: number; a: Uint8Array | null; b: Uint8Array | null; changed: { offset: number; length: number }[] }> {
   const size = Math.min(a.pageSize, b.pageSize);
   const page = (address / BigInt(size)) * BigInt(size);
   // The process by its record on each side: a tree and its restored copy pair processes whose PIDs differ.
@@ -378,6 +379,7 @@ export async function checkpointPageBytes(a: Checkpoint, b: Checkpoint, address:
       else changed.push({ offset: i, length: 1 });
     }
   }
-  return { address: hex(page), pageSize: size, a: x ? bytesToHex(x) : null, b: y ? bytesToHex(y) : null, changed };
+  // Copies, each in a buffer of its own: what postMessage carries to the compare editor as binary.
+  return { address: hex(page), pageSize: size, a: x ? new Uint8Array(x) : null, b: y ? new Uint8Array(y) : null, changed };
 }
 

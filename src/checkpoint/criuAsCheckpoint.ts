@@ -8,7 +8,7 @@ import { containerInfo, parseEngineJson } from '../criu/container';
 import { CriuCheckpoint, CriuRecord, criuSigactionSignals, OpenOptions, PAGE_SIZE } from '../criu/criuCheckpoint';
 import { enumName } from '../criu/messages';
 import { indexTar, TarMember } from '../criu/tar';
-import { ImageError, ImageProblem } from '../image/errors';
+import { ImageError, ImageProblem, problemSeverity } from '../image/errors';
 import { FieldNode, hex, MAX_SHOWN_STRINGS, nulStrings } from '../image/fields';
 import { MemoryMap, RecordRef } from '../image/memoryMap';
 import type { SearchTarget } from '../image/search/searchMemory';
@@ -363,7 +363,7 @@ export class CriuAsCheckpoint implements Checkpoint {
       time: timeMs ? new Date(timeMs).toISOString() : 'unknown',
       timeNs: (BigInt(Math.round(timeMs)) * 1000000n).toString(),
       flags: files.kind === 'archive' ? [`${files.compression === 'none' ? 'tar' : `${files.compression} tar`} archive`] : files.parentDirs.length ? [`pre-dump chain of ${files.parentDirs.length}`] : [],
-      complete: !this.criu.problems.some((p) => p.code !== 'unknown-type'),
+      complete: !this.criu.problems.some((p) => problemSeverity(p.code) === 'error'),
       processes,
       problems: [...this.criu.problems, ...this.criu.layoutProblems],
       ...(container ? { container } : {}),
@@ -436,7 +436,7 @@ export class CriuAsCheckpoint implements Checkpoint {
       }
     }
     opts.onProgress?.({ done, total });
-    return { ok: !problems.some((p) => p.code !== 'unknown-type'), problems, records: this.criu.records.length, pagesChecked, bytesChecked: done, ms: Date.now() - t0 };
+    return { ok: !problems.some((p) => problemSeverity(p.code) === 'error'), problems, records: this.criu.records.length, pagesChecked, bytesChecked: done, ms: Date.now() - t0 };
   }
 
   async close(): Promise<void> {

@@ -8,11 +8,11 @@ import { promises as fsp } from 'fs';
 import { CacheOptions } from '../criu/archiveCache';
 import { sniffCheckpoint } from '../criu/checkpointFiles';
 import { SourceError } from '../image/byteSource';
+import { HEAD_MAGIC, HEADER_SIZE } from '../image/format';
 import type { Checkpoint } from './checkpoint';
 import { CkptCheckpoint } from './ckptCheckpoint';
 import { CriuAsCheckpoint } from './criuAsCheckpoint';
 
-const CKPT_MAGIC = Buffer.from('CKPTIMG\n', 'latin1');
 
 export interface OpenCheckpointOptions {
   /** Where compressed archives are decompressed to (the extension gives its storage folder). */
@@ -26,9 +26,11 @@ export async function checkpointFormat(where: string): Promise<'ckpt' | 'criu' |
   if (st.isFile()) {
     const fh = await fsp.open(where, 'r');
     try {
-      const head = Buffer.alloc(40);
-      const { bytesRead } = await fh.read(head, 0, 40, 0);
-      if (bytesRead === 40 && head.subarray(32).equals(CKPT_MAGIC)) return 'ckpt';
+      // The first record's header, then the head's magic.
+      const size = HEADER_SIZE + HEAD_MAGIC.length;
+      const head = Buffer.alloc(size);
+      const { bytesRead } = await fh.read(head, 0, size, 0);
+      if (bytesRead === size && head.subarray(HEADER_SIZE).equals(HEAD_MAGIC)) return 'ckpt';
     } finally {
       await fh.close();
     }

@@ -70,10 +70,24 @@ interface RunResult {
 export const BUNDLED_BINARY = path.join('dist', 'bin', 'ckpt');
 
 /**
- * The checkpointer binary to run: the override when one is set (it must exist), else the one
- * bundled with the extension.
+ * Why this machine cannot checkpoint, or undefined when it can. The native checkpointer works through
+ * ptrace, /proc and the x86-64 register set, so it runs on Linux x86-64 only; everything else in the
+ * extension (opening, exploring, comparing, searching images) is TypeScript and runs anywhere.
  */
-export function resolveCheckpointerBinary(extensionPath: string, override?: string): string {
+export function checkpointingUnavailable(platform: string = process.platform, arch: string = process.arch): string | undefined {
+  if (platform === 'linux' && arch === 'x64') return undefined;
+  const here = `${platform === 'linux' ? 'Linux' : platform} on ${arch}`;
+  return `Checkpoint and restore need Linux on x86-64 (the native checkpointer works through ptrace and the x86-64 registers); this is ${here}. Opening, exploring and comparing images works here as usual.`;
+}
+
+/**
+ * The checkpointer binary to run: the override when one is set (it must exist), else the one
+ * bundled with the extension. Throws a 'binary-missing' error that says why when there is none
+ * this machine can run.
+ */
+export function resolveCheckpointerBinary(extensionPath: string, override?: string, platform: string = process.platform, arch: string = process.arch): string {
+  const unavailable = checkpointingUnavailable(platform, arch);
+  if (unavailable) throw new CheckpointerError('binary-missing', unavailable);
   const candidate = override && override.trim() ? path.resolve(override.trim()) : path.join(extensionPath, BUNDLED_BINARY);
   try {
     fs.accessSync(candidate, fs.constants.X_OK);
@@ -81,7 +95,7 @@ export function resolveCheckpointerBinary(extensionPath: string, override?: stri
     const where = override && override.trim() ? `the path set in ckptExplorer.nativeBinaryPath (${candidate})` : candidate;
     throw new CheckpointerError(
       'binary-missing',
-      `The native checkpointer is missing or not executable at ${where}. Build it with "npm run build:native", or set ckptExplorer.nativeBinaryPath.`,
+      `The native checkpointer is missing or not executable at ${where}. Build it with "npm run build:native", or set ckptExplorer.nativeBinaryPath. Opening, exploring and comparing images works without it.`,
     );
   }
   return candidate;
@@ -140,7 +154,7 @@ export class Checkpointer {
   private run(args: string[], ctx: FailureContext, signal?: AbortSignal, onEvent?: (e: CheckpointerEvent) => void, quiet = false): Promise<RunResult> {
     return new Promise<RunResult>((resolve, reject) => {
       if (signal?.aborted) {
-        reject(failure(ExitCode.Cancelled, '', ctx));
+        reject(failure(ExitCode.CANCELLED, '', ctx));
         return;
       }
       if (!quiet) this.log(`$ ${[this.binary, ...args].map(shellQuote).join(' ')}`);
@@ -193,7 +207,7 @@ export class Checkpointer {
         }
         if (code === null) {
           const cancelled = signal?.aborted;
-          reject(cancelled ? failure(ExitCode.Cancelled, '', ctx) : new CheckpointerError('killed', `The checkpointer was killed by ${sig}.`, result.stderr));
+          reject(cancelled ? failure(ExitCode.CANCELLED, '', ctx) : new CheckpointerError('killed', `The checkpointer was killed by ${sig}.`, result.stderr));
           return;
         }
         const ev = [...result.events].reverse().find((e): e is Extract<CheckpointerEvent, { event: 'error' }> => e.event === 'error');

@@ -3,18 +3,10 @@
 // what to do about it, in the words of the task (checkpoint, restore), not of the syscall.
 
 import * as fs from 'fs';
+import { ExitCode } from '../image/format';
 
-export enum ExitCode {
-  Ok = 0,
-  Failed = 1,
-  Usage = 2,
-  NoSuchProcess = 3,
-  PermissionDenied = 4,
-  Unsupported = 5,
-  BadImage = 6,
-  IoError = 7,
-  Cancelled = 8,
-}
+// The exit codes are declared once, in formats/ckpt.ksy (enum exit_code), for C, TS and the README.
+export { ExitCode };
 
 export type CheckpointerErrorKind =
   | 'failed'
@@ -28,15 +20,17 @@ export type CheckpointerErrorKind =
   | 'binary-missing'
   | 'killed';
 
-const KIND_OF_EXIT: Record<number, CheckpointerErrorKind> = {
-  [ExitCode.Failed]: 'failed',
-  [ExitCode.Usage]: 'usage',
-  [ExitCode.NoSuchProcess]: 'no-such-process',
-  [ExitCode.PermissionDenied]: 'permission-denied',
-  [ExitCode.Unsupported]: 'unsupported',
-  [ExitCode.BadImage]: 'bad-image',
-  [ExitCode.IoError]: 'io-error',
-  [ExitCode.Cancelled]: 'cancelled',
+/** Every exit code has its kind: a code added to the .ksy fails the build here until it has one. */
+const KIND_OF_EXIT: { [code in ExitCode]: CheckpointerErrorKind | undefined } = {
+  [ExitCode.OK]: undefined,
+  [ExitCode.FAIL]: 'failed',
+  [ExitCode.USAGE]: 'usage',
+  [ExitCode.NOPROC]: 'no-such-process',
+  [ExitCode.PERM]: 'permission-denied',
+  [ExitCode.UNSUPPORTED]: 'unsupported',
+  [ExitCode.BADIMAGE]: 'bad-image',
+  [ExitCode.IO]: 'io-error',
+  [ExitCode.CANCELLED]: 'cancelled',
 };
 
 export class CheckpointerError extends Error {
@@ -70,7 +64,7 @@ export interface PtraceFacts {
 }
 
 export function kindOfExit(exit: number): CheckpointerErrorKind {
-  return KIND_OF_EXIT[exit] ?? 'failed';
+  return KIND_OF_EXIT[exit as ExitCode] ?? 'failed';
 }
 
 /** Why ptrace could be refused, as sentences; the most likely cause first. */

@@ -21,7 +21,7 @@ export function parseEventLine(line: string): CheckpointerEvent | undefined {
   if (!t.startsWith('{')) return undefined;
   let o: Record<string, unknown>;
   try {
-    o = JSON.parse(t);
+    o = JSON.parse(t) as Record<string, unknown>;
   } catch {
     return undefined;
   }

@@ -16,13 +16,8 @@ import { searchCommand } from './commands/search';
 import { convertCommand } from './commands/convert';
 import { exportCriuCommand } from './commands/exportCriu';
 import { coreCommand } from './commands/core';
+import type { Command } from './commands/command';
 
-export interface Command {
-  usage: string;
-  summary: string;
-  options: NonNullable<Parameters<typeof parseArgs>[0]>['options'];
-  run(args: { positionals: string[]; values: Record<string, string | boolean | undefined> }, out: Output): Promise<number>;
-}
 
 const commands: Record<string, Command> = {
   show: showCommand,

@@ -8,7 +8,7 @@ import { promises as fsp } from 'fs';
 import * as vscode from 'vscode';
 import { CheckpointMode, freshImagePath, ProgressTracker } from '../checkpointer';
 import { formatBytes } from '../image';
-import { descendantsOf, parseStat, readProcesses } from '../views/procfs';
+import { descendantsOf, parseStat, readProcesses } from '../processes/procfs';
 import { isProcessItem, processDescription } from '../views/processesView';
 import { IMAGE_EDITOR_VIEW_TYPE } from '../webviews/imageEditorProvider';
 import { checkpointer, fail, Outcome, Services } from './services';

@@ -61,7 +61,7 @@ export function registerCommands(s: Services): void {
       typeof arg === 'string'
         ? arg
         : await vscode.window.showInputBox({ title: 'Filter Processes', prompt: 'Show processes whose name, command line or PID contains', value: s.processes.filterText });
-    if (text !== undefined) s.processes.setFilter(text);
+    if (text !== undefined) await s.processes.setFilter(text);
   });
   reg(COMMANDS.clearProcessFilter, () => s.processes.setFilter(''));
   reg(COMMANDS.showAllProcesses, () => s.processes.setShowAll(true));

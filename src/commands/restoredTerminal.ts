@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { isAlive } from '../views/procfs';
+import { isAlive } from '../processes/procfs';
 
 const POLL_MS = 250;
 /** The private folder restore makes for the new process's output (os.tmpdir()/PREFIX-XXXXXX). */

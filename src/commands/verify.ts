@@ -81,5 +81,8 @@ function report(s: Services, name: string, v: VerificationModel): void {
         if (c) s.log.show(true);
       });
       break;
+    case 'running':
+    case 'unverified':
+      break; // not an outcome: report() is given finished verifications only
   }
 }

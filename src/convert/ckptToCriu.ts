@@ -12,7 +12,7 @@
 import fs from 'fs';
 import path from 'path';
 import { CriuImage } from '../../build/formats/CriuImage';
-import { CheckpointImage, Ckpt, ImageError, problem, RecordType, xxh64Blocks } from '../image';
+import { CheckpointImage, Ckpt, ImageError, problem, problemSeverity, RecordType, xxh64Blocks } from '../image';
 import type { RecordEntry } from '../image/recordIndex';
 import { MemoryMap } from '../image/memoryMap';
 import { writeDirAtomically } from '../image/write/atomicFile';
@@ -82,7 +82,7 @@ class ImageFile {
 export async function exportCkptToCriu(source: string, target: string): Promise<ExportReport> {
   const image = await CheckpointImage.open(source);
   try {
-    const bad = image.problems.find((p) => p.code !== 'unknown-type');
+    const bad = image.problems.find((p) => problemSeverity(p.code) === 'error');
     if (bad) throw new ImageError({ ...bad, fatal: true, message: `cannot export a damaged image: ${bad.message}` });
     return await writeDirAtomically(target, (dir) => new Export(image, dir).run());
   } finally {

@@ -17,7 +17,7 @@ import type { CoreEntry, FileEntry, PagemapEntry, PstreeEntry, SignalQueueEntry,
 import { CriuAsCheckpoint } from '../checkpoint/criuAsCheckpoint';
 import { CriuCheckpoint, criuSigactionSignals, CriuRecord, PAGE_SIZE } from '../criu/criuCheckpoint';
 import { kindByFileName, PAGES_FILE } from '../criu/imageKinds';
-import { ImageError, ImageProblem } from '../image/errors';
+import { ImageError, ImageProblem, problemSeverity } from '../image/errors';
 import { Ckpt, schema } from '../image/format';
 import { hex } from '../image/fields';
 import { MemoryMap, VmaInfo } from '../image/memoryMap';
@@ -78,7 +78,7 @@ export async function convertCriuToCkpt(source: string, target: string): Promise
 
 /** The first problem that makes a checkpoint unfit to convert, as an error naming its file and offset. */
 function refuse(problems: ImageProblem[]): void {
-  const p = problems.find((x) => x.code !== 'unknown-type');
+  const p = problems.find((x) => problemSeverity(x.code) === 'error');
   if (p) throw new ImageError({ ...p, fatal: true, message: `cannot convert a damaged checkpoint: ${p.message}` });
 }
 

@@ -24,7 +24,7 @@ import type {
 } from '../../build/formats/CriuMessages';
 import { payloadStream } from '../image/bigintStream';
 import { ByteSource } from '../image/byteSource';
-import { ImageError, ImageProblem } from '../image/errors';
+import { ImageError, ImageProblem, problemSeverity } from '../image/errors';
 import { FieldNode, hex } from '../image/fields';
 import { MemoryMap, PageSegment, VmaInfo } from '../image/memoryMap';
 import { ArchiveError, CacheOptions } from './archiveCache';
@@ -104,7 +104,7 @@ export class CriuCheckpoint {
       c.build();
       const inv = c.image('inventory.img');
       if (!inv?.image) throw new ImageError(fileProblem('not-an-image', joinMember(files.imagesDir, 'inventory.img'), 0, 'a CRIU checkpoint needs its inventory.img, and there is none', { fatal: true }));
-      const fatal = inv.image.problems.find((p) => p.code !== 'unknown-type');
+      const fatal = inv.image.problems.find((p) => problemSeverity(p.code) === 'error');
       if (fatal) throw new ImageError({ ...fatal, fatal: true, message: `not a readable CRIU checkpoint: ${fatal.message}` });
       return c;
     } catch (e) {

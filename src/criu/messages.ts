@@ -121,7 +121,7 @@ function walk(bytes: Uint8Array, from: number, to: number): Occurrence[] {
 }
 
 function displayHint(f: Field): string | undefined {
-  const v = f.options?.['(display)'];
+  const v: unknown = f.options?.['(display)'];
   return typeof v === 'string' ? v : undefined;
 }
 

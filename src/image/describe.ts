@@ -11,6 +11,9 @@ import { RecordEntry } from './recordIndex';
 import { socketName } from './socketText';
 import { quote } from './text';
 import { plural } from '../shared/plural';
+import { formatBytes } from '../shared/units';
+
+export { formatBytes };
 
 export interface RecordDescription {
   /** e.g. "VMA" */
@@ -19,17 +22,6 @@ export interface RecordDescription {
   detail: string;
   /** Set when the payload could not be decoded. */
   error?: string;
-}
-
-export function formatBytes(n: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} bytes` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
 
 /** "1.5 s", "250 ms", "7 us": a duration in ns (a BigInt), rounded for reading. */

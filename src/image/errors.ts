@@ -25,6 +25,15 @@ export type ProblemCode =
   | 'broken-rule'
   | 'too-many-records';
 
+/**
+ * How much a problem matters: a record of a type this reader does not know is skipped and noted
+ * (a newer writer's), every other problem is an error (the image, or part of it, cannot be trusted).
+ */
+export type ProblemSeverity = 'error' | 'note';
+export function problemSeverity(code: ProblemCode): ProblemSeverity {
+  return code === 'unknown-type' ? 'note' : 'error';
+}
+
 /** Where a problem is: a record (when known) and a byte offset in the file. */
 export interface ProblemSite {
   /** Index of the record in file order, 0 for the head. */

@@ -71,6 +71,8 @@ export interface FormatSchema {
   /** Rule id -> what it requires (the .ksy's -ckpt-rules); readers name the id when broken. */
   rules: Record<string, string>;
   limits: { maxMetadataPayload: number; maxRecords: number; maxZstdChunk: number };
+  /** Sizes and magics, computed from the .ksy's record_header, head and tail types. */
+  layout: { headerSize: number; headerSummed: number; headMagic: number[]; tailMagic: number[] };
   types: Record<string, SchemaType>;
   /** enum name -> value (as a decimal string) -> label. */
   enums: Record<string, Record<string, string>>;
@@ -92,10 +94,12 @@ export interface ParsedObject {
   [prop: string]: unknown;
 }
 
-export const HEADER_SIZE = 32;
+export const HEADER_SIZE = schema.layout.headerSize;
 export const RECORD_ALIGN = 8;
 /** Bytes of the header covered by header_sum. */
-export const HEADER_SUMMED = 28;
+export const HEADER_SUMMED = schema.layout.headerSummed;
+/** The bytes that open the head's payload ("CKPTIMG\n"). */
+export const HEAD_MAGIC: Uint8Array = Uint8Array.from(schema.layout.headMagic);
 /** The largest payload that is read whole to check or decode it; page data is never read whole. */
 export const MAX_METADATA_PAYLOAD = schema.limits.maxMetadataPayload;
 /** More records than any real process tree needs; bounds the index of a hostile image. */
@@ -103,6 +107,10 @@ export const MAX_RECORDS = schema.limits.maxRecords;
 
 export const RecordType = Ckpt.RecordType;
 export type RecordType = Ckpt.RecordType;
+
+/** The exit status of the `ckpt` command (enum exit_code in the .ksy; the C side's EXIT_*). */
+export const ExitCode = Ckpt.ExitCode;
+export type ExitCode = Ckpt.ExitCode;
 
 export const align8 = (n: number): number => Math.ceil(n / RECORD_ALIGN) * RECORD_ALIGN;
 

@@ -6,8 +6,8 @@ export type { ByteSource, ScanOptions } from './byteSource';
 export { CheckpointImage } from './checkpointImage';
 export { describeRecord, formatBytes } from './describe';
 export type { RecordDescription } from './describe';
-export { ImageError, problem, siteText } from './errors';
-export type { ImageProblem, ProblemCode } from './errors';
+export { ImageError, problem, problemSeverity, siteText } from './errors';
+export type { ImageProblem, ProblemCode, ProblemSeverity } from './errors';
 export { renderFields, payloadJson, hex, bytesToHex, escapeBytes, nulStrings, MAX_SHOWN_STRINGS } from './fields';
 export { decodeUtf8, printable, printableLines, quote } from './text';
 export type { FieldNode, JsonValue } from './fields';
@@ -25,7 +25,7 @@ export type { ImageSummary, ProcessSummary, ThreadSummary } from './summary';
 export { verifyImage } from './verify';
 export type { VerifyReport, VerifyOptions, VerifyProgress } from './verify';
 export { xxh64, xxh64Low32, xxh64Blocks, hashPagesInPlace, Xxh64 } from './xxhash64';
-export { compareImages, comparePageBytes, matchVmas, DIFF_KINDS, countsText, KIND_NAMES, kindNames, pagesText, plural } from './diff';
+export { compareImages, comparePageBytes, matchVmas, DIFF_KINDS, countsText, pagesText, plural } from './diff';
 export type {
   Change, ChangeCounts, CompareOptions, CompareProgress, DiffCounts, DiffKind, DiffNode, FieldChange, ImageDiff, ImageSide,
   PageBytesDiff, PageChange, PageCounts, PageDiff, PageMethod, PageRange, RegisterRow, VmaAspect, VmaSide,

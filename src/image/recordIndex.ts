@@ -4,7 +4,7 @@
 
 import { ByteSource } from './byteSource';
 import { ImageError, ImageProblem, problem } from './errors';
-import { align8, Ckpt, HEADER_SIZE, HEADER_SUMMED, MAX_METADATA_PAYLOAD, MAX_RECORDS, recordTypeLabel, recordTypeName, RecordType, schema } from './format';
+import { align8, Ckpt, HEAD_MAGIC, HEADER_SIZE, HEADER_SUMMED, MAX_METADATA_PAYLOAD, MAX_RECORDS, recordTypeLabel, recordTypeName, RecordType, schema } from './format';
 import { decodePayload } from './payload';
 import { Xxh64, xxh64Low32 } from './xxhash64';
 
@@ -40,7 +40,6 @@ export interface IndexOptions {
 const PAGE_HASHED = Ckpt.RecordFlags.PAGE_HASHED;
 /** Read this much at each header, so that runs of small records cost one read. */
 const BLOCK = 64 * 1024;
-const HEAD_MAGIC = Buffer.from('CKPTIMG\n', 'latin1');
 
 /**
  * Serves reads from the last block read, reading a new block when a range falls outside it.

@@ -9,7 +9,7 @@
 
 import { CheckpointImage } from './checkpointImage';
 import { ImageError, ImageProblem, problem, ProblemSite } from './errors';
-import { Ckpt, GrammarEntry, recordTypeLabel, recordTypeName, RecordType, schema } from './format';
+import { Ckpt, GrammarEntry, recordTypeLabel, RecordType, schema } from './format';
 import { payloadTypeName } from './payload';
 import { RecordEntry } from './recordIndex';
 import { plural } from '../shared/plural';
@@ -21,7 +21,7 @@ function readSync(img: CheckpointImage, offset: number, length: number): Uint8Ar
   return out;
 }
 
-export type RuleId = keyof typeof schema.rules & string;
+export type RuleId = keyof typeof schema.rules;
 
 /** The problem of a record that breaks a named rule of the .ksy. */
 export function ruleProblem(rule: RuleId, site: ProblemSite, what: string): ImageProblem {
@@ -343,4 +343,3 @@ function recordKindLabel(kind: number): string {
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
 /** For messages: 'a THREAD record'. */
-export const recordName = (r: RecordEntry) => recordTypeName(r.type);

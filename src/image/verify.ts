@@ -5,7 +5,7 @@
 // slices, with progress and cancellation.
 
 import { CheckpointImage } from './checkpointImage';
-import { ImageError, ImageProblem, problem } from './errors';
+import { ImageError, ImageProblem, problem, problemSeverity } from './errors';
 import { Ckpt, RecordType } from './format';
 import { RecordEntry } from './recordIndex';
 import { ByteSource, SCAN_CHUNK } from './byteSource';
@@ -136,7 +136,7 @@ export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}
   for (const [r, bad] of badByRecord) {
     if (bad > maxListed) problems.push(problem('bad-page-hash', site(r), `${bad - maxListed} more damaged pages in this record`));
   }
-  const errors = problems.filter((p) => p.code !== 'unknown-type');
+  const errors = problems.filter((p) => problemSeverity(p.code) === 'error');
   return { ok: errors.length === 0, problems, records: img.records.length, pagesChecked, bytesChecked: done, ms: Date.now() - t0 };
 }
 

@@ -246,7 +246,7 @@ class WasmHashEngine implements HashEngine {
     this.e.hashBlocks(src, count, size, dst);
   }
   get lanes(): bigint[] {
-    return [this.e.v1.value, this.e.v2.value, this.e.v3.value, this.e.v4.value];
+    return [this.e.v1.value, this.e.v2.value, this.e.v3.value, this.e.v4.value] as bigint[];
   }
   set lanes(l: bigint[]) {
     [this.e.v1.value, this.e.v2.value, this.e.v3.value, this.e.v4.value] = l;

@@ -116,7 +116,7 @@ int attrs_apply_in_child(const struct proc_state *p)
 	int fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
 	ssize_t n = fd >= 0 ? read(fd, have, sizeof(have) - 1) : -1;
 	if (n > 0 && atoi(have) != p->attrs.oom_score_adj && (lseek(fd, 0, SEEK_SET) < 0 || write(fd, want, strlen(want)) < 0))
-		child_warn("oom_score_adj %d is kept at %d: lowering it needs CAP_SYS_RESOURCE (%s)", p->attrs.oom_score_adj, atoi(have),
+		warn("oom_score_adj %d is kept at %d: lowering it needs CAP_SYS_RESOURCE (%s)", p->attrs.oom_score_adj, atoi(have),
 			   strerror(errno));
 	if (fd >= 0)
 		close(fd);

@@ -110,9 +110,13 @@ void buildids_capture(pid_t pid, struct proc_state *p);
 uint32_t buildid_write(struct image_writer *w, const struct build_id *b, uint32_t vma_tag);
 int buildid_check(const struct image *im, const struct image_record *r);
 
-/* memory.c */
-int mem_read(pid_t pid, uint64_t addr, void *buf, size_t len);  /* -1 with errno, no fail() */
+/* tracee_mem.c: the tracee's memory from outside (-1 with errno, no fail()) */
+int mem_read(pid_t pid, uint64_t addr, void *buf, size_t len);
 int mem_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
+int proc_mem(pid_t pid); /* the target's /proc/PID/mem, kept open until proc_mem_close() or another pid */
+void proc_mem_close(void);
+
+/* memory.c */
 void mem_forget(void);
 int vmas_capture(pid_t pid, struct proc_state *p);
 /* /proc/PID/smaps read before the freeze, for vmas_capture to use if the areas are still the same;
@@ -271,11 +275,5 @@ int files_take_one(const struct tree *t, size_t file, int me, const pid_t *pids)
 
 /* load.c: every process of an opened image into the model, checking the .ksy's payload rules */
 int image_load(struct image *im, struct tree *t);
-
-/* restore.c: a warning from the restore child, passed on by the tracer */
-void child_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The exit code for a failed open in the restore child: EXIT_PERM when the restore's user was
- * denied (EACCES, EPERM; errno as the open left it), else `code`. */
-int denied_or(int code);
 
 #endif

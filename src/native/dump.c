@@ -389,13 +389,8 @@ static void remove_stale_temps(const char *dir)
 /* The CPU a thread last ran on (field 39 of /proc/PID/stat), or -1. */
 static int last_cpu(pid_t tid)
 {
-	char *st = read_filef(NULL, "/proc/%d/stat", tid);
-	char *rp = st ? strrchr(st, ')') : NULL;
-	int cpu = -1, field = 2;
-	for (char *q = rp; q && *q && field < 39; q++)
-		if (*q == ' ' && ++field == 39)
-			cpu = atoi(q + 1);
-	free(st);
+	struct proc_stat st;
+	int cpu = proc_stat(tid, 0, &st) == 0 ? (int)st.f[39] : -1;
 	return cpu >= 0 && cpu < CPU_SETSIZE ? cpu : -1;
 }
 

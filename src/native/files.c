@@ -818,7 +818,7 @@ static int make_pipe(const struct tree *t, size_t first)
 	struct ckpt_fd_pipe_fixed pf;
 	memcpy(&pf, f->extra, sizeof(pf));
 	if (pf.capacity && (int)pf.capacity != fcntl(pp[1], F_GETPIPE_SZ) && fcntl(pp[1], F_SETPIPE_SZ, pf.capacity) < 0)
-		child_warn("%s: its capacity %u cannot be set again (%s)", f->path, pf.capacity, strerror(errno));
+		warn("%s: its capacity %u cannot be set again (%s)", f->path, pf.capacity, strerror(errno));
 	int rc = 0, used[2] = {0, 0};
 	for (size_t j = first; j < t->nfiles && rc == 0; j++) {
 		const struct file_state *g = &t->files[j];
@@ -884,7 +884,7 @@ static int make_file(const struct tree *t, const struct file_state *f, const str
 		if (f->f.kind == CKPT_FD_KIND_REGULAR) {
 			struct stat st;
 			if (fstat(fd, &st) == 0 && (st.st_ino != f->f.ino || st.st_dev != f->f.dev))
-				child_warn("%s%s is another file than at the checkpoint", fd_prefix(t, f), f->path);
+				warn("%s%s is another file than at the checkpoint", fd_prefix(t, f), f->path);
 		}
 		if (f->f.pos && f->f.kind != CKPT_FD_KIND_CHR && lseek(fd, (off_t)f->f.pos, SEEK_SET) < 0)
 			return fail_errno(EXIT_FAIL, "%scannot seek %s to %llu", fd_prefix(t, f), f->path, (unsigned long long)f->f.pos);
@@ -958,7 +958,7 @@ static int make_external(const struct tree *t, const struct file_state *f, const
 		keep = 0;
 	}
 	close(ends[!keep]);
-	child_warn("%s%s: its other end was outside the checkpoint: restored broken (--inherit-fd %d:FD connects it)", fd_prefix(t, f), f->path,
+	warn("%s%s: its other end was outside the checkpoint: restored broken (--inherit-fd %d:FD connects it)", fd_prefix(t, f), f->path,
 		   atoi(fd_prefix(t, f) + 3));
 	return to_slot(fd_high(ends[keep]), f, 1);
 }
@@ -1057,7 +1057,7 @@ static int fill_epoll(const struct tree *t, const struct file_state *f, const st
 		memcpy(&tg, f->extra + 4 + (size_t)k * sizeof(tg), sizeof(tg));
 		int ti = tg.file ? file_by_tag(t, tg.file) : -1;
 		if (ti < 0 || t->files[ti].owner < 0 || fd_skipped(p, tg.tfd)) {
-			child_warn("an epoll set loses the fd %u it watched: its file is not restored", tg.tfd);
+			warn("an epoll set loses the fd %u it watched: its file is not restored", tg.tfd);
 			continue;
 		}
 		int aside = -1, put = 0;

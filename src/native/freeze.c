@@ -63,25 +63,18 @@ static pid_t tracer_of(pid_t tid)
 /* The state letter of /proc/PID/task/TID/stat ('?' when it is gone). */
 static char state_letter(pid_t pid, pid_t tid)
 {
-	char *s = read_filef(NULL, "/proc/%d/task/%d/stat", pid, tid);
-	char *rp = s ? strrchr(s, ')') : NULL;
-	char c = rp && rp[1] ? rp[2] : '?';
-	free(s);
-	return c;
+	struct proc_stat st;
+	proc_stat(pid, tid, &st);
+	return st.state;
 }
 
 /* Gone, dead, or on its way out (PF_EXITING in the flags of /proc/PID/stat, set as soon as
  * the kernel starts to tear it down, before it is a zombie). */
 static int exiting(pid_t pid)
 {
-	char *s = read_filef(NULL, "/proc/%d/stat", pid);
-	char *rp = s ? strrchr(s, ')') : NULL;
-	char state = '?';
-	unsigned long flags = 0;
-	if (rp)
-		sscanf(rp + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags);
-	free(s);
-	return state == '?' || state == 'Z' || state == 'X' || (flags & 0x4 /* PF_EXITING */);
+	struct proc_stat st;
+	proc_stat(pid, 0, &st);
+	return st.state == '?' || st.state == 'Z' || st.state == 'X' || (st.f[9] & 0x4 /* PF_EXITING */);
 }
 
 static struct thread_state *find_thread(struct proc_state *p, pid_t tid)
@@ -313,23 +306,16 @@ static int seize_threads(struct freeze *fz, struct proc_state *p)
 /* A child that exited and that its parent has not reaped. */
 static void add_zombie(struct proc_state *p, pid_t pid)
 {
-	char *st = read_filef(NULL, "/proc/%d/stat", pid);
-	char *rp = st ? strrchr(st, ')') : NULL;
-	unsigned long long f[60] = {0};
-	int n = 2;
-	char *save, *tok = rp ? strtok_r(rp + 2, " ", &save) : NULL;
-	while (tok && (tok = strtok_r(NULL, " ", &save)) && ++n < 60)
-		f[n] = strtoull(tok, NULL, 10);
-	char *lp = st ? strchr(st, '(') : NULL;
+	struct proc_stat st;
+	proc_stat(pid, 0, &st);
 	p->zombies = xrealloc(p->zombies, (p->nzombies + 1) * sizeof(*p->zombies));
 	struct zombie_state *z = &p->zombies[p->nzombies++];
 	memset(z, 0, sizeof(*z));
 	z->f.pid = (uint32_t)pid;
-	z->f.pgid = (uint32_t)f[4];
-	z->f.sid = (uint32_t)f[5];
-	z->f.exit_status = (uint32_t)f[51]; /* field 52: the exit code as waitpid() returns it */
-	z->comm = lp && rp > lp ? xasprintf("%.*s", (int)(rp - lp - 1), lp + 1) : xstrdup("");
-	free(st);
+	z->f.pgid = (uint32_t)st.f[5];
+	z->f.sid = (uint32_t)st.f[6];
+	z->f.exit_status = (uint32_t)st.f[52]; /* the exit code as waitpid() returns it */
+	z->comm = xstrdup(st.comm);
 }
 
 static int has_zombie(const struct proc_state *p, pid_t pid)

@@ -538,7 +538,7 @@ int ghost_make(const struct tree *t, size_t i)
 	}
 	/* the mode last: the descriptions above were opened as the file was made (0600) */
 	if (rc == 0 && (g->f.mode & 07777) != 0600 && fchmod(made, g->f.mode & 07777) < 0)
-		child_warn("%s: its mode %o cannot be set again (%s)", f->path, g->f.mode & 07777, strerror(errno));
+		warn("%s: its mode %o cannot be set again (%s)", f->path, g->f.mode & 07777, strerror(errno));
 	if (rc == 0 && g->f.seals && fcntl(made, F_ADD_SEALS, (int)g->f.seals) < 0)
 		rc = fail_errno(EXIT_FAIL, "cannot seal the memfd %s again (seals 0x%x)", g->name, g->f.seals);
 	close(made);

@@ -339,7 +339,7 @@ int inet_make(const struct tree *t, const struct file_state *f, const struct soc
 	if (v->d.sndbuf && (half = (int)(v->d.sndbuf / 2)) > 0)
 		rc |= setsockopt(sk, SOL_SOCKET, SO_SNDBUF, &half, sizeof(half));
 	if (rc)
-		child_warn("%sthe options of the socket on %s cannot all be set again (%s)", fd_prefix(t, f),
+		warn("%sthe options of the socket on %s cannot all be set again (%s)", fd_prefix(t, f),
 			   sock_addr_text(v->local, v->local_len, a, sizeof(a)), strerror(errno));
 	if (port_of(v->local, v->local_len)) {
 		/* The connections of the checkpointed process that was killed linger (FIN_WAIT,

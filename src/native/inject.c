@@ -41,12 +41,8 @@ const uint8_t inject_gadget[INJECT_GADGET_LEN] = {
 static void reap_zombie_siblings(pid_t tid)
 {
 	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", tid, tid);
-	char *s = read_file(path, NULL);
-	char *rp = s ? strrchr(s, ')') : NULL;
-	int zombie = rp && rp[1] && (rp[2] == 'Z' || rp[2] == 'X');
-	free(s);
-	if (!zombie)
+	struct proc_stat ps;
+	if (proc_stat(tid, tid, &ps) < 0 || (ps.state != 'Z' && ps.state != 'X'))
 		return;
 	snprintf(path, sizeof(path), "/proc/%d/task", tid);
 	DIR *d = opendir(path);

@@ -43,60 +43,12 @@ static struct {
 	char *text;
 } prefetched;
 
-static int mem_fd = -1;
-static pid_t mem_pid;
-
-static int proc_mem(pid_t pid)
-{
-	if (mem_fd >= 0 && mem_pid == pid)
-		return mem_fd;
-	if (mem_fd >= 0)
-		close(mem_fd);
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	mem_fd = open(path, O_RDWR | O_CLOEXEC);
-	mem_pid = pid;
-	return mem_fd;
-}
-
 void mem_forget(void)
 {
 	free(prefetched.text);
 	prefetched.text = NULL;
 	prefetched.pid = 0;
-	if (mem_fd >= 0)
-		close(mem_fd);
-	mem_fd = -1;
-}
-
-/* process_vm_readv is the fast path; /proc/PID/mem reaches what it refuses (PROT_NONE). */
-int mem_read(pid_t pid, uint64_t addr, void *buf, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		struct iovec l = {(char *)buf + done, len - done}, r = {(void *)(addr + done), len - done};
-		ssize_t n = process_vm_readv(pid, &l, 1, &r, 1, 0);
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
-	if (done == len)
-		return 0;
-	int fd = proc_mem(pid);
-	if (fd < 0)
-		return -1;
-	return pread_all(fd, (char *)buf + done, len - done, addr + done);
-}
-
-int mem_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
-{
-	struct iovec l = {(void *)buf, len}, r = {(void *)addr, len};
-	if (process_vm_writev(pid, &l, 1, &r, 1, 0) == (ssize_t)len)
-		return 0;
-	int fd = proc_mem(pid);
-	if (fd < 0)
-		return -1;
-	return pwrite_all(fd, buf, len, addr);
+	proc_mem_close();
 }
 
 /* A process that is dying or dead: gone, a zombie, or without its memory already (exit
@@ -105,10 +57,8 @@ int mem_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
 static int process_gone(pid_t pid)
 {
 	for (int i = 0; i < 20; i++) {
-		char *st = read_filef(NULL, "/proc/%d/stat", pid);
-		char *rp = st ? strrchr(st, ')') : NULL;
-		int gone = !rp || rp[2] == 'Z' || rp[2] == 'X';
-		free(st);
+		struct proc_stat st;
+		int gone = proc_stat(pid, 0, &st) < 0 || st.state == 'Z' || st.state == 'X';
 		size_t n = 1;
 		char *maps = gone ? NULL : read_filef(&n, "/proc/%d/maps", pid);
 		free(maps);

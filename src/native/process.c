@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,101 +14,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-void proc_free(struct proc_state *p)
-{
-	free(p->sysname), free(p->nodename), free(p->release), free(p->version), free(p->machine);
-	free(p->checkpointer), free(p->boot_id);
-	free(p->comm), free(p->exe), free(p->cwd), free(p->root);
-	free(p->cmdline), free(p->environ), free(p->groups);
-	for (size_t i = 0; i < p->nthreads; i++) {
-		free(p->threads[i].comm);
-		free(p->threads[i].xstate);
-		free(p->threads[i].pending.v);
-		free(p->threads[i].tr.dequeued);
-		free(p->threads[i].tr.covered);
-	}
-	free(p->threads);
-	free(p->auxv);
-	for (size_t i = 0; i < p->nvmas; i++) {
-		free(p->vmas[i].path);
-		free(p->vmas[i].build_id);
-		free(p->vmas[i].frozen_runs);
-		if (p->vmas[i].frozen)
-			munmap(p->vmas[i].frozen, p->vmas[i].f.end - p->vmas[i].f.start);
-	}
-	free(p->vmas);
-	for (size_t i = 0; i < p->nchunks; i++) {
-		free(p->chunks[i].runs);
-		free(p->chunks[i].hashes);
-		free(p->chunks[i].zends);
-	}
-	free(p->chunks);
-	free(p->pending.v);
-	free(p->ptimers.v);
-	seccomp_free(&p->seccomp);
-	free(p->fds);
-	for (size_t i = 0; i < p->nzombies; i++)
-		free(p->zombies[i].comm);
-	free(p->zombies);
-	free(p->omitted);
-	for (size_t i = 0; i < p->nunsup; i++) {
-		free(p->unsup[i].reason);
-		free(p->unsup[i].detail);
-	}
-	free(p->unsup);
-	memset(p, 0, sizeof(*p));
-}
-
-struct proc_state *tree_add_process(struct tree *t, int32_t parent)
-{
-	t->procs = xrealloc(t->procs, (t->nprocs + 1) * sizeof(*t->procs));
-	struct proc_state *p = xcalloc(1, sizeof(*p));
-	p->tree = t;
-	p->parent = parent;
-	t->procs[t->nprocs++] = p;
-	return p;
-}
-
-void tree_free(struct tree *t)
-{
-	for (size_t i = 0; i < t->nprocs; i++) {
-		proc_free(t->procs[i]);
-		free(t->procs[i]);
-	}
-	free(t->procs);
-	for (size_t i = 0; i < t->nfiles; i++) {
-		free(t->files[i].path);
-		free(t->files[i].extra);
-		ghost_free(&t->files[i]);
-		free(t->files[i].locks);
-	}
-	free(t->files);
-	free(t->shms);
-	memset(t, 0, sizeof(*t));
-}
-
-struct file_state *fd_file(const struct proc_state *p, const struct fd_state *f)
-{
-	return &p->tree->files[f->file];
-}
-
-void add_unsupported(struct proc_state *p, uint16_t what, int32_t fd, uint64_t addr, const char *detail, const char *fmt, ...)
-{
-	p->unsup = xrealloc(p->unsup, (p->nunsup + 1) * sizeof(*p->unsup));
-	struct unsupported_state *u = &p->unsup[p->nunsup++];
-	memset(u, 0, sizeof(*u));
-	u->f.what = what;
-	u->f.fd = fd;
-	u->f.addr = addr;
-	va_list ap;
-	va_start(ap, fmt);
-	char msg[512];
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	u->reason = xstrdup(msg);
-	u->detail = xstrdup(detail ? detail : "");
-}
 
 static int parse_ids(const char *status, const char *key, uint32_t out[4])
 {
@@ -147,24 +51,11 @@ static int read_limits(pid_t pid, struct ckpt_rlimit rl[16])
 int process_capture(pid_t pid, struct proc_state *p)
 {
 	size_t len;
-	char *statline = read_filef(&len, "/proc/%d/stat", pid);
-	if (!statline)
-		return fail_errno(EXIT_NOPROC, "process %d", pid);
-	char *rp = strrchr(statline, ')');
-	if (!rp) {
-		free(statline);
-		return fail(EXIT_FAIL, "cannot parse /proc/%d/stat", pid);
-	}
-	/* field 3 onwards */
-	unsigned long long f[60] = {0};
-	char state = 0;
-	int n = 3;
-	char *save, *tok = strtok_r(rp + 2, " ", &save);
-	if (tok)
-		state = tok[0];
-	while ((tok = strtok_r(NULL, " ", &save)) && ++n < 60)
-		f[n] = strtoull(tok, NULL, 10);
-	free(statline);
+	struct proc_stat ps;
+	if (proc_stat(pid, 0, &ps) < 0)
+		return errno == EINVAL ? fail(EXIT_FAIL, "cannot parse /proc/%d/stat", pid) : fail_errno(EXIT_NOPROC, "process %d", pid);
+	const unsigned long long *f = ps.f;
+	char state = ps.state;
 	p->pf.pid = (uint32_t)pid;
 	if (!p->pf.state) /* the freeze notes the state it found; ours now is the tracing stop */
 		p->pf.state = (uint8_t)state;
@@ -355,7 +246,7 @@ int process_apply_in_child(const struct proc_state *p)
 		if (getrlimit(i, &have) == 0) {
 			char msg[200];
 			rlimit_kept_message(msg, sizeof(msg), i, want.rlim_max, have.rlim_max);
-			child_warn("%s", msg);
+			warn("%s", msg);
 			want.rlim_max = have.rlim_max;
 			if (want.rlim_cur > want.rlim_max)
 				want.rlim_cur = want.rlim_max;

@@ -95,14 +95,10 @@ static void child_record(const char *fmt, ...)
 		_exit(EXIT_FAIL);
 }
 
-void child_warn(const char *fmt, ...)
+/* The restore child's warning sink (warn_to): a warning goes to ckpt, which prints it. */
+static void child_warning(const char *msg)
 {
-	char text[600];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	child_record("W%s", text);
+	child_record("W%.600s", msg);
 }
 
 static _Noreturn void child_fail(void)
@@ -140,12 +136,6 @@ static int place(int fd, int target)
 		return -1;
 	close(fd);
 	return 0;
-}
-
-/* An open that the restore's user was denied (EACCES, EPERM) is a permission failure (exit 4). */
-int denied_or(int code)
-{
-	return errno == EACCES || errno == EPERM ? EXIT_PERM : code;
 }
 
 /* fork(), but with the image's PID when it is free and we may choose it (CAP_CHECKPOINT_RESTORE,
@@ -325,7 +315,7 @@ static int member_setup(struct plan *pl, int k)
 	if (p->pf.pgid != p->pf.pid && p->pf.sid != p->pf.pid && !other) {
 		pid_t leader = now_pid(t, pids, p->pf.pgid);
 		if (leader && setpgid(0, leader) < 0)
-			child_warn("process %u: cannot join process group %u again (%s)", p->pf.pid, p->pf.pgid, strerror(errno));
+			warn("process %u: cannot join process group %u again (%s)", p->pf.pid, p->pf.pgid, strerror(errno));
 	}
 	if (files_take(t, k, pids) < 0 || shm_take(t, k, pids) < 0 || ghost_maps_take(t, k, pids) < 0)
 		return -1;
@@ -357,6 +347,7 @@ static void report_pid(int k)
 static _Noreturn void member_main(struct plan *pl, int k)
 {
 	g_msg_fd = pl->msg[1];
+	warn_to(child_warning);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	report_pid(k);
 	if (member_setup(pl, k) < 0)
@@ -494,10 +485,8 @@ static int await_barrier(struct plan *pl, pid_t *pids, char want)
 		for (size_t k = 0; k < n; k++) {
 			if (seen[k] || pids[k] <= 0)
 				continue;
-			char *st = read_filef(NULL, "/proc/%d/stat", pids[k]);
-			char *rp = st ? strrchr(st, ')') : NULL;
-			int dead = !rp || rp[2] == 'Z' || rp[2] == 'X';
-			free(st);
+			struct proc_stat st;
+			int dead = proc_stat(pids[k], 0, &st) < 0 || st.state == 'Z' || st.state == 'X';
 			if (dead) {
 				fail(EXIT_FAIL, "restore: new process %d (image process %u) died while it was set up", pids[k], pl->t->procs[k]->pf.pid);
 				goto out;

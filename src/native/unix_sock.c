@@ -901,7 +901,7 @@ int sock_make(const struct tree *t, const struct file_state *f)
 			if (via >= 0)
 				close(via);
 			if (r < 0)
-				child_warn("%sthe %u bytes queued on the unix socket are lost", fd_prefix(t, f), v.queued_len);
+				warn("%sthe %u bytes queued on the unix socket are lost", fd_prefix(t, f), v.queued_len);
 		}
 		if (connect_to(t, sk, f, &vp) < 0)
 			return -1;
@@ -922,7 +922,7 @@ int sock_make(const struct tree *t, const struct file_state *f)
 		if (via >= 0)
 			close(via);
 		if (r < 0)
-			child_warn("%sthe %u bytes queued on the unix socket are lost", fd_prefix(t, f), v.queued_len);
+			warn("%sthe %u bytes queued on the unix socket are lost", fd_prefix(t, f), v.queued_len);
 	}
 	put_shutdown(sk, &v);
 	return to_slot(sk, f, 1);

@@ -188,6 +188,19 @@ void fputs_json(const char *text, FILE *f)
 	fputc('"', f);
 }
 
+/* An open that the restore's user was denied (EACCES, EPERM) is a permission failure (exit 4). */
+int denied_or(int code)
+{
+	return errno == EACCES || errno == EPERM ? EXIT_PERM : code;
+}
+
+static void (*g_warn_sink)(const char *msg);
+
+void warn_to(void (*sink)(const char *msg))
+{
+	g_warn_sink = sink;
+}
+
 void warn(const char *fmt, ...)
 {
 	char msg[1024];
@@ -195,6 +208,10 @@ void warn(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (g_warn_sink) {
+		g_warn_sink(msg);
+		return;
+	}
 	if (g_json) {
 		fputs("{\"event\":\"warning\",\"message\":", stdout);
 		fputs_json(msg, stdout);
@@ -412,6 +429,28 @@ char *read_filef(size_t *len, const char *fmt, ...)
 	vsnprintf(path, sizeof(path), fmt, ap);
 	va_end(ap);
 	return read_file(path, len);
+}
+
+int proc_stat(pid_t pid, pid_t tid, struct proc_stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->state = '?';
+	char *line = tid > 0 ? read_filef(NULL, "/proc/%d/task/%d/stat", pid, tid) : read_filef(NULL, "/proc/%d/stat", pid);
+	if (!line)
+		return -1;
+	char *lp = strchr(line, '('), *rp = strrchr(line, ')');
+	if (!lp || !rp || rp < lp || !rp[1] || !rp[2]) {
+		free(line);
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(st->comm, sizeof(st->comm), "%.*s", (int)(rp - lp - 1), lp + 1);
+	st->state = rp[2];
+	char *save, *tok = strtok_r(rp + 2, " ", &save); /* the state */
+	for (int n = 4; tok && (tok = strtok_r(NULL, " ", &save)) && n < 64; n++)
+		st->f[n] = strtoull(tok, NULL, 10);
+	free(line);
+	return 0;
 }
 
 char *read_link(const char *path)

@@ -9,19 +9,9 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#define CKPT_VERSION "0.1.0"
+#include "ckpt_format.h" /* the exit codes, EXIT_*: enum exit_code in formats/ckpt.ksy */
 
-enum ckpt_exit {
-	EXIT_OK = 0,
-	EXIT_FAIL = 1,
-	EXIT_USAGE = 2,
-	EXIT_NOPROC = 3,
-	EXIT_PERM = 4,
-	EXIT_UNSUPPORTED = 5,
-	EXIT_BADIMAGE = 6,
-	EXIT_IO = 7,
-	EXIT_CANCELLED = 8,
-};
+#define CKPT_VERSION "0.1.0"
 
 /* The first failure of a command: its exit code and its one-line message ("<what>: <why>").
  * Later failures (often consequences of the first) do not overwrite it. */
@@ -31,10 +21,15 @@ int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
  * was denied decides whether it is a permission failure (see denied_or in restore.c). */
 int fail_errno(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int fail_code(void);
+/* The exit code for a failed open in the restore child: EXIT_PERM when the restore's user was
+ * denied (EACCES, EPERM; errno as the open left it), else `code`. */
+int denied_or(int code);
 void fail_reset(void); /* for a process that reads many images (the fuzzer) */
 const char *fail_message(void);
-/* Warnings go to stderr (human) or as JSON events (--progress=json). */
+/* Warnings go to stderr (human) or as JSON events (--progress=json), or to the sink set with
+ * warn_to (a restore child sends them to ckpt, which prints them); warn_to(NULL) undoes it. */
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void warn_to(void (*sink)(const char *msg));
 /* Text for a terminal: messages carry strings of the image or the target (paths, comm), which
  * must not reach a terminal as escape sequences. Control characters (C0, DEL, C1) and bytes of
  * no valid UTF-8 character are written as \xNN, a backslash as \\; the rest as it is. Every
@@ -102,5 +97,17 @@ int pread_all(int fd, void *p, size_t len, uint64_t off);
 uint64_t now_ns(int clock);
 /* "Key:\tvalue" lines of /proc/PID/status and fdinfo. */
 const char *find_key(const char *text, const char *key);
+
+/* /proc/PID/stat, parsed once for every reader. comm is what stands between the first '(' and the
+ * last ')' (it may hold spaces and parentheses); f[n] is field n as proc(5) numbers them, from 4
+ * (ppid) on, 0 past the end of the line. */
+struct proc_stat {
+	char state;               /* field 3: R, S, D, T, t, Z, X...; '?' when the file cannot be read */
+	char comm[64];
+	unsigned long long f[64];
+};
+/* /proc/PID/stat, or /proc/PID/task/TID/stat when tid > 0. -1 with errno set (or EINVAL for a
+ * line that does not parse) and st->state '?' when the task is gone. */
+int proc_stat(pid_t pid, pid_t tid, struct proc_stat *st);
 
 #endif

@@ -126,11 +126,11 @@ export interface PageRowModel {
 }
 
 export interface PageBytesModel {
-  /** The page's first address, its size, and its bytes in each image as hex (null where not dumped). */
+  /** The page's first address, its size, and its bytes in each image (binary; null where not dumped). */
   address: string;
   pageSize: number;
-  a: string | null;
-  b: string | null;
+  a: Uint8Array | null;
+  b: Uint8Array | null;
   /** Runs of differing bytes, by offset in the page. */
   changed: { offset: number; length: number }[];
 }

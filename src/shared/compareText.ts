@@ -5,7 +5,7 @@
 import { countsText, pagesText, plural } from '../image/diff/words';
 import type { CompareResultModel, DiffRowModel, KindCountModel } from './compareProtocol';
 
-export { KIND_NAMES, kindNames, pagesText, plural } from '../image/diff/words';
+export { pagesText, plural } from '../image/diff/words';
 
 /** Badge text of a kind in the tree. */
 export const KIND_BADGES: Record<string, string> = {

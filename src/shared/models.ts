@@ -3,7 +3,8 @@
 // library and rendered by the webview, which never sees the image file itself.
 
 import type { ContainerInfo } from '../criu/container';
-import type { ProcessSummary, ThreadSummary } from '../image/summary';
+import type { ProcessSummary } from '../image/summary';
+import type { ProblemSeverity } from '../image/errors';
 
 /** A problem found in the image, already phrased for people. */
 export interface ProblemModel {
@@ -12,7 +13,7 @@ export interface ProblemModel {
   /** File-order index of the damaged record, when the problem belongs to one. */
   record?: number;
   /** Problems such as an unknown record type are notes, not damage. */
-  severity: 'error' | 'note';
+  severity: ProblemSeverity;
 }
 
 /** One record as a row of the record tree. */
@@ -76,7 +77,6 @@ export interface RecordDetailModel {
 }
 
 /** A thread of a process in the image, as the image library summarises it. */
-export type ThreadModel = ThreadSummary;
 
 /** A process in the image, as the image library summarises it, with its record's file-order index. */
 export interface ProcessModel extends ProcessSummary {
@@ -290,8 +290,8 @@ export interface MemoryPieceModel {
   addr: string;
   length: number;
   state: 'dumped' | 'not-dumped' | 'unmapped';
-  /** Hex of the bytes, when dumped. */
-  hex?: string;
+  /** The bytes, when dumped (binary: postMessage carries a Uint8Array as it is). */
+  bytes?: Uint8Array;
 }
 
 export interface VmaModel {
@@ -317,7 +317,7 @@ export interface AddressSpaceModel {
 export interface BytesModel {
   /** File offset of the first byte. */
   offset: number;
-  hex: string;
+  bytes: Uint8Array;
 }
 
 /** What a memory search looks for (the image library's SearchQuery, as the protocol carries it). */
@@ -367,5 +367,5 @@ export interface RevealedModel {
   cursor: string | null;
   highlight: { start: string; end: string } | null;
   /** The highlighted bytes, read through the memory view's own source. */
-  hex: string;
+  bytes: Uint8Array;
 }

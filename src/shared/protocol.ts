@@ -89,6 +89,8 @@ export type EditorCommand = 'verify' | 'restore' | 'revealInRecords';
 
 /** The longest path of a file in a member that the webview may ask the host to open. */
 export const MAX_MEMBER_PATH = 4096;
+/** The most bytes a revealed search hit carries back (one page of the match). */
+export const MAX_REVEALED_BYTES = 4096;
 
 /** Messages from the webview that are not requests. */
 export type WebviewEvent =
@@ -99,9 +101,7 @@ export type WebviewEvent =
   /** Open a file of a tar member (the rootfs diff) read-only in an editor. */
   | { type: 'openFile'; index: number; path: string }
   /** Open the source line of a frame of a thread's backtrace (one the host computed: it names the file, not the webview). */
-  | { type: 'openFrame'; process: number; tid: number; frame: number }
-  /** A search the host asked for (showSearch with `run`) has ended here, and its first hit is shown when asked. */
-  | { type: 'searchShown'; ticket: number; search: number; listed: number; revealed?: RevealedModel };
+  | { type: 'openFrame'; process: number; tid: number; frame: number };
 
 /** Messages from the host that are not responses. */
 export type HostEvent =
@@ -112,14 +112,55 @@ export type HostEvent =
   | { type: 'searchHits'; search: number; hits: SearchHitModel[] }
   | { type: 'searchProgress'; search: number; progress: SearchProgressModel }
   | { type: 'searchEnd'; search: number; end: SearchEndModel }
-  /**
-   * Show the search pane (the Search Memory command); with `run`, fill it in and search, then jump
-   * to the first hit when asked, and answer with searchShown.
-   */
-  | { type: 'showSearch'; run?: { ticket: number; query: SearchQueryModel; maxHits: number; goToFirst: boolean } };
+  /** Show the search pane (the Search Memory command). */
+  | { type: 'showSearch' };
 
-export type ToWebview = ResponseMessage | HostEvent;
-export type FromWebview = RequestMessage | WebviewEvent;
+/**
+ * What the host asks of the webview: the same request/response mechanism as RequestMap, the other
+ * way round (the host sends a request with an id, the webview answers with a response of that id).
+ */
+export interface WebviewRequestMap {
+  /** Fill the search pane in, search, and jump to the first hit when asked: what the webview then shows. */
+  runSearch: { params: { query: SearchQueryModel; maxHits: number; goToFirst: boolean }; result: SearchShownModel };
+}
+export interface SearchShownModel {
+  /** The search id (0: the search did not start). */
+  search: number;
+  /** How many results the pane lists. */
+  listed: number;
+  /** Where the memory view went, when it jumped to the first hit. */
+  revealed?: RevealedModel;
+}
+export type WebviewRequestMessage = {
+  [M in keyof WebviewRequestMap]: { type: 'request'; id: number; method: M; params: WebviewRequestMap[M]['params'] };
+}[keyof WebviewRequestMap];
+
+export type ToWebview = ResponseMessage | HostEvent | WebviewRequestMessage;
+export type FromWebview = RequestMessage | WebviewEvent | ResponseMessage;
+
+/** For the `default:` of a switch over every kind of a message: a new kind fails the build there. */
+export function unhandled(m: never): never {
+  throw new Error(`unhandled message ${JSON.stringify(m)}`);
+}
+
+/** A response from the webview, its result still unchecked (see parseSearchShown). */
+export function parseResponse(o: Record<string, unknown>): ResponseMessage | undefined {
+  if (!Number.isSafeInteger(o.id)) return undefined;
+  if (o.ok === true) return { type: 'response', id: o.id as number, ok: true, result: o.result };
+  if (o.ok === false && typeof o.error === 'string') return { type: 'response', id: o.id as number, ok: false, error: o.error };
+  return undefined;
+}
+
+/** The webview's answer to runSearch, checked. */
+export function parseSearchShown(v: unknown): SearchShownModel | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (![o.search, o.listed].every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) return undefined;
+  const e = { search: o.search as number, listed: o.listed as number };
+  if (o.revealed === undefined) return e;
+  const revealed = parseRevealed(o.revealed);
+  return revealed ? { ...e, revealed } : undefined;
+}
 
 const REQUEST_METHODS: Record<RequestMethod, true> = {
   summary: true,
@@ -169,13 +210,8 @@ export function parseFromWebview(m: unknown): FromWebview | undefined {
       return [o.process, o.tid, o.frame].every((n) => Number.isSafeInteger(n) && (n as number) >= 0)
         ? { type: 'openFrame', process: o.process as number, tid: o.tid as number, frame: o.frame as number }
         : undefined;
-    case 'searchShown': {
-      if (![o.ticket, o.search, o.listed].every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) return undefined;
-      const e = { type: 'searchShown', ticket: o.ticket as number, search: o.search as number, listed: o.listed as number } as const;
-      if (o.revealed === undefined) return e;
-      const revealed = parseRevealed(o.revealed);
-      return revealed ? { ...e, revealed } : undefined;
-    }
+    case 'response':
+      return parseResponse(o);
     default:
       return undefined;
   }
@@ -189,12 +225,12 @@ function parseRevealed(v: unknown): RevealedModel | undefined {
   if (r.cursor !== null && !addr(r.cursor)) return undefined;
   const hl = r.highlight as Record<string, unknown> | null;
   if (hl !== null && (typeof hl !== 'object' || !addr(hl.start) || !addr(hl.end))) return undefined;
-  if (typeof r.hex !== 'string' || !/^(?:[0-9a-f]{2}){0,4096}$/.test(r.hex)) return undefined;
+  if (!(r.bytes instanceof Uint8Array) || r.bytes.length > MAX_REVEALED_BYTES) return undefined;
   return {
     process: r.process as number,
     cursor: r.cursor as string | null,
     highlight: hl === null ? null : { start: hl.start as string, end: hl.end as string },
-    hex: r.hex,
+    bytes: r.bytes,
   };
 }
 

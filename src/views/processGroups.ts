@@ -4,7 +4,7 @@
 // in, groups out, so that it is tested without a VS Code.
 
 import { plural } from '../shared/plural';
-import type { ProcessInfo, ProcessNode } from './procfs';
+import type { ProcessInfo, ProcessNode } from '../processes/procfs';
 
 export interface ProcessGroup {
   /** Stable across readings, for the tree view's element ids. */

@@ -7,8 +7,9 @@
 
 import * as vscode from 'vscode';
 import { formatBytes } from '../image';
+import { checkpointingUnavailable } from '../checkpointer';
 import { groupProcesses, ProcessGroup, vscodeInternals } from './processGroups';
-import { buildProcessForest, isAlive, matchesFilter, ProcessInfo, ProcessNode, readProcesses } from './procfs';
+import { buildProcessForest, isAlive, matchesFilter, ProcessInfo, ProcessNode, readProcesses } from '../processes/procfs';
 import { plural } from '../shared/plural';
 
 export const PROCESSES_VIEW_ID = 'ckptExplorer.processes';
@@ -135,6 +136,9 @@ export class ProcessesView implements vscode.TreeDataProvider<Row>, vscode.Dispo
   }
 
   private async read(): Promise<ShownProcesses> {
+    // Where ckpt cannot run, the view says why; without Linux there is no /proc to list either.
+    const unavailable = checkpointingUnavailable();
+    if (unavailable && process.platform !== 'linux') return { rows: new Map(), groupOf: new Map(), roots: [], description: '', message: unavailable };
     const all = await readProcesses();
     // The filter is read after /proc, so that a reading started before a new filter still shows it.
     // VS Code's own processes (its server, the extension host, the pty host) are not listed.
@@ -164,7 +168,7 @@ export class ProcessesView implements vscode.TreeDataProvider<Row>, vscode.Dispo
       groupOf,
       roots: groups ? groupRows : forest.roots.map((n) => rows.get(n.info.pid)!),
       description: this.filter ? `${who}, matching "${this.filter}"` : who,
-      message: listed.length === 0 ? (this.filter ? `No process matches "${this.filter}".` : 'No processes to show.') : undefined,
+      message: unavailable ?? (listed.length === 0 ? (this.filter ? `No process matches "${this.filter}".` : 'No processes to show.') : undefined),
     };
   }
 

@@ -115,7 +115,7 @@ export class RecordsView implements vscode.TreeDataProvider<Row>, vscode.Disposa
 
   private show(doc: ImageDocument | undefined): void {
     if (doc === this.document) return;
-    this.docSubs.forEach((s) => s.dispose());
+    for (const s of this.docSubs) s.dispose();
     this.docSubs = [];
     this.document = doc;
     this.rows = new Map();
@@ -213,8 +213,8 @@ export class RecordsView implements vscode.TreeDataProvider<Row>, vscode.Disposa
   }
 
   dispose(): void {
-    this.docSubs.forEach((s) => s.dispose());
-    this.subs.forEach((s) => s.dispose());
+    for (const s of this.docSubs) s.dispose();
+    for (const s of this.subs) s.dispose();
     this.view.dispose();
     this.changed.dispose();
   }

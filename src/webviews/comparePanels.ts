@@ -15,6 +15,7 @@ import * as vscode from 'vscode';
 import { formatBytes } from '../image';
 import type { CompareHostEvent, CompareStatusModel, ToCompareWebview } from '../shared/compareProtocol';
 import { parseFromCompareWebview } from '../shared/compareProtocol';
+import { unhandled } from '../shared/protocol';
 import { editorPage } from './editorHtml';
 import { ImageEditorProvider } from './imageEditorProvider';
 import { CompareSession } from './compareSession';
@@ -235,6 +236,8 @@ export class ComparePanels implements vscode.Disposable {
         await this.editors.showRecord(uri, index, vscode.ViewColumn.Beside);
         break;
       }
+      default:
+        unhandled(m);
     }
   }
 

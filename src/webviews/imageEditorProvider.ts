@@ -8,13 +8,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { SearchEndModel, SearchHitModel, SearchQueryModel } from '../shared/models';
-import type { HostEvent, WebviewEvent } from '../shared/protocol';
-import { isSearchMethod, parseFromWebview } from '../shared/protocol';
+import type { HostEvent, SearchShownModel } from '../shared/protocol';
+import { isSearchMethod, parseFromWebview, parseSearchShown, unhandled } from '../shared/protocol';
 import { editorPage } from './editorHtml';
 import { ImageDocument } from './imageDocument';
 import { compileQuery } from '../image';
 import { ImageSearch, searchQueryParam } from './imageSearch';
-import { replyTo } from './requestReply';
+import { replyTo, WebviewRequests } from './requestReply';
 
 export const IMAGE_EDITOR_VIEW_TYPE = 'ckptExplorer.image';
 /** The same editor for .tar, .tar.gz and .tar.zst files, offered in Open With. */
@@ -32,7 +32,7 @@ export interface EditorSearchResult {
   hits: SearchHitModel[];
   end: SearchEndModel;
   /** What the webview did: how many results it lists, and where its memory view went. */
-  shown: Extract<WebviewEvent, { type: 'searchShown' }>;
+  shown: SearchShownModel;
 }
 
 /**
@@ -74,11 +74,10 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
   private readonly selected = new vscode.EventEmitter<RecordSelection>();
   /** A record selected in an editor. */
   readonly onDidSelectRecord = this.selected.event;
-  private readonly disposables: vscode.Disposable[] = [];
   private readonly states = new Map<vscode.WebviewPanel, PanelState>();
   private readonly resolved = new vscode.EventEmitter<ImageDocument>();
-  private nextTicket = 1;
-  private readonly tickets = new Map<number, (e: Extract<WebviewEvent, { type: 'searchShown' }>) => void>();
+  /** What the host asked the webviews (runSearch), waiting for their answers. */
+  private readonly asked = new WebviewRequests();
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -151,7 +150,7 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
       }),
     );
     panel.onDidDispose(() => {
-      subs.forEach((s) => s.dispose());
+      for (const s of subs) s.dispose();
       state.search?.dispose();
       this.states.delete(panel);
       set!.delete(panel);
@@ -213,10 +212,11 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
         if (src) await openSourceLine(src.file, src.line);
         break;
       }
-      case 'searchShown':
-        this.tickets.get(m.ticket)?.(m);
-        this.tickets.delete(m.ticket);
+      case 'response':
+        if (!this.asked.settle(m)) this.log.warn(`Ignored a response to no request from the image editor: ${m.id}`);
         break;
+      default:
+        unhandled(m);
     }
   }
 
@@ -291,23 +291,21 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
     const state = panel && this.states.get(panel);
     if (!panel || !state?.search) throw new Error(doc.openError ?? `${path.basename(doc.uri.fsPath)} is not open in an editor`);
     compileQuery(searchQueryParam({ query })); // a bad pattern fails here, with its message
-    const ticket = this.nextTicket++;
-    const shown = new Promise<Extract<WebviewEvent, { type: 'searchShown' }>>((resolve, reject) => {
-      this.tickets.set(ticket, resolve);
-      panel.onDidDispose(() => reject(new Error('the editor was closed during the search')));
-    });
+    let closed: vscode.Disposable | undefined;
+    const disposed = new Promise<never>((_, reject) => (closed = panel.onDidDispose(() => reject(new Error('the editor was closed during the search')))));
     const cancel = opts.token?.onCancellationRequested(() => {
       const id = state.search?.runningSearch;
       if (id !== undefined) void state.search?.cancelSearch({ search: id });
     });
     try {
-      await panel.webview.postMessage({ type: 'showSearch', run: { ticket, query, maxHits: opts.maxHits ?? 1000, goToFirst: opts.goToFirst ?? false } } satisfies HostEvent);
-      const e = await shown;
-      const r = await state.search.result(e.search);
-      if (!r) throw new Error(`search ${e.search} did not run`);
-      return { ...r, shown: e };
+      const answer = await Promise.race([this.asked.ask(panel.webview, 'runSearch', { query, maxHits: opts.maxHits ?? 1000, goToFirst: opts.goToFirst ?? false }), disposed]);
+      const shown = parseSearchShown(answer);
+      if (!shown) throw new Error(`the image editor answered the search with ${JSON.stringify(answer)?.slice(0, 200)}`);
+      const r = await state.search.result(shown.search);
+      if (!r) throw new Error(`search ${shown.search} did not run`);
+      return { ...r, shown };
     } finally {
-      this.tickets.delete(ticket);
+      closed?.dispose();
       cancel?.dispose();
     }
   }
@@ -328,6 +326,5 @@ export class ImageEditorProvider implements vscode.CustomReadonlyEditorProvider<
     this.resolved.dispose();
     this.activeChanged.dispose();
     this.selected.dispose();
-    this.disposables.forEach((d) => d.dispose());
   }
 }

@@ -7,7 +7,7 @@ import * as path from 'path';
 import type { Checkpoint, ProcessState } from '../checkpoint';
 import { ThreadStacks } from '../checkpoint/threadStacks';
 import { parseLog } from '../criu/criuLog';
-import { bytesToHex, enumLabel, FieldNode, hex, ImageProblem, MAX_SHOWN_STRINGS, MemoryMap, protString } from '../image';
+import { enumLabel, FieldNode, hex, ImageProblem, MAX_SHOWN_STRINGS, MemoryMap, problemSeverity, protString } from '../image';
 import type { RecordRef } from '../image/memoryMap';
 import { MAX_SHARERS } from '../shared/models';
 import type {
@@ -54,7 +54,7 @@ const MAX_LOG_LINES = 50_000;
 const MAX_FILES = 20_000;
 
 export function problemModel(p: ImageProblem): ProblemModel {
-  return { code: p.code, message: p.message, record: p.record, severity: p.code === 'unknown-type' ? 'note' : 'error' };
+  return { code: p.code, message: p.message, record: p.record, severity: problemSeverity(p.code) };
 }
 
 /** Every request but the searches, which each editor answers for itself (imageSearch.ts). */
@@ -170,7 +170,7 @@ export class ImageRequests implements Handlers {
     if (offset < start || offset + length > end) {
       throw new RangeError(`bytes ${offset}+${length} are outside record #${index} (file offsets ${start} to ${end})`);
     }
-    return { offset, hex: bytesToHex(await this.checkpoint.source.read(offset, length)) };
+    return { offset, bytes: ownBytes(await this.checkpoint.source.read(offset, length)) };
   }
 
   async addressSpace(params: RequestParams<'addressSpace'>): Promise<AddressSpaceModel> {
@@ -215,7 +215,7 @@ export class ImageRequests implements Handlers {
       addr: addrHex(p.addr),
       length: p.length,
       state: p.state,
-      ...(p.bytes ? { hex: bytesToHex(p.bytes) } : {}),
+      ...(p.bytes ? { bytes: ownBytes(p.bytes) } : {}),
     }));
   }
 
@@ -485,4 +485,12 @@ export function layoutSpans(map: MemoryMap<RecordRef>, start: bigint, end: bigin
 
 function vmaLabel(v: { kind: string; path: string; prot: number; flags: number }): string {
   return `${protString(v.prot, v.flags)} ${v.kind}${v.path ? ` ${v.path}` : ''}`;
+}
+
+/**
+ * The bytes in a Uint8Array of their own: a source's read may be a view into a larger buffer (a
+ * Node Buffer from its pool, a block cache), which postMessage would not carry as these bytes.
+ */
+function ownBytes(b: Uint8Array): Uint8Array {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.constructor === Uint8Array ? b : new Uint8Array(b);
 }

@@ -4,6 +4,7 @@
 // figures mean something on any machine. Usage: npm run bench [-- name-filter]
 
 import fs from 'fs';
+import os from 'os';
 import path from 'path';
 import { BenchCase, BenchResult } from './benchCase';
 
@@ -73,7 +74,7 @@ async function measure(c: BenchCase): Promise<string> {
 async function main(): Promise<void> {
   const filter = process.argv[2];
   const files = fs.readdirSync(__dirname).filter((f) => f.endsWith('.bench.ts')).sort();
-  console.log(`ckpt-explorer bench: node ${process.version}, ${require('os').cpus().length} CPUs, median of ${RUNS} runs`);
+  console.log(`ckpt-explorer bench: node ${process.version}, ${os.cpus().length} CPUs, median of ${RUNS} runs`);
   let over = false;
   for (const f of files) {
     const mod = (await import(path.join(__dirname, f))) as { cases: BenchCase[]; cleanup?: () => Promise<void> };

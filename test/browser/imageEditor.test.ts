@@ -118,9 +118,11 @@ describe('the image editor and the views, in the browser', function () {
     await frame.locator('.detail-title .badge', { hasText: /^HEAD$/ }).waitFor({ state: 'visible' });
     // Down, past the open file descriptions (top-level FILE records, before the processes that hold them), to the process.
     const processBadge = frame.locator('.detail-title .badge', { hasText: /^PROCESS$/ });
+    const title = frame.locator('.detail-title');
     for (let i = 0; i < 20 && !(await processBadge.isVisible()); i++) {
+      const before = await title.innerText();
       await page.keyboard.press('ArrowDown');
-      await page.waitForTimeout(150);
+      await until('the next record in the detail pane', async () => (await title.innerText()) !== before, 10_000);
     }
     await processBadge.waitFor({ state: 'visible' });
     // Right opens the process, Down goes to its first child.
@@ -153,9 +155,11 @@ describe('the image editor and the views, in the browser', function () {
     assert.match(await rows.first().innerText(), /^[0-9a-f]{12}\s+(?:[0-9a-f]{2}\s+){16}/);
     // Scrolling far is cheap: End jumps to the last row of the range.
     await frame.locator('.memory-pane .hexview').focus();
+    const status = frame.locator('.memory-pane .hex-status');
+    const atTop = await status.innerText();
     await page.keyboard.press('End');
-    await page.waitForTimeout(300);
-    assert.match(await frame.locator('.memory-pane .hex-status').innerText(), /row \d+ of \d+/);
+    await until('the memory view to scroll to the end', async () => (await status.innerText()) !== atTop, 10_000);
+    assert.match(await status.innerText(), /row \d+ of \d+/);
     console.log(`    ${await wb!.screenshot('memory')}`);
   });
 

@@ -132,11 +132,19 @@ export async function pickQuickItem(page: Page, label: string, timeout = 15_000)
   await box.waitFor({ state: 'hidden', timeout }).catch(() => undefined);
 }
 
-/** Switches the color theme by its label (e.g. "Dark Modern") and lets the webviews repaint. */
+/**
+ * Switches the color theme by its label (e.g. "Dark Modern", "Dark High Contrast", "Light Modern"),
+ * then waits until the workbench and the visible webview of the extension (if any) have taken it.
+ */
 export async function setColorTheme(page: Page, label: string): Promise<void> {
+  const hc = /high contrast/i.test(label), light = /light/i.test(label);
+  const workbenchClass = hc ? (light ? 'hc-light' : 'hc-black') : light ? 'vs' : 'vs-dark';
+  const webviewClass = hc ? (light ? 'vscode-high-contrast-light' : 'vscode-high-contrast') : light ? 'vscode-light' : 'vscode-dark';
   await runCommand(page, 'Preferences: Color Theme');
   await pickQuickItem(page, label);
-  await page.waitForTimeout(800);
+  await page.locator(`.monaco-workbench.${workbenchClass}`).waitFor({ state: 'attached' });
+  const ours = page.locator(`iframe.webview.ready[src*="extensionId=${extensionId}"]`).filter({ visible: true });
+  if ((await ours.count()) > 0) await webviewFrame(page).locator(`body.${webviewClass}`).waitFor({ state: 'attached' });
 }
 
 /**

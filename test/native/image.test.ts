@@ -12,7 +12,7 @@ import { CheckpointImage, schema, summarizeImage, verifyImage, xxh64, xxh64Low32
 import { ASAN, assertOneErrorLine, buildTargets, CKPT, EXIT, identities, Lab, lines, ROOT, target, waitFor } from './helpers';
 
 const HDR = 32;
-const T = { head: 1, tail: 2, pad: 3, process: 10, thread: 11, zombie: 12, mm: 20, vma: 21, pagemap: 22, pages: 23, files: 30, fd: 31, file: 32, sigactions: 40, pending: 41, timers: 42, posixTimer: 43, attrs: 44, seccomp: 45, unsupported: 50 };
+const T = { head: 1, tail: 2, pad: 3, process: 10, thread: 11, zombie: 12, mm: 20, vma: 21, pagemap: 22, pages: 23, files: 30, fd: 31, file: 32, sigactions: 40, pending: 41, timers: 42, posixTimer: 43, attrs: 44, seccomp: 45, unsupported: 50, buildId: 80 };
 
 interface Rec {
   off: number;
@@ -132,7 +132,7 @@ describe('native: images', function () {
           [T.pagemap]: [T.mm], [T.pages]: [T.pagemap], [T.sigactions]: [T.process], [T.pending]: [T.process, T.thread],
           [T.files]: [T.process], [T.fd]: [T.files], [T.unsupported]: [T.process], [T.pad]: [0], [T.tail]: [0],
           [T.file]: [0], [T.zombie]: [T.process], [T.timers]: [T.process], [T.posixTimer]: [T.process], [T.attrs]: [T.process],
-          [T.seccomp]: [T.process],
+          [T.seccomp]: [T.process], [T.buildId]: [T.vma],
         };
         assert.ok(allowed[r.type]?.includes(parentType), `${at}: type ${r.type} under type ${parentType}`);
         byTag.set(r.tag, r);

@@ -129,6 +129,7 @@ describe('native: dump --kill and restore of real programs', function () {
         const out = path.join(dir, 'threads.txt');
         const image = path.join(dir, 'threads.ckpt');
         const t = lab.startTarget(id, [target('threads'), out]);
+        // eslint-disable-next-line prefer-const -- assigned after the restore, below; report() reads it before and after
         let restored: number | undefined;
         // r REPORT TLS_OK KICKS KICK_ERRORS HITS AVX_ITERS AVX_FAIL
         const report = async (n: number) => {

@@ -36,7 +36,7 @@ export function watchWorkers(factory: SearchWorkerFactory = sourceSearchWorker):
     },
     live: () => workers.filter((w) => !exited.has(w)).length,
     online: async (n) => {
-      while (!onlines[n]) await new Promise((resolve) => setTimeout(resolve, 5));
+      while (onlines[n] === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
       return onlines[n];
     },
   };

@@ -7,7 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Checkpointer, CheckpointerError, CheckpointerEvent, resolveCheckpointerBinary } from '../../src/checkpointer';
 import { CheckpointImage } from '../../src/image';
-import { isAlive } from '../../src/views/procfs';
+import { isAlive } from '../../src/processes/procfs';
 import { killQuietly, startTicker, Ticker, unusedPid } from '../support/ticker';
 import { until } from '../support/until';
 

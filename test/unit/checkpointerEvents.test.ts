@@ -11,6 +11,7 @@ import {
   LineSplitter,
   parseEventLine,
   ProgressTracker,
+  checkpointingUnavailable,
   resolveCheckpointerBinary,
   shellQuote,
 } from '../../src/checkpointer';
@@ -104,6 +105,15 @@ describe('checkpointer: errors for people', () => {
       assert.equal(resolveCheckpointerBinary(dir), path.join(dir, 'dist', 'bin', 'ckpt'));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says that checkpointing needs Linux x86-64 on any other machine, even with a binary there, and that images still open', () => {
+    assert.equal(checkpointingUnavailable('linux', 'x64'), undefined);
+    for (const [platform, arch, here] of [['darwin', 'arm64', 'darwin on arm64'], ['win32', 'x64', 'win32 on x64'], ['linux', 'arm64', 'Linux on arm64']]) {
+      const why = checkpointingUnavailable(platform, arch)!;
+      assert.match(why, new RegExp(`need Linux on x86-64 .*this is ${here}\\. Opening, exploring and comparing images works`));
+      assert.throws(() => resolveCheckpointerBinary('/nowhere', '/bin/sh', platform, arch), (e: CheckpointerError) => e.kind === 'binary-missing' && e.message === why);
     }
   });
 

@@ -26,7 +26,7 @@ describe('compressed pages (pages_zstd) in the decoder', () => {
       const at = { process: proc, addr: `0x${HEAP_STRING_ADDR.toString(16)}`, length: HEAP_STRING.length };
       const got = await rb.memory(at);
       assert.deepEqual(got, await ra.memory({ ...at, process: a.processes()[0].index }));
-      assert.equal(Buffer.from(got.map((p) => p.hex ?? '').join(''), 'hex').toString('latin1'), HEAP_STRING);
+      assert.equal(Buffer.concat(got.map((p) => p.bytes ?? new Uint8Array())).toString('latin1'), HEAP_STRING);
       const whole = { addr: `0x${(HEAP - 0x1000n).toString(16)}`, length: 8 * PAGE };
       assert.deepEqual(await rb.memory({ process: proc, ...whole }), await ra.memory({ process: a.processes()[0].index, ...whole }));
       const [ma, mb] = [await a.memory(), await b.memory()];

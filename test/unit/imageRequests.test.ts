@@ -66,7 +66,9 @@ describe('editor requests: answering the webview from an image', () => {
     assert.equal(r15.size, 8);
     // The field's bytes, read through the bytes request, are the little-endian value.
     const b = await req.bytes({ index: thread.index, offset: r15.fileOffset, length: 8 });
-    assert.equal(b.hex, '1132547698badcfe');
+    assert.ok(b.bytes instanceof Uint8Array && b.bytes.constructor === Uint8Array, 'bytes go to the webview as binary');
+    assert.strictEqual(b.bytes.byteLength, b.bytes.buffer.byteLength, 'in a buffer of their own: postMessage carries a view of a larger one wrong');
+    assert.equal(Buffer.from(b.bytes).toString('hex'), '1132547698badcfe');
     // The header is described from the schema, with its real checksum.
     assert.deepEqual(d.header.map((f) => f.name), ['type', 'flags', 'len', 'tag', 'ptag', 'payload_sum', 'reserved', 'header_sum']);
     assert.equal(find(d.header, 'type').display, 'thread (11)');
@@ -87,7 +89,7 @@ describe('editor requests: answering the webview from an image', () => {
     await assert.rejects(req.bytes({ index: 0, offset: head.payloadOffset + head.len, length: 1 }), /outside record #0/);
     await assert.rejects(req.bytes({ index: 0, offset: 0, length: 1 << 20 }), RangeError);
     const h = await req.bytes({ index: 0, offset: 0, length: 32 + 8 });
-    assert.equal(Buffer.from(h.hex.slice(64), 'hex').toString('latin1'), 'CKPTIMG\n');
+    assert.equal(Buffer.from(h.bytes.subarray(32)).toString('latin1'), 'CKPTIMG\n');
   });
 
   it('offers the address space and memory of a VMA, PAGES and MM', async () => {
@@ -138,10 +140,10 @@ describe('editor requests: answering the webview from an image', () => {
     const pieces = await req.memory({ process: proc.index, addr: `0x${HEAP_STRING_ADDR.toString(16)}`, length: HEAP_STRING.length });
     assert.equal(pieces.length, 1);
     assert.equal(pieces[0].state, 'dumped');
-    assert.equal(Buffer.from(pieces[0].hex!, 'hex').toString(), HEAP_STRING);
+    assert.equal(Buffer.from(pieces[0].bytes!).toString(), HEAP_STRING);
     const edge = await req.memory({ process: proc.index, addr: `0x${(HEAP + 3n * BigInt(PAGE) - 4n).toString(16)}`, length: 8 });
     assert.deepEqual(edge.map((p) => [p.state, p.length]), [['dumped', 4], ['not-dumped', 4]]);
-    assert.equal(edge[1].hex, undefined);
+    assert.equal(edge[1].bytes, undefined);
     await assert.rejects(req.memory({ process: proc.index, addr: '12', length: 1 << 20 }), RangeError);
   });
 });
@@ -216,7 +218,7 @@ describe('editor requests: a 4 GiB image', function () {
       assert.ok(top.total >= 3);
       assert.deepEqual(d.views, ['fields', 'memory']);
       assert.equal(layout.spans.filter((x) => x.kind === 'data').length, 1, 'the 1 GiB chunks read as one stretch');
-      assert.equal(Buffer.from(marker[0].hex!, 'hex').toString(), big.marker);
+      assert.equal(Buffer.from(marker[0].bytes!).toString(), big.marker);
       assert.ok(ms < 500, `the first answers took ${ms.toFixed(0)} ms`);
       console.log(`      open, summary, tree, record, layout and the last page of ${(big.bytes / 2 ** 30).toFixed(1)} GiB: ${ms.toFixed(0)} ms`);
     } finally {

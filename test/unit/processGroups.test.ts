@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { groupProcesses, vscodeInternals } from '../../src/views/processGroups';
-import { buildProcessForest, ProcessInfo } from '../../src/views/procfs';
+import { buildProcessForest, ProcessInfo } from '../../src/processes/procfs';
 
 const proc = (pid: number, ppid: number, sid: number, comm = `p${pid}`): ProcessInfo => ({
   pid, ppid, sid, comm, state: 'S', uid: 1000, user: 'u', rssBytes: 0, threads: 1, cmdline: [comm], startTime: pid * 10,

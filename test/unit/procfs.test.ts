@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'child_process';
 import { readdirSync, readFileSync } from 'fs';
-import { buildProcessForest, isAlive, isKernelThread, matchesFilter, parseCmdline, parsePasswd, parseStat, parseStatus, ProcessInfo, readProcesses } from '../../src/views/procfs';
+import { buildProcessForest, isAlive, isKernelThread, matchesFilter, parseCmdline, parsePasswd, parseStat, parseStatus, ProcessInfo, readProcesses } from '../../src/processes/procfs';
 
 const proc = (pid: number, ppid: number, comm = `p${pid}`, extra: Partial<ProcessInfo> = {}): ProcessInfo => ({
   pid,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { parseFromWebview } from '../../src/shared/protocol';
+import { MAX_REVEALED_BYTES, parseFromWebview, parseSearchShown } from '../../src/shared/protocol';
 import { hitPlace, hitPreview, MAX_MATCH_CHARS, previewStyle } from '../../src/shared/searchPreview';
 
 const hexOf = (b: Buffer | string, enc: BufferEncoding = 'utf8') => (typeof b === 'string' ? Buffer.from(b, enc) : b).toString('hex');
@@ -38,28 +38,37 @@ describe('search results: how a hit reads on one line', () => {
   });
 });
 
-describe('protocol: what the webview says about a search', () => {
-  const revealed = { process: 1, cursor: '0x1000', highlight: { start: '0x1000', end: '0x1004' }, hex: 'deadbeef' };
+describe('protocol: what the webview answers to the host\'s search', () => {
+  const revealed = { process: 1, cursor: '0x1000', highlight: { start: '0x1000', end: '0x1004' }, bytes: Uint8Array.from([0xde, 0xad, 0xbe, 0xef]) };
 
-  it('accepts searchShown with or without where the memory view went', () => {
-    assert.deepEqual(parseFromWebview({ type: 'searchShown', ticket: 1, search: 2, listed: 3 }), { type: 'searchShown', ticket: 1, search: 2, listed: 3 });
-    assert.deepEqual(parseFromWebview({ type: 'searchShown', ticket: 1, search: 2, listed: 3, revealed, extra: 'x' }), { type: 'searchShown', ticket: 1, search: 2, listed: 3, revealed });
-    assert.deepEqual(parseFromWebview({ type: 'searchShown', ticket: 1, search: 2, listed: 0, revealed: { ...revealed, cursor: null, highlight: null, hex: '' } })?.type, 'searchShown');
+  it('takes a response by its id, its result unchecked until the request it answers checks it', () => {
+    assert.deepEqual(parseFromWebview({ type: 'response', id: 7, ok: true, result: { search: 2, listed: 3 } }), { type: 'response', id: 7, ok: true, result: { search: 2, listed: 3 } });
+    assert.deepEqual(parseFromWebview({ type: 'response', id: 7, ok: false, error: 'no' }), { type: 'response', id: 7, ok: false, error: 'no' });
+    for (const bad of [{ type: 'response', id: -1.5, ok: true }, { type: 'response', id: 1, ok: false }, { type: 'response', ok: true }, { type: 'searchShown', ticket: 1, search: 2, listed: 3 }]) {
+      assert.equal(parseFromWebview(bad), undefined, JSON.stringify(bad));
+    }
+  });
+
+  it('accepts what runSearch shows, with or without where the memory view went, its bytes binary', () => {
+    assert.deepEqual(parseSearchShown({ search: 2, listed: 3 }), { search: 2, listed: 3 });
+    assert.deepEqual(parseSearchShown({ search: 2, listed: 3, revealed, extra: 'x' }), { search: 2, listed: 3, revealed });
+    assert.deepEqual(parseSearchShown({ search: 2, listed: 0, revealed: { ...revealed, cursor: null, highlight: null, bytes: new Uint8Array(0) } })?.revealed?.bytes, new Uint8Array(0));
   });
 
   it('refuses a malformed one', () => {
     for (const bad of [
-      { type: 'searchShown', ticket: -1, search: 2, listed: 3 },
-      { type: 'searchShown', ticket: 1, search: '2', listed: 3 },
-      { type: 'searchShown', ticket: 1, search: 2 },
-      { type: 'searchShown', ticket: 1, search: 2, listed: 3, revealed: 'x' },
-      { type: 'searchShown', ticket: 1, search: 2, listed: 3, revealed: { ...revealed, cursor: 'nowhere' } },
-      { type: 'searchShown', ticket: 1, search: 2, listed: 3, revealed: { ...revealed, hex: '<script>' } },
-      { type: 'searchShown', ticket: 1, search: 2, listed: 3, revealed: { ...revealed, highlight: { start: '0x1' } } },
-      { type: 'request', id: 1, method: 'search' },
+      { search: -1, listed: 3 },
+      { search: '2', listed: 3 },
+      { search: 2 },
+      { search: 2, listed: 3, revealed: 'x' },
+      { search: 2, listed: 3, revealed: { ...revealed, cursor: 'nowhere' } },
+      { search: 2, listed: 3, revealed: { ...revealed, bytes: 'deadbeef' } },
+      { search: 2, listed: 3, revealed: { ...revealed, bytes: new Uint8Array(MAX_REVEALED_BYTES + 1) } },
+      { search: 2, listed: 3, revealed: { ...revealed, highlight: { start: '0x1' } } },
     ]) {
-      assert.equal(parseFromWebview(bad), undefined, JSON.stringify(bad));
+      assert.equal(parseSearchShown(bad), undefined, JSON.stringify(bad));
     }
+    assert.equal(parseFromWebview({ type: 'request', id: 1, method: 'search' }), undefined);
     assert.deepEqual(parseFromWebview({ type: 'request', id: 1, method: 'cancelSearch', params: { search: 1 } }), { type: 'request', id: 1, method: 'cancelSearch', params: { search: 1 } });
   });
 });

@@ -6,7 +6,7 @@
 import { convertCriuToCkpt } from '../../convert/criuToCkpt';
 import { checkpointFormat } from '../../checkpoint';
 import { formatBytes } from '../../image';
-import type { Command } from '../ckptInspect';
+import type { Command } from './command';
 import { CliError, EXIT_OK } from '../output';
 import { inImage } from './open';
 

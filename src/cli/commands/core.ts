@@ -7,7 +7,7 @@ import path from 'path';
 import { checkpointFormat } from '../../checkpoint';
 import { CheckpointImage, formatBytes } from '../../image';
 import { CoreError, gdbCommandLine, writeCore } from '../../image/core/writeCore';
-import type { Command } from '../ckptInspect';
+import type { Command } from './command';
 import { CliError, EXIT_OK, wholeNumber } from '../output';
 import { inImage } from './open';
 

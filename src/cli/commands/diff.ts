@@ -6,7 +6,7 @@
 
 import { Checkpoint, checkpointPageBytes, compareCheckpoints, diffNodeRecord } from '../../checkpoint';
 import { countsText, DiffNode, FieldChange, formatBytes, ImageDiff, pagesText } from '../../image';
-import type { Command } from '../ckptInspect';
+import type { Command } from './command';
 import { JsonWriter } from '../jsonWriter';
 import { CliError, EXIT_ERROR, EXIT_NO, EXIT_OK, wholeNumber } from '../output';
 import { inImage, openNamed } from './open';
@@ -97,7 +97,7 @@ async function changedBytes(d: ImageDiff, a: Checkpoint, b: Checkpoint, max: num
             }
             const p = await checkpointPageBytes(a, b, page, own);
             if (!p.a || !p.b) continue;
-            const x = Buffer.from(p.a, 'hex'), y = Buffer.from(p.b, 'hex');
+            const x = Buffer.from(p.a), y = Buffer.from(p.b);
             for (const run of p.changed) {
               if (shown >= max) {
                 more++;

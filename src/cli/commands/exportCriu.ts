@@ -4,7 +4,7 @@
 
 import { exportCkptToCriu } from '../../convert/ckptToCriu';
 import { checkpointFormat } from '../../checkpoint';
-import type { Command } from '../ckptInspect';
+import type { Command } from './command';
 import { CliError, EXIT_OK } from '../output';
 import { inImage } from './open';
 

@@ -8,7 +8,7 @@
 
 import { Checkpoint, CkptCheckpoint, CriuAsCheckpoint } from '../../checkpoint';
 import { FieldNode, ImageError, JsonValue, recordTypeName } from '../../image';
-import type { Command } from '../ckptInspect';
+import type { Command } from './command';
 import { JsonWriter } from '../jsonWriter';
 import { EXIT_OK } from '../output';
 import { withImage } from './open';

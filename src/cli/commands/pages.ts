@@ -3,7 +3,7 @@
 
 import { MemoryPiece } from '../../image';
 import type { RecordRef } from '../../image/memoryMap';
-import type { Command } from '../ckptInspect';
+import type { Command } from './command';
 import { CliError, EXIT_OK, Output, parseHexAddress, parseLength, wholeNumber } from '../output';
 import { withImage } from './open';
 

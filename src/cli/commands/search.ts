@@ -5,7 +5,7 @@
 // however many there are.
 
 import { escapeBytes, formatBytes, SearchHit, SearchPatternError, searchMemory, SearchQuery } from '../../image';
-import type { Command } from '../ckptInspect';
+import type { Command } from './command';
 import { JsonWriter } from '../jsonWriter';
 import { CliError, EXIT_NO, EXIT_OK, Output, wholeNumber } from '../output';
 import { withImage } from './open';

@@ -2,8 +2,8 @@
 // with -v, each record's decoded fields under it. IMAGE is a .ckpt image or a CRIU checkpoint.
 
 import type { Checkpoint } from '../../checkpoint';
-import { FieldNode, formatBytes, ImageError, quote } from '../../image';
-import type { Command } from '../ckptInspect';
+import { FieldNode, formatBytes, ImageError, problemSeverity, quote } from '../../image';
+import type { Command } from './command';
 import { EXIT_NO, EXIT_OK, Output } from '../output';
 import { withImage } from './open';
 import { plural } from '../../shared/plural';
@@ -61,7 +61,10 @@ async function printTree(img: Checkpoint, out: Output, verbose: boolean): Promis
     const childPrefix = level.depth === 0 ? '   ' : level.depth >= MAX_DRAWN_DEPTH ? level.prefix : `${level.prefix}${last ? '   ' : '│  '}`;
     if (verbose) {
       // A payload that cannot be decoded says so in its line above.
-      const fields = await img.fields(r).catch((e) => (e instanceof ImageError ? undefined : Promise.reject(e)));
+      const fields = await img.fields(r).catch((e: unknown) => {
+        if (e instanceof ImageError) return undefined;
+        throw e;
+      });
       if (fields) printFields(fields, out, `${childPrefix}    `);
     }
     const children = img.children(r);
@@ -84,8 +87,8 @@ export async function printProblems(img: Checkpoint, out: Output): Promise<numbe
   out.line('');
   out.line(`${plural(problems.length, 'problem')}:`);
   for (const p of problems) {
-    out.line(`  ${p.code === 'unknown-type' ? 'note' : 'error'}: ${p.message}`);
+    out.line(`  ${problemSeverity(p.code)}: ${p.message}`);
     if (out.needsDrain) await out.drain();
   }
-  return problems.filter((p) => p.code !== 'unknown-type').length;
+  return problems.filter((p) => problemSeverity(p.code) === 'error').length;
 }

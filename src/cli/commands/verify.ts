@@ -2,8 +2,8 @@
 // list of problems on a damaged one. For a CRIU checkpoint, which has no checksums: every entry
 // decodes, every process is complete, every pagemap run lies in its pages file, every page reads.
 
-import { formatBytes } from '../../image';
-import type { Command } from '../ckptInspect';
+import { formatBytes, problemSeverity } from '../../image';
+import type { Command } from './command';
 import { JsonWriter } from '../jsonWriter';
 import { CliError, EXIT_NO, EXIT_OK } from '../output';
 import { withImage } from './open';
@@ -23,11 +23,11 @@ export const verifyCommand: Command = {
         out.text('\n');
       } else {
         for (const p of report.problems) {
-          out.line(`${p.code === 'unknown-type' ? 'note' : 'error'}: ${p.message}`);
+          out.line(`${problemSeverity(p.code)}: ${p.message}`);
           if (out.needsDrain) await out.drain();
         }
         const what = `${plural(report.records, 'record')}, ${plural(report.pagesChecked, 'page')} (${formatBytes(report.bytesChecked)}) in ${report.ms} ms`;
-        out.line(report.ok ? `OK: ${what}` : `DAMAGED: ${plural(report.problems.filter((p) => p.code !== 'unknown-type').length, 'problem')}; checked ${what}`);
+        out.line(report.ok ? `OK: ${what}` : `DAMAGED: ${plural(report.problems.filter((p) => problemSeverity(p.code) === 'error').length, 'problem')}; checked ${what}`);
       }
       return report.ok ? EXIT_OK : EXIT_NO;
     });

@@ -6,7 +6,7 @@
 // checksums, padding and the split of pages into pagemaps are storage, not differences.
 
 import { CheckpointImage } from '../checkpointImage';
-import { ImageError } from '../errors';
+import { ImageError, problemSeverity } from '../errors';
 import { bytesToHex, FieldNode, hex } from '../fields';
 import { Ckpt, enumLabel, RecordType, schema } from '../format';
 import { protString, VmaInfo } from '../memoryMap';
@@ -171,7 +171,7 @@ class Comparison {
     }
     for (const side of ['a', 'b'] as const) {
       const img = this.img(side);
-      for (const p of [...img.problems, ...img.layoutProblems]) if (p.code !== 'unknown-type') this.problems.push({ side, message: p.message });
+      for (const p of [...img.problems, ...img.layoutProblems]) if (problemSeverity(p.code) === 'error') this.problems.push({ side, message: p.message });
     }
     return nodes;
   }

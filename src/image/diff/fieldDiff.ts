@@ -121,11 +121,6 @@ function switchCase(on: string | undefined, cases: Record<string, string> | unde
   return la === lb && typeof la === 'string' ? cases[la] : undefined;
 }
 
-/** The changed fields of two decoded payloads of schema type `typeName`. */
-export function compareFields(typeName: string, a: object, b: object, skip: Iterable<string> = []): FieldChange[] {
-  return diffFieldNodes(typeName, fieldsOf(typeName, a), fieldsOf(typeName, b), '', [], new Set(skip));
-}
-
 /** NUL-separated strings (cmdline, environ) as a list. */
 export function nulList(bytes: Uint8Array): string[] {
   return [...nulStrings(bytes)];

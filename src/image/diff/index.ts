@@ -5,7 +5,7 @@ export { compareImages, matchVmas } from './compareImages';
 export { comparePageBytes } from './pageBytes';
 export type { PageBytesDiff } from './pageBytes';
 export { DIFF_KINDS } from './types';
-export { countsText, KIND_NAMES, kindNames, pagesText, plural } from './words';
+export { countsText, pagesText, plural } from './words';
 export type { KindCounts } from './words';
 export type {
   Change, ChangeCounts, CompareOptions, CompareProgress, DiffCounts, DiffKind, DiffNode, FieldChange, ImageDiff, ImageSide,

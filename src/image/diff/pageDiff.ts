@@ -231,12 +231,6 @@ export async function comparePlanned(plan: MemoryPlan, progress: { done: number;
   return { ranges: out.ranges, pageSize: ps, pagesCompared, bytesRead: progress.done - doneBefore, method };
 }
 
-/** Compare the dumped pages of two address spaces. */
-export async function compareMemory(imgA: CheckpointImage, memA: MemoryMap, imgB: CheckpointImage, memB: MemoryMap, opts: CompareOptions = {}): Promise<MemoryComparison> {
-  const plan = await planMemory(imgA, memA, imgB, memB, opts);
-  return comparePlanned(plan, { done: 0, total: plan.readBytes }, opts);
-}
-
 /** Fill `target` from the source at `offset`: synchronously where it can (see ByteSource). */
 async function readInto(src: ByteSource, offset: number, target: Uint8Array): Promise<void> {
   if (src.readIntoSync) src.readIntoSync(offset, target);

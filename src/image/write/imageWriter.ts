@@ -6,7 +6,7 @@
 // afterwards. The C writer (src/native/image.c) writes what `ckpt dump` makes.
 
 import fs from 'fs';
-import { Ckpt, RecordType, schema } from '../format';
+import { Ckpt, HEADER_SIZE, HEADER_SUMMED, RecordType, schema } from '../format';
 import type { SchemaField } from '../format';
 import { Xxh64, xxh64, xxh64Blocks, xxh64Low32 } from '../xxhash64';
 
@@ -139,6 +139,15 @@ function encodeOne(b: ByteBuilder, f: SchemaField, x: unknown, siblings: Value, 
       b.bytes(encodePayload(caseType, x as Value));
       return;
     }
+    case 'u1':
+    case 'u2':
+    case 'u4':
+    case 'u8':
+    case 's1':
+    case 's2':
+    case 's4':
+    case 's8':
+      throw new Error(`field ${f.id}: integers are written above`);
   }
 }
 
@@ -260,7 +269,7 @@ export class ImageWriter {
   private rawHeader(type: number, len: number, opts: RecordOptions, sum: number, writePayload: () => void): number {
     const tag = opts.tag ?? this.nextTag;
     this.nextTag = Math.max(this.nextTag, tag) + 1;
-    const h = new Uint8Array(32);
+    const h = new Uint8Array(HEADER_SIZE);
     const dv = new DataView(h.buffer);
     dv.setUint32(0, type, true);
     dv.setUint32(4, opts.flags ?? 0, true);
@@ -269,7 +278,7 @@ export class ImageWriter {
     dv.setUint32(16, opts.ptag ?? 0, true);
     dv.setUint32(20, opts.payloadSum ?? sum, true);
     dv.setUint32(24, 0, true);
-    dv.setUint32(28, xxh64Low32(h.subarray(0, 28)), true);
+    dv.setUint32(HEADER_SUMMED, xxh64Low32(h.subarray(0, HEADER_SUMMED)), true);
     this.sink.write(h);
     writePayload();
     const pad = (8 - (len % 8)) % 8;
@@ -349,9 +358,9 @@ export class ImageWriter {
     if (opts.hashed === false) hashes.fill(0);
     const pm = this.record('pagemap', { runs: runs.map((r, k) => ({ vaddr: r.vaddr, npages: counts[k], flags: 0 })), npages, pageHashes: hashes }, { ptag: mmTag });
     // A pad record so that the page payload (after its 32-byte header) starts on a page.
-    const gap = (ps - ((this.offset + 32) % ps)) % ps;
+    const gap = (ps - ((this.offset + HEADER_SIZE) % ps)) % ps;
     if (gap !== 0) {
-      const padLen = gap >= 32 ? gap - 32 : gap + ps - 32;
+      const padLen = gap >= HEADER_SIZE ? gap - HEADER_SIZE : gap + ps - HEADER_SIZE;
       this.raw(RecordType.PAD, new Uint8Array(padLen));
     }
     // Without per-page hashes (hashed: false), the page data carries a payload_sum like any record.

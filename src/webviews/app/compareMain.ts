@@ -4,6 +4,7 @@
 // no image data; everything comes from the host by request (src/shared/compareProtocol.ts).
 
 import type { CompareResultModel, CompareSideModel, CompareStatusModel } from '../../shared/compareProtocol';
+import { unhandled } from '../../shared/protocol';
 import { kindTitle, methodLine, summaryLine } from '../../shared/compareText';
 import { CompareConnection } from './compareConnection';
 import { DiffDetail } from './diffDetail';
@@ -50,7 +51,13 @@ class CompareEditor {
     root.appendChild(h('main', { class: 'split' }, treePane, splitter(treePane, 'Resize the list of differences'), this.detail.element));
     root.appendChild(this.status.element);
     this.conn.onEvent((e) => {
-      if (e.type === 'status') void this.onStatus(e.status);
+      switch (e.type) {
+        case 'status':
+          void this.onStatus(e.status);
+          break;
+        default:
+          unhandled(e.type); // one kind today: the event itself does not narrow
+      }
     });
   }
 
@@ -127,6 +134,8 @@ class CompareEditor {
         clear(this.result);
         this.result.appendChild(h('p', { class: 'cmp-headline error' }, `The comparison failed: ${s.error}`));
         break;
+      case 'done':
+        break; // the result comes in its own message
     }
   }
 

@@ -2,7 +2,7 @@
 // its raw bytes (the selected field's bytes highlighted), the address space of its process, and
 // memory by virtual address.
 
-import { HexLayout, hexToBytes } from '../../shared/hexLayout';
+import { HexLayout } from '../../shared/hexLayout';
 import type { RecordDetailModel, RecordView } from '../../shared/models';
 import { MAX_BYTES_PER_REQUEST } from '../../shared/protocol';
 import { AddressSpaceView, VmaPick } from './addressSpaceView';
@@ -113,7 +113,7 @@ export class DetailView {
         const to = Math.min(Number(addr) + base + length, end, from + MAX_BYTES_PER_REQUEST);
         if (to <= from) return [];
         const b = await src.request('bytes', { index: d.node.index, offset: from, length: to - from });
-        return [{ addr: BigInt(b.offset - base), length: b.hex.length / 2, bytes: hexToBytes(b.hex) }];
+        return [{ addr: BigInt(b.offset - base), length: b.bytes.length, bytes: b.bytes }];
       },
     });
 

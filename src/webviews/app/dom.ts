@@ -28,16 +28,7 @@ export function clear(el: Element): void {
   while (el.firstChild) el.removeChild(el.firstChild);
 }
 
-export function formatBytes(n: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} byte${n === 1 ? '' : 's'}` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
-}
+export { formatBytes } from '../../shared/units';
 
 /** Calls `fn` at most once per animation frame, with the latest arguments. */
 export function perFrame<A extends unknown[]>(fn: (...a: A) => void): (...a: A) => void {

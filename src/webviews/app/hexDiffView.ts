@@ -6,7 +6,6 @@
 
 import type { PageBytesModel } from '../../shared/compareProtocol';
 import { bytesPerRowFor, HexDiffCell, hexDiffRows, stepChange } from '../../shared/hexDiff';
-import { hexToBytes } from '../../shared/hexLayout';
 import { clear, h } from './dom';
 
 export class HexDiffView {
@@ -102,7 +101,7 @@ export class HexDiffView {
     const p = this.page;
     clear(this.grid);
     if (!p) return;
-    const rows = hexDiffRows(p.a === null ? null : hexToBytes(p.a), p.b === null ? null : hexToBytes(p.b), p.changed, p.pageSize, this.perRow);
+    const rows = hexDiffRows(p.a, p.b, p.changed, p.pageSize, this.perRow);
     const head = h(
       'div',
       { class: 'hd-row hd-colhead', 'aria-hidden': 'true' },
@@ -156,7 +155,8 @@ export class HexDiffView {
     this.current = i;
     this.mark();
     const run = p.changed[i];
-    const bytes = (side: string | null) => (side === null ? 'not dumped' : side.slice(run.offset * 2, Math.min(run.offset + run.length, run.offset + 8) * 2).replace(/(..)(?!$)/g, '$1 ') + (run.length > 8 ? ' …' : ''));
+    const bytes = (side: Uint8Array | null) =>
+      side === null ? 'not dumped' : [...side.subarray(run.offset, Math.min(run.offset + run.length, run.offset + 8))].map((b) => b.toString(16).padStart(2, '0')).join(' ') + (run.length > 8 ? ' …' : '');
     this.live.textContent = `Change ${i + 1} of ${p.changed.length}: ${run.length} byte${run.length === 1 ? '' : 's'} at offset 0x${run.offset.toString(16)} (${addrPlus(p.address, run.offset)}): A ${bytes(p.a)} · B ${bytes(p.b)}`;
     if (focus) this.grid.focus();
   }

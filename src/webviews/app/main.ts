@@ -2,7 +2,7 @@
 // (two tabs of one pane), the selected record (or a search hit, in its memory) on the right. It
 // holds no image data of its own; everything comes from the host by request.
 
-import type { HostEvent } from '../../shared/protocol';
+import { unhandled, type HostEvent } from '../../shared/protocol';
 import type { RecordDetailModel, RecordView, RevealedModel, SearchHitModel } from '../../shared/models';
 import { HostConnection } from './connection';
 import { DetailView } from './detailView';
@@ -65,6 +65,13 @@ class ImageEditor {
     root.appendChild(this.status.element);
     this.startedShowing = new Promise((resolve) => (this.markStarted = resolve));
     this.conn.onEvent((e) => void this.onHostEvent(e));
+    this.conn.onRequest({
+      runSearch: async (run) => {
+        this.showPane('search', true);
+        await this.startedShowing;
+        return this.search.runFromHost(run);
+      },
+    });
   }
 
   async start(): Promise<void> {
@@ -174,11 +181,9 @@ class ImageEditor {
         break;
       case 'showSearch':
         this.showPane('search', true);
-        if (e.run) {
-          await this.startedShowing;
-          await this.search.runFromHost(e.run);
-        }
         break;
+      default:
+        unhandled(e);
     }
   }
 }

@@ -2,7 +2,7 @@
 // hold no bytes (not dumped, not mapped) folded into one row each, and a "go to address" box.
 // It is also where a search result jumps to, through highlight().
 
-import { HexLayout, hexToBytes } from '../../shared/hexLayout';
+import { HexLayout } from '../../shared/hexLayout';
 import type { RevealedModel } from '../../shared/models';
 import { addrHex, MAX_BYTES_PER_REQUEST, parseAddress } from '../../shared/protocol';
 import type { HostConnection } from './connection';
@@ -59,7 +59,7 @@ export class MemoryView {
         addressName: 'address',
         fetch: async (addr, length) => {
           const pieces = await this.conn.request('memory', { process, addr: `0x${addr.toString(16)}`, length: Math.min(length, MAX_BYTES_PER_REQUEST) });
-          return pieces.map((p) => ({ addr: BigInt(p.addr), length: p.length, bytes: p.hex !== undefined ? hexToBytes(p.hex) : undefined }));
+          return pieces.map((p) => ({ addr: BigInt(p.addr), length: p.length, bytes: p.bytes }));
         },
       },
       reveal,
@@ -93,7 +93,7 @@ export class MemoryView {
       process,
       cursor: cursor === undefined ? null : addrHex(cursor),
       highlight: hl ? { start: addrHex(hl.start), end: addrHex(hl.end) } : null,
-      hex: pieces.map((p) => p.hex ?? '').join(''),
+      bytes: concatBytes(pieces.map((p) => p.bytes)),
     };
   }
 
@@ -106,4 +106,12 @@ export class MemoryView {
     this.message.textContent = '';
     await this.revealAddress(a);
   }
+}
+
+/** The bytes of the pieces that have bytes, one after the other. */
+function concatBytes(parts: (Uint8Array | undefined)[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + (p?.length ?? 0), 0));
+  let at = 0;
+  for (const p of parts) if (p) out.set(p, (at += p.length) - p.length);
+  return out;
 }

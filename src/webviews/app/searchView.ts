@@ -5,14 +5,14 @@
 // host; this view only asks, and lists what comes back.
 
 import type { ProcessModel, RevealedModel, SearchEndModel, SearchHitModel, SearchQueryModel } from '../../shared/models';
-import type { HostEvent } from '../../shared/protocol';
+import type { HostEvent, SearchShownModel, WebviewRequestMap } from '../../shared/protocol';
 import { hitPlace, hitPreview, PreviewStyle, previewStyle } from '../../shared/searchPreview';
 import type { HostConnection } from './connection';
 import { clear, formatBytes, h } from './dom';
 
 type SearchMode = SearchQueryModel['mode'];
 type SearchEvent = Extract<HostEvent, { type: 'searchHits' | 'searchProgress' | 'searchEnd' }>;
-export type SearchRun = NonNullable<Extract<HostEvent, { type: 'showSearch' }>['run']>;
+export type SearchRun = WebviewRequestMap['runSearch']['params'];
 
 const CAPS = [100, 1000, 10000];
 const PLACEHOLDER: Record<SearchMode, string> = {
@@ -166,8 +166,8 @@ export class SearchView {
     return id;
   }
 
-  /** Fills the form in as the host asks, searches, and (when asked) shows the first hit; tells the host when done. */
-  async runFromHost(run: SearchRun): Promise<void> {
+  /** Fills the form in as the host asks, searches, and (when asked) shows the first hit: what it then shows. */
+  async runFromHost(run: SearchRun): Promise<SearchShownModel> {
     this.input.value = run.query.pattern;
     this.modes[run.query.mode].checked = true;
     this.utf16.checked = run.query.encoding === 'utf16le';
@@ -178,14 +178,11 @@ export class SearchView {
     this.syncOptions();
     const id = await this.start();
     const cur = this.current;
-    if (id === undefined || !cur) {
-      this.conn.send({ type: 'searchShown', ticket: run.ticket, search: 0, listed: 0 });
-      return;
-    }
+    if (id === undefined || !cur) return { search: 0, listed: 0 };
     await cur.ended;
     let revealed: RevealedModel | undefined;
     if (run.goToFirst && cur.hits.length > 0 && this.current === cur) revealed = await this.jump(0, false);
-    this.conn.send({ type: 'searchShown', ticket: run.ticket, search: id, listed: this.list.childElementCount, ...(revealed ? { revealed } : {}) });
+    return { search: id, listed: this.list.childElementCount, ...(revealed ? { revealed } : {}) };
   }
 
   async cancel(): Promise<void> {

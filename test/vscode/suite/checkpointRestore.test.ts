@@ -5,7 +5,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { isAlive, matchesFilter } from '../../../src/views/procfs';
+import { isAlive, matchesFilter } from '../../../src/processes/procfs';
 import { isProcessItem } from '../../../src/views/processesView';
 import { killQuietly, startTicker, Ticker, unusedPid } from '../../support/ticker';
 import { activeImageTab, api, closeAllEditors, nativeBinary, until, workspaceDir } from './support';

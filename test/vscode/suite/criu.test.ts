@@ -62,7 +62,7 @@ describe('CRIU checkpoints in the editor', function () {
     assert.strictEqual(r.search.end.status, 'done');
     assert.deepStrictEqual(r.search.hits.map((h) => h.address), ['0x55b1c78fb2a0', '0x55b1c790b321']);
     assert.strictEqual(r.search.shown.revealed?.cursor, '0x55b1c78fb2a0');
-    assert.strictEqual(Buffer.from(r.search.shown.revealed!.hex, 'hex').toString(), 'criu-fixture-marker-0001');
+    assert.strictEqual(Buffer.from(r.search.shown.revealed!.bytes).toString(), 'criu-fixture-marker-0001');
   });
 
   it('opens a Kubernetes-named checkpoint archive in the editor by default, with its container', async () => {

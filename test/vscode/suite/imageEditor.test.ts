@@ -38,7 +38,7 @@ describe('the image editor', () => {
     await until('the Image Records view to follow the editor', () => records.currentDocument?.uri.fsPath === image.uri.fsPath);
     assert.strictEqual(records.view.description, 'ticker.ckpt');
     // What the view shows: its rows, labelled by the provider.
-    const rows = await records.getChildren();
+    const rows = records.getChildren();
     const items = await Promise.all(rows.map((r) => records.getTreeItem(r)));
     const labels = items.map((i) => String(i.label));
     assert.strictEqual(labels[0], 'HEAD');
@@ -83,7 +83,7 @@ describe('the image editor', () => {
     const bad = r.verification.problems.find((p) => /does not match its hash/.test(p.message));
     assert.ok(bad && bad.record !== undefined, JSON.stringify(r.verification.problems));
     // The process row says that something below it is damaged.
-    const rows = await records.getChildren();
+    const rows = records.getChildren();
     const items = await Promise.all(rows.map((x) => records.getTreeItem(x)));
     const proc = items.find((i) => i.label === 'PROCESS')!;
     assert.strictEqual((proc.iconPath as vscode.ThemeIcon).id, 'warning');

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { CheckpointImage } from '../../../src/image';
-import { isAlive } from '../../../src/views/procfs';
+import { isAlive } from '../../../src/processes/procfs';
 import { isProcessItem } from '../../../src/views/processesView';
 import { FamilyTicker, killQuietly, startFamilyTicker, startTicker, workersOf } from '../../support/ticker';
 import { activeImageTab, api, closeAllEditors, nativeBinary, until, workspaceDir } from './support';

@@ -61,7 +61,7 @@ describe('searching memory in the image editor', function () {
     assert.strictEqual(shown.revealed?.process, doc.checkpoint!.processRecords()[0]);
     assert.strictEqual(shown.revealed?.cursor, hex(across));
     assert.deepStrictEqual(shown.revealed?.highlight, { start: hex(across), end: hex(across + BigInt(ACROSS.length)) });
-    assert.strictEqual(Buffer.from(shown.revealed!.hex, 'hex').toString(), ACROSS);
+    assert.strictEqual(Buffer.from(shown.revealed!.bytes).toString(), ACROSS);
     // The record selected in the editor is the process whose memory it shows.
     assert.strictEqual(doc.selected, shown.revealed?.process);
   });
@@ -97,8 +97,8 @@ describe('searching memory in the image editor', function () {
     while (stillRunning && rounds < 20) {
       const t0 = Date.now();
       await new Promise((res) => setTimeout(res, 20));
-      const pieces = (await doc.requests!.handle({ type: 'request', id: 1, method: 'memory', params: { process: proc, addr: hex(big.markerAddr), length: 32 } })) as { hex?: string }[];
-      assert.strictEqual(Buffer.from(pieces[0].hex!, 'hex').toString().slice(0, 8), big.marker.slice(0, 8));
+      const pieces = (await doc.requests!.handle({ type: 'request', id: 1, method: 'memory', params: { process: proc, addr: hex(big.markerAddr), length: 32 } })) as { bytes?: Uint8Array }[];
+      assert.strictEqual(Buffer.from(pieces[0].bytes!).toString().slice(0, 8), big.marker.slice(0, 8));
       worst = Math.max(worst, Date.now() - t0 - 20);
       rounds++;
     }
@@ -132,8 +132,8 @@ describe('searching memory in the image editor', function () {
     while (Date.now() < stop) {
       const t0 = Date.now();
       await new Promise((res) => setTimeout(res, 20));
-      const pieces = (await doc.requests!.handle({ type: 'request', id: 1, method: 'memory', params: { process: proc, addr: marker, length: HOSTILE_MARKER.length } })) as { hex?: string }[];
-      assert.strictEqual(Buffer.from(pieces[0].hex!, 'hex').toString(), HOSTILE_MARKER);
+      const pieces = (await doc.requests!.handle({ type: 'request', id: 1, method: 'memory', params: { process: proc, addr: marker, length: HOSTILE_MARKER.length } })) as { bytes?: Uint8Array }[];
+      assert.strictEqual(Buffer.from(pieces[0].bytes!).toString(), HOSTILE_MARKER);
       worst = Math.max(worst, Date.now() - t0 - 20);
       rounds++;
     }
@@ -171,8 +171,8 @@ describe('searching memory in the image editor', function () {
     assert.ok(endedIn < 2000, `the next search ended the hostile one after ${endedIn} ms`);
     assert.strictEqual(editors.runningSearch(uri), undefined);
     // The editor answers on: a request, and one more search.
-    const pieces = (await doc.requests!.handle({ type: 'request', id: 2, method: 'memory', params: { process: proc, addr: marker, length: 4 } })) as { hex?: string }[];
-    assert.strictEqual(Buffer.from(pieces[0].hex!, 'hex').toString(), HOSTILE_MARKER.slice(0, 4));
+    const pieces = (await doc.requests!.handle({ type: 'request', id: 2, method: 'memory', params: { process: proc, addr: marker, length: 4 } })) as { bytes?: Uint8Array }[];
+    assert.strictEqual(Buffer.from(pieces[0].bytes!).toString(), HOSTILE_MARKER.slice(0, 4));
     const r4 = await search(uri, { mode: 'regex', pattern: 'a{4}END' });
     assert.ok(r4.ok, JSON.stringify(r4));
     assert.deepStrictEqual(r4.search.hits.map((h) => h.address), [hex(hostileMarkerAddr() - 4n)]);
