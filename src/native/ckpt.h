@@ -116,6 +116,19 @@ int vmas_verify(pid_t pid, const struct proc_state *p);
 uint32_t vma_write(struct image_writer *w, const struct vma_state *v, uint32_t mm_tag);
 int vma_read(const struct image *im, const struct image_record *r, struct vma_state *v);
 int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t mm_tag);
+
+/* pageflow.c: page blocks hashed and written on other threads while the next is copied */
+#define PAGEFLOW_BLOCK (16u << 20)
+struct pageflow;
+struct pageflow *pageflow_start(int fd, uint32_t page_size);
+/* A free block of PAGEFLOW_BLOCK bytes to fill (waits for one); NULL, fail() called, once a write failed. */
+uint8_t *pageflow_buffer(struct pageflow *f);
+/* The block pageflow_buffer gave, filled with len bytes (whole pages) for file offset off
+ * (page-aligned); one hash per page goes to hashes, which must stay until pageflow_wait. */
+void pageflow_submit(struct pageflow *f, size_t len, uint64_t off, uint64_t *hashes);
+/* Waits until every submitted block is written: 0, or -1 (fail() called) if a write failed. */
+int pageflow_wait(struct pageflow *f);
+void pageflow_stop(struct pageflow *f);
 int pagemap_read(const struct image *im, const struct image_record *r, const struct image_record *pages,
 		 struct page_chunk *c);
 uint64_t pick_trampoline(const struct tree *t, uint64_t len);

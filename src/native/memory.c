@@ -546,12 +546,6 @@ static int read_run(const struct proc_state *p, pid_t src, uint64_t addr, void *
 	return mem_read(src, addr, buf, n);
 }
 
-static void page_hashes(const uint8_t *data, size_t len, uint32_t ps, uint64_t *out)
-{
-	for (size_t off = 0; off < len; off += ps)
-		*out++ = xxh64(data + off, ps, 0);
-}
-
 /* All chunks: pagemap reserved, pad, pages streamed from the tracee, then the pagemap. */
 int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t mm_tag)
 {
@@ -584,7 +578,10 @@ int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t
 	progress_step("pages", "%llu pages (%llu KiB) in %zu runs", (unsigned long long)l.pages,
 		      (unsigned long long)(total >> 10), l.n);
 	progress_bytes("pages", 0, total);
-	uint8_t *block = xmalloc(IO_BLOCK);
+	uint64_t t_read = 0, t_wait = 0;
+	struct pageflow *flow = pageflow_start(w->fd, ps);
+	if (!flow)
+		goto out_close;
 	struct buf pmb = {0};
 	for (size_t first = 0; first < l.n;) {
 		/* one chunk: as many runs as fit in CHUNK_MAX_PAGES */
@@ -599,17 +596,25 @@ int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t
 		buf_put(&pmb, &pf, sizeof(pf));
 		buf_put(&pmb, &l.v[first], nruns * sizeof(struct ckpt_page_run));
 		uint64_t *hashes = buf_put(&pmb, NULL, npages * 8);
-		size_t hash_off = (size_t)((uint8_t *)hashes - pmb.p);
 		if (iw_pages_begin(w, mm_tag, (uint32_t)pmlen, npages * ps) < 0)
 			goto out_free;
-		uint64_t h = 0;
-		for (size_t r = first; r < last; r++) {
-			uint64_t addr = l.v[r].vaddr, left = (uint64_t)l.v[r].npages * ps;
-			while (left) {
-				size_t n = left > IO_BLOCK ? IO_BLOCK : (size_t)left;
-				if (cancelled())
-					goto out_free;
-				int from = read_run(p, src, addr, block, n);
+		/* blocks of up to PAGEFLOW_BLOCK bytes, gathered across runs: one read call and one
+		 * write per block however small the runs are */
+		size_t r = first;
+		uint64_t addr = l.v[r].vaddr, left = (uint64_t)l.v[r].npages * ps, h = 0;
+		while (r < last) {
+			if (cancelled())
+				goto out_free;
+			uint64_t tw0 = now_ns(CLOCK_MONOTONIC);
+			uint8_t *block = pageflow_buffer(flow);
+			uint64_t tw1 = now_ns(CLOCK_MONOTONIC);
+			t_wait += tw1 - tw0;
+			if (!block)
+				goto out_free;
+			size_t n = 0;
+			while (r < last && n < PAGEFLOW_BLOCK) {
+				size_t k = left < PAGEFLOW_BLOCK - n ? (size_t)left : PAGEFLOW_BLOCK - n;
+				int from = read_run(p, src, addr, block + n, k);
 				if (from < 0) {
 					if (src != pid && (kill(src, 0) < 0 || process_gone(src)))
 						fail(EXIT_FAIL, "the snapshot of process %d was killed before its pages were read", pid);
@@ -619,28 +624,37 @@ int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t
 						fail_errno(EXIT_FAIL, "cannot read the memory of process %d at 0x%llx", pid, (unsigned long long)addr);
 					goto out_free;
 				}
-				page_hashes(block, n, ps, (uint64_t *)(pmb.p + hash_off) + h);
-				h += n / ps;
-				if (iw_pages_write(w, block, n) < 0 || (from == 1 && snapshot_read(p, addr, n) < 0))
+				if (from == 1 && snapshot_read(p, addr, k) < 0)
 					goto out_free;
-				addr += n;
-				left -= n;
-				done += n;
-				if (done - last_report >= IO_BLOCK || done == total) {
-					progress_bytes("pages", done, total);
-					last_report = done;
-				}
+				n += k, addr += k, left -= k;
+				if (!left && ++r < last)
+					addr = l.v[r].vaddr, left = (uint64_t)l.v[r].npages * ps;
+			}
+			t_read += now_ns(CLOCK_MONOTONIC) - tw1;
+			uint64_t at = iw_pages_reserve(w, n);
+			if (at == UINT64_MAX)
+				goto out_free;
+			pageflow_submit(flow, n, at, hashes + h);
+			h += n / ps;
+			done += n;
+			if (done - last_report >= IO_BLOCK || done == total) {
+				progress_bytes("pages", done, total);
+				last_report = done;
 			}
 		}
-		if (!iw_pages_end(w, pmb.p, (uint32_t)pmb.len))
+		/* the hashes are all in only once every block is written */
+		if (pageflow_wait(flow) < 0 || !iw_pages_end(w, pmb.p, (uint32_t)pmb.len))
 			goto out_free;
 		first = last;
 	}
 	if (total == 0)
 		progress_bytes("pages", 0, 0);
+	if (g_verbose) /* where the time went: copying, or waiting for the hash and the disk */
+		fprintf(stderr, "ckpt: pages: %.1f ms copying them, %.1f ms waiting for the hasher and writer threads\n", t_read / 1e6,
+			t_wait / 1e6);
 	rc = 0;
 out_free:
-	free(block);
+	pageflow_stop(flow);
 	buf_free(&pmb);
 out_close:
 	if (pm >= 0)
