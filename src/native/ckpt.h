@@ -2,6 +2,7 @@
 #ifndef CKPT_H
 #define CKPT_H
 
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -25,6 +26,7 @@ struct restore_ctx {
 	uint64_t scratch_iov;    /* RESTORE_IOV_MAX iovecs */
 	int image_fd;            /* the image, open in the new process */
 	int own_root_image;      /* root restores root's own image: the capabilities it records are kept (dropped to) */
+	cpu_set_t cpus;          /* ckpt's CPUs before it pinned itself beside the new process (for its helper threads) */
 };
 
 /* clone3's argument (linux/sched.h would clash with glibc's sched.h) */
@@ -129,6 +131,18 @@ void pageflow_submit(struct pageflow *f, size_t len, uint64_t off, uint64_t *has
 /* Waits until every submitted block is written: 0, or -1 (fail() called) if a write failed. */
 int pageflow_wait(struct pageflow *f);
 void pageflow_stop(struct pageflow *f);
+
+/* pagecheck.c: the pages a restore loaded, read back and checked against their hashes on a
+ * second thread (on `cpus`) while the next are loaded */
+struct pagecheck;
+struct pagecheck *pagecheck_start(pid_t pid, uint32_t page_size, const cpu_set_t *cpus);
+/* len bytes at addr, loaded: pages `page`.. of pagemap #chunk, whose hashes start at `hashes`
+ * (kept until pagecheck_finish), from byte file_off of the image */
+void pagecheck_submit(struct pagecheck *c, size_t chunk, uint64_t page, uint64_t addr, uint64_t len, const uint64_t *hashes,
+		      uint64_t file_off);
+/* Waits for every check: 0, or -1 with fail() saying which page did not match or could not be read. */
+int pagecheck_finish(struct pagecheck *c, const struct image *im);
+void pagecheck_stop(struct pagecheck *c);
 int pagemap_read(const struct image *im, const struct image_record *r, const struct image_record *pages,
 		 struct page_chunk *c);
 uint64_t pick_trampoline(const struct tree *t, uint64_t len);

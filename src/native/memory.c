@@ -885,6 +885,11 @@ static int map_vma(struct restore_ctx *rc, struct vma_state *v)
 	return 0;
 }
 
+/* Pages go straight from the image into place: the new process reads them (an injected preadv
+ * into its own mappings), in pieces of at most LOAD_PIECE bytes, while a second thread reads
+ * back and checks the pieces already loaded (pagecheck.c). */
+#define LOAD_PIECE (32u << 20)
+
 static int fill_pages(struct restore_ctx *rc)
 {
 	uint32_t ps = rc->im->page_size;
@@ -892,29 +897,49 @@ static int fill_pages(struct restore_ctx *rc)
 	for (size_t c = 0; c < rc->p->nchunks; c++)
 		total += (uint64_t)rc->p->chunks[c].npages * ps;
 	progress_step("restore-pages", "loading %llu KiB of pages", (unsigned long long)(total >> 10));
+	struct pagecheck *check = total ? pagecheck_start(rc->pid, ps, &rc->cpus) : NULL;
+	if (total && !check)
+		return -1;
 	struct iovec iov[RESTORE_IOV_MAX];
+	int rc_ = -1;
 	for (size_t c = 0; c < rc->p->nchunks; c++) {
 		const struct page_chunk *ch = &rc->p->chunks[c];
-		uint64_t off = ch->data_off;
-		for (uint32_t i = 0; i < ch->nruns;) {
+		uint64_t off = ch->data_off, page = 0;
+		uint32_t i = 0;
+		uint64_t at = 0; /* bytes of run i already loaded */
+		while (i < ch->nruns) {
+			/* one preadv: up to RESTORE_IOV_MAX runs, or parts of runs, of LOAD_PIECE bytes in all */
 			uint32_t k = 0;
 			uint64_t len = 0;
-			while (i < ch->nruns && k < RESTORE_IOV_MAX) {
-				iov[k].iov_base = (void *)ch->runs[i].vaddr;
-				iov[k].iov_len = (size_t)ch->runs[i].npages * ps;
-				len += iov[k].iov_len;
-				k++, i++;
+			while (i < ch->nruns && k < RESTORE_IOV_MAX && len < LOAD_PIECE) {
+				uint64_t run = (uint64_t)ch->runs[i].npages * ps, n = run - at;
+				if (n > LOAD_PIECE - len)
+					n = LOAD_PIECE - len;
+				iov[k].iov_base = (void *)(ch->runs[i].vaddr + at);
+				iov[k].iov_len = (size_t)n;
+				len += n, k++, at += n;
+				if (at == run)
+					i++, at = 0;
 			}
-			if (mem_write(rc->pid, rc->scratch_iov, iov, k * sizeof(iov[0])) < 0)
-				return fail_errno(EXIT_FAIL, "restore: cannot write to the new process");
+			if (mem_write(rc->pid, rc->scratch_iov, iov, k * sizeof(iov[0])) < 0) {
+				fail_errno(EXIT_FAIL, "restore: cannot write to the new process");
+				goto out;
+			}
 			long r;
 			if (inject_checked(rc->main, &r, "restore: reading pages from the image (preadv)", SYS_preadv,
 					   (uint64_t)rc->image_fd, rc->scratch_iov, k, off, 0, 0) < 0)
-				return -1;
-			if ((uint64_t)r != len)
-				return fail(EXIT_BADIMAGE, "bad image %s: short read of %llu page bytes at byte %llu", rc->im->path,
-					    (unsigned long long)len, (unsigned long long)off);
-			off += len;
+				goto out;
+			if ((uint64_t)r != len) {
+				fail(EXIT_BADIMAGE, "bad image %s: short read of %llu page bytes at byte %llu", rc->im->path,
+				     (unsigned long long)len, (unsigned long long)off);
+				goto out;
+			}
+			for (uint32_t j = 0; j < k; j++) {
+				pagecheck_submit(check, c, page, (uint64_t)(uintptr_t)iov[j].iov_base, iov[j].iov_len, ch->hashes + page,
+						 off);
+				page += iov[j].iov_len / ps;
+				off += iov[j].iov_len;
+			}
 			done += len;
 			if (done - last >= IO_BLOCK || done == total) {
 				progress_bytes("restore-pages", done, total);
@@ -922,7 +947,10 @@ static int fill_pages(struct restore_ctx *rc)
 			}
 		}
 	}
-	return 0;
+	rc_ = check ? pagecheck_finish(check, rc->im) : 0;
+out:
+	pagecheck_stop(check);
+	return rc_;
 }
 
 /* Every page of a process's page chunks against its hash (rule page_hash), read from the new
@@ -1022,7 +1050,7 @@ int memory_restore(struct restore_ctx *rc)
 		if (map_vma(rc, v) < 0)
 			return -1;
 	}
-	if (fill_pages(rc) < 0 || check_page_hashes(rc->im, rc->p, rc->pid) < 0)
+	if (fill_pages(rc) < 0)
 		return -1;
 	for (size_t i = 0; i < rc->p->nvmas; i++) {
 		const struct vma_state *v = &rc->p->vmas[i];
