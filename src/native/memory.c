@@ -579,7 +579,7 @@ int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t
 		      (unsigned long long)(total >> 10), l.n);
 	progress_bytes("pages", 0, total);
 	uint64_t t_read = 0, t_wait = 0;
-	struct pageflow *flow = pageflow_start(w->fd, ps);
+	struct pageflow *flow = pageflow_start(w->fd, ps, total > 2 * (uint64_t)PAGEFLOW_BLOCK);
 	if (!flow)
 		goto out_close;
 	struct buf pmb = {0};
@@ -613,7 +613,10 @@ int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t
 				goto out_free;
 			size_t n = 0;
 			while (r < last && n < PAGEFLOW_BLOCK) {
+				/* IO_BLOCK at a time: progress as often as before the blocks grew */
 				size_t k = left < PAGEFLOW_BLOCK - n ? (size_t)left : PAGEFLOW_BLOCK - n;
+				if (k > IO_BLOCK)
+					k = IO_BLOCK;
 				int from = read_run(p, src, addr, block + n, k);
 				if (from < 0) {
 					if (src != pid && (kill(src, 0) < 0 || process_gone(src)))
@@ -629,6 +632,11 @@ int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t
 				n += k, addr += k, left -= k;
 				if (!left && ++r < last)
 					addr = l.v[r].vaddr, left = (uint64_t)l.v[r].npages * ps;
+				done += k;
+				if (done - last_report >= IO_BLOCK || done == total) {
+					progress_bytes("pages", done, total);
+					last_report = done;
+				}
 			}
 			t_read += now_ns(CLOCK_MONOTONIC) - tw1;
 			uint64_t at = iw_pages_reserve(w, n);
@@ -636,11 +644,6 @@ int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t
 				goto out_free;
 			pageflow_submit(flow, n, at, hashes + h);
 			h += n / ps;
-			done += n;
-			if (done - last_report >= IO_BLOCK || done == total) {
-				progress_bytes("pages", done, total);
-				last_report = done;
-			}
 		}
 		/* the hashes are all in only once every block is written */
 		if (pageflow_wait(flow) < 0 || !iw_pages_end(w, pmb.p, (uint32_t)pmb.len))
@@ -897,7 +900,7 @@ static int fill_pages(struct restore_ctx *rc)
 	for (size_t c = 0; c < rc->p->nchunks; c++)
 		total += (uint64_t)rc->p->chunks[c].npages * ps;
 	progress_step("restore-pages", "loading %llu KiB of pages", (unsigned long long)(total >> 10));
-	struct pagecheck *check = total ? pagecheck_start(rc->pid, ps, &rc->cpus) : NULL;
+	struct pagecheck *check = total ? pagecheck_start(rc->pid, ps, total > 2 * (uint64_t)LOAD_PIECE ? &rc->cpus : NULL) : NULL;
 	if (total && !check)
 		return -1;
 	struct iovec iov[RESTORE_IOV_MAX];

@@ -54,6 +54,28 @@ static int read_back(struct pagecheck *c, uint64_t addr, uint8_t *buf, size_t le
 	return c->mem_fd < 0 ? -1 : pread_all(c->mem_fd, buf, len, addr);
 }
 
+/* 0, or 1 with *bad and *e (0: a page does not match, else the errno of a read that failed) */
+static int check_piece(struct pagecheck *c, const struct piece *p, uint8_t *block, struct piece *bad, int *e)
+{
+	for (uint64_t o = 0; o < p->len; o += BACK_BLOCK) {
+		size_t n = p->len - o < BACK_BLOCK ? (size_t)(p->len - o) : BACK_BLOCK;
+		if (read_back(c, p->addr + o, block, n) < 0) {
+			*e = errno ? errno : EIO;
+			*bad = *p, bad->addr = p->addr + o;
+			return 1;
+		}
+		for (size_t k = 0; k < n; k += c->ps) {
+			uint64_t i = (o + k) / c->ps;
+			if (xxh64(block + k, c->ps, 0) != p->hashes[i]) {
+				*e = 0;
+				*bad = *p, bad->page = p->page + i, bad->addr = p->addr + o + k, bad->file_off = p->file_off + i * c->ps;
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
 static void *check_pieces(void *arg)
 {
 	struct pagecheck *c = arg;
@@ -64,26 +86,9 @@ static void *check_pieces(void *arg)
 			pthread_cond_wait(&c->cv, &c->mu);
 		if (c->next == c->n || c->failed)
 			break;
-		struct piece p = c->q[c->next];
+		struct piece p = c->q[c->next], bad;
 		pthread_mutex_unlock(&c->mu);
-		struct piece bad = {0};
-		int failed = 0, e = 0;
-		for (uint64_t o = 0; o < p.len && !failed; o += BACK_BLOCK) {
-			size_t n = p.len - o < BACK_BLOCK ? (size_t)(p.len - o) : BACK_BLOCK;
-			if (read_back(c, p.addr + o, block, n) < 0) {
-				failed = 1, e = errno ? errno : EIO;
-				bad = p, bad.addr = p.addr + o;
-				break;
-			}
-			for (size_t k = 0; k < n; k += c->ps) {
-				uint64_t i = (o + k) / c->ps;
-				if (xxh64(block + k, c->ps, 0) != p.hashes[i]) {
-					failed = 1;
-					bad = p, bad.page = p.page + i, bad.addr = p.addr + o + k, bad.file_off = p.file_off + i * c->ps;
-					break;
-				}
-			}
-		}
+		int e = 0, failed = check_piece(c, &p, block, &bad, &e);
 		pthread_mutex_lock(&c->mu);
 		c->next++;
 		if (failed && !c->failed)
@@ -105,12 +110,13 @@ struct pagecheck *pagecheck_start(pid_t pid, uint32_t page_size, const cpu_set_t
 	c->mem_fd = -1;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
+	if (!cpus)
+		return c;
 	/* on any CPU ckpt may use (the tracer is pinned beside the new process); every signal
 	 * blocked: SIGCHLD of a ptrace stop is the tracer's (tracee_wait), SIGINT/SIGTERM too */
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
-	if (cpus)
-		pthread_attr_setaffinity_np(&attr, sizeof(*cpus), cpus);
+	pthread_attr_setaffinity_np(&attr, sizeof(*cpus), cpus);
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -130,10 +136,19 @@ struct pagecheck *pagecheck_start(pid_t pid, uint32_t page_size, const cpu_set_t
 void pagecheck_submit(struct pagecheck *c, size_t chunk, uint64_t page, uint64_t addr, uint64_t len, const uint64_t *hashes,
 		      uint64_t file_off)
 {
+	struct piece p = {.chunk = chunk, .page = page, .addr = addr, .len = len, .hashes = hashes, .file_off = file_off};
+	if (!c->started) {
+		if (c->failed)
+			return;
+		uint8_t *block = xmalloc(len < BACK_BLOCK ? (size_t)len : BACK_BLOCK);
+		c->failed = check_piece(c, &p, block, &c->bad, &c->bad_errno);
+		free(block);
+		return;
+	}
 	pthread_mutex_lock(&c->mu);
 	if (c->n == c->cap)
 		c->q = xrealloc(c->q, (c->cap = c->cap ? c->cap * 2 : 64) * sizeof(*c->q));
-	c->q[c->n++] = (struct piece){.chunk = chunk, .page = page, .addr = addr, .len = len, .hashes = hashes, .file_off = file_off};
+	c->q[c->n++] = p;
 	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->mu);
 }

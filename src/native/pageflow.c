@@ -97,16 +97,31 @@ static void *write_blocks(void *arg)
 	return NULL;
 }
 
-struct pageflow *pageflow_start(int fd, uint32_t page_size)
+/* The block now, on the caller's thread (a pageflow without threads). */
+static void hash_and_write(struct pageflow *f, struct slot *s)
+{
+	for (size_t o = 0; o < s->len; o += f->ps)
+		s->hashes[o / f->ps] = xxh64(s->data + o, f->ps, 0);
+	if (!f->err && pwrite_all(f->fd, s->data, s->len, s->off) < 0)
+		f->err = errno ? errno : EIO;
+}
+
+struct pageflow *pageflow_start(int fd, uint32_t page_size, int threads)
 {
 	struct pageflow *f = xcalloc(1, sizeof(*f));
 	f->fd = fd;
 	f->ps = page_size;
+	f->direct_fd = -1;
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->cv, NULL);
+	if (!threads) {
+		/* a few MiB: threads would cost more to start and to hand over to than they save */
+		f->slots[0].data = xmalloc(PAGEFLOW_BLOCK);
+		return f;
+	}
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	f->direct_fd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
-	pthread_mutex_init(&f->mu, NULL);
-	pthread_cond_init(&f->cv, NULL);
 	int e = 0;
 	for (int i = 0; i < SLOTS && !e; i++)
 		e = posix_memalign((void **)&f->slots[i].data, page_size, PAGEFLOW_BLOCK);
@@ -131,6 +146,8 @@ struct pageflow *pageflow_start(int fd, uint32_t page_size)
 
 uint8_t *pageflow_buffer(struct pageflow *f)
 {
+	if (!f->nthreads)
+		return f->err ? (errno = f->err, fail_errno(EXIT_IO, "cannot write the image"), NULL) : f->slots[0].data;
 	pthread_mutex_lock(&f->mu);
 	while (f->tail - f->written == SLOTS && !f->err)
 		pthread_cond_wait(&f->cv, &f->mu);
@@ -146,6 +163,11 @@ uint8_t *pageflow_buffer(struct pageflow *f)
 
 void pageflow_submit(struct pageflow *f, size_t len, uint64_t off, uint64_t *hashes)
 {
+	if (!f->nthreads) {
+		f->slots[0].len = len, f->slots[0].off = off, f->slots[0].hashes = hashes;
+		hash_and_write(f, &f->slots[0]);
+		return;
+	}
 	pthread_mutex_lock(&f->mu);
 	struct slot *s = &f->slots[f->tail % SLOTS];
 	s->len = len, s->off = off, s->hashes = hashes;
@@ -156,6 +178,8 @@ void pageflow_submit(struct pageflow *f, size_t len, uint64_t off, uint64_t *has
 
 int pageflow_wait(struct pageflow *f)
 {
+	if (!f->nthreads)
+		return f->err ? (errno = f->err, fail_errno(EXIT_IO, "cannot write the image")) : 0;
 	pthread_mutex_lock(&f->mu);
 	while (f->written != f->tail)
 		pthread_cond_wait(&f->cv, &f->mu);
@@ -180,6 +204,7 @@ void pageflow_stop(struct pageflow *f)
 		pthread_join(f->hasher, NULL);
 	if (f->nthreads > 1)
 		pthread_join(f->writer, NULL);
+	f->nthreads = 0;
 	for (int i = 0; i < SLOTS; i++)
 		free(f->slots[i].data);
 	if (f->direct_fd >= 0)
