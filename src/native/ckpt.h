@@ -122,7 +122,7 @@ int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t
 /* pageflow.c: page blocks hashed and written on other threads while the next is copied */
 #define PAGEFLOW_BLOCK (16u << 20)
 struct pageflow;
-/* threads 0: everything on the caller's thread, for a few blocks at most */
+/* threads 0: everything on the caller's thread (one block: nothing to overlap) */
 struct pageflow *pageflow_start(int fd, uint32_t page_size, int threads);
 /* A free block of PAGEFLOW_BLOCK bytes to fill (waits for one); NULL, fail() called, once a write failed. */
 uint8_t *pageflow_buffer(struct pageflow *f);
@@ -136,7 +136,7 @@ void pageflow_stop(struct pageflow *f);
 /* pagecheck.c: the pages a restore loaded, read back and checked against their hashes on a
  * second thread (on `cpus`) while the next are loaded */
 struct pagecheck;
-/* cpus NULL: no thread, each piece checked as it is submitted (for a few pieces at most) */
+/* cpus NULL: no thread, each piece checked as it is submitted (one piece: nothing to overlap) */
 struct pagecheck *pagecheck_start(pid_t pid, uint32_t page_size, const cpu_set_t *cpus);
 /* len bytes at addr, loaded: pages `page`.. of pagemap #chunk, whose hashes start at `hashes`
  * (kept until pagecheck_finish), from byte file_off of the image */

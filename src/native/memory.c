@@ -579,7 +579,7 @@ int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t
 		      (unsigned long long)(total >> 10), l.n);
 	progress_bytes("pages", 0, total);
 	uint64_t t_read = 0, t_wait = 0;
-	struct pageflow *flow = pageflow_start(w->fd, ps, total > 2 * (uint64_t)PAGEFLOW_BLOCK);
+	struct pageflow *flow = pageflow_start(w->fd, ps, total > PAGEFLOW_BLOCK);
 	if (!flow)
 		goto out_close;
 	struct buf pmb = {0};
@@ -900,7 +900,10 @@ static int fill_pages(struct restore_ctx *rc)
 	for (size_t c = 0; c < rc->p->nchunks; c++)
 		total += (uint64_t)rc->p->chunks[c].npages * ps;
 	progress_step("restore-pages", "loading %llu KiB of pages", (unsigned long long)(total >> 10));
-	struct pagecheck *check = total ? pagecheck_start(rc->pid, ps, total > 2 * (uint64_t)LOAD_PIECE ? &rc->cpus : NULL) : NULL;
+	/* an eighth of the pages a piece, 4 to 32 MiB: the check of the last piece is all that does not overlap */
+	uint64_t piece = total / 8 / ps * ps;
+	piece = piece < (4u << 20) ? (4u << 20) : piece > LOAD_PIECE ? LOAD_PIECE : piece;
+	struct pagecheck *check = total ? pagecheck_start(rc->pid, ps, total > piece ? &rc->cpus : NULL) : NULL;
 	if (total && !check)
 		return -1;
 	struct iovec iov[RESTORE_IOV_MAX];
@@ -911,13 +914,13 @@ static int fill_pages(struct restore_ctx *rc)
 		uint32_t i = 0;
 		uint64_t at = 0; /* bytes of run i already loaded */
 		while (i < ch->nruns) {
-			/* one preadv: up to RESTORE_IOV_MAX runs, or parts of runs, of LOAD_PIECE bytes in all */
+			/* one preadv: up to RESTORE_IOV_MAX runs, or parts of runs, of `piece` bytes in all */
 			uint32_t k = 0;
 			uint64_t len = 0;
-			while (i < ch->nruns && k < RESTORE_IOV_MAX && len < LOAD_PIECE) {
+			while (i < ch->nruns && k < RESTORE_IOV_MAX && len < piece) {
 				uint64_t run = (uint64_t)ch->runs[i].npages * ps, n = run - at;
-				if (n > LOAD_PIECE - len)
-					n = LOAD_PIECE - len;
+				if (n > piece - len)
+					n = piece - len;
 				iov[k].iov_base = (void *)(ch->runs[i].vaddr + at);
 				iov[k].iov_len = (size_t)n;
 				len += n, k++, at += n;

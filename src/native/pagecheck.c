@@ -35,7 +35,7 @@ struct pagecheck {
 	pthread_cond_t cv;
 	struct piece *q;
 	size_t n, cap, next; /* pieces [next, n) wait */
-	int stop;
+	int stop, exited;
 	/* the first failure: a page that does not match (bad_errno 0) or one that cannot be read */
 	int failed, bad_errno;
 	struct piece bad;
@@ -95,7 +95,7 @@ static void *check_pieces(void *arg)
 			c->failed = 1, c->bad_errno = e, c->bad = bad;
 		pthread_cond_broadcast(&c->cv);
 	}
-	c->next = c->n;
+	c->exited = 1; /* after a failure, pieces submitted later are never checked */
 	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->mu);
 	free(block);
@@ -156,7 +156,7 @@ void pagecheck_submit(struct pagecheck *c, size_t chunk, uint64_t page, uint64_t
 int pagecheck_finish(struct pagecheck *c, const struct image *im)
 {
 	pthread_mutex_lock(&c->mu);
-	while (c->next != c->n)
+	while (c->started && c->next != c->n && !c->exited)
 		pthread_cond_wait(&c->cv, &c->mu);
 	int failed = c->failed, e = c->bad_errno;
 	struct piece bad = c->bad;

@@ -115,7 +115,7 @@ struct pageflow *pageflow_start(int fd, uint32_t page_size, int threads)
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
 	if (!threads) {
-		/* a few MiB: threads would cost more to start and to hand over to than they save */
+		/* one block: threads would cost more to start and to hand over to than they save */
 		f->slots[0].data = xmalloc(PAGEFLOW_BLOCK);
 		return f;
 	}
