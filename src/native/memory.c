@@ -579,7 +579,7 @@ int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t
 		      (unsigned long long)(total >> 10), l.n);
 	progress_bytes("pages", 0, total);
 	uint64_t t_read = 0, t_wait = 0;
-	struct pageflow *flow = pageflow_start(w->fd, ps, total > PAGEFLOW_BLOCK);
+	struct pageflow *flow = pageflow_start(w->fd, ps, total > PAGEFLOW_BLOCK, w->durable);
 	if (!flow)
 		goto out_close;
 	struct buf pmb = {0};

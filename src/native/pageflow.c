@@ -4,11 +4,12 @@
  * the copy, the hash and the write of successive blocks overlap, and the file sees only large
  * writes. On 2 cores, with the write mostly the disk's time, 1 GiB took 0.41-0.57 s to copy
  * plus 0.22-0.36 s to hash on one thread; split, the copy alone sets the pace of the CPUs.
- * The writes bypass the page cache (O_DIRECT, on a second fd of the same file) where the file
- * system allows it: measured on ext4 here, 1 GiB written direct in 16 MiB blocks took 0.6-1.1 s,
- * buffered 1.0-2.0 s and 2.3-5.4 s with its fsync; it also leaves the page cache to others. Page
- * data is page-aligned in the file and in whole pages, as O_DIRECT wants; a file system that
- * refuses (EINVAL) gets buffered writes. */
+ * An image that is fsynced (the default) has its page data written around the page cache
+ * (O_DIRECT, on a second fd of the same file) where the file system allows it: measured on ext4
+ * here, 1 GiB written direct in 16 MiB blocks took 0.6-1.1 s, buffered 2.3-5.4 s with its fsync;
+ * it also leaves the page cache to others. A --no-fsync image is written buffered: it need not
+ * wait for the disk at all. Page data is page-aligned in the file and in whole pages, as O_DIRECT
+ * wants; a file system that refuses (EINVAL) gets buffered writes. */
 #include "ckpt.h"
 
 #include <errno.h>
@@ -106,7 +107,7 @@ static void hash_and_write(struct pageflow *f, struct slot *s)
 		f->err = errno ? errno : EIO;
 }
 
-struct pageflow *pageflow_start(int fd, uint32_t page_size, int threads)
+struct pageflow *pageflow_start(int fd, uint32_t page_size, int threads, int direct)
 {
 	struct pageflow *f = xcalloc(1, sizeof(*f));
 	f->fd = fd;
@@ -121,7 +122,7 @@ struct pageflow *pageflow_start(int fd, uint32_t page_size, int threads)
 	}
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	f->direct_fd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	f->direct_fd = direct ? open(path, O_WRONLY | O_DIRECT | O_CLOEXEC) : -1;
 	int e = 0;
 	for (int i = 0; i < SLOTS && !e; i++)
 		e = posix_memalign((void **)&f->slots[i].data, page_size, PAGEFLOW_BLOCK);

@@ -42,6 +42,8 @@ export interface Row {
   kind: string;
   what: string;
   ckpt?: Figure;
+  /** ckpt's CPU time (user + system, its worker and threads included): what load does not inflate. */
+  cpu?: Figure;
   limit?: Figure;
   limitName?: string;
   /** ckpt's median over the limit's median. */
@@ -104,13 +106,13 @@ interface Target {
 
 let tools: { memtarget: string; limits: string };
 
-/** Runs `argv` under `limits time`: its wall time without node's spawn costs. */
-function timed(argv: string[], what: string): { ms: number; stdout: string; stderr: string } {
+/** Runs `argv` under `limits time`: its wall time without node's spawn costs, and its CPU time. */
+function timed(argv: string[], what: string): { ms: number; cpuMs: number; stdout: string; stderr: string } {
   const r = spawnSync(tools.limits, ['time', ...argv], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const m = /^time (\d+) (\d+)$/m.exec(r.stderr);
+  const m = /^time (\d+) (\d+) (\d+)$/m.exec(r.stderr);
   if (!m) throw new Error(`${what}: no time (${r.error?.message ?? r.stderr})`);
   if (m[2] !== '0') throw new Error(`${what} failed (exit ${m[2]}): ${r.stderr.replace(/^time .*$/m, '').trim()}`);
-  return { ms: Number(m[1]) / 1e6, stdout: r.stdout, stderr: r.stderr };
+  return { ms: Number(m[1]) / 1e6, cpuMs: Number(m[3]) / 1e6, stdout: r.stdout, stderr: r.stderr };
 }
 
 function limit(args: string[]): number[] {
@@ -148,17 +150,20 @@ function kill(t: Target): void {
   }
 }
 
-async function restore(t0: Target, image: string, extra: string[], what: string): Promise<{ ms: number; t: Target }> {
+/** A restore of `image`, timed; the new process checks its memory, and is killed unless `keep`. */
+async function restore(t0: Target, image: string, extra: string[], what: string, keep = false): Promise<{ ms: number; cpuMs: number; t: Target }> {
   fs.rmSync(t0.report, { force: true });
   const r = timed([CKPT, 'restore', image, '--stdio=null', ...extra], what);
   const t: Target = { ...t0, pid: Number(r.stdout.trim()), child: undefined };
   if (!(t.pid > 0)) throw new Error(`${what}: no pid (${r.stdout})`);
+  let ok = false;
   try {
     await verify(t, what);
+    ok = true;
   } finally {
-    kill(t);
+    if (!keep || !ok) kill(t);
   }
-  return { ms: r.ms, t };
+  return { ms: r.ms, cpuMs: r.cpuMs, t };
 }
 
 function fmtMs(f?: Figure): string {
@@ -168,12 +173,13 @@ function fmtMs(f?: Figure): string {
 }
 
 export function table(rows: Row[]): string {
-  const head = ['size', 'memory', 'what', 'ckpt ms (min-max)', 'limit', 'limit ms (min-max)', 'ratio'];
+  const head = ['size', 'memory', 'what', 'ckpt ms (min-max)', 'ckpt CPU ms', 'limit', 'limit ms (min-max)', 'ratio'];
   const body = rows.map((r) => [
     r.size,
     r.kind,
     r.what,
     r.note !== undefined && !r.ckpt ? r.note : fmtMs(r.ckpt),
+    r.cpu ? fmtMs({ ...r.cpu, runs: [r.cpu.median] }) : '',
     r.limitName ?? '',
     r.limit ? fmtMs(r.limit) : '',
     r.ratio !== undefined ? r.ratio.toFixed(2) : '',
@@ -220,6 +226,7 @@ export async function runMachine(o: MachineOptions): Promise<{ rows: Row[]; env:
           const ev = d.stdout.split('\n').filter((l) => l.includes('"event":"frozen"')).map((l) => JSON.parse(l) as { ms: number });
           if (ev.length !== 1) throw new Error(`expected one frozen event: ${d.stdout}`);
           put('live', d.ms);
+          put('liveCpu', d.cpuMs);
           put('frozenCkpt', ev[0].ms);
           put('frozenTarget', Number((await ask(t, 'SIGUSR1')).split(' ')[1]) / 1000);
           if (compress && run === 0) {
@@ -235,7 +242,9 @@ export async function runMachine(o: MachineOptions): Promise<{ rows: Row[]; env:
             fs.rmSync(`${core}.${t.pid}`, { force: true });
           }
           // dump --kill, durable; then the write+fsync limit for as many bytes
-          put('kill', timed([CKPT, 'dump', String(t.pid), '-o', kill_, '--kill'], 'dump --kill').ms);
+          const k = timed([CKPT, 'dump', String(t.pid), '-o', kill_, '--kill'], 'dump --kill');
+          put('kill', k.ms);
+          put('killCpu', k.cpuMs);
           alive = false;
           sizes.image = fs.statSync(kill_).size;
           const [w, s] = limit(['write', path.join(o.dir, '.write-limit'), String(sizes.image)]);
@@ -246,8 +255,15 @@ export async function runMachine(o: MachineOptions): Promise<{ rows: Row[]; env:
           // both from the page cache, whatever the dump left there)
           limit(['read', kill_]);
           put('fresh', limit(['read', kill_])[0]);
-          const r = await restore(t, kill_, [], 'restore');
+          const r = await restore(t, kill_, [], 'restore', true);
           put('restore', r.ms);
+          put('restoreCpu', r.cpuMs);
+          // the restored process (its memory checked) dumped again, as a scratch image: no disk wait
+          const scratch = path.join(o.dir, `scratch-${mib}-${kind}.ckpt`);
+          const ks = timed([CKPT, 'dump', String(r.t.pid), '-o', scratch, '--kill', '--no-fsync'], 'dump --kill --no-fsync');
+          put('scratch', ks.ms);
+          put('scratchCpu', ks.cpuMs);
+          fs.rmSync(scratch);
           if (lazy) {
             put('freshLazy', limit(['read', kill_])[0]);
             put('lazy', (await restore(t, kill_, ['--lazy'], 'restore --lazy')).ms);
@@ -263,13 +279,14 @@ export async function runMachine(o: MachineOptions): Promise<{ rows: Row[]; env:
       }
       const F = (k: string) => figure(f[k] ?? []);
       const touched = mib * 1024 * 1024;
-      add({ size, kind, what: 'dump --kill (durable), wall', ckpt: F('kill'), limit: F('copy'), limitName: 'raw copy' });
+      add({ size, kind, what: 'dump --kill (durable), wall', ckpt: F('kill'), cpu: F('killCpu'), limit: F('copy'), limitName: 'raw copy' });
       add({ size, kind, what: 'dump --kill: the disk limit', ckpt: F('kill'), limit: F('writeFsync'), limitName: 'write+fsync' });
+      add({ size, kind, what: 'dump --kill --no-fsync, wall', ckpt: F('scratch'), cpu: F('scratchCpu'), limit: F('copy'), limitName: 'raw copy' });
       add({ size, kind, what: '  of which fsync (the disk)', limit: F('fsync'), limitName: 'fsync alone', note: '' });
-      add({ size, kind, what: 'dump --leave-running, wall', ckpt: F('live'), limit: F('copy'), limitName: 'raw copy' });
+      add({ size, kind, what: 'dump --leave-running, wall', ckpt: F('live'), cpu: F('liveCpu'), limit: F('copy'), limitName: 'raw copy' });
       add({ size, kind, what: 'freeze, seen by ckpt', ckpt: F('frozenCkpt') });
       add({ size, kind, what: 'freeze, seen by the target', ckpt: F('frozenTarget') });
-      add({ size, kind, what: 'restore, wall (memory checked)', ckpt: F('restore'), limit: F('fresh'), limitName: 'fresh read' });
+      add({ size, kind, what: 'restore, wall (memory checked)', ckpt: F('restore'), cpu: F('restoreCpu'), limit: F('fresh'), limitName: 'fresh read' });
       add(
         lazy
           ? { size, kind, what: 'restore --lazy, wall', ckpt: F('lazy'), limit: F('freshLazy'), limitName: 'fresh read' }

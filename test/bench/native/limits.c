@@ -5,8 +5,9 @@
  *                                 the read), in 64 MiB read calls
  *   limits write FILE LEN         LEN bytes written to a new FILE in 4 MiB writes, then fsync;
  *                                 prints "WRITE_NS FSYNC_NS"; FILE is removed
- *   limits time CMD ARG...        runs CMD (stdout to stdout), prints "time NS STATUS" on stderr:
- *                                 a wall time without the bench's own spawn costs */
+ *   limits time CMD ARG...        runs CMD (stdout to stdout), prints "time NS STATUS CPU_NS" on
+ *                                 stderr: a wall time without the bench's own spawn costs, and the
+ *                                 CPU time of CMD and the children it waited for */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdint.h>
@@ -16,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -102,7 +104,12 @@ int main(int argc, char **argv)
 		int st = 0;
 		waitpid(c, &st, 0);
 		uint64_t t1 = now();
-		fprintf(stderr, "time %llu %d\n", (unsigned long long)(t1 - t0), WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		struct rusage ru;
+		getrusage(RUSAGE_CHILDREN, &ru);
+		uint64_t cpu = ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000ULL +
+			       ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000ULL;
+		fprintf(stderr, "time %llu %d %llu\n", (unsigned long long)(t1 - t0), WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
+			(unsigned long long)cpu);
 		return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 	}
 	fprintf(stderr, "usage: limits copy PID ADDR LEN | read FILE | write FILE LEN | time CMD...\n");
