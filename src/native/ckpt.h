@@ -122,9 +122,8 @@ int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t
 /* pageflow.c: page blocks hashed and written on other threads while the next is copied */
 #define PAGEFLOW_BLOCK (16u << 20)
 struct pageflow;
-/* threads 0: everything on the caller's thread (one block: nothing to overlap); direct: write
- * around the page cache (O_DIRECT), for an image that must reach the disk anyway (fsynced) */
-struct pageflow *pageflow_start(int fd, uint32_t page_size, int threads, int direct);
+/* threads 0: everything on the caller's thread (one block: nothing to overlap) */
+struct pageflow *pageflow_start(int fd, uint32_t page_size, int threads);
 /* A free block of PAGEFLOW_BLOCK bytes to fill (waits for one); NULL, fail() called, once a write failed. */
 uint8_t *pageflow_buffer(struct pageflow *f);
 /* The block pageflow_buffer gave, filled with len bytes (whole pages) for file offset off

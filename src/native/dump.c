@@ -138,7 +138,6 @@ static int write_image(int fd, const struct dump_opts *o, struct tree *t, uint64
 	struct image_writer w;
 	uint32_t ps = (uint32_t)sysconf(_SC_PAGESIZE);
 	iw_init(&w, fd, ps);
-	w.durable = !o->no_fsync;
 	uint32_t *tags = xcalloc(t->nprocs, sizeof(uint32_t));
 	int rc = -1;
 	progress_step("write", "writing %s", o->image);

@@ -21,7 +21,6 @@ struct image_writer {
 	uint64_t pm_off;
 	uint32_t pm_tag, pm_len, pm_type;
 	uint64_t pages_end;
-	int durable; /* the image will be fsynced: page data may go straight to the disk (O_DIRECT) */
 };
 
 void iw_init(struct image_writer *w, int fd, uint32_t page_size);

@@ -4,11 +4,12 @@
  * the copy, the hash and the write of successive blocks overlap, and the file sees only large
  * writes. On 2 cores, with the write mostly the disk's time, 1 GiB took 0.41-0.57 s to copy
  * plus 0.22-0.36 s to hash on one thread; split, the copy alone sets the pace of the CPUs.
- * An image that is fsynced (the default) has its page data written around the page cache
- * (O_DIRECT, on a second fd of the same file) where the file system allows it: measured on ext4
- * here, 1 GiB written direct in 16 MiB blocks took 0.6-1.1 s, buffered 2.3-5.4 s with its fsync;
- * it also leaves the page cache to others. A --no-fsync image is written buffered: it need not
- * wait for the disk at all. Page data is page-aligned in the file and in whole pages, as O_DIRECT
+ * The writes go around the page cache (O_DIRECT, on a second fd of the same file) where the
+ * file system allows it. On this VM's ext4, 1 GiB took 0.6-1.1 s written direct in 16 MiB
+ * blocks, 2.3-5.4 s buffered with its fsync; and even a --no-fsync image, which need not wait
+ * for the disk, dumped slower buffered (256 MiB: 1.8-2.8 s against 0.8-1.3 s direct with its
+ * fsync, at 3.4 times the CPU): every page of page cache is fresh memory, whose first touch
+ * costs much here. Page data is page-aligned in the file and in whole pages, as O_DIRECT
  * wants; a file system that refuses (EINVAL) gets buffered writes. */
 #include "ckpt.h"
 
@@ -107,7 +108,7 @@ static void hash_and_write(struct pageflow *f, struct slot *s)
 		f->err = errno ? errno : EIO;
 }
 
-struct pageflow *pageflow_start(int fd, uint32_t page_size, int threads, int direct)
+struct pageflow *pageflow_start(int fd, uint32_t page_size, int threads)
 {
 	struct pageflow *f = xcalloc(1, sizeof(*f));
 	f->fd = fd;
@@ -122,7 +123,7 @@ struct pageflow *pageflow_start(int fd, uint32_t page_size, int threads, int dir
 	}
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	f->direct_fd = direct ? open(path, O_WRONLY | O_DIRECT | O_CLOEXEC) : -1;
+	f->direct_fd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
 	int e = 0;
 	for (int i = 0; i < SLOTS && !e; i++)
 		e = posix_memalign((void **)&f->slots[i].data, page_size, PAGEFLOW_BLOCK);
