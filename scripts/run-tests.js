@@ -7,8 +7,8 @@ const { spawnSync } = require('child_process');
 const pkg = require('../package.json');
 
 // The native suite runs twice: as built, and under AddressSanitizer + UBSan; the fuzzers run for
-// a minute each (`npm run fuzz` runs them for longer).
-const groups = ['typecheck', 'lint', 'test:unit', 'test:limits', 'test:native', 'test:native:asan', 'test:fuzz', 'test:vscode', 'test:browser'];
+// a minute each (`npm run fuzz` runs them for longer); the bench once at 16 MiB, for correctness.
+const groups = ['typecheck', 'lint', 'test:unit', 'test:limits', 'test:native', 'test:native:asan', 'test:bench', 'test:fuzz', 'test:vscode', 'test:browser'];
 // Every build inside the test run treats C warnings as errors (src/native/Makefile), as CI does.
 process.env.CKPT_WERROR = '1';
 const started = Date.now();

@@ -2,6 +2,7 @@
 #ifndef CKPT_H
 #define CKPT_H
 
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -26,6 +27,7 @@ struct restore_ctx {
 	int image_fd;            /* the image, open in the new process */
 	int own_root_image;      /* root restores root's own image: the capabilities it records are kept (dropped to) */
 	int lazy;                /* restore --lazy (lazy.c) */
+	cpu_set_t cpus;          /* ckpt's CPUs before it pinned itself beside the new process (for its helper threads) */
 };
 
 /* clone3's argument (linux/sched.h would clash with glibc's sched.h) */
@@ -127,6 +129,33 @@ int vmas_verify(pid_t pid, const struct proc_state *p);
 uint32_t vma_write(struct image_writer *w, const struct vma_state *v, uint32_t mm_tag);
 int vma_read(const struct image *im, const struct image_record *r, struct vma_state *v);
 int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t mm_tag);
+
+/* pageflow.c: page blocks hashed and written on other threads while the next is copied */
+#define PAGEFLOW_BLOCK (16u << 20)
+struct pageflow;
+/* threads 0: everything on the caller's thread (one block: nothing to overlap) */
+struct pageflow *pageflow_start(int fd, uint32_t page_size, int threads);
+/* A free block of PAGEFLOW_BLOCK bytes to fill (waits for one); NULL, fail() called, once a write failed. */
+uint8_t *pageflow_buffer(struct pageflow *f);
+/* The block pageflow_buffer gave, filled with len bytes (whole pages) for file offset off
+ * (page-aligned); one hash per page goes to hashes, which must stay until pageflow_wait. */
+void pageflow_submit(struct pageflow *f, size_t len, uint64_t off, uint64_t *hashes);
+/* Waits until every submitted block is written: 0, or -1 (fail() called) if a write failed. */
+int pageflow_wait(struct pageflow *f);
+void pageflow_stop(struct pageflow *f);
+
+/* pagecheck.c: the pages a restore loaded, read back and checked against their hashes on a
+ * second thread (on `cpus`) while the next are loaded */
+struct pagecheck;
+/* cpus NULL: no thread, each piece checked as it is submitted (one piece: nothing to overlap) */
+struct pagecheck *pagecheck_start(pid_t pid, uint32_t page_size, const cpu_set_t *cpus);
+/* len bytes at addr, loaded: pages `page`.. of pagemap #chunk, whose hashes start at `hashes`
+ * (kept until pagecheck_finish), from byte file_off of the image */
+void pagecheck_submit(struct pagecheck *c, size_t chunk, uint64_t page, uint64_t addr, uint64_t len, const uint64_t *hashes,
+		      uint64_t file_off);
+/* Waits for every check: 0, or -1 with fail() saying which page did not match or could not be read. */
+int pagecheck_finish(struct pagecheck *c, const struct image *im);
+void pagecheck_stop(struct pagecheck *c);
 int pagemap_read(const struct image *im, const struct image_record *r, const struct image_record *pages,
 		 struct page_chunk *c);
 uint64_t pick_trampoline(const struct tree *t, uint64_t len);

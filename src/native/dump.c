@@ -309,6 +309,11 @@ static int report_unsupported(const struct tree *t)
 
 static void wait_killed(struct proc_state *p)
 {
+	/* woken by the SIGCHLD of each exit (blocked meanwhile, so that none is lost), not a sleep */
+	sigset_t chld, old;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
 	kill((pid_t)p->pf.pid, SIGKILL);
 	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + 5000000000ULL;
 	/* the main thread last: its exit is reported only once the others are reaped */
@@ -323,11 +328,14 @@ static void wait_killed(struct proc_state *p)
 				break;
 			if (r == t->tid && WIFSTOPPED(st))
 				ptrace(PTRACE_CONT, t->tid, 0, 0);
-			struct timespec ts = {0, 1000000};
-			nanosleep(&ts, NULL);
+			if (r == 0) {
+				struct timespec tick = {0, 10000000};
+				sigtimedwait(&chld, NULL, &tick);
+			}
 		}
 		t->attached = t->stopped = 0;
 	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 /* "114.2 MiB" */

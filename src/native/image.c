@@ -180,6 +180,17 @@ int iw_pages_write(struct image_writer *w, const void *data, size_t len)
 	return 0;
 }
 
+uint64_t iw_pages_reserve(struct image_writer *w, size_t len)
+{
+	if (w->off + len > w->pages_end) {
+		fail(EXIT_FAIL, "internal error: more page bytes than the pagemap announced");
+		return UINT64_MAX;
+	}
+	uint64_t at = w->off;
+	w->off += len;
+	return at;
+}
+
 uint32_t iw_pages_end(struct image_writer *w, const void *pagemap, uint32_t len)
 {
 	if (w->zactive && zpages_close(w) < 0)

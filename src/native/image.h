@@ -45,6 +45,8 @@ uint32_t iw_record(struct image_writer *w, uint32_t type, uint32_t ptag, const v
  * reserves room for it, aligns the pages payload with a pad record and writes the pages header. */
 int iw_pages_begin(struct image_writer *w, uint32_t mm_tag, uint32_t pagemap_len, uint64_t pages_len);
 int iw_pages_write(struct image_writer *w, const void *data, size_t len);
+/* The file offset for the next len page bytes, written by the caller (pageflow); UINT64_MAX if more than announced. */
+uint64_t iw_pages_reserve(struct image_writer *w, size_t len);
 /* The same for any bulk record (page-aligned, page_hashed) under a metadata record written last. */
 int iw_bulk_begin(struct image_writer *w, uint32_t meta_type, uint32_t bulk_type, uint32_t ptag, uint32_t meta_len, uint64_t bulk_len);
 /* Writes the reserved pagemap; returns its tag or 0. */

@@ -997,6 +997,7 @@ int cmd_restore(int argc, char **argv)
 			p->threads[i].tr.syscall_ip = pl.tramp;
 		cpu_set_t saved_cpus;
 		pin_cpus(rc, &saved_cpus, 1);
+		rc->cpus = saved_cpus;
 		int r = drive(rc, &pl.L);
 		pin_cpus(rc, &saved_cpus, 0);
 		if (r < 0)

@@ -1,12 +1,17 @@
-// `npm run bench`: every case of every test/bench/*.bench.ts, median of 5 runs after a warm-up,
-// printed with a ratio against the machine's own limit measured right beside it (sequential
-// reading of the same bytes from the page cache, or writing as many to a new file), so that the
-// figures mean something on any machine. Usage: npm run bench [-- name-filter]
+// `npm run bench`: the checkpointer against the machine's limits (machine.ts), printed as a table
+// and written as JSON:
+//   npm run bench [-- --sizes 1M,64M,256M,1G] [--kinds random,heap] [--runs 5] [--json FILE] [--no-peers] [--no-inspect]
+//   npm run bench -- --ci      16 MiB, one run, no peers: for correctness (CI, `npm test`)
+//   npm run bench -- --cases [name-filter]
+// --cases runs the finer cases of test/bench/*.bench.ts instead (decoder, diff, search, CRIU
+// folders, freeze with and without snapshot): each the median of 5 runs after a warm-up, with a
+// ratio against the machine's own limit measured right beside it.
 
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { BenchCase, BenchResult } from './benchCase';
+import { runMachine, table } from './machine';
 
 const RUNS = 5;
 
@@ -71,8 +76,7 @@ async function measure(c: BenchCase): Promise<string> {
   return line;
 }
 
-async function main(): Promise<void> {
-  const filter = process.argv[2];
+async function cases(filter: string | undefined): Promise<void> {
   const files = fs.readdirSync(__dirname).filter((f) => f.endsWith('.bench.ts')).sort();
   console.log(`ckpt-explorer bench: node ${process.version}, ${os.cpus().length} CPUs, median of ${RUNS} runs`);
   let over = false;
@@ -95,6 +99,48 @@ async function main(): Promise<void> {
     }
   }
   if (over) process.exitCode = 1;
+}
+
+function parseSize(s: string): number {
+  const m = /^(\d+)([MG])i?B?$/i.exec(s.trim());
+  if (!m) throw new Error(`a size is like 16M or 1G, not ${s}`);
+  return Number(m[1]) * (m[2].toUpperCase() === 'G' ? 1024 : 1);
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const value = (name: string): string | undefined => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  if (args.includes('--cases')) return cases(value('--cases'));
+  const ci = args.includes('--ci');
+  const sizes = (value('--sizes') ?? (ci ? '16M' : '1M,64M,256M,1G')).split(',').map(parseSize);
+  const kinds = (value('--kinds') ?? 'random,heap').split(',') as ('random' | 'heap')[];
+  if (kinds.some((k) => k !== 'random' && k !== 'heap')) throw new Error('--kinds: random, heap');
+  const runs = Number(value('--runs') ?? (ci ? 1 : 5));
+  if (!(runs >= 1)) throw new Error('--runs: 1 or more');
+  const json = value('--json') ?? path.join(__dirname, '..', '..', 'build', 'bench', 'results.json');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-bench-'));
+  console.log(`ckpt bench: sizes ${sizes.map((m) => `${m} MiB`).join(', ')}; ${kinds.join(', ')} memory; median of ${runs} run${runs > 1 ? 's' : ''}`);
+  try {
+    const { rows, env } = await runMachine({
+      sizesMiB: sizes,
+      kinds,
+      runs,
+      peers: !ci && !args.includes('--no-peers'),
+      inspect: !ci && !args.includes('--no-inspect'),
+      dir,
+      log: (line) => console.log(line),
+    });
+    console.log(`\n${env.cpus}, ${env.memory}, Linux ${env.kernel}, ${env.filesystem}; load average at the end ${env.loadavg}\n`);
+    console.log(table(rows));
+    fs.mkdirSync(path.dirname(json), { recursive: true });
+    fs.writeFileSync(json, JSON.stringify({ env, rows }, null, 2));
+    console.log(`\nwritten: ${json}`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 main().catch((e) => {

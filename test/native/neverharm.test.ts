@@ -340,4 +340,29 @@ describe('native: never harm the target', function () {
     await r.reaperDone;
     assert.ok(!fs.existsSync(pidFile), 'no pid file');
   });
+
+  it('a damaged page deep in a big image is caught while later pages still load, and named by page and byte', async () => {
+    // Restore checks pages on a second thread, piece by piece, while the next piece loads: the
+    // page it names must be the damaged one, however far in, and nothing must be left alive.
+    const id = unprivileged();
+    const dir = lab.dir(id);
+    const { t } = await startCounter(lab, id, dir, 96);
+    const image = path.join(dir, 'big.ckpt');
+    const d = await lab.dump(id, t.pid, image, ['--kill']);
+    assert.strictEqual(d.code, 0, d.stderr);
+    const buf = fs.readFileSync(image);
+    const pagesAt = buf.indexOf(Buffer.from([0x17, 0, 0, 0, 1, 0, 0, 0])); // type pages, flags page_hashed
+    const len = buf.readUInt32LE(pagesAt + 8);
+    const page = 80 * 256 + 7; // 80 MiB in: beyond the first pieces
+    assert.ok(pagesAt > 0 && len > (page + 1) * 4096, `a pages record of ${len} bytes`);
+    const pageAt = pagesAt + 32 + page * 4096;
+    buf[pageAt + 123] ^= 0xff;
+    const damaged = path.join(dir, 'damaged.ckpt');
+    fs.writeFileSync(damaged, buf);
+    fs.chownSync(damaged, id.uid, id.gid);
+    const r = await lab.restore(id, damaged, ['--stdio=null']);
+    assert.strictEqual(r.code, EXIT.badImage, r.stderr);
+    assertOneErrorLine(r.stderr, new RegExp(`page ${page} of pagemap #0 \\(address 0x[0-9a-f]+, byte ${pageAt} of the file\\) does not match its hash`));
+    await r.reaperDone;
+  });
 });
