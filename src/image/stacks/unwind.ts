@@ -115,7 +115,7 @@ async function stepCfi(space: ProcessSpace, regs: Regs, row: FrameRow): Promise<
   } catch (e) {
     return failure(e, 'the CFA');
   }
-  const out: Regs = new Array(DW_REG_COUNT).fill(undefined);
+  const out: Regs = new Array<bigint | undefined>(DW_REG_COUNT).fill(undefined);
   for (const r of CALLEE_SAVED) out[r] = regs[r];
   out[DW_REG.rsp] = cfa;
   const raRule = row.regs.get(row.raReg);
@@ -170,7 +170,7 @@ async function stepFramePointer(space: ProcessSpace, regs: Regs): Promise<Step> 
   const savedRbp = await space.read64(rbp);
   const ra = await space.read64(rbp + 8n);
   if (savedRbp === undefined || ra === undefined) return { end: 'memory', message: `the frame at the frame pointer cannot be read: ${space.whyUnreadable(rbp)}` };
-  const out: Regs = new Array(DW_REG_COUNT).fill(undefined);
+  const out: Regs = new Array<bigint | undefined>(DW_REG_COUNT).fill(undefined);
   out[DW_REG.rbp] = savedRbp;
   out[DW_REG.rsp] = rbp + 16n;
   out[DW_REG.ra] = ra;
