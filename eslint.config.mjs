@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
 export default tseslint.config(
   { ignores: ['dist/', 'build/', 'out/', '.vscode-test/', 'node_modules/', '**/*.js', '**/*.mjs'] },
   {
-    files: ['src/**/*.ts', 'test/**/*.ts'],
+    files: ['src/**/*.ts', 'test/**/*.ts', 'scripts/**/*.ts'],
     extends: [eslint.configs.recommended, ...tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
@@ -37,8 +37,9 @@ export default tseslint.config(
     },
   },
   {
-    // Tests take apart JSON that the CLI and the extension print, and mocha's `this` as it comes.
-    files: ['test/**/*.ts'],
+    // Tests (and the VS Code host they and `npm start` run) take apart JSON that the CLI, the
+    // extension and code-server print, and mocha's `this` as it comes.
+    files: ['test/**/*.ts', 'scripts/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',

@@ -16,10 +16,10 @@ const fs = require('fs');
 const path = require('path');
 
 require('tsx/cjs/api').register();
-const { ensureBuilt, nativeBinary } = require('../test/vscode/host/build.ts');
-const { killGroup, onCleanup } = require('../test/vscode/host/cleanup.ts');
-const { startCodeServer } = require('../test/vscode/host/codeServer.ts');
-const { cacheDir, ensureVSCodeHost, repoRoot } = require('../test/vscode/host/provision.ts');
+const { ensureBuilt, nativeBinary } = require('./vscode-host/build.ts');
+const { killGroup, onCleanup } = require('./vscode-host/cleanup.ts');
+const { startCodeServer } = require('./vscode-host/codeServer.ts');
+const { cacheDir, ensureVSCodeHost, repoRoot } = require('./vscode-host/provision.ts');
 
 const demoSource = path.join(repoRoot, 'test', 'demo', 'demo-counter.c');
 const demoDir = path.join(cacheDir, 'demo');

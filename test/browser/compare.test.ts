@@ -7,8 +7,8 @@
 
 import * as assert from 'assert';
 import { makeRealPair, RealPair, RICH, writeRichPair } from '../support/imagePairs';
-import { tempFolder } from '../vscode/host/cleanup';
-import { ensureBuilt } from '../vscode/host/build';
+import { tempFolder } from '../../scripts/vscode-host/cleanup';
+import { ensureBuilt } from '../../scripts/vscode-host/build';
 import { chooseFromMenu, menuWith, openView, outputChannelText, runCommand, treeItem, waitForWorkbench, webviewFrame, webviewText, Workbench, openWorkbench, screenshotFailures, setColorTheme } from './workbench';
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;

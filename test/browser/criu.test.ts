@@ -9,8 +9,8 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { FrameLocator, Page } from 'playwright-core';
-import { ensureBuilt } from '../vscode/host/build';
-import { tempFolder } from '../vscode/host/cleanup';
+import { ensureBuilt } from '../../scripts/vscode-host/build';
+import { tempFolder } from '../../scripts/vscode-host/cleanup';
 import { criuFixture, MARKERS } from '../support/criuFixtures';
 import { openFile, openWith, runCommand, webviewFrame, webviewText, Workbench, openWorkbench, screenshotFailures } from './workbench';
 

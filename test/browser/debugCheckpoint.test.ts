@@ -7,8 +7,8 @@ import * as assert from 'assert';
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { ensureBuilt } from '../vscode/host/build';
-import { tempFolder } from '../vscode/host/cleanup';
+import { ensureBuilt } from '../../scripts/vscode-host/build';
+import { tempFolder } from '../../scripts/vscode-host/cleanup';
 import { until } from '../support/until';
 import { contextMenuOf, notification, openFile, openView, treeItem, Workbench, openWorkbench, screenshotFailures } from './workbench';
 

@@ -7,8 +7,8 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { ensureBuilt } from '../vscode/host/build';
-import { tempFolder } from '../vscode/host/cleanup';
+import { ensureBuilt } from '../../scripts/vscode-host/build';
+import { tempFolder } from '../../scripts/vscode-host/cleanup';
 import { FamilyTicker, startFamilyTicker } from '../support/ticker';
 import { contextMenuOf, filterProcessesTo, openView, outputChannelText, Workbench, openWorkbench, screenshotFailures, webviewFrame, webviewText } from './workbench';
 

@@ -11,8 +11,8 @@ import { BigImage, writeBigImage } from '../support/bigImage';
 import { HOSTILE_MARKER, HOSTILE_REGEX, writeHostileImage } from '../support/hostileImage';
 import { makeRealPair, RealPair } from '../support/imagePairs';
 import { ACROSS, WIDE } from '../unit/diffRealTarget';
-import { tempFolder } from '../vscode/host/cleanup';
-import { ensureBuilt } from '../vscode/host/build';
+import { tempFolder } from '../../scripts/vscode-host/cleanup';
+import { ensureBuilt } from '../../scripts/vscode-host/build';
 import { openFile, webviewFrame, webviewText, Workbench, openWorkbench, screenshotFailures, setColorTheme } from './workbench';
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;

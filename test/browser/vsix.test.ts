@@ -6,9 +6,9 @@ import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { ensureBuilt } from '../vscode/host/build';
-import { tempFolder } from '../vscode/host/cleanup';
-import { repoRoot } from '../vscode/host/provision';
+import { ensureBuilt } from '../../scripts/vscode-host/build';
+import { tempFolder } from '../../scripts/vscode-host/cleanup';
+import { repoRoot } from '../../scripts/vscode-host/provision';
 import { extensionId, openWorkbench, outputChannelText, Workbench, screenshotFailures } from './workbench';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string };

@@ -6,7 +6,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { tempFolder } from '../vscode/host/cleanup';
+import { tempFolder } from '../../scripts/vscode-host/cleanup';
 import { contextMenuOf, openWith, openWorkbench, outputChannelText, treeItem, webviewText, Workbench, screenshotFailures } from './workbench';
 
 describe('the workbench with the extension under development', function () {

@@ -7,10 +7,10 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { FrameLocator, Locator, Page } from 'playwright-core';
-import { Browser, launchBrowser } from '../vscode/host/browser';
-import { ensureBuilt } from '../vscode/host/build';
-import { CodeServer, startCodeServer } from '../vscode/host/codeServer';
-import { cacheDir, repoRoot } from '../vscode/host/provision';
+import { Browser, launchBrowser } from '../../scripts/vscode-host/browser';
+import { ensureBuilt } from '../../scripts/vscode-host/build';
+import { CodeServer, startCodeServer } from '../../scripts/vscode-host/codeServer';
+import { cacheDir, repoRoot } from '../../scripts/vscode-host/provision';
 import { until } from '../support/until';
 
 export const extensionId = 'ckpt-explorer.ckpt-explorer';

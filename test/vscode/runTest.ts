@@ -12,9 +12,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { runTests } from '@vscode/test-electron';
-import { ensureBuilt } from './host/build';
-import { ensureVSCodeHost } from './host/provision';
-import { judge, readCounts } from './host/runSuite';
+import { ensureBuilt } from '../../scripts/vscode-host/build';
+import { ensureVSCodeHost } from '../../scripts/vscode-host/provision';
+import { judge, readCounts } from '../../scripts/vscode-host/runSuite';
 
 const root = path.resolve(__dirname, '..', '..');
 

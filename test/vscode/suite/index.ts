@@ -4,7 +4,7 @@
 // folder is bundled in through require.context, so adding a test is adding a file.
 //
 // run() writes its counts to $CKPT_TEST_RESULTS, so that the runner can tell a real pass from a suite
-// that never ran or found nothing (see test/vscode/host/runSuite.ts).
+// that never ran or found nothing (see scripts/vscode-host/runSuite.ts).
 
 import * as fs from 'fs';
 import Mocha from 'mocha';

@@ -13,7 +13,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-export const repoRoot = path.resolve(__dirname, '..', '..', '..');
+export const repoRoot = path.resolve(__dirname, '..', '..');
 const pinDir = __dirname;
 
 /** The cache for everything the real-VS-Code tests install or write; override with CKPT_VSCODE_TEST_DIR. */
