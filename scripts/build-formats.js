@@ -70,7 +70,10 @@ async function buildCriu(compiler) {
 
   const protobuf = require('protobufjs');
   const protoRoot = new protobuf.Root();
-  for (const file of fs.readdirSync(criuProtoDir).filter((f) => f.endsWith('.proto')).sort()) {
+  for (const file of fs
+    .readdirSync(criuProtoDir)
+    .filter((f) => f.endsWith('.proto'))
+    .sort()) {
     try {
       protobuf.parse(fs.readFileSync(path.join(criuProtoDir, file), 'utf8'), protoRoot, { keepCase: true, alternateCommentMode: true });
     } catch (e) {

@@ -68,7 +68,7 @@ function main() {
   const runs = /Done (\d+) runs in (\d+) second/.exec(log);
   const cov = /cov: (\d+) ft: (\d+) corp: (\d+)/g;
   let last;
-  for (let m; (m = cov.exec(log)); ) last = m;
+  for (let m; (m = cov.exec(log));) last = m;
   if (r.status !== 0 || !runs) {
     process.stderr.write(log.split('\n').slice(-60).join('\n'));
     console.error(`fuzz-native: the C image reader failed (exit ${r.status ?? r.signal}); the input is in ${work}`);

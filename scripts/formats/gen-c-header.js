@@ -147,9 +147,7 @@ function genSoundness(ksy) {
     for (const [v, l] of Object.entries(ksy.enums.record_type)) if ((typeof l === 'object' ? l.id : l) === label) return Number(v);
     throw new Error(`-ckpt-grammar names '${label}', which is not a record_type`);
   };
-  const payloadOf = Object.fromEntries(
-    Object.entries(types.record.seq.find((f) => f.id === 'payload').type.cases).map(([k, v]) => [k.replace(/^record_type::/, ''), v]),
-  );
+  const payloadOf = Object.fromEntries(Object.entries(types.record.seq.find((f) => f.id === 'payload').type.cases).map(([k, v]) => [k.replace(/^record_type::/, ''), v]));
   let out = '/* ---- what a sound image is (meta -ckpt-limits, -ckpt-grammar, -ckpt-rules) ---- */\n\n';
   for (const [k, v] of Object.entries(limits)) out += `#define CKPT_${k.toUpperCase()} ${v}ULL\n`;
   out += '\n#define CKPT_PARENT_TOP 0 /* a parent "type" that means ptag 0 */\n';

@@ -5,13 +5,28 @@
 // optional, as in the .proto: a message may lack any of them.
 
 const SCALARS = {
-  double: 'number', float: 'number',
-  int32: 'number', uint32: 'number', sint32: 'number', fixed32: 'number', sfixed32: 'number',
-  int64: 'bigint', uint64: 'bigint', sint64: 'bigint', fixed64: 'bigint', sfixed64: 'bigint',
-  bool: 'boolean', string: 'string', bytes: 'Uint8Array',
+  double: 'number',
+  float: 'number',
+  int32: 'number',
+  uint32: 'number',
+  sint32: 'number',
+  fixed32: 'number',
+  sfixed32: 'number',
+  int64: 'bigint',
+  uint64: 'bigint',
+  sint64: 'bigint',
+  fixed64: 'bigint',
+  sfixed64: 'bigint',
+  bool: 'boolean',
+  string: 'string',
+  bytes: 'Uint8Array',
 };
 
-const upperCamel = (s) => s.split(/[_-]/).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+const upperCamel = (s) =>
+  s
+    .split(/[_-]/)
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join('');
 
 function genProtoDts(json, pkg = 'criu') {
   const nested = json.nested[pkg].nested;

@@ -80,7 +80,12 @@ function genSchema(ksy) {
   // The layout facts readers need before they parse anything: the record header's size, how much of
   // it header_sum covers, and the magics that open and close an image.
   const header = ksy.types.record_header.seq;
-  const summed = header.slice(0, header.findIndex((f) => f.id === 'header_sum')).reduce((n, f) => n + fixedFieldSize(f, ksy.types), 0);
+  const summed = header
+    .slice(
+      0,
+      header.findIndex((f) => f.id === 'header_sum'),
+    )
+    .reduce((n, f) => n + fixedFieldSize(f, ksy.types), 0);
   const magic = (type) => ksy.types[type].seq.find((f) => f.id === 'magic').contents;
   const layout = { headerSize: fixedTypeSize('record_header', ksy.types), headerSummed: summed, headMagic: magic('head'), tailMagic: magic('tail') };
   return { version: ksy.meta['-ckpt-version'], types, enums, enumDocs, payloadTypes, grammar, rules, limits, layout };

@@ -25,7 +25,11 @@ function ksyImporter(file) {
   };
 }
 
-const upperCamel = (s) => s.split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+const upperCamel = (s) =>
+  s
+    .split('_')
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join('');
 const lowerCamel = (s) => {
   const u = upperCamel(s);
   return u.charAt(0).toLowerCase() + u.slice(1);

@@ -42,16 +42,7 @@ export async function launchBrowser(opts: { viewport?: { width: number; height: 
       executablePath: chromiumPath,
       headless: true,
       viewport: opts.viewport ?? { width: 1440, height: 900 },
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-dev-shm-usage',
-      ],
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
     });
   } catch (e) {
     fs.rmSync(profile, { recursive: true, force: true });

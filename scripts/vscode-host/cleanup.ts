@@ -28,7 +28,11 @@ function install(): void {
   if (installed) return;
   installed = true;
   process.on('exit', runAll);
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const) {
     process.on(signal, () => {
       process.stderr.write(`\n${signal}: cleaning up\n`);
       runAll();

@@ -150,15 +150,18 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
   const args = [
     host.entry,
     ...common,
-    '--bind-addr', `127.0.0.1:${opts.port ?? 0}`,
-    '--auth', 'none',
+    '--bind-addr',
+    `127.0.0.1:${opts.port ?? 0}`,
+    '--auth',
+    'none',
     '--disable-telemetry',
     '--disable-update-check',
     '--disable-workspace-trust',
     '--disable-getting-started-override',
     '--ignore-last-opened',
     // Without it a built VS Code ignores the extensionTestsPath payload and nothing runs.
-    '--vscode-option', 'enable-smoke-test-driver',
+    '--vscode-option',
+    'enable-smoke-test-driver',
   ];
   // detached: its own process group, so that one kill reaches the server's children (extension host,
   // pty host, file watcher) and a Ctrl-C in the terminal reaches only us, who then clean up in order.
@@ -209,10 +212,7 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
 
   try {
     const t0 = Date.now();
-    const port = await Promise.race([
-      portFound,
-      new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`code-server did not listen within 30 s:\n${output}`)), 30_000)),
-    ]);
+    const port = await Promise.race([portFound, new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`code-server did not listen within 30 s:\n${output}`)), 30_000))]);
     const origin = `http://127.0.0.1:${port}`;
     while (!(await healthy(origin))) {
       if (exited !== undefined) throw new Error(`code-server stopped (${exited}):\n${output}`);

@@ -154,10 +154,7 @@ export function ensureVSCodeHost(): VSCodeHost {
     if (ready()) return hostPaths(hostDir);
     const missing = missingBuildPackages();
     if (missing.length) {
-      throw new ProvisionError(
-        `provision: code-server builds native modules and needs the apt packages: ${missing.join(' ')}\n` +
-          `  apt-get install -y ${missing.join(' ')}`,
-      );
+      throw new ProvisionError(`provision: code-server builds native modules and needs the apt packages: ${missing.join(' ')}\n` + `  apt-get install -y ${missing.join(' ')}`);
     }
     const t0 = Date.now();
     log(`provision: installing code-server and Node 24 into ${hostDir} (once; about 2 minutes)`);

@@ -115,20 +115,12 @@ export async function runSuite(o: SuiteRunOptions): Promise<SuiteRunResult> {
     page.on('console', (m) => pageLog.push(`[page ${m.type()}] ${m.text()}`));
     page.on('pageerror', (e) => pageLog.push(`[page error] ${e.message}`));
 
-    await page.goto(
-      server.workbenchUrl({ folder, extensionDevelopmentPath: o.extensionDevelopmentPath, extensionTestsPath: o.extensionTestsPath }),
-    );
+    await page.goto(server.workbenchUrl({ folder, extensionDevelopmentPath: o.extensionDevelopmentPath, extensionTestsPath: o.extensionTestsPath }));
     let timer: NodeJS.Timeout | undefined;
-    const reported = await Promise.race([
-      exited,
-      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs))),
-    ]);
+    const reported = await Promise.race([exited, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)))]);
     clearTimeout(timer);
     const counts = readCounts(resultsFile);
-    const verdict =
-      reported === undefined
-        ? { code: 124, reason: `no result within ${timeoutMs / 1000} s (hang?); set CKPT_VSCODE_TEST_TIMEOUT to change the limit` }
-        : judge(reported, counts);
+    const verdict = reported === undefined ? { code: 124, reason: `no result within ${timeoutMs / 1000} s (hang?); set CKPT_VSCODE_TEST_TIMEOUT to change the limit` } : judge(reported, counts);
     if (reported === undefined || !counts) {
       print(`--- last lines of the browser console:\n${pageLog.slice(-40).join('\n')}`);
       print(`--- last lines of code-server:\n${server.log().trimEnd().split('\n').slice(-20).join('\n')}`);

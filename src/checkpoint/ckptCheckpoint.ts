@@ -35,7 +35,19 @@ const NO_CHILDREN: readonly number[] = Object.freeze([]);
 /** NUL-separated strings, decoded exactly (see src/image/text.ts). */
 const nul = (b: Uint8Array) => [...nulStrings(b)];
 
-const FD_KINDS: Record<string, FileKind> = { regular: 'regular', memfd: 'regular', directory: 'directory', chr: 'device', blk: 'device', fifo: 'fifo', pipe: 'pipe', tty: 'tty', eventfd: 'eventfd', epoll: 'epoll', socket: 'socket' };
+const FD_KINDS: Record<string, FileKind> = {
+  regular: 'regular',
+  memfd: 'regular',
+  directory: 'directory',
+  chr: 'device',
+  blk: 'device',
+  fifo: 'fifo',
+  pipe: 'pipe',
+  tty: 'tty',
+  eventfd: 'eventfd',
+  epoll: 'epoll',
+  socket: 'socket',
+};
 const SOCKET_FAMILIES: Record<number, string> = { 1: 'unix', 2: 'inet', 10: 'inet6' };
 const SOCKET_TYPES: Record<number, string> = { 1: 'stream', 2: 'dgram', 3: 'raw', 5: 'seqpacket' };
 
@@ -308,9 +320,25 @@ export class CkptCheckpoint implements Checkpoint {
       try {
         const d = await this.image.decodeAs(z, 'zombie');
         out.push({
-          record: z.index, pid: d.pid, ppid, pgid: d.pgid, sid: d.sid, comm: d.comm.value,
-          exe: '', cwd: '', root: '', cmdline: [], environ: [], state: 'zombie', uids: [], gids: [],
-          threads: [], fds: [], sigactions: [], pending: [], rlimits: [],
+          record: z.index,
+          pid: d.pid,
+          ppid,
+          pgid: d.pgid,
+          sid: d.sid,
+          comm: d.comm.value,
+          exe: '',
+          cwd: '',
+          root: '',
+          cmdline: [],
+          environ: [],
+          state: 'zombie',
+          uids: [],
+          gids: [],
+          threads: [],
+          fds: [],
+          sigactions: [],
+          pending: [],
+          rlimits: [],
         });
       } catch (e) {
         if (!(e instanceof ImageError)) throw e;
@@ -335,7 +363,8 @@ export class CkptCheckpoint implements Checkpoint {
     const f = await this.image.decodeAs(r, 'fd');
     const cloexec = (f.fdFlags & 1) !== 0;
     const fileRecord = this.image.fileRecord(f);
-    if (!fileRecord) throw new ImageError(problem('dangling-ptag', { record: r.index, type: r.type, tag: r.tag, field: 'file', offset: r.offset }, `fd ${f.fd} names file tag ${f.file}, which is not a file record`));
+    if (!fileRecord)
+      throw new ImageError(problem('dangling-ptag', { record: r.index, type: r.type, tag: r.tag, field: 'file', offset: r.offset }, `fd ${f.fd} names file tag ${f.file}, which is not a file record`));
     // Descriptors that share an open file description (dup, fork) name one file record: one OpenFile.
     let file = this.openFiles.get(fileRecord.index);
     if (!file) {
@@ -381,12 +410,14 @@ export class CkptCheckpoint implements Checkpoint {
         file.pipe = { ino, end: (f.flags & 3) === 1 ? 'write' : 'read', buffered: data?.length || (await this.pipeBytes()).get(ino) || 0 };
         if (!file.path) file.path = `pipe:[${ino}]`;
       } else if (kind === 'socket') {
-        const family = Number(extra.family ?? 0), type = Number(extra.type ?? 0);
+        const family = Number(extra.family ?? 0),
+          type = Number(extra.type ?? 0);
         const queued = (extra.queued as { value: Uint8Array } | undefined)?.value;
         const det = extra.details as { flags: number; backlog: number; local: { value: Uint8Array }; remote: { value: Uint8Array }; peerOwner: { value: string } } | undefined;
         const d: SocketDetails | undefined = det && { flags: det.flags, backlog: det.backlog, local: det.local?.value, remote: det.remote?.value, peerOwner: det.peerOwner?.value };
         const peerIno = safeNumber(extra.peerIno);
-        const local = sockaddrText(d?.local), remote = d?.peerOwner || sockaddrText(d?.remote);
+        const local = sockaddrText(d?.local),
+          remote = d?.peerOwner || sockaddrText(d?.remote);
         file.socket = {
           family: SOCKET_FAMILIES[family] ?? String(family),
           type: SOCKET_TYPES[type] ?? String(type),

@@ -37,7 +37,8 @@ function pairUp<T>(a: T[], b: T[], keyOf: (x: T) => string): Pair<T>[] {
       return { key: n === 1 ? k : `${k}#${n}`, x };
     });
   };
-  const ka = keyed(a), kb = keyed(b);
+  const ka = keyed(a),
+    kb = keyed(b);
   const mb = new Map(kb.map((e) => [e.key, e.x]));
   const ma = new Set(ka.map((e) => e.key));
   return [...ka.map((e) => ({ key: e.key, a: e.x, b: mb.get(e.key) })), ...kb.filter((e) => !ma.has(e.key)).map((e) => ({ key: e.key, b: e.x }))];
@@ -66,7 +67,40 @@ function node(kind: DiffKind, key: string, label: string, change: DiffNode['chan
 }
 
 const big = (v: bigint | undefined) => (v === undefined ? null : hex(v));
-const SIGNALS = ['', 'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGKILL', 'SIGUSR1', 'SIGSEGV', 'SIGUSR2', 'SIGPIPE', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT', 'SIGCHLD', 'SIGCONT', 'SIGSTOP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGXCPU', 'SIGXFSZ', 'SIGVTALRM', 'SIGPROF', 'SIGWINCH', 'SIGIO', 'SIGPWR', 'SIGSYS'];
+const SIGNALS = [
+  '',
+  'SIGHUP',
+  'SIGINT',
+  'SIGQUIT',
+  'SIGILL',
+  'SIGTRAP',
+  'SIGABRT',
+  'SIGBUS',
+  'SIGFPE',
+  'SIGKILL',
+  'SIGUSR1',
+  'SIGSEGV',
+  'SIGUSR2',
+  'SIGPIPE',
+  'SIGALRM',
+  'SIGTERM',
+  'SIGSTKFLT',
+  'SIGCHLD',
+  'SIGCONT',
+  'SIGSTOP',
+  'SIGTSTP',
+  'SIGTTIN',
+  'SIGTTOU',
+  'SIGURG',
+  'SIGXCPU',
+  'SIGXFSZ',
+  'SIGVTALRM',
+  'SIGPROF',
+  'SIGWINCH',
+  'SIGIO',
+  'SIGPWR',
+  'SIGSYS',
+];
 const signalName = (n: number) => SIGNALS[n] ?? `SIGRTMIN+${n - 34}`;
 
 /** The processes of a model as a tree, each one's parent found by its ppid. */
@@ -98,13 +132,15 @@ class ModelComparison {
   }
 
   async run(): Promise<DiffNode[]> {
-    const pa = await this.a.processes(), pb = await this.b.processes();
+    const pa = await this.a.processes(),
+      pb = await this.b.processes();
     const pairs = pairProcesses(treeMembers(pa), treeMembers(pb), this.opts.match);
     // Plan every process's pages first, so that progress has one total.
     const plans = new Map<string, { memA: MemoryMap<RecordRef>; memB: MemoryMap<RecordRef>; plan: Awaited<ReturnType<typeof planMemoryOf>> }>();
     for (const p of pairs) {
       if (!p.a || !p.b) continue;
-      const memA = await this.a.memory(p.a.record), memB = await this.b.memory(p.b.record);
+      const memA = await this.a.memory(p.a.record),
+        memB = await this.b.memory(p.b.record);
       const plan = await planMemoryOf(this.side(this.a, memA), this.side(this.b, memB), this.opts);
       plans.set(p.key, { memA, memB, plan });
       this.progress.total += plan.readBytes;
@@ -120,13 +156,21 @@ class ModelComparison {
         if (n) out.push(n);
       }
     }
-    for (const [side, c] of [['a', this.a], ['b', this.b]] as const) {
+    for (const [side, c] of [
+      ['a', this.a],
+      ['b', this.b],
+    ] as const) {
       for (const pr of [...c.problems, ...c.layoutProblems]) if (problemSeverity(pr.code) === 'error') this.problems.push({ side, message: pr.message });
     }
     return out;
   }
 
-  private async process(key: string, a: ProcessState, b: ProcessState, mem: { memA: MemoryMap<RecordRef>; memB: MemoryMap<RecordRef>; plan: Awaited<ReturnType<typeof planMemoryOf>> }): Promise<DiffNode | undefined> {
+  private async process(
+    key: string,
+    a: ProcessState,
+    b: ProcessState,
+    mem: { memA: MemoryMap<RecordRef>; memB: MemoryMap<RecordRef>; plan: Awaited<ReturnType<typeof planMemoryOf>> },
+  ): Promise<DiffNode | undefined> {
     const fields = changes([
       ['ppid', a.ppid, b.ppid],
       ['pgid', a.pgid, b.pgid],
@@ -159,11 +203,13 @@ class ModelComparison {
   }
 
   private threads(pa: ProcessState, pb: ProcessState): DiffNode[] {
-    const A = pa.threads, B = pb.threads;
+    const A = pa.threads,
+      B = pb.threads;
     const out: DiffNode[] = [];
     const rows = (a?: ThreadState, b?: ThreadState): RegisterRow[] =>
       REGISTER_NAMES.filter((r) => a?.regs[r] !== undefined || b?.regs[r] !== undefined).map((name) => {
-        const x = big(a?.regs[name]), y = big(b?.regs[name]);
+        const x = big(a?.regs[name]),
+          y = big(b?.regs[name]);
         return { name, a: x, b: y, changed: a !== undefined && b !== undefined && x !== y };
       });
     const members = (p: ProcessState, list: ThreadState[]) => list.map((t) => ({ tid: t.tid, comm: t.comm, main: t.tid === p.pid, value: t }));
@@ -175,11 +221,17 @@ class ModelComparison {
       else {
         const regs = rows(p.a, p.b);
         const fields = [
-          ...changes([['comm', p.a.comm, p.b.comm], ['sigmask', hex(p.a.sigmask), hex(p.b.sigmask)]]),
+          ...changes([
+            ['comm', p.a.comm, p.b.comm],
+            ['sigmask', hex(p.a.sigmask), hex(p.b.sigmask)],
+          ]),
           ...regs.filter((r) => r.changed).map((r) => field(`regs.${r.name}`, r.a, r.b)),
         ];
         const pending = this.pending(p.a.pending, p.b.pending);
-        if (fields.length || pending.length) out.push(node('thread', p.key, `thread ${renumbered(p.a.tid, p.b.tid)} ${quote(p.b.comm)}`, 'changed', { aRecord: p.a.record, bRecord: p.b.record, fields, children: pending, registers: regs }));
+        if (fields.length || pending.length)
+          out.push(
+            node('thread', p.key, `thread ${renumbered(p.a.tid, p.b.tid)} ${quote(p.b.comm)}`, 'changed', { aRecord: p.a.record, bRecord: p.b.record, fields, children: pending, registers: regs }),
+          );
       }
     }
     return out;
@@ -193,7 +245,8 @@ class ModelComparison {
       ranges: RawPageRange[];
     }
     const pairs: VmaPair[] = [];
-    const aAreas: Owned<VmaPair>[] = [], bAreas: Owned<VmaPair>[] = [];
+    const aAreas: Owned<VmaPair>[] = [],
+      bAreas: Owned<VmaPair>[] = [];
     for (const { a, b } of matchVmas(memA.vmas, memB.vmas)) {
       const pair: VmaPair = { a, b, fields: [], ranges: [] };
       if (a && b) {
@@ -264,7 +317,8 @@ class ModelComparison {
       if (!p.b) out.push(node('fd', p.key, label(p.a!), 'removed', { aRecord: p.a!.record }));
       else if (!p.a) out.push(node('fd', p.key, label(p.b), 'added', { bRecord: p.b.record }));
       else {
-        const fa = facts(p.a), fb = new Map(facts(p.b));
+        const fa = facts(p.a),
+          fb = new Map(facts(p.b));
         // Pipes and sockets are named by inode, which is new in every checkpoint: compare what they are, not their numbers.
         const fields = changes(fa.filter(([k]) => !(k === 'path' && (p.a!.file.pipe || p.a!.file.socket))).map(([k, v]) => [k, v, fb.get(k) ?? null]));
         if (fields.length) out.push(node('fd', p.key, label(p.a), 'changed', { aRecord: p.a.record, bRecord: p.b.record, fields }));
@@ -294,7 +348,10 @@ class ModelComparison {
     for (const l of a.rlimits) {
       const m = B.get(l.resource);
       if (!m) continue;
-      const fields = changes([['cur', rlimitText(l.cur), rlimitText(m.cur)], ['max', rlimitText(l.max), rlimitText(m.max)]]);
+      const fields = changes([
+        ['cur', rlimitText(l.cur), rlimitText(m.cur)],
+        ['max', rlimitText(l.max), rlimitText(m.max)],
+      ]);
       if (fields.length) out.push(node('rlimit', l.resource, `rlimit ${l.resource}`, 'changed', { fields }));
     }
     return out;
@@ -356,7 +413,12 @@ export function diffNodeRecord(c: Checkpoint, n: DiffNode, side: 'a' | 'b'): num
 }
 
 /** The page holding `address` in both checkpoints, for process `pid` (default: the first), with the bytes that differ. */
-export async function checkpointPageBytes(a: Checkpoint, b: Checkpoint, address: bigint, process?: { a?: number; b?: number }): Promise<{ address: string; pageSize: number; a: Uint8Array | null; b: Uint8Array | null; changed: { offset: number; length: number }[] }> {
+export async function checkpointPageBytes(
+  a: Checkpoint,
+  b: Checkpoint,
+  address: bigint,
+  process?: { a?: number; b?: number },
+): Promise<{ address: string; pageSize: number; a: Uint8Array | null; b: Uint8Array | null; changed: { offset: number; length: number }[] }> {
   const size = Math.min(a.pageSize, b.pageSize);
   const page = (address / BigInt(size)) * BigInt(size);
   // The process by its record on each side: a tree and its restored copy pair processes whose PIDs differ.
@@ -367,7 +429,8 @@ export async function checkpointPageBytes(a: Checkpoint, b: Checkpoint, address:
     const pieces = await (await p.memory()).read(page, size);
     return pieces.length === 1 && pieces[0].state === 'dumped' ? pieces[0].bytes : undefined;
   };
-  const x = await read(a, process?.a), y = await read(b, process?.b);
+  const x = await read(a, process?.a),
+    y = await read(b, process?.b);
   const changed: { offset: number; length: number }[] = [];
   if (!x || !y) {
     if (x || y) changed.push({ offset: 0, length: size });
@@ -382,4 +445,3 @@ export async function checkpointPageBytes(a: Checkpoint, b: Checkpoint, address:
   // Copies, each in a buffer of its own: what postMessage carries to the compare editor as binary.
   return { address: hex(page), pageSize: size, a: x ? new Uint8Array(x) : null, b: y ? new Uint8Array(y) : null, changed };
 }
-

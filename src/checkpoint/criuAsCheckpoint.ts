@@ -19,7 +19,11 @@ import { FdState, FileKind, OpenFile, ProcessState, Registers, RLIMIT_NAMES, Sig
 
 const TASK_STATES: Record<number, string> = { 1: 'alive', 2: 'dead', 3: 'stopped', 6: 'zombie' };
 const UNIX_TYPES: Record<number, string> = { 1: 'stream', 2: 'dgram', 3: 'raw', 5: 'seqpacket' };
-const S_IFMT = 0o170000, S_IFDIR = 0o040000, S_IFCHR = 0o020000, S_IFBLK = 0o060000, S_IFIFO = 0o010000;
+const S_IFMT = 0o170000,
+  S_IFDIR = 0o040000,
+  S_IFCHR = 0o020000,
+  S_IFBLK = 0o060000,
+  S_IFIFO = 0o010000;
 /** Most bytes of a command line or an environment read from a process's memory. */
 const MAX_ARGS = 64 * 1024;
 /** Members shown as text, as a log, or as a list of files. */
@@ -120,7 +124,7 @@ export class CriuAsCheckpoint implements Checkpoint {
     if (r.kind === 'entry' && r.entry?.message === 'pstree_entry') pid = (this.criu.tryDecode(r)?.value as { pid?: number } | undefined)?.pid;
     else if (m) {
       const n = Number(m[2]);
-      pid = m[1] === 'core' ? this.criu.pstree().find((p) => p.value.threads.includes(n))?.value.pid ?? n : n;
+      pid = m[1] === 'core' ? (this.criu.pstree().find((p) => p.value.threads.includes(n))?.value.pid ?? n) : n;
     } else if (/^pages-\d+\.img$/.test(name)) {
       for (const p of pids.keys()) {
         const head = this.criu.first<{ pages_id?: number }>(this.criu.image(`pagemap-${p}.img`));
@@ -300,7 +304,8 @@ export class CriuAsCheckpoint implements Checkpoint {
     const procs = await this.processes();
     const processes: (ProcessSummary & { index: number })[] = [];
     for (const p of procs) {
-      let vmas = 0, dumpedBytes = 0;
+      let vmas = 0,
+        dumpedBytes = 0;
       try {
         const m = await this.criu.memory(p.pid);
         vmas = m.vmas.length;
@@ -362,7 +367,8 @@ export class CriuAsCheckpoint implements Checkpoint {
       checkpointer: `CRIU${container ? ` (${container.engine})` : ''}`,
       time: timeMs ? new Date(timeMs).toISOString() : 'unknown',
       timeNs: (BigInt(Math.round(timeMs)) * 1000000n).toString(),
-      flags: files.kind === 'archive' ? [`${files.compression === 'none' ? 'tar' : `${files.compression} tar`} archive`] : files.parentDirs.length ? [`pre-dump chain of ${files.parentDirs.length}`] : [],
+      flags:
+        files.kind === 'archive' ? [`${files.compression === 'none' ? 'tar' : `${files.compression} tar`} archive`] : files.parentDirs.length ? [`pre-dump chain of ${files.parentDirs.length}`] : [],
       complete: !this.criu.problems.some((p) => problemSeverity(p.code) === 'error'),
       processes,
       problems: [...this.criu.problems, ...this.criu.layoutProblems],
@@ -382,7 +388,7 @@ export class CriuAsCheckpoint implements Checkpoint {
     const problems: ImageProblem[] = [...this.criu.problems];
     const seen = new Set(problems.map((p) => p.message));
     const add = (p: ImageProblem) => {
-      if (!seen.has(p.message)) problems.push(p), seen.add(p.message);
+      if (!seen.has(p.message)) (problems.push(p), seen.add(p.message));
     };
     for (const r of this.criu.records) {
       opts.signal?.throwIfAborted();
@@ -399,10 +405,24 @@ export class CriuAsCheckpoint implements Checkpoint {
     for (const { record, value: p } of this.criu.pstree()) {
       const pid = p.pid ?? 0;
       for (const tid of p.threads) {
-        if (!this.criu.image(`core-${tid}.img`)) add({ code: 'inconsistent', fatal: false, offset: record.offset - (record.image?.member.offset ?? 0), record: record.index, message: `${record.path}: thread ${tid} of process ${pid} has no core-${tid}.img` });
+        if (!this.criu.image(`core-${tid}.img`))
+          add({
+            code: 'inconsistent',
+            fatal: false,
+            offset: record.offset - (record.image?.member.offset ?? 0),
+            record: record.index,
+            message: `${record.path}: thread ${tid} of process ${pid} has no core-${tid}.img`,
+          });
       }
       for (const f of this.criu.fdinfo(pid)) {
-        if (f.value.id !== undefined && !files.has(f.value.id)) add({ code: 'inconsistent', fatal: false, offset: f.record.offset - (f.record.image?.member.offset ?? 0), record: f.record.index, message: `${f.record.path}, entry #${f.record.entry?.number}: fd ${f.value.fd} points at file id ${f.value.id}, which files.img does not hold` });
+        if (f.value.id !== undefined && !files.has(f.value.id))
+          add({
+            code: 'inconsistent',
+            fatal: false,
+            offset: f.record.offset - (f.record.image?.member.offset ?? 0),
+            record: f.record.index,
+            message: `${f.record.path}, entry #${f.record.entry?.number}: fd ${f.value.fd} points at file id ${f.value.id}, which files.img does not hold`,
+          });
       }
       try {
         maps.push(await this.criu.memory(pid));
@@ -413,7 +433,10 @@ export class CriuAsCheckpoint implements Checkpoint {
     }
     for (const p of this.criu.layoutProblems) add(p);
     // Read every dumped page once, to know that it can be read.
-    let total = 0, done = 0, pagesChecked = 0, sinceYield = 0;
+    let total = 0,
+      done = 0,
+      pagesChecked = 0,
+      sinceYield = 0;
     for (const m of maps) total += m.dumpedBytes;
     const chunk = new Uint8Array(128 * 1024);
     const src = this.criu.source;
@@ -482,19 +505,36 @@ function openFile(id: number, f: FileEntry, record: number, pipes: Map<number, {
       kind: 'socket',
       path: `socket:[${u.ino}]`,
       flags: u.flags ?? 0,
-      socket: { family: 'unix', type: UNIX_TYPES[u.type ?? 0] ?? String(u.type), state: socketStateName(u.state ?? 0), ino: u.ino, peer: u.peer, ...(name ? { local: name } : {}), queued: queues.get(id)?.bytes ?? 0 },
+      socket: {
+        family: 'unix',
+        type: UNIX_TYPES[u.type ?? 0] ?? String(u.type),
+        state: socketStateName(u.state ?? 0),
+        ino: u.ino,
+        peer: u.peer,
+        ...(name ? { local: name } : {}),
+        queued: queues.get(id)?.bytes ?? 0,
+      },
     };
   }
   if (f.isk) {
     const s = f.isk;
     const family = s.family === 2 ? 'inet' : s.family === 10 ? 'inet6' : String(s.family);
-    const addr = (a: number[], port?: number) => `${family === 'inet' && a.length ? a.map((x) => [x & 255, (x >>> 8) & 255, (x >>> 16) & 255, x >>> 24].join('.'))[0] : a.map((x) => x.toString(16)).join(':')}:${port ?? 0}`;
+    const addr = (a: number[], port?: number) =>
+      `${family === 'inet' && a.length ? a.map((x) => [x & 255, (x >>> 8) & 255, (x >>> 16) & 255, x >>> 24].join('.'))[0] : a.map((x) => x.toString(16)).join(':')}:${port ?? 0}`;
     return {
       ...base,
       kind: 'socket',
       path: `socket:[${s.ino}]`,
       flags: s.flags ?? 0,
-      socket: { family, type: UNIX_TYPES[s.type ?? 0] ?? String(s.type), state: socketStateName(s.state ?? 0), ino: s.ino, local: addr(s.src_addr, s.src_port), remote: addr(s.dst_addr, s.dst_port), queued: queues.get(id)?.bytes ?? 0 },
+      socket: {
+        family,
+        type: UNIX_TYPES[s.type ?? 0] ?? String(s.type),
+        state: socketStateName(s.state ?? 0),
+        ino: s.ino,
+        local: addr(s.src_addr, s.src_port),
+        remote: addr(s.dst_addr, s.dst_port),
+        queued: queues.get(id)?.bytes ?? 0,
+      },
     };
   }
   const type = enumName('fd_types', f.type ?? 0) ?? String(f.type);

@@ -13,7 +13,6 @@ import type { Checkpoint } from './checkpoint';
 import { CkptCheckpoint } from './ckptCheckpoint';
 import { CriuAsCheckpoint } from './criuAsCheckpoint';
 
-
 export interface OpenCheckpointOptions {
   /** Where compressed archives are decompressed to (the extension gives its storage folder). */
   cache?: CacheOptions;

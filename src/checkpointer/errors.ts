@@ -8,17 +8,7 @@ import { ExitCode } from '../image/format';
 // The exit codes are declared once, in formats/ckpt.ksy (enum exit_code), for C, TS and the README.
 export { ExitCode };
 
-export type CheckpointerErrorKind =
-  | 'failed'
-  | 'usage'
-  | 'no-such-process'
-  | 'permission-denied'
-  | 'unsupported'
-  | 'bad-image'
-  | 'io-error'
-  | 'cancelled'
-  | 'binary-missing'
-  | 'killed';
+export type CheckpointerErrorKind = 'failed' | 'usage' | 'no-such-process' | 'permission-denied' | 'unsupported' | 'bad-image' | 'io-error' | 'cancelled' | 'binary-missing' | 'killed';
 
 /** Every exit code has its kind: a code added to the .ksy fails the build here until it has one. */
 const KIND_OF_EXIT: { [code in ExitCode]: CheckpointerErrorKind | undefined } = {
@@ -82,7 +72,7 @@ export function explainPtracePermission(pid: number | undefined, f: PtraceFacts)
         : f.ptraceScope === 2
           ? 'only lets administrators trace (CAP_SYS_PTRACE)'
           : 'forbids tracing altogether';
-      reasons.push(`/proc/sys/kernel/yama/ptrace_scope is ${f.ptraceScope}, which ${scope}.`);
+    reasons.push(`/proc/sys/kernel/yama/ptrace_scope is ${f.ptraceScope}, which ${scope}.`);
   }
   if (reasons.length === 0) {
     reasons.push(`${who} may be setuid/setgid or have made itself non-dumpable (prctl PR_SET_DUMPABLE 0), which forbids tracing it.`);

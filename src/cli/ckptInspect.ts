@@ -18,7 +18,6 @@ import { exportCriuCommand } from './commands/exportCriu';
 import { coreCommand } from './commands/core';
 import type { Command } from './commands/command';
 
-
 const commands: Record<string, Command> = {
   show: showCommand,
   json: jsonCommand,
@@ -106,7 +105,7 @@ function systemErrorWords(err: NodeJS.ErrnoException): string {
 
 /** A bug here, not a problem with the input: one line, and the stack only when asked for. */
 function internalError(e: unknown): string {
-  const detail = process.env.CKPT_INSPECT_DEBUG ? (e as Error)?.stack ?? String(e) : `${(e as Error)?.message ?? e} (CKPT_INSPECT_DEBUG=1 shows where)`;
+  const detail = process.env.CKPT_INSPECT_DEBUG ? ((e as Error)?.stack ?? String(e)) : `${(e as Error)?.message ?? e} (CKPT_INSPECT_DEBUG=1 shows where)`;
   return `ckpt-inspect: internal error: ${detail}`;
 }
 

@@ -58,9 +58,10 @@ export class JsonWriter {
       // Write `next`: a scalar at once, a container by pushing a frame.
       const x = toJson(next);
       if (x !== null && typeof x === 'object') {
-        const frame: Frame = Array.isArray(x) || isIterator(x)
-          ? { array: true, items: (x as Iterable<unknown>)[Symbol.iterator](), empty: true }
-          : { array: false, entries: Object.entries(x as object), at: 0, empty: true };
+        const frame: Frame =
+          Array.isArray(x) || isIterator(x)
+            ? { array: true, items: (x as Iterable<unknown>)[Symbol.iterator](), empty: true }
+            : { array: false, entries: Object.entries(x as object), at: 0, empty: true };
         this.begin(frame.array);
         frames.push(frame);
       } else {

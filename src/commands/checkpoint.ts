@@ -47,7 +47,6 @@ function callOptions(x: unknown): CheckpointCallOptions {
   return typeof x === 'object' && x !== null && !Array.isArray(x) && typeof (x as CheckpointCallOptions).confirm === 'boolean' ? (x as CheckpointCallOptions) : {};
 }
 
-
 /**
  * Asks before taking a tree, naming how many processes it takes (and whether they stop); the
  * answer may also be to take the process alone. Undefined when the user cancels.
@@ -71,7 +70,13 @@ async function confirmScope(comm: string, pid: number, descendants: number, how:
   return pick === take || pick === never ? 'tree' : pick === alone ? 'process' : undefined;
 }
 
-export async function checkpointCommand(s: Services, arg: unknown, mode?: CheckpointMode, scope?: CheckpointScope, options?: unknown): Promise<Outcome<{ image: vscode.Uri; processes: number }> | undefined> {
+export async function checkpointCommand(
+  s: Services,
+  arg: unknown,
+  mode?: CheckpointMode,
+  scope?: CheckpointScope,
+  options?: unknown,
+): Promise<Outcome<{ image: vscode.Uri; processes: number }> | undefined> {
   const target = await targetProcess(arg);
   if (!target) return undefined;
   const how = mode ?? defaultCheckpointMode();
@@ -105,40 +110,41 @@ export async function checkpointCommand(s: Services, arg: unknown, mode?: Checkp
     image = freshImagePath(folder, comm, target.pid);
     const out = image;
     s.log.info(`Checkpoint of ${what} into ${out}, ${how === 'stop' ? 'stopping it afterwards' : 'leaving it running'}`);
-    const result = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Checkpointing ${what}`, cancellable: true },
-      async (progress, token) => {
-        const abort = new AbortController();
-        const sub = token.onCancellationRequested(() => abort.abort());
-        const tracker = new ProgressTracker();
-        try {
-          return await cp.dump({
-            pid: target.pid,
-            image: out,
-            mode: how,
-            tree: take === 'tree',
-            signal: abort.signal,
-            onEvent: (e) => {
-              const increment = tracker.increment(e);
-              if (e.event === 'step') progress.report({ increment, message: e.message || e.step });
-              else if (e.event === 'progress') progress.report({ increment, message: `${e.phase}: ${formatBytes(e.done)} of ${formatBytes(e.total)}` });
-              else if (increment) progress.report({ increment });
-            },
-          });
-        } finally {
-          sub.dispose();
-        }
-      },
-    );
+    const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Checkpointing ${what}`, cancellable: true }, async (progress, token) => {
+      const abort = new AbortController();
+      const sub = token.onCancellationRequested(() => abort.abort());
+      const tracker = new ProgressTracker();
+      try {
+        return await cp.dump({
+          pid: target.pid,
+          image: out,
+          mode: how,
+          tree: take === 'tree',
+          signal: abort.signal,
+          onEvent: (e) => {
+            const increment = tracker.increment(e);
+            if (e.event === 'step') progress.report({ increment, message: e.message || e.step });
+            else if (e.event === 'progress') progress.report({ increment, message: `${e.phase}: ${formatBytes(e.done)} of ${formatBytes(e.total)}` });
+            else if (increment) progress.report({ increment });
+          },
+        });
+      } finally {
+        sub.dispose();
+      }
+    });
     const uri = vscode.Uri.file(result.image);
     const frozen = result.frozenMs !== undefined ? `frozen for ${Math.max(1, Math.round(result.frozenMs))} ms` : undefined;
-    s.log.info(`Checkpoint written: ${result.image}${result.bytes !== undefined ? `, ${formatBytes(result.bytes)}` : ''}${result.ms !== undefined ? ` in ${result.ms} ms` : ''}${frozen ? `, the process ${frozen}` : ''}`);
+    s.log.info(
+      `Checkpoint written: ${result.image}${result.bytes !== undefined ? `, ${formatBytes(result.bytes)}` : ''}${result.ms !== undefined ? ` in ${result.ms} ms` : ''}${frozen ? `, the process ${frozen}` : ''}`,
+    );
     if (frozen && !result.warnings.length) void vscode.window.showInformationMessage(`Checkpoint of ${comm} written: it was ${frozen}.`);
     for (const w of result.warnings) s.log.warn(`Checkpoint of ${target.pid}: ${w}`);
     if (result.warnings.length) {
-      void vscode.window.showWarningMessage(`Checkpoint of ${comm} was written with ${result.warnings.length} warning${result.warnings.length === 1 ? '' : 's'}: ${result.warnings[0]}`, 'Show Log').then((c) => {
-        if (c) s.log.show(true);
-      });
+      void vscode.window
+        .showWarningMessage(`Checkpoint of ${comm} was written with ${result.warnings.length} warning${result.warnings.length === 1 ? '' : 's'}: ${result.warnings[0]}`, 'Show Log')
+        .then((c) => {
+          if (c) s.log.show(true);
+        });
     }
     void s.processes.refresh();
     await vscode.commands.executeCommand('vscode.openWith', uri, IMAGE_EDITOR_VIEW_TYPE);

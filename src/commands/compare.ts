@@ -39,7 +39,11 @@ async function pickImage(title: string, except: vscode.Uri[]): Promise<vscode.Ur
   const browse = { label: '$(folder-opened) Browse...', uri: undefined as vscode.Uri | undefined };
   const items = found
     // A CRIU folder is named by its folder, not by its inventory.img.
-    .map((uri) => ({ label: path.basename(path.basename(uri.fsPath) === 'inventory.img' ? path.dirname(uri.fsPath) : uri.fsPath), description: vscode.workspace.asRelativePath(path.dirname(uri.fsPath)), uri }))
+    .map((uri) => ({
+      label: path.basename(path.basename(uri.fsPath) === 'inventory.img' ? path.dirname(uri.fsPath) : uri.fsPath),
+      description: vscode.workspace.asRelativePath(path.dirname(uri.fsPath)),
+      uri,
+    }))
     .sort((x, y) => y.label.localeCompare(x.label));
   const choice = await vscode.window.showQuickPick([...items, browse], { title, placeHolder: 'The image to compare with' });
   if (!choice) return undefined;

@@ -68,23 +68,20 @@ export async function debugCheckpointCommand(s: Services, arg: unknown, args: De
         proc = pick.proc;
       }
       const core = path.join(coreDir(s), `${(proc.comm || 'process').replace(/[^\w.-]/g, '_')}-${proc.pid}-${Date.now()}.core`);
-      const r = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Writing a core of ${proc.comm} (pid ${proc.pid})` },
-        async (progress) => {
-          let shown = 0;
-          return writeCore(img, core, {
-            pid: proc!.pid,
-            fsync: false, // a scratch file of this session: no need to wait for the disk
-            onProgress: (done, total) => {
-              const pct = total ? (done / total) * 100 : 100;
-              if (pct - shown >= 1) {
-                progress.report({ increment: pct - shown, message: `${formatBytes(done)} of ${formatBytes(total)}` });
-                shown = pct;
-              }
-            },
-          });
-        },
-      );
+      const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Writing a core of ${proc.comm} (pid ${proc.pid})` }, async (progress) => {
+        let shown = 0;
+        return writeCore(img, core, {
+          pid: proc!.pid,
+          fsync: false, // a scratch file of this session: no need to wait for the disk
+          onProgress: (done, total) => {
+            const pct = total ? (done / total) * 100 : 100;
+            if (pct - shown >= 1) {
+              progress.report({ increment: pct - shown, message: `${formatBytes(done)} of ${formatBytes(total)}` });
+              shown = pct;
+            }
+          },
+        });
+      });
       const gdbCommand = gdbCommandLine(r.exe, core);
       s.log.info(`Debug ${name}: core of process ${r.pid} (${r.threads} threads, ${formatBytes(r.dataBytes)} of memory) at ${core}; ${gdbCommand}`);
       const folder = vscode.workspace.getWorkspaceFolder(uri) ?? vscode.workspace.workspaceFolders?.[0];
@@ -116,18 +113,16 @@ function offerCommandLine(name: string, core: string, gdbCommand: string): void 
   const why = vscode.extensions.getExtension(NATIVE_DEBUG)
     ? 'Native Debug cannot open a core file; install the C/C++ extension (ms-vscode.cpptools) to debug it here'
     : 'To debug it here, install the C/C++ extension (ms-vscode.cpptools)';
-  void vscode.window
-    .showInformationMessage(`The core of ${name} is ready. ${why}, or run: ${gdbCommand}`, 'Copy gdb Command', 'Reveal Core File')
-    .then(async (choice) => {
-      if (choice === 'Copy gdb Command') await vscode.env.clipboard.writeText(gdbCommand);
-      if (choice === 'Reveal Core File') {
-        try {
-          await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(core));
-        } catch {
-          // a browser has no file manager: copy the path instead
-          await vscode.env.clipboard.writeText(core);
-          void vscode.window.showInformationMessage(`Core file: ${core} (its path is on the clipboard)`);
-        }
+  void vscode.window.showInformationMessage(`The core of ${name} is ready. ${why}, or run: ${gdbCommand}`, 'Copy gdb Command', 'Reveal Core File').then(async (choice) => {
+    if (choice === 'Copy gdb Command') await vscode.env.clipboard.writeText(gdbCommand);
+    if (choice === 'Reveal Core File') {
+      try {
+        await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(core));
+      } catch {
+        // a browser has no file manager: copy the path instead
+        await vscode.env.clipboard.writeText(core);
+        void vscode.window.showInformationMessage(`Core file: ${core} (its path is on the clipboard)`);
       }
-    });
+    }
+  });
 }

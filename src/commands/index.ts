@@ -58,9 +58,7 @@ export function registerCommands(s: Services): void {
   reg(COMMANDS.refreshProcesses, () => s.processes.refresh());
   reg(COMMANDS.filterProcesses, async (arg) => {
     const text =
-      typeof arg === 'string'
-        ? arg
-        : await vscode.window.showInputBox({ title: 'Filter Processes', prompt: 'Show processes whose name, command line or PID contains', value: s.processes.filterText });
+      typeof arg === 'string' ? arg : await vscode.window.showInputBox({ title: 'Filter Processes', prompt: 'Show processes whose name, command line or PID contains', value: s.processes.filterText });
     if (text !== undefined) await s.processes.setFilter(text);
   });
   reg(COMMANDS.clearProcessFilter, () => s.processes.setFilter(''));

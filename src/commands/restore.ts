@@ -90,9 +90,7 @@ export async function restoreCommand(s: Services, arg: unknown): Promise<Outcome
       },
       (e: unknown) => s.log.warn(`Cannot reveal PID ${result.pid} in the Processes view: ${e instanceof Error ? e.message : String(e)}`),
     );
-    void vscode.window.showInformationMessage(
-      `Restored ${comm} as PID ${result.pid}${members}.${result.warnings.length ? ` ${result.warnings.length} warning(s) in the log.` : ''}`,
-    );
+    void vscode.window.showInformationMessage(`Restored ${comm} as PID ${result.pid}${members}.${result.warnings.length ? ` ${result.warnings.length} warning(s) in the log.` : ''}`);
     return { ok: true, pid: result.pid, processes: result.processes ?? 1, output, terminal: name };
   } catch (e) {
     return fail(s, e, `Restore of ${image}`);

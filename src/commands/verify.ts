@@ -16,22 +16,19 @@ export async function verifyCommand(s: Services, arg: unknown): Promise<Outcome<
   if (!uri) return undefined;
   const name = path.basename(uri.fsPath);
   try {
-    const v = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Verifying ${name}`, cancellable: true },
-      async (progress, token) => {
-        let reported = 0;
-        const onProgress = (done: number, total: number) => {
-          const pct = total > 0 ? (done / total) * 100 : 0;
-          if (pct > reported) {
-            progress.report({ increment: pct - reported, message: `${formatBytes(done)} of ${formatBytes(total)} of page data` });
-            reported = pct;
-          }
-        };
-        const doc = s.editors.documentFor(uri);
-        if (doc?.checkpoint) return doc.verify(onProgress, token);
-        return verifyClosed(uri.fsPath, onProgress, token, s.editors.cacheDir);
-      },
-    );
+    const v = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Verifying ${name}`, cancellable: true }, async (progress, token) => {
+      let reported = 0;
+      const onProgress = (done: number, total: number) => {
+        const pct = total > 0 ? (done / total) * 100 : 0;
+        if (pct > reported) {
+          progress.report({ increment: pct - reported, message: `${formatBytes(done)} of ${formatBytes(total)} of page data` });
+          reported = pct;
+        }
+      };
+      const doc = s.editors.documentFor(uri);
+      if (doc?.checkpoint) return doc.verify(onProgress, token);
+      return verifyClosed(uri.fsPath, onProgress, token, s.editors.cacheDir);
+    });
     report(s, name, v);
     if (v.status === 'failed') return { ok: false, error: v.error ?? 'verification failed' };
     return { ok: true, verification: v };
@@ -66,11 +63,9 @@ function report(s: Services, name: string, v: VerificationModel): void {
     case 'damaged':
       s.log.warn(`Verified ${name}: ${errors.length} problem${errors.length === 1 ? '' : 's'}`);
       for (const p of v.problems) s.log.warn(`  ${p.severity}: ${p.message}`);
-      void vscode.window
-        .showWarningMessage(`${name} is damaged: ${errors.length} problem${errors.length === 1 ? '' : 's'}. ${errors[0]?.message ?? ''}`, 'Show Log')
-        .then((c) => {
-          if (c) s.log.show(true);
-        });
+      void vscode.window.showWarningMessage(`${name} is damaged: ${errors.length} problem${errors.length === 1 ? '' : 's'}. ${errors[0]?.message ?? ''}`, 'Show Log').then((c) => {
+        if (c) s.log.show(true);
+      });
       break;
     case 'cancelled':
       s.log.info(`Verification of ${name} cancelled`);

@@ -32,12 +32,31 @@ export interface ExportReport {
 const M = CriuImage.Magic;
 const CHUNK = 1 << 20;
 // vma_status bits (formats/criu/mm.proto).
-const REGULAR = 1, AREA_STACK = 2, AREA_VSYSCALL = 4, AREA_VDSO = 8, AREA_HEAP = 32, FILE_PRIVATE = 64, FILE_SHARED = 128, ANON_SHARED = 256, ANON_PRIVATE = 512, AREA_VVAR = 4096;
-const MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_ANON = 32, MAP_GROWSDOWN = 0x100, MAP_LOCKED = 0x2000;
-const MADV_DONTFORK = 1n << 10n, MADV_DONTDUMP = 1n << 16n, MADV_WIPEONFORK = 1n << 18n;
+const REGULAR = 1,
+  AREA_STACK = 2,
+  AREA_VSYSCALL = 4,
+  AREA_VDSO = 8,
+  AREA_HEAP = 32,
+  FILE_PRIVATE = 64,
+  FILE_SHARED = 128,
+  ANON_SHARED = 256,
+  ANON_PRIVATE = 512,
+  AREA_VVAR = 4096;
+const MAP_SHARED = 1,
+  MAP_PRIVATE = 2,
+  MAP_ANON = 32,
+  MAP_GROWSDOWN = 0x100,
+  MAP_LOCKED = 0x2000;
+const MADV_DONTFORK = 1n << 10n,
+  MADV_DONTDUMP = 1n << 16n,
+  MADV_WIPEONFORK = 1n << 18n;
 const PE_PRESENT = 4;
-const FD_REG = 1, FD_PIPE = 2, FD_UNIXSK = 5;
-const TASK_ALIVE = 1, TASK_STOPPED = 3, TASK_ZOMBIE = 6;
+const FD_REG = 1,
+  FD_PIPE = 2,
+  FD_UNIXSK = 5;
+const TASK_ALIVE = 1,
+  TASK_STOPPED = 3,
+  TASK_ZOMBIE = 6;
 const FOWN = { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 };
 
 /** 64-bit values as protobuf.js writes them (its LongBits form), whatever their size. */
@@ -48,12 +67,19 @@ function wire(v: unknown): unknown {
   }
   if (v instanceof Uint8Array) return v;
   if (Array.isArray(v)) return v.map(wire);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, wire(x)]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([, x]) => x !== undefined)
+        .map(([k, x]) => [k, wire(x)]),
+    );
   return v;
 }
 
 function encode(typeName: string, value: Record<string, unknown>): Uint8Array {
-  return messageType(typeName).encode(wire(value) as never).finish();
+  return messageType(typeName)
+    .encode(wire(value) as never)
+    .finish();
 }
 
 /** One CRIU image file: magic numbers, then length-prefixed messages (and any raw bytes after one). */
@@ -134,7 +160,7 @@ class Export {
       const p = await img.decodeAs(pr, 'process');
       pidOf.set(pr, p.pid);
       const parent = img.parent(pr);
-      const ppid = parent && parent.type === RecordType.PROCESS ? pidOf.get(parent) ?? 0 : 0;
+      const ppid = parent && parent.type === RecordType.PROCESS ? (pidOf.get(parent) ?? 0) : 0;
       const threads = img.childrenOfType(pr, RecordType.THREAD);
       const tvals = await Promise.all(threads.map((t) => img.decodeAs(t, 'thread')));
       pstree.entry('pstree_entry', { pid: p.pid, ppid, pgid: p.pgid, sid: p.sid, threads: tvals.map((t) => t.tid) });
@@ -193,7 +219,11 @@ class Export {
         case K.DIRECTORY:
         case K.CHR:
         case K.BLK:
-          this.files.entry('file_entry', { type: FD_REG, id, reg: { id, flags: f.flags, pos: f.pos, fown: FOWN, name: f.path.value, ...(f.kind === K.REGULAR ? { size: f.size } : {}), mode: f.mode } });
+          this.files.entry('file_entry', {
+            type: FD_REG,
+            id,
+            reg: { id, flags: f.flags, pos: f.pos, fown: FOWN, name: f.path.value, ...(f.kind === K.REGULAR ? { size: f.size } : {}), mode: f.mode },
+          });
           this.fileIds.set(r.tag, { id, type: FD_REG });
           break;
         case K.PIPE: {
@@ -213,7 +243,23 @@ class Export {
             this.leave(where, `a socket of family ${x.family}: only unix sockets are exported`);
             continue;
           }
-          this.files.entry('file_entry', { type: FD_UNIXSK, id, usk: { id, ino: Number(f.ino & 0xffffffffn), type: x.type, state: x.state, flags: f.flags, uflags: 0, backlog: 0, peer: Number(x.peerIno & 0xffffffffn), fown: FOWN, opts: {}, name: new Uint8Array(0) } });
+          this.files.entry('file_entry', {
+            type: FD_UNIXSK,
+            id,
+            usk: {
+              id,
+              ino: Number(f.ino & 0xffffffffn),
+              type: x.type,
+              state: x.state,
+              flags: f.flags,
+              uflags: 0,
+              backlog: 0,
+              peer: Number(x.peerIno & 0xffffffffn),
+              fown: FOWN,
+              opts: {},
+              name: new Uint8Array(0),
+            },
+          });
           for (const packet of queuedPackets(x)) {
             this.skQueues.entry('sk_packet_entry', { id_for: id, length: packet.length }, packet);
             this.haveQueues = true;
@@ -290,7 +336,10 @@ class Export {
       this.put(`core-${t.tid}.img`, new ImageFile(M.IMG_COMMON, M.CORE).entry('core_entry', core).bytes());
       this.report.threads++;
     }
-    this.put(`fs-${p.pid}.img`, new ImageFile(M.IMG_COMMON, M.FS).entry('fs_entry', { cwd_id: this.pathId(p.cwd.value, 0o40755), root_id: this.pathId(p.root.value || '/', 0o40755), umask: p.umask }).bytes());
+    this.put(
+      `fs-${p.pid}.img`,
+      new ImageFile(M.IMG_COMMON, M.FS).entry('fs_entry', { cwd_id: this.pathId(p.cwd.value, 0o40755), root_id: this.pathId(p.root.value || '/', 0o40755), umask: p.umask }).bytes(),
+    );
     // The descriptors: fdinfo-N.img, named by the files_id of ids-PID.img.
     const fdinfo = new ImageFile(M.IMG_COMMON, M.FDINFO);
     for (const files of img.childrenOfType(pr, RecordType.FILES)) {
@@ -339,12 +388,28 @@ class Export {
     this.report.vmas += vmas.length;
     const exe = p.exe.value ? this.pathId(p.exe.value, 0o100755) : undefined;
     const auxv = mm.auxv.flatMap((a) => [BigInt(a.key), a.value]);
-    this.put(`mm-${p.pid}.img`, new ImageFile(M.IMG_COMMON, M.MM).entry('mm_entry', {
-      mm_start_code: mm.startCode, mm_end_code: mm.endCode, mm_start_data: mm.startData, mm_end_data: mm.endData,
-      mm_start_stack: mm.startStack, mm_start_brk: mm.startBrk, mm_brk: mm.brk, mm_arg_start: mm.argStart, mm_arg_end: mm.argEnd,
-      mm_env_start: mm.envStart, mm_env_end: mm.envEnd, exe_file_id: exe, mm_saved_auxv: auxv, vmas,
-      dumpable: (p.flags & Ckpt.ProcessFlags.DUMPABLE) !== 0 ? 1 : 0,
-    }).bytes());
+    this.put(
+      `mm-${p.pid}.img`,
+      new ImageFile(M.IMG_COMMON, M.MM)
+        .entry('mm_entry', {
+          mm_start_code: mm.startCode,
+          mm_end_code: mm.endCode,
+          mm_start_data: mm.startData,
+          mm_end_data: mm.endData,
+          mm_start_stack: mm.startStack,
+          mm_start_brk: mm.startBrk,
+          mm_brk: mm.brk,
+          mm_arg_start: mm.argStart,
+          mm_arg_end: mm.argEnd,
+          mm_env_start: mm.envStart,
+          mm_env_end: mm.envEnd,
+          exe_file_id: exe,
+          mm_saved_auxv: auxv,
+          vmas,
+          dumpable: (p.flags & Ckpt.ProcessFlags.DUMPABLE) !== 0 ? 1 : 0,
+        })
+        .bytes(),
+    );
     // pagemap-PID.img and pages-N.img: one run per stored segment, the bytes copied in chunks.
     const pagemap = new ImageFile(M.IMG_COMMON, M.PAGEMAP).entry('pagemap_head', { pages_id: n });
     const fd = fs.openSync(path.join(this.dir, `pages-${n}.img`), 'w', 0o600);
@@ -369,7 +434,14 @@ class Export {
             if (have.getBigUint64(i * 8, true) !== want.getBigUint64(page * 8, true)) {
               const r = s.pages;
               const site = { record: r.index, type: r.type, tag: r.tag, offset: s.fileOffset + done + i * ps };
-              throw new ImageError(problem('bad-page-hash', site, `cannot export a damaged image: the page at 0x${(s.start + BigInt(done + i * ps)).toString(16)} does not match its hash in pagemap tag ${s.pagemap.tag}`, true));
+              throw new ImageError(
+                problem(
+                  'bad-page-hash',
+                  site,
+                  `cannot export a damaged image: the page at 0x${(s.start + BigInt(done + i * ps)).toString(16)} does not match its hash in pagemap tag ${s.pagemap.tag}`,
+                  true,
+                ),
+              );
             }
           }
           at += fs.writeSync(fd, part, 0, part.length, at);
@@ -385,32 +457,66 @@ class Export {
 
   /** A .ckpt VMA in CRIU's terms, or undefined for kinds CRIU has none for. */
   private criuVma(v: Ckpt.Vma): Record<string, unknown> | undefined {
-    const K = Ckpt.VmaKind, F = CKPT_VMA_FLAGS;
+    const K = Ckpt.VmaKind,
+      F = CKPT_VMA_FLAGS;
     const shared = (v.flags & F.shared) !== 0;
     let status: number;
     let shmid: bigint | undefined;
     let flags = shared ? MAP_SHARED : MAP_PRIVATE;
     switch (v.kind) {
-      case K.ANON_PRIVATE: status = REGULAR | ANON_PRIVATE; flags |= MAP_ANON; break;
-      case K.HEAP: status = REGULAR | AREA_HEAP | ANON_PRIVATE; flags |= MAP_ANON; break;
-      case K.STACK: status = REGULAR | ANON_PRIVATE | (v.flags & F.growsDown ? 0 : AREA_STACK); flags |= MAP_ANON; break;
-      case K.ANON_SHARED: status = REGULAR | ANON_SHARED; flags |= MAP_ANON; shmid = v.inode; break;
+      case K.ANON_PRIVATE:
+        status = REGULAR | ANON_PRIVATE;
+        flags |= MAP_ANON;
+        break;
+      case K.HEAP:
+        status = REGULAR | AREA_HEAP | ANON_PRIVATE;
+        flags |= MAP_ANON;
+        break;
+      case K.STACK:
+        status = REGULAR | ANON_PRIVATE | (v.flags & F.growsDown ? 0 : AREA_STACK);
+        flags |= MAP_ANON;
+        break;
+      case K.ANON_SHARED:
+        status = REGULAR | ANON_SHARED;
+        flags |= MAP_ANON;
+        shmid = v.inode;
+        break;
       case K.FILE_PRIVATE:
       case K.FILE_SHARED:
         status = REGULAR | (v.kind === K.FILE_SHARED ? FILE_SHARED : FILE_PRIVATE);
         shmid = BigInt(this.pathId(v.path.value, 0o100644, v.fileSize));
         break;
-      case K.VDSO: status = REGULAR | AREA_VDSO | ANON_PRIVATE; flags |= MAP_ANON; break;
+      case K.VDSO:
+        status = REGULAR | AREA_VDSO | ANON_PRIVATE;
+        flags |= MAP_ANON;
+        break;
       case K.VVAR:
-      case K.VVAR_VCLOCK: status = REGULAR | AREA_VVAR | ANON_PRIVATE; flags |= MAP_ANON; break;
-      case K.VSYSCALL: status = AREA_VSYSCALL | ANON_PRIVATE; flags |= MAP_ANON; break;
+      case K.VVAR_VCLOCK:
+        status = REGULAR | AREA_VVAR | ANON_PRIVATE;
+        flags |= MAP_ANON;
+        break;
+      case K.VSYSCALL:
+        status = AREA_VSYSCALL | ANON_PRIVATE;
+        flags |= MAP_ANON;
+        break;
       default:
         return undefined;
     }
     if (v.flags & F.growsDown) flags |= MAP_GROWSDOWN;
     if (v.flags & F.locked) flags |= MAP_LOCKED;
     const madv = (v.flags & F.dontDump ? MADV_DONTDUMP : 0n) | (v.flags & F.dontFork ? MADV_DONTFORK : 0n) | (v.flags & F.wipeOnFork ? MADV_WIPEONFORK : 0n);
-    return { start: v.start, end: v.end, pgoff: v.offset, shmid: shmid ?? 0n, prot: v.prot, flags, status, fd: -1n, ...(madv ? { madv } : {}), ...(shmid !== undefined && status & (FILE_PRIVATE | FILE_SHARED) ? { fdflags: v.kind === K.FILE_SHARED && v.flags & Ckpt.VmaFlags.MAY_WRITE ? 2 /* O_RDWR */ : 0 } : {}) };
+    return {
+      start: v.start,
+      end: v.end,
+      pgoff: v.offset,
+      shmid: shmid ?? 0n,
+      prot: v.prot,
+      flags,
+      status,
+      fd: -1n,
+      ...(madv ? { madv } : {}),
+      ...(shmid !== undefined && status & (FILE_PRIVATE | FILE_SHARED) ? { fdflags: v.kind === K.FILE_SHARED && v.flags & Ckpt.VmaFlags.MAY_WRITE ? 2 /* O_RDWR */ : 0 } : {}),
+    };
   }
 }
 
@@ -432,7 +538,7 @@ function queuedPackets(x: Ckpt.FdSocket): Uint8Array[] {
   if (x.type === 1) return [q];
   const out: Uint8Array[] = [];
   const dv = new DataView(q.buffer, q.byteOffset, q.length);
-  for (let at = 0; at + 4 <= q.length; ) {
+  for (let at = 0; at + 4 <= q.length;) {
     const n = dv.getUint32(at, true);
     out.push(q.subarray(at + 4, at + 4 + n));
     at += 4 + n;

@@ -7,9 +7,33 @@ import type { Registers } from '../checkpoint/model';
 
 /** CRIU's register names (user_x86_regs_entry) to the kernel's (user_regs_struct). */
 export const CRIU_REGISTERS: Record<string, keyof Registers> = {
-  r15: 'r15', r14: 'r14', r13: 'r13', r12: 'r12', bp: 'rbp', bx: 'rbx', r11: 'r11', r10: 'r10', r9: 'r9', r8: 'r8',
-  ax: 'rax', cx: 'rcx', dx: 'rdx', si: 'rsi', di: 'rdi', orig_ax: 'orig_rax', ip: 'rip', cs: 'cs', flags: 'eflags',
-  sp: 'rsp', ss: 'ss', fs_base: 'fs_base', gs_base: 'gs_base', ds: 'ds', es: 'es', fs: 'fs', gs: 'gs',
+  r15: 'r15',
+  r14: 'r14',
+  r13: 'r13',
+  r12: 'r12',
+  bp: 'rbp',
+  bx: 'rbx',
+  r11: 'r11',
+  r10: 'r10',
+  r9: 'r9',
+  r8: 'r8',
+  ax: 'rax',
+  cx: 'rcx',
+  dx: 'rdx',
+  si: 'rsi',
+  di: 'rdi',
+  orig_ax: 'orig_rax',
+  ip: 'rip',
+  cs: 'cs',
+  flags: 'eflags',
+  sp: 'rsp',
+  ss: 'ss',
+  fs_base: 'fs_base',
+  gs_base: 'gs_base',
+  ds: 'ds',
+  es: 'es',
+  fs: 'fs',
+  gs: 'gs',
 };
 
 export const UNLIMITED = 0xffffffffffffffffn;
@@ -17,7 +41,9 @@ export const UNLIMITED = 0xffffffffffffffffn;
 /** The legacy FXSAVE area (struct user_i387_struct): 512 bytes. */
 export const FXSAVE_SIZE = 512;
 /** Where the XSAVE header's xstate_bv and the AVX component (YMM upper halves) lie in the standard format. */
-const XSTATE_BV_AT = 512, AVX_AT = 576, AVX_SIZE = 256;
+const XSTATE_BV_AT = 512,
+  AVX_AT = 576,
+  AVX_SIZE = 256;
 
 /**
  * The 512-byte FXSAVE area of CRIU's fpregs, and what of CRIU's XSAVE state it leaves out (the
@@ -52,9 +78,16 @@ export function criuFromXstate(x: Uint8Array, xsave: boolean): { fpregs: Record<
   const b = Buffer.from(x.buffer, x.byteOffset, x.length);
   const words = (at: number, n: number) => Array.from({ length: n }, (_, i) => b.readUInt32LE(at + i * 4));
   const fpregs: Record<string, unknown> = {
-    cwd: b.readUInt16LE(0), swd: b.readUInt16LE(2), twd: b.readUInt16LE(4), fop: b.readUInt16LE(6),
-    rip: b.readBigUInt64LE(8), rdp: b.readBigUInt64LE(16), mxcsr: b.readUInt32LE(24), mxcsr_mask: b.readUInt32LE(28),
-    st_space: words(32, 32), xmm_space: words(160, 64),
+    cwd: b.readUInt16LE(0),
+    swd: b.readUInt16LE(2),
+    twd: b.readUInt16LE(4),
+    fop: b.readUInt16LE(6),
+    rip: b.readBigUInt64LE(8),
+    rdp: b.readBigUInt64LE(16),
+    mxcsr: b.readUInt32LE(24),
+    mxcsr_mask: b.readUInt32LE(28),
+    st_space: words(32, 32),
+    xmm_space: words(160, 64),
   };
   if (!xsave || x.length < XSTATE_BV_AT + 8) return { fpregs };
   const bv = b.readBigUInt64LE(XSTATE_BV_AT);

@@ -47,9 +47,17 @@ const MAX_BUFFERED = 32 * 1024 * 1024;
 const CHUNK = 1 << 20;
 /** The image files whose content the conversion takes (the others are listed as left out). */
 const CONVERTED = new Set(['inventory', 'pstree', 'core', 'ids', 'mm', 'pagemap', 'files', 'fdinfo', 'fs', 'pipes_data', 'sk_queues', 'stats', 'seccomp', 'timens', 'utsns']);
-const S_IFMT = 0o170000, S_IFDIR = 0o040000, S_IFCHR = 0o020000, S_IFBLK = 0o060000, S_IFREG = 0o100000, S_IFIFO = 0o010000;
-const TASK_ALIVE = 1, TASK_STOPPED = 3, TASK_ZOMBIE = 6;
-const PE_LAZY = 2, PE_PRESENT = 4;
+const S_IFMT = 0o170000,
+  S_IFDIR = 0o040000,
+  S_IFCHR = 0o020000,
+  S_IFBLK = 0o060000,
+  S_IFREG = 0o100000,
+  S_IFIFO = 0o010000;
+const TASK_ALIVE = 1,
+  TASK_STOPPED = 3,
+  TASK_ZOMBIE = 6;
+const PE_LAZY = 2,
+  PE_PRESENT = 4;
 const SIGCHLD = 17;
 const enumValue = (name: string, label: string): number => {
   const hit = Object.entries(schema.enums[name] ?? {}).find(([, l]) => l === label);
@@ -161,8 +169,12 @@ class Conversion {
       w.tail();
     });
     this.report.files = files.length;
-    if (this.statted.size) this.report.notes.push(`the device, inode and modification time of ${this.statted.size} file${this.statted.size === 1 ? '' : 's'} (CRIU records none) were taken from the file${this.statted.size === 1 ? '' : 's'} at the same path${this.statted.size === 1 ? '' : 's'} on this machine`);
-    if (this.vdsoPages) this.report.notes.push(`the ${this.vdsoPages} pages of the vdso (and vvar) that CRIU saved are not kept: restore maps the vdso of the kernel that restores, which must have the same layout`);
+    if (this.statted.size)
+      this.report.notes.push(
+        `the device, inode and modification time of ${this.statted.size} file${this.statted.size === 1 ? '' : 's'} (CRIU records none) were taken from the file${this.statted.size === 1 ? '' : 's'} at the same path${this.statted.size === 1 ? '' : 's'} on this machine`,
+      );
+    if (this.vdsoPages)
+      this.report.notes.push(`the ${this.vdsoPages} pages of the vdso (and vvar) that CRIU saved are not kept: restore maps the vdso of the kernel that restores, which must have the same layout`);
     this.report.notes.push(`the image names this machine's kernel (${os.release()}): CRIU records none`);
     return this.report;
   }
@@ -190,7 +202,9 @@ class Conversion {
       // anonymous memory) are not a process's, and are not converted.
       if (kind && CONVERTED.has(kind) && kindByFileName(name)?.label === kind) continue;
       if (!r.image && !kind) continue; // not a CRIU image (a log, the engine's files)
-      const reason = name.startsWith('pagemap-shmem-') ? 'the pages of shared anonymous memory are not converted: the mapping comes back without them' : 'the .ckpt format has no record for what it holds';
+      const reason = name.startsWith('pagemap-shmem-')
+        ? 'the pages of shared anonymous memory are not converted: the mapping comes back without them'
+        : 'the .ckpt format has no record for what it holds';
       out.push(this.leave({ what: U.OTHER, fd: -1, addr: 0n, reason, detail: `CRIU image ${name}` }, 'checkpoint'));
     }
     return out;
@@ -225,9 +239,11 @@ class Conversion {
     };
     if (plan.zombie) return plan;
     if (!main) throw new ImageError({ code: 'inconsistent', fatal: true, offset: 0, message: `${this.name}: process ${pid} has no core-${pid}.img` });
-    if (state !== TASK_ALIVE && state !== TASK_STOPPED) plan.unsupported.push(this.leave({ what: U.OTHER, fd: -1, addr: 0n, reason: 'only live, stopped and zombie processes are restored', detail: `task state ${state}` }, where));
+    if (state !== TASK_ALIVE && state !== TASK_STOPPED)
+      plan.unsupported.push(this.leave({ what: U.OTHER, fd: -1, addr: 0n, reason: 'only live, stopped and zombie processes are restored', detail: `task state ${state}` }, where));
     const seccomp = main.thread_core?.seccomp_mode ?? 0;
-    if (seccomp) plan.unsupported.push(this.leave({ what: U.SECCOMP, fd: -1, addr: 0n, reason: 'the filter program is not in the checkpoint this reader knows', detail: `seccomp mode ${seccomp}` }, where));
+    if (seccomp)
+      plan.unsupported.push(this.leave({ what: U.SECCOMP, fd: -1, addr: 0n, reason: 'the filter program is not in the checkpoint this reader knows', detail: `seccomp mode ${seccomp}` }, where));
     const t = tc?.timers;
     if (t && [t.real, t.virt, t.prof].some((i) => i && (i.isec || i.iusec || i.vsec || i.vusec))) {
       plan.unsupported.push(this.leave({ what: U.TIMER, fd: -1, addr: 0n, reason: 'the .ckpt format holds no interval timers', detail: 'an interval timer (setitimer)' }, where));
@@ -250,7 +266,13 @@ class Conversion {
     const fp = core.thread_info?.fpregs;
     const unsupported: Unsupported[] = [];
     const x = fp ? fxsaveFromCriu(fp) : undefined;
-    if (x?.lost) unsupported.push(this.leave({ what: U.OTHER, fd: -1, addr: 0n, reason: 'converted FPU state is x87/SSE only (the CPU\'s XSAVE layout, which restore needs for the rest, is not in CRIU\'s images)', detail: x.lost }, `thread ${tid}`));
+    if (x?.lost)
+      unsupported.push(
+        this.leave(
+          { what: U.OTHER, fd: -1, addr: 0n, reason: "converted FPU state is x87/SSE only (the CPU's XSAVE layout, which restore needs for the rest, is not in CRIU's images)", detail: x.lost },
+          `thread ${tid}`,
+        ),
+      );
     const inSyscall = BigInt.asIntN(64, BigInt(gp.orig_ax ?? -1n)) >= 0n;
     return {
       tid,
@@ -302,7 +324,8 @@ class Conversion {
     // Segments and VMAs are both in address order and do not overlap: one pass over the two.
     const zeroFrom = this.criu.files.source.size;
     const ps = BigInt(PAGE_SIZE);
-    let special = 0n, outside = 0n;
+    let special = 0n,
+      outside = 0n;
     let vi = 0;
     for (const s of mem.segments) {
       while (vi < mem.vmas.length && mem.vmas[vi].end <= s.start) vi++;
@@ -330,7 +353,18 @@ class Conversion {
     for (const e of this.criu.entries<PagemapEntry>(pagemap).slice(1)) {
       const f = e.value.flags ?? 0;
       if (f & PE_LAZY && !(f & PE_PRESENT) && e.value.vaddr !== undefined) {
-        plan.unsupported.push(this.leave({ what: U.VMA, fd: -1, addr: e.value.vaddr, reason: 'lazy pages are not in the checkpoint (they were left for a lazy-pages server)', detail: `${e.value.nr_pages ?? 0} pages at ${hex(e.value.vaddr)}` }, where));
+        plan.unsupported.push(
+          this.leave(
+            {
+              what: U.VMA,
+              fd: -1,
+              addr: e.value.vaddr,
+              reason: 'lazy pages are not in the checkpoint (they were left for a lazy-pages server)',
+              detail: `${e.value.nr_pages ?? 0} pages at ${hex(e.value.vaddr)}`,
+            },
+            where,
+          ),
+        );
       }
     }
   }
@@ -370,12 +404,28 @@ class Conversion {
       const fdNo = f.fd ?? -1;
       const why = file ? this.unconvertible(file) : `file id ${f.id} is not in files.img`;
       if (why) {
-        plan.fdUnsupported.push(this.leave({ what: file?.isk ? U.TCP_SOCKET : U.FD, fd: fdNo, addr: 0n, reason: why, detail: `fd ${fdNo} (${file?.type !== undefined ? fdTypeName(file.type) : 'unknown'})` }, `process ${plan.pid}`));
+        plan.fdUnsupported.push(
+          this.leave(
+            { what: file?.isk ? U.TCP_SOCKET : U.FD, fd: fdNo, addr: 0n, reason: why, detail: `fd ${fdNo} (${file?.type !== undefined ? fdTypeName(file.type) : 'unknown'})` },
+            `process ${plan.pid}`,
+          ),
+        );
         continue;
       }
       plan.fds.push({ fd: fdNo, cloexec: ((f.flags ?? 0) & 1) !== 0, id: f.id! });
       if (file?.usk?.name?.length) {
-        plan.fdUnsupported.push(this.leave({ what: U.FD, fd: fdNo, addr: 0n, reason: 'the .ckpt format keeps no socket address: the socket comes back unbound', detail: `fd ${fdNo} (a unix socket bound to ${JSON.stringify(Buffer.from(file.usk.name).toString('latin1'))})` }, `process ${plan.pid}`));
+        plan.fdUnsupported.push(
+          this.leave(
+            {
+              what: U.FD,
+              fd: fdNo,
+              addr: 0n,
+              reason: 'the .ckpt format keeps no socket address: the socket comes back unbound',
+              detail: `fd ${fdNo} (a unix socket bound to ${JSON.stringify(Buffer.from(file.usk.name).toString('latin1'))})`,
+            },
+            `process ${plan.pid}`,
+          ),
+        );
       }
     }
   }
@@ -433,11 +483,21 @@ class Conversion {
           }
           pipeDone.add(ino);
         }
-        value = { kind: enumValue('fd_kind', 'pipe'), flags: p.flags ?? 0, mode: S_IFIFO | 0o600, pos: 0n, dev: 0n, ino: BigInt(ino), size: 0n, path: `pipe:[${ino}]`, extra: { pipeIno: BigInt(ino), capacity: held?.entry.value.size ?? 65536, data } };
+        value = {
+          kind: enumValue('fd_kind', 'pipe'),
+          flags: p.flags ?? 0,
+          mode: S_IFIFO | 0o600,
+          pos: 0n,
+          dev: 0n,
+          ino: BigInt(ino),
+          size: 0n,
+          path: `pipe:[${ino}]`,
+          extra: { pipeIno: BigInt(ino), capacity: held?.entry.value.size ?? 65536, data },
+        };
       } else {
         const s = f.usk!;
         const ino = s.ino ?? 0;
-        const peerTag = s.peer ? socketByIno.get(s.peer) ?? 0 : 0;
+        const peerTag = s.peer ? (socketByIno.get(s.peer) ?? 0) : 0;
         value = {
           kind: enumValue('fd_kind', 'socket'),
           flags: s.flags ?? 0o2,
@@ -461,7 +521,12 @@ class Conversion {
   private bounded(r: CriuRecord, bytes: number, what: string): void {
     if (bytes <= MAX_BUFFERED) return;
     const at = (r.entry?.offset ?? 0) - (r.image?.member.offset ?? 0);
-    throw new ImageError({ code: 'bad-length', fatal: true, offset: at, message: `${r.path}, entry #${r.entry?.number ?? 0} at offset 0x${at.toString(16)}: ${what} holds ${bytes} bytes, more than the ${MAX_BUFFERED} a .ckpt file record takes` });
+    throw new ImageError({
+      code: 'bad-length',
+      fatal: true,
+      offset: at,
+      message: `${r.path}, entry #${r.entry?.number ?? 0} at offset 0x${at.toString(16)}: ${what} holds ${bytes} bytes, more than the ${MAX_BUFFERED} a .ckpt file record takes`,
+    });
   }
 
   /** The device and inode of the file at a path now (CRIU records neither), or zeros. */
@@ -558,12 +623,16 @@ class Conversion {
     }
     const actions = tc?.sigactions ?? [];
     const bySig = new Map(criuSigactionSignals(actions.length).map((sig, i) => [sig, actions[i]]));
-    w.record('sigactions', {
-      actions: Array.from({ length: 64 }, (_, i) => {
-        const a = bySig.get(i + 1);
-        return { handler: BigInt(a?.sigaction ?? 0n), flags: BigInt(a?.flags ?? 0n), restorer: BigInt(a?.restorer ?? 0n), mask: BigInt(a?.mask ?? 0n) };
-      }),
-    }, { ptag: tag });
+    w.record(
+      'sigactions',
+      {
+        actions: Array.from({ length: 64 }, (_, i) => {
+          const a = bySig.get(i + 1);
+          return { handler: BigInt(a?.sigaction ?? 0n), flags: BigInt(a?.flags ?? 0n), restorer: BigInt(a?.restorer ?? 0n), mask: BigInt(a?.mask ?? 0n) };
+        }),
+      },
+      { ptag: tag },
+    );
     const pending = signalInfos(tc?.signals_s);
     if (pending.length) w.record('pending_signals', { signals: pending }, { ptag: tag });
     for (const u of plan.unsupported) w.record('unsupported', { ...u }, { ptag: tag });
@@ -575,16 +644,30 @@ class Conversion {
     const a = mm.mm_saved_auxv ?? [];
     for (let i = 0; i + 1 < a.length; i += 2) auxv.push({ key: BigInt(a[i]), value: BigInt(a[i + 1]) });
     const b = (x: bigint | number | undefined) => BigInt(x ?? 0n);
-    const mmTag = w.record('mm', {
-      startCode: b(mm.mm_start_code), endCode: b(mm.mm_end_code), startData: b(mm.mm_start_data), endData: b(mm.mm_end_data),
-      startBrk: b(mm.mm_start_brk), brk: b(mm.mm_brk), startStack: b(mm.mm_start_stack), argStart: b(mm.mm_arg_start),
-      argEnd: b(mm.mm_arg_end), envStart: b(mm.mm_env_start), envEnd: b(mm.mm_env_end), vdsoHash: 0n,
-      nvmas: plan.vmas.length, auxv,
-    }, { ptag: procTag });
+    const mmTag = w.record(
+      'mm',
+      {
+        startCode: b(mm.mm_start_code),
+        endCode: b(mm.mm_end_code),
+        startData: b(mm.mm_start_data),
+        endData: b(mm.mm_end_data),
+        startBrk: b(mm.mm_start_brk),
+        brk: b(mm.mm_brk),
+        startStack: b(mm.mm_start_stack),
+        argStart: b(mm.mm_arg_start),
+        argEnd: b(mm.mm_arg_end),
+        envStart: b(mm.mm_env_start),
+        envEnd: b(mm.mm_env_end),
+        vdsoHash: 0n,
+        nvmas: plan.vmas.length,
+        auxv,
+      },
+      { ptag: procTag },
+    );
     for (const v of plan.vmas) w.record('vma', v, { ptag: mmTag });
     this.report.vmas += plan.vmas.length;
     const src = this.criu.files.source;
-    for (let i = 0; i < plan.runs.length; ) {
+    for (let i = 0; i < plan.runs.length;) {
       const batch: PageRunData[] = [];
       let n = 0;
       while (i < plan.runs.length && (batch.length === 0 || n + plan.runs[i].npages <= PAGES_PER_PAGEMAP)) {
@@ -621,7 +704,8 @@ function vvarLayout(): { vvar: bigint; vclock: bigint } | undefined {
     const m = new RegExp(`^([0-9a-f]+)-([0-9a-f]+) .*\\[${name}\\]$`, 'm').exec(maps);
     return m ? { start: BigInt(`0x${m[1]}`), end: BigInt(`0x${m[2]}`) } : undefined;
   };
-  const a = area('vvar'), b = area('vvar_vclock');
+  const a = area('vvar'),
+    b = area('vvar_vclock');
   return a && b && a.end === b.start ? { vvar: a.end - a.start, vclock: b.end - b.start } : undefined;
 }
 
@@ -661,7 +745,6 @@ interface ProcessPlan {
   environ: Uint8Array;
 }
 
-
 /** Most bytes of a command line or an environment taken from memory. */
 const MAX_ARGS = 1 << 20;
 
@@ -678,5 +761,9 @@ function signalInfos(q: SignalQueueEntry | undefined): Record<string, unknown>[]
 }
 
 function fdTypeName(t: number): string {
-  return ['UND', 'REG', 'PIPE', 'FIFO', 'INETSK', 'UNIXSK', 'EVENTFD', 'EVENTPOLL', 'INOTIFY', 'SIGNALFD', 'PACKETSK', 'TTY', 'FANOTIFY', 'NETLINKSK', 'NS', 'TUNF', 'EXT', 'TIMERFD', 'MEMFD', 'BPFMAP'][t] ?? `type ${t}`;
+  return (
+    ['UND', 'REG', 'PIPE', 'FIFO', 'INETSK', 'UNIXSK', 'EVENTFD', 'EVENTPOLL', 'INOTIFY', 'SIGNALFD', 'PACKETSK', 'TTY', 'FANOTIFY', 'NETLINKSK', 'NS', 'TUNF', 'EXT', 'TIMERFD', 'MEMFD', 'BPFMAP'][
+      t
+    ] ?? `type ${t}`
+  );
 }

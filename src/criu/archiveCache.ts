@@ -83,7 +83,8 @@ async function decompressTo(archive: string, compression: 'gzip' | 'zstd', out: 
   const input = await fsp.open(archive, 'r');
   const output = await fsp.open(out, 'wx', 0o600);
   const totalBytes = (await input.stat()).size;
-  let readBytes = 0, writtenBytes = 0;
+  let readBytes = 0,
+    writtenBytes = 0;
   const pending: Uint8Array[] = [];
   const sink = (chunk: Uint8Array) => {
     writtenBytes += chunk.length;

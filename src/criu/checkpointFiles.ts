@@ -113,7 +113,10 @@ async function openDirectory(dir: string): Promise<CheckpointFiles> {
     link = await listDirectory(real, prefix, listed);
   }
   const files = listed.filter((l) => l.member.kind === 'file');
-  const source = FilesSource.place(dir, files.map((f) => ({ path: f.path, size: f.member.size })));
+  const source = FilesSource.place(
+    dir,
+    files.map((f) => ({ path: f.path, size: f.member.size })),
+  );
   const offsets = new Map(files.map((f, i) => [f.member, source.files[i].base]));
   return {
     kind: 'directory',

@@ -57,7 +57,9 @@ export interface CriuRecord {
 }
 
 export const PAGE_SIZE = 4096;
-const PE_PARENT = 1, PE_LAZY = 2, PE_PRESENT = 4;
+const PE_PARENT = 1,
+  PE_LAZY = 2,
+  PE_PRESENT = 4;
 /** Decoded messages kept, counted by their bytes (decoded objects are ~10x larger). */
 const CACHE_BYTES = 16 * 1024 * 1024;
 
@@ -103,7 +105,8 @@ export class CriuCheckpoint {
       const c = new CriuCheckpoint(files);
       c.build();
       const inv = c.image('inventory.img');
-      if (!inv?.image) throw new ImageError(fileProblem('not-an-image', joinMember(files.imagesDir, 'inventory.img'), 0, 'a CRIU checkpoint needs its inventory.img, and there is none', { fatal: true }));
+      if (!inv?.image)
+        throw new ImageError(fileProblem('not-an-image', joinMember(files.imagesDir, 'inventory.img'), 0, 'a CRIU checkpoint needs its inventory.img, and there is none', { fatal: true }));
       const fatal = inv.image.problems.find((p) => problemSeverity(p.code) === 'error');
       if (fatal) throw new ImageError({ ...fatal, fatal: true, message: `not a readable CRIU checkpoint: ${fatal.message}` });
       return c;
@@ -317,8 +320,25 @@ export class CriuCheckpoint {
     if (r.kind === 'file' && r.image) {
       const bytes = new Uint8Array(r.image.headerSize);
       this.source.readIntoSync!(r.offset, bytes);
-      const fields: FieldNode[] = [{ name: 'magic', display: `${magicLabel(r.image.magic)} (0x${r.image.magic.toString(16)})`, json: magicLabel(r.image.magic), offset: 0, size: 4, doc: 'The first magic number (formats/criu_image.ksy).' }];
-      if (r.image.kindMagic !== undefined) fields.push({ name: 'kind_magic', display: `${magicLabel(r.image.kindMagic)} (0x${r.image.kindMagic.toString(16)})`, json: magicLabel(r.image.kindMagic), offset: 4, size: 4, doc: 'The magic of the kind of image.' });
+      const fields: FieldNode[] = [
+        {
+          name: 'magic',
+          display: `${magicLabel(r.image.magic)} (0x${r.image.magic.toString(16)})`,
+          json: magicLabel(r.image.magic),
+          offset: 0,
+          size: 4,
+          doc: 'The first magic number (formats/criu_image.ksy).',
+        },
+      ];
+      if (r.image.kindMagic !== undefined)
+        fields.push({
+          name: 'kind_magic',
+          display: `${magicLabel(r.image.kindMagic)} (0x${r.image.kindMagic.toString(16)})`,
+          json: magicLabel(r.image.kindMagic),
+          offset: 4,
+          size: 4,
+          doc: 'The magic of the kind of image.',
+        });
       return fields;
     }
     if (r.kind === 'entry') {
@@ -431,7 +451,9 @@ export class CriuCheckpoint {
     const vmas: VmaInfo<CriuRecord>[] = [];
     const mm = this.mm(pid, layer);
     if (mm) {
-      const vmaRecords = this.children(mm.record.index).map((i) => this.records[i]).filter((r) => r.kind === 'vma');
+      const vmaRecords = this.children(mm.record.index)
+        .map((i) => this.records[i])
+        .filter((r) => r.kind === 'vma');
       mm.value.vmas.forEach((v, i) => {
         const rec = vmaRecords[i];
         if (rec && v.start !== undefined && v.end !== undefined && v.end > v.start) vmas.push(this.vmaInfo(rec, v));
@@ -475,7 +497,8 @@ export class CriuCheckpoint {
       const n = Number(e.value.nr_pages ?? BigInt(e.value.compat_nr_pages ?? 0));
       if (vaddr === undefined || n === 0) continue;
       const flags = f ?? (in_parent ? PE_PARENT : PE_PRESENT);
-      const start = vaddr, end = vaddr + BigInt(n) * ps;
+      const start = vaddr,
+        end = vaddr + BigInt(n) * ps;
       const where = () => (e.record.entry ? e.record.entry.offset - e.record.image!.member.offset : 0);
       if (vaddr % ps !== 0n) {
         this.note(fileProblem('inconsistent', e.record.path, where(), `a run at ${hex(vaddr)} is not page-aligned`, { record: e.record.index, entry: e.record.entry?.number }));
@@ -484,7 +507,15 @@ export class CriuCheckpoint {
       if (flags & PE_PRESENT) {
         if (!pagesFile?.member) continue;
         if (page + n > pagesInFile) {
-          this.note(fileProblem('inconsistent', e.record.path, where(), `the run of ${n} pages at ${hex(vaddr)} needs pages ${page} to ${page + n - 1} of ${pagesFile.path}, which holds ${pagesInFile} pages (${pagesFile.member.size} bytes): the pagemap runs past the pages file`, { record: e.record.index, entry: e.record.entry?.number }));
+          this.note(
+            fileProblem(
+              'inconsistent',
+              e.record.path,
+              where(),
+              `the run of ${n} pages at ${hex(vaddr)} needs pages ${page} to ${page + n - 1} of ${pagesFile.path}, which holds ${pagesInFile} pages (${pagesFile.member.size} bytes): the pagemap runs past the pages file`,
+              { record: e.record.index, entry: e.record.entry?.number },
+            ),
+          );
           page += n;
           continue;
         }
@@ -492,7 +523,12 @@ export class CriuCheckpoint {
         page += n;
       } else if (flags & PE_PARENT) {
         if (layer >= this.files.parentDirs.length) {
-          this.note(fileProblem('inconsistent', e.record.path, where(), `the run of ${n} pages at ${hex(vaddr)} is in the parent checkpoint, and there is no parent link to one`, { record: e.record.index, entry: e.record.entry?.number }));
+          this.note(
+            fileProblem('inconsistent', e.record.path, where(), `the run of ${n} pages at ${hex(vaddr)} is in the parent checkpoint, and there is no parent link to one`, {
+              record: e.record.index,
+              entry: e.record.entry?.number,
+            }),
+          );
           continue;
         }
         parent ??= await this.memory(pid, layer + 1);
@@ -503,7 +539,12 @@ export class CriuCheckpoint {
           covered += s.end - s.start;
         }
         if (covered < end - start) {
-          this.note(fileProblem('inconsistent', e.record.path, where(), `${Number((end - start - covered) / ps)} of the ${n} pages at ${hex(vaddr)} that are in the parent checkpoint are not in it`, { record: e.record.index, entry: e.record.entry?.number }));
+          this.note(
+            fileProblem('inconsistent', e.record.path, where(), `${Number((end - start - covered) / ps)} of the ${n} pages at ${hex(vaddr)} that are in the parent checkpoint are not in it`, {
+              record: e.record.index,
+              entry: e.record.entry?.number,
+            }),
+          );
         }
       } else if (!(flags & PE_LAZY)) {
         // Neither present, nor in the parent, nor lazy: pages known to be zero. They read as zeros
@@ -513,13 +554,26 @@ export class CriuCheckpoint {
         const inVma = v !== undefined && end <= v.end;
         zeroBytes += end - start;
         if (!inVma || zeroBytes > MAX_ZERO_BYTES) {
-          this.note(fileProblem('inconsistent', e.record.path, where(), `the run of ${n} zero pages at ${hex(vaddr)} ${inVma ? `brings the zero pages of the process past ${MAX_ZERO_BYTES} bytes` : 'lies outside every VMA'}: left out`, { record: e.record.index, entry: e.record.entry?.number }));
+          this.note(
+            fileProblem(
+              'inconsistent',
+              e.record.path,
+              where(),
+              `the run of ${n} zero pages at ${hex(vaddr)} ${inVma ? `brings the zero pages of the process past ${MAX_ZERO_BYTES} bytes` : 'lies outside every VMA'}: left out`,
+              { record: e.record.index, entry: e.record.entry?.number },
+            ),
+          );
           continue;
         }
         segments.push({ start, end, fileOffset: -1, pagemap: e.record, pages: e.record, firstPage: 0 });
       }
     }
-    return new MemoryMap(this.sourceWithZeros(), PAGE_SIZE, mapped, kept(segments, 'a run of pages').map((s) => (s.fileOffset === -1 ? { ...s, fileOffset: this.zeroOffset } : s)));
+    return new MemoryMap(
+      this.sourceWithZeros(),
+      PAGE_SIZE,
+      mapped,
+      kept(segments, 'a run of pages').map((s) => (s.fileOffset === -1 ? { ...s, fileOffset: this.zeroOffset } : s)),
+    );
   }
 
   /** A VMA of CRIU's model in the common model (the .ckpt format's kinds, flags and names). */
@@ -667,7 +721,8 @@ const MAX_ZERO_RUN = Number(MAX_ZERO_BYTES);
 
 /** The last of `list` (sorted by start) that starts at or before `addr`: a binary search. */
 function lastStartingAtOrBefore<T extends { start: bigint }>(list: T[], addr: bigint): T | undefined {
-  let lo = 0, hi = list.length;
+  let lo = 0,
+    hi = list.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (list[mid].start <= addr) lo = mid + 1;
@@ -695,8 +750,12 @@ function shift(f: FieldNode, by: number): FieldNode {
 }
 
 /** CRIU's madvise bits (1 << MADV_x) that .ckpt's vma_flags name. */
-const MADV_DONTFORK = 1n << 10n, MADV_DONTDUMP = 1n << 16n, MADV_WIPEONFORK = 1n << 18n;
-const MAP_SHARED = 1, MAP_GROWSDOWN = 0x100, MAP_LOCKED = 0x2000;
+const MADV_DONTFORK = 1n << 10n,
+  MADV_DONTDUMP = 1n << 16n,
+  MADV_WIPEONFORK = 1n << 18n;
+const MAP_SHARED = 1,
+  MAP_GROWSDOWN = 0x100,
+  MAP_LOCKED = 0x2000;
 /** .ckpt's vma_flags bits. */
 export const CKPT_VMA_FLAGS = { shared: 1, growsDown: 2, locked: 4, dontDump: 8, dontFork: 16, wipeOnFork: 32, fileDeleted: 64 } as const;
 /** What /proc/PID/maps calls MAP_SHARED|MAP_ANONYMOUS memory (a shmem file). */
@@ -707,25 +766,31 @@ export const ANON_SHARED_PATH = '/dev/zero (deleted)';
  * them): one mapping for the reader, the comparison and the converters.
  */
 export function criuVmaFacts(v: VmaEntry, filePath: (id: number | bigint | undefined) => string): Omit<VmaInfo<CriuRecord>, 'entry'> {
-  const status = v.status ?? 0, flags = v.flags ?? 0, madv = BigInt(v.madv ?? 0n);
+  const status = v.status ?? 0,
+    flags = v.flags ?? 0,
+    madv = BigInt(v.madv ?? 0n);
   const named = (label: string) => flagNames('vma_status', status).names.includes(label);
   const fileBacked = named('VMA_FILE_PRIVATE') || named('VMA_FILE_SHARED');
   let kind: string;
   let path = fileBacked ? filePath(v.shmid) : '';
-  if (named('VMA_AREA_VDSO')) (kind = 'vdso'), (path = '[vdso]');
-  else if (named('VMA_AREA_VVAR')) (kind = 'vvar'), (path = '[vvar]');
-  else if (named('VMA_AREA_VSYSCALL')) (kind = 'vsyscall'), (path = '[vsyscall]');
-  else if (named('VMA_AREA_HEAP')) (kind = 'heap'), (path = '[heap]');
-  else if (named('VMA_AREA_STACK') || (flags & MAP_GROWSDOWN) !== 0) (kind = 'stack'), (path = '[stack]');
+  if (named('VMA_AREA_VDSO')) ((kind = 'vdso'), (path = '[vdso]'));
+  else if (named('VMA_AREA_VVAR')) ((kind = 'vvar'), (path = '[vvar]'));
+  else if (named('VMA_AREA_VSYSCALL')) ((kind = 'vsyscall'), (path = '[vsyscall]'));
+  else if (named('VMA_AREA_HEAP')) ((kind = 'heap'), (path = '[heap]'));
+  else if (named('VMA_AREA_STACK') || (flags & MAP_GROWSDOWN) !== 0) ((kind = 'stack'), (path = '[stack]'));
   else if (named('VMA_FILE_SHARED')) kind = 'file_shared';
   else if (named('VMA_FILE_PRIVATE')) kind = 'file_private';
-  else if (named('VMA_ANON_SHARED')) (kind = 'anon_shared'), (path = ANON_SHARED_PATH);
+  else if (named('VMA_ANON_SHARED')) ((kind = 'anon_shared'), (path = ANON_SHARED_PATH));
   else if (named('VMA_ANON_PRIVATE')) kind = 'anon_private';
   else kind = 'unknown';
   const F = CKPT_VMA_FLAGS;
   const ckptFlags =
-    (flags & MAP_SHARED ? F.shared : 0) | (flags & MAP_GROWSDOWN ? F.growsDown : 0) | (flags & MAP_LOCKED ? F.locked : 0) |
-    (madv & MADV_DONTDUMP ? F.dontDump : 0) | (madv & MADV_DONTFORK ? F.dontFork : 0) | (madv & MADV_WIPEONFORK ? F.wipeOnFork : 0) |
+    (flags & MAP_SHARED ? F.shared : 0) |
+    (flags & MAP_GROWSDOWN ? F.growsDown : 0) |
+    (flags & MAP_LOCKED ? F.locked : 0) |
+    (madv & MADV_DONTDUMP ? F.dontDump : 0) |
+    (madv & MADV_DONTFORK ? F.dontFork : 0) |
+    (madv & MADV_WIPEONFORK ? F.wipeOnFork : 0) |
     (path.endsWith(' (deleted)') ? F.fileDeleted : 0);
   return { start: v.start!, end: v.end!, prot: v.prot ?? 0, flags: ckptFlags, kind, path, offset: v.pgoff ?? 0n };
 }

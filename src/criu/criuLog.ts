@@ -28,7 +28,8 @@ export function parseLog(text: string, max = 50_000): LogView {
   const all = text.split('\n');
   if (all[all.length - 1] === '') all.pop();
   const lines: LogLine[] = [];
-  let errors = 0, warnings = 0;
+  let errors = 0,
+    warnings = 0;
   all.forEach((t, i) => {
     const level: LogLevel = ERROR.test(t) ? 'error' : WARN.test(t) ? 'warn' : 'info';
     if (level === 'error') errors++;

@@ -45,7 +45,8 @@ export class FilesSource implements ByteSource {
   }
 
   private fileAt(offset: number): PlacedFile | undefined {
-    let lo = 0, hi = this.files.length - 1;
+    let lo = 0,
+      hi = this.files.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
       const f = this.files[mid];

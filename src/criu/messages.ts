@@ -104,7 +104,8 @@ function walk(bytes: Uint8Array, from: number, to: number): Occurrence[] {
   while (r.pos < to) {
     const start = r.pos;
     const tag = r.uint32();
-    const field = tag >>> 3, wire = tag & 7;
+    const field = tag >>> 3,
+      wire = tag & 7;
     if (field === 0) throw new MessageError('field number 0', start);
     let valueStart = r.pos;
     if (wire === 2) {
@@ -150,7 +151,10 @@ function layoutFields(type: Type, bytes: Uint8Array, from: number, to: number, v
       const whole = { offset: occ[0].start - base, size: occ[occ.length - 1].end - occ[0].start };
       // Unpacked: one occurrence per item. Packed: one occurrence holds them all.
       const children = items.map((item, i) => valueNode(f, `[${i}]`, item, occ.length === items.length ? occ[i] : undefined, bytes, base, occ.length === items.length ? span(occ[i]) : whole));
-      nodes.push({ order: f.id, node: { name: f.name, display: `${children.length} item${children.length === 1 ? '' : 's'}`, json: children.map((c) => c.json), doc: f.comment ?? undefined, ...whole, children } });
+      nodes.push({
+        order: f.id,
+        node: { name: f.name, display: `${children.length} item${children.length === 1 ? '' : 's'}`, json: children.map((c) => c.json), doc: f.comment ?? undefined, ...whole, children },
+      });
     } else {
       const o = occ[occ.length - 1];
       nodes.push({ order: f.id, node: valueNode(f, f.name, v, o, bytes, base, span(o)) });

@@ -89,7 +89,10 @@ function paxRecords(b: Uint8Array): Map<string, string> {
 }
 
 export function normalizeMemberPath(p: string): string {
-  return p.replace(/^(\.\/)+/, '').replace(/^\/+/, '').replace(/\/+$/, '');
+  return p
+    .replace(/^(\.\/)+/, '')
+    .replace(/^\/+/, '')
+    .replace(/\/+$/, '');
 }
 
 async function readInto(src: ByteSource, offset: number, length: number): Promise<Uint8Array> {
@@ -120,7 +123,8 @@ export async function indexTar(src: ByteSource, opts: { start?: number; end?: nu
     }
     const h = await readInto(src, at, BLOCK);
     if (h.every((b) => b === 0)) break; // end of archive (the second zero block is not needed)
-    if (!checksumOk(h)) throw new TarError(name, at, members.length === 0 && at === (opts.start ?? 0) ? 'not a tar archive (no valid header at its start)' : 'a damaged tar header (its checksum does not match)');
+    if (!checksumOk(h))
+      throw new TarError(name, at, members.length === 0 && at === (opts.start ?? 0) ? 'not a tar archive (no valid header at its start)' : 'a damaged tar header (its checksum does not match)');
     const size = num(h, 124, 12);
     if (size === undefined) throw new TarError(name, at + 124, 'a tar header with an unreadable size');
     const type = String.fromCharCode(h[156] || 0x30);
@@ -159,7 +163,7 @@ export async function indexTar(src: ByteSource, opts: { start?: number; end?: nu
         size: kind === 'file' ? realSize : 0,
         headerOffset: headerStart,
         mode: num(h, 100, 8) ?? 0,
-        mtimeMs: Math.round((pax.has('mtime') ? Number(pax.get('mtime')) : num(h, 136, 12) ?? 0) * 1000),
+        mtimeMs: Math.round((pax.has('mtime') ? Number(pax.get('mtime')) : (num(h, 136, 12) ?? 0)) * 1000),
         ...(linkTarget ? { linkTarget } : {}),
       });
     }

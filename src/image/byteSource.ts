@@ -131,17 +131,11 @@ export interface ScanOptions {
  * bytes are only valid during the call. Uses synchronous reads where the source has them, with
  * a yield to the event loop every few MiB; memory stays at one chunk.
  */
-export async function scanRange(
-  src: ByteSource,
-  offset: number,
-  length: number,
-  onChunk: (bytes: Uint8Array, at: number) => void | Promise<void>,
-  opts: ScanOptions = {},
-): Promise<void> {
+export async function scanRange(src: ByteSource, offset: number, length: number, onChunk: (bytes: Uint8Array, at: number) => void | Promise<void>, opts: ScanOptions = {}): Promise<void> {
   const chunk = opts.chunk ?? SCAN_CHUNK;
   const own = opts.into ? undefined : new Uint8Array(Math.min(chunk, length));
   let sinceYield = 0;
-  for (let done = 0; done < length; ) {
+  for (let done = 0; done < length;) {
     opts.signal?.throwIfAborted();
     const n = Math.min(chunk, length - done);
     let bytes: Uint8Array;

@@ -83,7 +83,7 @@ export class CheckpointImage {
   }
 
   children(r?: RecordEntry): RecordEntry[] {
-    return r ? this.tree.children.get(r) ?? [] : this.tree.roots;
+    return r ? (this.tree.children.get(r) ?? []) : this.tree.roots;
   }
 
   parent(r: RecordEntry): RecordEntry | undefined {
@@ -243,7 +243,8 @@ export class CheckpointImage {
         const dataOffset = compressed ? (this.source as PageDataSource).register(data, map.npages) : data.payloadOffset;
         const dataLen = compressed ? map.npages * ps : data.len;
         if (data.type === RecordType.PAGES_ZSTD && !compressed) continue;
-        if (dataLen !== map.npages * ps) this.layoutProblems.push(problem('inconsistent', { ...site(data), field: 'len' }, `PAGES holds ${data.len} bytes, its pagemap lists ${map.npages} pages of ${ps}`));
+        if (dataLen !== map.npages * ps)
+          this.layoutProblems.push(problem('inconsistent', { ...site(data), field: 'len' }, `PAGES holds ${data.len} bytes, its pagemap lists ${map.npages} pages of ${ps}`));
         if (dataOffset % ps !== 0) this.layoutProblems.push(problem('inconsistent', site(data), `page data starts at 0x${data.payloadOffset.toString(16)}, not at a multiple of the page size`));
         let page = 0;
         for (const run of map.runs) {

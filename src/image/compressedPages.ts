@@ -44,7 +44,8 @@ const site = (r: RecordEntry, offset = r.offset) => ({ record: r.index, type: r.
 export function readChunkIndex(r: RecordEntry, npages: number, pageSize: number, read: (offset: number, length: number) => Uint8Array): ChunkIndex | ImageProblem {
   if (r.len < 8) return ruleProblem('zstd_chunks', site(r, r.payloadOffset), 'the chunk index cannot be read');
   const head = new DataView(read(0, 8).buffer);
-  const chunkPages = head.getUint32(0, true), nchunks = head.getUint32(4, true);
+  const chunkPages = head.getUint32(0, true),
+    nchunks = head.getUint32(4, true);
   if (chunkPages === 0 || chunkPages * pageSize > MAX_ZSTD_CHUNK) {
     return ruleProblem('zstd_chunks', site(r, r.payloadOffset), `chunks of ${chunkPages} pages (at most ${MAX_ZSTD_CHUNK} bytes of pages each)`);
   }
@@ -77,7 +78,9 @@ export function readChunkIndex(r: RecordEntry, npages: number, pageSize: number,
 export function decompressChunk(frame: Uint8Array, want: number): Uint8Array | string {
   if (frame.length < 6 || frame[0] !== 0x28 || frame[1] !== 0xb5 || frame[2] !== 0x2f || frame[3] !== 0xfd) return 'it is not a zstd frame';
   const fhd = frame[4];
-  const fcsFlag = fhd >> 6, single = (fhd >> 5) & 1, dictFlag = fhd & 3;
+  const fcsFlag = fhd >> 6,
+    single = (fhd >> 5) & 1,
+    dictFlag = fhd & 3;
   if (dictFlag) return 'its frame needs a dictionary';
   // a checksum is refused by both readers alike (they would judge a damaged one differently)
   if (fhd & 0x0c) return 'its frame has a checksum or a reserved bit';
@@ -153,7 +156,8 @@ export class PageDataSource implements ByteSource {
   }
 
   private find(offset: number): Compressed | undefined {
-    let lo = 0, hi = this.records.length - 1;
+    let lo = 0,
+      hi = this.records.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
       const c = this.records[mid];

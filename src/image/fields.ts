@@ -53,7 +53,7 @@ export function escapeBytes(b: Uint8Array): string {
 
 /** The strings of a NUL-separated list, one at a time; a NUL at the end ends the last one. */
 export function* nulStrings(b: Uint8Array): Generator<string> {
-  for (let start = 0; start < b.length; ) {
+  for (let start = 0; start < b.length;) {
     let end = b.indexOf(0, start);
     if (end < 0) end = b.length;
     yield end === start ? '' : decodeUtf8(b.subarray(start, end));
@@ -80,7 +80,7 @@ function intDisplay(f: SchemaField, v: number | bigint): { display: string; json
   }
   if (f.enum) {
     const label = enumLabel(f.enum, v);
-    return { display: label ? `${label} (${v})` : `unknown (${v})`, json: typeof v === 'bigint' ? json : label ?? v };
+    return { display: label ? `${label} (${v})` : `unknown (${v})`, json: typeof v === 'bigint' ? json : (label ?? v) };
   }
   if (f.flags && typeof v === 'number') {
     const labels = flagLabels(f.flags, v);
@@ -94,7 +94,13 @@ function intDisplay(f: SchemaField, v: number | bigint): { display: string; json
 /** Little-endian u64s as 16 hex digits each. */
 function* hash64s(b: Uint8Array): Generator<string> {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  for (let i = 0; i + 8 <= b.length; i += 8) yield dv.getUint32(i + 4, true).toString(16).padStart(8, '0') + dv.getUint32(i, true).toString(16).padStart(8, '0');
+  for (let i = 0; i + 8 <= b.length; i += 8)
+    yield (
+      dv
+        .getUint32(i + 4, true)
+        .toString(16)
+        .padStart(8, '0') + dv.getUint32(i, true).toString(16).padStart(8, '0')
+    );
 }
 
 /** A rendering: its display and either its JSON value or, for a long list, its items. */
@@ -133,7 +139,14 @@ function renderValue(f: SchemaField, value: unknown, name: string, where: { offs
     return Object.defineProperty(n, 'json', { get: () => [...r.jsonItems()], enumerable: true }) as FieldNode;
   };
   switch (f.kind) {
-    case 'u1': case 'u2': case 'u4': case 's1': case 's2': case 's4': case 'u8': case 's8': {
+    case 'u1':
+    case 'u2':
+    case 'u4':
+    case 's1':
+    case 's2':
+    case 's4':
+    case 'u8':
+    case 's8': {
       const r = intDisplay(f, value as number | bigint);
       return node(r.display, r.json);
     }

@@ -157,7 +157,12 @@ export function payloadClass(type: number): PayloadClass | undefined {
   if (payloadClasses.has(type)) return payloadClasses.get(type);
   const label = recordTypeLabel(type);
   const typeName = label && schema.payloadTypes[label];
-  const className = typeName ? typeName.split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('') : undefined;
+  const className = typeName
+    ? typeName
+        .split('_')
+        .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+        .join('')
+    : undefined;
   const cls = className ? (Ckpt as unknown as Record<string, PayloadClass>)[className] : undefined;
   // Remembered for the types of the format only: a hostile image can name four billion others.
   if (label) payloadClasses.set(type, cls);

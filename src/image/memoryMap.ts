@@ -77,7 +77,8 @@ export class MemoryMap<R extends RecordRef = RecordEntry> {
 
   /** The first segment that ends after `addr`, for walking forward. */
   segmentFrom(addr: bigint): number {
-    let lo = 0, hi = this.segments.length;
+    let lo = 0,
+      hi = this.segments.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       if (this.segments[mid].end <= addr) lo = mid + 1;
@@ -133,7 +134,8 @@ async function readBytes(src: ByteSource, offset: number, n: number): Promise<Ui
 
 /** Index of the first of `list` (sorted by start) that starts after `addr`. */
 function firstStartingAfter(list: { start: bigint }[], addr: bigint): number {
-  let lo = 0, hi = list.length;
+  let lo = 0,
+    hi = list.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (list[mid].start <= addr) lo = mid + 1;
@@ -143,7 +145,8 @@ function firstStartingAfter(list: { start: bigint }[], addr: bigint): number {
 }
 
 function findRange<T extends { start: bigint; end: bigint }>(list: T[], addr: bigint): T | undefined {
-  let lo = 0, hi = list.length - 1;
+  let lo = 0,
+    hi = list.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
     const r = list[mid];

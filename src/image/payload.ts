@@ -50,7 +50,12 @@ function failingField(obj: ParsedObject, base: number): { path: string; offset: 
 
 function describeParseError(e: unknown): string {
   const err = e as { name?: string; message?: string; expected?: unknown; actual?: unknown; min?: unknown; max?: unknown; bytesReq?: number; bytesAvail?: number };
-  const show = (v: unknown) => (v instanceof Uint8Array ? `"${Buffer.from(v).toString('latin1').replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}"` : String(v));
+  const show = (v: unknown) =>
+    v instanceof Uint8Array
+      ? `"${Buffer.from(v)
+          .toString('latin1')
+          .replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}"`
+      : String(v);
   switch (err.name) {
     case 'EOFError':
       return `the payload ends early: ${err.bytesReq} bytes needed, ${err.bytesAvail} left`;

@@ -199,7 +199,11 @@ export async function indexRecords(src: ByteSource, opts: IndexOptions = {}): Pr
     }
     const payloadOffset = offset + HEADER_SIZE;
     if (h.len > src.size - payloadOffset) {
-      const p = problem('bad-length', headerFieldSite({ ...h, index, offset }, 'len'), `payload length ${h.len} runs past the end of the file (${src.size - payloadOffset} bytes left): the image is truncated or the length is damaged`);
+      const p = problem(
+        'bad-length',
+        headerFieldSite({ ...h, index, offset }, 'len'),
+        `payload length ${h.len} runs past the end of the file (${src.size - payloadOffset} bytes left): the image is truncated or the length is damaged`,
+      );
       if (index === 0) fatal(p);
       problems.push(p);
       break;
@@ -223,7 +227,8 @@ export async function indexRecords(src: ByteSource, opts: IndexOptions = {}): Pr
     const pageData = grammar ? grammar.flags.includes('page_hashed') : (h.flags & PAGE_HASHED) !== 0;
     if (grammar) {
       const want = flagsOfType(label!);
-      if (h.flags !== want) problems.push(problem('bad-flags', headerFieldSite(entry, 'flags'), `header flags 0x${h.flags.toString(16)}, a ${recordTypeName(h.type)} record has 0x${want.toString(16)}`));
+      if (h.flags !== want)
+        problems.push(problem('bad-flags', headerFieldSite(entry, 'flags'), `header flags 0x${h.flags.toString(16)}, a ${recordTypeName(h.type)} record has 0x${want.toString(16)}`));
     }
     if (!pageData && h.len > MAX_METADATA_PAYLOAD) {
       problems.push(problem('bad-length', headerFieldSite(entry, 'len'), `a ${recordTypeName(h.type)} payload of ${h.len} bytes is larger than any metadata record may be (${MAX_METADATA_PAYLOAD})`));
@@ -272,6 +277,12 @@ function checkTail(idx: RecordIndex, entry: RecordEntry, headersSum: bigint): vo
     idx.problems.push(problem('bad-tail', { ...site, field: 'record_count' }, `the tail counts ${t.recordCount} records before it, the image has ${entry.index}`));
   }
   if (t.headersSum !== headersSum) {
-    idx.problems.push(problem('bad-tail', { ...site, field: 'headers_sum' }, `headers_sum 0x${t.headersSum.toString(16)} does not match the headers (0x${headersSum.toString(16)}): a record was changed, added or removed`));
+    idx.problems.push(
+      problem(
+        'bad-tail',
+        { ...site, field: 'headers_sum' },
+        `headers_sum 0x${t.headersSum.toString(16)} does not match the headers (0x${headersSum.toString(16)}): a record was changed, added or removed`,
+      ),
+    );
   }
 }

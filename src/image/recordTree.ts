@@ -42,7 +42,7 @@ export function buildRecordTree(index: RecordIndex): RecordTree {
     }
     const label = recordTypeLabel(r.type);
     const allowed = label ? ALLOWED_PARENTS[label] : undefined;
-    const parentLabel = parent ? recordTypeLabel(parent.type) ?? '?' : '';
+    const parentLabel = parent ? (recordTypeLabel(parent.type) ?? '?') : '';
     if (allowed && (parent || r.ptag === 0) && !allowed.includes(parentLabel)) {
       tree.problems.push(problem('misplaced-record', site(r), `a ${recordTypeName(r.type)} record cannot be ${parent ? `a child of ${recordTypeName(parent.type)}` : 'at the top level'}`));
     }

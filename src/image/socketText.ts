@@ -18,7 +18,10 @@ export function sockaddrText(b: Uint8Array | undefined): string {
   if (family === 10 && b.length >= 24) {
     const groups: string[] = [];
     for (let i = 0; i < 8; i++) groups.push(dv.getUint16(8 + i * 2, false).toString(16));
-    const addr = groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::').replace(/:{3,}/, '::');
+    const addr = groups
+      .join(':')
+      .replace(/(^|:)0(:0)+(:|$)/, '::')
+      .replace(/:{3,}/, '::');
     return `[${addr}]:${dv.getUint16(2, false)}`;
   }
   return `family ${family}`;

@@ -52,7 +52,13 @@ export async function grammarProblems(img: CheckpointImage): Promise<ImageProble
   for (const [label, g] of Object.entries(schema.grammar)) {
     const n = perType.get(label) ?? 0;
     if (n < g.imageMin || (g.imageMax && n > g.imageMax)) {
-      problems.push(problem('misplaced-record', { offset: 0 }, `the image holds ${plural(n, `${label.toUpperCase()} record`)}, it must hold ${n < g.imageMin ? `at least ${g.imageMin}` : `at most ${g.imageMax}`}`));
+      problems.push(
+        problem(
+          'misplaced-record',
+          { offset: 0 },
+          `the image holds ${plural(n, `${label.toUpperCase()} record`)}, it must hold ${n < g.imageMin ? `at least ${g.imageMin}` : `at most ${g.imageMax}`}`,
+        ),
+      );
     }
   }
   for (const parent of img.records) {
@@ -256,7 +262,10 @@ export async function imageRuleProblems(img: CheckpointImage): Promise<ImageProb
     } else if (f.kind === Ckpt.FdKind.SOCKET) {
       const s = f.extra as Ckpt.FdSocket;
       // its peer, and (format 2.1) the listener it was accepted from or waits on
-      for (const [what, tag] of [['peer', s.peer], ['listener', s.details?.listener ?? 0]] as const) {
+      for (const [what, tag] of [
+        ['peer', s.peer],
+        ['listener', s.details?.listener ?? 0],
+      ] as const) {
         if (!tag) continue;
         const kind = await fileKind(tag);
         if (kind === undefined) problems.push(ruleProblem('file_ref', site(r), `a socket's ${what} names tag ${tag}, which is no file record`));
@@ -311,7 +320,8 @@ export async function fileContentProblems(img: CheckpointImage): Promise<ImagePr
       problems.push(problem('inconsistent', site(r, 'data_bytes'), `file_content of ${c.size} bytes with ${c.dataBytes} bytes of data: more than a file holds or a checkpoint saves`));
       continue;
     }
-    let end = 0n, sum = 0n;
+    let end = 0n,
+      sum = 0n;
     for (const x of img.childrenOfType(r, RecordType.FILE_EXTENT)) {
       const e = await decoded(img, x, 'file_extent');
       if (!e) continue;

@@ -79,8 +79,23 @@ async function summarizeZombies(img: CheckpointImage, parent: RecordEntry, ppid:
     try {
       const d = await img.decodeAs(z, 'zombie');
       out.push({
-        tag: z.tag, pid: d.pid, ppid, comm: d.comm.value, state: 'zombie', exitStatus: d.exitStatus, exe: '', cwd: '', cmdline: [], cmdlineOmitted: 0,
-        uid: 0, threads: [], vmas: 0, dumpedPages: 0, dumpedBytes: 0, fds: 0, unsupported: [],
+        tag: z.tag,
+        pid: d.pid,
+        ppid,
+        comm: d.comm.value,
+        state: 'zombie',
+        exitStatus: d.exitStatus,
+        exe: '',
+        cwd: '',
+        cmdline: [],
+        cmdlineOmitted: 0,
+        uid: 0,
+        threads: [],
+        vmas: 0,
+        dumpedPages: 0,
+        dumpedBytes: 0,
+        fds: 0,
+        unsupported: [],
       });
     } catch (e) {
       if (!(e instanceof ImageError)) throw e;
@@ -100,7 +115,8 @@ async function summarizeProcess(img: CheckpointImage, r: RecordEntry): Promise<P
       if (!(e instanceof ImageError)) throw e;
     }
   }
-  let vmas = 0, fds = 0;
+  let vmas = 0,
+    fds = 0;
   for (const mm of img.childrenOfType(r, RecordType.MM)) vmas += img.childrenOfType(mm, RecordType.VMA).length;
   for (const f of img.childrenOfType(r, RecordType.FILES)) fds += img.childrenOfType(f, RecordType.FD).length;
   const unsupported: string[] = [];

@@ -43,7 +43,7 @@ function sequenceAt(b: Uint8Array, i: number): number {
 function decodeEscaped(b: Uint8Array): string {
   const parts: string[] = [];
   let run = 0;
-  for (let i = 0; i < b.length; ) {
+  for (let i = 0; i < b.length;) {
     const n = sequenceAt(b, i);
     if (n > 0) {
       i += n;
@@ -73,9 +73,11 @@ function escaped(s: string, mode: Mode): string {
     let rep: string | undefined;
     if (c === 0x0a && mode === 'lines') continue;
     if (c < 0x20 || c === 0x7f) rep = NAMED[c] ?? `\\x${c.toString(16).padStart(2, '0')}`;
-    else if (c >= 0x80 && c <= 0x9f) rep = `\\u00${c.toString(16)}`; // a C1 control, told apart from the byte \\x9b
+    else if (c >= 0x80 && c <= 0x9f)
+      rep = `\\u00${c.toString(16)}`; // a C1 control, told apart from the byte \\x9b
     else if (quoted && (c === 0x22 || c === 0x5c)) rep = `\\${String.fromCharCode(c)}`;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++; // a pair: one character
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00)
+      i++; // a pair: one character
     else if (c >= 0xdc80 && c <= 0xdcff) rep = `\\x${(c - 0xdc00).toString(16)}`;
     else if (c >= 0xd800 && c <= 0xdfff) rep = `\\u${c.toString(16)}`;
     if (rep === undefined) continue;

@@ -34,7 +34,6 @@ export interface VerifyReport {
   ms: number;
 }
 
-
 export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const t0 = Date.now();
   const problems: ImageProblem[] = [...img.problems];
@@ -105,7 +104,10 @@ export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}
           if (bad <= maxListed) {
             const addr = seg.start + BigInt(off + i * ps);
             const at = seg.pages.type === RecordType.PAGES_ZSTD ? seg.pages.offset : seg.fileOffset + off + i * ps; // compressed: the record
-            problems.push({ ...ruleProblem('page_hash', { ...site(seg.pages), offset: at }, `page at 0x${addr.toString(16)} does not match its hash in pagemap tag ${seg.pagemap.tag}`), code: 'bad-page-hash' });
+            problems.push({
+              ...ruleProblem('page_hash', { ...site(seg.pages), offset: at }, `page at 0x${addr.toString(16)} does not match its hash in pagemap tag ${seg.pagemap.tag}`),
+              code: 'bad-page-hash',
+            });
           }
         }
       }
@@ -125,7 +127,10 @@ export async function verifyImage(img: CheckpointImage, opts: VerifyOptions = {}
         const got = await hashChunk(img.source, data.payloadOffset + off, n, ps);
         for (let i = 0; i < n / ps; i++) {
           if (!equal8(got, i * 8, hashes, (off / ps + i) * 8)) {
-            problems.push({ ...ruleProblem('file_extents', { ...site(x), offset: data.payloadOffset + off + i * ps }, `page ${off / ps + i} of its file_data does not match its hash`), code: 'bad-page-hash' });
+            problems.push({
+              ...ruleProblem('file_extents', { ...site(x), offset: data.payloadOffset + off + i * ps }, `page ${off / ps + i} of its file_data does not match its hash`),
+              code: 'bad-page-hash',
+            });
           }
         }
         await progress(n);

@@ -24,18 +24,30 @@ export interface HashEngine {
 }
 
 // 64-bit values as [hi, lo] halves; P1..P5 are the algorithm's primes.
-const P1H = 0x9e3779b1, P1L = 0x85ebca87;
-const P2H = 0xc2b2ae3d, P2L = 0x27d4eb4f;
-const P3H = 0x165667b1, P3L = 0x9e3779f9;
-const P4H = 0x85ebca77, P4L = 0xc2b2ae63;
-const P5H = 0x27d4eb2f, P5L = 0x165667c5;
+const P1H = 0x9e3779b1,
+  P1L = 0x85ebca87;
+const P2H = 0xc2b2ae3d,
+  P2L = 0x27d4eb4f;
+const P3H = 0x165667b1,
+  P3L = 0x9e3779f9;
+const P4H = 0x85ebca77,
+  P4L = 0xc2b2ae63;
+const P5H = 0x27d4eb2f,
+  P5L = 0x165667c5;
 
 /** Results of the operations below (two registers, so that nothing is allocated per step). */
-let rh = 0, rl = 0;
+let rh = 0,
+  rl = 0;
 
 function mul(ah: number, al: number, bh: number, bl: number): void {
-  const a0 = al & 0xffff, a1 = al >>> 16, b0 = bl & 0xffff, b1 = bl >>> 16;
-  const p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+  const a0 = al & 0xffff,
+    a1 = al >>> 16,
+    b0 = bl & 0xffff,
+    b1 = bl >>> 16;
+  const p00 = a0 * b0,
+    p01 = a0 * b1,
+    p10 = a1 * b0,
+    p11 = a1 * b1;
   const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
   rl = (((mid & 0xffff) << 16) | (p00 & 0xffff)) >>> 0;
   rh = (p11 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16) + Math.imul(ah, bl) + Math.imul(al, bh)) >>> 0;
@@ -101,76 +113,86 @@ export class JsHashEngine implements HashEngine {
   }
 
   stripes(p: number, n: number): void {
-    const dv = this.dv, v = this.v;
+    const dv = this.dv,
+      v = this.v;
     const end = p + (n & ~31);
-    let h1 = v[0], l1 = v[1], h2 = v[2], l2 = v[3], h3 = v[4], l3 = v[5], h4 = v[6], l4 = v[7];
+    let h1 = v[0],
+      l1 = v[1],
+      h2 = v[2],
+      l2 = v[3],
+      h3 = v[4],
+      l3 = v[5],
+      h4 = v[6],
+      l4 = v[7];
     for (; p < end; p += 32) {
       round(h1, l1, dv.getUint32(p + 4, true), dv.getUint32(p, true));
-      h1 = rh, l1 = rl;
+      ((h1 = rh), (l1 = rl));
       round(h2, l2, dv.getUint32(p + 12, true), dv.getUint32(p + 8, true));
-      h2 = rh, l2 = rl;
+      ((h2 = rh), (l2 = rl));
       round(h3, l3, dv.getUint32(p + 20, true), dv.getUint32(p + 16, true));
-      h3 = rh, l3 = rl;
+      ((h3 = rh), (l3 = rl));
       round(h4, l4, dv.getUint32(p + 28, true), dv.getUint32(p + 24, true));
-      h4 = rh, l4 = rl;
+      ((h4 = rh), (l4 = rl));
     }
     v.set([h1, l1, h2, l2, h3, l3, h4, l4]);
   }
 
   /** The final hash, into rh, rl. */
   private finishInto(p: number, n: number, totalH: number, totalL: number): void {
-    const dv = this.dv, v = this.v;
+    const dv = this.dv,
+      v = this.v;
     const end = p + n;
     let h: number, l: number;
     if (totalH > 0 || totalL >= 32) {
       rotl(v[0], v[1], 1);
-      let sh = rh, sl = rl;
+      let sh = rh,
+        sl = rl;
       rotl(v[2], v[3], 7);
       add(sh, sl, rh, rl);
-      sh = rh, sl = rl;
+      ((sh = rh), (sl = rl));
       rotl(v[4], v[5], 12);
       add(sh, sl, rh, rl);
-      sh = rh, sl = rl;
+      ((sh = rh), (sl = rl));
       rotl(v[6], v[7], 18);
       add(sh, sl, rh, rl);
-      h = rh, l = rl;
+      ((h = rh), (l = rl));
       for (let k = 0; k < 8; k += 2) {
         round(0, 0, v[k], v[k + 1]);
         mul((h ^ rh) >>> 0, (l ^ rl) >>> 0, P1H, P1L);
         add(rh, rl, P4H, P4L);
-        h = rh, l = rl;
+        ((h = rh), (l = rl));
       }
     } else {
-      h = P5H, l = P5L;
+      ((h = P5H), (l = P5L));
     }
     add(h, l, totalH, totalL);
-    h = rh, l = rl;
+    ((h = rh), (l = rl));
     for (; p + 8 <= end; p += 8) {
       round(0, 0, dv.getUint32(p + 4, true), dv.getUint32(p, true));
       rotl((h ^ rh) >>> 0, (l ^ rl) >>> 0, 27);
       mul(rh, rl, P1H, P1L);
       add(rh, rl, P4H, P4L);
-      h = rh, l = rl;
+      ((h = rh), (l = rl));
     }
     if (p + 4 <= end) {
       mul(0, dv.getUint32(p, true), P1H, P1L);
       rotl((h ^ rh) >>> 0, (l ^ rl) >>> 0, 23);
       mul(rh, rl, P2H, P2L);
       add(rh, rl, P3H, P3L);
-      h = rh, l = rl;
+      ((h = rh), (l = rl));
       p += 4;
     }
     for (; p < end; p++) {
       mul(0, this.mem[p], P5H, P5L);
       rotl((h ^ rh) >>> 0, (l ^ rl) >>> 0, 11);
       mul(rh, rl, P1H, P1L);
-      h = rh, l = rl;
+      ((h = rh), (l = rl));
     }
     // Avalanche.
     mul(h, (l ^ (h >>> 1)) >>> 0, P2H, P2L);
-    h = rh, l = rl;
+    ((h = rh), (l = rl));
     mul((h ^ (h >>> 29)) >>> 0, (l ^ ((l >>> 29) | (h << 3))) >>> 0, P3H, P3L);
-    h = rh, l = rl;
+    ((h = rh), (l = rl));
     rh = h;
     rl = (l ^ h) >>> 0;
   }

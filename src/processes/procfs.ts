@@ -44,7 +44,10 @@ export function parseStat(text: string): StatFields | undefined {
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return undefined;
   const pid = Number(text.slice(0, open).trim());
-  const rest = text.slice(close + 1).trim().split(/\s+/);
+  const rest = text
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/);
   // rest[0] is field 3 (state); field n is rest[n - 3].
   const field = (n: number) => Number(rest[n - 3]);
   if (!Number.isSafeInteger(pid) || rest.length < 22) return undefined;

@@ -22,9 +22,7 @@ export interface LayoutSpan extends SpanInput {
   rowBase: bigint;
 }
 
-export type RowInfo =
-  | { kind: 'data'; span: LayoutSpan; addr: bigint }
-  | { kind: 'gap'; span: LayoutSpan; addr: bigint };
+export type RowInfo = { kind: 'data'; span: LayoutSpan; addr: bigint } | { kind: 'gap'; span: LayoutSpan; addr: bigint };
 
 export class HexLayout {
   readonly spans: LayoutSpan[] = [];
@@ -50,7 +48,8 @@ export class HexLayout {
   /** The span and address of a row; undefined past the end. */
   rowAt(row: number): RowInfo | undefined {
     if (row < 0 || row >= this.rowCount) return undefined;
-    let lo = 0, hi = this.spans.length - 1;
+    let lo = 0,
+      hi = this.spans.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       if (this.spans[mid].firstRow <= row) lo = mid;
@@ -66,7 +65,9 @@ export class HexLayout {
    * the nearest row after it, or the last row.
    */
   rowOf(addr: bigint): number {
-    let lo = 0, hi = this.spans.length - 1, found = -1;
+    let lo = 0,
+      hi = this.spans.length - 1,
+      found = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
       if (this.spans[mid].start <= addr) {

@@ -80,9 +80,7 @@ export type RequestMessage = {
   [M in RequestMethod]: { type: 'request'; id: number; method: M; params: RequestParams<M> };
 }[RequestMethod];
 
-export type ResponseMessage =
-  | { type: 'response'; id: number; ok: true; result: unknown }
-  | { type: 'response'; id: number; ok: false; error: string };
+export type ResponseMessage = { type: 'response'; id: number; ok: true; result: unknown } | { type: 'response'; id: number; ok: false; error: string };
 
 /** Commands the webview can ask the host to run on its image (they are the extension's commands). */
 export type EditorCommand = 'verify' | 'restore' | 'revealInRecords';

@@ -149,11 +149,13 @@ export class ProcessesView implements vscode.TreeDataProvider<Row>, vscode.Dispo
     // A filter shows its matches flat; otherwise the roots go into groups.
     const groups = this.filter ? undefined : groupProcesses(forest.roots, all, internals);
     const expanded = new Set<number>();
-    for (const g of groups ?? []) if (g.fromVSCode) for (const todo = [...g.roots]; todo.length; ) {
-      const n = todo.pop()!;
-      expanded.add(n.info.pid);
-      todo.push(...n.children);
-    }
+    for (const g of groups ?? [])
+      if (g.fromVSCode)
+        for (const todo = [...g.roots]; todo.length;) {
+          const n = todo.pop()!;
+          expanded.add(n.info.pid);
+          todo.push(...n.children);
+        }
     const rows = new Map([...forest.byPid].map(([pid, n]) => [pid, new ProcessRow(n, parents.has(pid), !groups || expanded.has(pid))]));
     const groupOf = new Map<number, GroupRow>();
     const groupRows = (groups ?? []).map((g) => {

@@ -123,8 +123,7 @@ export class CompareSession implements Handlers {
           this.index(d.nodes);
           return { state: 'done' };
         },
-        (e: unknown): CompareStatusModel =>
-          opts.signal?.aborted ? { state: 'cancelled' } : { state: 'failed', error: e instanceof Error ? e.message : String(e) },
+        (e: unknown): CompareStatusModel => (opts.signal?.aborted ? { state: 'cancelled' } : { state: 'failed', error: e instanceof Error ? e.message : String(e) }),
       )
       .then((s) => {
         this._status = s;
@@ -206,7 +205,8 @@ export class CompareSession implements Handlers {
     const total = ranges.length ? starts[starts.length - 1] + ranges[ranges.length - 1].pages : 0;
     const items: PageRowModel[] = [];
     // The range holding page `offset`, then page by page from there.
-    let lo = 0, hi = ranges.length - 1;
+    let lo = 0,
+      hi = ranges.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       if (starts[mid] <= offset) lo = mid;
@@ -249,7 +249,8 @@ export class CompareSession implements Handlers {
     const pair = (await this.threadPairs(id)).find((p) => p.key === key);
     if (!pair) throw new RangeError(`the process of difference #${id} has no thread ${key}`);
     const side = async (s: 'a' | 'b') => {
-      const t = pair[s], proc = this.flat[id].process![s];
+      const t = pair[s],
+        proc = this.flat[id].process![s];
       return t && proc !== undefined ? { [s]: backtraceModel(proc, t.tid, await this.stacks[s].backtrace(proc, t.tid)) } : {};
     };
     return { ...(await side('a')), ...(await side('b')) };
@@ -261,14 +262,16 @@ export class CompareSession implements Handlers {
     const f = this.entry(id);
     if (!f.process) throw new RangeError(`difference #${id} is not in a process`);
     const find = async (c: Checkpoint, record: number | undefined): Promise<ProcessState | undefined> => (record === undefined ? undefined : (await c.processes()).find((p) => p.record === record));
-    const pa = await find(this.a, f.process.a), pb = await find(this.b, f.process.b);
+    const pa = await find(this.a, f.process.a),
+      pb = await find(this.b, f.process.b);
     const members = (p: ProcessState | undefined) => (p ? p.threads.map((t) => ({ tid: t.tid, comm: t.comm, main: t.tid === p.pid, value: t })) : []);
     return pairThreads(members(pa), members(pb), !pa || !pb || pa.pid === pb.pid);
   }
 
   /** A process node's record on each side that has it. */
   private processSides(n: DiffNode): ProcessSides {
-    const a = this.recordOf(n, 'a'), b = this.recordOf(n, 'b');
+    const a = this.recordOf(n, 'a'),
+      b = this.recordOf(n, 'b');
     return { ...(a !== undefined ? { a } : {}), ...(b !== undefined ? { b } : {}) };
   }
 
@@ -336,5 +339,3 @@ async function openNamed(file: string, opts: OpenCheckpointOptions): Promise<Che
 function sideModel(s: ImageSide): CompareSideModel {
   return { fileName: path.basename(s.name), path: s.name, size: s.size, time: s.time, checkpointer: s.checkpointer, pageSize: s.pageSize, processes: s.processes };
 }
-
-

@@ -65,25 +65,25 @@ export class ImageDocument implements vscode.CustomDocument {
     const sub = token?.onCancellationRequested(() => abort.abort());
     let last = 0;
     this.setVerification({ status: 'running', problems: opened, done: 0, total: 0 });
-    this.running = img.verify({
-      signal: abort.signal,
-      onProgress: ({ done, total }) => {
-        onProgress?.(done, total);
-        // Tell the editors at most every 100 ms.
-        const now = Date.now();
-        if (now - last >= 100) {
-          last = now;
-          this.setVerification({ status: 'running', problems: opened, done, total });
-        }
-      },
-    })
+    this.running = img
+      .verify({
+        signal: abort.signal,
+        onProgress: ({ done, total }) => {
+          onProgress?.(done, total);
+          // Tell the editors at most every 100 ms.
+          const now = Date.now();
+          if (now - last >= 100) {
+            last = now;
+            this.setVerification({ status: 'running', problems: opened, done, total });
+          }
+        },
+      })
       .then(
         (r): VerificationModel => {
           const problems = r.problems.map(problemModel);
           return { status: r.ok ? 'ok' : 'damaged', problems, pagesChecked: r.pagesChecked, bytesChecked: r.bytesChecked, ms: r.ms };
         },
-        (e: Error): VerificationModel =>
-          abort.signal.aborted ? { status: 'cancelled', problems: opened } : { status: 'failed', problems: opened, error: e.message },
+        (e: Error): VerificationModel => (abort.signal.aborted ? { status: 'cancelled', problems: opened } : { status: 'failed', problems: opened, error: e.message }),
       )
       .then((v) => {
         this.running = undefined;

@@ -31,18 +31,7 @@ import type {
   VerificationModel,
 } from '../shared/models';
 import { backtraceModel } from './backtraceModel';
-import {
-  addrHex,
-  addrParam,
-  intParam,
-  MAX_BYTES_PER_REQUEST,
-  MAX_CHILDREN_PER_REQUEST,
-  RequestMessage,
-  RequestMethod,
-  RequestParams,
-  RequestResult,
-  SearchMethod,
-} from '../shared/protocol';
+import { addrHex, addrParam, intParam, MAX_BYTES_PER_REQUEST, MAX_CHILDREN_PER_REQUEST, RequestMessage, RequestMethod, RequestParams, RequestResult, SearchMethod } from '../shared/protocol';
 
 /** Children of one field sent at most; arrays of thousands of runs or rlimits are trimmed. */
 const MAX_FIELD_CHILDREN = 256;
@@ -312,8 +301,19 @@ export class ImageRequests implements Handlers {
 }
 
 const O_FLAGS: [number, string][] = [
-  [0o1, 'O_WRONLY'], [0o2, 'O_RDWR'], [0o100, 'O_CREAT'], [0o200, 'O_EXCL'], [0o1000, 'O_TRUNC'], [0o2000, 'O_APPEND'],
-  [0o4000, 'O_NONBLOCK'], [0o40000, 'O_DIRECT'], [0o100000, 'O_LARGEFILE'], [0o200000, 'O_DIRECTORY'], [0o1000000, 'O_NOATIME'], [0o2000000, 'O_CLOEXEC'], [0o10000000, 'O_PATH'],
+  [0o1, 'O_WRONLY'],
+  [0o2, 'O_RDWR'],
+  [0o100, 'O_CREAT'],
+  [0o200, 'O_EXCL'],
+  [0o1000, 'O_TRUNC'],
+  [0o2000, 'O_APPEND'],
+  [0o4000, 'O_NONBLOCK'],
+  [0o40000, 'O_DIRECT'],
+  [0o100000, 'O_LARGEFILE'],
+  [0o200000, 'O_DIRECTORY'],
+  [0o1000000, 'O_NOATIME'],
+  [0o2000000, 'O_CLOEXEC'],
+  [0o10000000, 'O_PATH'],
 ];
 
 function openFlags(flags: number): string {
@@ -374,16 +374,33 @@ export function processDetail(p: ProcessState, holders: Map<string, FdHolderMode
       cloexec: f.cloexec,
       file: f.file.id,
       ...sharers(others(f.fd, f.file.id)),
-      detail: f.file.pipe ? `${f.file.pipe.end ?? ''} end, ${f.file.pipe.buffered} bytes buffered`.trim() : f.file.socket ? `${f.file.socket.family} ${f.file.socket.type}, ${f.file.socket.state}` : '',
+      detail: f.file.pipe
+        ? `${f.file.pipe.end ?? ''} end, ${f.file.pipe.buffered} bytes buffered`.trim()
+        : f.file.socket
+          ? `${f.file.socket.family} ${f.file.socket.type}, ${f.file.socket.state}`
+          : '',
       ...(f.record !== undefined ? { record: f.record } : {}),
     })),
     sockets: p.fds
       .filter((f) => f.file.socket)
       .map((f) => {
         const s = f.file.socket!;
-        return { fd: f.fd, family: s.family, type: s.type, state: s.state, local: s.local ?? (s.ino !== undefined ? `ino ${s.ino}` : ''), remote: s.remote ?? (s.peer !== undefined ? `peer ino ${s.peer}` : ''), queued: s.queued };
+        return {
+          fd: f.fd,
+          family: s.family,
+          type: s.type,
+          state: s.state,
+          local: s.local ?? (s.ino !== undefined ? `ino ${s.ino}` : ''),
+          remote: s.remote ?? (s.peer !== undefined ? `peer ino ${s.peer}` : ''),
+          queued: s.queued,
+        };
       }),
-    sigactions: p.sigactions.map((a) => ({ signal: signalLabel(a.signo), handler: a.handler === 1n ? 'SIG_IGN' : a.handler === 0n ? 'SIG_DFL' : hex(a.handler), flags: hex(a.flags), mask: hex(a.mask) })),
+    sigactions: p.sigactions.map((a) => ({
+      signal: signalLabel(a.signo),
+      handler: a.handler === 1n ? 'SIG_IGN' : a.handler === 0n ? 'SIG_DFL' : hex(a.handler),
+      flags: hex(a.flags),
+      mask: hex(a.mask),
+    })),
     pending: p.pending.map(signalLabel),
   };
 }

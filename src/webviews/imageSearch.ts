@@ -14,17 +14,7 @@ import { BufferByteSource, compileQuery, SearchPatternError, SearchQuery } from 
 import { PageDataSource } from '../image/compressedPages';
 import { SearchJob, searchWorkerAt, SearchWorkerFactory, SearchWorkerMessage } from '../image/search/searchWorkerProtocol';
 import type { SearchEndModel, SearchHitModel, SearchProgressModel } from '../shared/models';
-import {
-  HostEvent,
-  intParam,
-  MAX_SEARCH_CONTEXT,
-  MAX_SEARCH_HITS,
-  MAX_SEARCH_PATTERN,
-  RequestMessage,
-  RequestParams,
-  RequestResult,
-  SearchMethod,
-} from '../shared/protocol';
+import { HostEvent, intParam, MAX_SEARCH_CONTEXT, MAX_SEARCH_HITS, MAX_SEARCH_PATTERN, RequestMessage, RequestParams, RequestResult, SearchMethod } from '../shared/protocol';
 
 const FLUSH_MS = 100;
 const FLUSH_HITS = 250;
@@ -206,7 +196,10 @@ export class ImageSearch {
     const watch = () => {
       if (stallMs <= 0) return;
       clearTimeout(stall);
-      stall = setTimeout(() => r.stop('failed', `the regular expression made no progress in ${stallMs / 1000} s: it backtracks too much (nested repeats such as (a+)+ do); try a simpler one`), stallMs);
+      stall = setTimeout(
+        () => r.stop('failed', `the regular expression made no progress in ${stallMs / 1000} s: it backtracks too much (nested repeats such as (a+)+ do); try a simpler one`),
+        stallMs,
+      );
     };
     r.stop = (status, error) => {
       end(status, error);

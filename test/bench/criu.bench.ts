@@ -18,7 +18,11 @@ let archive: string | undefined;
 async function ensure(): Promise<void> {
   if (big) return;
   // Two plants, as in the .ckpt search bench: across a page boundary in the middle, and in the last page.
-  const plants = new Map([[131071, 4090], [131072, -6], [262143, 1000]]);
+  const plants = new Map([
+    [131071, 4090],
+    [131072, -6],
+    [262143, 1000],
+  ]);
   big = writeBigCriu(1, (index, page) => {
     fillPage(index, page);
     const at = plants.get(index);

@@ -16,7 +16,8 @@ async function ensureImages(): Promise<void> {
   const changed = new Set<number>();
   // Spread over the whole image, and not on zero pages (index % 8 === 0) only.
   for (let i = 0; i < CHANGED; i++) changed.add(Math.floor((i * TOTAL_PAGES) / CHANGED) + (i % 7));
-  const a = path.join(d.dir, 'a.ckpt'), b = path.join(d.dir, 'b.ckpt');
+  const a = path.join(d.dir, 'a.ckpt'),
+    b = path.join(d.dir, 'b.ckpt');
   writeMemoryImage(a);
   writeMemoryImage(b, { changed });
   files = { a, b, remove: d.remove };

@@ -13,7 +13,10 @@ import { benchDir } from './memoryImages';
 import { buildTargets, target } from '../native/helpers';
 
 const CKPT = path.resolve(__dirname, '..', '..', 'dist', 'bin', 'ckpt');
-const SIZES = (process.env.BENCH_FREEZE_MIB ?? '1,64,256,1024').split(',').map(Number).filter((n) => n > 0);
+const SIZES = (process.env.BENCH_FREEZE_MIB ?? '1,64,256,1024')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 
 interface Target {
   child: ChildProcess;
@@ -61,7 +64,10 @@ async function frozenDump(t: Target, extra: string[]): Promise<{ ckpt: number; t
   const r = spawnSync(CKPT, ['dump', String(t.child.pid), '-o', image, '--leave-running', '--progress=json', ...extra], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`ckpt dump failed (${r.status}): ${r.stderr}`);
   fs.rmSync(image);
-  const ev = r.stdout.split('\n').filter((l) => l.includes('"event":"frozen"')).map((l) => JSON.parse(l) as { ms: number; mode: string });
+  const ev = r.stdout
+    .split('\n')
+    .filter((l) => l.includes('"event":"frozen"'))
+    .map((l) => JSON.parse(l) as { ms: number; mode: string });
   const want = extra.includes('--no-snapshot') ? 'frozen' : 'snapshot';
   if (ev.length !== 1 || ev[0].mode !== want) throw new Error(`expected one frozen event in mode ${want}: ${r.stdout}`);
   return { ckpt: ev[0].ms, target: await gapMs(t) };

@@ -118,7 +118,10 @@ function timed(argv: string[], what: string): { ms: number; cpuMs: number; stdou
 function limit(args: string[]): number[] {
   const r = spawnSync(tools.limits, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`limits ${args[0]} failed: ${r.stderr}`);
-  return r.stdout.trim().split(/\s+/).map((x) => Number(x) / 1e6);
+  return r.stdout
+    .trim()
+    .split(/\s+/)
+    .map((x) => Number(x) / 1e6);
 }
 
 async function startTarget(dir: string, mib: number, kind: string, probe: boolean): Promise<Target> {
@@ -223,7 +226,10 @@ export async function runMachine(o: MachineOptions): Promise<{ rows: Row[]; env:
           put('copy', limit(['copy', String(t.pid), t.addr, String(t.len)])[0]);
           await ask(t, 'SIGUSR1'); // a fresh gap: only the dump's
           const d = timed([CKPT, 'dump', String(t.pid), '-o', live, '--leave-running', '--progress=json'], 'dump --leave-running');
-          const ev = d.stdout.split('\n').filter((l) => l.includes('"event":"frozen"')).map((l) => JSON.parse(l) as { ms: number });
+          const ev = d.stdout
+            .split('\n')
+            .filter((l) => l.includes('"event":"frozen"'))
+            .map((l) => JSON.parse(l) as { ms: number });
           if (ev.length !== 1) throw new Error(`expected one frozen event: ${d.stdout}`);
           put('live', d.ms);
           put('liveCpu', d.cpuMs);
@@ -331,7 +337,10 @@ export async function runMachine(o: MachineOptions): Promise<{ rows: Row[]; env:
     kernel: os.release(),
     cpus: `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}`,
     memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
-    loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+    loadavg: os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' '),
     filesystem: spawnSync('df', ['-T', o.dir], { encoding: 'utf8' }).stdout.trim().split('\n').pop(),
     runs: o.runs,
     lazy,

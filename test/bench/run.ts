@@ -39,7 +39,7 @@ function readBaseline(file: string, bytes: number): BenchResult {
 function writeBaseline(file: string, bytes: number): BenchResult {
   const scratch = path.join(path.dirname(file), `.write-baseline-${process.pid}`);
   const buf = Buffer.alloc(4 << 20);
-  for (let i = 0; i < buf.length; i += 8) buf.writeUInt32LE(i * 2654435761 >>> 0, i);
+  for (let i = 0; i < buf.length; i += 8) buf.writeUInt32LE((i * 2654435761) >>> 0, i);
   const fd = fs.openSync(scratch, 'w', 0o600);
   const t0 = performance.now();
   let done = 0;
@@ -77,7 +77,10 @@ async function measure(c: BenchCase): Promise<string> {
 }
 
 async function cases(filter: string | undefined): Promise<void> {
-  const files = fs.readdirSync(__dirname).filter((f) => f.endsWith('.bench.ts')).sort();
+  const files = fs
+    .readdirSync(__dirname)
+    .filter((f) => f.endsWith('.bench.ts'))
+    .sort();
   console.log(`ckpt-explorer bench: node ${process.version}, ${os.cpus().length} CPUs, median of ${RUNS} runs`);
   let over = false;
   for (const f of files) {

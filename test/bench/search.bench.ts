@@ -15,7 +15,12 @@ async function ensureImage(): Promise<void> {
   const d = benchDir('ckpt-search-bench-');
   const file = path.join(d.dir, 'memory.ckpt');
   // Two plants: one across a page boundary in the middle, one in the very last page.
-  writeMemoryImage(file, { plant: [{ page: 131071, offset: 4090, text: NEEDLE }, { page: 262143, offset: 1000, text: NEEDLE }] });
+  writeMemoryImage(file, {
+    plant: [
+      { page: 131071, offset: 4090, text: NEEDLE },
+      { page: 262143, offset: 1000, text: NEEDLE },
+    ],
+  });
   image = { file, remove: d.remove };
 }
 
@@ -40,7 +45,16 @@ function searchCase(name: string, query: SearchQuery, expectHits: number | undef
 
 export const cases: BenchCase[] = [
   searchCase('search 1 GiB of memory for a 20-byte literal', { mode: 'text', pattern: NEEDLE }, 2),
-  searchCase('search 1 GiB for a hex pattern with a wildcard', { mode: 'hex', pattern: Buffer.from(NEEDLE).toString('hex').replace(/^(.{10})../, '$1??') }, 2),
+  searchCase(
+    'search 1 GiB for a hex pattern with a wildcard',
+    {
+      mode: 'hex',
+      pattern: Buffer.from(NEEDLE)
+        .toString('hex')
+        .replace(/^(.{10})../, '$1??'),
+    },
+    2,
+  ),
   searchCase('search 1 GiB for UTF-16LE text', { mode: 'text', pattern: NEEDLE, encoding: 'utf16le' }, 0),
   searchCase('search 1 GiB for text, ignoring case', { mode: 'text', pattern: NEEDLE.toUpperCase(), ignoreCase: true }, 2),
   searchCase('search 1 GiB for a word of letters, ignoring case', { mode: 'text', pattern: 'NEEDLE', ignoreCase: true }, 2),

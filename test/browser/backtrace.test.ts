@@ -65,7 +65,7 @@ describe('backtraces in the image editor, in the browser (issue 15)', function (
     removeFolder();
   });
 
-  it('shows inner, outer and main at their lines, and a click opens debuggee.c at inner\'s line', async () => {
+  it("shows inner, outer and main at their lines, and a click opens debuggee.c at inner's line", async () => {
     const page = wb!.page;
     await openFile(page, 'debuggee.ckpt');
     await webviewText(page, { expect: /Verified: sound/, timeout: 30_000 });
@@ -74,7 +74,11 @@ describe('backtraces in the image editor, in the browser (issue 15)', function (
     const main = frame.locator(`.pv-thread-row[data-tid="${pid}"] .bt-table`);
     await main.waitFor({ state: 'visible', timeout: 30_000 });
     const rows = (await main.locator('.bt-frame').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
-    const expect: [string, string][] = [['inner', 'nanosleep(&ts, NULL);'], ['outer', 'return inner(depth + 1) + 1;'], ['main', 'return outer(1);']];
+    const expect: [string, string][] = [
+      ['inner', 'nanosleep(&ts, NULL);'],
+      ['outer', 'return inner(depth + 1) + 1;'],
+      ['main', 'return outer(1);'],
+    ];
     let last = -1;
     for (const [fn, text] of expect) {
       const i = rows.findIndex((r) => new RegExp(`^#\\d+ 0x[0-9a-f]+ ${fn}\\+\\d+ debuggee debuggee\\.c:${lineOf(text)}$`).test(r));
@@ -90,7 +94,10 @@ describe('backtraces in the image editor, in the browser (issue 15)', function (
     console.log(`    ${await wb!.screenshot('backtraces')}`);
 
     // A click on inner's source line opens the file at that line.
-    await main.locator('.bt-frame', { has: frame.locator('.bt-function', { hasText: /^inner\+\d+$/ }) }).locator('.bt-source').click();
+    await main
+      .locator('.bt-frame', { has: frame.locator('.bt-function', { hasText: /^inner\+\d+$/ }) })
+      .locator('.bt-source')
+      .click();
     await page.locator('.tabs-container .tab.active[data-resource-name="debuggee.c"]').waitFor({ state: 'visible', timeout: 15_000 });
     const want = lineOf('nanosleep(&ts, NULL);');
     await until(`the cursor on line ${want}`, async () => (await page.locator('.statusbar-item', { hasText: new RegExp(`^Ln ${want}, Col 1$`) }).count()) > 0, 15_000);
@@ -98,7 +105,7 @@ describe('backtraces in the image editor, in the browser (issue 15)', function (
     console.log(`    ${await wb!.screenshot('backtrace-source-opened')}`);
   });
 
-  it('shows two debuggees\' backtraces side by side in the compare editor', async () => {
+  it("shows two debuggees' backtraces side by side in the compare editor", async () => {
     const page = wb!.page;
     await outputChannelText(page, 'Checkpoint Explorer', 'Checkpoint Explorer activated');
     // The compare editor's webview alone, and room for it.
@@ -117,7 +124,8 @@ describe('backtraces in the image editor, in the browser (issue 15)', function (
     await proc.click();
     // The main threads, paired: each side's frames name inner, outer and main.
     const pair = frame.locator('.bt-section', { hasText: new RegExp(`thread ${pid} → ${other}|thread ${other} → ${pid}`) }).locator('.bt-pair');
-    const chain = async (side: string) => (await pair.locator(`.bt-side.${side} .bt-function`).allInnerTexts()).map((t) => t.trim().replace(/\+\d+$/, '')).filter((f) => ['inner', 'outer', 'main'].includes(f));
+    const chain = async (side: string) =>
+      (await pair.locator(`.bt-side.${side} .bt-function`).allInnerTexts()).map((t) => t.trim().replace(/\+\d+$/, '')).filter((f) => ['inner', 'outer', 'main'].includes(f));
     for (const side of ['a', 'b']) {
       await until(`side ${side}'s backtrace with inner, outer and main`, async () => (await chain(side)).join() === 'inner,outer,main', 30_000).catch(async (e: Error) => {
         throw new Error(`${e.message}: it has ${(await chain(side)).join(', ')}`);

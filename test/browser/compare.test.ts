@@ -9,7 +9,21 @@ import * as assert from 'assert';
 import { makeRealPair, RealPair, RICH, writeRichPair } from '../support/imagePairs';
 import { tempFolder } from '../../scripts/vscode-host/cleanup';
 import { ensureBuilt } from '../../scripts/vscode-host/build';
-import { chooseFromMenu, menuWith, openView, outputChannelText, runCommand, treeItem, waitForWorkbench, webviewFrame, webviewText, Workbench, openWorkbench, screenshotFailures, setColorTheme } from './workbench';
+import {
+  chooseFromMenu,
+  menuWith,
+  openView,
+  outputChannelText,
+  runCommand,
+  treeItem,
+  waitForWorkbench,
+  webviewFrame,
+  webviewText,
+  Workbench,
+  openWorkbench,
+  screenshotFailures,
+  setColorTheme,
+} from './workbench';
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
@@ -60,7 +74,8 @@ describe('the compare editor, in the browser', function () {
     try {
       assert.ok(multi.entries.includes('Compare Selected Checkpoints'), JSON.stringify(multi.entries));
       // ahead of VS Code's "Compare Selected", which would open two editors side by side and no difference
-      const ours = multi.entries.indexOf('Compare Selected Checkpoints'), theirs = multi.entries.indexOf('Compare Selected');
+      const ours = multi.entries.indexOf('Compare Selected Checkpoints'),
+        theirs = multi.entries.indexOf('Compare Selected');
       assert.ok(theirs < 0 || ours < theirs, JSON.stringify(multi.entries));
       assert.ok(!multi.entries.includes('Select Checkpoint for Compare'), JSON.stringify(multi.entries));
       console.log(`    ${await wb!.screenshot('compare-menu-two-images')}`);

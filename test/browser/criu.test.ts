@@ -42,9 +42,31 @@ const FIXTURES: Fixture[] = [
   { open: 'tree/inventory.img', shot: 'criu-tree', pid: 28777, comm: 'fx-tree-parent', threads: ['28777 fx-tree-parent'], marker: { text: MARKERS.tree.text, addr: MARKERS.tree.addr }, processes: 3 },
   { open: 'leave-running-twice/a/inventory.img', shot: 'criu-lrt-a', pid: 28897, comm: 'lrt', threads: ['28897 lrt'], marker: { text: 'criu-fixture-lrt page=3 gen=1', addr: MARKERS.lrt.page } },
   { open: 'leave-running-twice/b/inventory.img', shot: 'criu-lrt-b', pid: 28897, comm: 'lrt', threads: ['28897 lrt'], marker: { text: 'criu-fixture-lrt page=3 gen=2', addr: MARKERS.lrt.page } },
-  { open: 'podman.tar', with: 'Checkpoint Archive (Podman, CRI-O, Kubernetes)', shot: 'criu-podman-tar', pid: 1, comm: 'podfx', threads: ['1 podfx'], marker: { text: MARKERS.podman.text, addr: MARKERS.podman['podman.tar'] } },
-  { open: 'checkpoint-criufix-pod1_default-podfx-2026-12-04T19:14:41.tar.zst', shot: 'criu-podman-zstd', pid: 1, comm: 'podfx', threads: ['1 podfx'], marker: { text: MARKERS.podman.text, addr: MARKERS.podman['podman.tar.gz'] } },
-  { open: 'checkpoint-criufix-pod3_default-podfx-2026-12-04T19:15:20.tar.gz', shot: 'criu-podman-gzip', pid: 1, comm: 'podfx', threads: ['1 podfx'], marker: { text: MARKERS.podman.text, addr: MARKERS.podman['podman-gzip.tar.gz'] } },
+  {
+    open: 'podman.tar',
+    with: 'Checkpoint Archive (Podman, CRI-O, Kubernetes)',
+    shot: 'criu-podman-tar',
+    pid: 1,
+    comm: 'podfx',
+    threads: ['1 podfx'],
+    marker: { text: MARKERS.podman.text, addr: MARKERS.podman['podman.tar'] },
+  },
+  {
+    open: 'checkpoint-criufix-pod1_default-podfx-2026-12-04T19:14:41.tar.zst',
+    shot: 'criu-podman-zstd',
+    pid: 1,
+    comm: 'podfx',
+    threads: ['1 podfx'],
+    marker: { text: MARKERS.podman.text, addr: MARKERS.podman['podman.tar.gz'] },
+  },
+  {
+    open: 'checkpoint-criufix-pod3_default-podfx-2026-12-04T19:15:20.tar.gz',
+    shot: 'criu-podman-gzip',
+    pid: 1,
+    comm: 'podfx',
+    threads: ['1 podfx'],
+    marker: { text: MARKERS.podman.text, addr: MARKERS.podman['podman-gzip.tar.gz'] },
+  },
 ];
 
 async function searchMemory(frame: FrameLocator, pattern: string): Promise<void> {
@@ -97,7 +119,11 @@ describe('CRIU checkpoints in the editor, in the browser', function () {
       assert.match(text, new RegExp(`Taken\\b`));
       if (f.processes) {
         const tree = frame.locator('.proc-tree').first();
-        assert.deepStrictEqual((await tree.locator(':scope > li > button').allInnerTexts()).map((t) => t.trim()), [`${f.pid} ${f.comm}`], 'the root');
+        assert.deepStrictEqual(
+          (await tree.locator(':scope > li > button').allInnerTexts()).map((t) => t.trim()),
+          [`${f.pid} ${f.comm}`],
+          'the root',
+        );
         assert.strictEqual(await tree.locator('li li').count(), f.processes - 1, 'its children under it');
       }
       // The process: its threads, each with its registers.
@@ -106,7 +132,10 @@ describe('CRIU checkpoints in the editor, in the browser', function () {
       await frame.locator('.tab[aria-selected="true"]', { hasText: /^Process$/ }).waitFor({ state: 'visible' });
       const threads = frame.locator('.pv-thread');
       await threads.first().waitFor({ state: 'visible' });
-      assert.deepStrictEqual((await threads.allInnerTexts()).map((t) => t.replace(/"/g, '').trim()), f.threads);
+      assert.deepStrictEqual(
+        (await threads.allInnerTexts()).map((t) => t.replace(/"/g, '').trim()),
+        f.threads,
+      );
       assert.match(await frame.locator('.pv-regs').first().innerText(), /rip\s+0x[0-9a-f]+/);
       assert.match(await frame.locator('.process-view').innerText(), /Files and descriptors/);
       console.log(`    ${await wb!.screenshot(`${f.shot}-process`)}`);
@@ -125,14 +154,14 @@ describe('CRIU checkpoints in the editor, in the browser', function () {
     });
   }
 
-  it('a tree: child2\'s socket with its 26 queued bytes, and the pipe holding 28', async () => {
+  it("a tree: child2's socket with its 26 queued bytes, and the pipe holding 28", async () => {
     const page = wb!.page;
     const frame = await openFixture(page, FIXTURES[2]);
     await frame.locator('.proc-tree button', { hasText: '28782 fx-tree-child2' }).click();
     const view = frame.locator('.process-view');
     // the parent has a socket too: wait for child2's view, not for any Sockets heading
     const shown = async (re: RegExp) => {
-      for (const deadline = Date.now() + 15_000; !re.test(await view.innerText()); ) {
+      for (const deadline = Date.now() + 15_000; !re.test(await view.innerText());) {
         if (Date.now() > deadline) throw new Error(`the process view never showed ${re}: ${await view.innerText()}`);
         await page.waitForTimeout(100);
       }
@@ -146,7 +175,7 @@ describe('CRIU checkpoints in the editor, in the browser', function () {
     console.log(`    ${await wb!.screenshot('criu-tree-sockets')}`);
   });
 
-  it('a container archive: the container, its command and environment, its log and its engine\'s files', async () => {
+  it("a container archive: the container, its command and environment, its log and its engine's files", async () => {
     const page = wb!.page;
     const frame = await openFixture(page, FIXTURES[6]);
     const text = await webviewText(page);
@@ -161,7 +190,7 @@ describe('CRIU checkpoints in the editor, in the browser', function () {
     console.log(`    ${await wb!.screenshot('criu-container-spec')}`);
   });
 
-  it('CRIU\'s log, with its error and its warning marked', async () => {
+  it("CRIU's log, with its error and its warning marked", async () => {
     const page = wb!.page;
     const frame = await openFixture(page, FIXTURES[0]);
     await frame.locator('.extras button', { hasText: /^dump\.log$/ }).click();

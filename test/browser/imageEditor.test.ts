@@ -13,7 +13,22 @@ import { ImageWriter } from '../../src/image/write/imageWriter';
 import { buildSample } from '../support/sampleImage';
 import { killQuietly, startTicker, Ticker } from '../support/ticker';
 import { until } from '../support/until';
-import { contextMenuOf, filterProcessesTo, openFile, openView, runCommand, treeItem, viewPane, webviewFrame, webviewText, Workbench, openWorkbench, screenshotFailures, setColorTheme, notification } from './workbench';
+import {
+  contextMenuOf,
+  filterProcessesTo,
+  openFile,
+  openView,
+  runCommand,
+  treeItem,
+  viewPane,
+  webviewFrame,
+  webviewText,
+  Workbench,
+  openWorkbench,
+  screenshotFailures,
+  setColorTheme,
+  notification,
+} from './workbench';
 
 /** Libraries mapped by the image of writeManyVmas: more than one page of the editor's tree (500 rows). */
 const MANY_VMAS = 1600;
@@ -98,7 +113,10 @@ describe('the image editor and the views, in the browser', function () {
     const page = wb!.page;
     const frame = webviewFrame(page);
     // Editor -> view: open the process in the editor's tree and select its MM record.
-    await frame.locator('.tree-row', { has: frame.locator('.badge', { hasText: /^PROCESS$/ }) }).locator('.twistie').click();
+    await frame
+      .locator('.tree-row', { has: frame.locator('.badge', { hasText: /^PROCESS$/ }) })
+      .locator('.twistie')
+      .click();
     await frame.locator('.tree-row', { has: frame.locator('.badge', { hasText: /^MM$/ }) }).click();
     await openView(page, 'Image Records');
     const records = viewPane(page, 'Image Records');
@@ -151,7 +169,11 @@ describe('the image editor and the views, in the browser', function () {
     await frame.locator('.tab[aria-selected="true"]', { hasText: 'Memory' }).waitFor({ state: 'visible' });
     const rows = frame.locator('.memory-pane .hex-row:not(.gap):not(.empty)');
     await rows.first().waitFor({ state: 'visible' });
-    await frame.locator('.memory-pane .b.loading').first().waitFor({ state: 'detached', timeout: 10_000 }).catch(() => undefined);
+    await frame
+      .locator('.memory-pane .b.loading')
+      .first()
+      .waitFor({ state: 'detached', timeout: 10_000 })
+      .catch(() => undefined);
     assert.match(await rows.first().innerText(), /^[0-9a-f]{12}\s+(?:[0-9a-f]{2}\s+){16}/);
     // Scrolling far is cheap: End jumps to the last row of the range.
     await frame.locator('.memory-pane .hexview').focus();
@@ -163,14 +185,17 @@ describe('the image editor and the views, in the browser', function () {
     console.log(`    ${await wb!.screenshot('memory')}`);
   });
 
-  it("right-clicks a process: Checkpoint (leave running) and Checkpoint and Stop", async () => {
+  it('right-clicks a process: Checkpoint (leave running) and Checkpoint and Stop', async () => {
     const page = wb!.page;
     await openView(page, 'Processes');
     const row = await filterProcessesTo(page, ticker!.pid);
     // the row says the name and the PID, which fit the sidebar; the hover says the rest
     assert.match(await row.innerText(), new RegExp(`^perl\\s*${ticker!.pid}$`));
     await row.hover();
-    const hover = page.locator('.monaco-hover, .workbench-hover').filter({ hasText: `PID ${ticker!.pid}` }).first();
+    const hover = page
+      .locator('.monaco-hover, .workbench-hover')
+      .filter({ hasText: `PID ${ticker!.pid}` })
+      .first();
     await hover.waitFor({ state: 'visible', timeout: 10_000 });
     assert.match(await hover.innerText(), /user \w+ \(uid \d+\) · state \w · session \d+ · .*iB resident · 1 thread/);
     await page.keyboard.press('Escape');
@@ -193,7 +218,10 @@ describe('the image editor and the views, in the browser', function () {
       const checkpointFromRow = async (pid: number) => {
         const menu = await contextMenuOf(page, await filterProcessesTo(page, pid));
         assert.ok(menu.entries.includes('Checkpoint (leave running)'), JSON.stringify(menu.entries));
-        await page.locator('.context-view .monaco-menu .action-item .action-label', { hasText: /^Checkpoint \(leave running\)$/ }).first().click();
+        await page
+          .locator('.context-view .monaco-menu .action-item .action-label', { hasText: /^Checkpoint \(leave running\)$/ })
+          .first()
+          .click();
       };
       const images = () => (fs.existsSync(path.join(folder, 'checkpoints')) ? fs.readdirSync(path.join(folder, 'checkpoints')) : []);
       const status = (pid: number) => fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -268,14 +296,19 @@ describe('the image editor and the views, in the browser', function () {
     await openFile(page, 'ticker.ckpt');
     await webviewFrame(page).locator('button[data-command="restore"]').click();
     // The terminal's name carries the new PID.
-    const tab = page.locator('.part.panel').getByText(/perl \(pid \d+\)/).first();
+    const tab = page
+      .locator('.part.panel')
+      .getByText(/perl \(pid \d+\)/)
+      .first();
     await tab.waitFor({ state: 'visible', timeout: 30_000 });
     restoredPid = Number(/pid (\d+)/.exec(await tab.innerText())![1]);
     assert.notStrictEqual(restoredPid, ticker!.pid);
     assert.ok(fs.existsSync(`/proc/${restoredPid}`), 'the restored process runs');
     await page.locator('.part.panel .xterm').first().waitFor({ state: 'visible' });
     // ... and its PID is revealed in the Processes view.
-    await viewPane(page, 'Processes').locator('.monaco-list-row.selected', { has: page.locator('.label-description', { hasText: new RegExp(`^${restoredPid}(?: ·|$)`) }) }).waitFor({ state: 'visible', timeout: 15_000 });
+    await viewPane(page, 'Processes')
+      .locator('.monaco-list-row.selected', { has: page.locator('.label-description', { hasText: new RegExp(`^${restoredPid}(?: ·|$)`) }) })
+      .waitFor({ state: 'visible', timeout: 15_000 });
     await page.waitForTimeout(1000); // a few ticks
     console.log(`    ${await wb!.screenshot('restored-terminal')}`);
   });
@@ -287,8 +320,14 @@ describe('the image editor and the views, in the browser', function () {
     const frame = webviewFrame(page);
     const vmaRows = frame.locator('.tree-row', { has: frame.locator('.badge', { hasText: /^VMA$/ }) });
     const more = frame.locator('.tree-more');
-    await frame.locator('.tree-row', { has: frame.locator('.badge', { hasText: /^PROCESS$/ }) }).locator('.twistie').click();
-    await frame.locator('.tree-row', { has: frame.locator('.badge', { hasText: /^MM$/ }) }).locator('.twistie').click();
+    await frame
+      .locator('.tree-row', { has: frame.locator('.badge', { hasText: /^PROCESS$/ }) })
+      .locator('.twistie')
+      .click();
+    await frame
+      .locator('.tree-row', { has: frame.locator('.badge', { hasText: /^MM$/ }) })
+      .locator('.twistie')
+      .click();
     await more.filter({ hasText: `Show 500 more of ${MANY_VMAS - 500}` }).waitFor({ state: 'visible' });
     assert.strictEqual(await vmaRows.count(), 500);
     await more.click();
@@ -300,7 +339,13 @@ describe('the image editor and the views, in the browser', function () {
     await frame.locator('.detail-title .badge', { hasText: /^VMA$/ }).waitFor({ state: 'visible' });
     const selected = frame.locator('.tree-row.selected');
     await selected.filter({ hasText: '/lib/v1200.so' }).waitFor({ state: 'visible' });
-    assert.ok(await selected.evaluate((el) => { const r = el.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; }), 'the revealed row is scrolled into view');
+    assert.ok(
+      await selected.evaluate((el) => {
+        const r = el.getBoundingClientRect();
+        return r.bottom > 0 && r.top < innerHeight;
+      }),
+      'the revealed row is scrolled into view',
+    );
     assert.strictEqual(await vmaRows.count(), 1500);
     assert.strictEqual((await more.innerText()).trim(), `Show ${MANY_VMAS - 1500} more of ${MANY_VMAS - 1500}`);
     // End goes to the last row (the tail), Up from there to the last VMA loaded, past the "more" button.

@@ -83,7 +83,10 @@ async function main(): Promise<void> {
     await page.locator('.explorer-folders-view .monaco-list-row.selected').nth(1).waitFor({ state: 'visible' });
     const menu = await contextMenuOf(page, changed);
     assert.ok(menu.entries.includes('Compare Selected Checkpoints'), JSON.stringify(menu.entries));
-    await page.locator('.context-view .monaco-menu .action-item .action-label', { hasText: /^Compare Selected Checkpoints$/ }).first().click();
+    await page
+      .locator('.context-view .monaco-menu .action-item .action-label', { hasText: /^Compare Selected Checkpoints$/ })
+      .first()
+      .click();
     await webviewText(page, { expect: /1 page modified/, timeout: 30_000 });
     const frame = webviewFrame(page);
     const pageRow = frame.locator('.page-row', { hasText: `0x${real.planted.buffer.toString(16)}` });

@@ -44,7 +44,10 @@ describe('a process tree, in the browser', function () {
     await openView(page, 'Processes');
     const menu = await contextMenuOf(page, await filterProcessesTo(page, pid));
     assert.ok(menu.entries.includes('Checkpoint This Process Only'), `no "Checkpoint This Process Only" in ${JSON.stringify(menu.entries)}`);
-    await page.locator('.context-view .monaco-menu .action-item .action-label', { hasText: /^Checkpoint \(leave running\)$/ }).first().click();
+    await page
+      .locator('.context-view .monaco-menu .action-item .action-label', { hasText: /^Checkpoint \(leave running\)$/ })
+      .first()
+      .click();
 
     // The question, in a modal dialog.
     const dialog = page.locator('.monaco-dialog-box');
@@ -69,7 +72,10 @@ describe('a process tree, in the browser', function () {
     // A worker's view: the write end of the pipe, shared with the other worker.
     await kids.first().click();
     const [self, other] = /^(\d+)/.exec(await kids.first().innerText())![1] === String(workers[0]) ? workers : [...workers].reverse();
-    const pipeRow = frame.locator('.process-view tr', { hasText: /pipe/ }).filter({ hasText: /O_WRONLY/ }).first();
+    const pipeRow = frame
+      .locator('.process-view tr', { hasText: /pipe/ })
+      .filter({ hasText: /O_WRONLY/ })
+      .first();
     await pipeRow.waitFor({ state: 'visible', timeout: 15_000 });
     assert.match(await pipeRow.innerText(), new RegExp(`${other} perl fd \\d+`), `worker ${self}'s pipe shows whom it shares with`);
     console.log(`    ${await wb!.screenshot('tree-worker-shares')}`);

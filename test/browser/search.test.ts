@@ -20,7 +20,10 @@ const hex = (v: bigint) => `0x${v.toString(16)}`;
 /** Opens the Search memory tab of the editor in front and searches. */
 async function search(frame: FrameLocator, pattern: string, opts: { mode?: 'Text' | 'Hex' | 'Regex'; utf16?: boolean } = {}): Promise<void> {
   await frame.locator('.pane-tab', { hasText: /^Search memory$/ }).click();
-  await frame.locator('label.opt', { hasText: opts.mode ?? 'Text' }).locator('input').check();
+  await frame
+    .locator('label.opt', { hasText: opts.mode ?? 'Text' })
+    .locator('input')
+    .check();
   const utf16 = frame.locator('input.opt-utf16');
   if (opts.utf16) await utf16.check();
   else if (await utf16.isEnabled()) await utf16.uncheck();
@@ -104,7 +107,10 @@ describe('search memory in the image editor, in the browser', function () {
     assert.strictEqual(await frame.locator('.hit mark.hit-match').first().innerText(), bytes.join(' '));
     await frame.locator('.hit').first().focus();
     await page.keyboard.press('Enter');
-    await frame.locator('.memory-pane .hex-status').filter({ hasText: `address ${hex(real!.planted.across)}:` }).waitFor({ state: 'visible', timeout: 10_000 });
+    await frame
+      .locator('.memory-pane .hex-status')
+      .filter({ hasText: `address ${hex(real!.planted.across)}:` })
+      .waitFor({ state: 'visible', timeout: 10_000 });
     assert.strictEqual(await frame.locator('.hit[aria-selected="true"]').count(), 1);
   });
 
@@ -136,7 +142,10 @@ describe('search memory in the image editor, in the browser', function () {
     const hit = frame.locator('.hit').first();
     assert.strictEqual(await hit.locator('.hit-addr').innerText(), hex(big!.markerAddr + 4n));
     await hit.click();
-    await frame.locator('.memory-pane .hex-status').filter({ hasText: `address ${hex(big!.markerAddr + 4n)}:` }).waitFor({ state: 'visible', timeout: 10_000 });
+    await frame
+      .locator('.memory-pane .hex-status')
+      .filter({ hasText: `address ${hex(big!.markerAddr + 4n)}:` })
+      .waitFor({ state: 'visible', timeout: 10_000 });
     console.log(`    ${await wb!.screenshot('search-big-image')}`);
   });
 

@@ -137,7 +137,8 @@ export async function pickQuickItem(page: Page, label: string, timeout = 15_000)
  * then waits until the workbench and the visible webview of the extension (if any) have taken it.
  */
 export async function setColorTheme(page: Page, label: string): Promise<void> {
-  const hc = /high contrast/i.test(label), light = /light/i.test(label);
+  const hc = /high contrast/i.test(label),
+    light = /light/i.test(label);
   const workbenchClass = hc ? (light ? 'hc-light' : 'hc-black') : light ? 'vs' : 'vs-dark';
   const webviewClass = hc ? (light ? 'vscode-high-contrast-light' : 'vscode-high-contrast') : light ? 'vscode-light' : 'vscode-dark';
   await runCommand(page, 'Preferences: Color Theme');
@@ -221,13 +222,7 @@ export async function activeTab(page: Page, label: string, timeout = 15_000): Pr
  * the extension's HTML. With several, the visible one of the given extension is taken.
  */
 export function webviewFrame(page: Page, ownerExtensionId: string = extensionId): FrameLocator {
-  return page
-    .locator(`iframe.webview.ready[src*="extensionId=${ownerExtensionId}"]`)
-    .filter({ visible: true })
-    .first()
-    .contentFrame()
-    .locator('iframe#active-frame')
-    .contentFrame();
+  return page.locator(`iframe.webview.ready[src*="extensionId=${ownerExtensionId}"]`).filter({ visible: true }).first().contentFrame().locator('iframe#active-frame').contentFrame();
 }
 
 /** The visible text of a webview's body, once it contains `expect` (a string or a pattern). */
@@ -384,6 +379,9 @@ export async function menuWith(page: Page, item: Locator, entry: string, timeout
 export async function chooseFromMenu(page: Page, item: Locator, entry: string): Promise<string[]> {
   const menu = await menuWith(page, item, entry);
   assert.ok(menu.entries.includes(entry), `no "${entry}" in ${JSON.stringify(menu.entries)}`);
-  await page.locator('.context-view .monaco-menu .action-item .action-label', { hasText: new RegExp(`^${entry}$`) }).first().click();
+  await page
+    .locator('.context-view .monaco-menu .action-item .action-label', { hasText: new RegExp(`^${entry}$`) })
+    .first()
+    .click();
   return menu.entries;
 }

@@ -106,7 +106,8 @@ async function readMemory(bytes: Uint8Array): Promise<string | undefined> {
 // eslint-disable-next-line @typescript-eslint/no-misused-promises -- one job at a time; a rejection ends the worker, which the fuzzer reports
 parentPort!.on('message', async (job: FuzzJob) => {
   fs.writeFileSync(mutantFile, job.bytes);
-  const M = mutantFile, B = baseFiles.get(job.base)!;
+  const M = mutantFile,
+    B = baseFiles.get(job.base)!;
   const commands = [
     ['show', M],
     ['show', '-v', M],

@@ -111,7 +111,6 @@ function judge(r: CommandResult, size: number): string | undefined {
   return undefined;
 }
 
-
 export interface FuzzOptions {
   seed: number;
   /** Stop after this long (ms), or after numRuns mutants, whichever comes first. */
@@ -166,7 +165,13 @@ export const FOUND_DIR = path.join(__dirname, '..', '..', 'build', 'fuzz', 'ts-f
 
 /** The corpus files: gzipped images, each a few KiB at most. */
 export function corpusFiles(dir = CORPUS_DIR): string[] {
-  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.ckpt.gz')).sort().map((f) => path.join(dir, f)) : [];
+  return fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.ckpt.gz'))
+        .sort()
+        .map((f) => path.join(dir, f))
+    : [];
 }
 
 export function readCorpus(file: string): Uint8Array {

@@ -37,7 +37,9 @@ async function main(): Promise<number> {
         console.log(`fuzz-ts: the failing input is ${file} (${fs.statSync(file).size} bytes gzipped): ${why}`);
       },
     });
-    const per = Object.entries(report.perBase).map(([k, v]) => `${k} ${v}`).join(', ');
+    const per = Object.entries(report.perBase)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
     console.log(`fuzz-ts: ${report.executions} executions (${per}) in ${Math.round(report.ms / 1000)} s, seed ${seed}: ${report.failed ? `FAILED: ${report.counterexample}` : 'no failure'}`);
     return report.failed ? 1 : 0;
   } finally {

@@ -28,12 +28,13 @@ export interface InspectProcess {
 export async function inspectProcess(args: string[], opts: { timeoutMs: number; addressSpaceKiB?: number }): Promise<InspectProcess> {
   const usage = path.join(os.tmpdir(), `ckpt-usage-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
   const node = [process.execPath, '--require', REPORT, BUNDLE, ...args];
-  const [cmd, ...argv] = opts.addressSpaceKiB
-    ? ['sh', '-c', `ulimit -v ${opts.addressSpaceKiB} && exec "$@"`, 'sh', ...node]
-    : node;
+  const [cmd, ...argv] = opts.addressSpaceKiB ? ['sh', '-c', `ulimit -v ${opts.addressSpaceKiB} && exec "$@"`, 'sh', ...node] : node;
   const t0 = performance.now();
   const child = spawn(cmd, argv, { env: { ...process.env, CKPT_USAGE_FILE: usage }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let outBytes = 0, out = '', err = '', timedOut = false;
+  let outBytes = 0,
+    out = '',
+    err = '',
+    timedOut = false;
   child.stdout.on('data', (d: Buffer) => {
     outBytes += d.length;
     if (out.length < 65536) out += d.toString('utf8');

@@ -78,7 +78,9 @@ describe('limits: time and memory linear in the image', function () {
     const problems = results.flatMap((r) => problemsOf(r, sizeOf(r)));
     const slowest = results.reduce((a, b) => (b.ms > a.ms ? b : a));
     const biggest = results.reduce((a, b) => (b.rssMiB > a.rssMiB ? b : a));
-    console.log(`      ${results.length} runs on ${images.length} images: slowest ${Math.round(slowest.ms)} ms (${slowest.args.map((a) => path.basename(a)).join(' ')}), most memory ${Math.round(biggest.rssMiB)} MiB (${biggest.args.map((a) => path.basename(a)).join(' ')})`);
+    console.log(
+      `      ${results.length} runs on ${images.length} images: slowest ${Math.round(slowest.ms)} ms (${slowest.args.map((a) => path.basename(a)).join(' ')}), most memory ${Math.round(biggest.rssMiB)} MiB (${biggest.args.map((a) => path.basename(a)).join(' ')})`,
+    );
     assert.deepEqual(problems, []);
   });
 

@@ -176,7 +176,9 @@ describe('native: verify and restore --dry-run agree on what a sound image is', 
         fs.mkdirSync(keep, { recursive: true });
         const saved = path.join(keep, `mutant-${k}.ckpt`);
         fs.writeFileSync(saved, bytes);
-        failures.push(`mutant ${k} (${m.what}), saved as ${saved}:\n  verify exit ${j.v.code}: ${j.v.out.trim().split('\n').slice(0, 3).join(' | ')}\n  dry run exit ${j.d.code}: ${j.d.stderr.trim()}`);
+        failures.push(
+          `mutant ${k} (${m.what}), saved as ${saved}:\n  verify exit ${j.v.code}: ${j.v.out.trim().split('\n').slice(0, 3).join(' | ')}\n  dry run exit ${j.d.code}: ${j.d.stderr.trim()}`,
+        );
         if (failures.length >= 10) break;
       }
     }

@@ -36,7 +36,6 @@ function itemsFor(id: Identity): string[] {
   return id.uid === 0 ? [...items, 'groups', 'capabilities', 'seccomp'] : items;
 }
 
-
 describe('process attributes', function () {
   this.timeout(120000);
   const lab = new Lab();
@@ -50,7 +49,10 @@ describe('process attributes', function () {
         const out = path.join(dir, 'attrs.txt');
         lab.startTarget(id, [target('attrs'), out]);
         const ready = await waitFor('the attrs target to be ready', () => lines(out).find((l) => l.startsWith('ready ')));
-        assert.deepStrictEqual(lines(out).filter((l) => l.startsWith('error')), []);
+        assert.deepStrictEqual(
+          lines(out).filter((l) => l.startsWith('error')),
+          [],
+        );
         const [pid, child] = ready.split(' ').slice(1).map(Number);
         const image = path.join(dir, 'attrs.ckpt');
         const d = await lab.dump(id, pid, image, ['--kill', '--tree']);
@@ -71,7 +73,7 @@ describe('process attributes', function () {
     });
   }
 
-  it('an image whose oom_score_adj is lower than the user may set is restored with the user\'s, and a warning that says so', async () => {
+  it("an image whose oom_score_adj is lower than the user may set is restored with the user's, and a warning that says so", async () => {
     const user = identities()[identities().length - 1];
     const dir = lab.dir(user);
     const out = path.join(dir, 'attrs.txt');

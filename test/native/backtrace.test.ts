@@ -22,7 +22,10 @@ function lineOf(source: string, text: string): number {
 }
 
 function show(b: Backtrace): string {
-  return b.frames.map((f) => `#${f.index} 0x${f.pc.toString(16)} ${f.function ?? '?'}${f.source ? ` ${path.basename(f.source.file)}:${f.source.line}` : ''} ${f.module ?? ''}`).join('\n') + `\n(${b.stop.reason}: ${b.stop.message})`;
+  return (
+    b.frames.map((f) => `#${f.index} 0x${f.pc.toString(16)} ${f.function ?? '?'}${f.source ? ` ${path.basename(f.source.file)}:${f.source.line}` : ''} ${f.module ?? ''}`).join('\n') +
+    `\n(${b.stop.reason}: ${b.stop.message})`
+  );
 }
 
 async function allTraces(cp: Checkpoint, modules: ElfModules): Promise<{ p: ProcessState; traces: Map<number, Backtrace> }> {
@@ -67,7 +70,11 @@ describe('native: backtraces of checkpointed threads (issue 15)', function () {
         assert.ok(f, `${fn} is on the main thread's stack:\n${show(main)}`);
         return f!;
       };
-      const expected: [string, string][] = [['inner', 'nanosleep(&ts, NULL);'], ['outer', 'return inner(depth + 1) + 1;'], ['main', 'return outer(1);']];
+      const expected: [string, string][] = [
+        ['inner', 'nanosleep(&ts, NULL);'],
+        ['outer', 'return inner(depth + 1) + 1;'],
+        ['main', 'return outer(1);'],
+      ];
       for (const [fn, text] of expected) {
         const f = at(fn);
         assert.ok(f.source, `${fn} has a source line:\n${show(main)}`);
@@ -78,9 +85,16 @@ describe('native: backtraces of checkpointed threads (issue 15)', function () {
       }
       // In call order, callee first, each once.
       const order = ['inner', 'outer', 'main'].map((n) => names.indexOf(n));
-      assert.deepStrictEqual([...order].sort((a, b) => a - b), order, show(main));
+      assert.deepStrictEqual(
+        [...order].sort((a, b) => a - b),
+        order,
+        show(main),
+      );
       // Above inner: libc's nanosleep wrappers, named by symbol; the walk ends at _start, cleanly.
-      assert.ok(names.slice(0, order[0]).some((n) => /nanosleep/.test(n ?? '')), show(main));
+      assert.ok(
+        names.slice(0, order[0]).some((n) => /nanosleep/.test(n ?? '')),
+        show(main),
+      );
       assert.strictEqual(main.stop.reason, 'outermost', show(main));
       assert.strictEqual(names[names.length - 1], '_start', show(main));
 
@@ -112,7 +126,10 @@ describe('native: backtraces of checkpointed threads (issue 15)', function () {
       assert.ok(proc, `a process node: ${JSON.stringify(items)}`);
       const { pairs } = await session.threads({ id: proc!.id });
       assert.strictEqual(pairs.length, 2, JSON.stringify(pairs));
-      assert.ok(pairs.every((p) => p.a !== undefined && p.b !== undefined), 'both threads on both sides');
+      assert.ok(
+        pairs.every((p) => p.a !== undefined && p.b !== undefined),
+        'both threads on both sides',
+      );
       const main = pairs.find((p) => p.key === 'main')!;
       const both = await session.backtraces({ id: proc!.id, key: main.key });
       for (const side of [both.a!, both.b!]) {
@@ -139,11 +156,23 @@ describe('native: backtraces of checkpointed threads (issue 15)', function () {
         const libc = b.frames.filter((f) => /\/libc\.so\.6$/.test(f.module ?? ''));
         assert.ok(libc.length >= 2, `libc frames:\n${show(b)}`);
         for (const f of libc) assert.ok(f.function && f.offset !== undefined, `every libc frame is named:\n${show(b)}`);
-        assert.ok(libc.some((f) => /sleep/.test(f.function!)), `the sleep is named:\n${show(b)}`);
-        assert.ok(libc.some((f) => /libc_start/.test(f.function!)), `the start is named:\n${show(b)}`);
+        assert.ok(
+          libc.some((f) => /sleep/.test(f.function!)),
+          `the sleep is named:\n${show(b)}`,
+        );
+        assert.ok(
+          libc.some((f) => /libc_start/.test(f.function!)),
+          `the start is named:\n${show(b)}`,
+        );
         const py = b.frames.filter((f) => /python3/.test(f.module ?? ''));
-        assert.ok(py.some((f) => f.function === 'Py_BytesMain' || f.function === 'Py_RunMain'), `python's exported functions:\n${show(b)}`);
-        assert.ok(py.every((f) => !f.source), 'python3 has no line info');
+        assert.ok(
+          py.some((f) => f.function === 'Py_BytesMain' || f.function === 'Py_RunMain'),
+          `python's exported functions:\n${show(b)}`,
+        );
+        assert.ok(
+          py.every((f) => !f.source),
+          'python3 has no line info',
+        );
         assert.strictEqual(b.stop.reason, 'outermost', show(b));
       } finally {
         modules.close();
@@ -162,9 +191,15 @@ describe('native: backtraces of checkpointed threads (issue 15)', function () {
       assert.ok(p.threads.length >= 5, `node has its worker threads (${p.threads.length})`);
       for (const [tid, b] of traces) {
         assert.strictEqual(b.stop.reason, 'outermost', `thread ${tid}:\n${show(b)}`);
-        assert.ok(b.frames.some((f) => /^(_start|start_thread)$/.test(f.function ?? '')), `thread ${tid}:\n${show(b)}`);
+        assert.ok(
+          b.frames.some((f) => /^(_start|start_thread)$/.test(f.function ?? '')),
+          `thread ${tid}:\n${show(b)}`,
+        );
       }
-      assert.ok(traces.get(p.pid)!.frames.some((f) => f.function === 'uv_run'), show(traces.get(p.pid)!));
+      assert.ok(
+        traces.get(p.pid)!.frames.some((f) => f.function === 'uv_run'),
+        show(traces.get(p.pid)!),
+      );
       // Again with the files' tables made: what opening a second image of the same program costs.
       const t1 = performance.now();
       await allTraces(cp, modules);

@@ -7,10 +7,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { CheckpointImage, summarizeImage } from '../../src/image';
-import {
-  alive, assertCounting, assertNoImage, assertOneErrorLine, buildTargets, CKPT, EXIT, identities, Lab, lines, procStatus, target,
-  tracerPid, unprivileged, waitFor,
-} from './helpers';
+import { alive, assertCounting, assertNoImage, assertOneErrorLine, buildTargets, CKPT, EXIT, identities, Lab, lines, procStatus, target, tracerPid, unprivileged, waitFor } from './helpers';
 
 function ckpt(args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(CKPT, args, { encoding: 'utf8', timeout: 30000 });
@@ -35,9 +32,19 @@ describe('native: the ckpt CLI', function () {
   });
 
   it('usage errors exit 2', () => {
-    for (const args of [[], ['bogus'], ['dump'], ['dump', '1'], ['dump', 'abc', '-o', '/tmp/x'], ['dump', '1', '-o', '/tmp/x', '--kill', '--leave-running'],
+    for (const args of [
+      [],
+      ['bogus'],
+      ['dump'],
+      ['dump', '1'],
+      ['dump', 'abc', '-o', '/tmp/x'],
+      ['dump', '1', '-o', '/tmp/x', '--kill', '--leave-running'],
       ['dump', '1', '-o', '/tmp/x', '--kill', '--no-snapshot'],
-      ['dump', '1', '-o', '/tmp/x', '--progress=xml'], ['restore'], ['restore', 'a', 'b'], ['check', '--format=yaml']]) {
+      ['dump', '1', '-o', '/tmp/x', '--progress=xml'],
+      ['restore'],
+      ['restore', 'a', 'b'],
+      ['check', '--format=yaml'],
+    ]) {
       const r = ckpt(args);
       assert.strictEqual(r.code, EXIT.usage, `ckpt ${args.join(' ')}: ${r.stderr}`);
       assert.ok(r.stderr.length > 0, 'says why');
@@ -60,7 +67,10 @@ describe('native: the ckpt CLI', function () {
     const forced = await lab.run(id, [CKPT, 'dump', String(t.pid), '-o', image, '--force', '--leave-running']);
     assert.strictEqual(forced.code, EXIT.ok, forced.stderr);
     assert.strictEqual(fs.readFileSync(image).subarray(32, 40).toString('latin1'), 'CKPTIMG\n');
-    assert.deepStrictEqual(fs.readdirSync(dir).filter((n) => n.includes('.tmp-')), []);
+    assert.deepStrictEqual(
+      fs.readdirSync(dir).filter((n) => n.includes('.tmp-')),
+      [],
+    );
   });
 
   it('no such process: exit 3', () => {
@@ -74,7 +84,7 @@ describe('native: the ckpt CLI', function () {
     assertNoImage(image);
   });
 
-  it('permission denied: exit 4 (a user dumping root\'s process, restoring root\'s image)', async function () {
+  it("permission denied: exit 4 (a user dumping root's process, restoring root's image)", async function () {
     const ids = identities();
     if (ids.length < 2) this.skip(); // needs root to start a process of another user
     const [root, user] = ids;
@@ -122,7 +132,10 @@ describe('native: the ckpt CLI', function () {
     const r = await lab.dump(id, t.pid, image, ['--progress=json']);
     assert.strictEqual(r.code, 0, r.stderr);
     assert.strictEqual(r.stderr, '', 'nothing on stderr when all is well');
-    const events = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = r.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     let last = -1;
     let total = -1;
     for (const e of events) {
@@ -151,7 +164,11 @@ describe('native: the ckpt CLI', function () {
     assert.strictEqual(done.processes, 1, 'one process taken');
     assert.strictEqual(done.image, image);
     assert.strictEqual(done.bytes, fs.statSync(image).size);
-    for (const s of ['freeze', 'pages', 'write', 'resume', 'publish']) assert.ok(events.some((e) => e.step === s), `step ${s}`);
+    for (const s of ['freeze', 'pages', 'write', 'resume', 'publish'])
+      assert.ok(
+        events.some((e) => e.step === s),
+        `step ${s}`,
+      );
     assert.strictEqual(events.filter((e) => e.event === 'frozen').length, 1, 'one frozen event');
     // --leave-running is the default: the process goes on, untraced, where it was
     assert.strictEqual(tracerPid(t.pid), 0);
@@ -167,15 +184,23 @@ describe('native: the ckpt CLI', function () {
     // restore with --progress=json: restore steps and the new pid as an event
     const rr = await lab.restore(id, image, ['--stdio=null', '--progress=json']);
     assert.strictEqual(rr.code, 0, rr.stderr);
-    const rev = rr.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.ok(rev.every((e) => e.event !== 'step' || String(e.step).startsWith('restore-')), 'restore steps are restore-*');
+    const rev = rr.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(
+      rev.every((e) => e.event !== 'step' || String(e.step).startsWith('restore-')),
+      'restore steps are restore-*',
+    );
     const restored = rev.find((e) => e.event === 'restored');
     assert.ok(restored && typeof restored.pid === 'number');
     lab.track(restored.pid as number);
     assert.ok(alive(restored.pid as number));
     t.child.kill('SIGKILL');
     await t.exited;
-    const c = lines(out).filter((l) => l.startsWith('c ')).map((l) => Number(l.slice(2)));
+    const c = lines(out)
+      .filter((l) => l.startsWith('c '))
+      .map((l) => Number(l.slice(2)));
     assert.ok(c.length > n, 'both processes wrote');
     assertCounting(c.slice(0, n), 'the original before the restore');
   });
@@ -243,13 +268,20 @@ describe('native: the ckpt CLI', function () {
         const image = path.join(dir, `${mode}.ckpt`);
         const t = lab.startTarget(id, [target('unsupported'), mode, out]);
         await waitFor(`the ${mode} target`, () => lines(out).includes('ready') || lines(out).find((l) => l.startsWith('err')));
-        assert.deepStrictEqual(lines(out).filter((l) => l.startsWith('err')), [], `the ${mode} target could not set itself up`);
+        assert.deepStrictEqual(
+          lines(out).filter((l) => l.startsWith('err')),
+          [],
+          `the ${mode} target could not set itself up`,
+        );
         const r = await lab.dump(id, t.pid, image);
         assert.strictEqual(r.code, EXIT.unsupported, r.stderr);
         assertOneErrorLine(r.stderr, new RegExp(`^ckpt: process ${t.pid} has state that cannot be checkpointed: .*${what.source}.*--allow-unsupported`));
         assertNoImage(image);
         assert.strictEqual(tracerPid(t.pid), 0, 'ckpt has let go of it');
-        const ticks = () => lines(out).filter((l) => l.startsWith('t ')).map((l) => Number(l.slice(2)));
+        const ticks = () =>
+          lines(out)
+            .filter((l) => l.startsWith('t '))
+            .map((l) => Number(l.slice(2)));
         const atDump = ticks().length;
         await waitFor('more ticks after the refused dump', () => ticks().length > atDump + 10);
         assertCounting(ticks(), `${mode} ticks`);

@@ -36,7 +36,8 @@ async function heapSum(pid: number, out: string): Promise<string> {
 function zstdRecords(buf: Buffer): { off: number; payload: number; len: number }[] {
   const out = [];
   for (let off = 0; off < buf.length;) {
-    const type = buf.readUInt32LE(off), len = buf.readUInt32LE(off + 8);
+    const type = buf.readUInt32LE(off),
+      len = buf.readUInt32LE(off + 8);
     if (type === RecordType.PAGES_ZSTD) out.push({ off, payload: off + HDR, len });
     off += HDR + Math.ceil(len / 8) * 8;
   }
@@ -55,7 +56,9 @@ async function comparePages(a: string, b: string): Promise<{ wrong: number; chan
     const [ma, mb] = [await ia.memory(), await ib.memory()];
     const hashes = async (img: CheckpointImage, seg: (typeof ma.segments)[0], k: number) =>
       Buffer.from((await img.decodeAs(seg.pagemap, 'pagemap')).pageHashes.subarray((seg.firstPage + k) * 8, (seg.firstPage + k + 1) * 8)).toString('hex');
-    let wrong = 0, changed = 0, compared = 0;
+    let wrong = 0,
+      changed = 0,
+      compared = 0;
     for (const sa of ma.segments) {
       const sb = mb.segmentAt(sa.start);
       assert.ok(sb && sb.start === sa.start && sb.end === sa.end, `the same runs at 0x${sa.start.toString(16)}`);
@@ -92,7 +95,8 @@ describe('native: dump --compress', function () {
     it(`as ${id.name}: a heap-like process compressed at least 3x comes back with the same memory, and ckpt-inspect reads both images alike`, async () => {
       const dir = lab.dir(id);
       const heap = await startHeap(lab, id, dir, 64);
-      const plain = path.join(dir, 'plain.ckpt'), packed = path.join(dir, 'packed.ckpt');
+      const plain = path.join(dir, 'plain.ckpt'),
+        packed = path.join(dir, 'packed.ckpt');
       // stopped, so that both images hold the very same memory (a stopped process is recorded so)
       process.kill(heap.pid, 'SIGSTOP');
       const t0 = Date.now();
@@ -104,7 +108,8 @@ describe('native: dump --compress', function () {
       const packedMs = Date.now() - t1;
       assert.equal(rz.code, 0, rz.stderr);
       process.kill(heap.pid, 'SIGCONT');
-      const a = fs.statSync(plain).size, b = fs.statSync(packed).size;
+      const a = fs.statSync(plain).size,
+        b = fs.statSync(packed).size;
       console.log(`      64 MiB heap-like: ${(a / 2 ** 20).toFixed(1)} MiB -> ${(b / 2 ** 20).toFixed(1)} MiB (${(a / b).toFixed(1)}x); dump ${plainMs} ms, with --compress ${packedMs} ms`);
       assert.ok(a / b >= 3, `compressed ${a} -> ${b} bytes: less than 3x`);
 
@@ -136,7 +141,8 @@ describe('native: dump --compress', function () {
         const sz = await runInspect('search', packed, pattern, '--max', '50', '--format=json');
         assert.equal(sp.code, 0, sp.err);
         assert.equal(sz.code, 0, sz.err);
-        const hp = JSON.parse(sp.out).hits, hz = JSON.parse(sz.out).hits;
+        const hp = JSON.parse(sp.out).hits,
+          hz = JSON.parse(sz.out).hits;
         assert.ok(hp.length > 0, `${pattern} is found`);
         assert.deepEqual(hz, hp, `search ${pattern}`);
       }
@@ -197,18 +203,26 @@ describe('native: dump --compress', function () {
       ['chunk_pages of 2^31', (b, z) => b.writeUInt32LE(0x80000000, z.payload)],
       ['nchunks that does not match the pagemap', (b, z) => b.writeUInt32LE(b.readUInt32LE(z.payload + 4) + 1, z.payload + 4)],
       ['a chunk end past the payload', (b, z) => b.writeUInt32LE(0xfffffff0, z.payload + 8)],
-      ['a frame that states a larger size', (b, z) => {
-        const frame = z.payload + 8 + 4 * b.readUInt32LE(z.payload + 4);
-        // the frame header: magic, descriptor, then (single segment) the content size
-        const fhd = b[frame + 4], fcsBytes = [1, 2, 4, 8][fhd >> 6], at = frame + 5 + ((fhd >> 5) & 1 ? 0 : 1);
-        if (fcsBytes === 2) b.writeUInt16LE(b.readUInt16LE(at) + 4096, at);
-        else if (fcsBytes === 4) b.writeUInt32LE(b.readUInt32LE(at) + 4096, at);
-        else b[at] = b[at] + 16;
-      }],
-      ['garbage inside a frame', (b, z) => {
-        const frame = z.payload + 8 + 4 * b.readUInt32LE(z.payload + 4);
-        for (let i = 12; i < 200 && frame + i < z.payload + z.len; i++) b[frame + i] ^= 0x5a;
-      }],
+      [
+        'a frame that states a larger size',
+        (b, z) => {
+          const frame = z.payload + 8 + 4 * b.readUInt32LE(z.payload + 4);
+          // the frame header: magic, descriptor, then (single segment) the content size
+          const fhd = b[frame + 4],
+            fcsBytes = [1, 2, 4, 8][fhd >> 6],
+            at = frame + 5 + ((fhd >> 5) & 1 ? 0 : 1);
+          if (fcsBytes === 2) b.writeUInt16LE(b.readUInt16LE(at) + 4096, at);
+          else if (fcsBytes === 4) b.writeUInt32LE(b.readUInt32LE(at) + 4096, at);
+          else b[at] = b[at] + 16;
+        },
+      ],
+      [
+        'garbage inside a frame',
+        (b, z) => {
+          const frame = z.payload + 8 + 4 * b.readUInt32LE(z.payload + 4);
+          for (let i = 12; i < 200 && frame + i < z.payload + z.len; i++) b[frame + i] ^= 0x5a;
+        },
+      ],
       ['a frame replaced by another magic', (b, z) => b.writeUInt32LE(0x12345678, z.payload + 8 + 4 * b.readUInt32LE(z.payload + 4))],
     ];
     for (const [what, patch] of cases) {

@@ -13,7 +13,10 @@ import type { DiffNode } from '../../src/image';
 import { runInspect } from '../support/inspect';
 import { alive, assertCounting, buildTargets, identities, lines, Lab, target, waitFor } from './helpers';
 
-const values = (file: string, prefix: string) => lines(file).filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length));
+const values = (file: string, prefix: string) =>
+  lines(file)
+    .filter((l) => l.startsWith(prefix))
+    .map((l) => l.slice(prefix.length));
 const lastReport = (file: string) => {
   const r = values(file, 'r ');
   return r.length ? r[r.length - 1].split(' ') : undefined;
@@ -50,21 +53,45 @@ describe('native: ckpt dump -> export-criu -> convert -> ckpt restore (issue 13,
         // .ckpt -> CRIU: the CRIU reader finds the same process, by meaning.
         const ex = await runInspect('export-criu', image, '-o', criuDir);
         assert.strictEqual(ex.code, 0, ex.err);
-        for (const f of ['inventory.img', 'pstree.img', `core-${t.pid}.img`, `mm-${t.pid}.img`, `pagemap-${t.pid}.img`, 'pages-1.img', 'files.img', 'fdinfo-1.img', `fs-${t.pid}.img`, `ids-${t.pid}.img`]) {
+        for (const f of [
+          'inventory.img',
+          'pstree.img',
+          `core-${t.pid}.img`,
+          `mm-${t.pid}.img`,
+          `pagemap-${t.pid}.img`,
+          'pages-1.img',
+          'files.img',
+          'fdinfo-1.img',
+          `fs-${t.pid}.img`,
+          `ids-${t.pid}.img`,
+        ]) {
           assert.ok(fs.existsSync(path.join(criuDir, f)), `export-criu wrote ${f}`);
         }
-        const ckpt = await openCheckpoint(image), criu = await openCheckpoint(criuDir);
+        const ckpt = await openCheckpoint(image),
+          criu = await openCheckpoint(criuDir);
         try {
           assert.strictEqual(criu.format, 'criu');
           assert.ok((await criu.verify()).ok, 'the exported folder reads as a sound CRIU checkpoint');
           const diff = await compareModels(ckpt, criu);
           const nodes = flatten(diff.nodes);
           // CRIU's pstree gives the root no parent (ppid 0): the one difference its model makes.
-          assert.deepStrictEqual(nodes.map((n) => n.kind), ['process'], JSON.stringify(diff.nodes, (_, v) => (typeof v === 'bigint' ? v.toString() : v)));
-          assert.deepStrictEqual(nodes[0].fields.map((f) => f.path), ['ppid']);
+          assert.deepStrictEqual(
+            nodes.map((n) => n.kind),
+            ['process'],
+            JSON.stringify(diff.nodes, (_, v) => (typeof v === 'bigint' ? v.toString() : v)),
+          );
+          assert.deepStrictEqual(
+            nodes[0].fields.map((f) => f.path),
+            ['ppid'],
+          );
           assert.ok(diff.stats.pagesCompared >= 2048, `every page compared byte by byte (${diff.stats.pagesCompared})`);
-          const [pa] = await ckpt.processes(), [pb] = await criu.processes();
-          assert.deepStrictEqual(pb.threads.map((x) => x.regs), pa.threads.map((x) => x.regs), 'every register');
+          const [pa] = await ckpt.processes(),
+            [pb] = await criu.processes();
+          assert.deepStrictEqual(
+            pb.threads.map((x) => x.regs),
+            pa.threads.map((x) => x.regs),
+            'every register',
+          );
         } finally {
           await ckpt.close();
           await criu.close();

@@ -22,7 +22,10 @@ function gdb(program: string, core: string, ...commands: string[]): string {
 
 /** Each thread's backtrace in `thread apply all bt` output: its function names, innermost first. */
 function stacks(out: string): string[][] {
-  return out.split(/\nThread \d+ /).slice(1).map((t) => [...t.matchAll(/^#\d+\s+(?:0x[0-9a-f]+ in )?([\w.@]+) \(/gm)].map((m) => m[1]));
+  return out
+    .split(/\nThread \d+ /)
+    .slice(1)
+    .map((t) => [...t.matchAll(/^#\d+\s+(?:0x[0-9a-f]+ in )?([\w.@]+) \(/gm)].map((m) => m[1]));
 }
 
 /** The GNU build-id of an ELF file, as readelf prints it. */
@@ -218,8 +221,14 @@ describe('native: ckpt-inspect core opens in gdb (issue 15)', function () {
     await exportCore(image, core);
     const out = gdb(await imageExe(image), core, 'bt', 'info sharedlibrary');
     const frames = stacks(`\nThread 1 ${out}`)[0];
-    assert.ok(frames.some((f) => /clock_nanosleep/.test(f)), `python3's sleep in libc's clock_nanosleep:\n${out}`);
-    assert.ok(frames.some((f) => /^(pysleep|time_sleep|_PyEval_EvalFrameDefault|main|Py_\w+)$/.test(f)), `python3's own frames:\n${out}`);
+    assert.ok(
+      frames.some((f) => /clock_nanosleep/.test(f)),
+      `python3's sleep in libc's clock_nanosleep:\n${out}`,
+    );
+    assert.ok(
+      frames.some((f) => /^(pysleep|time_sleep|_PyEval_EvalFrameDefault|main|Py_\w+)$/.test(f)),
+      `python3's own frames:\n${out}`,
+    );
     assert.match(out, /libc\.so\.6/);
   });
 });

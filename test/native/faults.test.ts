@@ -11,10 +11,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { CheckpointImage, verifyImage } from '../../src/image';
-import {
-  alive, buildTargets, childrenOf, CKPT, EXIT, jsonLines, Lab, prng, sleep, Started, stoppedAtFaultPoint, target, testSeed,
-  tracerPid, unprivileged, waitFor,
-} from './helpers';
+import { alive, buildTargets, childrenOf, CKPT, EXIT, jsonLines, Lab, prng, sleep, Started, stoppedAtFaultPoint, target, testSeed, tracerPid, unprivileged, waitFor } from './helpers';
 import { assertIntact, SelfCheck, startSelfCheck, TickReader } from './selfcheck';
 
 type KillKind = 'caller' | 'worker' | 'group';
@@ -67,9 +64,11 @@ class Tally {
 
   line(what: string): string {
     const steps = [...this.byStep].map(([s, n]) => `${s} ${n}`).join(', ');
-    return `${what}: ${this.n - this.afterEnd} kills of a running dump (last step seen: ${steps}); ${this.published} after the ` +
+    return (
+      `${what}: ${this.n - this.afterEnd} kills of a running dump (last step seen: ${steps}); ${this.published} after the ` +
       `point of no return left a complete image; ${this.tempsLeft} left a temp file, each removed by a later dump; ` +
-      `${this.afterEnd} more came after the dump had ended; failures: 0`;
+      `${this.afterEnd} more came after the dump had ended; failures: 0`
+    );
   }
 }
 
@@ -90,7 +89,10 @@ describe('native: fault suite (issue 9)', function () {
     readonly leftovers = new Map<string, boolean>();
     n = 0;
 
-    constructor(readonly sc: SelfCheck, readonly dir: string) {}
+    constructor(
+      readonly sc: SelfCheck,
+      readonly dir: string,
+    ) {}
 
     image(): string {
       return path.join(this.dir, 'k.ckpt');
@@ -116,7 +118,10 @@ describe('native: fault suite (issue 9)', function () {
       }
       const image = this.image();
       if (fs.existsSync(image)) {
-        assert.ok(jsonLines(out).some((e) => e.step === 'publish'), `${what}: an image exists, but the dump had not reached its point of no return`);
+        assert.ok(
+          jsonLines(out).some((e) => e.step === 'publish'),
+          `${what}: an image exists, but the dump had not reached its point of no return`,
+        );
         assert.ok(await verified(image), `${what}: the image left is complete and sound`);
         fs.unlinkSync(image);
         if (tally) tally.published++;
@@ -147,8 +152,14 @@ describe('native: fault suite (issue 9)', function () {
 
   /** The vdso's bytes in process `pid` (the gadget of a killed dump may sit in its padding). */
   function vdso(pid: number): Buffer {
-    const line = fs.readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').find((l) => l.endsWith('[vdso]'))!;
-    const [lo, hi] = line.split(' ')[0].split('-').map((x) => parseInt(x, 16));
+    const line = fs
+      .readFileSync(`/proc/${pid}/maps`, 'utf8')
+      .split('\n')
+      .find((l) => l.endsWith('[vdso]'))!;
+    const [lo, hi] = line
+      .split(' ')[0]
+      .split('-')
+      .map((x) => parseInt(x, 16));
     const fd = fs.openSync(`/proc/${pid}/mem`, 'r');
     try {
       const b = Buffer.alloc(hi - lo);
@@ -176,7 +187,15 @@ describe('native: fault suite (issue 9)', function () {
     assert.match(sc.reader.errors[0], /^e memory: thread \d page \d+ word 1[23] generation \d+$/);
     sc.reader.errors.length = 0;
     process.kill(sc.pid, 'SIGSTOP');
-    await waitFor('the stop', () => /^T/.test(fs.readFileSync(`/proc/${sc.pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('State'))!.slice(7)));
+    await waitFor('the stop', () =>
+      /^T/.test(
+        fs
+          .readFileSync(`/proc/${sc.pid}/status`, 'utf8')
+          .split('\n')
+          .find((l) => l.startsWith('State'))!
+          .slice(7),
+      ),
+    );
     await assert.rejects(assertIntact(sc.pid, sc.reader, sc.pagesPerThread, 'stopped', 1500), /runs \(state T/);
     process.kill(sc.pid, 'SIGCONT');
     await assertIntact(sc.pid, sc.reader, sc.pagesPerThread, 'continued');
@@ -339,7 +358,7 @@ describe('native: fault suite (issue 9)', function () {
     await waitFor('the process to be killed', () => !alive(sc.pid));
   });
 
-  it('temp files: those of dead dumps are removed with a warning; a running dump\'s, another user\'s and look-alikes are not', async () => {
+  it("temp files: those of dead dumps are removed with a warning; a running dump's, another user's and look-alikes are not", async () => {
     const dir = lab.dir(id);
     const sc = await startSelfCheck(lab, id, dir, 8);
     const dk = new DumpKills(sc, dir);
@@ -366,7 +385,9 @@ describe('native: fault suite (issue 9)', function () {
     const image = path.join(dir, 'o.ckpt');
     const r = await lab.dump(id, other.pid, image, ['--progress=json']);
     assert.strictEqual(r.code, EXIT.ok, r.stderr);
-    const warnings = jsonLines(r.stdout).filter((e) => e.event === 'warning').map((e) => String(e.message));
+    const warnings = jsonLines(r.stdout)
+      .filter((e) => e.event === 'warning')
+      .map((e) => String(e.message));
     assert.deepStrictEqual(
       warnings.sort(),
       [
@@ -387,7 +408,7 @@ describe('native: fault suite (issue 9)', function () {
     assert.ok(tracerPid(sc.pid) === 0);
   });
 
-  it('the gadget a killed dump left in the vdso: the next image still has the kernel\'s vdso hash, and the next dump removes it', async () => {
+  it("the gadget a killed dump left in the vdso: the next image still has the kernel's vdso hash, and the next dump removes it", async () => {
     const dir = lab.dir(id);
     const sc = await startSelfCheck(lab, id, dir, 8);
     const pristine = vdso(sc.pid);
@@ -402,11 +423,10 @@ describe('native: fault suite (issue 9)', function () {
     const left = vdso(sc.pid);
     assert.ok(!left.equals(pristine), 'the gadget is left in the vdso');
     // the gadget (inject.c): the injected syscall and rt_sigreturn; the one-way and fork entries of the snapshot
-    assert.deepStrictEqual([...left.subarray(left.length - 48, left.length - 15)], [
-      0x0f, 0x05, 0xb8, 0x0f, 0, 0, 0, 0x0f, 0x05, 0x0f, 0x0b,
-      0x0f, 0x05, 0x31, 0xff, 0xb8, 0xe7, 0, 0, 0, 0x0f, 0x05, 0x0f, 0x0b,
-      0x0f, 0x05, 0x48, 0x85, 0xc0, 0x74, 0xee, 0xeb, 0xe1,
-    ]);
+    assert.deepStrictEqual(
+      [...left.subarray(left.length - 48, left.length - 15)],
+      [0x0f, 0x05, 0xb8, 0x0f, 0, 0, 0, 0x0f, 0x05, 0x0f, 0x0b, 0x0f, 0x05, 0x31, 0xff, 0xb8, 0xe7, 0, 0, 0, 0x0f, 0x05, 0x0f, 0x0b, 0x0f, 0x05, 0x48, 0x85, 0xc0, 0x74, 0xee, 0xeb, 0xe1],
+    );
     const d = await lab.dump(id, sc.pid, image);
     assert.strictEqual(d.code, EXIT.ok, d.stderr);
     assert.ok(vdso(sc.pid).equals(pristine), 'the next dump zeroed it again');
@@ -432,7 +452,9 @@ describe('native: fault suite (issue 9)', function () {
     const image = path.join(dir, 'n.ckpt');
     const r = await lab.dump(id, t.pid, image, ['--progress=json']);
     assert.strictEqual(r.code, EXIT.ok, r.stderr);
-    const warnings = jsonLines(r.stdout).filter((e) => e.event === 'warning').map((e) => String(e.message));
+    const warnings = jsonLines(r.stdout)
+      .filter((e) => e.event === 'warning')
+      .map((e) => String(e.message));
     assert.deepStrictEqual(warnings, [
       `thread ${t.pid} has no room below its stack pointer for a signal frame: a ckpt killed in the next milliseconds would leave it with injected registers`,
       `process ${t.pid} stays frozen while its memory is read: its main thread could not be armed for a snapshot`,
@@ -491,7 +513,12 @@ describe('native: fault suite (issue 9)', function () {
       // announced and let go: complete and working. Announced, and ckpt died before it let the
       // process go (no "done" yet): the kernel kills it with ckpt (PTRACE_O_EXITKILL).
       const killedWithCkpt =
-        pid > 0 && !done && (await waitFor(`${what}: process ${pid} to die with ckpt`, () => !alive(pid), 5000).then(() => true, () => false));
+        pid > 0 &&
+        !done &&
+        (await waitFor(`${what}: process ${pid} to die with ckpt`, () => !alive(pid), 5000).then(
+          () => true,
+          () => false,
+        ));
       if (!pid) {
         counts.none++;
       } else if (killedWithCkpt) {

@@ -43,7 +43,6 @@ async function check(t: SelfChecking, pid: number): Promise<string[]> {
   return all.slice(start + 1, end);
 }
 
-
 /** `image` written again as `out` with one field of the first record of `type` changed. */
 async function mutate(image: string, out: string, type: number, typeName: string, change: (v: Record<string, unknown>) => Record<string, unknown>, nth = 0): Promise<void> {
   const img = await CheckpointImage.open(image);
@@ -94,7 +93,10 @@ describe('native: files without a path, per-open-file details, locks (issue 11)'
         assert.strictEqual(r.code, 0, r.stderr);
         assert.deepStrictEqual(await check(t, r.pid!), NOPATH, 'after the restore');
         // nothing of it is left with a name in its directory
-        assert.deepStrictEqual(fs.readdirSync(t.dir).filter((n) => !n.endsWith('.out') && !n.endsWith('.ckpt')), []);
+        assert.deepStrictEqual(
+          fs.readdirSync(t.dir).filter((n) => !n.endsWith('.out') && !n.endsWith('.ckpt')),
+          [],
+        );
       });
 
       it('per open file: flags and offsets of each description, pipe capacity, FIFOs with bytes, a mapping made writable again, flock/POSIX/OFD locks', async () => {
@@ -107,7 +109,10 @@ describe('native: files without a path, per-open-file details, locks (issue 11)'
         const shown = inspect(['show', '-v', image]);
         assert.strictEqual(shown.status, 0, shown.stderr);
         assert.match(shown.stdout, /FILE_LOCK tag \d+: flock write lock\n\s+kind: flock \(1\)\n\s+type: write \(2\)/);
-        assert.match(shown.stdout, new RegExp(`FILE_LOCK tag \\d+: posix write lock on bytes 10-19 held by pid ${t.pid}\\n\\s+kind: posix \\(2\\)\\n\\s+type: write \\(2\\)\\n\\s+pid: ${t.pid}\\n\\s+start: 10\\n\\s+len: 10`));
+        assert.match(
+          shown.stdout,
+          new RegExp(`FILE_LOCK tag \\d+: posix write lock on bytes 10-19 held by pid ${t.pid}\\n\\s+kind: posix \\(2\\)\\n\\s+type: write \\(2\\)\\n\\s+pid: ${t.pid}\\n\\s+start: 10\\n\\s+len: 10`),
+        );
         assert.match(shown.stdout, /FILE_LOCK tag \d+: ofd read lock from byte 100 to the end/);
         assert.match(shown.stdout, /capacity: 262144/);
         const changed = path.join(t.dir, 'changed.ckpt');
@@ -142,7 +147,9 @@ describe('native: files without a path, per-open-file details, locks (issue 11)'
         // connected: fds 5 and 6 of ckpt restore (ours) become its fds 9 and 10
         const argv = id.argv([target('reaper'), CKPT, 'restore', image, '--stdio=null', '--inherit-fd', '9:5', '--inherit-fd', '10:6']);
         const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe', 'ignore', 'ignore', 'pipe', 'pipe'] });
-        let stdout = '', stderr = '', got = '';
+        let stdout = '',
+          stderr = '',
+          got = '';
         child.stdout!.setEncoding('utf8').on('data', (x: string) => (stdout += x));
         child.stderr!.setEncoding('utf8').on('data', (x: string) => (stderr += x));
         (child.stdio as unknown as Readable[])[5].setEncoding('utf8').on('data', (x: string) => (got += x));
@@ -166,16 +173,26 @@ describe('native: files without a path, per-open-file details, locks (issue 11)'
         assert.strictEqual(d.code, 0, d.stderr);
         const r = await lab.restore(id, image);
         assert.strictEqual(r.code, EXIT.unsupported, r.stderr);
-        assertOneErrorLine(r.stderr, /^ckpt: restore: fd \d+ \(.*\/lk-flock\): its flock write lock cannot be taken again \(another process holds a conflicting lock\): Resource temporarily unavailable$/);
+        assertOneErrorLine(
+          r.stderr,
+          /^ckpt: restore: fd \d+ \(.*\/lk-flock\): its flock write lock cannot be taken again \(another process holds a conflicting lock\): Resource temporarily unavailable$/,
+        );
         await r.reaperDone; // the reaper ends once every process the restore made is gone
         // (a FIFO is one object by its path: the restore that failed had put its bytes back into it)
         const after = await check(t, t.pid);
-        assert.deepStrictEqual(after.filter((l) => /lock|pipe|map/.test(l)), PERFILE.filter((l) => /lock|pipe|map/.test(l)), 'the original goes on, its locks its own');
+        assert.deepStrictEqual(
+          after.filter((l) => /lock|pipe|map/.test(l)),
+          PERFILE.filter((l) => /lock|pipe|map/.test(l)),
+          'the original goes on, its locks its own',
+        );
       });
 
       for (const [mode, refusal] of [
         ['lease', /^ckpt: process \d+ has state that cannot be checkpointed: fd \d+: it holds a lease or a lock of a kind that cannot be taken again \(.*\/leased\); --allow-unsupported/],
-        ['linked', /^ckpt: process \d+ has state that cannot be checkpointed: fd \d+: its path is gone, but it has other links, which a checkpoint cannot find \(.*\/first-name \(deleted\)\); --allow-unsupported/],
+        [
+          'linked',
+          /^ckpt: process \d+ has state that cannot be checkpointed: fd \d+: its path is gone, but it has other links, which a checkpoint cannot find \(.*\/first-name \(deleted\)\); --allow-unsupported/,
+        ],
       ] as const) {
         it(`${mode === 'lease' ? 'a lease' : 'an unlinked file with another name'} is refused: exit 5, one line naming the fd, and the target goes on`, async () => {
           const t = await startChecking(lab, id, 'perfile', [mode]);
@@ -192,7 +209,11 @@ describe('native: files without a path, per-open-file details, locks (issue 11)'
 
   it('--inherit-fd takes N:FD with FD open in ckpt, and says so otherwise', async () => {
     const [who] = identities();
-    for (const [arg, msg] of [['9', /give N:FD/], ['9:x', /give N:FD/], ['9:987', /fd 987 is not open/]] as const) {
+    for (const [arg, msg] of [
+      ['9', /give N:FD/],
+      ['9:x', /give N:FD/],
+      ['9:987', /fd 987 is not open/],
+    ] as const) {
       const r = await lab.run(who, [CKPT, 'restore', '/nonexistent.ckpt', '--inherit-fd', arg]);
       assert.strictEqual(r.code, EXIT.usage, r.stderr);
       assert.match(r.stderr, msg);

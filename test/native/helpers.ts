@@ -123,7 +123,10 @@ export function samePidPossible(id: Identity): boolean {
     const argv = id.argv([CKPT, 'check', '--format=json']);
     const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
     const c = JSON.parse(r.stdout) as { checks: Array<{ name: string; ok: boolean }> };
-    samePid.set(id.uid, c.checks.some((x) => x.name === 'same_pid' && x.ok));
+    samePid.set(
+      id.uid,
+      c.checks.some((x) => x.name === 'same_pid' && x.ok),
+    );
   }
   return samePid.get(id.uid)!;
 }
@@ -194,11 +197,7 @@ export function childrenOf(pid: number): number[] {
  * Resolves with the stopped worker's pid, or 0 when the run ended without reaching the point.
  */
 export async function stoppedAtFaultPoint(s: Started, what: string): Promise<number> {
-  const ev = await waitFor(
-    `${what}: ckpt to reach its fault point`,
-    () => jsonLines(s.out()).find((e) => e.event === 'fault-point') ?? (s.child.exitCode !== null ? { pid: 0 } : undefined),
-    30000,
-  );
+  const ev = await waitFor(`${what}: ckpt to reach its fault point`, () => jsonLines(s.out()).find((e) => e.event === 'fault-point') ?? (s.child.exitCode !== null ? { pid: 0 } : undefined), 30000);
   const pid = Number(ev.pid);
   if (pid) await waitFor(`${what}: ckpt ${pid} to stop`, () => /^[TZX]/.test(procStatus(pid)?.get('State') ?? 'X'), 10000);
   return pid;
@@ -252,7 +251,7 @@ export function descendants(pid: number): number[] {
     if (ppid) children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
   }
   const found: number[] = [];
-  for (let todo = [pid]; todo.length; ) {
+  for (let todo = [pid]; todo.length;) {
     const next = children.get(todo.pop()!) ?? [];
     found.push(...next);
     todo.push(...next);
@@ -354,11 +353,7 @@ export class Lab {
    * session and process group of its own (its pid is the group's id), as `timeout` or a closed
    * terminal would kill it.
    */
-  start(
-    id: Identity,
-    cmd: string[],
-    opts: { env?: NodeJS.ProcessEnv; cwd?: string; cleanFds?: boolean; detached?: boolean } = {},
-  ): Started {
+  start(id: Identity, cmd: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; cleanFds?: boolean; detached?: boolean } = {}): Started {
     const argv = id.argv(opts.cleanFds ? [target('reaper'), '--exec', ...cmd] : cmd);
     const t0 = Date.now();
     const child = spawn(argv[0], argv.slice(1), {
@@ -369,7 +364,8 @@ export class Lab {
     });
     this.children.add(child);
     if (opts.detached) this.groups.add(child);
-    let out = '', err = '';
+    let out = '',
+      err = '';
     child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
     child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
     const exited = new Promise<RunResult>((resolve) => {
@@ -416,10 +412,14 @@ export class Lab {
     timeoutMs = 60000,
   ): Promise<{ code: number; pid?: number; stderr: string; stdout: string; reaperDone: Promise<RunResult> }> {
     const s = this.start(id, [target('reaper'), ...via, CKPT, 'restore', image, ...extra]);
-    const code = await waitFor(`ckpt restore ${path.basename(image)} to exit`, () => {
-      const m = /reaper: exit (\d+)/.exec(s.err());
-      return m ? { code: Number(m[1]) } : undefined;
-    }, timeoutMs);
+    const code = await waitFor(
+      `ckpt restore ${path.basename(image)} to exit`,
+      () => {
+        const m = /reaper: exit (\d+)/.exec(s.err());
+        return m ? { code: Number(m[1]) } : undefined;
+      },
+      timeoutMs,
+    );
     // ckpt's stdout and the reaper's stderr are two pipes: the PID may come after "reaper: exit 0"
     if (code.code === 0) await waitFor('the PID on stdout', () => /^(\d+)\n/.test(s.out()), 5000).catch(() => undefined);
     const stdout = s.out();

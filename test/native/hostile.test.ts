@@ -99,10 +99,25 @@ describe('native: restore of a file_content that lies about its lengths', functi
   after(() => lab.cleanup());
 
   const LIES: Array<[string, string, (v: Record<string, unknown>) => Record<string, unknown>, RegExp]> = [
-    ['file_content', 'states 16 TiB of data', (v) => ({ ...v, dataBytes: 1n << 44n }), /record #\d+ \(file_content, type 36, tag \d+\) at byte \d+: file_content of \d+ bytes with 17592186044416 bytes of data/],
+    [
+      'file_content',
+      'states 16 TiB of data',
+      (v) => ({ ...v, dataBytes: 1n << 44n }),
+      /record #\d+ \(file_content, type 36, tag \d+\) at byte \d+: file_content of \d+ bytes with 17592186044416 bytes of data/,
+    ],
     ['file_content', 'is smaller than its data', (v) => ({ ...v, size: 1n }), /record #\d+ \(file_content, type 36, tag \d+\) at byte \d+: .*more than a file holds/],
-    ['file_content', 'states more bytes of data than its extents hold', (v) => ({ ...v, dataBytes: (v.dataBytes as bigint) + 1n }), /record #\d+ \(file, type 32, tag \d+\) at byte \d+: its file_content states \d+ bytes of data, its extents hold \d+/],
-    ['file_extent', 'is 2^64-1 bytes long', (v) => ({ ...v, len: 0xffffffffffffffffn }), /record #\d+ \(file_extent, type 37, tag \d+\) at byte \d+: extent length 18446744073709551615 is not 1 to 64 MiB/],
+    [
+      'file_content',
+      'states more bytes of data than its extents hold',
+      (v) => ({ ...v, dataBytes: (v.dataBytes as bigint) + 1n }),
+      /record #\d+ \(file, type 32, tag \d+\) at byte \d+: its file_content states \d+ bytes of data, its extents hold \d+/,
+    ],
+    [
+      'file_extent',
+      'is 2^64-1 bytes long',
+      (v) => ({ ...v, len: 0xffffffffffffffffn }),
+      /record #\d+ \(file_extent, type 37, tag \d+\) at byte \d+: extent length 18446744073709551615 is not 1 to 64 MiB/,
+    ],
     ['file_extent', 'claims 2^32-1 pages', (v) => ({ ...v, npages: 0xffffffff }), /record #\d+ \(file_extent, type 37, tag \d+\) at byte \d+: /],
     ['file_extent', 'lies past the end of its file', (v) => ({ ...v, offset: 1n << 40n }), /record #\d+ \(file_extent, type 37, tag \d+\) at byte \d+: .*ends past the file's size/],
     ['file_extent', 'starts inside a page', (v) => ({ ...v, offset: 100n }), /record #\d+ \(file_extent, type 37, tag \d+\) at byte \d+: .*not page-aligned/],
@@ -121,7 +136,10 @@ describe('native: restore of a file_content that lies about its lengths', functi
     const m = await CheckpointImage.open(mutated);
     try {
       const v = await verifyImage(m);
-      assert.ok(v.problems.some((p) => p.code === 'bad-page-hash' && /page 1 of its file_data/.test(p.message)), JSON.stringify(v.problems));
+      assert.ok(
+        v.problems.some((p) => p.code === 'bad-page-hash' && /page 1 of its file_data/.test(p.message)),
+        JSON.stringify(v.problems),
+      );
     } finally {
       await m.close();
     }

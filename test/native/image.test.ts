@@ -12,7 +12,29 @@ import { CheckpointImage, schema, summarizeImage, verifyImage, xxh64, xxh64Low32
 import { ASAN, assertOneErrorLine, buildTargets, CKPT, EXIT, identities, Lab, lines, ROOT, target, waitFor } from './helpers';
 
 const HDR = 32;
-const T = { head: 1, tail: 2, pad: 3, process: 10, thread: 11, zombie: 12, mm: 20, vma: 21, pagemap: 22, pages: 23, files: 30, fd: 31, file: 32, sigactions: 40, pending: 41, timers: 42, posixTimer: 43, attrs: 44, seccomp: 45, unsupported: 50, buildId: 80 };
+const T = {
+  head: 1,
+  tail: 2,
+  pad: 3,
+  process: 10,
+  thread: 11,
+  zombie: 12,
+  mm: 20,
+  vma: 21,
+  pagemap: 22,
+  pages: 23,
+  files: 30,
+  fd: 31,
+  file: 32,
+  sigactions: 40,
+  pending: 41,
+  timers: 42,
+  posixTimer: 43,
+  attrs: 44,
+  seccomp: 45,
+  unsupported: 50,
+  buildId: 80,
+};
 
 interface Rec {
   off: number;
@@ -111,7 +133,10 @@ describe('native: images', function () {
         assert.strictEqual(buf.readUInt32LE(r.off + 24), 0, `${at}: reserved is 0`);
         assert.strictEqual(r.headerSum, xxh64Low32(buf.subarray(r.off, r.off + 28)), `${at}: header_sum`);
         const pad = buf.subarray(r.off + HDR + r.len, r.off + HDR + Math.ceil(r.len / 8) * 8);
-        assert.ok(pad.every((b) => b === 0), `${at}: zero padding`);
+        assert.ok(
+          pad.every((b) => b === 0),
+          `${at}: zero padding`,
+        );
         if (r.type === T.pages) {
           assert.strictEqual(r.flags, 1, `${at}: page_hashed`);
           assert.strictEqual(r.payloadSum, 0, `${at}: no payload_sum`);
@@ -128,11 +153,27 @@ describe('native: images', function () {
         }
         const parentType = r.ptag ? byTag.get(r.ptag)!.type : 0;
         const allowed: Record<number, number[]> = {
-          [T.head]: [0], [T.process]: [0, T.process], [T.thread]: [T.process], [T.mm]: [T.process], [T.vma]: [T.mm],
-          [T.pagemap]: [T.mm], [T.pages]: [T.pagemap], [T.sigactions]: [T.process], [T.pending]: [T.process, T.thread],
-          [T.files]: [T.process], [T.fd]: [T.files], [T.unsupported]: [T.process], [T.pad]: [0], [T.tail]: [0],
-          [T.file]: [0], [T.zombie]: [T.process], [T.timers]: [T.process], [T.posixTimer]: [T.process], [T.attrs]: [T.process],
-          [T.seccomp]: [T.process], [T.buildId]: [T.vma],
+          [T.head]: [0],
+          [T.process]: [0, T.process],
+          [T.thread]: [T.process],
+          [T.mm]: [T.process],
+          [T.vma]: [T.mm],
+          [T.pagemap]: [T.mm],
+          [T.pages]: [T.pagemap],
+          [T.sigactions]: [T.process],
+          [T.pending]: [T.process, T.thread],
+          [T.files]: [T.process],
+          [T.fd]: [T.files],
+          [T.unsupported]: [T.process],
+          [T.pad]: [0],
+          [T.tail]: [0],
+          [T.file]: [0],
+          [T.zombie]: [T.process],
+          [T.timers]: [T.process],
+          [T.posixTimer]: [T.process],
+          [T.attrs]: [T.process],
+          [T.seccomp]: [T.process],
+          [T.buildId]: [T.vma],
         };
         assert.ok(allowed[r.type]?.includes(parentType), `${at}: type ${r.type} under type ${parentType}`);
         byTag.set(r.tag, r);
@@ -151,7 +192,11 @@ describe('native: images', function () {
       const img = await CheckpointImage.open(image);
       try {
         const report = await verifyImage(img);
-        assert.deepStrictEqual(report.problems.map((p) => p.message), [], `${name}: no problems`);
+        assert.deepStrictEqual(
+          report.problems.map((p) => p.message),
+          [],
+          `${name}: no problems`,
+        );
         assert.ok(report.ok && report.pagesChecked > 0, `${name}: pages checked`);
         const s = await summarizeImage(img);
         assert.strictEqual(s.version, `${schema.version.major}.${schema.version.minor}`);
@@ -191,9 +236,19 @@ describe('native: images', function () {
     }
     const hdr = path.join(dir, 'header');
     fs.writeFileSync(hdr, buf.subarray(pm.off, pm.off + 28));
-    const out = spawnSync('xxhsum', ['-H64', ...files, hdr], { encoding: 'utf8' }).stdout.trim().split('\n').map((l) => l.split(/\s+/)[0]);
+    const out = spawnSync('xxhsum', ['-H64', ...files, hdr], { encoding: 'utf8' })
+      .stdout.trim()
+      .split('\n')
+      .map((l) => l.split(/\s+/)[0]);
     [0, 1, 7].forEach((k, i) => {
-      assert.strictEqual(buf.readBigUInt64LE(hashesAt + k * 8).toString(16).padStart(16, '0'), out[i], `page ${k}`);
+      assert.strictEqual(
+        buf
+          .readBigUInt64LE(hashesAt + k * 8)
+          .toString(16)
+          .padStart(16, '0'),
+        out[i],
+        `page ${k}`,
+      );
     });
     assert.strictEqual((pm.headerSum >>> 0).toString(16).padStart(8, '0'), out[3].slice(8), 'header_sum is the low 32 bits');
   });
@@ -209,16 +264,29 @@ describe('native: images', function () {
       assertOneErrorLine(r.stderr, want);
     };
     it('another kernel release', () => {
-      refuse('release', (b, recs) => rewritePayload(b, recs[0], (p) => {
-        // head: 32 fixed bytes, then sysname, nodename, release as lstr
-        let at = 32;
-        for (let k = 0; k < 2; k++) at += 4 + p.readUInt32LE(at);
-        p[at + 4] = p[at + 4] === 0x39 ? 0x38 : 0x39; // first digit of the release
-      }), /the image was taken on kernel \S+, this is \S+: the vdso it relies on differs, restore refused/);
+      refuse(
+        'release',
+        (b, recs) =>
+          rewritePayload(b, recs[0], (p) => {
+            // head: 32 fixed bytes, then sysname, nodename, release as lstr
+            let at = 32;
+            for (let k = 0; k < 2; k++) at += 4 + p.readUInt32LE(at);
+            p[at + 4] = p[at + 4] === 0x39 ? 0x38 : 0x39; // first digit of the release
+          }),
+        /the image was taken on kernel \S+, this is \S+: the vdso it relies on differs, restore refused/,
+      );
     });
     it('another vdso (same release, another kernel build)', () => {
-      refuse('vdso', (b, recs) => rewritePayload(b, recs.find((r) => r.type === T.mm)!, (p) => p.writeBigUInt64LE(p.readBigUInt64LE(88) ^ 1n, 88)),
-        /the image's vdso \(hash [0-9a-f]{16}\) is not this kernel's \([0-9a-f]{16}\): a different kernel build, restore refused/);
+      refuse(
+        'vdso',
+        (b, recs) =>
+          rewritePayload(
+            b,
+            recs.find((r) => r.type === T.mm)!,
+            (p) => p.writeBigUInt64LE(p.readBigUInt64LE(88) ^ 1n, 88),
+          ),
+        /the image's vdso \(hash [0-9a-f]{16}\) is not this kernel's \([0-9a-f]{16}\): a different kernel build, restore refused/,
+      );
     });
   });
 
@@ -241,55 +309,112 @@ describe('native: images', function () {
       ['bad magic', (b) => (b.write('XKPTIMG\n', HDR, 'latin1'), b), /record #0 \(head, type 1, tag 1\) at byte 32: bad magic/],
       ['truncated in a header', (b) => b.subarray(0, 40), /at byte 0: payload length \d+ runs past the end|truncated/],
       ['truncated at a record boundary', (b, r) => b.subarray(0, r[3].off), /truncated: the image ends after 3 records without a tail/],
-      ['truncated in the pages', (b, r) => b.subarray(0, r.find((x) => x.type === T.pages)!.off + HDR + 5000), /record #\d+ \(pages, type 23, tag \d+\) at byte \d+: payload length \d+ runs past the end/],
+      [
+        'truncated in the pages',
+        (b, r) => b.subarray(0, r.find((x) => x.type === T.pages)!.off + HDR + 5000),
+        /record #\d+ \(pages, type 23, tag \d+\) at byte \d+: payload length \d+ runs past the end/,
+      ],
       ['truncated tail', (b) => b.subarray(0, b.length - 8), /\(tail, type 2, tag \d+\) at byte \d+: payload length 24 runs past the end/],
-      ['payload checksum', (b, r) => (b[at(r, T.process).off + HDR + 20] ^= 1, b), /record #\d+ \(process, type 10, tag \d+\) at byte \d+: payload checksum mismatch/],
-      ['header checksum', (b, r) => (b[at(r, T.thread).off + 4] ^= 1, b), /record #\d+ \(thread, type 11, tag \d+\) at byte \d+: header checksum mismatch/],
+      ['payload checksum', (b, r) => ((b[at(r, T.process).off + HDR + 20] ^= 1), b), /record #\d+ \(process, type 10, tag \d+\) at byte \d+: payload checksum mismatch/],
+      ['header checksum', (b, r) => ((b[at(r, T.thread).off + 4] ^= 1), b), /record #\d+ \(thread, type 11, tag \d+\) at byte \d+: header checksum mismatch/],
       ['huge length', (b, r) => (patchHeader(b, at(r, T.vma), 8, 0xfffffff0), b), /record #\d+ \(vma, type 21, tag \d+\) at byte \d+: payload length 4294967280 runs past the end/],
       ['dangling ptag', (b, r) => (patchHeader(b, at(r, T.vma, 1), 16, 9999), b), /record #\d+ \(vma, type 21, tag \d+\) at byte \d+: ptag 9999 names no earlier record/],
       ['duplicate tag', (b, r) => (patchHeader(b, at(r, T.vma, 1), 12, at(r, T.thread).tag), b), /record #\d+ .* tag \d+ is already used by record #\d+/],
-      ['short fixed part', (b, r) => {
-        // a vma payload cut to 40 bytes, sound checksums, a pad record in the bytes freed so that
-        // every later record stays where it was, and the tail counting and hashing it all
-        const v = at(r, T.vma);
-        const padAt = v.off + HDR + 40;
-        const padLen = Math.ceil(v.len / 8) * 8 - 40 - HDR;
-        b.writeUInt32LE(40, v.off + 8);
-        b.writeUInt32LE(xxh64Low32(b.subarray(v.off + HDR, padAt)), v.off + 20);
-        b.writeUInt32LE(xxh64Low32(b.subarray(v.off, v.off + 28)), v.off + 28);
-        b.fill(0, padAt, padAt + HDR + padLen);
-        b.writeUInt32LE(T.pad, padAt);
-        b.writeUInt32LE(padLen, padAt + 8);
-        b.writeUInt32LE(60000, padAt + 12);
-        b.writeUInt32LE(xxh64Low32(Buffer.alloc(padLen)), padAt + 20);
-        b.writeUInt32LE(xxh64Low32(b.subarray(padAt, padAt + 28)), padAt + 28);
-        const recs = records(b);
-        const tail = recs[recs.length - 1];
-        b.writeUInt32LE(recs.length - 1, tail.off + HDR + 8);
-        b.writeBigUInt64LE(xxh64(Buffer.concat(recs.slice(0, -1).map((x) => b.subarray(x.off, x.off + HDR)))), tail.off + HDR + 16);
-        b.writeUInt32LE(xxh64Low32(b.subarray(tail.off + HDR, tail.off + HDR + 24)), tail.off + 20);
-        b.writeUInt32LE(xxh64Low32(b.subarray(tail.off, tail.off + 28)), tail.off + 28);
-        return b;
-      }, /record #\d+ \(vma, type 21, tag \d+\) at byte \d+: field vma fixed fields needs 68 bytes, the payload has 40 left/],
+      [
+        'short fixed part',
+        (b, r) => {
+          // a vma payload cut to 40 bytes, sound checksums, a pad record in the bytes freed so that
+          // every later record stays where it was, and the tail counting and hashing it all
+          const v = at(r, T.vma);
+          const padAt = v.off + HDR + 40;
+          const padLen = Math.ceil(v.len / 8) * 8 - 40 - HDR;
+          b.writeUInt32LE(40, v.off + 8);
+          b.writeUInt32LE(xxh64Low32(b.subarray(v.off + HDR, padAt)), v.off + 20);
+          b.writeUInt32LE(xxh64Low32(b.subarray(v.off, v.off + 28)), v.off + 28);
+          b.fill(0, padAt, padAt + HDR + padLen);
+          b.writeUInt32LE(T.pad, padAt);
+          b.writeUInt32LE(padLen, padAt + 8);
+          b.writeUInt32LE(60000, padAt + 12);
+          b.writeUInt32LE(xxh64Low32(Buffer.alloc(padLen)), padAt + 20);
+          b.writeUInt32LE(xxh64Low32(b.subarray(padAt, padAt + 28)), padAt + 28);
+          const recs = records(b);
+          const tail = recs[recs.length - 1];
+          b.writeUInt32LE(recs.length - 1, tail.off + HDR + 8);
+          b.writeBigUInt64LE(xxh64(Buffer.concat(recs.slice(0, -1).map((x) => b.subarray(x.off, x.off + HDR)))), tail.off + HDR + 16);
+          b.writeUInt32LE(xxh64Low32(b.subarray(tail.off + HDR, tail.off + HDR + 24)), tail.off + 20);
+          b.writeUInt32LE(xxh64Low32(b.subarray(tail.off, tail.off + 28)), tail.off + 28);
+          return b;
+        },
+        /record #\d+ \(vma, type 21, tag \d+\) at byte \d+: field vma fixed fields needs 68 bytes, the payload has 40 left/,
+      ],
       ['damaged tail', (b) => (b.write('CKPTEND?', b.length - 24, 'latin1'), b), /\(tail, type 2, tag \d+\) at byte \d+: payload checksum mismatch|bad tail magic/],
       // Sound checksums, hostile values: found by a fuzzer that re-sealed mutated records.
-      ['an fd number beyond any descriptor', (b, r) => (rewritePayload(b, r.find((x) => x.type === T.fd)!, (p) => p.writeUInt32LE(0x7fffffff, 0)), b), /\(fd, type 31, tag \d+\) at byte \d+: fd 2147483647 is beyond any descriptor number/],
-      ['a vma outside user space', (b, r) => (rewritePayload(b, at(r, T.vma), (p) => p.writeBigUInt64LE(0xffff800000001000n, 8)), b), /record #\d+ \(vma, type 21, tag \d+\) at byte \d+: vma [0-9a-f]+-ffff800000001000 lies outside user space/],
-      ['a vma file offset off a page boundary', (b, r) => (rewritePayload(b, at(r, T.vma), (p) => p.writeBigUInt64LE(0x123n, 16)), b), /record #\d+ \(vma, type 21, tag \d+\) at byte \d+: vma [0-9a-f-]+: file offset 123 is not page-aligned/],
+      [
+        'an fd number beyond any descriptor',
+        (b, r) => (
+          rewritePayload(
+            b,
+            r.find((x) => x.type === T.fd)!,
+            (p) => p.writeUInt32LE(0x7fffffff, 0),
+          ),
+          b
+        ),
+        /\(fd, type 31, tag \d+\) at byte \d+: fd 2147483647 is beyond any descriptor number/,
+      ],
+      [
+        'a vma outside user space',
+        (b, r) => (rewritePayload(b, at(r, T.vma), (p) => p.writeBigUInt64LE(0xffff800000001000n, 8)), b),
+        /record #\d+ \(vma, type 21, tag \d+\) at byte \d+: vma [0-9a-f]+-ffff800000001000 lies outside user space/,
+      ],
+      [
+        'a vma file offset off a page boundary',
+        (b, r) => (rewritePayload(b, at(r, T.vma), (p) => p.writeBigUInt64LE(0x123n, 16)), b),
+        /record #\d+ \(vma, type 21, tag \d+\) at byte \d+: vma [0-9a-f-]+: file offset 123 is not page-aligned/,
+      ],
       // Issue 9's reproducer: a VMA's protection changed behind a page_hashed flag, which once made
       // verify skip its payload_sum. Only pages carry that flag (the .ksy's grammar).
-      ['metadata flagged as page data', (b, r) => {
-        const v = at(r, T.vma);
-        b.writeUInt32LE(b.readUInt32LE(v.off + HDR + 56) ^ 2, v.off + HDR + 56); // prot: toggle write, payload_sum left stale
-        rewritePayload(b, v, () => undefined);
-        b.writeUInt32LE(b.readUInt32LE(v.off + HDR + 56) ^ 2, v.off + HDR + 56);
-        patchHeader(b, v, 4, 1);
-        rewritePayload(b, r[0], () => undefined); // the tail's sum of headers, again
-        return b;
-      }, /record #\d+ \(vma, type 21, tag \d+\) at byte \d+: header flags 0x1, a vma record has 0x0/],
-      ['a thread count the threads do not match', (b, r) => (rewritePayload(b, at(r, T.process), (p) => p.writeUInt32LE(p.readUInt32LE(56) + 1, 56)), b), /record #\d+ \(process, type 10, tag \d+\) at byte \d+: it states \d+ thread records, it has \d+/],
-      ['a vma count the vmas do not match', (b, r) => (rewritePayload(b, r.find((x) => x.type === T.mm)!, (p) => p.writeUInt32LE(p.readUInt32LE(96) - 1, 96)), b), /\(mm, type 20, tag \d+\) at byte \d+: it states \d+ vma records, it has \d+/],
-      ['mm code range reversed', (b, r) => (rewritePayload(b, r.find((x) => x.type === T.mm)!, (p) => p.writeBigUInt64LE(p.readBigUInt64LE(8) + 0x1000n, 0)), b), /\(mm, type 20, tag \d+\) at byte \d+: end_code is not the end of a range of user addresses after its start/],
+      [
+        'metadata flagged as page data',
+        (b, r) => {
+          const v = at(r, T.vma);
+          b.writeUInt32LE(b.readUInt32LE(v.off + HDR + 56) ^ 2, v.off + HDR + 56); // prot: toggle write, payload_sum left stale
+          rewritePayload(b, v, () => undefined);
+          b.writeUInt32LE(b.readUInt32LE(v.off + HDR + 56) ^ 2, v.off + HDR + 56);
+          patchHeader(b, v, 4, 1);
+          rewritePayload(b, r[0], () => undefined); // the tail's sum of headers, again
+          return b;
+        },
+        /record #\d+ \(vma, type 21, tag \d+\) at byte \d+: header flags 0x1, a vma record has 0x0/,
+      ],
+      [
+        'a thread count the threads do not match',
+        (b, r) => (rewritePayload(b, at(r, T.process), (p) => p.writeUInt32LE(p.readUInt32LE(56) + 1, 56)), b),
+        /record #\d+ \(process, type 10, tag \d+\) at byte \d+: it states \d+ thread records, it has \d+/,
+      ],
+      [
+        'a vma count the vmas do not match',
+        (b, r) => (
+          rewritePayload(
+            b,
+            r.find((x) => x.type === T.mm)!,
+            (p) => p.writeUInt32LE(p.readUInt32LE(96) - 1, 96),
+          ),
+          b
+        ),
+        /\(mm, type 20, tag \d+\) at byte \d+: it states \d+ vma records, it has \d+/,
+      ],
+      [
+        'mm code range reversed',
+        (b, r) => (
+          rewritePayload(
+            b,
+            r.find((x) => x.type === T.mm)!,
+            (p) => p.writeBigUInt64LE(p.readBigUInt64LE(8) + 0x1000n, 0),
+          ),
+          b
+        ),
+        /\(mm, type 20, tag \d+\) at byte \d+: end_code is not the end of a range of user addresses after its start/,
+      ],
     ];
     for (const [name, fn, want] of cases) {
       it(`${name}: exit 6 and a clear message`, () => {
@@ -314,7 +439,7 @@ describe('native: images', function () {
         const atByte = /at byte (\d+)/.exec(c.stderr);
         assert.ok(atByte, c.stderr);
         const img = await CheckpointImage.open(cut).catch((e: Error) => e);
-        const ts = img instanceof Error ? img.message : (await verifyImage(img).finally(() => img.close())).problems.find((p) => p.code === 'bad-length')?.message ?? '';
+        const ts = img instanceof Error ? img.message : ((await verifyImage(img).finally(() => img.close())).problems.find((p) => p.code === 'bad-length')?.message ?? '');
         const offset = /file offset 0x([0-9a-f]+)/.exec(ts);
         assert.ok(offset, ts);
         assert.strictEqual(parseInt(offset[1], 16), Number(atByte[1]), `ckpt: ${c.stderr.trim()} / ckpt-inspect: ${ts}`);

@@ -62,11 +62,17 @@ describe('native: restore --lazy', function () {
       assert.equal(lazy.code, EXIT.ok, lazy.stderr);
       const pid = lazy.pid!;
       const rss = rssKiB(pid);
-      const maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => l.endsWith(image));
+      const maps = fs
+        .readFileSync(`/proc/${pid}/maps`, 'utf8')
+        .split('\n')
+        .filter((l) => l.endsWith(image));
       console.log(`      ${MIB} MiB: restore ${copyMs.toFixed(0)} ms, --lazy ${lazyMs.toFixed(0)} ms (RSS then ${(rss / 1024).toFixed(1)} MiB, ${maps.length} areas mapped from the image)`);
       assert.ok(maps.length > 0, 'areas mapped from the image');
       assert.ok(rss < (MIB * 1024) / 4, `RSS ${rss} KiB right after a lazy restore of ${MIB} MiB: the pages were read`);
-      assert.ok(maps.every((l) => / r[w-][x-]p /.test(l)), `private mappings only:\n${maps.join('\n')}`);
+      assert.ok(
+        maps.every((l) => / r[w-][x-]p /.test(l)),
+        `private mappings only:\n${maps.join('\n')}`,
+      );
       assert.equal(await verified(pid), first.split(' ')[1]);
       assert.ok(rssKiB(pid) > (MIB * 1024) / 2, 'the pages came in once it read them');
       assert.equal(sha(image), before, 'the image is unchanged');

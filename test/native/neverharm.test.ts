@@ -7,13 +7,36 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  alive, assertCounting, assertNoImage, assertOneErrorLine, buildTargets, CKPT, EXIT, Identity, identities, jsonLines, Lab,
-  lines, prng, procStatus, sleep, Started, stoppedAtFaultPoint, target, testSeed, tracerPid, unprivileged, waitFor,
+  alive,
+  assertCounting,
+  assertNoImage,
+  assertOneErrorLine,
+  buildTargets,
+  CKPT,
+  EXIT,
+  Identity,
+  identities,
+  jsonLines,
+  Lab,
+  lines,
+  prng,
+  procStatus,
+  sleep,
+  Started,
+  stoppedAtFaultPoint,
+  target,
+  testSeed,
+  tracerPid,
+  unprivileged,
+  waitFor,
 } from './helpers';
 import { assertIntact, startSelfCheck } from './selfcheck';
 import { CheckpointImage, verifyImage } from '../../src/image';
 
-const counts = (file: string) => lines(file).filter((l) => l.startsWith('c ')).map((l) => Number(l.slice(2)));
+const counts = (file: string) =>
+  lines(file)
+    .filter((l) => l.startsWith('c '))
+    .map((l) => Number(l.slice(2)));
 const reports = (file: string) => lines(file).filter((l) => l.startsWith('r '));
 
 /** The target runs on its own: not traced, not stopped, and still counting. */
@@ -67,8 +90,7 @@ describe('native: never harm the target', function () {
         await sleep(Math.floor(rand() * probe.ms * 1.2)); // the random moment is the input of this test
         s.child.kill('SIGKILL');
         await s.exited;
-        await waitFor(`run ${i} (seed ${seed}): the worker to roll back and let go`, () =>
-          tracerPid(t.pid) === 0 && !fs.readdirSync(dir).some((n) => n.includes('.tmp-')));
+        await waitFor(`run ${i} (seed ${seed}): the worker to roll back and let go`, () => tracerPid(t.pid) === 0 && !fs.readdirSync(dir).some((n) => n.includes('.tmp-')));
         await assertUnharmed(t.pid, out);
         if (fs.existsSync(image)) {
           // killed after the rename: then the image is complete
@@ -108,7 +130,10 @@ describe('native: never harm the target', function () {
       const r = await s.exited;
       assert.strictEqual(r.code, EXIT.cancelled, r.stderr);
       const events = jsonLines(r.stdout);
-      assert.deepStrictEqual(events[events.length - 1], events.find((e) => e.event === 'error'));
+      assert.deepStrictEqual(
+        events[events.length - 1],
+        events.find((e) => e.event === 'error'),
+      );
       assert.strictEqual(events[events.length - 1].exit, EXIT.cancelled);
       assertOneErrorLine(r.stderr, /^ckpt: cancelled/);
       assertNoImage(image);
@@ -283,7 +308,11 @@ describe('native: never harm the target', function () {
     const b = await lab.dump(id, sc.pid, path.join(dir, 'b.ckpt'));
     assert.strictEqual(b.code, EXIT.permission, b.stderr);
     assertOneErrorLine(b.stderr, new RegExp(`it is already traced by process ${worker}$`));
-    assert.deepStrictEqual(fs.readdirSync(dir).filter((n) => n.startsWith('b.ckpt') || n.startsWith('.b.ckpt')), [], 'nothing of the second dump');
+    assert.deepStrictEqual(
+      fs.readdirSync(dir).filter((n) => n.startsWith('b.ckpt') || n.startsWith('.b.ckpt')),
+      [],
+      'nothing of the second dump',
+    );
     process.kill(worker, 'SIGCONT');
     const ar = await a.exited;
     assert.strictEqual(ar.code, EXIT.ok, ar.stderr);

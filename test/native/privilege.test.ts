@@ -10,10 +10,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { resealEdited } from '../support/imageReseal';
-import {
-  alive, assertOneErrorLine, buildTargets, CKPT, EXIT, identities, Lab, lines, processesWhere, samePidPossible, target, unprivileged,
-  waitFor,
-} from './helpers';
+import { alive, assertOneErrorLine, buildTargets, CKPT, EXIT, identities, Lab, lines, processesWhere, samePidPossible, target, unprivileged, waitFor } from './helpers';
 
 const NO_CAPS = '0000000000000000';
 
@@ -164,7 +161,7 @@ describe('native: privileges: an image never grants any', function () {
     });
   });
 
-  describe('honest ids, paths the user may not open: root restoring the user\'s image opens them as the user', () => {
+  describe("honest ids, paths the user may not open: root restoring the user's image opens them as the user", () => {
     // The user's process held each of these when it was checkpointed; then root made it root's.
     // Restore reopens by path: as root it used to succeed, handing the user's process a read
     // handle to a root-only file, a write handle or a writable shared mapping of root's files,
@@ -236,7 +233,7 @@ describe('native: privileges: an image never grants any', function () {
   });
 
   describe('what the restored process is', () => {
-    it('root restoring a user\'s image from its terminal: no share of root\'s terminal', async function () {
+    it("root restoring a user's image from its terminal: no share of root's terminal", async function () {
       // A process in root's session could open /dev/tty, read root's terminal and push input
       // into root's shell (TIOCSTI); with --stdio=inherit it would even hold it as its stdio.
       needRoot.call(this);
@@ -259,7 +256,7 @@ describe('native: privileges: an image never grants any', function () {
       assert.match(inherit.text, new RegExp(`^ckpt: --stdio=inherit would give this terminal \\(fd 0\\) to a process of uid ${user.uid}: restore with --stdio=null or --stdio=PATH\r?$`, 'm'));
     });
 
-    it('root restoring a user\'s threads: every thread has the user\'s ids and groups and no capability', async function () {
+    it("root restoring a user's threads: every thread has the user's ids and groups and no capability", async function () {
       needRoot.call(this);
       const dir = lab.dir(user);
       const out = path.join(dir, 'threads.txt');
@@ -281,19 +278,26 @@ describe('native: privileges: an image never grants any', function () {
         assert.strictEqual(c.groups, before[0].groups, `thread ${c.tid}: the groups it had`);
         assert.deepStrictEqual([c.capEff, c.capPrm, c.capAmb], [NO_CAPS, NO_CAPS, NO_CAPS], `thread ${c.tid}: no capability`);
       }
-      assert.strictEqual(fs.statSync(`/proc/${r.pid}`).uid, user.uid, 'dumpable: /proc/PID is the user\'s');
+      assert.strictEqual(fs.statSync(`/proc/${r.pid}`).uid, user.uid, "dumpable: /proc/PID is the user's");
       // The PID is chosen by root's ckpt before the new process takes the user's ids, so it comes
       // back; the threads are created by the new process itself, as the user, without
       // CAP_CHECKPOINT_RESTORE: clone3's set_tid is refused and they get new TIDs.
       if (samePidPossible(root)) assert.strictEqual(r.pid, t.pid, 'the PID is the original one');
       const originalTids = new Set(before.map((c) => c.tid));
-      assert.ok(after.filter((c) => c.tid !== r.pid).every((c) => !originalTids.has(c.tid)), 'the other threads have new TIDs');
+      assert.ok(
+        after.filter((c) => c.tid !== r.pid).every((c) => !originalTids.has(c.tid)),
+        'the other threads have new TIDs',
+      );
       const n = lines(out).length;
       await waitFor('the threads to go on', () => lines(out).length > n + 20);
-      assert.deepStrictEqual(lines(out).filter((l) => l.startsWith('e ')), [], 'no thread reported an error');
+      assert.deepStrictEqual(
+        lines(out).filter((l) => l.startsWith('e ')),
+        [],
+        'no thread reported an error',
+      );
     });
 
-    it('root dumping a user\'s process: the image is the user\'s, and root restores it as the user', async function () {
+    it("root dumping a user's process: the image is the user's, and root restores it as the user", async function () {
       needRoot.call(this);
       const dir = lab.dir(user);
       const out = path.join(dir, 'counter.txt');
@@ -304,7 +308,7 @@ describe('native: privileges: an image never grants any', function () {
       assert.strictEqual(d.code, 0, d.stderr);
       await t.exited;
       const st = fs.statSync(image);
-      assert.deepStrictEqual([st.uid, st.gid, st.mode & 0o777], [user.uid, user.gid, 0o600], 'owned by the process\'s user, mode 0600');
+      assert.deepStrictEqual([st.uid, st.gid, st.mode & 0o777], [user.uid, user.gid, 0o600], "owned by the process's user, mode 0600");
       const r = await lab.restore(root, image);
       assert.strictEqual(r.code, 0, r.stderr);
       assert.strictEqual(credentials(r.pid!)[0].uid, `${user.uid} ${user.uid} ${user.uid} ${user.uid}`, 'restored as the user');
@@ -312,7 +316,7 @@ describe('native: privileges: an image never grants any', function () {
       await waitFor('the counter to count on', () => counts(out) > n + 3);
     });
 
-    it('the user restoring its own image: its ids, no capability; root restoring its own: root\'s capabilities', async () => {
+    it("the user restoring its own image: its ids, no capability; root restoring its own: root's capabilities", async () => {
       const { image, out } = await userCounter();
       const r = await lab.restore(user, image);
       assert.strictEqual(r.code, 0, r.stderr);
@@ -325,7 +329,7 @@ describe('native: privileges: an image never grants any', function () {
       const dir = lab.dir(root);
       const rootOut = path.join(dir, 'counter.txt');
       const t = lab.startTarget(root, [target('counter'), rootOut]);
-      await waitFor('root\'s counter', () => counts(rootOut) > 5);
+      await waitFor("root's counter", () => counts(rootOut) > 5);
       const mine = credentials(t.pid)[0];
       const rootImage = path.join(dir, 'counter.ckpt');
       const d = await lab.dump(root, t.pid, rootImage, ['--kill']);
@@ -334,7 +338,7 @@ describe('native: privileges: an image never grants any', function () {
       assert.strictEqual(rr.code, 0, rr.stderr);
       const [rc] = credentials(rr.pid!);
       assert.strictEqual(rc.uid, '0 0 0 0');
-      assert.strictEqual(rc.capEff, mine.capEff, 'root restoring its own image keeps root\'s capabilities');
+      assert.strictEqual(rc.capEff, mine.capEff, "root restoring its own image keeps root's capabilities");
       assert.ok(alive(rr.pid!));
     });
   });

@@ -8,9 +8,7 @@ import * as path from 'path';
 import { CheckpointImage, RecordType } from '../../src/image';
 import { resealEdited } from '../support/imageReseal';
 import type { PayloadFields } from '../support/imageReseal';
-import {
-  assertOneErrorLine, buildTargets, EXIT, identities, Identity, Lab, lines, processesWhere, target, unprivileged, waitFor,
-} from './helpers';
+import { assertOneErrorLine, buildTargets, EXIT, identities, Identity, Lab, lines, processesWhere, target, unprivileged, waitFor } from './helpers';
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -72,7 +70,10 @@ function uidOfItsOwn(): Identity {
   for (let uid = 61000 + (process.pid % 1000); ; uid++) {
     let named = true;
     try {
-      named = fs.readFileSync('/etc/passwd', 'utf8').split('\n').some((l) => l.split(':')[2] === String(uid));
+      named = fs
+        .readFileSync('/etc/passwd', 'utf8')
+        .split('\n')
+        .some((l) => l.split(':')[2] === String(uid));
     } catch {
       named = false;
     }
@@ -121,7 +122,7 @@ describe('native: a restore that fails', function () {
       await nothingLeft(r, { uid: id.uid });
     });
 
-    it('root restoring the image of a user at its RLIMIT_NPROC (the limit binds once the ids are the user\'s)', async function () {
+    it("root restoring the image of a user at its RLIMIT_NPROC (the limit binds once the ids are the user's)", async function () {
       if (identities().length < 2) this.skip();
       const root = identities()[0];
       const id = uidOfItsOwn();
@@ -146,15 +147,19 @@ describe('native: a restore that fails', function () {
     await resealEdited(image, bad, shortXstate);
     fs.chownSync(bad, id.uid, id.gid);
     const pidFile = path.join(dir, 'precious.pid');
-    fs.writeFileSync(pidFile, 'not ckpt\'s\n');
+    fs.writeFileSync(pidFile, "not ckpt's\n");
     fs.chownSync(pidFile, id.uid, id.gid);
     // the failure comes after the new process exists, where a restore removes its own pid file
     const r = await lab.restore(id, bad, ['--stdio=null', `--pid-file=${pidFile}`], [], FAIL_WITHIN_MS);
     assert.strictEqual(r.code, EXIT.unsupported, r.stderr);
     assertOneErrorLine(r.stderr, /FPU\/AVX state/);
     await r.reaperDone;
-    assert.strictEqual(fs.readFileSync(pidFile, 'utf8'), 'not ckpt\'s\n', 'the file restore did not write is left as it was');
-    assert.deepStrictEqual(fs.readdirSync(dir).filter((n) => n.includes('.tmp-')), [], 'no temp file of the pid file is left');
+    assert.strictEqual(fs.readFileSync(pidFile, 'utf8'), "not ckpt's\n", 'the file restore did not write is left as it was');
+    assert.deepStrictEqual(
+      fs.readdirSync(dir).filter((n) => n.includes('.tmp-')),
+      [],
+      'no temp file of the pid file is left',
+    );
   });
 
   /** The tag of the file record that fd `n` of the image's process names. */
@@ -227,7 +232,10 @@ describe('native: a restore that fails', function () {
       const r = await lab.restore(id, image, ['--stdio=null', '--progress=json'], [], FAIL_WITHIN_MS);
       assert.strictEqual(r.code, EXIT.fail, r.stderr);
       assert.doesNotMatch(r.stdout, controls, 'JSON escapes every control character');
-      const events = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { event: string; message?: string; exit?: number });
+      const events = r.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { event: string; message?: string; exit?: number });
       const err = events.find((e) => e.event === 'error');
       assert.ok(err, r.stdout);
       assert.strictEqual(err.exit, EXIT.fail);

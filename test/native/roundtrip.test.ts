@@ -112,7 +112,13 @@ describe('native: dump --kill and restore of real programs', function () {
         assert.ok(threads > 1, `node runs several threads (${threads})`);
         // libuv may use io_uring, which cannot be checkpointed; this node does not (its default):
         // the dump would fail with exit 5 naming io_uring if it did.
-        const fds = fs.readdirSync(`/proc/${t.pid}/fd`).map((f) => { try { return fs.readlinkSync(`/proc/${t.pid}/fd/${f}`); } catch { return ''; } });
+        const fds = fs.readdirSync(`/proc/${t.pid}/fd`).map((f) => {
+          try {
+            return fs.readlinkSync(`/proc/${t.pid}/fd/${f}`);
+          } catch {
+            return '';
+          }
+        });
         assert.ok(!fds.some((l) => l.includes('io_uring')), 'node has no io_uring fd');
         await dumpKill(lab, id, t.pid, image);
         const atDump = lines(out).length;
@@ -179,10 +185,20 @@ describe('native: dump --kill and restore of real programs', function () {
         const dir = lab.dir(id);
         const out = path.join(dir, 'asyncio.txt');
         const image = path.join(dir, 'asyncio.ckpt');
-        const code = 'import asyncio, sys\nasync def main():\n    f = open(sys.argv[1], "a")\n    i = 0\n    while True:\n        f.write(f"{i}\\n"); f.flush(); i += 1\n        await asyncio.sleep(0.004)\nasyncio.run(main())\n';
+        const code =
+          'import asyncio, sys\nasync def main():\n    f = open(sys.argv[1], "a")\n    i = 0\n    while True:\n        f.write(f"{i}\\n"); f.flush(); i += 1\n        await asyncio.sleep(0.004)\nasyncio.run(main())\n';
         const t = lab.startTarget(id, ['python3', '-c', code, out]);
         await waitFor('asyncio counting', () => lines(out).length >= 20);
-        const links = fs.readdirSync(`/proc/${t.pid}/fd`).filter((f) => Number(f) > 2).map((f) => { try { return fs.readlinkSync(`/proc/${t.pid}/fd/${f}`); } catch { return ''; } });
+        const links = fs
+          .readdirSync(`/proc/${t.pid}/fd`)
+          .filter((f) => Number(f) > 2)
+          .map((f) => {
+            try {
+              return fs.readlinkSync(`/proc/${t.pid}/fd/${f}`);
+            } catch {
+              return '';
+            }
+          });
         assert.ok(links.some((l) => l.includes('eventpoll')) && links.filter((l) => l.startsWith('socket:')).length === 2, `epoll and a socketpair: ${links.join(' ')}`);
         await dumpKill(lab, id, t.pid, image);
         const atDump = lines(out).length;
@@ -204,13 +220,14 @@ describe('native: dump --kill and restore of real programs', function () {
           spawnSync('mkfifo', ['-m', '0666', fifo]);
           const t = lab.startTarget(id, [target('blocker'), mode, fifo, out]);
           // the writer end is ours for the whole test: opening it succeeds once the reader waits
-          const w = await waitFor('the reader to open the FIFO', () => {
-            try {
-              return fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK) + 1;
-            } catch {
-              return undefined;
-            }
-          }) - 1;
+          const w =
+            (await waitFor('the reader to open the FIFO', () => {
+              try {
+                return fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK) + 1;
+              } catch {
+                return undefined;
+              }
+            })) - 1;
           try {
             const want = mode === 'read' ? SYS_read : SYS_poll;
             await waitFor(`the reader to block in ${mode}`, () => lines(out).includes('ready') && blockedIn(t.pid) === want);
@@ -225,7 +242,11 @@ describe('native: dump --kill and restore of real programs', function () {
             fs.closeSync(w);
           }
           await waitFor('end of file once the writer is closed', () => lines(out).includes('eof'));
-          assert.deepStrictEqual(lines(out).filter((l) => l.startsWith('err')), [], 'no syscall failed');
+          assert.deepStrictEqual(
+            lines(out).filter((l) => l.startsWith('err')),
+            [],
+            'no syscall failed',
+          );
         });
       }
 
@@ -241,7 +262,10 @@ describe('native: dump --kill and restore of real programs', function () {
         const ms = Number(woke.split(' ')[1]);
         assert.ok(ms >= 1500, `it slept its whole time (${ms} ms)`);
         assert.ok(alive(pid), 'and lives on');
-        assert.deepStrictEqual(lines(out).filter((l) => l.startsWith('err')), []);
+        assert.deepStrictEqual(
+          lines(out).filter((l) => l.startsWith('err')),
+          [],
+        );
       });
 
       it('fds (pipe with data, socketpairs, eventfd, epoll set, shared offset, FIFO, dir, O_APPEND, CLOEXEC), pending signals, umask, rlimits, comm, cwd', async () => {
@@ -276,7 +300,10 @@ describe('native: dump --kill and restore of real programs', function () {
           const r = await lab.restore(id, image, ['--stdio=null'], ['prlimit', '--core=0:0', '--']);
           assert.strictEqual(r.code, 0, `restore failed: ${r.stderr}`);
           assert.match(r.stderr, /^ckpt: warning: rlimit core: the image's hard limit 8192 cannot be restored without CAP_SYS_RESOURCE; kept at 0$/m);
-          const core = fs.readFileSync(`/proc/${r.pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max core file size'));
+          const core = fs
+            .readFileSync(`/proc/${r.pid}/limits`, 'utf8')
+            .split('\n')
+            .find((l) => l.startsWith('Max core file size'));
           assert.match(core ?? '', /^Max core file size\s+0\s+0\s+bytes/, 'soft and hard limits are the ones kept');
           assert.doesNotMatch(r.stderr, /rlimit (?!core)/, 'no other limit is reported');
         });
@@ -302,7 +329,10 @@ describe('native: dump --kill and restore of real programs', function () {
         await waitFor('more lines after restore', () => lines(out).length > atDump + 20);
         process.kill(pid, 'SIGKILL');
         await waitFor('the restored process to end', () => !alive(pid));
-        assertCounting(lines(out).map((l) => Number(l.split(' ')[1])), 'stdout and stderr lines');
+        assertCounting(
+          lines(out).map((l) => Number(l.split(' ')[1])),
+          'stdout and stderr lines',
+        );
       });
     });
   }

@@ -31,7 +31,10 @@ export class TickReader {
   private offset: number;
   private partial = '';
 
-  constructor(readonly file: string, from = 0) {
+  constructor(
+    readonly file: string,
+    from = 0,
+  ) {
     this.offset = from;
   }
 
@@ -114,12 +117,7 @@ export async function assertIntact(pid: number, reader: TickReader, pagesPerThre
       const now = reader.poll();
       if (reader.errors.length) return true;
       if (!alive(pid)) return true;
-      return (
-        now &&
-        now.verified.every((v, i) => v >= base.verified[i] + pagesPerThread) &&
-        now.sig2 > base.sig2 &&
-        now.vec > base.vec
-      );
+      return now && now.verified.every((v, i) => v >= base.verified[i] + pagesPerThread) && now.sig2 > base.sig2 && now.vec > base.vec;
     },
     timeoutMs,
   );

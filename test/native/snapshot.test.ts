@@ -6,10 +6,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import {
-  CKPT, EXIT, Identity, Lab, Started, alive, buildTargets, identities, jsonLines, procStatus, sleep, stoppedAtFaultPoint,
-  target, tracerPid, waitFor,
-} from './helpers';
+import { CKPT, EXIT, Identity, Lab, Started, alive, buildTargets, identities, jsonLines, procStatus, sleep, stoppedAtFaultPoint, target, tracerPid, waitFor } from './helpers';
 import { CheckpointImage } from '../../src/image';
 
 interface Layout {
@@ -138,10 +135,18 @@ describe('native: the leave-running snapshot (issue 12)', function () {
     const outs = ['a', 'b'].map((n) => path.join(dir, `${n}.txt`));
     // a shell and two writers, their output in files (a pipe to us would leave the tree)
     const sh = lab.startTarget(id, ['/bin/sh', '-c', `exec >/dev/null 2>&1 </dev/null; ${sw} 8 write > ${outs[0]} & ${sw} 8 write > ${outs[1]} & wait`]);
-    const layouts = await Promise.all(outs.map((o) => waitFor('a writer to start', () => {
-      const m = fs.existsSync(o) ? /^addr (\w+) (\d+) (\w+) (\w+)$/m.exec(fs.readFileSync(o, 'utf8')) : null;
-      return m ? { base: BigInt('0x' + m[1]), pages: Number(m[2]), seqAt: BigInt('0x' + m[3]), extra: 0n } : undefined;
-    }, 30000)));
+    const layouts = await Promise.all(
+      outs.map((o) =>
+        waitFor(
+          'a writer to start',
+          () => {
+            const m = fs.existsSync(o) ? /^addr (\w+) (\d+) (\w+) (\w+)$/m.exec(fs.readFileSync(o, 'utf8')) : null;
+            return m ? { base: BigInt('0x' + m[1]), pages: Number(m[2]), seqAt: BigInt('0x' + m[3]), extra: 0n } : undefined;
+          },
+          30000,
+        ),
+      ),
+    );
     const image = path.join(dir, 'tree.ckpt');
     const r = await lab.dump(id, sh.pid, image, ['--tree', '--progress=json', '--no-fsync']); // (a scratch image)
     assert.strictEqual(r.code, 0, r.stderr);
@@ -171,10 +176,12 @@ describe('native: the leave-running snapshot (issue 12)', function () {
     } finally {
       await img.close();
     }
-    await waitFor('no snapshot left', () => fs.readdirSync('/proc').every((d) => {
-      const st = /^\d+$/.test(d) ? procStatus(Number(d)) : undefined;
-      return !st || !['snapwriter', 'sh'].includes(st.get('Name') ?? '') || Number(st.get('TracerPid') ?? 0) === 0;
-    }));
+    await waitFor('no snapshot left', () =>
+      fs.readdirSync('/proc').every((d) => {
+        const st = /^\d+$/.test(d) ? procStatus(Number(d)) : undefined;
+        return !st || !['snapwriter', 'sh'].includes(st.get('Name') ?? '') || Number(st.get('TracerPid') ?? 0) === 0;
+      }),
+    );
     assert.strictEqual(tracerPid(sh.pid), 0);
   });
 
@@ -199,8 +206,10 @@ describe('native: the leave-running snapshot (issue 12)', function () {
         assert.ok(cost >= 0 && cost < 8 << 20, `the snapshot held ${cost} bytes of its own`);
       }
     }
-    console.log(`      frozen (64 MiB): snapshot ${gaps.snapshot.ckpt.toFixed(1)} ms by ckpt, ${gaps.snapshot.target.toFixed(1)} ms by the target; ` +
-      `without: ${gaps.frozen.ckpt.toFixed(1)} / ${gaps.frozen.target.toFixed(1)} ms`);
+    console.log(
+      `      frozen (64 MiB): snapshot ${gaps.snapshot.ckpt.toFixed(1)} ms by ckpt, ${gaps.snapshot.target.toFixed(1)} ms by the target; ` +
+        `without: ${gaps.frozen.ckpt.toFixed(1)} / ${gaps.frozen.target.toFixed(1)} ms`,
+    );
     // the target cannot run while frozen: its probe sees at least most of what ckpt reports
     assert.ok(gaps.frozen.target >= gaps.frozen.ckpt * 0.5, `the probe sees the freeze: ${JSON.stringify(gaps)}`);
     // generous: catches a snapshot that keeps the process frozen while its pages are read
@@ -239,7 +248,11 @@ describe('native: the leave-running snapshot (issue 12)', function () {
     r = await s0.exited;
     assert.strictEqual(r.code, EXIT.ok, r.stderr);
     const dead = await imageStamps(path.join(dir, 'dies.ckpt'), other.at, false);
-    assert.strictEqual(dead.stamps.findIndex((v) => v === 0n || v > dead.seq + 1n), -1, 'a consistent image');
+    assert.strictEqual(
+      dead.stamps.findIndex((v) => v === 0n || v > dead.seq + 1n),
+      -1,
+      'a consistent image',
+    );
     fs.unlinkSync(path.join(dir, 'dies.ckpt'));
 
     // a cancel
@@ -274,6 +287,10 @@ describe('native: the leave-running snapshot (issue 12)', function () {
     await s.exited;
     await assertClean(t, 'after SIGKILL at the snapshot');
     // (the temp file of a dump killed with its group is removed by the next dump: neverharm.test.ts)
-    assert.deepStrictEqual(fs.readdirSync(dir).filter((n) => n.endsWith('.ckpt')), [], 'no image');
+    assert.deepStrictEqual(
+      fs.readdirSync(dir).filter((n) => n.endsWith('.ckpt')),
+      [],
+      'no image',
+    );
   });
 });

@@ -68,16 +68,28 @@ describe('native: sockets (issue 11)', function () {
         const cp = await openCheckpoint(image);
         try {
           const socks = (await cp.processes())[0].fds.filter((f) => f.file.socket).map((f) => f.file.socket!);
-          assert.ok(socks.some((s) => s.state.startsWith('listen') && s.local === path.join(dir, 'l.sock')), JSON.stringify(socks));
-          assert.ok(socks.some((s) => s.type === 'seqpacket' && s.state.startsWith('listen') && s.local?.startsWith('@ckpt-test-seq-')), JSON.stringify(socks));
-          assert.ok(socks.some((s) => s.state.includes('not accepted')), JSON.stringify(socks));
+          assert.ok(
+            socks.some((s) => s.state.startsWith('listen') && s.local === path.join(dir, 'l.sock')),
+            JSON.stringify(socks),
+          );
+          assert.ok(
+            socks.some((s) => s.type === 'seqpacket' && s.state.startsWith('listen') && s.local?.startsWith('@ckpt-test-seq-')),
+            JSON.stringify(socks),
+          );
+          assert.ok(
+            socks.some((s) => s.state.includes('not accepted')),
+            JSON.stringify(socks),
+          );
         } finally {
           await cp.close();
         }
         const r = await lab.restore(id, image, ['--stdio=null', mode]);
         assert.strictEqual(r.code, 0, r.stderr);
         for (const p of descendants(r.pid!)) lab.track(p);
-        assert.deepStrictEqual(await selfCheck(out, r.pid!), UNIX_ITEMS.map((i) => `PASS ${i}`));
+        assert.deepStrictEqual(
+          await selfCheck(out, r.pid!),
+          UNIX_ITEMS.map((i) => `PASS ${i}`),
+        );
       });
 
       it('TCP listeners and UDP sockets, IPv4 and IPv6: same ports and options, and they answer from outside', async () => {
@@ -91,7 +103,10 @@ describe('native: sockets (issue 11)', function () {
         assert.strictEqual(d.code, 0, d.stderr);
         const r = await lab.restore(id, image);
         assert.strictEqual(r.code, 0, r.stderr);
-        assert.deepStrictEqual(await selfCheck(out, r.pid!), INET_ITEMS.map((i) => `PASS ${i}`));
+        assert.deepStrictEqual(
+          await selfCheck(out, r.pid!),
+          INET_ITEMS.map((i) => `PASS ${i}`),
+        );
         // a connection from outside lands on the restored listener
         await new Promise<void>((resolve, reject) => {
           const c = net.connect({ host: '127.0.0.1', port: port4 }, () => (c.destroy(), resolve()));
@@ -99,28 +114,34 @@ describe('native: sockets (issue 11)', function () {
         });
       });
 
-      it(id.uid === 0
-        ? 'an established TCP connection (root: CAP_NET_ADMIN): restored with TCP_REPAIR, its queued bytes and all'
-        : 'an established TCP connection (no CAP_NET_ADMIN): refused naming it (exit 5, one line), the process left running', async () => {
-        const dir = lab.dir(id);
-        const out = path.join(dir, 'est.txt');
-        const t = lab.startTarget(id, [target('inetsock'), out, 'established']);
-        const ready = await waitFor('the inet target', () => lines(out).find((l) => l.startsWith('ready ')));
-        const port4 = Number(ready.split(' ')[2]);
-        const image = path.join(dir, 'est.ckpt');
-        const d = await lab.dump(id, t.pid, image, ['--kill']);
-        if (id.uid !== 0) {
-          assert.strictEqual(d.code, EXIT.unsupported, d.stderr);
-          assertOneErrorLine(d.stderr, new RegExp(`an established TCP connection 127\\.0\\.0\\.1:\\d+ -> 127\\.0\\.0\\.1:${port4} \\(restoring it needs TCP_REPAIR, CAP_NET_ADMIN; --tcp-close`));
-          assertNoImage(image);
-          assert.ok(alive(t.pid) && tracerPid(t.pid) === 0, 'the target runs on, untraced');
-          return;
-        }
-        assert.strictEqual(d.code, 0, d.stderr);
-        const r = await lab.restore(id, image);
-        assert.strictEqual(r.code, 0, r.stderr);
-        assert.deepStrictEqual(await selfCheck(out, r.pid!), [...INET_ITEMS, 'connection'].map((i) => `PASS ${i}`));
-      });
+      it(
+        id.uid === 0
+          ? 'an established TCP connection (root: CAP_NET_ADMIN): restored with TCP_REPAIR, its queued bytes and all'
+          : 'an established TCP connection (no CAP_NET_ADMIN): refused naming it (exit 5, one line), the process left running',
+        async () => {
+          const dir = lab.dir(id);
+          const out = path.join(dir, 'est.txt');
+          const t = lab.startTarget(id, [target('inetsock'), out, 'established']);
+          const ready = await waitFor('the inet target', () => lines(out).find((l) => l.startsWith('ready ')));
+          const port4 = Number(ready.split(' ')[2]);
+          const image = path.join(dir, 'est.ckpt');
+          const d = await lab.dump(id, t.pid, image, ['--kill']);
+          if (id.uid !== 0) {
+            assert.strictEqual(d.code, EXIT.unsupported, d.stderr);
+            assertOneErrorLine(d.stderr, new RegExp(`an established TCP connection 127\\.0\\.0\\.1:\\d+ -> 127\\.0\\.0\\.1:${port4} \\(restoring it needs TCP_REPAIR, CAP_NET_ADMIN; --tcp-close`));
+            assertNoImage(image);
+            assert.ok(alive(t.pid) && tracerPid(t.pid) === 0, 'the target runs on, untraced');
+            return;
+          }
+          assert.strictEqual(d.code, 0, d.stderr);
+          const r = await lab.restore(id, image);
+          assert.strictEqual(r.code, 0, r.stderr);
+          assert.deepStrictEqual(
+            await selfCheck(out, r.pid!),
+            [...INET_ITEMS, 'connection'].map((i) => `PASS ${i}`),
+          );
+        },
+      );
 
       it('an established TCP connection with --tcp-close: restored as reset by the peer', async () => {
         const dir = lab.dir(id);
@@ -132,37 +153,52 @@ describe('native: sockets (issue 11)', function () {
         assert.strictEqual(d.code, 0, d.stderr);
         const r = await lab.restore(id, image);
         assert.strictEqual(r.code, 0, r.stderr);
-        assert.deepStrictEqual(await selfCheck(out, r.pid!), [...INET_ITEMS, 'reset'].map((i) => `PASS ${i}`));
+        assert.deepStrictEqual(
+          await selfCheck(out, r.pid!),
+          [...INET_ITEMS, 'reset'].map((i) => `PASS ${i}`),
+        );
       });
 
       it('a unix socket connected to a process outside: refused naming the peer (pid, comm); --external unix restores it closed by the peer', async () => {
         const dir = lab.dir(id);
         const sockPath = path.join(dir, 'ext.sock');
         const srvOut = path.join(dir, 'ext-server.txt');
-        const server = lab.startTarget(id, ['python3', '-c', [
-          'import socket, sys, time',
-          's = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)',
-          'open(sys.argv[2], "w").write("listening\\n")',
-          'c, _ = s.accept(); c.sendall(b"hello")',
-          'while True: time.sleep(1)',
-        ].join('\n'), sockPath, srvOut]);
+        const server = lab.startTarget(id, [
+          'python3',
+          '-c',
+          [
+            'import socket, sys, time',
+            's = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)',
+            'open(sys.argv[2], "w").write("listening\\n")',
+            'c, _ = s.accept(); c.sendall(b"hello")',
+            'while True: time.sleep(1)',
+          ].join('\n'),
+          sockPath,
+          srvOut,
+        ]);
         await waitFor('the outside listener', () => lines(srvOut).includes('listening'));
         const out = path.join(dir, 'ext.txt');
-        const t = lab.startTarget(id, ['python3', '-c', [
-          'import socket, signal, sys, time',
-          'c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1])',
-          'def check(*_):',
-          '    c.settimeout(5); got = b""',
-          '    while True:',
-          '        b = c.recv(100)',
-          '        if not b: break',
-          '        got += b',
-          '    open(sys.argv[2], "a").write(("PASS" if got == b"hello" else "FAIL %r" % got) + " peer-closed\\ndone\\n")',
-          'signal.signal(signal.SIGUSR1, check)',
-          'time.sleep(0.5)',
-          'open(sys.argv[2], "a").write("ready\\n")',
-          'while True: time.sleep(0.01)',
-        ].join('\n'), sockPath, out]);
+        const t = lab.startTarget(id, [
+          'python3',
+          '-c',
+          [
+            'import socket, signal, sys, time',
+            'c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1])',
+            'def check(*_):',
+            '    c.settimeout(5); got = b""',
+            '    while True:',
+            '        b = c.recv(100)',
+            '        if not b: break',
+            '        got += b',
+            '    open(sys.argv[2], "a").write(("PASS" if got == b"hello" else "FAIL %r" % got) + " peer-closed\\ndone\\n")',
+            'signal.signal(signal.SIGUSR1, check)',
+            'time.sleep(0.5)',
+            'open(sys.argv[2], "a").write("ready\\n")',
+            'while True: time.sleep(0.01)',
+          ].join('\n'),
+          sockPath,
+          out,
+        ]);
         await waitFor('the client', () => lines(out).includes('ready'));
         const image = path.join(dir, 'ext.ckpt');
         const refused = await lab.dump(id, t.pid, image, ['--kill']);
@@ -223,7 +259,8 @@ describe('native: sockets (issue 11)', function () {
     const out = path.join(dir, 'diff.txt');
     const t = lab.startTarget(id, [target('sockserver'), out, dir]);
     await waitFor('the server', () => lines(out).find((l) => l.startsWith('ready ')));
-    const a = path.join(dir, 'a.ckpt'), b = path.join(dir, 'b.ckpt');
+    const a = path.join(dir, 'a.ckpt'),
+      b = path.join(dir, 'b.ckpt');
     assert.strictEqual((await lab.dump(id, t.pid, a)).code, 0);
     const client = net.connect({ path: path.join(dir, 'ctl.sock') });
     await new Promise<void>((resolve, reject) => (client.once('connect', resolve), client.once('error', reject)));

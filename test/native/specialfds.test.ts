@@ -25,7 +25,6 @@ const ITEMS = [
   'epoll closed target',
 ];
 
-
 async function start(lab: Lab, id: Identity, mode?: string): Promise<{ dir: string; out: string; pid: number; line: string }> {
   const dir = lab.dir(id);
   const work = path.join(dir, 'work');
@@ -36,7 +35,6 @@ async function start(lab: Lab, id: Identity, mode?: string): Promise<{ dir: stri
   const line = await waitFor('the specialfds target to be ready', () => lines(out).find((l) => l.startsWith('ready ') || l.startsWith('error ')));
   return { dir, out, pid: Number(line.split(' ')[1]), line };
 }
-
 
 describe('special fds', function () {
   this.timeout(120000);
@@ -73,25 +71,28 @@ describe('special fds', function () {
         assert.match(info, new RegExp(`fanotify ino:${fs.statSync(path.join(t.dir, 'work', 'f')).ino.toString(16)} .*mask:2 `));
       });
 
-      it(id.uid === 0 ? 'a fanotify mark on a far path is named through its handle' : 'a fanotify mark whose path only a handle could name is refused by name, and the process runs on', async function () {
-        const t = await start(lab, id, 'far-fanotify');
-        if (t.line.startsWith('error ')) this.skip();
-        const image = path.join(t.dir, 'far-fan.ckpt');
-        const d = await lab.dump(id, t.pid, image, ['--kill']);
-        if (id.uid !== 0) {
-          assert.strictEqual(d.code, EXIT.unsupported, d.stderr);
-          assertOneErrorLine(d.stderr, /fd \d+: a fanotify mark whose path cannot be found \(fanotify inode mark on inode \d+ of device \d+:\d+/);
-          assertNoImage(image);
-          assert.ok(alive(t.pid), 'the target runs on');
-          assert.strictEqual(Number(procStatus(t.pid)!.get('TracerPid')), 0);
-          return;
-        }
-        assert.strictEqual(d.code, EXIT.ok, d.stderr);
-        const r = await lab.restore(id, image);
-        assert.strictEqual(r.code, EXIT.ok, r.stderr);
-        const info = fs.readFileSync(`/proc/${r.pid}/fdinfo/${t.line.split(' ')[2]}`, 'utf8');
-        assert.match(info, new RegExp(`fanotify ino:${fs.statSync('/etc/passwd').ino.toString(16)} .*mask:2 `));
-      });
+      it(
+        id.uid === 0 ? 'a fanotify mark on a far path is named through its handle' : 'a fanotify mark whose path only a handle could name is refused by name, and the process runs on',
+        async function () {
+          const t = await start(lab, id, 'far-fanotify');
+          if (t.line.startsWith('error ')) this.skip();
+          const image = path.join(t.dir, 'far-fan.ckpt');
+          const d = await lab.dump(id, t.pid, image, ['--kill']);
+          if (id.uid !== 0) {
+            assert.strictEqual(d.code, EXIT.unsupported, d.stderr);
+            assertOneErrorLine(d.stderr, /fd \d+: a fanotify mark whose path cannot be found \(fanotify inode mark on inode \d+ of device \d+:\d+/);
+            assertNoImage(image);
+            assert.ok(alive(t.pid), 'the target runs on');
+            assert.strictEqual(Number(procStatus(t.pid)!.get('TracerPid')), 0);
+            return;
+          }
+          assert.strictEqual(d.code, EXIT.ok, d.stderr);
+          const r = await lab.restore(id, image);
+          assert.strictEqual(r.code, EXIT.ok, r.stderr);
+          const info = fs.readFileSync(`/proc/${r.pid}/fdinfo/${t.line.split(' ')[2]}`, 'utf8');
+          assert.match(info, new RegExp(`fanotify ino:${fs.statSync('/etc/passwd').ino.toString(16)} .*mask:2 `));
+        },
+      );
 
       it(id.uid === 0 ? 'an inotify watch on a far path is named through its handle' : 'an inotify watch whose path only a handle could name is refused by name', async () => {
         const t = await start(lab, id, 'far-inotify');
@@ -118,7 +119,8 @@ describe('special fds', function () {
   it('`ckpt-inspect show -v` shows signalfd, timerfd and inotify with their fields, and diff names a changed watch', async () => {
     const id = identities()[0];
     const t = await start(lab, id);
-    const a = path.join(t.dir, 'a.ckpt'), b = path.join(t.dir, 'b.ckpt');
+    const a = path.join(t.dir, 'a.ckpt'),
+      b = path.join(t.dir, 'b.ckpt');
     assert.strictEqual((await lab.dump(id, t.pid, a)).code, EXIT.ok);
     fs.writeFileSync(`${t.out}.mask`, '');
     await waitFor('the target to change a watch', () => lines(t.out).includes('masked'));
@@ -131,16 +133,18 @@ describe('special fds', function () {
     for (const f of ['interval_ns', 'value_ns', 'wd', 'ino', 'dev', 'path']) assert.match(s.stdout, new RegExp(`^\\s*[│ ]*${f}: `, 'm'), f);
     assert.match(s.stdout, /path: ".*\/work\/w\/a"/);
 
-    const ia = await CheckpointImage.open(a), ib = await CheckpointImage.open(b);
+    const ia = await CheckpointImage.open(a),
+      ib = await CheckpointImage.open(b);
     const d = await compareImages(ia, ib);
     await ia.close();
     await ib.close();
     const watches: DiffNode[] = [];
     const walk = (ns: DiffNode[]) => ns.forEach((n) => (n.kind === 'inotify-watch' ? watches.push(n) : walk(n.children)));
     walk(d.nodes);
-    assert.deepStrictEqual(watches.map((w) => [w.label.replace(/".*\/work\//, '"'), w.change, w.fields.map((f) => `${f.path}: ${f.aText} -> ${f.bText}`)]), [
-      ['inotify watch 2 "w/a"', 'changed', ['mask: 0x2 -> 0xa']],
-    ]);
+    assert.deepStrictEqual(
+      watches.map((w) => [w.label.replace(/".*\/work\//, '"'), w.change, w.fields.map((f) => `${f.path}: ${f.aText} -> ${f.bText}`)]),
+      [['inotify watch 2 "w/a"', 'changed', ['mask: 0x2 -> 0xa']]],
+    );
     const cli = inspect(['diff', a, b]);
     assert.match(cli.stdout, /inotify watch 2 ".*\/work\/w\/a"/);
   });

@@ -29,7 +29,6 @@ const ITEMS = [
   'timer-slack',
 ];
 
-
 async function startTimers(lab: Lab, id: Identity): Promise<{ dir: string; out: string; pid: number }> {
   const dir = lab.dir(id);
   const out = path.join(dir, 'timers.txt');
@@ -37,7 +36,6 @@ async function startTimers(lab: Lab, id: Identity): Promise<{ dir: string; out: 
   const ready = await waitFor('the timers target to be ready', () => lines(out).find((l) => l.startsWith('ready ')));
   return { dir, out, pid: Number(ready.split(' ')[1]) };
 }
-
 
 describe('timers', function () {
   this.timeout(120000);
@@ -81,11 +79,13 @@ describe('timers', function () {
   it('diff names the timers that changed between two checkpoints', async () => {
     const id = identities()[0];
     const t = await startTimers(lab, id);
-    const a = path.join(t.dir, 'a.ckpt'), b = path.join(t.dir, 'b.ckpt');
+    const a = path.join(t.dir, 'a.ckpt'),
+      b = path.join(t.dir, 'b.ckpt');
     assert.strictEqual((await lab.dump(id, t.pid, a)).code, EXIT.ok);
     await new Promise((res) => setTimeout(res, 50));
     assert.strictEqual((await lab.dump(id, t.pid, b)).code, EXIT.ok);
-    const ia = await CheckpointImage.open(a), ib = await CheckpointImage.open(b);
+    const ia = await CheckpointImage.open(a),
+      ib = await CheckpointImage.open(b);
     const d = await compareImages(ia, ib);
     await ia.close();
     await ib.close();
@@ -94,12 +94,21 @@ describe('timers', function () {
     walk(d.nodes);
     const labels = timers.map((n) => n.label);
     // the armed timers counted down; the disarmed one and the timer slack did not change
-    assert.ok(labels.some((l) => /^POSIX timer \d+ MONOTONIC SIGUSR1$/.test(l)), labels.join('\n'));
-    assert.ok(labels.some((l) => /^POSIX timer \d+ BOOTTIME no signal$/.test(l)), labels.join('\n'));
+    assert.ok(
+      labels.some((l) => /^POSIX timer \d+ MONOTONIC SIGUSR1$/.test(l)),
+      labels.join('\n'),
+    );
+    assert.ok(
+      labels.some((l) => /^POSIX timer \d+ BOOTTIME no signal$/.test(l)),
+      labels.join('\n'),
+    );
     assert.ok(labels.includes('itimer real'), labels.join('\n'));
     assert.ok(!labels.includes('timer slack'), labels.join('\n'));
     const mono = timers.find((n) => /MONOTONIC SIGUSR1/.test(n.label))!;
-    assert.deepStrictEqual(mono.fields.map((f) => f.path), ['value_ns']);
+    assert.deepStrictEqual(
+      mono.fields.map((f) => f.path),
+      ['value_ns'],
+    );
     assert.ok(BigInt(mono.fields[0].a as string) > BigInt(mono.fields[0].b as string), 'the timer counted down');
     const cli = inspect(['diff', a, b]);
     assert.match(cli.stdout, /POSIX timer \d+ MONOTONIC SIGUSR1/);

@@ -11,8 +11,26 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { CheckpointImage, compareImages, verifyImage } from '../../src/image';
 import {
-  blockedIn, buildTargets, childrenOf, CKPT, descendants, EXIT, identities, Identity, jsonLines, Lab, lines, prng, procStatus, processGroup, samePidPossible, sleep, stoppedAtFaultPoint, target,
-  testSeed, waitFor,
+  blockedIn,
+  buildTargets,
+  childrenOf,
+  CKPT,
+  descendants,
+  EXIT,
+  identities,
+  Identity,
+  jsonLines,
+  Lab,
+  lines,
+  prng,
+  procStatus,
+  processGroup,
+  samePidPossible,
+  sleep,
+  stoppedAtFaultPoint,
+  target,
+  testSeed,
+  waitFor,
 } from './helpers';
 
 /** pid, ppid, pgid, sid of a process (/proc/PID/stat), and its pid inside its PID namespace. */
@@ -59,7 +77,13 @@ async function familyCheck(f: Family, root: number): Promise<string[]> {
     throw new Error(`${e.message}; ${where.join('; ')}; the family last wrote ${JSON.stringify(lines(f.out).slice(-6))}`);
   });
   const all = lines(f.out);
-  const start = all.length - 1 - [...all].reverse().slice(1).findIndex((l) => l === 'done' || l.startsWith('ready'));
+  const start =
+    all.length -
+    1 -
+    [...all]
+      .reverse()
+      .slice(1)
+      .findIndex((l) => l === 'done' || l.startsWith('ready'));
   return all.slice(start, all.length - 1);
 }
 
@@ -97,9 +121,15 @@ describe('native: process trees (issue 10)', function () {
         assert.deepStrictEqual(after.map(seen).sort(), before.map((x) => x.pid).sort(), 'the original PIDs');
         const shape = (xs: ReturnType<typeof ids>[], pidOf: (x: ReturnType<typeof ids>) => number) => {
           const byPid = new Map(xs.map((x) => [x.pid, pidOf(x)]));
-          return xs.map((x) => `${pidOf(x)} parent ${byPid.get(x.ppid) ?? 'outside'} group ${x.pgid === x.pid ? 'own' : byPid.get(x.pgid)} session ${x.sid === x.pid ? 'own' : byPid.get(x.sid)}`).sort();
+          return xs
+            .map((x) => `${pidOf(x)} parent ${byPid.get(x.ppid) ?? 'outside'} group ${x.pgid === x.pid ? 'own' : byPid.get(x.pgid)} session ${x.sid === x.pid ? 'own' : byPid.get(x.sid)}`)
+            .sort();
         };
-        assert.deepStrictEqual(shape(after, seen), shape(before, (x) => x.pid), 'the same parents, groups and sessions');
+        assert.deepStrictEqual(
+          shape(after, seen),
+          shape(before, (x) => x.pid),
+          'the same parents, groups and sessions',
+        );
         const zombie = now.map(ids).find((x) => x.state === 'Z');
         assert.strictEqual(zombie && seen(zombie), f.zombie, 'the unreaped child is back, a zombie');
         assert.deepStrictEqual(await familyCheck(f, r.pid!), ITEMS);
@@ -131,7 +161,10 @@ describe('native: process trees (issue 10)', function () {
     const image = path.join(f.dir, 'alone.ckpt');
     const d = await lab.dump(root, f.root, image, ['--allow-unsupported']);
     assert.strictEqual(d.code, 0, d.stderr);
-    assert.match(d.stderr, new RegExp(`ckpt: warning: process ${f.root} has 3 child processes that this dump leaves out: ${f.workers[0]} \\(family\\), ${f.workers[1]} \\(family\\), ${f.workers[2]} \\(family\\)`));
+    assert.match(
+      d.stderr,
+      new RegExp(`ckpt: warning: process ${f.root} has 3 child processes that this dump leaves out: ${f.workers[0]} \\(family\\), ${f.workers[1]} \\(family\\), ${f.workers[2]} \\(family\\)`),
+    );
     const img = await CheckpointImage.open(image);
     try {
       const p = await img.decodeAs(img.processes()[0], 'process');
@@ -149,7 +182,7 @@ describe('native: process trees (issue 10)', function () {
     assert.strictEqual(ids(f.root).state !== 'Z', true, 'the target runs on');
   });
 
-  it('a child that shares its parent\'s fd table (CLONE_FILES) is refused by name, the tree left running', async () => {
+  it("a child that shares its parent's fd table (CLONE_FILES) is refused by name, the tree left running", async () => {
     const dir = lab.dir(root);
     const out = path.join(dir, 'out.txt');
     lab.start(root, [target('reaper'), target('reaper'), '--exec', target('clonefiles'), out]);
@@ -215,12 +248,19 @@ describe('native: process trees (issue 10)', function () {
     try {
       for (const img of [ia, ib]) {
         const v = await verifyImage(img);
-        assert.deepStrictEqual(v.problems.map((p) => p.message), []);
+        assert.deepStrictEqual(
+          v.problems.map((p) => p.message),
+          [],
+        );
         assert.strictEqual(img.processes().length, 4, '4 processes');
       }
       const diff = await compareImages(ia, ib);
       const shape = diff.nodes.filter((n) => n.kind === 'process' && n.change !== 'changed');
-      assert.deepStrictEqual(shape.map((n) => `${n.change} ${n.label}`), [], 'no process added or removed');
+      assert.deepStrictEqual(
+        shape.map((n) => `${n.change} ${n.label}`),
+        [],
+        'no process added or removed',
+      );
     } finally {
       await ia.close();
       await ib.close();
@@ -238,7 +278,11 @@ describe('native: process trees (issue 10)', function () {
       await waitFor(`${what}: ${p} asleep again`, () => blockedIn(p) !== undefined, 5000);
     }
     const items = await familyCheck(f, f.root);
-    assert.deepStrictEqual(items.filter((i) => !i.includes('zombie')), ITEMS.filter((i) => !i.includes('zombie')), what);
+    assert.deepStrictEqual(
+      items.filter((i) => !i.includes('zombie')),
+      ITEMS.filter((i) => !i.includes('zombie')),
+      what,
+    );
   }
 
   it('never harm a tree: a full file system, and a dump killed once every member was frozen and written', async function () {
@@ -306,10 +350,17 @@ describe('native: process trees (issue 10)', function () {
         await waitFor(`${what}: ckpt's processes to end`, () => processGroup(s.pid).length === 0, 20000);
         if (fs.existsSync(image)) {
           // past the point of no return (the publish step): then the image is whole
-          assert.ok(jsonLines(s.out()).some((e) => e.step === 'publish'), `${what}: an image, but no publish step`);
+          assert.ok(
+            jsonLines(s.out()).some((e) => e.step === 'publish'),
+            `${what}: an image, but no publish step`,
+          );
           const img = await CheckpointImage.open(image);
           try {
-            assert.deepStrictEqual((await verifyImage(img)).problems.map((p) => p.message), [], what);
+            assert.deepStrictEqual(
+              (await verifyImage(img)).problems.map((p) => p.message),
+              [],
+              what,
+            );
           } finally {
             await img.close();
           }
@@ -342,7 +393,12 @@ describe('native: process trees (issue 10)', function () {
     assert.strictEqual(r.code, EXIT.ok, r.stderr);
     // pause() returns once the handler has run, so the family checks itself without being asked again
     await waitFor('the family to check itself after the dump', () => lines(f.out).filter((l) => l === 'done').length > before, 10000);
-    assert.deepStrictEqual(lines(f.out).slice(-6, -1).filter((i) => !i.includes('zombie')), ITEMS.filter((i) => !i.includes('zombie')));
+    assert.deepStrictEqual(
+      lines(f.out)
+        .slice(-6, -1)
+        .filter((i) => !i.includes('zombie')),
+      ITEMS.filter((i) => !i.includes('zombie')),
+    );
   });
 
   it('never harm a tree: a member that exits in the middle of the dump fails it, and the others run on untraced', async () => {

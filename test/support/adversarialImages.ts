@@ -84,7 +84,10 @@ export function manyPads(records: number): Uint8Array {
   const padsAt = headBytes.length;
   for (let k = 0; k < records; k++) header(padsAt + 32 * k, RecordType.PAD, 0, k + 2, emptySum);
   // The tail: the sum of every header before it, the head's and the pads' (which are only headers).
-  const sum = new Xxh64().update(headBytes.subarray(0, 32)).update(out.subarray(padsAt, padsAt + 32 * records)).digest();
+  const sum = new Xxh64()
+    .update(headBytes.subarray(0, 32))
+    .update(out.subarray(padsAt, padsAt + 32 * records))
+    .digest();
   const tail = encodePayload('tail', { recordCount: records + 1, headersSum: sum });
   const tailAt = padsAt + 32 * records;
   out.set(tail, tailAt + 32);
@@ -152,7 +155,10 @@ export function overlappingRuns(pages: number): Uint8Array {
   const proc = w.record('process', { pid: 1, comm: 'runs', nthreads: 0 });
   const mm = w.record('mm', { nvmas: 1 }, { ptag: proc });
   w.record('vma', { start: 0x10000n, end: 0x20000n, prot: 3, kind: Ckpt.VmaKind.ANON_PRIVATE, path: '' }, { ptag: mm });
-  w.pages(mm, Array.from({ length: pages }, () => ({ vaddr: 0x10000n, data: new Uint8Array(4096).fill(0x62) })));
+  w.pages(
+    mm,
+    Array.from({ length: pages }, () => ({ vaddr: 0x10000n, data: new Uint8Array(4096).fill(0x62) })),
+  );
   w.tail();
   return w.bytes();
 }

@@ -43,9 +43,7 @@ export function writeBigImage(gib: number, opts: { dense?: boolean; dir?: string
       const base = BIG_HEAP + BigInt(c) * BigInt(GiB);
       const last = new Uint8Array(ps);
       if (c === chunks - 1) last.set(Buffer.from(marker));
-      const runs = opts.dense
-        ? [{ vaddr: base, npages: pagesPerChunk - 1, fill: (p: number, b: Uint8Array) => fillPage(c * pagesPerChunk + p, b) }]
-        : [{ vaddr: base, zeroPages: pagesPerChunk - 1 }];
+      const runs = opts.dense ? [{ vaddr: base, npages: pagesPerChunk - 1, fill: (p: number, b: Uint8Array) => fillPage(c * pagesPerChunk + p, b) }] : [{ vaddr: base, zeroPages: pagesPerChunk - 1 }];
       w.pages(mm, [...runs, { vaddr: base + BigInt(GiB - ps), data: last }]);
     }
     w.tail();

@@ -54,7 +54,8 @@ export function compressPages(bytes: Uint8Array, chunkPages = 2, frame: (chunk: 
       const pv = new DataView(p.buffer);
       pv.setUint32(0, chunkPages, true);
       pv.setUint32(4, nchunks, true);
-      let end = 0, at = 8 + 4 * nchunks;
+      let end = 0,
+        at = 8 + 4 * nchunks;
       frames.forEach((f, i) => {
         end += f.length;
         pv.setUint32(8 + 4 * i, end, true);

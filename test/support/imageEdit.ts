@@ -16,7 +16,7 @@ export interface RawRecord {
 export function rawRecords(bytes: Uint8Array): RawRecord[] {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: RawRecord[] = [];
-  for (let o = 0; o + 32 <= bytes.length; ) {
+  for (let o = 0; o + 32 <= bytes.length;) {
     const len = dv.getUint32(o + 8, true);
     out.push({ offset: o, type: dv.getUint32(o, true), len, tag: dv.getUint32(o + 12, true), ptag: dv.getUint32(o + 16, true), payloadOffset: o + 32 });
     o += 32 + Math.ceil(len / 8) * 8;

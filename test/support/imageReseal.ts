@@ -38,11 +38,7 @@ export type PayloadFields = Record<string, unknown>;
  * the decoded payload; what it returns replaces the payload's fields (spread it to keep the rest;
  * counts and lengths it sets to undefined are computed again).
  */
-export async function resealEdited(
-  image: string,
-  out: string,
-  edit: (typeName: string, payload: PayloadFields, r: RecordEntry) => PayloadFields | undefined,
-): Promise<void> {
+export async function resealEdited(image: string, out: string, edit: (typeName: string, payload: PayloadFields, r: RecordEntry) => PayloadFields | undefined): Promise<void> {
   const img = await CheckpointImage.open(image);
   try {
     const edited = new Map<RecordEntry, Uint8Array>();

@@ -128,7 +128,8 @@ export function applyMutant(base: FuzzBase, m: Mutant): Uint8Array {
     const n = records.length;
     switch (mu.t) {
       case 'int': {
-        const i = mu.rec % n, o = origin[i];
+        const i = mu.rec % n,
+          o = origin[i];
         const spot = o === undefined ? undefined : base.spots[o][mu.spot % Math.max(1, base.spots[o].length)];
         if (!spot || spot.kind !== 'int' || spot.at + spot.size > records[i].payload.length) break;
         const p = records[i].payload;
@@ -138,7 +139,8 @@ export function applyMutant(base: FuzzBase, m: Mutant): Uint8Array {
         break;
       }
       case 'text': {
-        const i = mu.rec % n, o = origin[i];
+        const i = mu.rec % n,
+          o = origin[i];
         const lengthy = o === undefined ? [] : base.spots[o].filter((s) => s.kind === 'lengthy');
         const spot = lengthy[mu.spot % Math.max(1, lengthy.length)];
         if (!spot || spot.at + spot.size > records[i].payload.length) break;
@@ -216,7 +218,19 @@ const textArb: fc.Arbitrary<Uint8Array> = fc.oneof(
 /** Integers worth trying in a field of `size` bytes: extremes, off by one, tags, random. */
 function intChangeArb(base: FuzzBase): fc.Arbitrary<IntChange> {
   return fc.oneof(
-    fc.constantFrom<IntChange>({ add: 1 }, { add: -1 }, { add: 4096 }, { set: 0n }, { set: 1n }, { set: -1n }, { set: 0x7fffffffn }, { set: 0x80000000n }, { set: 0xffffffffn }, { set: 1n << 63n }, { set: (1n << 63n) - 1n }),
+    fc.constantFrom<IntChange>(
+      { add: 1 },
+      { add: -1 },
+      { add: 4096 },
+      { set: 0n },
+      { set: 1n },
+      { set: -1n },
+      { set: 0x7fffffffn },
+      { set: 0x80000000n },
+      { set: 0xffffffffn },
+      { set: 1n << 63n },
+      { set: (1n << 63n) - 1n },
+    ),
     fc.constantFrom(...base.tags).map((t): IntChange => ({ set: BigInt(t) })),
     fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }).map((v): IntChange => ({ set: v })),
     fc.integer({ min: 0, max: 0x10000 }).map((v): IntChange => ({ set: BigInt(v) })),
@@ -237,7 +251,10 @@ export function mutationArb(base: FuzzBase): fc.Arbitrary<Mutation> {
     { weight: 1, arbitrary: fc.record({ t: fc.constant('resize' as const), rec, len: fc.oneof(fc.nat({ max: 64 }), fc.nat({ max: 1 << 16 })) }) },
     { weight: 2, arbitrary: fc.record({ t: fc.constant('header' as const), rec, field: fc.constantFrom('tag' as const, 'ptag' as const), value: tagValue }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('header' as const), rec, field: fc.constant('type' as const), value: fc.oneof(fc.constantFrom(...RECORD_TYPES), fc.nat()) }) },
-    { weight: 1, arbitrary: fc.record({ t: fc.constant('header' as const), rec, field: fc.constantFrom('flags' as const, 'reserved' as const), value: fc.oneof(fc.constantFrom(0, 1, 2, 0xffffffff), fc.nat()) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ t: fc.constant('header' as const), rec, field: fc.constantFrom('flags' as const, 'reserved' as const), value: fc.oneof(fc.constantFrom(0, 1, 2, 0xffffffff), fc.nat()) }),
+    },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('insert' as const), at: rec, from: rec }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('delete' as const), rec }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('move' as const), from: rec, to: rec }) },
@@ -245,11 +262,19 @@ export function mutationArb(base: FuzzBase): fc.Arbitrary<Mutation> {
 }
 
 export function mutantArb(base: FuzzBase): fc.Arbitrary<Mutant> {
-  return fc.record({
-    mutations: fc.array(mutationArb(base), { minLength: 1, maxLength: 4 }),
-    reseal: fc.oneof({ weight: 19, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-    damage: fc.option(fc.oneof(fc.record({ t: fc.constant('truncate' as const), at: fc.nat() }), fc.record({ t: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) })), { freq: 8 }),
-  }, { requiredKeys: ['mutations', 'reseal'] }).map((m) => (m.damage === null ? { mutations: m.mutations, reseal: m.reseal } : (m as Mutant)));
+  return fc
+    .record(
+      {
+        mutations: fc.array(mutationArb(base), { minLength: 1, maxLength: 4 }),
+        reseal: fc.oneof({ weight: 19, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+        damage: fc.option(
+          fc.oneof(fc.record({ t: fc.constant('truncate' as const), at: fc.nat() }), fc.record({ t: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) })),
+          { freq: 8 },
+        ),
+      },
+      { requiredKeys: ['mutations', 'reseal'] },
+    )
+    .map((m) => (m.damage === null ? { mutations: m.mutations, reseal: m.reseal } : (m as Mutant)));
 }
 
 /** `count` mutants of `base`, the same ones for the same seed: for tests that compare two readers. */

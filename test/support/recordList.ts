@@ -68,7 +68,16 @@ export function splitRecords(bytes: Uint8Array): SplitImage {
     const len = dv.getUint32(o + AT.len, true);
     if (len > bytes.length - o - HEADER) break;
     const u4 = (field: keyof typeof AT) => dv.getUint32(o + AT[field], true);
-    records.push({ type: u4('type'), flags: u4('flags'), tag: u4('tag'), ptag: u4('ptag'), reserved: u4('reserved'), payloadSum: u4('payloadSum'), headerSum: u4('headerSum'), payload: bytes.slice(o + HEADER, o + HEADER + len) });
+    records.push({
+      type: u4('type'),
+      flags: u4('flags'),
+      tag: u4('tag'),
+      ptag: u4('ptag'),
+      reserved: u4('reserved'),
+      payloadSum: u4('payloadSum'),
+      headerSum: u4('headerSum'),
+      payload: bytes.slice(o + HEADER, o + HEADER + len),
+    });
     o = Math.min(bytes.length, align8(o + HEADER + len));
   }
   return { records, rest: bytes.slice(o) };

@@ -17,7 +17,7 @@ export interface ResealOptions {
 export function recordOffsets(b: Uint8Array): number[] {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const out: number[] = [];
-  for (let off = 0; off + HDR <= b.length; ) {
+  for (let off = 0; off + HDR <= b.length;) {
     const len = dv.getUint32(off + 8, true);
     if (len > b.length - off - HDR) break;
     out.push(off);

@@ -40,7 +40,35 @@ function heapPages(): Uint8Array {
 }
 
 function regs(rip: bigint, rsp: bigint): Record<string, bigint> {
-  const names = ['r15', 'r14', 'r13', 'r12', 'rbp', 'rbx', 'r11', 'r10', 'r9', 'r8', 'rax', 'rcx', 'rdx', 'rsi', 'rdi', 'origRax', 'rip', 'cs', 'eflags', 'rsp', 'ss', 'fsBase', 'gsBase', 'ds', 'es', 'fs', 'gs'];
+  const names = [
+    'r15',
+    'r14',
+    'r13',
+    'r12',
+    'rbp',
+    'rbx',
+    'r11',
+    'r10',
+    'r9',
+    'r8',
+    'rax',
+    'rcx',
+    'rdx',
+    'rsi',
+    'rdi',
+    'origRax',
+    'rip',
+    'cs',
+    'eflags',
+    'rsp',
+    'ss',
+    'fsBase',
+    'gsBase',
+    'ds',
+    'es',
+    'fs',
+    'gs',
+  ];
   const r: Record<string, bigint> = Object.fromEntries(names.map((n, i) => [n, BigInt(i)]));
   return { ...r, r15: BIG_R15, origRax: 0xffffffffffffffffn, rip, rsp, cs: 0x33n, ss: 0x2bn, eflags: 0x246n, fsBase: 0x7f1234567740n };
 }
@@ -49,25 +77,65 @@ export function buildSample(opts: SampleOptions = {}): Sample {
   const w = ImageWriter.inMemory(PAGE);
   const head = w.head({ flags: Ckpt.ImageFlags.LEFT_RUNNING });
   const process = w.record('process', {
-    pid: 4242, ppid: 1, pgid: 4242, sid: 4200,
-    uids: [1000, 1000, 1000, 1000], gids: [1000, 1000, 1000, 1000],
-    umask: 0o022, personality: 0, nthreads: 2, state: 'S'.charCodeAt(0), exitSignal: 17,
-    flags: Ckpt.ProcessFlags.DUMPABLE, ttyNr: 0, startTime: 123456n,
+    pid: 4242,
+    ppid: 1,
+    pgid: 4242,
+    sid: 4200,
+    uids: [1000, 1000, 1000, 1000],
+    gids: [1000, 1000, 1000, 1000],
+    umask: 0o022,
+    personality: 0,
+    nthreads: 2,
+    state: 'S'.charCodeAt(0),
+    exitSignal: 17,
+    flags: Ckpt.ProcessFlags.DUMPABLE,
+    ttyNr: 0,
+    startTime: 123456n,
     rlimits: Array.from({ length: 16 }, (_, i) => ({ cur: i === 7 ? 1024n : 0xffffffffffffffffn, max: 0xffffffffffffffffn })),
-    comm: 'demo', exe: '/usr/bin/demo', cwd: '/home/user', root: '/',
-    cmdline: ['demo', '--interval', '5'], environ: ['HOME=/home/user', SECRET_ENV],
+    comm: 'demo',
+    exe: '/usr/bin/demo',
+    cwd: '/home/user',
+    root: '/',
+    cmdline: ['demo', '--interval', '5'],
+    environ: ['HOME=/home/user', SECRET_ENV],
     groups: [1000, 27],
   });
-  const mainThread = w.record('thread', {
-    tid: 4242, flags: Ckpt.ThreadFlags.MAIN_THREAD, regs: regs(0x555555556123n, STACK + 0x1f00n),
-    sigmask: 0n, sigpending: 0n, tidAddress: 0x7f1234567a10n, robustList: 0x7f1234567a20n, robustListLen: 24n,
-    rseqAddr: 0x7f1234567fe0n, rseqLen: 32, rseqSig: 0x53053053, altstackSp: 0n, altstackSize: 0n, altstackFlags: 2,
-    xstateKind: Ckpt.XstateKind.XSAVE, comm: 'demo', xstate: new Uint8Array(1024).fill(0xab),
-  }, { ptag: process });
-  const worker = w.record('thread', {
-    tid: 4243, flags: 0, regs: regs(0x7f12345a0000n, 0x7f1233fff000n), sigmask: 1n << 9n, comm: 'worker',
-    xstateKind: Ckpt.XstateKind.XSAVE, xstate: new Uint8Array(1024).fill(0xcd),
-  }, { ptag: process });
+  const mainThread = w.record(
+    'thread',
+    {
+      tid: 4242,
+      flags: Ckpt.ThreadFlags.MAIN_THREAD,
+      regs: regs(0x555555556123n, STACK + 0x1f00n),
+      sigmask: 0n,
+      sigpending: 0n,
+      tidAddress: 0x7f1234567a10n,
+      robustList: 0x7f1234567a20n,
+      robustListLen: 24n,
+      rseqAddr: 0x7f1234567fe0n,
+      rseqLen: 32,
+      rseqSig: 0x53053053,
+      altstackSp: 0n,
+      altstackSize: 0n,
+      altstackFlags: 2,
+      xstateKind: Ckpt.XstateKind.XSAVE,
+      comm: 'demo',
+      xstate: new Uint8Array(1024).fill(0xab),
+    },
+    { ptag: process },
+  );
+  const worker = w.record(
+    'thread',
+    {
+      tid: 4243,
+      flags: 0,
+      regs: regs(0x7f12345a0000n, 0x7f1233fff000n),
+      sigmask: 1n << 9n,
+      comm: 'worker',
+      xstateKind: Ckpt.XstateKind.XSAVE,
+      xstate: new Uint8Array(1024).fill(0xcd),
+    },
+    { ptag: process },
+  );
   const vmas = [
     { start: 0x555555554000n, end: 0x555555558000n, prot: 5, flags: 0, kind: Ckpt.VmaKind.FILE_PRIVATE, path: '/usr/bin/demo', inode: 1234n },
     { start: HEAP, end: HEAP + 0x21000n, prot: 3, flags: 0, kind: Ckpt.VmaKind.HEAP, path: '[heap]' },
@@ -75,14 +143,34 @@ export function buildSample(opts: SampleOptions = {}): Sample {
     { start: STACK, end: STACK + 0x21000n, prot: 3, flags: Ckpt.VmaFlags.GROWS_DOWN, kind: Ckpt.VmaKind.STACK, path: '[stack]' },
     { start: 0x7ffcd0100000n, end: 0x7ffcd0102000n, prot: 5, flags: 0, kind: Ckpt.VmaKind.VDSO, path: '[vdso]' },
   ];
-  const mm = w.record('mm', {
-    startCode: 0x555555554000n, endCode: 0x555555556800n, startBrk: HEAP, brk: HEAP + 0x21000n, startStack: STACK + 0x20000n,
-    vdsoHash: 0x1122334455667788n, nvmas: vmas.length,
-    auxv: [{ key: 6n, value: 4096n }, { key: 33n, value: 0x7ffcd0100000n }, { key: 0n, value: 0n }],
-  }, { ptag: process });
+  const mm = w.record(
+    'mm',
+    {
+      startCode: 0x555555554000n,
+      endCode: 0x555555556800n,
+      startBrk: HEAP,
+      brk: HEAP + 0x21000n,
+      startStack: STACK + 0x20000n,
+      vdsoHash: 0x1122334455667788n,
+      nvmas: vmas.length,
+      auxv: [
+        { key: 6n, value: 4096n },
+        { key: 33n, value: 0x7ffcd0100000n },
+        { key: 0n, value: 0n },
+      ],
+    },
+    { ptag: process },
+  );
   for (const v of vmas) w.record('vma', v, { ptag: mm });
   const stackPage = new Uint8Array(PAGE).fill(0x5a);
-  const pagemap = w.pages(mm, [{ vaddr: HEAP, data: heapPages() }, { vaddr: STACK + 0x20000n, data: stackPage }], { corruptHashOfPage: opts.corruptHashOfPage, hashed: !opts.unhashedPages });
+  const pagemap = w.pages(
+    mm,
+    [
+      { vaddr: HEAP, data: heapPages() },
+      { vaddr: STACK + 0x20000n, data: stackPage },
+    ],
+    { corruptHashOfPage: opts.corruptHashOfPage, hashed: !opts.unhashedPages },
+  );
   const files = w.record('files', { nfds: 4, maxFds: 1024 }, { ptag: process });
   w.fd(files, { fd: 0 }, { kind: Ckpt.FdKind.CHR, flags: 0o100000, path: '/dev/null', mode: 0o20666 });
   w.fd(files, { fd: 1 }, { kind: Ckpt.FdKind.REGULAR, flags: 0o102001, pos: 123n, path: '/tmp/demo.log', mode: 0o100644, size: 123n });

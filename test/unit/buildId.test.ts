@@ -49,7 +49,9 @@ describe('build-ids in images (format 2.2)', () => {
   });
 
   it('diff names a file whose build-id changed, and nothing for the same one', async () => {
-    const a = write('a.ckpt', imageWith(ID_A)), a2 = write('a2.ckpt', imageWith(ID_A)), b = write('b.ckpt', imageWith(ID_B));
+    const a = write('a.ckpt', imageWith(ID_A)),
+      a2 = write('a2.ckpt', imageWith(ID_A)),
+      b = write('b.ckpt', imageWith(ID_B));
     assert.strictEqual((await runInspect('diff', a, a2)).code, 0);
     const r = await runInspect('diff', a, b);
     assert.strictEqual(r.code, 1, r.err);

@@ -94,7 +94,10 @@ describe('checkpointer: errors for people', () => {
   it('reports a missing binary with what to do', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-bin-'));
     try {
-      assert.throws(() => resolveCheckpointerBinary(dir), (e: CheckpointerError) => e.kind === 'binary-missing' && /npm run build:native/.test(e.message));
+      assert.throws(
+        () => resolveCheckpointerBinary(dir),
+        (e: CheckpointerError) => e.kind === 'binary-missing' && /npm run build:native/.test(e.message),
+      );
       assert.throws(() => resolveCheckpointerBinary(dir, path.join(dir, 'nope')), /ckptExplorer\.nativeBinaryPath/);
       const fake = path.join(dir, 'ckpt');
       fs.writeFileSync(fake, '#!/bin/sh\n', { mode: 0o755 });
@@ -110,10 +113,17 @@ describe('checkpointer: errors for people', () => {
 
   it('says that checkpointing needs Linux x86-64 on any other machine, even with a binary there, and that images still open', () => {
     assert.equal(checkpointingUnavailable('linux', 'x64'), undefined);
-    for (const [platform, arch, here] of [['darwin', 'arm64', 'darwin on arm64'], ['win32', 'x64', 'win32 on x64'], ['linux', 'arm64', 'Linux on arm64']]) {
+    for (const [platform, arch, here] of [
+      ['darwin', 'arm64', 'darwin on arm64'],
+      ['win32', 'x64', 'win32 on x64'],
+      ['linux', 'arm64', 'Linux on arm64'],
+    ]) {
       const why = checkpointingUnavailable(platform, arch)!;
       assert.match(why, new RegExp(`need Linux on x86-64 .*this is ${here}\\. Opening, exploring and comparing images works`));
-      assert.throws(() => resolveCheckpointerBinary('/nowhere', '/bin/sh', platform, arch), (e: CheckpointerError) => e.kind === 'binary-missing' && e.message === why);
+      assert.throws(
+        () => resolveCheckpointerBinary('/nowhere', '/bin/sh', platform, arch),
+        (e: CheckpointerError) => e.kind === 'binary-missing' && e.message === why,
+      );
     }
   });
 
@@ -135,8 +145,14 @@ describe('image names and the image folder', () => {
   it('never names an image that exists: a second one in the same second gets -2, then -3', () => {
     const when = new Date(2025, 0, 14, 9, 30, 12);
     const taken = new Set(['/w/redis-4242-20250114-093012.ckpt', '/w/redis-4242-20250114-093012-2.ckpt']);
-    assert.equal(freshImagePath('/w', 'redis', 4242, when, () => false), '/w/redis-4242-20250114-093012.ckpt');
-    assert.equal(freshImagePath('/w', 'redis', 4242, when, (p) => taken.has(p)), '/w/redis-4242-20250114-093012-3.ckpt');
+    assert.equal(
+      freshImagePath('/w', 'redis', 4242, when, () => false),
+      '/w/redis-4242-20250114-093012.ckpt',
+    );
+    assert.equal(
+      freshImagePath('/w', 'redis', 4242, when, (p) => taken.has(p)),
+      '/w/redis-4242-20250114-093012-3.ckpt',
+    );
   });
 
   it('puts images in checkpoints/ of the workspace, or the home directory without one', () => {

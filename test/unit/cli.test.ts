@@ -83,7 +83,11 @@ describe('ckpt-inspect', () => {
   it('pages hexdumps memory by address and says where there is none', async () => {
     const r = await runInspect('pages', good, '--addr', `0x${HEAP_STRING_ADDR.toString(16)}`, '--len', String(HEAP_STRING.length));
     assert.equal(r.code, 0, r.err);
-    const ascii = r.out.trim().split('\n').map((l) => l.slice(l.indexOf('|') + 1, l.lastIndexOf('|'))).join('');
+    const ascii = r.out
+      .trim()
+      .split('\n')
+      .map((l) => l.slice(l.indexOf('|') + 1, l.lastIndexOf('|')))
+      .join('');
     assert.equal(ascii, HEAP_STRING);
     assert.match(r.out, /^000055555555afec  68 65 6c 6c 6f 20 66 72  6f 6d 20 74 68 65 20 68  \|hello from the h\|$/m);
     // bare hex, as the editor's Go box takes it

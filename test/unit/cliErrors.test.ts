@@ -157,7 +157,10 @@ describe('ckpt-inspect on bad input', () => {
     const img = await CheckpointImage.open(file);
     try {
       fs.truncateSync(file, 8192);
-      const e = await verifyImage(img).then(() => undefined, (x: unknown) => x);
+      const e = await verifyImage(img).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
       assert.ok(e instanceof SourceError, String(e));
       assert.equal(e.file, file);
       assert.match((inImage(file, e) as Error).message, new RegExp(`^${file}: the file shrank while being read \\(at offset \\d+, it had \\d+ bytes\\)$`));
@@ -169,7 +172,11 @@ describe('ckpt-inspect on bad input', () => {
   it('prints one line, not a stack, as the bundled executable too', function () {
     const bin = path.resolve(__dirname, '../../dist/ckpt-inspect.js');
     if (!fs.existsSync(bin)) this.skip(); // built by `npm install`; the suite in CI always has it
-    for (const args of [['verify', '/dev/null'], ['pages', good, '--addr', '0xffffffffffffff01'], ['show', dir]]) {
+    for (const args of [
+      ['verify', '/dev/null'],
+      ['pages', good, '--addr', '0xffffffffffffff01'],
+      ['show', dir],
+    ]) {
       const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30000 });
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, r.stderr);

@@ -75,7 +75,10 @@ describe('compare editor: the host side of a comparison', () => {
       ],
     );
     const paged = await s.children({ parent: rows[0].id, offset: 1, limit: 2 });
-    assert.deepEqual(paged.items.map((r) => r.kind), ['vma', 'vma']);
+    assert.deepEqual(
+      paged.items.map((r) => r.kind),
+      ['vma', 'vma'],
+    );
     assert.equal(paged.total, 4);
     // The thread: its registers on both sides, rip changed.
     const thread = await s.node({ id: rows[1].id });
@@ -85,8 +88,14 @@ describe('compare editor: the host side of a comparison', () => {
     assert.deepEqual(thread.process, { a: s.recordIndex(rows[0].id, 'a'), b: s.recordIndex(rows[0].id, 'b') });
     const rip = thread.registers!.find((r) => r.name === 'rip')!;
     assert.deepEqual(rip, { name: 'rip', a: RICH.workerRip.a, b: RICH.workerRip.b, changed: true });
-    assert.deepEqual(thread.registers!.filter((r) => r.changed).map((r) => r.name), ['rip']);
-    assert.deepEqual(thread.fields.map((f) => [f.path, f.a, f.b]), [['regs.rip', RICH.workerRip.a, RICH.workerRip.b]]);
+    assert.deepEqual(
+      thread.registers!.filter((r) => r.changed).map((r) => r.name),
+      ['rip'],
+    );
+    assert.deepEqual(
+      thread.fields.map((f) => [f.path, f.a, f.b]),
+      [['regs.rip', RICH.workerRip.a, RICH.workerRip.b]],
+    );
     // The heap: both sides of the area, its changed page counted.
     const heap = await s.node({ id: rows[2].id });
     assert.deepEqual(heap.vma?.a, heap.vma?.b);
@@ -94,7 +103,10 @@ describe('compare editor: the host side of a comparison', () => {
     assert.deepEqual(heap.pages, { modified: 1, added: 0, removed: 0, total: 1, ranges: 1 });
     // The fd: a changed field, A beside B.
     const fd = await s.node({ id: rows[4].id });
-    assert.deepEqual(fd.fields.map((f) => [f.path, f.a, f.b]), [['file.pos', '123', '456']]);
+    assert.deepEqual(
+      fd.fields.map((f) => [f.path, f.a, f.b]),
+      [['file.pos', '123', '456']],
+    );
     await assert.rejects(s.node({ id: 999 }), /no difference #999/);
     await assert.rejects(s.node({ id: -1 }), RangeError);
     await s.close();
@@ -110,7 +122,7 @@ describe('compare editor: the host side of a comparison', () => {
     await s.close();
   });
 
-  it('gives a VMA\'s changed pages one by one, and a page\'s bytes side by side', async () => {
+  it("gives a VMA's changed pages one by one, and a page's bytes side by side", async () => {
     const s = await CompareSession.open(...files);
     await s.run();
     const rows = await allRows(s);
@@ -144,7 +156,8 @@ describe('compare editor: the host side of a comparison', () => {
     const changed = new Uint8Array(data);
     for (let i = 0; i < 600; i += 2) changed[i * PAGE + 5] ^= 1;
     B.processes[0].pagemaps.push([{ vaddr: start, data: changed }]);
-    const fa = path.join(dir, 'many-a.ckpt'), fb = path.join(dir, 'many-b.ckpt');
+    const fa = path.join(dir, 'many-a.ckpt'),
+      fb = path.join(dir, 'many-b.ckpt');
     fs.writeFileSync(fa, buildImage(A));
     fs.writeFileSync(fb, buildImage(B));
     const s = await CompareSession.open(fa, fb);
@@ -156,7 +169,10 @@ describe('compare editor: the host side of a comparison', () => {
     assert.equal(first.total, 300);
     const all = [...first.items, ...rest.items];
     assert.equal(all.length, 300);
-    assert.deepEqual(all.slice(0, 2).map((p) => p.addr), [hex(start), hex(start + BigInt(2 * PAGE))]);
+    assert.deepEqual(
+      all.slice(0, 2).map((p) => p.addr),
+      [hex(start), hex(start + BigInt(2 * PAGE))],
+    );
     assert.equal(all[299].addr, hex(start + BigInt(598 * PAGE)));
     assert.deepEqual((await s.pages({ id: vma.id, offset: 299, limit: 5 })).items, [all[299]]);
     await assert.rejects(s.pages({ id: vma.id, limit: 100000 }), RangeError);
@@ -213,12 +229,14 @@ describe('compare editor: the host side of a comparison', () => {
     const A = baseSpec();
     A.hashed = false;
     const B = copySpec(A);
-    const start = 0x7f5000000000n, pages = 4096;
+    const start = 0x7f5000000000n,
+      pages = 4096;
     for (const spec of [A, B]) spec.processes[0].vmas.push({ start, end: start + BigInt(pages * PAGE), prot: 3, kind: 2, path: '' });
     const data = pageBytes(12, pages);
     A.processes[0].pagemaps.push([{ vaddr: start, data }]);
     B.processes[0].pagemaps.push([{ vaddr: start, data: new Uint8Array(data) }]);
-    const fa = path.join(dir, 'big-plain-a.ckpt'), fb = path.join(dir, 'big-plain-b.ckpt');
+    const fa = path.join(dir, 'big-plain-a.ckpt'),
+      fb = path.join(dir, 'big-plain-b.ckpt');
     fs.writeFileSync(fa, buildImage(A));
     fs.writeFileSync(fb, buildImage(B));
     const s = await CompareSession.open(fa, fb);

@@ -20,7 +20,10 @@ describe('compare editor: the words for a comparison', () => {
   it('says how the pages were compared', () => {
     const fmt = (n: number) => `${n} B`;
     assert.equal(methodLine({ pageMethod: 'hashes', stats: { ms: 3.4, pagesCompared: 1234, bytesRead: 0 } }, fmt), 'Pages compared by page hash: 1,234 pages in both, no page data read; 3 ms');
-    assert.equal(methodLine({ pageMethod: 'bytes', stats: { ms: 2500, pagesCompared: 1, bytesRead: 8192 } }, fmt), 'Pages compared by reading their bytes (no page hashes): 1 page in both, 8192 B of page data read; 2.5 s');
+    assert.equal(
+      methodLine({ pageMethod: 'bytes', stats: { ms: 2500, pagesCompared: 1, bytesRead: 8192 } }, fmt),
+      'Pages compared by reading their bytes (no page hashes): 1 page in both, 8192 B of page data read; 2.5 s',
+    );
   });
 
   it('sums up a tree row', () => {
@@ -35,19 +38,36 @@ describe('compare editor: a page side by side', () => {
   const b = new Uint8Array(a);
   b[3] = 0;
   b[20] = b[21] = 0x7f;
-  const changed = [{ offset: 3, length: 1 }, { offset: 20, length: 2 }];
+  const changed = [
+    { offset: 3, length: 1 },
+    { offset: 20, length: 2 },
+  ];
 
   it('marks the bytes that differ, on both sides, and the rows that hold them', () => {
     assert.deepEqual(Array.from(diffMask(8, [{ offset: 6, length: 5 }])), [0, 0, 0, 0, 0, 0, 1, 1]);
     const rows = hexDiffRows(a, b, changed, 32, 16);
     assert.equal(rows.length, 2);
-    assert.deepEqual(rows.map((r) => r.differs), [true, true]);
+    assert.deepEqual(
+      rows.map((r) => r.differs),
+      [true, true],
+    );
     assert.deepEqual(rows[0].a[3], { hex: '41', char: 'A', differs: true });
     assert.deepEqual(rows[0].b[3], { hex: '00', char: '.', differs: true });
     assert.deepEqual(rows[0].b[2], { hex: '41', char: 'A', differs: false });
-    assert.deepEqual(rows[1].b.slice(4, 6).map((c) => c.differs), [true, true]);
+    assert.deepEqual(
+      rows[1].b.slice(4, 6).map((c) => c.differs),
+      [true, true],
+    );
     const eight = hexDiffRows(a, b, changed, 32, 8);
-    assert.deepEqual(eight.map((r) => [r.offset, r.differs]), [[0, true], [8, false], [16, true], [24, false]]);
+    assert.deepEqual(
+      eight.map((r) => [r.offset, r.differs]),
+      [
+        [0, true],
+        [8, false],
+        [16, true],
+        [24, false],
+      ],
+    );
   });
 
   it('leaves a side without the page empty', () => {

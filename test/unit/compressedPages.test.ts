@@ -21,7 +21,10 @@ describe('compressed pages (pages_zstd) in the decoder', () => {
     try {
       assert.equal(b.ofType(RecordType.PAGES).length, 0);
       assert.equal(b.ofType(RecordType.PAGES_ZSTD).length, a.ofType(RecordType.PAGES).length);
-      const [ra, rb] = [new ImageRequests(new CkptCheckpoint(a), () => ({ status: 'unverified', problems: [] })), new ImageRequests(new CkptCheckpoint(b), () => ({ status: 'unverified', problems: [] }))];
+      const [ra, rb] = [
+        new ImageRequests(new CkptCheckpoint(a), () => ({ status: 'unverified', problems: [] })),
+        new ImageRequests(new CkptCheckpoint(b), () => ({ status: 'unverified', problems: [] })),
+      ];
       const proc = b.processes()[0].index;
       const at = { process: proc, addr: `0x${HEAP_STRING_ADDR.toString(16)}`, length: HEAP_STRING.length };
       const got = await rb.memory(at);
@@ -34,7 +37,8 @@ describe('compressed pages (pages_zstd) in the decoder', () => {
         assert.deepEqual(await mb.read(mb.segments[i].start, Number(s.end - s.start)), await ma.read(s.start, Number(s.end - s.start)));
       }
       // the compressed record offers the memory view over its pages, as a pages record does
-      const za = a.ofType(RecordType.PAGES)[0], zb = b.ofType(RecordType.PAGES_ZSTD)[0];
+      const za = a.ofType(RecordType.PAGES)[0],
+        zb = b.ofType(RecordType.PAGES_ZSTD)[0];
       const [da, db] = [await ra.record({ index: za.index }), await rb.record({ index: zb.index })];
       assert.deepEqual(db.views, da.views);
       assert.deepEqual(db.memoryRange, da.memoryRange);
@@ -57,7 +61,10 @@ describe('compressed pages (pages_zstd) in the decoder', () => {
     try {
       const v = await verifyImage(img);
       assert.equal(v.ok, false);
-      assert.ok(v.problems.some((p) => p.rule === 'page_hash'), JSON.stringify(v.problems));
+      assert.ok(
+        v.problems.some((p) => p.rule === 'page_hash'),
+        JSON.stringify(v.problems),
+      );
     } finally {
       await img.close();
     }
@@ -85,7 +92,10 @@ describe('compressed pages (pages_zstd) in the decoder', () => {
         });
         const v = await verifyImage(img);
         assert.equal(v.ok, false);
-        assert.ok(v.problems.some((p) => p.rule === 'zstd_chunks'), JSON.stringify(v.problems));
+        assert.ok(
+          v.problems.some((p) => p.rule === 'zstd_chunks'),
+          JSON.stringify(v.problems),
+        );
       } finally {
         await img.close();
       }
@@ -102,7 +112,10 @@ describe('compressed pages (pages_zstd) in the decoder', () => {
     const img = await CheckpointImage.open(b);
     try {
       const v = await verifyImage(img);
-      assert.ok(v.problems.some((p) => p.rule === 'zstd_chunks' && /chunks, its pagemap's/.test(p.message)), JSON.stringify(v.problems));
+      assert.ok(
+        v.problems.some((p) => p.rule === 'zstd_chunks' && /chunks, its pagemap's/.test(p.message)),
+        JSON.stringify(v.problems),
+      );
     } finally {
       await img.close();
     }

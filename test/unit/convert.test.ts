@@ -59,18 +59,31 @@ describe('ckpt-inspect convert: CRIU checkpoints as .ckpt images (issue 13, must
       const r = await runInspect('convert', criuFixture(name), '-o', out);
       assert.strictEqual(r.code, 0, r.err);
       assert.strictEqual(fs.statSync(out).mode & 0o777, 0o600);
-      assert.deepStrictEqual(fs.readdirSync(tmp).filter((f) => f.includes('.tmp-')), [], 'no temp file is left');
+      assert.deepStrictEqual(
+        fs.readdirSync(tmp).filter((f) => f.includes('.tmp-')),
+        [],
+        'no temp file is left',
+      );
       const v = await runInspect('verify', out);
       assert.strictEqual(v.code, 0, v.out);
 
-      const criu = await openCheckpoint(criuFixture(name)), ckpt = await openCheckpoint(out);
+      const criu = await openCheckpoint(criuFixture(name)),
+        ckpt = await openCheckpoint(out);
       try {
         assert.ok(ckpt instanceof CkptCheckpoint);
-        const A = await criu.processes(), B = await ckpt.processes();
-        assert.deepStrictEqual(B.map((p) => p.pid), A.map((p) => p.pid));
+        const A = await criu.processes(),
+          B = await ckpt.processes();
+        assert.deepStrictEqual(
+          B.map((p) => p.pid),
+          A.map((p) => p.pid),
+        );
         for (const [i, a] of A.entries()) {
           const b = B[i];
-          assert.deepStrictEqual(b.threads.map((t) => t.tid), a.threads.map((t) => t.tid), `threads of ${a.pid}`);
+          assert.deepStrictEqual(
+            b.threads.map((t) => t.tid),
+            a.threads.map((t) => t.tid),
+            `threads of ${a.pid}`,
+          );
           for (const [k, ta] of a.threads.entries()) {
             const tb = b.threads[k];
             for (const reg of REGISTER_NAMES) assert.strictEqual(tb.regs[reg], ta.regs[reg], `thread ${ta.tid} ${reg}`);
@@ -80,8 +93,17 @@ describe('ckpt-inspect convert: CRIU checkpoints as .ckpt images (issue 13, must
           assert.deepStrictEqual(b.sigactions, a.sigactions, `signal handlers of ${a.pid}`);
           assert.deepStrictEqual(b.cmdline, a.cmdline);
           assert.deepStrictEqual(b.rlimits, a.rlimits);
-          const memA = await criu.memory(a.record), memB = await ckpt.memory(b.record);
-          const vma = (x: { start: bigint; end: bigint; prot: number; flags: number; kind: string; path: string; offset: bigint }) => ({ start: x.start, end: x.end, prot: x.prot, flags: x.flags, kind: x.kind, path: x.path, offset: x.offset });
+          const memA = await criu.memory(a.record),
+            memB = await ckpt.memory(b.record);
+          const vma = (x: { start: bigint; end: bigint; prot: number; flags: number; kind: string; path: string; offset: bigint }) => ({
+            start: x.start,
+            end: x.end,
+            prot: x.prot,
+            flags: x.flags,
+            kind: x.kind,
+            path: x.path,
+            offset: x.offset,
+          });
           // CRIU 4.2 saves Linux 6.x's [vvar] and [vvar_vclock] as one area; the image has them as this kernel lays them out.
           const split = memA.vmas.some((x) => x.kind === 'vvar') && !memA.vmas.some((x) => x.kind === 'vvar_vclock') && memB.vmas.some((x) => x.kind === 'vvar_vclock');
           if (split) assert.match(r.out, new RegExp(`note: process ${a.pid}: CRIU's one VVAR area at 0x[0-9a-f]+ is split into \\[vvar\\] and \\[vvar_vclock\\]`));
@@ -108,7 +130,10 @@ describe('ckpt-inspect convert: CRIU checkpoints as .ckpt images (issue 13, must
         const vdsoPagesOnly = (x: DiffNode) => x.kind === 'vma' && x.vma?.a?.kind === 'vdso' && x.aspects?.join() === 'pages';
         const vvarSplit = (x: DiffNode) => x.kind === 'vma' && ((x.vma?.a?.kind === 'vvar' && x.aspects?.join() === 'resized') || (x.change === 'added' && x.vma?.b?.kind === 'vvar_vclock'));
         const differing = flatten(diff.nodes).filter((x) => (x.kind === 'thread' || x.kind === 'vma') && !vdsoPagesOnly(x) && !vvarSplit(x));
-        assert.deepStrictEqual(differing.map((x) => x.label), []);
+        assert.deepStrictEqual(
+          differing.map((x) => x.label),
+          [],
+        );
         if (flatten(diff.nodes).some(vdsoPagesOnly)) assert.match(r.out, /note: the \d+ pages of the vdso \(and vvar\) that CRIU saved are not kept/);
         assert.deepStrictEqual(diff.problems, []);
       } finally {
@@ -155,7 +180,10 @@ describe('ckpt-inspect convert: CRIU checkpoints as .ckpt images (issue 13, must
       pstree.entries.push({ message: entry('pstree_entry', { pid: 28790, ppid: 28777, pgid: 28777, sid: 28777, threads: [28790] }), extra: Buffer.alloc(0) });
       writeImage(path.join(fx.dir, 'pstree.img'), pstree);
       const core = readImage(path.join(fx.dir, 'core-28781.img'));
-      writeImage(path.join(fx.dir, 'core-28790.img'), { head: core.head, entries: [{ message: entry('core_entry', { mtype: 1, tc: { task_state: 6, exit_code: 0x300, comm: 'fx-zombie' } }), extra: Buffer.alloc(0) }] });
+      writeImage(path.join(fx.dir, 'core-28790.img'), {
+        head: core.head,
+        entries: [{ message: entry('core_entry', { mtype: 1, tc: { task_state: 6, exit_code: 0x300, comm: 'fx-zombie' } }), extra: Buffer.alloc(0) }],
+      });
       const out = path.join(tmp, 'zombie.ckpt');
       const r = await runInspect('convert', fx.dir, '-o', out);
       assert.strictEqual(r.code, 0, r.err);
@@ -218,7 +246,10 @@ describe('ckpt-inspect convert: CRIU checkpoints as .ckpt images (issue 13, must
       const r2 = await runInspect('convert', fx.dir, '-o', out);
       assert.strictEqual(r2.code, 2);
       assert.match(r2.err, /core-28660\.img, entry #0 at offset 0x8: .*truncated/);
-      assert.deepStrictEqual(fs.readdirSync(tmp).filter((f) => f.includes('.tmp-')), []);
+      assert.deepStrictEqual(
+        fs.readdirSync(tmp).filter((f) => f.includes('.tmp-')),
+        [],
+      );
     } finally {
       fx.remove();
     }
@@ -250,21 +281,31 @@ describe('ckpt-inspect export-criu: .ckpt images as CRIU image folders (issue 13
   // CRIU -> .ckpt -> CRIU comes back equal by meaning, down to the page bytes.
   for (const name of ['tree', 'threads']) {
     it(`${name}: converted, then exported, reads back through the CRIU reader as the same checkpoint`, async () => {
-      const image = path.join(tmp, `${name}.ckpt`), dir = path.join(tmp, `${name}-criu`);
+      const image = path.join(tmp, `${name}.ckpt`),
+        dir = path.join(tmp, `${name}-criu`);
       assert.strictEqual((await runInspect('convert', criuFixture(name), '-o', image)).code, 0);
       const r = await runInspect('export-criu', image, '-o', dir);
       assert.strictEqual(r.code, 0, r.err);
       assert.strictEqual(fs.statSync(dir).mode & 0o777, 0o700);
-      const orig = await openCheckpoint(criuFixture(name)), img = await openCheckpoint(image), back = await openCheckpoint(dir);
+      const orig = await openCheckpoint(criuFixture(name)),
+        img = await openCheckpoint(image),
+        back = await openCheckpoint(dir);
       try {
         assert.strictEqual(back.format, 'criu');
         assert.ok((await back.verify()).ok);
-        assert.deepStrictEqual((await same(img, back)).map((n) => n.label), [], 'the export equals the image it was made from');
+        assert.deepStrictEqual(
+          (await same(img, back)).map((n) => n.label),
+          [],
+          'the export equals the image it was made from',
+        );
         // Against the CRIU original: the same, but what the .ckpt format has no place for.
         const nodes = await same(orig, back);
         const expected = (n: DiffNode) =>
           (n.vma?.a?.kind === 'vdso' && n.aspects?.join() === 'pages') || (n.vma?.a?.kind === 'vvar' && n.aspects?.join() === 'resized') || (n.change === 'added' && n.vma?.b?.kind === 'vvar_vclock');
-        assert.deepStrictEqual(nodes.filter((n) => n.kind === 'thread' || (n.kind === 'vma' && !expected(n))).map((n) => n.label), []);
+        assert.deepStrictEqual(
+          nodes.filter((n) => n.kind === 'thread' || (n.kind === 'vma' && !expected(n))).map((n) => n.label),
+          [],
+        );
         const fdsA = (await orig.processes()).flatMap((p) => p.fds.map((f) => `${p.pid}:${f.fd}:${f.file.kind}:${f.file.pipe?.buffered ?? ''}:${f.file.socket?.queued ?? ''}`));
         const fdsB = (await back.processes()).flatMap((p) => p.fds.map((f) => `${p.pid}:${f.fd}:${f.file.kind}:${f.file.pipe?.buffered ?? ''}:${f.file.socket?.queued ?? ''}`));
         assert.deepStrictEqual(fdsB, fdsA, 'descriptors, pipe contents and socket queues');
@@ -302,8 +343,17 @@ describe('ckpt-inspect export-criu: .ckpt images as CRIU image folders (issue 13
     fs.writeFileSync(badPage, paged);
     const r3 = await runInspect('export-criu', badPage, '-o', path.join(tmp, 'bad-page-criu'));
     assert.strictEqual(r3.code, 2);
-    assert.match(r3.err, new RegExp(`record #${pages.index} PAGES \\(tag ${pages.tag}\\), file offset 0x${pages.payloadOffset.toString(16)}: cannot export a damaged image: the page at 0x[0-9a-f]+ does not match its hash`));
+    assert.match(
+      r3.err,
+      new RegExp(
+        `record #${pages.index} PAGES \\(tag ${pages.tag}\\), file offset 0x${pages.payloadOffset.toString(16)}: cannot export a damaged image: the page at 0x[0-9a-f]+ does not match its hash`,
+      ),
+    );
     assert.ok(!fs.existsSync(path.join(tmp, 'bad-page-criu')));
-    assert.deepStrictEqual(fs.readdirSync(tmp).filter((f) => f.includes('.tmp-')), [], 'no temp folder is left');
+    assert.deepStrictEqual(
+      fs.readdirSync(tmp).filter((f) => f.includes('.tmp-')),
+      [],
+      'no temp folder is left',
+    );
   });
 });

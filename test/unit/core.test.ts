@@ -36,12 +36,21 @@ function readCore(file: string): { phdrs: Phdr[]; notes: { name: string; type: n
   const phdrs: Phdr[] = [];
   for (let i = 0; i < phnum; i++) {
     const o = phoff + i * 56;
-    phdrs.push({ type: b.readUInt32LE(o), flags: b.readUInt32LE(o + 4), offset: b.readBigUInt64LE(o + 8), vaddr: b.readBigUInt64LE(o + 16), filesz: b.readBigUInt64LE(o + 32), memsz: b.readBigUInt64LE(o + 40) });
+    phdrs.push({
+      type: b.readUInt32LE(o),
+      flags: b.readUInt32LE(o + 4),
+      offset: b.readBigUInt64LE(o + 8),
+      vaddr: b.readBigUInt64LE(o + 16),
+      filesz: b.readBigUInt64LE(o + 32),
+      memsz: b.readBigUInt64LE(o + 40),
+    });
   }
   const note = phdrs.find((p) => p.type === 4)!;
   const notes = [];
-  for (let o = Number(note.offset), end = o + Number(note.filesz); o < end; ) {
-    const namesz = b.readUInt32LE(o), descsz = b.readUInt32LE(o + 4), type = b.readUInt32LE(o + 8);
+  for (let o = Number(note.offset), end = o + Number(note.filesz); o < end;) {
+    const namesz = b.readUInt32LE(o),
+      descsz = b.readUInt32LE(o + 4),
+      type = b.readUInt32LE(o + 8);
     const name = b.subarray(o + 12, o + 12 + namesz - 1).toString('latin1');
     const descAt = o + 12 + ((namesz + 3) & ~3);
     notes.push({ name, type, desc: b.subarray(descAt, descAt + descsz) });
@@ -102,7 +111,8 @@ describe('ckpt-inspect core (issue 15)', function () {
     const proc = w.record('process', { pid: 7, comm: 'sparse', nthreads: 1 });
     w.mainThread(proc, 7);
     const mm = w.record('mm', { nvmas: 1 }, { ptag: proc });
-    const base = 0x7f0000000000n, size = 1n << 30n;
+    const base = 0x7f0000000000n,
+      size = 1n << 30n;
     w.record('vma', { start: base, end: base + size, prot: 3, kind: 1, path: '' }, { ptag: mm });
     w.pages(mm, [{ vaddr: base + size - BigInt(PAGE), data: new Uint8Array(PAGE).fill(0x5a) }]);
     w.tail();
@@ -119,7 +129,10 @@ describe('ckpt-inspect core (issue 15)', function () {
     const last = Buffer.alloc(PAGE);
     fs.readSync(fd, last, 0, PAGE, Number(load.offset + size) - PAGE);
     fs.closeSync(fd);
-    assert.ok(last.every((c) => c === 0x5a), 'the dumped page is at its place');
+    assert.ok(
+      last.every((c) => c === 0x5a),
+      'the dumped page is at its place',
+    );
   });
 
   it('refuses damaged and hostile images with one line naming the record and offset, and leaves nothing behind', async () => {
@@ -127,7 +140,14 @@ describe('ckpt-inspect core (issue 15)', function () {
     const cases: [string, Uint8Array][] = [
       ['truncated', sample.subarray(0, Math.floor(sample.length / 2))],
       ['no tail', buildSample({ noTail: true }).bytes],
-      ['bit flip in a header', (() => { const b = Uint8Array.from(sample); b[40] ^= 0x10; return b; })()],
+      [
+        'bit flip in a header',
+        (() => {
+          const b = Uint8Array.from(sample);
+          b[40] ^= 0x10;
+          return b;
+        })(),
+      ],
     ];
     for (const [what, bytes] of cases) {
       const image = path.join(dir, `${what}.ckpt`);
@@ -150,7 +170,8 @@ describe('ckpt-inspect core (issue 15)', function () {
       const proc = w.record('process', { pid: 7, comm: 'huge', nthreads: 1 });
       w.mainThread(proc, 7);
       const mm = w.record('mm', { nvmas: 1 }, { ptag: proc });
-      const base = 0x1000n, size = 1n << bits;
+      const base = 0x1000n,
+        size = 1n << bits;
       w.record('vma', { start: base, end: base + size, prot: 3, kind: 1, path: '' }, { ptag: mm });
       w.pages(mm, [{ vaddr: base + size - BigInt(PAGE), data: new Uint8Array(PAGE).fill(1) }]);
       w.tail();
@@ -189,7 +210,9 @@ describe('ckpt-inspect core (issue 15)', function () {
     const r = await runInspect('core', image, '-o', core, '--pid', '101');
     assert.strictEqual(r.code, 0, r.err);
     assert.match(r.out, /core of process 101 .*2 threads/);
-    const status = readCore(core).notes.filter((n) => n.name === 'CORE' && n.type === 1).map((n) => n.desc.readInt32LE(32));
+    const status = readCore(core)
+      .notes.filter((n) => n.name === 'CORE' && n.type === 1)
+      .map((n) => n.desc.readInt32LE(32));
     assert.deepStrictEqual(status, [101, 102], 'the main thread first');
     const missing = await runInspect('core', image, '-o', path.join(dir, 'x.core'), '--pid', '999');
     assert.strictEqual(missing.code, 2);
@@ -201,7 +224,8 @@ describe('ckpt-inspect core (issue 15)', function () {
     const base = await fuzzBase('sample', buildSample().bytes);
     const out = path.join(dir, 'out');
     fs.mkdirSync(out);
-    let written = 0, refused = 0;
+    let written = 0,
+      refused = 0;
     for (const [i, { mutant, bytes }] of sampleMutants(base, { seed: 15, count: 300 }).entries()) {
       const image = path.join(dir, 'm.ckpt');
       fs.writeFileSync(image, bytes);

@@ -58,7 +58,11 @@ describe('corrupt images', () => {
     for (let i = 1; i < records.length; i++) {
       const cut = sample.bytes.subarray(0, records[i].offset);
       const problems = await problemsOf(cut);
-      assert.deepEqual(problems.map((p) => p.code), ['truncated'], `cut before record #${i}`);
+      assert.deepEqual(
+        problems.map((p) => p.code),
+        ['truncated'],
+        `cut before record #${i}`,
+      );
       assert.equal(problems[0].message, `file offset 0x${records[i].offset.toString(16)}: no tail record: the image is truncated after record #${i - 1}`);
     }
   });
@@ -67,12 +71,23 @@ describe('corrupt images', () => {
     for (let i = 1; i < records.length; i++) {
       const r = records[i];
       const inHeader = await problemsOf(sample.bytes.subarray(0, r.offset + 13));
-      assert.deepEqual(inHeader.map((p) => [p.code, p.record, p.offset]), [['truncated', i, r.offset]]);
+      assert.deepEqual(
+        inHeader.map((p) => [p.code, p.record, p.offset]),
+        [['truncated', i, r.offset]],
+      );
       assert.match(inHeader[0].message, /ends 13 bytes into a record header: it is truncated/);
       if (r.len === 0) continue;
       const inPayload = await problemsOf(sample.bytes.subarray(0, r.payloadOffset + Math.floor(r.len / 2)));
-      assert.deepEqual(inPayload.map((p) => [p.code, p.record, p.field]), [['bad-length', i, 'len']]);
-      assert.match(inPayload[0].message, new RegExp(`^record #${i} [A-Z_]+ \\(tag ${r.tag}\\), field 'len', file offset 0x${(r.offset + 8).toString(16)}: payload length ${r.len} runs past the end of the file \\(${Math.floor(r.len / 2)} bytes left\\)`));
+      assert.deepEqual(
+        inPayload.map((p) => [p.code, p.record, p.field]),
+        [['bad-length', i, 'len']],
+      );
+      assert.match(
+        inPayload[0].message,
+        new RegExp(
+          `^record #${i} [A-Z_]+ \\(tag ${r.tag}\\), field 'len', file offset 0x${(r.offset + 8).toString(16)}: payload length ${r.len} runs past the end of the file \\(${Math.floor(r.len / 2)} bytes left\\)`,
+        ),
+      );
     }
   });
 
@@ -93,14 +108,20 @@ describe('corrupt images', () => {
   it('reports a damaged header checksum and stops there', async () => {
     const fd = indexOfType(RecordType.FD);
     const problems = await problemsOf(setHeaderField(sample.bytes, fd, 'len', records[fd].len + 8, { resum: false }));
-    assert.deepEqual(problems.map((p) => [p.code, p.record]), [['bad-header-checksum', fd]]);
+    assert.deepEqual(
+      problems.map((p) => [p.code, p.record]),
+      [['bad-header-checksum', fd]],
+    );
     assert.match(problems[0].message, /record header is damaged \(header_sum mismatch\)/);
   });
 
   it('reports a damaged payload by its checksum', async () => {
     const thread = indexOfType(RecordType.THREAD);
     const problems = await problemsOf(flipByte(sample.bytes, records[thread].payloadOffset + 40));
-    assert.deepEqual(problems.map((p) => [p.code, p.record, p.tag, p.offset]), [['bad-checksum', thread, records[thread].tag, records[thread].offset]]);
+    assert.deepEqual(
+      problems.map((p) => [p.code, p.record, p.tag, p.offset]),
+      [['bad-checksum', thread, records[thread].tag, records[thread].offset]],
+    );
     assert.equal(problems[0].message, `record #${thread} THREAD (tag ${records[thread].tag}), file offset 0x${records[thread].offset.toString(16)}: the payload is damaged (payload_sum mismatch)`);
   });
 
@@ -109,7 +130,10 @@ describe('corrupt images', () => {
     const bytes = flipByte(sample.bytes, pages.payloadOffset + PAGE + 7);
     assert.deepEqual(await problemsOf(bytes), [], 'opening never reads page bytes');
     const problems = await problemsOf(bytes, true);
-    assert.deepEqual(problems.map((p) => [p.code, p.offset]), [['bad-page-hash', pages.payloadOffset + PAGE]]);
+    assert.deepEqual(
+      problems.map((p) => [p.code, p.offset]),
+      [['bad-page-hash', pages.payloadOffset + PAGE]],
+    );
     assert.match(problems[0].message, /PAGES .*: page at 0x55555555b000 does not match its hash in pagemap tag \d+/);
   });
 
@@ -119,11 +143,17 @@ describe('corrupt images', () => {
     const plain = buildSample({ unhashedPages: true });
     const pages = rawRecords(plain.bytes).find((r) => r.type === RecordType.PAGES)!;
     const problems = await problemsOf(plain.bytes);
-    assert.deepEqual(problems.map((p) => [p.code, p.offset]), [['bad-flags', pages.offset + 4]]);
+    assert.deepEqual(
+      problems.map((p) => [p.code, p.offset]),
+      [['bad-flags', pages.offset + 4]],
+    );
     assert.match(problems[0].message, /PAGES \(tag \d+\), field 'flags', .*: header flags 0x0, a PAGES record has 0x1$/);
     const vmaIndex = rawRecords(sample.bytes).findIndex((r) => r.type === RecordType.VMA);
     const flagged = setHeaderField(sample.bytes, vmaIndex, 'flags', 1);
-    assert.deepEqual((await problemsOf(flagged)).map((p) => p.code), ['bad-flags', 'bad-tail']);
+    assert.deepEqual(
+      (await problemsOf(flagged)).map((p) => p.code),
+      ['bad-flags', 'bad-tail'],
+    );
   });
 
   it('reports a damaged tail', async () => {
@@ -131,7 +161,10 @@ describe('corrupt images', () => {
     // Change a header field and fix its header checksum: only the tail's sum of headers can tell.
     const edited = setHeaderField(sample.bytes, indexOfType(RecordType.THREAD), 'reserved', 7);
     const problems = await problemsOf(edited);
-    assert.deepEqual(problems.map((p) => [p.code, p.record, p.field]), [['bad-tail', tail, 'headers_sum']]);
+    assert.deepEqual(
+      problems.map((p) => [p.code, p.record, p.field]),
+      [['bad-tail', tail, 'headers_sum']],
+    );
     assert.match(problems[0].message, /headers_sum 0x[0-9a-f]+ does not match the headers \(0x[0-9a-f]+\): a record was changed, added or removed/);
   });
 
@@ -143,7 +176,10 @@ describe('corrupt images', () => {
     w.record('thread', { tid: 2 }, { ptag: proc });
     w.tail();
     const problems = await problemsOf(w.bytes());
-    assert.deepEqual(problems.map((p) => [p.code, p.record, p.field]), [['dangling-ptag', 2, 'ptag']]);
+    assert.deepEqual(
+      problems.map((p) => [p.code, p.record, p.field]),
+      [['dangling-ptag', 2, 'ptag']],
+    );
     assert.match(problems[0].message, /^record #2 THREAD \(tag 3\), field 'ptag', file offset 0x[0-9a-f]+: ptag 4242 names no record$/);
     const img = await CheckpointImage.open(w.bytes());
     assert.equal(img.children().length, 4, 'the orphan is shown at the top level');
@@ -173,7 +209,10 @@ describe('corrupt images', () => {
     w.record('process', { pid: 1 }, { tag: 2 });
     w.record('process', { pid: 2 }, { tag: 2 });
     w.tail();
-    assert.deepEqual((await problemsOf(w.bytes())).map((p) => p.code), ['duplicate-tag']);
+    assert.deepEqual(
+      (await problemsOf(w.bytes())).map((p) => p.code),
+      ['duplicate-tag'],
+    );
     const proc = indexOfType(RecordType.PROCESS);
     // The process's six children lose their parent; the tail's sum of headers sees the change.
     assert.deepEqual((await problemsOf(setHeaderField(sample.bytes, proc, 'tag', 0))).map((p) => p.code).sort(), ['bad-tag', 'bad-tail', ...Array(6).fill('dangling-ptag')]);
@@ -227,7 +266,10 @@ describe('corrupt images', () => {
 
   it('notes data after the tail', async () => {
     const problems = await problemsOf(Buffer.concat([sample.bytes, Buffer.alloc(64)]));
-    assert.deepEqual(problems.map((p) => p.code), ['misplaced-record']);
+    assert.deepEqual(
+      problems.map((p) => p.code),
+      ['misplaced-record'],
+    );
     assert.match(problems[0].message, /64 bytes follow the tail record/);
   });
 
@@ -238,7 +280,8 @@ describe('corrupt images', () => {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
       return seed % n;
     };
-    let opened = 0, rejected = 0;
+    let opened = 0,
+      rejected = 0;
     for (let iter = 0; iter < 1500; iter++) {
       let bytes: Uint8Array = Uint8Array.from(sample.bytes);
       const kind = rand(4);

@@ -72,15 +72,21 @@ describe('CRIU images: damaged ones are reported with the file and the offset', 
     fs.writeFileSync(pm, b);
     const r = await runInspect('verify', copy.dir);
     assert.equal(r.code, 1);
-    assert.match(r.out, new RegExp(`^error: pagemap-28660\\.img, entry #3 at offset 0x${at.toString(16)}: a length prefix of 2147418112 bytes is larger than any message \\(67108864\\): the length is damaged$`, 'm'));
+    assert.match(
+      r.out,
+      new RegExp(`^error: pagemap-28660\\.img, entry #3 at offset 0x${at.toString(16)}: a length prefix of 2147418112 bytes is larger than any message \\(67108864\\): the length is damaged$`, 'm'),
+    );
     await exploreAll(copy.dir);
   });
 
-  it('a pagemap past its pages file: the run, its pages, and the file\'s size', async () => {
+  it("a pagemap past its pages file: the run, its pages, and the file's size", async () => {
     fs.truncateSync(file('pages-1.img'), 40 * 4096);
     const r = await runInspect('verify', copy.dir);
     assert.equal(r.code, 1);
-    assert.match(r.out, /^error: pagemap-28660\.img, entry #12 at offset 0x[0-9a-f]+: the run of 4 pages at 0x7ffe6f5d8000 needs pages 41 to 44 of pages-1\.img, which holds 40 pages \(163840 bytes\): the pagemap runs past the pages file$/m);
+    assert.match(
+      r.out,
+      /^error: pagemap-28660\.img, entry #12 at offset 0x[0-9a-f]+: the run of 4 pages at 0x7ffe6f5d8000 needs pages 41 to 44 of pages-1\.img, which holds 40 pages \(163840 bytes\): the pagemap runs past the pages file$/m,
+    );
     // The pages before it are still there.
     const p = await runInspect('search', copy.dir, MARKERS.single.text, '--context', '0');
     assert.equal(p.code, 0);
@@ -141,7 +147,10 @@ describe('CRIU images: unknown images and fields are shown, not refused', () => 
 
   it('an image of an unknown kind is a note; a field the .proto does not declare shows by number', async () => {
     // An image with the common magic and a kind magic no reader knows, holding one message.
-    writeImage(path.join(copy.dir, 'future-1.img'), { head: Buffer.from([0x19, 0x43, 0x56, 0x54, 0x01, 0x02, 0x03, 0x04]), entries: [{ message: encode('pstree_entry', { pid: 5 }), extra: Buffer.alloc(0) }] });
+    writeImage(path.join(copy.dir, 'future-1.img'), {
+      head: Buffer.from([0x19, 0x43, 0x56, 0x54, 0x01, 0x02, 0x03, 0x04]),
+      entries: [{ message: encode('pstree_entry', { pid: 5 }), extra: Buffer.alloc(0) }],
+    });
     // pstree's entry with a field 99 appended.
     const pstree = path.join(copy.dir, 'pstree.img');
     const img = readImage(pstree);
@@ -240,8 +249,10 @@ describe('CRIU images: memory from pre-dumps, lazy pages and zero pages', functi
       if (i === 0) return;
       const run = decode<{ vaddr: string; nr_pages: string; flags: number }>('pagemap_entry', e.message);
       const n = Number(run.nr_pages);
-      if (BigInt(run.vaddr) === heap) e.message = encode('pagemap_entry', { ...run, flags: 2 }); // lazy, not present
-      else if (BigInt(run.vaddr) === stack) e.message = encode('pagemap_entry', { ...run, flags: 0 }); // zero pages
+      if (BigInt(run.vaddr) === heap)
+        e.message = encode('pagemap_entry', { ...run, flags: 2 }); // lazy, not present
+      else if (BigInt(run.vaddr) === stack)
+        e.message = encode('pagemap_entry', { ...run, flags: 0 }); // zero pages
       else kept.push(pages.subarray(page * 4096, (page + n) * 4096));
       page += n;
     });
@@ -304,6 +315,10 @@ describe('CRIU archives: decompressed once, into a bounded cache', () => {
     assert.ok(fs.existsSync(gz));
     assert.ok(!fs.existsSync(first), 'the older one went');
     await assert.rejects(decompressedArchive(zst, 'zstd', { dir, maxBytes: 1000 }), /decompresses to more than 1000 bytes/);
-    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('.partial-')), [], 'no partial file left');
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => f.includes('.partial-')),
+      [],
+      'no partial file left',
+    );
   });
 });

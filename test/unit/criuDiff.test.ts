@@ -38,7 +38,10 @@ describe('CRIU diff: two dumps of one process, a second apart', function () {
       assert.deepEqual(vmas[0].aspects, ['pages']);
       // The README's other difference: the register holding the "changed" flag.
       const thread = [...nodes(d.nodes)].find((n) => n.kind === 'thread')!;
-      assert.deepEqual(thread.fields.map((f) => [f.path, f.aText, f.bText]), [['regs.r15', '0x0', '0x1']]);
+      assert.deepEqual(
+        thread.fields.map((f) => [f.path, f.aText, f.bText]),
+        [['regs.r15', '0x0', '0x1']],
+      );
       assert.deepEqual([...nodes(d.nodes)].map((n) => n.kind).sort(), ['process', 'thread', 'vma']);
       const same = await compareCheckpoints(a, a);
       assert.equal(same.same, true);
@@ -127,14 +130,21 @@ describe('CRIU diff: a CRIU checkpoint against a .ckpt image of the same program
       assert.equal(proc.change, 'changed');
       const pid = proc.fields.find((f) => f.path === 'pid')!;
       assert.deepEqual([pid.a, pid.b], [MARKERS.single.pid, child!.pid]);
-      assert.equal(proc.fields.find((f) => f.path === 'comm'), undefined, 'both are "single"');
+      assert.equal(
+        proc.fields.find((f) => f.path === 'comm'),
+        undefined,
+        'both are "single"',
+      );
       const thread = proc.children.find((n) => n.kind === 'thread')!;
       assert.equal(thread.change, 'changed', 'the main threads, paired though their tids differ');
       assert.ok(thread.registers!.some((r) => r.name === 'rip'));
       // fd 3: the same open file at the same position, only at another path.
       const fd3 = proc.children.find((n) => n.kind === 'fd' && n.key === '3');
       assert.ok(fd3, 'fd 3 differs in its path');
-      assert.deepEqual(fd3.fields.map((f) => f.path), ['path']);
+      assert.deepEqual(
+        fd3.fields.map((f) => f.path),
+        ['path'],
+      );
       // Address-space randomisation put everything elsewhere: VMAs only in A, and only in B.
       assert.ok(d.counts.byKind.vma.removed > 0 && d.counts.byKind.vma.added > 0);
       // The heap marker is in both.

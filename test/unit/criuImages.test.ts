@@ -58,7 +58,8 @@ function sameAsCrit(mine: Json, crit: Json, where: string): number {
   if (typeof mine === 'string' && typeof crit === 'string' && mine.toUpperCase() === crit.toUpperCase()) return 1;
   // Bytes: ours in hex, crit's in base64.
   if (typeof mine === 'string' && typeof crit === 'string' && /^([0-9a-f]{2})*$/.test(mine) && Buffer.from(crit, 'base64').toString('hex') === mine) return 1;
-  const a = critNumber(mine), b = critNumber(crit);
+  const a = critNumber(mine),
+    b = critNumber(crit);
   assert.ok(a !== undefined && b !== undefined && a === b, `${where}: ${JSON.stringify(mine)} here, ${JSON.stringify(crit)} in crit`);
   return 1;
 }
@@ -174,19 +175,29 @@ describe('CRIU images: what the README says is in them', function () {
         assert.equal(Buffer.from(w.bytes!).readUInt32LE(0), (0xc0de0000 | k) >>> 0, `pattern word ${k}`);
       }
       const hits = await searchAll(await c.searchTarget(), { mode: 'text', pattern: MARKERS.single.text });
-      assert.ok(hits.hits.some((h) => BigInt(h.address) === MARKERS.single.addr), 'search finds it at its address');
+      assert.ok(
+        hits.hits.some((h) => BigInt(h.address) === MARKERS.single.addr),
+        'search finds it at its address',
+      );
     } finally {
       await c.close();
     }
   });
 
-  it('threads: five named threads with their registers, the .data marker and each worker\'s stack mark', async () => {
+  it("threads: five named threads with their registers, the .data marker and each worker's stack mark", async () => {
     const c = await open('threads');
     try {
       const [p] = await c.processes();
-      assert.deepEqual(p.threads.map((t) => [t.tid, t.comm]), [
-        [28701, 'fx-thr-main'], [28704, 'fx-worker-0'], [28705, 'fx-worker-1'], [28706, 'fx-worker-2'], [28707, 'fx-worker-3'],
-      ]);
+      assert.deepEqual(
+        p.threads.map((t) => [t.tid, t.comm]),
+        [
+          [28701, 'fx-thr-main'],
+          [28704, 'fx-worker-0'],
+          [28705, 'fx-worker-1'],
+          [28706, 'fx-worker-2'],
+          [28707, 'fx-worker-3'],
+        ],
+      );
       for (const t of p.threads) assert.ok(t.regs.rip !== undefined && t.regs.rsp !== undefined && t.regs.fs_base !== undefined);
       const mem = await c.memory(p.record);
       const [m] = await mem.read(MARKERS.threads.addr, MARKERS.threads.text.length);
@@ -194,7 +205,16 @@ describe('CRIU images: what the README says is in them', function () {
       assert.equal(m.vma?.path, '/tmp/criufix/bin/threads');
       const res = await searchAll(await c.searchTarget(), { mode: 'text', pattern: 'fx-thread-stack-' });
       for (const [i, addr] of MARKERS.threads.stacks.entries()) {
-        assert.ok(res.hits.some((h) => BigInt(h.address) === addr && Buffer.from(h.match + h.after, 'hex').toString('latin1').startsWith(`fx-thread-stack-${i}`)), `stack mark ${i}`);
+        assert.ok(
+          res.hits.some(
+            (h) =>
+              BigInt(h.address) === addr &&
+              Buffer.from(h.match + h.after, 'hex')
+                .toString('latin1')
+                .startsWith(`fx-thread-stack-${i}`),
+          ),
+          `stack mark ${i}`,
+        );
       }
     } finally {
       await c.close();
@@ -205,7 +225,14 @@ describe('CRIU images: what the README says is in them', function () {
     const c = await open('tree');
     try {
       const ps = await c.processes();
-      assert.deepEqual(ps.map((p) => [p.pid, p.ppid, p.comm]), [[28777, 0, 'fx-tree-parent'], [28781, 28777, 'fx-tree-child1'], [28782, 28777, 'fx-tree-child2']]);
+      assert.deepEqual(
+        ps.map((p) => [p.pid, p.ppid, p.comm]),
+        [
+          [28777, 0, 'fx-tree-parent'],
+          [28781, 28777, 'fx-tree-child1'],
+          [28782, 28777, 'fx-tree-child2'],
+        ],
+      );
       const fd = (p: ProcessState, n: number) => p.fds.find((f) => f.fd === n)!.file;
       const [parent, child1, child2] = ps;
       assert.deepEqual(fd(parent, 3).pipe, { ino: 380834, end: 'read', buffered: 28 });
@@ -226,7 +253,11 @@ describe('CRIU images: what the README says is in them', function () {
     }
   });
 
-  for (const [archive, addr] of [['podman.tar', MARKERS.podman['podman.tar']], ['podman.tar.gz', MARKERS.podman['podman.tar.gz']], ['podman-gzip.tar.gz', MARKERS.podman['podman-gzip.tar.gz']]] as const) {
+  for (const [archive, addr] of [
+    ['podman.tar', MARKERS.podman['podman.tar']],
+    ['podman.tar.gz', MARKERS.podman['podman.tar.gz']],
+    ['podman-gzip.tar.gz', MARKERS.podman['podman-gzip.tar.gz']],
+  ] as const) {
     it(`podman/${archive}: the container, its process and its heap marker`, async () => {
       const c = await open(`podman/${archive}`);
       try {
@@ -243,7 +274,10 @@ describe('CRIU images: what the README says is in them', function () {
         assert.equal(p.pid, 1);
         assert.equal(p.comm, 'podfx');
         const res = await searchAll(await c.searchTarget(), { mode: 'text', pattern: MARKERS.podman.text });
-        assert.ok(res.hits.some((h) => BigInt(h.address) === addr), `marker at ${addr.toString(16)}: ${res.hits.map((h) => h.address).join(' ')}`);
+        assert.ok(
+          res.hits.some((h) => BigInt(h.address) === addr),
+          `marker at ${addr.toString(16)}: ${res.hits.map((h) => h.address).join(' ')}`,
+        );
         assert.deepEqual(s.extras.map((x) => x.name).sort(), ['config.dump', 'ctr.log', 'spec.dump']);
       } finally {
         await c.close();
@@ -252,7 +286,10 @@ describe('CRIU images: what the README says is in them', function () {
   }
 
   it('leave-running-twice: page 3 says gen=1 in the first dump and gen=2 in the second', async () => {
-    for (const [dump, gen, fill] of [['a', 1, 'd'], ['b', 2, 't']] as const) {
+    for (const [dump, gen, fill] of [
+      ['a', 1, 'd'],
+      ['b', 2, 't'],
+    ] as const) {
       const c = await open(`leave-running-twice/${dump}`);
       try {
         const [p] = await c.processes();
@@ -287,12 +324,25 @@ describe('CRIU images: what the editor asks of them', function () {
         assert.equal(spec.name, 'spec.dump');
         assert.match(spec.text, /^{\n {2}"ociVersion": "1\.0\.2-dev",/);
         const log = await req.log({ index: extra('ctr.log') });
-        assert.deepEqual(log.lines.map((l) => l.level), ['info', 'info']);
+        assert.deepEqual(
+          log.lines.map((l) => l.level),
+          ['info', 'info'],
+        );
         const files = await req.files({ index: extra('rootfs-diff.tar') });
-        assert.deepEqual(files.files, [{ path: 'etc', kind: 'dir', size: 0 }, { path: 'etc/motd', kind: 'file', size: 8 }]);
+        assert.deepEqual(files.files, [
+          { path: 'etc', kind: 'dir', size: 0 },
+          { path: 'etc/motd', kind: 'file', size: 8 },
+        ]);
         assert.equal(Buffer.from(await c.memberFile!(extra('rootfs-diff.tar'), 'etc/motd', 100)).toString(), 'changed\n');
         const p = await req.process({ process: s.processes[0].index });
-        assert.deepEqual(p.fds.map((f) => [f.fd, f.kind, f.detail]), [[0, 'device', ''], [1, 'pipe', 'write end, 0 bytes buffered'], [2, 'pipe', 'write end, 0 bytes buffered']]);
+        assert.deepEqual(
+          p.fds.map((f) => [f.fd, f.kind, f.detail]),
+          [
+            [0, 'device', ''],
+            [1, 'pipe', 'write end, 0 bytes buffered'],
+            [2, 'pipe', 'write end, 0 bytes buffered'],
+          ],
+        );
         assert.ok(p.threads[0].registers.some((r) => r.name === 'rip'));
         // A VMA: its bytes in mm-1.img, and the memory range its memory view opens at.
         const space = await req.addressSpace({ process: s.processes[0].index });

@@ -13,7 +13,7 @@ const rchar = () => Number(/^rchar: (\d+)$/m.exec(fs.readFileSync('/proc/self/io
 
 describe('CRIU images: a 4 GiB checkpoint', function () {
   this.timeout(60_000);
-  it('opens and answers the editor\'s first requests at once, reading no page data', async () => {
+  it("opens and answers the editor's first requests at once, reading no page data", async () => {
     const big = writeBigCriu(4);
     try {
       const before = rchar();

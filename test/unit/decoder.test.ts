@@ -28,11 +28,20 @@ describe('decoder: a sound image', () => {
     const top = img.children().map((r) => recordTypeName(r.type));
     assert.deepEqual(top, ['HEAD', 'PROCESS', 'PAD', 'FILE', 'FILE', 'FILE', 'FILE', 'TAIL']);
     const proc = img.byTag(sample.tags.process)!;
-    assert.deepEqual(img.children(proc).map((r) => recordTypeName(r.type)), ['THREAD', 'THREAD', 'MM', 'FILES', 'SIGACTIONS', 'PENDING_SIGNALS']);
+    assert.deepEqual(
+      img.children(proc).map((r) => recordTypeName(r.type)),
+      ['THREAD', 'THREAD', 'MM', 'FILES', 'SIGACTIONS', 'PENDING_SIGNALS'],
+    );
     const mm = img.byTag(sample.tags.mm)!;
-    assert.deepEqual(img.children(mm).map((r) => recordTypeName(r.type)), ['VMA', 'VMA', 'VMA', 'VMA', 'VMA', 'PAGEMAP']);
+    assert.deepEqual(
+      img.children(mm).map((r) => recordTypeName(r.type)),
+      ['VMA', 'VMA', 'VMA', 'VMA', 'VMA', 'PAGEMAP'],
+    );
     const pm = img.byTag(sample.tags.pagemap)!;
-    assert.deepEqual(img.children(pm).map((r) => recordTypeName(r.type)), ['PAGES']);
+    assert.deepEqual(
+      img.children(pm).map((r) => recordTypeName(r.type)),
+      ['PAGES'],
+    );
     assert.equal(img.parent(pm), mm);
   });
 
@@ -86,7 +95,11 @@ describe('decoder: a sound image', () => {
     assert.deepEqual(extra.json, { count: 1, targets: [{ tfd: 3, file: pipeRecord.tag, events: 1, data: '0xdeadbeefcafef00d' }] });
     const pipe = (await img.decodeAs(pipeRecord, 'file')).extra as Ckpt.FdPipe;
     assert.equal(Buffer.from(pipe.data.value).toString(), 'buffered');
-    assert.deepEqual((await img.holdersOf(pipeRecord.tag)).map((h) => h.fd), [3], 'the pipe is held by fd 3');
+    assert.deepEqual(
+      (await img.holdersOf(pipeRecord.tag)).map((h) => h.fd),
+      [3],
+      'the pipe is held by fd 3',
+    );
   });
 
   it('describes records in one line each', async () => {
@@ -108,7 +121,13 @@ describe('decoder: a sound image', () => {
     assert.equal(s.processes.length, 1);
     const p = s.processes[0];
     assert.deepEqual([p.pid, p.comm, p.exe, p.threads.length, p.vmas, p.fds, p.dumpedPages], [4242, 'demo', '/usr/bin/demo', 2, 5, 4, 4]);
-    assert.deepEqual(p.threads.map((t) => [t.tid, t.comm]), [[4242, 'demo'], [4243, 'worker']]);
+    assert.deepEqual(
+      p.threads.map((t) => [t.tid, t.comm]),
+      [
+        [4242, 'demo'],
+        [4243, 'worker'],
+      ],
+    );
   });
 
   it('reads memory by virtual address, across page boundaries', async () => {
@@ -119,7 +138,13 @@ describe('decoder: a sound image', () => {
     assert.equal(Buffer.from(pieces[0].bytes!).toString(), HEAP_STRING);
     // Past the dumped heap pages: mapped but not dumped; then past the VMA: unmapped.
     const tail = await mem.read(HEAP + 0x20ff0n, 0x20);
-    assert.deepEqual(tail.map((p) => [p.state, p.length]), [['not-dumped', 0x10], ['unmapped', 0x10]]);
+    assert.deepEqual(
+      tail.map((p) => [p.state, p.length]),
+      [
+        ['not-dumped', 0x10],
+        ['unmapped', 0x10],
+      ],
+    );
     const stack = await mem.read(STACK + 0x20000n, 4);
     assert.deepEqual([...stack[0].bytes!], [0x5a, 0x5a, 0x5a, 0x5a]);
     assert.equal(stack[0].vma?.path, '[stack]');
@@ -153,7 +178,10 @@ describe('decoder: a sound image', () => {
       const mm = w.record('mm', { nvmas: 1 }, { ptag: p });
       w.record('vma', { start: 0x100000n, end: 0x100000n + 4n * 0x1000000n, prot: 3, kind: 1, path: '' }, { ptag: mm });
       // Several chunks per image, so that the two verifications take turns between reads.
-      w.pages(mm, [0, 1, 2, 3].map((k) => ({ vaddr: 0x100000n + BigInt(k) * 0x1000000n, data: new Uint8Array(64 * PAGE).fill(fill + k) })));
+      w.pages(
+        mm,
+        [0, 1, 2, 3].map((k) => ({ vaddr: 0x100000n + BigInt(k) * 0x1000000n, data: new Uint8Array(64 * PAGE).fill(fill + k) })),
+      );
       w.tail();
       return CheckpointImage.open(w.bytes());
     };
@@ -167,7 +195,9 @@ describe('decoder: a sound image', () => {
     for (const r of img.records) {
       const decoded = await img.decode(r);
       if (!decoded) continue;
-      const typeName = Object.entries(Ckpt.RecordType).find(([, v]) => v === r.type)![0].toLowerCase();
+      const typeName = Object.entries(Ckpt.RecordType)
+        .find(([, v]) => v === r.type)![0]
+        .toLowerCase();
       const again = encodePayload(typeName === 'pending_signals' ? 'pending_signals' : typeName, decoded as never);
       assert.deepEqual(Buffer.from(again), Buffer.from(await img.readPayload(r)), `record #${r.index} ${typeName}`);
       checked++;
@@ -182,7 +212,10 @@ describe('decoder: evolution', () => {
     const unknown = img.records.find((r) => recordTypeName(r.type) === 'UNKNOWN(0x3e7)')!;
     assert.ok(unknown);
     assert.equal(await img.decode(unknown), undefined);
-    assert.deepEqual(img.problems.map((p) => p.code), ['unknown-type']);
+    assert.deepEqual(
+      img.problems.map((p) => p.code),
+      ['unknown-type'],
+    );
     assert.match(img.problems[0].message, /record #\d+ UNKNOWN\(0x3e7\) \(tag \d+\), file offset 0x[0-9a-f]+: record type 999 is unknown/);
     const report = await verifyImage(img);
     assert.equal(report.ok, true, 'an unknown type is a note, not damage');

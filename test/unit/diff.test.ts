@@ -155,7 +155,9 @@ describe('compareImages', () => {
       },
       aspects: ['resized', 'pages'],
       pages: {
-        modified: 1, added: 1, removed: 0,
+        modified: 1,
+        added: 1,
+        removed: 0,
         ranges: [
           { start: '0x55555555b000', end: '0x55555555c000', pages: 1, change: 'modified' },
           { start: '0x55555557b000', end: '0x55555557c000', pages: 1, change: 'added' },
@@ -177,8 +179,14 @@ describe('compareImages', () => {
     const worker = d.nodes[0].children.find((n) => n.kind === 'thread' && n.key === '4243')!;
     assert.equal(worker.label, 'thread 4243 "worker"');
     assert.equal(worker.registers!.length, 27);
-    assert.deepEqual(worker.registers!.filter((r) => r.changed), [{ name: 'rip', a: '0x7f12345a0000', b: '0x7f12345a0010', changed: true }]);
-    assert.deepEqual(worker.registers!.find((r) => r.name === 'r15'), { name: 'r15', a: '0x0', b: '0x0', changed: false });
+    assert.deepEqual(
+      worker.registers!.filter((r) => r.changed),
+      [{ name: 'rip', a: '0x7f12345a0000', b: '0x7f12345a0010', changed: true }],
+    );
+    assert.deepEqual(
+      worker.registers!.find((r) => r.name === 'r15'),
+      { name: 'r15', a: '0x0', b: '0x0', changed: false },
+    );
     const added = d.nodes[0].children.find((n) => n.kind === 'thread' && n.key === '4250')!;
     assert.ok(added.registers!.every((r) => r.a === null && r.b !== null && !r.changed));
   });
@@ -200,12 +208,17 @@ describe('compareImages', () => {
       };
       return { src, reads };
     };
-    const la = logged(buildImage(A)), lb = logged(buildImage(specB(A)));
-    const a = await CheckpointImage.open(la.src), b = await CheckpointImage.open(lb.src);
+    const la = logged(buildImage(A)),
+      lb = logged(buildImage(specB(A)));
+    const a = await CheckpointImage.open(la.src),
+      b = await CheckpointImage.open(lb.src);
     la.reads.length = lb.reads.length = 0;
     const d = await compareImages(a, b);
     assert.equal(d.counts.pages.modified, 1);
-    for (const [img, reads] of [[a, la.reads], [b, lb.reads]] as const) {
+    for (const [img, reads] of [
+      [a, la.reads],
+      [b, lb.reads],
+    ] as const) {
       assert.ok(reads.length > 0);
       for (const r of img.ofType(RecordType.PAGES)) {
         for (const [s, e] of reads) assert.ok(e <= r.payloadOffset || s >= r.payloadOffset + r.len, `read ${s}-${e} touches page data at ${r.payloadOffset}`);
@@ -250,7 +263,7 @@ describe('compareImages', () => {
       assert.equal(d.stats.bytesRead, 2 * 6 * PAGE);
     });
 
-    it('hashes the side that has none and compares it with the other side\'s hashes', async () => {
+    it("hashes the side that has none and compares it with the other side's hashes", async () => {
       const A = specA();
       const B = specB(A);
       const d = await compareImages(await open(A), await open({ ...B, hashed: false }), { match: 'pid' });
@@ -278,7 +291,8 @@ describe('compareImages', () => {
 
     it('reports progress and stops when cancelled', async () => {
       const A = { ...baseSpec(), hashed: false };
-      const a = await open(A), b = await open(A);
+      const a = await open(A),
+        b = await open(A);
       const seen: { done: number; total: number }[] = [];
       const d = await compareImages(a, b, { onProgress: (p) => seen.push(p) });
       assert.equal(d.same, true);
@@ -289,10 +303,7 @@ describe('compareImages', () => {
       await assert.rejects(compareImages(a, b, { signal: pre.signal }), { name: 'AbortError' });
       const mid = new AbortController();
       const partial: number[] = [];
-      await assert.rejects(
-        compareImages(a, b, { signal: mid.signal, onProgress: (p) => (partial.push(p.done), mid.abort()) }),
-        { name: 'AbortError' },
-      );
+      await assert.rejects(compareImages(a, b, { signal: mid.signal, onProgress: (p) => (partial.push(p.done), mid.abort()) }), { name: 'AbortError' });
       assert.equal(partial.length, 1);
       assert.ok(partial[0] < 2 * 12 * PAGE);
     });
@@ -304,9 +315,18 @@ describe('compareImages', () => {
     // The second root is another process in B (4400 "other" for 4300 "child"): the same place.
     assert.deepEqual(outline(d.nodes)[0], EXPECTED_OUTLINE[0]);
     assert.deepEqual(outline(d.nodes.slice(1)), [
-      { 'changed process 4300->4400': ['pid: 4300 -> 4400', 'pgid: 4300 -> 4400', 'sid: 4300 -> 4400', 'comm: "child" -> "other"', {
-        'changed thread main': ['tid: 4300 -> 4400', 'regs.rsp: "0x7ffcd0001e00" -> "0x7ffcd0001f00"', 'comm: "child" -> "demo"'],
-      }, { 'added thread worker#0': [] }] },
+      {
+        'changed process 4300->4400': [
+          'pid: 4300 -> 4400',
+          'pgid: 4300 -> 4400',
+          'sid: 4300 -> 4400',
+          'comm: "child" -> "other"',
+          {
+            'changed thread main': ['tid: 4300 -> 4400', 'regs.rsp: "0x7ffcd0001e00" -> "0x7ffcd0001f00"', 'comm: "child" -> "demo"'],
+          },
+          { 'added thread worker#0': [] },
+        ],
+      },
     ]);
   });
 
@@ -316,14 +336,18 @@ describe('compareImages', () => {
       const p = (pid: number, comm: string, parent?: number) => ({ ...baseProcess(pid + shift), comm, ...(parent !== undefined ? { parent } : {}) });
       return { processes: [p(100, 'sh'), p(200, 'worker', 0), p(300, 'worker', 0), p(400, 'logger', 0), p(500, 'helper', 2)] };
     };
-    const A = tree(0), B = tree(1000);
+    const A = tree(0),
+      B = tree(1000);
     B.processes[2].threads[1].rip += 16n; // the second worker's worker thread moved on
     const d = await compareImages(await open(A), await open(B));
     const shifted = (pid: number) => [`pid: ${pid} -> ${pid + 1000}`, `pgid: ${pid} -> ${pid + 1000}`, `sid: ${pid} -> ${pid + 1000}`];
     const ppid = (pid: number) => `ppid: ${pid} -> ${pid + 1000}`;
     const threads = (pid: number) => [{ 'changed thread main': [`tid: ${pid} -> ${pid + 1000}`] }, { 'changed thread worker#0': [`tid: ${pid + 1} -> ${pid + 1001}`] }];
     const out = outline(d.nodes) as Record<string, unknown[]>[];
-    assert.deepEqual(out.map((n) => Object.keys(n)[0]), ['changed process 100->1100', 'changed process 200->1200', 'changed process 300->1300', 'changed process 400->1400', 'changed process 500->1500']);
+    assert.deepEqual(
+      out.map((n) => Object.keys(n)[0]),
+      ['changed process 100->1100', 'changed process 200->1200', 'changed process 300->1300', 'changed process 400->1400', 'changed process 500->1500'],
+    );
     assert.deepEqual(out[0]['changed process 100->1100'], [...shifted(100), ...threads(100)]);
     assert.deepEqual(out[1]['changed process 200->1200'], [shifted(200)[0], ppid(100), ...shifted(200).slice(1), ...threads(200)]);
     assert.deepEqual(out[2]['changed process 300->1300'][5], { 'changed thread worker#0': ['tid: 301 -> 1301', 'regs.rip: "0x7f12345a0000" -> "0x7f12345a0010"'] });
@@ -337,7 +361,10 @@ describe('compareImages', () => {
     const A: ImageSpec = { processes: [baseProcess(100), { ...baseProcess(200), comm: 'worker', parent: 0 }, { ...baseProcess(300), comm: 'helper', parent: 1 }] };
     const B: ImageSpec = { processes: [baseProcess(100), { ...baseProcess(250), comm: 'cron', parent: 0 }] };
     const d = await compareImages(await open(A), await open(B));
-    assert.deepEqual(d.nodes.map((n) => `${n.change} ${n.key}`), ['removed 200', 'removed 300', 'added 250']);
+    assert.deepEqual(
+      d.nodes.map((n) => `${n.change} ${n.key}`),
+      ['removed 200', 'removed 300', 'added 250'],
+    );
   });
 
   it('reports records it could not read, and compares the rest', async () => {
@@ -349,7 +376,10 @@ describe('compareImages', () => {
     // A length inside the path string of fd 1's file that runs past its payload: the record cannot be decoded.
     new DataView(damaged.buffer).setUint32(file.payloadOffset + 48, 0xffff, true);
     const d = await compareImages(img, await CheckpointImage.open(damaged));
-    assert.deepEqual(d.problems.map((p) => p.side), ['b', 'b']);
+    assert.deepEqual(
+      d.problems.map((p) => p.side),
+      ['b', 'b'],
+    );
     assert.match(d.problems[0].message, /^record #\d+ FILE \(tag \d+\), field 'path.len', .*does not fit/);
     assert.match(d.problems[1].message, /^record #\d+ FILE .*payload_sum mismatch/);
     // The fd that cannot be read is left out on B's side: it shows as removed.
@@ -395,14 +425,18 @@ describe('diffHashArrays', () => {
     const n = 150_000; // more than one batch of the WebAssembly loop
     const a = new Uint8Array((n + 10) * 8).map(() => rnd(256));
     const b = new Uint8Array((n + 20) * 8);
-    const ia = 3, ib = 17; // the hashes of one range start at different places in each array
+    const ia = 3,
+      ib = 17; // the hashes of one range start at different places in each array
     b.set(a.subarray(ia * 8, (ia + n) * 8), ib * 8);
     const changed = new Set<number>([0, 1, n - 1, 65535, 65536, 65537]);
     for (let i = 0; i < 500; i++) changed.add(rnd(n));
     for (const i of changed) b[(ib + i) * 8 + rnd(8)] ^= 1 + rnd(255);
     const found: number[] = [];
     diffHashArrays(a, ia, b, ib, n, (i) => found.push(i));
-    assert.deepEqual(found, [...changed].sort((x, y) => x - y));
+    assert.deepEqual(
+      found,
+      [...changed].sort((x, y) => x - y),
+    );
     // A view that does not start on a multiple of 8 in its buffer works the same.
     const shifted = new Uint8Array(b.length + 3).subarray(3);
     shifted.set(b);
@@ -417,17 +451,25 @@ describe('matchVmas', () => {
   const pairs = (A: VmaInfo[], B: VmaInfo[]) => matchVmas(A, B).map(({ a, b }) => [a && `${a.start.toString(16)}-${a.end.toString(16)}`, b && `${b.start.toString(16)}-${b.end.toString(16)}`]);
 
   it('pairs a heap that grew, a stack that grew down, and leaves a moved area unpaired', () => {
-    assert.deepEqual(
-      pairs([v(0x1000n, 0x3000n), v(0x10000n, 0x12000n), v(0x20000n, 0x21000n)], [v(0x1000n, 0x5000n), v(0xe000n, 0x12000n), v(0x30000n, 0x31000n)]),
-      [['1000-3000', '1000-5000'], ['10000-12000', 'e000-12000'], ['20000-21000', undefined], [undefined, '30000-31000']],
-    );
+    assert.deepEqual(pairs([v(0x1000n, 0x3000n), v(0x10000n, 0x12000n), v(0x20000n, 0x21000n)], [v(0x1000n, 0x5000n), v(0xe000n, 0x12000n), v(0x30000n, 0x31000n)]), [
+      ['1000-3000', '1000-5000'],
+      ['10000-12000', 'e000-12000'],
+      ['20000-21000', undefined],
+      [undefined, '30000-31000'],
+    ]);
   });
 
   it('pairs an area cut in two with the piece that keeps most of it', () => {
     // Both pieces share a boundary with A's area; the one with the larger overlap is its partner.
-    assert.deepEqual(pairs([v(0x1000n, 0x9000n)], [v(0x1000n, 0x2000n), v(0x2000n, 0x9000n)]), [['1000-9000', '2000-9000'], [undefined, '1000-2000']]);
+    assert.deepEqual(pairs([v(0x1000n, 0x9000n)], [v(0x1000n, 0x2000n), v(0x2000n, 0x9000n)]), [
+      ['1000-9000', '2000-9000'],
+      [undefined, '1000-2000'],
+    ]);
     // Two areas merged into one: the larger is the partner, the other was removed.
-    assert.deepEqual(pairs([v(0x1000n, 0x2000n), v(0x2000n, 0x9000n)], [v(0x1000n, 0x9000n)]), [['1000-2000', undefined], ['2000-9000', '1000-9000']]);
+    assert.deepEqual(pairs([v(0x1000n, 0x2000n), v(0x2000n, 0x9000n)], [v(0x1000n, 0x9000n)]), [
+      ['1000-2000', undefined],
+      ['2000-9000', '1000-9000'],
+    ]);
   });
 });
 
@@ -439,10 +481,14 @@ describe('comparePageBytes', () => {
     heap[PAGE + 10] ^= 1;
     heap[PAGE + 11] ^= 1;
     heap[PAGE + 200] ^= 1;
-    const a = await open(A), b = await open(B);
+    const a = await open(A),
+      b = await open(B);
     const p = await comparePageBytes(a, b, HEAP + 0x1234n, { pid: 4242 });
     assert.equal(p.address, '0x55555555b000');
-    assert.deepEqual(p.changed, [{ offset: 10, length: 2 }, { offset: 200, length: 1 }]);
+    assert.deepEqual(p.changed, [
+      { offset: 10, length: 2 },
+      { offset: 200, length: 1 },
+    ]);
     assert.equal(p.a, Buffer.from(A.processes[0].pagemaps[0][0].data.subarray(PAGE, 2 * PAGE)).toString('hex'));
     assert.equal(p.b, Buffer.from(heap.subarray(PAGE, 2 * PAGE)).toString('hex'));
     const missing = await comparePageBytes(a, b, EXE);

@@ -69,12 +69,19 @@ describe('ckpt-inspect diff', () => {
     assert.match(r.out, /2 pages modified; pages compared by reading 96 KiB of pages\n$/);
     // each changed byte run, A's bytes over B's, under its VMA
     const runs = r.out.split('\n').filter((l) => /^\s+0x[0-9a-f]+: \d+ bytes? changed$/.test(l));
-    assert.deepEqual(runs.map((l) => l.trim()), ['0x55555555b005: 1 byte changed', '0x55555555c005: 1 byte changed']);
+    assert.deepEqual(
+      runs.map((l) => l.trim()),
+      ['0x55555555b005: 1 byte changed', '0x55555555c005: 1 byte changed'],
+    );
     const at = r.out.split('\n').findIndex((l) => l.trim() === '0x55555555b005: 1 byte changed');
-    const [minus, plus] = r.out.split('\n').slice(at + 1, at + 3).map((l) => l.trim());
+    const [minus, plus] = r.out
+      .split('\n')
+      .slice(at + 1, at + 3)
+      .map((l) => l.trim());
     assert.match(minus, /^0x55555555b005  - ([0-9a-f]{2})\s+\|.\|$/);
     assert.match(plus, /^\+ ([0-9a-f]{2})\s+\|.\|$/);
-    const old = parseInt(/- ([0-9a-f]{2})/.exec(minus)![1], 16), now = parseInt(/\+ ([0-9a-f]{2})/.exec(plus)![1], 16);
+    const old = parseInt(/- ([0-9a-f]{2})/.exec(minus)![1], 16),
+      now = parseInt(/\+ ([0-9a-f]{2})/.exec(plus)![1], 16);
     assert.equal(old ^ now, 1, 'the flipped bit');
     // --max bounds the runs shown, and says that more were left out
     const one = await runInspect('diff', '--bytes', '--max', '1', a, changed);
@@ -86,7 +93,8 @@ describe('ckpt-inspect diff', () => {
     const r = await runInspect('diff', a, changed, '--format=json');
     assert.equal(r.code, 1);
     const doc = JSON.parse(r.out);
-    const ia = await CheckpointImage.open(a), ib = await CheckpointImage.open(changed);
+    const ia = await CheckpointImage.open(a),
+      ib = await CheckpointImage.open(changed);
     const direct = await compareImages(ia, ib);
     await ia.close();
     await ib.close();
@@ -104,7 +112,8 @@ describe('ckpt-inspect diff', () => {
     p.threads[1].tid = 5243;
     const one = copySpec(baseSpec());
     one.processes = [one.processes[0]];
-    const A = file('one.ckpt', one), B = file('moved.ckpt', moved);
+    const A = file('one.ckpt', one),
+      B = file('moved.ckpt', moved);
     const r = await runInspect('diff', A, B);
     assert.equal(r.code, 1, r.err);
     assert.deepEqual(r.out.split('\n').slice(2, 12), [

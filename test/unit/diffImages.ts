@@ -116,7 +116,12 @@ export function baseProcess(pid = 4242): ProcSpec {
 }
 
 export function baseSpec(): ImageSpec {
-  return { processes: [baseProcess(4242), { ...baseProcess(4300), comm: 'child', threads: [{ tid: 4300, comm: 'child', rip: 0x555555556123n, rsp: STACK + 0x1e00n, flags: Ckpt.ThreadFlags.MAIN_THREAD, pending: [] }] }] };
+  return {
+    processes: [
+      baseProcess(4242),
+      { ...baseProcess(4300), comm: 'child', threads: [{ tid: 4300, comm: 'child', rip: 0x555555556123n, rsp: STACK + 0x1e00n, flags: Ckpt.ThreadFlags.MAIN_THREAD, pending: [] }] },
+    ],
+  };
 }
 
 /** A deep copy, so that a test can change one spec and keep the other. */
@@ -131,7 +136,35 @@ export function copySpec(s: ImageSpec): ImageSpec {
 }
 
 function regs(t: ThreadSpec): Record<string, bigint> {
-  const names = ['r15', 'r14', 'r13', 'r12', 'rbp', 'rbx', 'r11', 'r10', 'r9', 'r8', 'rax', 'rcx', 'rdx', 'rsi', 'rdi', 'origRax', 'rip', 'cs', 'eflags', 'rsp', 'ss', 'fsBase', 'gsBase', 'ds', 'es', 'fs', 'gs'];
+  const names = [
+    'r15',
+    'r14',
+    'r13',
+    'r12',
+    'rbp',
+    'rbx',
+    'r11',
+    'r10',
+    'r9',
+    'r8',
+    'rax',
+    'rcx',
+    'rdx',
+    'rsi',
+    'rdi',
+    'origRax',
+    'rip',
+    'cs',
+    'eflags',
+    'rsp',
+    'ss',
+    'fsBase',
+    'gsBase',
+    'ds',
+    'es',
+    'fs',
+    'gs',
+  ];
   return { ...Object.fromEntries(names.map((n, i) => [n, BigInt(i)])), origRax: UNLIMITED, rip: t.rip, rsp: t.rsp, cs: 0x33n, ss: 0x2bn, eflags: 0x246n };
 }
 
@@ -155,24 +188,71 @@ export function buildImage(spec: ImageSpec): Uint8Array {
   const procTags = new Map<ProcSpec, number>();
   for (const p of ordered(spec.processes, spec.reverse).sort((x, y) => depth(x) - depth(y))) {
     const parent = p.parent === undefined ? undefined : spec.processes[p.parent];
-    const proc = w.record('process', {
-      pid: p.pid, ppid: parent?.pid ?? 1, pgid: p.pid, sid: p.pid, uids: [1000, 1000, 1000, 1000], gids: [1000, 1000, 1000, 1000],
-      umask: 0o022, nthreads: p.threads.length, state: 'S'.charCodeAt(0), exitSignal: 17, flags: Ckpt.ProcessFlags.DUMPABLE,
-      startTime: 123456n, rlimits: p.rlimits, comm: p.comm, exe: '/usr/bin/demo', cwd: '/home/user', root: '/',
-      cmdline: p.cmdline, environ: p.environ, groups: [1000],
-    }, parent ? { ptag: procTags.get(parent) } : {});
+    const proc = w.record(
+      'process',
+      {
+        pid: p.pid,
+        ppid: parent?.pid ?? 1,
+        pgid: p.pid,
+        sid: p.pid,
+        uids: [1000, 1000, 1000, 1000],
+        gids: [1000, 1000, 1000, 1000],
+        umask: 0o022,
+        nthreads: p.threads.length,
+        state: 'S'.charCodeAt(0),
+        exitSignal: 17,
+        flags: Ckpt.ProcessFlags.DUMPABLE,
+        startTime: 123456n,
+        rlimits: p.rlimits,
+        comm: p.comm,
+        exe: '/usr/bin/demo',
+        cwd: '/home/user',
+        root: '/',
+        cmdline: p.cmdline,
+        environ: p.environ,
+        groups: [1000],
+      },
+      parent ? { ptag: procTags.get(parent) } : {},
+    );
     procTags.set(p, proc);
     for (const t of ordered(p.threads, spec.reverse)) {
-      const th = w.record('thread', {
-        tid: t.tid, flags: t.flags ?? 0, regs: regs(t), sigmask: t.sigmask ?? 0n, comm: t.comm,
-        xstateKind: Ckpt.XstateKind.XSAVE, xstate: new Uint8Array(512).fill(0xab),
-      }, { ptag: proc });
+      const th = w.record(
+        'thread',
+        {
+          tid: t.tid,
+          flags: t.flags ?? 0,
+          regs: regs(t),
+          sigmask: t.sigmask ?? 0n,
+          comm: t.comm,
+          xstateKind: Ckpt.XstateKind.XSAVE,
+          xstate: new Uint8Array(512).fill(0xab),
+        },
+        { ptag: proc },
+      );
       if (t.pending?.length) w.record('pending_signals', { signals: t.pending.map((s) => ({ siSigno: s })) }, { ptag: th });
     }
-    const mm = w.record('mm', { startBrk: HEAP, brk: p.brk, startStack: STACK + 0x20000n, nvmas: p.vmas.length, auxv: [{ key: 6n, value: 4096n }, { key: 0n, value: 0n }] }, { ptag: proc });
+    const mm = w.record(
+      'mm',
+      {
+        startBrk: HEAP,
+        brk: p.brk,
+        startStack: STACK + 0x20000n,
+        nvmas: p.vmas.length,
+        auxv: [
+          { key: 6n, value: 4096n },
+          { key: 0n, value: 0n },
+        ],
+      },
+      { ptag: proc },
+    );
     for (const v of ordered(p.vmas, spec.reverse)) w.record('vma', { ...v, flags: v.flags ?? 0, inode: v.inode ?? 0n }, { ptag: mm });
     // Reversed: one pagemap per run, last run first.
-    const pagemaps = spec.reverse ? p.pagemaps.flat().reverse().map((r) => [r]) : p.pagemaps;
+    const pagemaps = spec.reverse
+      ? p.pagemaps
+          .flat()
+          .reverse()
+          .map((r) => [r])
+      : p.pagemaps;
     for (const runs of pagemaps) {
       if (spec.hashed === false) unhashedPages(w, mm, runs);
       else w.pages(mm, runs);

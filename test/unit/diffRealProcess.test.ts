@@ -58,9 +58,7 @@ describe('compareImages on a real process checkpointed twice', function () {
     const vma = (await a.memory()).vmaAt(map)!;
     const outline = (nodes: DiffNode[]): unknown[] =>
       nodes.map((n) => ({ [`${n.change} ${n.kind} ${n.key}`]: [...n.fields.map((f) => f.path), ...(n.pages?.ranges.map((r) => `${r.change} ${r.start}-${r.end}`) ?? []), ...outline(n.children)] }));
-    assert.deepEqual(outline(d.nodes), [
-      { [`changed process ${target!.pid}`]: [{ [`changed vma ${hex(vma.start)}-${hex(vma.end)}`]: [`modified ${hex(buffer)}-${hex(buffer + BigInt(page))}`] }] },
-    ]);
+    assert.deepEqual(outline(d.nodes), [{ [`changed process ${target!.pid}`]: [{ [`changed vma ${hex(vma.start)}-${hex(vma.end)}`]: [`modified ${hex(buffer)}-${hex(buffer + BigInt(page))}`] }] }]);
     assert.equal(d.nodes[0].label, `process ${target!.pid} "planter"`);
     assert.deepEqual(d.counts.pages, { modified: 1, added: 0, removed: 0 });
     assert.equal(d.stats.bytesRead, 0);

@@ -24,8 +24,13 @@ function hostileImage(): Uint8Array {
   const w = ImageWriter.inMemory();
   w.head({ nodename: `host${TITLE}` });
   const proc = w.record('process', {
-    pid: 77, comm: `evil${TITLE}`, exe: `/bin/${CLEAR}x`, cwd: `/tmp/${CSI}`, nthreads: 1,
-    cmdline: [`prog${CLEAR}`, `arg${TITLE}`], environ: [`TERM=${TITLE}`, `X=${CSI}`],
+    pid: 77,
+    comm: `evil${TITLE}`,
+    exe: `/bin/${CLEAR}x`,
+    cwd: `/tmp/${CSI}`,
+    nthreads: 1,
+    cmdline: [`prog${CLEAR}`, `arg${TITLE}`],
+    environ: [`TERM=${TITLE}`, `X=${CSI}`],
   });
   w.mainThread(proc, 77, { comm: `thr${CLEAR}` });
   const mm = w.record('mm', { nvmas: 1 }, { ptag: proc });
@@ -75,7 +80,17 @@ describe('terminal escapes in image strings', () => {
       assert.doesNotMatch(r.err, RAW_CONTROL, `ckpt-inspect ${args.join(' ')} wrote a control character on stderr`);
     }
     const show = (await runInspect('show', '-v', image)).out;
-    for (const shown of ['evil\\x1b]0;pwned\\x07', '/bin/\\x1b[2Jx', '/lib/\\x1b]0;pwned\\x07.so', 'thr\\x1b[2J', 'TERM=\\x1b]0;pwned\\x07', '/tmp/\\u009b31m', '/tmp/\\x1b[2JA@\\x9b@B', 'detail\\x1b[2J', 'host\\x1b]0;pwned\\x07']) {
+    for (const shown of [
+      'evil\\x1b]0;pwned\\x07',
+      '/bin/\\x1b[2Jx',
+      '/lib/\\x1b]0;pwned\\x07.so',
+      'thr\\x1b[2J',
+      'TERM=\\x1b]0;pwned\\x07',
+      '/tmp/\\u009b31m',
+      '/tmp/\\x1b[2JA@\\x9b@B',
+      'detail\\x1b[2J',
+      'host\\x1b]0;pwned\\x07',
+    ]) {
       assert.ok(show.includes(shown), `show -v shows ${shown}`);
     }
   });

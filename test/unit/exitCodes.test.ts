@@ -24,11 +24,18 @@ describe('exit codes', () => {
     const table = readme.slice(at).split('\n| code | meaning |\n|---|---|\n')[1];
     assert.ok(table, 'the README has the table after naming the enum');
     const rows = table.split('\n').filter((l, i, all) => l.startsWith('|') && all.slice(0, i).every((p) => p.startsWith('|')));
-    const listed = Object.fromEntries(rows.map((r) => r.split('|').slice(1, -1).map((c) => c.trim())));
+    const listed = Object.fromEntries(
+      rows.map((r) =>
+        r
+          .split('|')
+          .slice(1, -1)
+          .map((c) => c.trim()),
+      ),
+    );
     assert.deepStrictEqual(listed, docs);
   });
 
-  it('are the C header\'s EXIT_* names, as generated', () => {
+  it("are the C header's EXIT_* names, as generated", () => {
     const header = fs.readFileSync(path.join(root, 'build', 'native', 'ckpt_format.h'), 'utf8');
     for (const [code, label] of Object.entries(schema.enums.exit_code)) assert.match(header, new RegExp(`\\tEXIT_${label.toUpperCase()} = ${code},\\n`));
   });

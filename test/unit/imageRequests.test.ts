@@ -32,7 +32,10 @@ describe('editor requests: answering the webview from an image', () => {
     assert.equal(p.comm, 'demo');
     assert.deepEqual(p.cmdline, ['demo', '--interval', '5']);
     assert.equal(p.index, img.byTag(sample.tags.process)!.index);
-    assert.deepEqual(p.threads.map((t) => t.tid), [4242, 4243]);
+    assert.deepEqual(
+      p.threads.map((t) => t.tid),
+      [4242, 4243],
+    );
     assert.equal(p.threads[0].rip, '0x555555556123');
     assert.equal(s.verification, verification);
     // Everything crosses postMessage as JSON.
@@ -41,13 +44,19 @@ describe('editor requests: answering the webview from an image', () => {
 
   it('pages the record tree with one-line labels', async () => {
     const top = await req.children({});
-    assert.deepEqual(top.items.map((n) => n.title), ['HEAD', 'PROCESS', 'PAD', 'FILE', 'FILE', 'FILE', 'FILE', 'TAIL']);
+    assert.deepEqual(
+      top.items.map((n) => n.title),
+      ['HEAD', 'PROCESS', 'PAD', 'FILE', 'FILE', 'FILE', 'FILE', 'TAIL'],
+    );
     assert.equal(top.total, 8);
     const proc = top.items[1];
     assert.match(proc.detail, /pid 4242 "demo"/);
     assert.equal(proc.childCount, 6);
     const page = await req.children({ parent: proc.index, offset: 1, limit: 2 });
-    assert.deepEqual(page.items.map((n) => n.title), ['THREAD', 'MM']);
+    assert.deepEqual(
+      page.items.map((n) => n.title),
+      ['THREAD', 'MM'],
+    );
     assert.equal(page.total, 6);
     await assert.rejects(req.children({ parent: 9999 }), /no record #9999/);
     await assert.rejects(req.children({ limit: 100000 }), RangeError);
@@ -70,7 +79,10 @@ describe('editor requests: answering the webview from an image', () => {
     assert.strictEqual(b.bytes.byteLength, b.bytes.buffer.byteLength, 'in a buffer of their own: postMessage carries a view of a larger one wrong');
     assert.equal(Buffer.from(b.bytes).toString('hex'), '1132547698badcfe');
     // The header is described from the schema, with its real checksum.
-    assert.deepEqual(d.header.map((f) => f.name), ['type', 'flags', 'len', 'tag', 'ptag', 'payload_sum', 'reserved', 'header_sum']);
+    assert.deepEqual(
+      d.header.map((f) => f.name),
+      ['type', 'flags', 'len', 'tag', 'ptag', 'payload_sum', 'reserved', 'header_sum'],
+    );
     assert.equal(find(d.header, 'type').display, 'thread (11)');
     assert.equal(find(d.header, 'tag').display, String(sample.tags.mainThread));
     assert.equal(find(d.header, 'len').fileOffset, thread.offset + 8);
@@ -121,10 +133,13 @@ describe('editor requests: answering the webview from an image', () => {
     assert.equal(l.truncated, false);
     assert.equal(kinds[0], 'not-dumped'); // the executable's pages are not dumped
     const data = l.spans.filter((s) => s.kind === 'data');
-    assert.deepEqual(data.map((s) => [s.start, s.end]), [
-      [`0x${HEAP.toString(16)}`, `0x${(HEAP + 3n * BigInt(PAGE)).toString(16)}`],
-      [`0x${(STACK + 0x20000n).toString(16)}`, `0x${(STACK + 0x21000n).toString(16)}`],
-    ]);
+    assert.deepEqual(
+      data.map((s) => [s.start, s.end]),
+      [
+        [`0x${HEAP.toString(16)}`, `0x${(HEAP + 3n * BigInt(PAGE)).toString(16)}`],
+        [`0x${(STACK + 0x20000n).toString(16)}`, `0x${(STACK + 0x21000n).toString(16)}`],
+      ],
+    );
     const afterHeap = l.spans[l.spans.findIndex((s) => s.kind === 'data') + 1];
     assert.equal(afterHeap.kind, 'not-dumped');
     assert.match(afterHeap.label!, /rw-p heap \[heap\]/);
@@ -132,7 +147,10 @@ describe('editor requests: answering the webview from an image', () => {
     // Spans tile the range without holes.
     for (let i = 1; i < l.spans.length; i++) assert.equal(l.spans[i].start, l.spans[i - 1].end);
     const vmaOnly = await req.memoryLayout({ process: proc.index, start: `0x${HEAP.toString(16)}`, end: `0x${(HEAP + 0x21000n).toString(16)}` });
-    assert.deepEqual(vmaOnly.spans.map((s) => s.kind), ['data', 'not-dumped']);
+    assert.deepEqual(
+      vmaOnly.spans.map((s) => s.kind),
+      ['data', 'not-dumped'],
+    );
   });
 
   it('reads memory by virtual address, across a page boundary', async () => {
@@ -142,14 +160,20 @@ describe('editor requests: answering the webview from an image', () => {
     assert.equal(pieces[0].state, 'dumped');
     assert.equal(Buffer.from(pieces[0].bytes!).toString(), HEAP_STRING);
     const edge = await req.memory({ process: proc.index, addr: `0x${(HEAP + 3n * BigInt(PAGE) - 4n).toString(16)}`, length: 8 });
-    assert.deepEqual(edge.map((p) => [p.state, p.length]), [['dumped', 4], ['not-dumped', 4]]);
+    assert.deepEqual(
+      edge.map((p) => [p.state, p.length]),
+      [
+        ['dumped', 4],
+        ['not-dumped', 4],
+      ],
+    );
     assert.equal(edge[1].bytes, undefined);
     await assert.rejects(req.memory({ process: proc.index, addr: '12', length: 1 << 20 }), RangeError);
   });
 });
 
 describe('editor requests: backtraces', () => {
-  it('answers a thread\'s backtrace as JSON, saying why it ends, and refuses threads that are not there', async () => {
+  it("answers a thread's backtrace as JSON, saying why it ends, and refuses threads that are not there", async () => {
     const sample = buildSample();
     const img = await CheckpointImage.open(sample.bytes);
     try {

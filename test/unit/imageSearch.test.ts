@@ -168,13 +168,16 @@ describe('editor search on a 1 GiB image', function () {
     assert.ok(r.events.some((e) => e.type === 'searchProgress' && e.search === first));
     const e2 = await r.end(second);
     assert.equal(e2.status, 'done');
-    assert.deepEqual(r.hits(second).map((h) => h.address), [hex(big.markerAddr)]);
+    assert.deepEqual(
+      r.hits(second).map((h) => h.address),
+      [hex(big.markerAddr)],
+    );
     // Nothing of the first search after its end.
     const endAt = r.events.findIndex((e) => e.type === 'searchEnd' && e.search === first);
     assert.ok(!r.events.slice(endAt + 1).some((e) => e.search === first));
   });
 
-  it('keeps answering the editor\'s other requests while it searches, and cancels on request', async () => {
+  it("keeps answering the editor's other requests while it searches, and cancels on request", async () => {
     const r = recorder(img);
     const requests = new ImageRequests(new CkptCheckpoint(img), () => ({ status: 'unverified', problems: [] }));
     const proc = img.processes()[0].index;
@@ -267,11 +270,17 @@ describe('editor search in a worker thread: a regular expression that never fini
     const e2 = await r.end(second);
     assert.equal(e2.status, 'done', JSON.stringify(e2));
     assert.equal(e2.scannedBytes, 64 * 4096);
-    assert.deepEqual(r.hits(second).map((h) => [h.address, h.pid, h.process]), [[hex(hostileMarkerAddr()), HOSTILE_PID, img.processes()[0].index]]);
+    assert.deepEqual(
+      r.hits(second).map((h) => [h.address, h.pid, h.process]),
+      [[hex(hostileMarkerAddr()), HOSTILE_PID, img.processes()[0].index]],
+    );
     assert.ok(!r.events.slice(r.events.findIndex((e) => e.type === 'searchEnd' && e.search === first) + 1).some((e) => e.search === first), 'nothing of the first after its end');
     assert.equal(watched.workers.length, 2, 'one worker per search');
     await until('both workers to exit', () => watched.live() === 0, 5000);
-    assert.deepEqual(watched.workers.map((w) => w.threadId), [-1, -1]);
+    assert.deepEqual(
+      watched.workers.map((w) => w.threadId),
+      [-1, -1],
+    );
   });
 
   it('ends as failed, with a reason, when the expression makes no progress for the cap (a backstop)', async () => {
@@ -289,7 +298,10 @@ describe('editor search in a worker thread: a regular expression that never fini
     // The editor searches on: a sound expression over the same memory.
     const ok = (await r.search.search({ query: { mode: 'regex', pattern: 'a{4}END' }, maxHits: 10 })).search;
     assert.equal((await r.end(ok)).status, 'done');
-    assert.deepEqual(r.hits(ok).map((h) => h.address), [hex(hostileMarkerAddr() - 4n)]);
+    assert.deepEqual(
+      r.hits(ok).map((h) => h.address),
+      [hex(hostileMarkerAddr() - 4n)],
+    );
   });
 });
 
@@ -325,7 +337,11 @@ describe('editor search in a worker thread: the same answers as the engine in pr
           assert.equal(end.status, expected.truncated ? 'truncated' : 'done', JSON.stringify(query));
           assert.equal(end.scannedBytes, expected.scannedBytes);
           assert.equal(end.totalBytes, expected.totalBytes);
-          assert.deepEqual(r.hits(search), expected.hits.map((h) => ({ ...h, process: proc })), JSON.stringify(query));
+          assert.deepEqual(
+            r.hits(search),
+            expected.hits.map((h) => ({ ...h, process: proc })),
+            JSON.stringify(query),
+          );
           assert.deepEqual((await r.search.result(search))?.hits, r.hits(search));
           total += expected.hits.length;
         }

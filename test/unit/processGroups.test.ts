@@ -3,7 +3,17 @@ import { groupProcesses, vscodeInternals } from '../../src/views/processGroups';
 import { buildProcessForest, ProcessInfo } from '../../src/processes/procfs';
 
 const proc = (pid: number, ppid: number, sid: number, comm = `p${pid}`): ProcessInfo => ({
-  pid, ppid, sid, comm, state: 'S', uid: 1000, user: 'u', rssBytes: 0, threads: 1, cmdline: [comm], startTime: pid * 10,
+  pid,
+  ppid,
+  sid,
+  comm,
+  state: 'S',
+  uid: 1000,
+  user: 'u',
+  rssBytes: 0,
+  threads: 1,
+  cmdline: [comm],
+  startTime: pid * 10,
 });
 
 describe('Processes view: groups', () => {
@@ -12,14 +22,24 @@ describe('Processes view: groups', () => {
   // process 206 that the extension host adopted; a second session (tmux 300, top 301).
   const all = [
     proc(1, 0, 1, 'systemd'),
-    proc(100, 1, 100, 'bash'), proc(101, 100, 100, 'vim'),
-    proc(200, 1, 150, 'node'), proc(201, 200, 150, 'node'), proc(202, 200, 150, 'node'), proc(203, 202, 203, 'bash'), proc(204, 203, 203, 'make'), proc(205, 204, 203, 'cc'),
+    proc(100, 1, 100, 'bash'),
+    proc(101, 100, 100, 'vim'),
+    proc(200, 1, 150, 'node'),
+    proc(201, 200, 150, 'node'),
+    proc(202, 200, 150, 'node'),
+    proc(203, 202, 203, 'bash'),
+    proc(204, 203, 203, 'make'),
+    proc(205, 204, 203, 'cc'),
     proc(206, 201, 206, 'perl'),
-    proc(300, 1, 300, 'tmux'), proc(301, 300, 300, 'top'),
+    proc(300, 1, 300, 'tmux'),
+    proc(301, 300, 300, 'top'),
   ];
 
   it("leaves VS Code's own processes out: its server and the server's children", () => {
-    assert.deepEqual([...vscodeInternals(all, 201)].sort((a, b) => a - b), [200, 201, 202]);
+    assert.deepEqual(
+      [...vscodeInternals(all, 201)].sort((a, b) => a - b),
+      [200, 201, 202],
+    );
   });
 
   it('puts what runs in VS Code first, then each session under its leader, with counts', () => {
@@ -36,12 +56,18 @@ describe('Processes view: groups', () => {
       ],
     );
     // the terminal's shell keeps its tree
-    assert.deepEqual(groups[0].roots[0].children.map((c) => c.info.comm), ['make']);
+    assert.deepEqual(
+      groups[0].roots[0].children.map((c) => c.info.comm),
+      ['make'],
+    );
   });
 
   it('names a session whose leader is gone by its number', () => {
     const orphans = [proc(400, 1, 399, 'sleep')];
     const groups = groupProcesses(buildProcessForest(orphans, orphans).roots, orphans, new Set());
-    assert.deepEqual(groups.map((g) => [g.label, g.description]), [['session 399', 'SID 399 · 1 process']]);
+    assert.deepEqual(
+      groups.map((g) => [g.label, g.description]),
+      [['session 399', 'SID 399 · 1 process']],
+    );
   });
 });

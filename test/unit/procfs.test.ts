@@ -58,9 +58,15 @@ describe('procfs: the process tree', () => {
     const all = [proc(1, 0, 'init'), proc(10, 1, 'sshd'), proc(20, 10, 'bash'), proc(30, 20, 'sudo'), proc(40, 30, 'vim'), proc(50, 1, 'cron')];
     const listed = all.filter((p) => p.pid !== 30 && p.pid !== 1 && p.pid !== 10);
     const { roots, byPid } = buildProcessForest(listed, all);
-    assert.deepEqual(roots.map((r) => r.info.comm), ['bash', 'cron']);
+    assert.deepEqual(
+      roots.map((r) => r.info.comm),
+      ['bash', 'cron'],
+    );
     assert.equal(byPid.get(40)!.parent!.info.comm, 'bash');
-    assert.deepEqual(byPid.get(20)!.children.map((c) => c.info.pid), [40]);
+    assert.deepEqual(
+      byPid.get(20)!.children.map((c) => c.info.pid),
+      [40],
+    );
   });
 
   it('survives a ppid cycle', () => {

@@ -10,7 +10,12 @@ describe('protocol: messages from the webview', () => {
     assert.deepEqual(parseFromWebview({ type: 'ready', extra: 1 }), { type: 'ready' });
     // A frame to open is named by its place in a backtrace the host made, never by a path.
     assert.deepEqual(parseFromWebview({ type: 'openFrame', process: 5, tid: 100, frame: 2, path: '/etc/shadow' }), { type: 'openFrame', process: 5, tid: 100, frame: 2 });
-    assert.deepEqual(parseFromWebview({ type: 'request', id: 2, method: 'backtrace', params: { process: 5, tid: 100 } }), { type: 'request', id: 2, method: 'backtrace', params: { process: 5, tid: 100 } });
+    assert.deepEqual(parseFromWebview({ type: 'request', id: 2, method: 'backtrace', params: { process: 5, tid: 100 } }), {
+      type: 'request',
+      id: 2,
+      method: 'backtrace',
+      params: { process: 5, tid: 100 },
+    });
     for (const bad of [
       { type: 'openFrame', process: 5, tid: 100 },
       { type: 'openFrame', process: 5, tid: -1, frame: 0 },

@@ -59,7 +59,10 @@ describe('record tree', () => {
 
   it('opens 120,000 records of forward ptags, or of one cycle, in linear time', async function () {
     this.timeout(60000);
-    for (const [name, bytes] of [['forward chain', forwardChain(120000)], ['cycle', ptagCycle(120000)]] as const) {
+    for (const [name, bytes] of [
+      ['forward chain', forwardChain(120000)],
+      ['cycle', ptagCycle(120000)],
+    ] as const) {
       const t0 = performance.now();
       const img = await CheckpointImage.open(bytes);
       const ms = performance.now() - t0;

@@ -68,9 +68,15 @@ function processRecords(w: ImageWriter, pid: number, opts: { bigPages: number })
   plant(big, 0x20000 - 6, 'CHUNK-SEAM');
   const page = (b: Uint8Array, i: number, n = 1) => b.subarray(i * PAGE, (i + n) * PAGE);
 
-  const runs1: PageRunData[] = [{ vaddr: HEAP, data: page(heap, 0, 2) }, { vaddr: LIB, data: page(lib, 0, 2) }];
+  const runs1: PageRunData[] = [
+    { vaddr: HEAP, data: page(heap, 0, 2) },
+    { vaddr: LIB, data: page(lib, 0, 2) },
+  ];
   w.pages(mm, runs1);
-  w.pages(mm, [{ vaddr: HEAP + BigInt(2 * PAGE), data: page(heap, 2) }, { vaddr: HEAP + BigInt(4 * PAGE), data: page(heap, 4) }]);
+  w.pages(mm, [
+    { vaddr: HEAP + BigInt(2 * PAGE), data: page(heap, 2) },
+    { vaddr: HEAP + BigInt(4 * PAGE), data: page(heap, 4) },
+  ]);
   w.pages(mm, [{ vaddr: BIG, data: big }]);
 }
 
@@ -179,7 +185,10 @@ describe('searchMemory', () => {
 
   it('reports matches that do not overlap, in address order', async () => {
     const r = await searchAll(img, { mode: 'text', pattern: 'aaaa' });
-    assert.deepEqual(r.hits.map((h) => h.address), [`0x${AT.aaaa.toString(16)}`, `0x${(AT.aaaa + 4n).toString(16)}`]);
+    assert.deepEqual(
+      r.hits.map((h) => h.address),
+      [`0x${AT.aaaa.toString(16)}`, `0x${(AT.aaaa + 4n).toString(16)}`],
+    );
   });
 
   it('searches every process, or the one asked for', async () => {
@@ -206,7 +215,12 @@ describe('searchMemory', () => {
       [{ mode: 'regex', pattern: 'a(' }, /invalid regular expression/],
       [{ mode: 'regex', pattern: 'a', encoding: 'utf16le' }, /UTF-16 applies to text/],
     ];
-    for (const [q, message] of bad) assert.throws(() => compileQuery(q), (e: Error) => e instanceof SearchPatternError && message.test(e.message), JSON.stringify(q));
+    for (const [q, message] of bad)
+      assert.throws(
+        () => compileQuery(q),
+        (e: Error) => e instanceof SearchPatternError && message.test(e.message),
+        JSON.stringify(q),
+      );
     assert.deepEqual(parseHexPattern('4? ?a ff'), { value: Uint8Array.from([0x40, 0x0a, 0xff]), mask: Uint8Array.from([0xf0, 0x0f, 0xff]) });
   });
 
@@ -241,7 +255,7 @@ describe('searchMemory', () => {
       w.mainThread(proc, 7);
       const mm = w.record('mm', { nvmas: 1 }, { ptag: proc });
       w.record('vma', { start: 0x10000000n, end: addr, prot: 3, kind: 1, path: '' }, { ptag: mm });
-      for (let i = 0; i < runs.length; ) {
+      for (let i = 0; i < runs.length;) {
         const n = 1 + rnd(3);
         w.pages(mm, runs.slice(i, i + n));
         i += n;
@@ -260,7 +274,7 @@ describe('searchMemory', () => {
         const out: string[] = [];
         for (const st of stretches) {
           const test = prepare(st.bytes);
-          for (let i = 0; i < st.bytes.length; ) {
+          for (let i = 0; i < st.bytes.length;) {
             const len = test(i);
             if (len > 0) {
               out.push(`0x${(st.start + BigInt(i)).toString(16)}/${len}`);
@@ -279,11 +293,19 @@ describe('searchMemory', () => {
         const mask = Array.from(lit, () => (rnd(4) === 0 ? 0 : 0xff));
         mask[rnd(mask.length)] = 0xff;
         const hex = Array.from(lit, (b, i) => (mask[i] ? b.toString(16).padStart(2, '0') : '??')).join(' ');
-        assert.deepEqual(await got({ mode: 'hex', pattern: hex }), expect((b) => (i) => (i + lit.length <= b.length && lit.every((x, j) => !mask[j] || b[i + j] === x) ? lit.length : 0)), `trial ${trial}: ${hex}`);
+        assert.deepEqual(
+          await got({ mode: 'hex', pattern: hex }),
+          expect((b) => (i) => (i + lit.length <= b.length && lit.every((x, j) => !mask[j] || b[i + j] === x) ? lit.length : 0)),
+          `trial ${trial}: ${hex}`,
+        );
       }
       const ascii = word.toString('latin1');
       const msg = `trial ${trial}: ${ascii}`;
-      assert.deepEqual(await got({ mode: 'text', pattern: ascii }), expect((b) => (i) => (b.subarray(i, i + word.length).equals(word) ? word.length : 0)), msg);
+      assert.deepEqual(
+        await got({ mode: 'text', pattern: ascii }),
+        expect((b) => (i) => (b.subarray(i, i + word.length).equals(word) ? word.length : 0)),
+        msg,
+      );
       const folded = ascii.toLowerCase();
       assert.deepEqual(
         await got({ mode: 'text', pattern: ascii.toUpperCase(), ignoreCase: true }),
@@ -294,14 +316,18 @@ describe('searchMemory', () => {
         msg,
       );
       const re = /a[abA]{0,6}b/y;
-      assert.deepEqual(await got({ mode: 'regex', pattern: re.source }), expect((b) => {
-        const text = b.toString('latin1');
-        return (i) => {
-          re.lastIndex = i;
-          const m = re.exec(text);
-          return m ? m[0].length : 0;
-        };
-      }), `trial ${trial}: regex`);
+      assert.deepEqual(
+        await got({ mode: 'regex', pattern: re.source }),
+        expect((b) => {
+          const text = b.toString('latin1');
+          return (i) => {
+            re.lastIndex = i;
+            const m = re.exec(text);
+            return m ? m[0].length : 0;
+          };
+        }),
+        `trial ${trial}: regex`,
+      );
     }
   });
 
@@ -327,10 +353,7 @@ describe('searchMemory', () => {
       await assert.rejects(searchAll(big, { mode: 'text', pattern: 'nothing here' }, { signal: pre.signal }), { name: 'AbortError' });
       const mid = new AbortController();
       let last = 0;
-      await assert.rejects(
-        searchAll(big, { mode: 'text', pattern: 'nothing here' }, { signal: mid.signal, onProgress: (p) => ((last = p.scannedBytes), mid.abort()) }),
-        { name: 'AbortError' },
-      );
+      await assert.rejects(searchAll(big, { mode: 'text', pattern: 'nothing here' }, { signal: mid.signal, onProgress: (p) => ((last = p.scannedBytes), mid.abort()) }), { name: 'AbortError' });
       assert.ok(last > 0 && last < 4096 * PAGE, `stopped after ${last} bytes`);
     });
   });

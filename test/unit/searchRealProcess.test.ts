@@ -56,9 +56,15 @@ describe('searchMemory on a real process', function () {
     const { wide } = target!.planted;
     assert.equal(wide % 2n, 1n);
     const r = await searchAll(img, { mode: 'text', pattern: WIDE, encoding: 'utf16le' });
-    assert.deepEqual(r.hits.map((h) => h.address), [hex(wide)]);
+    assert.deepEqual(
+      r.hits.map((h) => h.address),
+      [hex(wide)],
+    );
     const i = await searchAll(img, { mode: 'text', pattern: WIDE.toUpperCase().replace('SS', 'ß'), encoding: 'utf16le', ignoreCase: true });
-    assert.deepEqual(i.hits.map((h) => h.address), [hex(wide)]);
+    assert.deepEqual(
+      i.hits.map((h) => h.address),
+      [hex(wide)],
+    );
     await img.close();
   });
 

@@ -38,13 +38,18 @@ describe('search results: how a hit reads on one line', () => {
   });
 });
 
-describe('protocol: what the webview answers to the host\'s search', () => {
+describe("protocol: what the webview answers to the host's search", () => {
   const revealed = { process: 1, cursor: '0x1000', highlight: { start: '0x1000', end: '0x1004' }, bytes: Uint8Array.from([0xde, 0xad, 0xbe, 0xef]) };
 
   it('takes a response by its id, its result unchecked until the request it answers checks it', () => {
     assert.deepEqual(parseFromWebview({ type: 'response', id: 7, ok: true, result: { search: 2, listed: 3 } }), { type: 'response', id: 7, ok: true, result: { search: 2, listed: 3 } });
     assert.deepEqual(parseFromWebview({ type: 'response', id: 7, ok: false, error: 'no' }), { type: 'response', id: 7, ok: false, error: 'no' });
-    for (const bad of [{ type: 'response', id: -1.5, ok: true }, { type: 'response', id: 1, ok: false }, { type: 'response', ok: true }, { type: 'searchShown', ticket: 1, search: 2, listed: 3 }]) {
+    for (const bad of [
+      { type: 'response', id: -1.5, ok: true },
+      { type: 'response', id: 1, ok: false },
+      { type: 'response', ok: true },
+      { type: 'searchShown', ticket: 1, search: 2, listed: 3 },
+    ]) {
       assert.equal(parseFromWebview(bad), undefined, JSON.stringify(bad));
     }
   });

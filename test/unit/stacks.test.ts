@@ -50,7 +50,16 @@ function memoryOf(areas: { start: bigint; size: number; bytes?: Uint8Array; path
   let at = 0;
   areas.forEach((a, i) => {
     const entry = { index: i };
-    vmas.push({ entry, start: a.start, end: a.start + BigInt(a.size), prot: a.path ? 5 : 3, flags: 0, kind: a.kind ?? (a.path ? 'file_private' : 'anon_private'), path: a.path ?? '', offset: a.offset ?? 0n });
+    vmas.push({
+      entry,
+      start: a.start,
+      end: a.start + BigInt(a.size),
+      prot: a.path ? 5 : 3,
+      flags: 0,
+      kind: a.kind ?? (a.path ? 'file_private' : 'anon_private'),
+      path: a.path ?? '',
+      offset: a.offset ?? 0n,
+    });
     if (a.bytes) {
       segs.push({ start: a.start, end: a.start + BigInt(a.size), fileOffset: at, pagemap: entry, pages: entry, firstPage: 0 });
       const b = new Uint8Array(a.size);
@@ -86,7 +95,11 @@ describe('backtraces: ELF, CFI and DWARF line readers', function () {
   });
 
   it('names every function readelf lists, in the program built here and in node (.symtab) and libc (.dynsym)', () => {
-    for (const [file, dynamic] of [[debuggee, false], [NODE, false], [LIBC, true]] as const) {
+    for (const [file, dynamic] of [
+      [debuggee, false],
+      [NODE, false],
+      [LIBC, true],
+    ] as const) {
       const elf = ElfFile.open(file);
       try {
         const syms = SymbolTable.of(elf);
@@ -122,7 +135,9 @@ describe('backtraces: ELF, CFI and DWARF line readers', function () {
         const step = Math.max(1, Math.floor(fns.length / 300));
         const addrs: number[] = [];
         for (let i = 0; i < fns.length; i += step) addrs.push(fns[i].addr, fns[i].addr + 5);
-        const out = run('addr2line', ['-e', file, ...addrs.map((a) => `0x${a.toString(16)}`)]).trim().split('\n');
+        const out = run('addr2line', ['-e', file, ...addrs.map((a) => `0x${a.toString(16)}`)])
+          .trim()
+          .split('\n');
         let compared = 0;
         addrs.forEach((a, i) => {
           const m = /^(.*):(\d+)(?: \(discriminator \d+\))?$/.exec(out[i]);
@@ -162,7 +177,7 @@ describe('backtraces: ELF, CFI and DWARF line readers', function () {
     }
   });
 
-  it('unwinds a CRIU checkpoint\'s threads, saying that its program is gone and that libc is taken unchecked', async () => {
+  it("unwinds a CRIU checkpoint's threads, saying that its program is gone and that libc is taken unchecked", async () => {
     const cp = await openCheckpoint(path.resolve(__dirname, '../fixtures/criu/threads/inventory.img'));
     const modules = new ElfModules();
     try {
@@ -327,7 +342,17 @@ describe('backtraces: ELF, CFI and DWARF line readers', function () {
       fs.copyFileSync(debuggee, copy);
       const st = fs.statSync(copy, { bigint: true });
       const entry = { index: 0 };
-      const vma: VmaInfo<RecordRef> = { entry, start: 0x555555554000n, end: 0x555555556000n, prot: 5, flags: 0, kind: 'file_private', path: copy, offset: 0n, file: { inode: st.ino, size: st.size, mtimeNs: st.mtimeNs - 1n } };
+      const vma: VmaInfo<RecordRef> = {
+        entry,
+        start: 0x555555554000n,
+        end: 0x555555556000n,
+        prot: 5,
+        flags: 0,
+        kind: 'file_private',
+        path: copy,
+        offset: 0n,
+        file: { inode: st.ino, size: st.size, mtimeNs: st.mtimeNs - 1n },
+      };
       const mem = new MemoryMap<RecordRef>(new BufferByteSource(new Uint8Array(0)), PAGE, [vma], []);
       const modules = new ElfModules();
       const space = new ProcessSpace(mem, modules);

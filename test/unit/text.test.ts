@@ -22,13 +22,19 @@ describe('image strings', () => {
   it('decode every byte string exactly: valid UTF-8 as usual, each other byte as U+DC00 + byte', function () {
     this.timeout(30000);
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.string({ unit: 'binary' }).map((s) => new Uint8Array(Buffer.from(s, 'utf8')))), (b) => {
-        const s = decodeUtf8(b);
-        assert.deepEqual(encodeEscaped(s), b);
-        if (Buffer.from(b).toString('utf8') === new TextDecoder('utf-8', { ignoreBOM: true }).decode(b) && !Buffer.from(b).toString('utf8').includes('\ufffd')) {
-          assert.equal(s, Buffer.from(b).toString('utf8'));
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 64 }),
+          fc.string({ unit: 'binary' }).map((s) => new Uint8Array(Buffer.from(s, 'utf8'))),
+        ),
+        (b) => {
+          const s = decodeUtf8(b);
+          assert.deepEqual(encodeEscaped(s), b);
+          if (Buffer.from(b).toString('utf8') === new TextDecoder('utf-8', { ignoreBOM: true }).decode(b) && !Buffer.from(b).toString('utf8').includes('\ufffd')) {
+            assert.equal(s, Buffer.from(b).toString('utf8'));
+          }
+        },
+      ),
       { numRuns: 3000, seed: 11 },
     );
     assert.equal(decodeUtf8(Buffer.from([0x61, 0xff, 0xc3, 0x28])), 'a\udcff\udcc3(');

@@ -34,7 +34,9 @@ describe('XXH64', () => {
         fs.writeFileSync(f, pattern(n));
         files.push(f);
       }
-      const out = spawnSync('xxhsum', ['-H1', ...files], { encoding: 'utf8' }).stdout.trim().split('\n');
+      const out = spawnSync('xxhsum', ['-H1', ...files], { encoding: 'utf8' })
+        .stdout.trim()
+        .split('\n');
       out.forEach((line, n) => assert.equal(line.split(/\s+/)[0], xxh64(pattern(n)).toString(16).padStart(16, '0'), `length ${n}`));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -52,8 +54,10 @@ describe('XXH64', () => {
   });
 
   it('keeps interleaved streams apart', () => {
-    const a = new Xxh64(), b = new Xxh64();
-    const da = pattern(300), db = pattern(301).reverse();
+    const a = new Xxh64(),
+      b = new Xxh64();
+    const da = pattern(300),
+      db = pattern(301).reverse();
     for (let o = 0; o < 300; o += 50) {
       a.update(da.subarray(o, o + 50));
       xxh64(pattern(17)); // a one-shot hash in between must not disturb either

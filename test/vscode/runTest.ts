@@ -27,7 +27,7 @@ async function main(): Promise<number> {
     const workspace = path.join(scratch, 'workspace');
     fs.mkdirSync(workspace);
     const desktop = process.env.CKPT_VSCODE_DESKTOP;
-    const vscodeExecutablePath = desktop ? process.env.CKPT_VSCODE_EXECUTABLE : process.env.CKPT_VSCODE_EXECUTABLE ?? path.join(__dirname, 'host', 'code-server-as-vscode');
+    const vscodeExecutablePath = desktop ? process.env.CKPT_VSCODE_EXECUTABLE : (process.env.CKPT_VSCODE_EXECUTABLE ?? path.join(__dirname, 'host', 'code-server-as-vscode'));
     const t0 = Date.now();
     let reported: number;
     try {

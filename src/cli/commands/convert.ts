@@ -31,7 +31,9 @@ export const convertCommand: Command = {
     } catch (e) {
       throw inImage(from, e);
     }
-    out.line(`${to}: ${r.processes} process${r.processes === 1 ? '' : 'es'}, ${r.threads} thread${r.threads === 1 ? '' : 's'}, ${r.vmas} VMAs, ${r.pages} pages (${formatBytes(r.pages * 4096)}), ${r.files} open files`);
+    out.line(
+      `${to}: ${r.processes} process${r.processes === 1 ? '' : 'es'}, ${r.threads} thread${r.threads === 1 ? '' : 's'}, ${r.vmas} VMAs, ${r.pages} pages (${formatBytes(r.pages * 4096)}), ${r.files} open files`,
+    );
     for (const n of r.notes) out.line(`note: ${n}`);
     if (r.leftOut.length) {
       out.line(`left out (${r.leftOut.length}, each an unsupported record in the image):`);

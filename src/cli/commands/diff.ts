@@ -81,7 +81,8 @@ const ROW = 16;
  */
 async function changedBytes(d: ImageDiff, a: Checkpoint, b: Checkpoint, max: number): Promise<Map<DiffNode, string[]>> {
   const lines = new Map<DiffNode, string[]>();
-  let shown = 0, more = 0;
+  let shown = 0,
+    more = 0;
   const walk = async (nodes: DiffNode[], proc: { a?: number; b?: number } | undefined): Promise<void> => {
     for (const n of nodes) {
       const own = n.kind === 'process' ? { a: diffNodeRecord(a, n, 'a'), b: diffNodeRecord(b, n, 'b') } : proc;
@@ -97,7 +98,8 @@ async function changedBytes(d: ImageDiff, a: Checkpoint, b: Checkpoint, max: num
             }
             const p = await checkpointPageBytes(a, b, page, own);
             if (!p.a || !p.b) continue;
-            const x = Buffer.from(p.a), y = Buffer.from(p.b);
+            const x = Buffer.from(p.a),
+              y = Buffer.from(p.b);
             for (const run of p.changed) {
               if (shown >= max) {
                 more++;
@@ -122,12 +124,17 @@ async function changedBytes(d: ImageDiff, a: Checkpoint, b: Checkpoint, max: num
 }
 
 function runLines(addr: bigint, x: Buffer, y: Buffer): string[] {
-  const hexRow = (b: Buffer) => [...b].map((v) => v.toString(16).padStart(2, '0')).join(' ').padEnd(ROW * 3 - 1);
+  const hexRow = (b: Buffer) =>
+    [...b]
+      .map((v) => v.toString(16).padStart(2, '0'))
+      .join(' ')
+      .padEnd(ROW * 3 - 1);
   const ascii = (b: Buffer) => [...b].map((v) => (v >= 0x20 && v < 0x7f ? String.fromCharCode(v) : '.')).join('');
   const shown = Math.min(x.length, MAX_RUN_BYTES);
   const out = [`0x${addr.toString(16)}: ${x.length} byte${x.length === 1 ? '' : 's'} changed`];
   for (let i = 0; i < shown; i += ROW) {
-    const a = x.subarray(i, Math.min(i + ROW, shown)), b = y.subarray(i, Math.min(i + ROW, shown));
+    const a = x.subarray(i, Math.min(i + ROW, shown)),
+      b = y.subarray(i, Math.min(i + ROW, shown));
     const at = `0x${(addr + BigInt(i)).toString(16).padStart(12, '0')}`;
     out.push(`  ${at}  - ${hexRow(a)}  |${ascii(a)}|`, `  ${' '.repeat(at.length)}  + ${hexRow(b)}  |${ascii(b)}|`);
   }
@@ -159,8 +166,18 @@ export function diffText(d: ImageDiff, bytes?: Map<DiffNode, string[]>): string[
   if (d.same) return ['no differences'];
   const out = [`--- ${d.a.name}  ${d.a.time}  ${formatBytes(d.a.size)}`, `+++ ${d.b.name}  ${d.b.time}  ${formatBytes(d.b.size)}`];
   for (const n of d.nodes) nodeLines(n, '', out, bytes);
-  const counts = countsText(Object.entries(d.counts.byKind).map(([kind, c]) => ({ kind, ...c })), d.counts.pages);
-  const how = d.pageMethod === 'hashes' ? 'by page hash' : d.pageMethod === 'bytes' ? `by reading ${formatBytes(d.stats.bytesRead)} of pages` : d.pageMethod === 'mixed' ? `by hash and by reading ${formatBytes(d.stats.bytesRead)}` : '';
+  const counts = countsText(
+    Object.entries(d.counts.byKind).map(([kind, c]) => ({ kind, ...c })),
+    d.counts.pages,
+  );
+  const how =
+    d.pageMethod === 'hashes'
+      ? 'by page hash'
+      : d.pageMethod === 'bytes'
+        ? `by reading ${formatBytes(d.stats.bytesRead)} of pages`
+        : d.pageMethod === 'mixed'
+          ? `by hash and by reading ${formatBytes(d.stats.bytesRead)}`
+          : '';
   out.push('', `${counts}${how ? `; pages compared ${how}` : ''}`);
   return out;
 }

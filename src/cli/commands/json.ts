@@ -84,7 +84,7 @@ function criuRecord(c: CriuAsCheckpoint): RecordMembers {
     const r = c.criu.records[index];
     const d = await c.describe(index);
     const { payload, error } = await payloadOf(c, index);
-    const member = r.kind !== 'folder' && r.kind !== 'link' ? r.image?.member ?? r.member : undefined;
+    const member = r.kind !== 'folder' && r.kind !== 'link' ? (r.image?.member ?? r.member) : undefined;
     return {
       index,
       type: d.title,

@@ -154,7 +154,10 @@ export function prpsinfo(p: PrPsInfo): Buffer {
   // pr_psargs: the arguments with their NULs as spaces, at most 79 bytes, as the kernel does
   let args = p.cmdline.subarray(0, 79);
   while (args.length && args[args.length - 1] === 0) args = args.subarray(0, args.length - 1);
-  b.set(args.map((c) => (c === 0 ? 0x20 : c)), 56);
+  b.set(
+    args.map((c) => (c === 0 ? 0x20 : c)),
+    56,
+  );
   return b;
 }
 

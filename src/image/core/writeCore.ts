@@ -106,38 +106,39 @@ export async function writeCore(img: CheckpointImage, target: string, opts: Core
   }
   const fileBytes = at;
   if (fileBytes > BigInt(Number.MAX_SAFE_INTEGER)) throw new CoreError(`the core would be ${fileBytes} bytes, more than a file can hold`);
-  const phdrs: elf.ProgramHeader[] = [
-    { type: elf.PT_NOTE, flags: 0, offset: BigInt(notesAt), vaddr: 0n, filesz: BigInt(notes.length), memsz: 0n, align: 4n },
-    ...loads,
-  ];
+  const phdrs: elf.ProgramHeader[] = [{ type: elf.PT_NOTE, flags: 0, offset: BigInt(notesAt), vaddr: 0n, filesz: BigInt(notes.length), memsz: 0n, align: 4n }, ...loads];
   const total = loads.reduce((n, l) => n + (l.copy ? dumpedIn(mem, l.vaddr, l.vaddr + l.filesz) : 0), 0);
   let copied = 0;
-  await writeFileAtomically(target, async (fd) => {
-    fs.ftruncateSync(fd, Number(fileBytes)); // its size first: a filesystem that cannot hold it says so before any copy
-    writeAll(fd, elf.elfHeaders(phdrs), 0);
-    writeAll(fd, notes, notesAt);
-    for (const l of loads) {
-      if (l.fill) writeAll(fd, l.fill, Number(l.offset));
-      if (!l.copy) continue;
-      // Only the dumped pages are read (by segment, so that time goes with the bytes, not the
-      // size of the area); what lies between them is left as a hole, which reads as zeros.
-      const end = l.vaddr + l.filesz;
-      for (let i = mem.segmentFrom(l.vaddr); i < mem.segments.length && mem.segments[i].start < end; i++) {
-        const s = mem.segments[i];
-        const to = minBig(s.end, end);
-        for (let a = maxBig(s.start, l.vaddr); a < to; ) {
-          const n = Number(minBig(to - a, BigInt(COPY_PIECE)));
-          for (const piece of await mem.read(a, n)) {
-            if (piece.state !== 'dumped' || !piece.bytes) continue;
-            writeAll(fd, piece.bytes, Number(l.offset + (piece.addr - l.vaddr)));
-            copied += piece.length;
+  await writeFileAtomically(
+    target,
+    async (fd) => {
+      fs.ftruncateSync(fd, Number(fileBytes)); // its size first: a filesystem that cannot hold it says so before any copy
+      writeAll(fd, elf.elfHeaders(phdrs), 0);
+      writeAll(fd, notes, notesAt);
+      for (const l of loads) {
+        if (l.fill) writeAll(fd, l.fill, Number(l.offset));
+        if (!l.copy) continue;
+        // Only the dumped pages are read (by segment, so that time goes with the bytes, not the
+        // size of the area); what lies between them is left as a hole, which reads as zeros.
+        const end = l.vaddr + l.filesz;
+        for (let i = mem.segmentFrom(l.vaddr); i < mem.segments.length && mem.segments[i].start < end; i++) {
+          const s = mem.segments[i];
+          const to = minBig(s.end, end);
+          for (let a = maxBig(s.start, l.vaddr); a < to;) {
+            const n = Number(minBig(to - a, BigInt(COPY_PIECE)));
+            for (const piece of await mem.read(a, n)) {
+              if (piece.state !== 'dumped' || !piece.bytes) continue;
+              writeAll(fd, piece.bytes, Number(l.offset + (piece.addr - l.vaddr)));
+              copied += piece.length;
+            }
+            a += BigInt(n);
+            opts.onProgress?.(copied, total);
           }
-          a += BigInt(n);
-          opts.onProgress?.(copied, total);
         }
       }
-    }
-  }, { fsync: opts.fsync }).catch((e: NodeJS.ErrnoException) => {
+    },
+    { fsync: opts.fsync },
+  ).catch((e: NodeJS.ErrnoException) => {
     if (e?.code === 'EFBIG') throw new CoreError(`the core would be ${fileBytes} bytes (mostly holes), more than the filesystem of ${target} allows`);
     throw e;
   });
@@ -186,31 +187,39 @@ async function coreNotes(img: CheckpointImage, pf: Ckpt.Process, mm: Ckpt.Mm, th
   for (const [i, { t }] of threads.entries()) {
     const fpu = fpuNotes(t);
     parts.push(
-      elf.note('CORE', elf.NT_PRSTATUS, elf.prstatus({
-        signal: i === 0 ? SIGSTOP : 0,
-        sigpend: t.sigpending,
-        sighold: t.sigmask,
-        pid: t.tid,
-        ppid: pf.ppid,
-        pgrp: pf.pgid,
-        sid: pf.sid,
-        regs: REG_PROPS.map((k) => t.regs[k] as bigint),
-        fpvalid: fpu.length > 0,
-      })),
-    );
-    if (i === 0) {
-      parts.push(
-        elf.note('CORE', elf.NT_PRPSINFO, elf.prpsinfo({
-          stateLetter: String.fromCharCode(pf.state),
-          uid: pf.uids[0],
-          gid: pf.gids[0],
-          pid: pf.pid,
+      elf.note(
+        'CORE',
+        elf.NT_PRSTATUS,
+        elf.prstatus({
+          signal: i === 0 ? SIGSTOP : 0,
+          sigpend: t.sigpending,
+          sighold: t.sigmask,
+          pid: t.tid,
           ppid: pf.ppid,
           pgrp: pf.pgid,
           sid: pf.sid,
-          comm: pf.comm.value,
-          cmdline: pf.cmdline.value,
-        })),
+          regs: REG_PROPS.map((k) => t.regs[k] as bigint),
+          fpvalid: fpu.length > 0,
+        }),
+      ),
+    );
+    if (i === 0) {
+      parts.push(
+        elf.note(
+          'CORE',
+          elf.NT_PRPSINFO,
+          elf.prpsinfo({
+            stateLetter: String.fromCharCode(pf.state),
+            uid: pf.uids[0],
+            gid: pf.gids[0],
+            pid: pf.pid,
+            ppid: pf.ppid,
+            pgrp: pf.pgid,
+            sid: pf.sid,
+            comm: pf.comm.value,
+            cmdline: pf.cmdline.value,
+          }),
+        ),
         elf.note('CORE', elf.NT_SIGINFO, elf.siginfo(SIGSTOP)),
       );
       if (mm.auxv.length) parts.push(elf.note('CORE', elf.NT_AUXV, elf.auxv(mm.auxv)));
@@ -276,7 +285,8 @@ function loadSegments(mem: MemoryMap): Load[] {
       let cur = v.start;
       for (let i = mem.segmentFrom(v.start); i < mem.segments.length && mem.segments[i].start < v.end; i++) {
         const s = mem.segments[i];
-        const a = maxBig(s.start, v.start), b = minBig(s.end, v.end);
+        const a = maxBig(s.start, v.start),
+          b = minBig(s.end, v.end);
         if (a > cur) add(cur, a, false);
         // one load for adjacent runs of dumped pages
         const last = loads[loads.length - 1];
@@ -316,7 +326,8 @@ function ownVdso(): Uint8Array | null {
   try {
     const m = /^([0-9a-f]+)-([0-9a-f]+) .*\[vdso\]$/m.exec(fs.readFileSync('/proc/self/maps', 'utf8'));
     if (!m) return null;
-    const start = BigInt(`0x${m[1]}`), end = BigInt(`0x${m[2]}`);
+    const start = BigInt(`0x${m[1]}`),
+      end = BigInt(`0x${m[2]}`);
     if (end - start > 1n << 20n) return null;
     const fd = fs.openSync('/proc/self/mem', 'r');
     try {
@@ -342,7 +353,7 @@ function dumpedIn(mem: MemoryMap, start: bigint, end: bigint): number {
 }
 
 function writeAll(fd: number, bytes: Uint8Array, position: number): void {
-  for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done, position + done);
+  for (let done = 0; done < bytes.length;) done += fs.writeSync(fd, bytes, done, bytes.length - done, position + done);
 }
 
 const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;

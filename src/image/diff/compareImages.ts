@@ -111,7 +111,13 @@ class Comparison {
   }
 
   /** The decoded children of one type, keyed. */
-  async children<L extends PayloadLabel>(side: Side, parent: RecordEntry | undefined, type: number, label: L, keyOf: (v: PayloadByType[L]) => { key: string; order: number | bigint }): Promise<Keyed<{ r: RecordEntry; v: PayloadByType[L] }>[]> {
+  async children<L extends PayloadLabel>(
+    side: Side,
+    parent: RecordEntry | undefined,
+    type: number,
+    label: L,
+    keyOf: (v: PayloadByType[L]) => { key: string; order: number | bigint },
+  ): Promise<Keyed<{ r: RecordEntry; v: PayloadByType[L] }>[]> {
     if (!parent) return [];
     const out: Keyed<{ r: RecordEntry; v: PayloadByType[L] }>[] = [];
     for (const r of this.img(side).childrenOfType(parent, type)) {
@@ -128,7 +134,8 @@ class Comparison {
    * usually in the image's cache already (the memory maps decode every VMA).
    */
   async sameRecord(label: PayloadLabel, ra: RecordEntry, rb: RecordEntry): Promise<boolean> {
-    const va = await this.decode('a', ra, label), vb = await this.decode('b', rb, label);
+    const va = await this.decode('a', ra, label),
+      vb = await this.decode('b', rb, label);
     return va !== undefined && vb !== undefined && equalDecoded(typeNameOf(label), va, vb);
   }
 
@@ -178,14 +185,16 @@ class Comparison {
 
   private async process(key: string, pa: { r: RecordEntry; v: PayloadByType['process'] }, pb: { r: RecordEntry; v: PayloadByType['process'] }): Promise<DiffNode | undefined> {
     const same = await this.sameRecord('process', pa.r, pb.r);
-    const fa = same ? [] : fieldsOf('process', pa.v), fb = same ? [] : fieldsOf('process', pb.v);
+    const fa = same ? [] : fieldsOf('process', pa.v),
+      fb = same ? [] : fieldsOf('process', pb.v);
     const fields = diffFieldNodes('process', fa, fb, '', [], new Set(['nthreads', 'cmdline', 'environ', 'rlimits']));
     if (!same) {
       fields.push(...cmdlineChange(nulList(pa.v.cmdline.value), nulList(pb.v.cmdline.value)));
       for (const c of environChanges(nulList(pa.v.environ.value), nulList(pb.v.environ.value))) fields.push(c);
     }
     // The fd table's own fields (its size) belong to the process; its fds are nodes below.
-    const filesA = this.firstChild('a', pa.r, RecordType.FILES), filesB = this.firstChild('b', pb.r, RecordType.FILES);
+    const filesA = this.firstChild('a', pa.r, RecordType.FILES),
+      filesB = this.firstChild('b', pb.r, RecordType.FILES);
     const files = await this.recordFields('files', filesA, filesB, ['nfds']);
     fields.push(...files.map((c) => ({ ...c, path: `files.${c.path}` })));
     const attrs = await this.recordFields('process_attrs', this.firstChild('a', pa.r, RecordType.PROCESS_ATTRS), this.firstChild('b', pb.r, RecordType.PROCESS_ATTRS), []);
@@ -208,7 +217,8 @@ class Comparison {
   /** Field changes of a record present once on each side (mm, files); none if either is missing. */
   private async recordFields<L extends PayloadLabel>(label: L, ra: RecordEntry | undefined, rb: RecordEntry | undefined, skip: string[]): Promise<FieldChange[]> {
     if (!ra || !rb || (await this.sameRecord(label, ra, rb))) return [];
-    const va = await this.decode('a', ra, label), vb = await this.decode('b', rb, label);
+    const va = await this.decode('a', ra, label),
+      vb = await this.decode('b', rb, label);
     if (!va || !vb) return [];
     return diffFieldNodes(typeNameOf(label), fieldsOf(typeNameOf(label), va), fieldsOf(typeNameOf(label), vb), '', [], new Set(skip));
   }
@@ -229,10 +239,20 @@ class Comparison {
       else if (!p.a) out.push(node('thread', p.key, label(p.b.v), 'added', { bTag: p.b.r.tag, registers: registerRows(undefined, fieldsOf('thread', p.b.v)) }));
       else {
         const same = await this.sameRecord('thread', p.a.r, p.b.r);
-        const fa = same ? [] : fieldsOf('thread', p.a.v), fb = same ? [] : fieldsOf('thread', p.b.v);
+        const fa = same ? [] : fieldsOf('thread', p.a.v),
+          fb = same ? [] : fieldsOf('thread', p.b.v);
         const fields = diffFieldNodes('thread', fa, fb, '', []);
         const children = await this.pending(p.a.r, p.b.r);
-        if (fields.length || children.length) out.push(node('thread', p.key, `thread ${renumbered(p.a.v.tid, p.b.v.tid)} ${quote(p.b.v.comm.value)}`, 'changed', { aTag: p.a.r.tag, bTag: p.b.r.tag, fields, children, registers: registerRows(fa, fb) }));
+        if (fields.length || children.length)
+          out.push(
+            node('thread', p.key, `thread ${renumbered(p.a.v.tid, p.b.v.tid)} ${quote(p.b.v.comm.value)}`, 'changed', {
+              aTag: p.a.r.tag,
+              bTag: p.b.r.tag,
+              fields,
+              children,
+              registers: registerRows(fa, fb),
+            }),
+          );
       }
     }
     return out;
@@ -241,7 +261,8 @@ class Comparison {
   /** The mm's own fields, the VMAs matched by range, and each VMA's changed pages. */
   private async memory(pa: RecordEntry, pb: RecordEntry): Promise<DiffNode[]> {
     const out: DiffNode[] = [];
-    const mmA = this.firstChild('a', pa, RecordType.MM), mmB = this.firstChild('b', pb, RecordType.MM);
+    const mmA = this.firstChild('a', pa, RecordType.MM),
+      mmB = this.firstChild('b', pb, RecordType.MM);
     if (mmA && mmB) {
       const fields = await this.recordFields('mm', mmA, mmB, ['nvmas']);
       if (fields.length) out.push(node('mm', 'mm', 'memory descriptor', 'changed', { aTag: mmA.tag, bTag: mmB.tag, fields }));
@@ -249,7 +270,8 @@ class Comparison {
       out.push(node('mm', 'mm', 'memory descriptor', mmA ? 'removed' : 'added', mmA ? { aTag: mmA.tag } : { bTag: mmB!.tag }));
     }
 
-    const memA = await this.a.memory(pa), memB = await this.b.memory(pb);
+    const memA = await this.a.memory(pa),
+      memB = await this.b.memory(pb);
     // One entry per pair of VMAs; nodes are made only for the pairs that turn out to differ.
     interface VmaPair {
       a?: VmaInfo;
@@ -258,11 +280,13 @@ class Comparison {
       ranges: RawPageRange[];
     }
     const pairs: VmaPair[] = [];
-    const aAreas: Owned<VmaPair>[] = [], bAreas: Owned<VmaPair>[] = [];
+    const aAreas: Owned<VmaPair>[] = [],
+      bAreas: Owned<VmaPair>[] = [];
     for (const { a, b } of matchVmas(memA.vmas, memB.vmas)) {
       const pair: VmaPair = { a, b, fields: [], ranges: [] };
       if (a && b && !(await this.sameRecord('vma', a.entry, b.entry))) {
-        const va = await this.decode('a', a.entry, 'vma'), vb = await this.decode('b', b.entry, 'vma');
+        const va = await this.decode('a', a.entry, 'vma'),
+          vb = await this.decode('b', b.entry, 'vma');
         if (va && vb) pair.fields = diffFieldNodes('vma', fieldsOf('vma', va), fieldsOf('vma', vb), '', []);
       }
       if (a && b) {
@@ -314,7 +338,8 @@ class Comparison {
         throw e;
       }
     };
-    const ia = await idOf(this.a, a), ib = await idOf(this.b, b);
+    const ia = await idOf(this.a, a),
+      ib = await idOf(this.b, b);
     if (ia === ib || ia === null || ib === null) return undefined; // an image without build-ids says nothing about them
     return { path: 'build_id', a: ia, b: ib, aText: ia, bText: ib };
   }
@@ -347,7 +372,8 @@ class Comparison {
       else if (!p.a) out.push(node('fd', p.key, await label('b', p.b.v), 'added', { bTag: p.b.r.tag }));
       else {
         const fields = diffFieldNodes('fd', fieldsOf('fd', p.a.v), fieldsOf('fd', p.b.v), '', [], new Set(['file']));
-        const fileA = await fileOf('a', p.a.v), fileB = await fileOf('b', p.b.v);
+        const fileA = await fileOf('a', p.a.v),
+          fileB = await fileOf('b', p.b.v);
         let children: DiffNode[] = [];
         if (fileA?.v && fileB?.v && !(await this.sameRecord('file', fileA.r, fileB.r))) {
           // an inotify instance's watches are things of their own, matched by watch descriptor
@@ -371,11 +397,14 @@ class Comparison {
     const out: FieldChange[] = [];
     const lockKey = (l: PayloadByType['file_lock']) => ({ key: `${enumLabel('lock_kind', l.kind) ?? l.kind}${l.pid ? ` pid ${l.pid}` : ''} @${l.start}`, order: l.start });
     for (const p of pairUp(await this.children('a', ra, RecordType.FILE_LOCK, 'file_lock', lockKey), await this.children('b', rb, RecordType.FILE_LOCK, 'file_lock', lockKey))) {
-      const fa = p.a ? fieldsOf('file_lock', p.a.v) : [], fb = p.b ? fieldsOf('file_lock', p.b.v) : [];
+      const fa = p.a ? fieldsOf('file_lock', p.a.v) : [],
+        fb = p.b ? fieldsOf('file_lock', p.b.v) : [];
       diffFieldNodes('file_lock', fa, fb, `file.lock ${p.key}`, out);
     }
-    const ca = this.firstChild('a', ra, RecordType.FILE_CONTENT), cb = this.firstChild('b', rb, RecordType.FILE_CONTENT);
-    const va = ca && (await this.decode('a', ca, 'file_content')), vb = cb && (await this.decode('b', cb, 'file_content'));
+    const ca = this.firstChild('a', ra, RecordType.FILE_CONTENT),
+      cb = this.firstChild('b', rb, RecordType.FILE_CONTENT);
+    const va = ca && (await this.decode('a', ca, 'file_content')),
+      vb = cb && (await this.decode('b', cb, 'file_content'));
     if (va || vb) diffFieldNodes('file_content', va ? fieldsOf('file_content', va) : [], vb ? fieldsOf('file_content', vb) : [], 'file.file_content', out);
     const extKey = (x: PayloadByType['file_extent']) => ({ key: String(x.offset), order: x.offset });
     for (const p of pairUp(await this.children('a', ca, RecordType.FILE_EXTENT, 'file_extent', extKey), await this.children('b', cb, RecordType.FILE_EXTENT, 'file_extent', extKey))) {
@@ -390,15 +419,18 @@ class Comparison {
     const items = async (side: Side, proc: RecordEntry) => {
       const r = this.firstChild(side, proc, RecordType.SIGACTIONS);
       const v = r && (await this.decode(side, r, 'sigactions'));
-      return { r, items: v ? fieldsOf('sigactions', v).find((f) => f.name === 'actions')?.children ?? [] : [] };
+      return { r, items: v ? (fieldsOf('sigactions', v).find((f) => f.name === 'actions')?.children ?? []) : [] };
     };
-    const ra = this.firstChild('a', pa, RecordType.SIGACTIONS), rb = this.firstChild('b', pb, RecordType.SIGACTIONS);
+    const ra = this.firstChild('a', pa, RecordType.SIGACTIONS),
+      rb = this.firstChild('b', pb, RecordType.SIGACTIONS);
     if (ra && rb && (await this.sameRecord('sigactions', ra, rb))) return [];
-    const A = await items('a', pa), B = await items('b', pb);
+    const A = await items('a', pa),
+      B = await items('b', pb);
     const out: DiffNode[] = [];
     for (let i = 0; i < Math.max(A.items.length, B.items.length); i++) {
       const signo = i + 1;
-      const x = A.items[i], y = B.items[i];
+      const x = A.items[i],
+        y = B.items[i];
       const label = `signal ${signo} ${signalName(signo)}`;
       if (!y) out.push(node('signal', String(signo), label, 'removed', { aTag: A.r?.tag }));
       else if (!x) out.push(node('signal', String(signo), label, 'added', { bTag: B.r?.tag }));
@@ -453,11 +485,14 @@ class Comparison {
   /** Interval timers by which, the timer slack, and POSIX timers by id. */
   private async timers(pa: RecordEntry, pb: RecordEntry): Promise<DiffNode[]> {
     const out: DiffNode[] = [];
-    const ra = this.firstChild('a', pa, RecordType.TIMERS), rb = this.firstChild('b', pb, RecordType.TIMERS);
+    const ra = this.firstChild('a', pa, RecordType.TIMERS),
+      rb = this.firstChild('b', pb, RecordType.TIMERS);
     if (ra && rb && !(await this.sameRecord('timers', ra, rb))) {
-      const va = await this.decode('a', ra, 'timers'), vb = await this.decode('b', rb, 'timers');
+      const va = await this.decode('a', ra, 'timers'),
+        vb = await this.decode('b', rb, 'timers');
       if (va && vb) {
-        const fa = fieldsOf('timers', va), fb = fieldsOf('timers', vb);
+        const fa = fieldsOf('timers', va),
+          fb = fieldsOf('timers', vb);
         const list = (f: FieldNode[]) => f.find((n) => n.name === 'itimers')?.children ?? [];
         const B = new Map(list(fb).map((n) => [n.name, n]));
         for (const x of list(fa)) {
@@ -475,7 +510,8 @@ class Comparison {
     const keyOf = (t: PayloadByType['posix_timer']) => ({ key: `posix:${t.id}`, order: t.id });
     const label = (t: PayloadByType['posix_timer']) =>
       `POSIX timer ${t.id} ${(enumLabel('clock_id', t.clockId) ?? `clock ${t.clockId}`).toUpperCase()} ${t.notify === Ckpt.SigevNotify.NONE ? 'no signal' : signalName(t.signo)}`;
-    const A = await this.children('a', pa, RecordType.POSIX_TIMER, 'posix_timer', keyOf), B = await this.children('b', pb, RecordType.POSIX_TIMER, 'posix_timer', keyOf);
+    const A = await this.children('a', pa, RecordType.POSIX_TIMER, 'posix_timer', keyOf),
+      B = await this.children('b', pb, RecordType.POSIX_TIMER, 'posix_timer', keyOf);
     for (const p of pairUp(A, B)) {
       if (!p.b) out.push(node('timer', p.key, label(p.a!.v), 'removed', { aTag: p.a!.r.tag }));
       else if (!p.a) out.push(node('timer', p.key, label(p.b.v), 'added', { bTag: p.b.r.tag }));
@@ -495,10 +531,18 @@ class Comparison {
     };
     const A = (await this.children('a', pa, RecordType.UNSUPPORTED, 'unsupported', keyOf)).sort((x, y) => (x.key < y.key ? -1 : 1));
     const B = (await this.children('b', pb, RecordType.UNSUPPORTED, 'unsupported', keyOf)).sort((x, y) => (x.key < y.key ? -1 : 1));
-    const order = new Map([...A, ...B].map((k) => k.key).sort().map((k, i) => [k, i]));
+    const order = new Map(
+      [...A, ...B]
+        .map((k) => k.key)
+        .sort()
+        .map((k, i) => [k, i]),
+    );
     const out: DiffNode[] = [];
     const label = (u: PayloadByType['unsupported']) => `unsupported ${enumLabel('unsupported_kind', u.what) ?? u.what}: ${u.detail.value}`;
-    for (const p of pairUp(A.map((k) => ({ ...k, order: order.get(k.key)! })), B.map((k) => ({ ...k, order: order.get(k.key)! })))) {
+    for (const p of pairUp(
+      A.map((k) => ({ ...k, order: order.get(k.key)! })),
+      B.map((k) => ({ ...k, order: order.get(k.key)! })),
+    )) {
       if (!p.b) out.push(node('unsupported', p.key, label(p.a!.v), 'removed', { aTag: p.a!.r.tag }));
       else if (!p.a) out.push(node('unsupported', p.key, label(p.b.v), 'added', { bTag: p.b.r.tag }));
       else {
@@ -555,7 +599,8 @@ export function matchVmas<V extends { start: bigint; end: bigint } = VmaInfo>(A:
     }
   });
   candidates.sort((x, y) => x.rank - y.rank || (x.overlap > y.overlap ? -1 : x.overlap < y.overlap ? 1 : 0) || x.i - y.i || x.j - y.j);
-  const partnerOfA = new Map<number, number>(), takenB = new Set<number>();
+  const partnerOfA = new Map<number, number>(),
+    takenB = new Set<number>();
   for (const c of candidates) {
     if (partnerOfA.has(c.i) || takenB.has(c.j)) continue;
     partnerOfA.set(c.i, c.j);
@@ -590,8 +635,19 @@ function vmaSide(v: VmaInfo): VmaSide {
 }
 
 const ASPECT_OF: Record<string, VmaAspect> = {
-  start: 'resized', end: 'resized', prot: 'protection', flags: 'flags', kind: 'kind',
-  path: 'backing-file', build_id: 'backing-file', inode: 'backing-file', dev_major: 'backing-file', dev_minor: 'backing-file', offset: 'backing-file', file_size: 'backing-file', file_mtime_ns: 'backing-file',
+  start: 'resized',
+  end: 'resized',
+  prot: 'protection',
+  flags: 'flags',
+  kind: 'kind',
+  path: 'backing-file',
+  build_id: 'backing-file',
+  inode: 'backing-file',
+  dev_major: 'backing-file',
+  dev_minor: 'backing-file',
+  offset: 'backing-file',
+  file_size: 'backing-file',
+  file_mtime_ns: 'backing-file',
 };
 
 function aspectsOf(fields: FieldChange[]): VmaAspect[] {
@@ -606,10 +662,12 @@ function aspectsOf(fields: FieldChange[]): VmaAspect[] {
 /** Every register of a thread on both sides, from the rendered `regs` field. */
 function registerRows(a: FieldNode[] | undefined, b: FieldNode[] | undefined): RegisterRow[] {
   const regs = (f: FieldNode[] | undefined) => new Map((f?.find((n) => n.name === 'regs')?.children ?? []).map((n) => [n.name, n.display]));
-  const ra = regs(a), rb = regs(b);
+  const ra = regs(a),
+    rb = regs(b);
   const names = [...ra.keys(), ...[...rb.keys()].filter((k) => !ra.has(k))];
   return names.map((name) => {
-    const x = ra.get(name) ?? null, y = rb.get(name) ?? null;
+    const x = ra.get(name) ?? null,
+      y = rb.get(name) ?? null;
     return { name, a: x, b: y, changed: a !== undefined && b !== undefined && x !== y };
   });
 }

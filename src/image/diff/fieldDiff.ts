@@ -48,9 +48,12 @@ export function fieldsOf(typeName: string, obj: object): FieldNode[] {
 function leafChange(path: string, a: FieldNode | undefined, b: FieldNode | undefined, isBytes: boolean): FieldChange {
   const change: FieldChange = { path, a: a?.json ?? null, b: b?.json ?? null, aText: a?.display ?? '', bText: b?.display ?? '' };
   if (isBytes && typeof change.a === 'string' && typeof change.b === 'string') {
-    const ha = change.a, hb = change.b;
-    const aLength = ha.length / 2, bLength = hb.length / 2;
-    let differ = Math.abs(aLength - bLength), first = -1;
+    const ha = change.a,
+      hb = change.b;
+    const aLength = ha.length / 2,
+      bLength = hb.length / 2;
+    let differ = Math.abs(aLength - bLength),
+      first = -1;
     for (let i = 0; i < Math.min(aLength, bLength); i++) {
       if (ha[2 * i] !== hb[2 * i] || ha[2 * i + 1] !== hb[2 * i + 1]) {
         differ++;
@@ -73,11 +76,13 @@ export function diffFieldNodes(typeName: string | undefined, a: FieldNode[], b: 
   const type = typeName ? schema.types[typeName] : undefined;
   const derived = type && typeName ? derivedFields(typeName, type) : new Set<string>();
   const byName = (list: FieldNode[]) => new Map(list.map((n) => [n.name, n]));
-  const ma = byName(a), mb = byName(b);
+  const ma = byName(a),
+    mb = byName(b);
   const names = [...ma.keys(), ...[...mb.keys()].filter((n) => !ma.has(n))];
   for (const name of names) {
     if (derived.has(name) || skip.has(name)) continue;
-    const na = ma.get(name), nb = mb.get(name);
+    const na = ma.get(name),
+      nb = mb.get(name);
     const path = join(prefix, name);
     const f = type?.fields.find((x) => x.id === name);
     const isBytes = f ? f.kind === 'bytes' || (f.type === 'lbytes' && f.display !== 'nul-separated') : false;
@@ -117,7 +122,8 @@ function diffItems(itemType: string, a: FieldNode[], b: FieldNode[], prefix: str
 /** The type a switch field decodes to, when both sides switch to the same one. */
 function switchCase(on: string | undefined, cases: Record<string, string> | undefined, a: FieldNode[], b: FieldNode[]): string | undefined {
   if (!on || !cases) return undefined;
-  const la = a.find((n) => n.name === on)?.json, lb = b.find((n) => n.name === on)?.json;
+  const la = a.find((n) => n.name === on)?.json,
+    lb = b.find((n) => n.name === on)?.json;
   return la === lb && typeof la === 'string' ? cases[la] : undefined;
 }
 
@@ -155,7 +161,8 @@ export function environChanges(a: string[], b: string[]): FieldChange[] {
     }
     return m;
   };
-  const va = valuesOf(a), vb = valuesOf(b);
+  const va = valuesOf(a),
+    vb = valuesOf(b);
   const out: FieldChange[] = [];
   let omitted = 0;
   const change = (name: string, k: number, x: string | undefined, y: string | undefined) => {
@@ -199,15 +206,18 @@ const bytesEqual = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Bu
 export function equalDecoded(typeName: string, x: object, y: object): boolean {
   const type = schema.types[typeName];
   if (!type) return false;
-  const a = x as Record<string, unknown>, b = y as Record<string, unknown>;
+  const a = x as Record<string, unknown>,
+    b = y as Record<string, unknown>;
   for (const f of type.fields) {
-    const va = a[f.prop], vb = b[f.prop];
+    const va = a[f.prop],
+      vb = b[f.prop];
     if (va === undefined || vb === undefined) {
       if (va !== vb) return false;
       continue;
     }
     if (f.repeat) {
-      const la = va as unknown[], lb = vb as unknown[];
+      const la = va as unknown[],
+        lb = vb as unknown[];
       if (la.length !== lb.length) return false;
       for (let i = 0; i < la.length; i++) if (!equalValue(f, la[i], lb[i], a, b, type)) return false;
     } else if (!equalValue(f, va, vb, a, b, type)) {

@@ -8,6 +8,22 @@ export { DIFF_KINDS } from './types';
 export { countsText, pagesText, plural } from './words';
 export type { KindCounts } from './words';
 export type {
-  Change, ChangeCounts, CompareOptions, CompareProgress, DiffCounts, DiffKind, DiffNode, FieldChange, ImageDiff, ImageSide,
-  PageChange, PageCounts, PageDiff, PageMethod, PageRange, RegisterRow, VmaAspect, VmaSide,
+  Change,
+  ChangeCounts,
+  CompareOptions,
+  CompareProgress,
+  DiffCounts,
+  DiffKind,
+  DiffNode,
+  FieldChange,
+  ImageDiff,
+  ImageSide,
+  PageChange,
+  PageCounts,
+  PageDiff,
+  PageMethod,
+  PageRange,
+  RegisterRow,
+  VmaAspect,
+  VmaSide,
 } from './types';

@@ -99,12 +99,14 @@ async function sidesOf(side: MemorySide, useHashes: boolean): Promise<Side[]> {
 /** Cut both segment lists at every boundary: pieces only in A, only in B, and in both. */
 function intervals(a: Side[], b: Side[]): Interval[] {
   const out: Interval[] = [];
-  let ia = 0, ib = 0;
+  let ia = 0,
+    ib = 0;
   let x = 0n;
   for (;;) {
     while (ia < a.length && a[ia].seg.end <= x) ia++;
     while (ib < b.length && b[ib].seg.end <= x) ib++;
-    const sa = a[ia], sb = b[ib];
+    const sa = a[ia],
+      sb = b[ib];
     if (!sa && !sb) break;
     const startA = sa ? maxBig(sa.seg.start, x) : undefined;
     const startB = sb ? maxBig(sb.seg.start, x) : undefined;
@@ -138,7 +140,8 @@ class RangeCollector {
    * consecutive ones become one range, with BigInt arithmetic only at the ends of a range.
    */
   pagesOf(base: bigint, ps: number): { page(i: number): void; flush(): void } {
-    let first = -1, next = -1;
+    let first = -1,
+      next = -1;
     const flush = () => {
       if (first >= 0) this.add(base + BigInt(first * ps), base + BigInt(next * ps), 'modified');
       first = next = -1;
@@ -164,11 +167,11 @@ const asBuffer = (b: Uint8Array) => (Buffer.isBuffer(b) ? b : Buffer.from(b.buff
  * WebAssembly loop of hashDiff.ts over the ranges that differ.
  */
 function diffHashes(ha: Uint8Array, ia: number, hb: Uint8Array, ib: number, n: number, onDiff: (i: number) => void): void {
-  const a = asBuffer(ha), b = asBuffer(hb);
+  const a = asBuffer(ha),
+    b = asBuffer(hb);
   if (b.compare(a, ia * 8, (ia + n) * 8, ib * 8, (ib + n) * 8) === 0) return;
   diffHashArrays(ha, ia, hb, ib, n, onDiff);
 }
-
 
 const pageIndex = (s: Side, addr: bigint, ps: number) => s.seg.firstPage + Number(addr - s.seg.start) / ps;
 
@@ -190,7 +193,8 @@ export function planMemory(imgA: CheckpointImage, memA: MemoryMap, imgB: Checkpo
  * checkpoint), its bytes will be read and hashed; where neither has, both are read and compared.
  */
 export async function planMemoryOf(a: MemorySide, b: MemorySide, opts: CompareOptions = {}): Promise<MemoryPlan> {
-  const memA = a.mem, memB = b.mem;
+  const memA = a.mem,
+    memB = b.mem;
   // With different page sizes the hashes cover different spans: compare bytes, by the smaller page.
   const useHashes = (opts.pages ?? 'auto') === 'auto' && memA.pageSize === memB.pageSize;
   const plan = intervals(await sidesOf(a, useHashes), await sidesOf(b, useHashes));
@@ -207,7 +211,8 @@ export async function comparePlanned(plan: MemoryPlan, progress: { done: number;
   const ps = plan.pageSize;
   const out = new RangeCollector();
   const doneBefore = progress.done;
-  let pagesCompared = 0, hashedPages = 0;
+  let pagesCompared = 0,
+    hashedPages = 0;
   let buffers: { a: Uint8Array; b: Uint8Array } | undefined;
   for (const iv of plan.intervals) {
     opts.signal?.throwIfAborted();
@@ -242,7 +247,14 @@ async function readInto(src: ByteSource, offset: number, target: Uint8Array): Pr
  * slices into two reused buffers; compare bytes when neither has hashes, else hash the read side
  * and compare with the other side's stored hashes. Gives the event loop a turn every few MiB.
  */
-async function compareBytes(iv: Required<Interval>, ps: number, out: RangeCollector, progress: { done: number; total: number }, opts: CompareOptions, buffers: { a: Uint8Array; b: Uint8Array }): Promise<void> {
+async function compareBytes(
+  iv: Required<Interval>,
+  ps: number,
+  out: RangeCollector,
+  progress: { done: number; total: number },
+  opts: CompareOptions,
+  buffers: { a: Uint8Array; b: Uint8Array },
+): Promise<void> {
   const { a, b } = iv;
   const length = Number(iv.end - iv.start);
   let sinceYield = 0;

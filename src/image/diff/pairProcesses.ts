@@ -37,15 +37,21 @@ export function pairProcesses<T>(A: TreeMember<T>[], B: TreeMember<T>[], match: 
       }
     });
   } else {
-    const kidsA = childLists(A), kidsB = childLists(B);
-    const roots = (list: TreeMember<T>[]) => byPid(list, list.flatMap((m, i) => (m.parent === undefined ? [i] : [])));
+    const kidsA = childLists(A),
+      kidsB = childLists(B);
+    const roots = (list: TreeMember<T>[]) =>
+      byPid(
+        list,
+        list.flatMap((m, i) => (m.parent === undefined ? [i] : [])),
+      );
     const pairAt = (i: number, j: number, queue: [number, number][]) => {
       partnerOfA[i] = j;
       pairedB[j] = 1;
       queue.push([i, j]);
     };
     const queue: [number, number][] = [];
-    const ra = roots(A), rb = roots(B);
+    const ra = roots(A),
+      rb = roots(B);
     for (let k = 0; k < Math.min(ra.length, rb.length); k++) pairAt(ra[k], rb[k], queue);
     // Children of each pair, by command, in PID order within a command.
     for (let q = 0; q < queue.length; q++) {
@@ -111,7 +117,8 @@ export interface ThreadMember<T> {
  */
 export function pairThreads<T>(A: ThreadMember<T>[], B: ThreadMember<T>[], samePid: boolean): ProcessPair<T>[] {
   const keys = (list: ThreadMember<T>[]) => {
-    const seen = new Map<string, number>(), repeats = new Map<string, number>();
+    const seen = new Map<string, number>(),
+      repeats = new Map<string, number>();
     const out = new Map<ThreadMember<T>, string>();
     for (const t of [...list].sort((x, y) => x.tid - y.tid)) {
       let k: string;
@@ -129,7 +136,8 @@ export function pairThreads<T>(A: ThreadMember<T>[], B: ThreadMember<T>[], sameP
     }
     return out;
   };
-  const ka = keys(A), kb = keys(B);
+  const ka = keys(A),
+    kb = keys(B);
   const inB = new Map(B.map((t) => [kb.get(t)!, t]));
   const out: ProcessPair<T>[] = [];
   const used = new Set<string>();

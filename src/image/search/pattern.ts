@@ -99,7 +99,9 @@ class ClassMatcher implements Matcher {
     let longest = 0;
     for (let i = 0; i < n; i++) longest = Math.max(longest, runEnd[i] - i);
     const minLen = Math.min(ANCHOR_MIN, longest);
-    let best = -1, bestScore = Infinity, pair = false;
+    let best = -1,
+      bestScore = Infinity,
+      pair = false;
     for (let k = 0; k < n; k++) {
       const a = this.alts[k];
       const len = Math.min(ANCHOR_MAX, runEnd[k] - k);
@@ -124,7 +126,8 @@ class ClassMatcher implements Matcher {
   }
 
   find(buf: Buffer, from: number, to: number, each: (index: number, length: number) => boolean | void): void {
-    const k = this.anchorAt, len = this.alts.length;
+    const k = this.anchorAt,
+      len = this.alts.length;
     const anchor = this.anchor;
     if (anchor instanceof Buffer) {
       const whole = this.exact && anchor.length === len;
@@ -143,7 +146,8 @@ class ClassMatcher implements Matcher {
     }
     // Two bytes at the anchor position: a cursor for each, taking the nearer one each time.
     const [x, y] = anchor;
-    let ix = buf.indexOf(x, from + k), iy = buf.indexOf(y, from + k);
+    let ix = buf.indexOf(x, from + k),
+      iy = buf.indexOf(y, from + k);
     while (ix !== -1 || iy !== -1) {
       const i = iy === -1 || (ix !== -1 && ix < iy) ? ix : iy;
       const start = i - k;
@@ -176,7 +180,8 @@ function maskedClasses(value: Uint8Array, mask: Uint8Array): number[][] {
 function caseClasses(text: string, encoding: 'utf8' | 'utf16le'): number[][] {
   return Array.from(encodeText(text, encoding), (b) => {
     const c = String.fromCharCode(b);
-    const lower = c.toLowerCase().charCodeAt(0), upper = c.toUpperCase().charCodeAt(0);
+    const lower = c.toLowerCase().charCodeAt(0),
+      upper = c.toUpperCase().charCodeAt(0);
     return lower !== upper ? [lower, upper] : [b];
   });
 }
@@ -230,7 +235,8 @@ function caseInsensitiveSource(text: string, encoding: 'utf8' | 'utf16le'): { so
 
 /** Hex bytes: "de ad be ef", "deadbeef", "de ad ?? ef", "4? 0x41". */
 export function parseHexPattern(pattern: string): { value: Uint8Array; mask: Uint8Array } {
-  const value: number[] = [], mask: number[] = [];
+  const value: number[] = [],
+    mask: number[] = [];
   for (let token of pattern.trim().split(/[\s,]+/)) {
     if (token === '') continue;
     if (/^0x/i.test(token)) token = token.slice(2);
@@ -238,8 +244,12 @@ export function parseHexPattern(pattern: string): { value: Uint8Array; mask: Uin
       throw new SearchPatternError(`'${token}' is not hex bytes: use pairs of hex digits, with ?? for any byte (e.g. "de ad ?? ef")`);
     }
     for (let i = 0; i < token.length; i += 2) {
-      let v = 0, m = 0;
-      for (const [shift, ch] of [[4, token[i]], [0, token[i + 1]]] as const) {
+      let v = 0,
+        m = 0;
+      for (const [shift, ch] of [
+        [4, token[i]],
+        [0, token[i + 1]],
+      ] as const) {
         if (ch !== '?') {
           v |= parseInt(ch, 16) << shift;
           m |= 0xf << shift;

@@ -124,7 +124,10 @@ export async function* searchMemory(img: CheckpointImage | SearchTarget, query: 
     if (opts.pid === undefined || opts.pid === p.pid) procs.push({ pid: p.pid, mem: await p.memory() });
   }
   if (opts.pid !== undefined && procs.length === 0) throw new RangeError(`the image holds no process with pid ${opts.pid}`);
-  const sample = await sampleOf(target.source, procs.map((p) => p.mem));
+  const sample = await sampleOf(
+    target.source,
+    procs.map((p) => p.mem),
+  );
   if (sample) matcher.tune(sample);
 
   const progress: SearchProgress = { scannedBytes: 0, totalBytes: procs.reduce((n, p) => n + p.mem.dumpedBytes, 0), hits: 0 };
@@ -139,7 +142,10 @@ export async function* searchMemory(img: CheckpointImage | SearchTarget, query: 
     for (const run of contiguousRuns(mem.segments)) {
       const base = run[0].start;
       // Stream offsets (bytes from `base`): window[0] is at winStart.
-      let winStart = 0, winLen = 0, acceptFrom = 0, resumeAt = 0;
+      let winStart = 0,
+        winLen = 0,
+        acceptFrom = 0,
+        resumeAt = 0;
       const runBytes = Number(run[run.length - 1].end - base);
       for (const seg of run) {
         const segBytes = Number(seg.end - seg.start);

@@ -25,10 +25,7 @@ export interface SearchJob {
 
 /** What a worker posts: hits in address order, progress, then exactly one `end` or `failed`. */
 export type SearchWorkerMessage =
-  | { type: 'hits'; hits: SearchHit[] }
-  | { type: 'progress'; progress: SearchProgress }
-  | { type: 'end'; truncated: boolean; progress: SearchProgress }
-  | { type: 'failed'; error: string };
+  { type: 'hits'; hits: SearchHit[] } | { type: 'progress'; progress: SearchProgress } | { type: 'end'; truncated: boolean; progress: SearchProgress } | { type: 'failed'; error: string };
 
 /** Starts a worker for a job. The host's only dependency on where the worker's code is. */
 export type SearchWorkerFactory = (job: SearchJob) => Worker;

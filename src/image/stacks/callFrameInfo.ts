@@ -154,7 +154,9 @@ export class CallFrameInfo {
       const bytes = this.elf.sectionBytes(hdr);
       const c = new Cursor(bytes);
       const version = c.u8();
-      const ptrEnc = c.u8(), countEnc = c.u8(), tableEnc = c.u8();
+      const ptrEnc = c.u8(),
+        countEnc = c.u8(),
+        tableEnc = c.u8();
       if (version !== 1) throw new DecodeError(`.eh_frame_hdr version ${version}`);
       const base = { here: hdr.addr, data: hdr.addr };
       const at = () => ({ here: hdr.addr + BigInt(c.pos), data: hdr.addr });
@@ -164,7 +166,8 @@ export class CallFrameInfo {
       const entrySize = encodedSize(tableEnc);
       if (entrySize === undefined || count > BigInt(Math.floor(c.left / (2 * entrySize)))) throw new DecodeError(`.eh_frame_hdr table of ${count} entries does not fit`);
       const n = Number(count);
-      const locs = new BigUint64Array(n), fdes = new BigUint64Array(n);
+      const locs = new BigUint64Array(n),
+        fdes = new BigUint64Array(n);
       for (let i = 0; i < n; i++) {
         locs[i] = readEncoded(c, tableEnc, { ...base, here: hdr.addr + BigInt(c.pos) })!;
         fdes[i] = readEncoded(c, tableEnc, { ...base, here: hdr.addr + BigInt(c.pos) })!;
@@ -206,7 +209,9 @@ export class CallFrameInfo {
 
   private findFde(pc: bigint): bigint | undefined {
     const { locs, fdes } = this.ensureTable();
-    let lo = 0, hi = locs.length - 1, at = -1;
+    let lo = 0,
+      hi = locs.length - 1,
+      at = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
       if (locs[mid] <= pc) {
@@ -246,7 +251,8 @@ export class CallFrameInfo {
     const codeAlign = c.uleb();
     const dataAlign = c.sleb();
     const raReg = version === 1 ? c.u8() : c.ulebn('return address register', 1024);
-    let fdeEncoding = 0, signalFrame = false;
+    let fdeEncoding = 0,
+      signalFrame = false;
     const hasAugData = aug.startsWith('z');
     if (hasAugData) {
       const len = c.ulebn('augmentation length', c.left);
@@ -301,7 +307,8 @@ export class CallFrameInfo {
       let loc = pcBegin;
       while (c.left > 0) {
         const op = c.u8();
-        const hi = op & 0xc0, low = op & 0x3f;
+        const hi = op & 0xc0,
+          low = op & 0x3f;
         if (hi === 0x40) {
           loc += BigInt(low) * cie.codeAlign;
           if (!isInitial && loc > pc) return true;

@@ -77,7 +77,8 @@ export class Cursor {
   }
 
   uleb(): bigint {
-    let result = 0n, shift = 0n;
+    let result = 0n,
+      shift = 0n;
     for (;;) {
       const b = this.u8();
       if (shift < 64n) result |= BigInt(b & 0x7f) << shift;
@@ -89,7 +90,9 @@ export class Cursor {
   }
 
   sleb(): bigint {
-    let result = 0n, shift = 0n, b: number;
+    let result = 0n,
+      shift = 0n,
+      b: number;
     do {
       b = this.u8();
       if (shift < 64n) result |= BigInt(b & 0x7f) << shift;

@@ -47,6 +47,8 @@ export async function evaluate(expr: Uint8Array, ctx: ExpressionContext, initial
     return v;
   };
   const signed = (v: bigint) => BigInt.asIntN(64, v);
+  // one line per opcode: the table reads against the DWARF spec's list
+  // prettier-ignore
   for (let steps = 0; c.left > 0; steps++) {
     if (steps > MAX_STEPS) throw new DecodeError('expression runs too long');
     const op = c.u8();

@@ -87,15 +87,23 @@ export class ElfFile {
       const phoff = c.u64n('e_phoff');
       const shoff = c.u64n('e_shoff');
       c.skip(4 + 2); // flags, ehsize
-      const phentsize = c.u16(), phnum = c.u16(), shentsize = c.u16(), shnum = c.u16(), shstrndx = c.u16();
+      const phentsize = c.u16(),
+        phnum = c.u16(),
+        shentsize = c.u16(),
+        shnum = c.u16(),
+        shstrndx = c.u16();
       const segments: ElfSegment[] = [];
       if (phnum && phentsize >= 56 && phnum <= MAX_HEADERS) {
         const t = readAt(fd, path, size, phoff, phnum * phentsize);
         for (let i = 0; i < phnum; i++) {
           const p = new Cursor(t, i * phentsize);
-          const ptype = p.u32(), flags = p.u32(), offset = p.u64n('p_offset'), vaddr = p.u64();
+          const ptype = p.u32(),
+            flags = p.u32(),
+            offset = p.u64n('p_offset'),
+            vaddr = p.u64();
           p.skip(8);
-          const filesz = p.u64n('p_filesz'), memsz = p.u64();
+          const filesz = p.u64n('p_filesz'),
+            memsz = p.u64();
           segments.push({ type: ptype, flags, offset, vaddr, filesz, memsz });
         }
       }
@@ -105,7 +113,12 @@ export class ElfFile {
         const raw = [];
         for (let i = 0; i < shnum; i++) {
           const s = new Cursor(t, i * shentsize);
-          const nameOff = s.u32(), stype = s.u32(), flags = s.u64(), addr = s.u64(), offset = s.u64n('sh_offset'), ssize = s.u64n('sh_size');
+          const nameOff = s.u32(),
+            stype = s.u32(),
+            flags = s.u64(),
+            addr = s.u64(),
+            offset = s.u64n('sh_offset'),
+            ssize = s.u64n('sh_size');
           const link = s.u32();
           s.skip(4 + 8);
           const entsize = s.u64n('sh_entsize');
@@ -113,7 +126,8 @@ export class ElfFile {
         }
         const strs = raw[shstrndx];
         const names = strs && strs.type !== SHT_NOBITS && strs.size <= 1024 * 1024 ? readAt(fd, path, size, strs.offset, strs.size) : new Uint8Array(0);
-        for (const r of raw) sections.push({ name: stringAt(names, r.nameOff, 256) ?? '', type: r.type, flags: r.flags, addr: r.addr, offset: r.offset, size: r.size, link: r.link, entsize: r.entsize });
+        for (const r of raw)
+          sections.push({ name: stringAt(names, r.nameOff, 256) ?? '', type: r.type, flags: r.flags, addr: r.addr, offset: r.offset, size: r.size, link: r.link, entsize: r.entsize });
       }
       return new ElfFile(path, fd, identity, type, sections, segments);
     } catch (e) {
@@ -186,7 +200,9 @@ export class ElfFile {
       const c = new Cursor(bytes);
       try {
         while (c.left >= 12) {
-          const namesz = c.u32(), descsz = c.u32(), type = c.u32();
+          const namesz = c.u32(),
+            descsz = c.u32(),
+            type = c.u32();
           const name = c.take(align4(namesz));
           const desc = c.take(align4(descsz)).subarray(0, descsz);
           if (type === 3 && namesz === 4 && name[0] === 0x47 && name[1] === 0x4e && name[2] === 0x55) return Buffer.from(desc).toString('hex');

@@ -46,7 +46,24 @@ interface Row {
   endSequence: boolean;
 }
 
-const DW_FORM = { block: 0x09, data1: 0x0b, data2: 0x05, data4: 0x06, data8: 0x07, data16: 0x1e, string: 0x08, strp: 0x0e, line_strp: 0x1f, udata: 0x0f, sdata: 0x0d, strx: 0x1a, strx1: 0x25, strx2: 0x26, strx3: 0x27, strx4: 0x28 };
+const DW_FORM = {
+  block: 0x09,
+  data1: 0x0b,
+  data2: 0x05,
+  data4: 0x06,
+  data8: 0x07,
+  data16: 0x1e,
+  string: 0x08,
+  strp: 0x0e,
+  line_strp: 0x1f,
+  udata: 0x0f,
+  sdata: 0x0d,
+  strx: 0x1a,
+  strx1: 0x25,
+  strx2: 0x26,
+  strx3: 0x27,
+  strx4: 0x28,
+};
 
 export class LineTable {
   private readonly sequences: Sequence[] = [];
@@ -59,7 +76,7 @@ export class LineTable {
     private readonly lineStr: Uint8Array = new Uint8Array(0),
     private readonly str: Uint8Array = new Uint8Array(0),
   ) {
-    for (let off = 0; off < line.length; ) {
+    for (let off = 0; off < line.length;) {
       let next: number;
       try {
         const h = this.header(off, false);
@@ -94,7 +111,9 @@ export class LineTable {
   /** The source line of file address `addr`; undefined when no sequence covers it. */
   lookup(addr: number): SourceLine | undefined {
     // Sequences may overlap (a discarded inline function at 0); take any that covers addr.
-    let lo = 0, hi = this.sequences.length - 1, at = -1;
+    let lo = 0,
+      hi = this.sequences.length - 1,
+      at = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
       if (this.sequences[mid].low <= addr) {

@@ -57,9 +57,12 @@ export class SymbolTable {
         const c = new Cursor(table);
         for (let i = 0; i < n; i++) {
           c.pos = i * s.entsize;
-          const name = c.u32(), info = c.u8();
+          const name = c.u32(),
+            info = c.u8();
           c.skip(1);
-          const shndx = c.u16(), value = c.u64(), size = c.u64();
+          const shndx = c.u16(),
+            value = c.u64(),
+            size = c.u64();
           const kind = info & 0xf;
           if ((kind !== STT_FUNC && kind !== STT_GNU_IFUNC) || shndx === 0 || value === 0n) continue;
           if (value > BigInt(Number.MAX_SAFE_INTEGER) || size > 0xffffffffn) continue;
@@ -68,7 +71,9 @@ export class SymbolTable {
         if (!list.length) continue;
         // By address, the sized (and so more precise) symbol first among aliases.
         list.sort((a, b) => a.addr - b.addr || b.size - a.size);
-        const addrs = new Float64Array(list.length), sizes = new Float64Array(list.length), names = new Uint32Array(list.length);
+        const addrs = new Float64Array(list.length),
+          sizes = new Float64Array(list.length),
+          names = new Uint32Array(list.length);
         list.forEach((x, i) => {
           addrs[i] = x.addr;
           sizes[i] = x.size;
@@ -84,7 +89,9 @@ export class SymbolTable {
 
   /** The function at or before file address `addr`; undefined when none is before it. */
   lookup(addr: number): SymbolHit | undefined {
-    let lo = 0, hi = this.addrs.length - 1, at = -1;
+    let lo = 0,
+      hi = this.addrs.length - 1,
+      at = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
       if (this.addrs[mid] <= addr) {

@@ -89,7 +89,8 @@ export async function unwind(space: ProcessSpace, registers: Registers, maxFrame
       if ('end' in next) next = { end: next.end, message: `${next.message}; no CFI for 0x${pc.toString(16)}: ${why}` };
     }
     if ('end' in next) return stop(next.end, next.message);
-    const newPc = next.regs[DW_REG.ra], newSp = next.regs[DW_REG.rsp];
+    const newPc = next.regs[DW_REG.ra],
+      newSp = next.regs[DW_REG.rsp];
     if (newPc === undefined || newPc === 0n) return stop('outermost', 'the return address is 0: the outermost frame');
     // The stack grows down, so each caller's frame is above its callee's; a signal frame may switch stacks.
     if (!next.exact && sp !== undefined && newSp !== undefined && newSp <= sp && !row?.signalFrame) {
@@ -163,7 +164,8 @@ async function stepCfi(space: ProcessSpace, regs: Regs, row: FrameRow): Promise<
 }
 
 async function stepFramePointer(space: ProcessSpace, regs: Regs): Promise<Step> {
-  const rbp = regs[DW_REG.rbp], sp = regs[DW_REG.rsp];
+  const rbp = regs[DW_REG.rbp],
+    sp = regs[DW_REG.rsp];
   if (rbp === undefined || rbp === 0n) return { end: 'no-unwind-info', message: 'no frame pointer to follow' };
   if (sp !== undefined && rbp < sp) return { end: 'no-unwind-info', message: `the frame pointer 0x${rbp.toString(16)} is below the stack pointer, so it is not one` };
   if (rbp % 8n) return { end: 'no-unwind-info', message: `the frame pointer 0x${rbp.toString(16)} is not aligned` };

@@ -84,8 +84,7 @@ function encodeInto(b: ByteBuilder, typeName: string, value: Value): void {
       const measure = new ByteBuilder();
       encodeOne(measure, sized, v[sized.prop], v, type.fields);
       v[f.prop] = measure.length;
-    }
-    else if (counted) v[f.prop] = ((v[counted.prop] as unknown[]) ?? []).length;
+    } else if (counted) v[f.prop] = ((v[counted.prop] as unknown[]) ?? []).length;
     else v[f.prop] = 0;
   }
   for (const f of type.fields) {
@@ -242,7 +241,10 @@ export class ImageWriter {
   private count = 0;
   readonly pageSize: number;
 
-  private constructor(private readonly sink: Sink, pageSize: number) {
+  private constructor(
+    private readonly sink: Sink,
+    pageSize: number,
+  ) {
     this.pageSize = pageSize;
   }
 
@@ -338,7 +340,7 @@ export class ImageWriter {
    */
   pages(mmTag: number, runs: PageRunData[], opts: { corruptHashOfPage?: number; hashed?: boolean } = {}): number {
     const ps = this.pageSize;
-    const counts = runs.map((r) => (r.data ? r.data.length / ps : r.fill || r.chunks ? r.npages! : r.zeroPages ?? 0));
+    const counts = runs.map((r) => (r.data ? r.data.length / ps : r.fill || r.chunks ? r.npages! : (r.zeroPages ?? 0)));
     const npages = counts.reduce((a, b) => a + b, 0);
     const hashes = new Uint8Array(npages * 8);
     const zeroHash = xxh64(new Uint8Array(ps));

@@ -44,7 +44,12 @@ function frameRow(f: FrameModel, onOpen?: (frame: number) => void): HTMLElement 
 /** The table of a backtrace, with its ending. */
 export function backtraceTable(b: BacktraceModel, onOpen?: (frame: number) => void): HTMLElement {
   const body = h('tbody', {}, ...b.frames.map((f) => frameRow(f, onOpen)));
-  const table = h('table', { class: 'as-table bt-table', 'aria-label': `Backtrace of thread ${b.tid}` }, h('thead', {}, h('tr', {}, ...['#', 'address', 'function', 'file', 'source'].map((c) => h('th', { scope: 'col' }, c)))), body);
+  const table = h(
+    'table',
+    { class: 'as-table bt-table', 'aria-label': `Backtrace of thread ${b.tid}` },
+    h('thead', {}, h('tr', {}, ...['#', 'address', 'function', 'file', 'source'].map((c) => h('th', { scope: 'col' }, c)))),
+    body,
+  );
   const ending = h('div', { class: `bt-stop dim${b.stop.reason === 'outermost' ? '' : ' bt-incomplete'}` }, stopText(b));
   return h('div', { class: 'bt' }, table, ending);
 }
@@ -89,7 +94,12 @@ export function backtracePairSection(title: string, open: boolean, names: { a: s
     const pair = await load();
     const side = (s: 'a' | 'b') => {
       const b = pair[s];
-      return h('div', { class: `bt-side ${s}` }, h('h4', {}, `${s.toUpperCase()}: ${names[s]}${b ? `, thread ${b.tid}` : ''}`), b ? backtraceTable(b) : h('div', { class: 'dim' }, `not in ${s.toUpperCase()}`));
+      return h(
+        'div',
+        { class: `bt-side ${s}` },
+        h('h4', {}, `${s.toUpperCase()}: ${names[s]}${b ? `, thread ${b.tid}` : ''}`),
+        b ? backtraceTable(b) : h('div', { class: 'dim' }, `not in ${s.toUpperCase()}`),
+      );
     };
     return h('div', { class: 'bt-pair' }, side('a'), side('b'));
   });

@@ -152,7 +152,16 @@ class CompareEditor {
       }
       const p = r.pages;
       if (p.modified + p.added + p.removed) {
-        body.appendChild(h('tr', { class: 'pages' }, h('th', { scope: 'row', title: 'added: only in B; removed: only in A; changed: modified' }, 'Pages'), cell(p.added, 'added'), cell(p.removed, 'removed'), cell(p.modified, 'changed')));
+        body.appendChild(
+          h(
+            'tr',
+            { class: 'pages' },
+            h('th', { scope: 'row', title: 'added: only in B; removed: only in A; changed: modified' }, 'Pages'),
+            cell(p.added, 'added'),
+            cell(p.removed, 'removed'),
+            cell(p.modified, 'changed'),
+          ),
+        );
       }
       table.appendChild(body);
       this.result.appendChild(table);

@@ -62,7 +62,13 @@ export class DetailView {
     this.text = new TextView(this.conn);
     this.log = new LogView(this.conn);
     this.files = new FilesView(this.conn, onOpenFile);
-    const fieldsPanel = h('div', { class: 'panel fields-panel', role: 'tabpanel', id: 'panel-fields' }, this.fields.element, h('div', { class: 'raw-title' }, 'Raw bytes (file offsets)'), this.raw.element);
+    const fieldsPanel = h(
+      'div',
+      { class: 'panel fields-panel', role: 'tabpanel', id: 'panel-fields' },
+      this.fields.element,
+      h('div', { class: 'raw-title' }, 'Raw bytes (file offsets)'),
+      this.raw.element,
+    );
     const panel = (v: RecordView, child: HTMLElement) => h('div', { class: 'panel', role: 'tabpanel', id: `panel-${v}` }, child);
     this.panels = {
       process: panel('process', this.process.element),
@@ -128,15 +134,19 @@ export class DetailView {
     this.view = view;
     clear(this.tabs);
     for (const v of d.views) {
-      const b = h('button', {
-        type: 'button',
-        class: 'tab',
-        role: 'tab',
-        id: `tab-${v}`,
-        'aria-selected': v === view ? 'true' : 'false',
-        'aria-controls': `panel-${v}`,
-        tabindex: v === view ? 0 : -1,
-      }, TAB_LABELS[v]);
+      const b = h(
+        'button',
+        {
+          type: 'button',
+          class: 'tab',
+          role: 'tab',
+          id: `tab-${v}`,
+          'aria-selected': v === view ? 'true' : 'false',
+          'aria-controls': `panel-${v}`,
+          tabindex: v === view ? 0 : -1,
+        },
+        TAB_LABELS[v],
+      );
       b.dataset.view = v;
       b.addEventListener('click', () => void this.select(v, true));
       this.tabs.appendChild(b);

@@ -141,7 +141,8 @@ export class DiffDetail {
       { name: 'kind', f: (s: VmaSideModel) => s.kind.replace(/_/g, ' ') },
       { name: 'file', f: (s: VmaSideModel) => s.path || '(none)' },
     ].map(({ name, f }) => {
-      const a = text(v.a, f), b = text(v.b, f);
+      const a = text(v.a, f),
+        b = text(v.b, f);
       return { name, a, b, differs: a !== b };
     });
     const content: (Node | string)[] = [this.sideTable('The area on each side', rows, 'mono')];
@@ -198,7 +199,14 @@ export class DiffDetail {
       this.pageRows.push(pg);
       const el = h(
         'div',
-        { class: `page-row ${pg.change}`, role: 'option', id: `page-${i}`, tabindex: i === this.focusedPage ? 0 : -1, 'aria-selected': 'false', 'aria-label': `page ${pg.addr}, ${PAGE_WORDS[pg.change]}` },
+        {
+          class: `page-row ${pg.change}`,
+          role: 'option',
+          id: `page-${i}`,
+          tabindex: i === this.focusedPage ? 0 : -1,
+          'aria-selected': 'false',
+          'aria-label': `page ${pg.addr}, ${PAGE_WORDS[pg.change]}`,
+        },
         h('span', { class: `chg ${pg.change === 'modified' ? 'changed' : pg.change}`, 'aria-hidden': 'true' }, pg.change === 'modified' ? '~' : pg.change === 'added' ? '+' : '−'),
         h('span', { class: 'mono page-addr' }, pg.addr),
         h('span', { class: 'dim' }, PAGE_WORDS[pg.change]),

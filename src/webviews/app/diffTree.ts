@@ -12,7 +12,14 @@ export const CHANGE_MARK: Record<string, string> = { added: '+', removed: '−',
 
 export class DiffTree extends LazyTree<DiffRowModel> {
   constructor(conn: CompareConnection, onSelect: (id: number) => void) {
-    super('Differences between the images', 'diff-tree', MAX_DIFF_ROWS_PER_REQUEST, (params) => conn.request('children', params), (r) => r.id, onSelect);
+    super(
+      'Differences between the images',
+      'diff-tree',
+      MAX_DIFF_ROWS_PER_REQUEST,
+      (params) => conn.request('children', params),
+      (r) => r.id,
+      onSelect,
+    );
   }
 
   protected rowLook(r: DiffRowModel): RowLook {

@@ -32,7 +32,13 @@ export class HexDiffView {
       role: 'region',
       'aria-label': 'The page side by side: image A on the left, image B on the right; n and p move between the changes',
     });
-    this.element = h('section', { class: 'hexdiff', 'aria-label': 'Page bytes side by side' }, h('div', { class: 'hd-head' }, this.title, h('div', { class: 'hd-nav' }, this.prev, this.next)), this.live, this.grid);
+    this.element = h(
+      'section',
+      { class: 'hexdiff', 'aria-label': 'Page bytes side by side' },
+      h('div', { class: 'hd-head' }, this.title, h('div', { class: 'hd-nav' }, this.prev, this.next)),
+      this.live,
+      this.grid,
+    );
     this.prev.addEventListener('click', () => this.step(-1));
     this.next.addEventListener('click', () => this.step(1));
     this.grid.addEventListener('keydown', (e) => {
@@ -55,7 +61,13 @@ export class HexDiffView {
     const differ = page.changed.reduce((n, r) => n + r.length, 0);
     const runs = page.changed.length;
     this.title.textContent = `Page ${page.address} · ${page.pageSize} bytes · ${
-      page.a === null ? `not dumped in A (${names.a})` : page.b === null ? `not dumped in B (${names.b})` : differ === 0 ? 'no byte differs' : `${differ} byte${differ === 1 ? '' : 's'} differ${differ === 1 ? 's' : ''}, in ${runs} run${runs === 1 ? '' : 's'}`
+      page.a === null
+        ? `not dumped in A (${names.a})`
+        : page.b === null
+          ? `not dumped in B (${names.b})`
+          : differ === 0
+            ? 'no byte differs'
+            : `${differ} byte${differ === 1 ? '' : 's'} differ${differ === 1 ? 's' : ''}, in ${runs} run${runs === 1 ? '' : 's'}`
     }`;
     this.prev.disabled = this.next.disabled = runs === 0;
     this.live.textContent = '';
@@ -156,7 +168,9 @@ export class HexDiffView {
     this.mark();
     const run = p.changed[i];
     const bytes = (side: Uint8Array | null) =>
-      side === null ? 'not dumped' : [...side.subarray(run.offset, Math.min(run.offset + run.length, run.offset + 8))].map((b) => b.toString(16).padStart(2, '0')).join(' ') + (run.length > 8 ? ' …' : '');
+      side === null
+        ? 'not dumped'
+        : [...side.subarray(run.offset, Math.min(run.offset + run.length, run.offset + 8))].map((b) => b.toString(16).padStart(2, '0')).join(' ') + (run.length > 8 ? ' …' : '');
     this.live.textContent = `Change ${i + 1} of ${p.changed.length}: ${run.length} byte${run.length === 1 ? '' : 's'} at offset 0x${run.offset.toString(16)} (${addrPlus(p.address, run.offset)}): A ${bytes(p.a)} · B ${bytes(p.b)}`;
     if (focus) this.grid.focus();
   }

@@ -46,10 +46,25 @@ class ImageEditor {
     );
     this.search = new SearchView(this.conn, (hit) => this.showHit(hit));
     const tab = (id: PaneTab, label: string) =>
-      h('button', { type: 'button', class: 'pane-tab', role: 'tab', id: `pane-tab-${id}`, 'aria-controls': `pane-${id}`, 'aria-selected': id === 'records' ? 'true' : 'false', tabindex: id === 'records' ? 0 : -1 }, label);
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'pane-tab',
+          role: 'tab',
+          id: `pane-tab-${id}`,
+          'aria-controls': `pane-${id}`,
+          'aria-selected': id === 'records' ? 'true' : 'false',
+          tabindex: id === 'records' ? 0 : -1,
+        },
+        label,
+      );
     this.paneTabs = {
       records: { tab: tab('records', 'Records'), panel: h('div', { class: 'pane-panel', role: 'tabpanel', id: 'pane-records', 'aria-labelledby': 'pane-tab-records' }, this.tree.element) },
-      search: { tab: tab('search', 'Search memory'), panel: h('div', { class: 'pane-panel', role: 'tabpanel', id: 'pane-search', 'aria-labelledby': 'pane-tab-search', hidden: true }, this.search.element) },
+      search: {
+        tab: tab('search', 'Search memory'),
+        panel: h('div', { class: 'pane-panel', role: 'tabpanel', id: 'pane-search', 'aria-labelledby': 'pane-tab-search', hidden: true }, this.search.element),
+      },
     };
     const tabs = h('div', { class: 'pane-tabs', role: 'tablist', 'aria-label': 'Records or memory search' }, this.paneTabs.records.tab, this.paneTabs.search.tab);
     for (const k of ['records', 'search'] as const) this.paneTabs[k].tab.addEventListener('click', () => this.showPane(k, true));
@@ -83,7 +98,7 @@ class ImageEditor {
       await this.tree.load();
       const saved = this.conn.state.selected;
       this.started = true;
-      const first = this.pendingSelect ?? (typeof saved === 'number' ? saved : s.processes[0]?.index ?? this.tree.firstId);
+      const first = this.pendingSelect ?? (typeof saved === 'number' ? saved : (s.processes[0]?.index ?? this.tree.firstId));
       if (first !== undefined && first >= 0) await this.selectRecord(first, true);
       document.body.dataset.ready = 'true';
     } catch (e) {

@@ -18,7 +18,12 @@ function table(caption: string, columns: string[], rows: (string | Node)[][], on
     }
     body.appendChild(tr);
   });
-  return h('div', { class: 'pv-section' }, h('h3', {}, caption), h('table', { class: 'as-table pv-table', 'aria-label': caption }, h('thead', {}, h('tr', {}, ...columns.map((c) => h('th', { scope: 'col' }, c)))), body));
+  return h(
+    'div',
+    { class: 'pv-section' },
+    h('h3', {}, caption),
+    h('table', { class: 'as-table pv-table', 'aria-label': caption }, h('thead', {}, h('tr', {}, ...columns.map((c) => h('th', { scope: 'col' }, c)))), body),
+  );
 }
 
 function registers(t: ThreadDetailModel): HTMLElement {
@@ -67,7 +72,10 @@ export class ProcessView {
     id.appendChild(h('h2', {}, h('span', { class: 'proc-name' }, p.comm), ` pid ${p.pid}`));
     id.appendChild(h('div', { class: 'dim' }, `parent ${p.ppid}, group ${p.pgid}, session ${p.sid}; ${p.state}; uid ${p.uids.join('/') || '?'}`));
     if (p.exe || p.cwd) id.appendChild(h('div', {}, h('span', { class: 'mono' }, p.exe), p.cwd ? ` in ${p.cwd}` : ''));
-    if (p.cmdline.length) id.appendChild(h('div', { class: 'cmdline mono' }, p.cmdline.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ') + (p.cmdlineOmitted ? ` … (${p.cmdlineOmitted} more)` : '')));
+    if (p.cmdline.length)
+      id.appendChild(
+        h('div', { class: 'cmdline mono' }, p.cmdline.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ') + (p.cmdlineOmitted ? ` … (${p.cmdlineOmitted} more)` : '')),
+      );
     this.element.appendChild(id);
 
     const threads = h('div', { class: 'pv-section' }, h('h3', {}, `Threads (${p.threads.length})`));
@@ -97,11 +105,21 @@ export class ProcessView {
       ),
     );
     if (p.sockets.length) {
-      this.element.appendChild(table(`Sockets (${p.sockets.length})`, ['fd', 'family', 'type', 'state', 'local', 'remote', 'queued'], p.sockets.map((s) => [String(s.fd), s.family, s.type, s.state, s.local, s.remote, `${s.queued} bytes`])));
+      this.element.appendChild(
+        table(
+          `Sockets (${p.sockets.length})`,
+          ['fd', 'family', 'type', 'state', 'local', 'remote', 'queued'],
+          p.sockets.map((s) => [String(s.fd), s.family, s.type, s.state, s.local, s.remote, `${s.queued} bytes`]),
+        ),
+      );
     }
     this.element.appendChild(
       p.sigactions.length
-        ? table(`Signal handlers (${p.sigactions.length} not default)`, ['signal', 'handler', 'flags', 'mask'], p.sigactions.map((a) => [a.signal, a.handler, a.flags, a.mask]))
+        ? table(
+            `Signal handlers (${p.sigactions.length} not default)`,
+            ['signal', 'handler', 'flags', 'mask'],
+            p.sigactions.map((a) => [a.signal, a.handler, a.flags, a.mask]),
+          )
         : h('div', { class: 'pv-section' }, h('h3', {}, 'Signal handlers'), h('div', { class: 'dim' }, 'every signal has its default action')),
     );
     if (p.pending.length) this.element.appendChild(h('div', { class: 'pv-section' }, h('h3', {}, 'Pending signals'), p.pending.join(' ')));

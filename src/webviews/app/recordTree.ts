@@ -9,7 +9,14 @@ import { LazyTree, RowLook } from './lazyTree';
 
 export class RecordTree extends LazyTree<RecordNodeModel> {
   constructor(conn: HostConnection, onSelect: (index: number) => void) {
-    super('Records of the image', '', MAX_CHILDREN_PER_REQUEST, (params) => conn.request('children', params), (m) => m.index, onSelect);
+    super(
+      'Records of the image',
+      '',
+      MAX_CHILDREN_PER_REQUEST,
+      (params) => conn.request('children', params),
+      (m) => m.index,
+      onSelect,
+    );
   }
 
   protected rowLook(m: RecordNodeModel): RowLook {

@@ -59,7 +59,9 @@ export class SearchView {
       const r = h('input', { type: 'radio', name: 'search-mode', value: mode, checked: mode === 'text' });
       return { r, el: h('label', { class: 'opt' }, r, ` ${label}`) };
     };
-    const text = radio('text', 'Text'), hex = radio('hex', 'Hex'), regex = radio('regex', 'Regex');
+    const text = radio('text', 'Text'),
+      hex = radio('hex', 'Hex'),
+      regex = radio('regex', 'Regex');
     this.modes = { text: text.r, hex: hex.r, regex: regex.r };
     this.matchCase = h('input', { type: 'checkbox', class: 'opt-case' });
     this.utf16 = h('input', { type: 'checkbox', class: 'opt-utf16' });
@@ -272,7 +274,13 @@ export class SearchView {
           'aria-selected': 'false',
           'aria-label': `${hit.address}, ${place}${multi ? `, pid ${hit.pid}` : ''}: ${p.before}[${p.match}]${p.after}`,
         },
-        h('div', { class: 'hit-line' }, h('span', { class: 'hit-addr mono' }, hit.address), h('span', { class: 'hit-place' }, place), multi ? h('span', { class: 'hit-pid dim' }, `pid ${hit.pid}`) : undefined),
+        h(
+          'div',
+          { class: 'hit-line' },
+          h('span', { class: 'hit-addr mono' }, hit.address),
+          h('span', { class: 'hit-place' }, place),
+          multi ? h('span', { class: 'hit-pid dim' }, `pid ${hit.pid}`) : undefined,
+        ),
         h('div', { class: 'hit-ctx mono' }, h('span', { class: 'ctx' }, p.before), h('mark', { class: 'hit-match' }, p.match), h('span', { class: 'ctx' }, p.after)),
       );
       row.dataset.i = String(i);

@@ -107,7 +107,8 @@ export class SummaryView {
     for (const p of list) {
       const parent = pids.has(p.ppid) && p.ppid !== p.pid ? p.ppid : 0;
       const siblings = kids.get(parent);
-      if (siblings) siblings.push(p); // not a copy per process: a hostile image has thousands under one parent
+      if (siblings)
+        siblings.push(p); // not a copy per process: a hostile image has thousands under one parent
       else kids.set(parent, [p]);
     }
     const ul = (parent: number, depth: number): HTMLElement => {
@@ -116,7 +117,9 @@ export class SummaryView {
         const zombie = p.state === 'zombie';
         const b = h('button', { type: 'button', class: 'link', title: zombie ? 'Show the record of this exited child' : 'Show this process' }, `${p.pid} ${p.comm}`);
         b.addEventListener('click', () => this.onProblem(p.index, zombie ? 'fields' : 'process'));
-        const what = zombie ? ` zombie, ${waitStatusText(p.exitStatus ?? 0)}, not reaped yet` : ` ${p.state === 'alive' ? '' : `${p.state}, `}${p.threads.length} thread${p.threads.length === 1 ? '' : 's'}, ${p.fds} fds`;
+        const what = zombie
+          ? ` zombie, ${waitStatusText(p.exitStatus ?? 0)}, not reaped yet`
+          : ` ${p.state === 'alive' ? '' : `${p.state}, `}${p.threads.length} thread${p.threads.length === 1 ? '' : 's'}, ${p.fds} fds`;
         const li = h('li', {}, b, h('span', { class: 'dim' }, what));
         if (depth < 64 && kids.has(p.pid)) li.appendChild(ul(p.pid, depth + 1));
         el.appendChild(li);

@@ -7,13 +7,17 @@ if (process.argv[2] === 'child') {
 } else {
   const out = process.argv[2];
   const child = fork(__filename, ['child']);
-  let n = 0, total = 0;
+  let n = 0,
+    total = 0;
   fs.appendFileSync(out, `ready ${process.pid} ${child.pid}\n`);
   child.on('message', (m) => {
     total += m.sq;
     if (m.n % 50 === 0) fs.appendFileSync(out, `progress ${m.n}\n`);
-    if (m.n === 1000) { fs.appendFileSync(out, `result ${total}\n`); child.kill(); process.exit(0); }
-    else setTimeout(() => child.send({ n: ++n }), 5);
+    if (m.n === 1000) {
+      fs.appendFileSync(out, `result ${total}\n`);
+      child.kill();
+      process.exit(0);
+    } else setTimeout(() => child.send({ n: ++n }), 5);
   });
   child.send({ n });
 }

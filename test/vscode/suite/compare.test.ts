@@ -41,7 +41,8 @@ describe('comparing images', function () {
 
   it('compares two checkpoints selected in the Explorer: the compare editor opens, and the diff is exactly the page the process rewrote', async function () {
     if (!real) this.skip();
-    const first = vscode.Uri.file(real!.first), changed = vscode.Uri.file(real!.changed);
+    const first = vscode.Uri.file(real!.first),
+      changed = vscode.Uri.file(real!.changed);
     // As the Explorer passes a multi-selection: the clicked file, then all selected (here the later one first).
     const r = (await vscode.commands.executeCommand('ckptExplorer.compare', changed, [changed, first])) as CompareOutcome;
     assert.ok(r.ok, JSON.stringify(r));
@@ -51,9 +52,7 @@ describe('comparing images', function () {
     const { buffer, map, page } = real!.planted;
     const mapVma = r.diff.nodes[0]?.children[0]?.key ?? '';
     assert.ok(BigInt(mapVma.split('-')[0]) <= map, mapVma);
-    assert.deepStrictEqual(outline(r.diff.nodes), [
-      { [`changed process ${real!.pid}`]: [{ [`changed vma ${mapVma}`]: [`modified ${hex(buffer)}-${hex(buffer + BigInt(page))}`] }] },
-    ]);
+    assert.deepStrictEqual(outline(r.diff.nodes), [{ [`changed process ${real!.pid}`]: [{ [`changed vma ${mapVma}`]: [`modified ${hex(buffer)}-${hex(buffer + BigInt(page))}`] }] }]);
     assert.deepStrictEqual(r.diff.counts.pages, { modified: 1, added: 0, removed: 0 });
     assert.strictEqual(r.diff.pageMethod, 'hashes');
     assert.strictEqual(r.diff.stats.bytesRead, 0);
@@ -86,15 +85,21 @@ describe('comparing images', function () {
     assert.strictEqual(r.b.fsPath, a.fsPath);
     await until('its compare editor in front', () => activeCompareTab()?.label === 'rich-b.ckpt ↔ rich-a.ckpt');
     const c = r.diff.counts;
-    assert.deepStrictEqual([c.byKind.thread, c.byKind.vma, c.byKind.fd], [
-      { added: 0, removed: 0, changed: 1 },
-      { added: 0, removed: 1, changed: 1 },
-      { added: 0, removed: 0, changed: 1 },
-    ]);
+    assert.deepStrictEqual(
+      [c.byKind.thread, c.byKind.vma, c.byKind.fd],
+      [
+        { added: 0, removed: 0, changed: 1 },
+        { added: 0, removed: 1, changed: 1 },
+        { added: 0, removed: 0, changed: 1 },
+      ],
+    );
     assert.deepStrictEqual(c.pages, { modified: 1, added: 0, removed: 1 });
     const worker = r.diff.nodes[0].children.find((n) => n.kind === 'thread')!;
     assert.strictEqual(worker.key, String(RICH.worker));
-    assert.deepStrictEqual(worker.registers!.filter((x) => x.changed).map((x) => [x.name, x.a, x.b]), [['rip', RICH.workerRip.b, RICH.workerRip.a]]);
+    assert.deepStrictEqual(
+      worker.registers!.filter((x) => x.changed).map((x) => [x.name, x.a, x.b]),
+      [['rip', RICH.workerRip.b, RICH.workerRip.a]],
+    );
   });
 
   it('compares images without page hashes by reading their pages', async () => {

@@ -54,13 +54,19 @@ describe('CRIU checkpoints in the editor', function () {
     assert.strictEqual(v.verification.pagesChecked, 45);
   });
 
-  it('finds the heap marker through Search Memory, in the editor\'s webview, at its address', async () => {
+  it("finds the heap marker through Search Memory, in the editor's webview, at its address", async () => {
     const inventory = vscode.Uri.file(path.join(dir, 'single', 'inventory.img'));
     await vscode.commands.executeCommand('vscode.openWith', inventory, 'ckptExplorer.image');
-    const r = (await vscode.commands.executeCommand('ckptExplorer.searchMemory', inventory, { query: { mode: 'text', pattern: 'criu-fixture-marker-0001' }, goToFirst: true })) as { ok: boolean; search: EditorSearchResult };
+    const r = (await vscode.commands.executeCommand('ckptExplorer.searchMemory', inventory, { query: { mode: 'text', pattern: 'criu-fixture-marker-0001' }, goToFirst: true })) as {
+      ok: boolean;
+      search: EditorSearchResult;
+    };
     assert.ok(r.ok, JSON.stringify(r));
     assert.strictEqual(r.search.end.status, 'done');
-    assert.deepStrictEqual(r.search.hits.map((h) => h.address), ['0x55b1c78fb2a0', '0x55b1c790b321']);
+    assert.deepStrictEqual(
+      r.search.hits.map((h) => h.address),
+      ['0x55b1c78fb2a0', '0x55b1c790b321'],
+    );
     assert.strictEqual(r.search.shown.revealed?.cursor, '0x55b1c78fb2a0');
     assert.strictEqual(Buffer.from(r.search.shown.revealed!.bytes).toString(), 'criu-fixture-marker-0001');
   });
@@ -74,7 +80,10 @@ describe('CRIU checkpoints in the editor', function () {
     const s = await doc.requests!.summary();
     assert.strictEqual(s.container?.name, 'criufix-pod1');
     assert.strictEqual(s.container?.engine, 'Podman');
-    assert.deepStrictEqual(s.processes.map((p) => [p.pid, p.comm]), [[1, 'podfx']]);
+    assert.deepStrictEqual(
+      s.processes.map((p) => [p.pid, p.comm]),
+      [[1, 'podfx']],
+    );
   });
 
   it('compares the two dumps of one process taken a second apart: exactly the page it rewrote', async () => {
@@ -105,7 +114,10 @@ describe('CRIU checkpoints in the editor', function () {
     const diff = s.extras.find((x) => x.name === 'rootfs-diff.tar')!;
     assert.ok(diff, JSON.stringify(s.extras));
     const files = await doc.requests!.files({ index: diff.index });
-    assert.deepStrictEqual(files.files.map((f) => f.path), ['etc', 'etc/motd']);
+    assert.deepStrictEqual(
+      files.files.map((f) => f.path),
+      ['etc', 'etc/motd'],
+    );
     const opened = (await vscode.commands.executeCommand('ckptExplorer.openCheckpointFile', uri, diff.index, 'etc/motd')) as { ok: boolean; uri: vscode.Uri };
     assert.ok(opened.ok);
     const text = await until('the file in an editor', () => vscode.window.activeTextEditor?.document.uri.toString() === opened.uri.toString() && vscode.window.activeTextEditor);

@@ -34,9 +34,7 @@ describe('the extension in a real extension host', () => {
       (await vscode.commands.getCommands(true)).find((c) => c.startsWith('workbench.action.output.show.') && c.includes(channelName)),
     );
     await vscode.commands.executeCommand(show);
-    const doc = await until('the channel to open as a document', () =>
-      vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'output' && d.getText().includes('Checkpoint Explorer activated')),
-    );
+    const doc = await until('the channel to open as a document', () => vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'output' && d.getText().includes('Checkpoint Explorer activated')));
     assert.match(doc.getText(), /\[info\] Checkpoint Explorer activated/);
   });
 });

@@ -61,7 +61,10 @@ describe('process trees from VS Code', function () {
     const checkpoint = await until('its document, read', () => editors.documentFor(tree)?.checkpoint);
     const summary = await checkpoint.summary();
     const pids = summary.processes.map((p) => p.pid).sort((a, b) => a - b);
-    assert.deepStrictEqual(pids, [family!.pid, ...family!.workers].sort((a, b) => a - b));
+    assert.deepStrictEqual(
+      pids,
+      [family!.pid, ...family!.workers].sort((a, b) => a - b),
+    );
     for (const w of summary.processes.filter((p) => p.pid !== family!.pid)) assert.strictEqual(w.ppid, family!.pid);
     // The workers' write ends of the pipe are one open file description, which the process view says they share.
     const all = await checkpoint.processes();
@@ -123,7 +126,13 @@ describe('process trees from VS Code', function () {
       return isProcessItem(sel) && sel.info.pid === root ? sel : undefined;
     });
     const children = (await processes.getChildren(row as never)).flatMap((r) => (isProcessItem(r) ? [r] : []));
-    assert.deepStrictEqual(children.map((c) => c.info.comm), ['perl', 'perl']);
-    assert.deepStrictEqual(children.map((c) => c.info.ppid), [root, root]);
+    assert.deepStrictEqual(
+      children.map((c) => c.info.comm),
+      ['perl', 'perl'],
+    );
+    assert.deepStrictEqual(
+      children.map((c) => c.info.ppid),
+      [root, root],
+    );
   });
 });

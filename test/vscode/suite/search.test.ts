@@ -50,7 +50,10 @@ describe('searching memory in the image editor', function () {
     const { hits, end, shown } = r.search;
     assert.strictEqual(end.status, 'done');
     assert.strictEqual(end.scannedBytes, end.totalBytes);
-    assert.deepStrictEqual(hits.map((h) => h.address), [hex(across)]);
+    assert.deepStrictEqual(
+      hits.map((h) => h.address),
+      [hex(across)],
+    );
     assert.strictEqual(hits[0].pid, real!.pid);
     assert.strictEqual(hits[0].vma?.prot, 'rw-p');
     assert.strictEqual(Buffer.from(hits[0].match, 'hex').toString(), ACROSS);
@@ -70,7 +73,10 @@ describe('searching memory in the image editor', function () {
     if (!real) this.skip();
     const r = await search(vscode.Uri.file(real!.first), { mode: 'text', pattern: WIDE.toUpperCase().replace('SS', 'ß'), encoding: 'utf16le', ignoreCase: true });
     assert.ok(r.ok, JSON.stringify(r));
-    assert.deepStrictEqual(r.search.hits.map((h) => h.address), [hex(real!.planted.wide)]);
+    assert.deepStrictEqual(
+      r.search.hits.map((h) => h.address),
+      [hex(real!.planted.wide)],
+    );
     assert.strictEqual(r.search.shown.revealed, undefined, 'no jump unless asked');
   });
 
@@ -107,7 +113,10 @@ describe('searching memory in the image editor', function () {
     assert.ok(worst < 500, `the extension host was held up for ${worst} ms during the search`);
     const r = await running;
     assert.ok(r.ok, JSON.stringify(r));
-    assert.deepStrictEqual(r.search.hits.map((h) => h.address), [hex(big.markerAddr + 4n)]);
+    assert.deepStrictEqual(
+      r.search.hits.map((h) => h.address),
+      [hex(big.markerAddr + 4n)],
+    );
     assert.strictEqual(r.search.end.totalBytes, 1024 * 1024 * 1024);
   });
 
@@ -153,7 +162,10 @@ describe('searching memory in the image editor', function () {
     const r2 = await next;
     assert.ok(r2.ok, JSON.stringify(r2));
     assert.strictEqual(r2.search.end.status, 'done');
-    assert.deepStrictEqual(r2.search.hits.map((h) => h.address), [marker]);
+    assert.deepStrictEqual(
+      r2.search.hits.map((h) => h.address),
+      [marker],
+    );
 
     // Cancel (the command's progress Cancel is this token, given to the same searchInEditor).
     const cts = new vscode.CancellationTokenSource();
@@ -175,7 +187,10 @@ describe('searching memory in the image editor', function () {
     assert.strictEqual(Buffer.from(pieces[0].bytes!).toString(), HOSTILE_MARKER.slice(0, 4));
     const r4 = await search(uri, { mode: 'regex', pattern: 'a{4}END' });
     assert.ok(r4.ok, JSON.stringify(r4));
-    assert.deepStrictEqual(r4.search.hits.map((h) => h.address), [hex(hostileMarkerAddr() - 4n)]);
+    assert.deepStrictEqual(
+      r4.search.hits.map((h) => h.address),
+      [hex(hostileMarkerAddr() - 4n)],
+    );
   });
 });
 
