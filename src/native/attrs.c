@@ -101,7 +101,7 @@ int attrs_read(const struct image *im, const struct image_record *r, struct proc
 		return -1;
 	const char *bad = ckpt_process_attrs_invalid(&p->attrs); /* the .ksy's rules (a signal the kernel refuses fails the restore) */
 	if (bad)
-		return image_bad(im, r, r->off + 32, "%s out of range", bad);
+		return image_bad(im, r, payload_at(r), "%s out of range", bad);
 	p->have_attrs = 1;
 	return 0;
 }

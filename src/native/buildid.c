@@ -189,6 +189,6 @@ int buildid_check(const struct image *im, const struct image_record *r)
 		return -1;
 	const char *bad = ckpt_build_id_invalid(&f);
 	if (bad)
-		return image_bad(im, r, r->off + 32 + offsetof(struct ckpt_build_id_fixed, len), "build_id: %s %u is out of range (1 to 64)", bad, f.len);
+		return image_bad(im, r, payload_at(r) + offsetof(struct ckpt_build_id_fixed, len), "build_id: %s %u is out of range (1 to 64)", bad, f.len);
 	return rc_ptr(&c, f.len, "id") ? 0 : -1;
 }

@@ -636,7 +636,7 @@ int fd_read(const struct image *im, const struct image_record *r, struct fd_stat
 	/* Descriptor numbers stay below the kernel's nr_open ceiling (2^30), so fd arithmetic cannot
 	 * overflow. */
 	if (!ckpt_valid_fd_fd(&f->f, f->f.fd))
-		return image_bad(im, r, r->off + 32, "fd %u is beyond any descriptor number", f->f.fd);
+		return image_bad(im, r, payload_at(r), "fd %u is beyond any descriptor number", f->f.fd);
 	return 0;
 }
 

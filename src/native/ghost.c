@@ -267,12 +267,12 @@ static int load_content(const struct image *im, const struct image_record *r, st
 	if (rc_get(&c, &g->f, sizeof(g->f), "file_content fixed fields") < 0 || rc_lstr(&c, &g->name, "name") < 0)
 		return -1;
 	if (g->f.data_bytes > GHOST_MAX_DATA || g->f.data_bytes > g->f.size || g->f.size > (uint64_t)INT64_MAX)
-		return image_bad(im, r, r->off + 32, "file_content of %llu bytes with %llu bytes of data: more than a file holds or a checkpoint saves",
+		return image_bad(im, r, payload_at(r), "file_content of %llu bytes with %llu bytes of data: more than a file holds or a checkpoint saves",
 				 (unsigned long long)g->f.size, (unsigned long long)g->f.data_bytes);
 	if ((g->f.flags & CKPT_CONTENT_FLAGS_MEMFD) && strlen(g->name) > MEMFD_NAME_MAX)
-		return image_bad(im, r, r->off + 32 + sizeof(g->f), "a memfd name of %zu bytes (at most %d)", strlen(g->name), MEMFD_NAME_MAX);
+		return image_bad(im, r, payload_at(r) + sizeof(g->f), "a memfd name of %zu bytes (at most %d)", strlen(g->name), MEMFD_NAME_MAX);
 	if (!(g->f.flags & CKPT_CONTENT_FLAGS_MEMFD) && g->name[0] != '/')
-		return image_bad(im, r, r->off + 32 + sizeof(g->f), "the directory of a file without a path is no absolute path");
+		return image_bad(im, r, payload_at(r) + sizeof(g->f), "the directory of a file without a path is no absolute path");
 	/* the extents come as the grammar counts them: room for exactly nextents */
 	g->ext = xcalloc(g->f.nextents + 1, sizeof(*g->ext));
 	return 0;
@@ -286,7 +286,7 @@ static int load_extent(const struct image *im, const struct image_record *r, str
 	struct ckpt_file_extent_fixed x;
 	if (rc_get(&c, &x, sizeof(x), "file_extent fixed fields") < 0)
 		return -1;
-	uint64_t at = r->off + 32;
+	uint64_t at = payload_at(r);
 	if (g->next >= g->f.nextents)
 		return image_bad(im, r, at, "more file_extent records than its file_content states");
 	if (!ckpt_valid_file_extent_len(&x, x.len) || x.len == 0)
@@ -308,11 +308,11 @@ static int load_extent(const struct image *im, const struct image_record *r, str
 
 static int load_data(const struct image *im, const struct image_record *r, struct ghost_extent *e, uint32_t ps)
 {
-	if ((r->off + 32) % ps)
-		return image_rule(im, r, r->off + 32, CKPT_RULE_FILE_EXTENTS, "file_data is not page-aligned");
+	if ((payload_at(r)) % ps)
+		return image_rule(im, r, payload_at(r), CKPT_RULE_FILE_EXTENTS, "file_data is not page-aligned");
 	if ((uint64_t)r->len != (uint64_t)e->npages * ps)
 		return image_rule(im, r, r->off + 8, CKPT_RULE_FILE_EXTENTS, "file_data of %u bytes is not the %u pages of its extent", r->len, e->npages);
-	e->data_off = r->off + 32;
+	e->data_off = payload_at(r);
 	return 0;
 }
 

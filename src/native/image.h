@@ -65,6 +65,12 @@ struct image_record {
 	uint8_t *payload;   /* loaded payload; NULL for pages (read from the file on demand) */
 };
 
+/* Where a record's payload starts in the file (byte offsets in messages are the field's). */
+static inline uint64_t payload_at(const struct image_record *r)
+{
+	return r->off + CKPT_RECORD_HEADER_FIXED_SIZE;
+}
+
 struct image {
 	int fd;
 	char *path;

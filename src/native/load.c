@@ -70,7 +70,7 @@ static int check_fd_unique(const struct image *im, const struct proc_state *p, c
 	for (size_t i = 1; i < p->nfds && rc == 0; i++)
 		if (k[i] >> 32 == k[i - 1] >> 32) {
 			const struct image_record *r = &im->recs[pl->fd_rec[(uint32_t)k[i]]];
-			rc = image_rule(im, r, r->off + 32, CKPT_RULE_FD_UNIQUE, "fd %u appears twice in one file table", (uint32_t)(k[i] >> 32));
+			rc = image_rule(im, r, payload_at(r), CKPT_RULE_FD_UNIQUE, "fd %u appears twice in one file table", (uint32_t)(k[i] >> 32));
 		}
 	free(k);
 	return rc;
@@ -108,7 +108,7 @@ static int check_process(const struct image *im, const struct image_record *proc
 			const struct vma_state *v = vma_holding(p, run->vaddr, end);
 			if (!v || !vma_restorable(v)) {
 				const struct image_record *r = &im->recs[pl->chunk_rec[c]];
-				return image_rule(im, r, r->off + 32 + 8 + (uint64_t)k * 16, CKPT_RULE_RUN_IN_VMA,
+				return image_rule(im, r, payload_at(r) + 8 + (uint64_t)k * 16, CKPT_RULE_RUN_IN_VMA,
 						  "run %u (0x%llx, %u pages) lies outside every restorable vma", k,
 						  (unsigned long long)run->vaddr, run->npages);
 			}
@@ -124,7 +124,7 @@ static int check_run_order(const struct image *im, const struct image_record *r,
 		const struct ckpt_page_run *run = &ch->runs[k];
 		uint64_t len = (uint64_t)run->npages * im->page_size;
 		if (run->vaddr < pl->runs_end || run->vaddr + len < run->vaddr)
-			return image_rule(im, r, r->off + 32 + 8 + (uint64_t)k * 16, CKPT_RULE_RUN_ORDER,
+			return image_rule(im, r, payload_at(r) + 8 + (uint64_t)k * 16, CKPT_RULE_RUN_ORDER,
 					  "run %u at 0x%llx overlaps or precedes the runs before it", k, (unsigned long long)run->vaddr);
 		pl->runs_end = run->vaddr + len;
 	}
@@ -153,22 +153,22 @@ static int resolve_file_refs(const struct image *im, struct tree *t, const uint3
 			for (uint32_t k = 0; k < cnt; k++) {
 				struct ckpt_epoll_target tg;
 				memcpy(&tg, f->extra + 4 + (size_t)k * sizeof(tg), sizeof(tg));
-				if (file_index(im, r, r->off + 32, tg.file, file_of, "an epoll target") < 0)
+				if (file_index(im, r, payload_at(r), tg.file, file_of, "an epoll target") < 0)
 					return -1;
 			}
 		} else if (f->f.kind == CKPT_FD_KIND_SOCKET) {
 			struct sock_view v;
 			if (sock_view(f, &v) < 0)
-				return image_bad(im, r, r->off + 32, "a socket's fields do not fit its payload");
+				return image_bad(im, r, payload_at(r), "a socket's fields do not fit its payload");
 			const uint32_t refs[2] = {v.s.peer, v.d.listener};
 			for (int k = 0; k < 2; k++) {
 				if (!refs[k])
 					continue;
-				int o = file_index(im, r, r->off + 32, refs[k], file_of, k ? "a socket's listener" : "a socket's peer");
+				int o = file_index(im, r, payload_at(r), refs[k], file_of, k ? "a socket's listener" : "a socket's peer");
 				if (o < 0)
 					return -1;
 				if (t->files[o].f.kind != CKPT_FD_KIND_SOCKET)
-					return image_rule(im, r, r->off + 32, CKPT_RULE_FILE_REF, "a socket's %s names a file that is no socket", k ? "listener" : "peer");
+					return image_rule(im, r, payload_at(r), CKPT_RULE_FILE_REF, "a socket's %s names a file that is no socket", k ? "listener" : "peer");
 			}
 		}
 	}
@@ -241,7 +241,7 @@ static int load_records(struct image *im, struct tree *t, uint32_t *owner, uint3
 			if (process_read(im, r, p) < 0)
 				return -1;
 			if (parent >= 0 && p->pf.ppid != t->procs[parent]->pf.pid)
-				return image_rule(im, r, r->off + 32 + 4, CKPT_RULE_TREE_PIDS, "ppid %u is not its parent process's pid %u",
+				return image_rule(im, r, payload_at(r) + 4, CKPT_RULE_TREE_PIDS, "ppid %u is not its parent process's pid %u",
 						  p->pf.ppid, t->procs[parent]->pf.pid);
 			continue;
 		}
@@ -273,7 +273,7 @@ static int load_records(struct image *im, struct tree *t, uint32_t *owner, uint3
 			if (vma_read(im, r, &p->vmas[p->nvmas++]) < 0)
 				return -1;
 			if (p->nvmas > 1 && p->vmas[p->nvmas - 1].f.start < p->vmas[p->nvmas - 2].f.end)
-				return image_rule(im, r, r->off + 32, CKPT_RULE_VMA_ORDER, "vma overlaps or precedes the one before it");
+				return image_rule(im, r, payload_at(r), CKPT_RULE_VMA_ORDER, "vma overlaps or precedes the one before it");
 			break;
 		case CKPT_RECORD_TYPE_PAGEMAP:
 			/* its pages record is its next child: pages_of[] is filled when that comes, so load pagemaps last */
@@ -321,9 +321,9 @@ static int load_records(struct image *im, struct tree *t, uint32_t *owner, uint3
 				return -1;
 			const struct image_record *fr = image_record_by_tag(im, f->f.file);
 			if (!fr || fr->index >= r->index)
-				return image_rule(im, r, r->off + 32 + 8, CKPT_RULE_FILE_REF, "fd %u names tag %u, which is no file record before it",
+				return image_rule(im, r, payload_at(r) + 8, CKPT_RULE_FILE_REF, "fd %u names tag %u, which is no file record before it",
 						  f->f.fd, f->f.file);
-			if ((f->file = file_index(im, r, r->off + 32 + 8, f->f.file, file_of, "an fd")) < 0)
+			if ((f->file = file_index(im, r, payload_at(r) + 8, f->f.file, file_of, "an fd")) < 0)
 				return -1;
 			break;
 		}

@@ -101,7 +101,7 @@ int locks_load(const struct image *im, struct tree *t, const uint32_t *file_of)
 		rc_init(&c, im, r);
 		if (rc_get(&c, &k, sizeof(k), "file_lock") < 0)
 			return -1;
-		uint64_t at = r->off + 32;
+		uint64_t at = payload_at(r);
 		if (!ckpt_lock_kind_name(k.kind) || !ckpt_lock_type_name(k.type))
 			return image_bad(im, r, at, "lock kind %u or type %u is none the format knows", k.kind, k.type);
 		if (k.start > (uint64_t)INT64_MAX || k.len > (uint64_t)INT64_MAX - k.start)

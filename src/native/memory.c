@@ -329,17 +329,17 @@ int vma_read(const struct image *im, const struct image_record *r, struct vma_st
 		return -1;
 	v->dump_all = (v->f.flags & CKPT_VMA_FLAGS_FILE_DELETED) || v->f.kind == CKPT_VMA_KIND_ANON_SHARED;
 	if (!ckpt_valid_vma_end(&v->f, v->f.end))
-		return image_bad(im, r, r->off + 32 + offsetof(struct ckpt_vma_fixed, end), "vma %llx-%llx ends before it starts",
+		return image_bad(im, r, payload_at(r) + offsetof(struct ckpt_vma_fixed, end), "vma %llx-%llx ends before it starts",
 				 (unsigned long long)v->f.start, (unsigned long long)v->f.end);
 	if ((v->f.start | v->f.end) % im->page_size)
-		return image_rule(im, r, r->off + 32, CKPT_RULE_VMA_RANGE, "vma %llx-%llx is not a page-aligned range",
+		return image_rule(im, r, payload_at(r), CKPT_RULE_VMA_RANGE, "vma %llx-%llx is not a page-aligned range",
 				  (unsigned long long)v->f.start, (unsigned long long)v->f.end);
 	/* User space ends below 2^56 even with 5-level paging; only the vsyscall page lies above. */
 	if (v->f.kind != CKPT_VMA_KIND_VSYSCALL && v->f.end > USER_SPACE_END)
-		return image_rule(im, r, r->off + 32, CKPT_RULE_VMA_RANGE, "vma %llx-%llx lies outside user space",
+		return image_rule(im, r, payload_at(r), CKPT_RULE_VMA_RANGE, "vma %llx-%llx lies outside user space",
 				  (unsigned long long)v->f.start, (unsigned long long)v->f.end);
 	if (v->f.offset % im->page_size)
-		return image_rule(im, r, r->off + 32 + 16, CKPT_RULE_VMA_RANGE, "vma %llx-%llx: file offset %llx is not page-aligned",
+		return image_rule(im, r, payload_at(r) + 16, CKPT_RULE_VMA_RANGE, "vma %llx-%llx: file offset %llx is not page-aligned",
 				  (unsigned long long)v->f.start, (unsigned long long)v->f.end, (unsigned long long)v->f.offset);
 	return 0;
 }
@@ -645,13 +645,13 @@ int pagemap_read(const struct image *im, const struct image_record *r, const str
 	uint64_t sum = 0;
 	for (uint32_t i = 0; i < c->nruns; i++) {
 		if (c->runs[i].vaddr % im->page_size)
-			return image_rule(im, r, r->off + 32 + 8 + (uint64_t)i * 16, CKPT_RULE_PAGEMAP_RUNS, "run %u starts at an unaligned address", i);
+			return image_rule(im, r, payload_at(r) + 8 + (uint64_t)i * 16, CKPT_RULE_PAGEMAP_RUNS, "run %u starts at an unaligned address", i);
 		sum += c->runs[i].npages;
 	}
 	if (sum != pf.npages)
-		return image_rule(im, r, r->off + 32, CKPT_RULE_PAGEMAP_RUNS, "runs hold %llu pages, npages says %u", (unsigned long long)sum,
+		return image_rule(im, r, payload_at(r), CKPT_RULE_PAGEMAP_RUNS, "runs hold %llu pages, npages says %u", (unsigned long long)sum,
 				  pf.npages);
-	c->data_off = pages->off + 32; /* every pagemap has its pages record: the grammar says so */
+	c->data_off = payload_at(pages); /* every pagemap has its pages record: the grammar says so */
 	return 0;
 }
 

@@ -144,7 +144,7 @@ int mm_read(const struct image *im, const struct image_record *r, struct proc_st
 	/* What PR_SET_MM_MAP would refuse anyway, named here with the record instead of as EINVAL. */
 	const char *bad = ckpt_mm_invalid(&p->mm);
 	if (bad)
-		return image_bad(im, r, r->off + 32, "%s is not the end of a range of user addresses after its start", bad);
+		return image_bad(im, r, payload_at(r), "%s is not the end of a range of user addresses after its start", bad);
 	const uint8_t *a = rc_ptr(&c, (uint64_t)p->mm.nauxv * sizeof(struct ckpt_auxv_entry), "auxv");
 	if (!a)
 		return -1;

@@ -124,7 +124,7 @@ int seccomp_read(const struct image *im, const struct image_record *r, struct pr
 	if (rc_get(&c, &h, sizeof(h), "seccomp_filter") < 0)
 		return -1;
 	if (!ckpt_valid_seccomp_filter_count(&h, h.count))
-		return image_bad(im, r, r->off + 32 + 8, "a seccomp filter of %u instructions", h.count);
+		return image_bad(im, r, payload_at(r) + 8, "a seccomp filter of %u instructions", h.count);
 	/* installed in the order of the records (`index` says the same for readers) */
 	const uint8_t *insns = rc_ptr(&c, (uint64_t)h.count * sizeof(struct sock_filter), "insns");
 	if (!insns)

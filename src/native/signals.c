@@ -126,7 +126,7 @@ int sigactions_read(const struct image *im, const struct image_record *r, struct
 	if (rc_get(&c, &f, sizeof(f), "count") < 0)
 		return -1;
 	if (!ckpt_valid_sigactions_count(&f, f.count))
-		return image_bad(im, r, r->off + 32, "%u signal handlers, the kernel has %d signals", f.count, NSIG_KERNEL);
+		return image_bad(im, r, payload_at(r), "%u signal handlers, the kernel has %d signals", f.count, NSIG_KERNEL);
 	const uint8_t *a = rc_ptr(&c, (uint64_t)f.count * sizeof(struct ckpt_sigaction), "actions");
 	if (!a)
 		return -1;

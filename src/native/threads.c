@@ -168,7 +168,7 @@ int thread_read(const struct image *im, const struct image_record *r, struct thr
 	    rc_lbytes(&c, &t->xstate, &t->xstate_len, "xstate") < 0)
 		return -1;
 	if (!ckpt_valid_thread_xstate_kind(&t->f, t->f.xstate_kind))
-		return image_bad(im, r, r->off + 32 + offsetof(struct ckpt_thread_fixed, xstate_kind), "unknown xstate kind %u",
+		return image_bad(im, r, payload_at(r) + offsetof(struct ckpt_thread_fixed, xstate_kind), "unknown xstate kind %u",
 				 t->f.xstate_kind);
 	return 0;
 }

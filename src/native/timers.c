@@ -182,7 +182,7 @@ int posix_timer_read(const struct image *im, const struct image_record *r, struc
 	/* the .ksy's rules; a timer named twice is no bad image, restore cannot create it twice (exit 5) */
 	const char *bad = ckpt_posix_timer_invalid(&pt);
 	if (bad)
-		return image_bad(im, r, r->off + 32, "POSIX timer %d: %s out of range", pt.id, bad);
+		return image_bad(im, r, payload_at(r), "POSIX timer %d: %s out of range", pt.id, bad);
 	p->ptimers.v = xrealloc(p->ptimers.v, (p->ptimers.n + 1) * sizeof(pt));
 	p->ptimers.v[p->ptimers.n++] = pt;
 	return 0;
