@@ -13,10 +13,9 @@
 
 import { Decompress } from 'fzstd';
 import { ByteSource } from './byteSource';
-import { ImageError, ImageProblem } from './errors';
+import { ImageError, ImageProblem, ruleProblem } from './errors';
 import { RecordType, schema } from './format';
 import { RecordEntry } from './recordIndex';
-import { ruleProblem } from './soundness';
 
 /** Where the decompressed pages of the first pages_zstd record start (far above any file). */
 export const VIRTUAL_BASE = 2 ** 52;

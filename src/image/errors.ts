@@ -1,7 +1,7 @@
 // Errors and problems that name where in the image they are: the record (number, type, tag),
 // the field, and the byte offset in the file, so that a damaged image can be found and mended.
 
-import { recordTypeName } from './format';
+import { recordTypeName, schema } from './format';
 
 export type ProblemCode =
   | 'not-an-image'
@@ -81,4 +81,12 @@ export class ImageError extends Error {
   get code(): ProblemCode {
     return this.problem.code;
   }
+}
+
+export type RuleId = keyof typeof schema.rules;
+
+/** The problem of a record that breaks a named rule of the .ksy. */
+export function ruleProblem(rule: RuleId, site: ProblemSite, what: string): ImageProblem {
+  if (!(rule in schema.rules)) throw new Error(`no rule ${rule} in the format`);
+  return { ...problem('broken-rule', site, `${what} (rule ${rule})`), rule };
 }

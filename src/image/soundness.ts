@@ -8,7 +8,7 @@
 // Every check here is linear in the number of records (a binary search per page run at most).
 
 import { CheckpointImage } from './checkpointImage';
-import { ImageError, ImageProblem, problem, ProblemSite } from './errors';
+import { ImageError, ImageProblem, problem, ruleProblem } from './errors';
 import { Ckpt, GrammarEntry, recordTypeLabel, RecordType, schema } from './format';
 import { payloadTypeName } from './payload';
 import { RecordEntry } from './recordIndex';
@@ -19,14 +19,6 @@ function readSync(img: CheckpointImage, offset: number, length: number): Uint8Ar
   const out = new Uint8Array(length);
   img.source.readIntoSync!(offset, out);
   return out;
-}
-
-export type RuleId = keyof typeof schema.rules;
-
-/** The problem of a record that breaks a named rule of the .ksy. */
-export function ruleProblem(rule: RuleId, site: ProblemSite, what: string): ImageProblem {
-  if (!(rule in schema.rules)) throw new Error(`no rule ${rule} in the format`);
-  return { ...problem('broken-rule', site, `${what} (rule ${rule})`), rule };
 }
 
 const site = (r: RecordEntry, field?: string, offset = r.offset) => ({ record: r.index, type: r.type, tag: r.tag, offset, ...(field ? { field } : {}) });

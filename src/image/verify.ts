@@ -5,12 +5,12 @@
 // slices, with progress and cancellation.
 
 import { CheckpointImage } from './checkpointImage';
-import { ImageError, ImageProblem, problem, problemSeverity } from './errors';
+import { ImageError, ImageProblem, problem, problemSeverity, ruleProblem } from './errors';
 import { Ckpt, RecordType } from './format';
 import { RecordEntry } from './recordIndex';
 import { ByteSource, SCAN_CHUNK } from './byteSource';
 import { hashPagesInPlace } from './xxhash64';
-import { fileContentProblems, grammarProblems, imageRuleProblems, processRuleProblems, ruleProblem, stringNulProblems } from './soundness';
+import { fileContentProblems, grammarProblems, imageRuleProblems, processRuleProblems, stringNulProblems } from './soundness';
 
 export interface VerifyProgress {
   /** Page bytes hashed so far, and in all. */
