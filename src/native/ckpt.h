@@ -179,11 +179,14 @@ int pages_copy_frozen(pid_t pid, struct proc_state *p);
 /* Every page of p in the image file against its hash (restore --dry-run). */
 int pages_check_in_file(const struct image *im, const struct proc_state *p);
 
-/* compress.c: dump --compress (zstd chunks, format 2.2 pages_zstd) and reading compressed pages.
- * zstd_unavailable(): NULL when zstd was linked, else why not. The writer side is driven by
- * image.c (iw_pages_*); zpages_fill restores the compressed chunks of rc->p (fill_pages skips
- * them), zpages_check_in_file checks their hashes in the file (restore --dry-run). */
+/* zpages_write.c / zpages_read.c: dump --compress (zstd chunks, format 2.2 pages_zstd) and
+ * reading compressed pages. zstd_unavailable(): NULL when zstd was linked, else why not. The
+ * writer side is driven by image.c (iw_pages_*, declared in image.h); zpages_fill restores the
+ * compressed chunks of rc->p (fill_pages skips them), zpages_check_in_file checks their hashes in
+ * the file (restore --dry-run). zchunk_bound: the largest frame a chunk of n bytes may take. */
 const char *zstd_unavailable(void);
+uint64_t zchunk_bound(uint64_t n);
+void zstd_no_context(void) __attribute__((noreturn));
 int zpages_read_index(const struct image *im, const struct image_record *r, struct page_chunk *c);
 int zpages_chunk(const struct image *im, const struct page_chunk *c, uint32_t i, uint8_t *in, uint8_t *out, size_t *len);
 int zpages_check_in_file(const struct image *im, const struct proc_state *p);

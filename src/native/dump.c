@@ -43,7 +43,7 @@ struct dump_opts {
 	int force; /* --force: an existing IMAGE is replaced (atomically) */
 	int snapshot; /* leave-running: pages read from a copy-on-write snapshot after the resume (snapshot.c) */
 	int no_fsync; /* --no-fsync: a scratch image, not made durable (the rename is still atomic) */
-	int compress, level; /* --compress[=LEVEL]: pages in zstd chunks (compress.c) */
+	int compress, level; /* --compress[=LEVEL]: pages in zstd chunks (zpages_write.c) */
 };
 
 static void on_cancel(int sig)

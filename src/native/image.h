@@ -21,7 +21,7 @@ struct image_writer {
 	uint64_t pm_off;
 	uint32_t pm_tag, pm_len, pm_type;
 	uint64_t pages_end;
-	/* dump --compress (compress.c): pages records become pages_zstd records */
+	/* dump --compress (zpages_write.c): pages records become pages_zstd records */
 	struct zpages *z;
 	int zactive;          /* the open bulk record is compressed */
 	uint64_t zleft;       /* page bytes it still expects */
@@ -29,7 +29,7 @@ struct image_writer {
 	uint64_t bulk_off;
 };
 
-/* compress.c, the writer side: a zstd context (NULL without zstd), the chunks of one pages
+/* zpages_write.c: a zstd context (NULL without zstd), the chunks of one pages
  * payload starting at payload_off, and the payload's final length (0 on failure). */
 struct zpages *zpages_new(int level);
 void zpages_free(struct zpages *z);

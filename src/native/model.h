@@ -124,7 +124,7 @@ struct page_chunk { /* one pagemap + pages pair */
 	uint32_t nruns, npages;
 	uint64_t *hashes;
 	uint64_t data_off;   /* restore: file offset of the first page byte */
-	/* (2.2) pages in zstd chunks (compress.c): their record, index and where the frames start */
+	/* (2.2) pages in zstd chunks (zpages_read.c): their record, index and where the frames start */
 	int zstd;
 	uint32_t zrec, zchunk_pages, znchunks, *zends;
 	uint64_t zframes_off;
