@@ -13,7 +13,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { runTests } from '@vscode/test-electron';
 import { ensureBuilt } from '../../scripts/vscode-host/build';
-import { ensureVSCodeHost } from '../../scripts/vscode-host/provision';
+import { ensureVSCodeHost, repoRoot } from '../../scripts/vscode-host/provision';
 import { judge, readCounts } from '../../scripts/vscode-host/runSuite';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -27,7 +27,7 @@ async function main(): Promise<number> {
     const workspace = path.join(scratch, 'workspace');
     fs.mkdirSync(workspace);
     const desktop = process.env.CKPT_VSCODE_DESKTOP;
-    const vscodeExecutablePath = desktop ? process.env.CKPT_VSCODE_EXECUTABLE : (process.env.CKPT_VSCODE_EXECUTABLE ?? path.join(__dirname, 'host', 'code-server-as-vscode'));
+    const vscodeExecutablePath = desktop ? process.env.CKPT_VSCODE_EXECUTABLE : (process.env.CKPT_VSCODE_EXECUTABLE ?? path.join(repoRoot, 'scripts', 'vscode-host', 'code-server-as-vscode'));
     const t0 = Date.now();
     let reported: number;
     try {
