@@ -169,7 +169,11 @@ describe('the compare editor, in the browser', function () {
   it('comes back after the window reloads, compared again from the two paths it kept', async () => {
     const page = wb!.page;
     await page.locator('.tabs-container .tab', { hasText: 'rich-a.ckpt ↔ rich-b.ckpt' }).click();
-    await page.reload();
+    // the way a user reloads: the workbench saves its editors (and the webviews' state) before it
+    // goes; a bare page reload can come before that save, and the newest tab is then not reopened
+    const reloaded = page.waitForEvent('load', { timeout: 60_000 });
+    await runCommand(page, 'Developer: Reload Window');
+    await reloaded;
     await waitForWorkbench(page);
     await page.locator('.tabs-container .tab.active', { hasText: 'rich-a.ckpt ↔ rich-b.ckpt' }).waitFor({ state: 'visible', timeout: 30_000 });
     const text = await webviewText(page, { expect: /1 thread changed, 1 VMA added/, timeout: 30_000 });
