@@ -52,6 +52,10 @@ export interface Workbench {
 }
 
 let shots = 0;
+/** The server behind each page: its logs go into a failure's report. */
+const servers = new WeakMap<Page, CodeServer>();
+/** The last errors and warnings of each page's console (the workbench's and its webviews'). */
+const consoleProblems = new WeakMap<Page, string[]>();
 
 /** Starts code-server and Chromium, opens the folder, and waits until the workbench is ready. */
 export async function openWorkbench(o: WorkbenchOptions): Promise<Workbench> {
@@ -67,12 +71,20 @@ export async function openWorkbench(o: WorkbenchOptions): Promise<Workbench> {
     // in the activity bar: a .ckpt opened before that opens in the text editor.
     if (o.development !== false || o.installExtensions?.length) {
       await page.locator('.part.activitybar [aria-label^="Checkpoints"]').first().waitFor({ state: 'attached', timeout: 60_000 });
+      // And the extension has activated (its Output channel's log says so): an editor opened while
+      // the extension host is still activating it may miss its provider.
+      await until('the extension to activate (its log file)', () => extensionActivated(server.userDataDir), 60_000, 200);
     }
     const cspViolations: string[] = [];
+    const problems: string[] = [];
     page.on('console', (m) => {
       if (/Content Security Policy|Refused to (load|execute|apply)/i.test(m.text())) cspViolations.push(m.text());
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text().slice(0, 500)}`);
+      if (problems.length > 40) problems.shift();
     });
+    consoleProblems.set(page, problems);
     const b = browser;
+    servers.set(page, server);
     return {
       page,
       server,
@@ -98,7 +110,9 @@ export async function openWorkbench(o: WorkbenchOptions): Promise<Workbench> {
 export function screenshotFailures(workbench: () => Workbench | undefined): void {
   afterEach(async function () {
     const wb = workbench();
-    if (this.currentTest?.state === 'failed' && wb) console.log(`    failure screenshot: ${await wb.screenshot(`FAILED-${this.currentTest.title}`)}`);
+    if (this.currentTest?.state !== 'failed' || !wb) return;
+    console.log(`    failure screenshot: ${await wb.screenshot(`FAILED-${this.currentTest.title}`)}`);
+    console.log(`    the editor area:\n${indent(await describeEditorArea(wb.page))}`);
   });
 }
 
@@ -197,6 +211,103 @@ export async function openFile(page: Page, relPath: string, timeout = 15_000): P
   await row.waitFor({ state: 'visible', timeout });
   await row.click();
   await activeTab(page, base, timeout);
+  if (IMAGE_EDITOR_FILE.test(base)) await imageEditorShown(page, relPath, timeout);
+}
+
+/** Files that open in the extension's image editor by default (package.json's customEditors). */
+const IMAGE_EDITOR_FILE = /\.ckpt$|^inventory\.img$|^checkpoint-.*\.tar(\.gz|\.zst)?$/;
+
+/**
+ * Waits until the active editor shows the extension's webview. Once, on the CI machine, the first
+ * image opened in a fresh workbench showed its tab but never its webview, and stayed so; what the
+ * editor area held then is printed, with the extension's logs, and the editor is closed and opened
+ * again once, so that one lost start-up does not fail every test after it.
+ */
+async function imageEditorShown(page: Page, relPath: string, timeout: number): Promise<void> {
+  const frame = page.locator(`iframe.webview.ready[src*="extensionId=${extensionId}"]`).filter({ visible: true });
+  const shown = () => frame.first().waitFor({ state: 'attached', timeout: Math.max(timeout, 20_000) });
+  try {
+    await shown();
+  } catch {
+    console.log(`    the image editor of ${relPath} showed no webview; reopening it once. The editor area:\n${indent(await describeEditorArea(page))}`);
+    await runCommand(page, 'View: Close Editor', timeout);
+    await openFileOnce(page, relPath, timeout);
+    await shown();
+  }
+}
+
+async function openFileOnce(page: Page, relPath: string, timeout: number): Promise<void> {
+  const { box, input, rows } = quickInput(page);
+  await page.keyboard.press('Control+P');
+  await box.waitFor({ state: 'visible', timeout });
+  await input.fill(relPath);
+  const named = rows.filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(path.basename(relPath))}$`) }) });
+  await named.first().click({ timeout });
+  await activeTab(page, path.basename(relPath), timeout);
+}
+
+const indent = (s: string) => s.replace(/^/gm, '      ');
+
+/**
+ * What the editor area holds, for a failure's log: the active tab, the active editor's pane (a
+ * webview, a text editor, a placeholder with its message), every webview frame with its place and
+ * visibility, the notifications, and the tails of the extension host's and the extension's logs.
+ */
+export async function describeEditorArea(page: Page): Promise<string> {
+  const out: string[] = [];
+  const safe = async <T>(what: string, f: () => Promise<T>): Promise<void> => {
+    try {
+      out.push(`${what}: ${JSON.stringify(await f())}`);
+    } catch (e) {
+      out.push(`${what}: (${(e as Error).message.split('\n')[0]})`);
+    }
+  };
+  await safe('active tab', () => page.locator('.tabs-container .tab.active').allInnerTexts());
+  await safe('active editor pane', () =>
+    page
+      .locator('.editor-group-container.active .editor-container')
+      .evaluateAll((els) => els.map((e) => `${e.className} > ${Array.from(e.children, (c) => c.className).join(', ')}: ${(e as HTMLElement).innerText.slice(0, 300)}`)),
+  );
+  await safe('webview frames', () =>
+    page.locator('iframe.webview').evaluateAll((els) =>
+      els.map((e) => {
+        const r = e.getBoundingClientRect();
+        const st = getComputedStyle(e.parentElement ?? e);
+        return `${e.className} ${new URL((e as HTMLIFrameElement).src).searchParams.get('extensionId')} at ${r.x},${r.y} ${r.width}x${r.height}, parent ${st.visibility}/${st.display}`;
+      }),
+    ),
+  );
+  await safe('notifications', () => page.locator('.notification-list-item').allInnerTexts());
+  const problems = consoleProblems.get(page) ?? [];
+  out.push(`the console's last ${problems.length} errors and warnings:`, ...problems.map((l) => `  ${l}`));
+  const server = servers.get(page);
+  if (server) {
+    for (const log of findLogs(server.userDataDir, /(^|\/)(remote)?exthost\.log$|\/Checkpoint Explorer\.log$/)) {
+      const lines = fs.readFileSync(log, 'utf8').trimEnd().split('\n');
+      out.push(`${path.relative(server.userDataDir, log)} (last ${Math.min(lines.length, 30)} of ${lines.length} lines):`, ...lines.slice(-30).map((l) => `  ${l}`));
+    }
+  }
+  return out.join('\n');
+}
+
+function extensionActivated(userDataDir: string): boolean {
+  return findLogs(userDataDir, /\/Checkpoint Explorer\.log$/).some((f) => fs.readFileSync(f, 'utf8').includes('Checkpoint Explorer activated'));
+}
+
+function findLogs(dir: string, name: RegExp, depth = 6): string[] {
+  const found: string[] = [];
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return found;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory() && depth > 0) found.push(...findLogs(p, name, depth - 1));
+    else if (e.isFile() && e.name.endsWith('.log') && name.test(p)) found.push(p);
+  }
+  return found;
 }
 
 /**
