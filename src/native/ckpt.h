@@ -234,7 +234,6 @@ int seccomp_capture(struct proc_state *p);
 uint32_t seccomp_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag);
 int seccomp_read(const struct image *im, const struct image_record *r, struct proc_state *p);
 int seccomp_restore_final(struct restore_ctx *rc);
-void seccomp_free(struct seccomp_chain *c);
 
 /* signalfd.c, timerfd.c, inotify.c: special fds. *_describe fill a file's kind and extra from its
  * fdinfo (dump); *_make create one in the restore child; inotify_describe returns why it cannot
@@ -290,7 +289,6 @@ int ghost_check_in_file(const struct image *im, const struct tree *t); /* restor
 int ghost_make(const struct tree *t, size_t i);       /* phase A: the file and each description of it */
 int ghost_maps_take(const struct tree *t, int me, const pid_t *pids); /* phase B */
 int ghost_cwd_enter(const char *cwd);                 /* a removed working directory, made and removed again */
-void ghost_free(struct file_state *f);
 
 /* locks.c: flock, POSIX and OFD locks */
 int locks_capture(struct proc_state *p, struct file_state *f, const struct fd_state *fd, const char *fdinfo);

@@ -57,19 +57,6 @@ static char *strip_deleted(const char *s)
 	return r;
 }
 
-void ghost_free(struct file_state *f)
-{
-	struct ghost *g = f->ghost;
-	if (!g)
-		return;
-	if (g->src > 0)
-		close(g->src);
-	free(g->name);
-	free(g->ext);
-	free(g);
-	f->ghost = NULL;
-}
-
 /* ---- dump ---- */
 
 /* The runs of data of a file (holes left out), each at most EXTENT_MAX bytes, from page-aligned

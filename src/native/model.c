@@ -1,12 +1,38 @@
-/* The model's own operations (model.h): making and freeing a tree of processes, a descriptor's
- * file, and recording what cannot be checkpointed. No /proc, no tracee: dump and restore fill it. */
-#include "ckpt.h"
+/* The model's own operations (model.h): making and freeing a tree of processes (with the state
+ * of the kinds the model holds: seccomp chains, the contents of files without a path), a
+ * descriptor's file, and recording what cannot be checkpointed. No /proc, no tracee: dump and
+ * restore fill it. */
+#include "model.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
+
+#include "util.h"
+
+void seccomp_free(struct seccomp_chain *c)
+{
+	for (uint32_t i = 0; i < c->n; i++)
+		free(c->f[i].insns);
+	free(c->f);
+	memset(c, 0, sizeof(*c));
+}
+
+void ghost_free(struct file_state *f)
+{
+	struct ghost *g = f->ghost;
+	if (!g)
+		return;
+	if (g->src > 0)
+		close(g->src);
+	free(g->name);
+	free(g->ext);
+	free(g);
+	f->ghost = NULL;
+}
 
 void proc_free(struct proc_state *p)
 {

@@ -212,6 +212,8 @@ struct tree {
 };
 
 void proc_free(struct proc_state *p);
+void seccomp_free(struct seccomp_chain *c);
+void ghost_free(struct file_state *f); /* its contents (f->ghost), and the fd they are read from at dump */
 void tree_free(struct tree *t);
 struct proc_state *tree_add_process(struct tree *t, int32_t parent);
 /* The file of one of p's descriptors. */
