@@ -4,7 +4,7 @@
 // the struct and then appends the variable-size fields (listed in a comment after each struct)
 // in order. Sizes are asserted at compile time; the conformance tests decode what C writes.
 
-const { fixedFieldSize, fixedTypeSize, fixedPrefix, INT_SIZES } = require('./ksy-model');
+const { fixedFieldSize, fixedTypeSize, fixedPrefix, recordAlign, INT_SIZES } = require('./ksy-model');
 const { validToC } = require('./ksy-expr');
 
 const C_INT = { u1: 'uint8_t', u2: 'uint16_t', u4: 'uint32_t', u8: 'uint64_t', s1: 'int8_t', s2: 'int16_t', s4: 'int32_t', s8: 'int64_t' };
@@ -46,6 +46,7 @@ function genCHeader(ksy) {
   let out = '/* Generated from formats/ckpt.ksy by scripts/formats/gen-c-header.js. Do not edit. */\n';
   out += '#ifndef CKPT_FORMAT_H\n#define CKPT_FORMAT_H\n\n#include <stdint.h>\n\n';
   out += `#define CKPT_VERSION_MAJOR ${version.major}\n#define CKPT_VERSION_MINOR ${version.minor}\n\n`;
+  out += `/* Every record header starts at a multiple of this (record.padding). */\n#define CKPT_RECORD_ALIGN ${recordAlign(types)}\n\n`;
 
   const prefixes = ksy.meta['-ckpt-c-enum-prefix'] || {};
   for (const [name, values] of Object.entries(ksy.enums || {})) {

@@ -77,4 +77,19 @@ function fixedPrefix(name, types) {
   return { prefix, rest: seq.slice(prefix.length) };
 }
 
-module.exports = { loadKsy, ksyImporter, upperCamel, lowerCamel, fixedFieldSize, fixedTypeSize, fixedPrefix, INT_SIZES };
+/**
+ * The record alignment: `record.padding` is `(N - header.len % N) % N` zero bytes, so that every
+ * header starts at a multiple of N. Read from that expression, the one place the .ksy states it;
+ * any other form of it is an error here rather than a reader that pads differently.
+ */
+function recordAlign(types) {
+  const padding = (types.record?.seq || []).find((f) => f.id === 'padding');
+  const m = /^\(\s*(\d+)\s*-\s*header\.len\s*%\s*(\d+)\s*\)\s*%\s*(\d+)$/.exec(String(padding?.size ?? '').trim());
+  const n = m && Number(m[1]);
+  if (!m || Number(m[2]) !== n || Number(m[3]) !== n || n < 1 || (n & (n - 1)) !== 0) {
+    throw new Error('record.padding must be sized (N - header.len % N) % N, N a power of two');
+  }
+  return n;
+}
+
+module.exports = { loadKsy, ksyImporter, upperCamel, lowerCamel, fixedFieldSize, fixedTypeSize, fixedPrefix, recordAlign, INT_SIZES };

@@ -234,7 +234,6 @@ int seccomp_capture(struct proc_state *p);
 uint32_t seccomp_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag);
 int seccomp_read(const struct image *im, const struct image_record *r, struct proc_state *p);
 int seccomp_restore_final(struct restore_ctx *rc);
-void seccomp_free(struct seccomp_chain *c);
 
 /* signalfd.c, timerfd.c, inotify.c: special fds. *_describe fill a file's kind and extra from its
  * fdinfo (dump); *_make create one in the restore child; inotify_describe returns why it cannot
@@ -255,17 +254,34 @@ const char *fanotify_describe(struct file_state *f, const char *info, pid_t pid,
 int fanotify_extra_check(struct rcur *x);
 int fanotify_make(const struct file_state *f);
 
+/* unix_sock.c: sockets. Dump: what a socket is (describe), its peer and queue once the whole tree
+ * is known (finish), its peer's tag (set_tags). Restore: whether the restoring side supplies it
+ * (external), whether it is made together with another description (made_with), and making it.
+ * What both kinds of socket share is sock_view.c's. */
+const char *sock_describe(struct file_state *f, const struct stat *st, int pidfd, int fd, uint16_t *what);
+int sock_finish(struct tree *t, struct file_state *f);
+void sock_set_tags(const struct tree *t, struct file_state *f);
+int sock_external(const struct file_state *f);
+int sock_made_with(const struct file_state *f, const struct file_state *o);
+/* After files_plan: every socket tied to another (pair, listener) made by one process. */
+void sock_plan(struct tree *t);
+int sock_make(const struct tree *t, const struct file_state *f);
+/* inet_sock.c: TCP and UDP. Dump: what the socket is, or why it is refused. Restore: made again. */
+struct sock_view;
+const char *inet_describe(struct file_state *f, int sk, struct sock_view *v, uint16_t *what);
+int inet_make(const struct tree *t, const struct file_state *f, const struct sock_view *v);
+/* Dump options. --external unix (unix_sock.c): a unix socket whose peer is outside the checkpoint
+ * is recorded as closed by the peer; --tcp-close (inet_sock.c): a TCP connection is recorded as
+ * reset by the peer (and a listener's connections not yet accepted are dropped). */
+extern int g_sock_external_unix, g_sock_tcp_close;
+/* dump --kill: the TCP connections captured with TCP_REPAIR put in repair mode, to close quietly */
+void inet_quiet_before_kill(void);
+
 /* files.c: dump */
 int files_capture(struct tree *t, struct proc_state *p); /* p's descriptors, and the descriptions new to t */
 int files_finish(struct tree *t);                        /* pipes, socket pairs, epoll targets, across t */
 int files_write_descriptions(struct image_writer *w, struct tree *t);
 uint32_t files_write(struct image_writer *w, const struct proc_state *p, uint32_t proc_tag);
-/* unix_sock.c, inet_sock.c: dump options. --external unix: a unix socket whose peer is outside
- * the checkpoint is recorded as closed by the peer; --tcp-close: a TCP connection is recorded
- * as reset by the peer (and a listener's connections not yet accepted are dropped). */
-extern int g_sock_external_unix, g_sock_tcp_close;
-/* dump --kill: the TCP connections captured with TCP_REPAIR put in repair mode, to close quietly */
-void inet_quiet_before_kill(void);
 /* files.c: reading */
 int files_read(const struct image *im, const struct image_record *r, struct proc_state *p);
 int file_read(const struct image *im, const struct image_record *r, struct file_state *f);
@@ -290,7 +306,6 @@ int ghost_check_in_file(const struct image *im, const struct tree *t); /* restor
 int ghost_make(const struct tree *t, size_t i);       /* phase A: the file and each description of it */
 int ghost_maps_take(const struct tree *t, int me, const pid_t *pids); /* phase B */
 int ghost_cwd_enter(const char *cwd);                 /* a removed working directory, made and removed again */
-void ghost_free(struct file_state *f);
 
 /* locks.c: flock, POSIX and OFD locks */
 int locks_capture(struct proc_state *p, struct file_state *f, const struct fd_state *fd, const char *fdinfo);
@@ -300,10 +315,6 @@ int locks_restore(struct restore_ctx *rc);            /* injected, once the proc
 
 /* Whether process pid holds a file whose /proc fd link is `link` (a pipe or socket). */
 int process_holds(uint32_t pid, const char *link);
-/* files.c helpers for ghost.c */
-int files_fd_high(int fd);
-int files_to_slot(int fd, const struct file_state *f, int set_flags);
-int files_take_one(const struct tree *t, size_t file, int me, const pid_t *pids);
 
 /* load.c: every process of an opened image into the model, checking the .ksy's payload rules */
 int image_load(struct image *im, struct tree *t);

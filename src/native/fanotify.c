@@ -5,7 +5,7 @@
  * marks; mount and filesystem marks, and the permission classes, need CAP_SYS_ADMIN, and fail
  * the restore of a user's image that somehow holds them (exit 4). */
 #include "ckpt.h"
-#include "files.h"
+#include "ckpt.h"
 
 #include <errno.h>
 #include <fcntl.h>

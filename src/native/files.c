@@ -4,7 +4,7 @@
  * from a pidfd_getfd copy: nothing is consumed); sockets are unix_sock.c's. At restore, every
  * description is made once, by the first process that holds it, and the others take it from
  * there (pidfd_getfd), in the phases restore.c runs them in. */
-#include "files.h"
+#include "ckpt.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -22,11 +22,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "fdslots.h"
+#include "sock_view.h"
+
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_getfd
-#define SYS_pidfd_getfd 438
 #endif
 
 static int cmp_int(const void *a, const void *b)
@@ -43,26 +43,6 @@ static uint64_t fdinfo_num(const char *info, const char *key, int base)
 {
 	const char *v = find_key(info, key);
 	return v ? strtoull(v, NULL, base) : 0;
-}
-
-void put_extra(struct file_state *f, const struct buf *b)
-{
-	free(f->extra);
-	f->extra = b->p;
-	f->extra_len = (uint32_t)b->len;
-}
-
-int steal_fd(int pidfd, int fd)
-{
-	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-}
-
-/* A failed pidfd call on a process of the tree: ESRCH means it died, killed from outside. */
-int unreachable(pid_t pid, int fd, const char *what, const char *call)
-{
-	if (errno == ESRCH)
-		return fail(EXIT_NOPROC, "process %d exited during the checkpoint (reading its %s at fd %d)", pid, what, fd);
-	return fail_errno(EXIT_FAIL, "cannot reach the %s at fd %d of process %d (%s)", what, fd, pid, call);
 }
 
 /* Bytes in a pipe, copied (not consumed) with tee() into a pipe of ours. */
@@ -377,7 +357,7 @@ static int fifo_has_reader(const struct tree *t, uint64_t ino)
 }
 
 /* A file's kind-specific data with `data` in place of its trailing lbytes (pipe data, a queue). */
-void set_trailing_bytes(struct file_state *f, size_t fixed, const uint8_t *data, uint32_t len)
+static void set_trailing_bytes(struct file_state *f, size_t fixed, const uint8_t *data, uint32_t len)
 {
 	struct buf b = {0};
 	buf_put(&b, f->extra, fixed);
@@ -666,14 +646,6 @@ static int external(const struct tree *t, const struct file_state *f)
 	}
 }
 
-int file_by_tag(const struct tree *t, uint32_t tag)
-{
-	for (size_t i = 0; i < t->nfiles; i++) /* called for socket peers only: a few per image */
-		if (t->files[i].tag == tag)
-			return (int)i;
-	return -1;
-}
-
 /* Who makes each description (the first process, in image order, whose descriptors use it; both
  * ends of a pipe or socket pair are made by one process), and the fd where it keeps it, from
  * slot_base up, until every process has taken its own. Returns the first fd above the slots. */
@@ -719,37 +691,10 @@ int files_max_fd(const struct proc_state *p)
 
 /* ---- restore: in each new process ---- */
 
-static int g_tmp_base;
-
-/* Moves a freshly made fd above every number the image uses. */
-int fd_high(int fd)
-{
-	if (fd < 0 || fd >= g_tmp_base)
-		return fd;
-	int h = fcntl(fd, F_DUPFD, g_tmp_base);
-	int e = errno;
-	close(fd);
-	errno = e;
-	return h;
-}
-
-static int fd_place(int fd, int target, int cloexec, int keep_source)
-{
-	if (fd != target) {
-		if (dup2(fd, target) < 0)
-			return fail_errno(EXIT_FAIL, "dup2 to fd %d", target);
-		if (!keep_source)
-			close(fd);
-	}
-	if (fcntl(target, F_SETFD, cloexec ? FD_CLOEXEC : 0) < 0)
-		return fail_errno(EXIT_FAIL, "fcntl(%d)", target);
-	return 0;
-}
-
 static int open_stdio(int fd, const struct stdio_plan *sp)
 {
 	if (sp->mode == STDIO_INHERIT)
-		return sp->saved[fd] >= 0 ? fcntl(sp->saved[fd], F_DUPFD, g_tmp_base) : fd_high(open("/dev/null", O_RDWR));
+		return sp->saved[fd] >= 0 ? fd_dup_high(sp->saved[fd]) : fd_high(open("/dev/null", O_RDWR));
 	if (sp->mode == STDIO_NULL || fd == 0)
 		return fd_high(open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY));
 	return fd_high(open(sp->path, O_WRONLY | O_CREAT | O_APPEND, 0600));
@@ -794,16 +739,6 @@ static int open_fifo(const struct file_state *f)
 	return fd;
 }
 
-/* Places a made description at its slot, with its status flags. */
-int to_slot(int fd, const struct file_state *f, int set_flags)
-{
-	if (fd < 0)
-		return -1;
-	if (set_flags)
-		fcntl(fd, F_SETFL, (int)(f->f.flags & ~(uint32_t)O_ACCMODE));
-	return fd_place(fd, f->slot, 1, 0);
-}
-
 /* Both ends of a pipe of the image (and the extra descriptions opened on one of its ends, which
  * share the pipe but not the status flags), with its bytes and capacity. */
 static int make_pipe(const struct tree *t, size_t first)
@@ -829,7 +764,7 @@ static int make_pipe(const struct tree *t, size_t first)
 		int end = (g->f.flags & O_ACCMODE) == O_WRONLY ? 1 : 0;
 		int fd;
 		if (!used[end]) {
-			fd = fcntl(pp[end], F_DUPFD_CLOEXEC, g_tmp_base);
+			fd = fd_dup_high(pp[end]);
 			used[end] = 1;
 		} else {
 			char self[64];
@@ -842,21 +777,6 @@ static int make_pipe(const struct tree *t, size_t first)
 	close(pp[0]);
 	close(pp[1]);
 	return rc;
-}
-
-/* "fd N: " for messages about a description: the lowest fd of its owner that refers to it. */
-const char *fd_prefix(const struct tree *t, const struct file_state *f)
-{
-	static char buf[32];
-	const struct proc_state *p = t->procs[f->owner];
-	int best = -1, file = (int)(f - t->files);
-	for (size_t i = 0; i < p->nfds; i++)
-		if (p->fds[i].file == file && (best < 0 || (int)p->fds[i].f.fd < best))
-			best = (int)p->fds[i].f.fd;
-	buf[0] = 0;
-	if (best >= 0)
-		snprintf(buf, sizeof(buf), "fd %d: ", best);
-	return buf;
 }
 
 /* One description of the kinds that are opened or made on their own. */
@@ -941,7 +861,7 @@ static int make_external(const struct tree *t, const struct file_state *f, const
 		for (size_t k = 0; k < t->nprocs; k++)
 			for (size_t i = 0; i < t->procs[k]->nfds; i++)
 				if (t->procs[k]->fds[i].file == file && (int)t->procs[k]->fds[i].f.fd == sp->inherit[j].n) {
-					int fd = fcntl(sp->inherit[j].saved, F_DUPFD_CLOEXEC, g_tmp_base);
+					int fd = fd_dup_high(sp->inherit[j].saved);
 					if (fd < 0)
 						return fail_errno(EXIT_FAIL, "--inherit-fd %d:%d", sp->inherit[j].n, sp->inherit[j].fd);
 					return to_slot(fd, f, 1);
@@ -976,20 +896,10 @@ static int stdio_number(const struct tree *t, int file)
 	return best;
 }
 
-int files_fd_high(int fd)
-{
-	return fd_high(fd);
-}
-
-int files_to_slot(int fd, const struct file_state *f, int set_flags)
-{
-	return to_slot(fd, f, set_flags);
-}
-
 /* Phase A, in process `me`: every description it makes, at its slot. */
 int files_make(const struct tree *t, int me, const struct stdio_plan *sp, int tmp_base)
 {
-	g_tmp_base = tmp_base;
+	fdslots_begin(tmp_base);
 	for (size_t i = 0; i < t->nfiles; i++) {
 		const struct file_state *f = &t->files[i];
 		if (f->owner != me || fcntl(f->slot, F_GETFD) >= 0)
@@ -1018,34 +928,6 @@ int files_make(const struct tree *t, int me, const struct stdio_plan *sp, int tm
 	return 0;
 }
 
-/* A description made by process `owner`, as a new fd of ours (above the image's numbers). */
-static int take_from(const struct tree *t, const struct file_state *f, int me, const pid_t *pids, int *pidfds)
-{
-	if (f->owner == me)
-		return fcntl(f->slot, F_DUPFD_CLOEXEC, g_tmp_base);
-	/* above the image's numbers, like every fd we make: the descriptors we place must not land on it */
-	if (pidfds[f->owner] < 0 && (pidfds[f->owner] = fd_high((int)syscall(SYS_pidfd_open, pids[f->owner], 0))) < 0)
-		return fail_errno(EXIT_FAIL, "pidfd_open(%d)", pids[f->owner]);
-	(void)t;
-	int fd = (int)syscall(SYS_pidfd_getfd, pidfds[f->owner], f->slot, 0);
-	if (fd < 0)
-		return fail_errno(EXIT_FAIL, "cannot take %s from process %d (pidfd_getfd)", f->path, pids[f->owner]);
-	return fd_high(fd);
-}
-
-int files_take_one(const struct tree *t, size_t file, int me, const pid_t *pids)
-{
-	int *pidfds = xmalloc(t->nprocs * sizeof(int));
-	for (size_t k = 0; k < t->nprocs; k++)
-		pidfds[k] = -1;
-	int fd = take_from(t, &t->files[file], me, pids, pidfds);
-	for (size_t k = 0; k < t->nprocs; k++)
-		if (pidfds[k] >= 0)
-			close(pidfds[k]);
-	free(pidfds);
-	return fd;
-}
-
 /* The set of an epoll description of ours: each target added under the number it was added with,
  * which is made to hold the target's file for the moment when it holds something else or nothing. */
 static int fill_epoll(const struct tree *t, const struct file_state *f, const struct proc_state *p, int me, const pid_t *pids, int *pidfds)
@@ -1066,9 +948,9 @@ static int fill_epoll(const struct tree *t, const struct file_state *f, const st
 			if (p->fds[i].f.fd == tg.tfd)
 				at = &p->fds[i];
 		if (!at || at->file != ti) {
-			if (at && (aside = fcntl((int)tg.tfd, F_DUPFD_CLOEXEC, g_tmp_base)) < 0)
+			if (at && (aside = fd_dup_high((int)tg.tfd)) < 0)
 				return fail_errno(EXIT_FAIL, "cannot set fd %u aside", tg.tfd);
-			int fd = take_from(t, &t->files[ti], me, pids, pidfds);
+			int fd = slot_take(&t->files[ti], me, pids, pidfds);
 			if (fd < 0 || dup2(fd, (int)tg.tfd) < 0)
 				return fail_errno(EXIT_FAIL, "cannot put the file of epoll target %u at its number", tg.tfd);
 			close(fd);
@@ -1106,7 +988,7 @@ int files_take(const struct tree *t, int me, const pid_t *pids)
 		const struct fd_state *fd = &p->fds[i];
 		if (fd_skipped(p, fd->f.fd))
 			continue;
-		int got = take_from(t, fd_file(p, fd), me, pids, pidfds);
+		int got = slot_take(fd_file(p, fd), me, pids, pidfds);
 		if (got < 0 || fd_place(got, (int)fd->f.fd, fd->f.fd_flags & FD_CLOEXEC, 0) < 0)
 			goto out;
 	}

@@ -22,6 +22,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "fdslots.h"
+
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
@@ -55,19 +57,6 @@ static char *strip_deleted(const char *s)
 	if (ends_deleted(r))
 		r[strlen(r) - (sizeof(DELETED) - 1)] = 0;
 	return r;
-}
-
-void ghost_free(struct file_state *f)
-{
-	struct ghost *g = f->ghost;
-	if (!g)
-		return;
-	if (g->src > 0)
-		close(g->src);
-	free(g->name);
-	free(g->ext);
-	free(g);
-	f->ghost = NULL;
 }
 
 /* ---- dump ---- */
@@ -509,7 +498,7 @@ static int open_description(int made, const struct file_state *d)
 	char self[64];
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", made);
 	int flags = (int)(d->f.flags & ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC | __O_TMPFILE | O_DIRECTORY));
-	int fd = files_fd_high(open(self, flags | O_CLOEXEC));
+	int fd = fd_high(open(self, flags | O_CLOEXEC));
 	if (fd < 0)
 		return fail_errno(denied_or(EXIT_FAIL), "cannot open %s again", d->path);
 	if (d->f.pos && lseek(fd, (off_t)d->f.pos, SEEK_SET) < 0) {
@@ -525,7 +514,7 @@ int ghost_make(const struct tree *t, size_t i)
 	if (f->ghost_of) /* made with the description that holds the bytes (the same owner: files_plan) */
 		return fcntl(f->slot, F_GETFD) >= 0 ? 0 : fail(EXIT_FAIL, "internal error: %s made before its file", f->path);
 	const struct ghost *g = f->ghost;
-	int made = files_fd_high(make_unlinked(f));
+	int made = fd_high(make_unlinked(f));
 	if (made < 0)
 		return -1;
 	int rc = fill(made, f);
@@ -534,7 +523,7 @@ int ghost_make(const struct tree *t, size_t i)
 		if ((j != i && d->ghost_of != (int)i + 1) || d->owner != f->owner)
 			continue;
 		int fd = open_description(made, d);
-		rc = fd < 0 || files_to_slot(fd, d, 0) < 0 ? -1 : 0;
+		rc = fd < 0 || to_slot(fd, d, 0) < 0 ? -1 : 0;
 	}
 	/* the mode last: the descriptions above were opened as the file was made (0600) */
 	if (rc == 0 && (g->f.mode & 07777) != 0600 && fchmod(made, g->f.mode & 07777) < 0)
@@ -552,7 +541,7 @@ int ghost_maps_take(const struct tree *t, int me, const pid_t *pids)
 		const struct vma_state *v = &p->vmas[i];
 		if (!v->ghost_file || fcntl(v->restore_fd, F_GETFD) >= 0)
 			continue;
-		int fd = files_take_one(t, (size_t)v->ghost_file - 1, me, pids);
+		int fd = slot_take_one(t, (size_t)v->ghost_file - 1, me, pids);
 		if (fd < 0 || dup2(fd, v->restore_fd) < 0)
 			return fail_errno(EXIT_FAIL, "cannot take the file %s to map it", v->path);
 		close(fd);

@@ -17,7 +17,8 @@
 
 #define HDR CKPT_RECORD_HEADER_FIXED_SIZE
 
-static inline uint64_t pad8(uint64_t n) { return (n + 7) & ~7ULL; }
+/* A payload's length with the zero padding after it (record.padding in the .ksy). */
+static inline uint64_t padded(uint64_t n) { return (n + CKPT_RECORD_ALIGN - 1) & ~(uint64_t)(CKPT_RECORD_ALIGN - 1); }
 
 static const uint8_t zeros[64];
 
@@ -71,7 +72,7 @@ static int write_record_at(struct image_writer *w, uint64_t off, struct ckpt_rec
 		return fail_errno(EXIT_IO, "cannot write the image");
 	if (h->len && pwrite_all(w->fd, payload, h->len, off + HDR) < 0)
 		return fail_errno(EXIT_IO, "cannot write the image");
-	return write_zeros(w, off + HDR + h->len, pad8(h->len) - h->len);
+	return write_zeros(w, off + HDR + h->len, padded(h->len) - h->len);
 }
 
 uint32_t iw_record(struct image_writer *w, uint32_t type, uint32_t ptag, const void *payload, uint32_t len)
@@ -87,7 +88,7 @@ uint32_t iw_record(struct image_writer *w, uint32_t type, uint32_t ptag, const v
 	uint32_t tag = h->tag;
 	if (write_record_at(w, w->off, h, payload) < 0)
 		return 0;
-	w->off += HDR + pad8(len);
+	w->off += HDR + padded(len);
 	return tag;
 }
 
@@ -108,7 +109,7 @@ int iw_bulk_begin(struct image_writer *w, uint32_t meta_type, uint32_t bulk_type
 	w->pm_off = w->off;
 	w->pm_len = pagemap_len;
 	w->hdrs[w->pm_index].ptag = mm_tag; /* the rest is filled in by iw_pages_end */
-	w->off += HDR + pad8(pagemap_len);
+	w->off += HDR + padded(pagemap_len);
 
 	uint64_t ps = w->page_size;
 	if ((w->off + HDR) % ps) {
@@ -157,9 +158,9 @@ static int zpages_close(struct image_writer *w)
 	if (pwrite_all(w->fd, h, HDR, w->bulk_off) < 0)
 		return fail_errno(EXIT_IO, "cannot write the image");
 	w->off = w->bulk_off + HDR + len;
-	if (write_zeros(w, w->off, pad8(len) - len) < 0)
+	if (write_zeros(w, w->off, padded(len) - len) < 0)
 		return -1;
-	w->off = w->pages_end = w->bulk_off + HDR + pad8(len);
+	w->off = w->pages_end = w->bulk_off + HDR + padded(len);
 	w->zactive = 0;
 	return 0;
 }
@@ -429,7 +430,7 @@ static int check_tail(struct image *im, struct image_record *probe, const struct
 		      uint32_t index, uint64_t headers_sum)
 {
 	struct ckpt_tail t;
-	uint64_t end = off + HDR + pad8(h->len);
+	uint64_t end = off + HDR + padded(h->len);
 	if (h->len < sizeof(t))
 		return image_bad(im, probe, off + 8, "tail payload of %u bytes is too short", h->len);
 	if (h->len > CKPT_MAX_METADATA_PAYLOAD)
@@ -524,7 +525,7 @@ int image_open(struct image *im, const char *path)
 			image_bad(im, &probe, off + 12, "tag %u is already used by record #%u", h.tag, dup);
 			goto out;
 		}
-		uint64_t end = off + HDR + pad8(h.len);
+		uint64_t end = off + HDR + padded(h.len);
 		if ((uint64_t)h.len > im->size - off - HDR || end > im->size) {
 			image_bad(im, &probe, off + 8, "payload length %u runs past the end of the file (%llu bytes): truncated or damaged",
 				  h.len, (unsigned long long)im->size);

@@ -6,10 +6,11 @@
  * and made again as a socket whose peer has reset it. A listener's connections not yet accepted
  * are connections too: refused, or with --tcp-close dropped. Datagrams waiting in a UDP socket
  * are not kept (UDP may lose them anyway). */
-#include "files.h"
+#include "ckpt.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -21,10 +22,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fdslots.h"
+#include "sock_view.h"
+
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
-#include <linux/sockios.h>
+
+int g_sock_tcp_close;
 
 static int opt_int(int sk, int level, int name)
 {

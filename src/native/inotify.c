@@ -7,7 +7,7 @@
  * below the number wanted is removed and added again, as CRIU does. The events queued at the
  * checkpoint are not kept. */
 #include "ckpt.h"
-#include "files.h"
+#include "ckpt.h"
 
 #include <dirent.h>
 #include <errno.h>

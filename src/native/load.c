@@ -3,10 +3,12 @@
  * not: the fields' `valid:` rules (in each kind's *_read), and the named -ckpt-rules across
  * records. Everything here is linear in the number of records (n log n where it sorts): a
  * hostile image cannot make it quadratic. */
-#include "files.h"
+#include "ckpt.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "sock_view.h"
 
 #define GROW(arr, n, cap)                                                                                               \
 	do {                                                                                                            \

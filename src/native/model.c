@@ -1,12 +1,39 @@
-/* The model's own operations (model.h): making and freeing a tree of processes, a descriptor's
- * file, and recording what cannot be checkpointed. No /proc, no tracee: dump and restore fill it. */
-#include "ckpt.h"
+/* The model's own operations (model.h): making and freeing a tree of processes (with the state
+ * of the kinds the model holds: seccomp chains, the contents of files without a path), a
+ * descriptor's file, a description's kind-specific data, tag and name for messages, and recording
+ * what cannot be checkpointed. No /proc, no tracee: dump and
+ * restore fill it. */
+#include "model.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
+
+#include "util.h"
+
+void seccomp_free(struct seccomp_chain *c)
+{
+	for (uint32_t i = 0; i < c->n; i++)
+		free(c->f[i].insns);
+	free(c->f);
+	memset(c, 0, sizeof(*c));
+}
+
+void ghost_free(struct file_state *f)
+{
+	struct ghost *g = f->ghost;
+	if (!g)
+		return;
+	if (g->src > 0)
+		close(g->src);
+	free(g->name);
+	free(g->ext);
+	free(g);
+	f->ghost = NULL;
+}
 
 void proc_free(struct proc_state *p)
 {
@@ -84,6 +111,35 @@ void tree_free(struct tree *t)
 struct file_state *fd_file(const struct proc_state *p, const struct fd_state *f)
 {
 	return &p->tree->files[f->file];
+}
+
+void put_extra(struct file_state *f, const struct buf *b)
+{
+	free(f->extra);
+	f->extra = b->p;
+	f->extra_len = (uint32_t)b->len;
+}
+
+int file_by_tag(const struct tree *t, uint32_t tag)
+{
+	for (size_t i = 0; i < t->nfiles; i++) /* called for socket peers and epoll targets: a few per image */
+		if (t->files[i].tag == tag)
+			return (int)i;
+	return -1;
+}
+
+const char *fd_prefix(const struct tree *t, const struct file_state *f)
+{
+	static char buf[32];
+	const struct proc_state *p = t->procs[f->owner];
+	int best = -1, file = (int)(f - t->files);
+	for (size_t i = 0; i < p->nfds; i++)
+		if (p->fds[i].file == file && (best < 0 || (int)p->fds[i].f.fd < best))
+			best = (int)p->fds[i].f.fd;
+	buf[0] = 0;
+	if (best >= 0)
+		snprintf(buf, sizeof(buf), "fd %d: ", best);
+	return buf;
 }
 
 void add_unsupported(struct proc_state *p, uint16_t what, int32_t fd, uint64_t addr, const char *detail, const char *fmt, ...)

@@ -212,10 +212,19 @@ struct tree {
 };
 
 void proc_free(struct proc_state *p);
+void seccomp_free(struct seccomp_chain *c);
+void ghost_free(struct file_state *f); /* its contents (f->ghost), and the fd they are read from at dump */
 void tree_free(struct tree *t);
 struct proc_state *tree_add_process(struct tree *t, int32_t parent);
 /* The file of one of p's descriptors. */
 struct file_state *fd_file(const struct proc_state *p, const struct fd_state *f);
+struct buf;
+/* A description's kind-specific data, replaced by b's bytes (the file takes them over). */
+void put_extra(struct file_state *f, const struct buf *b);
+/* The index of the description whose record has this tag, or -1. */
+int file_by_tag(const struct tree *t, uint32_t tag);
+/* "fd N: " for messages about a description (restore): the lowest fd of its owner that holds it. */
+const char *fd_prefix(const struct tree *t, const struct file_state *f);
 void add_unsupported(struct proc_state *p, uint16_t what, int32_t fd, uint64_t addr, const char *detail,
 		     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 

@@ -46,14 +46,6 @@ static int read_chain(pid_t tid, struct seccomp_chain *c)
 	}
 }
 
-void seccomp_free(struct seccomp_chain *c)
-{
-	for (uint32_t i = 0; i < c->n; i++)
-		free(c->f[i].insns);
-	free(c->f);
-	memset(c, 0, sizeof(*c));
-}
-
 static int same_chain(const struct seccomp_chain *a, const struct seccomp_chain *b)
 {
 	if (a->n != b->n)

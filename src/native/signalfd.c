@@ -1,7 +1,7 @@
 /* signalfd: its mask (sigmask in /proc/PID/fdinfo) and status flags. A signalfd holds no state
  * of its own beyond those: the signals it reads are the process's pending signals. */
 #include "ckpt.h"
-#include "files.h"
+#include "ckpt.h"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -4,7 +4,7 @@
  * process's timers, as the last thing before the process runs, then gives back its unread ticks
  * (TFD_IOC_SET_TICKS, which needs CONFIG_CHECKPOINT_RESTORE). */
 #include "ckpt.h"
-#include "files.h"
+#include "ckpt.h"
 
 #include <fcntl.h>
 #include <inttypes.h>

@@ -31,7 +31,7 @@ static void reseal(uint8_t *b, size_t size)
 		offs[n++] = off;
 		if (get32(b + off) == CKPT_RECORD_TYPE_TAIL)
 			break;
-		off += HDR + ((len + 7ULL) & ~7ULL);
+		off += HDR + ((len + CKPT_RECORD_ALIGN - 1ULL) & ~(CKPT_RECORD_ALIGN - 1ULL));
 	}
 	uint32_t page = 4096;
 	if (n && size >= HDR + 20)
