@@ -1,9 +1,9 @@
 // Finding the pages whose 8-byte hashes differ: the diffHashes loop of wasm/hash.wat, whose
 // module the hashing instantiates anyway. WebAssembly is compiled before its first call, where a
 // JavaScript loop starts in V8's interpreter. For the 262144 hashes of a 1 GiB image with 1024
-// changed (`npm run bench -- --cases hashing`, at a load of 4-7 on 2 CPUs), the first call of a
-// fresh process took 1.9-3.6 ms against 3.2-4.2 ms for the plain loop below, and 0.3-0.4 ms
-// against 0.8 ms warm. Where V8 cannot give the module its memory, that plain loop does the same.
+// changed (`npm run bench -- --cases hashing`, at a load of 4-9 on 2 CPUs), the first call of a
+// fresh process took 1.9-6.6 ms against 3.2-7.4 ms for the plain loop below (less in 6 runs of 8),
+// and 0.3 ms against 0.8 ms warm. Where V8 cannot give the module its memory, that loop does it.
 
 import { hashModule, moduleMemory } from '../wasm/hashModule';
 
