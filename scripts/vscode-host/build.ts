@@ -81,6 +81,7 @@ function build(opts: { suite?: boolean }): BuildResult {
     // `npm run build` stops at the first failing step; run the steps one by one so that a broken native
     // build does not keep the extension from being bundled.
     if (!npmRun('build:formats')) throw new Error('build: formats failed');
+    if (!npmRun('build:wasm')) throw new Error('build: wasm failed');
     nativeOk = !hasNative || npmRun('build:native');
     if (!npmRun('build:bundle')) throw new Error('build: the extension bundle failed');
   } else if (hasNative) {

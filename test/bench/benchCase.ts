@@ -20,6 +20,11 @@ export interface BenchCase {
   baseline?: 'read' | 'write' | 'none';
   /** The file the case reads, or writes, for the baseline. */
   file?(): string;
+  /**
+   * Another way to do the same work (e.g. a library we could use instead), run alternately with
+   * this case, run for run, and printed beside it with the ratio of their medians.
+   */
+  peer?: { name: string; run(): Promise<BenchResult> };
   /** A time the case must stay under, in ms, printed beside the figure. */
   budgetMs?: number;
   teardown?(): Promise<void>;

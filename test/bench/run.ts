@@ -5,7 +5,8 @@
 //   npm run bench -- --cases [name-filter]
 // --cases runs the finer cases of test/bench/*.bench.ts instead (decoder, diff, search, CRIU
 // folders, freeze with and without snapshot): each the median of 5 runs after a warm-up, with a
-// ratio against the machine's own limit measured right beside it.
+// ratio against the machine's own limit measured right beside it, or against a peer (another way
+// to do the same work) run alternately with it.
 
 import fs from 'fs';
 import os from 'os';
@@ -57,10 +58,15 @@ const gbps = (r: BenchResult) => (r.bytes ?? 0) / r.ms / 1e6;
 
 async function measure(c: BenchCase): Promise<string> {
   await c.run(); // warm-up: page cache, JIT
+  await c.peer?.run();
   const runs: BenchResult[] = [];
   const base: BenchResult[] = [];
+  const peer: BenchResult[] = [];
   for (let i = 0; i < RUNS; i++) {
+    // With a peer, each goes first in every other round, so that neither always runs on the other's heels.
+    if (c.peer && i % 2 === 1) peer.push(await c.peer.run());
     runs.push(await c.run());
+    if (c.peer && i % 2 === 0) peer.push(await c.peer.run());
     if (c.baseline === 'read' && c.file) base.push(readBaseline(c.file(), runs[i].bytes ?? Infinity));
     if (c.baseline === 'write' && c.file && runs[i].bytes) base.push(writeBaseline(c.file(), runs[i].bytes!));
   }
@@ -71,6 +77,12 @@ async function measure(c: BenchCase): Promise<string> {
   if (base.length) {
     const b = median(base.map(gbps));
     line += `  | ${c.baseline} limit ${b.toFixed(2)} GB/s, ratio ${(bytes! / ms / 1e6 / b).toFixed(2)}`;
+  }
+  if (peer.length) {
+    const p = median(peer.map((r) => r.ms));
+    line += `  | ${c.peer!.name} ${p.toFixed(1)} ms`;
+    if (peer[0].bytes) line += ` ${(peer[0].bytes / p / 1e6).toFixed(2)} GB/s`;
+    line += `, ours/theirs time ${(ms / p).toFixed(2)}`;
   }
   if (c.budgetMs !== undefined) line += `  | budget ${c.budgetMs} ms: ${ms <= c.budgetMs ? 'within' : 'OVER'}`;
   return line;

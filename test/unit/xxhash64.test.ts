@@ -5,7 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { Xxh64, xxh64, xxh64Blocks, xxh64Low32 } from '../../src/image';
+import { diffHashArrays, diffHashArraysJs } from '../../src/image/diff/hashDiff';
+import { HASH_MODULE_EXPORTS } from '../../src/image/wasm/hashModule';
 import { hashEngineKind, useJsHashEngine } from '../../src/image/xxhash64';
+import { wasm } from '../../build/wasm/hash';
 
 function pattern(n: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -114,5 +117,26 @@ describe('XXH64 without WebAssembly memory', () => {
     assert.equal(hashEngineKind(), 'js');
     assert.equal(xxh64(new TextEncoder().encode('abc')), 0x44bc2cf5ad770999n);
     assert.equal(xxh64(pattern(1 << 20)), 0xfc4aa44e4c19d879n);
+  });
+});
+
+describe('hash.wat', () => {
+  it('exports what hashModule.ts declares, no more and no less', () => {
+    const names = WebAssembly.Module.exports(new WebAssembly.Module(wasm)).map((e) => e.name);
+    assert.deepEqual([...names].sort(), [...HASH_MODULE_EXPORTS].sort());
+  });
+
+  it('finds the differing hashes, across its batches and at any offset, as the JavaScript fallback does', () => {
+    const n = 70000; // more than one batch of the module's loop
+    const a = pattern(n * 8 + 16);
+    const b = new Uint8Array(n * 8 + 32).subarray(3); // not 8-aligned
+    b.set(a, 8); // b's hash i + 1 is a's hash i
+    const changed = [0, 1, 65535, 65536, 69999];
+    for (const i of changed) b[(i + 1) * 8 + (i % 8)] ^= 0xff;
+    for (const diff of [diffHashArrays, diffHashArraysJs]) {
+      const found: number[] = [];
+      diff(a, 0, b, 1, n, (i) => found.push(i));
+      assert.deepEqual(found, changed, diff.name);
+    }
   });
 });
