@@ -98,13 +98,6 @@ export function hexByte(b: number): string {
   return b.toString(16).padStart(2, '0');
 }
 
-/** Bytes from a hex string (as the protocol carries them). */
-export function hexToBytes(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length >> 1);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(i * 2, 2), 16);
-  return out;
-}
-
 /** An address padded for an address column: 12 hex digits for user-space addresses, 16 above. */
 export function formatAddress(a: bigint, minDigits = 12): string {
   return a.toString(16).padStart(minDigits, '0');

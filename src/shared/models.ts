@@ -341,10 +341,10 @@ export interface SearchHitModel {
   /** The VMA the match starts in (null in a damaged image), and the match's offset in it. */
   vma: { start: string; end: string; prot: string; kind: string; path: string } | null;
   vmaOffset: string | null;
-  /** Hex of the context before, the match, and the context after. */
-  before: string;
-  match: string;
-  after: string;
+  /** The bytes of the context before, the match, and the context after. */
+  before: Uint8Array;
+  match: Uint8Array;
+  after: Uint8Array;
 }
 
 export interface SearchProgressModel {

@@ -4,7 +4,6 @@
 // for the webview and the unit tests.
 
 import type { SearchQueryModel } from './models';
-import { hexToBytes } from './hexLayout';
 
 export type PreviewStyle = 'text' | 'utf8' | 'utf16' | 'hex';
 
@@ -64,11 +63,10 @@ function cut(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
-/** The context and match of a hit (hex strings, as the protocol carries them) for one line. */
-export function hitPreview(hit: { before: string; match: string; after: string }, style: PreviewStyle): PreviewParts {
-  let before = hexToBytes(hit.before);
-  const match = hexToBytes(hit.match);
-  let after = hexToBytes(hit.after);
+/** The context and match of a hit (its bytes, as the protocol carries them) for one line. */
+export function hitPreview(hit: { before: Uint8Array; match: Uint8Array; after: Uint8Array }, style: PreviewStyle): PreviewParts {
+  let { before, after } = hit;
+  const { match } = hit;
   switch (style) {
     case 'hex':
       return { before: hexText(before), match: cut(hexText(match), MAX_MATCH_CHARS * 3), after: hexText(after) };

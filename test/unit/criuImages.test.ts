@@ -206,13 +206,7 @@ describe('CRIU images: what the README says is in them', function () {
       const res = await searchAll(await c.searchTarget(), { mode: 'text', pattern: 'fx-thread-stack-' });
       for (const [i, addr] of MARKERS.threads.stacks.entries()) {
         assert.ok(
-          res.hits.some(
-            (h) =>
-              BigInt(h.address) === addr &&
-              Buffer.from(h.match + h.after, 'hex')
-                .toString('latin1')
-                .startsWith(`fx-thread-stack-${i}`),
-          ),
+          res.hits.some((h) => BigInt(h.address) === addr && Buffer.concat([h.match, h.after]).toString('latin1').startsWith(`fx-thread-stack-${i}`)),
           `stack mark ${i}`,
         );
       }

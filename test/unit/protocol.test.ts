@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { asciiChar, formatAddress, HexLayout, hexToBytes } from '../../src/shared/hexLayout';
+import { asciiChar, formatAddress, HexLayout } from '../../src/shared/hexLayout';
 import { addrParam, intParam, parseAddress, parseFromWebview } from '../../src/shared/protocol';
 
 describe('protocol: messages from the webview', () => {
@@ -89,8 +89,7 @@ describe('hex layout: rows over spans of an address space', () => {
     assert.equal(big.rowOf(0x7f0000000000n + (32n << 30n)), big.rowCount / 2);
   });
 
-  it('renders bytes for the hex and ASCII columns', () => {
-    assert.deepEqual([...hexToBytes('00ff41')], [0, 255, 65]);
+  it('renders bytes for the ASCII and address columns', () => {
     assert.equal(asciiChar(0x41) + asciiChar(0) + asciiChar(0x7f), 'A..');
     assert.equal(formatAddress(0x1000n), '000000001000');
     assert.equal(formatAddress(0xffffffffffffffffn), 'ffffffffffffffff');

@@ -89,6 +89,8 @@ function buildSearchImage(opts: { pids?: number[]; bigPages?: number } = {}): Ui
 }
 
 const hexOf = (s: string | Uint8Array) => Buffer.from(s as string).toString('hex');
+/** Bytes as a hit carries them: a plain Uint8Array, its own copy. */
+const bytesOf = (s: string | Uint8Array) => new Uint8Array(Buffer.from(s as string));
 const where = (h: SearchHit) => `${h.pid} ${h.address} ${h.vma?.path ?? '-'} +${h.vmaOffset}`;
 async function find(img: CheckpointImage, q: SearchQuery, opts = {}): Promise<string[]> {
   return (await searchAll(img, q, opts)).hits.map(where);
@@ -111,9 +113,9 @@ describe('searchMemory', () => {
       length: 17,
       vma: { start: '0x555555560000', end: '0x555555570000', prot: 'rw-p', kind: 'heap', path: '[heap]' },
       vmaOffset: '0xff9',
-      before: hexOf(heap.subarray(off - 8, off)),
-      match: hexOf('CROSS-PAGE-SECRET'),
-      after: hexOf(heap.subarray(off + 17, off + 25)),
+      before: bytesOf(heap.subarray(off - 8, off)),
+      match: bytesOf('CROSS-PAGE-SECRET'),
+      after: bytesOf(heap.subarray(off + 17, off + 25)),
     });
     assert.equal(r.scannedBytes, r.totalBytes);
     assert.equal(r.totalBytes, (2 + 2 + 1 + 1 + 64) * PAGE);
@@ -132,10 +134,10 @@ describe('searchMemory', () => {
 
   it('stops the context where the contiguous memory stops', async () => {
     const [hit] = (await searchAll(img, { mode: 'text', pattern: 'CONTIGUOUS' }, { context: 16 })).hits;
-    assert.equal(hit.before, '', 'the page before is not dumped');
+    assert.equal(hit.before.length, 0, 'the page before is not dumped');
     const [head] = (await searchAll(img, { mode: 'text', pattern: 'NOT-' }, { context: 16 })).hits;
-    assert.equal(head.after, '', 'nothing after the end of the run');
-    assert.equal(head.before.length, 32);
+    assert.equal(head.after.length, 0, 'nothing after the end of the run');
+    assert.equal(head.before.length, 16);
   });
 
   it('finds every kind of pattern across the boundary between two reads', async () => {
@@ -149,7 +151,7 @@ describe('searchMemory', () => {
   it('finds UTF-16LE text at an odd address', async () => {
     const r = await searchAll(img, { mode: 'text', pattern: 'Grüße aus dem Speicher', encoding: 'utf16le' }, { context: 0 });
     assert.deepEqual(r.hits.map(where), [`100 0x${AT.utf16.toString(16)} [heap] +0x801`]);
-    assert.equal(r.hits[0].match, Buffer.from('Grüße aus dem Speicher', 'utf16le').toString('hex'));
+    assert.deepEqual(Buffer.from(r.hits[0].match), Buffer.from('Grüße aus dem Speicher', 'utf16le'));
     assert.deepEqual(await find(img, { mode: 'text', pattern: 'Grüße aus dem Speicher' }), [], 'not as UTF-8');
     assert.deepEqual(await find(img, { mode: 'text', pattern: 'GRÜSSE', encoding: 'utf16le', ignoreCase: true }), []);
     assert.deepEqual(await find(img, { mode: 'text', pattern: 'GRÜßE AUS', encoding: 'utf16le', ignoreCase: true }), [`100 0x${AT.utf16.toString(16)} [heap] +0x801`]);
@@ -171,7 +173,7 @@ describe('searchMemory', () => {
     assert.deepEqual(await find(img, { mode: 'hex', pattern: 'd? a? be e? 0x01' }), at);
     assert.deepEqual(await find(img, { mode: 'hex', pattern: 'de ad ?? ee' }), []);
     const [hit] = (await searchAll(img, { mode: 'hex', pattern: 'de ad ?? ef' })).hits;
-    assert.equal(hit.match, 'deadbeef');
+    assert.deepEqual(Buffer.from(hit.match), Buffer.from('deadbeef', 'hex'));
   });
 
   it('finds regular expressions, over bytes', async () => {

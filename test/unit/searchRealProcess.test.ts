@@ -43,10 +43,10 @@ describe('searchMemory on a real process', function () {
     const [hit] = r.hits;
     assert.equal(hit.pid, target!.pid);
     assert.equal(hit.address, hex(across));
-    assert.equal(hit.match, Buffer.from(ACROSS).toString('hex'));
+    assert.equal(Buffer.from(hit.match).toString(), ACROSS);
     assert.equal(hit.vma!.prot, 'rw-p');
     assert.ok(BigInt(hit.vma!.start) <= map && map < BigInt(hit.vma!.end));
-    assert.equal(hit.after, '00000000');
+    assert.deepEqual([...hit.after], [0, 0, 0, 0]);
     assert.equal(r.scannedBytes, r.totalBytes);
     await img.close();
   });

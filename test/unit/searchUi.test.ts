@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { MAX_REVEALED_BYTES, parseFromWebview, parseSearchShown } from '../../src/shared/protocol';
 import { hitPlace, hitPreview, MAX_MATCH_CHARS, previewStyle } from '../../src/shared/searchPreview';
 
-const hexOf = (b: Buffer | string, enc: BufferEncoding = 'utf8') => (typeof b === 'string' ? Buffer.from(b, enc) : b).toString('hex');
+const bytesOf = (s: string, enc: BufferEncoding = 'utf8') => Buffer.from(s, enc);
+const hexBytes = (h: string) => Buffer.from(h, 'hex');
+const none = new Uint8Array(0);
 
 describe('search results: how a hit reads on one line', () => {
   it('picks the style from the query', () => {
@@ -13,20 +15,23 @@ describe('search results: how a hit reads on one line', () => {
   });
 
   it('shows text context byte by byte, non-printables as dots, and a UTF-8 match decoded', () => {
-    const p = hitPreview({ before: hexOf(Buffer.from([0, 0x41, 0x0a, 0xff])), match: hexOf('Grüße'), after: hexOf('!\u0001') }, 'utf8');
+    const p = hitPreview({ before: Buffer.from([0, 0x41, 0x0a, 0xff]), match: bytesOf('Grüße'), after: bytesOf('!\u0001') }, 'utf8');
     assert.deepEqual(p, { before: '.A..', match: 'Grüße', after: '!.' });
     // A match that is not valid UTF-8 (a case-insensitive Latin-1 hit) falls back to bytes.
-    assert.equal(hitPreview({ before: '', match: 'ff41', after: '' }, 'utf8').match, '.A');
+    assert.equal(hitPreview({ before: none, match: hexBytes('ff41'), after: none }, 'utf8').match, '.A');
   });
 
   it('shows UTF-16 context in code units, aligned with the match', () => {
-    const p = hitPreview({ before: `00${hexOf('ab', 'utf16le')}`, match: hexOf('Grüße', 'utf16le'), after: `${hexOf('!', 'utf16le')}0000ff` }, 'utf16');
+    const p = hitPreview(
+      { before: Buffer.concat([hexBytes('00'), bytesOf('ab', 'utf16le')]), match: bytesOf('Grüße', 'utf16le'), after: Buffer.concat([bytesOf('!', 'utf16le'), hexBytes('0000ff')]) },
+      'utf16',
+    );
     assert.deepEqual(p, { before: 'ab', match: 'Grüße', after: '!.' });
   });
 
   it('shows hex bytes for a hex search, and cuts a long match', () => {
-    assert.deepEqual(hitPreview({ before: '0001', match: 'deadbeef', after: 'ff' }, 'hex'), { before: '00 01', match: 'de ad be ef', after: 'ff' });
-    const long = hitPreview({ before: '', match: hexOf('x'.repeat(500)), after: '' }, 'text').match;
+    assert.deepEqual(hitPreview({ before: hexBytes('0001'), match: hexBytes('deadbeef'), after: hexBytes('ff') }, 'hex'), { before: '00 01', match: 'de ad be ef', after: 'ff' });
+    const long = hitPreview({ before: none, match: bytesOf('x'.repeat(500)), after: none }, 'text').match;
     assert.equal(long.length, MAX_MATCH_CHARS);
     assert.ok(long.endsWith('…'));
   });

@@ -4,7 +4,7 @@
 // Hits go out as they are found, in text and in JSON alike, so that memory stays bounded
 // however many there are.
 
-import { escapeBytes, formatBytes, SearchHit, SearchPatternError, searchMemory, SearchQuery } from '../../image';
+import { bytesToHex, escapeBytes, formatBytes, SearchHit, SearchPatternError, searchMemory, SearchQuery } from '../../image';
 import type { Command } from './command';
 import { JsonWriter } from '../jsonWriter';
 import { CliError, EXIT_NO, EXIT_OK, Output, wholeNumber } from '../output';
@@ -13,18 +13,20 @@ import { hexdumpRows } from './pages';
 
 const DEFAULT_MAX = 1000;
 
-const fromHex = (h: string) => Buffer.from(h, 'hex');
-
 function printHit(h: SearchHit, out: Output, context: boolean): void {
-  const match = fromHex(h.match);
+  const { before, match, after } = h;
   const where = h.vma ? `${h.vma.prot} ${h.vma.path || h.vma.kind}+${h.vmaOffset}` : 'outside any VMA';
   const shown = match.length > 64 ? `${escapeBytes(match.subarray(0, 64))}...` : escapeBytes(match);
   out.line(`${h.address}  pid ${h.pid}  ${where}  ${shown}`);
   if (context) {
-    const before = fromHex(h.before);
-    const bytes = Buffer.concat([before, match, fromHex(h.after)]);
+    const bytes = Buffer.concat([before, match, after]);
     for (const row of hexdumpRows(BigInt(h.address) - BigInt(before.length), bytes)) out.line(`    ${row}`);
   }
+}
+
+/** A hit as the JSON output documents it: its context and match as hex strings. */
+function hitJson(h: SearchHit): Omit<SearchHit, 'before' | 'match' | 'after'> & { before: string; match: string; after: string } {
+  return { ...h, before: bytesToHex(h.before), match: bytesToHex(h.match), after: bytesToHex(h.after) };
 }
 
 export const searchCommand: Command = {
@@ -69,7 +71,7 @@ export const searchCommand: Command = {
           json.begin(true);
         }
         for (; !r.done; r = await it.next()) {
-          if (json) await json.value(r.value);
+          if (json) await json.value(hitJson(r.value));
           else printHit(r.value, out, context > 0);
           if (out.needsDrain) await out.drain();
         }

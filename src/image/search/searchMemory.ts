@@ -8,7 +8,7 @@
 
 import type { ByteSource } from '../byteSource';
 import { CheckpointImage } from '../checkpointImage';
-import { bytesToHex, hex } from '../fields';
+import { hex } from '../fields';
 import { MemoryMap, PageSegment, protString, RecordRef } from '../memoryMap';
 import type { VmaSide } from '../diff/types';
 import { compileQuery, SearchQuery } from './pattern';
@@ -23,12 +23,12 @@ export interface SearchHit {
   /** The match's offset in its VMA, hex ("libc.so.6+0x1a2b3"). */
   vmaOffset: string | null;
   /**
-   * Context and match as hex bytes. The context stops where the dumped memory stops being
-   * contiguous, so it can be shorter than asked.
+   * Context and match, the bytes themselves (each its own copy). The context stops where the
+   * dumped memory stops being contiguous, so it can be shorter than asked.
    */
-  before: string;
-  match: string;
-  after: string;
+  before: Uint8Array;
+  match: Uint8Array;
+  after: Uint8Array;
 }
 
 export interface SearchProgress {
@@ -208,9 +208,10 @@ function makeHit(pid: number, mem: MemoryMap<RecordRef>, addr: bigint, buf: Buff
     length: len,
     vma: vma ? { start: hex(vma.start), end: hex(vma.end), prot: protString(vma.prot, vma.flags), kind: vma.kind, path: vma.path } : null,
     vmaOffset: vma ? hex(addr - vma.start) : null,
-    before: bytesToHex(buf.subarray(Math.max(0, i - ctx), i)),
-    match: bytesToHex(buf.subarray(i, i + len)),
-    after: bytesToHex(buf.subarray(i + len, Math.min(buf.length, i + len + ctx))),
+    // Copies: `buf` is the search's window, overwritten by the next read.
+    before: new Uint8Array(buf.subarray(Math.max(0, i - ctx), i)),
+    match: new Uint8Array(buf.subarray(i, i + len)),
+    after: new Uint8Array(buf.subarray(i + len, Math.min(buf.length, i + len + ctx))),
   };
 }
 

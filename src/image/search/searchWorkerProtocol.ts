@@ -1,6 +1,6 @@
 // The typed messages between the extension host and a search worker (src/checkpoint/searchWorker.ts): the job it
 // is started with, and what it posts back. Plain data only (structured clone): addresses are hex
-// strings, never BigInt, and no class instances cross.
+// strings, never BigInt, bytes are Uint8Arrays, and no class instances cross.
 
 import { Worker } from 'worker_threads';
 import type { SearchQuery } from './pattern';

@@ -56,7 +56,7 @@ describe('searching memory in the image editor', function () {
     );
     assert.strictEqual(hits[0].pid, real!.pid);
     assert.strictEqual(hits[0].vma?.prot, 'rw-p');
-    assert.strictEqual(Buffer.from(hits[0].match, 'hex').toString(), ACROSS);
+    assert.strictEqual(Buffer.from(hits[0].match).toString(), ACROSS);
     // The webview listed it, showed its process's memory at that address, the match highlighted.
     assert.strictEqual(shown.listed, 1);
     const { editors } = await api();
