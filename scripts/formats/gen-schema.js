@@ -3,7 +3,7 @@
 // display hints (`-ckpt-display`), enum labels, and which payload type each record type has.
 // The CLI and the editor render decoded records from it instead of hard-coding field lists.
 
-const { lowerCamel, INT_SIZES, fixedFieldSize, fixedTypeSize } = require('./ksy-model');
+const { lowerCamel, INT_SIZES, fixedFieldSize, fixedTypeSize, recordAlign } = require('./ksy-model');
 
 function fieldKind(f) {
   if (f.contents !== undefined) return 'contents';
@@ -78,7 +78,7 @@ function genSchema(ksy) {
     maxZstdChunk: ksy.meta['-ckpt-limits'].max_zstd_chunk,
   };
   // The layout facts readers need before they parse anything: the record header's size, how much of
-  // it header_sum covers, and the magics that open and close an image.
+  // it header_sum covers, what records are aligned to, and the magics that open and close an image.
   const header = ksy.types.record_header.seq;
   const summed = header
     .slice(
@@ -87,7 +87,11 @@ function genSchema(ksy) {
     )
     .reduce((n, f) => n + fixedFieldSize(f, ksy.types), 0);
   const magic = (type) => ksy.types[type].seq.find((f) => f.id === 'magic').contents;
-  const layout = { headerSize: fixedTypeSize('record_header', ksy.types), headerSummed: summed, headMagic: magic('head'), tailMagic: magic('tail') };
+  const headerSize = fixedTypeSize('record_header', ksy.types);
+  const align = recordAlign(ksy.types);
+  // Writers pad payloads only: a header must keep the next payload (and header) aligned too.
+  if (headerSize % align) throw new Error(`the record header (${headerSize} bytes) is not a multiple of the record alignment ${align}`);
+  const layout = { headerSize, headerSummed: summed, recordAlign: align, headMagic: magic('head'), tailMagic: magic('tail') };
   return { version: ksy.meta['-ckpt-version'], types, enums, enumDocs, payloadTypes, grammar, rules, limits, layout };
 }
 

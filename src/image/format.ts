@@ -1,6 +1,5 @@
 // What the rest of the code needs to know about the format, taken from the generated parser
-// and schema (both built from formats/ckpt.ksy), plus the few layout constants the .ksy
-// states in prose: header size, alignment, the checksum rule.
+// and schema (both built from formats/ckpt.ksy): header size, record alignment, magics, limits.
 
 import { Ckpt, CkptPayloads, KsyDebugSpan } from '../../build/formats/Ckpt';
 import schemaJson from '../../build/formats/ckpt-schema.json';
@@ -71,8 +70,11 @@ export interface FormatSchema {
   /** Rule id -> what it requires (the .ksy's -ckpt-rules); readers name the id when broken. */
   rules: Record<string, string>;
   limits: { maxMetadataPayload: number; maxRecords: number; maxZstdChunk: number };
-  /** Sizes and magics, computed from the .ksy's record_header, head and tail types. */
-  layout: { headerSize: number; headerSummed: number; headMagic: number[]; tailMagic: number[] };
+  /**
+   * Sizes and magics, computed from the .ksy's record_header, head and tail types; the record
+   * alignment from the size of `record`'s padding.
+   */
+  layout: { headerSize: number; headerSummed: number; recordAlign: number; headMagic: number[]; tailMagic: number[] };
   types: Record<string, SchemaType>;
   /** enum name -> value (as a decimal string) -> label. */
   enums: Record<string, Record<string, string>>;
@@ -95,7 +97,8 @@ export interface ParsedObject {
 }
 
 export const HEADER_SIZE = schema.layout.headerSize;
-export const RECORD_ALIGN = 8;
+/** Every record header starts at a multiple of this; the padding before it is zero bytes. */
+export const RECORD_ALIGN = schema.layout.recordAlign;
 /** Bytes of the header covered by header_sum. */
 export const HEADER_SUMMED = schema.layout.headerSummed;
 /** The bytes that open the head's payload ("CKPTIMG\n"). */
@@ -112,7 +115,8 @@ export type RecordType = Ckpt.RecordType;
 export const ExitCode = Ckpt.ExitCode;
 export type ExitCode = Ckpt.ExitCode;
 
-export const align8 = (n: number): number => Math.ceil(n / RECORD_ALIGN) * RECORD_ALIGN;
+/** `n` rounded up to the record alignment: where the next record starts after one ending at `n`. */
+export const alignRecord = (n: number): number => Math.ceil(n / RECORD_ALIGN) * RECORD_ALIGN;
 
 /** 'vma', 'pagemap', ... or undefined for a type this reader does not know. */
 export function recordTypeLabel(type: number): string | undefined {

@@ -4,7 +4,7 @@
 
 import { ByteSource } from './byteSource';
 import { ImageError, ImageProblem, problem } from './errors';
-import { align8, Ckpt, HEAD_MAGIC, HEADER_SIZE, HEADER_SUMMED, MAX_METADATA_PAYLOAD, MAX_RECORDS, recordTypeLabel, recordTypeName, RecordType, schema } from './format';
+import { alignRecord, Ckpt, HEAD_MAGIC, HEADER_SIZE, HEADER_SUMMED, MAX_METADATA_PAYLOAD, MAX_RECORDS, recordTypeLabel, recordTypeName, RecordType, schema } from './format';
 import { decodePayload } from './payload';
 import { Xxh64, xxh64Low32 } from './xxhash64';
 
@@ -257,14 +257,14 @@ export async function indexRecords(src: ByteSource, opts: IndexOptions = {}): Pr
 
     if (h.type === RecordType.TAIL) {
       checkTail(out, entry, headers.digest());
-      const end = align8(payloadOffset + h.len);
+      const end = alignRecord(payloadOffset + h.len);
       if (end < src.size) {
         problems.push(problem('misplaced-record', { offset: end }, `${src.size - end} bytes follow the tail record`));
       }
       break;
     }
     headers.add(hb);
-    offset = align8(payloadOffset + h.len);
+    offset = alignRecord(payloadOffset + h.len);
   }
   return out;
 }

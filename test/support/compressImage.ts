@@ -3,9 +3,9 @@
 // every zstd decoder reads. `frame` can be replaced to write hostile frames.
 
 import { RecordType } from '../../src/image';
+import { alignRecord, HEADER_SIZE as HDR } from '../../src/image/format';
 import { recordOffsets, resealBytes } from './resealBytes';
 
-const HDR = 32;
 const COMPRESSED = 2;
 
 /** A zstd frame holding `data` in raw blocks of at most 128 KiB, stating its size. */
@@ -68,7 +68,7 @@ export function compressPages(bytes: Uint8Array, chunkPages = 2, frame: (chunk: 
       h.setUint32(20, 0, true);
     }
     h.setUint32(8, payload.length, true);
-    parts.push(header, payload, new Uint8Array((8 - (payload.length % 8)) % 8));
+    parts.push(header, payload, new Uint8Array(alignRecord(payload.length) - payload.length));
   }
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;

@@ -2,6 +2,7 @@
 // or without fixing the header checksum, flip bytes.
 
 import { xxh64Low32 } from '../../src/image';
+import { alignRecord, HEADER_SIZE } from '../../src/image/format';
 
 export interface RawRecord {
   offset: number;
@@ -16,10 +17,10 @@ export interface RawRecord {
 export function rawRecords(bytes: Uint8Array): RawRecord[] {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: RawRecord[] = [];
-  for (let o = 0; o + 32 <= bytes.length;) {
+  for (let o = 0; o + HEADER_SIZE <= bytes.length;) {
     const len = dv.getUint32(o + 8, true);
-    out.push({ offset: o, type: dv.getUint32(o, true), len, tag: dv.getUint32(o + 12, true), ptag: dv.getUint32(o + 16, true), payloadOffset: o + 32 });
-    o += 32 + Math.ceil(len / 8) * 8;
+    out.push({ offset: o, type: dv.getUint32(o, true), len, tag: dv.getUint32(o + 12, true), ptag: dv.getUint32(o + 16, true), payloadOffset: o + HEADER_SIZE });
+    o += HEADER_SIZE + alignRecord(len);
   }
   return out;
 }

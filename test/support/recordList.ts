@@ -9,8 +9,7 @@
 // Field offsets come from the schema generated from the .ksy.
 
 import { RecordType, schema } from '../../src/image';
-
-const HEADER = 32;
+import { alignRecord, HEADER_SIZE as HEADER } from '../../src/image/format';
 
 /** One record: its header fields (checksums are recomputed by reseal) and its payload. */
 export interface RawImageRecord {
@@ -56,7 +55,6 @@ function fieldAt(typeName: string, id: string): number {
 }
 const PAGE_SIZE_AT = fieldAt('head', 'page_size');
 
-const align8 = (n: number) => Math.ceil(n / 8) * 8;
 const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
 /** The records of an image, walked by their lengths, as far as whole records go. */
@@ -78,7 +76,7 @@ export function splitRecords(bytes: Uint8Array): SplitImage {
       headerSum: u4('headerSum'),
       payload: bytes.slice(o + HEADER, o + HEADER + len),
     });
-    o = Math.min(bytes.length, align8(o + HEADER + len));
+    o = Math.min(bytes.length, alignRecord(o + HEADER + len));
   }
   return { records, rest: bytes.slice(o) };
 }
@@ -108,7 +106,7 @@ export function joinRecords(split: SplitImage | RawImageRecord[], opts: JoinOpti
   records.forEach((r, i) => {
     let payload = r.payload;
     const next = records[i + 1];
-    const misaligned = ps !== undefined && (o + 2 * HEADER + align8(payload.length)) % ps !== 0;
+    const misaligned = ps !== undefined && (o + 2 * HEADER + alignRecord(payload.length)) % ps !== 0;
     if (misaligned && r.type === RecordType.PAD && next?.type === RecordType.PAGES && payload.every((b) => b === 0)) {
       // Make the next record's payload start on a page: o + 32 + pad + 32 = 0 mod ps.
       payload = new Uint8Array((ps - ((o + 2 * HEADER) % ps)) % ps);
@@ -123,8 +121,8 @@ export function joinRecords(split: SplitImage | RawImageRecord[], opts: JoinOpti
     dv.setUint32(AT.payloadSum, r.payloadSum, true);
     dv.setUint32(AT.reserved, r.reserved, true);
     dv.setUint32(AT.headerSum, r.headerSum, true);
-    parts.push(h, payload, new Uint8Array(align8(payload.length) - payload.length));
-    o += HEADER + align8(payload.length);
+    parts.push(h, payload, new Uint8Array(alignRecord(payload.length) - payload.length));
+    o += HEADER + alignRecord(payload.length);
   });
   parts.push(rest);
   return new Uint8Array(Buffer.concat(parts));

@@ -5,8 +5,7 @@
 
 import { xxh64, xxh64Low32 } from '../../src/image';
 import { RecordType } from '../../src/image';
-
-const HDR = 32;
+import { alignRecord, HEADER_SIZE as HDR } from '../../src/image/format';
 
 export interface ResealOptions {
   /** Leave the page hashes in the pagemaps as they are (a damaged page stays damaged). */
@@ -22,7 +21,7 @@ export function recordOffsets(b: Uint8Array): number[] {
     if (len > b.length - off - HDR) break;
     out.push(off);
     if (dv.getUint32(off, true) === RecordType.TAIL) break;
-    off += HDR + Math.ceil(len / 8) * 8;
+    off += HDR + alignRecord(len);
   }
   return out;
 }

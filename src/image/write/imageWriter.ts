@@ -6,7 +6,7 @@
 // afterwards. The C writer (src/native/image.c) writes what `ckpt dump` makes.
 
 import fs from 'fs';
-import { Ckpt, HEADER_SIZE, HEADER_SUMMED, RecordType, schema } from '../format';
+import { alignRecord, Ckpt, HEADER_SIZE, HEADER_SUMMED, RecordType, schema } from '../format';
 import type { SchemaField } from '../format';
 import { Xxh64, xxh64, xxh64Blocks, xxh64Low32 } from '../xxhash64';
 
@@ -283,7 +283,7 @@ export class ImageWriter {
     dv.setUint32(HEADER_SUMMED, xxh64Low32(h.subarray(0, HEADER_SUMMED)), true);
     this.sink.write(h);
     writePayload();
-    const pad = (8 - (len % 8)) % 8;
+    const pad = alignRecord(len) - len;
     if (pad) this.sink.write(new Uint8Array(pad));
     if (type !== RecordType.TAIL) {
       this.headerSums.update(h);
