@@ -2,6 +2,8 @@
 // memory with a heap, a stack and a file mapping, open files of several kinds, signal state.
 // Tests assert against the values kept in SAMPLE.
 
+import { REGISTER_NAMES } from '../../src/checkpoint/model';
+import { camelRegister } from '../../src/convert/criuFacts';
 import { Ckpt } from '../../src/image';
 import { ImageWriter } from '../../src/image/write/imageWriter';
 
@@ -40,36 +42,7 @@ function heapPages(): Uint8Array {
 }
 
 function regs(rip: bigint, rsp: bigint): Record<string, bigint> {
-  const names = [
-    'r15',
-    'r14',
-    'r13',
-    'r12',
-    'rbp',
-    'rbx',
-    'r11',
-    'r10',
-    'r9',
-    'r8',
-    'rax',
-    'rcx',
-    'rdx',
-    'rsi',
-    'rdi',
-    'origRax',
-    'rip',
-    'cs',
-    'eflags',
-    'rsp',
-    'ss',
-    'fsBase',
-    'gsBase',
-    'ds',
-    'es',
-    'fs',
-    'gs',
-  ];
-  const r: Record<string, bigint> = Object.fromEntries(names.map((n, i) => [n, BigInt(i)]));
+  const r: Record<string, bigint> = Object.fromEntries(REGISTER_NAMES.map((n, i) => [camelRegister(n), BigInt(i)]));
   return { ...r, r15: BIG_R15, origRax: 0xffffffffffffffffn, rip, rsp, cs: 0x33n, ss: 0x2bn, eflags: 0x246n, fsBase: 0x7f1234567740n };
 }
 

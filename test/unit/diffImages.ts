@@ -3,6 +3,8 @@
 // `reverse` writes every list of records in the opposite order and splits the pages into other
 // pagemaps, which must make no difference to the comparison.
 
+import { REGISTER_NAMES } from '../../src/checkpoint/model';
+import { camelRegister } from '../../src/convert/criuFacts';
 import { Ckpt, RecordType } from '../../src/image';
 import { ImageWriter } from '../../src/image/write/imageWriter';
 
@@ -136,36 +138,7 @@ export function copySpec(s: ImageSpec): ImageSpec {
 }
 
 function regs(t: ThreadSpec): Record<string, bigint> {
-  const names = [
-    'r15',
-    'r14',
-    'r13',
-    'r12',
-    'rbp',
-    'rbx',
-    'r11',
-    'r10',
-    'r9',
-    'r8',
-    'rax',
-    'rcx',
-    'rdx',
-    'rsi',
-    'rdi',
-    'origRax',
-    'rip',
-    'cs',
-    'eflags',
-    'rsp',
-    'ss',
-    'fsBase',
-    'gsBase',
-    'ds',
-    'es',
-    'fs',
-    'gs',
-  ];
-  return { ...Object.fromEntries(names.map((n, i) => [n, BigInt(i)])), origRax: UNLIMITED, rip: t.rip, rsp: t.rsp, cs: 0x33n, ss: 0x2bn, eflags: 0x246n };
+  return { ...Object.fromEntries(REGISTER_NAMES.map((n, i) => [camelRegister(n), BigInt(i)])), origRax: UNLIMITED, rip: t.rip, rsp: t.rsp, cs: 0x33n, ss: 0x2bn, eflags: 0x246n };
 }
 
 const ordered = <T>(list: T[], reverse: boolean | undefined): T[] => (reverse ? [...list].reverse() : list);
