@@ -10,16 +10,11 @@ import { buildSample, HEAP, PAGE } from '../support/sampleImage';
 import { fuzzBase, sampleMutants } from '../support/mutate';
 import { runInspect } from '../support/inspect';
 import { ImageWriter } from '../../src/image/write/imageWriter';
+import type { ProgramHeader } from '../../src/image/core/elf';
 import { gdbCommandLine } from '../../src/image/core/writeCore';
 
-interface Phdr {
-  type: number;
-  flags: number;
-  offset: bigint;
-  vaddr: bigint;
-  filesz: bigint;
-  memsz: bigint;
-}
+/** A program header as the test reads it back (the writer's, less the alignment). */
+type Phdr = Omit<ProgramHeader, 'align'>;
 
 /** The program headers and the notes (owner, type, size) of a core file, read as a debugger does. */
 function readCore(file: string): { phdrs: Phdr[]; notes: { name: string; type: number; desc: Buffer }[] } {

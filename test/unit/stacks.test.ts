@@ -16,7 +16,8 @@ import { MemoryMap, type PageSegment, type RecordRef, type VmaInfo } from '../..
 import { ElfModules, MAX_FRAMES, ProcessSpace, unwind } from '../../src/image/stacks';
 import { CallFrameInfo, DW_REG } from '../../src/image/stacks/callFrameInfo';
 import { evaluate } from '../../src/image/stacks/dwarfExpression';
-import { ElfFile, PT_LOAD } from '../../src/image/stacks/elfFile';
+import { PT_LOAD } from '../../src/image/elfFormat';
+import { ElfFile } from '../../src/image/stacks/elfFile';
 import { LineTable } from '../../src/image/stacks/lineTable';
 import { SymbolTable } from '../../src/image/stacks/symbols';
 

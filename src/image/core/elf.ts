@@ -3,30 +3,10 @@
 // (struct elf_prstatus, struct elf_prpsinfo, the NT_FILE table). Little-endian; 64-bit values are
 // BigInt. Pure functions from values to bytes: what goes in them is decided in writeCore.ts.
 
-export const EHDR_SIZE = 64;
-export const PHDR_SIZE = 56;
-const SHDR_SIZE = 64;
-/** e_phnum's escape: the real count is in section header 0's sh_info (ELF extended numbering). */
-const PN_XNUM = 0xffff;
+import { EHDR_SIZE, ELF_MAGIC, ELFCLASS64, ELFDATA2LSB, EM_X86_64, ET_CORE, EV_CURRENT, noteAlign, PHDR_SIZE, PN_XNUM, SHDR_SIZE } from '../elfFormat';
 
-export const PT_LOAD = 1;
-export const PT_NOTE = 4;
-export const PF_X = 1;
-export const PF_W = 2;
-export const PF_R = 4;
-
-export const NT_PRSTATUS = 1;
-export const NT_PRFPREG = 2;
-export const NT_PRPSINFO = 3;
-export const NT_AUXV = 6;
-export const NT_X86_XSTATE = 0x202;
-export const NT_SIGINFO = 0x53494749;
-export const NT_FILE = 0x46494c45;
 /** This project's note (owner "CKPT"): the GNU build-ids the image recorded for the mapped files. */
 export const NT_CKPT_BUILD_IDS = 1;
-
-const EM_X86_64 = 62;
-const ET_CORE = 4;
 
 /** The size of the ELF header, program headers and (with extended numbering) section header 0. */
 export function headersSize(phnum: number): number {
@@ -38,10 +18,10 @@ export function elfHeaders(phdrs: ProgramHeader[]): Buffer {
   const phnum = phdrs.length;
   const xnum = phnum >= PN_XNUM;
   const b = Buffer.alloc(headersSize(phnum));
-  b.set([0x7f, 0x45, 0x4c, 0x46, 2 /* ELFCLASS64 */, 1 /* little-endian */, 1 /* EV_CURRENT */, 0 /* System V ABI */]);
+  b.set([...ELF_MAGIC, ELFCLASS64, ELFDATA2LSB, EV_CURRENT, 0 /* System V ABI */]);
   b.writeUInt16LE(ET_CORE, 16);
   b.writeUInt16LE(EM_X86_64, 18);
-  b.writeUInt32LE(1, 20);
+  b.writeUInt32LE(EV_CURRENT, 20);
   b.writeBigUInt64LE(BigInt(EHDR_SIZE), 32); // e_phoff
   b.writeBigUInt64LE(xnum ? BigInt(EHDR_SIZE + phnum * PHDR_SIZE) : 0n, 40); // e_shoff
   b.writeUInt16LE(EHDR_SIZE, 52);
@@ -74,17 +54,15 @@ export interface ProgramHeader {
   align: bigint;
 }
 
-const pad4 = (n: number) => (n + 3) & ~3;
-
 /** One note: namesz, descsz, type, the owner's name (NUL-terminated) and the descriptor, each padded to 4. */
 export function note(name: string, type: number, desc: Uint8Array): Buffer {
   const nameBytes = Buffer.from(`${name}\0`, 'latin1');
-  const b = Buffer.alloc(12 + pad4(nameBytes.length) + pad4(desc.length));
+  const b = Buffer.alloc(12 + noteAlign(nameBytes.length) + noteAlign(desc.length));
   b.writeUInt32LE(nameBytes.length, 0);
   b.writeUInt32LE(desc.length, 4);
   b.writeUInt32LE(type, 8);
   b.set(nameBytes, 12);
-  b.set(desc, 12 + pad4(nameBytes.length));
+  b.set(desc, 12 + noteAlign(nameBytes.length));
   return b;
 }
 

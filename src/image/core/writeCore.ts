@@ -18,6 +18,7 @@ import { writeFileAtomically } from '../write/atomicFile';
 import { shellWord } from '../text';
 import { xxh64 } from '../xxhash64';
 import * as elf from './elf';
+import { NT_AUXV, NT_FILE, NT_PRFPREG, NT_PRPSINFO, NT_PRSTATUS, NT_SIGINFO, NT_X86_XSTATE, PF_R, PF_W, PF_X, PT_LOAD, PT_NOTE } from '../elfFormat';
 
 /** The signal a core of a checkpoint says stopped the process: the checkpointer stopped it. */
 const SIGSTOP = 19;
@@ -106,7 +107,7 @@ export async function writeCore(img: CheckpointImage, target: string, opts: Core
   }
   const fileBytes = at;
   if (fileBytes > BigInt(Number.MAX_SAFE_INTEGER)) throw new CoreError(`the core would be ${fileBytes} bytes, more than a file can hold`);
-  const phdrs: elf.ProgramHeader[] = [{ type: elf.PT_NOTE, flags: 0, offset: BigInt(notesAt), vaddr: 0n, filesz: BigInt(notes.length), memsz: 0n, align: 4n }, ...loads];
+  const phdrs: elf.ProgramHeader[] = [{ type: PT_NOTE, flags: 0, offset: BigInt(notesAt), vaddr: 0n, filesz: BigInt(notes.length), memsz: 0n, align: 4n }, ...loads];
   const total = loads.reduce((n, l) => n + (l.copy ? dumpedIn(mem, l.vaddr, l.vaddr + l.filesz) : 0), 0);
   let copied = 0;
   await writeFileAtomically(
@@ -189,7 +190,7 @@ async function coreNotes(img: CheckpointImage, pf: Ckpt.Process, mm: Ckpt.Mm, th
     parts.push(
       elf.note(
         'CORE',
-        elf.NT_PRSTATUS,
+        NT_PRSTATUS,
         elf.prstatus({
           signal: i === 0 ? SIGSTOP : 0,
           sigpend: t.sigpending,
@@ -207,7 +208,7 @@ async function coreNotes(img: CheckpointImage, pf: Ckpt.Process, mm: Ckpt.Mm, th
       parts.push(
         elf.note(
           'CORE',
-          elf.NT_PRPSINFO,
+          NT_PRPSINFO,
           elf.prpsinfo({
             stateLetter: String.fromCharCode(pf.state),
             uid: pf.uids[0],
@@ -220,11 +221,11 @@ async function coreNotes(img: CheckpointImage, pf: Ckpt.Process, mm: Ckpt.Mm, th
             cmdline: pf.cmdline.value,
           }),
         ),
-        elf.note('CORE', elf.NT_SIGINFO, elf.siginfo(SIGSTOP)),
+        elf.note('CORE', NT_SIGINFO, elf.siginfo(SIGSTOP)),
       );
-      if (mm.auxv.length) parts.push(elf.note('CORE', elf.NT_AUXV, elf.auxv(mm.auxv)));
+      if (mm.auxv.length) parts.push(elf.note('CORE', NT_AUXV, elf.auxv(mm.auxv)));
       const files = fileMappings(mem.vmas);
-      if (files.length) parts.push(elf.note('CORE', elf.NT_FILE, elf.ntFile(files, ps)));
+      if (files.length) parts.push(elf.note('CORE', NT_FILE, elf.ntFile(files, ps)));
       const ids = await buildIds(img, mem.vmas);
       if (ids.length) parts.push(elf.note('CKPT', elf.NT_CKPT_BUILD_IDS, elf.buildIdNote(ids)));
     }
@@ -237,8 +238,8 @@ async function coreNotes(img: CheckpointImage, pf: Ckpt.Process, mm: Ckpt.Mm, th
 function fpuNotes(t: Ckpt.Thread): Buffer[] {
   const x = t.xstate.value;
   if ((t.xstateKind !== XSTATE_FXSAVE && t.xstateKind !== XSTATE_XSAVE) || x.length < FXSAVE_SIZE) return [];
-  const out = [elf.note('CORE', elf.NT_PRFPREG, x.subarray(0, FXSAVE_SIZE))];
-  if (t.xstateKind === XSTATE_XSAVE) out.push(elf.note('LINUX', elf.NT_X86_XSTATE, x));
+  const out = [elf.note('CORE', NT_PRFPREG, x.subarray(0, FXSAVE_SIZE))];
+  if (t.xstateKind === XSTATE_XSAVE) out.push(elf.note('LINUX', NT_X86_XSTATE, x));
   return out;
 }
 
@@ -274,9 +275,9 @@ const VMA_DONT_DUMP = 8;
 function loadSegments(mem: MemoryMap): Load[] {
   const loads: Load[] = [];
   for (const v of mem.vmas) {
-    const flags = (v.prot & 1 ? elf.PF_R : 0) | (v.prot & 2 ? elf.PF_W : 0) | (v.prot & 4 ? elf.PF_X : 0);
+    const flags = (v.prot & 1 ? PF_R : 0) | (v.prot & 2 ? PF_W : 0) | (v.prot & 4 ? PF_X : 0);
     const add = (start: bigint, end: bigint, copy: boolean) =>
-      loads.push({ type: elf.PT_LOAD, flags, offset: 0n, vaddr: start, filesz: copy ? end - start : 0n, memsz: end - start, align: BigInt(mem.pageSize), copy });
+      loads.push({ type: PT_LOAD, flags, offset: 0n, vaddr: start, filesz: copy ? end - start : 0n, memsz: end - start, align: BigInt(mem.pageSize), copy });
     if (NO_BYTES.has(v.kind) || v.flags & VMA_DONT_DUMP || !dumpedIn(mem, v.start, v.end)) {
       add(v.start, v.end, false);
     } else if (!FILE_KINDS.has(v.kind)) {

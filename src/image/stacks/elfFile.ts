@@ -7,18 +7,28 @@
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 import { Cursor, DecodeError, stringAt } from './cursor';
+import {
+  EHDR_SIZE,
+  ELF_MAGIC,
+  ELFCLASS64,
+  ELFCOMPRESS_ZLIB,
+  ELFDATA2LSB,
+  EM_X86_64,
+  noteAlign,
+  NT_GNU_BUILD_ID,
+  PHDR_SIZE,
+  PT_LOAD,
+  PT_NOTE,
+  SHDR_SIZE,
+  SHF_COMPRESSED,
+  SHT_NOBITS,
+  SHT_NOTE,
+} from '../elfFormat';
 
 /** Largest section read whole (symbol tables, line programs, .eh_frame_hdr). */
 export const MAX_SECTION_BYTES = 64 * 1024 * 1024;
 /** Most section or program headers taken from one file. */
 const MAX_HEADERS = 65535;
-
-export const SHT_SYMTAB = 2;
-export const SHT_NOBITS = 8;
-export const SHT_DYNSYM = 11;
-export const PT_LOAD = 1;
-export const PT_NOTE = 4;
-const SHF_COMPRESSED = 0x800;
 
 export interface FileIdentity {
   dev: bigint;
@@ -76,13 +86,13 @@ export class ElfFile {
       if (!st.isFile()) throw new ElfError(path, 'not a regular file');
       const identity: FileIdentity = { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs };
       const size = Number(st.size);
-      const head = readAt(fd, path, size, 0, 64);
-      if (head[0] !== 0x7f || head[1] !== 0x45 || head[2] !== 0x4c || head[3] !== 0x46) throw new ElfError(path, 'not an ELF file');
-      if (head[4] !== 2 || head[5] !== 1) throw new ElfError(path, 'not a 64-bit little-endian ELF file');
+      const head = readAt(fd, path, size, 0, EHDR_SIZE);
+      if (ELF_MAGIC.some((b, i) => head[i] !== b)) throw new ElfError(path, 'not an ELF file');
+      if (head[4] !== ELFCLASS64 || head[5] !== ELFDATA2LSB) throw new ElfError(path, 'not a 64-bit little-endian ELF file');
       const c = new Cursor(head, 16);
       const type = c.u16();
       const machine = c.u16();
-      if (machine !== 62) throw new ElfError(path, `machine ${machine} is not x86-64`);
+      if (machine !== EM_X86_64) throw new ElfError(path, `machine ${machine} is not x86-64`);
       c.skip(4 + 8); // version, entry
       const phoff = c.u64n('e_phoff');
       const shoff = c.u64n('e_shoff');
@@ -93,7 +103,7 @@ export class ElfFile {
         shnum = c.u16(),
         shstrndx = c.u16();
       const segments: ElfSegment[] = [];
-      if (phnum && phentsize >= 56 && phnum <= MAX_HEADERS) {
+      if (phnum && phentsize >= PHDR_SIZE && phnum <= MAX_HEADERS) {
         const t = readAt(fd, path, size, phoff, phnum * phentsize);
         for (let i = 0; i < phnum; i++) {
           const p = new Cursor(t, i * phentsize);
@@ -108,7 +118,7 @@ export class ElfFile {
         }
       }
       const sections: ElfSection[] = [];
-      if (shnum && shentsize >= 64 && shnum <= MAX_HEADERS && shoff) {
+      if (shnum && shentsize >= SHDR_SIZE && shnum <= MAX_HEADERS && shoff) {
         const t = readAt(fd, path, size, shoff, shnum * shentsize);
         const raw = [];
         for (let i = 0; i < shnum; i++) {
@@ -165,7 +175,7 @@ export class ElfFile {
     c.skip(4);
     const full = c.u64();
     c.skip(8);
-    if (kind !== 1) throw new ElfError(this.path, `section ${s.name} is compressed with a method (${kind}) other than zlib`);
+    if (kind !== ELFCOMPRESS_ZLIB) throw new ElfError(this.path, `section ${s.name} is compressed with a method (${kind}) other than zlib`);
     if (full > BigInt(max)) throw new ElfError(this.path, `section ${s.name} has ${full} bytes uncompressed, more than the ${max} read at most`);
     try {
       return zlib.inflateSync(raw.subarray(c.pos), { maxOutputLength: Number(full) });
@@ -187,7 +197,7 @@ export class ElfFile {
 
   /** The GNU build-id (NT_GNU_BUILD_ID) as lowercase hex, from the notes; undefined when none. */
   buildId(): string | undefined {
-    const notes = this.sections.filter((s) => s.type === 7 /* SHT_NOTE */);
+    const notes = this.sections.filter((s) => s.type === SHT_NOTE);
     const places = notes.length ? notes.map((s) => ({ offset: s.offset, size: s.size })) : this.segments.filter((p) => p.type === PT_NOTE).map((p) => ({ offset: p.offset, size: p.filesz }));
     for (const p of places) {
       if (p.size > 64 * 1024) continue;
@@ -203,9 +213,9 @@ export class ElfFile {
           const namesz = c.u32(),
             descsz = c.u32(),
             type = c.u32();
-          const name = c.take(align4(namesz));
-          const desc = c.take(align4(descsz)).subarray(0, descsz);
-          if (type === 3 && namesz === 4 && name[0] === 0x47 && name[1] === 0x4e && name[2] === 0x55) return Buffer.from(desc).toString('hex');
+          const name = c.take(noteAlign(namesz));
+          const desc = c.take(noteAlign(descsz)).subarray(0, descsz);
+          if (type === NT_GNU_BUILD_ID && namesz === 4 && name[0] === 0x47 && name[1] === 0x4e && name[2] === 0x55) return Buffer.from(desc).toString('hex');
         }
       } catch {
         // a damaged note ends this section's notes
@@ -231,8 +241,6 @@ export class ElfFile {
     this.fd = -1;
   }
 }
-
-const align4 = (n: number) => (n + 3) & ~3;
 
 function readAt(fd: number, path: string, fileSize: number, offset: number, length: number): Uint8Array {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > fileSize) {

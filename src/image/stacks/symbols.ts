@@ -4,7 +4,8 @@
 // symbol whose value is not is dropped. Names stay in the string table until asked for.
 
 import { Cursor, stringAt } from './cursor';
-import { ElfFile, SHT_DYNSYM, SHT_SYMTAB } from './elfFile';
+import { SHT_DYNSYM, SHT_SYMTAB } from '../elfFormat';
+import { ElfFile } from './elfFile';
 
 const STT_FUNC = 2;
 const STT_GNU_IFUNC = 10;
