@@ -1,20 +1,9 @@
 import assert from 'node:assert/strict';
 import { groupProcesses, vscodeInternals } from '../../src/views/processGroups';
 import { buildProcessForest, ProcessInfo } from '../../src/processes/procfs';
+import { fakeProcess } from '../support/processInfo';
 
-const proc = (pid: number, ppid: number, sid: number, comm = `p${pid}`): ProcessInfo => ({
-  pid,
-  ppid,
-  sid,
-  comm,
-  state: 'S',
-  uid: 1000,
-  user: 'u',
-  rssBytes: 0,
-  threads: 1,
-  cmdline: [comm],
-  startTime: pid * 10,
-});
+const proc = (pid: number, ppid: number, sid: number, comm = `p${pid}`): ProcessInfo => fakeProcess(pid, ppid, { sid, comm });
 
 describe('Processes view: groups', () => {
   // init 1; a login session (bash 100, its vim 101); code-server 200 with its extension host 201

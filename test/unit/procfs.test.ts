@@ -2,21 +2,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'child_process';
 import { readdirSync, readFileSync } from 'fs';
 import { buildProcessForest, isAlive, isKernelThread, matchesFilter, parseCmdline, parsePasswd, parseStat, parseStatus, ProcessInfo, readProcesses } from '../../src/processes/procfs';
+import { fakeProcess } from '../support/processInfo';
 
-const proc = (pid: number, ppid: number, comm = `p${pid}`, extra: Partial<ProcessInfo> = {}): ProcessInfo => ({
-  pid,
-  ppid,
-  comm,
-  state: 'S',
-  uid: 1000,
-  user: 'u',
-  rssBytes: 0,
-  threads: 1,
-  cmdline: [comm],
-  startTime: pid * 10,
-  sid: 1,
-  ...extra,
-});
+const proc = (pid: number, ppid: number, comm = `p${pid}`, extra: Partial<ProcessInfo> = {}): ProcessInfo => fakeProcess(pid, ppid, { comm, ...extra });
 
 describe('procfs: parsing', () => {
   it('reads /proc/PID/stat with a comm that holds spaces and parentheses', () => {
