@@ -76,7 +76,8 @@ describe('the image editor and the views, in the browser', function () {
       madeBy = 'test-writer';
     }
     writeManyVmas(folder);
-    wb = await openWorkbench({ folder });
+    // Terminals drawn as text (not on a canvas), so that the test can read what a restored process prints.
+    wb = await openWorkbench({ folder, settings: { 'terminal.integrated.gpuAcceleration': 'off' } });
   });
 
   screenshotFailures(() => wb);
@@ -309,7 +310,12 @@ describe('the image editor and the views, in the browser', function () {
     await viewPane(page, 'Processes')
       .locator('.monaco-list-row.selected', { has: page.locator('.label-description', { hasText: new RegExp(`^${restoredPid}(?: ·|$)`) }) })
       .waitFor({ state: 'visible', timeout: 15_000 });
-    await page.waitForTimeout(1000); // a few ticks
+    // Its ticks, as the process writes them after the restore, shown in its terminal.
+    const rows = page.locator('.part.panel .xterm-rows').filter({ visible: true }).first();
+    const ticks = async () => ((await rows.innerText({ timeout: 5_000 })).replace(/\u00a0/g, ' ').match(/^tick \d+ *$/gm) ?? []).length;
+    await until("five tick lines in the restored process's terminal", async () => (await ticks()) >= 5, 20_000).catch(async (e: Error) => {
+      throw new Error(`${e.message}; the terminal shows:\n${await rows.innerText({ timeout: 5_000 }).catch(() => '(no rows)')}`);
+    });
     console.log(`    ${await wb!.screenshot('restored-terminal')}`);
   });
 

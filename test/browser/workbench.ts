@@ -1,7 +1,7 @@
 // Drives the VS Code workbench in headless Chromium, served by code-server, as a person would: the
 // command palette, Quick Open, the Explorer and other tree views, context menus, webviews, the Output
-// panel. Each helper waits for what it needs to see; none sleeps blindly except where VS Code fades a
-// menu in. Screenshots go to .vscode-test/screenshots/<run>/, printed once per run.
+// panel. Each helper waits for what it needs to see; none sleeps blindly. Screenshots go to
+// .vscode-test/screenshots/<run>/, printed once per run.
 
 import * as assert from 'assert';
 import * as fs from 'fs';
@@ -382,6 +382,26 @@ export function treeItem(page: Page, view: string | RegExp, label: string | RegE
 }
 
 /**
+ * Waits until an element is shown in full: no animation running on it, inside it, or on what holds
+ * it (across shadow roots, as VS Code's menus live in one), and all of those fully opaque.
+ */
+export async function untilShown(what: string, el: Locator, timeout = 15_000): Promise<void> {
+  await until(
+    what,
+    () =>
+      el.evaluate((e) => {
+        // (No named functions in here: the bundler's name helper does not exist in the page.)
+        if (e.getAnimations({ subtree: true }).some((a) => a.pending || a.playState === 'running')) return false;
+        for (let n: Element | null = e; n; n = n.parentElement ?? ((n.getRootNode() as Partial<ShadowRoot>).host || null)) {
+          if (n.getAnimations().some((a) => a.pending || a.playState === 'running') || Number(getComputedStyle(n).opacity) < 1) return false;
+        }
+        return true;
+      }),
+    timeout,
+  );
+}
+
+/**
  * Right-clicks a tree item and returns the context menu's entries, in order, without separators. The
  * menu stays open for a screenshot until `close()` (or Escape).
  */
@@ -391,7 +411,7 @@ export async function contextMenuOf(page: Page, item: Locator, timeout = 15_000)
   // Context menus live in a shadow root; Playwright's CSS engine pierces open shadow roots.
   const menu = page.locator('.context-view .monaco-menu').first();
   await menu.waitFor({ state: 'visible', timeout });
-  await page.waitForTimeout(600); // the menu fades in
+  await untilShown('the context menu to fade in', menu, timeout);
   const labels = await menu.locator('.action-item:not(.disabled) .action-label:not(.separator), .action-item.disabled .action-label:not(.separator)').allInnerTexts();
   return {
     entries: labels.map((l) => l.trim()).filter((l) => l.length > 0),
