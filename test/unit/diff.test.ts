@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { BufferByteSource, CheckpointImage, Ckpt, compareImages, comparePageBytes, decodePayload, DiffNode, matchVmas, payloadTypeName, RecordType, VmaInfo } from '../../src/image';
+import { BufferByteSource, CheckpointImage, Ckpt, compareImages, decodePayload, DiffNode, matchVmas, payloadTypeName, RecordType, VmaInfo } from '../../src/image';
+import { checkpointPageBytes, CkptCheckpoint } from '../../src/checkpoint';
 import { equalDecoded } from '../../src/image/diff/fieldDiff';
 import { diffHashArrays } from '../../src/image/diff/hashDiff';
 import { baseProcess, baseSpec, buildImage, copySpec, EXE, HEAP, ImageSpec, PAGE, pageBytes, STACK } from './diffImages';
@@ -473,7 +474,14 @@ describe('matchVmas', () => {
   });
 });
 
-describe('comparePageBytes', () => {
+describe('checkpointPageBytes of two .ckpt images', () => {
+  // The process of a PID, by its record on each side, as the compare editor pairs them.
+  const pair = async (a: CkptCheckpoint, b: CkptCheckpoint, pid: number) => {
+    const record = async (c: CkptCheckpoint) => (await c.searchTarget()).processes.find((p) => p.pid === pid)?.record;
+    return { a: await record(a), b: await record(b) };
+  };
+  const hexOf = (x: Uint8Array | null) => (x ? Buffer.from(x).toString('hex') : x);
+
   it('gives both sides of a changed page and the runs of bytes that differ', async () => {
     const A = baseSpec();
     const B = copySpec(A);
@@ -481,19 +489,20 @@ describe('comparePageBytes', () => {
     heap[PAGE + 10] ^= 1;
     heap[PAGE + 11] ^= 1;
     heap[PAGE + 200] ^= 1;
-    const a = await open(A),
-      b = await open(B);
-    const p = await comparePageBytes(a, b, HEAP + 0x1234n, { pid: 4242 });
+    const a = new CkptCheckpoint(await open(A)),
+      b = new CkptCheckpoint(await open(B));
+    const p = await checkpointPageBytes(a, b, HEAP + 0x1234n, await pair(a, b, 4242));
     assert.equal(p.address, '0x55555555b000');
     assert.deepEqual(p.changed, [
       { offset: 10, length: 2 },
       { offset: 200, length: 1 },
     ]);
-    assert.equal(p.a, Buffer.from(A.processes[0].pagemaps[0][0].data.subarray(PAGE, 2 * PAGE)).toString('hex'));
-    assert.equal(p.b, Buffer.from(heap.subarray(PAGE, 2 * PAGE)).toString('hex'));
-    const missing = await comparePageBytes(a, b, EXE);
+    assert.equal(hexOf(p.a), Buffer.from(A.processes[0].pagemaps[0][0].data.subarray(PAGE, 2 * PAGE)).toString('hex'));
+    assert.equal(hexOf(p.b), Buffer.from(heap.subarray(PAGE, 2 * PAGE)).toString('hex'));
+    const missing = await checkpointPageBytes(a, b, EXE);
     assert.deepEqual(missing, { address: '0x555555554000', pageSize: PAGE, a: null, b: null, changed: [] });
-    const stack = await comparePageBytes(a, b, STACK + 0x20000n, { pid: 4300 });
+    const stack = await checkpointPageBytes(a, b, STACK + 0x20000n, await pair(a, b, 4300));
+    assert.ok(stack.a && stack.b, 'the stack page of pid 4300 is dumped on both sides');
     assert.deepEqual(stack.changed, []);
   });
 });

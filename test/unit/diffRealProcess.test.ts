@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { main } from '../../src/cli/ckptInspect';
 import { BufferedOutput } from '../../src/cli/output';
-import { CheckpointImage, compareImages, comparePageBytes, DiffNode } from '../../src/image';
+import { checkpointPageBytes, CkptCheckpoint } from '../../src/checkpoint';
+import { CheckpointImage, compareImages, DiffNode } from '../../src/image';
 import { buildTarget, RealTarget, realTargetUnavailable, startTarget } from './diffRealTarget';
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
@@ -63,12 +64,12 @@ describe('compareImages on a real process checkpointed twice', function () {
     assert.deepEqual(d.counts.pages, { modified: 1, added: 0, removed: 0 });
     assert.equal(d.stats.bytesRead, 0);
     // The bytes before and after, as the target wrote them.
-    const p = await comparePageBytes(a, b, buffer);
+    const p = await checkpointPageBytes(new CkptCheckpoint(a), new CkptCheckpoint(b), buffer);
     const before = Buffer.alloc(page);
     before[7] = 1;
     const after = Buffer.from(Array.from({ length: page }, (_, i) => 0xa5 ^ ((i * 31) & 0xff)));
-    assert.equal(p.a, before.toString('hex'));
-    assert.equal(p.b, after.toString('hex'));
+    assert.deepEqual(Buffer.from(p.a!), before);
+    assert.deepEqual(Buffer.from(p.b!), after);
     // Reading both page streams agrees with the hashes.
     const bytes = await compareImages(a, b, { pages: 'bytes' });
     assert.deepEqual(outline(bytes.nodes), outline(d.nodes));

@@ -1,9 +1,7 @@
-// Comparing two images: the structural diff with per-VMA changed pages, and one page's bytes
-// side by side.
+// Comparing two images: the structural diff with per-VMA changed pages (one page's bytes side
+// by side come from checkpointPageBytes in src/checkpoint, for either format).
 
 export { compareImages, matchVmas } from './compareImages';
-export { comparePageBytes } from './pageBytes';
-export type { PageBytesDiff } from './pageBytes';
 export { DIFF_KINDS } from './types';
 export { countsText, pagesText, plural } from './words';
 export type { KindCounts } from './words';
