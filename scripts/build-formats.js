@@ -13,6 +13,7 @@
 
 const fs = require('fs');
 const path = require('path');
+const { writeIfChanged } = require('./lib/writeIfChanged');
 const { loadKsy, ksyImporter } = require('./formats/ksy-model');
 const { genDts } = require('./formats/gen-dts');
 const { genCHeader } = require('./formats/gen-c-header');
@@ -25,13 +26,6 @@ const criuKsyFile = path.join(root, 'formats', 'criu_image.ksy');
 const criuProtoDir = path.join(root, 'formats', 'criu');
 const outFormats = path.join(root, 'build', 'formats');
 const outNative = path.join(root, 'build', 'native');
-
-function writeIfChanged(file, text) {
-  if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) return false;
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, text);
-  return true;
-}
 
 async function main() {
   const ksy = loadKsy(ksyFile);

@@ -8,17 +8,11 @@
 
 const fs = require('fs');
 const path = require('path');
+const { writeIfChanged } = require('./lib/writeIfChanged');
 
 const root = path.resolve(__dirname, '..');
 const srcDir = path.join(root, 'src', 'image', 'wasm');
 const outDir = path.join(root, 'build', 'wasm');
-
-function writeIfChanged(file, text) {
-  if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) return false;
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, text);
-  return true;
-}
 
 async function main() {
   const wabt = await require('wabt')();
