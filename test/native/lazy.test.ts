@@ -166,7 +166,10 @@ describe('native: restore --lazy', function () {
       const dumped = fs.readFileSync(out);
       const rs = await lab.restore(id, image, ['--stdio=null', '--lazy']);
       assert.equal(rs.code, EXIT.ok, rs.stderr);
-      const mapped = fs.readFileSync(`/proc/${rs.pid}/maps`, 'utf8').split('\n').filter((l) => l.endsWith(image)).length;
+      const mapped = fs
+        .readFileSync(`/proc/${rs.pid}/maps`, 'utf8')
+        .split('\n')
+        .filter((l) => l.endsWith(image)).length;
       assert.ok(mapped >= SPARSE, `${mapped} areas mapped from the image`);
       process.kill(rs.pid!, 'SIGUSR1');
       const v = await waitFor('its check', () => lines(out).find((l) => l.startsWith('v ')), 30000);
