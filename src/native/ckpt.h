@@ -16,6 +16,7 @@
 
 /* The new process while restore builds it. */
 #define RESTORE_IOV_MAX 1024
+#define RESTORE_TABLE_LEN (RESTORE_IOV_MAX * 16) /* the iovecs' scratch pages, as a table of inject_batch entries */
 struct restore_ctx {
 	struct image *im;
 	struct proc_state *p;

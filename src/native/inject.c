@@ -202,6 +202,93 @@ int inject_checked(struct tracee *t, long *ret, const char *what, long nr, uint6
 	return 0;
 }
 
+/* The loop of a batch (inject.h), position-independent; r12 = first entry, r13 = end of the
+ * table. It stops with r12 at the entry that failed (or the end) and r15 = that call's result. */
+const uint8_t inject_batch_stub[INJECT_BATCH_STUB_LEN] = {
+	0x4d, 0x39, 0xec,             /* 00 next: cmp %r13, %r12 */
+	0x73, 0x31,                   /* 03 jae stop               the end of the table */
+	0x49, 0x8b, 0x04, 0x24,       /* 05 mov (%r12), %rax       nr */
+	0x49, 0x8b, 0x7c, 0x24, 0x08, /* 09 mov 8(%r12), %rdi      args[0..5] */
+	0x49, 0x8b, 0x74, 0x24, 0x10, /* 0e mov 16(%r12), %rsi */
+	0x49, 0x8b, 0x54, 0x24, 0x18, /* 13 mov 24(%r12), %rdx */
+	0x4d, 0x8b, 0x54, 0x24, 0x20, /* 18 mov 32(%r12), %r10 */
+	0x4d, 0x8b, 0x44, 0x24, 0x28, /* 1d mov 40(%r12), %r8 */
+	0x4d, 0x8b, 0x4c, 0x24, 0x30, /* 22 mov 48(%r12), %r9 */
+	0x0f, 0x05,                   /* 27 syscall */
+	0x49, 0x3b, 0x44, 0x24, 0x38, /* 29 cmp 56(%r12), %rax     expect */
+	0x75, 0x06,                   /* 2e jne stop */
+	0x49, 0x83, 0xc4, 0x40,       /* 30 add $64, %r12 */
+	0xeb, 0xca,                   /* 34 jmp next */
+	0x49, 0x89, 0xc7,             /* 36 stop: mov %rax, %r15 */
+	0xb8, 0x27, 0x00, 0x00, 0x00, /* 39 again: mov $39, %eax   __NR_getpid */
+	0x0f, 0x05,                   /* 3e syscall */
+	0x48, 0x89, 0xc7,             /* 40 mov %rax, %rdi */
+	0xb8, 0xba, 0x00, 0x00, 0x00, /* 43 mov $186, %eax         __NR_gettid */
+	0x0f, 0x05,                   /* 48 syscall */
+	0x48, 0x89, 0xc6,             /* 4a mov %rax, %rsi */
+	0xba, 0x13, 0x00, 0x00, 0x00, /* 4d mov $19, %edx          SIGSTOP */
+	0xb8, 0xea, 0x00, 0x00, 0x00, /* 52 mov $234, %eax         __NR_tgkill */
+	0x0f, 0x05,                   /* 57 syscall */
+	0xeb, 0xde,                   /* 59 jmp again              INJECT_BATCH_STOP: resumed as is, it stops again */
+};
+
+int inject_batch(struct tracee *t, uint64_t table, size_t table_len, const struct syscall_entry *e, size_t n, size_t *failed,
+		 long *ret)
+{
+	size_t cap = table_len / sizeof(*e);
+	pid_t pid = t->tgid ? t->tgid : t->tid;
+	*failed = n;
+	*ret = 0;
+	if (!t->batch_ip || !cap)
+		return fail(EXIT_FAIL, "thread %d: no place to run a batch of syscalls", t->tid);
+	for (size_t at = 0; at < n;) {
+		size_t k = n - at < cap ? n - at : cap;
+		if (mem_write(pid, table, e + at, k * sizeof(*e)) < 0)
+			return fail_errno(EXIT_FAIL, "cannot write to process %d", pid);
+		struct user_regs_struct r = t->orig;
+		r.rip = t->batch_ip;
+		r.orig_rax = (uint64_t)-1;
+		r.r12 = table;
+		r.r13 = table + k * sizeof(*e);
+		t->regs_changed = 1;
+		if (set_regs(t, &r) < 0)
+			return -1;
+		t->at_entry = 0;
+		for (;;) {
+			if (ptrace(PTRACE_CONT, t->tid, 0, 0) < 0)
+				return tracee_fail(t, "PTRACE_CONT");
+			t->stopped = 0;
+			fault_point("batch");
+			int st;
+			if (tracee_wait(t, &st) < 0)
+				return -1;
+			int sig = WSTOPSIG(st), event = st >> 16;
+			if (event || sig == (SIGTRAP | 0x80))
+				continue; /* a group stop or an interrupt: not the loop's end */
+			siginfo_t si;
+			if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) < 0)
+				return tracee_fail(t, "PTRACE_GETSIGINFO");
+			if (ptrace(PTRACE_GETREGS, t->tid, 0, &r) < 0)
+				return tracee_fail(t, "PTRACE_GETREGS");
+			if (sig == SIGSTOP && si.si_code == SI_TKILL && r.rip == t->batch_ip + INJECT_BATCH_STOP)
+				break; /* the loop's own stop: suppressed by the next resume, which passes no signal */
+			if (keep_dequeued(t) < 0) /* another signal (all are blocked: SIGSTOP from outside) */
+				return -1;
+		}
+		if (r.r12 < table || r.r12 > table + k * sizeof(*e) || (r.r12 - table) % sizeof(*e))
+			return fail(EXIT_FAIL, "thread %d: its batch of syscalls stopped at an unexpected entry (0x%llx)", t->tid,
+				    (unsigned long long)r.r12);
+		size_t done = (size_t)(r.r12 - table) / sizeof(*e);
+		if (done < k) {
+			*failed = at + done;
+			*ret = (long)r.r15;
+			return 0;
+		}
+		at += k;
+	}
+	return 0;
+}
+
 int inject_begin(struct tracee *t, int first_hop)
 {
 	if (first_hop) {

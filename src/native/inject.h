@@ -37,6 +37,7 @@ struct tracee {
 	uint8_t *covered;        /* what the frame overwrote below the red zone, put back at the end */
 	uint32_t covered_len;
 	pid_t new_task;          /* the task its last injected clone made (PTRACE_GETEVENTMSG, our pid namespace) */
+	uint64_t batch_ip;       /* restore: where inject_batch_stub is in the tracee (0: no batches) */
 };
 
 /* The gadget: the injected syscall, then rt_sigreturn through the frame at rsp - 8. Two more
@@ -86,6 +87,31 @@ uint32_t inject_frame_len(const uint8_t *xstate, uint32_t xstate_len, int xsave)
  * meanwhile are kept in t->dequeued for the caller to queue back at once. On return t->mask is
  * the thread's own mask. */
 int inject_arm(pid_t pid, struct tracee *t, const uint8_t *xstate, uint32_t xstate_len, int xsave, uint32_t frame_len);
+
+/* A batch: many syscalls for the price of one injection (each injected syscall is two ptrace
+ * stops, ~23 us; hundreds of mmaps of a restore --lazy were most of its time). The tracee runs
+ * them itself in a loop (inject_batch_stub, which restore places in its trampoline page) over
+ * a table of entries written into its memory, under PTRACE_CONT, so that no stop comes between
+ * them; the loop stops at the first call whose result is not the entry's `expect`, or at the
+ * end, and reports by sending itself SIGSTOP (tgkill), whose signal-delivery-stop the tracer
+ * takes and suppresses. Not int3 or a fault: a forced signal would reset a blocked or ignored
+ * handler (see above); a SIGSTOP that is caught at its delivery changes nothing. A tracer that
+ * dies meanwhile takes the tracee with it (restore's PTRACE_O_EXITKILL): a batch is for
+ * processes ckpt made, never for a dump's target. */
+struct syscall_entry {
+	uint64_t nr, args[6];
+	uint64_t expect; /* the result that counts as success; anything else ends the batch */
+};
+_Static_assert(sizeof(struct syscall_entry) == 64, "the stub's entry layout");
+#define INJECT_BATCH_STUB_LEN 91
+#define INJECT_BATCH_STOP 0x59 /* where the stub stops, just after its tgkill */
+extern const uint8_t inject_batch_stub[INJECT_BATCH_STUB_LEN];
+/* Runs e[0..n) in the stopped thread t (t->batch_ip set), as many at a time as fit in the
+ * `table_len` bytes at `table` (writable scratch memory of the tracee). 0 with *failed = n when
+ * every call returned its expect; 0 with *failed the index of the first that did not and *ret
+ * what it returned (none after it ran); -1 (failure set) when the thread is lost. */
+int inject_batch(struct tracee *t, uint64_t table, size_t table_len, const struct syscall_entry *e, size_t n, size_t *failed,
+		 long *ret);
 
 /* Registers for resuming a thread that stopped inside a syscall: applies the restart the
  * kernel would have done (ERESTART* -> re-execute; ERESTART_RESTARTBLOCK -> restart_syscall

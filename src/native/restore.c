@@ -38,7 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TRAMP_PAGES 6 /* code, scratch, 4 pages of iovecs */
+#define TRAMP_PAGES 6 /* code, scratch, 4 pages of iovecs (or of a batch's table: RESTORE_TABLE_LEN) */
+#define TRAMP_BATCH_AT 64 /* inject_batch_stub, in the code page after "syscall; int3" */
 #define BARRIER_TIMEOUT_MS 60000
 
 struct restore_opts {
@@ -924,6 +925,7 @@ int cmd_restore(int argc, char **argv)
 	}
 	static const uint8_t code[] = {0x0f, 0x05, 0xcc}; /* syscall; int3 */
 	memcpy(tr, code, sizeof(code));
+	memcpy((uint8_t *)tr + TRAMP_BATCH_AT, inject_batch_stub, sizeof(inject_batch_stub));
 	mprotect(tr, 4096, PROT_READ | PROT_EXEC);
 
 	fflush(NULL);
@@ -993,8 +995,10 @@ int cmd_restore(int argc, char **argv)
 		rc->own_root_image = geteuid() == 0 && !creds_other_user(p, &o.creds);
 		rc->main = &p->threads[0].tr;
 		rc->main->tid = pids[k];
-		for (size_t i = 0; i < p->nthreads; i++)
+		for (size_t i = 0; i < p->nthreads; i++) {
 			p->threads[i].tr.syscall_ip = pl.tramp;
+			p->threads[i].tr.batch_ip = pl.tramp + TRAMP_BATCH_AT;
+		}
 		cpu_set_t saved_cpus;
 		pin_cpus(rc, &saved_cpus, 1);
 		rc->cpus = saved_cpus;

@@ -110,6 +110,29 @@ void fault_point(const char *where)
 	raise(SIGSTOP);
 }
 
+int fault_injected(const char *where)
+{
+	static long nth = -2; /* -2: not read yet, -1: off (or done), else the calls of that name still to come */
+	static const char *name;
+	static size_t name_len;
+	if (nth == -2) {
+		const char *e = getenv("CKPT_TEST_FAULT");
+		nth = -1;
+		if (e && !strncmp(e, "fail:@", 6)) {
+			name = e + 6;
+			const char *at = strchr(name, '#');
+			name_len = at ? (size_t)(at - name) : strlen(name);
+			nth = at ? atol(at + 1) : 1;
+		}
+	}
+	if (nth < 1 || strncmp(where, name, name_len) || where[name_len])
+		return 0;
+	if (--nth)
+		return 0;
+	nth = -1; /* once */
+	return 1;
+}
+
 void fault_report(void)
 {
 	if (fault_at == 0 && !fault_name)

@@ -52,6 +52,10 @@ int cancelled(void); /* records the failure when g_cancel is set */
  * exit). Unset: nothing. */
 void fault_point(const char *where);
 void fault_report(void);
+/* The fault suite's failing syscalls: with CKPT_TEST_FAULT=fail:@NAME#N, the Nth call with that
+ * NAME (the first without #N) returns 1, once, and the caller makes the step fail for real (e.g.
+ * an injected call given a bad fd), to prove how the failure is reported and cleaned up. */
+int fault_injected(const char *where);
 
 /* Progress: --progress=json prints one flushed JSON object per line on stdout. */
 extern int g_json;

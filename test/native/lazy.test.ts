@@ -4,13 +4,17 @@
 // (which stays byte for byte as it was while a process that rewrites all of its memory runs from
 // it), and an image truncated before the restore is refused before anything runs (exit 6, no
 // process), not killed by SIGBUS later. The time to running is printed beside a copying restore.
+// The mmaps run in the new process as one table (inject_batch, a few ptrace stops for all of
+// them): a table of several batches restores intact, a failing entry is named by its run, and a
+// failure or a SIGKILL of ckpt while the table runs leaves no process behind.
 // CKPT_TEST_LAZY_MIB sets the size of the heap-like process (default 256; 1024 for the figure).
 
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildTargets, EXIT, identities, Lab, lines, target, waitFor } from './helpers';
+import { CheckpointImage, Ckpt, RecordType } from '../../src/image';
+import { buildTargets, EXIT, identities, Lab, lines, sleep, target, waitFor } from './helpers';
 import { assertIntact, startSelfCheck, TickReader } from './selfcheck';
 
 const MIB = Number(process.env.CKPT_TEST_LAZY_MIB ?? 256);
@@ -18,6 +22,29 @@ const MIB = Number(process.env.CKPT_TEST_LAZY_MIB ?? 256);
 function rssKiB(pid: number): number {
   const m = /^Rss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
   return m ? Number(m[1]) : -1;
+}
+
+/** The runs restore --lazy maps (src/native/lazy.c, mappable()), in the order of its table:
+ * private areas that are not executable, grow down, wipe on fork or take huge pages. */
+async function mappableRuns(image: string): Promise<{ pagemap: number; run: number; vaddr: bigint; npages: number }[]> {
+  const img = await CheckpointImage.open(image);
+  try {
+    const vmas = await Promise.all(img.ofType(RecordType.VMA).map((r) => img.decodeAs(r, 'vma')));
+    const out: { pagemap: number; run: number; vaddr: bigint; npages: number }[] = [];
+    const kinds: number[] = [Ckpt.VmaKind.ANON_PRIVATE, Ckpt.VmaKind.HEAP, Ckpt.VmaKind.FILE_PRIVATE];
+    const notMapped = 1 | 2 | 32 | 256; // shared, grows_down, wipe_on_fork, huge_page
+    const pagemaps = img.ofType(RecordType.PAGEMAP);
+    for (let c = 0; c < pagemaps.length; c++) {
+      const pm = await img.decodeAs(pagemaps[c], 'pagemap');
+      pm.runs.forEach((run, i) => {
+        const v = vmas.find((x) => x.start <= run.vaddr && run.vaddr < x.end);
+        if (v && kinds.includes(v.kind) && !(v.flags & notMapped) && !(v.prot & 4)) out.push({ pagemap: c, run: i, vaddr: run.vaddr, npages: run.npages });
+      });
+    }
+    return out;
+  } finally {
+    await img.close();
+  }
 }
 
 const sha = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
@@ -109,6 +136,72 @@ describe('native: restore --lazy', function () {
     process.kill(rs.pid!, 'SIGUSR1');
     const v = await waitFor('its check', () => lines(out).find((l) => l.startsWith('v ')), 30000);
     assert.equal(v.split(' ')[1], first.split(' ')[1]);
+  });
+
+  describe('its table of mmaps, run by the new process', () => {
+    // 8 MiB of heap and an area of 600 one-page runs: more entries than one batch holds (256)
+    const SPARSE = 600;
+    let image = '';
+    let first = '';
+    let out = '';
+    const id = identities()[0];
+    before(async () => {
+      const dir = lab.dir(id);
+      out = path.join(dir, 'sparse.txt');
+      const t = lab.startTarget(id, [target('heaplike'), out, '8', String(SPARSE)]);
+      first = (await waitFor('heaplike to fill its memory', () => lines(out).find((l) => l.startsWith('s ')), 60000)).split(' ')[1];
+      image = path.join(dir, 'sparse.ckpt');
+      const r = await lab.dump(id, t.pid, image, ['--kill', '--no-fsync']);
+      assert.equal(r.code, 0, r.stderr);
+    });
+
+    /** Ends once no process of the restore is left (the reaper reaped them all), or fails. */
+    const nothingLeft = async (reaperDone: Promise<unknown>, what: string) => {
+      const left = await Promise.race([reaperDone.then(() => false), sleep(10000).then(() => true)]);
+      assert.ok(!left, `${what}: a process of the restore was left behind`);
+    };
+
+    it('several batches of runs map, and the process finds its memory intact', async () => {
+      assert.ok((await mappableRuns(image)).length > 2 * 256, 'the table fills more than two batches');
+      const dumped = fs.readFileSync(out);
+      const rs = await lab.restore(id, image, ['--stdio=null', '--lazy']);
+      assert.equal(rs.code, EXIT.ok, rs.stderr);
+      const mapped = fs
+        .readFileSync(`/proc/${rs.pid}/maps`, 'utf8')
+        .split('\n')
+        .filter((l) => l.endsWith(image)).length;
+      assert.ok(mapped >= SPARSE, `${mapped} areas mapped from the image`);
+      process.kill(rs.pid!, 'SIGUSR1');
+      const v = await waitFor('its check', () => lines(out).find((l) => l.startsWith('v ')), 30000);
+      assert.equal(v.split(' ')[1], first);
+      process.kill(rs.pid!, 'SIGKILL');
+      await nothingLeft(rs.reaperDone, 'after the kill');
+      fs.writeFileSync(out, dumped);
+    });
+
+    it('an mmap that fails in the second batch is named by its run, and nothing is left', async () => {
+      const runs = await mappableRuns(image);
+      const n = 300; // the 300th mmap of the table: in its second batch
+      const want = runs[n - 1];
+      const rs = await lab.restore(id, image, ['--stdio=null', '--lazy'], ['env', `CKPT_TEST_FAULT=fail:@lazy-map#${n}`]);
+      assert.equal(rs.code, EXIT.fail, rs.stderr);
+      assert.equal(rs.pid, undefined);
+      const m = /restore --lazy: cannot map run (\d+) of pagemap #(\d+) \((\d+) KiB at 0x([0-9a-f]+), from byte \d+ of the image\): Bad file descriptor/.exec(rs.stderr);
+      assert.ok(m, rs.stderr);
+      assert.deepEqual(
+        { run: Number(m[1]), pagemap: Number(m[2]), kib: Number(m[3]), vaddr: BigInt(`0x${m[4]}`) },
+        { run: want.run, pagemap: want.pagemap, kib: want.npages * 4, vaddr: want.vaddr },
+        'the run of the failing entry',
+      );
+      await nothingLeft(rs.reaperDone, 'after the failure');
+    });
+
+    it('SIGKILL of ckpt while the new process runs the table leaves nothing behind', async () => {
+      const rs = await lab.restore(id, image, ['--stdio=null', '--lazy'], ['env', 'CKPT_TEST_FAULT=kill:@batch']);
+      assert.equal(rs.code, 128 + 9, `ckpt killed at its fault point: ${rs.stderr}`);
+      assert.equal(rs.pid, undefined);
+      await nothingLeft(rs.reaperDone, 'after the kill of ckpt');
+    });
   });
 
   it('a truncated image is refused before anything runs, whatever was cut (exit 6, no process)', async () => {

@@ -4,7 +4,9 @@
  * small ints, buffers that are mostly zeros, and one record in eight carrying 64 random bytes
  * (hashes, keys), which do not compress. Its first line is "s SUM COUNT" (an FNV-1a of every
  * block, and how many); each SIGUSR1 makes it walk all of its blocks again and append "v SUM",
- * so that a restored copy proves its memory is what was dumped. */
+ * so that a restored copy proves its memory is what was dumped. With SPARSE (argv[3]), one more
+ * area of 2 * SPARSE pages, every other one written: SPARSE runs of pages of one page each
+ * (restore --lazy's table of mmaps runs in batches; this fills several). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,11 +72,23 @@ int main(int argc, char **argv)
 	if (out < 0)
 		return 1;
 	size_t want = (size_t)(argc > 2 ? atol(argv[2]) : 64) << 20, have = 0;
-	size_t cap = want / 64 + 16;
+	size_t sparse = argc > 3 ? (size_t)atol(argv[3]) : 0;
+	size_t cap = want / 64 + 16 + sparse;
 	blocks = malloc(cap * sizeof(void *));
 	sizes = malloc(cap * sizeof(size_t));
 	struct record *prev = NULL;
 	uint64_t id = 1000;
+	if (sparse) {
+		uint8_t *area = mmap(NULL, sparse * 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (area == MAP_FAILED)
+			return 1;
+		for (size_t i = 0; i < sparse; i++) {
+			uint64_t *page = (uint64_t *)(area + i * 2 * 4096);
+			for (size_t k = 0; k < 4096 / 8; k++)
+				page[k] = next_rand();
+			add(page, 4096);
+		}
+	}
 	while (have < want && nblocks + 4 < cap) {
 		uint64_t r = next_rand();
 		switch (r % 8) {
