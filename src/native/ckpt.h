@@ -131,11 +131,13 @@ uint32_t vma_write(struct image_writer *w, const struct vma_state *v, uint32_t m
 int vma_read(const struct image *im, const struct image_record *r, struct vma_state *v);
 int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t mm_tag);
 
-/* pageflow.c: page blocks hashed and written on other threads while the next is copied */
+/* pageflow.c: page blocks hashed (and compressed) and written on other threads while the next is copied */
 #define PAGEFLOW_BLOCK (16u << 20)
 struct pageflow;
-/* threads 0: everything on the caller's thread (one block: nothing to overlap) */
-struct pageflow *pageflow_start(int fd, uint32_t page_size, int threads);
+struct zpages;
+/* threads 0: everything on the caller's thread (one block: nothing to overlap); z: the blocks
+ * are the pages of compressed records (image.c's zactive), written as zstd frames */
+struct pageflow *pageflow_start(int fd, uint32_t page_size, int threads, struct zpages *z);
 /* A free block of PAGEFLOW_BLOCK bytes to fill (waits for one); NULL, fail() called, once a write failed. */
 uint8_t *pageflow_buffer(struct pageflow *f);
 /* The block pageflow_buffer gave, filled with len bytes (whole pages) for file offset off

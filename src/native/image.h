@@ -29,13 +29,22 @@ struct image_writer {
 	uint64_t bulk_off;
 };
 
-/* zpages_write.c: a zstd context (NULL without zstd), the chunks of one pages
- * payload starting at payload_off, and the payload's final length (0 on failure). */
+/* zpages_write.c: the pages_zstd records of a dump (NULL without zstd). zpages_begin reserves
+ * the chunk index of one pages payload starting at payload_off; pageflow.c compresses the chunks
+ * (zchunk_compress, one context per thread) and hands their frames over in chunk order
+ * (zpages_put: 0, or -1 with errno set or *why an internal error); zpages_end writes the index
+ * and returns the payload's final length (0 on failure). */
+struct iovec;
 struct zpages *zpages_new(int level);
 void zpages_free(struct zpages *z);
 void zpages_totals(const struct zpages *z, uint64_t *raw, uint64_t *packed);
+uint32_t zpages_chunk_pages(uint32_t page_size);
 int zpages_begin(struct zpages *z, uint32_t page_size, uint64_t payload_off, uint64_t pages_len);
-int zpages_write(struct zpages *z, int fd, const void *data, size_t len);
+void *zchunk_ctx_new(void);
+void zchunk_ctx_free(void *ctx);
+/* The frame of n bytes at in, into out (room for zchunk_bound(n)); 0 and *err a zstd error name on failure. */
+size_t zchunk_compress(const struct zpages *z, void *ctx, void *out, const void *in, size_t n, const char **err);
+int zpages_put(struct zpages *z, int fd, const struct iovec *frames, int n, uint64_t raw, const char **why);
 uint64_t zpages_end(struct zpages *z, int fd);
 
 void iw_init(struct image_writer *w, int fd, uint32_t page_size);
@@ -45,7 +54,9 @@ uint32_t iw_record(struct image_writer *w, uint32_t type, uint32_t ptag, const v
  * reserves room for it, aligns the pages payload with a pad record and writes the pages header. */
 int iw_pages_begin(struct image_writer *w, uint32_t mm_tag, uint32_t pagemap_len, uint64_t pages_len);
 int iw_pages_write(struct image_writer *w, const void *data, size_t len);
-/* The file offset for the next len page bytes, written by the caller (pageflow); UINT64_MAX if more than announced. */
+/* The file offset for the next len page bytes, written by the caller (pageflow); UINT64_MAX if more
+ * than announced. In a compressed record (zactive) the bytes are only counted: pageflow appends
+ * their frames through zpages_put, and the offset means nothing. */
 uint64_t iw_pages_reserve(struct image_writer *w, size_t len);
 /* The same for any bulk record (page-aligned, page_hashed) under a metadata record written last. */
 int iw_bulk_begin(struct image_writer *w, uint32_t meta_type, uint32_t bulk_type, uint32_t ptag, uint32_t meta_len, uint64_t bulk_len);

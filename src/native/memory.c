@@ -529,8 +529,8 @@ int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t
 		      (unsigned long long)(total >> 10), l.n);
 	progress_bytes("pages", 0, total);
 	uint64_t t_read = 0, t_wait = 0;
-	/* compressed (--compress): the zstd workers take the blocks, so no writer threads here */
-	struct pageflow *flow = pageflow_start(w->fd, ps, !w->z && total > PAGEFLOW_BLOCK);
+	/* compressed (--compress): threads from 1 MiB on, where two compressors pay for themselves */
+	struct pageflow *flow = pageflow_start(w->fd, ps, w->z ? total > (1u << 20) : total > PAGEFLOW_BLOCK, w->z);
 	if (!flow)
 		goto out_close;
 	struct buf pmb = {0};
@@ -590,18 +590,11 @@ int pages_dump(pid_t pid, struct proc_state *p, struct image_writer *w, uint32_t
 				}
 			}
 			t_read += now_ns(CLOCK_MONOTONIC) - tw1;
-			if (w->zactive) {
-				/* hashes of the uncompressed pages; iw_pages_write copies the block to compress it */
-				for (size_t o = 0; o < n; o += ps)
-					hashes[h + o / ps] = xxh64(block + o, ps, 0);
-				if (iw_pages_write(w, block, n) < 0)
-					goto out_free;
-			} else {
-				uint64_t at = iw_pages_reserve(w, n);
-				if (at == UINT64_MAX)
-					goto out_free;
-				pageflow_submit(flow, n, at, hashes + h);
-			}
+			/* (compressed: no offset; pageflow's writer appends the block's frames in chunk order) */
+			uint64_t at = iw_pages_reserve(w, n);
+			if (at == UINT64_MAX)
+				goto out_free;
+			pageflow_submit(flow, n, at, hashes + h);
 			h += n / ps;
 		}
 		/* the hashes are all in only once every block is written */

@@ -2,10 +2,10 @@
  * reads them (split so that image.c, which writes through here, and the reader, which checks
  * records through image.c, do not need each other).
  *
- * The writer cuts a pagemap's pages, as the dump streams them (iw_pages_write), into chunks of
- * ZCHUNK_PAGES pages and writes each as one zstd frame; the chunk index (`chunk_ends`) is reserved
- * at the start of the payload and written last, with the record's real length. Page hashes stay
- * those of the uncompressed pages (the dump computes them before the bytes reach the writer).
+ * A pagemap's pages are cut into chunks of ZCHUNK_PAGES pages, each written as one zstd frame; the
+ * chunk index (`chunk_ends`) is reserved at the start of the payload and written last, with the
+ * record's real length. Page hashes stay those of the uncompressed pages (the dump's workers hash
+ * each chunk before they compress it).
  * Readers decompress one chunk per page read, into a buffer of exactly its pages' size: a frame
  * that states another size, or that decodes to another, is refused (rule zstd_chunks).
  *
@@ -15,8 +15,7 @@
 #include "ckpt.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,90 +53,36 @@ const char *zstd_unavailable(void)
 #endif
 }
 
-/* Chunks are compressed by ZWORKERS threads while the dump goes on reading pages (2 cores: the
- * dump's own thread reads and hashes, the workers compress); frames are written in chunk order.
- * Each of ZSLOTS slots holds one chunk, reused round-robin: the oldest is written before reuse. */
-#define ZWORKERS 2
-#define ZSLOTS 6
-
-enum { SLOT_FREE, SLOT_READY, SLOT_BUSY, SLOT_DONE };
-
-struct zslot {
-	uint8_t *in, *out;
-	size_t n, outn;
-	int state;
-	uint64_t seq;
-	const char *err; /* a zstd error name */
-};
+/* The chunks are compressed and written by the dump's page pipeline (pageflow.c): its workers
+ * hash and compress the chunks of each block straight from the block the tracer copied the
+ * pages into, in parallel, and its writer hands the frames here in chunk order. */
+#define ZSTAGE (8u << 20)
 
 struct zpages {
 	int level;
-	uint32_t chunk_bytes, chunk_pages;
-	struct zslot slot[ZSLOTS];
-	unsigned cur;         /* the slot being filled */
-	uint64_t seq;         /* chunks handed to the workers so far */
+	uint32_t page_size, chunk_bytes, chunk_pages;
 	uint32_t *ends, nchunks, done;
 	uint64_t payload_off; /* file offset of the pages_zstd payload */
 	uint64_t frames_len;
 	uint64_t raw, packed; /* totals, for the summary */
-#ifdef HAVE_ZSTD
-	pthread_t th[ZWORKERS];
-	int nth, stop;
-	pthread_mutex_t mu;
-	pthread_cond_t work, finished;
-#endif
+	/* The frames go to the file around the page cache, as pageflow.c writes uncompressed pages
+	 * (there, fresh page cache cost a buffered 1 GiB of incompressible frames 0.1-1.6 s of
+	 * copying, from one dump to the next): gathered in `stage` and written O_DIRECT in whole
+	 * pages from stage_off on; the bytes before stage_off (the payload's first page, shared with
+	 * the index) and the last partial page are written buffered. */
+	int direct_fd; /* -1: buffered (not opened yet while direct_tried is 0) */
+	int direct_tried;
+	uint8_t *stage;
+	size_t staged;
+	uint64_t stage_off; /* page-aligned */
 };
-
-#ifdef HAVE_ZSTD
-static void *zworker(void *arg)
-{
-	struct zpages *z = arg;
-	ZSTD_CCtx *cctx = ZSTD_createCCtx();
-	pthread_mutex_lock(&z->mu);
-	for (;;) {
-		struct zslot *s = NULL;
-		for (int i = 0; i < ZSLOTS; i++) /* the oldest ready chunk first */
-			if (z->slot[i].state == SLOT_READY && (!s || z->slot[i].seq < s->seq))
-				s = &z->slot[i];
-		if (!s) {
-			if (z->stop)
-				break;
-			pthread_cond_wait(&z->work, &z->mu);
-			continue;
-		}
-		s->state = SLOT_BUSY;
-		pthread_mutex_unlock(&z->mu);
-		size_t n = cctx ? ZSTD_compressCCtx(cctx, s->out, zchunk_bound(z->chunk_bytes), s->in, s->n, z->level) : 0;
-		pthread_mutex_lock(&z->mu);
-		s->err = !cctx ? "out of memory" : ZSTD_isError(n) ? ZSTD_getErrorName(n) : NULL;
-		s->outn = n;
-		s->state = SLOT_DONE;
-		pthread_cond_broadcast(&z->finished);
-	}
-	pthread_mutex_unlock(&z->mu);
-	ZSTD_freeCCtx(cctx);
-	return NULL;
-}
-#endif
 
 struct zpages *zpages_new(int level)
 {
 #ifdef HAVE_ZSTD
 	struct zpages *z = xcalloc(1, sizeof(*z));
 	z->level = level;
-	pthread_mutex_init(&z->mu, NULL);
-	pthread_cond_init(&z->work, NULL);
-	pthread_cond_init(&z->finished, NULL);
-	/* the workers take no signal: cancels and the tracer's waits are the dump thread's */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (int i = 0; i < ZWORKERS; i++)
-		if (pthread_create(&z->th[z->nth], NULL, zworker, z) == 0)
-			z->nth++;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!z->nth)
-		zstd_no_context();
+	z->direct_fd = -1;
 	return z;
 #else
 	(void)level;
@@ -149,21 +94,9 @@ void zpages_free(struct zpages *z)
 {
 	if (!z)
 		return;
-#ifdef HAVE_ZSTD
-	pthread_mutex_lock(&z->mu);
-	z->stop = 1;
-	pthread_cond_broadcast(&z->work);
-	pthread_mutex_unlock(&z->mu);
-	for (int i = 0; i < z->nth; i++)
-		pthread_join(z->th[i], NULL);
-	pthread_mutex_destroy(&z->mu);
-	pthread_cond_destroy(&z->work);
-	pthread_cond_destroy(&z->finished);
-#endif
-	for (int i = 0; i < ZSLOTS; i++) {
-		free(z->slot[i].in);
-		free(z->slot[i].out);
-	}
+	if (z->direct_fd >= 0)
+		close(z->direct_fd);
+	free(z->stage);
 	free(z->ends);
 	free(z);
 }
@@ -174,27 +107,12 @@ void zpages_totals(const struct zpages *z, uint64_t *raw, uint64_t *packed)
 	*packed = z ? z->packed : 0;
 }
 
-/* The pages payload of `pages_len` bytes starts at payload_off: reserve the chunk index. */
-int zpages_begin(struct zpages *z, uint32_t page_size, uint64_t payload_off, uint64_t pages_len)
+uint32_t zpages_chunk_pages(uint32_t page_size)
 {
 	uint32_t pages = ZCHUNK_PAGES;
 	while ((uint64_t)pages * page_size > CKPT_MAX_ZSTD_CHUNK)
 		pages /= 2; /* large pages: fewer per chunk */
-	if (!z->slot[0].in) {
-		z->chunk_pages = pages;
-		z->chunk_bytes = pages * page_size;
-		for (int i = 0; i < ZSLOTS; i++) {
-			z->slot[i].in = xmalloc(z->chunk_bytes);
-			z->slot[i].out = xmalloc(zchunk_bound(z->chunk_bytes));
-		}
-	}
-	z->nchunks = (uint32_t)((pages_len + z->chunk_bytes - 1) / z->chunk_bytes);
-	free(z->ends);
-	z->ends = xcalloc(z->nchunks ? z->nchunks : 1, 4);
-	z->done = 0;
-	z->payload_off = payload_off;
-	z->frames_len = 0;
-	return 0;
+	return pages;
 }
 
 static uint64_t frames_off(const struct zpages *z)
@@ -202,83 +120,139 @@ static uint64_t frames_off(const struct zpages *z)
 	return z->payload_off + sizeof(struct ckpt_pages_zstd_fixed) + (uint64_t)z->nchunks * 4;
 }
 
-#ifdef HAVE_ZSTD
-/* Waits for slot s to be compressed and writes its frame, the next in chunk order. */
-static int write_slot(struct zpages *z, struct zslot *s, int fd)
+/* The pages payload of `pages_len` bytes starts at payload_off: reserve the chunk index. */
+int zpages_begin(struct zpages *z, uint32_t page_size, uint64_t payload_off, uint64_t pages_len)
 {
-	pthread_mutex_lock(&z->mu);
-	while (s->state == SLOT_READY || s->state == SLOT_BUSY)
-		pthread_cond_wait(&z->finished, &z->mu);
-	pthread_mutex_unlock(&z->mu);
-	if (s->state != SLOT_DONE)
-		return 0;
-	s->state = SLOT_FREE;
-	if (s->err)
-		return fail(EXIT_FAIL, "zstd: %s", s->err);
-	if (z->done == z->nchunks)
-		return fail(EXIT_FAIL, "internal error: more compressed chunks than the pagemap announced");
-	if (pwrite_all(fd, s->out, s->outn, frames_off(z) + z->frames_len) < 0)
-		return fail_errno(EXIT_IO, "cannot write the image");
-	z->frames_len += s->outn;
-	if (z->frames_len > UINT32_MAX - 4096)
-		return fail(EXIT_FAIL, "internal error: a compressed pages record over 4 GiB");
-	z->ends[z->done++] = (uint32_t)z->frames_len;
-	z->raw += s->n;
-	z->packed += s->outn;
-	s->n = 0;
+	z->chunk_pages = zpages_chunk_pages(page_size);
+	z->chunk_bytes = z->chunk_pages * page_size;
+	z->nchunks = (uint32_t)((pages_len + z->chunk_bytes - 1) / z->chunk_bytes);
+	free(z->ends);
+	z->ends = xcalloc(z->nchunks ? z->nchunks : 1, 4);
+	z->done = 0;
+	z->payload_off = payload_off;
+	z->frames_len = 0;
+	z->page_size = page_size;
+	z->staged = 0;
+	z->stage_off = (frames_off(z) + page_size - 1) / page_size * page_size;
 	return 0;
 }
-#endif
 
-/* The slot being filled goes to the workers; the next one is made free (written) for filling. */
-static int flush_chunk(struct zpages *z, int fd)
+void *zchunk_ctx_new(void)
 {
 #ifdef HAVE_ZSTD
-	struct zslot *s = &z->slot[z->cur];
-	if (!s->n)
-		return 0;
-	pthread_mutex_lock(&z->mu);
-	s->seq = z->seq++;
-	s->state = SLOT_READY;
-	pthread_cond_signal(&z->work);
-	pthread_mutex_unlock(&z->mu);
-	z->cur = (z->cur + 1) % ZSLOTS;
-	return write_slot(z, &z->slot[z->cur], fd);
+	return ZSTD_createCCtx();
 #else
-	(void)z, (void)fd;
-	return -1;
+	return NULL;
 #endif
 }
 
-int zpages_write(struct zpages *z, int fd, const void *data, size_t len)
+void zchunk_ctx_free(void *ctx)
 {
-	const uint8_t *p = data;
-	while (len) {
-		struct zslot *s = &z->slot[z->cur];
-		size_t k = z->chunk_bytes - s->n;
-		if (k > len)
-			k = len;
-		memcpy(s->in + s->n, p, k);
-		s->n += k;
-		p += k;
-		len -= k;
-		if (s->n == z->chunk_bytes && flush_chunk(z, fd) < 0)
+#ifdef HAVE_ZSTD
+	ZSTD_freeCCtx(ctx);
+#else
+	(void)ctx;
+#endif
+}
+
+size_t zchunk_compress(const struct zpages *z, void *ctx, void *out, const void *in, size_t n, const char **err)
+{
+#ifdef HAVE_ZSTD
+	size_t r = ctx ? ZSTD_compressCCtx(ctx, out, zchunk_bound(n), in, n, z->level) : 0;
+	*err = !ctx ? "out of memory" : ZSTD_isError(r) ? ZSTD_getErrorName(r) : NULL;
+	return *err ? 0 : r;
+#else
+	(void)z, (void)ctx, (void)out, (void)in, (void)n;
+	*err = "not built in";
+	return 0;
+#endif
+}
+
+/* The staged bytes to the file: whole pages O_DIRECT (all: every byte, buffered); the rest moves
+ * to the stage's start. */
+static int stage_flush(struct zpages *z, int fd, int all)
+{
+	size_t n = all ? z->staged : z->staged / z->page_size * z->page_size;
+	if (!n)
+		return 0;
+	if (!all && pwrite_all(z->direct_fd, z->stage, n, z->stage_off) < 0) {
+		if (errno != EINVAL)
 			return -1;
+		close(z->direct_fd); /* refused: buffered from here on */
+		z->direct_fd = -1;
+		all = 1;
+	}
+	if (all && pwrite_all(fd, z->stage, n, z->stage_off) < 0)
+		return -1;
+	memmove(z->stage, z->stage + n, z->staged - n);
+	z->staged -= n;
+	z->stage_off += n;
+	return 0;
+}
+
+/* len bytes of frames at file offset off: staged for O_DIRECT, or written buffered. */
+static int put_bytes(struct zpages *z, int fd, const uint8_t *p, size_t len, uint64_t off)
+{
+	if (z->direct_fd < 0 || off < z->stage_off) {
+		/* buffered: without O_DIRECT, or the payload's first page (the index shares it) */
+		size_t k = z->direct_fd < 0 || z->stage_off - off > len ? len : (size_t)(z->stage_off - off);
+		if (pwrite_all(fd, p, k, off) < 0)
+			return -1;
+		p += k, len -= k;
+	}
+	while (len) {
+		if (z->staged == ZSTAGE && stage_flush(z, fd, 0) < 0)
+			return -1;
+		if (z->direct_fd < 0) /* refused meanwhile: what was staged went out buffered */
+			return pwrite_all(fd, p, len, z->stage_off);
+		size_t k = ZSTAGE - z->staged < len ? ZSTAGE - z->staged : len;
+		memcpy(z->stage + z->staged, p, k);
+		z->staged += k, p += k, len -= k;
 	}
 	return 0;
 }
 
-/* The last chunk, every frame still being compressed, then the index; returns the payload's
- * length (0 on failure). */
+int zpages_put(struct zpages *z, int fd, const struct iovec *frames, int n, uint64_t raw, const char **why)
+{
+	*why = NULL;
+	if (z->done + (uint64_t)n > z->nchunks) {
+		*why = "internal error: more compressed chunks than the pagemap announced";
+		return -1;
+	}
+	uint64_t len = 0;
+	for (int i = 0; i < n; i++)
+		len += frames[i].iov_len;
+	if (z->frames_len + len > UINT32_MAX - 4096) {
+		*why = "internal error: a compressed pages record over 4 GiB";
+		return -1;
+	}
+	if (!z->direct_tried) {
+		z->direct_tried = 1;
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if (posix_memalign((void **)&z->stage, z->page_size, ZSTAGE) == 0)
+			z->direct_fd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	}
+	uint64_t off = frames_off(z) + z->frames_len;
+	for (int i = 0; i < n; i++) {
+		if (put_bytes(z, fd, frames[i].iov_base, frames[i].iov_len, off) < 0)
+			return -1;
+		off += frames[i].iov_len;
+		z->frames_len += frames[i].iov_len;
+		z->ends[z->done++] = (uint32_t)z->frames_len;
+	}
+	z->raw += raw;
+	z->packed += len;
+	return 0;
+}
+
+/* Every frame written (zpages_put): the index; returns the payload's length (0 on failure). */
 uint64_t zpages_end(struct zpages *z, int fd)
 {
-#ifdef HAVE_ZSTD
-	if (flush_chunk(z, fd) < 0)
+	if (stage_flush(z, fd, 1) < 0) {
+		fail_errno(EXIT_IO, "cannot write the image");
 		return 0;
-	for (int i = 1; i < ZSLOTS; i++) /* the rest, oldest first (cur was written by flush_chunk) */
-		if (write_slot(z, &z->slot[(z->cur + i) % ZSLOTS], fd) < 0)
-			return 0;
-#endif
+	}
 	if (z->done != z->nchunks) {
 		fail(EXIT_FAIL, "internal error: %u compressed chunks, the pagemap announced %u", z->done, z->nchunks);
 		return 0;
