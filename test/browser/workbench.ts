@@ -158,8 +158,7 @@ export async function setColorTheme(page: Page, label: string): Promise<void> {
   await runCommand(page, 'Preferences: Color Theme');
   await pickQuickItem(page, label);
   await page.locator(`.monaco-workbench.${workbenchClass}`).waitFor({ state: 'attached' });
-  const ours = page.locator(`iframe.webview.ready[src*="extensionId=${extensionId}"]`).filter({ visible: true });
-  if ((await ours.count()) > 0) await webviewFrame(page).locator(`body.${webviewClass}`).waitFor({ state: 'attached' });
+  if ((await webviewHosts(page).count()) > 0) await webviewFrame(page).locator(`body.${webviewClass}`).waitFor({ state: 'attached' });
 }
 
 /**
@@ -198,6 +197,12 @@ async function pickWhenListed(page: Page, key: string, query: string, label: str
 
 /** Opens a file of the workspace by its relative path with Quick Open (the default editor for it). */
 export async function openFile(page: Page, relPath: string, timeout = 15_000): Promise<void> {
+  await quickOpen(page, relPath, timeout);
+  if (IMAGE_EDITOR_FILE.test(path.basename(relPath))) await imageEditorShown(page, relPath, timeout);
+}
+
+/** Opens a file with Quick Open, as a person does, and waits until its tab is the active one. */
+async function quickOpen(page: Page, relPath: string, timeout: number): Promise<void> {
   const { box, input, rows } = quickInput(page);
   await page.keyboard.press('Control+P');
   await box.waitFor({ state: 'visible', timeout });
@@ -211,7 +216,6 @@ export async function openFile(page: Page, relPath: string, timeout = 15_000): P
   await row.waitFor({ state: 'visible', timeout });
   await row.click();
   await activeTab(page, base, timeout);
-  if (IMAGE_EDITOR_FILE.test(base)) await imageEditorShown(page, relPath, timeout);
 }
 
 /** Files that open in the extension's image editor by default (package.json's customEditors). */
@@ -224,26 +228,18 @@ const IMAGE_EDITOR_FILE = /\.ckpt$|^inventory\.img$|^checkpoint-.*\.tar(\.gz|\.z
  * again once, so that one lost start-up does not fail every test after it.
  */
 async function imageEditorShown(page: Page, relPath: string, timeout: number): Promise<void> {
-  const frame = page.locator(`iframe.webview.ready[src*="extensionId=${extensionId}"]`).filter({ visible: true });
-  const shown = () => frame.first().waitFor({ state: 'attached', timeout: Math.max(timeout, 20_000) });
+  const shown = () =>
+    webviewHosts(page)
+      .first()
+      .waitFor({ state: 'attached', timeout: Math.max(timeout, 20_000) });
   try {
     await shown();
   } catch {
     console.log(`    the image editor of ${relPath} showed no webview; reopening it once. The editor area:\n${indent(await describeEditorArea(page))}`);
     await runCommand(page, 'View: Close Editor', timeout);
-    await openFileOnce(page, relPath, timeout);
+    await quickOpen(page, relPath, timeout);
     await shown();
   }
-}
-
-async function openFileOnce(page: Page, relPath: string, timeout: number): Promise<void> {
-  const { box, input, rows } = quickInput(page);
-  await page.keyboard.press('Control+P');
-  await box.waitFor({ state: 'visible', timeout });
-  await input.fill(relPath);
-  const named = rows.filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(path.basename(relPath))}$`) }) });
-  await named.first().click({ timeout });
-  await activeTab(page, path.basename(relPath), timeout);
 }
 
 const indent = (s: string) => s.replace(/^/gm, '      ');
@@ -333,7 +329,12 @@ export async function activeTab(page: Page, label: string, timeout = 15_000): Pr
  * the extension's HTML. With several, the visible one of the given extension is taken.
  */
 export function webviewFrame(page: Page, ownerExtensionId: string = extensionId): FrameLocator {
-  return page.locator(`iframe.webview.ready[src*="extensionId=${ownerExtensionId}"]`).filter({ visible: true }).first().contentFrame().locator('iframe#active-frame').contentFrame();
+  return webviewHosts(page, ownerExtensionId).first().contentFrame().locator('iframe#active-frame').contentFrame();
+}
+
+/** The outer frames of an extension's webviews that are ready and visible. */
+function webviewHosts(page: Page, ownerExtensionId: string = extensionId): Locator {
+  return page.locator(`iframe.webview.ready[src*="extensionId=${ownerExtensionId}"]`).filter({ visible: true });
 }
 
 /** The visible text of a webview's body, once it contains `expect` (a string or a pattern). */
