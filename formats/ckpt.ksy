@@ -1617,6 +1617,7 @@ enums:
     8: has_unsupported
     16: snapshot
     32: compressed
+    64: precopy
 
   arch:
     62: x86_64

@@ -6,7 +6,7 @@ export type CheckpointerEvent =
   | { event: 'progress'; phase: string; done: number; total: number }
   | { event: 'warning'; message: string }
   | { event: 'done'; image?: string; bytes?: number; ms?: number; pid?: number; processes?: number }
-  /** Dump: how long the processes could not run, and how ('snapshot': their pages were read from a copy-on-write snapshot after they resumed). */
+  /** Dump: how long the processes could not run, and how ('precopy': their pages were copied while they ran, and at the freeze those written since; 'snapshot': read from a copy-on-write snapshot after they resumed; 'frozen': read while frozen). */
   | { event: 'frozen'; ms: number; mode: string }
   /** Restore: the new process exists (it runs once ckpt lets it go). */
   | { event: 'restored'; pid: number }

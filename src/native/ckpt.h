@@ -197,6 +197,52 @@ int zpages_fill(struct restore_ctx *rc);
 /* lazy.c: restore --lazy, the pages of private areas mapped from the image instead of copied */
 int pages_map_lazy(struct restore_ctx *rc);
 
+/* tracee_mem.c: the areas of /proc/PID/maps (name cut at 31 bytes). */
+struct range {
+	uint64_t start, end;
+	char perms[5]; /* "rw-p" */
+	char name[32];
+};
+size_t read_maps(pid_t pid, struct range **out);
+
+/* precopy.c: the leave-running precopy (pages copied while the process runs, only those written
+ * since copied at the freeze). precopy_inject_uffd runs in a short freeze of its own (t0 armed):
+ * pc gets the process's userfaultfd, or none where it has none (0 either way). precopy_stage,
+ * after that freeze: 0 staged, 1 when it cannot be had (the kernel cannot track writes, the
+ * process ran execve, the disk is full: no precopy then, said with -v), -1 when cancelled. At the dump's freeze (memory.c): which areas it watches, its staged pages and the
+ * precopy_read reads staged pages. precopy_stop_watching
+ * ends the tracking once the process runs again; precopy_end frees everything. */
+struct precopy;
+struct precopy *precopy_new(void);
+int precopy_inject_uffd(struct tracee *t0, pid_t pid, uint64_t gadget, struct precopy *pc);
+int precopy_stage(struct precopy *pc, pid_t pid, const char *dir);
+int precopy_restage(struct precopy *pc, pid_t pid); /* the pages written since, once more, just before the freeze: as precopy_stage */
+int precopy_watches(const struct precopy *pc, uint64_t start, uint64_t end);
+int precopy_same_program(struct precopy *pc, pid_t pid); /* 0 (and nothing watched) after an execve */
+size_t precopy_staged_in(const struct precopy *pc, uint64_t start, uint64_t end, struct page_interval **out);
+/* The pages of [start, end) of a /proc/PID/pagemap fd with any category of `anyof` and whose
+ * categories in `mask` are those not in `inverted` (PAGEMAP_SCAN's terms), merged; SIZE_MAX when
+ * the scan fails. */
+struct page_region;
+/* Every region of [start, end) with any category of `anyof`, with its `categories` (one walk). */
+size_t pagemap_regions(int pagemap_fd, uint64_t start, uint64_t end, uint64_t anyof, uint64_t categories, struct page_region **out);
+size_t pagemap_intervals(int pagemap_fd, uint64_t start, uint64_t end, uint64_t anyof, uint64_t mask, uint64_t inverted,
+			 struct page_interval **out);
+int precopy_read(const struct precopy *pc, uint64_t addr, void *buf, size_t n);
+void precopy_stop_watching(struct precopy *pc);
+void precopy_end(struct precopy *pc);
+uint64_t precopy_staged_bytes(const struct precopy *pc);
+uint64_t precopy_ns(const struct precopy *pc);
+/* memory.c, at the dump's freeze of a process with a precopy: which pages to read now (written
+ * since they were staged, or not staged). Copies them while frozen, or, when they are too many for
+ * that, sets *need_fork: they are read from a fork snapshot (fork-blind areas still now). */
+int pages_settle_precopy(pid_t pid, struct proc_state *p, int *need_fork);
+int seccomp_filtered(pid_t pid);
+
+/* snapshot.c: a userfaultfd on p's memory, made by a helper (a clone sharing its memory, not its
+ * descriptors, killed at once) and ours alone: its fd, -2 when the process has no armed main thread
+ * or the clone failed, -3 when the kernel refused it, -1 on failure. */
+int helper_userfaultfd(pid_t pid, struct tracee *t0, uint64_t gadget, int flags);
 /* snapshot.c: the leave-running snapshot. Taken inside the inject phase (t0 the armed main thread,
  * `gadget` the injection gadget): p->snap, or 0 when p must stay frozen while its pages are read
  * (said in a warning); -1 only on failure. snapshot_end kills it and notes its cost. */

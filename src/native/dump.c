@@ -37,11 +37,13 @@ struct dump_opts {
 	pid_t pid;
 	const char *image;
 	char *tmp;
+	char *dir; /* the image's directory */
 	int kill_after;
 	int allow_unsupported;
 	int tree; /* --tree: the process and every descendant */
 	int force; /* --force: an existing IMAGE is replaced (atomically) */
 	int snapshot; /* leave-running: pages read from a copy-on-write snapshot after the resume (snapshot.c) */
+	int precopy;  /* leave-running, one process: pages copied while it runs first (precopy.c) */
 	int no_fsync; /* --no-fsync: a scratch image, not made durable (the rename is still atomic) */
 	int compress, level; /* --compress[=LEVEL]: pages in zstd chunks (zpages_write.c) */
 };
@@ -52,7 +54,7 @@ static void on_cancel(int sig)
 }
 
 static uint32_t head_write(struct image_writer *w, const struct dump_opts *o, uint64_t time_ns, uint32_t page_size,
-			   uint64_t frozen_ns)
+			   uint64_t frozen_ns, int precopy)
 {
 	struct ckpt_head_fixed h;
 	memset(&h, 0, sizeof(h));
@@ -66,8 +68,8 @@ static uint32_t head_write(struct image_writer *w, const struct dump_opts *o, ui
 		h.flags |= CKPT_IMAGE_FLAGS_HAS_UNSUPPORTED;
 	if (o->compress)
 		h.flags |= CKPT_IMAGE_FLAGS_COMPRESSED;
-	if (frozen_ns)
-		h.flags |= CKPT_IMAGE_FLAGS_SNAPSHOT;
+	if (frozen_ns) /* resumed before its pages were written: read from a snapshot, or copied while it ran */
+		h.flags |= precopy ? CKPT_IMAGE_FLAGS_PRECOPY : CKPT_IMAGE_FLAGS_SNAPSHOT;
 	h.time_ns = time_ns;
 	struct utsname u;
 	uname(&u);
@@ -147,7 +149,7 @@ static int write_image(int fd, const struct dump_opts *o, struct tree *t, uint64
 	uint32_t *tags = xcalloc(t->nprocs, sizeof(uint32_t));
 	int rc = -1;
 	progress_step("write", "writing %s", o->image);
-	if (!head_write(&w, o, time_ns, ps, frozen_ns) || files_write_descriptions(&w, t) < 0)
+	if (!head_write(&w, o, time_ns, ps, frozen_ns, t->procs[0]->pre_settled) || files_write_descriptions(&w, t) < 0)
 		goto out;
 	for (size_t k = 0; k < t->nprocs; k++) {
 		int32_t parent = t->procs[k]->parent;
@@ -194,7 +196,8 @@ static uint32_t frame_fits(pid_t pid, const struct proc_state *p, const struct t
  * killed at any instant of it leaves the process as it was; whatever happens otherwise, every
  * thread holds its own registers, mask and stack bytes again at the end, the gadget is gone from
  * the vdso, and so is any scratch page. */
-static int inject_phase(pid_t pid, struct proc_state *p, uint64_t gadget, uint64_t syscall_ip, int snapshot)
+static int inject_phase(pid_t pid, struct proc_state *p, uint64_t gadget, uint64_t syscall_ip, int snapshot,
+			struct precopy *make_uffd)
 {
 	struct tracee *t0 = &p->threads[0].tr;
 	uint64_t page = 0; /* a scratch page, mapped only when the main thread could not be armed */
@@ -243,8 +246,12 @@ static int inject_phase(pid_t pid, struct proc_state *p, uint64_t gadget, uint64
 		if (t->scratch && requeue_dequeued(t, pid, t->scratch) < 0)
 			goto out;
 	}
-	uint64_t scratch = t0->scratch;
 	long r;
+	if (make_uffd) { /* the precopy's own short freeze: only its userfaultfd */
+		rc = precopy_inject_uffd(t0, pid, gadget, make_uffd);
+		goto out;
+	}
+	uint64_t scratch = t0->scratch;
 	if (!scratch) {
 		if (inject_syscall(t0, &r, SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, 0) < 0)
 			goto out;
@@ -264,8 +271,14 @@ static int inject_phase(pid_t pid, struct proc_state *p, uint64_t gadget, uint64
 	for (size_t i = 0; i < p->nthreads; i++)
 		if (requeue_dequeued(&p->threads[i].tr, pid, p->threads[i].tr.scratch ? p->threads[i].tr.scratch : scratch) < 0)
 			goto out;
-	if (snapshot && !cancelled() && (snapshot_take(pid, p, t0, gadget) < 0 || (p->snap && pages_copy_frozen(pid, p) < 0)))
-		goto out;
+	if (snapshot && !cancelled()) {
+		/* with a precopy, only the pages written since it are left to read; a fork only when many */
+		int need_fork = 1;
+		if (p->pre && pages_settle_precopy(pid, p, &need_fork) < 0)
+			goto out;
+		if (need_fork && (snapshot_take(pid, p, t0, gadget) < 0 || (p->snap && !p->pre && pages_copy_frozen(pid, p) < 0)))
+			goto out;
+	}
 	rc = 0;
 out:
 	if (page) {
@@ -420,7 +433,7 @@ static int capture_process(struct tree *t, struct proc_state *p, int snapshot)
 		CPU_SET(last_cpu(pid), &near);
 		pinned = sched_setaffinity(0, sizeof(near), &near) == 0;
 	}
-	int r = cancelled() || inject_phase(pid, p, gadget, ip, snapshot) < 0 || cancelled() ? -1 : 0;
+	int r = cancelled() || inject_phase(pid, p, gadget, ip, snapshot, NULL) < 0 || cancelled() ? -1 : 0;
 	if (pinned)
 		sched_setaffinity(0, sizeof(own), &own);
 	if (r < 0)
@@ -500,7 +513,16 @@ static void report_frozen(const struct tree *t, uint64_t ns, int snapshot)
 	uint64_t fork_ns = 0;
 	for (size_t k = 0; k < t->nprocs; k++)
 		fork_ns += t->procs[k]->snap_fork_ns;
-	progress_step("resume", "process %u%s resumed after %.1f ms frozen (%s)", t->procs[0]->pf.pid,
+	const struct proc_state *p = t->procs[0];
+	if (snapshot && p->pre_settled) {
+		char size[32];
+		progress_step("resume", "process %u resumed after %.1f ms frozen (its pages were copied while it ran, in %.0f ms; "
+			      "the %s it wrote meanwhile while frozen)", p->pf.pid, (double)ns / 1e6, precopy_ns(p->pre) / 1e6,
+			      human_size(size, sizeof(size), p->pre_fresh));
+		progress_frozen(ns, "precopy", 0);
+		return;
+	}
+	progress_step("resume", "process %u%s resumed after %.1f ms frozen (%s)", p->pf.pid,
 		      t->nprocs > 1 ? " and its descendants" : "", (double)ns / 1e6,
 		      snapshot ? "its pages are read from a copy-on-write snapshot" : "its pages were read while frozen");
 	progress_frozen(ns, snapshot ? "snapshot" : "frozen", fork_ns);
@@ -515,6 +537,49 @@ static void report_cost(const struct proc_state *p)
 	progress_snapshot_cost(p->pf.pid, p->snap_cost);
 }
 
+/* The precopy (precopy.c) of a leave-running dump of one process: a short freeze of its own, in
+ * which the armed main thread makes the userfaultfd that tracks its writes, then its pages staged
+ * while it runs. *out stays NULL when this kernel or process cannot have one (a fork snapshot
+ * then); -1 only when the freeze or the staging failed. */
+static void quiet(const char *msg)
+{
+	(void)msg; /* the dump's own freeze says the same */
+}
+
+static int precopy_begin(const struct dump_opts *o, struct precopy **out)
+{
+	pid_t pid = o->pid;
+	*out = NULL;
+	if (seccomp_filtered(pid)) /* a filter could kill it for a syscall it never makes itself */
+		return 0;
+	struct precopy *pc = precopy_new();
+	struct tree t;
+	memset(&t, 0, sizeof(t));
+	vmas_prefetch(pid);
+	warn_to(quiet);
+	int rc = tree_freeze(&t, pid, 0);
+	if (rc == 0) {
+		struct proc_state *p = t.procs[0];
+		uint64_t gadget, ip;
+		rc = threads_capture(pid, p) < 0 || vmas_capture(pid, p) < 0 || mm_find_syscall(pid, p, &gadget, &ip) < 0 ||
+				     inject_phase(pid, p, gadget, ip, 0, pc) < 0
+			     ? -1
+			     : 0;
+	}
+	if (tree_release(&t) < 0)
+		rc = -1;
+	tree_free(&t);
+	warn_to(NULL);
+	proc_mem_close(); /* its /proc/PID/mem is of this program: the process may run execve before the dump's freeze */
+	int staged = rc == 0 && !cancelled() ? precopy_stage(pc, pid, o->dir) : -1;
+	if (staged != 0 || cancelled()) {
+		precopy_end(pc);
+		return staged < 0 || cancelled() ? -1 : 0;
+	}
+	*out = pc;
+	return 0;
+}
+
 static int dump_run(struct dump_opts *o)
 {
 	uint64_t t_start = now_ns(CLOCK_MONOTONIC);
@@ -522,6 +587,7 @@ static int dump_run(struct dump_opts *o)
 	memset(&t, 0, sizeof(t));
 	int fd = -1, rc = -1;
 	uint64_t size = 0;
+	struct precopy *pre = NULL;
 	char procdir[64];
 	snprintf(procdir, sizeof(procdir), "/proc/%d", o->pid);
 	if (access(procdir, F_OK) < 0) {
@@ -541,12 +607,29 @@ static int dump_run(struct dump_opts *o)
 		goto out;
 	}
 	flock(fd, LOCK_EX); /* held until the image is in place or gone: the mark of a dump still running */
-	progress_step("freeze", "stopping every thread of process %d%s", o->pid, o->tree ? " and its descendants" : "");
+	if (o->precopy) {
+		progress_step("precopy", "copying the pages of process %d while it runs", o->pid);
+		if (precopy_begin(o, &pre) < 0)
+			goto out;
+		fault_point("precopy-staged");
+	}
 	if (o->snapshot)
 		vmas_prefetch(o->pid); /* the one slow read of the areas, before the freeze */
+	int restaged = pre ? precopy_restage(pre, o->pid) : 0; /* after it: what is written while it reads, once more */
+	if (restaged < 0)
+		goto out;
+	if (restaged > 0) { /* it could not go on: no precopy */
+		precopy_end(pre);
+		pre = NULL;
+	}
+	if (pre)
+		fault_point("precopy-restaged");
+	progress_step("freeze", "stopping every thread of process %d%s", o->pid, o->tree ? " and its descendants" : "");
 	uint64_t t_freeze = now_ns(CLOCK_MONOTONIC), frozen_ns = 0;
 	if (tree_freeze(&t, o->pid, o->tree) < 0)
 		goto out;
+	t.procs[0]->pre = pre; /* the tree's now */
+	pre = NULL;
 	t.frozen_ns = now_ns(CLOCK_MONOTONIC);
 	uint64_t time_ns = now_ns(CLOCK_REALTIME);
 	size_t nthreads = 0, nvmas = 0, nfds = 0;
@@ -582,12 +665,14 @@ static int dump_run(struct dump_opts *o)
 	/* With a snapshot of every process, they go on now: their pages are read from the snapshots. */
 	int snapped = o->snapshot;
 	for (size_t k = 0; k < t.nprocs; k++)
-		snapped &= t.procs[k]->snap != 0;
+		snapped &= t.procs[k]->snap != 0 || t.procs[k]->pre_settled;
 	if (snapped) {
 		if (cancelled() || tree_release(&t) < 0)
 			goto out;
 		frozen_ns = now_ns(CLOCK_MONOTONIC) - t_freeze;
 		report_frozen(&t, frozen_ns, 1);
+		for (size_t k = 0; k < t.nprocs; k++) /* it runs on untracked: what to dump is all held */
+			precopy_stop_watching(t.procs[k]->pre);
 	} else {
 		for (size_t k = 0; k < t.nprocs; k++) /* one process that stays frozen holds them all */
 			snapshot_end(t.procs[k]);
@@ -598,8 +683,12 @@ static int dump_run(struct dump_opts *o)
 	if (cancelled() || write_image(fd, o, &t, time_ns, frozen_ns, &size) < 0)
 		goto out;
 	for (size_t k = 0; k < t.nprocs && snapped; k++) {
+		int had_snapshot = t.procs[k]->snap != 0;
 		snapshot_end(t.procs[k]);
-		report_cost(t.procs[k]);
+		if (had_snapshot)
+			report_cost(t.procs[k]);
+		precopy_end(t.procs[k]->pre); /* its staging file, dropped unwritten */
+		t.procs[k]->pre = NULL;
 	}
 	fault_point("written");
 	if (cancelled())
@@ -656,8 +745,12 @@ static int dump_run(struct dump_opts *o)
 	}
 	rc = 0;
 out:
-	for (size_t k = 0; k < t.nprocs; k++)
+	precopy_end(pre);
+	for (size_t k = 0; k < t.nprocs; k++) {
 		snapshot_end(t.procs[k]);
+		precopy_end(t.procs[k]->pre);
+		t.procs[k]->pre = NULL;
+	}
 	if (rc < 0)
 		tree_blame_exit(&t);
 	if (tree_release(&t) < 0 && rc == 0)
@@ -680,7 +773,7 @@ out:
 
 static int usage(void)
 {
-	fputs("usage: ckpt dump PID -o IMAGE [--force] [--tree] [--leave-running [--no-snapshot] | --kill] [--no-fsync] [--compress[=LEVEL]] [--progress=json] [--allow-unsupported] [--external unix] [--tcp-close]\n", stderr);
+	fputs("usage: ckpt dump PID -o IMAGE [--force] [--tree] [--leave-running [--no-snapshot | --no-precopy] | --kill] [--no-fsync] [--compress[=LEVEL]] [--progress=json] [--allow-unsupported] [--external unix] [--tcp-close]\n", stderr);
 	return EXIT_USAGE;
 }
 
@@ -706,12 +799,13 @@ int cmd_dump(int argc, char **argv)
 		{"tcp-close", no_argument, NULL, 'C'},
 		{"force", no_argument, NULL, 'F'},
 		{"no-snapshot", no_argument, NULL, 'S'},
+		{"no-precopy", no_argument, NULL, 'R'},
 		{"no-fsync", no_argument, NULL, 'Y'},
 		{"compress", optional_argument, NULL, 'Z'},
 		{"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
-	int c, leave = 0, no_snapshot = 0;
+	int c, leave = 0, no_snapshot = 0, no_precopy = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:v", opts, NULL)) != -1) {
 		switch (c) {
@@ -730,6 +824,7 @@ int cmd_dump(int argc, char **argv)
 			break;
 		case 'F': o.force = 1; break;
 		case 'S': no_snapshot = 1; break;
+		case 'R': no_precopy = 1; break;
 		case 'Y': o.no_fsync = 1; break;
 		case 'Z': {
 			char *e = NULL;
@@ -759,6 +854,7 @@ int cmd_dump(int argc, char **argv)
 	if (optind != argc - 1 || !o.image || (leave && o.kill_after) || (no_snapshot && o.kill_after))
 		return usage();
 	o.snapshot = !o.kill_after && !no_snapshot;
+	o.precopy = o.snapshot && !o.tree && !no_precopy;
 	char *end;
 	long pid = strtol(argv[optind], &end, 10);
 	if (*end || pid <= 0 || pid > 4194304 /* PID_MAX_LIMIT */) {
@@ -774,6 +870,9 @@ int cmd_dump(int argc, char **argv)
 	}
 	char *dcopy = xstrdup(o.image), *bcopy = xstrdup(o.image);
 	o.tmp = xasprintf("%s/.%s.tmp-%d", dirname(dcopy), basename(bcopy), getpid());
+	char *dcopy2 = xstrdup(o.image);
+	o.dir = xstrdup(dirname(dcopy2));
+	free(dcopy2);
 	free(dcopy);
 	free(bcopy);
 

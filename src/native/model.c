@@ -54,6 +54,7 @@ void proc_free(struct proc_state *p)
 		free(p->vmas[i].path);
 		free(p->vmas[i].build_id);
 		free(p->vmas[i].frozen_runs);
+		free(p->vmas[i].fresh);
 		if (p->vmas[i].frozen)
 			munmap(p->vmas[i].frozen, p->vmas[i].f.end - p->vmas[i].f.start);
 	}

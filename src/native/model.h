@@ -38,6 +38,11 @@ struct build_id {
 	uint16_t source;     /* enum ckpt_build_id_source */
 };
 
+/* [start, end) of an address space */
+struct page_interval {
+	uint64_t start, end;
+};
+
 struct vma_state {
 	struct ckpt_vma_fixed f;
 	char *path;
@@ -48,6 +53,10 @@ struct vma_state {
 	uint8_t *frozen;     /* dump: its pages read while frozen (a snapshot would not hold them), at their offsets */
 	struct ckpt_page_run *frozen_runs; /* dump: which pages `frozen` holds */
 	size_t nfrozen_runs;
+	int uffd_wp;         /* dump: VmFlags has uw (registered for a userfaultfd's write-protect) */
+	int runs_at_freeze;  /* dump: frozen_runs are the pages present at the freeze (a precopy), `frozen` holds `fresh` */
+	struct page_interval *fresh; /* dump, precopy: pages read at the freeze (into `frozen`, or from the snapshot), not staged */
+	size_t nfresh;
 	struct build_id *build_id; /* dump: of the ELF file it maps from offset 0, or NULL */
 };
 
@@ -185,6 +194,9 @@ struct proc_state {
 	uint32_t snap_releases;                /* dump: how many times read pages were freed */
 	uint64_t snap_fork_ns; /* dump: how long making it took */
 	uint64_t snap_cost;    /* dump: the most bytes the snapshot was seen to hold alone (pages the target wrote) */
+	struct precopy *pre;   /* dump: its pages copied while it ran (precopy.c), or NULL */
+	int pre_settled;       /* dump: every page to dump is in the precopy or was copied at the freeze */
+	uint64_t pre_fresh;    /* dump: bytes of pages written since the precopy, read at the freeze */
 };
 
 /* A tree of processes and the open file descriptions they share: what a dump captures and an

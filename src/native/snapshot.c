@@ -32,8 +32,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdslots.h"
+
 #ifndef CLONE_VM
 #define CLONE_VM 0x00000100
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_userfaultfd
+#define SYS_userfaultfd 323
 #endif
 
 /* Stopped at birth (the auto-attach's PTRACE_EVENT_STOP); -1 when it died. */
@@ -86,13 +94,79 @@ static int reap_helper(struct tracee *t0, pid_t nspid)
 	return 0;
 }
 
-static int seccomp_filtered(pid_t pid)
+int seccomp_filtered(pid_t pid)
 {
 	char *st = read_filef(NULL, "/proc/%d/status", pid);
 	const char *v = st ? find_key(st, "Seccomp") : NULL;
 	int filtered = !v || atoi(v) != 0;
 	free(st);
 	return filtered;
+}
+
+/* The helper: a clone of the frozen main thread t0 sharing the process's memory (CLONE_VM) but
+ * not its descriptors, stopped at birth, killed by the kernel if we die (PTRACE_O_EXITKILL), ready
+ * for injected syscalls (*h). 1 when made, 0 when the clone failed (`why` set), -1 on failure;
+ * *nspid is what helper_end reaps (0 none). */
+static int helper_start(pid_t pid, struct tracee *t0, uint64_t gadget, struct tracee *h, long *nspid, const char **why)
+{
+	uint64_t ip = t0->syscall_ip;
+	*nspid = 0;
+	t0->syscall_ip = gadget + INJECT_FORK_ENTRY;
+	t0->new_task = 0;
+	int r = inject_syscall(t0, nspid, SYS_clone, CLONE_VM, 0, 0, 0, 0, 0);
+	t0->syscall_ip = ip;
+	if (r < 0)
+		return -1;
+	if (*nspid < 0) {
+		*why = strerror((int)-*nspid);
+		*nspid = 0;
+		return 0;
+	}
+	pid_t helper = t0->new_task ? t0->new_task : (pid_t)*nspid;
+	*h = (struct tracee){.tid = helper, .attached = 1, .tgid = helper};
+	if (wait_birth(helper) < 0)
+		return fail(EXIT_FAIL, "the helper of process %d died at birth", pid);
+	h->stopped = 1;
+	if (ptrace(PTRACE_SETOPTIONS, helper, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL) < 0 ||
+	    ptrace(PTRACE_GETREGS, helper, 0, &h->orig) < 0)
+		return fail_errno(EXIT_FAIL, "cannot take over the helper of process %d", pid);
+	h->syscall_ip = gadget + INJECT_ONEWAY_ENTRY;
+	return 1;
+}
+
+/* The helper killed, and reaped by the process's main thread. */
+static int helper_end(struct tracee *t0, const struct tracee *h, long nspid)
+{
+	if (h->tid)
+		kill_traced(h->tid);
+	return nspid ? reap_helper(t0, (pid_t)nspid) : 0;
+}
+
+int helper_userfaultfd(pid_t pid, struct tracee *t0, uint64_t gadget, int flags)
+{
+	if (!gadget || !t0->frame)
+		return -2;
+	struct tracee h = {0};
+	long nspid, fd = -1;
+	const char *why = NULL;
+	int r = helper_start(pid, t0, gadget, &h, &nspid, &why);
+	int ours = -2;
+	if (r > 0 && inject_syscall(&h, &fd, SYS_userfaultfd, (uint64_t)flags, 0, 0, 0, 0, 0) == 0) {
+		ours = -3;
+		if (fd >= 0) { /* in the helper's own descriptor table: gone with it, whatever happens */
+			int pidfd = (int)syscall(SYS_pidfd_open, h.tid, 0);
+			ours = pidfd >= 0 ? steal_fd(pidfd, (int)fd) : -3;
+			if (pidfd >= 0)
+				close(pidfd);
+		} else if (g_verbose) {
+			fprintf(stderr, "ckpt: no precopy: userfaultfd in process %d: %s\n", pid, strerror((int)-fd));
+		}
+	} else if (r >= 0 && g_verbose) {
+		fprintf(stderr, "ckpt: no precopy: no helper (%s)\n", why ? why : "its syscall failed");
+	}
+	if (helper_end(t0, &h, nspid) < 0 || r < 0)
+		return -1;
+	return ours;
 }
 
 int snapshot_take(pid_t pid, struct proc_state *p, struct tracee *t0, uint64_t gadget)
@@ -104,32 +178,17 @@ int snapshot_take(pid_t pid, struct proc_state *p, struct tracee *t0, uint64_t g
 		     !gadget || !t0->frame ? "its main thread could not be armed for a snapshot" : "it runs under a seccomp filter");
 		return 0;
 	}
-	uint64_t ip = t0->syscall_ip;
+	struct tracee h = {0};
 	long nspid;
-	t0->syscall_ip = gadget + INJECT_FORK_ENTRY;
-	t0->new_task = 0;
-	int r = inject_syscall(t0, &nspid, SYS_clone, CLONE_VM, 0, 0, 0, 0, 0);
-	t0->syscall_ip = ip;
-	if (r < 0)
-		return -1;
-	if (nspid < 0) {
-		warn("process %d stays frozen while its memory is read: no snapshot (clone: %s)", pid, strerror((int)-nspid));
-		return 0;
-	}
-	pid_t helper = t0->new_task ? t0->new_task : (pid_t)nspid;
-	int rc = -1;
-	struct tracee h = {.tid = helper, .attached = 1, .tgid = helper};
-	if (wait_birth(helper) < 0) {
-		fail(EXIT_FAIL, "the snapshot helper of process %d died at birth", pid);
-		goto reap;
-	}
-	h.stopped = 1;
-	if (ptrace(PTRACE_SETOPTIONS, helper, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL) < 0 ||
-	    ptrace(PTRACE_GETREGS, helper, 0, &h.orig) < 0) {
-		fail_errno(EXIT_FAIL, "cannot take over the snapshot helper of process %d", pid);
+	const char *why = NULL;
+	int rc = -1, made = helper_start(pid, t0, gadget, &h, &nspid, &why);
+	if (made <= 0) {
+		if (made == 0) {
+			warn("process %d stays frozen while its memory is read: no snapshot (clone: %s)", pid, why);
+			rc = 0;
+		}
 		goto kill;
 	}
-	h.syscall_ip = gadget + INJECT_ONEWAY_ENTRY;
 	long snap_nspid;
 	uint64_t t_fork = now_ns(CLOCK_MONOTONIC);
 	if (inject_syscall(&h, &snap_nspid, SYS_clone, 0, 0, 0, 0, 0, 0) < 0)
@@ -166,9 +225,7 @@ int snapshot_take(pid_t pid, struct proc_state *p, struct tracee *t0, uint64_t g
 	}
 	rc = 0;
 kill:
-	kill_traced(helper);
-reap:
-	if (reap_helper(t0, (pid_t)nspid) < 0)
+	if (helper_end(t0, &h, nspid) < 0)
 		rc = -1;
 	if (rc == 0 && p->snap)
 		fault_point("snapshot");

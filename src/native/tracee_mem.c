@@ -5,6 +5,8 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -61,3 +63,30 @@ int mem_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
 	return pwrite_all(fd, buf, len, addr);
 }
 
+/* The areas of /proc/PID/maps. */
+size_t read_maps(pid_t pid, struct range **out)
+{
+	char *text = read_filef(NULL, "/proc/%d/maps", pid);
+	size_t n = 0, cap = 0;
+	*out = NULL;
+	for (char *line = text; line && *line;) {
+		char *eol = strchr(line, '\n');
+		if (eol)
+			*eol = 0;
+		unsigned long long s, e;
+		char perms[8] = "";
+		int pos = 0;
+		if (sscanf(line, "%llx-%llx %7s %*s %*s %*s %n", &s, &e, perms, &pos) >= 2) {
+			if (n == cap)
+				*out = xrealloc(*out, (cap = cap ? cap * 2 : 64) * sizeof(**out));
+			(*out)[n] = (struct range){.start = s, .end = e};
+			memcpy((*out)[n].perms, perms, sizeof((*out)[n].perms) - 1);
+			if (pos > 0)
+				snprintf((*out)[n].name, sizeof((*out)[n].name), "%s", line + pos);
+			n++;
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	free(text);
+	return n;
+}

@@ -1,12 +1,14 @@
 /* Test and bench target for the leave-running snapshot (issue 12).
- *   snapwriter MIB [write] [shared]
+ *   snapwriter MIB [write | trickle] [shared]
  * MIB MiB of touched memory, every page different (its first 8 bytes are its stamp). A probe
  * thread wakes every 200 us and keeps the largest gap between two wake-ups: how long the process
  * could not run. With `write`, a writer thread sweeps the pages without end, stamping each with
  * the next value of a counter: `stamp = seq + 1; page = stamp; seq = stamp`, so that at any
  * instant every page holds at most seq + 1, and an image with a page above its own seq + 1 holds
  * a value written after the freeze. `shared` adds 1 MiB of MAP_SHARED memory and 1 MiB with
- * MADV_WIPEONFORK and 1 MiB with MADV_DONTFORK, all stamped by the writer too.
+ * MADV_WIPEONFORK and 1 MiB with MADV_DONTFORK, all stamped by the writer too. `trickle` writes
+ * the same way, one page every 50 us at most: a service that writes some of its memory while a
+ * precopy runs, not all of it in every millisecond.
  * stdout: "addr BASE PAGES SEQADDR SHAREDBASE" once ready; on SIGUSR1 (taken by sigwait) "gap US" (the largest gap
  * since the last report) and "seq N". On SIGUSR2 it checks its own pages (each page's stamp is
  * at most seq + 1 and not 0) and prints "check ok" or "check bad PAGE". */
@@ -59,14 +61,23 @@ static void stamp(uint8_t *page)
 	seq = s;
 }
 
+static int trickle;
+
+static void pause_trickle(void)
+{
+	struct timespec ts = {0, 50000};
+	if (trickle)
+		nanosleep(&ts, NULL);
+}
+
 static void *writer(void *arg)
 {
 	(void)arg;
 	for (;;) {
 		for (size_t i = 0; i < npages; i++)
-			stamp(mem + i * PAGE);
+			stamp(mem + i * PAGE), pause_trickle();
 		for (size_t i = 0; i < nextra; i++)
-			stamp(extra + i * PAGE);
+			stamp(extra + i * PAGE), pause_trickle();
 	}
 	return NULL;
 }
@@ -86,7 +97,8 @@ int main(int argc, char **argv)
 	npages = ((size_t)atol(argv[1]) << 20) / PAGE;
 	int write = 0, shared = 0;
 	for (int i = 2; i < argc; i++) {
-		write |= !strcmp(argv[i], "write");
+		trickle |= !strcmp(argv[i], "trickle");
+		write |= !strcmp(argv[i], "write") || trickle;
 		shared |= !strcmp(argv[i], "shared");
 	}
 	mem = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
