@@ -78,6 +78,55 @@ describe('native: the leave-running precopy (issue 12)', function () {
     });
   }
 
+  // the kernel's own writes into a protected page (a read() into a buffer) take the same fault as
+  // the process's: tracked too, also for a user's userfaultfd (UFFD_USER_MODE_ONLY)
+  const reader = [
+    'import ctypes, os, signal, sys, time',
+    'buf = bytearray(256 * 4096)',
+    'for i in range(0, len(buf), 4096): buf[i] = 1',
+    'addr = ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf))',
+    'src = os.open(sys.argv[1], os.O_RDONLY)',
+    'def note(s):',
+    '    with open(sys.argv[2], "a") as f: f.write(s + "\\n")',
+    'def on(sig, frame): note("read %d" % os.preadv(src, [memoryview(buf)[100 * 4096:100 * 4096 + 64]], 0))',
+    'signal.signal(signal.SIGUSR1, on)',
+    'note("addr %x" % addr)',
+    'while True: time.sleep(0.01)',
+  ].join('\n');
+  for (const id of identities()) {
+    it(`bytes the kernel wrote into the process after its pages were staged are in the image (as ${id.name})`, async () => {
+      const dir = lab.dir(id);
+      const src = path.join(dir, 'src'),
+        notes = path.join(dir, 'notes');
+      fs.writeFileSync(src, 'A'.repeat(64));
+      fs.chmodSync(src, 0o644);
+      const t = lab.startTarget(id, ['python3', '-c', reader, src, notes]);
+      const addr = BigInt('0x' + (await waitFor('the reader', () => /^addr (\w+)$/m.exec(lines(notes).join('\n'))))[1]);
+      const image = path.join(dir, 'k.ckpt');
+      const s = lab.start(id, [CKPT, 'dump', String(t.pid), '-o', image, '--progress=json'], {
+        env: { ...process.env, CKPT_TEST_FAULT: 'stop:@precopy-restaged' },
+      });
+      const pid = await stoppedAtFaultPoint(s, 'precopy-restaged');
+      assert.ok(pid > 0, s.err());
+      const marker = `the kernel wrote this ${Date.now()} `.padEnd(64, '*');
+      fs.writeFileSync(src, marker);
+      process.kill(t.pid, 'SIGUSR1');
+      await waitFor('the read', () => lines(notes).includes('read 64'));
+      process.kill(pid, 'SIGCONT');
+      const r = await s.exited;
+      assert.strictEqual(r.code, 0, r.stderr);
+      assert.strictEqual(jsonLines(r.stdout).find((e) => e.event === 'frozen')?.mode, 'precopy');
+      const img = await CheckpointImage.open(image);
+      try {
+        const [p] = await (await img.memory()).read(addr + 100n * 4096n, 64);
+        assert.strictEqual(p.state, 'dumped');
+        assert.strictEqual(Buffer.from(p.bytes!).toString('latin1'), marker, 'the bytes read() put there at the freeze');
+      } finally {
+        await img.close();
+      }
+    });
+  }
+
   const id = identities()[0];
 
   it('a process that writes everything all the time: the pages written since the precopy come from a fork snapshot, still exact', async () => {
