@@ -677,6 +677,18 @@ int pages_settle_precopy(pid_t pid, struct proc_state *p, int *need_fork)
 				goto out;
 			}
 	}
+	/* the frames the inject phase put below the threads' stack pointers: their own bytes in the
+	 * copies, as snapshot.c puts them back in a snapshot */
+	for (size_t i = 0; i < p->nvmas; i++) {
+		struct vma_state *v = &p->vmas[i];
+		for (size_t k = 0; k < p->nthreads && v->frozen; k++) {
+			const struct tracee *t = &p->threads[k].tr;
+			uint64_t s = t->frame > v->f.start ? t->frame : v->f.start;
+			uint64_t e = t->frame + t->covered_len < v->f.end ? t->frame + t->covered_len : v->f.end;
+			if (t->covered && s < e)
+				memcpy(v->frozen + (s - v->f.start), t->covered + (s - t->frame), e - s);
+		}
+	}
 	p->pre_fresh = fresh;
 	p->pre_settled = !*need_fork;
 	rc = 0;

@@ -1,6 +1,6 @@
-// How long a leave-running dump freezes a process (issue 12): with the precopy (the default: pages
-// copied while it runs, at the freeze only those written since), with the copy-on-write snapshot
-// (--no-precopy) and without either (--no-snapshot), for processes with 1 MiB to 1 GiB of touched,
+// How long a leave-running dump freezes a process (issue 12): with the precopy (--precopy, the
+// default from 32 MiB of anonymous memory: pages copied while it runs, at the freeze only those
+// written since), with the copy-on-write snapshot (--no-precopy) and without either (--no-snapshot), for processes with 1 MiB to 1 GiB of touched,
 // varied memory. Each figure is seen twice: by ckpt ({"event":"frozen"}: from before the first
 // stop to the last detach) and by the target itself (test/native/targets/snapwriter.c: the
 // largest gap of a probe thread that wakes every 200 us, asked just before and after each dump).
@@ -69,7 +69,7 @@ async function frozenDump(t: Target, extra: string[]): Promise<{ ckpt: number; t
     .split('\n')
     .filter((l) => l.includes('"event":"frozen"'))
     .map((l) => JSON.parse(l) as { ms: number; mode: string });
-  const want = extra.includes('--no-snapshot') ? 'frozen' : extra.includes('--no-precopy') ? 'snapshot' : 'precopy';
+  const want = extra.includes('--no-snapshot') ? 'frozen' : extra.includes('--precopy') ? 'precopy' : 'snapshot';
   if (ev.length !== 1 || ev[0].mode !== want) throw new Error(`expected one frozen event in mode ${want}: ${r.stdout}`);
   return { ckpt: ev[0].ms, target: await gapMs(t) };
 }
@@ -78,7 +78,7 @@ function cases(): BenchCase[] {
   const out: BenchCase[] = [];
   for (const mib of SIZES) {
     for (const mode of mib <= 256 ? ['precopy', 'snapshot', 'frozen'] : ['precopy', 'snapshot']) {
-      const extra = { precopy: [], snapshot: ['--no-precopy'], frozen: ['--no-snapshot'] }[mode]!;
+      const extra = { precopy: ['--precopy'], snapshot: ['--no-precopy'], frozen: ['--no-snapshot'] }[mode]!;
       const what = `leave-running dump${extra.length ? ' ' + extra[0] : ''}`;
       for (const seen of ['ckpt', 'target'] as const) {
         out.push({

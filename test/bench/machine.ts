@@ -258,6 +258,9 @@ export async function runMachine(o: MachineOptions): Promise<{ rows: Row[]; env:
           put('write', w);
           put('fsync', s);
           put('writeFsync', w + s);
+          // and with O_DIRECT, as ckpt writes its pages: the disk's own speed
+          const [dw, ds] = limit(['dwrite', path.join(o.dir, '.write-limit'), String(sizes.image)]);
+          put('directWrite', dw + ds);
           // reading the image into fresh memory, then restores of it (the image read once before:
           // both from the page cache, whatever the dump left there)
           limit(['read', kill_]);
@@ -288,6 +291,7 @@ export async function runMachine(o: MachineOptions): Promise<{ rows: Row[]; env:
       const touched = mib * 1024 * 1024;
       add({ size, kind, what: 'dump --kill (durable), wall', ckpt: F('kill'), cpu: F('killCpu'), limit: F('copy'), limitName: 'raw copy' });
       add({ size, kind, what: 'dump --kill: the disk limit', ckpt: F('kill'), limit: F('writeFsync'), limitName: 'write+fsync' });
+      add({ size, kind, what: 'dump --kill: the disk, O_DIRECT', ckpt: F('kill'), limit: F('directWrite'), limitName: 'direct write+fsync' });
       add({ size, kind, what: 'dump --kill --no-fsync, wall', ckpt: F('scratch'), cpu: F('scratchCpu'), limit: F('copy'), limitName: 'raw copy' });
       add({ size, kind, what: '  of which fsync (the disk)', limit: F('fsync'), limitName: 'fsync alone', note: '' });
       add({ size, kind, what: 'dump --leave-running, wall', ckpt: F('live'), cpu: F('liveCpu'), limit: F('copy'), limitName: 'raw copy' });

@@ -45,7 +45,7 @@ describe('native: the leave-running precopy (issue 12)', function () {
   afterEach(() => lab.cleanup());
 
   const dumpJson = async (id: Identity, t: Started, image: string, extra: string[] = []) => {
-    const r = await lab.dump(id, t.pid, image, ['--progress=json', '-v', ...extra]);
+    const r = await lab.dump(id, t.pid, image, ['--progress=json', '-v', ...(extra.length ? extra : ['--precopy'])]);
     assert.strictEqual(r.code, 0, r.stderr);
     const ev = jsonLines(r.stdout);
     const frozen = ev.find((e) => e.event === 'frozen');
@@ -103,7 +103,7 @@ describe('native: the leave-running precopy (issue 12)', function () {
       const t = lab.startTarget(id, ['python3', '-c', reader, src, notes]);
       const addr = BigInt('0x' + (await waitFor('the reader', () => /^addr (\w+)$/m.exec(lines(notes).join('\n'))))[1]);
       const image = path.join(dir, 'k.ckpt');
-      const s = lab.start(id, [CKPT, 'dump', String(t.pid), '-o', image, '--progress=json'], {
+      const s = lab.start(id, [CKPT, 'dump', String(t.pid), '-o', image, '--precopy', '--progress=json'], {
         env: { ...process.env, CKPT_TEST_FAULT: 'stop:@precopy-restaged' },
       });
       const pid = await stoppedAtFaultPoint(s, 'precopy-restaged');
@@ -156,7 +156,7 @@ describe('native: the leave-running precopy (issue 12)', function () {
     const dir = lab.dir(id);
     const { t, at } = await startWriter(lab, id, 32, 'trickle');
     const image = path.join(dir, 'held.ckpt');
-    const s = lab.start(id, [CKPT, 'dump', String(t.pid), '-o', image, '--progress=json', '-v'], {
+    const s = lab.start(id, [CKPT, 'dump', String(t.pid), '-o', image, '--precopy', '--progress=json', '-v'], {
       env: { ...process.env, CKPT_TEST_FAULT: 'stop:@precopy-restaged' },
     });
     const pid = await stoppedAtFaultPoint(s, 'precopy-restaged');
@@ -184,7 +184,7 @@ describe('native: the leave-running precopy (issue 12)', function () {
     let seen = '';
     for (let i = 0; i < 10 && !seen; i++) {
       const image = path.join(dir, `x${i}.ckpt`);
-      const s = lab.start(id, [CKPT, 'dump', String(t.pid), '-o', image, '--progress=json', '-v'], {
+      const s = lab.start(id, [CKPT, 'dump', String(t.pid), '-o', image, '--precopy', '--progress=json', '-v'], {
         env: { ...process.env, CKPT_TEST_FAULT: 'stop:@precopy-staged' },
       });
       const pid = await stoppedAtFaultPoint(s, 'precopy-staged');
@@ -211,17 +211,20 @@ describe('native: the leave-running precopy (issue 12)', function () {
     assert.ok(rs.pid && alive(rs.pid));
   });
 
-  it('--no-precopy takes the fork snapshot, --no-snapshot neither, --tree no precopy', async () => {
+  it('by default a precopy from 32 MiB of anonymous memory on; --no-precopy takes the fork snapshot, --no-snapshot neither, --tree no precopy', async () => {
     const dir = lab.dir(id);
-    const { t } = await startWriter(lab, id, 16, 'trickle');
-    for (const [opt, mode] of [
-      ['--no-precopy', 'snapshot'],
-      ['--no-snapshot', 'frozen'],
-      ['--tree', 'snapshot'],
-    ]) {
-      const { r, frozen } = await dumpJson(id, t, path.join(dir, `${opt.slice(2)}.ckpt`), [opt]);
+    const small = await startWriter(lab, id, 4, 'trickle');
+    const big = await startWriter(lab, id, 48, 'trickle');
+    for (const [t, opt, mode] of [
+      [small.t, '--leave-running', 'snapshot'],
+      [big.t, '--leave-running', 'precopy'],
+      [big.t, '--no-precopy', 'snapshot'],
+      [big.t, '--no-snapshot', 'frozen'],
+      [big.t, '--tree', 'snapshot'],
+    ] as const) {
+      const { r, frozen } = await dumpJson(id, t, path.join(dir, `${opt.slice(2)}-${t.pid}.ckpt`), [opt]);
       assert.strictEqual(frozen.mode, mode, `${opt}: ${r.stderr}`);
-      assert.doesNotMatch(r.stderr, /precopy:/, `${opt}: no precopy`);
+      if (mode !== 'precopy') assert.doesNotMatch(r.stderr, /precopy: \d+ areas/, `${opt}: no precopy`);
     }
   });
 
@@ -233,7 +236,7 @@ describe('native: the leave-running precopy (issue 12)', function () {
     // three of each, alternating, the shortest counted: a load spike can stretch any one
     for (let i = 0; i < 6; i++) {
       const mode = i % 2 ? 'snapshot' : 'precopy';
-      const { frozen } = await dumpJson(id, t, path.join(dir, `f-${i}.ckpt`), ['--no-fsync', ...(mode === 'snapshot' ? ['--no-precopy'] : [])]);
+      const { frozen } = await dumpJson(id, t, path.join(dir, `f-${i}.ckpt`), ['--no-fsync', mode === 'snapshot' ? '--no-precopy' : '--precopy']);
       assert.strictEqual(frozen.mode, mode);
       const seen = { ckpt: Number(frozen.ms), target: (await probe(t)).gapMs };
       if (!best[mode] || seen.target < best[mode].target) best[mode] = seen;
@@ -253,7 +256,7 @@ describe('native: the leave-running precopy (issue 12)', function () {
     const fds = fdCount(t.pid);
     // in its short freeze (the userfaultfd just taken and closed in the process), and once staged
     for (const point of ['precopy-uffd', 'precopy-staged']) {
-      const s = lab.start(id, [CKPT, 'dump', String(t.pid), '-o', path.join(dir, `${point}.ckpt`), '--progress=json'], {
+      const s = lab.start(id, [CKPT, 'dump', String(t.pid), '-o', path.join(dir, `${point}.ckpt`), '--precopy', '--progress=json'], {
         detached: true,
         env: { ...process.env, CKPT_TEST_FAULT: `stop:@${point}` },
       });

@@ -5,6 +5,9 @@
  *                                 the read), in 64 MiB read calls
  *   limits write FILE LEN         LEN bytes written to a new FILE in 4 MiB writes, then fsync;
  *                                 prints "WRITE_NS FSYNC_NS"; FILE is removed
+ *   limits dwrite FILE LEN        the same with O_DIRECT, in 16 MiB writes from an aligned buffer
+ *                                 (as ckpt writes its page data): the disk's own speed, without
+ *                                 the page cache's copy
  *   limits time CMD ARG...        runs CMD (stdout to stdout), prints "time NS STATUS CPU_NS" on
  *                                 stderr: a wall time without the bench's own spawn costs, and the
  *                                 CPU time of CMD and the children it waited for */
@@ -70,17 +73,25 @@ int main(int argc, char **argv)
 		printf("%llu\n", (unsigned long long)(now() - t0));
 		return 0;
 	}
-	if (argc == 4 && !strcmp(argv[1], "write")) {
+	if (argc == 4 && (!strcmp(argv[1], "write") || !strcmp(argv[1], "dwrite"))) {
+		int direct = argv[1][0] == 'd';
+		size_t block = direct ? 4 * BLOCK : BLOCK;
 		uint64_t len = strtoull(argv[3], NULL, 10);
-		char *buf = malloc(BLOCK);
-		for (size_t i = 0; i < BLOCK; i++)
+		if (direct)
+			len = (len + 4095) & ~(uint64_t)4095;
+		char *buf;
+		if (posix_memalign((void **)&buf, 4096, block))
+			return 1;
+		for (size_t i = 0; i < block; i++)
 			buf[i] = (char)(i * 2654435761u >> 13);
 		uint64_t t0 = now();
-		int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | (direct ? O_DIRECT : 0), 0600);
+		if (fd < 0 && direct) /* a file system without O_DIRECT (tmpfs): as ckpt, buffered */
+			fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		if (fd < 0)
 			return perror(argv[2]), 1;
 		for (uint64_t off = 0; off < len;) {
-			size_t n = len - off < BLOCK ? len - off : BLOCK;
+			size_t n = len - off < block ? len - off : block;
 			ssize_t k = pwrite(fd, buf, n, (off_t)off);
 			if (k <= 0)
 				return perror("write"), 1;
@@ -112,6 +123,6 @@ int main(int argc, char **argv)
 			(unsigned long long)cpu);
 		return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 	}
-	fprintf(stderr, "usage: limits copy PID ADDR LEN | read FILE | write FILE LEN | time CMD...\n");
+	fprintf(stderr, "usage: limits copy PID ADDR LEN | read FILE | write FILE LEN | dwrite FILE LEN | time CMD...\n");
 	return 2;
 }
