@@ -909,6 +909,8 @@ int cmd_dump(int argc, char **argv)
 	g_worker = fork();
 	if (g_worker < 0) {
 		fprintf(stderr, "ckpt: dump: fork: %s\n", strerror(errno));
+		free(o.tmp);
+		free(o.dir);
 		return EXIT_FAIL;
 	}
 	if (g_worker == 0) {
@@ -924,6 +926,7 @@ int cmd_dump(int argc, char **argv)
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		int code = dump_run(&o);
 		free(o.tmp);
+		free(o.dir);
 		exit(code); /* exit, not _exit: LeakSanitizer checks the worker too */
 	}
 	struct sigaction sa = {.sa_handler = forward};
@@ -944,5 +947,6 @@ int cmd_dump(int argc, char **argv)
 		fprintf(stderr, "ckpt: dump: the worker was killed by signal %d\n", WTERMSIG(st));
 	}
 	free(o.tmp);
+	free(o.dir);
 	return code;
 }
