@@ -220,18 +220,13 @@ int precopy_restage(struct precopy *pc, pid_t pid); /* the pages written since, 
 int precopy_watches(const struct precopy *pc, uint64_t start, uint64_t end);
 int precopy_same_program(struct precopy *pc, pid_t pid); /* 0 (and nothing watched) after an execve */
 size_t precopy_staged_in(const struct precopy *pc, uint64_t start, uint64_t end, struct page_interval **out);
-/* The pages of [start, end) of a /proc/PID/pagemap fd with any category of `anyof` and whose
- * categories in `mask` are those not in `inverted` (PAGEMAP_SCAN's terms), merged; SIZE_MAX when
- * the scan fails. */
 struct page_region;
-/* Every region of [start, end) with any category of `anyof`, with its `categories` (one walk). */
+/* Every region of [start, end) of a /proc/PID/pagemap fd with any category of `anyof`, with its
+ * `categories` (one walk); SIZE_MAX when the scan fails. */
 size_t pagemap_regions(int pagemap_fd, uint64_t start, uint64_t end, uint64_t anyof, uint64_t categories, struct page_region **out);
-size_t pagemap_intervals(int pagemap_fd, uint64_t start, uint64_t end, uint64_t anyof, uint64_t mask, uint64_t inverted,
-			 struct page_interval **out);
 int precopy_read(const struct precopy *pc, uint64_t addr, void *buf, size_t n);
 void precopy_stop_watching(struct precopy *pc);
 void precopy_end(struct precopy *pc);
-uint64_t precopy_staged_bytes(const struct precopy *pc);
 uint64_t precopy_ns(const struct precopy *pc);
 /* memory.c, at the dump's freeze of a process with a precopy: which pages to read now (written
  * since they were staged, or not staged). Copies them while frozen, or, when they are too many for

@@ -622,10 +622,11 @@ static int dump_run(struct dump_opts *o)
 		goto out;
 	}
 	flock(fd, LOCK_EX); /* held until the image is in place or gone: the mark of a dump still running */
-	if (o->precopy == PRECOPY_AUTO && anon_bytes(o->pid) < PRECOPY_FROM && g_verbose)
+	int small = o->precopy == PRECOPY_AUTO && anon_bytes(o->pid) < PRECOPY_FROM;
+	if (small && g_verbose)
 		fprintf(stderr, "ckpt: no precopy: under %llu MiB of anonymous memory a fork snapshot freezes the process as briefly\n",
 			PRECOPY_FROM >> 20);
-	if (o->precopy == PRECOPY_YES || (o->precopy == PRECOPY_AUTO && anon_bytes(o->pid) >= PRECOPY_FROM)) {
+	if (o->precopy != PRECOPY_NO && !small) {
 		progress_step("precopy", "copying the pages of process %d while it runs", o->pid);
 		if (precopy_begin(o, &pre) < 0)
 			goto out;

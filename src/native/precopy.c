@@ -224,10 +224,10 @@ static size_t watchable_areas(pid_t pid, struct page_interval **out)
 
 /* Copies pages of the process into the staging file: what cannot be read (the area changed under
  * us) is left to the freeze. */
-static int stage_pages(struct precopy *pc, pid_t pid, const struct page_interval *iv, size_t n, uint8_t *buf)
+static int stage_pages(struct precopy *pc, pid_t pid, const struct page_region *iv, size_t n, uint8_t *buf)
 {
 	for (size_t i = 0; i < n; i++)
-		for (uint64_t at = iv[i].start; at < iv[i].end;) {
+		for (uint64_t at = iv[i].start; at < iv[i].end && !(iv[i].categories & PAGE_IS_PFNZERO);) {
 			if (cancelled())
 				return -1;
 			size_t k = iv[i].end - at < STAGE_BLOCK ? (size_t)(iv[i].end - at) : STAGE_BLOCK;
@@ -332,9 +332,8 @@ int precopy_stage(struct precopy *pc, pid_t pid, const char *dir)
 			continue;
 		/* its pages before the protection: after it, the pages never touched read as swapped
 		 * (the protection's markers), and would be copied as zeros */
-		struct page_interval *pages;
-		size_t np = pagemap_intervals(pm, areas[i].start, areas[i].end, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, PAGE_IS_PFNZERO,
-					      PAGE_IS_PFNZERO, &pages);
+		struct page_region *pages;
+		size_t np = pagemap_regions(pm, areas[i].start, areas[i].end, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, PAGE_IS_PFNZERO, &pages);
 		struct uffdio_writeprotect wp = {.range = reg.range, .mode = UFFDIO_WRITEPROTECT_MODE_WP};
 		if (np == SIZE_MAX || ioctl(pc->uffd, UFFDIO_WRITEPROTECT, &wp) < 0) {
 			free(pages);
@@ -439,48 +438,6 @@ size_t pagemap_regions(int pm, uint64_t start, uint64_t end, uint64_t anyof, uin
 	return n;
 }
 
-size_t pagemap_intervals(int pm, uint64_t start, uint64_t end, uint64_t anyof, uint64_t mask, uint64_t inverted,
-			 struct page_interval **out)
-{
-	size_t n = 0, cap = 0;
-	*out = NULL;
-	struct page_region regs[512];
-	while (start < end) {
-		struct pm_scan_arg a = {
-			.size = sizeof(a),
-			.start = start,
-			.end = end,
-			.vec = (uint64_t)(uintptr_t)regs,
-			.vec_len = sizeof(regs) / sizeof(regs[0]),
-			.category_inverted = inverted,
-			.category_mask = mask,
-			.category_anyof_mask = anyof,
-			.return_mask = anyof | mask,
-		};
-		long r = ioctl(pm, PAGEMAP_SCAN, &a);
-		if (r < 0) {
-			free(*out);
-			*out = NULL;
-			return SIZE_MAX;
-		}
-		for (long i = 0; i < r; i++) {
-			if (n && (*out)[n - 1].end == regs[i].start) {
-				(*out)[n - 1].end = regs[i].end;
-				continue;
-			}
-			if (n == cap) {
-				cap = cap ? cap * 2 : 64;
-				*out = xrealloc(*out, cap * sizeof(**out));
-			}
-			(*out)[n++] = (struct page_interval){regs[i].start, regs[i].end};
-		}
-		if (a.walk_end <= start)
-			break;
-		start = a.walk_end;
-	}
-	return n;
-}
-
 int precopy_read(const struct precopy *pc, uint64_t addr, void *buf, size_t n)
 {
 	size_t lo = run_at(pc, addr);
@@ -511,11 +468,6 @@ void precopy_stop_watching(struct precopy *pc)
 		}
 	close(pc->uffd);
 	pc->uffd = -1;
-}
-
-uint64_t precopy_staged_bytes(const struct precopy *pc)
-{
-	return pc ? pc->staged : 0;
 }
 
 uint64_t precopy_ns(const struct precopy *pc)
