@@ -42,7 +42,7 @@ struct dump_opts {
 	pid_t pid;
 	const char *image;
 	char *tmp;
-	char *dir; /* the image's directory */
+	char *dir; /* the image's directory: its temp file, stale temps, the precopy's staging file */
 	int kill_after;
 	int allow_unsupported;
 	int tree; /* --tree: the process and every descendant */
@@ -613,9 +613,7 @@ static int dump_run(struct dump_opts *o)
 		fail(EXIT_USAGE, "process %d is ckpt itself", o->pid);
 		goto out;
 	}
-	char *dircopy = xstrdup(o->image);
-	remove_stale_temps(dirname(dircopy));
-	free(dircopy);
+	remove_stale_temps(o->dir);
 	fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		fail_errno(EXIT_IO, "cannot create the image next to %s", o->image);
@@ -746,9 +744,7 @@ static int dump_run(struct dump_opts *o)
 			fail_errno(EXIT_IO, "cannot rename the image to %s", o->image);
 		goto out;
 	}
-	dircopy = xstrdup(o->image);
-	int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dircopy);
+	int dfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
 		if (!o->no_fsync)
 			fsync(dfd);
@@ -892,10 +888,8 @@ int cmd_dump(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	char *dcopy = xstrdup(o.image), *bcopy = xstrdup(o.image);
-	o.tmp = xasprintf("%s/.%s.tmp-%d", dirname(dcopy), basename(bcopy), getpid());
-	char *dcopy2 = xstrdup(o.image);
-	o.dir = xstrdup(dirname(dcopy2));
-	free(dcopy2);
+	o.dir = xstrdup(dirname(dcopy));
+	o.tmp = xasprintf("%s/.%s.tmp-%d", o.dir, basename(bcopy), getpid());
 	free(dcopy);
 	free(bcopy);
 

@@ -434,6 +434,22 @@ static int fork_blind(const struct vma_state *v)
 	return (v->f.flags & (CKPT_VMA_FLAGS_SHARED | CKPT_VMA_FLAGS_DONT_FORK | CKPT_VMA_FLAGS_WIPE_ON_FORK)) != 0;
 }
 
+/* [start, start + len) of area v read now, while the process is frozen, into v->frozen (a sparse
+ * copy of the area at its own offsets, made on first use). */
+static int copy_while_frozen(pid_t pid, struct vma_state *v, uint64_t start, uint64_t len)
+{
+	if (!v->frozen) {
+		uint64_t size = v->f.end - v->f.start;
+		void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED)
+			return fail_errno(EXIT_FAIL, "cannot hold %llu bytes of memory of process %d", (unsigned long long)size, pid);
+		v->frozen = m;
+	}
+	if (mem_read(pid, start, v->frozen + (start - v->f.start), len) < 0)
+		return fail_errno(EXIT_FAIL, "cannot read the memory of process %d at 0x%llx", pid, (unsigned long long)start);
+	return 0;
+}
+
 int pages_copy_frozen(pid_t pid, struct proc_state *p)
 {
 	uint32_t ps = (uint32_t)sysconf(_SC_PAGESIZE);
@@ -449,23 +465,11 @@ int pages_copy_frozen(pid_t pid, struct proc_state *p)
 		struct run_list l = {0};
 		if (scan_vma(pm, v, &l, ps) < 0)
 			goto out;
-		uint64_t len = v->f.end - v->f.start;
-		void *m = l.n ? mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) : NULL;
-		if (m == MAP_FAILED) {
-			free(l.v);
-			fail_errno(EXIT_FAIL, "cannot hold %llu bytes of shared memory of process %d", (unsigned long long)len, pid);
-			goto out;
-		}
-		v->frozen = m;
 		v->frozen_runs = l.v;
 		v->nfrozen_runs = l.n;
-		for (size_t r = 0; r < l.n; r++) {
-			uint64_t at = l.v[r].vaddr - v->f.start;
-			if (mem_read(pid, l.v[r].vaddr, v->frozen + at, (size_t)l.v[r].npages * ps) < 0) {
-				fail_errno(EXIT_FAIL, "cannot read the memory of process %d at 0x%llx", pid, (unsigned long long)l.v[r].vaddr);
+		for (size_t r = 0; r < l.n; r++)
+			if (copy_while_frozen(pid, v, l.v[r].vaddr, (uint64_t)l.v[r].npages * ps) < 0)
 				goto out;
-			}
-		}
 	}
 	rc = 0;
 out:
@@ -662,20 +666,11 @@ int pages_settle_precopy(pid_t pid, struct proc_state *p, int *need_fork)
 			present / 1048576.0, *need_fork ? "too many to copy while frozen, a fork snapshot holds them" : "copied while frozen");
 	for (size_t i = 0; i < p->nvmas; i++) {
 		struct vma_state *v = &p->vmas[i];
-		if (!v->nfresh || (*need_fork && !fork_blind(v)))
+		if (*need_fork && !fork_blind(v))
 			continue;
-		uint64_t len = v->f.end - v->f.start;
-		v->frozen = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (v->frozen == MAP_FAILED) {
-			v->frozen = NULL;
-			fail_errno(EXIT_FAIL, "cannot hold %llu bytes of memory of process %d", (unsigned long long)len, pid);
-			goto out;
-		}
 		for (size_t r = 0; r < v->nfresh; r++)
-			if (mem_read(pid, v->fresh[r].start, v->frozen + (v->fresh[r].start - v->f.start), v->fresh[r].end - v->fresh[r].start) < 0) {
-				fail_errno(EXIT_FAIL, "cannot read the memory of process %d at 0x%llx", pid, (unsigned long long)v->fresh[r].start);
+			if (copy_while_frozen(pid, v, v->fresh[r].start, v->fresh[r].end - v->fresh[r].start) < 0)
 				goto out;
-			}
 	}
 	/* the frames the inject phase put below the threads' stack pointers: their own bytes in the
 	 * copies, as snapshot.c puts them back in a snapshot */

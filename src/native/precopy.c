@@ -138,6 +138,16 @@ static void add_staged(struct precopy *pc, uint64_t vaddr, uint64_t len, uint64_
 	pc->runs[pc->nruns++] = (struct staged_run){vaddr, len, off};
 }
 
+/* [vaddr, vaddr + len) staged for the first time: appended to the staging file. */
+static int append_staged(struct precopy *pc, uint64_t vaddr, const uint8_t *buf, uint64_t len)
+{
+	if (pwrite_all(pc->fd, buf, len, pc->staged) < 0)
+		return give_up("cannot write its staging file");
+	add_staged(pc, vaddr, len, pc->staged);
+	pc->staged += len;
+	return 0;
+}
+
 /* The first staged run that ends above addr. */
 static size_t run_at(const struct precopy *pc, uint64_t addr)
 {
@@ -167,10 +177,8 @@ static int restage(struct precopy *pc, uint64_t vaddr, const uint8_t *buf, uint6
 		const struct staged_run *r = i < nruns ? &pc->runs[i] : NULL;
 		uint64_t upto = !r || r->vaddr >= end ? end : r->vaddr > vaddr ? r->vaddr : 0;
 		if (upto) { /* not staged yet */
-			if (pwrite_all(pc->fd, buf, upto - vaddr, pc->staged) < 0)
-				return give_up("cannot write its staging file");
-			add_staged(pc, vaddr, upto - vaddr, pc->staged);
-			pc->staged += upto - vaddr;
+			if (append_staged(pc, vaddr, buf, upto - vaddr))
+				return 1;
 			*unsorted = 1;
 		} else {
 			upto = r->vaddr + r->len < end ? r->vaddr + r->len : end;
@@ -236,10 +244,8 @@ static int stage_pages(struct precopy *pc, pid_t pid, const struct page_region *
 			got -= got > 0 ? got % 4096 : 0;
 			if (got <= 0)
 				break;
-			if (pwrite_all(pc->fd, buf, (size_t)got, pc->staged) < 0)
-				return give_up("cannot write its staging file");
-			add_staged(pc, at, (uint64_t)got, pc->staged);
-			pc->staged += (uint64_t)got;
+			if (append_staged(pc, at, buf, (uint64_t)got))
+				return 1;
 			at += (uint64_t)got;
 		}
 	return 0;
